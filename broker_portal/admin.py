@@ -1,0 +1,327 @@
+from django import forms
+from django.contrib import admin, messages
+from django.db import transaction
+
+from connectors.exchanges import EXCHANGES
+
+from . import crypto, services
+from .models import AuditEvent, ExchangeCredential, Membership, Tenant, TenantHost, User
+from .tenancy import is_broker_admin
+
+
+class TenantScopedAdmin(admin.ModelAdmin):
+    """Broker admins see, filter, choose and save only their own tenant's rows."""
+
+    tenant_path = "tenant"  # lookup from this model to its Tenant
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(**{self.tenant_path: request.tenant}).distinct()
+
+    def _allowed(self, request):
+        return request.user.is_superuser or is_broker_admin(request)
+
+    def has_module_permission(self, request):
+        return self._allowed(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._allowed(request)
+
+    def has_add_permission(self, request):
+        return self._allowed(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self._allowed(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._allowed(request)
+
+    def get_exclude(self, request, obj=None):
+        exclude = list(super().get_exclude(request, obj) or [])
+        if not request.user.is_superuser and self.tenant_path == "tenant":
+            exclude.append("tenant")
+        return exclude
+
+    def get_list_filter(self, request):
+        filters = list(super().get_list_filter(request))
+        if request.user.is_superuser and self.tenant_path == "tenant":
+            filters.insert(0, "tenant")
+        return filters
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if not request.user.is_superuser:
+            related = db_field.related_model
+            if related is Tenant:
+                kwargs["queryset"] = Tenant.objects.filter(pk=request.tenant.pk)
+            elif related is User:
+                kwargs["queryset"] = User.objects.filter(memberships__tenant=request.tenant)
+            elif any(f.name == "tenant" for f in related._meta.fields):
+                kwargs["queryset"] = related._default_manager.filter(tenant=request.tenant)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if not request.user.is_superuser and self.tenant_path == "tenant":
+            obj.tenant = request.tenant
+        super().save_model(request, obj, form, change)
+
+
+class TenantHostInline(admin.TabularInline):
+    model = TenantHost
+    extra = 0
+
+
+@admin.register(Tenant)
+class TenantAdmin(TenantScopedAdmin):
+    tenant_path = "pk"
+    list_display = ["name", "slug", "support_email"]
+    search_fields = ["name", "slug"]
+    inlines = [TenantHostInline]
+
+    def get_queryset(self, request):
+        queryset = admin.ModelAdmin.get_queryset(self, request)
+        return queryset if request.user.is_superuser else queryset.filter(pk=request.tenant.pk)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if request.user.is_superuser else ["slug"]
+
+    def get_inlines(self, request, obj):
+        return self.inlines if request.user.is_superuser else []
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+
+class MemberAddForm(forms.ModelForm):
+    password = forms.CharField(widget=forms.PasswordInput, help_text="The member changes it after signing in.")
+    role = forms.ChoiceField(choices=Membership.Role.choices)
+
+    class Meta:
+        model = User
+        fields = ["email", "first_name", "last_name"]
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    fields = ["tenant", "role"]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        return queryset if request.user.is_superuser else queryset.filter(tenant=request.tenant)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if request.user.is_superuser else ["tenant"]
+
+    def has_add_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser or is_broker_admin(request)
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser or is_broker_admin(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+
+@admin.register(User)
+class UserAdmin(TenantScopedAdmin):
+    tenant_path = "memberships__tenant"
+    list_display = ["email", "first_name", "last_name", "is_active", "last_login"]
+    list_filter = ["is_active", "memberships__role"]
+    search_fields = ["email", "first_name", "last_name"]
+    fields = ["email", "first_name", "last_name", "is_active", "last_login", "date_joined"]
+    readonly_fields = ["last_login", "date_joined"]
+    inlines = [MembershipInline]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = MemberAddForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["email", "first_name", "last_name", "password", "role"]
+        return self.fields
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.save()
+            return
+        # New members join the tenant the admin is at; superusers add them there too.
+        user = services.member_create(
+            tenant=request.tenant, email=form.cleaned_data["email"], password=form.cleaned_data["password"],
+            role=form.cleaned_data["role"], request=request,
+        )
+        User.objects.filter(pk=user.pk).update(first_name=obj.first_name, last_name=obj.last_name)
+        obj.pk = user.pk
+
+    def save_related(self, request, form, formsets, change):
+        if change:
+            super().save_related(request, form, formsets, change)
+
+
+@admin.register(Membership)
+class MembershipAdmin(TenantScopedAdmin):
+    list_display = ["user", "role", "tenant", "created_at"]
+    list_filter = ["role"]
+    search_fields = ["user__email"]
+    list_select_related = ["user", "tenant"]
+
+    def has_add_permission(self, request):
+        # Members are added as users, so the user and the membership are made together.
+        return request.user.is_superuser
+
+    def save_model(self, request, obj, form, change):
+        if change and "role" in form.changed_data:
+            services.membership_set_role(membership=obj, role=obj.role, request=request)
+        else:
+            super().save_model(request, obj, form, change)
+
+
+class LinesField(forms.CharField):
+    """A list edited as one value per line."""
+
+    widget = forms.Textarea(attrs={"rows": 3})
+
+    def prepare_value(self, value):
+        return "\n".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value):
+        return [line.strip() for line in (value or "").splitlines() if line.strip()]
+
+
+def masked(value: str) -> str:
+    return "•••••••• (set)" if value else "(not set)"
+
+
+class ExchangeCredentialForm(forms.ModelForm):
+    redirect_uris = LinesField(required=False, help_text="Exactly as registered at the exchange, one per line.")
+    allowed_permissions = LinesField(required=False, help_text="Permissions users may grant, one per line.")
+    default_permissions = LinesField(required=False, help_text="Preselected permissions, one per line.")
+    service_ip_list = LinesField(required=False, help_text="IPs the portal calls the exchange from, one per line.")
+    trading_ip_list = LinesField(required=False, help_text="IPs that trade with users' keys, one per line.")
+    new_client_secret = forms.CharField(
+        required=False, widget=forms.PasswordInput(render_value=False), label="New client secret",
+        help_text="Leave empty to keep the current secret. It is stored encrypted and never shown again.",
+    )
+    issued_encrypted_client_secret = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3}), label="Encrypted client secret from Kraken",
+        help_text="Paste the base64, RSA-encrypted secret Kraken sent; the portal decrypts it with its private key.",
+    )
+    new_broker_key = forms.CharField(
+        required=False, widget=forms.PasswordInput(render_value=False), label="New broker key",
+        help_text="Broker attribution key (e.g. KuCoin partner key). Leave empty to keep the current one.",
+    )
+
+    class Meta:
+        model = ExchangeCredential
+        exclude = ["client_secret", "broker_key", "rsa_private_key", "rsa_public_key"]
+
+    def clean(self):
+        cleaned = super().clean()
+        exchange = EXCHANGES.get(cleaned.get("exchange") or getattr(self.instance, "exchange", ""))
+        if exchange is not None:
+            for name in ("allowed_permissions", "default_permissions"):
+                unknown = sorted(set(cleaned.get(name) or []) - set(exchange.permission_codes))
+                if unknown:
+                    self.add_error(name, f"Not a {exchange.name} permission: {', '.join(unknown)}")
+            not_allowed = sorted(set(cleaned.get("default_permissions") or []) - set(cleaned.get("allowed_permissions") or []))
+            if not_allowed and not self.errors.get("default_permissions"):
+                self.add_error("default_permissions", f"Defaults must be allowed too: {', '.join(not_allowed)}")
+        encrypted = (cleaned.get("issued_encrypted_client_secret") or "").strip()
+        if encrypted:
+            try:
+                cleaned["new_client_secret"] = services.credential_decrypt_issued_secret(
+                    credential=self.instance, encrypted_b64=encrypted
+                )
+            except crypto.SecretDecryptionError as error:
+                self.add_error("issued_encrypted_client_secret", str(error))
+        return cleaned
+
+
+@admin.register(ExchangeCredential)
+class ExchangeCredentialAdmin(TenantScopedAdmin):
+    form = ExchangeCredentialForm
+    list_display = ["exchange", "tenant", "client_id", "client_type", "is_enabled", "secret_status", "updated_at"]
+    list_filter = ["exchange", "is_enabled"]
+    readonly_fields = ["secret_status", "broker_key_status", "rsa_public_key_pem"]
+    actions = ["generate_rsa_key_pair"]
+    fieldsets = [
+        (None, {"fields": ["tenant", "exchange", "is_enabled", "client_id", "client_type"]}),
+        ("Secrets (write-only)", {"fields": ["secret_status", "new_client_secret", "issued_encrypted_client_secret",
+                                             "broker_key_status", "new_broker_key"]}),
+        ("OAuth", {"fields": ["redirect_uris", "allowed_permissions", "default_permissions"]}),
+        ("Network", {"fields": ["authorize_base_url", "api_base_url", "service_ip_list", "trading_ip_list"]}),
+        ("RSA key (Kraken)", {"fields": ["rsa_public_key_pem"]}),
+        ("Exchange-specific settings", {"fields": ["settings"]}),
+    ]
+
+    def get_fieldsets(self, request, obj=None):
+        if request.user.is_superuser:
+            return self.fieldsets
+        first, *rest = self.fieldsets
+        return [(None, {"fields": [f for f in first[1]["fields"] if f != "tenant"]}), *rest]
+
+    @admin.display(description="Client secret")
+    def secret_status(self, obj):
+        return masked(obj.client_secret)
+
+    @admin.display(description="Broker key")
+    def broker_key_status(self, obj):
+        return masked(obj.broker_key)
+
+    @admin.display(description="RSA public key (for the application form)")
+    def rsa_public_key_pem(self, obj):
+        return obj.rsa_public_key or "(none: use the action “Generate RSA key pair”)"
+
+    def save_model(self, request, obj, form, change):
+        if not request.user.is_superuser:
+            obj.tenant = request.tenant
+        services.credential_save(
+            credential=obj,
+            changed_fields=[f for f in form.changed_data if f not in {"new_client_secret", "new_broker_key",
+                                                                       "issued_encrypted_client_secret"}],
+            new_client_secret=form.cleaned_data.get("new_client_secret", ""),
+            new_broker_key=form.cleaned_data.get("new_broker_key", ""),
+            request=request,
+        )
+
+    @admin.action(description="Generate RSA key pair (replaces the current one)")
+    def generate_rsa_key_pair(self, request, queryset):
+        with transaction.atomic():
+            for credential in queryset:
+                services.credential_generate_rsa_key_pair(credential=credential, request=request)
+        messages.success(request, "New key pairs generated. Send each public key to the exchange.")
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(TenantScopedAdmin):
+    list_display = ["created_at", "action", "actor_repr", "target_repr", "ip_address", "tenant"]
+    list_filter = ["action"]
+    search_fields = ["actor_repr", "target_repr", "action"]
+    date_hierarchy = "created_at"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def get_exclude(self, request, obj=None):
+        return []
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

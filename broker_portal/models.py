@@ -1,0 +1,163 @@
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.db import models
+from django.db.models.functions import Lower
+from fernet_fields import EncryptedTextField
+
+from connectors.exchanges import exchange_choices
+
+
+class Tenant(models.Model):
+    """A broker: its own brand, hosts, users and exchange credentials."""
+
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(unique=True)
+    primary_color = models.CharField(max_length=7, default="#1f4fd1", help_text="Hex colour, e.g. #1f4fd1")
+    accent_color = models.CharField(max_length=7, default="#0f9d58", help_text="Hex colour, e.g. #0f9d58")
+    support_email = models.EmailField(blank=True)
+    logo = models.FileField(upload_to="tenant-logos/", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(primary_color__regex=r"^#[0-9a-fA-F]{6}$")
+                & models.Q(accent_color__regex=r"^#[0-9a-fA-F]{6}$"),
+                name="tenant_colors_are_hex",
+            )
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class TenantHost(models.Model):
+    """A host name (without port) on which a tenant's portal answers."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="hosts")
+    host = models.CharField(max_length=253, unique=True)
+
+    class Meta:
+        ordering = ["host"]
+        constraints = [models.CheckConstraint(condition=models.Q(host=Lower("host")), name="tenant_host_lowercase")]
+
+    def __str__(self):
+        return self.host
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email, password, **extra_fields):
+        if not email:
+            raise ValueError("An e-mail address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra_fields)
+
+    def create_superuser(self, email, password=None, **extra_fields):
+        extra_fields.update(is_superuser=True, is_staff=True)
+        return self._create_user(email, password, **extra_fields)
+
+
+class User(AbstractUser):
+    """A person who signs in with an e-mail address; what they may do at a broker is their Membership."""
+
+    username = None
+    email = models.EmailField("e-mail address", unique=True)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+    objects = UserManager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(Lower("email"), name="user_email_unique_ci")]
+
+    def __str__(self):
+        return self.email
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        MEMBER = "member", "End user"
+        BROKER_ADMIN = "broker_admin", "Broker admin"
+        ACCOUNTANT = "accountant", "Accountant"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["tenant", "user__email"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "user"], name="membership_one_per_tenant")]
+
+    def __str__(self):
+        return f"{self.user} at {self.tenant} ({self.get_role_display()})"
+
+
+class ExchangeCredential(models.Model):
+    """A tenant's OAuth client at one exchange, with what the exchange's application form asked for."""
+
+    class ClientType(models.TextChoices):
+        CONFIDENTIAL = "confidential", "Confidential (server keeps a secret)"
+        PUBLIC = "public", "Public (no secret; PKCE)"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="exchange_credentials")
+    exchange = models.CharField(max_length=32, choices=exchange_choices)
+    is_enabled = models.BooleanField(default=True)
+    client_id = models.CharField(max_length=200)
+    client_secret = EncryptedTextField(blank=True, default="")
+    client_type = models.CharField(max_length=20, choices=ClientType.choices, default=ClientType.CONFIDENTIAL)
+    redirect_uris = models.JSONField(default=list, blank=True)
+    allowed_permissions = models.JSONField(default=list, blank=True)
+    default_permissions = models.JSONField(default=list, blank=True)
+    service_ip_list = models.JSONField(default=list, blank=True, help_text="IPs the portal calls the exchange from.")
+    trading_ip_list = models.JSONField(default=list, blank=True, help_text="IPs that trade with the user keys.")
+    authorize_base_url = models.URLField(help_text="Where users are sent to authorize (sandbox or production).")
+    api_base_url = models.URLField(help_text="Where the portal calls the exchange (sandbox or production).")
+    # Kraken encrypts the client secret it issues to this key pair's public half.
+    rsa_private_key = EncryptedTextField(blank=True, default="")
+    rsa_public_key = models.TextField(blank=True, default="")
+    # Broker attribution (KuCoin partner key, OKX broker code, …): per-exchange extras as data.
+    broker_key = EncryptedTextField(blank=True, default="")
+    settings = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["tenant", "exchange"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "exchange"], name="credential_one_per_exchange"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_exchange_display()} client of {self.tenant}"
+
+
+class AuditEvent(models.Model):
+    """One sensitive action, recorded in the same transaction as the change it describes."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="audit_events")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    actor_repr = models.CharField(max_length=254, blank=True)
+    action = models.CharField(max_length=64, db_index=True)
+    target_type = models.CharField(max_length=64, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_repr = models.CharField(max_length=200, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "-created_at"], name="audit_tenant_recent")]
+
+    def __str__(self):
+        return f"{self.action} by {self.actor_repr or 'system'}"

@@ -1,0 +1,24 @@
+"""Reads of the portal core."""
+
+from connectors.exchanges import EXCHANGES
+
+from .models import ExchangeCredential, Tenant
+
+
+def tenant_offered_exchanges(*, tenant: Tenant) -> list[dict]:
+    """The exchanges this tenant has configured and enabled, with the permissions users may grant."""
+    credentials = ExchangeCredential.objects.filter(tenant=tenant, is_enabled=True).only(
+        "exchange", "allowed_permissions"
+    )
+    offered = []
+    for credential in credentials:
+        exchange = EXCHANGES.get(credential.exchange)
+        if exchange is None:
+            continue
+        allowed = set(credential.allowed_permissions)
+        offered.append({
+            "exchange": exchange,
+            "credential": credential,
+            "permissions": [p for p in exchange.permissions if p.code in allowed],
+        })
+    return sorted(offered, key=lambda item: item["exchange"].name)

@@ -1,0 +1,28 @@
+"""Embedded defaults for the demo: SQLite, a filesystem Celery broker, the exchange sandbox."""
+
+import os
+
+from .base import *  # noqa: F401,F403
+from .base import VAR_DIR, env, env_bool, env_list
+
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = env_bool("DEBUG", True)
+SECRET_KEY = env("DJANGO_SECRET_KEY", "development-only-secret-key-not-for-production-use-0123456789")
+# Fixed development keys so the demo's encrypted data survives restarts.
+FERNET_KEYS = env_list("FERNET_KEYS", ["development-only-fernet-key"])
+EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EXCHANGE_SANDBOX = env_bool("EXCHANGE_SANDBOX", True)
+if EXCHANGE_SANDBOX:
+    INSTALLED_APPS = [*INSTALLED_APPS, "sandbox"]  # noqa: F405
+
+# A broker that needs no server: kombu's filesystem transport under var/.
+if not (os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL")):
+    _queue_dir = VAR_DIR / "celery-queue"
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_queue_dir),
+        "data_folder_out": str(_queue_dir),
+        "processed_folder": str(VAR_DIR / "celery-processed"),
+        "store_processed": False,
+    }

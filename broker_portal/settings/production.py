@@ -1,0 +1,20 @@
+"""Production: every secret comes from the environment and there is no default for it."""
+
+from .base import *  # noqa: F401,F403
+from .base import env, env_bool, env_list, required_env
+
+DEBUG = False
+SECRET_KEY = required_env("DJANGO_SECRET_KEY")
+FERNET_KEYS = [key.strip() for key in required_env("FERNET_KEYS").split(",") if key.strip()]
+required_env("DATABASE_URL")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [])
+EXCHANGE_SANDBOX = env_bool("EXCHANGE_SANDBOX", False)
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+SECURE_HSTS_SECONDS = int(env("SECURE_HSTS_SECONDS", "31536000"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https"

@@ -1,0 +1,16 @@
+from django.apps import apps
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+
+from . import views
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("branding/logo", views.tenant_logo, name="tenant_logo"),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+]
+
+if settings.EXCHANGE_SANDBOX and apps.is_installed("sandbox"):
+    urlpatterns.append(path("sandbox/", include("sandbox.urls")))
