@@ -1,0 +1,34 @@
+import pytest
+from django.http import Http404
+
+from broker_portal.models import ExchangeCredential
+from broker_portal.tenancy import get_for_tenant
+
+pytestmark = pytest.mark.django_db
+
+
+def test_unknown_host_gets_a_plain_404_not_another_tenant(tenant, client_at):
+    response = client_at("nobody.localhost").get("/accounts/login/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/plain")
+    assert b"Alpha" not in response.content
+
+
+def test_host_selects_its_tenant_and_brand(tenant, other_tenant, client_at):
+    alpha = client_at("alpha.localhost").get("/accounts/login/")
+    beta = client_at("beta.localhost:8000").get("/accounts/login/")
+    assert b"Alpha Broker" in alpha.content and b"Beta Broker" not in alpha.content
+    assert b"Beta Broker" in beta.content and b"Alpha Broker" not in beta.content
+
+
+def test_foreign_and_missing_rows_are_the_same_not_found(tenant, other_tenant):
+    foreign = ExchangeCredential.objects.create(
+        tenant=other_tenant, exchange="kucoin", client_id="b", authorize_base_url="https://x.test",
+        api_base_url="https://x.test",
+    )
+    with pytest.raises(Http404) as foreign_error:
+        get_for_tenant(ExchangeCredential.objects.all(), tenant, pk=foreign.pk)
+    with pytest.raises(Http404) as missing_error:
+        get_for_tenant(ExchangeCredential.objects.all(), tenant, pk=foreign.pk + 1000)
+    assert str(foreign_error.value) == str(missing_error.value)
+    assert get_for_tenant(ExchangeCredential.objects.all(), other_tenant, pk=foreign.pk) == foreign
