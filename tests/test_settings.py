@@ -1,0 +1,41 @@
+"""Production settings: secrets from the environment only, and Django's deployment checks clean."""
+
+import os
+import subprocess
+import sys
+
+from django.conf import settings
+
+PRODUCTION_ENV = {
+    "DJANGO_SETTINGS_MODULE": "broker_portal.settings.production",
+    "DJANGO_SECRET_KEY": "k3!9vQ#zT7$wLp2@Xe8^Rm5&Nb4*Hc6(Jd1)Fg0-Sa_Yu+Io=Pl|Kj~Mn<Bv>Cx?",
+    "FERNET_KEYS": "production-fernet-key-one,production-fernet-key-old",
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/broker_portal",
+    "ALLOWED_HOSTS": "portal.example.com",
+    "REDIS_URL": "redis://127.0.0.1:6379/14",
+}
+
+
+def manage(*args, env):
+    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV and k != "EXCHANGE_SANDBOX"}
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=settings.BASE_DIR, env={**clean, **env},
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_check_deploy_is_clean_with_production_settings():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_production_refuses_to_start_without_each_secret():
+    for missing in ("DJANGO_SECRET_KEY", "FERNET_KEYS", "DATABASE_URL"):
+        env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing}
+        result = manage("check", env=env)
+        assert result.returncode != 0
+        assert f"The environment variable {missing} must be set." in result.stderr
+
+
+def test_production_leaves_the_sandbox_out():
+    result = manage("shell", "-c", "from django.conf import settings; print('sandbox' in settings.INSTALLED_APPS)",
+                    env=PRODUCTION_ENV)
+    assert result.stdout.strip().splitlines()[-1] == "False", result.stderr
