@@ -8,6 +8,7 @@ from . import views
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("branding/logo", views.tenant_logo, name="tenant_logo"),
+    path("health", views.health, name="health"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]

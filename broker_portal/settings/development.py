@@ -11,6 +11,10 @@ DEBUG = env_bool("DEBUG", True)
 SECRET_KEY = env("DJANGO_SECRET_KEY", "development-only-secret-key-not-for-production-use-0123456789")
 # Fixed development keys so the demo's encrypted data survives restarts.
 FERNET_KEYS = env_list("FERNET_KEYS", ["development-only-fernet-key"])
+if not os.environ.get("REDIS_URL"):
+    # Shared by web, worker and beat, so rate limits and heartbeats hold across the three processes.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                          "LOCATION": str(VAR_DIR / "cache")}}
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EXCHANGE_SANDBOX = env_bool("EXCHANGE_SANDBOX", True)
 if EXCHANGE_SANDBOX:
@@ -19,10 +23,11 @@ if EXCHANGE_SANDBOX:
 # A broker that needs no server: kombu's filesystem transport under var/.
 if not (os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL")):
     _queue_dir = VAR_DIR / "celery-queue"
+    _queue_dir.mkdir(exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
         "processed_folder": str(VAR_DIR / "celery-processed"),
-        "store_processed": False,
+        "store_processed": False,  # delivered messages are deleted, not kept
     }

@@ -57,9 +57,10 @@ class Command(BaseCommand):
             self.stop_all(processes)
 
     def stop_all(self, processes):
+        # Each leader stops its own children (Celery its pool) when asked; stragglers are killed after 10 s.
         for process in processes.values():
             if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
+                process.terminate()
         deadline = time.monotonic() + 10
         for process in processes.values():
             try:
