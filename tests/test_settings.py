@@ -17,7 +17,8 @@ PRODUCTION_ENV = {
 
 
 def manage(*args, env):
-    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV and k != "EXCHANGE_SANDBOX"}
+    leave_out = {*PRODUCTION_ENV, "EXCHANGE_SANDBOX", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    clean = {k: v for k, v in os.environ.items() if k not in leave_out}
     return subprocess.run([sys.executable, "manage.py", *args], cwd=settings.BASE_DIR, env={**clean, **env},
                           capture_output=True, text=True, timeout=120)
 
@@ -28,7 +29,7 @@ def test_check_deploy_is_clean_with_production_settings():
 
 
 def test_production_refuses_to_start_without_each_secret():
-    for missing in ("DJANGO_SECRET_KEY", "FERNET_KEYS", "DATABASE_URL"):
+    for missing in ("DJANGO_SECRET_KEY", "FERNET_KEYS", "DATABASE_URL", "REDIS_URL"):
         env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing}
         result = manage("check", env=env)
         assert result.returncode != 0

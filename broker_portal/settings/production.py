@@ -7,6 +7,7 @@ DEBUG = False
 SECRET_KEY = required_env("DJANGO_SECRET_KEY")
 FERNET_KEYS = [key.strip() for key in required_env("FERNET_KEYS").split(",") if key.strip()]
 required_env("DATABASE_URL")
+required_env("REDIS_URL")  # the cache behind allauth's rate limits must be shared by every web process
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [])
 EXCHANGE_SANDBOX = env_bool("EXCHANGE_SANDBOX", False)
 
