@@ -1,1 +1,85 @@
-urlpatterns: list = []
+"""Paths under /sandbox/<exchange>/ mirror the real exchanges', so a client changes only its base URL."""
+
+from django.urls import path, re_path
+
+from . import faults
+from .views import control, kraken, kucoin, okx, peatio
+from .views import oauth as oauth_views
+
+app_name = "sandbox"
+
+
+def authorize(exchange: str):
+    return faults.endpoint(exchange, "authorize")(lambda request: oauth_views.authorize(request, exchange))
+
+
+CODE, REFRESH = "code", "refresh"
+
+kucoin_urls = [
+    path("kucoin/oauth", authorize("kucoin"), name="kucoin-authorize"),
+    path("kucoin/_oauth/access-token", oauth_views.token_view("kucoin", {"authorization_code": CODE}, "token")),
+    # KuCoin's own table names grant_type "authorization_code" for the refresh call too; both are accepted.
+    path(
+        "kucoin/_oauth/refresh-token",
+        oauth_views.token_view("kucoin", {"refresh_token": REFRESH, "authorization_code": REFRESH}, "refresh-token"),
+    ),
+    path("kucoin/_oauth/resource/ucenter/outer/api-key/add", kucoin.api_key_add),
+    path("kucoin/account/security/g2fa", oauth_views.kucoin_g2fa, name="kucoin-g2fa"),
+    path("kucoin/api/v1/accounts", kucoin.accounts),
+    path("kucoin/api/v1/accounts/ledgers", kucoin.ledgers),
+    path("kucoin/api/v3/currencies/<str:code>", kucoin.currency_detail),
+    path("kucoin/api/v1/prices", kucoin.prices),
+    path("kucoin/api/v1/market/orderbook/level1", kucoin.level1),
+    path("kucoin/api/v1/fills", kucoin.fills),
+    path("kucoin/api/v1/deposits", kucoin.deposits),
+    path("kucoin/api/v1/withdrawals", kucoin.withdrawal_list),
+    path("kucoin/api/v1/withdrawals/<str:withdrawal_id>", kucoin.withdrawal_detail),
+    path("kucoin/api/v3/withdrawals", kucoin.withdraw),
+]
+
+okx_urls = [
+    path("okx/account/oauth/authorize", authorize("okx"), name="okx-authorize"),
+    path("okx/v5/users/oauth/token", oauth_views.token_view("okx", {"authorization_code": CODE, "refresh_token": REFRESH})),
+    path("okx/v5/users/oauth/revoke", oauth_views.revoke_view("okx")),
+    path("okx/api/v5/users/oauth/apikey", okx.apikey_create),
+    path("okx/api/v5/users/oauth/delete-apikey", okx.apikey_delete),
+    path("okx/api/v5/account/balance", okx.balance),
+    path("okx/api/v5/asset/currencies", okx.currencies),
+    path("okx/api/v5/market/ticker", okx.ticker),
+    path("okx/api/v5/trade/fills-history", okx.fills_history),
+    path("okx/api/v5/asset/deposit-history", okx.deposit_history),
+    path("okx/api/v5/asset/withdrawal-history", okx.withdrawal_history),
+    path("okx/api/v5/account/bills", okx.bills),
+    path("okx/api/v5/asset/withdrawal", okx.withdrawal),
+]
+
+kraken_urls = [
+    path("kraken/oauth/authorize", authorize("kraken"), name="kraken-authorize"),
+    path("kraken/oauth/token", oauth_views.token_view("kraken", {"authorization_code": CODE, "refresh_token": REFRESH})),
+    path("kraken/oauth/fast-api-key", kraken.fast_api_key),
+    path("kraken/oauth/fast-api-key/<int:key_id>", kraken.fast_api_key_delete),
+    re_path(r"^kraken/0/private/(?P<method>[A-Za-z]+)$", kraken.private),
+    path("kraken/0/public/Ticker", kraken.ticker),
+    path("kraken/0/public/Assets", kraken.assets),
+]
+
+peatio_urls = [
+    path("peatio/oauth/authorize", authorize("peatio"), name="peatio-authorize"),
+    path("peatio/oauth/token", oauth_views.token_view("peatio", {"authorization_code": CODE, "refresh_token": REFRESH})),
+    path("peatio/oauth/revoke", oauth_views.revoke_view("peatio")),
+    path("peatio/api/v2/members/me", peatio.members_me),
+    path("peatio/api/v2/trades/my", peatio.trades_my),
+    path("peatio/api/v2/deposits", peatio.deposits),
+    path("peatio/api/v2/withdraws", peatio.withdraws),
+]
+
+urlpatterns = [
+    path("", oauth_views.sandbox_index, name="index"),
+    path("inbox/", oauth_views.inbox, name="inbox"),
+    path("control/faults", control.fault_list, name="faults"),
+    path("control/clock", control.clock_offset, name="clock"),
+    *kucoin_urls,
+    *okx_urls,
+    *kraken_urls,
+    *peatio_urls,
+]

@@ -1,0 +1,187 @@
+"""What differs between the simulated exchanges, as data: lifetimes, scopes, currencies, prices."""
+
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+
+KUCOIN_AUTH_GROUPS = [
+    "API_COMMON",
+    "API_SPOT",
+    "API_MARGIN",
+    "API_FUTURES",
+    "API_EARN",
+    "API_TRANSFER",
+    "API_WITHDRAW_OAUTH",
+]
+# The groups a user must opt in to on the consent page (unchecked by default).
+KUCOIN_OPT_IN_GROUPS = {"API_WITHDRAW_OAUTH"}
+KUCOIN_TOKEN_SCOPE = "OAUTH_CREATE_API"  # what KuCoin's access token itself is for
+
+OKX_SCOPES = ["read_only", "trade", "fast_api"]
+
+KRAKEN_KEY_PERMISSIONS = [
+    "export_data",
+    "funds_add",
+    "funds_earn",
+    "funds_query",
+    "funds_withdraw",
+    "ledger_query",
+    "trades_close",
+    "trades_modify",
+    "trades_query_closed",
+    "trades_query_open",
+]
+KRAKEN_SCOPES = [
+    "account.info:basic",
+    "account.info:name",
+    "account.info:location",
+    "account.info:kraken-verified",
+    "account.fast-api-key:write",
+    "account.fast-api-key:read",
+    "account.fast-api-key:withdrawal-address-add",
+    "account.fast-api-key:withdrawal-address-update",
+    *[f"account.fast-api-key:{permission.replace('_', '-')}" for permission in KRAKEN_KEY_PERMISSIONS],
+]
+
+
+def kraken_scope_for(permission: str) -> str:
+    """A Fast API key permission may only be given if the user granted its scope."""
+    return f"account.fast-api-key:{permission.replace('_', '-')}"
+
+
+PEATIO_SCOPES = ["profile", "history", "trade"]
+
+
+def split_scope(raw: str) -> list[str]:
+    """Scopes arrive space-, comma- or plus-separated (a literal '+' in a query string is a space)."""
+    return [item for item in re.split(r"[\s,+]+", raw or "") if item]
+
+
+@dataclass(frozen=True)
+class ExchangeProfile:
+    name: str
+    title: str
+    known_scopes: list[str]
+    access_ttl: timedelta
+    refresh_ttl: timedelta
+    public_access_ttl: timedelta | None = None  # Kraken: public clients get shorter tokens
+    code_ttl: timedelta = timedelta(minutes=5)
+    state_required: bool = False
+    pkce_required_for_public: bool = False
+    token_client_auth: str = "body"  # "body" (client_id + client_secret params) or "basic"
+    default_scopes: list[str] = field(default_factory=list)
+
+    def access_ttl_for(self, client) -> timedelta:
+        if client.is_public and self.public_access_ttl:
+            return self.public_access_ttl
+        return self.access_ttl
+
+
+PROFILES = {
+    "kucoin": ExchangeProfile(
+        name="kucoin",
+        title="KuCoin",
+        known_scopes=[KUCOIN_TOKEN_SCOPE, *KUCOIN_AUTH_GROUPS],
+        access_ttl=timedelta(hours=1),
+        refresh_ttl=timedelta(days=3),
+        state_required=True,
+        default_scopes=[KUCOIN_TOKEN_SCOPE],
+    ),
+    "okx": ExchangeProfile(
+        name="okx",
+        title="OKX",
+        known_scopes=OKX_SCOPES,
+        access_ttl=timedelta(hours=1),
+        refresh_ttl=timedelta(days=3),
+        pkce_required_for_public=True,
+    ),
+    "kraken": ExchangeProfile(
+        name="kraken",
+        title="Kraken",
+        known_scopes=KRAKEN_SCOPES,
+        access_ttl=timedelta(hours=24),
+        public_access_ttl=timedelta(hours=4),
+        refresh_ttl=timedelta(days=30),
+        token_client_auth="basic",
+    ),
+    "peatio": ExchangeProfile(
+        name="peatio",
+        title="EXchange",
+        known_scopes=PEATIO_SCOPES,
+        access_ttl=timedelta(hours=4),
+        refresh_ttl=timedelta(days=30),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Chain:
+    chain_id: str
+    name: str
+    withdrawal_fee: Decimal
+    withdrawal_min_size: Decimal
+    confirmations: int = 12
+
+
+@dataclass(frozen=True)
+class Currency:
+    code: str
+    full_name: str
+    precision: int  # withdrawal precision (decimal places)
+    price_usdt: Decimal
+    chains: list[Chain]
+    kraken_code: str
+
+    def chain(self, chain_id: str | None) -> Chain | None:
+        if not chain_id:
+            return self.chains[0]
+        return next((chain for chain in self.chains if chain.chain_id == chain_id.lower()), None)
+
+
+CURRENCIES = {
+    "BTC": Currency(
+        "BTC", "Bitcoin", 8, Decimal("65000"),
+        [Chain("btc", "BTC", Decimal("0.0005"), Decimal("0.001"), 3)],
+        "XXBT",
+    ),
+    "ETH": Currency(
+        "ETH", "Ethereum", 8, Decimal("3200"),
+        [
+            Chain("eth", "ERC20", Decimal("0.002"), Decimal("0.01")),
+            Chain("arbitrum", "ARBITRUM", Decimal("0.0002"), Decimal("0.002")),
+        ],
+        "XETH",
+    ),
+    "USDT": Currency(
+        "USDT", "Tether", 6, Decimal("1"),
+        [
+            Chain("trx", "TRC20", Decimal("1"), Decimal("10")),
+            Chain("eth", "ERC20", Decimal("5"), Decimal("20")),
+        ],
+        "USDT",
+    ),
+    "SOL": Currency(
+        "SOL", "Solana", 8, Decimal("150"),
+        [Chain("sol", "SOL", Decimal("0.008"), Decimal("0.1"), 1)],
+        "SOL",
+    ),
+}
+KRAKEN_ALIASES = {"XBT": "BTC", "XXBT": "BTC", "XETH": "ETH", "ETH": "ETH", "USDT": "USDT", "SOL": "SOL"}
+
+
+def currency(code: str) -> Currency | None:
+    return CURRENCIES.get((code or "").upper())
+
+
+def kraken_currency(code: str) -> Currency | None:
+    return currency(KRAKEN_ALIASES.get((code or "").upper(), ""))
+
+
+def price_usdt(code: str) -> Decimal:
+    found = currency(code)
+    return found.price_usdt if found else Decimal("0")
+
+
+# Starting balances of every seeded account.
+STARTING_BALANCES = {"BTC": Decimal("1.5"), "ETH": Decimal("20"), "USDT": Decimal("25000"), "SOL": Decimal("300")}

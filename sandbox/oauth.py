@@ -1,0 +1,327 @@
+"""OAuth 2.0 rules shared by the four exchanges: clients, codes, token pairs, rotation and revocation."""
+
+import base64
+import hashlib
+import secrets
+import string
+import uuid
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlencode
+
+from django.db import transaction
+
+from . import clock
+from .exchanges import KUCOIN_AUTH_GROUPS, KUCOIN_OPT_IN_GROUPS, PROFILES, ExchangeProfile, split_scope
+from .models import AuthorizationCode, Client, SandboxUser, Token
+
+
+class OAuthError(Exception):
+    """An RFC 6749 error; ``code`` carries an exchange's own number where it has one (OKX 53xxx)."""
+
+    def __init__(self, error: str, description: str, status: int = 400, code: str = ""):
+        super().__init__(description)
+        self.error, self.description, self.status, self.code = error, description, status, code
+
+
+class AuthorizePageError(Exception):
+    """A bad authorization request that must not be redirected anywhere: shown as an error page."""
+
+    def __init__(self, message: str, code: str = ""):
+        super().__init__(message)
+        self.message, self.code = message, code
+
+
+def random_token(length: int = 40, alphabet: str = string.ascii_letters + string.digits) -> str:
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def with_params(uri: str, params: dict) -> str:
+    """The redirect URI with parameters added, keeping any query it already has."""
+    separator = "&" if "?" in uri else "?"
+    return uri + separator + urlencode({key: value for key, value in params.items() if value is not None})
+
+
+@dataclass
+class AuthorizeRequest:
+    profile: ExchangeProfile
+    client: Client
+    redirect_uri: str
+    scopes: list[str]
+    state: str | None
+    code_challenge: str = ""
+    code_challenge_method: str = ""
+    choices: list[dict] = field(default_factory=list)
+
+
+def kucoin_raw_redirect_uri(raw_query: str) -> str | None:
+    """KuCoin's login URL carries redirect_uri unencoded, so a redirect URI with its own query string
+    spills into the outer one. Take everything from ``redirect_uri=`` up to the next parameter KuCoin knows."""
+    marker = "redirect_uri="
+    start = raw_query.find(marker)
+    if start < 0:
+        return None
+    rest = raw_query[start + len(marker):]
+    end = len(rest)
+    for name in ("response_type", "client_id", "scope", "state"):
+        position = rest.find(f"&{name}=")
+        if 0 <= position < end:
+            end = position
+    return rest[:end]
+
+
+def parse_authorize_request(exchange: str, params, raw_query: str) -> AuthorizeRequest:
+    profile = PROFILES[exchange]
+    client = Client.objects.filter(exchange=exchange, client_id=params.get("client_id", "")).first()
+    if client is None:
+        raise AuthorizePageError("Unknown client_id.")
+    redirect_uri = params.get("redirect_uri", "")
+    if exchange == "kucoin":
+        raw = kucoin_raw_redirect_uri(raw_query) or ""
+        if raw != unquote(raw):
+            raise AuthorizePageError("redirect_uri must be sent unencoded (please don't encode the redirect URL).")
+        redirect_uri = raw
+    if redirect_uri not in client.redirect_uris:
+        raise AuthorizePageError("redirect_uri is not registered for this client.", code="53016")
+    if params.get("response_type") != "code":
+        raise AuthorizePageError("response_type must be code.")
+    state = params.get("state")
+    if profile.state_required and not state:
+        raise AuthorizePageError("state is mandatory.")
+    requested = split_scope(params.get("scope", "")) or list(profile.default_scopes)
+    if not requested:
+        raise AuthorizePageError("scope is required.")
+    allowed = set(client.permissions) | set(profile.default_scopes)
+    unknown = [scope for scope in requested if scope not in profile.known_scopes or scope not in allowed]
+    if unknown:
+        raise AuthorizePageError(f"invalid_scope: {' '.join(unknown)} not allowed for this client.")
+    challenge = params.get("code_challenge", "")
+    method = params.get("code_challenge_method", "")
+    if challenge and method != "S256":
+        raise AuthorizePageError("code_challenge_method must be S256.")
+    if client.is_public and profile.pkce_required_for_public and not challenge:
+        raise AuthorizePageError("A public client must use PKCE (code_challenge with S256).")
+    request = AuthorizeRequest(profile, client, redirect_uri, requested, state, challenge, method if challenge else "")
+    request.choices = consent_choices(request)
+    return request
+
+
+def consent_choices(request: AuthorizeRequest) -> list[dict]:
+    """What the consent page lets the user tick. KuCoin offers its authGroupMap items (withdrawal is an
+    opt-in); the others offer the requested scopes."""
+    if request.profile.name == "kucoin":
+        allowed = set(request.client.permissions) | set(request.scopes)
+        return [
+            {"value": group, "checked": group not in KUCOIN_OPT_IN_GROUPS}
+            for group in KUCOIN_AUTH_GROUPS
+            if group in allowed
+        ]
+    return [{"value": scope, "checked": True} for scope in request.scopes]
+
+
+def granted_scopes(request: AuthorizeRequest, ticked: list[str]) -> list[str]:
+    offered = [choice["value"] for choice in request.choices]
+    granted = [value for value in offered if value in ticked]
+    if request.profile.name == "kucoin":
+        return [*request.profile.default_scopes, *granted]
+    return granted
+
+
+def issue_code(request: AuthorizeRequest, user: SandboxUser, scopes: list[str]) -> str:
+    code = AuthorizationCode.objects.create(
+        code=random_token(32),
+        client=request.client,
+        user=user,
+        redirect_uri=request.redirect_uri,
+        scopes=scopes,
+        code_challenge=request.code_challenge,
+        code_challenge_method=request.code_challenge_method,
+        expires_at=clock.now() + request.profile.code_ttl,
+    )
+    return code.code
+
+
+# --- client authentication at the token endpoint -------------------------------------------------
+
+
+def authenticate_client(exchange: str, client_id: str, client_secret: str | None) -> Client:
+    client = Client.objects.filter(exchange=exchange, client_id=client_id or "").first()
+    if client is None:
+        raise OAuthError("invalid_client", "Unknown client.", status=401)
+    if client.is_public:
+        if client_secret:
+            raise OAuthError("invalid_client", "A public client has no secret.", status=401)
+    elif not client_secret or not secrets.compare_digest(client.client_secret.encode(), client_secret.encode()):
+        raise OAuthError("invalid_client", "Client authentication failed.", status=401)
+    return client
+
+
+def basic_credentials(authorization_header: str) -> tuple[str, str]:
+    """Kraken: ``Authorization: Basic base64(client_id:client_secret)`` is the only client authentication."""
+    scheme, _, value = (authorization_header or "").partition(" ")
+    if scheme.lower() != "basic" or not value:
+        raise OAuthError("invalid_client", "Client authentication by HTTP Basic is required.", status=401)
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise OAuthError("invalid_client", "Malformed Basic credentials.", status=401)
+    if ":" not in decoded:
+        raise OAuthError("invalid_client", "Malformed Basic credentials.", status=401)
+    client_id, _, client_secret = decoded.partition(":")
+    return client_id, client_secret
+
+
+# --- token pairs ------------------------------------------------------------------------------------
+
+
+def _new_pair(client: Client, user: SandboxUser, scopes: list[str], family: str, code=None, device_id="") -> Token:
+    profile = PROFILES[client.exchange]
+    now = clock.now()
+    peatio = client.exchange == "peatio"
+    return Token.objects.create(
+        family=family,
+        client=client,
+        user=user,
+        code=code,
+        scopes=scopes,
+        access_token=random_token(40) if peatio else random_token(48),
+        access_secret=random_token(40) if peatio else "",
+        refresh_token=random_token(48),
+        device_id=device_id,
+        access_expires_at=now + profile.access_ttl_for(client),
+        refresh_expires_at=now + profile.refresh_ttl,
+        created_at=now,
+    )
+
+
+def _revoke_family(family: str) -> None:
+    Token.objects.filter(family=family, revoked_at__isnull=True).update(revoked_at=clock.now())
+
+
+def pkce_challenge(verifier: str) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+
+
+def exchange_code(
+    client: Client,
+    code_value: str,
+    redirect_uri: str | None,
+    *,
+    redirect_uri_required: bool,
+    code_verifier: str = "",
+    device_id: str = "",
+) -> Token:
+    if not code_value:
+        raise OAuthError("invalid_request", "code is required.")
+    with transaction.atomic():
+        code = AuthorizationCode.objects.select_for_update().filter(code=code_value).first()
+        if code is None or code.client_id != client.pk:
+            raise OAuthError("invalid_grant", "Unknown authorization code.")
+        if code.used_at is not None:
+            # A replayed code is an attack signal: everything issued from it stops working.
+            for family in Token.objects.filter(code=code).values_list("family", flat=True).distinct():
+                _revoke_family(family)
+            raise OAuthError("invalid_grant", "Authorization code already used.")
+        code.used_at = clock.now()
+        code.save(update_fields=["used_at"])
+    if code.expires_at <= clock.now():
+        raise OAuthError("invalid_grant", "Authorization code expired.")
+    if redirect_uri is None and redirect_uri_required:
+        raise OAuthError("invalid_request", "redirect_uri is required.")
+    if redirect_uri is not None and redirect_uri != code.redirect_uri:
+        raise OAuthError("invalid_grant", "redirect_uri does not match the authorization request.", code="53016")
+    if code.code_challenge:
+        if not code_verifier or pkce_challenge(code_verifier) != code.code_challenge:
+            raise OAuthError("invalid_grant", "code_verifier does not match the code_challenge.")
+    elif client.is_public and PROFILES[client.exchange].pkce_required_for_public:
+        raise OAuthError("invalid_grant", "A public client must use PKCE.")
+    if client.is_public and PROFILES[client.exchange].pkce_required_for_public and not device_id:
+        raise OAuthError("invalid_request", "PKCE mode needs the device id (TERMID header).")
+    return _new_pair(client, code.user, code.scopes, uuid.uuid4().hex, code=code, device_id=device_id)
+
+
+def refresh(client: Client, refresh_value: str, *, scope: str | None = None, device_id: str = "") -> Token:
+    if not refresh_value:
+        raise OAuthError("invalid_request", "refresh_token is required.")
+    with transaction.atomic():
+        token = Token.objects.select_for_update().filter(refresh_token=refresh_value).first()
+        if token is None or token.client_id != client.pk:
+            raise OAuthError("invalid_grant", "Unknown refresh token.")
+        if token.revoked_at is not None:
+            raise OAuthError("invalid_grant", "Refresh token revoked.", code="53003")
+        if token.refresh_used_at is not None:
+            # Reuse of a rotated refresh token: revoke the whole family it belongs to.
+            _revoke_family(token.family)
+            raise OAuthError("invalid_grant", "Refresh token already used; the token family is revoked.")
+        now = clock.now()
+        if token.refresh_expires_at <= now:
+            raise OAuthError("invalid_grant", "Refresh token expired.", code="53002")
+        if token.device_id and device_id != token.device_id:
+            raise OAuthError("invalid_grant", "TERMID does not match the device this token is bound to.")
+        scopes = token.scopes
+        if scope is not None:
+            narrowed = split_scope(scope)
+            if not narrowed or not set(narrowed) <= set(token.scopes):
+                raise OAuthError("invalid_scope", "scope must be a subset of the granted scope.")
+            scopes = narrowed
+        token.refresh_used_at = now
+        token.superseded_at = now  # the old access token stops working at once
+        token.save(update_fields=["refresh_used_at", "superseded_at"])
+        return _new_pair(client, token.user, scopes, token.family, code=token.code, device_id=token.device_id)
+
+
+def revoke(client: Client, token_value: str) -> None:
+    """RFC 7009: revoking either token of a pair ends the whole family; unknown tokens are not an error."""
+    token = (
+        Token.objects.filter(client=client, access_token=token_value).first()
+        or Token.objects.filter(client=client, refresh_token=token_value).first()
+    )
+    if token is not None:
+        _revoke_family(token.family)
+
+
+class TokenProblem(Exception):
+    """Why an access token was refused: unknown, expired, revoked or device."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def token_for_access(exchange: str, access_value: str, *, device_id: str | None = None) -> Token:
+    token = (
+        Token.objects.select_related("user", "client")
+        .filter(access_token=access_value or "", client__exchange=exchange)
+        .first()
+    )
+    if token is None:
+        raise TokenProblem("unknown")
+    if token.revoked_at is not None or token.superseded_at is not None:
+        raise TokenProblem("revoked")
+    if token.access_expires_at <= clock.now():
+        raise TokenProblem("expired")
+    if token.device_id and device_id != token.device_id:
+        raise TokenProblem("device")
+    return token
+
+
+def bearer_value(authorization_header: str) -> str:
+    scheme, _, value = (authorization_header or "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else ""
+
+
+def token_response(token: Token) -> dict:
+    """The token endpoint's answer, in each exchange's own shape."""
+    exchange = token.client.exchange
+    expires_in = int(PROFILES[exchange].access_ttl_for(token.client).total_seconds())
+    body = {"access_token": token.access_token, "token_type": "bearer", "expires_in": expires_in}
+    if exchange == "peatio":
+        body["access_token"] = f"{token.access_token}:{token.access_secret}"
+    body["refresh_token"] = token.refresh_token
+    if exchange == "kucoin":
+        body["scope"] = list(token.scopes)
+    elif exchange in ("kraken", "peatio"):
+        body["token_type"] = "Bearer" if exchange == "kraken" else "bearer"
+        body["scope"] = " ".join(token.scopes)
+    else:
+        body["token_type"] = "Bearer"
+    return body

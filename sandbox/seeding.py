@@ -1,0 +1,167 @@
+"""Deterministic sandbox accounts and histories (same seed, same data), fast enough for millions of rows."""
+
+import base64
+import hashlib
+import random
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+from django.contrib.auth.hashers import make_password
+from django.db import connection, transaction
+
+from .exchanges import CURRENCIES, PROFILES, STARTING_BALANCES
+from .models import Balance, HistoryRecord, SandboxUser
+
+# Every exchange gets the same three people; the e-mail domain names the exchange.
+ACCOUNT_TEMPLATES = [
+    {"local": "trader", "password": "Sandbox-Trader-1", "totp": True, "whitelist": False},
+    {"local": "no2fa", "password": "Sandbox-No2fa-1", "totp": False, "whitelist": False},
+    {"local": "whitelist", "password": "Sandbox-Whitelist-1", "totp": True, "whitelist": True},
+]
+HISTORY_START = datetime(2024, 1, 1, tzinfo=timezone.utc)
+HISTORY_SPAN = timedelta(days=700)
+TRADE_PAIRS = [("BTC", "USDT"), ("ETH", "USDT"), ("SOL", "USDT"), ("ETH", "BTC")]
+COPY_COLUMNS = [
+    "user_id", "kind", "synthetic", "txid", "time", "currency", "amount", "fee", "fee_currency", "price",
+    "pair", "side", "entry_type", "balance_after", "address", "chain", "status", "details",
+]
+
+
+def _digest(*parts) -> bytes:
+    return hashlib.sha256(":".join(str(part) for part in parts).encode()).digest()
+
+
+def totp_secret_for(seed: int, exchange: str, email: str) -> str:
+    return base64.b32encode(_digest("totp", seed, exchange, email)[:20]).decode()
+
+
+def sandbox_address(currency: str, chain: str, label: str) -> str:
+    return f"sbx-{chain}-{hashlib.sha1(f'{currency}{label}'.encode()).hexdigest()[:30]}"
+
+
+def default_address_book(email: str) -> list[dict]:
+    """One saved address per currency (its first chain); Kraken withdraws to these by name."""
+    book = []
+    for code, currency in CURRENCIES.items():
+        chain = currency.chains[0]
+        book.append(
+            {
+                "name": f"my-{code.lower()}",
+                "currency": code,
+                "chain": chain.chain_id,
+                "address": sandbox_address(code, chain.chain_id, email),
+                "memo": "",
+            }
+        )
+    return book
+
+
+def seed_accounts(*, history_rows: int = 200, seed: int = 1) -> dict:
+    """Create (or bring back to their seeded identity) the sandbox users of every exchange."""
+    description: dict[str, list[dict]] = {}
+    for exchange in PROFILES:
+        description[exchange] = []
+        for index, template in enumerate(ACCOUNT_TEMPLATES):
+            email = f"{template['local']}@{exchange}.sandbox"
+            totp_secret = totp_secret_for(seed, exchange, email) if template["totp"] else ""
+            user = _upsert_user(exchange, email, template, totp_secret, uid=f"{seed % 100:02d}{index + 1:02d}{sum(map(ord, exchange)):04d}")
+            _ensure_history(user, history_rows, seed)
+            description[exchange].append(
+                {
+                    "email": email,
+                    "password": template["password"],
+                    "totp_secret": totp_secret or None,
+                    "uid": user.uid,
+                    "withdrawal_whitelist": user.withdrawal_whitelist,
+                    "address_book": user.address_book,
+                    "balances": {code: str(amount) for code, amount in STARTING_BALANCES.items()},
+                }
+            )
+    return description
+
+
+def _upsert_user(exchange: str, email: str, template: dict, totp_secret: str, uid: str) -> SandboxUser:
+    user = SandboxUser.objects.filter(exchange=exchange, email=email).first()
+    if user is None:
+        user = SandboxUser(exchange=exchange, email=email, address_book=default_address_book(email))
+    user.password = make_password(template["password"])
+    user.totp_secret = totp_secret
+    user.uid = uid
+    user.withdrawal_whitelist = template["whitelist"]
+    user.save()
+    for code, amount in STARTING_BALANCES.items():
+        # Balances keep what the demo did with them; only missing ones are created.
+        Balance.objects.get_or_create(user=user, currency=code, defaults={"available": amount})
+    return user
+
+
+def _ensure_history(user: SandboxUser, rows_per_kind: int, seed: int) -> None:
+    synthetic = HistoryRecord.objects.filter(user=user, synthetic=True)
+    if synthetic.count() == rows_per_kind * len(HistoryRecord.Kind.values):
+        return
+    with transaction.atomic():
+        synthetic.delete()
+        rows = (row for kind in HistoryRecord.Kind.values for row in _history_rows(user, kind, rows_per_kind, seed))
+        _bulk_insert(rows)
+
+
+def _amount(rng: random.Random, low: float, high: float, places: int = 8) -> Decimal:
+    scale = 10**places
+    return Decimal(rng.randint(int(low * scale), int(high * scale))).scaleb(-places)
+
+
+def _history_rows(user: SandboxUser, kind: str, count: int, seed: int):
+    """Rows in the COPY_COLUMNS order, oldest first, evenly spread over HISTORY_SPAN."""
+    rng = random.Random(f"{seed}:{user.exchange}:{user.email}:{kind}")
+    step = HISTORY_SPAN / max(count, 1)
+    codes = list(CURRENCIES)
+    running = {code: Decimal("0") for code in codes}
+    for index in range(count):
+        when = HISTORY_START + step * index
+        txid = f"{kind[0].upper()}{_digest(seed, user.email, kind, index).hex()[:20]}"
+        if kind == HistoryRecord.Kind.TRADE:
+            base, quote = TRADE_PAIRS[rng.randrange(len(TRADE_PAIRS))]
+            price = (CURRENCIES[base].price_usdt / CURRENCIES[quote].price_usdt) * _amount(rng, 0.8, 1.2, 4)
+            price = price.quantize(Decimal("0.00000001"))
+            volume = _amount(rng, 0.001, 2)
+            fee = (price * volume * Decimal("0.001")).quantize(Decimal("0.00000001"))
+            yield [user.id, kind, True, txid, when, base, volume, fee, quote, price, f"{base}-{quote}",
+                   rng.choice(["buy", "sell"]), "", None, "", "", "SUCCESS", "{}"]
+            continue
+        code = codes[rng.randrange(len(codes))]
+        chain = CURRENCIES[code].chains[0]
+        if kind == HistoryRecord.Kind.LEDGER:
+            entry_type = rng.choice(["trade", "deposit", "withdrawal", "fee"])
+            amount = _amount(rng, 0.001, 3)
+            if entry_type in ("withdrawal", "fee") and running[code] >= amount:
+                amount = -amount
+            running[code] += amount
+            yield [user.id, kind, True, txid, when, code, amount, Decimal("0"), code, None, "", "",
+                   entry_type, running[code], "", "", "SUCCESS", "{}"]
+            continue
+        amount = _amount(rng, 0.01, 5)
+        fee = chain.withdrawal_fee if kind == HistoryRecord.Kind.WITHDRAWAL else Decimal("0")
+        address = sandbox_address(code, chain.chain_id, f"{user.email}:{index}")
+        yield [user.id, kind, True, txid, when, code, amount, fee, code, None, "", "", "", None, address,
+               chain.chain_id, "SUCCESS", "{}"]
+
+
+def _bulk_insert(rows, batch_size: int = 5000) -> None:
+    """PostgreSQL COPY where available (millions of rows in seconds), bulk_create batches elsewhere."""
+    if connection.vendor == "postgresql":
+        table = HistoryRecord._meta.db_table
+        with connection.cursor() as cursor:
+            with cursor.cursor.copy(f"COPY {table} ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        return
+    batch = []
+    for row in rows:
+        values = dict(zip(COPY_COLUMNS, row))
+        values["details"] = {}
+        batch.append(HistoryRecord(**values))
+        if len(batch) >= batch_size:
+            HistoryRecord.objects.bulk_create(batch)
+            batch = []
+    if batch:
+        HistoryRecord.objects.bulk_create(batch)

@@ -1,0 +1,214 @@
+"""KuCoin: Fast API key creation and the signed REST endpoints a broker uses."""
+
+import json
+import secrets
+import uuid
+from decimal import Decimal
+
+from django.http import JsonResponse
+
+from .. import clock, oauth
+from ..api_auth import ApiRefused, kucoin_caller, kucoin_error
+from ..exchanges import CURRENCIES, KUCOIN_AUTH_GROUPS, currency as find_currency
+from ..funds import WithdrawalRefused, kucoin_withdraw, withdrawal_status
+from ..history import offset_page, records, text, to_ms
+from ..http import site_base
+from ..models import ApiKey, Balance, HistoryRecord
+from .common import api, int_param
+
+MAX_KEYS_PER_CLIENT = 5
+
+
+def envelope(data=None, *, success=True, code="200", msg="success", status=200) -> JsonResponse:
+    """The Fast API key endpoint's own envelope (unlike the REST API's {"code": "200000", "data"})."""
+    return JsonResponse({"success": success, "code": code, "msg": msg, "retry": False, "data": data}, status=status)
+
+
+@api("kucoin", "api-key-add", methods=("POST",))
+def api_key_add(request):
+    value = oauth.bearer_value(request.headers.get("Authorization", ""))
+    try:
+        token = oauth.token_for_access("kucoin", value)
+    except oauth.TokenProblem as problem:
+        return envelope(success=False, code="401", msg=f"Access token {problem.reason}.", status=401)
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        return envelope(success=False, code="400", msg="The body must be JSON.", status=400)
+    granted = [group for group in KUCOIN_AUTH_GROUPS if group in token.scopes]
+    group_map = body.get("authGroupMap")
+    if group_map is None:  # the older body: every group the user granted
+        wanted = granted
+    elif not isinstance(group_map, dict) or any(group not in KUCOIN_AUTH_GROUPS for group in group_map):
+        return envelope(success=False, code="400", msg="authGroupMap has unknown groups.", status=400)
+    else:
+        wanted = [group for group in KUCOIN_AUTH_GROUPS if group_map.get(group) is True]
+    not_granted = [group for group in wanted if group not in granted]
+    if not_granted:
+        return envelope(success=False, code="400", msg=f"The user did not authorize {', '.join(not_granted)}.", status=400)
+    keys = ApiKey.objects.filter(user=token.user, client=token.client, deleted_at__isnull=True)
+    if keys.count() >= MAX_KEYS_PER_CLIENT:
+        return envelope(success=False, code="400", msg="The number of user's apiKey reaches to the maximum level")
+    name = body.get("apiName") or f"fastapi{secrets.token_hex(4)}"
+    if keys.filter(name=name).exists():
+        return envelope(success=False, code="400", msg="Repeated apiName")
+    key = ApiKey.objects.create(
+        exchange="kucoin",
+        user=token.user,
+        client=token.client,
+        name=name,
+        api_key=secrets.token_hex(12),
+        secret=str(uuid.uuid4()),
+        passphrase=secrets.token_urlsafe(12),
+        version="3",
+        permissions=wanted,
+        addressbook_only=bool(body.get("isAddressbookOnly")),
+        created_at=clock.now(),
+    )
+    return envelope(
+        {
+            "apiName": key.name,
+            "apiKey": key.api_key,
+            "secret": key.secret,
+            "passphrase": key.passphrase,
+            "brokerId": token.client.client_id,
+            # As KuCoin prints it: comma-separated with a trailing comma.
+            "authGroup": "".join(f"{group}," for group in wanted),
+            "ipWhiteList": "",
+        }
+    )
+
+
+def require(caller, group: str) -> None:
+    if not caller.allows(group):
+        raise kucoin_error("400007", "Access denied, require more permission.", status=403)
+
+
+@api("kucoin", "accounts", caller=kucoin_caller)
+def accounts(request, caller):
+    require(caller, "API_COMMON")
+    balances = Balance.objects.filter(user=caller.user).order_by("currency")
+    if request.GET.get("currency"):
+        balances = balances.filter(currency=request.GET["currency"].upper())
+    if request.GET.get("type") not in (None, "", "main"):
+        return []
+    return [
+        {"id": str(row.pk), "currency": row.currency, "type": "main", "balance": text(row.available),
+         "available": text(row.available), "holds": "0"}
+        for row in balances
+    ]
+
+
+@api("kucoin", "currency")
+def currency_detail(request, code):
+    found = find_currency(code)
+    if found is None:
+        raise kucoin_error("900003", "Currency not found.", status=404)
+    chains = [chain for chain in found.chains if not request.GET.get("chain") or chain.chain_id == request.GET["chain"]]
+    return {
+        "currency": found.code,
+        "name": found.code,
+        "fullName": found.full_name,
+        "precision": found.precision,
+        "isMarginEnabled": False,
+        "isDebitEnabled": False,
+        "chains": [
+            {
+                "chainName": chain.name,
+                "chainId": chain.chain_id,
+                "withdrawalMinSize": text(chain.withdrawal_min_size),
+                "withdrawalMinFee": text(chain.withdrawal_fee),
+                "withdrawPrecision": found.precision,
+                "isWithdrawEnabled": True,
+                "isDepositEnabled": True,
+                "confirms": chain.confirmations,
+                "contractAddress": "",
+                "needTag": False,
+            }
+            for chain in chains
+        ],
+    }
+
+
+@api("kucoin", "prices")
+def prices(request):
+    wanted = [code.strip().upper() for code in request.GET.get("currencies", "").split(",") if code.strip()]
+    return {code: text(item.price_usdt) for code, item in CURRENCIES.items() if not wanted or code in wanted}
+
+
+@api("kucoin", "level1")
+def level1(request):
+    base, _, quote = request.GET.get("symbol", "").upper().partition("-")
+    if base not in CURRENCIES or quote not in CURRENCIES:
+        raise kucoin_error("400100", "symbol not exists", status=400)
+    price = CURRENCIES[base].price_usdt / CURRENCIES[quote].price_usdt
+    price_text = text(price.quantize(Decimal("0.00000001")))
+    return {"time": clock.now_ms(), "sequence": "1", "price": price_text, "size": "0.1", "bestBid": price_text,
+            "bestBidSize": "1", "bestAsk": price_text, "bestAskSize": "1"}
+
+
+def _format(record: HistoryRecord) -> dict:
+    created = to_ms(record.time)
+    if record.kind == HistoryRecord.Kind.TRADE:
+        funds = record.price * record.amount
+        return {"symbol": record.pair, "tradeId": record.txid, "orderId": f"O{record.txid[1:]}", "side": record.side,
+                "price": text(record.price), "size": text(record.amount), "funds": text(funds), "fee": text(record.fee),
+                "feeCurrency": record.fee_currency, "liquidity": "taker", "type": "limit", "createdAt": created}
+    if record.kind == HistoryRecord.Kind.LEDGER:
+        return {"id": record.txid, "currency": record.currency, "amount": text(abs(record.amount)), "fee": "0",
+                "balance": text(record.balance_after), "accountType": "MAIN", "bizType": record.entry_type,
+                "direction": "in" if record.amount >= 0 else "out", "createdAt": created,
+                "context": json.dumps(record.details) if record.details else ""}
+    item = {"currency": record.currency, "chain": record.chain, "status": withdrawal_status(record),
+            "address": record.address, "memo": record.details.get("memo", ""), "amount": text(record.amount),
+            "fee": text(record.fee), "walletTxId": record.txid, "isInner": record.details.get("isInner", False),
+            "remark": record.details.get("remark", ""), "createdAt": created, "updatedAt": created}
+    if record.kind == HistoryRecord.Kind.WITHDRAWAL:
+        item["id"] = record.txid
+    return item
+
+
+def _history_view(kind: str, name: str):
+    @api("kucoin", name, caller=kucoin_caller)
+    def view(request, caller):
+        require(caller, "API_COMMON")
+        page = int_param(request, "currentPage", 1, low=1, high=10**9)
+        size = int_param(request, "pageSize", 50, low=1, high=500)
+        queryset = records(caller.user, kind, currency=request.GET.get("currency"),
+                           start_ms=request.GET.get("startAt"), end_ms=request.GET.get("endAt"))
+        items, total = offset_page(queryset, (page - 1) * size, size)
+        return {"currentPage": page, "pageSize": size, "totalNum": total, "totalPage": -(-total // size),
+                "items": [_format(record) for record in items]}
+
+    return view
+
+
+fills = _history_view(HistoryRecord.Kind.TRADE, "fills")
+deposits = _history_view(HistoryRecord.Kind.DEPOSIT, "deposits")
+withdrawal_list = _history_view(HistoryRecord.Kind.WITHDRAWAL, "withdrawals")
+ledgers = _history_view(HistoryRecord.Kind.LEDGER, "ledgers")
+
+
+@api("kucoin", "withdraw", methods=("POST",), caller=kucoin_caller)
+def withdraw(request, caller):
+    require(caller, "API_WITHDRAW_OAUTH")
+    try:
+        params = json.loads(request.body or b"{}")
+    except ValueError:
+        params = None
+    if not isinstance(params, dict):
+        raise kucoin_error("400100", "The body must be a JSON object.", status=400)
+    try:
+        return kucoin_withdraw(caller.user, caller.api_key, params, sandbox_base_url=site_base(request, "kucoin"))
+    except WithdrawalRefused as refused:
+        headers = {"Retry-After": str(refused.retry_after)} if refused.retry_after else {}
+        raise ApiRefused({"code": refused.code, "msg": refused.message}, refused.status, headers)
+
+
+@api("kucoin", "withdrawal", caller=kucoin_caller)
+def withdrawal_detail(request, caller, withdrawal_id):
+    require(caller, "API_COMMON")
+    record = HistoryRecord.objects.filter(user=caller.user, kind="withdrawal", txid=withdrawal_id).first()
+    if record is None:
+        raise kucoin_error("400100", "withdrawal not found", status=404)
+    return _format(record)

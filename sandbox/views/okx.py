@@ -1,0 +1,157 @@
+"""OKX: Fast API keys over the OAuth token, and the signed v5 REST endpoints."""
+
+import json
+import re
+import secrets
+import uuid
+from decimal import Decimal
+
+from .. import clock
+from ..api_auth import OKX_TOKEN_REFUSALS, _bearer_caller, okx_caller, okx_error
+from ..exchanges import CURRENCIES
+from ..history import cursor_page, records, text, to_ms
+from ..models import ApiKey, Balance, HistoryRecord
+from .common import api, int_param
+
+FAST_API_PERMS = ["read_only", "trade"]
+PASSPHRASE_RULE = re.compile(r"^(?=.*[a-z])(?=.*[A-Z])(?=.*\d)(?=.*[^A-Za-z0-9]).{8,32}$")
+
+
+def token_caller(request):
+    """The Fast API endpoints take the OAuth access token (plus TERMID in PKCE mode)."""
+    caller = _bearer_caller("okx", request, lambda reason: okx_error(*OKX_TOKEN_REFUSALS[reason]))
+    if caller is None:
+        raise okx_error("53004", "Authorization: Bearer <access token> is required.")
+    if "fast_api" not in caller.token.scopes:
+        raise okx_error("53017", "Fast API is not enabled for this authorization.", status=403)
+    return caller
+
+
+def json_body(request) -> dict:
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise okx_error("50002", "Json data format error.", status=400)
+    return body
+
+
+@api("okx", "apikey", methods=("POST",), caller=token_caller)
+def apikey_create(request, caller):
+    body = json_body(request)
+    label = str(body.get("label") or "")
+    if not 1 <= len(label) <= 50:
+        raise okx_error("51000", "Parameter label error.", status=400)
+    passphrase = str(body.get("passphrase") or "")
+    if not PASSPHRASE_RULE.match(passphrase):
+        raise okx_error("51000", "Parameter passphrase error: 8-32 characters with upper, lower, digit and special.", status=400)
+    perms = [perm for perm in str(body.get("perm") or "").split(",") if perm]
+    if not perms or any(perm not in FAST_API_PERMS or perm not in caller.token.scopes for perm in perms):
+        raise okx_error("51000", "Parameter perm error: read_only or trade, as the user authorized.", status=400)
+    token = caller.token
+    if ApiKey.objects.filter(user=token.user, client=token.client, deleted_at__isnull=True).exists():
+        raise okx_error("53018", "This user already has a Fast API key for this application.", status=400)
+    key = ApiKey.objects.create(
+        exchange="okx", user=token.user, client=token.client, name=label, api_key=str(uuid.uuid4()),
+        secret=secrets.token_hex(16).upper(), passphrase=passphrase, permissions=perms, created_at=clock.now(),
+    )
+    return {"label": key.name, "apiKey": key.api_key, "secretKey": key.secret, "passphrase": key.passphrase,
+            "perm": ",".join(perms), "ip": "", "ts": str(to_ms(key.created_at))}
+
+
+@api("okx", "delete-apikey", methods=("POST",), caller=token_caller)
+def apikey_delete(request, caller):
+    body = json_body(request)
+    deleted = ApiKey.objects.filter(
+        user=caller.user, client=caller.token.client, api_key=body.get("apiKey", ""), deleted_at__isnull=True
+    ).update(deleted_at=clock.now())
+    if not deleted:
+        raise okx_error("51000", "Parameter apiKey error.", status=400)
+    return {"apiKey": body["apiKey"]}
+
+
+def require_read(caller) -> None:
+    if not (caller.allows("read_only") or caller.allows("trade")):
+        raise okx_error("50120", "API key doesn't have permission.", status=403)
+
+
+@api("okx", "balance", caller=okx_caller)
+def balance(request, caller):
+    require_read(caller)
+    wanted = [code for code in request.GET.get("ccy", "").upper().split(",") if code]
+    rows = [row for row in Balance.objects.filter(user=caller.user).order_by("currency") if not wanted or row.currency in wanted]
+    details = []
+    for row in rows:
+        usd = row.available * CURRENCIES[row.currency].price_usdt if row.currency in CURRENCIES else Decimal("0")
+        details.append({"ccy": row.currency, "availBal": text(row.available), "cashBal": text(row.available),
+                        "eq": text(row.available), "frozenBal": "0", "eqUsd": text(usd)})
+    total = sum((Decimal(item["eqUsd"]) for item in details), Decimal("0"))
+    return [{"totalEq": text(total), "uTime": str(clock.now_ms()), "details": details}]
+
+
+@api("okx", "currencies", caller=okx_caller)
+def currencies(request, caller):
+    require_read(caller)
+    wanted = [code for code in request.GET.get("ccy", "").upper().split(",") if code]
+    return [
+        {"ccy": code, "name": item.full_name, "chain": f"{code}-{chain.name}", "minWd": text(chain.withdrawal_min_size),
+         "minFee": text(chain.withdrawal_fee), "maxFee": text(chain.withdrawal_fee), "wdTickSz": str(item.precision),
+         "canWd": True, "canDep": True, "canInternal": True}
+        for code, item in CURRENCIES.items() if not wanted or code in wanted
+        for chain in item.chains
+    ]
+
+
+@api("okx", "ticker")
+def ticker(request):
+    base, _, quote = request.GET.get("instId", "").upper().partition("-")
+    if base not in CURRENCIES or quote not in CURRENCIES:
+        raise okx_error("51001", "Instrument ID does not exist.", status=400)
+    last = text((CURRENCIES[base].price_usdt / CURRENCIES[quote].price_usdt).quantize(Decimal("0.00000001")))
+    return [{"instType": "SPOT", "instId": f"{base}-{quote}", "last": last, "askPx": last, "bidPx": last,
+             "open24h": last, "ts": str(clock.now_ms())}]
+
+
+def _format(record: HistoryRecord) -> dict:
+    ts = str(to_ms(record.time))
+    if record.kind == HistoryRecord.Kind.TRADE:
+        return {"instType": "SPOT", "instId": record.pair, "tradeId": record.txid, "ordId": f"O{record.txid[1:]}",
+                "billId": str(record.pk), "side": record.side, "fillPx": text(record.price), "fillSz": text(record.amount),
+                "fee": text(-record.fee), "feeCcy": record.fee_currency, "execType": "T", "ts": ts}
+    if record.kind == HistoryRecord.Kind.LEDGER:
+        return {"billId": str(record.pk), "ccy": record.currency, "balChg": text(record.amount),
+                "bal": text(record.balance_after), "type": record.entry_type, "ts": ts}
+    chain = f"{record.currency}-{CURRENCIES[record.currency].chain(record.chain).name}" if record.chain else ""
+    item = {"ccy": record.currency, "chain": chain, "amt": text(record.amount), "txId": record.txid, "ts": ts,
+            "state": "2" if record.status == "SUCCESS" else "1"}
+    if record.kind == HistoryRecord.Kind.DEPOSIT:
+        return {**item, "to": record.address, "depId": str(record.pk)}
+    return {**item, "to": record.address, "fee": text(record.fee), "wdId": str(record.pk)}
+
+
+def _history_view(kind: str, name: str, cursor_field: str, *, inst_type_required: bool = False):
+    @api("okx", name, caller=okx_caller)
+    def view(request, caller):
+        require_read(caller)
+        if inst_type_required and not request.GET.get("instType"):
+            raise okx_error("51000", "Parameter instType can not be empty.", status=400)
+        limit = int_param(request, "limit", 100, low=1, high=100)
+        queryset = records(caller.user, kind, currency=request.GET.get("ccy"))
+        rows = cursor_page(queryset, cursor_field, after=request.GET.get("after"), before=request.GET.get("before"), limit=limit)
+        return [_format(record) for record in rows]
+
+    return view
+
+
+# fills and bills page by billId; deposits and withdrawals by timestamp (ms), as OKX does.
+fills_history = _history_view(HistoryRecord.Kind.TRADE, "fills-history", "id", inst_type_required=True)
+bills = _history_view(HistoryRecord.Kind.LEDGER, "bills", "id")
+deposit_history = _history_view(HistoryRecord.Kind.DEPOSIT, "deposit-history", "time")
+withdrawal_history = _history_view(HistoryRecord.Kind.WITHDRAWAL, "withdrawal-history", "time")
+
+
+@api("okx", "withdrawal", methods=("POST",), caller=okx_caller)
+def withdrawal(request, caller):
+    # Fast API keys carry read_only/trade only, and OKX withdrawals need the withdraw permission.
+    raise okx_error("50120", "API key doesn't have permission.", status=403)

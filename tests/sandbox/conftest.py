@@ -1,0 +1,70 @@
+import pytest
+import requests
+
+from sandbox.exchanges import KRAKEN_SCOPES, KUCOIN_AUTH_GROUPS
+from sandbox.services import client_register, seed_accounts
+
+from .support import KRAKEN_REDIRECT, KUCOIN_REDIRECT, OKX_REDIRECT, PEATIO_REDIRECT, authorize_code
+
+
+@pytest.fixture
+def base(live_server):
+    return live_server.url + "/sandbox"
+
+
+@pytest.fixture
+def accounts(transactional_db):
+    described = seed_accounts(history_rows=30, seed=1)
+    return {exchange: {user["email"].split("@")[0]: user for user in users} for exchange, users in described.items()}
+
+
+@pytest.fixture
+def clients(transactional_db):
+    register = client_register
+    return {
+        "kucoin": register(exchange="kucoin", client_id="kc-broker", client_secret="kc-secret",
+                           redirect_uris=[KUCOIN_REDIRECT], permissions=KUCOIN_AUTH_GROUPS),
+        "okx": register(exchange="okx", client_id="okx-broker", client_secret="okx-secret",
+                        redirect_uris=[OKX_REDIRECT], permissions=["read_only", "trade", "fast_api"]),
+        "okx_public": register(exchange="okx", client_id="okx-app", client_secret="", client_type="public",
+                               redirect_uris=[OKX_REDIRECT], permissions=["read_only", "trade", "fast_api"]),
+        "kraken": register(exchange="kraken", client_id="kraken-broker", client_secret="kraken-secret",
+                           redirect_uris=[KRAKEN_REDIRECT], permissions=KRAKEN_SCOPES),
+        "kraken_public": register(exchange="kraken", client_id="kraken-app", client_secret="", client_type="public",
+                                  redirect_uris=[KRAKEN_REDIRECT], permissions=KRAKEN_SCOPES),
+        "peatio": register(exchange="peatio", client_id="peatio-broker", client_secret="peatio-secret",
+                           redirect_uris=[PEATIO_REDIRECT], permissions=["profile", "history", "trade"]),
+    }
+
+
+@pytest.fixture
+def kucoin_tokens(base, accounts, clients):
+    """A KuCoin token pair for trader@kucoin.sandbox, withdrawal permission opted in."""
+
+    def connect(account="trader", groups=None):
+        user = accounts["kucoin"][account]
+        url = (f"{base}/kucoin/oauth?response_type=code&client_id=kc-broker&redirect_uri={KUCOIN_REDIRECT}"
+               "&scope=OAUTH_CREATE_API&state=s1")
+        code = authorize_code(url, user["email"], user["password"], scopes=groups or KUCOIN_AUTH_GROUPS)["code"]
+        response = requests.post(f"{base}/kucoin/_oauth/access-token", data={
+            "grant_type": "authorization_code", "code": code, "redirect_uri": KUCOIN_REDIRECT,
+            "client_id": "kc-broker", "client_secret": "kc-secret"})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    return connect
+
+
+@pytest.fixture
+def kucoin_key(base, kucoin_tokens):
+    def create(account="trader", **body):
+        tokens = kucoin_tokens(account)
+        response = requests.post(
+            f"{base}/kucoin/_oauth/resource/ucenter/outer/api-key/add",
+            headers={"Authorization": f"Bearer {tokens['access_token']}"},
+            json=body or {"authGroupMap": {group: True for group in KUCOIN_AUTH_GROUPS}, "isAddressbookOnly": False},
+        )
+        assert response.json()["success"] is True, response.text
+        return response.json()["data"]
+
+    return create
