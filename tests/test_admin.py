@@ -1,7 +1,11 @@
+import base64
+
 import pytest
 from allauth.mfa.totp.internal.auth import TOTP
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import padding
 
-
+from broker_portal import services
 from broker_portal.audit import record_audit_event
 from broker_portal.models import AuditEvent, ExchangeCredential, Membership, User
 
@@ -135,3 +139,19 @@ def test_rsa_key_pair_action_shows_only_the_public_half(admin_client, tenant):
     page = admin_client.get(f"/admin/broker_portal/exchangecredential/{credential.pk}/change/").content.decode()
     assert "BEGIN PUBLIC KEY" in page and "PRIVATE KEY" not in page
     assert AuditEvent.objects.filter(action="credential.rsa_key_generated").count() == 1
+
+
+def test_kraken_issued_secret_pasted_in_the_admin_is_decrypted_and_stored(admin_client, tenant):
+    credential = services.credential_generate_rsa_key_pair(credential=credential_for(tenant, "kraken"))
+    public_key = serialization.load_pem_public_key(credential.rsa_public_key.encode())
+    issued = base64.b64encode(public_key.encrypt(b"issued-by-kraken", padding.PKCS1v15())).decode()
+    form = {
+        "exchange": "kraken", "is_enabled": "on", "client_id": credential.client_id, "client_type": "confidential",
+        "authorize_base_url": "https://id.kraken.test", "api_base_url": "https://api.kraken.test", "settings": "{}",
+    }
+    url = f"/admin/broker_portal/exchangecredential/{credential.pk}/change/"
+    refused = admin_client.post(url, {**form, "issued_encrypted_client_secret": "bm90IGZvciB1cw=="})
+    assert "not encrypted to this credential" in refused.content.decode()
+    assert admin_client.post(url, {**form, "issued_encrypted_client_secret": issued}).status_code == 302
+    credential.refresh_from_db()
+    assert credential.client_secret == "issued-by-kraken"
