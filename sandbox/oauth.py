@@ -216,13 +216,16 @@ def exchange_code(
         code = AuthorizationCode.objects.select_for_update().filter(code=code_value).first()
         if code is None or code.client_id != client.pk:
             raise OAuthError("invalid_grant", "Unknown authorization code.")
-        if code.used_at is not None:
+        replayed = code.used_at is not None
+        if replayed:
             # A replayed code is an attack signal: everything issued from it stops working.
             for family in Token.objects.filter(code=code).values_list("family", flat=True).distinct():
                 _revoke_family(family)
-            raise OAuthError("invalid_grant", "Authorization code already used.")
-        code.used_at = clock.now()
-        code.save(update_fields=["used_at"])
+        else:
+            code.used_at = clock.now()
+            code.save(update_fields=["used_at"])
+    if replayed:  # raised outside the transaction so that the revocation stays
+        raise OAuthError("invalid_grant", "Authorization code already used.")
     if code.expires_at <= clock.now():
         raise OAuthError("invalid_grant", "Authorization code expired.")
     if redirect_uri is None and redirect_uri_required:
@@ -248,10 +251,16 @@ def refresh(client: Client, refresh_value: str, *, scope: str | None = None, dev
             raise OAuthError("invalid_grant", "Unknown refresh token.")
         if token.revoked_at is not None:
             raise OAuthError("invalid_grant", "Refresh token revoked.", code="53003")
-        if token.refresh_used_at is not None:
+        reused = token.refresh_used_at is not None
+        if reused:
             # Reuse of a rotated refresh token: revoke the whole family it belongs to.
             _revoke_family(token.family)
-            raise OAuthError("invalid_grant", "Refresh token already used; the token family is revoked.")
+    if reused:  # raised outside the transaction so that the revocation stays
+        raise OAuthError("invalid_grant", "Refresh token already used; the token family is revoked.")
+    with transaction.atomic():
+        token = Token.objects.select_for_update().get(pk=token.pk)
+        if token.refresh_used_at is not None or token.revoked_at is not None:
+            raise OAuthError("invalid_grant", "Refresh token already used.")
         now = clock.now()
         if token.refresh_expires_at <= now:
             raise OAuthError("invalid_grant", "Refresh token expired.", code="53002")

@@ -1,0 +1,239 @@
+"""The OAuth rules on all four exchanges, over HTTP."""
+
+import base64
+
+import pytest
+import requests
+
+from sandbox.exchanges import KUCOIN_AUTH_GROUPS
+
+from .support import (
+    KRAKEN_REDIRECT, KUCOIN_REDIRECT, OKX_REDIRECT, PEATIO_REDIRECT, authorize_code, consent, pkce_pair, query_of,
+    sign_in,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def kucoin_url(base, redirect=KUCOIN_REDIRECT, state="st-1", client_id="kc-broker"):
+    url = f"{base}/kucoin/oauth?response_type=code&client_id={client_id}&redirect_uri={redirect}&scope=OAUTH_CREATE_API"
+    return url + (f"&state={state}" if state is not None else "")
+
+
+def kucoin_exchange(base, code, redirect=KUCOIN_REDIRECT, secret="kc-secret"):
+    return requests.post(f"{base}/kucoin/_oauth/access-token", data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": redirect,
+        "client_id": "kc-broker", "client_secret": secret})
+
+
+def kraken_url(base, client_id="kraken-broker", scope="account.fast-api-key:write account.fast-api-key:funds-query"):
+    return (f"{base}/kraken/oauth/authorize?client_id={client_id}&redirect_uri={requests.utils.quote(KRAKEN_REDIRECT, safe='')}"
+            f"&response_type=code&scope={requests.utils.quote(scope)}&state=k1")
+
+
+def basic(client_id, secret):
+    return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
+
+
+def test_kucoin_full_flow_with_state_and_scope(base, accounts, clients):
+    user = accounts["kucoin"]["trader"]
+    query = authorize_code(kucoin_url(base), user["email"], user["password"])
+    assert query["state"] == "st-1"
+    response = kucoin_exchange(base, query["code"])
+    assert response.status_code == 200
+    body = response.json()
+    assert body["token_type"] == "bearer" and body["expires_in"] == 3600
+    # The withdrawal group is an opt-in: unticked by default.
+    assert "API_WITHDRAW_OAUTH" not in body["scope"] and "API_SPOT" in body["scope"]
+    assert "OAUTH_CREATE_API" in body["scope"]
+
+
+def test_kucoin_state_is_mandatory_and_redirect_must_be_unencoded(base, accounts, clients):
+    missing_state = requests.get(kucoin_url(base, state=None))
+    assert missing_state.status_code == 400 and "state is mandatory" in missing_state.text
+    encoded = requests.get(kucoin_url(base, redirect=requests.utils.quote(KUCOIN_REDIRECT, safe="")))
+    assert encoded.status_code == 400 and "unencoded" in encoded.text
+
+
+def test_unknown_client_and_unregistered_redirect_show_an_error_page(base, clients):
+    unknown = requests.get(kucoin_url(base, client_id="nobody"), allow_redirects=False)
+    assert unknown.status_code == 400 and "Unknown client_id" in unknown.text
+    for redirect in [KUCOIN_REDIRECT + "/extra", KUCOIN_REDIRECT[:-1], "http://evil.test/kucoin/callback"]:
+        response = requests.get(kucoin_url(base, redirect=redirect), allow_redirects=False)
+        assert response.status_code == 400 and "Location" not in response.headers
+    okx = requests.get(f"{base}/okx/account/oauth/authorize", params={
+        "response_type": "code", "client_id": "okx-broker", "redirect_uri": OKX_REDIRECT + "?x=1", "scope": "read_only",
+        "state": "s"})
+    assert "53016" in okx.text
+
+
+def test_wrong_password_and_deny(base, accounts, clients):
+    session = requests.Session()
+    wrong = sign_in(session, kucoin_url(base), "trader@kucoin.sandbox", "nope")
+    assert wrong.status_code == 401
+    user = accounts["kucoin"]["trader"]
+    denied = consent(requests.Session(), kucoin_url(base), user["email"], user["password"], action="deny")
+    assert denied.status_code == 302
+    assert query_of(denied.headers["Location"]) == {"error": "access_denied", "state": "st-1"}
+    assert denied.headers["Location"].startswith(KUCOIN_REDIRECT + "?")
+
+
+def test_code_is_single_use_and_replay_revokes_its_tokens(base, accounts, clients):
+    user = accounts["kucoin"]["trader"]
+    code = authorize_code(kucoin_url(base), user["email"], user["password"])["code"]
+    first = kucoin_exchange(base, code).json()
+    replay = kucoin_exchange(base, code)
+    assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
+    add_key = requests.post(f"{base}/kucoin/_oauth/resource/ucenter/outer/api-key/add",
+                            headers={"Authorization": f"Bearer {first['access_token']}"}, json={})
+    assert add_key.status_code == 401 and add_key.json()["success"] is False
+    refresh = requests.post(f"{base}/kucoin/_oauth/refresh-token", data={
+        "grant_type": "refresh_token", "refresh_token": first["refresh_token"], "scope": "OAUTH_CREATE_API",
+        "client_id": "kc-broker", "client_secret": "kc-secret"})
+    assert refresh.status_code == 400
+
+
+def test_code_is_bound_to_redirect_uri_client_secret_and_expires(base, accounts, clients):
+    user = accounts["kucoin"]["trader"]
+    code = authorize_code(kucoin_url(base), user["email"], user["password"])["code"]
+    assert kucoin_exchange(base, code, secret="wrong").status_code == 401
+    code = authorize_code(kucoin_url(base), user["email"], user["password"])["code"]
+    assert kucoin_exchange(base, code, redirect=KUCOIN_REDIRECT + "/x").json()["error"] == "invalid_grant"
+    code = authorize_code(kucoin_url(base), user["email"], user["password"])["code"]
+    requests.post(f"{base}/control/clock", json={"offset_seconds": 301})
+    assert kucoin_exchange(base, code).json()["error"] == "invalid_grant"
+
+
+def test_refresh_rotates_and_reuse_revokes_the_family(base, accounts, clients, kucoin_tokens):
+    first = kucoin_tokens()
+    refresh_form = {"grant_type": "refresh_token", "scope": "OAUTH_CREATE_API", "client_id": "kc-broker",
+                    "client_secret": "kc-secret"}
+    add_url = f"{base}/kucoin/_oauth/resource/ucenter/outer/api-key/add"
+    second = requests.post(f"{base}/kucoin/_oauth/refresh-token", data={**refresh_form, "refresh_token": first["refresh_token"]})
+    assert second.status_code == 200 and second.json()["scope"] == ["OAUTH_CREATE_API"]
+    second = second.json()
+    assert second["access_token"] != first["access_token"] and second["refresh_token"] != first["refresh_token"]
+    old = requests.post(add_url, headers={"Authorization": f"Bearer {first['access_token']}"}, json={})
+    assert old.status_code == 401  # the old access token stopped working at once
+    reuse = requests.post(f"{base}/kucoin/_oauth/refresh-token", data={**refresh_form, "refresh_token": first["refresh_token"]})
+    assert reuse.json()["error"] == "invalid_grant"
+    # ... and the reuse revoked the newer pair too.
+    assert requests.post(add_url, headers={"Authorization": f"Bearer {second['access_token']}"}, json={}).status_code == 401
+    again = requests.post(f"{base}/kucoin/_oauth/refresh-token", data={**refresh_form, "refresh_token": second["refresh_token"]})
+    assert again.status_code == 400
+    no_scope = requests.post(f"{base}/kucoin/_oauth/refresh-token", data={"grant_type": "refresh_token", "refresh_token": "x",
+                                                                         "client_id": "kc-broker", "client_secret": "kc-secret"})
+    assert no_scope.json()["error"] == "invalid_request"
+
+
+def test_okx_confidential_flow_domain_revoke(base, accounts, clients):
+    user = accounts["okx"]["trader"]
+    url = (f"{base}/okx/account/oauth/authorize?response_type=code&access_type=offline&client_id=okx-broker"
+           f"&redirect_uri={requests.utils.quote(OKX_REDIRECT, safe='')}&scope=read_only,fast_api&state=o1")
+    query = authorize_code(url, user["email"], user["password"])
+    assert query["state"] == "o1" and query["domain"] == base.split("//")[1].split("/")[0]
+    token_url = f"{base}/okx/v5/users/oauth/token"
+    tokens = requests.post(token_url, data={"grant_type": "authorization_code", "code": query["code"],
+                                            "client_id": "okx-broker", "client_secret": "okx-secret"}).json()
+    assert tokens["expires_in"] == 3600 and tokens["refresh_token"]
+    auth = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert requests.get(f"{base}/okx/api/v5/asset/currencies", headers=auth).json()["code"] == "0"
+    revoke = requests.post(f"{base}/okx/v5/users/oauth/revoke", data={"client_id": "okx-broker", "client_secret": "okx-secret",
+                                                                      "token": tokens["access_token"]})
+    assert revoke.status_code == 200
+    assert requests.get(f"{base}/okx/api/v5/asset/currencies", headers=auth).json()["code"] == "53003"
+    refreshed = requests.post(token_url, data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"],
+                                               "client_id": "okx-broker", "client_secret": "okx-secret"})
+    assert refreshed.status_code == 400
+
+
+def test_okx_pkce_public_client_is_bound_to_termid(base, accounts, clients):
+    user = accounts["okx"]["trader"]
+    verifier, challenge = pkce_pair()
+    params = {"response_type": "code", "access_type": "offline", "client_id": "okx-app", "redirect_uri": OKX_REDIRECT,
+              "scope": "read_only", "state": "p1"}
+    no_pkce = requests.get(f"{base}/okx/account/oauth/authorize", params=params)
+    assert no_pkce.status_code == 400
+    plain = requests.get(f"{base}/okx/account/oauth/authorize", params={**params, "code_challenge": verifier,
+                                                                        "code_challenge_method": "plain"})
+    assert plain.status_code == 400
+    url = requests.Request("GET", f"{base}/okx/account/oauth/authorize", params={
+        **params, "code_challenge": challenge, "code_challenge_method": "S256"}).prepare().url
+    token_url = f"{base}/okx/v5/users/oauth/token"
+    code = authorize_code(url, user["email"], user["password"])["code"]
+    wrong = requests.post(token_url, data={"grant_type": "authorization_code", "code": code, "client_id": "okx-app",
+                                           "code_verifier": "b" * 50}, headers={"TERMID": "device-1"})
+    assert wrong.json()["error"] == "invalid_grant"
+    code = authorize_code(url, user["email"], user["password"])["code"]
+    tokens = requests.post(token_url, data={"grant_type": "authorization_code", "code": code, "client_id": "okx-app",
+                                            "code_verifier": verifier}, headers={"TERMID": "device-1"}).json()
+    auth = {"Authorization": f"Bearer {tokens['access_token']}"}
+    currencies = f"{base}/okx/api/v5/asset/currencies"
+    assert requests.get(currencies, headers=auth).json()["code"] == "53001"
+    assert requests.get(currencies, headers={**auth, "TERMID": "device-2"}).json()["code"] == "53001"
+    assert requests.get(currencies, headers={**auth, "TERMID": "device-1"}).json()["code"] == "0"
+
+
+def test_kraken_basic_auth_only_and_lifetimes(base, accounts, clients):
+    user = accounts["kraken"]["trader"]
+    token_url = f"{base}/kraken/oauth/token"
+    code = authorize_code(kraken_url(base), user["email"], user["password"])["code"]
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": KRAKEN_REDIRECT}
+    in_body = requests.post(token_url, data={**form, "client_id": "kraken-broker", "client_secret": "kraken-secret"})
+    assert in_body.status_code == 400
+    no_auth = requests.post(token_url, data={**form, "client_id": "kraken-broker"})
+    assert no_auth.status_code == 401 and no_auth.json()["error"] == "invalid_client"
+    code = authorize_code(kraken_url(base), user["email"], user["password"])["code"]
+    as_json = requests.post(token_url, json={**form, "code": code}, headers=basic("kraken-broker", "kraken-secret"))
+    assert as_json.status_code == 400
+    code = authorize_code(kraken_url(base), user["email"], user["password"])["code"]
+    good = requests.post(token_url, data={**form, "code": code}, headers=basic("kraken-broker", "kraken-secret"))
+    assert good.status_code == 200 and good.json()["expires_in"] == 24 * 3600
+    code = authorize_code(kraken_url(base, client_id="kraken-app"), user["email"], user["password"])["code"]
+    public = requests.post(token_url, data={**form, "code": code}, headers=basic("kraken-app", ""))
+    assert public.status_code == 200 and public.json()["expires_in"] == 4 * 3600
+    rotated = requests.post(token_url, data={"grant_type": "refresh_token", "refresh_token": public.json()["refresh_token"]},
+                            headers=basic("kraken-app", ""))
+    assert rotated.status_code == 200 and rotated.json()["refresh_token"] != public.json()["refresh_token"]
+
+
+def test_kraken_refusal_and_scope_checks(base, accounts, clients):
+    user = accounts["kraken"]["trader"]
+    denied = consent(requests.Session(), kraken_url(base), user["email"], user["password"], action="deny")
+    assert query_of(denied.headers["Location"]) == {"error": "access_denied", "state": "k1"}
+    unknown_scope = requests.get(kraken_url(base, scope="account.fast-api-key:everything"))
+    assert unknown_scope.status_code == 400
+
+
+def test_peatio_plus_scopes_and_token_shape(base, accounts, clients):
+    user = accounts["peatio"]["trader"]
+    for scope in ["profile+history+trade", "profile%2Bhistory%2Btrade", "profile%20history%20trade"]:
+        url = (f"{base}/peatio/oauth/authorize?client_id=peatio-broker&redirect_uri={requests.utils.quote(PEATIO_REDIRECT, safe='')}"
+               f"&response_type=code&scope={scope}")
+        code = authorize_code(url, user["email"], user["password"])["code"]
+        response = requests.post(f"{base}/peatio/oauth/token", data={
+            "client_id": "peatio-broker", "client_secret": "peatio-secret", "code": code,
+            "grant_type": "authorization_code", "redirect_uri": PEATIO_REDIRECT})
+        body = response.json()
+        assert body["expires_in"] == 14400 and body["access_token"].count(":") == 1
+        assert set(body["scope"].split()) == {"profile", "history", "trade"}
+
+
+def test_client_register_is_idempotent_and_encrypts_kraken_secret(transactional_db):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    from sandbox.models import Client
+    from sandbox.services import client_register
+
+    private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public_pem = private_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    for _ in range(2):
+        result = client_register(exchange="kraken", client_id="k", client_secret="s3cret", redirect_uris=["http://x/cb"],
+                                 permissions=["account.info:basic"], rsa_public_key=public_pem)
+    assert Client.objects.filter(exchange="kraken", client_id="k").count() == 1
+    decrypted = private_key.decrypt(base64.b64decode(result["encrypted_client_secret"]), padding.PKCS1v15())
+    assert decrypted == b"s3cret"
+    plain = client_register(exchange="kucoin", client_id="k", client_secret="s", redirect_uris=[], permissions=KUCOIN_AUTH_GROUPS)
+    assert plain == {"client_id": "k", "client_secret": "s"}
