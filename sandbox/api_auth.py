@@ -99,7 +99,7 @@ def kucoin_caller(request) -> Caller:
     if key is None:
         raise kucoin_error("400003", "KC-API-KEY not exists")
     timestamp = headers["KC-API-TIMESTAMP"]
-    if not timestamp.isdigit() or abs(clock.now_ms() - int(timestamp)) > KUCOIN_TIMESTAMP_WINDOW_MS:
+    if not timestamp.isdigit() or abs(clock.real_now_ms() - int(timestamp)) > KUCOIN_TIMESTAMP_WINDOW_MS:
         raise kucoin_error("400002", "KC-API-TIMESTAMP Invalid -- Time differs from server time by more than 5 seconds")
     expected_sign = signing.kucoin_signature(key.secret, timestamp, request.method, local_path(request, "kucoin"), body_text(request))
     if not signing.matches(expected_sign, headers["KC-API-SIGN"]):
@@ -145,7 +145,7 @@ def okx_caller(request) -> Caller:
     if not OKX_TIMESTAMP_FORMAT.match(timestamp):
         raise okx_error("50112", "Invalid OK-ACCESS-TIMESTAMP (ISO 8601 with milliseconds and Z).")
     sent_at = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-    if abs(clock.now_ms() - sent_at.timestamp() * 1000) > OKX_TIMESTAMP_WINDOW_MS:
+    if abs(clock.real_now_ms() - sent_at.timestamp() * 1000) > OKX_TIMESTAMP_WINDOW_MS:
         raise okx_error("50102", "Timestamp request expired.")
     key = _active_key("okx", headers["OK-ACCESS-KEY"])
     if key is None:
@@ -197,7 +197,7 @@ def peatio_caller(request) -> Caller:
         raise peatio_error(2009, f"The access key {access_key} is disabled.")
     if token.access_expires_at <= clock.now():
         raise peatio_error(2010, f"The access key {access_key} has expired.")
-    now_ms = clock.now_ms()
+    now_ms = clock.real_now_ms()
     if abs(now_ms - int(tonce)) > PEATIO_TONCE_WINDOW_MS:
         raise peatio_error(2007, f"The tonce {tonce} is invalid, current timestamp is {now_ms}.")
     path = local_path(request, "peatio", with_query=False)

@@ -23,3 +23,9 @@ def now() -> datetime:
 
 def now_ms() -> int:
     return int(now().timestamp() * 1000)
+
+
+def real_now_ms() -> int:
+    """Request timestamps (KC-API-TIMESTAMP, OK-ACCESS-TIMESTAMP, tonce) are checked against the real
+    clock: the offset simulates time passing for lifetimes, while clients' clocks stay in sync."""
+    return int(timezone.now().timestamp() * 1000)

@@ -1,0 +1,59 @@
+"""The Peatio-style APIv2: access/secret key from the user token, tonce, scopes, expiry."""
+
+import time
+
+import pytest
+import requests
+
+from .support import PEATIO_REDIRECT, authorize_code, peatio_get
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def peatio_token(base, accounts, clients):
+    def connect(scope="profile+history"):
+        user = accounts["peatio"]["trader"]
+        url = (f"{base}/peatio/oauth/authorize?client_id=peatio-broker&redirect_uri={PEATIO_REDIRECT}"
+               f"&response_type=code&scope={scope}")
+        code = authorize_code(url, user["email"], user["password"])["code"]
+        return requests.post(f"{base}/peatio/oauth/token", data={
+            "client_id": "peatio-broker", "client_secret": "peatio-secret", "code": code,
+            "grant_type": "authorization_code", "redirect_uri": PEATIO_REDIRECT}).json()
+
+    return connect
+
+
+def test_members_me_tonce_and_signature(base, peatio_token):
+    token = peatio_token()
+    access_key, secret_key = token["access_token"].split(":")
+    api = base + "/peatio"
+    tonce = int(time.time() * 1000)
+    me = peatio_get(api, access_key, secret_key, "/api/v2/members/me", tonce=tonce)
+    assert me.status_code == 200 and me.json()["email"] == "trader@peatio.sandbox"
+    assert {"currency": "btc", "balance": "1.5", "locked": "0"} in me.json()["accounts"]
+    reused = peatio_get(api, access_key, secret_key, "/api/v2/members/me", tonce=tonce)
+    assert reused.json()["error"]["code"] == 2006
+    stale = peatio_get(api, access_key, secret_key, "/api/v2/members/me", tonce=tonce - 31000)
+    assert stale.json()["error"]["code"] == 2007
+    wrong = peatio_get(api, access_key, "not-the-secret", "/api/v2/members/me")
+    assert wrong.json()["error"]["code"] == 2005
+    assert len(peatio_get(api, access_key, secret_key, "/api/v2/trades/my", {"limit": "20"}).json()) == 20
+    assert len(peatio_get(api, access_key, secret_key, "/api/v2/deposits", {"page": "2", "limit": "20"}).json()) == 10
+    assert len(peatio_get(api, access_key, secret_key, "/api/v2/withdraws").json()) == 30
+
+
+def test_scope_expiry_and_refresh(base, peatio_token):
+    profile_only = peatio_token(scope="profile")
+    access_key, secret_key = profile_only["access_token"].split(":")
+    api = base + "/peatio"
+    assert peatio_get(api, access_key, secret_key, "/api/v2/trades/my").json()["error"]["code"] == 2011
+    requests.post(f"{base}/control/clock", json={"offset_seconds": 4 * 3600 + 1})
+    expired = peatio_get(api, access_key, secret_key, "/api/v2/members/me").json()
+    assert expired == {"error": {"code": 2010, "message": f"The access key {access_key} has expired."}}
+    refreshed = requests.post(f"{base}/peatio/oauth/token", data={
+        "client_id": "peatio-broker", "client_secret": "peatio-secret", "grant_type": "refresh_token",
+        "refresh_token": profile_only["refresh_token"]}).json()
+    new_access, new_secret = refreshed["access_token"].split(":")
+    assert peatio_get(api, new_access, new_secret, "/api/v2/members/me").status_code == 200
+    assert peatio_get(api, access_key, secret_key, "/api/v2/members/me").json()["error"]["code"] == 2009
