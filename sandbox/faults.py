@@ -77,16 +77,22 @@ def _claim_fault(exchange: str, endpoint_name: str, path: str) -> Fault | None:
     return None
 
 
+def _socket_behind(stream) -> socket.socket | None:
+    """Django's LimitedStream keeps the reader's bound ``read``; the reader's raw SocketIO keeps the socket."""
+    for _ in range(6):
+        if isinstance(stream, socket.socket):
+            return stream
+        reader = getattr(stream, "_read", None)
+        stream = getattr(reader, "__self__", None) or getattr(stream, "stream", None) or getattr(stream, "raw", None) \
+            or getattr(stream, "_sock", None)
+    return None
+
+
 def _reset_connection(request) -> HttpResponse:
     """Close the client's socket without an answer. The sandbox's own server puts the socket in the
     WSGI environ; under Django's servers it is found through the request stream. If neither works,
     answer 502 with an empty body (documented in README)."""
-    sock = request.META.get("sandbox.socket")
-    if sock is None:
-        stream = request.META.get("wsgi.input")
-        for attribute in ("stream", "raw", "_sock"):
-            stream = getattr(stream, attribute, stream)
-        sock = stream if isinstance(stream, socket.socket) else None
+    sock = request.META.get("sandbox.socket") or _socket_behind(request.META.get("wsgi.input"))
     if sock is not None:
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
