@@ -32,14 +32,19 @@ def is_json(request) -> bool:
     return request.content_type == "application/json"
 
 
+def json_object(request) -> dict | None:
+    """The body as a JSON object (an empty body is {}); None when it is not one."""
+    try:
+        data = json.loads(request.body or b"{}")
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def request_params(request) -> dict:
     """A POST's parameters from a JSON object or a form body."""
     if is_json(request):
-        try:
-            data = json.loads(request.body or b"{}")
-        except ValueError:
-            return {}
-        return data if isinstance(data, dict) else {}
+        return json_object(request) or {}
     return request.POST.dict()
 
 

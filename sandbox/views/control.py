@@ -1,20 +1,14 @@
 """Sandbox control: injected faults and the clock offset, as JSON endpoints."""
 
-import json
-
 from django.views.decorators.csrf import csrf_exempt
 
 from .. import clock, faults
-from ..http import json_response
+from ..http import json_object, json_response
 from ..models import Fault
 
 
 def _json_body(request) -> dict:
-    try:
-        body = json.loads(request.body or b"{}")
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
+    return json_object(request) or {}
 
 
 @csrf_exempt

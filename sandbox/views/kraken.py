@@ -1,7 +1,6 @@
 """Kraken: Fast API keys over the OAuth token, private /0/private/<Method> calls and public data."""
 
 import base64
-import json
 import secrets
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -10,6 +9,7 @@ from .. import clock, oauth
 from ..api_auth import kraken_caller, kraken_error
 from ..exchanges import CURRENCIES, KRAKEN_KEY_PERMISSIONS, kraken_currency, kraken_scope_for
 from ..funds import WithdrawalRefused, balance_of, execute, kraken_plan, withdrawal_status
+from ..http import json_object
 from ..history import offset_page, records, text
 from ..models import ApiKey, Balance, HistoryRecord
 from .common import api
@@ -38,8 +38,10 @@ def _moment(value) -> datetime | None:
 
 @api("kraken", "fast-api-key", methods=("POST",), caller=token_caller)
 def fast_api_key(request, token):
+    body = json_object(request)
+    if body is None:
+        raise kraken_error("EGeneral:Invalid arguments")
     try:
-        body = json.loads(request.body or b"{}")
         valid_until = _moment(body.get("valid_until"))
         nonce_window = int(body.get("nonce_window") or 0)
     except (ValueError, TypeError):

@@ -12,7 +12,7 @@ from ..api_auth import ApiRefused, kucoin_caller, kucoin_error
 from ..exchanges import CURRENCIES, KUCOIN_AUTH_GROUPS, currency as find_currency
 from ..funds import WithdrawalRefused, kucoin_withdraw, withdrawal_status
 from ..history import offset_page, records, text, to_ms
-from ..http import site_base
+from ..http import json_object, site_base
 from ..models import ApiKey, Balance, HistoryRecord
 from .common import api, int_param
 
@@ -31,10 +31,9 @@ def api_key_add(request):
         token = oauth.token_for_access("kucoin", value)
     except oauth.TokenProblem as problem:
         return envelope(success=False, code="401", msg=f"Access token {problem.reason}.", status=401)
-    try:
-        body = json.loads(request.body or b"{}")
-    except ValueError:
-        return envelope(success=False, code="400", msg="The body must be JSON.", status=400)
+    body = json_object(request)
+    if body is None:
+        return envelope(success=False, code="400", msg="The body must be a JSON object.", status=400)
     granted = [group for group in KUCOIN_AUTH_GROUPS if group in token.scopes]
     group_map = body.get("authGroupMap")
     if group_map is None:  # the older body: every group the user granted
@@ -192,11 +191,8 @@ ledgers = _history_view(HistoryRecord.Kind.LEDGER, "ledgers")
 @api("kucoin", "withdraw", methods=("POST",), caller=kucoin_caller)
 def withdraw(request, caller):
     require(caller, "API_WITHDRAW_OAUTH")
-    try:
-        params = json.loads(request.body or b"{}")
-    except ValueError:
-        params = None
-    if not isinstance(params, dict):
+    params = json_object(request)
+    if params is None:
         raise kucoin_error("400100", "The body must be a JSON object.", status=400)
     try:
         return kucoin_withdraw(caller.user, caller.api_key, params, sandbox_base_url=site_base(request, "kucoin"))

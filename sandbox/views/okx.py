@@ -1,6 +1,5 @@
 """OKX: Fast API keys over the OAuth token, and the signed v5 REST endpoints."""
 
-import json
 import re
 import secrets
 import uuid
@@ -9,6 +8,7 @@ from decimal import Decimal
 from .. import clock
 from ..api_auth import OKX_TOKEN_REFUSALS, _bearer_caller, okx_caller, okx_error
 from ..exchanges import CURRENCIES
+from ..http import json_object
 from ..history import cursor_page, records, text, to_ms
 from ..models import ApiKey, Balance, HistoryRecord
 from .common import api, int_param
@@ -28,11 +28,8 @@ def token_caller(request):
 
 
 def json_body(request) -> dict:
-    try:
-        body = json.loads(request.body or b"{}")
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
+    body = json_object(request)
+    if body is None:
         raise okx_error("50002", "Json data format error.", status=400)
     return body
 

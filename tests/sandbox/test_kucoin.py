@@ -6,7 +6,6 @@ from decimal import Decimal
 import pytest
 import requests
 
-from sandbox.exchanges import KUCOIN_AUTH_GROUPS
 from sandbox.models import Balance, HistoryRecord
 
 from .support import KUCOIN_REDIRECT, kucoin_request, sign_in, totp_now, csrf_token
