@@ -95,7 +95,7 @@ class Membership(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["tenant", "user__email"]
+        ordering = ["tenant_id", "id"]
         constraints = [models.UniqueConstraint(fields=["tenant", "user"], name="membership_one_per_tenant")]
 
     def __str__(self):
@@ -131,7 +131,7 @@ class ExchangeCredential(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["tenant", "exchange"]
+        ordering = ["tenant_id", "exchange"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "exchange"], name="credential_one_per_exchange"),
         ]

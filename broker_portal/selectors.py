@@ -7,9 +7,7 @@ from .models import ExchangeCredential, Tenant
 
 def tenant_offered_exchanges(*, tenant: Tenant) -> list[dict]:
     """The exchanges this tenant has configured and enabled, with the permissions users may grant."""
-    credentials = ExchangeCredential.objects.filter(tenant=tenant, is_enabled=True).only(
-        "exchange", "allowed_permissions"
-    )
+    credentials = ExchangeCredential.objects.filter(tenant=tenant, is_enabled=True)
     offered = []
     for credential in credentials:
         exchange = EXCHANGES.get(credential.exchange)

@@ -9,7 +9,11 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("branding/logo", views.tenant_logo, name="tenant_logo"),
     path("health", views.health, name="health"),
-    path("accounts/", include("allauth.urls")),
+    # allauth's account and MFA pages only: its social login views are not mounted, so an exchange can
+    # connect an account but never sign anyone in.
+    path("accounts/", include("allauth.account.urls")),
+    path("accounts/2fa/", include("allauth.mfa.urls")),
+    path("connect/", include("connectors.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -5,13 +5,14 @@ from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from .selectors import tenant_offered_exchanges
+from connectors.selectors import dashboard_cards
+
 from .tasks import HEARTBEAT_CACHE_KEY
 
 
 @login_required
 def dashboard(request):
-    return render(request, "portal/dashboard.html", {"exchanges": tenant_offered_exchanges(tenant=request.tenant)})
+    return render(request, "portal/dashboard.html", {"cards": dashboard_cards(tenant=request.tenant, user=request.user)})
 
 
 @require_GET

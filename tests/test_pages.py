@@ -41,7 +41,7 @@ def test_dashboard_queries_do_not_grow_with_exchanges(member, tenant, client_at)
     with CaptureQueriesContext(connection) as full:
         assert client.get("/").status_code == 200
     assert len(full) == len(empty), "\n".join(q["sql"] for q in full.captured_queries)
-    assert len(full) <= 5, "\n".join(q["sql"] for q in full.captured_queries)
+    assert len(full) <= 6, "\n".join(q["sql"] for q in full.captured_queries)
 
 
 def test_tenant_logo_is_served_per_tenant(tenant, other_tenant, client_at):

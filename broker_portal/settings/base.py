@@ -50,8 +50,11 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "allauth.socialaccount",
     "broker_portal",
     "connectors",
+    # One package per exchange; allauth's provider registry finds each one's provider.py.
+    "connectors.kucoin",
     "withdrawals",
 ]
 
@@ -162,6 +165,11 @@ ACCOUNT_FORMS = {"reset_password": "broker_portal.accounts.TenantResetPasswordFo
 MFA_ADAPTER = "broker_portal.accounts.EncryptingMFAAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Broker Portal"
+# Exchanges connect accounts; they never sign anyone in or up, and allauth keeps no token.
+SOCIALACCOUNT_ADAPTER = "connectors.socialaccount.TenantSocialAccountAdapter"
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_AUTO_SIGNUP = False
+SOCIALACCOUNT_REQUESTS_TIMEOUT = 20
 LOGIN_REDIRECT_URL = "dashboard"
 LOGIN_URL = "account_login"
 

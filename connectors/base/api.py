@@ -1,0 +1,67 @@
+"""Signed calls to an exchange's REST API. Each exchange subclasses ``ExchangeAPI`` with its signing and
+the few calls the portal makes; the base holds the session policy and the error mapping."""
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from .http import exchange_session
+
+
+class ExchangeAPIError(Exception):
+    """The exchange refused a call; ``code`` is its own error code where it gives one."""
+
+    def __init__(self, message: str, code: str = ""):
+        super().__init__(message)
+        self.code = code
+
+
+class AccessTokenExpired(ExchangeAPIError):
+    """A call met an expired access token (HTTP 401, Peatio's 2010): refresh once and retry."""
+
+
+class ApiKeyRefused(ExchangeAPIError):
+    """The exchange would not create a Fast API key; the message tells the user what to do."""
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    key: str
+    secret: str
+    passphrase: str = ""
+    key_id: str = ""
+    permissions: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Balance:
+    currency: str
+    available: Decimal
+    total: Decimal
+
+
+class ExchangeAPI:
+    def __init__(self, app_settings: dict, *, client_id: str = "", client_secret: str = "", broker_key: str = ""):
+        self.settings = app_settings
+        self.base_url = app_settings["api_base_url"].rstrip("/")
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.broker_key = broker_key
+
+    def session(self):
+        return exchange_session(allowed_base_urls=[self.base_url])
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    # Hooks an exchange implements where it has the capability.
+    def account_id(self, access_token: str) -> str:
+        return ""
+
+    def create_api_key(self, access_token: str, permissions: list[str]) -> ApiKey | None:
+        return None
+
+    def delete_api_key(self, connection) -> None:
+        return None
+
+    def balances(self, connection) -> list[Balance]:
+        raise NotImplementedError

@@ -1,0 +1,69 @@
+"""One way to make HTTP calls to an exchange: a timeout on every call, no redirects, only configured hosts."""
+
+from contextlib import contextmanager
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+
+DEFAULT_TIMEOUT = (5, 20)  # connect, read (seconds)
+
+
+class ExchangeUnavailable(Exception):
+    """The exchange timed out, refused the connection, or answered 5xx/429; nothing was changed here."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class HostNotAllowed(Exception):
+    pass
+
+
+class ExchangeSession(requests.Session):
+    def __init__(self, allowed_base_urls: list[str], timeout):
+        super().__init__()
+        self.allowed_origins = {origin_of(url) for url in allowed_base_urls}
+        self.timeout = timeout
+        # Credentials must never follow a redirect to another host; exchanges' APIs do not redirect.
+        self.max_redirects = 0
+
+    def request(self, method, url, **kwargs):
+        if origin_of(url) not in self.allowed_origins:
+            raise HostNotAllowed(f"{origin_of(url)} is not a configured exchange host.")
+        kwargs.setdefault("timeout", self.timeout)
+        kwargs["allow_redirects"] = False
+        try:
+            response = super().request(method, url, **kwargs)
+        except requests.Timeout:
+            raise ExchangeUnavailable("The exchange did not answer in time.")
+        except requests.ConnectionError:
+            raise ExchangeUnavailable("The exchange could not be reached.")
+        if response.status_code == 429:
+            raise ExchangeUnavailable("The exchange asks us to slow down.", retry_after=retry_after(response))
+        if response.status_code >= 500:
+            raise ExchangeUnavailable(f"The exchange answered with an error ({response.status_code}).")
+        return response
+
+
+def origin_of(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
+def retry_after(response) -> float | None:
+    try:
+        return float(response.headers.get("Retry-After", ""))
+    except ValueError:
+        return None
+
+
+@contextmanager
+def exchange_session(*, allowed_base_urls: list[str], timeout=None):
+    session = ExchangeSession(allowed_base_urls, timeout or getattr(settings, "EXCHANGE_HTTP_TIMEOUT",
+                                                                     DEFAULT_TIMEOUT))
+    try:
+        yield session
+    finally:
+        session.close()

@@ -1,0 +1,237 @@
+"""The OAuth 2.0 flow every exchange shares, built on django-allauth's provider framework.
+
+An exchange package subclasses ``ExchangeProvider`` and ``ExchangeOAuth2Adapter`` and states its
+differences as class attributes (paths, scope delimiter, client authentication, PKCE, whether the
+redirect URI may be encoded) plus a few small hooks. Everything a tenant configures (client id and
+secret, base URLs, registered redirect URIs, permissions) arrives as ``SocialApp.settings`` built from
+its encrypted ``ExchangeCredential`` and is read before any class default.
+"""
+
+from datetime import timedelta
+from urllib.parse import urlencode, urlsplit
+
+import requests
+from allauth.socialaccount.providers.oauth2.client import OAuth2Client, OAuth2Error
+from allauth.socialaccount.providers.oauth2.provider import OAuth2Provider
+from allauth.socialaccount.providers.oauth2.views import OAuth2Adapter
+from django.utils import timezone
+
+from connectors.exchanges import EXCHANGES, Exchange
+
+from .http import exchange_session
+
+
+class ExchangeOAuth2Client(OAuth2Client):
+    """allauth's client, with scopes in a stable order and, where an exchange asks, an unencoded redirect URI."""
+
+    encode_redirect_uri = True
+
+    def get_redirect_url(self, authorization_url, scope, extra_params) -> str:
+        params = {
+            self.client_id_parameter: self.consumer_key,
+            "response_type": "code",
+            "scope": self.scope_delimiter.join(dict.fromkeys(scope)),
+            "state": self.state,
+            **extra_params,
+        }
+        query = urlencode({k: v for k, v in params.items() if v})
+        if self.encode_redirect_uri:
+            return f"{authorization_url}?{query}&{urlencode({'redirect_uri': self.callback_url})}"
+        # KuCoin: "please don't encode the redirect URL".
+        return f"{authorization_url}?{query}&redirect_uri={self.callback_url}"
+
+
+class ExchangeOAuth2Adapter(OAuth2Adapter):
+    # Paths under the credential's base URLs; the exchange's own, so only a base URL tells sandbox from production.
+    authorize_path: str
+    token_path: str
+    refresh_path: str | None = None  # where it differs from token_path
+    revoke_path: str | None = None
+    # Client authentication at the token endpoint: HTTP Basic, or client_id and client_secret in the body.
+    basic_auth = False
+    scope_delimiter = " "
+    encode_redirect_uri = True
+    # Lifetimes the exchange documents, for responses that leave one out.
+    default_access_lifetime = timedelta(hours=1)
+    refresh_lifetime: timedelta | None = None
+    supports_state = True
+
+    def __init__(self, request, provider=None):
+        super().__init__(request)
+        self._provider = provider
+
+    def get_provider(self):
+        return self._provider or super().get_provider()
+
+    @property
+    def settings(self) -> dict:
+        return self.get_provider().app.settings
+
+    @property
+    def authorize_url(self) -> str:
+        return self.settings["authorize_base_url"].rstrip("/") + self.authorize_path
+
+    @property
+    def access_token_url(self) -> str:
+        return self.settings["api_base_url"].rstrip("/") + self.token_path
+
+    @property
+    def refresh_token_url(self) -> str:
+        return self.settings["api_base_url"].rstrip("/") + (self.refresh_path or self.token_path)
+
+    def get_callback_url(self, request, app):
+        return redirect_uri_for(request, app.settings["redirect_uris"])
+
+    client_class = ExchangeOAuth2Client
+
+    def get_client(self, request, app):
+        client = super().get_client(request, app)
+        client.encode_redirect_uri = self.encode_redirect_uri
+        return client
+
+    def token_request_extras(self) -> dict:
+        """Extra form fields the token endpoint wants (hook)."""
+        return {}
+
+    def refresh_request_data(self, refresh_token: str, permissions: list[str]) -> dict:
+        return {"grant_type": "refresh_token", "refresh_token": refresh_token}
+
+    def parse_token_response(self, data: dict) -> "TokenSet":
+        return TokenSet.from_response(data, default_access=self.default_access_lifetime,
+                                      refresh_lifetime=self.refresh_lifetime)
+
+
+class TokenSet:
+    """What a token endpoint answered, with absolute expiry times."""
+
+    def __init__(self, access_token, refresh_token, access_expires_at, refresh_expires_at, scope, raw):
+        self.access_token = access_token
+        self.refresh_token = refresh_token
+        self.access_expires_at = access_expires_at
+        self.refresh_expires_at = refresh_expires_at
+        self.scope = scope
+        self.raw = raw
+
+    @classmethod
+    def from_response(cls, data: dict, *, default_access: timedelta, refresh_lifetime: timedelta | None):
+        now = timezone.now()
+        expires_in = data.get("expires_in")
+        access_lifetime = timedelta(seconds=int(expires_in)) if expires_in else default_access
+        scope = data.get("scope") or []
+        if isinstance(scope, str):
+            scope = scope.replace("+", " ").replace(",", " ").split()
+        return cls(
+            access_token=data["access_token"],
+            refresh_token=data.get("refresh_token", ""),
+            access_expires_at=now + access_lifetime,
+            refresh_expires_at=now + refresh_lifetime if refresh_lifetime and data.get("refresh_token") else None,
+            scope=list(scope),
+            raw=data,
+        )
+
+
+def redirect_uri_for(request, registered: list[str]) -> str:
+    """One of the exactly registered redirect URIs, never one built from the Host header.
+
+    The session that holds the OAuth state lives on the host the flow started at, so among the registered
+    URIs the one on that host is taken (the host was already matched to this tenant)."""
+    if not registered:
+        raise OAuth2Error("No redirect URI is registered for this exchange.")
+    host = request.get_host().lower()
+    for uri in registered:
+        if urlsplit(uri).netloc.lower() == host:
+            return uri
+    return registered[0]
+
+
+class ExchangeProvider(OAuth2Provider):
+    """An exchange as an allauth provider. Subclasses set ``id``, ``name`` and ``oauth2_adapter_class``."""
+
+    exchange_id: str
+    api_class: type  # the exchange's ExchangeAPI
+    # Scopes asked for whatever the user picks (e.g. OKX's fast_api).
+    fixed_scopes: tuple[str, ...] = ()
+    pkce_enabled_default = False
+    # PKCE where the client is public and the exchange takes it (OKX).
+    pkce_for_public_clients = False
+
+    @property
+    def exchange(self) -> Exchange:
+        return EXCHANGES[self.exchange_id]
+
+    @classmethod
+    def get_package(cls):
+        return cls.__module__.rsplit(".", 1)[0]
+
+    def get_oauth2_adapter(self, request):
+        return self.oauth2_adapter_class(request, provider=self)
+
+    def get_default_scope(self):
+        return list(self.app.settings.get("default_permissions") or self.exchange.default_permissions)
+
+    def scope_for(self, permissions: list[str]) -> list[str]:
+        """The authorize request's scope for the permissions the user chose (hook)."""
+        return [*self.fixed_scopes, *permissions]
+
+    def granted_permissions(self, token: TokenSet, requested: list[str]) -> list[str]:
+        """What the user actually granted: the token's scope where the exchange reports it (hook)."""
+        if token.scope:
+            catalog = set(self.exchange.permission_codes)
+            return [scope for scope in token.scope if scope in catalog]
+        return list(requested)
+
+    def get_pkce_params(self) -> dict:
+        enabled = self.app.settings.get("pkce")
+        if enabled is None:
+            enabled = self.pkce_enabled_default or (
+                self.pkce_for_public_clients and self.app.settings.get("client_type") == "public"
+            )
+        if not enabled:
+            return {}
+        from allauth.socialaccount.providers.oauth2.utils import generate_code_challenge
+
+        return generate_code_challenge()
+
+    # A connect flow's scope and parameters come only from server-side configuration and the
+    # permission form, never from the request's query string.
+    def get_scope_from_request(self, request):
+        return self.get_scope()
+
+    def get_auth_params_from_request(self, request, action):
+        return self.get_auth_params()
+
+    def connection_details(self, callback_params, token: TokenSet) -> dict:
+        """Non-secret facts from the callback or token response worth keeping (hook)."""
+        return {}
+
+    def extract_uid(self, data):
+        return ""
+
+
+def post_token_request(adapter: ExchangeOAuth2Adapter, app, url: str, data: dict) -> TokenSet:
+    """POST to a token endpoint with the exchange's client authentication; errors become OAuth2Error."""
+    auth = None
+    data = dict(data)
+    if adapter.basic_auth:
+        auth = requests.auth.HTTPBasicAuth(app.client_id, app.secret or "")
+    else:
+        data["client_id"] = app.client_id
+        if app.secret:
+            data["client_secret"] = app.secret
+    with exchange_session(allowed_base_urls=[app.settings["api_base_url"]]) as session:
+        response = session.post(url, data=data, auth=auth)
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = {}
+    if response.status_code != 200 or "access_token" not in payload:
+        raise OAuth2Error(token_error_message(response.status_code, payload))
+    return adapter.parse_token_response(payload)
+
+
+def token_error_message(status: int, payload: dict) -> str:
+    error = payload.get("error") or payload.get("code") or f"HTTP {status}"
+    if isinstance(error, dict):  # Peatio: {"error": {"code": …, "message": …}}
+        return f"{error.get('code')}: {error.get('message', '')}"
+    description = payload.get("error_description") or payload.get("msg") or ""
+    return f"{error}: {description}".strip(": ")

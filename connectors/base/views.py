@@ -1,0 +1,94 @@
+"""The two pages of a connect flow: choose permissions and leave for the exchange; come back."""
+
+from allauth.socialaccount.adapter import get_adapter
+from allauth.socialaccount.internal import statekit
+from allauth.socialaccount.models import SocialApp
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from broker_portal.audit import record_audit_event
+from connectors import services
+from connectors.base.oauth import ExchangeProvider
+
+ERROR_MESSAGES = {
+    "access_denied": "You declined the authorization at the exchange. Nothing was connected.",
+}
+
+
+def provider_for(request, exchange_id: str) -> ExchangeProvider:
+    try:
+        return get_adapter(request).get_provider(request, exchange_id)
+    except SocialApp.DoesNotExist:
+        raise Http404("This exchange is not offered here.")
+
+
+class PermissionForm(forms.Form):
+    permissions = forms.MultipleChoiceField(widget=forms.CheckboxSelectMultiple, required=True,
+                                            error_messages={"required": "Choose at least one permission."})
+
+    def __init__(self, *args, provider: ExchangeProvider, **kwargs):
+        super().__init__(*args, **kwargs)
+        allowed = set(provider.app.settings["allowed_permissions"])
+        offered = [p for p in provider.exchange.permissions if p.code in allowed]
+        self.offered = offered
+        self.fields["permissions"].choices = [(p.code, p.label) for p in offered]
+        self.fields["permissions"].initial = [c for c in provider.get_default_scope() if c in allowed]
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def connect_start(request, exchange_id: str):
+    provider = provider_for(request, exchange_id)
+    form = PermissionForm(request.POST or None, provider=provider)
+    if request.method == "POST" and form.is_valid():
+        permissions = form.cleaned_data["permissions"]
+        with transaction.atomic():
+            record_audit_event(tenant=request.tenant, action="connection.authorization_started", request=request,
+                               details={"exchange": exchange_id, "permissions": permissions})
+        return provider.redirect(
+            request, "connect", data={"user_id": request.user.pk, "tenant_id": request.tenant.pk,
+                                      "permissions": permissions},
+            scope=provider.scope_for(permissions), auth_params=provider.get_auth_params(),
+        )
+    return render(request, "connectors/connect_start.html", {"provider": provider, "form": form})
+
+
+def callback_problem(request, provider, message: str, status: int = 400):
+    response = render(request, "connectors/connect_error.html", {"provider": provider, "message": message},
+                      status=status)
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@require_http_methods(["GET"])
+def connect_callback(request, exchange_id: str):
+    provider = provider_for(request, exchange_id)
+    if not request.user.is_authenticated:
+        # No redirect to the sign-in page: it would carry the code along in ?next=.
+        return callback_problem(request, provider, "Your session has ended. Sign in and connect again.")
+    state_id = request.GET.get("state", "")
+    state = statekit.unstash_state(request, provider_id=provider.sub_id, state_id=state_id) if state_id else None
+    data = (state or {}).get("data") or {}
+    if state is None or data.get("user_id") != request.user.pk or data.get("tenant_id") != request.tenant.pk:
+        return callback_problem(request, provider, "This authorization was not started here, was already used "
+                                                   "or has expired. Please connect again.")
+    if "error" in request.GET or "code" not in request.GET:
+        error = request.GET.get("error", "")
+        message = ERROR_MESSAGES.get(error, f"{provider.name} did not authorize the connection ({error or 'no code'}).")
+        return callback_problem(request, provider, message)
+    try:
+        connection = services.connection_authorize(
+            provider=provider, request=request, code=request.GET["code"], state=state,
+            permissions=data["permissions"], callback_params=request.GET,
+        )
+    except services.ConnectError as error:
+        return callback_problem(request, provider, str(error), status=502 if error.upstream else 400)
+    messages.success(request, f"{provider.name} is connected.")
+    response = redirect("dashboard")
+    response["Referrer-Policy"] = "no-referrer"
+    return response

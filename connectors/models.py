@@ -1,0 +1,59 @@
+from django.conf import settings
+from django.db import models
+from fernet_fields import EncryptedTextField
+
+from .exchanges import exchange_choices
+
+
+class ExchangeConnection(models.Model):
+    """A user's authorization at one exchange: its tokens, its Fast API key and their health."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        REFRESHING = "refreshing", "Refreshing"
+        NEEDS_REAUTHORIZATION = "needs_reauthorization", "Needs reauthorization"
+        REVOKED = "revoked", "Revoked"
+        ERROR = "error", "Error"
+
+    tenant = models.ForeignKey("broker_portal.Tenant", on_delete=models.CASCADE, related_name="connections")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="connections")
+    exchange = models.CharField(max_length=32, choices=exchange_choices)
+    # Blank where the exchange does not tell who the account is; then a user has one connection there.
+    exchange_account_id = models.CharField(max_length=128, blank=True, default="")
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.ACTIVE)
+    permissions = models.JSONField(default=list, blank=True)
+
+    access_token = EncryptedTextField(blank=True, default="")
+    refresh_token = EncryptedTextField(blank=True, default="")
+    access_expires_at = models.DateTimeField(null=True, blank=True)
+    refresh_expires_at = models.DateTimeField(null=True, blank=True)
+
+    api_key = EncryptedTextField(blank=True, default="")
+    api_secret = EncryptedTextField(blank=True, default="")
+    api_passphrase = EncryptedTextField(blank=True, default="")
+    api_key_id = models.CharField(max_length=128, blank=True, default="", help_text="The exchange's id of the key.")
+    # Non-secret facts the exchange told us (e.g. OKX's regional API host); never tokens or keys.
+    details = models.JSONField(default=dict, blank=True)
+
+    last_refreshed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["exchange", "created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "user", "exchange", "exchange_account_id"],
+                                    name="connection_one_per_exchange_account"),
+        ]
+        indexes = [
+            # The refresh sweep reads connections by status and how soon their access token expires.
+            models.Index(fields=["status", "access_expires_at"], name="connection_due_for_refresh"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_exchange_display()} connection of {self.user}"
+
+    @property
+    def masked_api_key(self) -> str:
+        return f"{self.api_key[:4]}…{self.api_key[-4:]}" if len(self.api_key) > 12 else ("••••" if self.api_key else "")

@@ -1,0 +1,60 @@
+"""Reads of the connectors: what the dashboard shows."""
+
+from allauth.socialaccount.providers import registry
+from django.core.cache import cache
+from django.urls import NoReverseMatch, reverse
+
+from broker_portal.models import ExchangeCredential
+from broker_portal.selectors import tenant_offered_exchanges
+
+from .base.api import ExchangeAPIError
+from .base.http import ExchangeUnavailable
+from .models import ExchangeConnection
+from .socialaccount import app_from_credential
+
+BALANCE_CACHE_SECONDS = 60
+
+
+def exchange_api(credential: ExchangeCredential):
+    provider_class = registry.get_class(credential.exchange)
+    if provider_class is None or not hasattr(provider_class, "api_class"):
+        return None
+    return provider_class.api_class(app_from_credential(credential).settings, client_id=credential.client_id,
+                                    client_secret=credential.client_secret, broker_key=credential.broker_key)
+
+
+def connection_balances(connection: ExchangeConnection, credential: ExchangeCredential) -> dict:
+    """Balances, cached briefly; an unreachable exchange shows as an error, not as an empty account."""
+    cache_key = f"connection-balances:{connection.pk}:{connection.updated_at.timestamp()}"
+    cached = cache.get(cache_key)
+    if cached is not None:
+        return cached
+    api = exchange_api(credential)
+    if api is None or not connection.api_key:
+        return {"balances": [], "error": ""}
+    try:
+        result = {"balances": [b for b in api.balances(connection) if b.total], "error": ""}
+    except (ExchangeUnavailable, ExchangeAPIError) as error:
+        return {"balances": [], "error": f"Balances are unavailable right now ({error})."}
+    cache.set(cache_key, result, BALANCE_CACHE_SECONDS)
+    return result
+
+
+def connect_url(exchange_id: str) -> str:
+    try:
+        return reverse(f"{exchange_id}_connect")
+    except NoReverseMatch:  # no connector package for this exchange is installed
+        return ""
+
+
+def dashboard_cards(*, tenant, user) -> list[dict]:
+    offered = tenant_offered_exchanges(tenant=tenant)
+    connections = {c.exchange: c for c in ExchangeConnection.objects.filter(tenant=tenant, user=user)}
+    cards = []
+    for item in offered:
+        connection = connections.get(item["exchange"].id)
+        card = {**item, "connection": connection, "connect_url": connect_url(item["exchange"].id)}
+        if connection is not None and connection.status == ExchangeConnection.Status.ACTIVE:
+            card.update(connection_balances(connection, item["credential"]))
+        cards.append(card)
+    return cards

@@ -1,0 +1,84 @@
+"""Writes of the connectors: completing an authorization, disconnecting. Each writes its audit event."""
+
+from allauth.socialaccount.providers.oauth2.client import OAuth2Error
+from django.db import transaction
+from django.utils import timezone
+
+from broker_portal.audit import record_audit_event
+from broker_portal.models import ExchangeCredential
+
+from .base.api import ApiKeyRefused, ExchangeAPIError
+from .base.http import ExchangeUnavailable, HostNotAllowed
+from .base.oauth import ExchangeProvider, post_token_request
+from .models import ExchangeConnection
+
+
+class ConnectError(Exception):
+    """A connect flow ended without a connection; the message is for the user."""
+
+    def __init__(self, message: str, *, upstream: bool = False):
+        super().__init__(message)
+        self.upstream = upstream
+
+
+def exchange_api_for(provider: ExchangeProvider):
+    credential = ExchangeCredential.objects.get(pk=provider.app.settings["credential_id"])
+    return provider.api_class(provider.app.settings, client_id=credential.client_id,
+                              client_secret=credential.client_secret, broker_key=credential.broker_key)
+
+
+def connection_authorize(*, provider: ExchangeProvider, request, code: str, state: dict, permissions: list[str],
+                         callback_params) -> ExchangeConnection:
+    """Exchange the code for tokens, provision the Fast API key, then store it all encrypted.
+
+    The HTTP calls come first and outside any transaction; the write is one transaction with its audit event."""
+    adapter = provider.get_oauth2_adapter(request)
+    app = provider.app
+    token_request = {"grant_type": "authorization_code", "code": code,
+                     "redirect_uri": adapter.get_callback_url(request, app), **adapter.token_request_extras()}
+    if state.get("pkce_code_verifier"):
+        token_request["code_verifier"] = state["pkce_code_verifier"]
+    api = exchange_api_for(provider)
+    existing = ExchangeConnection.objects.filter(tenant=request.tenant, user=request.user,
+                                                 exchange=provider.id).first()
+    try:
+        token = post_token_request(adapter, app, adapter.access_token_url, token_request)
+        granted = provider.granted_permissions(token, permissions)
+        account_id = api.account_id(token.access_token)
+        if existing is not None and existing.api_key:
+            # Some exchanges allow one key per user and broker: the old one goes before a new one comes.
+            api.delete_api_key(existing)
+        api_key = api.create_api_key(token.access_token, granted)
+    except OAuth2Error as error:
+        raise ConnectError(f"{provider.name} did not accept the authorization ({error}). Please connect again.")
+    except ApiKeyRefused as error:
+        raise ConnectError(str(error))
+    except (ExchangeUnavailable, HostNotAllowed) as error:
+        raise ConnectError(f"{provider.name} is not answering right now ({error}). Nothing was connected; "
+                           f"please try again in a moment.", upstream=True)
+    except ExchangeAPIError as error:
+        raise ConnectError(f"{provider.name} refused a request while connecting: {error}", upstream=True)
+
+    details = provider.connection_details(callback_params, token)
+    with transaction.atomic():
+        connection, created = ExchangeConnection.objects.select_for_update().get_or_create(
+            tenant=request.tenant, user=request.user, exchange=provider.id, exchange_account_id=account_id,
+        )
+        connection.status = ExchangeConnection.Status.ACTIVE
+        connection.permissions = granted
+        connection.access_token = token.access_token
+        connection.refresh_token = token.refresh_token
+        connection.access_expires_at = token.access_expires_at
+        connection.refresh_expires_at = token.refresh_expires_at
+        connection.last_refreshed_at = timezone.now()
+        connection.last_error = ""
+        connection.details = details
+        connection.api_key = api_key.key if api_key else ""
+        connection.api_secret = api_key.secret if api_key else ""
+        connection.api_passphrase = api_key.passphrase if api_key else ""
+        connection.api_key_id = api_key.key_id if api_key else ""
+        connection.save()
+        record_audit_event(tenant=request.tenant, action="connection.connected" if created else "connection.reconnected",
+                           target=connection, request=request,
+                           details={"exchange": provider.id, "permissions": granted, "api_key": bool(api_key)})
+    return connection

@@ -1,0 +1,40 @@
+"""allauth's social-account policy for the portal: apps come from tenants' encrypted credentials,
+and an exchange never signs anyone in or up."""
+
+from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from allauth.socialaccount.models import SocialApp
+
+from broker_portal.models import ExchangeCredential
+
+
+def app_from_credential(credential: ExchangeCredential) -> SocialApp:
+    """An unsaved SocialApp: no SocialApp rows exist, and the secret stays in the encrypted credential."""
+    app = SocialApp(provider=credential.exchange, name=str(credential), client_id=credential.client_id,
+                    secret=credential.client_secret)
+    app.settings = {
+        "credential_id": credential.pk,
+        "client_type": credential.client_type,
+        "authorize_base_url": credential.authorize_base_url,
+        "api_base_url": credential.api_base_url,
+        "redirect_uris": list(credential.redirect_uris),
+        "allowed_permissions": list(credential.allowed_permissions),
+        "default_permissions": list(credential.default_permissions),
+        **credential.settings,
+    }
+    return app
+
+
+class TenantSocialAccountAdapter(DefaultSocialAccountAdapter):
+    def list_apps(self, request, provider=None, client_id=None):
+        tenant = getattr(request, "tenant", None)
+        if tenant is None:
+            return []
+        credentials = ExchangeCredential.objects.filter(tenant=tenant, is_enabled=True)
+        if provider:
+            credentials = credentials.filter(exchange=provider)
+        if client_id:
+            credentials = credentials.filter(client_id=client_id)
+        return [app_from_credential(credential) for credential in credentials]
+
+    def is_open_for_signup(self, request, sociallogin):
+        return False

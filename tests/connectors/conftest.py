@@ -1,0 +1,118 @@
+"""A portal tenant whose exchange clients are registered at the live sandbox, and a browser-like session."""
+
+import re
+import urllib.parse
+
+import pytest
+import requests
+
+from broker_portal import services
+from broker_portal.models import ExchangeCredential, Membership
+from connectors.exchanges import EXCHANGES
+from sandbox.services import client_register, seed_accounts
+
+CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+PASSWORD = "portal-user-passphrase"
+
+
+def csrf_token(html: str) -> str:
+    match = CSRF.search(html)
+    assert match, html[:800]
+    return match.group(1)
+
+
+def query_of(url: str) -> dict:
+    return {k: v[0] for k, v in urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).items()}
+
+
+@pytest.fixture
+def sandbox_accounts(transactional_db):
+    described = seed_accounts(history_rows=10, seed=1)
+    return {exchange: {user["email"].split("@")[0]: user for user in users} for exchange, users in described.items()}
+
+
+@pytest.fixture
+def portal(live_server, transactional_db):
+    """Tenant "localhost" on the live server, with one credential per exchange registered at the sandbox."""
+    tenant = services.tenant_create(name="Live Broker", slug="live", hosts=["localhost"])
+    user = services.member_create(tenant=tenant, email="trader@live.example", password=PASSWORD,
+                                  role=Membership.Role.MEMBER, email_verified=True)
+    for exchange in EXCHANGES.values():
+        register_credential(live_server.url, tenant, exchange.id)
+    return {"url": live_server.url, "tenant": tenant, "user": user}
+
+
+def register_credential(base_url, tenant, exchange_id, *, client_type="confidential", **overrides):
+    exchange = EXCHANGES[exchange_id]
+    client_id, secret = f"{tenant.slug}-{exchange_id}", f"{tenant.slug}-{exchange_id}-secret"
+    redirect_uri = f"{base_url}/connect/{exchange_id}/callback/"
+    sandbox_scopes = list(exchange.permission_codes) + (["fast_api"] if exchange_id == "okx" else [])
+    client_register(exchange=exchange_id, client_id=client_id, client_secret=secret, client_type=client_type,
+                    redirect_uris=[redirect_uri], permissions=sandbox_scopes)
+    credential, _ = ExchangeCredential.objects.update_or_create(
+        tenant=tenant, exchange=exchange_id,
+        defaults={
+            "client_id": client_id, "client_secret": "" if client_type == "public" else secret,
+            "client_type": client_type, "redirect_uris": [redirect_uri],
+            "allowed_permissions": list(exchange.permission_codes),
+            "default_permissions": list(exchange.default_permissions),
+            "authorize_base_url": f"{base_url}/sandbox/{exchange_id}", "api_base_url": f"{base_url}/sandbox/{exchange_id}",
+            "broker_key": secret, "settings": {"partner": client_id}, **overrides,
+        },
+    )
+    return credential
+
+
+class PortalBrowser:
+    """A requests.Session that signs in at the portal and walks a connect flow like a browser would."""
+
+    def __init__(self, base_url: str):
+        self.base_url = base_url
+        self.session = requests.Session()
+
+    def sign_in(self, email: str, password: str = PASSWORD):
+        page = self.session.get(f"{self.base_url}/accounts/login/")
+        response = self.session.post(f"{self.base_url}/accounts/login/", allow_redirects=False, data={
+            "csrfmiddlewaretoken": csrf_token(page.text), "login": email, "password": password,
+        })
+        assert response.status_code == 302, response.text[:800]
+
+    def start_connect(self, exchange_id: str, permissions: list[str] | None = None) -> str:
+        """Submit the permission form; returns the exchange's authorize URL the portal redirects to."""
+        page = self.session.get(f"{self.base_url}/connect/{exchange_id}/")
+        assert page.status_code == 200, page.text[:800]
+        chosen = permissions if permissions is not None else re.findall(
+            r'name="permissions" value="([^"]+)"\s+checked', page.text)
+        response = self.session.post(f"{self.base_url}/connect/{exchange_id}/", allow_redirects=False, data={
+            "csrfmiddlewaretoken": csrf_token(page.text), "permissions": chosen,
+        })
+        assert response.status_code == 302, response.text[:800]
+        return response.headers["Location"]
+
+    def consent(self, authorize_url: str, email: str, password: str, action: str = "approve",
+                scopes: list[str] | None = None) -> str:
+        """Sign in at the sandbox and approve or deny; returns the redirect back to the portal."""
+        page = self.session.get(authorize_url)
+        assert page.status_code == 200, page.text[:800]
+        signed = self.session.post(authorize_url, allow_redirects=False, data={
+            "csrfmiddlewaretoken": csrf_token(page.text), "action": "sign_in", "email": email, "password": password,
+        })
+        assert signed.status_code == 302, signed.text[:800]
+        page = self.session.get(authorize_url)
+        ticked = scopes if scopes is not None else re.findall(r'name="scope" value="([^"]+)"[^>]*checked', page.text)
+        answer = self.session.post(authorize_url, allow_redirects=False, data={
+            "csrfmiddlewaretoken": csrf_token(page.text), "action": action, "scope": ticked,
+        })
+        assert answer.status_code == 302, answer.text[:800]
+        return answer.headers["Location"]
+
+    def connect(self, exchange_id: str, account: dict, permissions=None) -> requests.Response:
+        callback = self.consent(self.start_connect(exchange_id, permissions), account["email"], account["password"])
+        return self.session.get(callback, allow_redirects=False)
+
+
+@pytest.fixture
+def browser_session(portal):
+    browser = PortalBrowser(portal["url"])
+    browser.sign_in(portal["user"].email)
+    return browser

@@ -1,0 +1,32 @@
+import pytest
+
+from broker_portal.models import AuditEvent
+from connectors.models import ExchangeConnection
+
+from .conftest import query_of
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_kucoin_connect_ends_with_an_active_connection_whose_api_calls_work(browser_session, portal, sandbox_accounts):
+    authorize_url = browser_session.start_connect("kucoin", ["API_COMMON", "API_SPOT", "API_WITHDRAW_OAUTH"])
+    # KuCoin: state always, and the redirect URL unencoded.
+    assert "redirect_uri=http://localhost:" in authorize_url
+    assert query_of(authorize_url)["state"]
+
+    account = sandbox_accounts["kucoin"]["trader"]
+    callback = browser_session.consent(authorize_url, account["email"], account["password"],
+                                       scopes=["API_COMMON", "API_SPOT", "API_WITHDRAW_OAUTH"])
+    response = browser_session.session.get(callback, allow_redirects=False)
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+
+    connection = ExchangeConnection.objects.get()
+    assert connection.status == "active" and connection.user == portal["user"]
+    assert set(connection.permissions) == {"API_COMMON", "API_SPOT", "API_WITHDRAW_OAUTH"}
+    assert connection.api_key and connection.api_secret and connection.api_passphrase
+    assert AuditEvent.objects.filter(action="connection.connected", tenant=portal["tenant"]).exists()
+
+    dashboard = browser_session.session.get(f"{portal['url']}/").text
+    assert "Active" in dashboard and 'data-currency="USDT"' in dashboard
+    assert connection.api_secret not in dashboard and connection.access_token not in dashboard
