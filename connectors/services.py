@@ -38,17 +38,19 @@ def connection_authorize(*, provider: ExchangeProvider, request, code: str, stat
                      "redirect_uri": adapter.get_callback_url(request, app), **adapter.token_request_extras()}
     if state.get("pkce_code_verifier"):
         token_request["code_verifier"] = state["pkce_code_verifier"]
+    flow_data = state.get("data") or {}
     api = exchange_api_for(provider)
     existing = ExchangeConnection.objects.filter(tenant=request.tenant, user=request.user,
                                                  exchange=provider.id).first()
     try:
-        token = post_token_request(adapter, app, adapter.access_token_url, token_request)
+        token = post_token_request(adapter, app, adapter.access_token_url, token_request,
+                                   headers=provider.token_headers(flow_data))
         granted = provider.granted_permissions(token, permissions)
         account_id = api.account_id(token.access_token)
         if existing is not None and existing.api_key:
             # Some exchanges allow one key per user and broker: the old one goes before a new one comes.
-            api.delete_api_key(existing)
-        api_key = api.create_api_key(token.access_token, granted)
+            api.delete_api_key(token.access_token, existing)
+        api_key = api.create_api_key(token.access_token, granted, flow_data)
     except OAuth2Error as error:
         raise ConnectError(f"{provider.name} did not accept the authorization ({error}). Please connect again.")
     except ApiKeyRefused as error:
@@ -59,7 +61,7 @@ def connection_authorize(*, provider: ExchangeProvider, request, code: str, stat
     except ExchangeAPIError as error:
         raise ConnectError(f"{provider.name} refused a request while connecting: {error}", upstream=True)
 
-    details = provider.connection_details(callback_params, token)
+    details = provider.connection_details(callback_params, token, flow_data)
     with transaction.atomic():
         connection, created = ExchangeConnection.objects.select_for_update().get_or_create(
             tenant=request.tenant, user=request.user, exchange=provider.id, exchange_account_id=account_id,

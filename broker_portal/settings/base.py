@@ -55,6 +55,9 @@ INSTALLED_APPS = [
     "connectors",
     # One package per exchange; allauth's provider registry finds each one's provider.py.
     "connectors.kucoin",
+    "connectors.okx",
+    "connectors.kraken",
+    "connectors.peatio",
     "withdrawals",
 ]
 

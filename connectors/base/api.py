@@ -57,11 +57,20 @@ class ExchangeAPI:
     def account_id(self, access_token: str) -> str:
         return ""
 
-    def create_api_key(self, access_token: str, permissions: list[str]) -> ApiKey | None:
+    def create_api_key(self, access_token: str, permissions: list[str], flow_data: dict) -> ApiKey | None:
         return None
 
-    def delete_api_key(self, connection) -> None:
+    def delete_api_key(self, access_token: str, connection) -> None:
         return None
 
     def balances(self, connection) -> list[Balance]:
         raise NotImplementedError
+
+
+def json_or_empty(response) -> dict:
+    """The JSON object an exchange answered, or {} for anything else (an HTML error page, a bare list)."""
+    try:
+        payload = response.json()
+    except ValueError:
+        return {}
+    return payload if isinstance(payload, dict) else {}

@@ -200,15 +200,23 @@ class ExchangeProvider(OAuth2Provider):
     def get_auth_params_from_request(self, request, action):
         return self.get_auth_params()
 
-    def connection_details(self, callback_params, token: TokenSet) -> dict:
-        """Non-secret facts from the callback or token response worth keeping (hook)."""
+    def flow_data(self) -> dict:
+        """Extra, non-secret facts a flow carries in its state from start to callback (hook)."""
+        return {}
+
+    def token_headers(self, flow_data: dict) -> dict:
+        """Headers the token endpoint needs beyond client authentication (hook)."""
+        return {}
+
+    def connection_details(self, callback_params, token: TokenSet, flow_data: dict) -> dict:
+        """Non-secret facts from the callback, token response or flow worth keeping (hook)."""
         return {}
 
     def extract_uid(self, data):
         return ""
 
 
-def post_token_request(adapter: ExchangeOAuth2Adapter, app, url: str, data: dict) -> TokenSet:
+def post_token_request(adapter: ExchangeOAuth2Adapter, app, url: str, data: dict, headers=None) -> TokenSet:
     """POST to a token endpoint with the exchange's client authentication; errors become OAuth2Error."""
     auth = None
     data = dict(data)
@@ -219,7 +227,7 @@ def post_token_request(adapter: ExchangeOAuth2Adapter, app, url: str, data: dict
         if app.secret:
             data["client_secret"] = app.secret
     with exchange_session(allowed_base_urls=[app.settings["api_base_url"]]) as session:
-        response = session.post(url, data=data, auth=auth)
+        response = session.post(url, data=data, auth=auth, headers=headers or {})
     try:
         payload = response.json()
     except ValueError:

@@ -52,7 +52,7 @@ def connect_start(request, exchange_id: str):
                                details={"exchange": exchange_id, "permissions": permissions})
         return provider.redirect(
             request, "connect", data={"user_id": request.user.pk, "tenant_id": request.tenant.pk,
-                                      "permissions": permissions},
+                                      "permissions": permissions, **provider.flow_data()},
             scope=provider.scope_for(permissions), auth_params=provider.get_auth_params(),
         )
     return render(request, "connectors/connect_start.html", {"provider": provider, "form": form})

@@ -7,7 +7,9 @@ import json
 import time
 from decimal import Decimal
 
-from connectors.base.api import ApiKey, ApiKeyRefused, Balance, ExchangeAPI, ExchangeAPIError, AccessTokenExpired
+from connectors.base.api import (
+    AccessTokenExpired, ApiKey, ApiKeyRefused, Balance, ExchangeAPI, ExchangeAPIError, json_or_empty,
+)
 
 KEY_VERSION = "3"  # Fast API keys are version 3 keys
 MAX_KEYS_MESSAGE = "The number of user's apiKey reaches to the maximum level"
@@ -43,7 +45,7 @@ class KuCoinAPI(ExchangeAPI):
     def partner(self) -> str:
         return self.settings.get("partner", "")
 
-    def create_api_key(self, access_token, permissions):
+    def create_api_key(self, access_token, permissions, flow_data):
         body = {"authGroupMap": {group: group in permissions for group in (
             "API_COMMON", "API_SPOT", "API_MARGIN", "API_FUTURES", "API_EARN", "API_TRANSFER", "API_WITHDRAW_OAUTH",
         )}, "isAddressbookOnly": False}
@@ -83,11 +85,3 @@ class KuCoinAPI(ExchangeAPI):
             totals[account["currency"]] = [available + Decimal(account["available"]),
                                            total + Decimal(account["balance"])]
         return [Balance(currency, available, total) for currency, (available, total) in sorted(totals.items())]
-
-
-def json_or_empty(response) -> dict:
-    try:
-        payload = response.json()
-    except ValueError:
-        return {}
-    return payload if isinstance(payload, dict) else {}

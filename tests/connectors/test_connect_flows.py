@@ -30,3 +30,22 @@ def test_kucoin_connect_ends_with_an_active_connection_whose_api_calls_work(brow
     dashboard = browser_session.session.get(f"{portal['url']}/").text
     assert "Active" in dashboard and 'data-currency="USDT"' in dashboard
     assert connection.api_secret not in dashboard and connection.access_token not in dashboard
+
+
+@pytest.mark.parametrize("exchange_id, expected_permissions", [
+    ("okx", {"read_only"}),
+    ("kraken", {"account.info:basic", "account.fast-api-key:write", "account.fast-api-key:funds-query",
+                "account.fast-api-key:ledger-query", "account.fast-api-key:trades-query-closed"}),
+    ("peatio", {"profile", "history"}),
+])
+def test_each_exchange_connects_with_working_api_calls(browser_session, portal, sandbox_accounts, exchange_id,
+                                                      expected_permissions):
+    account = sandbox_accounts[exchange_id]["trader"]
+    response = browser_session.connect(exchange_id, account)
+    assert response.status_code == 302 and response.headers["Location"] == "/", response.text[:1500]
+    connection = ExchangeConnection.objects.get(exchange=exchange_id)
+    assert connection.status == "active"
+    assert set(connection.permissions) == expected_permissions
+    assert connection.api_key and connection.api_secret
+    dashboard = browser_session.session.get(f"{portal['url']}/").text
+    assert 'data-currency="USDT"' in dashboard, dashboard[:3000]

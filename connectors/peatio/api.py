@@ -1,0 +1,58 @@
+"""APIv2 of the Peatio-style exchange: the user token ``access_key:secret_key`` signs each call."""
+
+import hashlib
+import hmac
+import time
+from decimal import Decimal
+from urllib.parse import urlencode
+
+from connectors.base.api import AccessTokenExpired, ApiKey, Balance, ExchangeAPI, ExchangeAPIError, json_or_empty
+
+EXPIRED = 2010
+
+
+def sign(secret_key: str, verb: str, path: str, params: dict) -> str:
+    query = urlencode(sorted((key, value) for key, value in params.items() if key != "signature"))
+    return hmac.new(secret_key.encode(), f"{verb.upper()}|{path}|{query}".encode(), hashlib.sha256).hexdigest()
+
+
+def split_user_token(access_token: str) -> tuple[str, str]:
+    access_key, _, secret_key = access_token.partition(":")
+    if not access_key or not secret_key:
+        raise ExchangeAPIError("The user token is not access_key:secret_key.")
+    return access_key, secret_key
+
+
+class PeatioAPI(ExchangeAPI):
+    def create_api_key(self, access_token, permissions, flow_data):
+        # No separate key to create: the user token is the APIv2 key pair.
+        access_key, secret_key = split_user_token(access_token)
+        return ApiKey(key=access_key, secret=secret_key, key_id=access_key, permissions=list(permissions))
+
+    def account_id(self, access_token):
+        access_key, secret_key = split_user_token(access_token)
+        return self.get_with_keys(access_key, secret_key, "/api/v2/members/me").get("sn", "")
+
+    def get_with_keys(self, access_key: str, secret_key: str, path: str, params: dict | None = None):
+        signed = {"access_key": access_key, "tonce": str(int(time.time() * 1000)), **(params or {})}
+        signed["signature"] = sign(secret_key, "GET", path, signed)
+        with self.session() as session:
+            response = session.get(self.url(path), params=signed)
+        payload = json_or_empty(response) if response.headers.get("Content-Type", "").startswith("application/json") \
+            else {}
+        error = payload.get("error") if isinstance(payload, dict) else None
+        if error:
+            if error.get("code") == EXPIRED:
+                raise AccessTokenExpired(error.get("message", "Expired."), code=str(EXPIRED))
+            raise ExchangeAPIError(error.get("message", "Refused."), code=str(error.get("code", "")))
+        if response.status_code != 200:
+            raise ExchangeAPIError(f"HTTP {response.status_code}")
+        return response.json()
+
+    def get(self, connection, path: str, params: dict | None = None):
+        return self.get_with_keys(connection.api_key, connection.api_secret, path, params)
+
+    def balances(self, connection):
+        accounts = self.get(connection, "/api/v2/members/me").get("accounts", [])
+        return [Balance(item["currency"].upper(), Decimal(item["balance"]),
+                        Decimal(item["balance"]) + Decimal(item.get("locked", "0"))) for item in accounts]

@@ -1,0 +1,27 @@
+"""The Peatio-style exchange: Doorkeeper OAuth whose user token is an APIv2 key pair."""
+
+from datetime import timedelta
+
+from connectors.base.oauth import ExchangeOAuth2Adapter, ExchangeProvider
+
+from .api import PeatioAPI
+
+
+class PeatioOAuth2Adapter(ExchangeOAuth2Adapter):
+    provider_id = "peatio"
+    authorize_path = "/oauth/authorize"
+    token_path = "/oauth/token"
+    revoke_path = "/oauth/revoke"
+    scope_delimiter = "+"
+    default_access_lifetime = timedelta(hours=4)
+
+
+class PeatioProvider(ExchangeProvider):
+    id = "peatio"
+    exchange_id = "peatio"
+    name = "Peatio Exchange"
+    oauth2_adapter_class = PeatioOAuth2Adapter
+    api_class = PeatioAPI
+
+
+provider_classes = [PeatioProvider]
