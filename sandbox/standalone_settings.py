@@ -1,23 +1,17 @@
-"""Settings for running the sandbox alone (``manage.py run_sandbox``): the project's settings with only
-the sandbox's URLs and the middleware its pages need."""
+"""Settings for serving the sandbox alone: the project's settings (development by default, or the module
+named by SANDBOX_BASE_SETTINGS, e.g. "test") with only the sandbox's URLs and the middleware its pages need."""
 
+import importlib
 import os
 
-if os.environ.get("DJANGO_SETTINGS_MODULE", "").endswith(".test"):
-    from broker_portal.settings.test import *  # noqa: F401,F403
-else:
-    from broker_portal.settings.development import *  # noqa: F401,F403
+from sandbox.standalone import MIDDLEWARE as STANDALONE_MIDDLEWARE
 
-from broker_portal.settings.base import INSTALLED_APPS as _BASE_APPS  # noqa: E402
+_base = importlib.import_module(f"broker_portal.settings.{os.environ.get('SANDBOX_BASE_SETTINGS', 'development')}")
+globals().update({name: value for name, value in vars(_base).items() if name.isupper()})
 
-if "sandbox" not in INSTALLED_APPS:  # noqa: F405
-    INSTALLED_APPS = [*_BASE_APPS, "sandbox"]
-
+if "sandbox" not in INSTALLED_APPS:  # noqa: F821
+    INSTALLED_APPS = [*INSTALLED_APPS, "sandbox"]  # noqa: F821
 ROOT_URLCONF = "sandbox.standalone_urls"
-MIDDLEWARE = [
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-]
+MIDDLEWARE = STANDALONE_MIDDLEWARE
 ALLOWED_HOSTS = ["*"]
 EXCHANGE_SANDBOX = True

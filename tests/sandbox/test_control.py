@@ -17,6 +17,8 @@ from django.db import connection
 from sandbox.models import Fault, HistoryRecord, SandboxUser
 from sandbox.services import seed_accounts
 
+from .support import KUCOIN_REDIRECT, authorize_code
+
 pytestmark = pytest.mark.django_db(transaction=True)
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -121,7 +123,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_run_sandbox_standalone_shares_faults_through_the_database(transactional_db):
+def test_run_sandbox_standalone_shares_faults_through_the_database(accounts, clients):
     port = free_port()
     database = connection.settings_dict
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "broker_portal.settings.test",
@@ -141,6 +143,11 @@ def test_run_sandbox_standalone_shares_faults_through_the_database(transactional
         with pytest.raises(requests.exceptions.ConnectionError):
             requests.get(url, timeout=5)
         assert requests.get(url, timeout=5).status_code == 200
+        # The consent pages work there too (sessions and CSRF).
+        user = accounts["kucoin"]["trader"]
+        login = (f"http://127.0.0.1:{port}/sandbox/kucoin/oauth?response_type=code&client_id=kc-broker"
+                 f"&redirect_uri={KUCOIN_REDIRECT}&scope=OAUTH_CREATE_API&state=z")
+        assert authorize_code(login, user["email"], user["password"])["state"] == "z"
     finally:
         process.terminate()
         process.wait(timeout=10)

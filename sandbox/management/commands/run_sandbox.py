@@ -37,12 +37,10 @@ class Command(BaseCommand):
         from django.conf import settings
         from django.core.management import call_command
 
+        from sandbox import standalone
+
         settings.ROOT_URLCONF = "sandbox.standalone_urls"
-        settings.MIDDLEWARE = [
-            "django.contrib.sessions.middleware.SessionMiddleware",
-            "django.middleware.common.CommonMiddleware",
-            "django.middleware.csrf.CsrfViewMiddleware",
-        ]
+        settings.MIDDLEWARE = standalone.MIDDLEWARE
         settings.ALLOWED_HOSTS = ["*"]
         if options["migrate"]:
             call_command("migrate", verbosity=0)
