@@ -71,6 +71,8 @@ class ExchangeProfile:
     pkce_required_for_public: bool = False
     token_client_auth: str = "body"  # "body" (client_id + client_secret params) or "basic"
     default_scopes: list[str] = field(default_factory=list)
+    token_type: str = "Bearer"
+    scope_in_token_response: str = ""  # "list" (KuCoin), "text" (space-separated) or "" (absent)
 
     def access_ttl_for(self, client) -> timedelta:
         if client.is_public and self.public_access_ttl:
@@ -87,6 +89,8 @@ PROFILES = {
         refresh_ttl=timedelta(days=3),
         state_required=True,
         default_scopes=[KUCOIN_TOKEN_SCOPE],
+        token_type="bearer",
+        scope_in_token_response="list",
     ),
     "okx": ExchangeProfile(
         name="okx",
@@ -104,6 +108,7 @@ PROFILES = {
         public_access_ttl=timedelta(hours=4),
         refresh_ttl=timedelta(days=30),
         token_client_auth="basic",
+        scope_in_token_response="text",
     ),
     "peatio": ExchangeProfile(
         name="peatio",
@@ -111,6 +116,8 @@ PROFILES = {
         known_scopes=PEATIO_SCOPES,
         access_ttl=timedelta(hours=4),
         refresh_ttl=timedelta(days=30),
+        token_type="bearer",
+        scope_in_token_response="text",
     ),
 }
 

@@ -320,17 +320,16 @@ def bearer_value(authorization_header: str) -> str:
 
 def token_response(token: Token) -> dict:
     """The token endpoint's answer, in each exchange's own shape."""
-    exchange = token.client.exchange
-    expires_in = int(PROFILES[exchange].access_ttl_for(token.client).total_seconds())
-    body = {"access_token": token.access_token, "token_type": "bearer", "expires_in": expires_in}
-    if exchange == "peatio":
-        body["access_token"] = f"{token.access_token}:{token.access_secret}"
-    body["refresh_token"] = token.refresh_token
-    if exchange == "kucoin":
+    profile = PROFILES[token.client.exchange]
+    access = f"{token.access_token}:{token.access_secret}" if token.access_secret else token.access_token
+    body = {
+        "access_token": access,  # Peatio: "<access_key>:<secret_key>"
+        "token_type": profile.token_type,
+        "expires_in": int(profile.access_ttl_for(token.client).total_seconds()),
+        "refresh_token": token.refresh_token,
+    }
+    if profile.scope_in_token_response == "list":
         body["scope"] = list(token.scopes)
-    elif exchange in ("kraken", "peatio"):
-        body["token_type"] = "Bearer" if exchange == "kraken" else "bearer"
+    elif profile.scope_in_token_response == "text":
         body["scope"] = " ".join(token.scopes)
-    else:
-        body["token_type"] = "Bearer"
     return body

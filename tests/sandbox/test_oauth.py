@@ -237,3 +237,42 @@ def test_client_register_is_idempotent_and_encrypts_kraken_secret(transactional_
     assert decrypted == b"s3cret"
     plain = client_register(exchange="kucoin", client_id="k", client_secret="s", redirect_uris=[], permissions=KUCOIN_AUTH_GROUPS)
     assert plain == {"client_id": "k", "client_secret": "s"}
+
+
+def test_okx_pkce_refresh_keeps_the_device_binding(base, accounts, clients):
+    user = accounts["okx"]["trader"]
+    verifier, challenge = pkce_pair()
+    url = requests.Request("GET", f"{base}/okx/account/oauth/authorize", params={
+        "response_type": "code", "access_type": "offline", "client_id": "okx-app", "redirect_uri": OKX_REDIRECT,
+        "scope": "read_only", "state": "p", "code_challenge": challenge, "code_challenge_method": "S256"}).prepare().url
+    code = authorize_code(url, user["email"], user["password"])["code"]
+    token_url = f"{base}/okx/v5/users/oauth/token"
+    no_device = requests.post(token_url, data={"grant_type": "authorization_code", "code": code, "client_id": "okx-app",
+                                               "code_verifier": verifier})
+    assert no_device.status_code == 400
+    code = authorize_code(url, user["email"], user["password"])["code"]
+    tokens = requests.post(token_url, data={"grant_type": "authorization_code", "code": code, "client_id": "okx-app",
+                                            "code_verifier": verifier}, headers={"TERMID": "dev-9"}).json()
+    refresh = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": "okx-app"}
+    assert requests.post(token_url, data=refresh, headers={"TERMID": "other"}).status_code == 400
+    renewed = requests.post(token_url, data=refresh, headers={"TERMID": "dev-9"})
+    assert renewed.status_code == 200
+    auth = {"Authorization": f"Bearer {renewed.json()['access_token']}", "TERMID": "dev-9"}
+    assert requests.get(f"{base}/okx/api/v5/asset/currencies", headers=auth).json()["code"] == "0"
+
+
+def test_peatio_revoke_disables_the_key_pair(base, accounts, clients):
+    user = accounts["peatio"]["trader"]
+    url = f"{base}/peatio/oauth/authorize?client_id=peatio-broker&redirect_uri={PEATIO_REDIRECT}&response_type=code&scope=profile"
+    code = authorize_code(url, user["email"], user["password"])["code"]
+    form = {"client_id": "peatio-broker", "client_secret": "peatio-secret"}
+    tokens = requests.post(f"{base}/peatio/oauth/token", data={**form, "code": code, "grant_type": "authorization_code",
+                                                               "redirect_uri": PEATIO_REDIRECT}).json()
+    access_key = tokens["access_token"].split(":")[0]
+    assert requests.post(f"{base}/peatio/oauth/revoke", data={**form, "token": tokens["refresh_token"]}).status_code == 200
+    refreshed = requests.post(f"{base}/peatio/oauth/token", data={**form, "grant_type": "refresh_token",
+                                                                  "refresh_token": tokens["refresh_token"]})
+    assert refreshed.json()["error"] == "invalid_grant"
+    from sandbox.models import Token
+
+    assert Token.objects.get(access_token=access_key).revoked_at is not None
