@@ -7,10 +7,12 @@ from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal.auth import TOTP
+from django.apps import apps
 from django.db import transaction
 
 from connectors.exchanges import EXCHANGES
 
+from . import services
 from .models import ExchangeCredential, Membership, Tenant, TenantHost, User
 
 DEMO_PASSWORD = "demo-portal-pass-2026"
@@ -86,26 +88,63 @@ def seed_user(tenant: Tenant, demo_user: DemoUser) -> dict:
     return entry
 
 
-def seed_credentials(tenant: Tenant, host: str) -> None:
-    """One sandbox client per exchange, registered for the demo's exact callback URLs."""
-    base = f"http://{host}:{portal_port()}"
+def seed_credentials(tenant: Tenant, hosts: tuple[str, ...]) -> None:
+    """One sandbox client per exchange, registered for the demo's exact callback URLs on every host."""
+    base = f"http://{hosts[0]}:{portal_port()}"
     for exchange in EXCHANGES.values():
         sandbox_url = f"{base}/sandbox/{exchange.id}"
-        ExchangeCredential.objects.get_or_create(
+        client_id = demo_client_id(tenant.slug, exchange.id)
+        credential, created = ExchangeCredential.objects.get_or_create(
             tenant=tenant,
             exchange=exchange.id,
             defaults={
-                "client_id": demo_client_id(tenant.slug, exchange.id),
-                "client_secret": demo_client_secret(tenant.slug, exchange.id),
-                "redirect_uris": [f"{base}/connect/{exchange.id}/callback/"],
+                "client_id": client_id,
+                "redirect_uris": [f"http://{host}:{portal_port()}/connect/{exchange.id}/callback/" for host in hosts],
                 "allowed_permissions": list(exchange.permission_codes),
                 "default_permissions": list(exchange.default_permissions),
                 "service_ip_list": ["127.0.0.1"],
                 "trading_ip_list": ["127.0.0.1"],
                 "authorize_base_url": sandbox_url,
                 "api_base_url": sandbox_url,
+                # KuCoin attributes every call to the broker: partner name and key.
+                "settings": {"partner": client_id} if exchange.id == "kucoin" else {},
             },
         )
+        if created and apps.is_installed("sandbox"):
+            register_at_sandbox(credential, demo_client_secret(tenant.slug, exchange.id))
+
+
+def register_at_sandbox(credential: ExchangeCredential, secret: str) -> None:
+    """What a broker does once per exchange: apply, receive the client secret, store it encrypted.
+
+    Kraken sends its secret RSA-encrypted to the public key on the application, so the demo does that dance."""
+    from sandbox.services import client_register
+
+    sandbox_permissions = list(credential.allowed_permissions) + (["fast_api"] if credential.exchange == "okx" else [])
+    if credential.exchange == "kraken":
+        services.credential_generate_rsa_key_pair(credential=credential)
+    issued = client_register(
+        exchange=credential.exchange, client_id=credential.client_id, client_secret=secret,
+        client_type=credential.client_type, redirect_uris=credential.redirect_uris, permissions=sandbox_permissions,
+        rsa_public_key=credential.rsa_public_key,
+    )
+    if "encrypted_client_secret" in issued:
+        secret = services.credential_decrypt_issued_secret(credential=credential,
+                                                            encrypted_b64=issued["encrypted_client_secret"])
+    credential.client_secret = secret
+    credential.broker_key = secret if credential.exchange == "kucoin" else ""
+    credential.save(update_fields=["client_secret", "broker_key", "updated_at"])
+
+
+def seed_sandbox_accounts() -> dict:
+    if not apps.is_installed("sandbox"):
+        return {}
+    from sandbox.services import seed_accounts
+
+    return {
+        exchange: [{key: account[key] for key in ("email", "password", "totp_secret")} for account in accounts]
+        for exchange, accounts in seed_accounts().items()
+    }
 
 
 @transaction.atomic
@@ -120,7 +159,7 @@ def seed_demo() -> dict:
         )
         for host in demo_tenant.hosts:
             TenantHost.objects.update_or_create(host=host, defaults={"tenant": tenant})
-        seed_credentials(tenant, demo_tenant.hosts[0])
+        seed_credentials(tenant, demo_tenant.hosts)
         result["tenants"].append({
             "name": tenant.name,
             "slug": tenant.slug,
@@ -128,4 +167,23 @@ def seed_demo() -> dict:
             "url": f"http://{demo_tenant.hosts[0]}:{portal_port()}/",
             "users": [seed_user(tenant, demo_user) for demo_user in demo_tenant.users],
         })
+    result["sandbox_accounts"] = seed_sandbox_accounts()
     return result
+
+
+def describe(result: dict, sandbox_url: str) -> list[str]:
+    """The demo's sign-ins as lines for a terminal."""
+    lines = []
+    for tenant in result["tenants"]:
+        lines.append(f"{tenant['name']}: {tenant['url']}")
+        for user in tenant["users"]:
+            mfa = f"   TOTP secret {user['totp_secret']}" if "totp_secret" in user else ""
+            lines.append(f"  {user['role']:<13} {user['email']} / {user['password']}{mfa}")
+    if result.get("sandbox_accounts"):
+        lines.append(f"Exchange sandbox: {sandbox_url} (its inbox holds withdrawal codes)")
+        for exchange, accounts in result["sandbox_accounts"].items():
+            lines.append(f"  {exchange}: " + ", ".join(
+                f"{a['email']} / {a['password']}" + (f" (TOTP {a['totp_secret']})" if a["totp_secret"] else "")
+                for a in accounts
+            ))
+    return lines

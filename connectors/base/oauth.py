@@ -174,10 +174,10 @@ class ExchangeProvider(OAuth2Provider):
         return [*self.fixed_scopes, *permissions]
 
     def granted_permissions(self, token: TokenSet, requested: list[str]) -> list[str]:
-        """What the user actually granted: the token's scope where the exchange reports it (hook)."""
+        """What the connection may use: what the user chose here, narrowed to what the exchange's token
+        reports as granted where it reports a scope (hook)."""
         if token.scope:
-            catalog = set(self.exchange.permission_codes)
-            return [scope for scope in token.scope if scope in catalog]
+            return [permission for permission in requested if permission in token.scope]
         return list(requested)
 
     def get_pkce_params(self) -> dict:

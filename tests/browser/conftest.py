@@ -40,7 +40,19 @@ def page(browser):
 
 
 @pytest.fixture
-def demo(transactional_db):
+def demo(transactional_db, live_server, monkeypatch):
+    """The demo data, its redirect URIs and sandbox URLs pointing at the live server's port."""
     from broker_portal.demo import seed_demo
 
+    monkeypatch.setenv("PORTAL_PORT", live_server.url.rsplit(":", 1)[1])
     return seed_demo()
+
+
+def sign_in(page, live_server, demo, role="member", tenant_name="Demo Broker"):
+    tenant = next(t for t in demo["tenants"] if t["name"] == tenant_name)
+    user = next(u for u in tenant["users"] if u["role"] == role)
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=login]", user["email"])
+    page.fill("input[name=password]", user["password"])
+    page.get_by_role("button", name="Sign In").click()
+    return user

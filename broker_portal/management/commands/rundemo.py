@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from broker_portal.demo import seed_demo
+from broker_portal.demo import describe, seed_demo
 
 
 class Command(BaseCommand):
@@ -72,11 +72,8 @@ class Command(BaseCommand):
     def print_welcome(self, demo):
         self.stdout.write("")
         self.stdout.write(self.style.SUCCESS("The broker portal is running."))
-        for tenant in demo["tenants"]:
-            self.stdout.write(f"  {tenant['name']}: {tenant['url']}")
-            for user in tenant["users"]:
-                mfa = f"   TOTP secret {user['totp_secret']}" if "totp_secret" in user else ""
-                self.stdout.write(f"    {user['role']:<13} {user['email']} / {user['password']}{mfa}")
+        for line in describe(demo, f"http://localhost:{os.environ['PORTAL_PORT']}/sandbox/"):
+            self.stdout.write(f"  {line}")
         self.stdout.write("  Sign-in e-mails and codes are printed here (console e-mail backend).")
         self.stdout.write("  Press Ctrl-C to stop everything.")
         self.stdout.write("")

@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from broker_portal.demo import seed_demo
+from broker_portal.demo import describe, portal_port, seed_demo
 
 
 class Command(BaseCommand):
@@ -16,8 +16,5 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(result))
             return
-        for tenant in result["tenants"]:
-            self.stdout.write(f"{tenant['name']}: {tenant['url']}")
-            for user in tenant["users"]:
-                mfa = f"  (TOTP secret {user['totp_secret']})" if "totp_secret" in user else ""
-                self.stdout.write(f"  {user['role']:<13} {user['email']} / {user['password']}{mfa}")
+        for line in describe(result, f"http://localhost:{portal_port()}/sandbox/"):
+            self.stdout.write(line)
