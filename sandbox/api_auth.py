@@ -64,7 +64,7 @@ def _active_key(exchange: str, value: str | None) -> ApiKey | None:
     )
 
 
-def _bearer_caller(exchange: str, request, refuse) -> Caller | None:
+def bearer_caller(exchange: str, request, refuse) -> Caller | None:
     """Where an exchange accepts its OAuth access token on REST calls. ``refuse(reason)`` shapes the error."""
     value = bearer_value(request.headers.get("Authorization", ""))
     if not value:
@@ -88,7 +88,7 @@ KUCOIN_TOKEN_REFUSALS = {
 
 def kucoin_caller(request) -> Caller:
     if "KC-API-KEY" not in request.headers:
-        caller = _bearer_caller("kucoin", request, lambda reason: kucoin_error(*KUCOIN_TOKEN_REFUSALS[reason]))
+        caller = bearer_caller("kucoin", request, lambda reason: kucoin_error(*KUCOIN_TOKEN_REFUSALS[reason]))
         if caller:
             return caller
     headers = request.headers
@@ -133,7 +133,7 @@ OKX_TOKEN_REFUSALS = {
 
 def okx_caller(request) -> Caller:
     if "OK-ACCESS-KEY" not in request.headers:
-        caller = _bearer_caller("okx", request, lambda reason: okx_error(*OKX_TOKEN_REFUSALS[reason]))
+        caller = bearer_caller("okx", request, lambda reason: okx_error(*OKX_TOKEN_REFUSALS[reason]))
         if caller:
             return caller
     headers = request.headers

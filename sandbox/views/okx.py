@@ -6,7 +6,7 @@ import uuid
 from decimal import Decimal
 
 from .. import clock
-from ..api_auth import OKX_TOKEN_REFUSALS, _bearer_caller, okx_caller, okx_error
+from ..api_auth import OKX_TOKEN_REFUSALS, bearer_caller, okx_caller, okx_error
 from ..exchanges import CURRENCIES
 from ..http import json_object
 from ..history import cursor_page, records, text, to_ms
@@ -19,7 +19,7 @@ PASSPHRASE_RULE = re.compile(r"^(?=.*[a-z])(?=.*[A-Z])(?=.*\d)(?=.*[^A-Za-z0-9])
 
 def token_caller(request):
     """The Fast API endpoints take the OAuth access token (plus TERMID in PKCE mode)."""
-    caller = _bearer_caller("okx", request, lambda reason: okx_error(*OKX_TOKEN_REFUSALS[reason]))
+    caller = bearer_caller("okx", request, lambda reason: okx_error(*OKX_TOKEN_REFUSALS[reason]))
     if caller is None:
         raise okx_error("53004", "Authorization: Bearer <access token> is required.")
     if "fast_api" not in caller.token.scopes:
