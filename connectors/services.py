@@ -9,7 +9,7 @@ from broker_portal.models import ExchangeCredential
 
 from .base.api import ApiKeyRefused, ExchangeAPIError
 from .base.http import ExchangeUnavailable, HostNotAllowed
-from .base.oauth import ExchangeProvider, post_token_request
+from .base.oauth import ExchangeProvider, post_token_request, revoke_token
 from .models import ExchangeConnection
 
 
@@ -83,4 +83,30 @@ def connection_authorize(*, provider: ExchangeProvider, request, code: str, stat
         record_audit_event(tenant=request.tenant, action="connection.connected" if created else "connection.reconnected",
                            target=connection, request=request,
                            details={"exchange": provider.id, "permissions": granted, "api_key": bool(api_key)})
+    return connection
+
+
+def connection_disconnect(*, provider: ExchangeProvider, connection: ExchangeConnection, request) -> ExchangeConnection:
+    """Delete the Fast API key and revoke the tokens where the exchange can, then wipe every secret.
+
+    The exchange's side is best effort: an unreachable exchange must not keep secrets here."""
+    remote = {"api_key_deleted": False, "tokens_revoked": False}
+    api = exchange_api_for(provider)
+    try:
+        if connection.api_key and connection.access_token:
+            remote["api_key_deleted"] = api.delete_api_key(connection.access_token, connection)
+        adapter = provider.get_oauth2_adapter(request)
+        remote["tokens_revoked"] = revoke_token(adapter, provider.app, connection.refresh_token or connection.access_token)
+    except (ExchangeUnavailable, HostNotAllowed, ExchangeAPIError) as error:
+        remote["error"] = str(error)
+    with transaction.atomic():
+        connection = ExchangeConnection.objects.select_for_update().get(pk=connection.pk)
+        for secret in ("access_token", "refresh_token", "api_key", "api_secret", "api_passphrase"):
+            setattr(connection, secret, "")
+        connection.access_expires_at = connection.refresh_expires_at = None
+        connection.status = ExchangeConnection.Status.REVOKED
+        connection.last_error = ""
+        connection.save()
+        record_audit_event(tenant=connection.tenant, action="connection.disconnected", target=connection,
+                           request=request, details={"exchange": connection.exchange, **remote})
     return connection

@@ -8,6 +8,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from broker_portal import services
 from broker_portal.audit import record_audit_event
 from broker_portal.models import AuditEvent, ExchangeCredential, Membership, User
+from connectors.models import ExchangeConnection
 
 from .conftest import make_member
 
@@ -41,26 +42,36 @@ def two_tenants_of_rows(tenant, other_tenant):
             "membership": Membership.objects.get(user=user),
             "exchangecredential": credential_for(t),
             "auditevent": record_audit_event(tenant=t, action=f"test.{t.slug}", actor=user),
+            "exchangeconnection": ExchangeConnection.objects.create(tenant=t, user=user, exchange="kucoin",
+                                                                    access_token=f"token-of-{t.slug}"),
             "tenant": t,
         }
     return rows
 
 
-MODELS = ["tenant", "user", "membership", "exchangecredential", "auditevent"]
+MODELS = {"tenant": "broker_portal", "user": "broker_portal", "membership": "broker_portal",
+          "exchangecredential": "broker_portal", "auditevent": "broker_portal", "exchangeconnection": "connectors"}
 
 
 @pytest.mark.parametrize("model", MODELS)
 def test_broker_admin_sees_and_opens_only_own_tenant_rows(admin_client, two_tenants_of_rows, model):
     own, foreign = two_tenants_of_rows["alpha"][model], two_tenants_of_rows["beta"][model]
-    changelist = admin_client.get(f"/admin/broker_portal/{model}/")
+    base = f"/admin/{MODELS[model]}/{model}"
+    changelist = admin_client.get(f"{base}/")
     assert changelist.status_code == 200
-    assert f"/admin/broker_portal/{model}/{own.pk}/change/" in changelist.content.decode()
-    assert f"/admin/broker_portal/{model}/{foreign.pk}/change/" not in changelist.content.decode()
-    assert admin_client.get(f"/admin/broker_portal/{model}/{own.pk}/change/").status_code == 200
+    assert f"{base}/{own.pk}/change/" in changelist.content.decode()
+    assert f"{base}/{foreign.pk}/change/" not in changelist.content.decode()
+    assert admin_client.get(f"{base}/{own.pk}/change/").status_code == 200
     # Django's admin answers a row outside the queryset like a missing one: back to the index.
-    response = admin_client.get(f"/admin/broker_portal/{model}/{foreign.pk}/change/")
+    response = admin_client.get(f"{base}/{foreign.pk}/change/")
     assert response.status_code == 302 and response["Location"] == "/admin/"
-    assert admin_client.get(f"/admin/broker_portal/{model}/{foreign.pk + 10_000}/change/")["Location"] == "/admin/"
+    assert admin_client.get(f"{base}/{foreign.pk + 10_000}/change/")["Location"] == "/admin/"
+
+
+def test_connection_pages_in_the_admin_show_no_token(admin_client, two_tenants_of_rows):
+    own = two_tenants_of_rows["alpha"]["exchangeconnection"]
+    page = admin_client.get(f"/admin/connectors/exchangeconnection/{own.pk}/change/").content.decode()
+    assert "token-of-alpha" not in page and "kucoin" in page.lower()
 
 
 def test_foreign_key_choices_offer_only_own_tenant_rows(admin_client, two_tenants_of_rows):

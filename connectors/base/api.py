@@ -60,8 +60,9 @@ class ExchangeAPI:
     def create_api_key(self, access_token: str, permissions: list[str], flow_data: dict) -> ApiKey | None:
         return None
 
-    def delete_api_key(self, access_token: str, connection) -> None:
-        return None
+    def delete_api_key(self, access_token: str, connection) -> bool:
+        """Delete the connection's Fast API key at the exchange; False where the exchange cannot."""
+        return False
 
     def balances(self, connection) -> list[Balance]:
         raise NotImplementedError

@@ -216,16 +216,20 @@ class ExchangeProvider(OAuth2Provider):
         return ""
 
 
-def post_token_request(adapter: ExchangeOAuth2Adapter, app, url: str, data: dict, headers=None) -> TokenSet:
-    """POST to a token endpoint with the exchange's client authentication; errors become OAuth2Error."""
-    auth = None
+def with_client_auth(adapter: ExchangeOAuth2Adapter, app, data: dict):
+    """The form data and auth for a call to the authorization server, by the exchange's client authentication."""
     data = dict(data)
     if adapter.basic_auth:
-        auth = requests.auth.HTTPBasicAuth(app.client_id, app.secret or "")
-    else:
-        data["client_id"] = app.client_id
-        if app.secret:
-            data["client_secret"] = app.secret
+        return data, requests.auth.HTTPBasicAuth(app.client_id, app.secret or "")
+    data["client_id"] = app.client_id
+    if app.secret:
+        data["client_secret"] = app.secret
+    return data, None
+
+
+def post_token_request(adapter: ExchangeOAuth2Adapter, app, url: str, data: dict, headers=None) -> TokenSet:
+    """POST to a token endpoint with the exchange's client authentication; errors become OAuth2Error."""
+    data, auth = with_client_auth(adapter, app, data)
     with exchange_session(allowed_base_urls=[app.settings["api_base_url"]]) as session:
         response = session.post(url, data=data, auth=auth, headers=headers or {})
     try:
@@ -235,6 +239,16 @@ def post_token_request(adapter: ExchangeOAuth2Adapter, app, url: str, data: dict
     if response.status_code != 200 or "access_token" not in payload:
         raise OAuth2Error(token_error_message(response.status_code, payload))
     return adapter.parse_token_response(payload)
+
+
+def revoke_token(adapter: ExchangeOAuth2Adapter, app, token: str) -> bool:
+    """RFC 7009 revocation where the exchange has it; False where it has none."""
+    if not adapter.revoke_path or not token:
+        return False
+    data, auth = with_client_auth(adapter, app, {"token": token})
+    url = app.settings["api_base_url"].rstrip("/") + adapter.revoke_path
+    with exchange_session(allowed_base_urls=[app.settings["api_base_url"]]) as session:
+        return session.post(url, data=data, auth=auth).status_code == 200
 
 
 def token_error_message(status: int, payload: dict) -> str:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import connect_callback, connect_start
+from .views import connect_callback, connect_start, disconnect
 
 
 def connect_urlpatterns(provider_class):
@@ -10,4 +10,6 @@ def connect_urlpatterns(provider_class):
         path(f"{exchange_id}/", connect_start, {"exchange_id": exchange_id}, name=f"{exchange_id}_connect"),
         path(f"{exchange_id}/callback/", connect_callback, {"exchange_id": exchange_id},
              name=f"{exchange_id}_callback"),
+        path(f"{exchange_id}/<int:connection_id>/disconnect/", disconnect, {"exchange_id": exchange_id},
+             name=f"{exchange_id}_disconnect"),
     ]

@@ -12,8 +12,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from broker_portal.audit import record_audit_event
+from broker_portal.tenancy import get_for_tenant
 from connectors import services
 from connectors.base.oauth import ExchangeProvider
+from connectors.models import ExchangeConnection
 
 ERROR_MESSAGES = {
     "access_denied": "You declined the authorization at the exchange. Nothing was connected.",
@@ -92,3 +94,14 @@ def connect_callback(request, exchange_id: str):
     response = redirect("dashboard")
     response["Referrer-Policy"] = "no-referrer"
     return response
+
+
+@login_required
+@require_http_methods(["POST"])
+def disconnect(request, exchange_id: str, connection_id: int):
+    provider = provider_for(request, exchange_id)
+    connection = get_for_tenant(ExchangeConnection.objects.filter(user=request.user, exchange=exchange_id),
+                                request.tenant, pk=connection_id)
+    services.connection_disconnect(provider=provider, connection=connection, request=request)
+    messages.success(request, f"{provider.name} is disconnected and its keys are erased here.")
+    return redirect("dashboard")

@@ -49,10 +49,11 @@ class KrakenAPI(ExchangeAPI):
 
     def delete_api_key(self, access_token, connection):
         if not connection.api_key_id:
-            return
+            return False
         with self.session() as session:
-            session.delete(self.url(f"/oauth/fast-api-key/{connection.api_key_id}"),
-                           headers={"Authorization": f"Bearer {access_token}"})
+            response = session.delete(self.url(f"/oauth/fast-api-key/{connection.api_key_id}"),
+                                      headers={"Authorization": f"Bearer {access_token}"})
+        return response.status_code == 200 and not json_or_empty(response).get("error")
 
     def private(self, connection, method: str, params: dict | None = None) -> dict:
         uri_path = f"/0/private/{method}"

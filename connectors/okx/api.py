@@ -74,8 +74,11 @@ class OKXAPI(ExchangeAPI):
         try:
             self.bearer_post("/api/v5/users/oauth/delete-apikey", access_token, {"apiKey": connection.api_key},
                              connection.details)
-        except ExchangeAPIError:
-            pass  # already gone at the exchange
+        except AccessTokenExpired:
+            raise
+        except ExchangeAPIError:  # noqa: B014 (already gone at the exchange)
+            return False
+        return True
 
     def signed(self, connection, method: str, path_with_query: str, body: dict | None = None) -> list:
         text = json.dumps(body, separators=(",", ":")) if body is not None else ""
