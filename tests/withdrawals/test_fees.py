@@ -1,0 +1,102 @@
+"""Property tests of the fee math: floor and cap, precision, conversion, INTERNAL versus EXTERNAL."""
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from withdrawals import fees
+
+precisions = st.integers(min_value=0, max_value=8)
+prices = st.decimals(min_value=Decimal("0.0001"), max_value=Decimal("200000"), places=4, allow_nan=False,
+                     allow_infinity=False).filter(lambda p: p > 0)
+
+
+@st.composite
+def amounts(draw, precision=None):
+    precision = draw(precisions) if precision is None else precision
+    units = draw(st.integers(min_value=1, max_value=10**12))
+    return Decimal(units).scaleb(-precision), precision
+
+
+@given(amounts(), prices)
+def test_service_fee_is_ten_percent_clamped_to_one_and_thirty_usdt_rounded_up(drawn, price):
+    amount, precision = drawn
+    fee = fees.service_fee(amount=amount, price_usdt=price, precision=precision)
+    step = Decimal(1).scaleb(-precision)
+    exact = min(max(amount * Decimal("0.1"), Decimal(1) / price), Decimal(30) / price)
+    # Rounded up to the precision: never below the exact fee, less than one step above it.
+    assert fee >= exact - Decimal("1e-40")
+    assert fee - exact < step
+    assert fee == fee.quantize(step)
+    # Worth at least 1 USDT, and more than 30 USDT only by the rounding step.
+    assert fee * price >= Decimal(1) - Decimal("1e-30")
+    assert (fee - step) * price < Decimal(30)
+
+
+@given(amounts(precision=6))
+def test_usdt_fee_floor_and_cap(drawn):
+    amount, precision = drawn
+    fee = fees.service_fee(amount=amount, price_usdt=Decimal(1), precision=precision)
+    if amount <= 10:
+        assert fee == 1
+    elif amount >= 300:
+        assert fee == 30
+    else:
+        assert fee == fees.round_up(amount / 10, precision)
+
+
+@given(amounts(), prices, st.sampled_from([fees.INTERNAL, fees.EXTERNAL]),
+       st.decimals(min_value=0, max_value=100, places=4))
+def test_debit_and_received_by_deduction_type(drawn, price, deduct, chain_fee):
+    amount, precision = drawn
+    quote = fees.quote(amount=amount, chain_fee=chain_fee, price_usdt=price, precision=precision,
+                       fee_deduct_type=deduct)
+    assert quote.total_fee == quote.chain_fee + quote.service_fee
+    if deduct == fees.INTERNAL:
+        assert quote.total_debit == amount + quote.total_fee
+        assert quote.amount_received == amount
+    else:
+        assert quote.total_debit == amount
+        assert quote.amount_received == amount - quote.total_fee
+    # The balance always pays exactly what the recipient gets plus every fee.
+    assert quote.total_debit == quote.amount_received + quote.total_fee
+    # Whatever is shown as received is either positive or the quote says it is blocked.
+    assert quote.receives_something == (quote.amount_received > 0)
+    for value in (quote.service_fee, quote.chain_fee, quote.total_debit):
+        assert isinstance(value, Decimal) and value >= 0
+
+
+@given(prices, precisions)
+def test_conversion_of_the_minimum_fee(price, precision):
+    # A tiny amount pays the 1 USDT floor, converted at the price.
+    fee = fees.service_fee(amount=Decimal(1).scaleb(-precision), price_usdt=price, precision=precision)
+    assert fee == max(fees.round_up(Decimal(1) / price, precision),
+                      fees.round_up(Decimal(1).scaleb(-precision) / 10, precision))
+
+
+def test_known_figures():
+    # 0.01 BTC at 65000: 10% = 65 USDT, capped at 30 USDT = 0.00046153846… → 0.00046154 BTC.
+    assert fees.service_fee(amount=Decimal("0.01"), price_usdt=Decimal(65000), precision=8) == Decimal("0.00046154")
+    # 0.0001 BTC: 0.65 USDT, floored at 1 USDT = 0.0000153846… → 0.00001539.
+    assert fees.service_fee(amount=Decimal("0.0001"), price_usdt=Decimal(65000), precision=8) == Decimal("0.00001539")
+    # 100 USDT: 10 USDT, in range.
+    assert fees.service_fee(amount=Decimal(100), price_usdt=Decimal(1), precision=6) == Decimal(10)
+    quote = fees.quote(amount=Decimal(5), chain_fee=Decimal(1), price_usdt=Decimal(1), precision=6,
+                       fee_deduct_type=fees.EXTERNAL)
+    assert quote.amount_received == Decimal(3) and quote.total_debit == Decimal(5)
+    blocked = fees.quote(amount=Decimal(2), chain_fee=Decimal(1), price_usdt=Decimal(1), precision=6,
+                         fee_deduct_type=fees.EXTERNAL)
+    assert blocked.amount_received == 0 and not blocked.receives_something
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"amount": Decimal(0)}, {"amount": Decimal(-1)}, {"fee_deduct_type": "BOTH"}, {"amount": 1.5},
+    {"chain_fee": Decimal(-1)}, {"price_usdt": Decimal(0)},
+])
+def test_refuses_bad_input(kwargs):
+    arguments = {"amount": Decimal(1), "chain_fee": Decimal(0), "price_usdt": Decimal(1), "precision": 6,
+                 "fee_deduct_type": fees.INTERNAL, **kwargs}
+    with pytest.raises(fees.FeeError):
+        fees.quote(**arguments)
