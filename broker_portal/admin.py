@@ -230,7 +230,7 @@ class ExchangeCredentialForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         exchange = EXCHANGES.get(cleaned.get("exchange") or getattr(self.instance, "exchange", ""))
-        if exchange is not None:
+        if exchange is not None and exchange.permissions:
             for name in ("allowed_permissions", "default_permissions"):
                 unknown = sorted(set(cleaned.get(name) or []) - set(exchange.permission_codes))
                 if unknown:

@@ -16,6 +16,8 @@ from . import services
 from .models import ExchangeCredential, Membership, Tenant, TenantHost, User
 
 DEMO_PASSWORD = "demo-portal-pass-2026"
+# The exchanges the sandbox simulates; the demo tenants get a client at each.
+SANDBOX_EXCHANGES = ("kucoin", "okx", "kraken", "peatio")
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ def seed_user(tenant: Tenant, demo_user: DemoUser) -> dict:
 def seed_credentials(tenant: Tenant, hosts: tuple[str, ...]) -> None:
     """One sandbox client per exchange, registered for the demo's exact callback URLs on every host."""
     base = f"http://{hosts[0]}:{portal_port()}"
-    for exchange in EXCHANGES.values():
+    for exchange in (EXCHANGES[exchange_id] for exchange_id in SANDBOX_EXCHANGES):
         sandbox_url = f"{base}/sandbox/{exchange.id}"
         client_id = demo_client_id(tenant.slug, exchange.id)
         credential, created = ExchangeCredential.objects.get_or_create(

@@ -111,7 +111,21 @@ PEATIO = Exchange(
     application_form=("redirect_uris", "allowed_permissions"),
 )
 
-EXCHANGES: dict[str, Exchange] = {exchange.id: exchange for exchange in (KUCOIN, OKX, KRAKEN, PEATIO)}
+# Any authorization server that follows RFC 6749 and RFC 7636, described entirely by its credential's
+# settings (URLs, client authentication, scope delimiter, PKCE); its scopes are the tenant's to list.
+GENERIC_OAUTH2 = Exchange(
+    id="oauth2",
+    name="OAuth 2.0 server",
+    permissions=(),
+    default_permissions=(),
+    authorize_base_url="",
+    api_base_url="",
+    application_form=("redirect_uris", "allowed_permissions"),
+)
+
+EXCHANGES: dict[str, Exchange] = {
+    exchange.id: exchange for exchange in (KUCOIN, OKX, KRAKEN, PEATIO, GENERIC_OAUTH2)
+}
 
 
 def exchange_choices() -> list[tuple[str, str]]:

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "connectors.okx",
     "connectors.kraken",
     "connectors.peatio",
+    "connectors.oauth2",
     "withdrawals",
 ]
 

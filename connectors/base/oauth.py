@@ -43,8 +43,8 @@ class ExchangeOAuth2Client(OAuth2Client):
 
 class ExchangeOAuth2Adapter(OAuth2Adapter):
     # Paths under the credential's base URLs; the exchange's own, so only a base URL tells sandbox from production.
-    authorize_path: str
-    token_path: str
+    authorize_path: str | None = None
+    token_path: str | None = None
     refresh_path: str | None = None  # where it differs from token_path
     revoke_path: str | None = None
     # Client authentication at the token endpoint: HTTP Basic, or client_id and client_secret in the body.
@@ -59,6 +59,15 @@ class ExchangeOAuth2Adapter(OAuth2Adapter):
     def __init__(self, request, provider=None):
         super().__init__(request)
         self._provider = provider
+        # Per-installation settings are read before the class defaults, so an authorization server that
+        # follows RFC 6749/7636 can be described entirely by data (see connectors/oauth2).
+        settings = self.settings
+        if "client_auth" in settings:
+            self.basic_auth = settings["client_auth"] == "basic"
+        for name in ("scope_delimiter", "encode_redirect_uri", "authorize_path", "token_path", "refresh_path",
+                     "revoke_path"):
+            if name in settings:
+                setattr(self, name, settings[name])
 
     def get_provider(self):
         return self._provider or super().get_provider()
@@ -67,17 +76,26 @@ class ExchangeOAuth2Adapter(OAuth2Adapter):
     def settings(self) -> dict:
         return self.get_provider().app.settings
 
+    def _url(self, full_url_setting: str, base_setting: str, path: str | None) -> str | None:
+        if self.settings.get(full_url_setting):
+            return self.settings[full_url_setting]
+        return self.settings[base_setting].rstrip("/") + path if path else None
+
     @property
     def authorize_url(self) -> str:
-        return self.settings["authorize_base_url"].rstrip("/") + self.authorize_path
+        return self._url("authorize_url", "authorize_base_url", self.authorize_path)
 
     @property
     def access_token_url(self) -> str:
-        return self.settings["api_base_url"].rstrip("/") + self.token_path
+        return self._url("token_url", "api_base_url", self.token_path)
 
     @property
     def refresh_token_url(self) -> str:
-        return self.settings["api_base_url"].rstrip("/") + (self.refresh_path or self.token_path)
+        return self._url("refresh_url", "api_base_url", self.refresh_path) or self.access_token_url
+
+    @property
+    def revoke_url(self) -> str | None:
+        return self._url("revoke_url", "api_base_url", self.revoke_path)
 
     def get_callback_url(self, request, app):
         return redirect_uri_for(request, app.settings["redirect_uris"])
@@ -166,6 +184,11 @@ class ExchangeProvider(OAuth2Provider):
     def get_oauth2_adapter(self, request):
         return self.oauth2_adapter_class(request, provider=self)
 
+    def offered_permissions(self) -> list:
+        """What the permission page offers: the exchange's permissions this tenant allows."""
+        allowed = set(self.app.settings["allowed_permissions"])
+        return [permission for permission in self.exchange.permissions if permission.code in allowed]
+
     def get_default_scope(self):
         return list(self.app.settings.get("default_permissions") or self.exchange.default_permissions)
 
@@ -230,7 +253,7 @@ def with_client_auth(adapter: ExchangeOAuth2Adapter, app, data: dict):
 def post_token_request(adapter: ExchangeOAuth2Adapter, app, url: str, data: dict, headers=None) -> TokenSet:
     """POST to a token endpoint with the exchange's client authentication; errors become OAuth2Error."""
     data, auth = with_client_auth(adapter, app, data)
-    with exchange_session(allowed_base_urls=[app.settings["api_base_url"]]) as session:
+    with exchange_session(allowed_base_urls=allowed_urls(app)) as session:
         response = session.post(url, data=data, auth=auth, headers=headers or {})
     try:
         payload = response.json()
@@ -243,12 +266,19 @@ def post_token_request(adapter: ExchangeOAuth2Adapter, app, url: str, data: dict
 
 def revoke_token(adapter: ExchangeOAuth2Adapter, app, token: str) -> bool:
     """RFC 7009 revocation where the exchange has it; False where it has none."""
-    if not adapter.revoke_path or not token:
+    url = adapter.revoke_url
+    if not url or not token:
         return False
     data, auth = with_client_auth(adapter, app, {"token": token})
-    url = app.settings["api_base_url"].rstrip("/") + adapter.revoke_path
-    with exchange_session(allowed_base_urls=[app.settings["api_base_url"]]) as session:
+    with exchange_session(allowed_base_urls=allowed_urls(app)) as session:
         return session.post(url, data=data, auth=auth).status_code == 200
+
+
+def allowed_urls(app) -> list[str]:
+    """The hosts the tenant configured for this exchange: the only ones its credentials may be sent to."""
+    settings = app.settings
+    return [url for url in (settings.get("api_base_url"), settings.get("token_url"), settings.get("refresh_url"),
+                            settings.get("revoke_url")) if url]
 
 
 def token_error_message(status: int, payload: dict) -> str:

@@ -35,11 +35,10 @@ class PermissionForm(forms.Form):
 
     def __init__(self, *args, provider: ExchangeProvider, **kwargs):
         super().__init__(*args, **kwargs)
-        allowed = set(provider.app.settings["allowed_permissions"])
-        offered = [p for p in provider.exchange.permissions if p.code in allowed]
-        self.offered = offered
-        self.fields["permissions"].choices = [(p.code, p.label) for p in offered]
-        self.fields["permissions"].initial = [c for c in provider.get_default_scope() if c in allowed]
+        self.offered = provider.offered_permissions()
+        codes = {p.code for p in self.offered}
+        self.fields["permissions"].choices = [(p.code, p.label) for p in self.offered]
+        self.fields["permissions"].initial = [c for c in provider.get_default_scope() if c in codes]
 
 
 @login_required

@@ -7,6 +7,7 @@ import pytest
 import requests
 
 from broker_portal import services
+from broker_portal.demo import SANDBOX_EXCHANGES
 from broker_portal.models import ExchangeCredential, Membership
 from connectors.exchanges import EXCHANGES
 from sandbox.services import client_register, seed_accounts
@@ -37,8 +38,8 @@ def portal(live_server, transactional_db):
     tenant = services.tenant_create(name="Live Broker", slug="live", hosts=["localhost"])
     user = services.member_create(tenant=tenant, email="trader@live.example", password=PASSWORD,
                                   role=Membership.Role.MEMBER, email_verified=True)
-    for exchange in EXCHANGES.values():
-        register_credential(live_server.url, tenant, exchange.id)
+    for exchange_id in SANDBOX_EXCHANGES:
+        register_credential(live_server.url, tenant, exchange_id)
     return {"url": live_server.url, "tenant": tenant, "user": user}
 
 
