@@ -1,5 +1,7 @@
 """Reads of the connectors: what the dashboard shows."""
 
+from decimal import Decimal
+
 from allauth.socialaccount.providers import registry
 from django.core.cache import cache
 from django.urls import NoReverseMatch, reverse
@@ -24,7 +26,8 @@ def exchange_api(credential: ExchangeCredential):
 
 
 def connection_balances(connection: ExchangeConnection, credential: ExchangeCredential) -> dict:
-    """Balances, cached briefly; an unreachable exchange shows as an error, not as an empty account."""
+    """Balances with their USDT value, cached briefly; an unreachable exchange shows as an error, not as
+    an empty account."""
     cache_key = f"connection-balances:{connection.pk}:{connection.updated_at.timestamp()}"
     cached = cache.get(cache_key)
     if cached is not None:
@@ -33,11 +36,27 @@ def connection_balances(connection: ExchangeConnection, credential: ExchangeCred
     if api is None or not connection.api_key:
         return {"balances": [], "error": ""}
     try:
-        result = {"balances": [b for b in api.balances(connection) if b.total], "error": ""}
+        balances = [b for b in api.balances(connection) if b.total]
+        prices = {"USDT": Decimal(1), **api.usdt_prices([b.currency for b in balances if b.currency != "USDT"])}
     except (ExchangeUnavailable, ExchangeAPIError) as error:
         return {"balances": [], "error": f"Balances are unavailable right now ({error})."}
+    result = valued_balances(balances, prices)
     cache.set(cache_key, result, BALANCE_CACHE_SECONDS)
     return result
+
+
+def valued_balances(balances: list, prices: dict[str, Decimal]) -> dict:
+    """Each balance with its USDT value and its share of the largest, for the card's bar chart."""
+    rows = []
+    for balance in balances:
+        price = prices.get(balance.currency)
+        value = (balance.total * price).quantize(Decimal("0.01")) if price is not None else None
+        rows.append({"currency": balance.currency, "total": balance.total, "value_usdt": value})
+    largest = max((row["value_usdt"] for row in rows if row["value_usdt"]), default=Decimal(0))
+    for row in rows:
+        row["bar"] = int(row["value_usdt"] / largest * 100) if row["value_usdt"] and largest else 0
+    valued = [row["value_usdt"] for row in rows if row["value_usdt"] is not None]
+    return {"balances": rows, "total_usdt": sum(valued, Decimal(0)) if valued else None, "error": ""}
 
 
 def connect_url(exchange_id: str) -> str:

@@ -67,6 +67,15 @@ class ExchangeAPI:
     def balances(self, connection) -> list[Balance]:
         raise NotImplementedError
 
+    def usdt_prices(self, currencies: list[str]) -> dict[str, Decimal]:
+        """The exchange's current price in USDT of each currency it quotes (hook; {} where it has none)."""
+        return {}
+
+    def public_get(self, path: str, params: dict | None = None) -> dict:
+        with self.session() as session:
+            response = session.get(self.url(path), params=params)
+        return json_or_empty(response)
+
 
 def json_or_empty(response) -> dict:
     """The JSON object an exchange answered, or {} for anything else (an HTML error page, a bare list)."""

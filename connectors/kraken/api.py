@@ -68,6 +68,14 @@ class KrakenAPI(ExchangeAPI):
             raise ExchangeAPIError(", ".join(payload["error"]), code=payload["error"][0])
         return payload.get("result", {})
 
+    def usdt_prices(self, currencies):
+        pairs = {f"{'XBT' if code == 'BTC' else code}USDT": code for code in currencies}
+        payload = self.public_get("/0/public/Ticker", {"pair": ",".join(pairs)})
+        if payload.get("error"):
+            return {}
+        return {pairs[pair]: Decimal(ticker["c"][0]) for pair, ticker in payload.get("result", {}).items()
+                if pair in pairs}
+
     def balances(self, connection):
         return [Balance(ASSET_CODES.get(asset, asset), Decimal(amount), Decimal(amount))
                 for asset, amount in sorted(self.private(connection, "Balance").items())]

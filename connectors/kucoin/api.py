@@ -78,6 +78,10 @@ class KuCoinAPI(ExchangeAPI):
             raise ExchangeAPIError(payload.get("msg", f"HTTP {response.status_code}"), code=str(payload.get("code", "")))
         return payload["data"]
 
+    def usdt_prices(self, currencies):
+        payload = self.public_get("/api/v1/prices", {"base": "USDT", "currencies": ",".join(currencies)})
+        return {code: Decimal(price) for code, price in (payload.get("data") or {}).items() if code in currencies}
+
     def balances(self, connection):
         totals: dict[str, list[Decimal]] = {}
         for account in self.signed(connection, "GET", "/api/v1/accounts"):

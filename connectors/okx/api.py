@@ -97,6 +97,14 @@ class OKXAPI(ExchangeAPI):
             raise ExchangeAPIError(payload.get("msg", f"HTTP {response.status_code}"), code=str(payload.get("code", "")))
         return payload["data"]
 
+    def usdt_prices(self, currencies):
+        prices = {}
+        for code in currencies:
+            payload = self.public_get("/api/v5/market/ticker", {"instId": f"{code}-USDT"})
+            if str(payload.get("code")) == "0" and payload.get("data"):
+                prices[code] = Decimal(payload["data"][0]["last"])
+        return prices
+
     def balances(self, connection):
         details = self.signed(connection, "GET", "/api/v5/account/balance")[0].get("details", [])
         return [Balance(item["ccy"], Decimal(item["availBal"]), Decimal(item["cashBal"])) for item in details]
