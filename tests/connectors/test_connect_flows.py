@@ -81,3 +81,26 @@ def test_disconnect_deletes_the_key_revokes_where_it_can_and_wipes_secrets(
     assert "Connect " in browser_session.session.get(f"{portal['url']}/").text
     assert browser_session.connect(exchange_id, sandbox_accounts[exchange_id]["trader"]).status_code == 302
     assert ExchangeConnection.objects.get().status == "active"
+
+
+def test_kucoin_key_limit_ends_in_guidance_and_keeps_the_working_connection(browser_session, sandbox_accounts):
+    account = sandbox_accounts["kucoin"]["trader"]
+    for _ in range(5):  # KuCoin cannot delete Fast API keys, so each reconnect adds one, up to its limit
+        assert browser_session.connect("kucoin", account).status_code == 302
+    key_before = ExchangeConnection.objects.get().api_key
+    refused = browser_session.connect("kucoin", account)
+    assert refused.status_code == 400 and "most API keys it may have" in refused.text
+    assert ExchangeConnection.objects.get().api_key == key_before
+
+
+def test_okx_one_key_per_user_is_replaced_on_reconnect_or_explained(browser_session, sandbox_accounts):
+    account = sandbox_accounts["okx"]["trader"]
+    assert browser_session.connect("okx", account).status_code == 302
+    first_key = ExchangeConnection.objects.get().api_key
+    # Reconnecting deletes our old key first, so OKX's one-key rule is met.
+    assert browser_session.connect("okx", account).status_code == 302
+    assert ExchangeConnection.objects.get().api_key != first_key
+    # A key the portal does not know about (made elsewhere) cannot be replaced: the user is told what to do.
+    ExchangeConnection.objects.update(api_key="", api_secret="")
+    refused = browser_session.connect("okx", account)
+    assert refused.status_code == 400 and "one Fast API key per user" in refused.text
