@@ -1,6 +1,9 @@
 from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
+from django.shortcuts import render
+from django.urls import path, reverse
+from django.utils.html import format_html
 
 from connectors.exchanges import EXCHANGES
 
@@ -252,7 +255,8 @@ class ExchangeCredentialForm(forms.ModelForm):
 @admin.register(ExchangeCredential)
 class ExchangeCredentialAdmin(TenantScopedAdmin):
     form = ExchangeCredentialForm
-    list_display = ["exchange", "tenant", "client_id", "client_type", "is_enabled", "secret_status", "updated_at"]
+    list_display = ["exchange", "tenant", "client_id", "client_type", "is_enabled", "secret_status", "updated_at",
+                    "application_link"]
     list_filter = ["exchange", "is_enabled"]
     readonly_fields = ["secret_status", "broker_key_status", "rsa_public_key_pem"]
     actions = ["generate_rsa_key_pair"]
@@ -271,6 +275,29 @@ class ExchangeCredentialAdmin(TenantScopedAdmin):
             return self.fieldsets
         first, *rest = self.fieldsets
         return [(None, {"fields": [f for f in first[1]["fields"] if f != "tenant"]}), *rest]
+
+    def get_urls(self):
+        return [path("<int:pk>/application/", self.admin_site.admin_view(self.application_view),
+                     name="broker_portal_exchangecredential_application"), *super().get_urls()]
+
+    def application_view(self, request, pk):
+        """Everything the exchange's application form asks for, and what is still missing."""
+        from connectors.onboarding import application_form
+
+        credential = self.get_object(request, pk)
+        if credential is None or not self.has_view_permission(request, credential):
+            return self._get_obj_does_not_exist_redirect(request, self.opts, str(pk))
+        items = application_form(credential=credential, request=request)
+        return render(request, "admin/broker_portal/exchangecredential/application.html", {
+            **self.admin_site.each_context(request), "opts": self.opts, "credential": credential,
+            "items": items, "missing": [item for item in items if item.missing],
+            "title": f"{credential.get_exchange_display()} application form",
+        })
+
+    @admin.display(description="Application form")
+    def application_link(self, obj):
+        url = reverse("admin:broker_portal_exchangecredential_application", args=[obj.pk])
+        return format_html('<a href="{}">Prepare</a>', url)
 
     @admin.display(description="Client secret")
     def secret_status(self, obj):

@@ -166,3 +166,24 @@ def test_kraken_issued_secret_pasted_in_the_admin_is_decrypted_and_stored(admin_
     assert admin_client.post(url, {**form, "issued_encrypted_client_secret": issued}).status_code == 302
     credential.refresh_from_db()
     assert credential.client_secret == "issued-by-kraken"
+
+
+def test_application_form_page_assembles_what_the_exchange_asks_and_flags_gaps(admin_client, tenant, other_tenant):
+    kraken = credential_for(tenant, "kraken")
+    kraken.redirect_uris = ["https://alpha.localhost/connect/kraken/callback/"]
+    kraken.allowed_permissions = ["account.info:basic"]
+    kraken.save()
+    page = admin_client.get(f"/admin/broker_portal/exchangecredential/{kraken.pk}/application/").content.decode()
+    assert "https://alpha.localhost/connect/kraken/callback/" in page and "account.info:basic" in page
+    assert "Still missing: Logo, RSA public key" in page
+    services.credential_generate_rsa_key_pair(credential=kraken)
+    page = admin_client.get(f"/admin/broker_portal/exchangecredential/{kraken.pk}/application/").content.decode()
+    assert "BEGIN PUBLIC KEY" in page and "Still missing: Logo." in page
+
+    kucoin = credential_for(tenant, "kucoin")
+    page = admin_client.get(f"/admin/broker_portal/exchangecredential/{kucoin.pk}/application/").content.decode()
+    assert "IP list for requesting the Fast API service" in page and "IP list for trading" in page
+
+    foreign = credential_for(other_tenant, "okx")
+    response = admin_client.get(f"/admin/broker_portal/exchangecredential/{foreign.pk}/application/")
+    assert response.status_code == 302 and response["Location"] == "/admin/"
