@@ -1,5 +1,6 @@
 """One way to make HTTP calls to an exchange: a timeout on every call, no redirects, only configured hosts."""
 
+import time
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
@@ -7,6 +8,9 @@ import requests
 from django.conf import settings
 
 DEFAULT_TIMEOUT = (5, 20)  # connect, read (seconds)
+SAFE_METHODS = {"GET", "HEAD"}
+READ_ATTEMPTS = 2
+READ_RETRY_DELAY = 0.2  # seconds, times the attempt number
 
 
 class ExchangeUnavailable(Exception):
@@ -34,6 +38,17 @@ class ExchangeSession(requests.Session):
             raise HostNotAllowed(f"{origin_of(url)} is not a configured exchange host.")
         kwargs.setdefault("timeout", self.timeout)
         kwargs["allow_redirects"] = False
+        # Only reads are retried: repeating a POST could place an order or a withdrawal twice.
+        attempts = READ_ATTEMPTS if method.upper() in SAFE_METHODS else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                return self.send_once(method, url, **kwargs)
+            except ExchangeUnavailable as error:
+                if attempt == attempts or error.retry_after is not None:
+                    raise
+                time.sleep(READ_RETRY_DELAY * attempt)
+
+    def send_once(self, method, url, **kwargs):
         try:
             response = super().request(method, url, **kwargs)
         except requests.Timeout:
@@ -41,7 +56,7 @@ class ExchangeSession(requests.Session):
         except requests.ConnectionError:
             raise ExchangeUnavailable("The exchange could not be reached.")
         if response.status_code == 429:
-            raise ExchangeUnavailable("The exchange asks us to slow down.", retry_after=retry_after(response))
+            raise ExchangeUnavailable("The exchange asks us to slow down.", retry_after=retry_after(response) or 1.0)
         if response.status_code >= 500:
             raise ExchangeUnavailable(f"The exchange answered with an error ({response.status_code}).")
         return response

@@ -1,0 +1,38 @@
+"""The one HTTP policy for exchange calls, against the sandbox's injected faults."""
+
+import pytest
+
+from connectors.base.http import ExchangeUnavailable, HostNotAllowed, exchange_session
+from sandbox.faults import fault_set
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_read_is_retried_once_after_a_server_error(live_server):
+    fault_set(exchange="kucoin", endpoint="prices", kind="500", count=1)
+    with exchange_session(allowed_base_urls=[live_server.url]) as session:
+        response = session.get(f"{live_server.url}/sandbox/kucoin/api/v1/prices")
+    assert response.status_code == 200
+
+
+def test_a_write_is_never_repeated(live_server):
+    fault_set(exchange="kucoin", endpoint="token", kind="500", count=1)
+    with exchange_session(allowed_base_urls=[live_server.url]) as session:
+        with pytest.raises(ExchangeUnavailable):
+            session.post(f"{live_server.url}/sandbox/kucoin/_oauth/access-token", data={})
+        # The fault was used up by the one attempt: a second POST reaches the endpoint.
+        assert session.post(f"{live_server.url}/sandbox/kucoin/_oauth/access-token", data={}).status_code == 400
+
+
+def test_rate_limits_are_not_retried_here_and_carry_retry_after(live_server):
+    fault_set(exchange="kucoin", endpoint="prices", kind="429", count=2, retry_after=7)
+    with exchange_session(allowed_base_urls=[live_server.url]) as session:
+        with pytest.raises(ExchangeUnavailable) as error:
+            session.get(f"{live_server.url}/sandbox/kucoin/api/v1/prices")
+    assert error.value.retry_after == 7
+
+
+def test_credentials_go_only_to_configured_hosts(live_server):
+    with exchange_session(allowed_base_urls=[live_server.url]) as session:
+        with pytest.raises(HostNotAllowed):
+            session.get("http://127.0.0.2:9/elsewhere", headers={"Authorization": "Bearer secret"})
