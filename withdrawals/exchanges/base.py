@@ -1,0 +1,101 @@
+"""What the wizard needs from an exchange, as one small class per exchange; the flow lives in services."""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from connectors.base.api import ExchangeAPI, json_or_empty
+
+
+@dataclass(frozen=True)
+class ChainInfo:
+    chain_id: str
+    name: str
+    withdrawal_fee: Decimal
+    min_size: Decimal
+    precision: int
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class CurrencyInfo:
+    code: str
+    precision: int
+    chains: tuple[ChainInfo, ...]
+
+    def chain(self, chain_id: str) -> ChainInfo | None:
+        return next((chain for chain in self.chains if chain.chain_id == chain_id), None)
+
+
+@dataclass(frozen=True)
+class Price:
+    usdt: Decimal
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Factors:
+    transaction_id: str
+    all_factors: list = field(default_factory=list)
+    sent_factors: list = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ExchangeStatus:
+    raw: str
+    final: bool
+    succeeded: bool
+
+
+class SecuritySetupRequired(Exception):
+    """The exchange needs the user to set up 2FA there first; ``url`` is its setup page."""
+
+    def __init__(self, url: str):
+        super().__init__(url)
+        self.url = url
+
+
+class ExchangeWithdrawals:
+    """Hooks an exchange implements; each takes the connectors' signed API object."""
+
+    withdraw_types: tuple[str, ...] = ("ADDRESS",)
+    fee_deduct_types: tuple[str, ...] = ("INTERNAL", "EXTERNAL")
+    has_service_fee = False
+    needs_factors = False  # the exchange asks for its own 2FA codes before executing
+    has_memo = False
+    # (window, count) limits the exchange puts on these withdraw types, counted per account.
+    rate_limited_types: tuple[str, ...] = ()
+    rate_limits: tuple[tuple[timedelta, int], ...] = ()
+    destination_label = "Address"
+
+    def currency(self, api: ExchangeAPI, connection, code: str) -> CurrencyInfo:
+        raise NotImplementedError
+
+    def currencies(self, api: ExchangeAPI, connection) -> list[str]:
+        raise NotImplementedError
+
+    def available(self, api: ExchangeAPI, connection, code: str) -> Decimal:
+        raise NotImplementedError
+
+    def price(self, api: ExchangeAPI, code: str) -> Price:
+        raise NotImplementedError
+
+    def request_factors(self, api: ExchangeAPI, connection, withdrawal) -> Factors:
+        raise NotImplementedError
+
+    def submit(self, api: ExchangeAPI, connection, withdrawal, codes: dict) -> str:
+        """Send the withdrawal; the exchange's withdrawal id. Codes go to the exchange and nowhere else."""
+        raise NotImplementedError
+
+    def status(self, api: ExchangeAPI, connection, withdrawal) -> ExchangeStatus:
+        raise NotImplementedError
+
+    def find_sent(self, api: ExchangeAPI, connection, withdrawal) -> str | None:
+        """The exchange's id of this withdrawal if its history shows it was executed, else None."""
+        raise NotImplementedError
+
+
+def public_get(api: ExchangeAPI, path: str, params: dict | None = None) -> dict:
+    with api.session() as session:
+        response = session.get(api.url(path), params=params)
+    return json_or_empty(response)

@@ -1,0 +1,46 @@
+"""Reads of the withdrawal wizard."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from broker_portal.tenancy import get_for_tenant
+from connectors.exchanges import EXCHANGES
+from connectors.models import ExchangeConnection
+
+from .exchanges import hooks_for
+from .models import Withdrawal
+
+
+def withdrawal_capability(*, connection: ExchangeConnection) -> str:
+    """Why this connection cannot withdraw, or "" when it can."""
+    exchange = EXCHANGES.get(connection.exchange)
+    if exchange is None or hooks_for(connection.exchange) is None or not exchange.withdrawal_permissions:
+        return f"{exchange.name if exchange else connection.exchange} withdrawals are not offered through the portal."
+    if not set(exchange.withdrawal_permissions) & set(connection.permissions or []):
+        labels = [p.label for p in exchange.permissions if p.code in exchange.withdrawal_permissions]
+        return f"You did not grant the “{labels[0]}” permission. Reconnect {exchange.name} and tick it to withdraw."
+    if connection.status != ExchangeConnection.Status.ACTIVE:
+        return f"The {exchange.name} connection is not active ({connection.get_status_display().lower()})."
+    if not connection.api_key:
+        return f"The {exchange.name} connection has no API key; reconnect it."
+    return ""
+
+
+def withdrawal_get(*, request, withdrawal_id) -> Withdrawal:
+    """The signed-in user's own withdrawal at this tenant; anyone else's answers 404."""
+    queryset = Withdrawal.objects.select_related("connection", "tenant", "user").filter(user=request.user)
+    return get_for_tenant(queryset, request.tenant, pk=withdrawal_id)
+
+
+def withdrawal_list(*, tenant, user) -> list[Withdrawal]:
+    return list(Withdrawal.objects.filter(tenant=tenant, user=user).exclude(state=Withdrawal.State.CANCELLED)
+                .order_by("-created_at")[:50])
+
+
+def withdrawals_to_poll(*, stale_submit_seconds: int = 120) -> list[int]:
+    """Ids the worker follows: processing at the exchange, unknown, or a submit that never came back."""
+    stale = timezone.now() - timedelta(seconds=stale_submit_seconds)
+    processing = Withdrawal.objects.filter(state__in=[Withdrawal.State.PROCESSING, Withdrawal.State.UNKNOWN])
+    hung = Withdrawal.objects.filter(state=Withdrawal.State.SUBMITTING, submit_started_at__lt=stale)
+    return list(processing.union(hung).values_list("pk", flat=True)[:500])

@@ -1,0 +1,544 @@
+"""Writes of the withdrawal wizard: each step a service, each with its audit event.
+
+Exchange calls happen outside database transactions, except where a row lock must cover them. Sending is
+two-phase: under a row lock the row moves ``factors_requested → submitting`` (only one request can), that
+commits, and only then the exchange is called. A timeout leaves ``unknown``, which only the exchange's
+history resolves; nothing is sent again before that.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import DecimalField, ExpressionWrapper, F, Sum
+from django.utils import timezone
+
+from broker_portal.audit import record_audit_event
+from broker_portal.models import ExchangeCredential
+from connectors.base.api import ExchangeAPIError
+from connectors.base.http import ExchangeUnavailable
+from connectors.models import ExchangeConnection
+from connectors.selectors import exchange_api
+
+from . import fees
+from .exchanges import hooks_for
+from .exchanges.base import CurrencyInfo, ExchangeWithdrawals, SecuritySetupRequired
+from .models import FactorRequest, Withdrawal, WithdrawalLimit
+from .selectors import withdrawal_capability
+
+logger = logging.getLogger(__name__)
+State = Withdrawal.State
+
+# Exchange answers that mean "nothing was executed; the codes were wrong" or "start the verification again".
+WRONG_CODES = {"400009"}
+RESTART_VERIFICATION = {"400100"}
+# States whose amount counts against the broker's limits.
+COUNTED_STATES = (State.SUBMITTING, State.UNKNOWN, State.PROCESSING, State.SUCCEEDED)
+
+
+def preview_ttl() -> timedelta:
+    return timedelta(seconds=getattr(settings, "WITHDRAWAL_PREVIEW_TTL_SECONDS", 300))
+
+
+def step_up_ttl() -> timedelta:
+    return timedelta(seconds=getattr(settings, "WITHDRAWAL_STEP_UP_TTL_SECONDS", 600))
+
+
+def exchange_transaction_ttl() -> timedelta:
+    # KuCoin ends an unfinished 2FA transaction after 10 minutes; after that a lost submit cannot execute.
+    return timedelta(seconds=getattr(settings, "WITHDRAWAL_EXCHANGE_TRANSACTION_TTL_SECONDS", 600))
+
+
+def stale_submit_after() -> timedelta:
+    return timedelta(seconds=getattr(settings, "WITHDRAWAL_STALE_SUBMIT_SECONDS", 120))
+
+
+class WithdrawalError(Exception):
+    """A step refused; the message is for the user. ``retry_at`` where waiting helps."""
+
+    def __init__(self, message: str, *, retry_at: datetime | None = None, field_errors: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        self.retry_at = retry_at
+        self.field_errors = field_errors or {}
+
+
+class QuoteChanged(WithdrawalError):
+    """The preview expired and the new one differs: the user reviews it before going on."""
+
+
+@dataclass
+class Details:
+    currency: str
+    chain: str
+    withdraw_type: str
+    destination: str
+    memo: str
+    remark: str
+    amount: Decimal
+    fee_deduct_type: str
+
+
+def _audit(withdrawal: Withdrawal, action: str, request=None, **details) -> None:
+    record_audit_event(tenant=withdrawal.tenant, action=f"withdrawal.{action}", actor=withdrawal.user,
+                       target=withdrawal, request=request,
+                       details={"state": withdrawal.state, "exchange": withdrawal.exchange, **details})
+
+
+def exchange_context(connection: ExchangeConnection) -> tuple:
+    """The connectors' signed API object and this app's hooks for a connection."""
+    hooks = hooks_for(connection.exchange)
+    credential = ExchangeCredential.objects.get(tenant_id=connection.tenant_id, exchange=connection.exchange)
+    api = exchange_api(credential)
+    if hooks is None or api is None:
+        raise WithdrawalError("Withdrawals are not offered for this exchange.")
+    return api, hooks, credential
+
+
+def _locked(withdrawal_id: int) -> Withdrawal:
+    return Withdrawal.objects.select_for_update().select_related("tenant", "user", "connection").get(pk=withdrawal_id)
+
+
+# --- step 1: details --------------------------------------------------------------------------------------
+
+
+def details_errors(details: Details, *, hooks: ExchangeWithdrawals, info: CurrencyInfo, available: Decimal) -> dict:
+    """Field errors of the details step against the exchange's currency info and the available balance."""
+    errors: dict[str, str] = {}
+    if details.withdraw_type not in hooks.withdraw_types:
+        errors["withdraw_type"] = "This exchange does not withdraw that way."
+    if details.fee_deduct_type not in hooks.fee_deduct_types:
+        errors["fee_deduct_type"] = "This exchange does not deduct fees that way."
+    if not details.destination.strip():
+        errors["destination"] = "Enter where the funds go."
+    elif details.withdraw_type == "MAIL" and "@" not in details.destination:
+        errors["destination"] = "Enter an e-mail address."
+    elif details.withdraw_type in ("UID", "PHONE") and not details.destination.lstrip("+").isdigit():
+        errors["destination"] = "Enter digits only."
+    precision = info.precision
+    chain = None
+    if details.withdraw_type == "ADDRESS" and info.chains:
+        chain = info.chain(details.chain)
+        if chain is None or not chain.enabled:
+            errors["chain"] = "Choose one of the currency's networks."
+        else:
+            precision = chain.precision
+    amount = details.amount
+    if amount <= 0:
+        errors["amount"] = "The amount must be positive."
+    elif not fees.is_multiple_of_precision(amount, precision):
+        errors["amount"] = f"Use at most {precision} decimal places."
+    elif chain is not None and amount < chain.min_size:
+        errors["amount"] = f"The minimum on this network is {chain.min_size.normalize():f} {details.currency}."
+    elif amount > available:
+        errors["amount"] = f"You have {available.normalize():f} {details.currency} available."
+    return errors
+
+
+def parse_amount(raw) -> Decimal:
+    try:
+        amount = Decimal(str(raw).strip())
+    except (InvalidOperation, ValueError):
+        raise WithdrawalError("Enter a number.", field_errors={"amount": "Enter a number."})
+    if not amount.is_finite():
+        raise WithdrawalError("Enter a number.", field_errors={"amount": "Enter a number."})
+    return amount
+
+
+def withdrawal_save_details(*, tenant, user, connection: ExchangeConnection, idempotency_key, details: Details,
+                            request=None) -> Withdrawal:
+    """Create the draft for this idempotency key, or update it while it is still editable (back navigation)."""
+    reason = withdrawal_capability(connection=connection)
+    if reason:
+        raise WithdrawalError(reason)
+    api, hooks, _ = exchange_context(connection)
+    try:
+        info = hooks.currency(api, connection, details.currency)
+        available = hooks.available(api, connection, details.currency)
+    except (ExchangeUnavailable, ExchangeAPIError) as error:
+        raise WithdrawalError(f"The exchange could not be asked about {details.currency}: {error}")
+    errors = details_errors(details, hooks=hooks, info=info, available=available)
+    if errors:
+        raise WithdrawalError("Please correct the details.", field_errors=errors)
+    chain = info.chain(details.chain) if details.withdraw_type == "ADDRESS" else None
+    with transaction.atomic():
+        withdrawal, created = Withdrawal.objects.select_for_update().get_or_create(
+            tenant=tenant, user=user, idempotency_key=idempotency_key,
+            defaults={"connection": connection, "exchange": connection.exchange, "amount": details.amount,
+                      "currency": details.currency, "destination": details.destination},
+        )
+        if withdrawal.state not in (State.DRAFT, State.PREVIEWED, State.STEPPED_UP, State.FACTORS_REQUESTED):
+            raise WithdrawalError("This withdrawal was already sent; its details can no longer change.")
+        withdrawal.connection, withdrawal.exchange = connection, connection.exchange
+        for name in ("currency", "withdraw_type", "destination", "memo", "remark", "amount", "fee_deduct_type"):
+            setattr(withdrawal, name, getattr(details, name))
+        withdrawal.chain = chain.chain_id if chain else ""
+        withdrawal.precision = chain.precision if chain else info.precision
+        _reset_after_details(withdrawal)
+        withdrawal.save()
+        _audit(withdrawal, "details_saved" if not created else "started", request, currency=details.currency,
+               amount=str(details.amount), withdraw_type=details.withdraw_type, chain=withdrawal.chain)
+    return withdrawal
+
+
+def _reset_after_details(withdrawal: Withdrawal) -> None:
+    """New details invalidate the preview, the step-up and any 2FA transaction."""
+    withdrawal.state = State.DRAFT
+    for name in ("chain_fee", "service_fee", "total_debit", "amount_received", "price_usdt", "price_at",
+                 "quote_expires_at", "stepped_up_at", "factors_requested_at"):
+        setattr(withdrawal, name, None)
+    withdrawal.exchange_transaction_id, withdrawal.factors_all, withdrawal.factors_sent = "", [], []
+    withdrawal.last_error = ""
+
+
+# --- step 2: preview --------------------------------------------------------------------------------------
+
+
+def _quote(withdrawal: Withdrawal, api, hooks: ExchangeWithdrawals):
+    """Fresh figures from the exchange: chain fee, price, and the available balance."""
+    try:
+        info = hooks.currency(api, withdrawal.connection, withdrawal.currency)
+        price = hooks.price(api, withdrawal.currency)
+        available = hooks.available(api, withdrawal.connection, withdrawal.currency)
+        if hasattr(hooks, "chain_fee"):
+            chain_fee = hooks.chain_fee(api, withdrawal.connection, withdrawal)
+        else:
+            chain = info.chain(withdrawal.chain)
+            # UID, MAIL and PHONE transfers stay inside the exchange: no network fee.
+            chain_fee = chain.withdrawal_fee if (chain and withdrawal.withdraw_type == "ADDRESS") else Decimal(0)
+    except (ExchangeUnavailable, ExchangeAPIError) as error:
+        raise WithdrawalError(f"The exchange could not quote this withdrawal right now: {error}")
+    quote = fees.quote(amount=withdrawal.amount, chain_fee=chain_fee, price_usdt=price.usdt,
+                       precision=withdrawal.precision, fee_deduct_type=withdrawal.fee_deduct_type,
+                       with_service_fee=hooks.has_service_fee)
+    if not quote.receives_something:
+        raise WithdrawalError(f"The fees ({quote.total_fee.normalize():f} {withdrawal.currency}) take the whole "
+                              "amount: the recipient would receive nothing. Raise the amount or let your balance "
+                              "pay the fees.")
+    if quote.total_debit > available:
+        raise WithdrawalError(f"With fees this needs {quote.total_debit.normalize():f} {withdrawal.currency}; you "
+                              f"have {available.normalize():f} available.")
+    return quote, price
+
+
+def _apply_quote(withdrawal: Withdrawal, quote: fees.FeeQuote, price) -> bool:
+    """Store the figures; True when they differ from what the user saw."""
+    changed = (withdrawal.total_debit, withdrawal.amount_received, withdrawal.service_fee, withdrawal.chain_fee) != (
+        quote.total_debit, quote.amount_received, quote.service_fee, quote.chain_fee)
+    withdrawal.chain_fee, withdrawal.service_fee = quote.chain_fee, quote.service_fee
+    withdrawal.total_debit, withdrawal.amount_received = quote.total_debit, quote.amount_received
+    withdrawal.price_usdt, withdrawal.price_at = price.usdt, price.at
+    withdrawal.quote_expires_at = timezone.now() + preview_ttl()
+    return changed
+
+
+def quote_is_fresh(withdrawal: Withdrawal) -> bool:
+    return withdrawal.quote_expires_at is not None and withdrawal.quote_expires_at > timezone.now()
+
+
+def withdrawal_preview(*, withdrawal: Withdrawal, request=None) -> Withdrawal:
+    """Quote (or re-quote) the fees. An expired quote whose figures changed sends the user back to review them."""
+    if withdrawal.state not in Withdrawal.EDITABLE:
+        raise WithdrawalError("This withdrawal was already sent.")
+    if withdrawal.state != State.DRAFT and quote_is_fresh(withdrawal):
+        return withdrawal
+    api, hooks, _ = exchange_context(withdrawal.connection)
+    quote, price = _quote(withdrawal, api, hooks)
+    check_broker_limits(withdrawal=withdrawal, value_usdt=quote.total_debit * price.usdt)
+    with transaction.atomic():
+        locked = _locked(withdrawal.pk)
+        if locked.state not in Withdrawal.EDITABLE:
+            raise WithdrawalError("This withdrawal was already sent.")
+        changed = _apply_quote(locked, quote, price)
+        requoted = locked.state != State.DRAFT
+        if locked.state == State.DRAFT or changed:
+            # New figures must be looked at again; a started 2FA transaction belongs to the old ones.
+            locked.state = State.PREVIEWED
+            locked.exchange_transaction_id, locked.factors_all, locked.factors_sent = "", [], []
+        locked.save()
+        _audit(locked, "requoted" if requoted else "previewed", request, total_debit=str(quote.total_debit),
+               amount_received=str(quote.amount_received), service_fee=str(quote.service_fee),
+               chain_fee=str(quote.chain_fee), price_usdt=str(price.usdt), changed=changed)
+    if requoted and changed:
+        raise QuoteChanged("The preview expired and the fees changed. Please review the new figures.")
+    return locked
+
+
+# --- step 3: the portal's step-up -------------------------------------------------------------------------
+
+
+def withdrawal_step_up(*, withdrawal: Withdrawal, authenticated_at: datetime, request=None) -> Withdrawal:
+    """Record that the user re-authenticated with MFA for this withdrawal (the view checks allauth's record)."""
+    with transaction.atomic():
+        locked = _locked(withdrawal.pk)
+        if locked.state not in (State.PREVIEWED, State.STEPPED_UP, State.FACTORS_REQUESTED):
+            raise WithdrawalError("Review the preview first.")
+        if not quote_is_fresh(locked):
+            raise WithdrawalError("The preview expired; review the fees again.")
+        locked.stepped_up_at = authenticated_at
+        if locked.state == State.PREVIEWED:
+            locked.state = State.STEPPED_UP
+        locked.save(update_fields=["stepped_up_at", "state", "updated_at"])
+        _audit(locked, "stepped_up", request)
+    return locked
+
+
+def step_up_is_fresh(withdrawal: Withdrawal) -> bool:
+    return withdrawal.stepped_up_at is not None and withdrawal.stepped_up_at > timezone.now() - step_up_ttl()
+
+
+# --- limits -----------------------------------------------------------------------------------------------
+
+
+def check_exchange_rate_limit(*, withdrawal: Withdrawal, hooks: ExchangeWithdrawals, now: datetime) -> None:
+    """The exchange's own limits on UID/MAIL/PHONE withdrawals, checked before calling it."""
+    if withdrawal.withdraw_type not in hooks.rate_limited_types:
+        return
+    requests = FactorRequest.objects.filter(connection=withdrawal.connection,
+                                            withdraw_type__in=hooks.rate_limited_types)
+    for window, limit in hooks.rate_limits:
+        recent = list(requests.filter(requested_at__gt=now - window).order_by("requested_at")
+                      .values_list("requested_at", flat=True)[:limit])
+        if len(recent) >= limit:
+            retry_at = recent[0] + window
+            raise WithdrawalError(f"The exchange allows {limit} such withdrawals per {_duration(window)}. "
+                                  f"Try again at {retry_at:%Y-%m-%d %H:%M:%S} UTC.", retry_at=retry_at)
+
+
+def _duration(window: timedelta) -> str:
+    seconds = int(window.total_seconds())
+    return f"{seconds // 3600} hours" if seconds >= 3600 else f"{seconds} seconds"
+
+
+def check_broker_limits(*, withdrawal: Withdrawal, value_usdt: Decimal, now: datetime | None = None) -> None:
+    """The broker admin's caps in USDT over rolling windows, per user and for the tenant."""
+    now = now or timezone.now()
+    value = ExpressionWrapper(F("total_debit") * F("price_usdt"), output_field=DecimalField(max_digits=60,
+                                                                                              decimal_places=18))
+    for limit in WithdrawalLimit.objects.filter(tenant_id=withdrawal.tenant_id):
+        counted = Withdrawal.objects.filter(tenant_id=withdrawal.tenant_id, state__in=COUNTED_STATES,
+                                            submit_started_at__gt=now - timedelta(hours=limit.window_hours))
+        if limit.scope == WithdrawalLimit.Scope.PER_USER:
+            counted = counted.filter(user_id=withdrawal.user_id)
+        used = counted.exclude(pk=withdrawal.pk).aggregate(total=Sum(value))["total"] or Decimal(0)
+        if used + value_usdt > limit.max_usdt:
+            who = "your" if limit.scope == WithdrawalLimit.Scope.PER_USER else "this broker's"
+            left = max(limit.max_usdt - used, Decimal(0)).quantize(Decimal("0.01"))
+            raise WithdrawalError(f"This exceeds {who} withdrawal limit of {limit.max_usdt} USDT per "
+                                  f"{limit.window_hours} hours ({left} USDT left).")
+
+
+# --- steps 4 and 5: the exchange's security check and its 2FA factors -------------------------------------
+
+
+def withdrawal_request_factors(*, withdrawal: Withdrawal, request=None) -> Withdrawal:
+    """Ask the exchange to start its 2FA (it sends the codes it sends). Raises SecuritySetupRequired with the
+    exchange's link where the user has no 2FA there."""
+    api, hooks, credential = exchange_context(withdrawal.connection)
+    if not hooks.needs_factors:
+        return withdrawal
+    with transaction.atomic():
+        # The lock is held over the call so a double click cannot start two verifications (and two e-mails).
+        locked = _locked(withdrawal.pk)
+        if locked.state not in (State.STEPPED_UP, State.FACTORS_REQUESTED):
+            raise WithdrawalError("Confirm it is you first.")
+        if not step_up_is_fresh(locked):
+            raise WithdrawalError("Please confirm it is you again.")
+        if not quote_is_fresh(locked):
+            raise WithdrawalError("The preview expired; review the fees again.")
+        now = timezone.now()
+        check_exchange_rate_limit(withdrawal=locked, hooks=hooks, now=now)
+        refusal: Exception | None = None
+        try:
+            factors = hooks.request_factors(api, locked.connection, locked)
+        except SecuritySetupRequired as setup:
+            refusal = setup
+            _audit(locked, "security_setup_required", request)
+        except ExchangeUnavailable as error:
+            retry_at = now + timedelta(seconds=error.retry_after) if error.retry_after else None
+            refusal = WithdrawalError(f"The exchange is not taking this request now ({error})"
+                                      + (f"; try again at {retry_at:%H:%M:%S} UTC." if retry_at else "."),
+                                      retry_at=retry_at)
+        except ExchangeAPIError as error:
+            refusal = WithdrawalError(f"The exchange refused the withdrawal: {error}")
+            _audit(locked, "refused", request, code=error.code)
+        # The exchange counts every attempt it received; so do we (kept even when it refused).
+        FactorRequest.objects.create(tenant_id=locked.tenant_id, connection_id=locked.connection_id,
+                                     withdrawal=locked, withdraw_type=locked.withdraw_type, requested_at=now)
+        if refusal is None:
+            locked.exchange_transaction_id = factors.transaction_id
+            locked.factors_all, locked.factors_sent = factors.all_factors, factors.sent_factors
+            locked.factors_requested_at, locked.state, locked.last_error = now, State.FACTORS_REQUESTED, ""
+            locked.save()
+            _audit(locked, "factors_requested", request, all_factors=factors.all_factors,
+                   sent_factors=factors.sent_factors)
+    if refusal is not None:
+        raise refusal
+    return locked
+
+
+def security_return_url_target(*, tenant, user) -> Withdrawal | None:
+    """Where the exchange's security setup sends the user back: their newest withdrawal waiting for it."""
+    return (Withdrawal.objects.filter(tenant=tenant, user=user, state__in=(State.STEPPED_UP, State.FACTORS_REQUESTED))
+            .order_by("-updated_at").first())
+
+
+# --- step 6: submit, exactly once -------------------------------------------------------------------------
+
+
+def _ready_state(hooks: ExchangeWithdrawals) -> str:
+    return State.FACTORS_REQUESTED if hooks.needs_factors else State.STEPPED_UP
+
+
+def withdrawal_submit(*, withdrawal_id: int, tenant, user, codes: dict, request=None) -> Withdrawal:
+    """Send the withdrawal once. Concurrent or repeated calls find it ``submitting`` or later and send nothing."""
+    with transaction.atomic():
+        try:
+            locked = Withdrawal.objects.select_for_update().select_related("tenant", "user", "connection").get(
+                pk=withdrawal_id, tenant=tenant, user=user)
+        except Withdrawal.DoesNotExist:
+            raise WithdrawalError("Not found.")
+        if locked.state in Withdrawal.OPEN_AT_EXCHANGE or locked.state == State.SUCCEEDED:
+            return locked  # already sent or being sent: a double click lands here
+        api, hooks, _ = exchange_context(locked.connection)
+        if locked.state != _ready_state(hooks):
+            raise WithdrawalError("This withdrawal is not ready to be sent.")
+        if not step_up_is_fresh(locked):
+            raise WithdrawalError("Please confirm it is you again.")
+        if not quote_is_fresh(locked):
+            raise WithdrawalError("The preview expired; review the fees again.")
+        if hooks.needs_factors:
+            missing = {factor for group in locked.factors_all for factor in group} - {k for k, v in codes.items() if v}
+            if missing:
+                raise WithdrawalError(f"Enter every code ({', '.join(sorted(missing))}).")
+        check_broker_limits(withdrawal=locked, value_usdt=locked.total_debit * locked.price_usdt)
+        locked.state, locked.submit_started_at, locked.last_error = State.SUBMITTING, timezone.now(), ""
+        locked.save(update_fields=["state", "submit_started_at", "last_error", "updated_at"])
+        _audit(locked, "submitting", request)
+    # Committed: every other request now sees "submitting". Only this one calls the exchange.
+    try:
+        exchange_id = hooks.submit(api, locked.connection, locked, codes)
+    except ExchangeAPIError as error:
+        return _submit_refused(locked, error, request)
+    except Exception as error:  # a timeout, a reset, anything: the exchange may have executed it
+        logger.warning("Withdrawal %s: no answer from the exchange (%s); reconciling.", locked.pk, type(error).__name__)
+        with transaction.atomic():
+            locked = _locked(locked.pk)
+            locked.state, locked.last_error = State.UNKNOWN, "The exchange did not answer; checking its history."
+            locked.save(update_fields=["state", "last_error", "updated_at"])
+            _audit(locked, "unknown", request, error=type(error).__name__)
+            _enqueue_poll(locked.pk, countdown=5)
+        return locked
+    with transaction.atomic():
+        locked = _locked(locked.pk)
+        _mark_processing(locked, exchange_id)
+        _audit(locked, "submitted", request, exchange_withdrawal_id=exchange_id)
+    return locked
+
+
+def _mark_processing(withdrawal: Withdrawal, exchange_id: str) -> None:
+    withdrawal.state, withdrawal.exchange_withdrawal_id = State.PROCESSING, exchange_id
+    withdrawal.submitted_at, withdrawal.last_error = timezone.now(), ""
+    withdrawal.exchange_transaction_id = ""  # spent
+    withdrawal.save()
+    _enqueue_poll(withdrawal.pk, countdown=5)
+
+
+def _submit_refused(withdrawal: Withdrawal, error: ExchangeAPIError, request) -> Withdrawal:
+    """The exchange answered no: nothing was executed. Wrong codes may be entered again."""
+    with transaction.atomic():
+        locked = _locked(withdrawal.pk)
+        if error.code in WRONG_CODES:
+            locked.state, message = State.FACTORS_REQUESTED, "A code was not right. Enter the current codes again."
+        elif error.code in RESTART_VERIFICATION and "transaction" in str(error).lower():
+            locked.state, message = State.STEPPED_UP, "The verification ended. Request new codes."
+            locked.exchange_transaction_id, locked.factors_all, locked.factors_sent = "", [], []
+        else:
+            locked.state, message = State.FAILED, f"The exchange refused the withdrawal: {error}"
+            locked.completed_at = timezone.now()
+        locked.last_error = message[:500]
+        locked.save()
+        _audit(locked, "refused", request, code=error.code)
+    if locked.state == State.FAILED:
+        return locked
+    raise WithdrawalError(message)
+
+
+def withdrawal_cancel(*, withdrawal: Withdrawal, request=None) -> Withdrawal:
+    with transaction.atomic():
+        locked = _locked(withdrawal.pk)
+        if locked.state not in Withdrawal.EDITABLE:
+            raise WithdrawalError("A sent withdrawal cannot be cancelled here.")
+        locked.state, locked.exchange_transaction_id = State.CANCELLED, ""
+        locked.save(update_fields=["state", "exchange_transaction_id", "updated_at"])
+        _audit(locked, "cancelled", request)
+    return locked
+
+
+# --- step 7: following it, and reconciling "unknown" ------------------------------------------------------
+
+
+def _enqueue_poll(withdrawal_id: int, countdown: int) -> None:
+    from .tasks import withdrawal_poll
+
+    transaction.on_commit(lambda: withdrawal_poll.apply_async(args=[withdrawal_id], countdown=countdown))
+
+
+def withdrawal_reconcile(*, withdrawal_id: int) -> Withdrawal:
+    """Resolve ``unknown`` (or a ``submitting`` that never came back) from the exchange's history only."""
+    withdrawal = Withdrawal.objects.select_related("tenant", "user", "connection").get(pk=withdrawal_id)
+    stale = withdrawal.state == State.SUBMITTING and withdrawal.submit_started_at < timezone.now() - stale_submit_after()
+    if withdrawal.state != State.UNKNOWN and not stale:
+        return withdrawal
+    api, hooks, _ = exchange_context(withdrawal.connection)
+    found = hooks.find_sent(api, withdrawal.connection, withdrawal)
+    with transaction.atomic():
+        locked = _locked(withdrawal_id)
+        if locked.state not in (State.UNKNOWN, State.SUBMITTING):
+            return locked
+        if found:
+            _mark_processing(locked, found)
+            _audit(locked, "reconciled", found=True, exchange_withdrawal_id=found)
+        elif locked.submit_started_at + exchange_transaction_ttl() < timezone.now():
+            # The exchange can no longer execute that request: the user may verify and send again.
+            _reset_to_verify(locked, hooks)
+            _audit(locked, "reconciled", found=False)
+        elif locked.state == State.SUBMITTING:
+            locked.state = State.UNKNOWN
+            locked.save(update_fields=["state", "updated_at"])
+            _audit(locked, "unknown", error="stale")
+    return locked
+
+
+def _reset_to_verify(withdrawal: Withdrawal, hooks: ExchangeWithdrawals) -> None:
+    withdrawal.state = State.PREVIEWED
+    withdrawal.exchange_transaction_id, withdrawal.factors_all, withdrawal.factors_sent = "", [], []
+    withdrawal.stepped_up_at = None
+    withdrawal.last_error = "The exchange never executed this withdrawal. Review it and send it again."
+    withdrawal.save()
+
+
+def withdrawal_refresh_status(*, withdrawal_id: int) -> Withdrawal:
+    withdrawal = Withdrawal.objects.select_related("tenant", "user", "connection").get(pk=withdrawal_id)
+    if withdrawal.state in (State.UNKNOWN, State.SUBMITTING):
+        return withdrawal_reconcile(withdrawal_id=withdrawal_id)
+    if withdrawal.state != State.PROCESSING:
+        return withdrawal
+    api, hooks, _ = exchange_context(withdrawal.connection)
+    status = hooks.status(api, withdrawal.connection, withdrawal)
+    with transaction.atomic():
+        locked = _locked(withdrawal_id)
+        if locked.state != State.PROCESSING:
+            return locked
+        locked.exchange_status, locked.last_polled_at = status.raw, timezone.now()
+        if status.final:
+            locked.state = State.SUCCEEDED if status.succeeded else State.FAILED
+            locked.completed_at = timezone.now()
+            locked.save()
+            _audit(locked, "succeeded" if status.succeeded else "failed", exchange_status=status.raw)
+        else:
+            locked.save(update_fields=["exchange_status", "last_polled_at", "updated_at"])
+    return locked

@@ -1,0 +1,231 @@
+"""The wizard's pages: each parses input, calls one service or selector, and renders or redirects."""
+
+import time
+import uuid
+from decimal import Decimal
+from urllib.parse import urlencode
+
+from allauth.account.internal.flows.login import get_authentication_records
+from allauth.mfa.models import Authenticator
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods, require_POST
+from datetime import UTC, datetime
+
+from broker_portal.tenancy import get_for_tenant
+from connectors.base.api import ExchangeAPIError
+from connectors.base.http import ExchangeUnavailable
+from connectors.models import ExchangeConnection
+
+from . import selectors, services
+from .exchanges.base import SecuritySetupRequired
+from .exchanges.kucoin import security_setup_link
+from .forms import CodesForm, DetailsForm
+from .models import Withdrawal
+
+State = Withdrawal.State
+STEP_UP_SESSION_KEY = "withdrawal-step-up-started:{}"
+
+
+def next_page(withdrawal: Withdrawal) -> str:
+    """Where a withdrawal in this state continues."""
+    if withdrawal.state in (State.DRAFT,):
+        return reverse("withdrawal_details", args=[withdrawal.pk])
+    if withdrawal.state == State.PREVIEWED:
+        return reverse("withdrawal_preview", args=[withdrawal.pk])
+    if withdrawal.state in (State.STEPPED_UP, State.FACTORS_REQUESTED):
+        return reverse("withdrawal_verify", args=[withdrawal.pk])
+    return reverse("withdrawal_status", args=[withdrawal.pk])
+
+
+@login_required
+def withdrawal_index(request):
+    return render(request, "withdrawals/index.html",
+                  {"withdrawals": selectors.withdrawal_list(tenant=request.tenant, user=request.user)})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def withdrawal_details(request, connection_id=None, withdrawal_id=None):
+    withdrawal = None
+    if withdrawal_id is not None:
+        withdrawal = selectors.withdrawal_get(request=request, withdrawal_id=withdrawal_id)
+        if withdrawal.state not in Withdrawal.EDITABLE:
+            return redirect("withdrawal_status", withdrawal.pk)
+        connection = withdrawal.connection
+    else:
+        connection = get_for_tenant(ExchangeConnection.objects.filter(user=request.user), request.tenant,
+                                    pk=connection_id)
+    reason = selectors.withdrawal_capability(connection=connection)
+    if reason:
+        return render(request, "withdrawals/unavailable.html", {"connection": connection, "reason": reason})
+    api, hooks, _ = services.exchange_context(connection)
+    try:
+        currencies = hooks.currencies(api, connection)
+        infos = {code: hooks.currency(api, connection, code) for code in currencies}
+    except (ExchangeUnavailable, ExchangeAPIError) as error:
+        return render(request, "withdrawals/unavailable.html", {
+            "connection": connection, "reason": f"The exchange cannot be reached right now ({error})."})
+    if withdrawal is not None:
+        initial = {name: getattr(withdrawal, name) for name in (
+            "currency", "chain", "withdraw_type", "destination", "memo", "remark", "fee_deduct_type")}
+        initial.update(idempotency_key=withdrawal.idempotency_key, amount=format(withdrawal.amount.normalize(), "f"))
+    else:
+        # The idempotency key is issued here, when the wizard starts; every post of this form carries it.
+        initial = {"idempotency_key": uuid.uuid4()}
+    form = DetailsForm(request.POST or None, initial=initial, currencies=currencies, hooks=hooks)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        if withdrawal is not None and data["idempotency_key"] != withdrawal.idempotency_key:
+            form.add_error(None, "This form belongs to another withdrawal.")
+        else:
+            try:
+                details = services.Details(
+                    currency=data["currency"], chain=data.get("chain") or "", withdraw_type=data["withdraw_type"],
+                    destination=data["destination"].strip(), memo=data.get("memo") or "", remark=data["remark"],
+                    amount=services.parse_amount(data["amount"]), fee_deduct_type=data["fee_deduct_type"])
+                saved = services.withdrawal_save_details(
+                    tenant=request.tenant, user=request.user, connection=connection,
+                    idempotency_key=data["idempotency_key"], details=details, request=request)
+                return redirect("withdrawal_preview", saved.pk)
+            except services.WithdrawalError as error:
+                for field, message in error.field_errors.items():
+                    form.add_error(field if field in form.fields else None, message)
+                if not error.field_errors:
+                    form.add_error(None, error.message)
+    return render(request, "withdrawals/details.html", {
+        "form": form, "connection": connection, "withdrawal": withdrawal, "infos": infos, "hooks": hooks,
+        "step": 1})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def withdrawal_preview(request, withdrawal_id):
+    withdrawal = selectors.withdrawal_get(request=request, withdrawal_id=withdrawal_id)
+    if withdrawal.state not in Withdrawal.EDITABLE:
+        return redirect("withdrawal_status", withdrawal.pk)
+    error = ""
+    try:
+        withdrawal = services.withdrawal_preview(withdrawal=withdrawal, request=request)
+    except services.QuoteChanged as changed:
+        messages.warning(request, changed.message)
+        withdrawal = selectors.withdrawal_get(request=request, withdrawal_id=withdrawal_id)
+    except services.WithdrawalError as refused:
+        error = refused.message
+    if request.method == "POST" and not error:
+        return redirect("withdrawal_step_up", withdrawal.pk)
+    return render(request, "withdrawals/preview.html", {"withdrawal": withdrawal, "error": error, "step": 2,
+                                                        "ttl": int(services.preview_ttl().total_seconds())})
+
+
+def recent_mfa_reauthentication(request, since: float) -> float | None:
+    """When the user last re-authenticated with an MFA authenticator after ``since`` (epoch seconds)."""
+    records = [r for r in get_authentication_records(request, request.user)
+               if r.get("method") == "mfa" and r.get("reauthenticated") and r.get("at", 0) >= since]
+    return records[-1]["at"] if records else None
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def withdrawal_step_up(request, withdrawal_id):
+    withdrawal = selectors.withdrawal_get(request=request, withdrawal_id=withdrawal_id)
+    if withdrawal.state not in (State.PREVIEWED, State.STEPPED_UP, State.FACTORS_REQUESTED):
+        return redirect(next_page(withdrawal))
+    if not services.quote_is_fresh(withdrawal):
+        messages.info(request, "The preview expired; here are the current fees.")
+        return redirect("withdrawal_preview", withdrawal.pk)
+    has_mfa = Authenticator.objects.filter(user=request.user, type=Authenticator.Type.TOTP).exists()
+    session_key = STEP_UP_SESSION_KEY.format(withdrawal.pk)
+    if request.method == "POST" and has_mfa:
+        # Only a re-authentication after this moment counts for this withdrawal.
+        request.session[session_key] = time.time()
+        return redirect(f"{reverse('mfa_reauthenticate')}?{urlencode({'next': request.path})}")
+    started = request.session.get(session_key)
+    at = recent_mfa_reauthentication(request, started) if (started and has_mfa) else None
+    if at is not None:
+        request.session.pop(session_key, None)
+        try:
+            services.withdrawal_step_up(withdrawal=withdrawal, authenticated_at=datetime.fromtimestamp(at, tz=UTC),
+                                        request=request)
+        except services.WithdrawalError as error:
+            messages.error(request, error.message)
+            return redirect("withdrawal_preview", withdrawal.pk)
+        return redirect("withdrawal_verify", withdrawal.pk)
+    return render(request, "withdrawals/step_up.html", {"withdrawal": withdrawal, "has_mfa": has_mfa, "step": 3})
+
+
+@sensitive_post_parameters()
+@login_required
+@require_http_methods(["GET", "POST"])
+def withdrawal_verify(request, withdrawal_id):
+    """Steps 4–6: the exchange's security check, its 2FA codes, and the submit."""
+    withdrawal = selectors.withdrawal_get(request=request, withdrawal_id=withdrawal_id)
+    if withdrawal.state not in (State.STEPPED_UP, State.FACTORS_REQUESTED):
+        return redirect(next_page(withdrawal))
+    if not services.step_up_is_fresh(withdrawal):
+        messages.info(request, "Please confirm it is you again.")
+        return redirect("withdrawal_step_up", withdrawal.pk)
+    api, hooks, credential = services.exchange_context(withdrawal.connection)
+    factors = [factor for group in withdrawal.factors_all for factor in group]
+    form = CodesForm(request.POST if request.POST.get("action") == "submit" else None, factors=factors)
+    context = {"withdrawal": withdrawal, "hooks": hooks, "form": form, "step": 4, "security_url": ""}
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "request":
+                services.withdrawal_request_factors(withdrawal=withdrawal, request=request)
+                return redirect("withdrawal_verify", withdrawal.pk)
+            if request.POST.get("action") == "submit" and (form.is_valid() or not hooks.needs_factors):
+                codes = {factor: form.cleaned_data[factor].strip() for factor in factors} if factors else {}
+                sent = services.withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=request.tenant,
+                                                  user=request.user, codes=codes, request=request)
+                return redirect("withdrawal_status", sent.pk)
+        except SecuritySetupRequired as setup:
+            return_to = request.build_absolute_uri(reverse("withdrawal_security_return"))
+            context["security_url"] = security_setup_link(setup.url, client_id=credential.client_id,
+                                                          redirect_uri=return_to)
+        except services.WithdrawalError as error:
+            messages.error(request, error.message)
+            if isinstance(error, services.QuoteChanged) or not services.quote_is_fresh(withdrawal):
+                return redirect("withdrawal_preview", withdrawal.pk)
+            return redirect("withdrawal_verify", withdrawal.pk)
+    sent = {factor for group in withdrawal.factors_sent for factor in group}
+    context["factor_groups"] = [[{"factor": f, "field": form[f], "sent": f in sent} for f in group]
+                                for group in withdrawal.factors_all]
+    return render(request, "withdrawals/verify.html", context)
+
+
+@login_required
+def withdrawal_security_return(request):
+    """The exchange sends the user back here after its security setup: continue the waiting withdrawal."""
+    withdrawal = services.security_return_url_target(tenant=request.tenant, user=request.user)
+    if withdrawal is None:
+        return redirect("dashboard")
+    messages.info(request, "Welcome back. Request the codes again to continue.")
+    return redirect("withdrawal_verify", withdrawal.pk)
+
+
+@login_required
+@require_POST
+def withdrawal_cancel(request, withdrawal_id):
+    withdrawal = selectors.withdrawal_get(request=request, withdrawal_id=withdrawal_id)
+    try:
+        services.withdrawal_cancel(withdrawal=withdrawal, request=request)
+        messages.info(request, "The withdrawal was cancelled. Nothing was sent.")
+    except services.WithdrawalError as error:
+        messages.error(request, error.message)
+        return redirect("withdrawal_status", withdrawal.pk)
+    return redirect("dashboard")
+
+
+@login_required
+def withdrawal_status(request, withdrawal_id):
+    withdrawal = selectors.withdrawal_get(request=request, withdrawal_id=withdrawal_id)
+    if withdrawal.state in Withdrawal.EDITABLE:
+        return redirect(next_page(withdrawal))
+    return render(request, "withdrawals/status.html", {
+        "withdrawal": withdrawal, "step": 7, "open": withdrawal.state in Withdrawal.OPEN_AT_EXCHANGE,
+        "now": timezone.now(), "zero": Decimal(0)})
