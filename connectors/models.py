@@ -37,6 +37,12 @@ class ExchangeConnection(models.Model):
 
     last_refreshed_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True, default="")
+    # Refresh health: consecutive failed attempts and when the next one is due (backoff); the sweep skips a
+    # connection until then, so a failing exchange sees a trickle, not a storm.
+    refresh_failures = models.PositiveIntegerField(default=0)
+    next_refresh_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Set when the user was told that the refresh token will lapse; cleared by the next successful refresh.
+    refresh_lapse_warned_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -49,6 +55,8 @@ class ExchangeConnection(models.Model):
         indexes = [
             # The refresh sweep reads connections by status and how soon their access token expires.
             models.Index(fields=["status", "access_expires_at"], name="connection_due_for_refresh"),
+            # The lapse check reads connections whose refresh token runs out soon.
+            models.Index(fields=["status", "refresh_expires_at"], name="connection_refresh_lapsing"),
         ]
 
     def __str__(self):

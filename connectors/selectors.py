@@ -12,6 +12,7 @@ from broker_portal.selectors import tenant_offered_exchanges
 from .base.api import ExchangeAPIError
 from .base.http import ExchangeUnavailable
 from .models import ExchangeConnection
+from .refresh import RefreshFailed, call_with_fresh_token
 from .socialaccount import app_from_credential
 
 BALANCE_CACHE_SECONDS = 60
@@ -36,9 +37,10 @@ def connection_balances(connection: ExchangeConnection, credential: ExchangeCred
     if api is None or not connection.api_key:
         return {"balances": [], "error": ""}
     try:
-        balances = [b for b in api.balances(connection) if b.total]
+        # An expired token (Peatio's key pair is its token) is refreshed once, single-flight, and the call retried.
+        balances = [b for b in call_with_fresh_token(connection=connection, call=api.balances) if b.total]
         prices = {"USDT": Decimal(1), **api.usdt_prices([b.currency for b in balances if b.currency != "USDT"])}
-    except (ExchangeUnavailable, ExchangeAPIError) as error:
+    except (ExchangeUnavailable, ExchangeAPIError, RefreshFailed) as error:
         return {"balances": [], "error": f"Balances are unavailable right now ({error})."}
     result = valued_balances(balances, prices)
     cache.set(cache_key, result, BALANCE_CACHE_SECONDS)

@@ -40,6 +40,9 @@ class Balance:
 
 
 class ExchangeAPI:
+    # Whether the OAuth access token itself is the API key pair (Peatio), so a refresh rotates the key too.
+    token_is_api_key = False
+
     def __init__(self, app_settings: dict, *, client_id: str = "", client_secret: str = "", broker_key: str = ""):
         self.settings = app_settings
         self.base_url = app_settings["api_base_url"].rstrip("/")

@@ -24,6 +24,8 @@ def split_user_token(access_token: str) -> tuple[str, str]:
 
 
 class PeatioAPI(ExchangeAPI):
+    token_is_api_key = True
+
     def create_api_key(self, access_token, permissions, flow_data):
         # No separate key to create: the user token is the APIv2 key pair.
         access_key, secret_key = split_user_token(access_token)

@@ -1,0 +1,310 @@
+"""Keeping a connection's tokens fresh: the single-flight refresh, its failure policy, and the sweep.
+
+Locking. A refresh holds the connection's row lock (``select_for_update``) from reading the stored pair
+until the new pair is committed, across the call to the token endpoint, as django-oauth-toolkit rotates
+under ``select_for_update``. Refresh tokens rotate and a reused one revokes the whole family, so exactly
+one caller may spend a refresh token, and it must store what it got before anyone reads the row again.
+A lease (status "refreshing" plus a fencing token) would free the row during the call, but every reader
+would then need to wait and poll for the lease anyway; the row lock gives the same waiting for free, and
+a crashed worker releases it when its connection closes instead of when a lease times out. The cost is
+one database connection held for at most the token call's timeout. Workers never wait for the lock
+(``skip_locked``: whoever holds it is doing the work); API calls do wait, then read the fresh pair.
+
+Nothing secret leaves this module: results carry outcomes and times, messages name the exchange and the
+kind of failure, never a token.
+"""
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable, TypeVar
+
+from allauth.socialaccount.providers import registry
+from allauth.socialaccount.providers.oauth2.client import OAuth2Error
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from broker_portal.audit import record_audit_event
+from broker_portal.models import ExchangeCredential
+
+from .base.api import AccessTokenExpired
+from .base.http import ExchangeUnavailable, HostNotAllowed
+from .base.oauth import post_token_request
+from .models import ExchangeConnection
+from .socialaccount import app_from_credential
+
+logger = logging.getLogger(__name__)
+Status = ExchangeConnection.Status
+T = TypeVar("T")
+
+
+def setting_seconds(name: str, default: float) -> timedelta:
+    return timedelta(seconds=float(getattr(settings, name, default)))
+
+
+def refresh_window() -> timedelta:
+    """How long before its access token expires a connection is refreshed."""
+    return setting_seconds("TOKEN_REFRESH_WINDOW_SECONDS", 600)
+
+
+# Backoff after a transient failure: base * 2^(failures-1), capped, with jitter, never sooner than the
+# exchange's Retry-After, and never later than half the refresh token's remaining life.
+BACKOFF_BASE_SECONDS = 30
+BACKOFF_MAX_SECONDS = 30 * 60
+# The user is told this long before the refresh token runs out that renewals keep failing.
+LAPSE_WARNING_SECONDS = 12 * 3600
+# A connection the sweep enqueued is not enqueued again for this long (the task may sit in the queue).
+SWEEP_CLAIM_SECONDS = 5 * 60
+# The task retries itself at next_refresh_attempt_at; the sweep steps in only if that retry got lost.
+SWEEP_GRACE_SECONDS = 60
+SWEEP_BATCH_SIZE = 500
+# Enqueued refreshes are spread over this many seconds so that one sweep is not one burst at the exchange.
+SWEEP_JITTER_SECONDS = 30
+
+
+class Outcome:
+    REFRESHED = "refreshed"  # this call rotated the pair
+    FRESH = "fresh"  # nothing to do: not due yet, or a sibling already rotated the token the caller saw
+    BUSY = "busy"  # a sibling holds the lock and is refreshing right now (only where the caller won't wait)
+    RETRY = "retry"  # transient failure; retry_at says when
+    NEEDS_REAUTHORIZATION = "needs_reauthorization"
+    FAILED = "failed"  # refused for a reason a retry will not fix (e.g. the tenant's client credentials)
+    SKIPPED = "skipped"  # not a connection that is refreshed (revoked, needs reauthorization, gone)
+
+    USABLE = (REFRESHED, FRESH)
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    outcome: str
+    retry_at: datetime | None = None
+
+
+class RefreshFailed(Exception):
+    """An on-demand refresh did not give a usable token; the message is safe to show."""
+
+
+def is_invalid_grant(error: OAuth2Error) -> bool:
+    # post_token_request words a refusal as "<RFC 6749 error>: <description>" (or "<code>: <message>").
+    return str(error).split(":", 1)[0].strip() == "invalid_grant"
+
+
+def provider_for(credential: ExchangeCredential):
+    return registry.get_class(credential.exchange)(None, app=app_from_credential(credential))
+
+
+def refresh_retry_delay(*, failures: int, retry_after: float | None, refresh_left: timedelta | None) -> timedelta:
+    """Exponential backoff with jitter, honouring Retry-After, bounded by the refresh token's expiry."""
+    base = float(getattr(settings, "TOKEN_REFRESH_BACKOFF_BASE_SECONDS", BACKOFF_BASE_SECONDS))
+    ceiling = min(float(getattr(settings, "TOKEN_REFRESH_BACKOFF_MAX_SECONDS", BACKOFF_MAX_SECONDS)),
+                  base * 2 ** max(failures - 1, 0))
+    delay = max(random.uniform(ceiling / 2, ceiling), retry_after or 0)
+    if refresh_left is not None:
+        # Denser attempts as the lapse nears, so there is always one more before it.
+        delay = min(delay, max(refresh_left.total_seconds() / 2, 0))
+    return timedelta(seconds=delay)
+
+
+def connection_refresh(*, connection_id: int, force: bool = False, stale_access_token: str | None = None,
+                       wait: bool = True) -> RefreshResult:
+    """Rotate the connection's token pair if it is due, single-flight across all processes.
+
+    ``stale_access_token``: the token an API call was refused with; if the stored one differs, a sibling has
+    already refreshed and the caller only needs to re-read. ``force``: refresh even if not due (admin).
+    ``wait=False``: return BUSY instead of waiting for a sibling's refresh (workers)."""
+    now = timezone.now()
+    with transaction.atomic():
+        locked = ExchangeConnection.objects.select_for_update(skip_locked=not wait).filter(pk=connection_id)
+        connection = locked.first()
+        if connection is None:
+            exists = not wait and ExchangeConnection.objects.filter(pk=connection_id).exists()
+            return RefreshResult(Outcome.BUSY if exists else Outcome.SKIPPED)
+        # Everything below reads the row as it is now, under the lock: a sibling that refreshed while we
+        # waited is seen here, and nobody can rotate it until we commit.
+        if connection.status != Status.ACTIVE:
+            return RefreshResult(Outcome.SKIPPED)
+        if stale_access_token is not None:
+            if connection.access_token != stale_access_token:
+                return RefreshResult(Outcome.FRESH)
+        elif not force and connection.access_expires_at and connection.access_expires_at > now + refresh_window():
+            return RefreshResult(Outcome.FRESH)
+        if not connection.refresh_token:
+            return connection_mark_needs_reauthorization(connection=connection, reason="no refresh token")
+        if connection.refresh_expires_at and connection.refresh_expires_at <= now:
+            return connection_mark_needs_reauthorization(connection=connection, reason="refresh token expired")
+        return _refresh_locked(connection, now)
+
+
+def _refresh_locked(connection: ExchangeConnection, now: datetime) -> RefreshResult:
+    credential = ExchangeCredential.objects.filter(tenant_id=connection.tenant_id, exchange=connection.exchange).first()
+    if credential is None:
+        return _fail(connection, "The broker no longer offers this exchange.")
+    provider = provider_for(credential)
+    adapter = provider.get_oauth2_adapter(None)
+    try:
+        token = post_token_request(
+            adapter, provider.app, adapter.refresh_token_url,
+            adapter.refresh_request_data(connection.refresh_token, list(connection.permissions)),
+            headers=provider.token_headers(connection.details),
+        )
+    except ExchangeUnavailable as error:
+        return _schedule_retry(connection, provider.name, error, now)
+    except HostNotAllowed:
+        return _fail(connection, f"{provider.name}'s address in the broker's settings is not allowed.")
+    except OAuth2Error as error:
+        if is_invalid_grant(error):
+            # The stored refresh token was read under the lock, so it is the one we sent: no sibling rotated
+            # it in between. The grant itself is dead (expired, revoked, or spent by a response we lost).
+            return connection_mark_needs_reauthorization(connection=connection, reason="invalid_grant")
+        return _fail(connection, f"{provider.name} refused to renew access ({error}).")
+
+    connection.access_token = token.access_token
+    if token.refresh_token:
+        connection.refresh_token = token.refresh_token
+        connection.refresh_expires_at = token.refresh_expires_at
+    connection.access_expires_at = token.access_expires_at
+    fields = ["access_token", "refresh_token", "access_expires_at", "refresh_expires_at"]
+    if provider.api_class.token_is_api_key:
+        # Peatio: the user token is the APIv2 key pair, so the key rotates with it.
+        key = provider.api_class(provider.app.settings).create_api_key(token.access_token, connection.permissions, {})
+        connection.api_key, connection.api_secret, connection.api_key_id = key.key, key.secret, key.key_id
+        fields += ["api_key", "api_secret", "api_key_id"]
+    connection.last_refreshed_at = now
+    connection.refresh_failures = 0
+    connection.next_refresh_attempt_at = None
+    connection.refresh_lapse_warned_at = None
+    connection.last_error = ""
+    connection.save(update_fields=[*fields, "last_refreshed_at", "refresh_failures", "next_refresh_attempt_at",
+                                   "refresh_lapse_warned_at", "last_error", "updated_at"])
+    return RefreshResult(Outcome.REFRESHED)
+
+
+def _schedule_retry(connection: ExchangeConnection, exchange_name: str, error: ExchangeUnavailable,
+                    now: datetime) -> RefreshResult:
+    refresh_left = connection.refresh_expires_at - now if connection.refresh_expires_at else None
+    connection.refresh_failures += 1
+    retry_at = now + refresh_retry_delay(failures=connection.refresh_failures, retry_after=error.retry_after,
+                                         refresh_left=refresh_left)
+    connection.next_refresh_attempt_at = retry_at
+    connection.last_error = (f"{exchange_name} could not renew access just now ({error}); "
+                             f"trying again at {retry_at:%H:%M} UTC.")[:500]
+    connection.save(update_fields=["refresh_failures", "next_refresh_attempt_at", "last_error", "updated_at"])
+    if connection.refresh_failures == 1:  # one event per streak, not one per attempt
+        record_audit_event(tenant=connection.tenant, action="connection.refresh_failing", target=connection,
+                           details={"exchange": connection.exchange, "error": str(error)})
+    logger.info("refresh of connection %s failed (%s); attempt %s, next at %s", connection.pk, error,
+                connection.refresh_failures, retry_at.isoformat())
+    if refresh_left is not None and refresh_left <= setting_seconds("TOKEN_REFRESH_LAPSE_WARNING_SECONDS",
+                                                                    LAPSE_WARNING_SECONDS):
+        _warn_lapse(connection, now)
+    return RefreshResult(Outcome.RETRY, retry_at=retry_at)
+
+
+def _fail(connection: ExchangeConnection, message: str) -> RefreshResult:
+    """A refusal no retry will fix: the connection stops being swept until someone looks at it."""
+    connection.status = Status.ERROR
+    connection.last_error = message[:500]
+    connection.next_refresh_attempt_at = None
+    connection.save(update_fields=["status", "last_error", "next_refresh_attempt_at", "updated_at"])
+    record_audit_event(tenant=connection.tenant, action="connection.refresh_failed", target=connection,
+                       details={"exchange": connection.exchange, "error": connection.last_error})
+    logger.warning("refresh of connection %s refused: %s", connection.pk, message)
+    return RefreshResult(Outcome.FAILED)
+
+
+def connection_mark_needs_reauthorization(*, connection: ExchangeConnection, reason: str) -> RefreshResult:
+    """The refresh grant is gone: the user must connect again. Call with the row locked."""
+    connection.status = Status.NEEDS_REAUTHORIZATION
+    connection.last_error = f"{connection.get_exchange_display()} needs you to connect again to keep access."
+    connection.next_refresh_attempt_at = None
+    connection.save(update_fields=["status", "last_error", "next_refresh_attempt_at", "updated_at"])
+    record_audit_event(tenant=connection.tenant, action="connection.needs_reauthorization", target=connection,
+                       details={"exchange": connection.exchange, "reason": reason})
+    logger.warning("connection %s needs reauthorization (%s)", connection.pk, reason)
+    _notify(connection.pk, "needs_reauthorization")
+    return RefreshResult(Outcome.NEEDS_REAUTHORIZATION)
+
+
+def _warn_lapse(connection: ExchangeConnection, now: datetime) -> None:
+    if connection.refresh_lapse_warned_at is not None:
+        return
+    connection.refresh_lapse_warned_at = now
+    connection.save(update_fields=["refresh_lapse_warned_at", "updated_at"])
+    record_audit_event(tenant=connection.tenant, action="connection.refresh_lapsing", target=connection,
+                       details={"exchange": connection.exchange,
+                                "refresh_expires_at": connection.refresh_expires_at.isoformat()})
+    _notify(connection.pk, "refresh_lapsing")
+
+
+def connection_warn_refresh_lapse(*, connection_id: int) -> bool:
+    """Flag a connection whose refresh token runs out soon without a successful refresh; tell its user once."""
+    now = timezone.now()
+    with transaction.atomic():
+        connection = ExchangeConnection.objects.select_for_update(skip_locked=True).filter(
+            pk=connection_id, status=Status.ACTIVE, refresh_lapse_warned_at__isnull=True).first()
+        if connection is None or connection.refresh_expires_at is None:
+            return False
+        _warn_lapse(connection, now)
+        return True
+
+
+def _notify(connection_id: int, notice: str) -> None:
+    from .tasks import send_connection_notice
+
+    transaction.on_commit(lambda: send_connection_notice.delay(connection_id, notice))
+
+
+def call_with_fresh_token(*, connection: ExchangeConnection, call: Callable[[ExchangeConnection], T]) -> T:
+    """Run an exchange call; if the exchange says the access token expired (401, Peatio's 2010), run the
+    single-flight refresh and retry once. A call that raced a sibling's refresh only re-reads the row."""
+    try:
+        return call(connection)
+    except AccessTokenExpired:
+        result = connection_refresh(connection_id=connection.pk, stale_access_token=connection.access_token)
+        connection.refresh_from_db()
+        if result.outcome not in Outcome.USABLE:
+            raise RefreshFailed(connection.last_error or "Access to the exchange could not be renewed.")
+    return call(connection)
+
+
+def connections_sweep(*, now: datetime | None = None, batch_size: int | None = None) -> dict:
+    """Claim the connections whose access token expires within the window and enqueue one refresh each;
+    flag those whose refresh token is about to lapse. Reads go through the (status, expiry) indexes, so the
+    cost follows the number of connections that are due, not the number of connections."""
+    now = now or timezone.now()
+    batch_size = batch_size or SWEEP_BATCH_SIZE
+    claim_until = now + setting_seconds("TOKEN_REFRESH_SWEEP_CLAIM_SECONDS", SWEEP_CLAIM_SECONDS)
+    grace = setting_seconds("TOKEN_REFRESH_SWEEP_GRACE_SECONDS", SWEEP_GRACE_SECONDS)
+    due = ExchangeConnection.objects.filter(
+        status=Status.ACTIVE, access_expires_at__lte=now + refresh_window(),
+    ).filter(Q(next_refresh_attempt_at__isnull=True) | Q(next_refresh_attempt_at__lte=now - grace))
+    enqueued = 0
+    while True:
+        with transaction.atomic():
+            # Rows locked right now are being refreshed; skipping them keeps the sweep from waiting.
+            ids = list(due.select_for_update(skip_locked=True).order_by("access_expires_at", "id")
+                       .values_list("id", flat=True)[:batch_size])
+            if ids:
+                ExchangeConnection.objects.filter(id__in=ids).update(next_refresh_attempt_at=claim_until)
+                transaction.on_commit(lambda ids=ids: enqueue_refreshes(ids))
+        enqueued += len(ids)
+        if len(ids) < batch_size:
+            break
+    lapsing = ExchangeConnection.objects.filter(
+        status=Status.ACTIVE, refresh_expires_at__lte=now + setting_seconds(
+            "TOKEN_REFRESH_LAPSE_WARNING_SECONDS", LAPSE_WARNING_SECONDS),
+        refresh_lapse_warned_at__isnull=True,
+    ).values_list("id", flat=True)[:batch_size]
+    warned = sum(connection_warn_refresh_lapse(connection_id=pk) for pk in list(lapsing))
+    return {"enqueued": enqueued, "warned": warned}
+
+
+def enqueue_refreshes(connection_ids: list[int]) -> None:
+    from .tasks import refresh_connection
+
+    jitter = float(getattr(settings, "TOKEN_REFRESH_SWEEP_JITTER_SECONDS", SWEEP_JITTER_SECONDS))
+    for connection_id in connection_ids:
+        refresh_connection.apply_async(args=[connection_id], countdown=random.uniform(0, jitter))
