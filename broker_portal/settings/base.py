@@ -215,11 +215,16 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "portal-heartbeat": {"task": "broker_portal.tasks.record_worker_heartbeat", "schedule": 60.0},
+    "withdrawals-poll-open": {"task": "withdrawals.tasks.withdrawal_poll_open", "schedule": 15.0},
     "connectors-token-refresh-sweep": {"task": "connectors.tasks.sweep_token_refresh", "schedule": 60.0},
 }
 
 # Connections whose access token expires within this many seconds are refreshed by the sweep.
 TOKEN_REFRESH_WINDOW_SECONDS = int(env("TOKEN_REFRESH_WINDOW_SECONDS", "600"))
+
+# Withdrawals: a fee preview is valid this long, then quoted again; the MFA step-up counts this long.
+WITHDRAWAL_PREVIEW_TTL_SECONDS = int(env("WITHDRAWAL_PREVIEW_TTL_SECONDS", "300"))
+WITHDRAWAL_STEP_UP_TTL_SECONDS = int(env("WITHDRAWAL_STEP_UP_TTL_SECONDS", "600"))
 
 # The exchange sandbox is mounted only where this is on (demo, tests).
 EXCHANGE_SANDBOX = env_bool("EXCHANGE_SANDBOX", False)
