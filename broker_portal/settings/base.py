@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "connectors.peatio",
     "connectors.oauth2",
     "withdrawals",
+    "exports",
 ]
 
 MIDDLEWARE = [
@@ -217,7 +218,12 @@ CELERY_BEAT_SCHEDULE = {
     "portal-heartbeat": {"task": "broker_portal.tasks.record_worker_heartbeat", "schedule": 60.0},
     "withdrawals-poll-open": {"task": "withdrawals.tasks.withdrawal_poll_open", "schedule": 15.0},
     "connectors-token-refresh-sweep": {"task": "connectors.tasks.sweep_token_refresh", "schedule": 60.0},
+    "exports-sync-history": {"task": "exports.tasks.sync_all_connections", "schedule": 3600.0},
 }
+
+# Export files: written here, served only through the authenticated download view, deleted after expiry.
+EXPORTS_DIR = Path(env("EXPORTS_DIR", str(VAR_DIR / "exports")))
+EXPORTS_LINK_HOURS = int(env("EXPORTS_LINK_HOURS", "24"))
 
 # Connections whose access token expires within this many seconds are refreshed by the sweep.
 TOKEN_REFRESH_WINDOW_SECONDS = int(env("TOKEN_REFRESH_WINDOW_SECONDS", "600"))

@@ -1,0 +1,154 @@
+"""Export formats: the columns and how one history entry becomes rows, and writers that stream them to a file.
+
+Every text cell passes through ``safe_text``: a spreadsheet would run a cell that starts with ``=``, ``+``, ``-``
+or ``@`` (or a tab or carriage return) as a formula, so such cells get a leading apostrophe. Plain numbers
+("-1.5") are left alone; they are what an accountant's tool expects.
+"""
+
+import csv
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+
+from .models import ExportFormat, HistoryKind
+
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+EXCHANGE_NAMES = {"kucoin": "KuCoin", "okx": "OKX", "kraken": "Kraken", "peatio": "Peatio"}
+
+# What the writers read from each entry (values_list(..., named=True)).
+FIELDS = ("exchange", "connection_id", "user_id", "kind", "external_id", "occurred_at", "entry_type", "side",
+          "currency", "amount", "quote_currency", "quote_amount", "price", "fee", "fee_currency", "balance",
+          "address", "txid", "status")
+
+
+def safe_text(value) -> str:
+    text = "" if value is None else str(value)
+    if text.startswith(FORMULA_TRIGGERS) and not PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+def number(value: Decimal | None) -> str:
+    """Plain notation without trailing zeros, as exchanges print amounts."""
+    if value is None:
+        return ""
+    if value == 0:
+        return "0"
+    return format(value.normalize(), "f")
+
+
+def flows(entry) -> tuple[Decimal | None, str, Decimal | None, str]:
+    """(sent amount, sent currency, received amount, received currency) of one entry."""
+    if entry.kind == HistoryKind.TRADE:
+        if entry.side == "sell":
+            return entry.amount, entry.currency, entry.quote_amount, entry.quote_currency
+        return entry.quote_amount, entry.quote_currency, entry.amount, entry.currency
+    if entry.kind == HistoryKind.DEPOSIT:
+        return None, "", entry.amount, entry.currency
+    if entry.kind == HistoryKind.WITHDRAWAL:
+        return entry.amount, entry.currency, None, ""
+    if entry.amount < 0:
+        return -entry.amount, entry.currency, None, ""
+    return None, "", entry.amount, entry.currency
+
+
+def description(entry) -> str:
+    parts = [EXCHANGE_NAMES.get(entry.exchange, entry.exchange), entry.kind, entry.entry_type, entry.external_id]
+    return " ".join(part for part in parts if part)
+
+
+def fee_cells(entry) -> list[str]:
+    return [number(entry.fee), safe_text(entry.fee_currency)] if entry.fee else ["", ""]
+
+
+def koinly_row(entry) -> list[str]:
+    sent, sent_currency, received, received_currency = flows(entry)
+    label = "cost" if entry.kind == HistoryKind.LEDGER and entry.entry_type == "fee" else ""
+    return [entry.occurred_at.strftime("%Y-%m-%d %H:%M:%S UTC"), number(sent), safe_text(sent_currency),
+            number(received), safe_text(received_currency), *fee_cells(entry), "", "", label,
+            safe_text(description(entry)), safe_text(entry.txid)]
+
+
+def cointracker_row(entry) -> list[str]:
+    sent, sent_currency, received, received_currency = flows(entry)
+    return [entry.occurred_at.strftime("%m/%d/%Y %H:%M:%S"), number(received), safe_text(received_currency),
+            number(sent), safe_text(sent_currency), *fee_cells(entry), ""]
+
+
+NATIVE_COLUMNS = ["Exchange", "Connection", "Kind", "External ID", "Time (UTC)", "Type", "Side", "Currency", "Amount",
+                  "Quote Currency", "Quote Amount", "Price", "Fee", "Fee Currency", "Balance", "Address", "TxHash",
+                  "Status"]
+
+
+def native_cells(entry) -> list:
+    """Native columns with amounts as Decimals (the CSV prints them, the XLSX stores them as numbers)."""
+    return [entry.exchange, entry.connection_id, entry.kind, safe_text(entry.external_id), entry.occurred_at,
+            safe_text(entry.entry_type), safe_text(entry.side), safe_text(entry.currency), entry.amount,
+            safe_text(entry.quote_currency), entry.quote_amount, entry.price, entry.fee, safe_text(entry.fee_currency),
+            entry.balance, safe_text(entry.address), safe_text(entry.txid), safe_text(entry.status)]
+
+
+def native_row(entry) -> list[str]:
+    cells = native_cells(entry)
+    cells[4] = entry.occurred_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return [number(cell) if isinstance(cell, Decimal) else ("" if cell is None else str(cell)) for cell in cells]
+
+
+@dataclass(frozen=True)
+class Format:
+    id: str
+    extension: str
+    content_type: str
+    columns: list[str]
+    row: object  # entry -> list of cells
+
+
+FORMATS = {
+    ExportFormat.KOINLY: Format("koinly", "csv", "text/csv", [
+        "Date", "Sent Amount", "Sent Currency", "Received Amount", "Received Currency", "Fee Amount", "Fee Currency",
+        "Net Worth Amount", "Net Worth Currency", "Label", "Description", "TxHash"], koinly_row),
+    ExportFormat.COINTRACKER: Format("cointracker", "csv", "text/csv", [
+        "Date", "Received Quantity", "Received Currency", "Sent Quantity", "Sent Currency", "Fee Amount",
+        "Fee Currency", "Tag"], cointracker_row),
+    ExportFormat.NATIVE_CSV: Format("csv", "csv", "text/csv", NATIVE_COLUMNS, native_row),
+    ExportFormat.XLSX: Format("xlsx", "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                              NATIVE_COLUMNS, native_cells),
+}
+
+
+class CsvWriter:
+    def __init__(self, path, columns):
+        self.file = open(path, "w", newline="", encoding="utf-8")
+        self.writer = csv.writer(self.file)
+        self.writer.writerow(columns)
+
+    def write(self, row):
+        self.writer.writerow(row)
+
+    def close(self):
+        self.file.close()
+
+
+class XlsxWriter:
+    """openpyxl's write-only workbook keeps rows in a temporary file, not in memory."""
+
+    def __init__(self, path, columns):
+        from openpyxl import Workbook
+
+        self.path = path
+        self.workbook = Workbook(write_only=True)
+        self.sheet = self.workbook.create_sheet("History")
+        self.sheet.append(columns)
+
+    def write(self, row):
+        # Excel has no time zones: the column says UTC, the cell holds the naive UTC time.
+        row[4] = row[4].replace(tzinfo=None)
+        self.sheet.append(row)
+
+    def close(self):
+        self.workbook.save(self.path)
+
+
+def open_writer(export_format: Format, path):
+    return (XlsxWriter if export_format.extension == "xlsx" else CsvWriter)(path, export_format.columns)

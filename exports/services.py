@@ -1,0 +1,248 @@
+"""Writes: syncing exchange history into HistoryEntry, and export jobs from request to file."""
+
+import hashlib
+import logging
+import secrets
+import time
+from datetime import timedelta
+from importlib import import_module
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from broker_portal.audit import record_audit_event
+from broker_portal.models import ExchangeCredential, Membership
+from connectors.models import ExchangeConnection
+from connectors.selectors import exchange_api
+
+from .formats import FIELDS, FORMATS, open_writer
+from .models import ExportFormat, ExportJob, HistoryEntry, HistoryKind, SyncState
+from .selectors import history_for_export, is_export_staff
+from .sync.base import HistorySource
+
+logger = logging.getLogger(__name__)
+
+PROGRESS_EVERY_ROWS = 5000
+CHUNK_SIZE = 5000
+
+
+class ExportError(Exception):
+    """A request the portal refuses; the message is for the person who made it."""
+
+
+# --- sync -----------------------------------------------------------------------------------------
+
+
+def history_source(exchange: str) -> HistorySource | None:
+    """The exchange's module under exports/sync/: adding an exchange adds a module, not a branch here."""
+    try:
+        return import_module(f"exports.sync.{exchange}").SOURCE
+    except ModuleNotFoundError:
+        return None
+
+
+def sync_connection_history(*, connection: ExchangeConnection, kinds=None) -> dict[str, int]:
+    """Import what the exchange has that we do not; returns the rows added per kind."""
+    source = history_source(connection.exchange)
+    if source is None or not connection.api_key:
+        return {}
+    credential = ExchangeCredential.objects.get(tenant_id=connection.tenant_id, exchange=connection.exchange)
+    api = exchange_api(credential)
+    return {kind: sync_history_kind(source=source, api=api, connection=connection, kind=kind)
+            for kind in source.kinds if kinds is None or kind in kinds}
+
+
+def sync_history_kind(*, source: HistorySource, api, connection: ExchangeConnection, kind: str) -> int:
+    """One pass from the newest page back to the rows we already hold (or to the end the first time).
+
+    After every page the next cursor is saved, so a pass that fails resumes at the page it stopped on,
+    still stopping at the floor it started with."""
+    state, _ = SyncState.objects.get_or_create(connection=connection, kind=kind)
+    if state.resume_cursor is None:
+        floor = HistoryEntry.objects.filter(connection=connection, kind=kind).aggregate(newest=Max("occurred_at"))
+        floor, cursor = floor["newest"], None
+    else:
+        floor, cursor = state.pass_floor, state.resume_cursor
+    pause = source.pause_seconds * getattr(settings, "EXPORTS_SYNC_PAUSE_SCALE", 1.0)
+    added = 0
+    first = True
+    while True:
+        if not first and pause:
+            time.sleep(pause)
+        first = False
+        try:
+            items, next_cursor = source.fetch_page(api, connection, kind, cursor)
+            rows = [source.normalize(kind, item) for item in items]
+        except Exception as error:
+            SyncState.objects.filter(pk=state.pk).update(last_error=str(error)[:500])
+            raise
+        with transaction.atomic():
+            stored = store_history(connection=connection, kind=kind, rows=rows)
+            added += stored
+            done = (next_cursor is None or not rows
+                    or (floor is not None and any(row["occurred_at"] < floor for row in rows)))
+            state.resume_cursor = None if done else next_cursor
+            state.pass_floor = None if done else floor
+            state.rows_stored += stored
+            if done:
+                state.last_synced_at = timezone.now()
+                state.last_error = ""
+            state.save()
+        if done:
+            return added
+        cursor = next_cursor
+
+
+def store_history(*, connection: ExchangeConnection, kind: str, rows: list[dict]) -> int:
+    """Insert the rows not held yet; the unique constraint keeps a concurrent sync from adding one twice."""
+    by_id = {row["external_id"]: row for row in rows}
+    held = set(HistoryEntry.objects.filter(connection=connection, kind=kind, external_id__in=list(by_id))
+               .values_list("external_id", flat=True))
+    new = [HistoryEntry(tenant_id=connection.tenant_id, connection=connection, user_id=connection.user_id,
+                        exchange=connection.exchange, kind=kind, **row)
+           for external_id, row in by_id.items() if external_id not in held]
+    HistoryEntry.objects.bulk_create(new, ignore_conflicts=True)
+    return len(new)
+
+
+def sync_request(*, connection: ExchangeConnection, request=None) -> None:
+    """On demand: audited, run by the worker."""
+    from .tasks import sync_connection
+
+    record_audit_event(tenant=connection.tenant, action="history.sync_requested", target=connection, request=request,
+                       details={"exchange": connection.exchange})
+    transaction.on_commit(lambda: sync_connection.delay(connection.pk))
+
+
+def connections_due_for_sync():
+    return ExchangeConnection.objects.filter(status=ExchangeConnection.Status.ACTIVE).exclude(api_key="") \
+        .values_list("pk", flat=True)
+
+
+# --- exports --------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def export_request(*, tenant, user, membership: Membership | None, scope: str, kinds: list[str], export_format: str,
+                   date_from, date_to, scope_user=None, scope_connection: ExchangeConnection | None = None,
+                   request=None) -> ExportJob:
+    """Accountants and broker admins export any scope of their tenant; others only their own connections."""
+    if membership is None:
+        raise ExportError("You are not a member of this broker.")
+    kinds = [kind for kind in HistoryKind.values if kind in kinds]
+    if not kinds:
+        raise ExportError("Choose at least one kind of history.")
+    if export_format not in ExportFormat.values:
+        raise ExportError("Choose a format.")
+    if date_from > date_to:
+        raise ExportError("The start of the range is after its end.")
+    staff = is_export_staff(membership)
+    if scope == ExportJob.Scope.TENANT and not staff:
+        raise ExportError("Only accountants and broker admins export the whole tenant.")
+    if scope == ExportJob.Scope.USER:
+        scope_user = scope_user if staff else user
+        if scope_user is None or not scope_user.memberships.filter(tenant=tenant).exists():
+            raise ExportError("Choose a user of this broker.")
+    elif scope == ExportJob.Scope.CONNECTION:
+        if scope_connection is None or scope_connection.tenant_id != tenant.pk or (
+                not staff and scope_connection.user_id != user.pk):
+            raise ExportError("Choose one of the connections you may export.")
+        scope_user = None
+    elif scope == ExportJob.Scope.TENANT:
+        scope_user = scope_connection = None
+    else:
+        raise ExportError("Choose a scope.")
+    job = ExportJob.objects.create(
+        tenant=tenant, requested_by=user, scope=scope, scope_user=scope_user,
+        scope_connection=scope_connection if scope == ExportJob.Scope.CONNECTION else None,
+        kinds=kinds, format=export_format, date_from=date_from, date_to=date_to,
+    )
+    record_audit_event(tenant=tenant, action="export.requested", actor=user, target=job, request=request, details={
+        "scope": scope, "user": scope_user.pk if scope_user else None,
+        "connection": scope_connection.pk if scope == ExportJob.Scope.CONNECTION else None,
+        "kinds": kinds, "format": export_format, "from": date_from.isoformat(), "to": date_to.isoformat(),
+    })
+    from .tasks import run_export
+
+    transaction.on_commit(lambda: run_export.delay(job.pk))
+    return job
+
+
+def exports_dir() -> Path:
+    directory = Path(settings.EXPORTS_DIR)
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def export_path(job: ExportJob) -> Path:
+    return exports_dir() / job.file_name
+
+
+def export_run(*, job: ExportJob) -> ExportJob:
+    """Stream the job's rows to its file with bounded memory, saving progress as it goes."""
+    export_format = FORMATS[job.format]
+    entries = history_for_export(job=job)
+    rows_total = entries.count()
+    # A random name: the file is only ever served through the download view, never from a guessable URL.
+    file_name = f"{job.tenant.slug}-export-{job.pk}-{secrets.token_hex(8)}.{export_format.extension}"
+    ExportJob.objects.filter(pk=job.pk).update(status=ExportJob.Status.RUNNING, rows_total=rows_total,
+                                               rows_written=0, file_name=file_name)
+    path = exports_dir() / file_name
+    counts = {kind: 0 for kind in job.kinds}
+    written = 0
+    try:
+        writer = open_writer(export_format, path)
+        try:
+            for entry in entries.values_list(*FIELDS, named=True).iterator(chunk_size=CHUNK_SIZE):
+                writer.write(export_format.row(entry))
+                counts[entry.kind] += 1
+                written += 1
+                if written % PROGRESS_EVERY_ROWS == 0:
+                    ExportJob.objects.filter(pk=job.pk).update(rows_written=written)
+        finally:
+            writer.close()
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    digest, size = file_digest(path)
+    finished = timezone.now()
+    ExportJob.objects.filter(pk=job.pk).update(
+        status=ExportJob.Status.DONE, rows_written=written, rows_total=written, row_counts=counts, sha256=digest,
+        size_bytes=size, finished_at=finished, expires_at=finished + timedelta(hours=settings.EXPORTS_LINK_HOURS),
+    )
+    job.refresh_from_db()
+    return job
+
+
+def file_digest(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as file:
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def export_fail(*, job_id: int, error: str) -> None:
+    ExportJob.objects.filter(pk=job_id).update(status=ExportJob.Status.FAILED, error=error[:500],
+                                               finished_at=timezone.now())
+
+
+@transaction.atomic
+def export_record_download(*, job: ExportJob, request) -> None:
+    record_audit_event(tenant=job.tenant, action="export.downloaded", target=job, request=request,
+                       details={"sha256": job.sha256, "format": job.format, "rows": job.rows_written})
+
+
+def exports_delete_expired(*, now=None) -> int:
+    """Housekeeping: expired files go; the job rows stay as the record of what was exported."""
+    now = now or timezone.now()
+    removed = 0
+    for job in ExportJob.objects.filter(status=ExportJob.Status.DONE, expires_at__lt=now).exclude(file_name=""):
+        (exports_dir() / job.file_name).unlink(missing_ok=True)
+        removed += 1
+    return removed

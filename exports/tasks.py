@@ -1,0 +1,46 @@
+"""Tasks take ids, load, call a service; retries live here."""
+
+import logging
+
+from celery import shared_task
+
+from connectors.base.http import ExchangeUnavailable
+from connectors.models import ExchangeConnection
+
+from . import services
+from .models import ExportJob
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(bind=True, max_retries=8, acks_late=True)
+def sync_connection(self, connection_id: int):
+    connection = ExchangeConnection.objects.filter(pk=connection_id).first()
+    if connection is None or connection.status != ExchangeConnection.Status.ACTIVE:
+        return None
+    try:
+        return services.sync_connection_history(connection=connection)
+    except ExchangeUnavailable as error:
+        # The sync state holds the cursor it stopped at, so the retry continues from there.
+        countdown = error.retry_after or min(600, 30 * 2 ** self.request.retries)
+        raise self.retry(exc=error, countdown=countdown)
+
+
+@shared_task
+def sync_all_connections():
+    for connection_id in services.connections_due_for_sync():
+        sync_connection.delay(connection_id)
+    services.exports_delete_expired()
+
+
+# Exports of millions of rows outlast the default time limit.
+@shared_task(soft_time_limit=3 * 3600, time_limit=3 * 3600 + 60)
+def run_export(job_id: int):
+    job = ExportJob.objects.select_related("tenant").filter(pk=job_id, status=ExportJob.Status.PENDING).first()
+    if job is None:
+        return
+    try:
+        services.export_run(job=job)
+    except Exception as error:
+        logger.exception("Export %s failed", job_id)
+        services.export_fail(job_id=job_id, error=f"The export failed: {error.__class__.__name__}")

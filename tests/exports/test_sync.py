@@ -1,0 +1,95 @@
+"""Syncing each exchange's history from the live sandbox: everything once, nothing twice, resuming after faults."""
+
+import dataclasses
+
+import pytest
+import requests
+
+from connectors.base.http import ExchangeUnavailable
+from exports import services
+from exports.models import HistoryEntry, SyncState
+from sandbox.models import HistoryRecord, SandboxUser
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+KINDS = {
+    "kucoin": {"trade", "deposit", "withdrawal", "ledger"},
+    "okx": {"trade", "deposit", "withdrawal", "ledger"},
+    "kraken": {"trade", "deposit", "withdrawal", "ledger"},
+    "peatio": {"trade", "deposit", "withdrawal"},  # Peatio keeps no ledger
+}
+
+
+def sandbox_rows(exchange_id, kind):
+    user = SandboxUser.objects.get(exchange=exchange_id, email=f"trader@{exchange_id}.sandbox")
+    return HistoryRecord.objects.filter(user=user, kind=kind)
+
+
+@pytest.mark.parametrize("exchange_id", ["kucoin", "okx", "kraken", "peatio"])
+def test_sync_imports_the_whole_history_and_a_second_sync_adds_nothing(connect, exchange_id):
+    connection = connect(exchange_id)
+    added = services.sync_connection_history(connection=connection)
+    assert set(added) == KINDS[exchange_id]
+    for kind in KINDS[exchange_id]:
+        expected = sandbox_rows(exchange_id, kind)
+        assert added[kind] == expected.count() == 10
+        stored = HistoryEntry.objects.filter(connection=connection, kind=kind)
+        # Same moments and amounts as the exchange's own records (ledger amounts keep their sign).
+        assert sorted((e.occurred_at, e.amount, e.currency) for e in stored) == \
+            sorted((r.time, r.amount, r.currency) for r in expected)
+        assert {e.tenant_id for e in stored} == {connection.tenant_id}
+    assert services.sync_connection_history(connection=connection) == {kind: 0 for kind in KINDS[exchange_id]}
+    assert HistoryEntry.objects.filter(connection=connection).count() == 10 * len(KINDS[exchange_id])
+
+
+def test_trades_keep_both_sides_and_the_fee(connect):
+    connection = connect("kucoin")
+    services.sync_connection_history(connection=connection, kinds=["trade"])
+    record = sandbox_rows("kucoin", "trade").order_by("time").first()
+    entry = HistoryEntry.objects.get(connection=connection, kind="trade", external_id=record.txid)
+    base, quote = record.pair.split("-")
+    assert (entry.currency, entry.quote_currency, entry.side) == (base, quote, record.side)
+    assert (entry.amount, entry.price, entry.fee, entry.fee_currency) == \
+        (record.amount, record.price, record.fee, record.fee_currency)
+    assert entry.quote_amount == record.price * record.amount
+
+
+def test_new_rows_at_the_exchange_arrive_with_the_next_sync(connect, monkeypatch):
+    connection = connect("kucoin")
+    monkeypatch.setattr("exports.sync.kucoin.PAGE_SIZE", 3)  # several pages
+    services.sync_connection_history(connection=connection, kinds=["deposit"])
+    newest = sandbox_rows("kucoin", "deposit").order_by("-time").first()
+    for offset in (1, 2, 3, 4):
+        HistoryRecord.objects.create(user=newest.user, kind="deposit", synthetic=False, txid=f"Dnew{offset}",
+                                     time=newest.time.replace(year=newest.time.year + 1, day=offset),
+                                     currency="BTC", amount="0.5", fee="0", fee_currency="BTC", status="SUCCESS",
+                                     details={})
+    assert services.sync_connection_history(connection=connection, kinds=["deposit"]) == {"deposit": 4}
+    assert HistoryEntry.objects.filter(connection=connection, kind="deposit").count() == 14
+
+
+def test_a_failed_sync_resumes_at_the_page_it_stopped_on(connect, portal, monkeypatch):
+    connection = connect("kucoin")
+    monkeypatch.setattr("exports.sync.kucoin.PAGE_SIZE", 3)  # ten rows: pages 1 to 4
+    faults = f"{portal['url']}/sandbox/control/faults"
+    source = services.history_source("kucoin")
+    calls = []
+
+    def fetch_recording(api, connection, kind, cursor):
+        calls.append(cursor)
+        if len(calls) == 3:  # the exchange fails from the third page on
+            requests.post(faults, json={"exchange": "kucoin", "endpoint": "ledgers", "kind": "500"}).raise_for_status()
+        return source.fetch_page(api, connection, kind, cursor)
+
+    monkeypatch.setattr("exports.sync.kucoin.SOURCE", dataclasses.replace(source, fetch_page=fetch_recording))
+    with pytest.raises(ExchangeUnavailable):
+        services.sync_connection_history(connection=connection, kinds=["ledger"])
+    state = SyncState.objects.get(connection=connection, kind="ledger")
+    assert state.resume_cursor == 3 and "error" in state.last_error
+    assert HistoryEntry.objects.filter(connection=connection, kind="ledger").count() == 6
+
+    requests.delete(faults).raise_for_status()
+    assert services.sync_connection_history(connection=connection, kinds=["ledger"]) == {"ledger": 4}
+    assert calls[3:] == [3, 4]  # resumed at page 3, not from the newest page
+    state.refresh_from_db()
+    assert state.resume_cursor is None and state.last_error == "" and state.last_synced_at
