@@ -1,0 +1,95 @@
+"""The whole withdrawal wizard in Chromium against the sandbox: details, preview, MFA step-up, KuCoin's
+codes (authenticator and the e-mail from the sandbox inbox), submit, and the status to its final state."""
+
+from decimal import Decimal
+
+import pyotp
+import pytest
+import requests
+from allauth.mfa.totp.internal.auth import TOTP
+from playwright.sync_api import expect
+
+from broker_portal.models import User
+from sandbox import clock
+from sandbox.models import Balance
+from withdrawals import tasks
+from withdrawals.models import Withdrawal
+
+from .conftest import sign_in
+
+pytestmark = pytest.mark.browser
+
+PORTAL_TOTP_SECRET = "JBSWY3DPEHPK3PXPWITHDRAW"
+
+
+def connect_kucoin_with_withdrawal(page, account):
+    page.locator('[data-exchange="kucoin"]').get_by_role("link", name="Connect KuCoin").click()
+    page.get_by_label("Withdrawal").check()
+    page.get_by_role("button", name="Continue to KuCoin").click()
+    page.fill("#email", account["email"])
+    page.fill("#password", account["password"])
+    page.click("#sign-in")
+    page.check("#scope-api_withdraw_oauth")
+    page.click("#approve")
+    expect(page.get_by_text("KuCoin is connected.")).to_be_visible()
+
+
+def test_withdraw_btc_from_kucoin_through_the_whole_wizard(live_server, page, demo):
+    member = sign_in(page, live_server, demo)
+    account = next(a for a in demo["sandbox_accounts"]["kucoin"] if a["email"].startswith("trader@"))
+    balance = Balance.objects.get(user__email=account["email"], user__exchange="kucoin", currency="BTC")
+    before = balance.available
+    connect_kucoin_with_withdrawal(page, account)
+
+    # 1. Details.
+    page.locator('[data-exchange="kucoin"]').get_by_role("link", name="Withdraw").click()
+    page.select_option("#id_currency", "BTC")
+    page.select_option("#id_withdraw_type", "ADDRESS")
+    page.select_option("#id_chain", "btc")
+    page.fill("#id_destination", "bc1qchromiumtest0000")
+    page.fill("#id_amount", "0.02")
+    page.get_by_label("Fees from my balance").check()
+    page.get_by_role("button", name="Preview fees").click()
+
+    # 2. Preview: 0.02 BTC is 1300 USDT, so the service fee is the 30 USDT cap.
+    expect(page.locator("#service-fee")).to_have_text("0.00046154 BTC")
+    expect(page.locator("#total-debit")).to_have_text("0.02096154 BTC")
+    expect(page.locator("#amount-received")).to_have_text("0.02 BTC")
+    page.get_by_role("button", name="Continue").click()
+
+    # 3. Step-up: the demo end user has no MFA yet, so the wizard asks for it and keeps the draft.
+    expect(page.locator("#mfa-required")).to_be_visible()
+    TOTP.activate(User.objects.get(email=member["email"]), PORTAL_TOTP_SECRET)
+    page.get_by_role("link", name="I have set it up").click()
+    page.get_by_role("button", name="Confirm with my authenticator").click()
+    page.fill("input[name=code]", pyotp.TOTP(PORTAL_TOTP_SECRET).now())
+    page.get_by_role("button", name="Confirm").click()
+
+    # 4–5. KuCoin's factors: it asks for GAV and EMV and e-mailed the EMV code.
+    page.locator("#request-codes").click()
+    expect(page.locator('[data-factor="EMV"]')).to_have_text("Sent to you just now.")
+    expect(page.locator('[data-factor="GAV"]')).to_have_text("From your own device.")
+    inbox = requests.get(f"{live_server.url}/sandbox/inbox/", params={"format": "json", "email": account["email"]},
+                         timeout=10).json()
+    page.fill("#id_GAV", pyotp.TOTP(account["totp_secret"]).now())
+    page.fill("#id_EMV", inbox[0]["code"])
+
+    # 6. Submit.
+    page.locator("#submit-withdrawal").click()
+    expect(page.locator("#withdrawal-state")).to_have_text("Processing at the exchange")
+    expect(page.locator("#exchange-withdrawal-id")).to_have_text(Withdrawal.objects.get().exchange_withdrawal_id)
+
+    withdrawal = Withdrawal.objects.get()
+    balance.refresh_from_db()
+    debit = before - balance.available
+    assert debit == withdrawal.total_debit == Decimal("0.02096154")
+
+    # 7. The worker follows it to its final state.
+    clock.set_offset(31)
+    try:
+        tasks.withdrawal_poll(withdrawal.pk)
+    finally:
+        clock.set_offset(0)
+    page.reload()
+    expect(page.locator("#withdrawal-state")).to_have_text("Completed")
+    page.screenshot(path="/tmp/withdrawal.png", full_page=True)
