@@ -1,8 +1,16 @@
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from broker_portal import services
 from broker_portal.models import Membership
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Rate-limit counters and cached balances must not leak from one test into the next."""
+    cache.clear()
+    yield
 
 
 @pytest.fixture
