@@ -1,22 +1,25 @@
-from django.contrib import admin
-from django.db.models import Count
+from django.contrib import admin, messages
 
 from broker_portal.admin import TenantScopedAdmin
 
 from .models import ExchangeConnection
+from .refresh import connection_health, connections_refresh_now
 
 
 @admin.register(ExchangeConnection)
 class ExchangeConnectionAdmin(TenantScopedAdmin):
     """Connections at a glance; tokens and keys never leave the encrypted columns."""
 
+    change_list_template = "connectors/admin/connection_change_list.html"
     list_display = ["user", "exchange", "status", "access_expires_at", "refresh_expires_at", "last_refreshed_at",
-                    "last_error", "tenant"]
+                    "refresh_failures", "next_refresh_attempt_at", "last_error", "tenant"]
     list_filter = ["status", "exchange"]
     search_fields = ["user__email", "exchange_account_id"]
     list_select_related = ["user", "tenant"]
     fields = ["tenant", "user", "exchange", "exchange_account_id", "status", "permissions", "masked_api_key",
-              "access_expires_at", "refresh_expires_at", "last_refreshed_at", "last_error", "details", "created_at"]
+              "access_expires_at", "refresh_expires_at", "last_refreshed_at", "refresh_failures",
+              "next_refresh_attempt_at", "refresh_lapse_warned_at", "last_error", "details", "created_at"]
+    actions = ["refresh_now"]
 
     def get_readonly_fields(self, request, obj=None):
         return self.fields
@@ -28,6 +31,13 @@ class ExchangeConnectionAdmin(TenantScopedAdmin):
         return False
 
     def changelist_view(self, request, extra_context=None):
-        counts = self.get_queryset(request).order_by().values("status").annotate(count=Count("id"))
-        extra_context = {**(extra_context or {}), "status_counts": {row["status"]: row["count"] for row in counts}}
-        return super().changelist_view(request, extra_context)
+        health = connection_health(connections=self.get_queryset(request))
+        return super().changelist_view(request, {**(extra_context or {}), **health})
+
+    @admin.action(description="Refresh tokens now", permissions=["view"])
+    def refresh_now(self, request, queryset):
+        count = connections_refresh_now(connection_ids=list(queryset.values_list("pk", flat=True)), request=request)
+        skipped = queryset.count() - count
+        self.message_user(request, f"Refresh queued for {count} connection(s)."
+                          + (f" {skipped} need their user to reconnect, or are being refreshed." if skipped else ""),
+                          messages.SUCCESS if count else messages.WARNING)

@@ -24,7 +24,7 @@ from allauth.socialaccount.providers import registry
 from allauth.socialaccount.providers.oauth2.client import OAuth2Error
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from broker_portal.audit import record_audit_event
@@ -302,9 +302,38 @@ def connections_sweep(*, now: datetime | None = None, batch_size: int | None = N
     return {"enqueued": enqueued, "warned": warned}
 
 
-def enqueue_refreshes(connection_ids: list[int]) -> None:
+def enqueue_refreshes(connection_ids: list[int], *, force: bool = False) -> None:
     from .tasks import refresh_connection
 
-    jitter = float(getattr(settings, "TOKEN_REFRESH_SWEEP_JITTER_SECONDS", SWEEP_JITTER_SECONDS))
+    jitter = 0 if force else float(getattr(settings, "TOKEN_REFRESH_SWEEP_JITTER_SECONDS", SWEEP_JITTER_SECONDS))
     for connection_id in connection_ids:
-        refresh_connection.apply_async(args=[connection_id], countdown=random.uniform(0, jitter))
+        refresh_connection.apply_async(args=[connection_id, force], countdown=random.uniform(0, jitter))
+
+
+def connections_refresh_now(*, connection_ids: list[int], request=None) -> int:
+    """An admin's "refresh now": clear any backoff, give a refused connection another chance, enqueue a forced
+    refresh of each. Connections that need the user (reauthorization, revoked) are left to the user."""
+    with transaction.atomic():
+        connections = list(ExchangeConnection.objects.select_for_update(skip_locked=True).filter(
+            pk__in=connection_ids, status__in=[Status.ACTIVE, Status.ERROR]).select_related("tenant"))
+        for connection in connections:
+            connection.status = Status.ACTIVE
+            connection.next_refresh_attempt_at = None
+            connection.save(update_fields=["status", "next_refresh_attempt_at", "updated_at"])
+            record_audit_event(tenant=connection.tenant, action="connection.refresh_requested", target=connection,
+                               request=request, details={"exchange": connection.exchange})
+        ids = [connection.pk for connection in connections]
+        transaction.on_commit(lambda: enqueue_refreshes(ids, force=True))
+    return len(ids)
+
+
+def connection_health(*, connections) -> dict:
+    """Counts by status and the failing connections (with their last error and next attempt) of a queryset."""
+    counts = connections.order_by().values("status").annotate(count=Count("id"))
+    failing = (connections.filter(Q(refresh_failures__gt=0) | Q(status=Status.ERROR))
+               .select_related("user").order_by(F("next_refresh_attempt_at").asc(nulls_last=True), "id")[:20])
+    status_counts = {row["status"]: row["count"] for row in counts}
+    return {"status_counts": status_counts, "failing": list(failing),
+            "status_rows": [{"status": value, "label": label, "count": status_counts.get(value, 0)}
+                            for value, label in Status.choices],
+            "lapsing": connections.filter(status=Status.ACTIVE, refresh_lapse_warned_at__isnull=False).count()}

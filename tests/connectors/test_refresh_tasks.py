@@ -1,0 +1,186 @@
+"""The sweep and the refresh tasks: faults, cost, hygiene, a real worker on Redis, and the admin's health view."""
+
+import json
+import time
+from datetime import timedelta
+
+import pytest
+from allauth.mfa.totp.internal.auth import TOTP
+from celery.contrib.testing.worker import start_worker
+from django.conf import settings as django_settings
+from django.db import connection as db_connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from broker_portal import services
+from broker_portal.celery import app as celery_app
+from broker_portal.models import AuditEvent, Membership
+from connectors import refresh
+from connectors.models import ExchangeConnection
+from connectors.refresh import connections_sweep
+from connectors.tasks import refresh_connection, send_connection_notice, sweep_token_refresh
+from sandbox import faults as sandbox_faults
+from sandbox.models import Token as SandboxToken
+
+from .test_refresh import eager_tasks, make_connection, token_calls  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+TOKEN_ENDPOINTS = {"kucoin": "refresh-token", "okx": "token", "kraken": "token", "peatio": "token"}
+
+
+def assert_alive_at_the_sandbox(connection):
+    """The stored pair is the newest of its family at the sandbox, unspent and unrevoked."""
+    token = SandboxToken.objects.get(refresh_token=connection.refresh_token)
+    assert token.revoked_at is None and token.refresh_used_at is None and token.superseded_at is None
+    assert not SandboxToken.objects.filter(family=token.family, revoked_at__isnull=False).exists()
+
+
+def test_sweep_with_30_percent_faults_refreshes_all_and_loses_none(make_connection, token_calls, settings):
+    settings.TOKEN_REFRESH_SWEEP_JITTER_SECONDS = 0
+    connections = [make_connection(exchange) for exchange in TOKEN_ENDPOINTS for _ in range(5)]
+    later = make_connection("kucoin", access_expires_in=timedelta(hours=1))
+    for exchange, endpoint in TOKEN_ENDPOINTS.items():
+        # Three kinds at 11.3% each: 30% of calls fail, all before the exchange rotates anything.
+        for kind in ("500", "429", "reset"):
+            sandbox_faults.fault_set(exchange=exchange, endpoint=endpoint, kind=kind, probability=0.113,
+                                     retry_after=1)
+    started = timezone.now()
+    assert sweep_token_refresh.delay().get() == {"enqueued": 20, "warned": 0}
+    for connection in connections:
+        connection.refresh_from_db()
+        assert connection.status == "active", connection.last_error
+        assert connection.last_refreshed_at >= started and connection.refresh_failures == 0
+        assert connection.access_expires_at > timezone.now() + timedelta(minutes=50)
+        assert_alive_at_the_sandbox(connection)
+    assert len(token_calls) > 20  # faults did happen, and were retried
+    assert AuditEvent.objects.filter(action="connection.refresh_failing").exists()
+    assert not AuditEvent.objects.filter(action="connection.needs_reauthorization").exists()
+    later.refresh_from_db()
+    assert later.last_refreshed_at is None
+    # Everything is fresh now: the next sweep has nothing to do.
+    assert connections_sweep() == {"enqueued": 0, "warned": 0}
+
+
+@pytest.fixture
+def bare_connections(tenant, member):
+    now = timezone.now()
+
+    def make(count, *, due):
+        expires = now + (timedelta(minutes=3) if due else timedelta(hours=2))
+        ExchangeConnection.objects.bulk_create(ExchangeConnection(
+            tenant=tenant, user=member, exchange="kucoin", exchange_account_id=f"{due}-{i}-{time.monotonic_ns()}",
+            access_expires_at=expires) for i in range(count))
+
+    return make
+
+
+def test_sweep_cost_follows_the_due_connections_not_all(bare_connections, monkeypatch):
+    enqueued = []
+    monkeypatch.setattr(refresh, "enqueue_refreshes", enqueued.extend)
+    bare_connections(3, due=True)
+    bare_connections(10, due=False)
+    with CaptureQueriesContext(db_connection) as few:
+        assert connections_sweep()["enqueued"] == 3
+    bare_connections(3, due=True)
+    bare_connections(200, due=False)
+    with CaptureQueriesContext(db_connection) as many:
+        assert connections_sweep()["enqueued"] == 3
+    assert len(many) == len(few), "\n".join(query["sql"] for query in many.captured_queries)
+    # The claim keeps a queued connection from being enqueued again by the next sweep.
+    assert connections_sweep()["enqueued"] == 0 and len(enqueued) == 6 == len(set(enqueued))
+    sql = next(query["sql"] for query in few.captured_queries if "FOR UPDATE" in query["sql"])
+    assert "FOR UPDATE SKIP LOCKED" in sql and '"access_expires_at" <=' in sql
+
+
+def test_sweep_reads_in_batches(bare_connections, monkeypatch):
+    batches = []
+    monkeypatch.setattr(refresh, "enqueue_refreshes", batches.append)
+    bare_connections(5, due=True)
+    assert connections_sweep(batch_size=2)["enqueued"] == 5
+    assert [len(batch) for batch in batches] == [2, 2, 1]
+
+
+def test_sweep_flags_a_lapsing_refresh_token_before_it_lapses(make_connection, mailoutbox):
+    connection = make_connection("kraken", access_expires_in=timedelta(hours=20),
+                                 refresh_expires_at=timezone.now() + timedelta(hours=2))
+    assert connections_sweep() == {"enqueued": 0, "warned": 1}
+    connection.refresh_from_db()
+    assert connection.refresh_lapse_warned_at and connection.status == "active"
+    assert AuditEvent.objects.filter(action="connection.refresh_lapsing").count() == 1
+    assert len(mailoutbox) == 1
+    assert connections_sweep() == {"enqueued": 0, "warned": 0}  # told once
+
+
+def test_tasks_take_ids_are_late_acked_time_limited_and_json(make_connection, monkeypatch):
+    for task in (refresh_connection, sweep_token_refresh, send_connection_notice):
+        assert task.acks_late and task.time_limit and task.soft_time_limit
+    assert celery_app.conf.task_serializer == "json" and celery_app.conf.accept_content == ["json"]
+    schedule = django_settings.CELERY_BEAT_SCHEDULE["connectors-token-refresh-sweep"]
+    assert schedule["task"] == sweep_token_refresh.name and schedule["schedule"] == 60.0
+    sent = []
+    monkeypatch.setattr(refresh_connection, "apply_async", lambda args, countdown: sent.append(args))
+    connection = make_connection("kucoin")
+    connections_sweep()
+    assert sent == [[connection.pk, False]]
+    assert json.loads(json.dumps(sent)) == sent
+    # Running a task twice is harmless: the second finds the connection fresh.
+    assert refresh_connection.run(connection.pk) == "refreshed"
+    assert refresh_connection.run(connection.pk) == "fresh"
+
+
+@pytest.fixture
+def real_worker():
+    celery_app.conf.task_always_eager = False
+    with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        yield
+
+
+def test_a_real_worker_on_redis_refreshes_what_the_sweep_enqueued(make_connection, settings, real_worker):
+    settings.TOKEN_REFRESH_SWEEP_JITTER_SECONDS = 0
+    connection = make_connection("okx")
+    assert connections_sweep()["enqueued"] == 1
+    for _ in range(100):
+        connection.refresh_from_db()
+        if connection.last_refreshed_at:
+            break
+        time.sleep(0.1)
+    assert connection.last_refreshed_at and connection.status == "active"
+    assert_alive_at_the_sandbox(connection)
+
+
+@pytest.fixture
+def admin_client(portal):
+    admin = services.member_create(tenant=portal["tenant"], email="boss@live.example", password="x-pass-123456",
+                                   role=Membership.Role.BROKER_ADMIN, email_verified=True)
+    TOTP.activate(admin, "JBSWY3DPEHPK3PXPJBSWY3DP")
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(admin)
+    return client
+
+
+def test_admin_shows_health_and_refreshes_now(admin_client, make_connection, token_calls, django_assert_max_num_queries):
+    healthy = make_connection("kucoin", access_expires_in=timedelta(hours=1))
+    failing = make_connection("okx", refresh_failures=3, last_error="OKX could not renew access just now.",
+                              next_refresh_attempt_at=timezone.now() + timedelta(minutes=7))
+    refused = make_connection("kraken", status="error", last_error="Kraken refused to renew access.")
+    make_connection("peatio", status="needs_reauthorization")
+    with django_assert_max_num_queries(20):
+        page = admin_client.get("/admin/connectors/exchangeconnection/")
+    html = page.content.decode()
+    assert page.status_code == 200 and 'id="connection-health"' in html
+    assert 'data-status="active">2<' in html and 'data-status="error">1<' in html
+    assert 'data-status="needs_reauthorization">1<' in html
+    assert f'data-connection="{failing.pk}"' in html and "OKX could not renew access just now." in html
+    assert f'data-connection="{refused.pk}"' in html and f'data-connection="{healthy.pk}"' not in html
+    assert failing.access_token not in html and failing.refresh_token not in html
+
+    response = admin_client.post("/admin/connectors/exchangeconnection/", {
+        "action": "refresh_now", "_selected_action": [healthy.pk, failing.pk, refused.pk]}, follow=True)
+    assert "Refresh queued for 3 connection(s)." in response.content.decode()
+    assert len(token_calls) == 3
+    for connection in (healthy, failing, refused):
+        connection.refresh_from_db()
+        assert connection.status == "active" and connection.refresh_failures == 0 and not connection.last_error
+    assert AuditEvent.objects.filter(action="connection.refresh_requested").count() == 3
