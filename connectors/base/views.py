@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from broker_portal.audit import record_audit_event
+from broker_portal.ratelimits import rate_limited
 from broker_portal.tenancy import get_for_tenant
 from connectors import services
 from connectors.base.oauth import ExchangeProvider
@@ -47,16 +48,21 @@ def connect_start(request, exchange_id: str):
     provider = provider_for(request, exchange_id)
     form = PermissionForm(request.POST or None, provider=provider)
     if request.method == "POST" and form.is_valid():
-        permissions = form.cleaned_data["permissions"]
-        with transaction.atomic():
-            record_audit_event(tenant=request.tenant, action="connection.authorization_started", request=request,
-                               details={"exchange": exchange_id, "permissions": permissions})
-        return provider.redirect(
-            request, "connect", data={"user_id": request.user.pk, "tenant_id": request.tenant.pk,
-                                      "permissions": permissions, **provider.flow_data()},
-            scope=provider.scope_for(permissions), auth_params=provider.get_auth_params(),
-        )
+        return leave_for_exchange(request, provider, form.cleaned_data["permissions"])
     return render(request, "connectors/connect_start.html", {"provider": provider, "form": form})
+
+
+@rate_limited("exchange_connect")
+def leave_for_exchange(request, provider: ExchangeProvider, permissions: list[str]):
+    """Stash the flow's state (bound to this session, user, tenant and exchange) and go to the exchange."""
+    with transaction.atomic():
+        record_audit_event(tenant=request.tenant, action="connection.authorization_started", request=request,
+                           details={"exchange": provider.id, "permissions": permissions})
+    return provider.redirect(
+        request, "connect", data={"user_id": request.user.pk, "tenant_id": request.tenant.pk,
+                                  "permissions": permissions, **provider.flow_data()},
+        scope=provider.scope_for(permissions), auth_params=provider.get_auth_params(),
+    )
 
 
 def callback_problem(request, provider, message: str, status: int = 400):
@@ -67,6 +73,7 @@ def callback_problem(request, provider, message: str, status: int = 400):
 
 
 @require_http_methods(["GET"])
+@rate_limited("exchange_callback")
 def connect_callback(request, exchange_id: str):
     provider = provider_for(request, exchange_id)
     if not request.user.is_authenticated:
@@ -78,6 +85,10 @@ def connect_callback(request, exchange_id: str):
     if state is None or data.get("user_id") != request.user.pk or data.get("tenant_id") != request.tenant.pk:
         return callback_problem(request, provider, "This authorization was not started here, was already used "
                                                    "or has expired. Please connect again.")
+    issuer = provider.app.settings.get("issuer")
+    if issuer and request.GET.get("iss") != issuer:
+        # RFC 9207: where the server names itself, a response naming another (or none) is a mix-up.
+        return callback_problem(request, provider, "This answer did not come from the exchange it was sent to.")
     if "error" in request.GET or "code" not in request.GET:
         error = request.GET.get("error", "")
         message = ERROR_MESSAGES.get(error, f"{provider.name} did not authorize the connection ({error or 'no code'}).")
