@@ -15,6 +15,7 @@ urlpatterns = [
     path("accounts/", include("allauth.account.urls")),
     path("accounts/2fa/", include("allauth.mfa.urls")),
     path("connect/", include("connectors.urls")),
+    path("exports/", include("exports.urls")),
     path("withdrawals/", include("withdrawals.urls")),
     path("admin/", admin.site.urls),
 ]

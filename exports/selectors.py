@@ -2,7 +2,7 @@
 
 from datetime import datetime, time, timedelta, timezone
 
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet
 
 from broker_portal.models import Membership
 from connectors.models import ExchangeConnection
@@ -39,6 +39,7 @@ def export_jobs_visible(*, tenant, user, membership: Membership | None) -> Query
 
 
 def connections_exportable(*, tenant, user, membership: Membership | None) -> QuerySet:
-    connections = ExchangeConnection.objects.filter(tenant=tenant).select_related("user").order_by("user__email",
-                                                                                                  "exchange", "pk")
+    connections = (ExchangeConnection.objects.filter(tenant=tenant).select_related("user")
+                   .annotate(last_synced_at=Max("history_sync_states__last_synced_at"))
+                   .order_by("user__email", "exchange", "pk"))
     return connections if is_export_staff(membership) else connections.filter(user=user)

@@ -1,0 +1,32 @@
+from django import forms
+from django.utils import timezone
+
+from broker_portal.models import User
+
+from .models import ExportFormat, ExportJob, HistoryKind
+
+
+class ExportRequestForm(forms.Form):
+    scope = forms.ChoiceField(choices=ExportJob.Scope.choices)
+    user = forms.ModelChoiceField(queryset=User.objects.none(), required=False)
+    connection = forms.ModelChoiceField(queryset=None, required=False)
+    kinds = forms.MultipleChoiceField(choices=HistoryKind.choices, widget=forms.CheckboxSelectMultiple,
+                                      initial=HistoryKind.values)
+    format = forms.ChoiceField(choices=ExportFormat.choices, initial=ExportFormat.KOINLY)
+    date_from = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, tenant, connections, staff: bool, **kwargs):
+        today = timezone.now().date()
+        kwargs.setdefault("initial", {"date_from": today.replace(month=1, day=1), "date_to": today})
+        super().__init__(*args, **kwargs)
+        self.fields["connection"].queryset = connections
+        self.fields["connection"].label_from_instance = (
+            lambda c: f"{c.get_exchange_display()} — {c.user.email}" if staff else c.get_exchange_display())
+        if staff:
+            self.fields["user"].queryset = User.objects.filter(memberships__tenant=tenant).order_by("email")
+        else:
+            # Members export their own history: all of it, or one connection.
+            self.fields["scope"].choices = [(ExportJob.Scope.USER, "All my connections"),
+                                            (ExportJob.Scope.CONNECTION, "One connection")]
+            del self.fields["user"]

@@ -1,0 +1,240 @@
+"""Exports against synced sandbox history: the rows of each format equal the exchange's records for the chosen
+scope and range; other tenants' rows never appear; formula cells are neutralised."""
+
+import csv
+import hashlib
+import io
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
+
+import openpyxl
+import pytest
+
+from broker_portal.models import Membership
+from connectors.models import ExchangeConnection
+from exports import services, tasks
+from exports.models import ExportJob, HistoryEntry
+from sandbox.models import HistoryRecord, SandboxUser
+from tests.conftest import make_member
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DATE_FROM, DATE_TO = date(2024, 3, 1), date(2025, 3, 31)
+NAMES = {"kucoin": "KuCoin", "kraken": "Kraken"}
+
+
+@pytest.fixture
+def run_inline(monkeypatch):
+    """The export task runs where it is enqueued (the worker itself is exercised by the browser test)."""
+    monkeypatch.setattr(tasks.run_export, "delay", lambda job_id: tasks.run_export(job_id))
+
+
+@pytest.fixture
+def synced(connect, portal):
+    connections = {exchange_id: connect(exchange_id) for exchange_id in ("kucoin", "kraken")}
+    for connection in connections.values():
+        services.sync_connection_history(connection=connection)
+    return connections
+
+
+def entry_rows(**fields):
+    """A few entries inside the range for a connection that belongs to someone else."""
+    return [HistoryEntry(**fields, exchange="kucoin", kind="deposit", external_id=f"foreign-{n}",
+                         occurred_at=datetime(2024, 6, 1 + n, tzinfo=timezone.utc), currency="BTC",
+                         amount=Decimal("1.25"), fee_currency="BTC") for n in range(3)]
+
+
+@pytest.fixture
+def strangers(portal):
+    """Another user of the same tenant and a user of another tenant, each with history inside the range."""
+    from broker_portal import services as portal_services
+
+    colleague = make_member(portal["tenant"], "colleague@live.example")
+    other_tenant = portal_services.tenant_create(name="Other Broker", slug="other", hosts=["other.localhost"])
+    outsider = make_member(other_tenant, "outsider@other.example")
+    made = {}
+    for name, tenant, user in (("colleague", portal["tenant"], colleague), ("outsider", other_tenant, outsider)):
+        connection = ExchangeConnection.objects.create(tenant=tenant, user=user, exchange="kucoin")
+        HistoryEntry.objects.bulk_create(entry_rows(tenant=tenant, connection=connection, user=user))
+        made[name] = connection
+    return made
+
+
+def sandbox_records(exchange_id, kinds):
+    user = SandboxUser.objects.get(exchange=exchange_id, email=f"trader@{exchange_id}.sandbox")
+    start = datetime.combine(DATE_FROM, time.min, tzinfo=timezone.utc)
+    end = datetime.combine(DATE_TO + timedelta(days=1), time.min, tzinfo=timezone.utc)
+    return list(HistoryRecord.objects.filter(user=user, kind__in=kinds, time__gte=start, time__lt=end))
+
+
+def plain(value) -> str:
+    if value is None:
+        return ""
+    value = Decimal(value)
+    return "0" if value == 0 else format(value.normalize(), "f")
+
+
+def flows(record):
+    if record.kind == "trade":
+        quote = record.price * record.amount
+        base_currency, quote_currency = record.pair.split("-")
+        if record.side == "sell":
+            return plain(record.amount), base_currency, plain(quote), quote_currency
+        return plain(quote), quote_currency, plain(record.amount), base_currency
+    if record.kind == "withdrawal" or (record.kind == "ledger" and record.amount < 0):
+        return plain(abs(record.amount)), record.currency, "", ""
+    return "", "", plain(record.amount), record.currency
+
+
+def txhash(exchange_id, record):
+    return record.txid if record.kind in ("deposit", "withdrawal") or (exchange_id, record.kind) == (
+        "kraken", "ledger") else ""
+
+
+def fees(record):
+    return [plain(record.fee), record.currency if record.kind != "trade" else record.fee_currency] if record.fee \
+        else ["", ""]
+
+
+def koinly(exchange_id, record):
+    sent, sent_currency, received, received_currency = flows(record)
+    label = "cost" if record.kind == "ledger" and record.entry_type == "fee" else ""
+    description = " ".join(p for p in [NAMES[exchange_id], record.kind, record.entry_type if record.kind == "ledger"
+                                       else "", record.txid] if p)
+    return [record.time.strftime("%Y-%m-%d %H:%M:%S UTC"), sent, sent_currency, received, received_currency,
+            *fees(record), "", "", label, description, txhash(exchange_id, record)]
+
+
+def cointracker(exchange_id, record):
+    sent, sent_currency, received, received_currency = flows(record)
+    return [record.time.strftime("%m/%d/%Y %H:%M:%S"), received, received_currency, sent, sent_currency,
+            *fees(record), ""]
+
+
+def native(exchange_id, record, connection_id):
+    trade, ledger = record.kind == "trade", record.kind == "ledger"
+    status = {"kucoin": "SUCCESS", "kraken": "Success"}[exchange_id] if record.kind in ("deposit", "withdrawal") else ""
+    return [exchange_id, str(connection_id), record.kind, record.txid, record.time.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            record.entry_type if ledger else "", record.side if trade else "",
+            record.pair.split("-")[0] if trade else record.currency, plain(record.amount),
+            record.pair.split("-")[1] if trade else "", plain(record.price * record.amount) if trade else "",
+            plain(record.price) if trade else "", plain(record.fee),
+            record.fee_currency if trade else record.currency, plain(record.balance_after) if ledger else "",
+            record.address if record.kind in ("deposit", "withdrawal") else "", txhash(exchange_id, record), status]
+
+
+EXPECTED = {"koinly": koinly, "cointracker": cointracker}
+
+
+def read_rows(job):
+    path = services.export_path(job)
+    if job.format == "xlsx":
+        sheet = openpyxl.load_workbook(path, read_only=True).active
+        return [["" if v is None else v for v in row] for row in sheet.iter_rows(values_only=True)]
+    with open(path, newline="", encoding="utf-8") as file:
+        return list(csv.reader(file))
+
+
+def request_export(portal, user, role, **fields):
+    membership = Membership.objects.get(tenant=portal["tenant"], user=user)
+    membership.role = role
+    defaults = {"kinds": ["trade", "deposit", "withdrawal", "ledger"], "date_from": DATE_FROM, "date_to": DATE_TO}
+    job = services.export_request(tenant=portal["tenant"], user=user, membership=membership, **{**defaults, **fields})
+    job.refresh_from_db()
+    assert job.status == "done", job.error
+    return job
+
+
+@pytest.mark.parametrize("export_format", ["koinly", "cointracker", "csv", "xlsx"])
+@pytest.mark.parametrize("scope", ["connection", "user", "tenant"])
+def test_export_rows_equal_the_sandbox_history_for_scope_and_range(synced, strangers, portal, run_inline, scope,
+                                                                     export_format):
+    kucoin, kraken = synced["kucoin"], synced["kraken"]
+    target = {"connection": {"scope_connection": kucoin}, "user": {"scope_user": portal["user"]}, "tenant": {}}[scope]
+    job = request_export(portal, portal["user"], Membership.Role.ACCOUNTANT, scope=scope, export_format=export_format,
+                         **target)
+    rows = read_rows(job)
+    header, body = rows[0], rows[1:]
+
+    exchanges = [("kucoin", kucoin)] + ([("kraken", kraken)] if scope != "connection" else [])
+    kinds = ["trade", "deposit", "withdrawal", "ledger"]
+    records = [(exchange_id, connection, r) for exchange_id, connection in exchanges
+               for r in sandbox_records(exchange_id, kinds)]
+    assert records and len(body) == len(records) + (3 if scope == "tenant" else 0)  # + the colleague's rows
+    assert job.rows_written == len(body) and sum(job.row_counts.values()) == len(body)
+    if export_format in EXPECTED:
+        expected = [EXPECTED[export_format](exchange_id, r) for exchange_id, _, r in records]
+    else:
+        expected = [native(exchange_id, r, connection.pk) for exchange_id, connection, r in records]
+    if scope == "tenant":  # the colleague's deposits are in; the other tenant's never
+        colleague = [row for row in body if ("1.25" in row or 1.25 in row)
+                     and any(str(cell).startswith(("2024-06-0", "06/0")) for cell in row)]
+        assert len(colleague) == 3
+        body = [row for row in body if row not in colleague]
+    if export_format == "xlsx":
+        assert header[:5] == ["Exchange", "Connection", "Kind", "External ID", "Time (UTC)"]
+        body = [[cell_text(cell) for cell in row] for row in body]
+        expected = [[cell_text(cell) for cell in row] for row in expected]
+    assert sorted(body) == sorted(expected)
+    assert "outsider" not in open(services.export_path(job), "rb").read().decode("utf-8", "replace")
+    assert job.sha256 == hashlib.sha256(services.export_path(job).read_bytes()).hexdigest()
+
+
+def cell_text(cell) -> str:
+    """XLSX keeps numbers as doubles and times as datetimes; compare them at that precision."""
+    if isinstance(cell, datetime):
+        return cell.strftime("%Y-%m-%dT%H:%M:%S")
+    if isinstance(cell, (int, float)):
+        return f"{float(cell):.10g}"
+    text = str(cell)
+    if text.endswith("Z") and "T" in text:
+        return text[:19]
+    try:
+        return f"{float(Decimal(text)):.10g}" if text else ""
+    except ArithmeticError:
+        return text
+
+
+def test_koinly_header_is_exactly_the_documented_one(synced, portal, run_inline):
+    job = request_export(portal, portal["user"], Membership.Role.ACCOUNTANT, scope="tenant", export_format="koinly")
+    assert read_rows(job)[0] == ["Date", "Sent Amount", "Sent Currency", "Received Amount", "Received Currency",
+                                 "Fee Amount", "Fee Currency", "Net Worth Amount", "Net Worth Currency", "Label",
+                                 "Description", "TxHash"]
+    job = request_export(portal, portal["user"], Membership.Role.ACCOUNTANT, scope="tenant",
+                         export_format="cointracker", kinds=["deposit"])
+    assert read_rows(job)[0] == ["Date", "Received Quantity", "Received Currency", "Sent Quantity", "Sent Currency",
+                                 "Fee Amount", "Fee Currency", "Tag"]
+    assert set(job.row_counts) == {"deposit"}
+
+
+@pytest.fixture
+def hostile(portal):
+    """Entries whose exchange-supplied text would run as a spreadsheet formula."""
+    connection = ExchangeConnection.objects.create(tenant=portal["tenant"], user=portal["user"], exchange="kucoin")
+    common = {"tenant": portal["tenant"], "connection": connection, "user": portal["user"], "exchange": "kucoin",
+              "occurred_at": datetime(2024, 5, 1, tzinfo=timezone.utc)}
+    HistoryEntry.objects.bulk_create([
+        HistoryEntry(**common, kind="withdrawal", external_id='=HYPERLINK("http://evil.example","x")',
+                     currency="+BTC", amount=Decimal("1"), fee=Decimal("0.1"), fee_currency="@SUM(A1)",
+                     address="-2+3+cmd|' /C calc'!A0", txid="@evil"),
+        HistoryEntry(**common, kind="ledger", external_id="plain-1", entry_type="=1+1", currency="BTC",
+                     amount=Decimal("-1.5"), fee_currency="BTC", txid="\t=cmd"),
+    ])
+    return connection
+
+
+@pytest.mark.parametrize("export_format", ["koinly", "cointracker", "csv", "xlsx"])
+def test_formula_cells_are_neutralised_and_plain_numbers_kept(hostile, portal, run_inline, export_format):
+    job = request_export(portal, portal["user"], Membership.Role.MEMBER, scope="connection", scope_connection=hostile,
+                         export_format=export_format)
+    cells = [cell for row in read_rows(job)[1:] for cell in row if isinstance(cell, str) and cell]
+    assert not [cell for cell in cells if cell[0] in "=+@\t" or (cell[0] == "-" and not cell[1:].replace(".", "").isdigit())]
+    joined = "\n".join(cells)
+    assert "'+BTC" in joined and "'@SUM(A1)" in joined
+    if export_format in ("csv", "xlsx"):
+        assert "'=HYPERLINK(" in joined and "'-2+3+cmd" in joined and "'=1+1" in joined and "'\t=cmd" in joined
+    if export_format == "csv":
+        assert "-1.5" in cells  # a negative ledger amount stays a number
+    if export_format == "xlsx":
+        workbook = openpyxl.load_workbook(services.export_path(job))
+        assert not [c for row in workbook.active.iter_rows() for c in row if c.data_type == "f"]

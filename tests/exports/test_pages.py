@@ -1,0 +1,161 @@
+"""The export pages: request, progress, authenticated and expiring download, audit, tenant isolation, queries."""
+
+import hashlib
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pyotp
+import pytest
+from allauth.mfa.totp.internal.auth import TOTP
+from django.db import connection as db_connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone as dj_timezone
+
+from broker_portal import services as portal_services
+from broker_portal.models import AuditEvent, Membership
+from connectors.models import ExchangeConnection
+from exports import services
+from exports.models import ExportJob, HistoryEntry
+from tests.conftest import make_member
+
+
+@pytest.fixture
+def staff_client(tenant, client_at):
+    def make(role=Membership.Role.ACCOUNTANT, email="accountant@alpha.example", at_tenant=None, host="alpha.localhost"):
+        user = make_member(at_tenant or tenant, email, role)
+        TOTP.activate(user, pyotp.random_base32())  # staff reach /exports/ only with MFA set up
+        client = client_at(host)
+        client.force_login(user)
+        return client, user
+
+    return make
+
+
+@pytest.fixture
+def member_client(member, client_at):
+    client = client_at("alpha.localhost")
+    client.force_login(member)
+    return client
+
+
+@pytest.fixture
+def kucoin(tenant, member):
+    connection = ExchangeConnection.objects.create(tenant=tenant, user=member, exchange="kucoin", api_key="k")
+    HistoryEntry.objects.bulk_create([
+        HistoryEntry(tenant=tenant, connection=connection, user=member, exchange="kucoin", kind="deposit",
+                     external_id=f"d{n}", occurred_at=datetime(2025, 1, 1 + n, tzinfo=timezone.utc), currency="BTC",
+                     amount=Decimal("0.5"), fee_currency="BTC") for n in range(4)])
+    return connection
+
+
+def post_export(client, **fields):
+    data = {"scope": "tenant", "kinds": ["deposit", "trade"], "format": "koinly", "date_from": "2025-01-01",
+            "date_to": "2025-12-31", **fields}
+    return client.post("/exports/", data)
+
+
+def job_for(tenant, user, **fields):
+    defaults = {"scope": "tenant", "kinds": ["deposit"], "format": "koinly", "date_from": date(2025, 1, 1),
+                "date_to": date(2025, 12, 31)}
+    return ExportJob.objects.create(tenant=tenant, requested_by=user, **{**defaults, **fields})
+
+
+def test_accountant_requests_an_export_that_is_audited_and_enqueued(staff_client, kucoin, tenant,
+                                                                     django_capture_on_commit_callbacks):
+    client, accountant = staff_client()
+    page = client.get("/exports/")
+    assert page.status_code == 200 and "member@alpha.example" in page.content.decode()
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = post_export(client)
+    job = ExportJob.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/exports/{job.pk}/"
+    assert len(callbacks) == 1 and job.status == "pending" and job.requested_by == accountant
+    event = AuditEvent.objects.get(action="export.requested")
+    assert event.tenant == tenant and event.actor == accountant and event.details["format"] == "koinly"
+
+    services.export_run(job=job)
+    status = client.get(f"/exports/{job.pk}/status").json()
+    assert status["status"] == "done" and status["percent"] == 100 and status["row_counts"] == {"deposit": 4,
+                                                                                                "trade": 0}
+    download = client.get(status["download_url"])
+    body = b"".join(download.streaming_content)
+    assert download.status_code == 200 and download["Content-Type"] == "text/csv"
+    assert "attachment" in download["Content-Disposition"] and download["Cache-Control"] == "private, no-store"
+    assert hashlib.sha256(body).hexdigest() == status["sha256"] and body.count(b"\r\n") == 5
+    assert AuditEvent.objects.get(action="export.downloaded").actor == accountant
+    detail = client.get(f"/exports/{job.pk}/").content.decode()
+    assert status["sha256"] in detail and 'id="export-progress"' in detail
+
+
+def test_the_download_expires(staff_client, kucoin):
+    client, accountant = staff_client()
+    job = services.export_run(job=job_for(kucoin.tenant, accountant))
+    ExportJob.objects.filter(pk=job.pk).update(expires_at=dj_timezone.now() - timedelta(seconds=1))
+    assert client.get(f"/exports/{job.pk}/download").status_code == 410
+    assert client.get(f"/exports/{job.pk}/status").json()["download_url"] is None
+    assert not AuditEvent.objects.filter(action="export.downloaded").exists()
+    assert services.exports_delete_expired() == 1 and not services.export_path(job).exists()
+
+
+def test_another_tenants_job_answers_404(staff_client, kucoin, tenant, other_tenant):
+    client, _ = staff_client()
+    outsider = make_member(other_tenant, "accountant@beta.example", Membership.Role.ACCOUNTANT)
+    foreign = services.export_run(job=job_for(other_tenant, outsider))
+    for suffix in ("", "status", "download"):
+        assert client.get(f"/exports/{foreign.pk}/{suffix}").status_code == 404
+    other_connection = ExchangeConnection.objects.create(tenant=other_tenant, user=outsider, exchange="okx")
+    assert client.post(f"/exports/sync/{other_connection.pk}").status_code == 404
+    # Nor can another tenant's connection or user be chosen as a scope.
+    response = post_export(client, scope="connection", connection=other_connection.pk)
+    assert response.status_code == 200 and not ExportJob.objects.filter(tenant=tenant).exists()
+
+
+def test_members_export_only_their_own_connections(member_client, member, kucoin, tenant,
+                                                   django_capture_on_commit_callbacks):
+    colleague = make_member(tenant, "colleague@alpha.example")
+    theirs = ExchangeConnection.objects.create(tenant=tenant, user=colleague, exchange="okx")
+    assert post_export(member_client, scope="tenant").status_code == 200
+    assert post_export(member_client, scope="connection", connection=theirs.pk).status_code == 200
+    assert not ExportJob.objects.exists()
+    their_job = job_for(tenant, colleague)
+    assert member_client.get(f"/exports/{their_job.pk}/status").status_code == 404
+    assert member_client.post(f"/exports/sync/{theirs.pk}").status_code == 404
+
+    with django_capture_on_commit_callbacks():
+        response = post_export(member_client, scope="connection", connection=kucoin.pk, format="cointracker")
+    assert response.status_code == 302
+    job = ExportJob.objects.get(requested_by=member)
+    assert job.scope_connection == kucoin
+    page = member_client.get("/exports/").content.decode()
+    assert "colleague@alpha.example" not in page and f'data-job="{their_job.pk}"' not in page
+
+
+def test_staff_without_mfa_are_sent_to_set_it_up_and_strangers_to_sign_in(tenant, client_at):
+    accountant = make_member(tenant, "nomfa@alpha.example", Membership.Role.ACCOUNTANT)
+    client = client_at("alpha.localhost")
+    assert client.get("/exports/")["Location"].startswith("/accounts/login/")
+    client.force_login(accountant)
+    assert client.get("/exports/")["Location"] == "/accounts/2fa/totp/activate/"
+
+
+def test_sync_now_is_audited_and_enqueued(member_client, kucoin, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = member_client.post(f"/exports/sync/{kucoin.pk}")
+    assert response.status_code == 302 and len(callbacks) == 1
+    assert AuditEvent.objects.get(action="history.sync_requested").target_id == str(kucoin.pk)
+
+
+def test_the_export_page_does_not_grow_queries_with_jobs(staff_client, kucoin, tenant, member):
+    client, accountant = staff_client()
+    job_for(tenant, accountant, scope="connection", scope_connection=kucoin)
+
+    def count():
+        with CaptureQueriesContext(db_connection) as queries:
+            assert client.get("/exports/").status_code == 200
+        return len(queries)
+
+    one = count()
+    for _ in range(5):
+        job_for(tenant, accountant, scope="user", scope_user=member)
+        job_for(tenant, accountant, scope="connection", scope_connection=kucoin)
+    assert count() == one, one
