@@ -1,0 +1,58 @@
+"""Kraken: a withdrawal to a saved address by name, no 2FA step, the fee out of the amount."""
+
+import uuid
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from connectors.models import ExchangeConnection
+from sandbox import clock
+from sandbox.models import Balance
+from withdrawals import services, tasks
+from withdrawals.models import Withdrawal
+
+from .conftest import PortalBrowser, details
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SCOPES = ["account.fast-api-key:write", "account.fast-api-key:funds-query", "account.fast-api-key:funds-withdraw"]
+
+
+def test_kraken_withdrawal_by_address_name_debits_the_preview_total(portal, sandbox_accounts):
+    account = sandbox_accounts["kraken"]["trader"]
+    browser = PortalBrowser(portal["url"])
+    browser.sign_in(portal["user"].email)
+    callback = browser.consent(browser.start_connect("kraken", SCOPES), account["email"], account["password"],
+                               scopes=SCOPES)
+    assert browser.session.get(callback, allow_redirects=False).status_code == 302
+    connection = ExchangeConnection.objects.get(exchange="kraken")
+    balance = Balance.objects.get(user__email=account["email"], user__exchange="kraken", currency="BTC")
+    before = balance.available
+
+    with pytest.raises(services.WithdrawalError) as refused:
+        services.withdrawal_save_details(tenant=portal["tenant"], user=portal["user"], connection=connection,
+                                         idempotency_key=uuid.uuid4(), details=details(chain="", destination="my-btc"))
+    assert "fee_deduct_type" in refused.value.field_errors  # Kraken only takes the fee out of the amount
+
+    withdrawal = services.withdrawal_save_details(
+        tenant=portal["tenant"], user=portal["user"], connection=connection, idempotency_key=uuid.uuid4(),
+        details=details(chain="", destination="my-btc", fee_deduct_type="EXTERNAL"))
+    withdrawal = services.withdrawal_preview(withdrawal=withdrawal)
+    assert withdrawal.service_fee == 0 and withdrawal.chain_fee == Decimal("0.0005")
+    assert withdrawal.total_debit == Decimal("0.01") and withdrawal.amount_received == Decimal("0.0095")
+    withdrawal = services.withdrawal_step_up(withdrawal=withdrawal, authenticated_at=timezone.now())
+    withdrawal = services.withdrawal_request_factors(withdrawal=withdrawal)  # nothing to ask at Kraken
+    assert withdrawal.state == "stepped_up"
+    sent = services.withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=portal["tenant"], user=portal["user"],
+                                      codes={})
+    assert sent.state == "processing" and sent.exchange_withdrawal_id
+    balance.refresh_from_db()
+    assert before - balance.available == sent.total_debit
+
+    clock.set_offset(31)
+    try:
+        tasks.withdrawal_poll(sent.pk)
+    finally:
+        clock.set_offset(0)
+    assert Withdrawal.objects.get(pk=sent.pk).state == "succeeded"

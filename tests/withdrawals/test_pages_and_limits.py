@@ -1,0 +1,133 @@
+"""Pages and admin without the exchange: tenant and user scoping, capability, read-only admin, limits."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from allauth.mfa.totp.internal.auth import TOTP
+from django.utils import timezone
+
+from broker_portal.models import Membership
+from connectors.models import ExchangeConnection
+from withdrawals import services
+from withdrawals.exchanges import hooks_for
+from withdrawals.models import FactorRequest, Withdrawal, WithdrawalLimit
+from withdrawals.selectors import withdrawal_capability
+
+from ..conftest import make_member
+
+pytestmark = pytest.mark.django_db
+
+
+def connection_of(user, tenant, exchange="kucoin", permissions=("API_COMMON", "API_WITHDRAW_OAUTH")):
+    return ExchangeConnection.objects.create(tenant=tenant, user=user, exchange=exchange, permissions=list(permissions),
+                                             api_key="key-0123456789abcdef")
+
+
+def withdrawal_of(connection, **fields):
+    values = {"tenant": connection.tenant, "user": connection.user, "connection": connection, "exchange": "kucoin",
+              "currency": "USDT", "destination": "123456", "amount": Decimal("100"), "withdraw_type": "UID",
+              "state": "processing", "total_debit": Decimal("110"), "amount_received": Decimal("100"),
+              "service_fee": Decimal("10"), "chain_fee": Decimal("0"), "price_usdt": Decimal("1"),
+              "exchange_withdrawal_id": f"W{Withdrawal.objects.count()}", "submit_started_at": timezone.now()}
+    values.update(fields)
+    return Withdrawal.objects.create(**values)
+
+
+@pytest.mark.parametrize("exchange, permissions, reason", [
+    ("kucoin", ["API_COMMON", "API_WITHDRAW_OAUTH"], ""),
+    ("kucoin", ["API_COMMON"], "You did not grant the “Withdrawal” permission"),
+    ("kraken", ["account.fast-api-key:funds-withdraw"], ""),
+    ("kraken", ["account.fast-api-key:funds-query"], "“Withdraw” permission"),
+    ("okx", ["read_only", "trade"], "OKX withdrawals are not offered"),
+    ("peatio", ["profile"], "not offered"),
+])
+def test_capability_follows_exchange_and_granted_permissions(tenant, member, exchange, permissions, reason):
+    connection = connection_of(member, tenant, exchange, permissions)
+    found = withdrawal_capability(connection=connection)
+    assert (reason in found) if reason else found == ""
+
+
+def test_a_connection_without_the_permission_says_why_on_the_wizard_and_dashboard(tenant, member, client_at):
+    connection = connection_of(member, tenant, permissions=["API_COMMON"])
+    client = client_at("alpha.localhost")
+    client.force_login(member)
+    page = client.get(f"/withdrawals/new/{connection.pk}/")
+    assert page.status_code == 200 and "did not grant" in page.content.decode()
+
+
+def test_another_users_or_tenants_withdrawal_answers_404_on_every_page(tenant, other_tenant, member, client_at):
+    mine = withdrawal_of(connection_of(member, tenant))
+    neighbour = make_member(tenant, "neighbour@alpha.example")
+    theirs = withdrawal_of(connection_of(neighbour, tenant))
+    stranger = make_member(other_tenant, "member@beta.example")
+    foreign = withdrawal_of(connection_of(stranger, other_tenant))
+    client = client_at("alpha.localhost")
+    client.force_login(member)
+    assert client.get(f"/withdrawals/{mine.pk}/").status_code == 200
+    for other in (theirs, foreign):
+        for page in ("", "details/", "preview/", "step-up/", "verify/"):
+            assert client.get(f"/withdrawals/{other.pk}/{page}").status_code == 404
+        assert client.post(f"/withdrawals/{other.pk}/cancel/").status_code == 404
+        assert client.post(f"/withdrawals/{other.pk}/verify/", {"action": "submit", "GAV": "1"}).status_code == 404
+    assert client.get(f"/withdrawals/new/{theirs.connection_id}/").status_code == 404
+
+
+def test_withdrawals_are_read_only_and_tenant_scoped_in_the_admin(tenant, other_tenant, member, client_at):
+    admin = make_member(tenant, "boss@alpha.example", Membership.Role.BROKER_ADMIN)
+    TOTP.activate(admin, "JBSWY3DPEHPK3PXPJBSWY3DP")
+    own = withdrawal_of(connection_of(member, tenant))
+    foreign = withdrawal_of(connection_of(make_member(other_tenant, "x@beta.example"), other_tenant))
+    client = client_at("alpha.localhost")
+    client.force_login(admin)
+    listing = client.get("/admin/withdrawals/withdrawal/").content.decode()
+    assert f"/admin/withdrawals/withdrawal/{own.pk}/change/" in listing
+    assert f"/admin/withdrawals/withdrawal/{foreign.pk}/change/" not in listing
+    page = client.get(f"/admin/withdrawals/withdrawal/{own.pk}/change/")
+    assert page.status_code == 200 and 'name="state"' not in page.content.decode()
+    assert client.get("/admin/withdrawals/withdrawal/add/").status_code == 403
+    client.post(f"/admin/withdrawals/withdrawal/{own.pk}/change/", {"state": "failed"})
+    assert Withdrawal.objects.get(pk=own.pk).state == "processing"
+
+
+def test_broker_limits_per_user_and_per_tenant(tenant, member):
+    connection = connection_of(member, tenant)
+    withdrawal_of(connection, total_debit=Decimal("600"))
+    draft = withdrawal_of(connection, state="previewed", exchange_withdrawal_id="", submit_started_at=None)
+    WithdrawalLimit.objects.create(tenant=tenant, scope="per_user", window_hours=24, max_usdt=Decimal("1000"))
+    services.check_broker_limits(withdrawal=draft, value_usdt=Decimal("400"))
+    with pytest.raises(services.WithdrawalError, match="your withdrawal limit of 1000.00 USDT per 24 hours"):
+        services.check_broker_limits(withdrawal=draft, value_usdt=Decimal("400.01"))
+    other = make_member(tenant, "other@alpha.example")
+    withdrawal_of(connection_of(other, tenant), total_debit=Decimal("900"))
+    WithdrawalLimit.objects.create(tenant=tenant, scope="tenant", window_hours=24, max_usdt=Decimal("1500"))
+    with pytest.raises(services.WithdrawalError, match="this broker's"):
+        services.check_broker_limits(withdrawal=draft, value_usdt=Decimal("1"))
+    # Older than the window: no longer counted.
+    Withdrawal.objects.exclude(pk=draft.pk).update(submit_started_at=timezone.now() - timedelta(hours=25))
+    services.check_broker_limits(withdrawal=draft, value_usdt=Decimal("1000"))
+
+
+def test_the_exchanges_uid_limit_of_fifty_a_day_gives_the_time_to_try_again(tenant, member):
+    connection = connection_of(member, tenant)
+    draft = withdrawal_of(connection, state="stepped_up", exchange_withdrawal_id="")
+    now = timezone.now()
+    first = now - timedelta(hours=23)
+    FactorRequest.objects.bulk_create(
+        FactorRequest(tenant=tenant, connection=connection, withdrawal=draft, withdraw_type="MAIL",
+                      requested_at=first + timedelta(minutes=i)) for i in range(50))
+    with pytest.raises(services.WithdrawalError, match="50 such withdrawals per 24 hours") as refused:
+        services.check_exchange_rate_limit(withdrawal=draft, hooks=hooks_for("kucoin"), now=now)
+    assert refused.value.retry_at == first + timedelta(hours=24)
+    # ADDRESS withdrawals are not limited this way.
+    draft.withdraw_type = "ADDRESS"
+    services.check_exchange_rate_limit(withdrawal=draft, hooks=hooks_for("kucoin"), now=now)
+
+
+def test_only_one_row_per_exchange_withdrawal_id(tenant, member):
+    from django.db import IntegrityError
+
+    connection = connection_of(member, tenant)
+    withdrawal_of(connection, exchange_withdrawal_id="W1")
+    with pytest.raises(IntegrityError):
+        withdrawal_of(connection, exchange_withdrawal_id="W1")

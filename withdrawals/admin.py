@@ -1,0 +1,40 @@
+from django.contrib import admin
+
+from broker_portal.admin import TenantScopedAdmin
+
+from .models import Withdrawal, WithdrawalLimit
+
+
+@admin.register(Withdrawal)
+class WithdrawalAdmin(TenantScopedAdmin):
+    """Withdrawals are read-only here: only the wizard and the exchange's answers change them."""
+
+    list_display = ["created_at", "user", "exchange", "amount", "currency", "withdraw_type", "state",
+                    "total_debit", "exchange_withdrawal_id", "tenant"]
+    list_filter = ["state", "exchange", "currency", "withdraw_type"]
+    search_fields = ["user__email", "exchange_withdrawal_id", "destination"]
+    list_select_related = ["user", "tenant"]
+    fields = ["tenant", "user", "connection", "exchange", "idempotency_key", "state", "currency", "chain",
+              "withdraw_type", "destination", "memo", "remark", "amount", "fee_deduct_type", "chain_fee",
+              "service_fee", "total_debit", "amount_received", "price_usdt", "price_at", "quote_expires_at",
+              "stepped_up_at", "factors_requested_at", "submit_started_at", "exchange_withdrawal_id",
+              "exchange_status", "last_error", "submitted_at", "completed_at", "created_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WithdrawalLimit)
+class WithdrawalLimitAdmin(TenantScopedAdmin):
+    """The broker admin's caps, in USDT over a rolling window, per user or for the whole tenant."""
+
+    list_display = ["scope", "max_usdt", "window_hours", "tenant"]
