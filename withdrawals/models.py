@@ -45,8 +45,8 @@ class Withdrawal(models.Model):
     FINAL = (State.SUCCEEDED, State.FAILED, State.CANCELLED)
 
     tenant = models.ForeignKey("broker_portal.Tenant", on_delete=models.CASCADE, related_name="withdrawals")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="withdrawals")
-    connection = models.ForeignKey("connectors.ExchangeConnection", on_delete=models.PROTECT,
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.RESTRICT, related_name="withdrawals")
+    connection = models.ForeignKey("connectors.ExchangeConnection", on_delete=models.RESTRICT,
                                    related_name="withdrawals")
     exchange = models.CharField(max_length=32)
     # Issued when the wizard starts; the same key always means the same withdrawal.

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from django.db.models import Q
 from django.utils import timezone
 
 from broker_portal.tenancy import get_for_tenant
@@ -41,6 +42,6 @@ def withdrawal_list(*, tenant, user) -> list[Withdrawal]:
 def withdrawals_to_poll(*, stale_submit_seconds: int = 120) -> list[int]:
     """Ids the worker follows: processing at the exchange, unknown, or a submit that never came back."""
     stale = timezone.now() - timedelta(seconds=stale_submit_seconds)
-    processing = Withdrawal.objects.filter(state__in=[Withdrawal.State.PROCESSING, Withdrawal.State.UNKNOWN])
-    hung = Withdrawal.objects.filter(state=Withdrawal.State.SUBMITTING, submit_started_at__lt=stale)
-    return list(processing.union(hung).values_list("pk", flat=True)[:500])
+    open_rows = Q(state__in=[Withdrawal.State.PROCESSING, Withdrawal.State.UNKNOWN]) | Q(
+        state=Withdrawal.State.SUBMITTING, submit_started_at__lt=stale)
+    return list(Withdrawal.objects.filter(open_rows).order_by("last_polled_at", "pk").values_list("pk", flat=True)[:500])

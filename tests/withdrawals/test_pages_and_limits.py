@@ -131,3 +131,47 @@ def test_only_one_row_per_exchange_withdrawal_id(tenant, member):
     withdrawal_of(connection, exchange_withdrawal_id="W1")
     with pytest.raises(IntegrityError):
         withdrawal_of(connection, exchange_withdrawal_id="W1")
+
+
+def test_the_sweep_picks_open_and_hung_withdrawals_only(tenant, member):
+    connection = connection_of(member, tenant)
+    processing = withdrawal_of(connection)
+    unknown = withdrawal_of(connection, state="unknown", exchange_withdrawal_id="")
+    hung = withdrawal_of(connection, state="submitting", exchange_withdrawal_id="",
+                         submit_started_at=timezone.now() - timedelta(minutes=5))
+    withdrawal_of(connection, state="submitting", exchange_withdrawal_id="")  # still within its call
+    withdrawal_of(connection, state="succeeded")
+    from withdrawals.selectors import withdrawals_to_poll
+
+    assert sorted(withdrawals_to_poll()) == sorted([processing.pk, unknown.pk, hung.pk])
+
+
+def test_the_security_setup_link_gets_client_id_and_the_encoded_return_url():
+    from withdrawals.exchanges.kucoin import security_setup_link
+
+    message = ("You need to bind more factors to continue this operation. Please visit the following link: "
+               "https://www.kucoin.com/account/security/g2fa")
+    link = security_setup_link(message, client_id="demo-kucoin-client",
+                               redirect_uri="https://portal.example/withdrawals/exchange-security/?a=1&b=2")
+    assert link == ("https://www.kucoin.com/account/security/g2fa?client_id=demo-kucoin-client&redirect_uri="
+                    "https%3A%2F%2Fportal.example%2Fwithdrawals%2Fexchange-security%2F%3Fa%3D1%26b%3D2")
+    assert security_setup_link("Permission denied.", client_id="x", redirect_uri="y") is None
+
+
+def test_the_status_page_reads_a_fixed_number_of_queries(tenant, member, client_at, django_assert_max_num_queries):
+    withdrawal = withdrawal_of(connection_of(member, tenant))
+    client = client_at("alpha.localhost")
+    client.force_login(member)
+    with django_assert_max_num_queries(6):
+        page = client.get(f"/withdrawals/{withdrawal.pk}/")
+    assert page.status_code == 200 and "Processing at the exchange" in page.content.decode()
+
+
+def test_withdrawals_go_with_their_tenant_but_keep_their_user(tenant, member):
+    from django.db.models import RestrictedError
+
+    withdrawal_of(connection_of(member, tenant))
+    with pytest.raises(RestrictedError):
+        member.delete()
+    tenant.delete()
+    assert not Withdrawal.objects.exists()
