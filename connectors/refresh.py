@@ -16,6 +16,7 @@ kind of failure, never a token.
 
 import logging
 import random
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, TypeVar
@@ -24,7 +25,7 @@ from allauth.socialaccount.providers import registry
 from allauth.socialaccount.providers.oauth2.client import OAuth2Error
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from broker_portal.audit import record_audit_event
@@ -96,6 +97,33 @@ def provider_for(credential: ExchangeCredential):
     return registry.get_class(credential.exchange)(None, app=app_from_credential(credential))
 
 
+# A worker refreshes many connections of few credentials. The locking query also reads the credential's
+# updated_at, and the provider built from it is reused while that is unchanged (and for at most a few
+# minutes), so a refresh costs no query for the credential and a changed one is seen at once.
+CREDENTIAL_CACHE_SECONDS = 300
+_providers: dict[tuple[int, str], tuple[datetime, float, object]] = {}
+
+
+def credential_version():
+    return Subquery(ExchangeCredential.objects.filter(
+        tenant_id=OuterRef("tenant_id"), exchange=OuterRef("exchange")).values("updated_at")[:1])
+
+
+def cached_provider(*, tenant_id: int, exchange: str, version: datetime | None):
+    if version is None:
+        return None
+    key = (tenant_id, exchange)
+    hit = _providers.get(key)
+    if hit and hit[0] == version and time.monotonic() - hit[1] < CREDENTIAL_CACHE_SECONDS:
+        return hit[2]
+    credential = ExchangeCredential.objects.filter(tenant_id=tenant_id, exchange=exchange).first()
+    if credential is None:
+        return None
+    provider = provider_for(credential)
+    _providers[key] = (credential.updated_at, time.monotonic(), provider)
+    return provider
+
+
 def refresh_retry_delay(*, failures: int, retry_after: float | None, refresh_left: timedelta | None) -> timedelta:
     """Exponential backoff with jitter, honouring Retry-After, bounded by the refresh token's expiry."""
     base = float(getattr(settings, "TOKEN_REFRESH_BACKOFF_BASE_SECONDS", BACKOFF_BASE_SECONDS))
@@ -117,7 +145,8 @@ def connection_refresh(*, connection_id: int, force: bool = False, stale_access_
     ``wait=False``: return BUSY instead of waiting for a sibling's refresh (workers)."""
     now = timezone.now()
     with transaction.atomic():
-        locked = ExchangeConnection.objects.select_for_update(skip_locked=not wait).filter(pk=connection_id)
+        locked = (ExchangeConnection.objects.select_for_update(skip_locked=not wait).filter(pk=connection_id)
+                  .annotate(credential_version=credential_version()))
         connection = locked.first()
         if connection is None:
             exists = not wait and ExchangeConnection.objects.filter(pk=connection_id).exists()
@@ -139,10 +168,10 @@ def connection_refresh(*, connection_id: int, force: bool = False, stale_access_
 
 
 def _refresh_locked(connection: ExchangeConnection, now: datetime) -> RefreshResult:
-    credential = ExchangeCredential.objects.filter(tenant_id=connection.tenant_id, exchange=connection.exchange).first()
-    if credential is None:
+    provider = cached_provider(tenant_id=connection.tenant_id, exchange=connection.exchange,
+                               version=connection.credential_version)
+    if provider is None:
         return _fail(connection, "The broker no longer offers this exchange.")
-    provider = provider_for(credential)
     adapter = provider.get_oauth2_adapter(None)
     try:
         token = post_token_request(
@@ -307,7 +336,7 @@ def enqueue_refreshes(connection_ids: list[int], *, force: bool = False) -> None
 
     jitter = 0 if force else float(getattr(settings, "TOKEN_REFRESH_SWEEP_JITTER_SECONDS", SWEEP_JITTER_SECONDS))
     for connection_id in connection_ids:
-        refresh_connection.apply_async(args=[connection_id, force], countdown=random.uniform(0, jitter))
+        refresh_connection.apply_async(args=[connection_id, force], countdown=random.uniform(0, jitter) if jitter else None)
 
 
 def connections_refresh_now(*, connection_ids: list[int], request=None) -> int:

@@ -309,3 +309,24 @@ def test_failing_refresh_near_the_lapse_flags_the_connection_once(make_connectio
     assert connection_refresh(connection_id=connection.pk).outcome == Outcome.REFRESHED
     connection.refresh_from_db()
     assert connection.refresh_lapse_warned_at is None
+
+
+def test_a_refresh_costs_at_most_four_queries(make_connection, django_assert_max_num_queries, token_calls):
+    first, second = make_connection("kucoin"), make_connection("kucoin")
+    assert connection_refresh(connection_id=first.pk).outcome == Outcome.REFRESHED  # builds the provider
+    with django_assert_max_num_queries(4):  # BEGIN, SELECT … FOR UPDATE, UPDATE, COMMIT
+        assert connection_refresh(connection_id=second.pk).outcome == Outcome.REFRESHED
+
+
+def test_a_changed_credential_is_used_at_once(portal, make_connection, token_calls):
+    from broker_portal.models import ExchangeCredential
+
+    connection = make_connection("kucoin")
+    assert connection_refresh(connection_id=connection.pk, force=True).outcome == Outcome.REFRESHED
+    credential = ExchangeCredential.objects.get(tenant=portal["tenant"], exchange="kucoin")
+    credential.client_secret = "not-the-secret"
+    credential.save()
+    assert connection_refresh(connection_id=connection.pk, force=True).outcome == Outcome.FAILED
+    connection.refresh_from_db()
+    assert connection.status == "error" and "refused" in connection.last_error
+    assert "not-the-secret" not in connection.last_error
