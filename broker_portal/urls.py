@@ -5,6 +5,9 @@ from django.urls import include, path
 
 from . import views
 
+handler404 = "api.errors.not_found"
+handler500 = "api.errors.server_error"
+
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("branding/logo", views.tenant_logo, name="tenant_logo"),
@@ -15,6 +18,7 @@ urlpatterns = [
     path("accounts/", include("allauth.account.urls")),
     path("accounts/2fa/", include("allauth.mfa.urls")),
     path("connect/", include("connectors.urls")),
+    path("api/", include("api.urls")),
     path("exports/", include("exports.urls")),
     path("withdrawals/", include("withdrawals.urls")),
     path("admin/", admin.site.urls),

@@ -1,0 +1,107 @@
+import pytest
+from django.db import connection as db_connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
+
+from api.models import ApiToken
+from api.tokens import api_token_create, api_token_revoke
+from broker_portal.models import AuditEvent, ExchangeCredential, Membership
+from connectors.models import ExchangeConnection
+from tests.conftest import make_member
+
+pytestmark = pytest.mark.django_db
+
+
+def test_tokens_are_hashed_at_rest_and_bound_to_their_tenant(token_key, other_tenant, member, connections):
+    assert token_key not in str(list(ApiToken.objects.values_list()))
+    foreign_host = APIClient(HTTP_HOST="beta.localhost")
+    foreign_host.credentials(HTTP_AUTHORIZATION=f"Bearer {token_key}")
+    response = foreign_host.get("/api/v1/connections/")
+    assert response.status_code == 401
+    assert response.json() == {"error": {"code": "authentication_failed", "message": "Invalid or revoked API token."}}
+
+
+def test_a_revoked_token_stops_working(api, token_key, member, connections):
+    assert api.get("/api/v1/connections/").status_code == 200
+    api_token_revoke(token=ApiToken.objects.get())
+    assert api.get("/api/v1/connections/").status_code == 401
+    assert AuditEvent.objects.filter(action="api_token.revoked").exists()
+
+
+def test_lists_show_only_the_callers_own_rows_with_constant_queries(api, tenant, member, connections):
+    response = api.get("/api/v1/connections/")
+    assert [row["id"] for row in response.json()["results"]] == [connections["own"].pk]
+    body = response.content.decode()
+    assert "own-access-token" not in body and "own-api-key-123456" not in body
+    for _ in range(5):
+        ExchangeConnection.objects.create(tenant=tenant, user=member, exchange="peatio",
+                                          exchange_account_id=f"acct-{_}")
+    with CaptureQueriesContext(db_connection) as queries:
+        assert len(api.get("/api/v1/connections/").json()["results"]) == 6
+    assert len(queries) <= 4, "\n".join(q["sql"] for q in queries.captured_queries)
+
+
+@pytest.mark.parametrize("which", ["neighbour", "foreign"])
+@pytest.mark.parametrize("path", ["{}/", "{}/balances/", "{}/refresh/", "{}/disconnect/"])
+def test_other_peoples_ids_are_not_found(api, connections, which, path):
+    url = "/api/v1/connections/" + path.format(connections[which].pk)
+    response = api.post(url) if path.endswith(("refresh/", "disconnect/")) else api.get(url)
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+    missing = api.get("/api/v1/connections/999999/")
+    assert missing.status_code == 404 and missing.json() == response.json() or path != "{}/"
+
+
+def test_audit_events_are_for_broker_admins_of_the_tenant_only(tenant, other_tenant, api, connections):
+    assert api.get("/api/v1/audit-events/").status_code == 403
+    admin = make_member(tenant, "boss@alpha.example", Membership.Role.BROKER_ADMIN)
+    make_member(other_tenant, "boss@beta.example", Membership.Role.BROKER_ADMIN)
+    client = APIClient(HTTP_HOST="alpha.localhost")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_token_create(tenant=tenant, user=admin, name='x')[1]}")
+    actions = {row["action"] for row in client.get("/api/v1/audit-events/").json()["results"]}
+    assert "member.created" in actions
+    own_ids = set(AuditEvent.objects.filter(tenant=tenant, action="member.created").values_list("id", flat=True))
+    assert AuditEvent.objects.filter(action="member.created").exclude(tenant=tenant).exists()
+    listed = client.get("/api/v1/audit-events/?action=member.created").json()["results"]
+    assert {row["id"] for row in listed} == own_ids
+
+
+def test_starting_a_connect_with_a_token_points_to_the_portal_page(api, tenant):
+    ExchangeCredential.objects.create(tenant=tenant, exchange="kraken", client_id="k", redirect_uris=[
+        "http://alpha.localhost/connect/kraken/callback/"], allowed_permissions=["account.info:basic"],
+        authorize_base_url="https://id.kraken.test", api_base_url="https://api.kraken.test")
+    response = api.post("/api/v1/exchanges/kraken/connect/", {"permissions": ["account.info:basic"]}, format="json")
+    assert response.json() == {"connect_url": "http://alpha.localhost/connect/kraken/"}
+    session = APIClient(HTTP_HOST="alpha.localhost")
+    session.force_login(Membership.objects.get(role="member").user)
+    started = session.post("/api/v1/exchanges/kraken/connect/", {"permissions": ["account.info:basic"]}, format="json")
+    assert started.json()["authorize_url"].startswith("https://id.kraken.test/oauth/authorize?")
+    refused = api.post("/api/v1/exchanges/kraken/connect/", {"permissions": ["account.everything"]}, format="json")
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "refused"
+    invalid = api.post("/api/v1/exchanges/kraken/connect/", {}, format="json")
+    assert invalid.status_code == 400 and "permissions" in invalid.json()["error"]["fields"]
+
+
+def test_throttling_answers_429_in_the_common_shape(api, connections, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK,
+                               "DEFAULT_THROTTLE_RATES": {"user": "2/min", "tenant": "1000/min"}}
+    from rest_framework.settings import api_settings
+    from rest_framework.throttling import SimpleRateThrottle
+
+    api_settings.reload()
+    SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+    try:
+        codes = [api.get("/api/v1/connections/").status_code for _ in range(3)]
+        assert codes == [200, 200, 429]
+        assert api.get("/api/v1/connections/").json()["error"]["code"] == "throttled"
+    finally:
+        settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK}
+        api_settings.reload()
+        SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+
+
+def test_the_openapi_schema_and_its_docs_page(tenant, client_at):
+    schema = client_at("alpha.localhost").get("/api/schema/?format=json")
+    assert schema.status_code == 200 and schema.json()["openapi"].startswith("3.")
+    assert "/api/v1/connections/" in schema.json()["paths"]
+    assert client_at("alpha.localhost").get("/api/docs/").status_code == 200
