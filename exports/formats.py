@@ -13,7 +13,7 @@ from decimal import Decimal
 from .models import ExportFormat, HistoryKind
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 EXCHANGE_NAMES = {"kucoin": "KuCoin", "okx": "OKX", "kraken": "Kraken", "peatio": "Peatio"}
 
 # What the writers read from each entry (values_list(..., named=True)).
@@ -95,6 +95,54 @@ def native_row(entry) -> list[str]:
     return [number(cell) if isinstance(cell, Decimal) else ("" if cell is None else str(cell)) for cell in cells]
 
 
+# The same columns as SQL over exports_historyentry, for PostgreSQL's COPY (see services.export_run). Empty
+# strings become NULL because COPY quotes an empty string ("") where Python's csv writes nothing.
+def sql_safe(expression: str) -> str:
+    # left() first: the regular expression runs only for the rare cell that starts with "-".
+    return (f"CASE WHEN left({expression}, 1) IN ('=', '+', '@', E'\\t', E'\\r') OR (left({expression}, 1) = '-' "
+            f"AND {expression} !~ '^-[0-9]+(\\.[0-9]+)?$') THEN '''' || {expression} ELSE NULLIF({expression}, '') END")
+
+
+def sql_number(expression: str) -> str:
+    return f"trim_scale({expression})::text"
+
+
+SQL_SENT_AMOUNT = ("CASE WHEN kind = 'trade' THEN (CASE WHEN side = 'sell' THEN amount ELSE quote_amount END) "
+                   "WHEN kind = 'withdrawal' THEN amount WHEN kind = 'ledger' AND amount < 0 THEN -amount END")
+SQL_SENT_CURRENCY = ("CASE WHEN kind = 'trade' THEN (CASE WHEN side = 'sell' THEN currency ELSE quote_currency END) "
+                     "WHEN kind = 'withdrawal' OR (kind = 'ledger' AND amount < 0) THEN currency END")
+SQL_RECEIVED_AMOUNT = ("CASE WHEN kind = 'trade' THEN (CASE WHEN side = 'sell' THEN quote_amount ELSE amount END) "
+                       "WHEN kind = 'deposit' OR (kind = 'ledger' AND amount >= 0) THEN amount END")
+SQL_RECEIVED_CURRENCY = ("CASE WHEN kind = 'trade' THEN (CASE WHEN side = 'sell' THEN quote_currency ELSE currency "
+                         "END) WHEN kind = 'deposit' OR (kind = 'ledger' AND amount >= 0) THEN currency END")
+SQL_FEE = [f"CASE WHEN fee <> 0 THEN {sql_number('fee')} END",
+           f"CASE WHEN fee <> 0 THEN {sql_safe('fee_currency')} END"]
+SQL_EXCHANGE_NAME = "CASE exchange " + " ".join(
+    f"WHEN '{key}' THEN '{name}'" for key, name in EXCHANGE_NAMES.items()) + " ELSE exchange END"
+SQL_UTC = "(occurred_at AT TIME ZONE 'UTC')"
+
+KOINLY_SQL = [
+    f"to_char({SQL_UTC}, 'YYYY-MM-DD HH24:MI:SS') || ' UTC'", sql_number(SQL_SENT_AMOUNT),
+    sql_safe(SQL_SENT_CURRENCY), sql_number(SQL_RECEIVED_AMOUNT), sql_safe(SQL_RECEIVED_CURRENCY), *SQL_FEE,
+    "NULL", "NULL", "CASE WHEN kind = 'ledger' AND entry_type = 'fee' THEN 'cost' END",
+    # Starts with the portal's own name for the exchange, so no formula can lead it.
+    f"concat_ws(' ', NULLIF({SQL_EXCHANGE_NAME}, ''), NULLIF(kind, ''), NULLIF(entry_type, ''), "
+    "NULLIF(external_id, ''))",
+    sql_safe("txid"),
+]
+COINTRACKER_SQL = [
+    f"to_char({SQL_UTC}, 'MM/DD/YYYY HH24:MI:SS')", sql_number(SQL_RECEIVED_AMOUNT),
+    sql_safe(SQL_RECEIVED_CURRENCY), sql_number(SQL_SENT_AMOUNT), sql_safe(SQL_SENT_CURRENCY), *SQL_FEE, "NULL",
+]
+NATIVE_SQL = [
+    "NULLIF(exchange, '')", "connection_id::text", "kind", sql_safe("external_id"),
+    f"""to_char({SQL_UTC}, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')""", sql_safe("entry_type"), sql_safe("side"),
+    sql_safe("currency"), sql_number("amount"), sql_safe("quote_currency"), sql_number("quote_amount"),
+    sql_number("price"), sql_number("fee"), sql_safe("fee_currency"), sql_number("balance"), sql_safe("address"),
+    sql_safe("txid"), sql_safe("status"),
+]
+
+
 @dataclass(frozen=True)
 class Format:
     id: str
@@ -102,16 +150,17 @@ class Format:
     content_type: str
     columns: list[str]
     row: object  # entry -> list of cells
+    sql_columns: list[str] | None = None  # None: no COPY path (XLSX)
 
 
 FORMATS = {
     ExportFormat.KOINLY: Format("koinly", "csv", "text/csv", [
         "Date", "Sent Amount", "Sent Currency", "Received Amount", "Received Currency", "Fee Amount", "Fee Currency",
-        "Net Worth Amount", "Net Worth Currency", "Label", "Description", "TxHash"], koinly_row),
+        "Net Worth Amount", "Net Worth Currency", "Label", "Description", "TxHash"], koinly_row, KOINLY_SQL),
     ExportFormat.COINTRACKER: Format("cointracker", "csv", "text/csv", [
         "Date", "Received Quantity", "Received Currency", "Sent Quantity", "Sent Currency", "Fee Amount",
-        "Fee Currency", "Tag"], cointracker_row),
-    ExportFormat.NATIVE_CSV: Format("csv", "csv", "text/csv", NATIVE_COLUMNS, native_row),
+        "Fee Currency", "Tag"], cointracker_row, COINTRACKER_SQL),
+    ExportFormat.NATIVE_CSV: Format("csv", "csv", "text/csv", NATIVE_COLUMNS, native_row, NATIVE_SQL),
     ExportFormat.XLSX: Format("xlsx", "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                               NATIVE_COLUMNS, native_cells),
 }
@@ -120,7 +169,8 @@ FORMATS = {
 class CsvWriter:
     def __init__(self, path, columns):
         self.file = open(path, "w", newline="", encoding="utf-8")
-        self.writer = csv.writer(self.file)
+        # "\n" as PostgreSQL's COPY ends rows, so both writers give the same bytes.
+        self.writer = csv.writer(self.file, lineterminator="\n")
         self.writer.writerow(columns)
 
     def write(self, row):

@@ -238,3 +238,34 @@ def test_formula_cells_are_neutralised_and_plain_numbers_kept(hostile, portal, r
     if export_format == "xlsx":
         workbook = openpyxl.load_workbook(services.export_path(job))
         assert not [c for row in workbook.active.iter_rows() for c in row if c.data_type == "f"]
+
+
+@pytest.fixture
+def awkward(hostile, portal):
+    """Cells that test the CSV writers' edges: quotes, commas, newlines, zeros, long decimals, sub-second times."""
+    common = {"tenant": portal["tenant"], "connection": hostile, "user": portal["user"], "exchange": "kucoin"}
+    HistoryEntry.objects.bulk_create([
+        HistoryEntry(**common, kind="trade", external_id='t"1,2', side="sell", currency="BTC", amount=Decimal("2"),
+                     quote_currency="USDT", quote_amount=Decimal("130000.123456789012345678"),
+                     price=Decimal("65000.0617283945"), fee=Decimal("0"), fee_currency="USDT",
+                     occurred_at=datetime(2024, 7, 1, 12, 30, 5, 123456, tzinfo=timezone.utc)),
+        HistoryEntry(**common, kind="deposit", external_id="line\nbreak", currency="ETH", amount=Decimal("100"),
+                     fee=Decimal("0.000000000000000001"), fee_currency="ETH", address=" spaced ", status="ok",
+                     occurred_at=datetime(2024, 7, 2, tzinfo=timezone.utc)),
+        HistoryEntry(**common, kind="ledger", external_id="zero", entry_type="fee", currency="SOL", amount=Decimal("0"),
+                     balance=Decimal("0"), occurred_at=datetime(2024, 7, 3, 23, 59, 59, 999999, tzinfo=timezone.utc)),
+    ])
+    return hostile
+
+
+@pytest.mark.parametrize("export_format", ["koinly", "cointracker", "csv"])
+def test_copy_and_python_writers_give_the_same_bytes(awkward, synced, portal, export_format):
+    made = []
+    for use_copy in (True, False):
+        job = ExportJob.objects.create(tenant=portal["tenant"], scope="tenant", format=export_format,
+                                       kinds=["trade", "deposit", "withdrawal", "ledger"], date_from=DATE_FROM,
+                                       date_to=DATE_TO, requested_by=portal["user"])
+        made.append(services.export_run(job=job, use_copy=use_copy))
+    by_copy, by_python = (services.export_path(job).read_bytes() for job in made)
+    assert by_copy == by_python and by_copy.count(b"\n") > 20
+    assert made[0].sha256 == made[1].sha256 and made[0].row_counts == made[1].row_counts

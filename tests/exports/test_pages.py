@@ -81,7 +81,7 @@ def test_accountant_requests_an_export_that_is_audited_and_enqueued(staff_client
     body = b"".join(download.streaming_content)
     assert download.status_code == 200 and download["Content-Type"] == "text/csv"
     assert "attachment" in download["Content-Disposition"] and download["Cache-Control"] == "private, no-store"
-    assert hashlib.sha256(body).hexdigest() == status["sha256"] and body.count(b"\r\n") == 5
+    assert hashlib.sha256(body).hexdigest() == status["sha256"] and body.count(b"\n") == 5
     assert AuditEvent.objects.get(action="export.downloaded").actor == accountant
     detail = client.get(f"/exports/{job.pk}/").content.decode()
     assert status["sha256"] in detail and 'id="export-progress"' in detail
