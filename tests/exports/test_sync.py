@@ -93,3 +93,17 @@ def test_a_failed_sync_resumes_at_the_page_it_stopped_on(connect, portal, monkey
     assert calls[3:] == [3, 4]  # resumed at page 3, not from the newest page
     state.refresh_from_db()
     assert state.resume_cursor is None and state.last_error == "" and state.last_synced_at
+
+
+def test_beat_task_syncs_every_active_connection_with_a_key(connect, portal, monkeypatch):
+    from connectors.models import ExchangeConnection
+    from exports import tasks
+
+    active = connect("kucoin")
+    ExchangeConnection.objects.create(tenant=portal["tenant"], user=portal["user"], exchange="okx", status="revoked",
+                                      api_key="gone")
+    queued = []
+    monkeypatch.setattr(tasks.sync_connection, "delay", lambda connection_id: queued.append(connection_id))
+    tasks.sync_all_connections()
+    assert queued == [active.pk]
+    assert tasks.sync_connection(active.pk)["trade"] == 10  # the task itself: load, sync
