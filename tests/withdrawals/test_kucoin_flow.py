@@ -157,3 +157,26 @@ def test_uid_withdrawals_respect_the_exchange_limit_before_calling(portal, kucoi
     assert refused.value.retry_at > timezone.now()
     from sandbox.models import WithdrawalRequest
     assert WithdrawalRequest.objects.count() == 3  # the fourth never reached the exchange
+
+
+def test_the_verify_page_shows_kucoins_setup_link_with_the_way_back(portal, sandbox_accounts, client):
+    from urllib.parse import parse_qs, urlsplit
+
+    connection = connect_kucoin(portal, sandbox_accounts, who="no2fa")
+    withdrawal = services.withdrawal_save_details(tenant=portal["tenant"], user=portal["user"], connection=connection,
+                                                  idempotency_key=uuid.uuid4(), details=details())
+    withdrawal = services.withdrawal_preview(withdrawal=withdrawal)
+    services.withdrawal_step_up(withdrawal=withdrawal, authenticated_at=timezone.now())
+    client.defaults["HTTP_HOST"] = "localhost"
+    client.force_login(portal["user"])
+    page = client.post(f"/withdrawals/{withdrawal.pk}/verify/", {"action": "request"})
+    html = page.content.decode()
+    assert page.status_code == 200 and 'id="security-setup-link"' in html
+    link = html.split('id="security-setup-link" href="')[1].split('"')[0].replace("&amp;", "&")
+    assert link.startswith(f"{portal['url']}/sandbox/kucoin/account/security/g2fa?")
+    query = parse_qs(urlsplit(link).query)
+    assert query["client_id"] == ["live-kucoin"]
+    assert query["redirect_uri"] == ["http://localhost/withdrawals/exchange-security/"]
+    assert "redirect_uri=http%3A%2F%2Flocalhost%2Fwithdrawals%2Fexchange-security%2F" in link
+    back = client.get("/withdrawals/exchange-security/")
+    assert back.status_code == 302 and back["Location"] == f"/withdrawals/{withdrawal.pk}/verify/"
