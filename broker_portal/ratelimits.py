@@ -46,8 +46,15 @@ def consume(request, action: str) -> None:
             raise RateLimited(action, retry_after=(window + 1) * seconds - now)
 
 
+def too_many_requests(request, limited: RateLimited):
+    """The 429 page that says when to try again."""
+    response = render(request, "portal/rate_limited.html", {"retry_after": limited.retry_after}, status=429)
+    response["Retry-After"] = str(limited.retry_after)
+    return response
+
+
 def rate_limited(action: str):
-    """View decorator: over the limit, a 429 page that says when to try again."""
+    """View decorator: over the limit, the 429 page instead of the view."""
 
     def decorate(view):
         @functools.wraps(view)
@@ -55,10 +62,7 @@ def rate_limited(action: str):
             try:
                 consume(request, action)
             except RateLimited as limited:
-                response = render(request, "portal/rate_limited.html", {"retry_after": limited.retry_after},
-                                  status=429)
-                response["Retry-After"] = str(limited.retry_after)
-                return response
+                return too_many_requests(request, limited)
             return view(request, *args, **kwargs)
 
         return wrapper

@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from broker_portal.ratelimits import RateLimited, consume, too_many_requests
 from broker_portal.tenancy import get_for_tenant, membership_of
 from connectors.models import ExchangeConnection
 
@@ -33,6 +34,10 @@ def export_index(request):
     form = ExportRequestForm(request.POST or None, tenant=request.tenant, connections=connections, staff=staff)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        try:
+            consume(request, "export_request")
+        except RateLimited as limited:
+            return too_many_requests(request, limited)
         try:
             job = services.export_request(
                 tenant=request.tenant, user=request.user, membership=membership, scope=data["scope"],

@@ -2,6 +2,7 @@
 
 import time
 import uuid
+from datetime import UTC, datetime
 from decimal import Decimal
 from urllib.parse import urlencode
 
@@ -14,8 +15,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
-from datetime import UTC, datetime
 
+from broker_portal.ratelimits import RateLimited, consume, too_many_requests
 from broker_portal.tenancy import get_for_tenant
 from connectors.base.api import ExchangeAPIError
 from connectors.base.http import ExchangeUnavailable
@@ -174,6 +175,12 @@ def withdrawal_verify(request, withdrawal_id):
     form = CodesForm(request.POST if request.POST.get("action") == "submit" else None, factors=factors)
     context = {"withdrawal": withdrawal, "hooks": hooks, "form": form, "step": 4, "security_url": ""}
     if request.method == "POST":
+        action = {"request": "withdrawal_factors", "submit": "withdrawal_submit"}.get(request.POST.get("action"))
+        try:
+            if action:
+                consume(request, action)
+        except RateLimited as limited:
+            return too_many_requests(request, limited)
         try:
             if request.POST.get("action") == "request":
                 services.withdrawal_request_factors(withdrawal=withdrawal, request=request)

@@ -66,3 +66,16 @@ def test_another_users_connection_cannot_be_disconnected(browser_session, portal
     assert response.status_code == 404
     victim.refresh_from_db()
     assert victim.status == "active" and victim.api_key
+
+
+def test_export_requests_are_rate_limited(client_at, tenant, member, settings):
+    settings.PORTAL_RATE_LIMITS = {"export_request": {"user": "1/60"}}
+    client = client_at("alpha.localhost")
+    client.force_login(member)
+    form = {"scope": "user", "kinds": ["trade"], "format": "koinly", "date_from": "2026-01-01",
+            "date_to": "2026-12-31"}
+    first = client.post("/exports/", form)
+    second = client.post("/exports/", form)
+    assert first.status_code != 429, first.content.decode()[:500]
+    assert second.status_code == 429 and "Retry-After" in second
+
