@@ -3,6 +3,8 @@ from rest_framework import serializers
 from broker_portal.models import AuditEvent
 from connectors.exchanges import exchange_choices
 from connectors.models import ExchangeConnection
+from exports.models import ExportFormat, ExportJob, HistoryKind
+from withdrawals.models import Withdrawal
 
 
 class ConnectionFilter(serializers.Serializer):
@@ -51,3 +53,83 @@ class AuditEventSerializer(serializers.ModelSerializer):
         fields = ["id", "created_at", "action", "actor_repr", "target_type", "target_id", "target_repr",
                   "ip_address", "details"]
         read_only_fields = fields
+
+
+class WithdrawalSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    connection = serializers.IntegerField(source="connection_id")
+    exchange = serializers.CharField()
+    state = serializers.CharField()
+    idempotency_key = serializers.UUIDField()
+    currency = serializers.CharField()
+    chain = serializers.CharField()
+    withdraw_type = serializers.CharField()
+    destination = serializers.CharField()
+    memo = serializers.CharField()
+    remark = serializers.CharField()
+    amount = serializers.DecimalField(max_digits=38, decimal_places=18)
+    fee_deduct_type = serializers.CharField()
+    chain_fee = serializers.DecimalField(max_digits=38, decimal_places=18, allow_null=True)
+    service_fee = serializers.DecimalField(max_digits=38, decimal_places=18, allow_null=True)
+    total_debit = serializers.DecimalField(max_digits=38, decimal_places=18, allow_null=True)
+    amount_received = serializers.DecimalField(max_digits=38, decimal_places=18, allow_null=True)
+    price_usdt = serializers.DecimalField(max_digits=38, decimal_places=18, allow_null=True)
+    price_at = serializers.DateTimeField(allow_null=True)
+    quote_expires_at = serializers.DateTimeField(allow_null=True)
+    factors_all = serializers.ListField(child=serializers.ListField(child=serializers.CharField()))
+    factors_sent = serializers.ListField(child=serializers.ListField(child=serializers.CharField()))
+    exchange_withdrawal_id = serializers.CharField()
+    exchange_status = serializers.CharField()
+    last_error = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class WithdrawalCreateInput(serializers.Serializer):
+    connection = serializers.IntegerField()
+    idempotency_key = serializers.UUIDField(required=False, help_text="Issued by you when the withdrawal starts; "
+                                                                      "the same key always updates the same draft.")
+    currency = serializers.CharField(max_length=16)
+    chain = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    withdraw_type = serializers.ChoiceField(choices=Withdrawal.WithdrawType.choices, default="ADDRESS")
+    destination = serializers.CharField(max_length=255)
+    memo = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
+    remark = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    amount = serializers.CharField(max_length=40, help_text="A decimal string, e.g. 0.0125.")
+    fee_deduct_type = serializers.ChoiceField(choices=Withdrawal.FeeDeductType.choices, default="INTERNAL")
+
+
+class FactorsInput(serializers.Serializer):
+    mfa_code = serializers.CharField(max_length=16, help_text="The portal user's current authenticator code: "
+                                                              "the step-up before anything goes to the exchange.")
+
+
+class SubmitInput(serializers.Serializer):
+    codes = serializers.DictField(child=serializers.CharField(max_length=16), required=False, default=dict,
+                                  help_text="The exchange's 2FA codes by factor, e.g. GAV and EMV.")
+
+
+class ExportCreateInput(serializers.Serializer):
+    scope = serializers.ChoiceField(choices=ExportJob.Scope.choices)
+    user = serializers.IntegerField(required=False)
+    connection = serializers.IntegerField(required=False)
+    kinds = serializers.ListField(child=serializers.ChoiceField(choices=HistoryKind.choices), allow_empty=False)
+    format = serializers.ChoiceField(choices=ExportFormat.choices)
+    date_from = serializers.DateField()
+    date_to = serializers.DateField()
+
+
+class ExportSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    scope = serializers.CharField()
+    kinds = serializers.ListField(child=serializers.CharField())
+    format = serializers.CharField()
+    date_from = serializers.DateField()
+    date_to = serializers.DateField()
+    status = serializers.CharField()
+    rows_written = serializers.IntegerField()
+    rows_total = serializers.IntegerField()
+    row_counts = serializers.DictField(child=serializers.IntegerField())
+    sha256 = serializers.CharField()
+    size_bytes = serializers.IntegerField()
+    error = serializers.CharField()
+    expires_at = serializers.DateTimeField(allow_null=True)

@@ -1,7 +1,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from . import pages, views
+from . import pages, views, views_money
 
 v1 = [
     path("connections/", views.ConnectionList.as_view(), name="api-connections"),
@@ -11,6 +11,14 @@ v1 = [
     path("connections/<int:pk>/balances/", views.ConnectionBalances.as_view(), name="api-connection-balances"),
     path("exchanges/<slug:exchange>/connect/", views.ConnectionStart.as_view(), name="api-connect"),
     path("audit-events/", views.AuditEventList.as_view(), name="api-audit-events"),
+    path("withdrawals/", views_money.WithdrawalListCreate.as_view(), name="api-withdrawals"),
+    path("withdrawals/<int:pk>/", views_money.WithdrawalDetail.as_view(), name="api-withdrawal"),
+    path("withdrawals/<int:pk>/preview/", views_money.WithdrawalPreview.as_view(), name="api-withdrawal-preview"),
+    path("withdrawals/<int:pk>/factors/", views_money.WithdrawalFactors.as_view(), name="api-withdrawal-factors"),
+    path("withdrawals/<int:pk>/submit/", views_money.WithdrawalSubmit.as_view(), name="api-withdrawal-submit"),
+    path("exports/", views_money.ExportListCreate.as_view(), name="api-exports"),
+    path("exports/<int:pk>/", views_money.ExportDetail.as_view(), name="api-export"),
+    path("exports/<int:pk>/download/", views_money.ExportDownload.as_view(), name="api-export-download"),
 ]
 
 urlpatterns = [

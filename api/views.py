@@ -36,7 +36,8 @@ def own_connection(request, pk) -> ExchangeConnection:
 
 def filters(serializer_class, request) -> dict:
     """The query's filters, validated like any input (a bad one is a 400, never a 500)."""
-    serializer = serializer_class(data=request.query_params)
+    # A plain dict, so an empty value is checked like any other (HTML-form rules would drop it).
+    serializer = serializer_class(data=request.query_params.dict())
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
 

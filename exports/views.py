@@ -80,7 +80,11 @@ def export_status(request, job_id):
 @login_required
 @require_GET
 def export_download(request, job_id):
-    job = _job(request, job_id)
+    return download_response(request, _job(request, job_id))
+
+
+def download_response(request, job: ExportJob):
+    """The file, audited; a 410 once it expired. Shared by the page and the API."""
     if job.status != ExportJob.Status.DONE:
         raise Http404("Not found")
     path = services.export_path(job)
