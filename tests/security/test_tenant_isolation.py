@@ -1,0 +1,87 @@
+"""Every page and API endpoint that takes an id answers "not found" for another tenant's ids, whatever the role.
+
+The URLs are read from the URL configuration, so a new endpoint is covered the day it is added."""
+
+import datetime
+import re
+from decimal import Decimal
+
+import pytest
+from allauth.mfa.totp.internal.auth import TOTP
+from django.test import Client
+from django.urls import URLResolver, get_resolver
+
+from api.tokens import api_token_create
+from broker_portal.models import Membership
+from connectors.models import ExchangeConnection
+from exports.models import ExportJob
+from tests.conftest import make_member
+from withdrawals.models import Withdrawal
+
+pytestmark = pytest.mark.django_db
+
+# Parts of the site that are not the tenant's own pages: the exchanges' stand-in, allauth's, Django's admin
+# (covered in tests/test_admin.py).
+OUTSIDE = ("sandbox/", "accounts/", "admin/")
+
+
+def id_routes():
+    def walk(patterns, prefix=""):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                yield from walk(pattern.url_patterns, prefix + str(pattern.pattern))
+            else:
+                yield prefix + str(pattern.pattern)
+
+    return sorted(route for route in walk(get_resolver().url_patterns)
+                  if "<int:" in route and not route.startswith(OUTSIDE))
+
+
+def foreign_world(tenant):
+    """One of every tenant-owned object that an URL can name, all in ``tenant``, by the name URLs give it."""
+    owner = make_member(tenant, "owner@beta.example")
+    connection = ExchangeConnection.objects.create(tenant=tenant, user=owner, exchange="kucoin", access_token="t")
+    withdrawal = Withdrawal.objects.create(tenant=tenant, user=owner, connection=connection, exchange="kucoin",
+                                           currency="BTC", destination="bc1qforeign", amount=Decimal("0.01"))
+    job = ExportJob.objects.create(tenant=tenant, requested_by=owner, scope="user", scope_user=owner,
+                                   kinds=["trade"], format="csv", date_from=datetime.date(2026, 1, 1),
+                                   date_to=datetime.date(2026, 1, 2))
+    token, _ = api_token_create(tenant=tenant, user=owner, name="foreign")
+    return {"connection_id": connection.pk, "withdrawal_id": withdrawal.pk, "job_id": job.pk,
+            # API routes say <pk> after the collection's name
+            "connections": connection.pk, "withdrawals": withdrawal.pk, "exports": job.pk, "tokens": token.pk}
+
+
+def url_for(route: str, ids: dict) -> str:
+    def fill(match):
+        name = match.group(1)
+        if name != "pk":
+            return str(ids[name])
+        collection = route[:match.start()].rstrip("/").rsplit("/", 1)[-1]
+        return str(ids[collection])
+
+    return "/" + re.sub(r"<int:(\w+)>", fill, route)
+
+
+@pytest.fixture
+def world(other_tenant):
+    return foreign_world(other_tenant)
+
+
+@pytest.mark.parametrize("role", [Membership.Role.MEMBER, Membership.Role.BROKER_ADMIN, Membership.Role.ACCOUNTANT])
+def test_every_id_in_a_url_is_not_found_across_tenants(tenant, world, role):
+    user = make_member(tenant, f"{role}@alpha.example", role)
+    TOTP.activate(user, "JBSWY3DPEHPK3PXPJBSWY3DP")  # staff need MFA before exports; members may have it too
+    page = Client(HTTP_HOST="alpha.localhost", raise_request_exception=False)
+    page.force_login(user)
+    api = Client(HTTP_HOST="alpha.localhost", raise_request_exception=False,
+                 HTTP_AUTHORIZATION=f"Bearer {api_token_create(tenant=tenant, user=user, name='mine')[1]}")
+    routes = id_routes()
+    assert len(routes) >= 20
+    for route in routes:
+        url = url_for(route, world)
+        client = api if route.startswith("api/v1/") else page
+        answers = {method: getattr(client, method)(url).status_code for method in ("get", "post")}
+        assert set(answers.values()) <= {404, 405} and 404 in answers.values(), (url, answers)
+    assert ExchangeConnection.objects.get(tenant__slug="beta").access_token == "t"
+    assert Withdrawal.objects.get().state == "draft"
