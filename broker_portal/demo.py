@@ -125,9 +125,14 @@ def register_at_sandbox(credential: ExchangeCredential, secret: str) -> None:
     sandbox_permissions = list(credential.allowed_permissions) + (["fast_api"] if credential.exchange == "okx" else [])
     if credential.exchange == "kraken":
         services.credential_generate_rsa_key_pair(credential=credential)
+    redirect_uris = list(credential.redirect_uris)
+    if credential.exchange == "kucoin":
+        # Where KuCoin's security-setup page sends users back to the withdrawal they were making.
+        redirect_uris += [uri.replace("/connect/kucoin/callback/", "/withdrawals/exchange-security/")
+                          for uri in credential.redirect_uris]
     issued = client_register(
         exchange=credential.exchange, client_id=credential.client_id, client_secret=secret,
-        client_type=credential.client_type, redirect_uris=credential.redirect_uris, permissions=sandbox_permissions,
+        client_type=credential.client_type, redirect_uris=redirect_uris, permissions=sandbox_permissions,
         rsa_public_key=credential.rsa_public_key,
     )
     if "encrypted_client_secret" in issued:
