@@ -4,6 +4,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.db.models.functions import Greatest
@@ -16,6 +17,11 @@ from .oauth import TokenProblem, bearer_value, token_for_access
 KUCOIN_TIMESTAMP_WINDOW_MS = 5000
 OKX_TIMESTAMP_WINDOW_MS = 30000
 PEATIO_TONCE_WINDOW_MS = 30000
+PEATIO_RATE_WINDOW_MS = 5 * 60 * 1000
+
+
+def peatio_rate_limit() -> int:
+    return getattr(settings, "SANDBOX_PEATIO_REQUESTS_PER_WINDOW", 6000)
 OKX_TIMESTAMP_FORMAT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
 
@@ -204,6 +210,11 @@ def peatio_caller(request) -> Caller:
     expected = signing.peatio_signature(token.access_secret, request.method, path, params)
     if not signing.matches(expected, signature):
         raise peatio_error(2005, f"The signature {signature} is incorrect.")
+    # 6000 requests per key pair per 5 minutes; each accepted request left its tonce, so they are the count.
+    window_start = now_ms - PEATIO_RATE_WINDOW_MS
+    if UsedTonce.objects.filter(access_key=access_key, tonce__gte=window_start).count() >= peatio_rate_limit():
+        raise ApiRefused({"error": {"code": 2002, "message": "Requests too frequently, please slow down."}},
+                         status=429, headers={"Retry-After": str(PEATIO_RATE_WINDOW_MS // 1000)})
     try:
         with transaction.atomic():
             UsedTonce.objects.create(access_key=access_key, tonce=int(tonce))

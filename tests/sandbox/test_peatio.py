@@ -57,3 +57,13 @@ def test_scope_expiry_and_refresh(base, peatio_token):
     new_access, new_secret = refreshed["access_token"].split(":")
     assert peatio_get(api, new_access, new_secret, "/api/v2/members/me").status_code == 200
     assert peatio_get(api, access_key, secret_key, "/api/v2/members/me").json()["error"]["code"] == 2009
+
+
+def test_requests_per_key_pair_are_limited_per_five_minutes(base, peatio_token, settings):
+    settings.SANDBOX_PEATIO_REQUESTS_PER_WINDOW = 3
+    access_key, secret_key = peatio_token()["access_token"].split(":")
+    api = base + "/peatio"
+    now = int(time.time() * 1000)
+    answers = [peatio_get(api, access_key, secret_key, "/api/v2/members/me", tonce=now + i) for i in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert answers[-1].json()["error"]["code"] == 2002 and answers[-1].headers["Retry-After"] == "300"
