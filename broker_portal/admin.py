@@ -70,6 +70,22 @@ class TenantScopedAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
 
+class ReadOnlyAdminMixin:
+    """Rows that only the portal's own flows write (audit events, withdrawals): shown, never edited here."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return list(self.fields) if self.fields else [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class TenantHostInline(admin.TabularInline):
     model = TenantHost
     extra = 0
@@ -332,23 +348,11 @@ class ExchangeCredentialAdmin(TenantScopedAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(TenantScopedAdmin):
+class AuditEventAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     list_display = ["created_at", "action", "actor_repr", "target_repr", "ip_address", "tenant"]
     list_filter = ["action"]
     search_fields = ["actor_repr", "target_repr", "action"]
     date_hierarchy = "created_at"
 
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
     def get_exclude(self, request, obj=None):
         return []
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

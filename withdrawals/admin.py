@@ -1,12 +1,12 @@
 from django.contrib import admin
 
-from broker_portal.admin import TenantScopedAdmin
+from broker_portal.admin import ReadOnlyAdminMixin, TenantScopedAdmin
 
 from .models import Withdrawal, WithdrawalLimit
 
 
 @admin.register(Withdrawal)
-class WithdrawalAdmin(TenantScopedAdmin):
+class WithdrawalAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     """Withdrawals are read-only here: only the wizard and the exchange's answers change them."""
 
     list_display = ["created_at", "user", "exchange", "amount", "currency", "withdraw_type", "state",
@@ -19,18 +19,6 @@ class WithdrawalAdmin(TenantScopedAdmin):
               "service_fee", "total_debit", "amount_received", "price_usdt", "price_at", "quote_expires_at",
               "stepped_up_at", "factors_requested_at", "submit_started_at", "exchange_withdrawal_id",
               "exchange_status", "last_error", "submitted_at", "completed_at", "created_at"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return self.fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(WithdrawalLimit)

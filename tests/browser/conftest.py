@@ -3,6 +3,7 @@
 import os
 
 import pytest
+from playwright.sync_api import expect
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -46,6 +47,22 @@ def demo(transactional_db, live_server, monkeypatch):
 
     monkeypatch.setenv("PORTAL_PORT", live_server.url.rsplit(":", 1)[1])
     return seed_demo()
+
+
+def connect_kucoin(page, account, *, withdrawal: bool = True):
+    """Dashboard → permission page → the sandbox's sign-in and consent → back on the dashboard."""
+    page.locator('[data-exchange="kucoin"]').get_by_role("link", name="Connect KuCoin").click()
+    expect(page.get_by_role("heading", name="Connect KuCoin")).to_be_visible()
+    if withdrawal:
+        page.get_by_label("Withdrawal").check()
+    page.get_by_role("button", name="Continue to KuCoin").click()
+    page.fill("#email", account["email"])
+    page.fill("#password", account["password"])
+    page.click("#sign-in")
+    if withdrawal:
+        page.check("#scope-api_withdraw_oauth")
+    page.click("#approve")
+    expect(page.get_by_text("KuCoin is connected.")).to_be_visible()
 
 
 def sign_in(page, live_server, demo, role="member", tenant_name="Demo Broker"):

@@ -15,23 +15,11 @@ from sandbox.models import Balance
 from withdrawals import tasks
 from withdrawals.models import Withdrawal
 
-from .conftest import sign_in
+from .conftest import connect_kucoin, sign_in
 
 pytestmark = pytest.mark.browser
 
 PORTAL_TOTP_SECRET = "JBSWY3DPEHPK3PXPWITHDRAW"
-
-
-def connect_kucoin_with_withdrawal(page, account):
-    page.locator('[data-exchange="kucoin"]').get_by_role("link", name="Connect KuCoin").click()
-    page.get_by_label("Withdrawal").check()
-    page.get_by_role("button", name="Continue to KuCoin").click()
-    page.fill("#email", account["email"])
-    page.fill("#password", account["password"])
-    page.click("#sign-in")
-    page.check("#scope-api_withdraw_oauth")
-    page.click("#approve")
-    expect(page.get_by_text("KuCoin is connected.")).to_be_visible()
 
 
 def test_withdraw_btc_from_kucoin_through_the_whole_wizard(live_server, page, demo):
@@ -39,7 +27,7 @@ def test_withdraw_btc_from_kucoin_through_the_whole_wizard(live_server, page, de
     account = next(a for a in demo["sandbox_accounts"]["kucoin"] if a["email"].startswith("trader@"))
     balance = Balance.objects.get(user__email=account["email"], user__exchange="kucoin", currency="BTC")
     before = balance.available
-    connect_kucoin_with_withdrawal(page, account)
+    connect_kucoin(page, account)
 
     # 1. Details.
     page.locator('[data-exchange="kucoin"]').get_by_role("link", name="Withdraw").click()
