@@ -313,12 +313,17 @@ def _duration(window: timedelta) -> str:
     return f"{seconds // 3600} hours" if seconds >= 3600 else f"{seconds} seconds"
 
 
-def check_broker_limits(*, withdrawal: Withdrawal, value_usdt: Decimal, now: datetime | None = None) -> None:
-    """The broker admin's caps in USDT over rolling windows, per user and for the tenant."""
+def check_broker_limits(*, withdrawal: Withdrawal, value_usdt: Decimal, now: datetime | None = None,
+                        lock: bool = False) -> None:
+    """The broker admin's caps in USDT over rolling windows, per user and for the tenant.
+
+    With ``lock`` (inside the transaction that marks a withdrawal as sent) the tenant's limit rows are locked,
+    so two different withdrawals cannot both pass on the same remaining allowance."""
     now = now or timezone.now()
     value = ExpressionWrapper(F("total_debit") * F("price_usdt"), output_field=DecimalField(max_digits=60,
                                                                                               decimal_places=18))
-    for limit in WithdrawalLimit.objects.filter(tenant_id=withdrawal.tenant_id):
+    limits = WithdrawalLimit.objects.filter(tenant_id=withdrawal.tenant_id).order_by("pk")
+    for limit in (limits.select_for_update() if lock else limits):
         counted = Withdrawal.objects.filter(tenant_id=withdrawal.tenant_id, state__in=COUNTED_STATES,
                                             submit_started_at__gt=now - timedelta(hours=limit.window_hours))
         if limit.scope == WithdrawalLimit.Scope.PER_USER:
@@ -414,7 +419,7 @@ def withdrawal_submit(*, withdrawal_id: int, tenant, user, codes: dict, request=
             missing = {factor for group in locked.factors_all for factor in group} - {k for k, v in codes.items() if v}
             if missing:
                 raise WithdrawalError(f"Enter every code ({', '.join(sorted(missing))}).")
-        check_broker_limits(withdrawal=locked, value_usdt=locked.total_debit * locked.price_usdt)
+        check_broker_limits(withdrawal=locked, value_usdt=locked.total_debit * locked.price_usdt, lock=True)
         locked.state, locked.submit_started_at, locked.last_error = State.SUBMITTING, timezone.now(), ""
         locked.save(update_fields=["state", "submit_started_at", "last_error", "updated_at"])
         _audit(locked, "submitting", request)

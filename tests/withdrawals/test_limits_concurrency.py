@@ -1,0 +1,46 @@
+"""A broker's withdrawal limit holds when two different withdrawals are sent at the same moment."""
+
+import threading
+import time
+from decimal import Decimal
+
+import pytest
+from django.db import connection as db_connection
+from django.db import transaction
+from django.utils import timezone
+
+from withdrawals import services
+from withdrawals.models import Withdrawal, WithdrawalLimit
+
+from .test_pages_and_limits import connection_of, withdrawal_of
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_two_withdrawals_cannot_both_spend_the_last_allowance(tenant, member):
+    connection = connection_of(member, tenant)
+    WithdrawalLimit.objects.create(tenant=tenant, scope="tenant", window_hours=24, max_usdt=Decimal("1000"))
+    drafts = [withdrawal_of(connection, state="previewed", exchange_withdrawal_id="", submit_started_at=None,
+                            total_debit=Decimal("600"), price_usdt=Decimal("1")) for _ in range(2)]
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def send(draft):
+        try:
+            barrier.wait()
+            with transaction.atomic():
+                services.check_broker_limits(withdrawal=draft, value_usdt=Decimal("600"), lock=True)
+                Withdrawal.objects.filter(pk=draft.pk).update(state="submitting", submit_started_at=timezone.now())
+                time.sleep(0.3)  # hold the transaction open: the other sender must wait, then see this one
+            outcomes.append("sent")
+        except services.WithdrawalError:
+            outcomes.append("refused")
+        finally:
+            db_connection.close()
+
+    threads = [threading.Thread(target=send, args=(draft,)) for draft in drafts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["refused", "sent"]
