@@ -293,10 +293,16 @@ def step_up_is_fresh(withdrawal: Withdrawal) -> bool:
 # --- limits -----------------------------------------------------------------------------------------------
 
 
-def check_exchange_rate_limit(*, withdrawal: Withdrawal, hooks: ExchangeWithdrawals, now: datetime) -> None:
-    """The exchange's own limits on UID/MAIL/PHONE withdrawals, checked before calling it."""
+def check_exchange_rate_limit(*, withdrawal: Withdrawal, hooks: ExchangeWithdrawals, now: datetime,
+                              lock: bool = False) -> None:
+    """The exchange's own limits on UID/MAIL/PHONE withdrawals, checked before calling it.
+
+    With ``lock`` the connection's row is locked until the transaction ends, so withdrawals of one account
+    are counted one after the other."""
     if withdrawal.withdraw_type not in hooks.rate_limited_types:
         return
+    if lock:
+        ExchangeConnection.objects.select_for_update().filter(pk=withdrawal.connection_id).exists()
     requests = FactorRequest.objects.filter(connection=withdrawal.connection,
                                             withdraw_type__in=hooks.rate_limited_types)
     for window, limit in hooks.rate_limits:
@@ -355,7 +361,7 @@ def withdrawal_request_factors(*, withdrawal: Withdrawal, request=None) -> Withd
         if not quote_is_fresh(locked):
             raise WithdrawalError("The preview expired; review the fees again.")
         now = timezone.now()
-        check_exchange_rate_limit(withdrawal=locked, hooks=hooks, now=now)
+        check_exchange_rate_limit(withdrawal=locked, hooks=hooks, now=now, lock=True)
         refusal: Exception | None = None
         try:
             factors = hooks.request_factors(api, locked.connection, locked)

@@ -1,4 +1,4 @@
-"""A broker's withdrawal limit holds when two different withdrawals are sent at the same moment."""
+"""Limits hold when two different withdrawals of one account go at the same moment."""
 
 import threading
 import time
@@ -10,7 +10,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from withdrawals import services
-from withdrawals.models import Withdrawal, WithdrawalLimit
+from withdrawals.exchanges import hooks_for
+from withdrawals.models import FactorRequest, Withdrawal, WithdrawalLimit
 
 from .test_pages_and_limits import connection_of, withdrawal_of
 
@@ -44,3 +45,36 @@ def test_two_withdrawals_cannot_both_spend_the_last_allowance(tenant, member):
     for thread in threads:
         thread.join()
     assert sorted(outcomes) == ["refused", "sent"]
+
+
+def test_two_uid_withdrawals_cannot_both_take_the_last_slot_of_the_exchange_limit(tenant, member):
+    connection = connection_of(member, tenant)
+    drafts = [withdrawal_of(connection, state="stepped_up", exchange_withdrawal_id="", withdraw_type="UID")
+              for _ in range(2)]
+    now = timezone.now()
+    FactorRequest.objects.bulk_create(FactorRequest(tenant=tenant, connection=connection, withdrawal=drafts[0],
+                                                    withdraw_type="UID", requested_at=now) for _ in range(2))
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def request_codes(draft):
+        try:
+            barrier.wait()
+            with transaction.atomic():
+                services.check_exchange_rate_limit(withdrawal=draft, hooks=hooks_for("kucoin"), now=timezone.now(),
+                                                   lock=True)
+                FactorRequest.objects.create(tenant=tenant, connection=connection, withdrawal=draft,
+                                             withdraw_type="UID", requested_at=timezone.now())
+                time.sleep(0.3)
+            outcomes.append("asked")
+        except services.WithdrawalError:
+            outcomes.append("refused")
+        finally:
+            db_connection.close()
+
+    threads = [threading.Thread(target=request_codes, args=(draft,)) for draft in drafts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["asked", "refused"]
