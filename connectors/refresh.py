@@ -158,6 +158,10 @@ def connection_refresh(*, connection_id: int, force: bool = False, stale_access_
         if stale_access_token is not None:
             if connection.access_token != stale_access_token:
                 return RefreshResult(Outcome.FRESH)
+            if connection.refresh_failures and connection.next_refresh_attempt_at and \
+                    connection.next_refresh_attempt_at > now and not force:
+                # The exchange is failing and a retry is scheduled: page views must not add to the storm.
+                return RefreshResult(Outcome.RETRY, retry_at=connection.next_refresh_attempt_at)
         elif not force and connection.access_expires_at and connection.access_expires_at > now + refresh_window():
             return RefreshResult(Outcome.FRESH)
         if not connection.refresh_token:

@@ -215,6 +215,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
+# Celery's Django fixup closes the database connection around every task unless this is set; a worker doing
+# many short tasks (token refreshes) keeps it for this many tasks instead.
+CELERY_DB_REUSE_MAX = int(env("CELERY_DB_REUSE_MAX", "0"))
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {

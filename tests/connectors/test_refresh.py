@@ -330,3 +330,14 @@ def test_a_changed_credential_is_used_at_once(portal, make_connection, token_cal
     connection.refresh_from_db()
     assert connection.status == "error" and "refused" in connection.last_error
     assert "not-the-secret" not in connection.last_error
+
+
+def test_on_demand_refresh_respects_a_scheduled_retry(portal, make_connection, token_calls):
+    connection = make_connection("peatio")
+    sandbox_faults.fault_set(exchange="peatio", endpoint="token", kind="500", count=1)
+    assert connection_refresh(connection_id=connection.pk).outcome == Outcome.RETRY
+    sandbox_clock.set_offset(4 * 3600 + 60)
+    api = PeatioAPI({"api_base_url": f"{portal['url']}/sandbox/peatio"})
+    with pytest.raises(refresh.RefreshFailed):
+        call_with_fresh_token(connection=connection, call=api.balances)
+    assert len(token_calls) == 1  # the API call did not add a token call while the retry is pending

@@ -1,0 +1,175 @@
+"""N due connections refreshed by one Celery worker against the sandbox, and a bare ``requests`` loop making
+the same token calls. Assumes Django is set up, the database migrated and the sandbox reachable at
+``sandbox_url``; ``bench/refresh/__main__.py`` arranges all three."""
+
+import secrets
+import threading
+import time
+from contextlib import contextmanager
+from datetime import timedelta
+
+import requests
+from celery.contrib.testing.worker import start_worker
+from celery.signals import task_postrun, task_prerun
+from django.db import connections
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from broker_portal import services
+from broker_portal.celery import app
+from broker_portal.models import ExchangeCredential, Membership, Tenant, User
+from connectors.models import ExchangeConnection
+from connectors.refresh import connections_sweep
+from connectors.tasks import refresh_connection
+from sandbox.models import Client as SandboxClient
+from sandbox.models import SandboxUser
+from sandbox.models import Token as SandboxToken
+from sandbox.services import client_register, seed_accounts
+
+EXCHANGE = "kucoin"  # its refresh is the strictest: scope required, pair rotated, reuse revokes the family
+CLIENT_ID, CLIENT_SECRET = "bench-refresh-kucoin", "bench-refresh-kucoin-secret"
+SCOPES = ["API_COMMON", "API_SPOT"]
+
+
+def prepare(*, sandbox_url: str, n: int) -> dict:
+    """A tenant with a KuCoin credential at the sandbox, n due connections holding real sandbox pairs, and
+    n more pairs for the bare loop. Earlier runs' rows are removed first."""
+    tenant = Tenant.objects.filter(slug="bench-refresh").first() or services.tenant_create(
+        name="Refresh Bench", slug="bench-refresh", hosts=["bench-refresh.localhost"])
+    user = User.objects.filter(email="bench@refresh.example").first() or services.member_create(
+        tenant=tenant, email="bench@refresh.example", password="bench-refresh-pass", role=Membership.Role.MEMBER,
+        email_verified=True)
+    client_register(exchange=EXCHANGE, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
+                    redirect_uris=["http://bench-refresh.localhost/cb"], permissions=["OAUTH_CREATE_API", *SCOPES])
+    base = f"{sandbox_url.rstrip('/')}/sandbox/{EXCHANGE}"
+    ExchangeCredential.objects.update_or_create(tenant=tenant, exchange=EXCHANGE, defaults={
+        "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "redirect_uris": ["http://bench-refresh.localhost/cb"],
+        "allowed_permissions": SCOPES, "default_permissions": SCOPES, "authorize_base_url": base,
+        "api_base_url": base})
+    if not SandboxUser.objects.filter(exchange=EXCHANGE, email=f"trader@{EXCHANGE}.sandbox").exists():
+        seed_accounts(history_rows=1)
+    sandbox_user = SandboxUser.objects.get(exchange=EXCHANGE, email=f"trader@{EXCHANGE}.sandbox")
+    client = SandboxClient.objects.get(exchange=EXCHANGE, client_id=CLIENT_ID)
+
+    ExchangeConnection.objects.filter(tenant=tenant).delete()
+    SandboxToken.objects.filter(client=client).delete()
+    now = timezone.now()
+    tokens = SandboxToken.objects.bulk_create(SandboxToken(
+        family=secrets.token_hex(16), client=client, user=sandbox_user, scopes=["OAUTH_CREATE_API", *SCOPES],
+        access_token=secrets.token_urlsafe(36), refresh_token=secrets.token_urlsafe(36),
+        access_expires_at=now + timedelta(minutes=3), refresh_expires_at=now + timedelta(days=3), created_at=now,
+    ) for _ in range(2 * n))
+    ExchangeConnection.objects.bulk_create((ExchangeConnection(
+        tenant=tenant, user=user, exchange=EXCHANGE, exchange_account_id=f"bench-{i}", permissions=SCOPES,
+        access_token=token.access_token, refresh_token=token.refresh_token,
+        access_expires_at=now + timedelta(minutes=3), refresh_expires_at=token.refresh_expires_at,
+    ) for i, token in enumerate(tokens[:n])), batch_size=1000)
+    return {"tenant": tenant, "bare_refresh_tokens": [token.refresh_token for token in tokens[n:]],
+            "refresh_url": f"{base}/_oauth/refresh-token"}
+
+
+class TaskQueryCounter:
+    """Django's own count (what assertNumQueries counts, BEGIN and COMMIT included) of each refresh task."""
+
+    def __init__(self):
+        self.queries = self.tasks = 0
+        self._open = threading.local()
+
+    def before(self, task=None, **kwargs):
+        if task is not None and task.name == refresh_connection.name:
+            connections["default"].queries_log.clear()  # it keeps only the last 9,000
+            self._open.context = CaptureQueriesContext(connections["default"])
+            self._open.context.__enter__()
+
+    def after(self, task=None, **kwargs):
+        context = getattr(self._open, "context", None)
+        if context is not None and task is not None and task.name == refresh_connection.name:
+            context.__exit__(None, None, None)
+            self.queries += len(context)
+            self.tasks += 1
+            self._open.context = None
+
+
+@contextmanager
+def thread_worker():
+    """One solo worker in a thread of this process (what the test suite uses); yields its query totals."""
+    counter = TaskQueryCounter()
+    task_prerun.connect(counter.before, weak=False)
+    task_postrun.connect(counter.after, weak=False)
+    try:
+        with start_worker(app, pool="solo", concurrency=1, perform_ping_check=False, shutdown_timeout=30,
+                          loglevel="WARNING"):
+            yield lambda: {"queries": counter.queries, "tasks": counter.tasks}
+    finally:
+        task_prerun.disconnect(counter.before)
+        task_postrun.disconnect(counter.after)
+
+
+def worker_round(*, ids: list[int], timeout: float) -> float:
+    """Make these connections due, sweep, and wait for the worker: seconds from the sweep's start to the
+    last commit."""
+    ExchangeConnection.objects.filter(pk__in=ids).update(access_expires_at=timezone.now() + timedelta(minutes=3))
+    started = timezone.now()
+    swept = connections_sweep(batch_size=1000)
+    if swept["enqueued"] != len(ids):
+        raise RuntimeError(f"the sweep enqueued {swept['enqueued']} of {len(ids)}")
+    done = ExchangeConnection.objects.filter(pk__in=ids, last_refreshed_at__gte=started)
+    deadline = time.monotonic() + timeout
+    while done.count() < len(ids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    finished = done.order_by("-updated_at").values_list("updated_at", flat=True).first()
+    if done.count() < len(ids):
+        raise RuntimeError("the worker did not refresh every connection in time")
+    return (finished - started).total_seconds()
+
+
+def bare_phase(*, refresh_url: str, refresh_tokens: list[str]) -> float:
+    """The same token calls with nothing around them: one requests.post each, like exchange_session's
+    one session per call."""
+    started = time.perf_counter()
+    for refresh_token in refresh_tokens:
+        response = requests.post(refresh_url, timeout=(5, 20), allow_redirects=False, data={
+            "grant_type": "refresh_token", "refresh_token": refresh_token, "scope": ",".join(SCOPES),
+            "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
+        if response.status_code != 200 or "access_token" not in response.json():
+            raise RuntimeError(f"bare refresh failed: HTTP {response.status_code}")
+    return time.perf_counter() - started
+
+
+def run(*, sandbox_url: str, n: int, chunk: int = 50, timeout: float = 3600, worker=thread_worker,
+        say=print) -> dict:
+    """Bare and portal calls alternate in chunks, so that both see the same load on a shared machine."""
+    say(f"preparing {n} connections and {n} bare pairs at {sandbox_url} ...")
+    prepared = prepare(sandbox_url=sandbox_url, n=n)
+    tenant = prepared["tenant"]
+    ids = list(ExchangeConnection.objects.filter(tenant=tenant).order_by("pk").values_list("pk", flat=True))
+    # Not due until their round comes.
+    ExchangeConnection.objects.filter(tenant=tenant).update(access_expires_at=timezone.now() + timedelta(hours=1))
+    bare_tokens = prepared["bare_refresh_tokens"]
+    size = max(1, min(chunk, n))
+    portal_seconds = bare_seconds = 0.0
+    with worker() as query_totals:
+        for start in range(0, n, size):
+            bare_seconds += bare_phase(refresh_url=prepared["refresh_url"],
+                                       refresh_tokens=bare_tokens[start:start + size])
+            portal_seconds += worker_round(ids=ids[start:start + size], timeout=timeout)
+            if (start // size) % max(1, n // size // 10) == 0:
+                say(f"  {min(start + size, n)}/{n}: portal {portal_seconds:.2f} s, bare {bare_seconds:.2f} s")
+    totals = query_totals()
+    not_active = ExchangeConnection.objects.filter(tenant=tenant).exclude(status="active").count()
+    if not_active:
+        raise RuntimeError(f"{not_active} connections are not active after their refresh")
+    portal_rate, bare_rate = n / portal_seconds, n / bare_seconds
+    figures = {
+        "benchmark": "refresh", "n": n, "exchange": EXCHANGE, "chunk": size,
+        "portal_connections_per_second": round(portal_rate, 1),
+        "bare_requests_per_second": round(bare_rate, 1),
+        "ratio": round(portal_rate / bare_rate, 3),
+        "queries_per_refresh": round(totals["queries"] / max(totals["tasks"], 1), 2),
+        "portal_seconds": round(portal_seconds, 2), "bare_seconds": round(bare_seconds, 2),
+    }
+    say(f"portal: {figures['portal_connections_per_second']} connections/s over {figures['portal_seconds']} s "
+        f"(sweep, queue, one worker; {figures['queries_per_refresh']} queries a refresh)")
+    say(f"bare requests loop: {figures['bare_requests_per_second']} refreshes/s over {figures['bare_seconds']} s")
+    say(f"ratio: {figures['ratio']}")
+    return figures
