@@ -143,7 +143,6 @@ def connection_refresh(*, connection_id: int, force: bool = False, stale_access_
     ``stale_access_token``: the token an API call was refused with; if the stored one differs, a sibling has
     already refreshed and the caller only needs to re-read. ``force``: refresh even if not due (admin).
     ``wait=False``: return BUSY instead of waiting for a sibling's refresh (workers)."""
-    now = timezone.now()
     with transaction.atomic():
         locked = (ExchangeConnection.objects.select_for_update(skip_locked=not wait).filter(pk=connection_id)
                   .annotate(credential_version=credential_version()))
@@ -151,8 +150,9 @@ def connection_refresh(*, connection_id: int, force: bool = False, stale_access_
         if connection is None:
             exists = not wait and ExchangeConnection.objects.filter(pk=connection_id).exists()
             return RefreshResult(Outcome.BUSY if exists else Outcome.SKIPPED)
-        # Everything below reads the row as it is now, under the lock: a sibling that refreshed while we
-        # waited is seen here, and nobody can rotate it until we commit.
+        # Everything below reads the row (and the clock) as they are now, under the lock: a sibling that
+        # refreshed while we waited is seen here, and nobody can rotate the pair until we commit.
+        now = timezone.now()
         if connection.status != Status.ACTIVE:
             return RefreshResult(Outcome.SKIPPED)
         if stale_access_token is not None:

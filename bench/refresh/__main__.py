@@ -48,22 +48,19 @@ def process_worker():
     process = subprocess.Popen([sys.executable, "-m", "celery", "-A", "broker_portal", "worker", "--pool", "solo",
                                 "--concurrency", "1", "--queues", QUEUE, "--include", "bench.refresh.worker_probe",
                                 "--without-heartbeat", "--without-mingle", "--without-gossip",
-                                "--loglevel", "WARNING"], cwd=ROOT, env=env)
+                                "--loglevel", "WARNING"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    totals = {}
     try:
         time.sleep(3)  # let it connect to the broker before the first round
         if process.poll() is not None:
             raise RuntimeError("the worker process exited")
-        totals = {}
-
-        def query_totals():
-            return totals
-
-        yield query_totals
+        yield lambda: totals
     finally:
         process.send_signal(signal.SIGTERM)  # warm shutdown: worker_shutdown writes the totals
         process.wait(60)
-        with open(totals_file) as source:
-            totals.update(json.load(source))
+        if os.path.getsize(totals_file):
+            with open(totals_file) as source:
+                totals.update(json.load(source))
         os.unlink(totals_file)
 
 
