@@ -184,3 +184,18 @@ def test_admin_shows_health_and_refreshes_now(admin_client, make_connection, tok
         connection.refresh_from_db()
         assert connection.status == "active" and connection.refresh_failures == 0 and not connection.last_error
     assert AuditEvent.objects.filter(action="connection.refresh_requested").count() == 3
+
+
+def test_sweep_refreshes_tokens_the_exchanges_clock_has_long_expired(make_connection, token_calls, settings):
+    """The exchange's clock is two days ahead: every access token is dead there, the refresh tokens are not."""
+    from sandbox import clock as sandbox_clock
+
+    settings.TOKEN_REFRESH_SWEEP_JITTER_SECONDS = 0
+    connections = [make_connection(exchange) for exchange in ("kucoin", "okx", "kraken", "peatio")]
+    sandbox_clock.set_offset(2 * 24 * 3600)
+    assert connections_sweep()["enqueued"] == 4
+    for connection in connections:
+        connection.refresh_from_db()
+        assert connection.status == "active" and connection.last_refreshed_at
+        assert_alive_at_the_sandbox(connection)
+    assert len(token_calls) == 4
