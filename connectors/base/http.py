@@ -1,7 +1,9 @@
 """One way to make HTTP calls to an exchange: a timeout on every call, no redirects, only configured hosts."""
 
+import threading
 import time
 from contextlib import contextmanager
+from http.cookiejar import DefaultCookiePolicy
 from urllib.parse import urlsplit
 
 import requests
@@ -32,6 +34,8 @@ class ExchangeSession(requests.Session):
         self.timeout = timeout
         # Credentials must never follow a redirect to another host; exchanges' APIs do not redirect.
         self.max_redirects = 0
+        # The session is shared by every connection of a tenant's exchange: it must remember nothing, cookies included.
+        self.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
 
     def request(self, method, url, **kwargs):
         if origin_of(url) not in self.allowed_origins:
@@ -74,11 +78,20 @@ def retry_after(response) -> float | None:
         return None
 
 
+# One session per thread and set of hosts, so calls to an exchange reuse their keep-alive connections.
+_sessions = threading.local()
+MAX_POOLED_SESSIONS = 64
+
+
 @contextmanager
 def exchange_session(*, allowed_base_urls: list[str], timeout=None):
-    session = ExchangeSession(allowed_base_urls, timeout or getattr(settings, "EXCHANGE_HTTP_TIMEOUT",
-                                                                     DEFAULT_TIMEOUT))
-    try:
-        yield session
-    finally:
-        session.close()
+    timeout = timeout or getattr(settings, "EXCHANGE_HTTP_TIMEOUT", DEFAULT_TIMEOUT)
+    pool = getattr(_sessions, "pool", None)
+    if pool is None or len(pool) > MAX_POOLED_SESSIONS:
+        pool = _sessions.pool = {}
+    key = (frozenset(origin_of(url) for url in allowed_base_urls), tuple(timeout) if isinstance(timeout, (list, tuple))
+           else timeout)
+    session = pool.get(key)
+    if session is None:
+        session = pool[key] = ExchangeSession(allowed_base_urls, timeout)
+    yield session

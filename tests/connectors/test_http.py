@@ -4,6 +4,7 @@ import pytest
 
 from connectors.base.http import ExchangeUnavailable, HostNotAllowed, exchange_session
 from sandbox.faults import fault_set
+from sandbox.services import client_register
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,3 +37,16 @@ def test_credentials_go_only_to_configured_hosts(live_server):
     with exchange_session(allowed_base_urls=[live_server.url]) as session:
         with pytest.raises(HostNotAllowed):
             session.get("http://127.0.0.2:9/elsewhere", headers={"Authorization": "Bearer secret"})
+
+
+def test_the_pooled_session_keeps_no_cookie_from_an_exchange(live_server):
+    client_register(exchange="kraken", client_id="cookie-test", client_secret="s",
+                    redirect_uris=["http://broker.test/cb"], permissions=["account.info:basic"])
+    consent_page = (f"{live_server.url}/sandbox/kraken/oauth/authorize?client_id=cookie-test&response_type=code"
+                    f"&redirect_uri=http://broker.test/cb&scope=account.info:basic&state=s")
+    with exchange_session(allowed_base_urls=[live_server.url]) as session:
+        response = session.get(consent_page)
+        assert "csrftoken" in response.headers.get("Set-Cookie", "")  # the exchange's page sets cookies…
+        assert len(session.cookies) == 0  # …which an API session shared by many users must not keep
+    with exchange_session(allowed_base_urls=[live_server.url]) as again:
+        assert again is session  # the same keep-alive connections serve the next call
