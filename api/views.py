@@ -47,7 +47,9 @@ class ConnectionList(generics.ListAPIView):
     serializer_class = ConnectionSerializer
 
     def get_queryset(self):
-        return own_connections(self.request).filter(**filters(ConnectionFilter, self.request)).order_by("pk")
+        # A list shows no secret, so none is read (or decrypted).
+        return (own_connections(self.request).filter(**filters(ConnectionFilter, self.request))
+                .defer("access_token", "refresh_token", "api_secret", "api_passphrase").order_by("pk"))
 
 
 class ConnectionDetail(generics.RetrieveAPIView):
