@@ -1,6 +1,7 @@
 """With DEBUG off, a failure shows a generic page or error body: no traceback, no secret."""
 
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
 from django.test import Client
 
@@ -8,6 +9,7 @@ import broker_portal.views
 from api import views as api_views
 from api.tokens import api_token_create
 from connectors.models import ExchangeConnection
+from sandbox.faults import fault_set
 from tests.conftest import make_member
 
 pytestmark = pytest.mark.django_db
@@ -48,3 +50,15 @@ def test_key_rotation_reaches_connection_tokens_too(tenant, settings):
     settings.FERNET_KEYS = ["rotated-key"]
     connection = ExchangeConnection.objects.get(pk=connection.pk)
     assert connection.access_token == SECRET and connection.api_secret == "api-secret-1"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_exchange_failing_on_balances_shows_a_clear_message_and_keeps_the_connection(browser_session, portal,
+                                                                                        sandbox_accounts):
+    assert browser_session.connect("kucoin", sandbox_accounts["kucoin"]["trader"]).status_code == 302
+    cache.clear()
+    fault_set(exchange="kucoin", endpoint="accounts", kind="500", count=2)  # the read and its one retry
+    dashboard = browser_session.session.get(f"{portal['url']}/").text
+    assert "Balances are unavailable right now" in dashboard
+    assert ExchangeConnection.objects.get().status == "active"
+    assert "Balances are unavailable" not in browser_session.session.get(f"{portal['url']}/").text
