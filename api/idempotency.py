@@ -27,14 +27,14 @@ def idempotent(request, *, operation: str, secret_fields: tuple[str, ...] = (), 
         return handle()
     if len(key) > 255:
         return error_response("invalid", "Idempotency-Key is too long.", status.HTTP_400_BAD_REQUEST)
-    print_ = fingerprint(operation, dict(request.data), secret_fields)
+    request_fingerprint = fingerprint(operation, dict(request.data), secret_fields)
     try:
         with transaction.atomic():
             record = IdempotentRequest.objects.create(tenant=request.tenant, user=request.user, key=key,
-                                                      operation=operation, fingerprint=print_)
+                                                      operation=operation, fingerprint=request_fingerprint)
     except IntegrityError:
         first = IdempotentRequest.objects.get(tenant=request.tenant, user=request.user, key=key)
-        if first.operation != operation or first.fingerprint != print_:
+        if first.operation != operation or first.fingerprint != request_fingerprint:
             return error_response("idempotency_key_reused", "This Idempotency-Key was used with another request.",
                                   status.HTTP_422_UNPROCESSABLE_ENTITY)
         if first.response_status is None:
