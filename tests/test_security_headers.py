@@ -41,3 +41,9 @@ def test_session_id_rotates_at_sign_in_and_sign_out_ends_it_server_side(tenant, 
     from django.contrib.sessions.models import Session
 
     assert not Session.objects.filter(session_key=after).exists()
+
+
+def test_the_api_docs_page_has_no_inline_style_or_script(tenant, client_at):
+    page = client_at("alpha.localhost").get("/api/docs/").content.decode()
+    assert "<style" not in page and "<script>" not in page
+    assert "api-docs.css" in page and "swagger-ui" in page
