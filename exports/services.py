@@ -20,6 +20,7 @@ from django.utils import timezone
 from broker_portal.audit import record_audit_event
 from broker_portal.models import ExchangeCredential, Membership
 from connectors.models import ExchangeConnection
+from connectors.refresh import call_with_fresh_token
 from connectors.selectors import exchange_api
 
 from .formats import FIELDS, FORMATS, open_writer
@@ -79,7 +80,9 @@ def sync_history_kind(*, source: HistorySource, api, connection: ExchangeConnect
             time.sleep(pause)
         first = False
         try:
-            items, next_cursor = source.fetch_page(api, connection, kind, cursor)
+            # An expired access token (Peatio's key lasts 4 h) is renewed once and the page asked again.
+            items, next_cursor = call_with_fresh_token(
+                connection=connection, call=lambda fresh: source.fetch_page(api, fresh, kind, cursor))
             rows = [source.normalize(kind, item) for item in items]
         except Exception as error:
             SyncState.objects.filter(pk=state.pk).update(last_error=str(error)[:500])

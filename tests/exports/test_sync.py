@@ -8,6 +8,7 @@ import requests
 from connectors.base.http import ExchangeUnavailable
 from exports import services
 from exports.models import HistoryEntry, SyncState
+from sandbox import clock
 from sandbox.models import HistoryRecord, SandboxUser
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -107,3 +108,15 @@ def test_beat_task_syncs_every_active_connection_with_a_key(connect, portal, mon
     tasks.sync_all_connections()
     assert queued == [active.pk]
     assert tasks.sync_connection(active.pk)["trade"] == 10  # the task itself: load, sync
+
+
+def test_a_peatio_key_that_expired_is_renewed_and_the_sync_goes_on(connect):
+    connection = connect("peatio")
+    clock.set_offset(5 * 3600)  # past the user token's 4 hours
+    try:
+        added = services.sync_connection_history(connection=connection)
+    finally:
+        clock.set_offset(0)
+    assert added == {kind: 10 for kind in KINDS["peatio"]}
+    connection.refresh_from_db()
+    assert connection.status == "active" and connection.last_refreshed_at
