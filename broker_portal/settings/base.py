@@ -174,6 +174,8 @@ ACCOUNT_FORMS = {"reset_password": "broker_portal.accounts.TenantResetPasswordFo
 MFA_ADAPTER = "broker_portal.accounts.EncryptingMFAAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Broker Portal"
+# One period either side, for phones whose clocks drift; allauth still refuses a code used twice.
+MFA_TOTP_TOLERANCE = 1
 # Exchanges connect accounts; they never sign anyone in or up, and allauth keeps no token.
 SOCIALACCOUNT_ADAPTER = "connectors.socialaccount.TenantSocialAccountAdapter"
 SOCIALACCOUNT_STORE_TOKENS = False
