@@ -7,6 +7,11 @@ from exports.models import ExportFormat, ExportJob, HistoryKind
 from withdrawals.models import Withdrawal
 
 
+def money(**kwargs) -> serializers.DecimalField:
+    """An amount as the exchanges give it: exact, up to 18 decimal places."""
+    return serializers.DecimalField(max_digits=38, decimal_places=18, **kwargs)
+
+
 class ConnectionFilter(serializers.Serializer):
     exchange = serializers.ChoiceField(choices=exchange_choices(), required=False)
     status = serializers.ChoiceField(choices=ExchangeConnection.Status.choices, required=False)
@@ -37,7 +42,7 @@ class StartConnectOutput(serializers.Serializer):
 
 class BalanceSerializer(serializers.Serializer):
     currency = serializers.CharField()
-    total = serializers.DecimalField(max_digits=38, decimal_places=18)
+    total = money()
     value_usdt = serializers.DecimalField(max_digits=38, decimal_places=2, allow_null=True)
 
 
@@ -67,13 +72,13 @@ class WithdrawalSerializer(serializers.Serializer):
     destination = serializers.CharField()
     memo = serializers.CharField()
     remark = serializers.CharField()
-    amount = serializers.DecimalField(max_digits=38, decimal_places=18)
+    amount = money()
     fee_deduct_type = serializers.CharField()
-    chain_fee = serializers.DecimalField(max_digits=38, decimal_places=18, allow_null=True)
-    service_fee = serializers.DecimalField(max_digits=38, decimal_places=18, allow_null=True)
-    total_debit = serializers.DecimalField(max_digits=38, decimal_places=18, allow_null=True)
-    amount_received = serializers.DecimalField(max_digits=38, decimal_places=18, allow_null=True)
-    price_usdt = serializers.DecimalField(max_digits=38, decimal_places=18, allow_null=True)
+    chain_fee = money(allow_null=True)
+    service_fee = money(allow_null=True)
+    total_debit = money(allow_null=True)
+    amount_received = money(allow_null=True)
+    price_usdt = money(allow_null=True)
     price_at = serializers.DateTimeField(allow_null=True)
     quote_expires_at = serializers.DateTimeField(allow_null=True)
     factors_all = serializers.ListField(child=serializers.ListField(child=serializers.CharField()))

@@ -11,6 +11,7 @@ from .base.api import ApiKeyRefused, ExchangeAPIError
 from .base.http import ExchangeUnavailable, HostNotAllowed
 from .base.oauth import ExchangeProvider, post_token_request, revoke_token
 from .models import ExchangeConnection
+from .selectors import exchange_api
 
 
 class ConnectError(Exception):
@@ -22,9 +23,7 @@ class ConnectError(Exception):
 
 
 def exchange_api_for(provider: ExchangeProvider):
-    credential = ExchangeCredential.objects.get(pk=provider.app.settings["credential_id"])
-    return provider.api_class(provider.app.settings, client_id=credential.client_id,
-                              client_secret=credential.client_secret, broker_key=credential.broker_key)
+    return exchange_api(ExchangeCredential.objects.get(pk=provider.app.settings["credential_id"]))
 
 
 def connection_authorize(*, provider: ExchangeProvider, request, code: str, state: dict, permissions: list[str],
