@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from broker_portal.audit import record_audit_event
 from broker_portal.models import ExchangeCredential
+from broker_portal.prepared_sql import PreparedLookup, update_fields
 
 from .base.api import AccessTokenExpired
 from .base.http import ExchangeUnavailable, HostNotAllowed
@@ -109,7 +110,17 @@ def credential_version():
         tenant_id=OuterRef("tenant_id"), exchange=OuterRef("exchange")).values("updated_at")[:1])
 
 
-def cached_provider(*, tenant_id: int, exchange: str, version: datetime | None):
+# The connection's row, locked, with its credential's version: compiled once per process (prepared_sql).
+# FOR NO KEY UPDATE still excludes every other refresher and writer of the row, but does not hold up rows
+# that merely reference the connection (a withdrawal, an export) for the length of the token call.
+LOCKED_WAITING = PreparedLookup(ExchangeConnection.objects.select_for_update(no_key=True)
+                                .annotate(credential_version=credential_version()))
+LOCKED_OR_SKIPPED = PreparedLookup(ExchangeConnection.objects.select_for_update(no_key=True, skip_locked=True)
+                                   .annotate(credential_version=credential_version()))
+
+
+def cached_provider(*, tenant_id: int, exchange: str, version) -> object | None:
+    """``version``: the credential's updated_at as the locking query read it (compared, never interpreted)."""
     if version is None:
         return None
     key = (tenant_id, exchange)
@@ -120,7 +131,8 @@ def cached_provider(*, tenant_id: int, exchange: str, version: datetime | None):
     if credential is None:
         return None
     provider = provider_for(credential)
-    _providers[key] = (credential.updated_at, time.monotonic(), provider)
+    # Keyed by the version read under the lock: if the credential changed since, the next refresh reloads it.
+    _providers[key] = (version, time.monotonic(), provider)
     return provider
 
 
@@ -144,9 +156,7 @@ def connection_refresh(*, connection_id: int, force: bool = False, stale_access_
     already refreshed and the caller only needs to re-read. ``force``: refresh even if not due (admin).
     ``wait=False``: return BUSY instead of waiting for a sibling's refresh (workers)."""
     with transaction.atomic():
-        locked = (ExchangeConnection.objects.select_for_update(skip_locked=not wait).filter(pk=connection_id)
-                  .annotate(credential_version=credential_version()))
-        connection = locked.first()
+        connection = (LOCKED_WAITING if wait else LOCKED_OR_SKIPPED).get(connection_id)
         if connection is None:
             exists = not wait and ExchangeConnection.objects.filter(pk=connection_id).exists()
             return RefreshResult(Outcome.BUSY if exists else Outcome.SKIPPED)
@@ -210,8 +220,8 @@ def _refresh_locked(connection: ExchangeConnection, now: datetime) -> RefreshRes
     connection.next_refresh_attempt_at = None
     connection.refresh_lapse_warned_at = None
     connection.last_error = ""
-    connection.save(update_fields=[*fields, "last_refreshed_at", "refresh_failures", "next_refresh_attempt_at",
-                                   "refresh_lapse_warned_at", "last_error", "updated_at"])
+    update_fields(connection, [*fields, "last_refreshed_at", "refresh_failures", "next_refresh_attempt_at",
+                               "refresh_lapse_warned_at", "last_error", "updated_at"])
     return RefreshResult(Outcome.REFRESHED)
 
 

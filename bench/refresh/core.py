@@ -168,8 +168,16 @@ def run(*, sandbox_url: str, n: int, chunk: int = 50, timeout: float = 3600, wor
         "queries_per_refresh": round(totals["queries"] / max(totals["tasks"], 1), 2),
         "portal_seconds": round(portal_seconds, 2), "bare_seconds": round(bare_seconds, 2),
     }
+    if totals.get("timed_tasks"):
+        # Where the portal's time goes: inside the refresh task (lock, token call, commit) and around it (Celery).
+        figures["bare_ms_per_call"] = round(1000 * bare_seconds / n, 2)
+        figures["task_ms_per_refresh"] = round(1000 * totals["task_seconds"] / totals["timed_tasks"], 2)
+        figures["outside_task_ms_per_refresh"] = round(1000 * portal_seconds / n - figures["task_ms_per_refresh"], 2)
     say(f"portal: {figures['portal_connections_per_second']} connections/s over {figures['portal_seconds']} s "
         f"(sweep, queue, one worker; {figures['queries_per_refresh']} queries a refresh)")
     say(f"bare requests loop: {figures['bare_requests_per_second']} refreshes/s over {figures['bare_seconds']} s")
+    if "task_ms_per_refresh" in figures:
+        say(f"per refresh: {figures['task_ms_per_refresh']} ms inside the task, "
+            f"{figures['outside_task_ms_per_refresh']} ms around it; a bare call {figures['bare_ms_per_call']} ms")
     say(f"ratio: {figures['ratio']}")
     return figures

@@ -1,5 +1,6 @@
 """One way to make HTTP calls to an exchange: a timeout on every call, no redirects, only configured hosts."""
 
+import os
 import threading
 import time
 from contextlib import contextmanager
@@ -36,11 +37,18 @@ class ExchangeSession(requests.Session):
         self.max_redirects = 0
         # The session is shared by every connection of a tenant's exchange: it must remember nothing, cookies included.
         self.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+        # The environment (proxies, NO_PROXY, CA bundle) is read once here rather than on every call, as
+        # requests otherwise does at a cost close to a database round trip; ~/.netrc never lends credentials.
+        self.trust_env = False
+        self.proxies_by_origin = {origin_of(url): requests.utils.get_environ_proxies(url) for url in allowed_base_urls}
+        self.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
 
     def request(self, method, url, **kwargs):
-        if origin_of(url) not in self.allowed_origins:
-            raise HostNotAllowed(f"{origin_of(url)} is not a configured exchange host.")
+        origin = origin_of(url)
+        if origin not in self.allowed_origins:
+            raise HostNotAllowed(f"{origin} is not a configured exchange host.")
         kwargs.setdefault("timeout", self.timeout)
+        kwargs.setdefault("proxies", self.proxies_by_origin.get(origin, {}))
         kwargs["allow_redirects"] = False
         # Only reads are retried: repeating a POST could place an order or a withdrawal twice.
         attempts = READ_ATTEMPTS if method.upper() in SAFE_METHODS else 1

@@ -209,17 +209,14 @@ def test_invalid_grant_flags_reauthorization_with_email_banner_and_audit(
 
 def test_lost_response_after_our_commit_failed_ends_flagged_not_looping(make_connection, token_calls, monkeypatch):
     connection = make_connection("kucoin")
-    real_save = ExchangeConnection.save
 
-    def failing_save(self, *args, **kwargs):
-        if "access_token" in (kwargs.get("update_fields") or []):
-            raise DatabaseError("could not commit")
-        return real_save(self, *args, **kwargs)
+    def failing_write(instance, fields):
+        raise DatabaseError("could not commit")
 
-    monkeypatch.setattr(ExchangeConnection, "save", failing_save)
-    with pytest.raises(DatabaseError):
-        connection_refresh(connection_id=connection.pk)
-    monkeypatch.setattr(ExchangeConnection, "save", real_save)
+    with monkeypatch.context() as patch:
+        patch.setattr("connectors.refresh.update_fields", failing_write)
+        with pytest.raises(DatabaseError):
+            connection_refresh(connection_id=connection.pk)
     # The sandbox rotated; we still hold the spent refresh token. Reusing it is refused and revokes the family.
     refresh_connection.delay(connection.pk)
     connection.refresh_from_db()
