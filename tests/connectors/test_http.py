@@ -50,3 +50,18 @@ def test_the_pooled_session_keeps_no_cookie_from_an_exchange(live_server):
         assert len(session.cookies) == 0  # …which an API session shared by many users must not keep
     with exchange_session(allowed_base_urls=[live_server.url]) as again:
         assert again is session  # the same keep-alive connections serve the next call
+
+
+def test_the_environment_proxy_is_used_unless_no_proxy_names_the_exchange(live_server, monkeypatch):
+    # Brokers route exchange calls through a fixed egress (exchanges allow-list IP addresses): the proxy from
+    # the environment applies, read once when the session is made, and NO_PROXY still exempts a host.
+    for name in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    with exchange_session(allowed_base_urls=[live_server.url], timeout=(2, 5)) as session:
+        with pytest.raises(ExchangeUnavailable):
+            session.get(f"{live_server.url}/sandbox/kucoin/api/v1/prices")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    # Another timeout, so another pooled session: one made now, under the new environment.
+    with exchange_session(allowed_base_urls=[live_server.url], timeout=(2, 6)) as session:
+        assert session.get(f"{live_server.url}/sandbox/kucoin/api/v1/prices").status_code == 200
