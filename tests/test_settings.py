@@ -17,7 +17,8 @@ PRODUCTION_ENV = {
 
 
 def manage(*args, env):
-    leave_out = {*PRODUCTION_ENV, "EXCHANGE_SANDBOX", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    leave_out = {*PRODUCTION_ENV, "EXCHANGE_SANDBOX", "DJANGO_ALLOW_ASYNC_UNSAFE", "DATABASE_CONN_MAX_AGE",
+                 "CELERY_DB_REUSE_MAX", "DATABASE_PREPARED_STATEMENTS"}
     clean = {k: v for k, v in os.environ.items() if k not in leave_out}
     return subprocess.run([sys.executable, "manage.py", *args], cwd=settings.BASE_DIR, env={**clean, **env},
                           capture_output=True, text=True, timeout=120)
@@ -40,3 +41,14 @@ def test_production_leaves_the_sandbox_out():
     result = manage("shell", "-c", "from django.conf import settings; print('sandbox' in settings.INSTALLED_APPS)",
                     env=PRODUCTION_ENV)
     assert result.stdout.strip().splitlines()[-1] == "False", result.stderr
+
+
+def test_production_keeps_database_connections_and_prepares_repeated_statements():
+    show = ("import json; from django.conf import settings as s; d = s.DATABASES['default']; "
+            "print(json.dumps([d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'], d.get('OPTIONS', {}), s.CELERY_DB_REUSE_MAX]))")
+    result = manage("shell", "-c", show, env=PRODUCTION_ENV)
+    assert result.stdout.strip().splitlines()[-1] == (
+        '[60, true, {"server_side_binding": true, "prepare_threshold": 5}, 100]'), result.stderr
+    # Behind a pooler that cannot keep prepared statements, one variable turns them off.
+    result = manage("shell", "-c", show, env={**PRODUCTION_ENV, "DATABASE_PREPARED_STATEMENTS": "0"})
+    assert result.stdout.strip().splitlines()[-1] == '[60, true, {}, 100]', result.stderr

@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -41,12 +42,15 @@ def wait_for(url: str, process, seconds: float = 30) -> None:
 
 
 @contextmanager
-def process_worker():
-    """One worker process, solo pool, consuming only the benchmark's queue; yields its query totals."""
+def process_worker(concurrency: int = 1):
+    """One worker process consuming only the benchmark's queue, refreshing one connection at a time (solo pool)
+    or `concurrency` at once (thread pool, as for I/O-bound tasks); yields its query totals."""
     totals_file = tempfile.NamedTemporaryFile(suffix=".json", delete=False).name
     env = {**os.environ, "BENCH_REFRESH_QUERY_FILE": totals_file}
-    process = subprocess.Popen([sys.executable, "-m", "celery", "-A", "broker_portal", "worker", "--pool", "solo",
-                                "--concurrency", "1", "--queues", QUEUE, "--include", "bench.refresh.worker_probe",
+    pool = "solo" if concurrency == 1 else "threads"
+    process = subprocess.Popen([sys.executable, "-m", "celery", "-A", "broker_portal", "worker", "--pool", pool,
+                                "--concurrency", str(concurrency), "--queues", QUEUE,
+                                "--include", "bench.refresh.worker_probe",
                                 "--without-heartbeat", "--without-mingle", "--without-gossip",
                                 "--loglevel", "WARNING"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
     totals = {}
@@ -70,6 +74,8 @@ def main() -> None:
     parser.add_argument("--sandbox-url", default="", help="a sandbox already running elsewhere")
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--chunk", type=int, default=50, help="bare and portal calls alternate in chunks this big")
+    parser.add_argument("--concurrency", type=int, default=1,
+                        help="refreshes the worker runs at once (thread pool above 1), and bare loops likewise")
     options = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "broker_portal.settings.test")
@@ -104,7 +110,7 @@ def main() -> None:
         from bench.refresh.core import run
 
         figures = run(sandbox_url=sandbox_url, n=options.n, chunk=options.chunk, timeout=options.timeout,
-                      worker=process_worker, say=lambda line: print(line, flush=True))
+                      worker=partial(process_worker, options.concurrency), concurrency=options.concurrency, say=lambda line: print(line, flush=True))
     finally:
         if process is not None:
             process.terminate()

@@ -5,6 +5,7 @@ the same token calls. Assumes Django is set up, the database migrated and the sa
 import secrets
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -123,21 +124,29 @@ def worker_round(*, ids: list[int], timeout: float) -> float:
     return (finished - started).total_seconds()
 
 
-def bare_phase(*, refresh_url: str, refresh_tokens: list[str]) -> float:
-    """The same token calls with nothing around them: one requests.post each, like exchange_session's
-    one session per call."""
+def bare_call(refresh_url: str, refresh_token: str) -> None:
+    response = requests.post(refresh_url, timeout=(5, 20), allow_redirects=False, data={
+        "grant_type": "refresh_token", "refresh_token": refresh_token, "scope": ",".join(SCOPES),
+        "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
+    if response.status_code != 200 or "access_token" not in response.json():
+        raise RuntimeError(f"bare refresh failed: HTTP {response.status_code}")
+
+
+def bare_phase(*, refresh_url: str, refresh_tokens: list[str], concurrency: int = 1) -> float:
+    """The same token calls with nothing around them: one requests.post each (exchange_session's calls get a
+    new connection each from the sandbox too), by as many loops at once as the worker runs refreshes."""
     started = time.perf_counter()
-    for refresh_token in refresh_tokens:
-        response = requests.post(refresh_url, timeout=(5, 20), allow_redirects=False, data={
-            "grant_type": "refresh_token", "refresh_token": refresh_token, "scope": ",".join(SCOPES),
-            "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
-        if response.status_code != 200 or "access_token" not in response.json():
-            raise RuntimeError(f"bare refresh failed: HTTP {response.status_code}")
+    if concurrency == 1:
+        for refresh_token in refresh_tokens:
+            bare_call(refresh_url, refresh_token)
+    else:
+        with ThreadPoolExecutor(concurrency) as loops:
+            list(loops.map(lambda token: bare_call(refresh_url, token), refresh_tokens))
     return time.perf_counter() - started
 
 
 def run(*, sandbox_url: str, n: int, chunk: int = 50, timeout: float = 3600, worker=thread_worker,
-        say=print) -> dict:
+        concurrency: int = 1, say=print) -> dict:
     """Bare and portal calls alternate in chunks, so that both see the same load on a shared machine."""
     say(f"preparing {n} connections and {n} bare pairs at {sandbox_url} ...")
     prepared = prepare(sandbox_url=sandbox_url, n=n)
@@ -151,7 +160,7 @@ def run(*, sandbox_url: str, n: int, chunk: int = 50, timeout: float = 3600, wor
     with worker() as query_totals:
         for start in range(0, n, size):
             bare_seconds += bare_phase(refresh_url=prepared["refresh_url"],
-                                       refresh_tokens=bare_tokens[start:start + size])
+                                       refresh_tokens=bare_tokens[start:start + size], concurrency=concurrency)
             portal_seconds += worker_round(ids=ids[start:start + size], timeout=timeout)
             if (start // size) % max(1, n // size // 10) == 0:
                 say(f"  {min(start + size, n)}/{n}: portal {portal_seconds:.2f} s, bare {bare_seconds:.2f} s")
@@ -161,23 +170,29 @@ def run(*, sandbox_url: str, n: int, chunk: int = 50, timeout: float = 3600, wor
         raise RuntimeError(f"{not_active} connections are not active after their refresh")
     portal_rate, bare_rate = n / portal_seconds, n / bare_seconds
     figures = {
-        "benchmark": "refresh", "n": n, "exchange": EXCHANGE, "chunk": size,
+        "benchmark": "refresh", "n": n, "exchange": EXCHANGE, "chunk": size, "concurrency": concurrency,
         "portal_connections_per_second": round(portal_rate, 1),
         "bare_requests_per_second": round(bare_rate, 1),
         "ratio": round(portal_rate / bare_rate, 3),
         "queries_per_refresh": round(totals["queries"] / max(totals["tasks"], 1), 2),
         "portal_seconds": round(portal_seconds, 2), "bare_seconds": round(bare_seconds, 2),
     }
-    if totals.get("timed_tasks"):
-        # Where the portal's time goes: inside the refresh task (lock, token call, commit) and around it (Celery).
-        figures["bare_ms_per_call"] = round(1000 * bare_seconds / n, 2)
-        figures["task_ms_per_refresh"] = round(1000 * totals["task_seconds"] / totals["timed_tasks"], 2)
-        figures["outside_task_ms_per_refresh"] = round(1000 * portal_seconds / n - figures["task_ms_per_refresh"], 2)
+    if totals.get("timed_tasks") and concurrency == 1:
+        # Where a refresh's time goes (ms): the token call, the rest of the task (lock, commit, Python), and
+        # Celery around the task; against the bare loop's call.
+        per_task = 1000 / totals["timed_tasks"]
+        figures["ms_per_refresh"] = {
+            "token_call": round(per_task * totals["token_call_seconds"], 2),
+            "rest_of_task": round(per_task * (totals["task_seconds"] - totals["token_call_seconds"]), 2),
+            "around_task": round(1000 * portal_seconds / n - per_task * totals["task_seconds"], 2),
+            "bare_call": round(1000 * bare_seconds / n, 2),
+        }
     say(f"portal: {figures['portal_connections_per_second']} connections/s over {figures['portal_seconds']} s "
         f"(sweep, queue, one worker; {figures['queries_per_refresh']} queries a refresh)")
     say(f"bare requests loop: {figures['bare_requests_per_second']} refreshes/s over {figures['bare_seconds']} s")
-    if "task_ms_per_refresh" in figures:
-        say(f"per refresh: {figures['task_ms_per_refresh']} ms inside the task, "
-            f"{figures['outside_task_ms_per_refresh']} ms around it; a bare call {figures['bare_ms_per_call']} ms")
+    if "ms_per_refresh" in figures:
+        split = figures["ms_per_refresh"]
+        say(f"per refresh: token call {split['token_call']} ms, rest of the task {split['rest_of_task']} ms, "
+            f"Celery around it {split['around_task']} ms; a bare call {split['bare_call']} ms")
     say(f"ratio: {figures['ratio']}")
     return figures

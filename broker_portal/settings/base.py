@@ -106,6 +106,13 @@ DATABASES = {
         conn_max_age=int(env("DATABASE_CONN_MAX_AGE", "0")),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_PREPARED_STATEMENTS", True):
+    # psycopg prepares a statement a connection runs for the fifth time, so PostgreSQL stops re-planning the
+    # hot ones (the token refresh's locking read: about 0.45 ms planned each time, 0.15 ms prepared). That
+    # needs parameters bound by the server. A pooler that cannot keep prepared statements (PgBouncer in
+    # transaction mode before 1.21) needs DATABASE_PREPARED_STATEMENTS=0.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "broker_portal.User"
 

@@ -17,3 +17,10 @@ def test_benchmark_core_runs_and_reports_its_figures(live_server, settings):
     assert figures["queries_per_refresh"] <= 5  # the first refresh also builds the provider
     assert ExchangeConnection.objects.filter(last_refreshed_at__isnull=False, status="active").count() == 4
     assert lines[-1].startswith("ratio: ")
+
+
+def test_benchmark_bare_side_runs_loops_in_parallel(live_server, settings):
+    settings.TOKEN_REFRESH_SWEEP_JITTER_SECONDS = 0
+    figures = run(sandbox_url=live_server.url, n=4, chunk=4, timeout=60, concurrency=2, say=lambda line: None)
+    assert figures["concurrency"] == 2 and figures["bare_requests_per_second"] > 0
+    assert ExchangeConnection.objects.filter(last_refreshed_at__isnull=False, status="active").count() == 4

@@ -120,7 +120,7 @@ def test_tasks_take_ids_are_late_acked_time_limited_and_json(make_connection, mo
     schedule = django_settings.CELERY_BEAT_SCHEDULE["connectors-token-refresh-sweep"]
     assert schedule["task"] == sweep_token_refresh.name and schedule["schedule"] == 60.0
     sent = []
-    monkeypatch.setattr(refresh_connection, "apply_async", lambda args, countdown=None: sent.append(args))
+    monkeypatch.setattr(refresh_connection, "apply_async", lambda args, countdown=None, producer=None: sent.append(args))
     connection = make_connection("kucoin")
     connections_sweep()
     assert sent == [[connection.pk, False]]
