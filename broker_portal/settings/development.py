@@ -29,5 +29,6 @@ if not (os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL")):
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
         "processed_folder": str(VAR_DIR / "celery-processed"),
+        "control_folder": str(VAR_DIR / "celery-control"),  # else ./control in the working directory
         "store_processed": False,  # delivered messages are deleted, not kept
     }
