@@ -110,7 +110,8 @@ def main() -> None:
         from bench.refresh.core import run
 
         figures = run(sandbox_url=sandbox_url, n=options.n, chunk=options.chunk, timeout=options.timeout,
-                      worker=partial(process_worker, options.concurrency), concurrency=options.concurrency, say=lambda line: print(line, flush=True))
+                      worker=partial(process_worker, options.concurrency), concurrency=options.concurrency,
+                      say=lambda line: print(line, flush=True))
     finally:
         if process is not None:
             process.terminate()

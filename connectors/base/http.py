@@ -31,24 +31,24 @@ class HostNotAllowed(Exception):
 class ExchangeSession(requests.Session):
     def __init__(self, allowed_base_urls: list[str], timeout):
         super().__init__()
-        self.allowed_origins = {origin_of(url) for url in allowed_base_urls}
+        # The environment (proxies, NO_PROXY, CA bundle) is read once here rather than on every call, as
+        # requests otherwise does at a cost close to a database round trip; ~/.netrc never lends credentials.
+        self.trust_env = False
+        self.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        # The only origins calls may go to, each with the proxies the environment sets for it.
+        self.allowed_origins = {origin_of(url): requests.utils.get_environ_proxies(url) for url in allowed_base_urls}
         self.timeout = timeout
         # Credentials must never follow a redirect to another host; exchanges' APIs do not redirect.
         self.max_redirects = 0
         # The session is shared by every connection of a tenant's exchange: it must remember nothing, cookies included.
         self.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
-        # The environment (proxies, NO_PROXY, CA bundle) is read once here rather than on every call, as
-        # requests otherwise does at a cost close to a database round trip; ~/.netrc never lends credentials.
-        self.trust_env = False
-        self.proxies_by_origin = {origin_of(url): requests.utils.get_environ_proxies(url) for url in allowed_base_urls}
-        self.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
 
     def request(self, method, url, **kwargs):
         origin = origin_of(url)
         if origin not in self.allowed_origins:
             raise HostNotAllowed(f"{origin} is not a configured exchange host.")
         kwargs.setdefault("timeout", self.timeout)
-        kwargs.setdefault("proxies", self.proxies_by_origin.get(origin, {}))
+        kwargs.setdefault("proxies", self.allowed_origins[origin])
         kwargs["allow_redirects"] = False
         # Only reads are retried: repeating a POST could place an order or a withdrawal twice.
         attempts = READ_ATTEMPTS if method.upper() in SAFE_METHODS else 1
