@@ -112,11 +112,13 @@ def credential_version():
 
 # The connection's row, locked, with its credential's version: compiled once per process (prepared_sql).
 # FOR NO KEY UPDATE still excludes every other refresher and writer of the row, but does not hold up rows
-# that merely reference the connection (a withdrawal, an export) for the length of the token call.
+# that merely reference the connection (a withdrawal, an export) for the length of the token call. The API
+# key's secrets are not read (a refresh never needs them; Peatio's only overwrites them): nothing to decrypt.
+UNREAD_BY_REFRESH = ("api_key", "api_secret", "api_passphrase")
 LOCKED_WAITING = PreparedLookup(ExchangeConnection.objects.select_for_update(no_key=True)
-                                .annotate(credential_version=credential_version()))
+                                .defer(*UNREAD_BY_REFRESH).annotate(credential_version=credential_version()))
 LOCKED_OR_SKIPPED = PreparedLookup(ExchangeConnection.objects.select_for_update(no_key=True, skip_locked=True)
-                                   .annotate(credential_version=credential_version()))
+                                   .defer(*UNREAD_BY_REFRESH).annotate(credential_version=credential_version()))
 
 
 def cached_provider(*, tenant_id: int, exchange: str, version) -> object | None:

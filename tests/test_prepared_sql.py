@@ -54,6 +54,17 @@ def test_locking_lookup_skips_a_row_another_transaction_holds(stored):
         other.close()
 
 
+def test_deferred_fields_are_not_read_and_load_on_access(stored):
+    found = PreparedLookup(ExchangeConnection.objects.defer("api_key", "refresh_token")).get(stored.pk)
+    assert found.get_deferred_fields() == {"api_key", "refresh_token"}
+    assert found.access_token == "access-one" and found.refresh_token == "refresh-one"  # the latter loaded now
+
+
+def test_lookup_refuses_select_related(stored):
+    with pytest.raises(ValueError):
+        PreparedLookup(ExchangeConnection.objects.select_related("tenant")).get(stored.pk)
+
+
 def test_lookup_refuses_a_queryset_with_parameters_of_its_own(stored):
     # The compiled SQL would otherwise carry the first call's values, or bind the id to the wrong placeholder.
     lookup = PreparedLookup(ExchangeConnection.objects.filter(exchange="kucoin"))
