@@ -3,6 +3,7 @@ the same token calls. Assumes Django is set up, the database migrated and the sa
 ``sandbox_url``; ``bench/refresh/__main__.py`` arranges all three."""
 
 import secrets
+import statistics
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -159,11 +160,14 @@ def run(*, sandbox_url: str, n: int, chunk: int = 50, timeout: float = 3600, wor
     bare_tokens = prepared["bare_refresh_tokens"]
     size = max(1, min(chunk, n))
     portal_seconds = bare_seconds = 0.0
+    chunk_ratios = []
     with worker() as query_totals:
         for start in range(0, n, size):
-            bare_seconds += bare_phase(refresh_url=prepared["refresh_url"],
-                                       refresh_tokens=bare_tokens[start:start + size], concurrency=concurrency)
-            portal_seconds += worker_round(ids=ids[start:start + size], timeout=timeout)
+            bare_chunk = bare_phase(refresh_url=prepared["refresh_url"], refresh_tokens=bare_tokens[start:start + size],
+                                    concurrency=concurrency)
+            portal_chunk = worker_round(ids=ids[start:start + size], timeout=timeout)
+            bare_seconds, portal_seconds = bare_seconds + bare_chunk, portal_seconds + portal_chunk
+            chunk_ratios.append(bare_chunk / portal_chunk)
             if (start // size) % max(1, n // size // 10) == 0:
                 say(f"  {min(start + size, n)}/{n}: portal {portal_seconds:.2f} s, bare {bare_seconds:.2f} s")
     totals = query_totals()
@@ -179,6 +183,11 @@ def run(*, sandbox_url: str, n: int, chunk: int = 50, timeout: float = 3600, wor
         "queries_per_refresh": round(totals["queries"] / max(totals["tasks"], 1), 2),
         "portal_seconds": round(portal_seconds, 2), "bare_seconds": round(bare_seconds, 2),
     }
+    if len(chunk_ratios) >= 10:
+        # How much the machine's speed moved the ratio during the run: chunk by chunk, the middle 80%.
+        deciles = statistics.quantiles(chunk_ratios, n=10)
+        figures["chunk_ratio"] = {"p10": round(deciles[0], 3), "median": round(statistics.median(chunk_ratios), 3),
+                                  "p90": round(deciles[-1], 3)}
     if totals.get("timed_tasks") and concurrency == 1:
         # Where a refresh's time goes (ms): the token call, the rest of the task (lock, commit, Python), and
         # Celery around the task; against the bare loop's call.
@@ -196,5 +205,9 @@ def run(*, sandbox_url: str, n: int, chunk: int = 50, timeout: float = 3600, wor
         split = figures["ms_per_refresh"]
         say(f"per refresh: token call {split['token_call']} ms, rest of the task {split['rest_of_task']} ms, "
             f"Celery around it {split['around_task']} ms; a bare call {split['bare_call']} ms")
+    if "chunk_ratio" in figures:
+        spread = figures["chunk_ratio"]
+        say(f"ratio of each chunk of {size}: median {spread['median']}, 10th to 90th percentile "
+            f"{spread['p10']} to {spread['p90']}")
     say(f"ratio: {figures['ratio']}")
     return figures

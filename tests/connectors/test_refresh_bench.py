@@ -12,11 +12,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_benchmark_core_runs_and_reports_its_figures(live_server, settings):
     settings.TOKEN_REFRESH_SWEEP_JITTER_SECONDS = 0
     lines = []
-    figures = run(sandbox_url=live_server.url, n=4, chunk=2, timeout=60, say=lines.append)
-    assert figures["n"] == 4 and figures["ratio"] > 0 and figures["bare_requests_per_second"] > 0
+    figures = run(sandbox_url=live_server.url, n=20, chunk=2, timeout=60, say=lines.append)
+    assert figures["n"] == 20 and figures["ratio"] > 0 and figures["bare_requests_per_second"] > 0
     assert figures["queries_per_refresh"] <= 5  # the first refresh also builds the provider
-    assert ExchangeConnection.objects.filter(last_refreshed_at__isnull=False, status="active").count() == 4
-    assert lines[-1].startswith("ratio: ")
+    assert ExchangeConnection.objects.filter(last_refreshed_at__isnull=False, status="active").count() == 20
+    spread = figures["chunk_ratio"]  # ten chunks: enough for the spread
+    assert 0 < spread["p10"] <= spread["median"] <= spread["p90"]
+    assert lines[-1].startswith("ratio: ") and lines[-2].startswith("ratio of each chunk of 2: median ")
 
 
 def test_benchmark_bare_side_runs_loops_in_parallel(live_server, settings):
