@@ -15,6 +15,7 @@ from connectors.models import ExchangeConnection
 from connectors.selectors import connection_balances
 
 from .errors import DomainError
+from .permissions import StaffMfaSetUp
 from .serializers import (
     AuditEventFilter, AuditEventSerializer, BalancesSerializer, ConnectionFilter, ConnectionSerializer,
     StartConnectInput, StartConnectOutput,
@@ -107,7 +108,7 @@ class ConnectionBalances(APIView):
 @extend_schema(parameters=[AuditEventFilter])
 class AuditEventList(generics.ListAPIView):
     serializer_class = AuditEventSerializer
-    permission_classes = [IsBrokerAdmin]
+    permission_classes = [StaffMfaSetUp, IsBrokerAdmin]  # replaces the defaults, so names the MFA rule again
 
     def get_queryset(self):
         return AuditEvent.objects.filter(tenant=self.request.tenant, **filters(AuditEventFilter, self.request))

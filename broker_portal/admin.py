@@ -8,14 +8,17 @@ from django.utils.html import format_html
 from connectors.exchanges import EXCHANGES
 
 from . import crypto, services
+from .audit import record_audit_event
 from .models import AuditEvent, ExchangeCredential, Membership, Tenant, TenantHost, User
+from .selectors import user_belongs_to_tenant_only
 from .tenancy import is_broker_admin
 
 
 class TenantScopedAdmin(admin.ModelAdmin):
-    """Broker admins see, filter, choose and save only their own tenant's rows."""
+    """Broker admins see, filter, choose and save only their own tenant's rows; every write here is audited."""
 
     tenant_path = "tenant"  # lookup from this model to its Tenant
+    audit_name = ""  # what this admin's audit actions start with; the model's name when empty
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
@@ -68,6 +71,49 @@ class TenantScopedAdmin(admin.ModelAdmin):
         if not request.user.is_superuser and self.tenant_path == "tenant":
             obj.tenant = request.tenant
         super().save_model(request, obj, form, change)
+        if not change or form.changed_data:
+            self.record_admin_event(request, obj, "updated" if change else "created", changed=form.changed_data)
+
+    def save_formset(self, request, form, formset, change):
+        """Inline rows are saved one by one, so that each addition, change and deletion is audited."""
+        tenant = self.audit_tenant(request, form.instance)
+        action = formset.model._meta.model_name
+        formset.save(commit=False)
+        for obj in formset.deleted_objects:
+            record_audit_event(tenant=tenant, action=f"{action}.deleted", target=obj, request=request)
+            obj.delete()
+        for obj, changed_fields in formset.changed_objects:
+            obj.save()
+            record_audit_event(tenant=tenant, action=f"{action}.updated", target=obj, request=request,
+                               details={"changed": sorted(changed_fields)})
+        for obj in formset.new_objects:
+            obj.save()
+            record_audit_event(tenant=tenant, action=f"{action}.created", target=obj, request=request)
+        formset.save_m2m()
+
+    def delete_model(self, request, obj):
+        self.record_admin_event(request, obj, "deleted")  # first, while the row still has its id
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            for obj in queryset:
+                self.record_admin_event(request, obj, "deleted")
+            super().delete_queryset(request, queryset)
+
+    def audit_tenant(self, request, obj) -> Tenant:
+        if self.tenant_path == "tenant":
+            return obj.tenant
+        if self.tenant_path == "pk":
+            return obj
+        return request.tenant  # a row of several tenants (a user) is audited where the admin acted on it
+
+    def record_admin_event(self, request, obj, verb: str, changed=None) -> None:
+        # Field names only, never values: some fields hold secrets.
+        details = {"changed": sorted(changed)} if changed is not None else {}
+        action = f"{self.audit_name or self.opts.model_name}.{verb}"
+        record_audit_event(tenant=self.audit_tenant(request, obj), action=action, target=obj, request=request,
+                           details=details)
 
 
 class ReadOnlyAdminMixin:
@@ -149,11 +195,40 @@ class MembershipInline(admin.TabularInline):
         return request.user.is_superuser
 
 
+class RoleHereFilter(admin.SimpleListFilter):
+    """The role at the admin's own tenant: which of their users hold which role elsewhere is not theirs to know."""
+
+    title = "role"
+    parameter_name = "role"
+
+    def lookups(self, request, model_admin):
+        return Membership.Role.choices
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        if request.user.is_superuser:
+            return queryset.filter(memberships__role=self.value())
+        # One filter() call, so that the tenant and the role are those of the same membership.
+        return queryset.filter(memberships__tenant=request.tenant, memberships__role=self.value())
+
+
+def save_membership_change(*, membership: Membership, changed_fields: list[str], request) -> None:
+    """The role through its service (audited with the stored "from"); anything else a superuser changed, by name."""
+    if "role" in changed_fields:
+        services.membership_set_role(membership=membership, role=membership.role, request=request)
+    other_fields = [name for name in changed_fields if name != "role"]
+    if other_fields:
+        membership.save(update_fields=other_fields)
+        record_audit_event(tenant=membership.tenant, action="member.updated", target=membership, request=request,
+                           details={"changed": sorted(other_fields)})
+
+
 @admin.register(User)
 class UserAdmin(TenantScopedAdmin):
     tenant_path = "memberships__tenant"
     list_display = ["email", "first_name", "last_name", "is_active", "last_login"]
-    list_filter = ["is_active", "memberships__role"]
+    list_filter = ["is_active", RoleHereFilter]
     search_fields = ["email", "first_name", "last_name"]
     fields = ["email", "first_name", "last_name", "is_active", "last_login", "date_joined"]
     readonly_fields = ["last_login", "date_joined"]
@@ -172,9 +247,26 @@ class UserAdmin(TenantScopedAdmin):
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else []
 
+    def may_manage_account(self, request, user: User) -> bool:
+        return request.user.is_superuser or user_belongs_to_tenant_only(user=user, tenant=request.tenant)
+
+    def get_readonly_fields(self, request, obj=None):
+        # Someone another tenant (or the platform) also answers for: only their membership here is editable.
+        if obj is not None and not self.may_manage_account(request, obj):
+            return self.fields
+        return self.readonly_fields
+
+    def has_delete_permission(self, request, obj=None):
+        # Asked for each selected user by the changelist's delete action too, which then refuses the whole batch.
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or self.may_manage_account(request, obj))
+
     def save_model(self, request, obj, form, change):
         if change:
-            obj.save()
+            if form.changed_data:
+                # Only what the form changed: a full save would write back a password changed meanwhile.
+                obj.save(update_fields=form.changed_data)
+                self.record_admin_event(request, obj, "updated", changed=form.changed_data)
             return
         # New members join the tenant the admin is at; superusers add them there too.
         user = services.member_create(
@@ -188,9 +280,22 @@ class UserAdmin(TenantScopedAdmin):
         if change:
             super().save_related(request, form, formsets, change)
 
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not Membership:
+            return super().save_formset(request, form, formset, change)
+        formset.save(commit=False)
+        for membership in formset.deleted_objects:
+            services.membership_delete(membership=membership, request=request)
+        for membership, changed_fields in formset.changed_objects:
+            save_membership_change(membership=membership, changed_fields=changed_fields, request=request)
+        for membership in formset.new_objects:
+            services.membership_add(tenant=membership.tenant, user=form.instance, role=membership.role,
+                                    request=request)
+
 
 @admin.register(Membership)
 class MembershipAdmin(TenantScopedAdmin):
+    audit_name = "member"
     list_display = ["user", "role", "tenant", "created_at"]
     list_filter = ["role"]
     search_fields = ["user__email"]
@@ -201,10 +306,18 @@ class MembershipAdmin(TenantScopedAdmin):
         return request.user.is_superuser
 
     def save_model(self, request, obj, form, change):
-        if change and "role" in form.changed_data:
-            services.membership_set_role(membership=obj, role=obj.role, request=request)
+        if change:
+            save_membership_change(membership=obj, changed_fields=form.changed_data, request=request)
         else:
-            super().save_model(request, obj, form, change)
+            obj.pk = services.membership_add(tenant=obj.tenant, user=obj.user, role=obj.role, request=request).pk
+
+    def delete_model(self, request, obj):
+        services.membership_delete(membership=obj, request=request)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            for membership in queryset.select_related("user", "tenant"):
+                services.membership_delete(membership=membership, request=request)
 
 
 class LinesField(forms.CharField):
@@ -270,6 +383,7 @@ class ExchangeCredentialForm(forms.ModelForm):
 
 @admin.register(ExchangeCredential)
 class ExchangeCredentialAdmin(TenantScopedAdmin):
+    audit_name = "credential"  # as the credential services name their events
     form = ExchangeCredentialForm
     list_display = ["exchange", "tenant", "client_id", "client_type", "is_enabled", "secret_status", "updated_at",
                     "application_link"]

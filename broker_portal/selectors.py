@@ -2,7 +2,7 @@
 
 from connectors.exchanges import EXCHANGES
 
-from .models import ExchangeCredential, Tenant
+from .models import ExchangeCredential, Tenant, User
 
 
 def tenant_offered_exchanges(*, tenant: Tenant) -> list[dict]:
@@ -20,3 +20,12 @@ def tenant_offered_exchanges(*, tenant: Tenant) -> list[dict]:
             "permissions": [p for p in exchange.permissions if p.code in allowed],
         })
     return sorted(offered, key=lambda item: item["exchange"].name)
+
+
+def user_belongs_to_tenant_only(*, user: User, tenant: Tenant) -> bool:
+    """Whether this tenant alone answers for the account: no membership elsewhere, and not a superuser.
+
+    Only then may the tenant's broker admin change the account's e-mail or delete it; otherwise an edit at one
+    broker would take over (or erase) the person's access at another.
+    """
+    return not user.is_superuser and not user.memberships.exclude(tenant=tenant).exists()

@@ -33,12 +33,33 @@ def member_create(*, tenant: Tenant, email: str, password: str | None, role: str
 
 @transaction.atomic
 def membership_set_role(*, membership: Membership, role: str, request=None) -> Membership:
-    previous = membership.role
+    """One audit event per real change. The "from" is the stored role: an admin form has already put the new role
+    on the instance it passes in."""
+    previous = Membership.objects.select_for_update().values_list("role", flat=True).get(pk=membership.pk)
     membership.role = role
+    if previous == role:
+        return membership
     membership.save(update_fields=["role"])
     record_audit_event(tenant=membership.tenant, action="member.role_changed", target=membership, request=request,
                        details={"from": previous, "to": role})
     return membership
+
+
+@transaction.atomic
+def membership_add(*, tenant: Tenant, user: User, role: str, request=None) -> Membership:
+    """An existing user joins one more tenant."""
+    membership = Membership.objects.create(tenant=tenant, user=user, role=role)
+    record_audit_event(tenant=tenant, action="member.created", target=membership, request=request,
+                       details={"email": user.email, "role": role})
+    return membership
+
+
+@transaction.atomic
+def membership_delete(*, membership: Membership, request=None) -> None:
+    """The user leaves this tenant; their account and other tenants' memberships stay."""
+    record_audit_event(tenant=membership.tenant, action="member.removed", target=membership, request=request,
+                       details={"email": membership.user.email, "role": membership.role})
+    membership.delete()
 
 
 @transaction.atomic

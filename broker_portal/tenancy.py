@@ -82,11 +82,13 @@ def tenant_context(request: HttpRequest) -> dict:
 
 
 STAFF_ROLES = (Membership.Role.BROKER_ADMIN, Membership.Role.ACCOUNTANT)
-MFA_GUARDED_PREFIXES = ("/admin/", "/exports/")
+# The API's own endpoints are guarded by its permission ``api.permissions.StaffMfaSetUp`` instead: only the API
+# knows who an API token belongs to, and it answers in its error body rather than with a redirect.
+MFA_GUARDED_PREFIXES = ("/admin/", "/exports/", "/api/tokens/")
 
 
 class StaffMfaMiddleware:
-    """Broker admins and accountants set up MFA before they reach the admin or exports."""
+    """Broker admins and accountants set up MFA before they reach the admin, exports or API tokens."""
 
     def __init__(self, get_response):
         self.get_response = get_response

@@ -30,6 +30,9 @@ class ExchangeConnectionAdmin(TenantScopedAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # the disconnect service ends a connection, revoking its API key at the exchange first
+
     def changelist_view(self, request, extra_context=None):
         health = connection_health(connections=self.get_queryset(request))
         return super().changelist_view(request, {**(extra_context or {}), **health})

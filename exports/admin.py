@@ -6,7 +6,11 @@ from .models import ExportJob, HistoryEntry
 
 
 class ReadOnlyTenantAdmin(TenantScopedAdmin):
-    """History comes from the exchanges and jobs from the export page; the admin only looks."""
+    """History comes from the exchanges and jobs from the export page; the admin only looks.
+
+    Nothing is deleted here either: the sync never fetches older rows again, so a deleted history entry would be
+    missing from every later export, and a deleted job would leave its file behind on disk.
+    """
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields]
@@ -15,6 +19,9 @@ class ReadOnlyTenantAdmin(TenantScopedAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
 

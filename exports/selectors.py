@@ -2,7 +2,7 @@
 
 from datetime import datetime, time, timedelta, timezone
 
-from django.db.models import Max, QuerySet
+from django.db.models import Max, Q, QuerySet
 
 from broker_portal.models import Membership
 from connectors.models import ExchangeConnection
@@ -34,8 +34,21 @@ def history_for_export(*, job: ExportJob) -> QuerySet:
 
 
 def export_jobs_visible(*, tenant, user, membership: Membership | None) -> QuerySet:
+    """What the person may see and download now: staff, every job of the tenant; a member, the jobs they requested
+    of their own history; someone no longer a member, nothing.
+
+    Decided by the current role, not by who requested a job: an accountant who is demoted or removed loses the
+    tenant-wide exports they requested at once, not when the files expire.
+    """
     jobs = ExportJob.objects.filter(tenant=tenant).select_related("requested_by", "scope_user", "scope_connection")
-    return jobs if is_export_staff(membership) else jobs.filter(requested_by=user)
+    if membership is None:
+        return jobs.none()
+    if is_export_staff(membership):
+        return jobs
+    return jobs.filter(requested_by=user).filter(
+        Q(scope=ExportJob.Scope.USER, scope_user=user)
+        | Q(scope=ExportJob.Scope.CONNECTION, scope_connection__user=user)
+    )
 
 
 def connections_exportable(*, tenant, user, membership: Membership | None) -> QuerySet:

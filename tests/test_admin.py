@@ -187,3 +187,226 @@ def test_application_form_page_assembles_what_the_exchange_asks_and_flags_gaps(a
     foreign = credential_for(other_tenant, "okx")
     response = admin_client.get(f"/admin/broker_portal/exchangecredential/{foreign.pk}/application/")
     assert response.status_code == 302 and response["Location"] == "/admin/"
+
+
+# Users shared with another tenant, or superusers: the broker admin manages only their membership here.
+
+def user_page_data(user, membership, role, **account):
+    """The user change form as the browser posts it, with the one inline membership of this tenant."""
+    return {
+        "email": user.email, "first_name": user.first_name, "last_name": user.last_name, "is_active": "on",
+        **account,
+        "memberships-TOTAL_FORMS": "1", "memberships-INITIAL_FORMS": "1", "memberships-MIN_NUM_FORMS": "0",
+        "memberships-MAX_NUM_FORMS": "1000", "memberships-0-id": str(membership.pk),
+        "memberships-0-user": str(user.pk), "memberships-0-role": role,
+    }
+
+
+def account_at(tenant, email, role=Membership.Role.MEMBER, **fields):
+    # Without allauth's e-mail address row, whose own admin would refuse a broker admin any user deletion.
+    user = User.objects.create_user(email=email, password="correct-horse-battery", **fields)
+    Membership.objects.create(tenant=tenant, user=user, role=role)
+    return user
+
+
+@pytest.fixture
+def shared_user(tenant, other_tenant):
+    """A member here who is a broker admin at another tenant."""
+    user = account_at(tenant, "shared@example.com")
+    Membership.objects.create(tenant=other_tenant, user=user, role=Membership.Role.BROKER_ADMIN)
+    return user
+
+
+def test_broker_admin_changes_only_the_role_of_a_user_shared_with_another_tenant(admin_client, tenant, shared_user):
+    membership = Membership.objects.get(tenant=tenant, user=shared_user)
+    url = f"/admin/broker_portal/user/{shared_user.pk}/change/"
+    page = admin_client.get(url).content.decode()
+    assert 'name="email"' not in page and 'name="is_active"' not in page and 'name="memberships-0-role"' in page
+    response = admin_client.post(url, user_page_data(shared_user, membership, "accountant",
+                                                     email="taken-over@evil.example", is_active=""))
+    assert response.status_code == 302
+    shared_user.refresh_from_db()
+    assert shared_user.email == "shared@example.com" and shared_user.is_active
+    membership.refresh_from_db()
+    assert membership.role == "accountant"
+
+
+@pytest.mark.parametrize("who", ["shared", "superuser"])
+def test_broker_admin_cannot_delete_a_user_shared_with_another_tenant_or_a_superuser(admin_client, tenant,
+                                                                                      shared_user, who):
+    user = shared_user if who == "shared" else account_at(tenant, "root@platform.example", is_superuser=True)
+    delete_url = f"/admin/broker_portal/user/{user.pk}/delete/"
+    assert delete_url not in admin_client.get(f"/admin/broker_portal/user/{user.pk}/change/").content.decode()
+    assert admin_client.get(delete_url).status_code == 403
+    assert admin_client.post(delete_url, {"post": "yes"}).status_code == 403
+    admin_client.post("/admin/broker_portal/user/", {
+        "action": "delete_selected", "_selected_action": [user.pk], "post": "yes"})
+    assert User.objects.filter(pk=user.pk).exists()
+    assert Membership.objects.filter(user=user).count() == (2 if who == "shared" else 1)
+
+
+def test_broker_admin_still_edits_and_deletes_a_user_of_their_tenant_only(admin_client, tenant):
+    member = account_at(tenant, "only-here@alpha.example")
+    membership = Membership.objects.get(user=member)
+    url = f"/admin/broker_portal/user/{member.pk}/change/"
+    response = admin_client.post(url, user_page_data(member, membership, "member", email="renamed@alpha.example"))
+    assert response.status_code == 302
+    member.refresh_from_db()
+    assert member.email == "renamed@alpha.example"
+    admin_client.post("/admin/broker_portal/user/", {
+        "action": "delete_selected", "_selected_action": [member.pk], "post": "yes"})
+    assert not User.objects.filter(pk=member.pk).exists()
+
+
+def test_role_filter_looks_only_at_roles_at_the_admins_own_tenant(admin_client, shared_user):
+    admins_here = admin_client.get("/admin/broker_portal/user/?role=broker_admin")
+    assert admins_here.status_code == 200
+    assert "boss@alpha.example" in admins_here.content.decode()
+    assert "shared@example.com" not in admins_here.content.decode()
+    assert "shared@example.com" in admin_client.get("/admin/broker_portal/user/?role=member").content.decode()
+    # The model's own lookup across every membership is refused, not answered.
+    across = admin_client.get("/admin/broker_portal/user/?memberships__role__exact=broker_admin")
+    assert "shared@example.com" not in across.content.decode()
+
+
+# Rows that only the portal's own flows may remove.
+
+@pytest.fixture
+def portal_owned_rows(tenant, member):
+    import datetime
+    from decimal import Decimal
+
+    from exports.models import ExportJob, HistoryEntry
+
+    connection = ExchangeConnection.objects.create(tenant=tenant, user=member, exchange="kucoin", access_token="t")
+    return {
+        "connectors/exchangeconnection": connection,
+        "exports/historyentry": HistoryEntry.objects.create(
+            tenant=tenant, connection=connection, user=member, exchange="kucoin", kind="deposit", external_id="d1",
+            occurred_at=datetime.datetime(2025, 1, 1, tzinfo=datetime.timezone.utc), currency="BTC",
+            amount=Decimal("1")),
+        "exports/exportjob": ExportJob.objects.create(
+            tenant=tenant, requested_by=member, scope="user", scope_user=member, kinds=["deposit"], format="csv",
+            date_from=datetime.date(2025, 1, 1), date_to=datetime.date(2025, 1, 31)),
+    }
+
+
+@pytest.mark.parametrize("model", ["connectors/exchangeconnection", "exports/historyentry", "exports/exportjob"])
+def test_connections_history_and_export_jobs_are_not_deleted_in_the_admin(admin_client, portal_owned_rows, model):
+    row = portal_owned_rows[model]
+    assert admin_client.get(f"/admin/{model}/{row.pk}/delete/").status_code == 403
+    assert admin_client.post(f"/admin/{model}/{row.pk}/delete/", {"post": "yes"}).status_code == 403
+    changelist = admin_client.get(f"/admin/{model}/").content.decode()
+    assert 'value="delete_selected"' not in changelist
+    admin_client.post(f"/admin/{model}/", {"action": "delete_selected", "_selected_action": [row.pk], "post": "yes"})
+    assert type(row).objects.filter(pk=row.pk).exists()
+
+
+# Every membership change in the admin is audited once, with the role it really had before.
+
+def test_role_change_on_the_membership_page_records_the_true_previous_role(admin_client, tenant, member):
+    membership = Membership.objects.get(user=member)
+    response = admin_client.post(f"/admin/broker_portal/membership/{membership.pk}/change/",
+                                 {"user": member.pk, "role": "accountant"})
+    assert response.status_code == 302
+    event = AuditEvent.objects.get(action="member.role_changed")
+    assert event.details == {"from": "member", "to": "accountant"} and event.target_id == str(membership.pk)
+    assert event.tenant == tenant and event.actor.email == "boss@alpha.example"
+
+
+def test_role_change_on_the_user_page_is_audited_once(admin_client, tenant, member):
+    membership = Membership.objects.get(user=member)
+    response = admin_client.post(f"/admin/broker_portal/user/{member.pk}/change/",
+                                 user_page_data(member, membership, "broker_admin"))
+    assert response.status_code == 302
+    membership.refresh_from_db()
+    assert membership.role == "broker_admin"
+    event = AuditEvent.objects.get(action="member.role_changed")
+    assert event.details == {"from": "member", "to": "broker_admin"} and event.target_id == str(membership.pk)
+    # Saving the page again without a change records nothing more.
+    admin_client.post(f"/admin/broker_portal/user/{member.pk}/change/",
+                      user_page_data(member, membership, "broker_admin"))
+    assert AuditEvent.objects.filter(action="member.role_changed").count() == 1
+
+
+def test_membership_deletion_in_the_admin_is_audited(admin_client, tenant):
+    one, two = (make_member(tenant, f"leaver{n}@alpha.example") for n in (1, 2))
+    first, second = (Membership.objects.get(user=user) for user in (one, two))
+    assert admin_client.post(f"/admin/broker_portal/membership/{first.pk}/delete/", {"post": "yes"}).status_code == 302
+    admin_client.post("/admin/broker_portal/membership/", {
+        "action": "delete_selected", "_selected_action": [second.pk], "post": "yes"})
+    assert not Membership.objects.filter(pk__in=[first.pk, second.pk]).exists()
+    events = AuditEvent.objects.filter(action="member.removed", tenant=tenant).order_by("id")
+    assert [(e.target_id, e.details["email"]) for e in events] == [(str(first.pk), "leaver1@alpha.example"),
+                                                                   (str(second.pk), "leaver2@alpha.example")]
+
+
+# Whatever the scoped admin adds, changes or deletes is audited, by field name only.
+
+def test_withdrawal_limits_added_changed_and_deleted_in_the_admin_are_audited(admin_client, tenant):
+    from withdrawals.models import WithdrawalLimit
+
+    base = "/admin/withdrawals/withdrawallimit"
+    assert admin_client.post(f"{base}/add/", {"scope": "tenant", "window_hours": "24",
+                                              "max_usdt": "1000"}).status_code == 302
+    limit = WithdrawalLimit.objects.get(tenant=tenant)
+    assert admin_client.post(f"{base}/{limit.pk}/change/", {"scope": "tenant", "window_hours": "24",
+                                                            "max_usdt": "5000"}).status_code == 302
+    assert admin_client.post(f"{base}/{limit.pk}/delete/", {"post": "yes"}).status_code == 302
+    other = WithdrawalLimit.objects.create(tenant=tenant, scope="per_user", max_usdt=100)
+    admin_client.post(f"{base}/", {"action": "delete_selected", "_selected_action": [other.pk], "post": "yes"})
+    assert not WithdrawalLimit.objects.exists()
+    events = [(e.action, e.target_id, e.details) for e in AuditEvent.objects.filter(
+        tenant=tenant, action__startswith="withdrawallimit.").order_by("id")]
+    assert events == [
+        ("withdrawallimit.created", str(limit.pk), {"changed": ["max_usdt", "scope"]}),  # the window kept its default
+        ("withdrawallimit.updated", str(limit.pk), {"changed": ["max_usdt"]}),
+        ("withdrawallimit.deleted", str(limit.pk), {}),
+        ("withdrawallimit.deleted", str(other.pk), {}),
+    ]
+    assert "5000" not in str(events)
+
+
+def test_tenant_branding_change_is_audited_by_field_name(admin_client, tenant):
+    response = admin_client.post(f"/admin/broker_portal/tenant/{tenant.pk}/change/", {
+        "name": tenant.name, "primary_color": tenant.primary_color, "accent_color": tenant.accent_color,
+        "support_email": "help@phish.example"})
+    assert response.status_code == 302
+    event = AuditEvent.objects.get(action="tenant.updated")
+    assert event.tenant == tenant and event.details == {"changed": ["support_email"]}
+    assert "phish" not in str(event.details)
+
+
+def test_credential_change_is_audited_once_and_its_deletion_too(admin_client, tenant):
+    credential = credential_for(tenant, "okx")
+    response = admin_client.post(f"/admin/broker_portal/exchangecredential/{credential.pk}/change/", {
+        "exchange": "okx", "is_enabled": "on", "client_id": "renamed-client", "client_type": "confidential",
+        "authorize_base_url": "https://auth.test", "api_base_url": "https://api.test", "settings": "{}"})
+    assert response.status_code == 302
+    assert list(AuditEvent.objects.values_list("action", flat=True).filter(action__startswith="credential.")) == [
+        "credential.updated"]
+    assert admin_client.post(f"/admin/broker_portal/exchangecredential/{credential.pk}/delete/",
+                             {"post": "yes"}).status_code == 302
+    event = AuditEvent.objects.get(action="credential.deleted")
+    assert event.tenant == tenant and event.target_id == str(credential.pk)
+
+
+def test_inline_rows_saved_by_a_superuser_are_audited_too(tenant, client_at):
+    superuser = User.objects.create_superuser(email="root@platform.example", password="x")
+    TOTP.activate(superuser, "JBSWY3DPEHPK3PXPJBSWY3DP")
+    client = client_at("alpha.localhost")
+    client.force_login(superuser)
+    host = tenant.hosts.get()
+    response = client.post(f"/admin/broker_portal/tenant/{tenant.pk}/change/", {
+        "name": tenant.name, "slug": tenant.slug, "primary_color": tenant.primary_color,
+        "accent_color": tenant.accent_color, "support_email": "",
+        "hosts-TOTAL_FORMS": "2", "hosts-INITIAL_FORMS": "1", "hosts-MIN_NUM_FORMS": "0",
+        "hosts-MAX_NUM_FORMS": "1000", "hosts-0-id": str(host.pk), "hosts-0-tenant": str(tenant.pk),
+        "hosts-0-host": host.host, "hosts-0-DELETE": "on", "hosts-1-tenant": str(tenant.pk),
+        "hosts-1-host": "portal.alpha.example"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert list(tenant.hosts.values_list("host", flat=True)) == ["portal.alpha.example"]
+    events = AuditEvent.objects.filter(tenant=tenant, action__startswith="tenanthost.").order_by("id")
+    assert [(e.action, e.target_repr) for e in events] == [("tenanthost.deleted", "alpha.localhost"),
+                                                           ("tenanthost.created", "portal.alpha.example")]
+    assert not AuditEvent.objects.filter(action="tenant.updated").exists()  # the tenant's own fields kept

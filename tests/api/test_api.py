@@ -1,4 +1,5 @@
 import pytest
+from allauth.mfa.totp.internal.auth import TOTP
 from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
@@ -39,7 +40,8 @@ def test_lists_show_only_the_callers_own_rows_with_constant_queries(api, tenant,
                                           exchange_account_id=f"acct-{_}")
     with CaptureQueriesContext(db_connection) as queries:
         assert len(api.get("/api/v1/connections/").json()["results"]) == 6
-    assert len(queries) <= 4, "\n".join(q["sql"] for q in queries.captured_queries)
+    # Tenant, token, membership (is the caller staff who must set up MFA first?), count, rows.
+    assert len(queries) <= 5, "\n".join(q["sql"] for q in queries.captured_queries)
 
 
 @pytest.mark.parametrize("which", ["neighbour", "foreign"])
@@ -56,6 +58,7 @@ def test_other_peoples_ids_are_not_found(api, connections, which, path):
 def test_audit_events_are_for_broker_admins_of_the_tenant_only(tenant, other_tenant, api, connections):
     assert api.get("/api/v1/audit-events/").status_code == 403
     admin = make_member(tenant, "boss@alpha.example", Membership.Role.BROKER_ADMIN)
+    TOTP.activate(admin, "JBSWY3DPEHPK3PXPJBSWY3DP")
     make_member(other_tenant, "boss@beta.example", Membership.Role.BROKER_ADMIN)
     client = APIClient(HTTP_HOST="alpha.localhost")
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_token_create(tenant=tenant, user=admin, name='x')[1]}")
@@ -95,3 +98,27 @@ def test_the_openapi_schema_and_its_docs_page(tenant, client_at):
     assert schema.status_code == 200 and schema.json()["openapi"].startswith("3.")
     assert "/api/v1/connections/" in schema.json()["paths"]
     assert client_at("alpha.localhost").get("/api/docs/").status_code == 200
+
+
+def test_staff_without_mfa_get_the_api_error_body_instead_of_the_api(tenant, api, client_at):
+    mfa_required = {"error": {"code": "mfa_required",
+                              "message": "Set up two-factor authentication in the portal before you use the API."}}
+    for role in (Membership.Role.ACCOUNTANT, Membership.Role.BROKER_ADMIN):
+        staff = make_member(tenant, f"{role}-nomfa@alpha.example", role)
+        with_token = APIClient(HTTP_HOST="alpha.localhost")
+        with_token.credentials(HTTP_AUTHORIZATION=f"Bearer {api_token_create(tenant=tenant, user=staff, name='x')[1]}")
+        with_session = APIClient(HTTP_HOST="alpha.localhost")
+        with_session.force_login(staff)
+        for client in (with_token, with_session):
+            for path in ("/api/v1/exports/", "/api/v1/exports/1/download/", "/api/v1/connections/",
+                         "/api/v1/audit-events/"):
+                response = client.get(path)
+                assert (response.status_code, response.json()) == (403, mfa_required), path
+        # Nor do they make a token first: the token page sends them to set up MFA like the admin does.
+        with_session_page = client_at("alpha.localhost")
+        with_session_page.force_login(staff)
+        assert with_session_page.get("/api/tokens/")["Location"] == "/accounts/2fa/totp/activate/"
+        TOTP.activate(staff, "JBSWY3DPEHPK3PXPJBSWY3DP")
+        assert with_token.get("/api/v1/exports/").status_code == 200
+    # Members need no MFA for the API.
+    assert api.get("/api/v1/connections/").status_code == 200

@@ -4,6 +4,7 @@ import shutil
 import subprocess
 
 import pytest
+from allauth.mfa.totp.internal.auth import TOTP
 from rest_framework.throttling import SimpleRateThrottle
 
 from api.tokens import api_token_create
@@ -19,6 +20,7 @@ def test_schemathesis_finds_no_server_error_and_no_nonconforming_response(live_s
     tenant = services.tenant_create(name="Fuzz Broker", slug="fuzz", hosts=["localhost"])
     admin = services.member_create(tenant=tenant, email="admin@fuzz.example", password="x-long-password",
                                    role=Membership.Role.BROKER_ADMIN)
+    TOTP.activate(admin, "JBSWY3DPEHPK3PXPJBSWY3DP")  # staff use the API only with MFA set up
     ExchangeConnection.objects.create(tenant=tenant, user=admin, exchange="kraken")
     ExchangeCredential.objects.create(
         tenant=tenant, exchange="kraken", client_id="k", allowed_permissions=["account.info:basic"],

@@ -130,6 +130,37 @@ def test_members_export_only_their_own_connections(member_client, member, kucoin
     assert "colleague@alpha.example" not in page and f'data-job="{their_job.pk}"' not in page
 
 
+@pytest.mark.parametrize("change", ["demoted", "removed"])
+def test_a_tenant_wide_export_is_out_of_reach_once_its_requester_is_no_longer_staff(staff_client, kucoin, tenant,
+                                                                                   change):
+    from rest_framework.test import APIClient
+
+    from api.tokens import api_token_create
+
+    client, accountant = staff_client()
+    job = services.export_run(job=job_for(tenant, accountant))
+    own = services.export_run(job=job_for(tenant, accountant, scope="user", scope_user=accountant))
+    api = APIClient(HTTP_HOST="alpha.localhost")
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {api_token_create(tenant=tenant, user=accountant, name='t')[1]}")
+    assert client.get(f"/exports/{job.pk}/download").status_code == 200
+    assert api.get(f"/api/v1/exports/{job.pk}/download/").status_code == 200
+
+    membership = Membership.objects.get(tenant=tenant, user=accountant)
+    if change == "demoted":
+        portal_services.membership_set_role(membership=membership, role=Membership.Role.MEMBER)
+    else:
+        membership.delete()
+    for suffix in ("", "status", "download"):
+        assert client.get(f"/exports/{job.pk}/{suffix}").status_code == 404
+    for suffix in ("", "download/"):
+        assert api.get(f"/api/v1/exports/{job.pk}/{suffix}").status_code == 404
+    listed = [row["id"] for row in api.get("/api/v1/exports/").json()["results"]]
+    # A member keeps the export of their own history; someone who left keeps nothing.
+    assert listed == ([own.pk] if change == "demoted" else [])
+    if change == "demoted":
+        assert client.get(f"/exports/{own.pk}/download").status_code == 200
+
+
 def test_staff_without_mfa_are_sent_to_set_it_up_and_strangers_to_sign_in(tenant, client_at):
     accountant = make_member(tenant, "nomfa@alpha.example", Membership.Role.ACCOUNTANT)
     client = client_at("alpha.localhost")
