@@ -11,6 +11,7 @@ from .base.api import ApiKeyRefused, ExchangeAPIError
 from .base.http import ExchangeUnavailable, HostNotAllowed
 from .base.oauth import ExchangeProvider, post_token_request, revoke_token
 from .models import ExchangeConnection
+from .refresh import RefreshFailed, call_with_fresh_token
 from .selectors import exchange_api
 
 
@@ -22,15 +23,39 @@ class ConnectError(Exception):
         self.upstream = upstream
 
 
-def exchange_api_for(provider: ExchangeProvider):
-    return exchange_api(ExchangeCredential.objects.get(pk=provider.app.settings["credential_id"]))
+def exchange_api_for(provider: ExchangeProvider, *, tenant):
+    """The exchange's API client with the provider's credential, found only among the tenant's own."""
+    credential = ExchangeCredential.objects.filter(
+        tenant=tenant, exchange=provider.id, pk=provider.app.settings["credential_id"]).first()
+    if credential is None:
+        raise ConnectError(f"{provider.name} is not offered here.")
+    return exchange_api(credential)
+
+
+def connect_error(provider: ExchangeProvider, error: Exception) -> ConnectError:
+    """What the user is told when a call of the connect flow failed."""
+    if isinstance(error, OAuth2Error):
+        return ConnectError(f"{provider.name} did not accept the authorization ({error}). Please connect again.")
+    if isinstance(error, ApiKeyRefused):
+        return ConnectError(str(error))
+    if isinstance(error, (ExchangeUnavailable, HostNotAllowed)):
+        return ConnectError(f"{provider.name} is not answering right now ({error}). Nothing was connected; "
+                            f"please try again in a moment.", upstream=True)
+    return ConnectError(f"{provider.name} refused a request while connecting: {error}", upstream=True)
+
+
+CONNECT_FAILURES = (OAuth2Error, ApiKeyRefused, ExchangeUnavailable, HostNotAllowed, ExchangeAPIError)
 
 
 def connection_authorize(*, provider: ExchangeProvider, request, code: str, state: dict, permissions: list[str],
                          callback_params) -> ExchangeConnection:
     """Exchange the code for tokens, provision the Fast API key, then store it all encrypted.
 
-    The HTTP calls come first and outside any transaction; the write is one transaction with its audit event."""
+    The HTTP calls come first and outside any transaction; the write is one transaction with its audit event.
+    A reconnect never leaves the connection holding a key that no longer works: the new key is made and
+    stored before the old one is deleted, except where the exchange allows one key per user (OKX); there,
+    if the new key cannot be made after the old one went, the connection asks the user to connect again.
+    A flow that fails after the tokens were issued revokes them where the exchange can."""
     adapter = provider.get_oauth2_adapter(request)
     app = provider.app
     token_request = {"grant_type": "authorization_code", "code": code,
@@ -38,27 +63,28 @@ def connection_authorize(*, provider: ExchangeProvider, request, code: str, stat
     if state.get("pkce_code_verifier"):
         token_request["code_verifier"] = state["pkce_code_verifier"]
     flow_data = state.get("data") or {}
-    api = exchange_api_for(provider)
+    api = exchange_api_for(provider, tenant=request.tenant)
     existing = ExchangeConnection.objects.filter(tenant=request.tenant, user=request.user,
                                                  exchange=provider.id).first()
+    replaced = existing if existing is not None and existing.api_key else None
     try:
         token = post_token_request(adapter, app, adapter.access_token_url, token_request,
                                    headers=provider.token_headers(flow_data))
+    except CONNECT_FAILURES as error:
+        raise connect_error(provider, error)
+    old_key_deleted = False
+    try:
         granted = provider.granted_permissions(token, permissions)
         account_id = api.account_id(token.access_token)
-        if existing is not None and existing.api_key:
-            # Some exchanges allow one key per user and broker: the old one goes before a new one comes.
-            api.delete_api_key(token.access_token, existing)
+        if replaced is not None and api.one_key_per_user:
+            # The exchange allows one key per user and broker: the old one must go before a new one comes.
+            old_key_deleted = api.delete_api_key(token.access_token, replaced)
         api_key = api.create_api_key(token.access_token, granted, flow_data)
-    except OAuth2Error as error:
-        raise ConnectError(f"{provider.name} did not accept the authorization ({error}). Please connect again.")
-    except ApiKeyRefused as error:
-        raise ConnectError(str(error))
-    except (ExchangeUnavailable, HostNotAllowed) as error:
-        raise ConnectError(f"{provider.name} is not answering right now ({error}). Nothing was connected; "
-                           f"please try again in a moment.", upstream=True)
-    except ExchangeAPIError as error:
-        raise ConnectError(f"{provider.name} refused a request while connecting: {error}", upstream=True)
+    except CONNECT_FAILURES as error:
+        revoke_unused_tokens(provider, request, token)
+        if old_key_deleted:
+            connection_lost_api_key(connection=replaced, request=request)
+        raise connect_error(provider, error)
 
     details = provider.connection_details(callback_params, token, flow_data)
     with transaction.atomic():
@@ -82,22 +108,67 @@ def connection_authorize(*, provider: ExchangeProvider, request, code: str, stat
         record_audit_event(tenant=request.tenant, action="connection.connected" if created else "connection.reconnected",
                            target=connection, request=request,
                            details={"exchange": provider.id, "permissions": granted, "api_key": bool(api_key)})
+    if replaced is not None and not api.one_key_per_user and (not api_key or api_key.key != replaced.api_key):
+        previous_api_key_delete(api=api, provider=provider, access_token=token.access_token, previous=replaced,
+                                request=request)
     return connection
+
+
+def revoke_unused_tokens(provider: ExchangeProvider, request, token) -> None:
+    """Best effort: tokens of a flow that stored nothing must not stay valid at the exchange."""
+    try:
+        revoke_token(provider.get_oauth2_adapter(request), provider.app, token.refresh_token or token.access_token)
+    except (ExchangeUnavailable, HostNotAllowed):
+        pass
+
+
+def connection_lost_api_key(*, connection: ExchangeConnection, request) -> None:
+    """The connection's key was deleted at the exchange and no new one could be made: wipe the dead key and
+    ask the user to connect again, rather than keep an active connection whose calls all fail."""
+    with transaction.atomic():
+        connection = ExchangeConnection.objects.select_for_update().get(pk=connection.pk)
+        for secret in ("api_key", "api_secret", "api_passphrase", "api_key_id"):
+            setattr(connection, secret, "")
+        connection.status = ExchangeConnection.Status.NEEDS_REAUTHORIZATION
+        connection.last_error = f"{connection.get_exchange_display()} needs you to connect again to make a new API key."
+        connection.save()
+        record_audit_event(tenant=connection.tenant, action="connection.api_key_lost", target=connection,
+                           request=request, details={"exchange": connection.exchange})
+
+
+def previous_api_key_delete(*, api, provider: ExchangeProvider, access_token: str, previous: ExchangeConnection,
+                            request) -> None:
+    """After the new key is stored, delete the one it replaced (best effort, recorded either way)."""
+    try:
+        deleted = api.delete_api_key(access_token, previous)
+        error = ""
+    except (ExchangeUnavailable, HostNotAllowed, ExchangeAPIError) as problem:
+        deleted, error = False, str(problem)
+    with transaction.atomic():
+        record_audit_event(tenant=request.tenant, action="connection.previous_api_key_deleted", target=previous,
+                           request=request, details={"exchange": provider.id, "deleted": deleted,
+                                                     **({"error": error} if error else {})})
 
 
 def connection_disconnect(*, provider: ExchangeProvider, connection: ExchangeConnection, request) -> ExchangeConnection:
     """Delete the Fast API key and revoke the tokens where the exchange can, then wipe every secret.
 
-    The exchange's side is best effort: an unreachable exchange must not keep secrets here."""
+    The exchange's side is best effort: an unreachable exchange must not keep secrets here. An access token
+    that has run out (OKX's lasts an hour) is refreshed once, single-flight, so the key is still deleted; the
+    revocation then ends the family the refresh continued."""
     remote = {"api_key_deleted": False, "tokens_revoked": False}
-    api = exchange_api_for(provider)
     try:
+        api = exchange_api_for(provider, tenant=connection.tenant)
         if connection.api_key and connection.access_token:
-            remote["api_key_deleted"] = api.delete_api_key(connection.access_token, connection)
-        adapter = provider.get_oauth2_adapter(request)
-        remote["tokens_revoked"] = revoke_token(adapter, provider.app, connection.refresh_token or connection.access_token)
-    except (ExchangeUnavailable, HostNotAllowed, ExchangeAPIError) as error:
+            remote["api_key_deleted"] = call_with_fresh_token(
+                connection=connection, call=lambda fresh: api.delete_api_key(fresh.access_token, fresh))
+    except (ConnectError, ExchangeUnavailable, HostNotAllowed, ExchangeAPIError, RefreshFailed) as error:
         remote["error"] = str(error)
+    try:  # whether or not the key could be deleted, the tokens can still be revoked
+        remote["tokens_revoked"] = revoke_token(provider.get_oauth2_adapter(request), provider.app,
+                                                connection.refresh_token or connection.access_token)
+    except (ExchangeUnavailable, HostNotAllowed) as error:
+        remote.setdefault("error", str(error))
     with transaction.atomic():
         connection = ExchangeConnection.objects.select_for_update().get(pk=connection.pk)
         for secret in ("access_token", "refresh_token", "api_key", "api_secret", "api_passphrase"):

@@ -12,7 +12,6 @@ def app_from_credential(credential: ExchangeCredential) -> SocialApp:
     app = SocialApp(provider=credential.exchange, name=str(credential), client_id=credential.client_id,
                     secret=credential.client_secret)
     app.settings = {
-        "credential_id": credential.pk,
         "client_type": credential.client_type,
         "authorize_base_url": credential.authorize_base_url,
         "api_base_url": credential.api_base_url,
@@ -20,6 +19,8 @@ def app_from_credential(credential: ExchangeCredential) -> SocialApp:
         "allowed_permissions": list(credential.allowed_permissions),
         "default_permissions": list(credential.default_permissions),
         **credential.settings,
+        # Last, so that the tenant-editable settings cannot point the flow at another credential.
+        "credential_id": credential.pk,
     }
     return app
 

@@ -53,9 +53,14 @@ def kraken_scope_for(permission: str) -> str:
 PEATIO_SCOPES = ["profile", "history", "trade"]
 
 
-def split_scope(raw: str) -> list[str]:
-    """Scopes arrive space-, comma- or plus-separated (a literal '+' in a query string is a space)."""
-    return [item for item in re.split(r"[\s,+]+", raw or "") if item]
+# How each exchange separates scopes, after the query string is decoded. A '+' in a query string is a
+# space (Peatio's documented ``scope=profile+history+trade``); an encoded '+' (%2B) is part of a scope name.
+SPACES = r"\s+"
+SPACES_OR_COMMAS = r"[\s,]+"
+
+
+def split_scope(raw: str, separators: str = SPACES_OR_COMMAS) -> list[str]:
+    return [item for item in re.split(separators, raw or "") if item]
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,10 @@ class ExchangeProfile:
     default_scopes: list[str] = field(default_factory=list)
     token_type: str = "Bearer"
     scope_in_token_response: str = ""  # "list" (KuCoin), "text" (space-separated) or "" (absent)
+    scope_separators: str = SPACES_OR_COMMAS  # a regular expression, see split_scope
+
+    def split_scope(self, raw: str) -> list[str]:
+        return split_scope(raw, self.scope_separators)
 
     def access_ttl_for(self, client) -> timedelta:
         if client.is_public and self.public_access_ttl:
@@ -109,6 +118,7 @@ PROFILES = {
         refresh_ttl=timedelta(days=30),
         token_client_auth="basic",
         scope_in_token_response="text",
+        scope_separators=SPACES,  # "scope space-separated"
     ),
     "peatio": ExchangeProfile(
         name="peatio",
@@ -118,6 +128,7 @@ PROFILES = {
         refresh_ttl=timedelta(days=30),
         token_type="bearer",
         scope_in_token_response="text",
+        scope_separators=SPACES,  # Doorkeeper: the documented '+' is an encoded space
     ),
 }
 

@@ -11,7 +11,7 @@ from urllib.parse import unquote, urlencode
 from django.db import transaction
 
 from . import clock
-from .exchanges import KUCOIN_AUTH_GROUPS, KUCOIN_OPT_IN_GROUPS, PROFILES, ExchangeProfile, split_scope
+from .exchanges import KUCOIN_AUTH_GROUPS, KUCOIN_OPT_IN_GROUPS, PROFILES, ExchangeProfile
 from .models import AuthorizationCode, Client, SandboxUser, Token
 
 
@@ -87,7 +87,7 @@ def parse_authorize_request(exchange: str, params, raw_query: str) -> AuthorizeR
     state = params.get("state")
     if profile.state_required and not state:
         raise AuthorizePageError("state is mandatory.")
-    requested = split_scope(params.get("scope", "")) or list(profile.default_scopes)
+    requested = profile.split_scope(params.get("scope", "")) or list(profile.default_scopes)
     if not requested:
         raise AuthorizePageError("scope is required.")
     allowed = set(client.permissions) | set(profile.default_scopes)
@@ -245,6 +245,8 @@ def exchange_code(
 def refresh(client: Client, refresh_value: str, *, scope: str | None = None, device_id: str = "") -> Token:
     if not refresh_value:
         raise OAuthError("invalid_request", "refresh_token is required.")
+    # One transaction under the row lock: of two concurrent refreshes with one token, the second waits, then
+    # sees the token used, so a reuse always revokes the family (never just "already used").
     with transaction.atomic():
         token = Token.objects.select_for_update().filter(refresh_token=refresh_value).first()
         if token is None or token.client_id != client.pk:
@@ -255,27 +257,24 @@ def refresh(client: Client, refresh_value: str, *, scope: str | None = None, dev
         if reused:
             # Reuse of a rotated refresh token: revoke the whole family it belongs to.
             _revoke_family(token.family)
-    if reused:  # raised outside the transaction so that the revocation stays
-        raise OAuthError("invalid_grant", "Refresh token already used; the token family is revoked.")
-    with transaction.atomic():
-        token = Token.objects.select_for_update().get(pk=token.pk)
-        if token.refresh_used_at is not None or token.revoked_at is not None:
-            raise OAuthError("invalid_grant", "Refresh token already used.")
-        now = clock.now()
-        if token.refresh_expires_at <= now:
-            raise OAuthError("invalid_grant", "Refresh token expired.", code="53002")
-        if token.device_id and device_id != token.device_id:
-            raise OAuthError("invalid_grant", "TERMID does not match the device this token is bound to.")
-        scopes = token.scopes
-        if scope is not None:
-            narrowed = split_scope(scope)
-            if not narrowed or not set(narrowed) <= set(token.scopes):
-                raise OAuthError("invalid_scope", "scope must be a subset of the granted scope.")
-            scopes = narrowed
-        token.refresh_used_at = now
-        token.superseded_at = now  # the old access token stops working at once
-        token.save(update_fields=["refresh_used_at", "superseded_at"])
-        return _new_pair(client, token.user, scopes, token.family, code=token.code, device_id=token.device_id)
+        else:
+            now = clock.now()
+            if token.refresh_expires_at <= now:
+                raise OAuthError("invalid_grant", "Refresh token expired.", code="53002")
+            if token.device_id and device_id != token.device_id:
+                raise OAuthError("invalid_grant", "TERMID does not match the device this token is bound to.")
+            scopes = token.scopes
+            if scope is not None:
+                narrowed = PROFILES[client.exchange].split_scope(scope)
+                if not narrowed or not set(narrowed) <= set(token.scopes):
+                    raise OAuthError("invalid_scope", "scope must be a subset of the granted scope.")
+                scopes = narrowed
+            token.refresh_used_at = now
+            token.superseded_at = now  # the old access token stops working at once
+            token.save(update_fields=["refresh_used_at", "superseded_at"])
+            return _new_pair(client, token.user, scopes, token.family, code=token.code, device_id=token.device_id)
+    # Raised outside the transaction so that the revocation stays.
+    raise OAuthError("invalid_grant", "Refresh token already used; the token family is revoked.")
 
 
 def revoke(client: Client, token_value: str) -> None:

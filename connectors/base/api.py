@@ -42,6 +42,9 @@ class Balance:
 class ExchangeAPI:
     # Whether the OAuth access token itself is the API key pair (Peatio), so a refresh rotates the key too.
     token_is_api_key = False
+    # Whether the exchange allows one Fast API key per user and broker (OKX), so that a reconnect must delete
+    # the old key before it can make the new one.
+    one_key_per_user = False
 
     def __init__(self, app_settings: dict, *, client_id: str = "", client_secret: str = "", broker_key: str = ""):
         self.settings = app_settings

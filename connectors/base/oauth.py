@@ -242,11 +242,14 @@ class ExchangeProvider(OAuth2Provider):
 def with_client_auth(adapter: ExchangeOAuth2Adapter, app, data: dict):
     """The form data and auth for a call to the authorization server, by the exchange's client authentication."""
     data = dict(data)
+    # A public client has no secret to send, even if one was stored (Kraken: "<client ID>:"; OKX's PKCE mode
+    # sends code_verifier instead): the exchange refuses a public client that presents one.
+    secret = "" if app.settings.get("client_type") == "public" else app.secret or ""
     if adapter.basic_auth:
-        return data, requests.auth.HTTPBasicAuth(app.client_id, app.secret or "")
+        return data, requests.auth.HTTPBasicAuth(app.client_id, secret)
     data["client_id"] = app.client_id
-    if app.secret:
-        data["client_secret"] = app.secret
+    if secret:
+        data["client_secret"] = secret
     return data, None
 
 

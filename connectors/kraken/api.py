@@ -3,6 +3,7 @@
 import base64
 import hashlib
 import hmac
+import secrets
 import time
 from decimal import Decimal
 from urllib.parse import urlencode
@@ -30,17 +31,33 @@ def key_permissions(scopes: list[str]) -> dict[str, bool]:
     return {permission: permission in granted for permission in KEY_PERMISSIONS}
 
 
+# Kraken answers errors with HTTP 200 and an "error" list; an access token that ran out (or that a refresh
+# replaced, as a sibling's may have) is "EOAuth:Invalid token (<reason>)". Both mean: refresh once, retry.
+TOKEN_REFUSED = {"EOAuth:Invalid token (expired)", "EOAuth:Invalid token (revoked)"}
+
+
+def raise_if_token_refused(response, payload: dict) -> None:
+    errors = payload.get("error") or []
+    errors = errors if isinstance(errors, list) else [str(errors)]
+    if response.status_code == 401 or TOKEN_REFUSED.intersection(errors):
+        raise AccessTokenExpired(", ".join(errors) or "Access token refused.", code=errors[0] if errors else "")
+
+
+def key_name() -> str:
+    # Unique (1-32 characters): on a reconnect the new key is made while the old one still exists.
+    return f"broker-portal-{secrets.token_hex(4)}"
+
+
 class KrakenAPI(ExchangeAPI):
     def create_api_key(self, access_token, permissions, flow_data):
         if SCOPE_PREFIX + "write" not in permissions:
             return None  # without this scope Kraken lets no one create the key
         with self.session() as session:
             response = session.post(self.url("/oauth/fast-api-key"), headers={"Authorization": f"Bearer {access_token}"},
-                                    json={"api_key_name": "broker-portal", "permissions": key_permissions(permissions),
+                                    json={"api_key_name": key_name(), "permissions": key_permissions(permissions),
                                           "ip_allowlist": self.settings.get("trading_ip_list", []), "nonce_window": 0})
-        if response.status_code == 401:
-            raise AccessTokenExpired("Access token refused.")
         payload = json_or_empty(response)
+        raise_if_token_refused(response, payload)
         result = payload.get("result", payload)
         if payload.get("error") or "api_key" not in result:
             raise ApiKeyRefused(f"Kraken would not create the API key: {', '.join(payload.get('error') or ['no key'])}")
@@ -53,7 +70,9 @@ class KrakenAPI(ExchangeAPI):
         with self.session() as session:
             response = session.delete(self.url(f"/oauth/fast-api-key/{connection.api_key_id}"),
                                       headers={"Authorization": f"Bearer {access_token}"})
-        return response.status_code == 200 and not json_or_empty(response).get("error")
+        payload = json_or_empty(response)
+        raise_if_token_refused(response, payload)
+        return response.status_code == 200 and not payload.get("error")
 
     def private(self, connection, method: str, params: dict | None = None) -> dict:
         uri_path = f"/0/private/{method}"

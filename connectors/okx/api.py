@@ -37,6 +37,8 @@ def new_passphrase() -> str:
 
 
 class OKXAPI(ExchangeAPI):
+    one_key_per_user = True  # "one active Fast API key per user per broker"
+
     def bearer_headers(self, access_token: str, flow_data: dict) -> dict:
         headers = {"Authorization": f"Bearer {access_token}", "Content-Type": "application/json"}
         if flow_data.get("device_id"):

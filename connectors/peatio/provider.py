@@ -12,7 +12,9 @@ class PeatioOAuth2Adapter(ExchangeOAuth2Adapter):
     authorize_path = "/oauth/authorize"
     token_path = "/oauth/token"
     revoke_path = "/oauth/revoke"
-    scope_delimiter = "+"
+    # The document's "scope=profile+history+trade" is a query string: Doorkeeper separates scopes with
+    # spaces, and urlencode writes each space as "+" (a literal "+" would be sent as %2B, one unknown scope).
+    scope_delimiter = " "
     default_access_lifetime = timedelta(hours=4)
 
 

@@ -2,6 +2,8 @@ import pytest
 
 from broker_portal.models import AuditEvent
 from connectors.models import ExchangeConnection
+from sandbox import clock as sandbox_clock
+from sandbox import faults as sandbox_faults
 from sandbox.models import ApiKey as SandboxKey
 from sandbox.models import Token as SandboxToken
 
@@ -56,6 +58,13 @@ def test_each_exchange_connects_with_working_api_calls(browser_session, portal, 
         assert "97500.00 USDT" in dashboard
 
 
+def test_peatio_scopes_are_space_separated_so_the_query_string_reads_plus(browser_session, sandbox_accounts):
+    authorize_url = browser_session.start_connect("peatio", ["profile", "history"])
+    # As in the document's "scope=profile+history+trade": each "+" is an encoded space, never %2B.
+    assert "scope=profile+history&" in authorize_url and "%2B" not in authorize_url
+    assert query_of(authorize_url)["scope"] == "profile history"
+
+
 @pytest.mark.parametrize("exchange_id, key_deleted, revoked", [
     ("okx", True, True), ("kraken", True, False), ("kucoin", False, False), ("peatio", False, True),
 ])
@@ -83,6 +92,26 @@ def test_disconnect_deletes_the_key_revokes_where_it_can_and_wipes_secrets(
     assert ExchangeConnection.objects.get().status == "active"
 
 
+@pytest.mark.parametrize("exchange_id, access_lifetime", [("okx", 3600), ("kraken", 24 * 3600)])
+def test_disconnect_with_an_expired_access_token_refreshes_once_then_deletes_the_key_and_revokes(
+        browser_session, portal, sandbox_accounts, exchange_id, access_lifetime):
+    assert browser_session.connect(exchange_id, sandbox_accounts[exchange_id]["trader"]).status_code == 302
+    connection = ExchangeConnection.objects.get()
+    # The exchange's clock is past the access token's life (OKX 1 h, Kraken 24 h); the refresh token is fine.
+    sandbox_clock.set_offset(access_lifetime + 60)
+    dashboard = browser_session.session.get(f"{portal['url']}/").text
+    response = browser_session.session.post(
+        f"{portal['url']}/connect/{exchange_id}/{connection.pk}/disconnect/",
+        data={"csrfmiddlewaretoken": csrf_token(dashboard)}, allow_redirects=False)
+    assert response.status_code == 302
+    event = AuditEvent.objects.get(action="connection.disconnected")
+    assert event.details["api_key_deleted"] is True and "error" not in event.details, event.details
+    assert not SandboxKey.objects.filter(exchange=exchange_id, deleted_at__isnull=True).exists()
+    if exchange_id == "okx":  # Kraken documents no revocation endpoint
+        assert event.details["tokens_revoked"] is True
+        assert not SandboxToken.objects.filter(client__exchange=exchange_id, revoked_at__isnull=True).exists()
+
+
 def test_kucoin_key_limit_ends_in_guidance_and_keeps_the_working_connection(browser_session, sandbox_accounts):
     account = sandbox_accounts["kucoin"]["trader"]
     for _ in range(5):  # KuCoin cannot delete Fast API keys, so each reconnect adds one, up to its limit
@@ -104,3 +133,45 @@ def test_okx_one_key_per_user_is_replaced_on_reconnect_or_explained(browser_sess
     ExchangeConnection.objects.update(api_key="", api_secret="")
     refused = browser_session.connect("okx", account)
     assert refused.status_code == 400 and "one Fast API key per user" in refused.text
+
+
+def test_kraken_reconnect_makes_the_new_key_before_deleting_the_old_one(browser_session, sandbox_accounts):
+    account = sandbox_accounts["kraken"]["trader"]
+    assert browser_session.connect("kraken", account).status_code == 302
+    old_key = ExchangeConnection.objects.get().api_key
+    assert browser_session.connect("kraken", account).status_code == 302
+    connection = ExchangeConnection.objects.get()
+    assert connection.status == "active" and connection.api_key != old_key
+    assert list(SandboxKey.objects.filter(exchange="kraken", deleted_at__isnull=True)
+                .values_list("api_key", flat=True)) == [connection.api_key]
+    assert AuditEvent.objects.get(action="connection.previous_api_key_deleted").details["deleted"] is True
+
+
+def reconnect_with_failing_key_endpoint(browser_session, account, *, exchange: str, endpoint: str):
+    """Connect, then connect again while the exchange's key endpoint answers 500: the rows before and after."""
+    assert browser_session.connect(exchange, account).status_code == 302
+    before = ExchangeConnection.objects.get()
+    sandbox_faults.fault_set(exchange=exchange, endpoint=endpoint, kind="500")
+    assert browser_session.connect(exchange, account).status_code in (400, 502)
+    sandbox_faults.fault_clear()
+    return before, ExchangeConnection.objects.get()
+
+
+def test_kraken_reconnect_whose_new_key_fails_keeps_the_old_working_key(browser_session, sandbox_accounts):
+    before, after = reconnect_with_failing_key_endpoint(browser_session, sandbox_accounts["kraken"]["trader"],
+                                                        exchange="kraken", endpoint="fast-api-key")
+    assert after.status == "active" and after.api_key == before.api_key and after.access_token == before.access_token
+    assert SandboxKey.objects.filter(api_key=before.api_key, deleted_at__isnull=True).exists()
+
+
+def test_okx_reconnect_whose_new_key_fails_after_the_old_one_went_asks_to_connect_again(
+        browser_session, sandbox_accounts):
+    before, after = reconnect_with_failing_key_endpoint(browser_session, sandbox_accounts["okx"]["trader"],
+                                                        exchange="okx", endpoint="apikey")
+    # OKX allows one key per user, so the old key had to go first: the connection must not keep it as if it worked.
+    assert after.status == "needs_reauthorization" and not after.api_key and not after.api_secret
+    assert not SandboxKey.objects.filter(exchange="okx", deleted_at__isnull=True).exists()
+    assert AuditEvent.objects.filter(action="connection.api_key_lost").exists()
+    # The tokens the failed flow got were revoked; only the first flow's family is still valid.
+    live = SandboxToken.objects.filter(client__exchange="okx", revoked_at__isnull=True)
+    assert {token.access_token for token in live} == {before.access_token}

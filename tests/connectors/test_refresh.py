@@ -338,3 +338,17 @@ def test_on_demand_refresh_respects_a_scheduled_retry(portal, make_connection, t
     with pytest.raises(refresh.RefreshFailed):
         call_with_fresh_token(connection=connection, call=api.balances)
     assert len(token_calls) == 1  # the API call did not add a token call while the retry is pending
+
+
+def test_kraken_fast_api_key_call_with_an_expired_token_is_refreshed_once_and_retried(
+        portal, make_connection, token_calls):
+    from connectors.kraken.api import KrakenAPI
+
+    connection = make_connection("kraken", access_expires_in=timedelta(hours=23))
+    sandbox_clock.set_offset(24 * 3600 + 60)  # Kraken answers HTTP 200 {"error": ["EOAuth:Invalid token (expired)"]}
+    api = KrakenAPI({"api_base_url": f"{portal['url']}/sandbox/kraken"})
+    write = ["account.fast-api-key:write", "account.fast-api-key:funds-query"]
+    with pytest.raises(AccessTokenExpired):
+        api.create_api_key(connection.access_token, write, {})
+    key = call_with_fresh_token(connection=connection, call=lambda c: api.create_api_key(c.access_token, write, {}))
+    assert key.key and key.key_id and len(token_calls) == 1

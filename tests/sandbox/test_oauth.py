@@ -207,7 +207,8 @@ def test_kraken_refusal_and_scope_checks(base, accounts, clients):
 
 def test_peatio_plus_scopes_and_token_shape(base, accounts, clients):
     user = accounts["peatio"]["trader"]
-    for scope in ["profile+history+trade", "profile%2Bhistory%2Btrade", "profile%20history%20trade"]:
+    # "+" in a query string is a space; an encoded "%2B" is not a separator (see test_peatio.py).
+    for scope in ["profile+history+trade", "profile%20history%20trade"]:
         url = (f"{base}/peatio/oauth/authorize?client_id=peatio-broker&redirect_uri={requests.utils.quote(PEATIO_REDIRECT, safe='')}"
                f"&response_type=code&scope={scope}")
         code = authorize_code(url, user["email"], user["password"])["code"]
@@ -276,3 +277,44 @@ def test_peatio_revoke_disables_the_key_pair(base, accounts, clients):
     from sandbox.models import Token
 
     assert Token.objects.get(access_token=access_key).revoked_at is not None
+
+
+def test_two_concurrent_refreshes_with_one_token_always_revoke_the_family(accounts, clients):
+    """Two connections race with the same refresh token: one wins, and the loser's reuse ends the family."""
+    import threading
+    import time
+    import uuid
+
+    from django.db import connection as db_connection
+    from django.db import transaction
+
+    from sandbox import oauth
+    from sandbox.models import Client, SandboxUser, Token
+
+    client = Client.objects.get(exchange="kraken", client_id="kraken-broker")
+    user = SandboxUser.objects.get(exchange="kraken", email="trader@kraken.sandbox")
+    for _ in range(3):
+        pair = oauth._new_pair(client, user, ["account.fast-api-key:write"], uuid.uuid4().hex)
+        outcomes, ready = [], threading.Barrier(3)
+
+        def spend():
+            try:
+                ready.wait()
+                outcomes.append(oauth.refresh(client, pair.refresh_token).pk)
+            except oauth.OAuthError as problem:
+                outcomes.append(problem.error)
+            finally:
+                db_connection.close()
+
+        threads = [threading.Thread(target=spend) for _ in range(2)]
+        with transaction.atomic():
+            # Hold the row so both refreshes queue on it, then let them go at once.
+            Token.objects.select_for_update().get(pk=pair.pk)
+            for thread in threads:
+                thread.start()
+            ready.wait()
+            time.sleep(0.3)
+        for thread in threads:
+            thread.join(30)
+        assert len(outcomes) == 2 and outcomes.count("invalid_grant") == 1, outcomes
+        assert not Token.objects.filter(family=pair.family, revoked_at__isnull=True).exists()

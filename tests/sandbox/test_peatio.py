@@ -67,3 +67,14 @@ def test_requests_per_key_pair_are_limited_per_five_minutes(base, peatio_token, 
     answers = [peatio_get(api, access_key, secret_key, "/api/v2/members/me", tonce=now + i) for i in range(4)]
     assert [a.status_code for a in answers] == [200, 200, 200, 429]
     assert answers[-1].json()["error"]["code"] == 2002 and answers[-1].headers["Retry-After"] == "300"
+
+
+def test_scope_plus_in_the_query_is_a_space_and_an_encoded_plus_is_one_unknown_scope(base, accounts, clients):
+    authorize = (f"{base}/peatio/oauth/authorize?client_id=peatio-broker&redirect_uri={PEATIO_REDIRECT}"
+                 "&response_type=code&scope=")
+    # The document's "scope=profile+history+trade": Doorkeeper reads the decoded value, space-separated.
+    page = requests.get(authorize + "profile+history+trade")
+    assert page.status_code == 200 and 'name="password"' in page.text
+    # "%2B" is a literal plus: "profile+history" is no scope Doorkeeper knows.
+    refused = requests.get(authorize + "profile%2Bhistory")
+    assert refused.status_code == 400 and "profile+history" in refused.text

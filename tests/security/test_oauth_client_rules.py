@@ -79,3 +79,18 @@ def test_export_requests_are_rate_limited(client_at, tenant, member, settings):
     assert first.status_code != 429, first.content.decode()[:500]
     assert second.status_code == 429 and "Retry-After" in second
 
+
+
+@pytest.mark.parametrize("exchange_id", ["kraken", "okx"])
+def test_a_public_client_never_sends_a_stored_secret(browser_session, portal, sandbox_accounts, exchange_id):
+    from connectors.refresh import Outcome, connection_refresh
+    from tests.connectors.conftest import register_credential
+
+    # A secret left over from when the credential was confidential: the exchange refuses a public client
+    # that presents one (Kraken: "<client ID>:"; OKX's PKCE mode sends code_verifier instead).
+    register_credential(portal["url"], portal["tenant"], exchange_id, client_type="public",
+                        client_secret="left-over-secret")
+    response = browser_session.connect(exchange_id, sandbox_accounts[exchange_id]["trader"])
+    assert response.status_code == 302 and response.headers["Location"] == "/", response.text[:1000]
+    connection = ExchangeConnection.objects.get(exchange=exchange_id)
+    assert connection_refresh(connection_id=connection.pk, force=True).outcome == Outcome.REFRESHED

@@ -85,3 +85,29 @@ def test_every_id_in_a_url_is_not_found_across_tenants(tenant, world, role):
         assert set(answers.values()) <= {404, 405} and 404 in answers.values(), (url, answers)
     assert ExchangeConnection.objects.get(tenant__slug="beta").access_token == "t"
     assert Withdrawal.objects.get().state == "draft"
+
+
+def test_a_credentials_settings_cannot_point_a_flow_at_another_tenants_credential(tenant, other_tenant):
+    from allauth.socialaccount.providers import registry
+
+    from broker_portal.models import ExchangeCredential
+    from connectors.services import ConnectError, exchange_api_for
+    from connectors.socialaccount import app_from_credential
+
+    def credential(owner, secret):
+        return ExchangeCredential.objects.create(
+            tenant=owner, exchange="kraken", client_id=f"{owner.slug}-kraken", client_secret=secret,
+            redirect_uris=["https://x.example/cb"], authorize_base_url="https://id.kraken.example",
+            api_base_url="https://api.kraken.example")
+
+    victim = credential(other_tenant, "victims-secret")
+    mine = credential(tenant, "my-secret")
+    mine.settings = {"credential_id": victim.pk}  # admin-editable JSON
+    mine.save()
+    provider = registry.get_class("kraken")(None, app=app_from_credential(mine))
+    assert provider.app.settings["credential_id"] == mine.pk
+    assert exchange_api_for(provider, tenant=tenant).client_secret == "my-secret"
+    # Even an app that names another tenant's credential finds nothing outside its own tenant.
+    provider.app.settings["credential_id"] = victim.pk
+    with pytest.raises(ConnectError):
+        exchange_api_for(provider, tenant=tenant)
