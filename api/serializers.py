@@ -4,6 +4,7 @@ from broker_portal.models import AuditEvent
 from connectors.exchanges import exchange_choices
 from connectors.models import ExchangeConnection
 from exports.models import ExportFormat, ExportJob, HistoryKind
+from withdrawals.fees import amount_input_error
 from withdrawals.models import Withdrawal
 
 
@@ -101,6 +102,12 @@ class WithdrawalCreateInput(serializers.Serializer):
     remark = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     amount = serializers.CharField(max_length=40, help_text="A decimal string, e.g. 0.0125.")
     fee_deduct_type = serializers.ChoiceField(choices=Withdrawal.FeeDeductType.choices, default="INTERNAL")
+
+    def validate_amount(self, value: str) -> str:
+        error = amount_input_error(value.strip())
+        if error:
+            raise serializers.ValidationError(error)
+        return value.strip()
 
 
 class FactorsInput(serializers.Serializer):

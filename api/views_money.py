@@ -116,6 +116,7 @@ class WithdrawalFactors(APIView):
         data = FactorsInput(data=request.data)
         data.is_valid(raise_exception=True)
         if not verify_portal_mfa(request.user, data.validated_data["mfa_code"]):
+            withdrawal_services.withdrawal_step_up_refused(withdrawal=withdrawal, request=request)
             raise DomainError("The authenticator code is not valid (set up two-factor authentication first).")
         try:
             withdrawal = withdrawal_services.withdrawal_step_up(withdrawal=withdrawal, authenticated_at=timezone.now(),

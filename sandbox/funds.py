@@ -3,7 +3,7 @@
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import ROUND_UP, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, ROUND_UP, Decimal, InvalidOperation
 
 import pyotp
 from django.db import transaction
@@ -41,11 +41,18 @@ def round_up(amount: Decimal, places: int) -> Decimal:
     return amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_UP)
 
 
+def round_down(amount: Decimal, places: int) -> Decimal:
+    return amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN)
+
+
 def oauth_service_fee(currency: Currency, amount: Decimal) -> Decimal:
-    """KuCoin's OAuth fee: 10% of the amount, at least 1 and at most 30 USDT equivalent, in the
-    withdrawn currency at the sandbox price, rounded up to the currency's precision."""
-    fee_usdt = min(max(amount * currency.price_usdt * OAUTH_FEE_RATE, OAUTH_FEE_MIN_USDT), OAUTH_FEE_MAX_USDT)
-    return round_up(fee_usdt / currency.price_usdt, currency.precision)
+    """KuCoin's OAuth fee (broker guide, section 9): 10% of the amount, "Minimum fee: equivalent of 1 USDT",
+    "Maximum fee: equivalent of 30 USDT", in the withdrawn currency at the sandbox price. The guide gives no
+    rounding: 10% and the minimum round up to the currency's precision, the maximum rounds down, so the fee is
+    never worth more than 30 USDT (where one step is worth more than 29 USDT, the maximum wins)."""
+    places, price = currency.precision, currency.price_usdt
+    lowest, highest = round_up(OAUTH_FEE_MIN_USDT / price, places), round_down(OAUTH_FEE_MAX_USDT / price, places)
+    return min(max(round_up(amount * OAUTH_FEE_RATE, places), lowest), highest)
 
 
 @dataclass

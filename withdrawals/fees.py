@@ -1,17 +1,23 @@
 """The withdrawal fee math, pure: no database, no exchange calls, Decimal only.
 
-KuCoin's Fast API guide (section 9): an OAuth service fee of 10% of the withdrawal amount, at least the
-equivalent of 1 USDT and at most 30 USDT, on top of the chain's withdrawal fee. The fee is in the withdrawn
-currency, converted at the exchange's current price and rounded up to the currency's precision, so the
-preview never promises less than the exchange takes.
+KuCoin's Fast API guide (section 9): an OAuth service fee of 10% of the withdrawal amount, "Minimum fee:
+equivalent of 1 USDT per withdrawal, Maximum fee: equivalent of 30 USDT per withdrawal", on top of the chain's
+withdrawal fee. The guide says nothing of rounding. The fee is in the withdrawn currency, converted at the
+exchange's current price: 10% is rounded up to the currency's precision (the preview never promises less than
+the exchange takes), the minimum is rounded up and the maximum down, so the fee is never worth less than
+1 USDT nor more than 30 USDT. The sandbox (sandbox/funds.py) computes the same.
 """
 
 from dataclasses import dataclass
-from decimal import ROUND_UP, Decimal, localcontext
+from decimal import ROUND_DOWN, ROUND_UP, Decimal, InvalidOperation, localcontext
 
 SERVICE_FEE_RATE = Decimal("0.10")
 SERVICE_FEE_MIN_USDT = Decimal("1")
 SERVICE_FEE_MAX_USDT = Decimal("30")
+# Far above any balance, and small enough that every figure (up to 18 decimal places) stays exact in Decimal's
+# and the database column's digits.
+MAX_INTEGER_DIGITS = 15
+MAX_DECIMAL_PLACES = 18
 
 INTERNAL = "INTERNAL"  # the balance pays amount + fees; the recipient gets the amount
 EXTERNAL = "EXTERNAL"  # the balance pays the amount; the recipient gets amount - fees
@@ -26,24 +32,56 @@ def step(precision: int) -> Decimal:
 
 
 def round_up(value: Decimal, precision: int) -> Decimal:
-    return value.quantize(step(precision), rounding=ROUND_UP)
+    with localcontext() as context:
+        context.prec = 80  # quantize fails rather than round when the result needs more digits than the context
+        return value.quantize(step(precision), rounding=ROUND_UP)
+
+
+def round_down(value: Decimal, precision: int) -> Decimal:
+    with localcontext() as context:
+        context.prec = 80
+        return value.quantize(step(precision), rounding=ROUND_DOWN)
 
 
 def is_multiple_of_precision(amount: Decimal, precision: int) -> bool:
-    return amount == amount.quantize(step(precision), rounding=ROUND_UP)
+    return amount == round_up(amount, precision)
+
+
+def amount_error(amount: Decimal, precision: int = MAX_DECIMAL_PLACES) -> str:
+    """Why this amount cannot be withdrawn (for the user), or "" when it can."""
+    if not isinstance(amount, Decimal) or not amount.is_finite():
+        return "Enter a number."
+    if amount <= 0:
+        return "The amount must be positive."
+    if amount.adjusted() >= MAX_INTEGER_DIGITS:
+        return f"Enter at most {MAX_INTEGER_DIGITS} digits before the decimal point."
+    if not is_multiple_of_precision(amount, min(precision, MAX_DECIMAL_PLACES)):
+        return f"Use at most {min(precision, MAX_DECIMAL_PLACES)} decimal places."
+    return ""
+
+
+def amount_input_error(raw: str) -> str:
+    """Why a typed amount is not one, or "" (the asset's precision is checked with the details)."""
+    try:
+        return amount_error(Decimal(raw))
+    except (InvalidOperation, ValueError):
+        return "Enter a number."
 
 
 def service_fee(*, amount: Decimal, price_usdt: Decimal, precision: int, rate: Decimal = SERVICE_FEE_RATE,
                 min_usdt: Decimal = SERVICE_FEE_MIN_USDT, max_usdt: Decimal = SERVICE_FEE_MAX_USDT) -> Decimal:
-    """10% of the amount, clamped to [1, 30] USDT worth, in the withdrawn currency, rounded up."""
+    """10% of the amount rounded up, within [1, 30] USDT worth: the bounds converted at the price, the
+    minimum rounded up and the maximum down to the precision (so neither is crossed by rounding)."""
     if price_usdt <= 0:
         raise FeeError("The price must be positive.")
-    # Clamp in the withdrawn currency so an in-range fee is exactly 10% of the amount (no round trip
-    # through the price); the extra precision keeps 1/price from rounding across a precision step.
+    # In the withdrawn currency, so an in-range fee is exactly 10% of the amount (no round trip through the
+    # price); the extra precision keeps 1/price from rounding across a precision step.
     with localcontext() as context:
-        context.prec = 60
-        fee = min(max(amount * rate, min_usdt / price_usdt), max_usdt / price_usdt)
-        return round_up(fee, precision)
+        context.prec = 80
+        lowest, highest = round_up(min_usdt / price_usdt, precision), round_down(max_usdt / price_usdt, precision)
+        # Where one precision step is worth more than 29 USDT no fee fits both bounds: the maximum wins,
+        # as the guide promises the user "at most 30 USDT".
+        return min(max(round_up(amount * rate, precision), lowest), highest)
 
 
 @dataclass(frozen=True)
@@ -79,9 +117,10 @@ def quote(*, amount: Decimal, chain_fee: Decimal, price_usdt: Decimal, precision
         raise FeeError("Money is Decimal.")
     if fee_deduct_type not in (INTERNAL, EXTERNAL):
         raise FeeError("The fee deduction type is INTERNAL or EXTERNAL.")
-    if amount <= 0:
-        raise FeeError("The amount must be positive.")
-    if chain_fee < 0:
+    problem = amount_error(amount)
+    if problem:
+        raise FeeError(problem)
+    if not chain_fee.is_finite() or chain_fee < 0:
         raise FeeError("The chain fee cannot be negative.")
     fee = service_fee(amount=amount, price_usdt=price_usdt, precision=precision) if with_service_fee else Decimal(0)
     return FeeQuote(amount=amount, chain_fee=chain_fee, service_fee=fee, fee_deduct_type=fee_deduct_type)

@@ -2,6 +2,7 @@
 
 from django import forms
 
+from .fees import amount_input_error
 from .models import Withdrawal
 
 
@@ -15,6 +16,13 @@ class DetailsForm(forms.Form):
     remark = forms.CharField(required=False, max_length=40)
     amount = forms.CharField(max_length=60)  # parsed as Decimal by the service, never as float
     fee_deduct_type = forms.ChoiceField(choices=Withdrawal.FeeDeductType.choices, widget=forms.RadioSelect)
+
+    def clean_amount(self) -> str:
+        raw = self.cleaned_data["amount"].strip()
+        error = amount_input_error(raw)
+        if error:
+            raise forms.ValidationError(error)
+        return raw
 
     def __init__(self, *args, currencies: list[str], hooks, **kwargs):
         super().__init__(*args, **kwargs)

@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import NoReturn
 
 from django.conf import settings
 from django.db import transaction
@@ -47,11 +48,6 @@ def step_up_ttl() -> timedelta:
     return timedelta(seconds=getattr(settings, "WITHDRAWAL_STEP_UP_TTL_SECONDS", 600))
 
 
-def exchange_transaction_ttl() -> timedelta:
-    # KuCoin ends an unfinished 2FA transaction after 10 minutes; after that a lost submit cannot execute.
-    return timedelta(seconds=getattr(settings, "WITHDRAWAL_EXCHANGE_TRANSACTION_TTL_SECONDS", 600))
-
-
 def stale_submit_after() -> timedelta:
     return timedelta(seconds=getattr(settings, "WITHDRAWAL_STALE_SUBMIT_SECONDS", 120))
 
@@ -68,6 +64,10 @@ class WithdrawalError(Exception):
 
 class QuoteChanged(WithdrawalError):
     """The preview expired and the new one differs: the user reviews it before going on."""
+
+
+class DetailsChanged(WithdrawalError):
+    """The details changed while the exchange was quoting them: that quote is for other details."""
 
 
 @dataclass
@@ -127,10 +127,9 @@ def details_errors(details: Details, *, hooks: ExchangeWithdrawals, info: Curren
         else:
             precision = chain.precision
     amount = details.amount
-    if amount <= 0:
-        errors["amount"] = "The amount must be positive."
-    elif not fees.is_multiple_of_precision(amount, precision):
-        errors["amount"] = f"Use at most {precision} decimal places."
+    amount_error = fees.amount_error(amount, precision)
+    if amount_error:
+        errors["amount"] = amount_error
     elif chain is not None and amount < chain.min_size:
         errors["amount"] = f"The minimum on this network is {chain.min_size.normalize():f} {details.currency}."
     elif amount > available:
@@ -139,12 +138,14 @@ def details_errors(details: Details, *, hooks: ExchangeWithdrawals, info: Curren
 
 
 def parse_amount(raw) -> Decimal:
+    """A positive, finite Decimal of sane size (the asset's precision is checked with its details)."""
     try:
         amount = Decimal(str(raw).strip())
     except (InvalidOperation, ValueError):
         raise WithdrawalError("Enter a number.", field_errors={"amount": "Enter a number."})
-    if not amount.is_finite():
-        raise WithdrawalError("Enter a number.", field_errors={"amount": "Enter a number."})
+    error = fees.amount_error(amount)
+    if error:
+        raise WithdrawalError(error, field_errors={"amount": error})
     return amount
 
 
@@ -211,9 +212,12 @@ def _quote(withdrawal: Withdrawal, api, hooks: ExchangeWithdrawals):
             chain_fee = chain.withdrawal_fee if (chain and withdrawal.withdraw_type == "ADDRESS") else Decimal(0)
     except (ExchangeUnavailable, ExchangeAPIError) as error:
         raise WithdrawalError(f"The exchange could not quote this withdrawal right now: {error}")
-    quote = fees.quote(amount=withdrawal.amount, chain_fee=chain_fee, price_usdt=price.usdt,
-                       precision=withdrawal.precision, fee_deduct_type=withdrawal.fee_deduct_type,
-                       with_service_fee=hooks.has_service_fee)
+    try:
+        quote = fees.quote(amount=withdrawal.amount, chain_fee=chain_fee, price_usdt=price.usdt,
+                           precision=withdrawal.precision, fee_deduct_type=withdrawal.fee_deduct_type,
+                           with_service_fee=hooks.has_service_fee)
+    except fees.FeeError as error:
+        raise WithdrawalError(f"This withdrawal cannot be quoted: {error}")
     if not quote.receives_something:
         raise WithdrawalError(f"The fees ({quote.total_fee.normalize():f} {withdrawal.currency}) take the whole "
                               "amount: the recipient would receive nothing. Raise the amount or let your balance "
@@ -239,6 +243,13 @@ def quote_is_fresh(withdrawal: Withdrawal) -> bool:
     return withdrawal.quote_expires_at is not None and withdrawal.quote_expires_at > timezone.now()
 
 
+def quoted_details(withdrawal: Withdrawal) -> tuple:
+    """Everything a quote and the limit check depend on."""
+    return (withdrawal.connection_id, withdrawal.currency, withdrawal.chain, withdrawal.withdraw_type,
+            withdrawal.destination, withdrawal.memo, withdrawal.amount, withdrawal.fee_deduct_type,
+            withdrawal.precision)
+
+
 def withdrawal_preview(*, withdrawal: Withdrawal, request=None) -> Withdrawal:
     """Quote (or re-quote) the fees. An expired quote whose figures changed sends the user back to review them."""
     if withdrawal.state not in Withdrawal.EDITABLE:
@@ -246,12 +257,17 @@ def withdrawal_preview(*, withdrawal: Withdrawal, request=None) -> Withdrawal:
     if withdrawal.state != State.DRAFT and quote_is_fresh(withdrawal):
         return withdrawal
     api, hooks, _ = exchange_context(withdrawal.connection)
+    quoted_for = quoted_details(withdrawal)
     quote, price = _quote(withdrawal, api, hooks)
     check_broker_limits(withdrawal=withdrawal, value_usdt=quote.total_debit * price.usdt)
     with transaction.atomic():
         locked = _locked(withdrawal.pk)
         if locked.state not in Withdrawal.EDITABLE:
             raise WithdrawalError("This withdrawal was already sent.")
+        # The quote and the limit check ran without the lock: another tab may have saved other details since.
+        if quoted_details(locked) != quoted_for:
+            raise DetailsChanged("The withdrawal's details changed while the fees were being quoted. "
+                                 "Please review the preview again.")
         changed = _apply_quote(locked, quote, price)
         requoted = locked.state != State.DRAFT
         if locked.state == State.DRAFT or changed:
@@ -284,6 +300,11 @@ def withdrawal_step_up(*, withdrawal: Withdrawal, authenticated_at: datetime, re
         locked.save(update_fields=["stepped_up_at", "state", "updated_at"])
         _audit(locked, "stepped_up", request)
     return locked
+
+
+def withdrawal_step_up_refused(*, withdrawal: Withdrawal, request=None) -> None:
+    """Record a wrong portal MFA code at the step-up; nothing about the withdrawal changes."""
+    _audit(withdrawal, "step_up_refused", request, reason="wrong_mfa_code")
 
 
 def step_up_is_fresh(withdrawal: Withdrawal) -> bool:
@@ -373,9 +394,12 @@ def withdrawal_request_factors(*, withdrawal: Withdrawal, request=None) -> Withd
             refusal = WithdrawalError(f"The exchange is not taking this request now ({error})"
                                       + (f"; try again at {retry_at:%H:%M:%S} UTC." if retry_at else "."),
                                       retry_at=retry_at)
+            _audit(locked, "exchange_unavailable", request, step="factors", error=str(error),
+                   retry_at=retry_at.isoformat() if retry_at else None)
         except ExchangeAPIError as error:
             refusal = WithdrawalError(f"The exchange refused the withdrawal: {error}")
-            _audit(locked, "refused", request, code=error.code)
+            # Not "code": the audit log drops that key (it is kept for secrets such as 2FA codes).
+            _audit(locked, "refused", request, error_code=error.code)
         # The exchange counts every attempt it received; so do we (kept even when it refused).
         FactorRequest.objects.create(tenant_id=locked.tenant_id, connection_id=locked.connection_id,
                                      withdrawal=locked, withdraw_type=locked.withdraw_type, requested_at=now)
@@ -433,16 +457,18 @@ def withdrawal_submit(*, withdrawal_id: int, tenant, user, codes: dict, request=
     try:
         exchange_id = hooks.submit(api, locked.connection, locked, codes)
     except ExchangeAPIError as error:
-        return _submit_refused(locked, error, request)
+        if error.code:
+            return _submit_refused(locked, error, request)
+        # No error code of the exchange's (a body that is not its JSON, a success without the withdrawal id):
+        # not a clear refusal, so the exchange may have executed it.
+        return _submit_unanswered(locked, error, request)
+    except ExchangeUnavailable as error:
+        if error.retry_after is not None:
+            # Only a 429 carries retry_after: the exchange turned the request away unexecuted.
+            return _submit_rate_limited(locked, error, hooks, request)
+        return _submit_unanswered(locked, error, request)
     except Exception as error:  # a timeout, a reset, anything: the exchange may have executed it
-        logger.warning("Withdrawal %s: no answer from the exchange (%s); reconciling.", locked.pk, type(error).__name__)
-        with transaction.atomic():
-            locked = _locked(locked.pk)
-            locked.state, locked.last_error = State.UNKNOWN, "The exchange did not answer; checking its history."
-            locked.save(update_fields=["state", "last_error", "updated_at"])
-            _audit(locked, "unknown", request, error=type(error).__name__)
-            _enqueue_poll(locked.pk, countdown=5)
-        return locked
+        return _submit_unanswered(locked, error, request)
     with transaction.atomic():
         locked = _locked(locked.pk)
         _mark_processing(locked, exchange_id)
@@ -456,6 +482,33 @@ def _mark_processing(withdrawal: Withdrawal, exchange_id: str) -> None:
     withdrawal.exchange_transaction_id = ""  # spent
     withdrawal.save()
     _enqueue_poll(withdrawal.pk, countdown=5)
+
+
+def _submit_unanswered(withdrawal: Withdrawal, error: Exception, request) -> Withdrawal:
+    """No clear answer: only the exchange's history can tell whether it was executed; nothing is sent again."""
+    logger.warning("Withdrawal %s: no clear answer from the exchange (%s); reconciling.", withdrawal.pk,
+                   type(error).__name__)
+    with transaction.atomic():
+        locked = _locked(withdrawal.pk)
+        locked.state, locked.last_error = State.UNKNOWN, "The exchange did not answer clearly; checking its history."
+        locked.save(update_fields=["state", "last_error", "updated_at"])
+        _audit(locked, "unknown", request, error=type(error).__name__)
+        _enqueue_poll(locked.pk, countdown=5)
+    return locked
+
+
+def _submit_rate_limited(withdrawal: Withdrawal, error: ExchangeUnavailable, hooks: ExchangeWithdrawals,
+                         request) -> NoReturn:
+    """The exchange asked us to slow down and executed nothing: ready to send again, the same codes step."""
+    retry_at = timezone.now() + timedelta(seconds=error.retry_after)
+    message = f"The exchange is limiting requests right now. Try again at {retry_at:%Y-%m-%d %H:%M:%S} UTC."
+    with transaction.atomic():
+        locked = _locked(withdrawal.pk)
+        # The preview, the step-up and the exchange's 2FA transaction stay as they were (each still expires).
+        locked.state, locked.submit_started_at, locked.last_error = _ready_state(hooks), None, message
+        locked.save(update_fields=["state", "submit_started_at", "last_error", "updated_at"])
+        _audit(locked, "rate_limited", request, retry_at=retry_at.isoformat())
+    raise WithdrawalError(message, retry_at=retry_at)
 
 
 def _submit_refused(withdrawal: Withdrawal, error: ExchangeAPIError, request) -> Withdrawal:
@@ -472,7 +525,7 @@ def _submit_refused(withdrawal: Withdrawal, error: ExchangeAPIError, request) ->
             locked.completed_at = timezone.now()
         locked.last_error = message[:500]
         locked.save()
-        _audit(locked, "refused", request, code=error.code)
+        _audit(locked, "refused", request, error_code=error.code)
     if locked.state == State.FAILED:
         return locked
     raise WithdrawalError(message)
@@ -505,23 +558,38 @@ def withdrawal_reconcile(*, withdrawal_id: int) -> Withdrawal:
     if withdrawal.state != State.UNKNOWN and not stale:
         return withdrawal
     api, hooks, _ = exchange_context(withdrawal.connection)
-    found = hooks.find_sent(api, withdrawal.connection, withdrawal)
+    candidates = hooks.sent_candidates(api, withdrawal.connection, withdrawal)
     with transaction.atomic():
         locked = _locked(withdrawal_id)
         if locked.state not in (State.UNKNOWN, State.SUBMITTING):
             return locked
+        found = _first_unrecorded(locked, candidates)
+        expires_after = hooks.lost_submit_expires_after()
         if found:
             _mark_processing(locked, found)
             _audit(locked, "reconciled", found=True, exchange_withdrawal_id=found)
-        elif locked.submit_started_at + exchange_transaction_ttl() < timezone.now():
+        elif expires_after is not None and locked.submit_started_at + expires_after < timezone.now():
             # The exchange can no longer execute that request: the user may verify and send again.
             _reset_to_verify(locked, hooks)
             _audit(locked, "reconciled", found=False)
-        elif locked.state == State.SUBMITTING:
-            locked.state = State.UNKNOWN
-            locked.save(update_fields=["state", "updated_at"])
-            _audit(locked, "unknown", error="stale")
+        else:
+            # Not in the history yet, and the exchange may still execute it: keep checking, never send again.
+            was_submitting = locked.state == State.SUBMITTING
+            locked.state, locked.last_polled_at = State.UNKNOWN, timezone.now()
+            locked.last_error = ("The exchange's history does not show this withdrawal yet; we keep checking. "
+                                 "Do not send it again.")
+            locked.save(update_fields=["state", "last_polled_at", "last_error", "updated_at"])
+            if was_submitting:
+                _audit(locked, "unknown", error="stale")
     return locked
+
+
+def _first_unrecorded(withdrawal: Withdrawal, candidates: list[str]) -> str | None:
+    """The first candidate no other row of this connection already stands for (one row per exchange id)."""
+    recorded = set(Withdrawal.objects.filter(connection_id=withdrawal.connection_id,
+                                             exchange_withdrawal_id__in=candidates)
+                   .exclude(pk=withdrawal.pk).values_list("exchange_withdrawal_id", flat=True))
+    return next((candidate for candidate in candidates if candidate not in recorded), None)
 
 
 def _reset_to_verify(withdrawal: Withdrawal, hooks: ExchangeWithdrawals) -> None:

@@ -109,17 +109,19 @@ def withdrawal_preview(request, withdrawal_id):
     withdrawal = selectors.withdrawal_get(request=request, withdrawal_id=withdrawal_id)
     if withdrawal.state not in Withdrawal.EDITABLE:
         return redirect("withdrawal_status", withdrawal.pk)
-    error = ""
+    error = quote_changed = ""
     try:
         withdrawal = services.withdrawal_preview(withdrawal=withdrawal, request=request)
     except services.QuoteChanged as changed:
-        messages.warning(request, changed.message)
+        # The user confirmed other figures: show the new ones, and go on only when they confirm these.
+        quote_changed = changed.message
         withdrawal = selectors.withdrawal_get(request=request, withdrawal_id=withdrawal_id)
     except services.WithdrawalError as refused:
         error = refused.message
-    if request.method == "POST" and not error:
+    if request.method == "POST" and not error and not quote_changed:
         return redirect("withdrawal_step_up", withdrawal.pk)
     return render(request, "withdrawals/preview.html", {"withdrawal": withdrawal, "error": error, "step": 2,
+                                                        "quote_changed": quote_changed,
                                                         "ttl": int(services.preview_ttl().total_seconds())})
 
 

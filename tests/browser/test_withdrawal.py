@@ -40,8 +40,8 @@ def test_withdraw_btc_from_kucoin_through_the_whole_wizard(live_server, page, de
     page.get_by_role("button", name="Preview fees").click()
 
     # 2. Preview: 0.02 BTC is 1300 USDT, so the service fee is the 30 USDT cap.
-    expect(page.locator("#service-fee")).to_have_text("0.00046154 BTC")
-    expect(page.locator("#total-debit")).to_have_text("0.02096154 BTC")
+    expect(page.locator("#service-fee")).to_have_text("0.00046153 BTC")
+    expect(page.locator("#total-debit")).to_have_text("0.02096153 BTC")
     expect(page.locator("#amount-received")).to_have_text("0.02 BTC")
     page.get_by_role("button", name="Continue").click()
 
@@ -70,7 +70,7 @@ def test_withdraw_btc_from_kucoin_through_the_whole_wizard(live_server, page, de
     withdrawal = Withdrawal.objects.get()
     balance.refresh_from_db()
     debit = before - balance.available
-    assert debit == withdrawal.total_debit == Decimal("0.02096154")
+    assert debit == withdrawal.total_debit == Decimal("0.02096153")
 
     # 7. The worker follows it to its final state.
     clock.set_offset(31)

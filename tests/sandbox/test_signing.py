@@ -43,6 +43,8 @@ def test_oauth_service_fee_bounds_and_rounding():
     assert oauth_service_fee(usdt, Decimal("100")) == Decimal("10")
     assert oauth_service_fee(usdt, Decimal("5")) == Decimal("1")  # minimum 1 USDT
     assert oauth_service_fee(usdt, Decimal("1000")) == Decimal("30")  # maximum 30 USDT
-    # 30 USDT of BTC at 65000 = 0.000461538..., rounded up to 8 places
-    assert oauth_service_fee(btc, Decimal("1")) == Decimal("0.00046154")
+    # 30 USDT of BTC at 65000 = 0.000461538...: the maximum is rounded down to 8 places, never above 30 USDT
+    assert oauth_service_fee(btc, Decimal("1")) == Decimal("0.00046153")
+    # The minimum is rounded up: 1 USDT of BTC = 0.0000153846... -> 0.00001539
+    assert oauth_service_fee(btc, Decimal("0.0001")) == Decimal("0.00001539")
     assert round_up(Decimal("0.123451"), 5) == Decimal("0.12346")

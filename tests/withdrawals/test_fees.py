@@ -20,19 +20,35 @@ def amounts(draw, precision=None):
     return Decimal(units).scaleb(-precision), precision
 
 
+def bounds(price, precision):
+    """The minimum rounded up and the maximum rounded down to the precision."""
+    return fees.round_up(Decimal(1) / price, precision), fees.round_down(Decimal(30) / price, precision)
+
+
 @given(amounts(), prices)
-def test_service_fee_is_ten_percent_clamped_to_one_and_thirty_usdt_rounded_up(drawn, price):
+def test_service_fee_is_ten_percent_within_one_and_thirty_usdt(drawn, price):
     amount, precision = drawn
     fee = fees.service_fee(amount=amount, price_usdt=price, precision=precision)
     step = Decimal(1).scaleb(-precision)
-    exact = min(max(amount * Decimal("0.1"), Decimal(1) / price), Decimal(30) / price)
-    # Rounded up to the precision: never below the exact fee, less than one step above it.
-    assert fee >= exact - Decimal("1e-40")
-    assert fee - exact < step
     assert fee == fee.quantize(step)
-    # Worth at least 1 USDT, and more than 30 USDT only by the rounding step.
-    assert fee * price >= Decimal(1) - Decimal("1e-30")
-    assert (fee - step) * price < Decimal(30)
+    # Never worth more than 30 USDT, whatever the rounding.
+    assert fee * price <= Decimal(30)
+    lowest, highest = bounds(price, precision)
+    if lowest <= highest:
+        assert lowest <= fee <= highest and fee * price >= Decimal(1)
+        ten_percent = fees.round_up(amount * Decimal("0.1"), precision)
+        if lowest <= ten_percent <= highest:
+            assert fee == ten_percent
+    else:
+        assert fee == highest  # one step is worth more than 29 USDT: the maximum wins
+
+
+def test_the_maximum_is_rounded_down_so_the_fee_never_exceeds_30_usdt():
+    # 30 USDT at 7 = 4.2857…: 4.29 would be worth 30.03 USDT.
+    fee = fees.service_fee(amount=Decimal(1000), price_usdt=Decimal(7), precision=2)
+    assert fee == Decimal("4.28") and fee * 7 <= 30
+    # The minimum still rounds up: 1 USDT at 7 = 0.1428… → 0.15.
+    assert fees.service_fee(amount=Decimal("0.01"), price_usdt=Decimal(7), precision=2) == Decimal("0.15")
 
 
 @given(amounts(precision=6))
@@ -72,13 +88,13 @@ def test_debit_and_received_by_deduction_type(drawn, price, deduct, chain_fee):
 def test_conversion_of_the_minimum_fee(price, precision):
     # A tiny amount pays the 1 USDT floor, converted at the price.
     fee = fees.service_fee(amount=Decimal(1).scaleb(-precision), price_usdt=price, precision=precision)
-    assert fee == max(fees.round_up(Decimal(1) / price, precision),
-                      fees.round_up(Decimal(1).scaleb(-precision) / 10, precision))
+    lowest, highest = bounds(price, precision)
+    assert fee == min(max(lowest, fees.round_up(Decimal(1).scaleb(-precision) / 10, precision)), highest)
 
 
 def test_known_figures():
-    # 0.01 BTC at 65000: 10% = 65 USDT, capped at 30 USDT = 0.00046153846… → 0.00046154 BTC.
-    assert fees.service_fee(amount=Decimal("0.01"), price_usdt=Decimal(65000), precision=8) == Decimal("0.00046154")
+    # 0.01 BTC at 65000: 10% = 65 USDT, capped at 30 USDT = 0.00046153846… → 0.00046153 BTC (rounded down).
+    assert fees.service_fee(amount=Decimal("0.01"), price_usdt=Decimal(65000), precision=8) == Decimal("0.00046153")
     # 0.0001 BTC: 0.65 USDT, floored at 1 USDT = 0.0000153846… → 0.00001539.
     assert fees.service_fee(amount=Decimal("0.0001"), price_usdt=Decimal(65000), precision=8) == Decimal("0.00001539")
     # 100 USDT: 10 USDT, in range.
@@ -94,9 +110,20 @@ def test_known_figures():
 @pytest.mark.parametrize("kwargs", [
     {"amount": Decimal(0)}, {"amount": Decimal(-1)}, {"fee_deduct_type": "BOTH"}, {"amount": 1.5},
     {"chain_fee": Decimal(-1)}, {"price_usdt": Decimal(0)},
+    {"amount": Decimal("1e30")}, {"amount": Decimal("Infinity")}, {"amount": Decimal("NaN")},
+    {"amount": Decimal("1e-30")},
 ])
 def test_refuses_bad_input(kwargs):
     arguments = {"amount": Decimal(1), "chain_fee": Decimal(0), "price_usdt": Decimal(1), "precision": 6,
                  "fee_deduct_type": fees.INTERNAL, **kwargs}
     with pytest.raises(fees.FeeError):
         fees.quote(**arguments)
+
+
+@pytest.mark.parametrize("amount, problem", [
+    (Decimal("1e30"), "at most 15 digits"), (Decimal("1E+15"), "at most 15 digits"), (Decimal("Infinity"), "number"),
+    (Decimal("-0.1"), "positive"), (Decimal("0.1234567"), "6 decimal places"),
+])
+def test_amounts_out_of_range_are_errors_not_exceptions(amount, problem):
+    assert problem in fees.amount_error(amount, 6)
+    assert fees.amount_error(Decimal("999999999999999.123456"), 6) == ""

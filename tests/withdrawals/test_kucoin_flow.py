@@ -24,9 +24,10 @@ def test_withdrawal_debits_exactly_the_preview_total_and_follows_to_success(port
     withdrawal = ready_to_submit(portal, kucoin)
     assert withdrawal.state == "factors_requested"
     assert withdrawal.factors_all == [["GAV", "EMV"]] and withdrawal.factors_sent == [["EMV"]]
-    # 0.01 BTC at 65000 USDT: 10% = 65 USDT, capped at 30 USDT → 0.00046154 BTC; chain fee 0.0005.
-    assert withdrawal.service_fee == Decimal("0.00046154") and withdrawal.chain_fee == Decimal("0.0005")
-    assert withdrawal.total_debit == Decimal("0.01096154") and withdrawal.amount_received == Decimal("0.01")
+    # 0.01 BTC at 65000 USDT: 10% = 65 USDT, capped at 30 USDT → 0.00046153 BTC (never above 30 USDT);
+    # chain fee 0.0005.
+    assert withdrawal.service_fee == Decimal("0.00046153") and withdrawal.chain_fee == Decimal("0.0005")
+    assert withdrawal.total_debit == Decimal("0.01096153") and withdrawal.amount_received == Decimal("0.01")
     assert withdrawal.price_usdt == Decimal(65000)
 
     codes = codes_for(portal, sandbox_accounts)

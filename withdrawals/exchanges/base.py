@@ -90,9 +90,15 @@ class ExchangeWithdrawals:
     def status(self, api: ExchangeAPI, connection, withdrawal) -> ExchangeStatus:
         raise NotImplementedError
 
-    def find_sent(self, api: ExchangeAPI, connection, withdrawal) -> str | None:
-        """The exchange's id of this withdrawal if its history shows it was executed, else None."""
+    def sent_candidates(self, api: ExchangeAPI, connection, withdrawal) -> list[str]:
+        """The exchange's ids of the withdrawals in its history that match this one, best first; [] if none.
+        The flow skips ids another row already stands for."""
         raise NotImplementedError
+
+    def lost_submit_expires_after(self) -> timedelta | None:
+        """How long after a submit began the exchange can no longer execute it, where its documents say so.
+        None: nothing ends it, so a submit without an answer stays "unknown" until the history shows it."""
+        return None
 
 
 def public_get(api: ExchangeAPI, path: str, params: dict | None = None) -> dict:

@@ -1,4 +1,7 @@
-"""Kraken: withdrawal to a saved address by its name (``key``), no 2FA step, the fee out of the amount."""
+"""Kraken: withdrawal to a saved address by its name (``key``), no 2FA step, the fee out of the amount.
+
+Nothing in Kraken's documents ends a Withdraw request that got no answer, so an unanswered submit stays
+"unknown" until WithdrawStatus shows it (``lost_submit_expires_after`` stays None)."""
 
 from decimal import Decimal
 
@@ -75,10 +78,22 @@ class KrakenWithdrawals(ExchangeWithdrawals):
                 return ExchangeStatus(raw=raw, final=raw in FINAL_STATUSES, succeeded=FINAL_STATUSES.get(raw, False))
         return ExchangeStatus(raw="", final=False, succeeded=False)
 
-    def find_sent(self, api, connection, withdrawal):
-        # Kraken's withdrawal carries no reference of ours: match the amount received after the submit began.
+    def sent_candidates(self, api, connection, withdrawal):
         started = (withdrawal.submit_started_at or withdrawal.created_at).timestamp() - 60
-        for item in self._history(api, connection, withdrawal):
-            if Decimal(str(item.get("amount", "0"))) == withdrawal.amount_received and item.get("time", 0) >= started:
-                return item.get("refid")
-        return None
+        return [item["refid"] for item in self._history(api, connection, withdrawal)
+                if item.get("refid") and is_this_withdrawal(item, withdrawal, since=started)]
+
+
+def is_this_withdrawal(item: dict, withdrawal, *, since: float) -> bool:
+    """Whether a WithdrawStatus entry can be this withdrawal; it carries no reference of ours.
+
+    What identifies one there: the asset, the saved address's name (``key``, where the answer has it), the
+    amount we asked for, and a time after the submit began. The amount is matched as sent, never as the
+    preview's received amount: Kraken may take another fee than WithdrawInfo said, and reports the amount
+    either as sent or as received next to its fee."""
+    asset = item.get("asset")
+    amount, fee = Decimal(str(item.get("amount") or "0")), Decimal(str(item.get("fee") or "0"))
+    return (PORTAL_CODES.get(asset, asset) == withdrawal.currency
+            and item.get("key", withdrawal.destination) == withdrawal.destination
+            and withdrawal.amount in (amount, amount + fee)
+            and float(item.get("time") or 0) >= since)

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from urllib.parse import quote
 
+from django.conf import settings
 from django.utils import timezone
 
 from connectors.base.api import ExchangeAPIError
@@ -41,6 +42,12 @@ class KuCoinWithdrawals(ExchangeWithdrawals):
     rate_limited_types = ("UID", "MAIL", "PHONE")
     # Guide 8.2: 3 times per 10 seconds, 50 times per 24 hours (rolling from the first request).
     rate_limits = ((timedelta(seconds=10), 3), (timedelta(hours=24), 50))
+
+    def lost_submit_expires_after(self):
+        # A submit spends the 2FA transaction (transactionId), which does not outlive its codes. The guide
+        # gives it no lifetime; the portal takes 10 minutes (the setting), as the sandbox models it. After
+        # that a submit that got no answer can no longer execute.
+        return timedelta(seconds=getattr(settings, "WITHDRAWAL_EXCHANGE_TRANSACTION_TTL_SECONDS", 600))
 
     def currencies(self, api, connection):
         return [balance.currency for balance in api.balances(connection) if balance.available > 0]
@@ -117,15 +124,15 @@ class KuCoinWithdrawals(ExchangeWithdrawals):
         raw = str(data.get("status", ""))
         return ExchangeStatus(raw=raw, final=raw in FINAL_STATUSES, succeeded=FINAL_STATUSES.get(raw, False))
 
-    def find_sent(self, api, connection, withdrawal):
+    def sent_candidates(self, api, connection, withdrawal):
+        # The reference we put in the remark identifies it.
         since = int((withdrawal.factors_requested_at or withdrawal.created_at).timestamp() * 1000) - 60_000
-        page = 1
+        found, page = [], 1
         while True:
             data = api.signed(connection, "GET", f"/api/v1/withdrawals?currency={quote(withdrawal.currency, safe='')}"
                                                  f"&startAt={since}&currentPage={page}&pageSize=100")
-            for item in data.get("items") or []:
-                if withdrawal.reference in str(item.get("remark", "")):
-                    return str(item.get("id") or item.get("withdrawalId"))
+            found += [str(item.get("id") or item.get("withdrawalId")) for item in data.get("items") or []
+                      if withdrawal.reference in str(item.get("remark", ""))]
             if page >= int(data.get("totalPage") or 1):
-                return None
+                return found
             page += 1

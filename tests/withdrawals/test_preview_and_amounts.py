@@ -1,0 +1,102 @@
+"""The preview against details saved meanwhile, a changed quote on the page, and amounts out of range."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from api.serializers import WithdrawalCreateInput
+from withdrawals import fees, services
+from withdrawals.exchanges import hooks_for
+from withdrawals.exchanges.base import Price
+from withdrawals.forms import DetailsForm
+from withdrawals.models import Withdrawal, WithdrawalLimit
+
+from .test_pages_and_limits import connection_of, withdrawal_of
+
+pytestmark = pytest.mark.django_db
+
+
+def draft_of(connection, **fields):
+    return withdrawal_of(connection, state="draft", exchange_withdrawal_id="", submit_started_at=None,
+                         total_debit=None, amount_received=None, service_fee=None, chain_fee=None, price_usdt=None,
+                         **fields)
+
+
+def test_details_saved_while_the_fees_were_quoted_do_not_get_the_old_figures(tenant, member, monkeypatch):
+    connection = connection_of(member, tenant)
+    WithdrawalLimit.objects.create(tenant=tenant, scope="per_user", window_hours=24, max_usdt=Decimal("1000"))
+    draft = draft_of(connection)  # 100 USDT
+
+    def quote_while_another_tab_saves(withdrawal, api, hooks):
+        quote = fees.quote(amount=withdrawal.amount, chain_fee=Decimal(0), price_usdt=Decimal(1), precision=6,
+                           fee_deduct_type="INTERNAL")
+        # Another tab saves 5000 USDT (past the limit) while this request talks to the exchange.
+        Withdrawal.objects.filter(pk=withdrawal.pk).update(amount=Decimal("5000"))
+        return quote, Price(usdt=Decimal(1), at=timezone.now())
+
+    monkeypatch.setattr(services, "exchange_context", lambda connection: (object(), hooks_for("kucoin"), None))
+    monkeypatch.setattr(services, "_quote", quote_while_another_tab_saves)
+    with pytest.raises(services.WithdrawalError, match="changed while the fees were being quoted"):
+        services.withdrawal_preview(withdrawal=draft)
+    stored = Withdrawal.objects.get(pk=draft.pk)
+    assert stored.state == "draft" and stored.total_debit is None and stored.quote_expires_at is None
+
+
+def test_a_changed_quote_at_continue_shows_the_new_figures_instead_of_going_on(tenant, member, client_at, monkeypatch):
+    connection = connection_of(member, tenant)
+    withdrawal = withdrawal_of(connection, state="previewed", exchange_withdrawal_id="", submit_started_at=None,
+                               quote_expires_at=timezone.now() - timedelta(seconds=1))
+
+    def requote_with_other_figures(*, withdrawal, request=None):
+        Withdrawal.objects.filter(pk=withdrawal.pk).update(
+            service_fee=Decimal("12.5"), total_debit=Decimal("112.5"),
+            quote_expires_at=timezone.now() + timedelta(minutes=5))
+        raise services.QuoteChanged("The preview expired and the fees changed. Please review the new figures.")
+
+    monkeypatch.setattr(services, "withdrawal_preview", requote_with_other_figures)
+    client = client_at("alpha.localhost")
+    client.force_login(member)
+    page = client.post(f"/withdrawals/{withdrawal.pk}/preview/")
+    html = page.content.decode()
+    assert page.status_code == 200, page.get("Location")
+    assert 'id="quote-changed"' in html and "112.5" in html and "Continue" in html
+
+
+# --- amounts out of range -------------------------------------------------------------------------------------
+
+
+HUGE = ["1e30", "1E+15", "Infinity", "NaN", "-1", "0", "0.0000000000000000001"]
+
+
+@pytest.mark.parametrize("raw", HUGE)
+def test_the_details_form_refuses_amounts_out_of_range(raw):
+    hooks = hooks_for("kucoin")
+    form = DetailsForm(data={"idempotency_key": "6f1c2a1e-8a50-4c55-9a36-1f7e7b0b5a11", "currency": "USDT",
+                             "withdraw_type": "UID", "destination": "123456", "amount": raw,
+                             "fee_deduct_type": "INTERNAL"}, currencies=["USDT"], hooks=hooks)
+    assert not form.is_valid() and "amount" in form.errors
+
+
+@pytest.mark.parametrize("raw", HUGE)
+def test_the_api_refuses_amounts_out_of_range(raw):
+    data = WithdrawalCreateInput(data={"connection": 1, "currency": "USDT", "destination": "123456", "amount": raw})
+    assert not data.is_valid() and "amount" in data.errors
+
+
+@pytest.mark.parametrize("raw", HUGE)
+def test_the_service_refuses_amounts_out_of_range_with_a_field_error(raw):
+    with pytest.raises(services.WithdrawalError) as refused:
+        services.parse_amount(raw)
+    assert "amount" in refused.value.field_errors
+
+
+def test_the_details_check_answers_a_huge_amount_with_a_field_error():
+    from withdrawals.exchanges.base import CurrencyInfo
+
+    details = services.Details(currency="USDT", chain="", withdraw_type="UID", destination="123456", memo="",
+                               remark="", amount=Decimal("1e30"), fee_deduct_type="INTERNAL")
+    errors = services.details_errors(details, hooks=hooks_for("kucoin"),
+                                     info=CurrencyInfo(code="USDT", precision=6, chains=()), available=Decimal(10))
+    assert "digits" in errors["amount"]
