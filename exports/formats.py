@@ -151,15 +151,19 @@ class Format:
     columns: list[str]
     row: object  # entry -> list of cells
     sql_columns: list[str] | None = None  # None: no COPY path (XLSX)
+    # Tax tools read every row as money that moved, so they get only deposits and withdrawals that completed; the
+    # audit formats list every row with its status.
+    completed_movements_only: bool = False
 
 
 FORMATS = {
     ExportFormat.KOINLY: Format("koinly", "csv", "text/csv", [
         "Date", "Sent Amount", "Sent Currency", "Received Amount", "Received Currency", "Fee Amount", "Fee Currency",
-        "Net Worth Amount", "Net Worth Currency", "Label", "Description", "TxHash"], koinly_row, KOINLY_SQL),
+        "Net Worth Amount", "Net Worth Currency", "Label", "Description", "TxHash"], koinly_row, KOINLY_SQL,
+        completed_movements_only=True),
     ExportFormat.COINTRACKER: Format("cointracker", "csv", "text/csv", [
         "Date", "Received Quantity", "Received Currency", "Sent Quantity", "Sent Currency", "Fee Amount",
-        "Fee Currency", "Tag"], cointracker_row, COINTRACKER_SQL),
+        "Fee Currency", "Tag"], cointracker_row, COINTRACKER_SQL, completed_movements_only=True),
     ExportFormat.NATIVE_CSV: Format("csv", "csv", "text/csv", NATIVE_COLUMNS, native_row, NATIVE_SQL),
     ExportFormat.XLSX: Format("xlsx", "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                               NATIVE_COLUMNS, native_cells),

@@ -123,6 +123,8 @@ class ExportJob(models.Model):
     sha256 = models.CharField(max_length=64, blank=True, default="")
     error = models.CharField(max_length=500, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
+    # When a worker took the job: a job still RUNNING long after the task's time limit has lost its worker.
+    started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
 

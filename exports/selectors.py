@@ -7,7 +7,9 @@ from django.db.models import Max, Q, QuerySet
 from broker_portal.models import Membership
 from connectors.models import ExchangeConnection
 
-from .models import ExportJob, HistoryEntry
+from .formats import FORMATS
+from .models import ExportJob, HistoryEntry, HistoryKind
+from .sync import history_sources
 
 STAFF_ROLES = (Membership.Role.BROKER_ADMIN, Membership.Role.ACCOUNTANT)
 
@@ -30,7 +32,20 @@ def history_for_export(*, job: ExportJob) -> QuerySet:
         entries = entries.filter(user_id=job.scope_user_id)
     elif job.scope == ExportJob.Scope.CONNECTION:
         entries = entries.filter(connection_id=job.scope_connection_id)
+    if FORMATS[job.format].completed_movements_only:
+        # In the query, so the Python writer and PostgreSQL's COPY export the same rows.
+        entries = entries.filter(completed_movements())
     return entries.order_by("occurred_at", "id")
+
+
+def completed_movements() -> Q:
+    """Trades and ledger entries, and the deposits and withdrawals in a status where their exchange says the money
+    moved: not failed, cancelled or still on the way."""
+    condition = ~Q(kind__in=[HistoryKind.DEPOSIT, HistoryKind.WITHDRAWAL])
+    for source in history_sources():
+        for kind, statuses in source.completed_statuses.items():
+            condition |= Q(exchange=source.exchange, kind=kind, status__in=sorted(statuses))
+    return condition
 
 
 def export_jobs_visible(*, tenant, user, membership: Membership | None) -> QuerySet:

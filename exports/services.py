@@ -7,13 +7,13 @@ import itertools
 import logging
 import secrets
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from importlib import import_module
 from pathlib import Path
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Min, Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -33,6 +33,18 @@ logger = logging.getLogger(__name__)
 PROGRESS_EVERY_ROWS = 5000
 PROGRESS_EVERY_SECONDS = 0.5
 CHUNK_SIZE = 5000
+# What an exchange may still change on a row it reported before: a deposit or withdrawal settles.
+SETTLING_FIELDS = ("status", "fee", "fee_currency", "txid")
+# Rows not yet final are read again while this recent; exchanges settle in hours or days, and a row still open
+# after a month is stuck at the exchange, not worth re-reading its whole month every hour.
+UNSETTLED_LOOKBACK = timedelta(days=30)
+# The export task's limits (tasks.run_export): exports of millions of rows outlast the default ones.
+EXPORT_SOFT_TIME_LIMIT = 3 * 3600
+EXPORT_TIME_LIMIT = EXPORT_SOFT_TIME_LIMIT + 60
+# A job RUNNING for longer than the hard limit plus this has no worker left: the limit killed it, or it died.
+ABANDONED_AFTER = timedelta(seconds=EXPORT_TIME_LIMIT) + timedelta(minutes=10)
+ABANDONED_MESSAGE = ("The export did not finish within {hours} hours and was stopped. Request it again, for a shorter "
+                     "range or fewer kinds of history if it is large.")
 
 
 class ExportError(Exception):
@@ -51,7 +63,8 @@ def history_source(exchange: str) -> HistorySource | None:
 
 
 def sync_connection_history(*, connection: ExchangeConnection, kinds=None) -> dict[str, int]:
-    """Import what the exchange has that we do not; returns the rows added per kind."""
+    """Import what the exchange has that we do not, and update the recent rows it has settled since; returns the
+    rows added per kind."""
     source = history_source(connection.exchange)
     if source is None or not connection.api_key:
         return {}
@@ -62,14 +75,14 @@ def sync_connection_history(*, connection: ExchangeConnection, kinds=None) -> di
 
 
 def sync_history_kind(*, source: HistorySource, api, connection: ExchangeConnection, kind: str) -> int:
-    """One pass from the newest page back to the rows we already hold (or to the end the first time).
+    """One pass from the newest page back to the rows we already hold (or to the end the first time), or further
+    back to the oldest recent row whose status may still change (see ``pass_floor``).
 
     After every page the next cursor is saved, so a pass that fails resumes at the page it stopped on,
     still stopping at the floor it started with."""
     state, _ = SyncState.objects.get_or_create(connection=connection, kind=kind)
     if state.resume_cursor is None:
-        floor = HistoryEntry.objects.filter(connection=connection, kind=kind).aggregate(newest=Max("occurred_at"))
-        floor, cursor = floor["newest"], None
+        floor, cursor = pass_floor(source=source, connection=connection, kind=kind), None
     else:
         floor, cursor = state.pass_floor, state.resume_cursor
     pause = source.pause_seconds * getattr(settings, "EXPORTS_SYNC_PAUSE_SCALE", 1.0)
@@ -88,8 +101,10 @@ def sync_history_kind(*, source: HistorySource, api, connection: ExchangeConnect
             SyncState.objects.filter(pk=state.pk).update(last_error=str(error)[:500])
             raise
         with transaction.atomic():
-            stored = store_history(connection=connection, kind=kind, rows=rows)
+            stored, updated = store_history(connection=connection, kind=kind, rows=rows)
             added += stored
+            if updated:
+                logger.info("History sync of connection %s updated %s %s rows", connection.pk, updated, kind)
             done = (next_cursor is None or not rows
                     or (floor is not None and any(row["occurred_at"] < floor for row in rows)))
             state.resume_cursor = None if done else next_cursor
@@ -104,16 +119,43 @@ def sync_history_kind(*, source: HistorySource, api, connection: ExchangeConnect
         cursor = next_cursor
 
 
-def store_history(*, connection: ExchangeConnection, kind: str, rows: list[dict]) -> int:
-    """Insert the rows not held yet; the unique constraint keeps a concurrent sync from adding one twice."""
+def pass_floor(*, source: HistorySource, connection: ExchangeConnection, kind: str) -> datetime | None:
+    """How far back a new pass reads: to the newest row held, or, if older, to the oldest row of the last
+    ``UNSETTLED_LOOKBACK`` whose status is not final, so that the pass reads that row again with what it became.
+
+    Bounded by the look-back window so that a row the exchange never settles does not make every sync re-read
+    all history."""
+    held = HistoryEntry.objects.filter(connection=connection, kind=kind)
+    newest = held.aggregate(newest=Max("occurred_at"))["newest"]
+    if newest is None or kind not in source.final_statuses:
+        return newest
+    unsettled = (held.filter(occurred_at__gte=timezone.now() - UNSETTLED_LOOKBACK)
+                 .exclude(status__in=source.final_statuses[kind]).aggregate(oldest=Min("occurred_at"))["oldest"])
+    return min(newest, unsettled) if unsettled else newest
+
+
+def store_history(*, connection: ExchangeConnection, kind: str, rows: list[dict]) -> tuple[int, int]:
+    """Insert the rows not held yet and bring held rows up to date with what the exchange reports now (a
+    withdrawal that was processing has succeeded or failed); returns (rows added, rows updated).
+
+    The unique constraint keeps a concurrent sync from adding one twice."""
     by_id = {row["external_id"]: row for row in rows}
-    held = set(HistoryEntry.objects.filter(connection=connection, kind=kind, external_id__in=list(by_id))
-               .values_list("external_id", flat=True))
+    held = {entry.external_id: entry for entry in HistoryEntry.objects.filter(
+        connection=connection, kind=kind, external_id__in=list(by_id)).only("external_id", *SETTLING_FIELDS)}
     new = [HistoryEntry(tenant_id=connection.tenant_id, connection=connection, user_id=connection.user_id,
                         exchange=connection.exchange, kind=kind, **row)
            for external_id, row in by_id.items() if external_id not in held]
     HistoryEntry.objects.bulk_create(new, ignore_conflicts=True)
-    return len(new)
+    changed = []
+    for external_id, entry in held.items():
+        row = by_id[external_id]
+        fresh = {name: row[name] for name in SETTLING_FIELDS if name in row and getattr(entry, name) != row[name]}
+        if fresh:
+            for name, value in fresh.items():
+                setattr(entry, name, value)
+            changed.append(entry)
+    HistoryEntry.objects.bulk_update(changed, SETTLING_FIELDS)
+    return len(new), len(changed)
 
 
 def sync_request(*, connection: ExchangeConnection, request=None) -> None:
@@ -200,7 +242,8 @@ def export_run(*, job: ExportJob, use_copy: bool | None = None) -> ExportJob:
         use_copy = export_format.sql_columns is not None and connection.vendor == "postgresql"
     # A random name: the file is only ever served through the download view, never from a guessable URL.
     file_name = f"{job.tenant.slug}-export-{job.pk}-{secrets.token_hex(8)}.{export_format.extension}"
-    ExportJob.objects.filter(pk=job.pk).update(status=ExportJob.Status.RUNNING, rows_written=0, file_name=file_name)
+    ExportJob.objects.filter(pk=job.pk).update(status=ExportJob.Status.RUNNING, rows_written=0, file_name=file_name,
+                                               started_at=timezone.now())
     path = exports_dir() / file_name
     entries = history_for_export(job=job)
     try:
@@ -308,11 +351,51 @@ def export_record_download(*, job: ExportJob, request) -> None:
                        details={"sha256": job.sha256, "format": job.format, "rows": job.rows_written})
 
 
+def export_fail_if_abandoned(*, job: ExportJob, now=None) -> bool:
+    """Fail a RUNNING job that has run longer than any worker may, and remove its partial file.
+
+    A worker killed at the hard time limit runs no ``except``/``finally``: the job would stay RUNNING, its
+    redelivered task skipping it, and its partial file would stay on disk."""
+    now = now or timezone.now()
+    # Jobs started before ``started_at`` was recorded are judged by when they were requested.
+    started = job.started_at or job.created_at
+    if job.status != ExportJob.Status.RUNNING or started > now - ABANDONED_AFTER:
+        return False
+    message = ABANDONED_MESSAGE.format(hours=EXPORT_SOFT_TIME_LIMIT // 3600)
+    # Only if still RUNNING: a run that finished meanwhile keeps its result.
+    if not ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.RUNNING).update(
+            status=ExportJob.Status.FAILED, error=message, finished_at=now, file_name=""):
+        return False
+    if job.file_name:
+        (exports_dir() / job.file_name).unlink(missing_ok=True)
+    logger.warning("Export %s had been running since %s without a worker; failed", job.pk, started)
+    return True
+
+
+def exports_fail_abandoned(*, now=None) -> int:
+    now = now or timezone.now()
+    cutoff = now - ABANDONED_AFTER
+    running = ExportJob.objects.filter(status=ExportJob.Status.RUNNING).filter(
+        Q(started_at__lt=cutoff) | Q(started_at__isnull=True, created_at__lt=cutoff))
+    return sum(export_fail_if_abandoned(job=job, now=now) for job in running)
+
+
 def exports_delete_expired(*, now=None) -> int:
-    """Housekeeping: expired files go; the job rows stay as the record of what was exported."""
+    """Housekeeping: expired files go, and whatever a failed export left behind; the job rows stay as the record
+    of what was exported."""
     now = now or timezone.now()
     removed = 0
     for job in ExportJob.objects.filter(status=ExportJob.Status.DONE, expires_at__lt=now).exclude(file_name=""):
         (exports_dir() / job.file_name).unlink(missing_ok=True)
         removed += 1
+    for job in ExportJob.objects.filter(status=ExportJob.Status.FAILED).exclude(file_name=""):
+        (exports_dir() / job.file_name).unlink(missing_ok=True)
+        # A failed job has no file to serve: forgetting the name keeps the next pass from visiting it again.
+        ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.FAILED).update(file_name="")
+        removed += 1
     return removed
+
+
+def exports_housekeeping(*, now=None) -> dict[str, int]:
+    """Run by the hourly sync task: no process of its own."""
+    return {"abandoned": exports_fail_abandoned(now=now), "files_removed": exports_delete_expired(now=now)}

@@ -30,14 +30,18 @@ def sync_connection(self, connection_id: int):
 def sync_all_connections():
     for connection_id in services.connections_due_for_sync():
         sync_connection.delay(connection_id)
-    services.exports_delete_expired()
+    services.exports_housekeeping()
 
 
-# Exports of millions of rows outlast the default time limit.
-@shared_task(soft_time_limit=3 * 3600, time_limit=3 * 3600 + 60)
+@shared_task(soft_time_limit=services.EXPORT_SOFT_TIME_LIMIT, time_limit=services.EXPORT_TIME_LIMIT)
 def run_export(job_id: int):
-    job = ExportJob.objects.select_related("tenant").filter(pk=job_id, status=ExportJob.Status.PENDING).first()
-    if job is None:
+    job = ExportJob.objects.select_related("tenant").filter(pk=job_id).first()
+    if job is not None and job.status == ExportJob.Status.RUNNING:
+        # Redelivered: the broker hands the message out again after its worker is lost, and (Redis) while a long
+        # run goes on. Only a run older than any worker's limit is abandoned; a live one is left to finish.
+        services.export_fail_if_abandoned(job=job)
+        return
+    if job is None or job.status != ExportJob.Status.PENDING:
         return
     try:
         services.export_run(job=job)

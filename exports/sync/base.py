@@ -1,7 +1,7 @@
 """What an exchange module provides, and small readers shared by them."""
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -20,6 +20,11 @@ class HistorySource:
     pause_seconds: float
     fetch_page: FetchPage
     normalize: Normalize
+    # Deposit and withdrawal statuses per kind, as the exchange spells them. ``completed``: the money moved (what
+    # tax tools are given). ``final``: the row will not change again; a row in any other status is read again by
+    # the next syncs while recent (see services.pass_floor).
+    completed_statuses: dict[str, frozenset[str]] = field(default_factory=dict)
+    final_statuses: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 def decimal(value, default: str = "0") -> Decimal:

@@ -62,4 +62,7 @@ def normalize(kind, item):
 
 
 # History calls cost two points of a counter that decays by about one point every three seconds.
-SOURCE = HistorySource("kraken", (*PAGED, *FUNDING), 2.0, fetch_page, normalize)
+# Funding statuses: Initial, Pending, Settled, Success, Failure (and Canceled, as the withdrawal tracking sees it).
+SOURCE = HistorySource("kraken", (*PAGED, *FUNDING), 2.0, fetch_page, normalize,
+                       completed_statuses={kind: frozenset({"Success"}) for kind in FUNDING},
+                       final_statuses={kind: frozenset({"Success", "Failure", "Canceled"}) for kind in FUNDING})

@@ -42,4 +42,8 @@ def normalize(kind, item):
 
 
 # KuCoin's private REST weight allows a few history calls a second; a fifth of a second stays well inside it.
-SOURCE = HistorySource("kucoin", tuple(PATHS), 0.2, fetch_page, normalize)
+# Deposits: PROCESSING, SUCCESS, FAILURE; withdrawals also WALLET_PROCESSING and REVIEW on the way.
+FUNDING = (HistoryKind.DEPOSIT, HistoryKind.WITHDRAWAL)
+SOURCE = HistorySource("kucoin", tuple(PATHS), 0.2, fetch_page, normalize,
+                       completed_statuses={kind: frozenset({"SUCCESS"}) for kind in FUNDING},
+                       final_statuses={kind: frozenset({"SUCCESS", "FAILURE"}) for kind in FUNDING})

@@ -44,4 +44,10 @@ def normalize(kind, item):
 
 
 # fills-history and bills: 10 requests per 2 s per user; deposit/withdrawal history: 6 per second.
-SOURCE = HistorySource("okx", tuple(ENDPOINTS), 0.25, fetch_page, normalize)
+# Numeric states, and a deposit's differ from a withdrawal's: deposit 0 waiting, 1 credited (not yet withdrawable),
+# 2 successful, 8 and 11-14 held; withdrawal -3 cancelling, -2 cancelled, -1 failed, 2 successful, others on the way.
+SOURCE = HistorySource(
+    "okx", tuple(ENDPOINTS), 0.25, fetch_page, normalize,
+    completed_statuses={HistoryKind.DEPOSIT: frozenset({"2"}), HistoryKind.WITHDRAWAL: frozenset({"2"})},
+    final_statuses={HistoryKind.DEPOSIT: frozenset({"2"}), HistoryKind.WITHDRAWAL: frozenset({"2", "-1", "-2"})},
+)

@@ -32,4 +32,16 @@ def normalize(kind, item):
 
 
 # 6000 requests per key pair per 5 minutes: 20 a second.
-SOURCE = HistorySource("peatio", tuple(PATHS), 0.05, fetch_page, normalize)
+# A deposit is credited when accepted; collecting it to the hot wallet afterwards (processing, fee_processing,
+# then collected or skipped) does not change the user's balance. A withdrawal has moved only once it succeeded.
+SOURCE = HistorySource(
+    "peatio", tuple(PATHS), 0.05, fetch_page, normalize,
+    completed_statuses={
+        HistoryKind.DEPOSIT: frozenset({"accepted", "processing", "fee_processing", "collected", "skipped"}),
+        HistoryKind.WITHDRAWAL: frozenset({"succeed"}),
+    },
+    final_statuses={
+        HistoryKind.DEPOSIT: frozenset({"collected", "skipped", "canceled", "rejected", "refunded"}),
+        HistoryKind.WITHDRAWAL: frozenset({"succeed", "canceled", "rejected", "failed"}),
+    },
+)

@@ -41,7 +41,7 @@ def entry_rows(**fields):
     """A few entries inside the range for a connection that belongs to someone else."""
     return [HistoryEntry(**fields, exchange="kucoin", kind="deposit", external_id=f"foreign-{n}",
                          occurred_at=datetime(2024, 6, 1 + n, tzinfo=timezone.utc), currency="BTC",
-                         amount=Decimal("1.25"), fee_currency="BTC") for n in range(3)]
+                         amount=Decimal("1.25"), fee_currency="BTC", status="SUCCESS") for n in range(3)]
 
 
 @pytest.fixture
@@ -216,7 +216,7 @@ def hostile(portal):
     HistoryEntry.objects.bulk_create([
         HistoryEntry(**common, kind="withdrawal", external_id='=HYPERLINK("http://evil.example","x")',
                      currency="+BTC", amount=Decimal("1"), fee=Decimal("0.1"), fee_currency="@SUM(A1)",
-                     address="-2+3+cmd|' /C calc'!A0", txid="@evil"),
+                     address="-2+3+cmd|' /C calc'!A0", txid="@evil", status="SUCCESS"),
         HistoryEntry(**common, kind="ledger", external_id="plain-1", entry_type="=1+1", currency="BTC",
                      amount=Decimal("-1.5"), fee_currency="BTC", txid="\t=cmd"),
     ])
@@ -242,7 +242,8 @@ def test_formula_cells_are_neutralised_and_plain_numbers_kept(hostile, portal, r
 
 @pytest.fixture
 def awkward(hostile, portal):
-    """Cells that test the CSV writers' edges: quotes, commas, newlines, zeros, long decimals, sub-second times."""
+    """Cells that test the CSV writers' edges: quotes, commas, newlines, zeros, long decimals, sub-second times;
+    and a failed withdrawal, which only the audit format lists."""
     common = {"tenant": portal["tenant"], "connection": hostile, "user": portal["user"], "exchange": "kucoin"}
     HistoryEntry.objects.bulk_create([
         HistoryEntry(**common, kind="trade", external_id='t"1,2', side="sell", currency="BTC", amount=Decimal("2"),
@@ -250,16 +251,18 @@ def awkward(hostile, portal):
                      price=Decimal("65000.0617283945"), fee=Decimal("0"), fee_currency="USDT",
                      occurred_at=datetime(2024, 7, 1, 12, 30, 5, 123456, tzinfo=timezone.utc)),
         HistoryEntry(**common, kind="deposit", external_id="line\nbreak", currency="ETH", amount=Decimal("100"),
-                     fee=Decimal("0.000000000000000001"), fee_currency="ETH", address=" spaced ", status="ok",
+                     fee=Decimal("0.000000000000000001"), fee_currency="ETH", address=" spaced ", status="SUCCESS",
                      occurred_at=datetime(2024, 7, 2, tzinfo=timezone.utc)),
         HistoryEntry(**common, kind="ledger", external_id="zero", entry_type="fee", currency="SOL", amount=Decimal("0"),
                      balance=Decimal("0"), occurred_at=datetime(2024, 7, 3, 23, 59, 59, 999999, tzinfo=timezone.utc)),
+        HistoryEntry(**common, kind="withdrawal", external_id="failed", currency="ETH", amount=Decimal("0.333"),
+                     status="FAILURE", occurred_at=datetime(2024, 7, 4, tzinfo=timezone.utc)),
     ])
     return hostile
 
 
-@pytest.mark.parametrize("export_format", ["koinly", "cointracker", "csv"])
-def test_copy_and_python_writers_give_the_same_bytes(awkward, synced, portal, export_format):
+def export_both_ways(portal, export_format: str) -> tuple[list, bytes, bytes]:
+    """The same tenant-wide export written by COPY and by Python: both jobs and both files' bytes."""
     made = []
     for use_copy in (True, False):
         job = ExportJob.objects.create(tenant=portal["tenant"], scope="tenant", format=export_format,
@@ -267,5 +270,64 @@ def test_copy_and_python_writers_give_the_same_bytes(awkward, synced, portal, ex
                                        date_to=DATE_TO, requested_by=portal["user"])
         made.append(services.export_run(job=job, use_copy=use_copy))
     by_copy, by_python = (services.export_path(job).read_bytes() for job in made)
+    return made, by_copy, by_python
+
+
+@pytest.mark.parametrize("export_format", ["koinly", "cointracker", "csv"])
+def test_copy_and_python_writers_give_the_same_bytes(awkward, synced, portal, export_format):
+    made, by_copy, by_python = export_both_ways(portal, export_format)
     assert by_copy == by_python and by_copy.count(b"\n") > 20
+    assert (b"0.333" in by_copy) == (export_format == "csv")  # a failed withdrawal: audit format only
     assert made[0].sha256 == made[1].sha256 and made[0].row_counts == made[1].row_counts
+
+
+# exchange, kind, status as the exchange spells it, whether the money moved
+MOVEMENTS = [
+    ("kucoin", "withdrawal", "SUCCESS", True), ("kucoin", "withdrawal", "FAILURE", False),
+    ("kucoin", "deposit", "PROCESSING", False), ("kucoin", "deposit", "", False),
+    ("kraken", "deposit", "Success", True), ("kraken", "withdrawal", "Failure", False),
+    ("kraken", "withdrawal", "Canceled", False), ("kraken", "withdrawal", "Pending", False),
+    ("okx", "deposit", "2", True), ("okx", "deposit", "1", False), ("okx", "withdrawal", "-2", False),
+    ("okx", "withdrawal", "-1", False), ("okx", "withdrawal", "2", True),
+    ("peatio", "deposit", "accepted", True), ("peatio", "deposit", "rejected", False),
+    ("peatio", "withdrawal", "succeed", True), ("peatio", "withdrawal", "canceled", False),
+]
+
+
+@pytest.fixture
+def movements(portal):
+    """Deposits and withdrawals of each exchange in completed, failed, cancelled and unfinished statuses, with a
+    trade and a ledger entry (no status) beside them. The amount is the row's number, so every row is told apart."""
+    rows = []
+    for number, (exchange_id, kind, status, _) in enumerate(MOVEMENTS, start=1):
+        connection, _ = ExchangeConnection.objects.get_or_create(tenant=portal["tenant"], user=portal["user"],
+                                                                 exchange=exchange_id)
+        rows.append(HistoryEntry(tenant=portal["tenant"], connection=connection, user=portal["user"],
+                                 exchange=exchange_id, kind=kind, external_id=f"m{number}", status=status,
+                                 occurred_at=datetime(2024, 8, number, tzinfo=timezone.utc), currency="BTC",
+                                 amount=Decimal(number), fee_currency="BTC"))
+    common = {"tenant": portal["tenant"], "connection": connection, "user": portal["user"], "exchange": "peatio",
+              "occurred_at": datetime(2024, 9, 1, tzinfo=timezone.utc)}
+    rows += [HistoryEntry(**common, kind="trade", external_id="m100", side="buy", currency="BTC", amount=Decimal(100),
+                          quote_currency="USDT", quote_amount=Decimal(6000000), price=Decimal(60000)),
+             HistoryEntry(**common, kind="ledger", external_id="m101", currency="BTC", amount=Decimal(-101))]
+    HistoryEntry.objects.bulk_create(rows)
+
+
+@pytest.mark.parametrize("export_format", ["koinly", "cointracker", "csv"])
+def test_tax_formats_leave_out_movements_that_did_not_complete_on_both_paths(movements, portal, export_format):
+    made, by_copy, by_python = export_both_ways(portal, export_format)
+    assert by_copy == by_python and made[0].row_counts == made[1].row_counts
+
+    completed = {number for number, (*_, moved) in enumerate(MOVEMENTS, start=1) if moved}
+    body = read_rows(made[0])[1:]
+    if export_format == "csv":  # the audit format keeps every row, each with its status
+        listed = {(f"m{n}", status) for n, (_, _, status, _) in enumerate(MOVEMENTS, start=1)}
+        assert {(row[3], row[17]) for row in body} == listed | {("m100", ""), ("m101", "")}
+        return
+    amount_columns = (1, 3)  # sent and received (Koinly), received and sent (CoinTracker)
+    amounts = {int(Decimal(row[column])) for row in body for column in amount_columns if row[column]}
+    assert amounts == completed | {100, 6000000, 101}
+    assert made[0].row_counts == {"trade": 1, "ledger": 1,
+                                  "deposit": sum(1 for n in completed if MOVEMENTS[n - 1][1] == "deposit"),
+                                  "withdrawal": sum(1 for n in completed if MOVEMENTS[n - 1][1] == "withdrawal")}

@@ -44,7 +44,7 @@ def kucoin(tenant, member):
     HistoryEntry.objects.bulk_create([
         HistoryEntry(tenant=tenant, connection=connection, user=member, exchange="kucoin", kind="deposit",
                      external_id=f"d{n}", occurred_at=datetime(2025, 1, 1 + n, tzinfo=timezone.utc), currency="BTC",
-                     amount=Decimal("0.5"), fee_currency="BTC") for n in range(4)])
+                     amount=Decimal("0.5"), fee_currency="BTC", status="SUCCESS") for n in range(4)])
     return connection
 
 
@@ -190,3 +190,63 @@ def test_the_export_page_does_not_grow_queries_with_jobs(staff_client, kucoin, t
         job_for(tenant, accountant, scope="user", scope_user=member)
         job_for(tenant, accountant, scope="connection", scope_connection=kucoin)
     assert count() == one, one
+
+
+@pytest.fixture
+def interrupted(staff_client, kucoin, tenant):
+    """RUNNING jobs with a partial file each: one started before the hard time limit (plus margin) ran out, so its
+    worker is gone; one started two hours ago, whose worker is still writing."""
+    client, accountant = staff_client()
+    now = dj_timezone.now()
+    jobs = {}
+    for name, started_ago in (("abandoned", services.ABANDONED_AFTER + timedelta(minutes=1)),
+                              ("live", timedelta(hours=2))):
+        job = job_for(tenant, accountant, status="running", file_name=f"alpha-export-{name}.csv",
+                      started_at=now - started_ago)
+        services.export_path(job).write_text("Date,Sent Amount\n2025-01-01 00:00:00 UTC,0.5\n")
+        jobs[name] = job
+    return client, jobs
+
+
+def assert_abandoned_failed_and_live_untouched(client, jobs):
+    abandoned, live = jobs["abandoned"], jobs["live"]
+    status = client.get(f"/exports/{abandoned.pk}/status").json()
+    assert status["status"] == "failed" and "did not finish within 3 hours" in status["error"]
+    assert not services.export_path(abandoned).exists()
+    live.refresh_from_db()
+    assert live.status == "running" and not live.error and services.export_path(live).exists()
+
+
+def test_the_hourly_task_fails_a_job_whose_worker_is_gone_and_removes_its_partial_file(interrupted, monkeypatch):
+    from exports import tasks
+
+    client, jobs = interrupted
+    monkeypatch.setattr(tasks.sync_connection, "delay", lambda connection_id: None)
+    tasks.sync_all_connections()
+    assert_abandoned_failed_and_live_untouched(client, jobs)
+
+
+def test_a_redelivered_export_task_fails_a_job_whose_worker_is_gone_and_leaves_a_live_one(interrupted):
+    from exports import tasks
+
+    client, jobs = interrupted
+    for job in jobs.values():
+        tasks.run_export(job.pk)
+    assert_abandoned_failed_and_live_untouched(client, jobs)
+
+
+def test_files_left_by_failed_exports_are_removed(staff_client, kucoin, tenant):
+    _, accountant = staff_client()
+    failed = job_for(tenant, accountant, status="failed", file_name="alpha-export-left.csv", error="boom")
+    services.export_path(failed).write_text("partial")
+    assert services.exports_housekeeping() == {"abandoned": 0, "files_removed": 1}
+    failed.refresh_from_db()
+    assert not (services.exports_dir() / "alpha-export-left.csv").exists() and failed.file_name == ""
+    assert services.exports_housekeeping()["files_removed"] == 0  # visited once
+
+
+def test_a_run_records_when_it_started(staff_client, kucoin, tenant):
+    _, accountant = staff_client()
+    before = dj_timezone.now()
+    job = services.export_run(job=job_for(tenant, accountant))
+    assert before <= job.started_at <= job.finished_at

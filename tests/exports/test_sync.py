@@ -120,3 +120,52 @@ def test_a_peatio_key_that_expired_is_renewed_and_the_sync_goes_on(connect):
     assert added == {kind: 10 for kind in KINDS["peatio"]}
     connection.refresh_from_db()
     assert connection.status == "active" and connection.last_refreshed_at
+
+
+def test_stored_withdrawals_that_settle_at_the_exchange_are_updated_within_the_look_back(connect, monkeypatch):
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    connection = connect("kucoin")
+    monkeypatch.setattr("exports.sync.kucoin.PAGE_SIZE", 3)  # several pages
+    user = sandbox_rows("kucoin", "withdrawal").first().user
+    now = timezone.now()
+
+    def withdrawal(txid, age, status):
+        return HistoryRecord.objects.create(user=user, kind="withdrawal", txid=txid, time=now - age, currency="BTC",
+                                            amount="0.5", fee="0.0005", fee_currency="BTC", status=status)
+
+    # Newest first, pages of three: [settled x3] [failing, succeeding, settled] [settled, stale, seeded...]
+    for hours in (1, 2, 3):
+        withdrawal(f"Wsettled{hours}h", timedelta(hours=hours), "SUCCESS")
+    failing = withdrawal("Wfailing", timedelta(days=1), "PROCESSING")
+    succeeding = withdrawal("Wsucceeding", timedelta(days=2), "PROCESSING")
+    for days in (3, 4):
+        withdrawal(f"Wsettled{days}d", timedelta(days=days), "SUCCESS")
+    stale = withdrawal("Wstale", timedelta(days=60), "PROCESSING")  # older than the look-back
+    assert services.sync_connection_history(connection=connection, kinds=["withdrawal"]) == {"withdrawal": 18}
+
+    HistoryRecord.objects.filter(pk=failing.pk).update(status="FAILURE")
+    HistoryRecord.objects.filter(pk=succeeding.pk).update(status="SUCCESS", fee="0.0004")
+    HistoryRecord.objects.filter(pk=stale.pk).update(status="FAILURE")
+    source = services.history_source("kucoin")
+    pages = []
+
+    def fetch_recording(api, connection, kind, cursor):
+        pages.append(cursor)
+        return source.fetch_page(api, connection, kind, cursor)
+
+    monkeypatch.setattr("exports.sync.kucoin.SOURCE", dataclasses.replace(source, fetch_page=fetch_recording))
+    assert services.sync_connection_history(connection=connection, kinds=["withdrawal"]) == {"withdrawal": 0}
+
+    stored = {e.external_id: e for e in HistoryEntry.objects.filter(connection=connection, kind="withdrawal")}
+    assert stored["Wfailing"].status == "FAILURE"
+    assert (stored["Wsucceeding"].status, stored["Wsucceeding"].fee) == ("SUCCESS", Decimal("0.0004"))
+    # The pass went back only as far as the oldest recent row still open, not to the stale one or further.
+    assert pages == [None, 2] and stored["Wstale"].status == "PROCESSING"
+    # Once everything recent is final, a pass stops at the newest row again.
+    pages.clear()
+    services.sync_connection_history(connection=connection, kinds=["withdrawal"])
+    assert pages == [None]
