@@ -14,6 +14,25 @@ from .selectors import user_belongs_to_tenant_only
 from .tenancy import is_broker_admin
 
 
+def in_tenant(form_class: type[forms.ModelForm], tenant: Tenant) -> type[forms.ModelForm]:
+    """The admin's form for a broker admin, who has no tenant field: its row is put in their tenant before it is
+    validated, so that what must be unique per tenant (one credential per exchange, one limit per window) is
+    checked by the model's own constraints and shown as a form error, not met by the database."""
+
+    class InTenantForm(form_class):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            if self.instance.tenant_id is None:
+                self.instance.tenant = tenant
+
+        def _get_validation_exclusions(self):
+            # A field left out of the form is left out of the uniqueness checks; the tenant is known here.
+            return super()._get_validation_exclusions() - {"tenant"}
+
+    InTenantForm.__name__ = InTenantForm.__qualname__ = form_class.__name__
+    return InTenantForm
+
+
 class TenantScopedAdmin(admin.ModelAdmin):
     """Broker admins see, filter, choose and save only their own tenant's rows; every write here is audited."""
 
@@ -49,6 +68,12 @@ class TenantScopedAdmin(admin.ModelAdmin):
         if not request.user.is_superuser and self.tenant_path == "tenant":
             exclude.append("tenant")
         return exclude
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if request.user.is_superuser or self.tenant_path != "tenant":
+            return form
+        return in_tenant(form, request.tenant)
 
     def get_list_filter(self, request):
         filters = list(super().get_list_filter(request))
@@ -233,6 +258,22 @@ class UserAdmin(TenantScopedAdmin):
     fields = ["email", "first_name", "last_name", "is_active", "last_login", "date_joined"]
     readonly_fields = ["last_login", "date_joined"]
     inlines = [MembershipInline]
+
+    def lookup_allowed(self, lookup, value, request=None):
+        """A broker admin filters only by what the page offers: the list filters and the search (which is no
+        lookup). A user is shared by tenants and the platform, so any other field of theirs (is_superuser,
+        is_staff, password, …) would tell what is not this tenant's to know."""
+        if request is None or request.user.is_superuser:
+            return super().lookup_allowed(lookup, value, request)
+        offered = set()
+        for item in self.get_list_filter(request):
+            if isinstance(item, type) and issubclass(item, admin.SimpleListFilter):
+                offered.add(item.parameter_name)
+            else:
+                field = item[0] if isinstance(item, (list, tuple)) else item
+                # A field's filter sends its own lookups (is_active__exact, is_active__isnull).
+                offered.update({field, f"{field}__exact", f"{field}__isnull"})
+        return lookup in offered
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:

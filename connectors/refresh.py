@@ -191,7 +191,8 @@ def _refresh_locked(connection: ExchangeConnection, now: datetime) -> RefreshRes
     adapter = provider.get_oauth2_adapter(None)
     try:
         token = post_token_request(
-            adapter, provider.app, adapter.refresh_token_url,
+            # The connection's own host where the exchange named one (OKX's regional domain, read with the row).
+            adapter, provider.app, adapter.connection_url(adapter.refresh_token_url, connection.details),
             adapter.refresh_request_data(connection.refresh_token, list(connection.permissions)),
             headers=provider.token_headers(connection.details),
         )

@@ -62,14 +62,18 @@ def connection_authorize(*, provider: ExchangeProvider, request, code: str, stat
                      "redirect_uri": adapter.get_callback_url(request, app), **adapter.token_request_extras()}
     if state.get("pkce_code_verifier"):
         token_request["code_verifier"] = state["pkce_code_verifier"]
-    flow_data = state.get("data") or {}
+    try:
+        flow_data = {**(state.get("data") or {}), **provider.flow_data_from_callback(callback_params)}
+    except HostNotAllowed as error:
+        raise ConnectError(f"{provider.name} named a host for your account that this portal may not call: {error} "
+                           f"Nothing was connected.")
     api = exchange_api_for(provider, tenant=request.tenant)
     existing = ExchangeConnection.objects.filter(tenant=request.tenant, user=request.user,
                                                  exchange=provider.id).first()
     replaced = existing if existing is not None and existing.api_key else None
     try:
-        token = post_token_request(adapter, app, adapter.access_token_url, token_request,
-                                   headers=provider.token_headers(flow_data))
+        token = post_token_request(adapter, app, adapter.connection_url(adapter.access_token_url, flow_data),
+                                   token_request, headers=provider.token_headers(flow_data))
     except CONNECT_FAILURES as error:
         raise connect_error(provider, error)
     old_key_deleted = False
@@ -81,7 +85,7 @@ def connection_authorize(*, provider: ExchangeProvider, request, code: str, stat
             old_key_deleted = api.delete_api_key(token.access_token, replaced)
         api_key = api.create_api_key(token.access_token, granted, flow_data)
     except CONNECT_FAILURES as error:
-        revoke_unused_tokens(provider, request, token)
+        revoke_unused_tokens(provider, request, token, flow_data)
         if old_key_deleted:
             connection_lost_api_key(connection=replaced, request=request)
         raise connect_error(provider, error)
@@ -114,10 +118,11 @@ def connection_authorize(*, provider: ExchangeProvider, request, code: str, stat
     return connection
 
 
-def revoke_unused_tokens(provider: ExchangeProvider, request, token) -> None:
+def revoke_unused_tokens(provider: ExchangeProvider, request, token, flow_data: dict) -> None:
     """Best effort: tokens of a flow that stored nothing must not stay valid at the exchange."""
     try:
-        revoke_token(provider.get_oauth2_adapter(request), provider.app, token.refresh_token or token.access_token)
+        revoke_token(provider.get_oauth2_adapter(request), provider.app, token.refresh_token or token.access_token,
+                     flow_data)
     except (ExchangeUnavailable, HostNotAllowed):
         pass
 
@@ -166,7 +171,8 @@ def connection_disconnect(*, provider: ExchangeProvider, connection: ExchangeCon
         remote["error"] = str(error)
     try:  # whether or not the key could be deleted, the tokens can still be revoked
         remote["tokens_revoked"] = revoke_token(provider.get_oauth2_adapter(request), provider.app,
-                                                connection.refresh_token or connection.access_token)
+                                                connection.refresh_token or connection.access_token,
+                                                connection.details)
     except (ExchangeUnavailable, HostNotAllowed) as error:
         remote.setdefault("error", str(error))
     with transaction.atomic():

@@ -37,20 +37,24 @@ kucoin_urls = [
     path("kucoin/api/v3/withdrawals", kucoin.withdraw),
 ]
 
+# After the authorization, a user's calls go to the callback's regional domain (okx.on_regional_host); the
+# public market data answers anywhere.
 okx_urls = [
     path("okx/account/oauth/authorize", authorize("okx"), name="okx-authorize"),
-    path("okx/v5/users/oauth/token", oauth_views.token_view("okx", {"authorization_code": CODE, "refresh_token": REFRESH})),
-    path("okx/v5/users/oauth/revoke", oauth_views.revoke_view("okx")),
-    path("okx/api/v5/users/oauth/apikey", okx.apikey_create),
-    path("okx/api/v5/users/oauth/delete-apikey", okx.apikey_delete),
-    path("okx/api/v5/account/balance", okx.balance),
-    path("okx/api/v5/asset/currencies", okx.currencies),
     path("okx/api/v5/market/ticker", okx.ticker),
-    path("okx/api/v5/trade/fills-history", okx.fills_history),
-    path("okx/api/v5/asset/deposit-history", okx.deposit_history),
-    path("okx/api/v5/asset/withdrawal-history", okx.withdrawal_history),
-    path("okx/api/v5/account/bills", okx.bills),
-    path("okx/api/v5/asset/withdrawal", okx.withdrawal),
+    *[path(route, okx.on_regional_host(view)) for route, view in [
+        ("okx/v5/users/oauth/token", oauth_views.token_view("okx", {"authorization_code": CODE, "refresh_token": REFRESH})),
+        ("okx/v5/users/oauth/revoke", oauth_views.revoke_view("okx")),
+        ("okx/api/v5/users/oauth/apikey", okx.apikey_create),
+        ("okx/api/v5/users/oauth/delete-apikey", okx.apikey_delete),
+        ("okx/api/v5/account/balance", okx.balance),
+        ("okx/api/v5/asset/currencies", okx.currencies),
+        ("okx/api/v5/trade/fills-history", okx.fills_history),
+        ("okx/api/v5/asset/deposit-history", okx.deposit_history),
+        ("okx/api/v5/asset/withdrawal-history", okx.withdrawal_history),
+        ("okx/api/v5/account/bills", okx.bills),
+        ("okx/api/v5/asset/withdrawal", okx.withdrawal),
+    ]],
 ]
 
 kraken_urls = [

@@ -410,3 +410,71 @@ def test_inline_rows_saved_by_a_superuser_are_audited_too(tenant, client_at):
     assert [(e.action, e.target_repr) for e in events] == [("tenanthost.deleted", "alpha.localhost"),
                                                            ("tenanthost.created", "portal.alpha.example")]
     assert not AuditEvent.objects.filter(action="tenant.updated").exists()  # the tenant's own fields kept
+
+
+# What must be unique per tenant is refused with a form error, not met by the database.
+
+CREDENTIAL_FORM = {
+    "exchange": "kucoin", "is_enabled": "on", "client_id": "second-client", "client_type": "confidential",
+    "authorize_base_url": "https://auth.test", "api_base_url": "https://api.test", "settings": "{}",
+}
+
+
+def test_a_second_credential_for_the_same_exchange_is_a_form_error(admin_client, tenant, other_tenant):
+    credential_for(other_tenant)  # another tenant's credential for the same exchange is no obstacle
+    assert admin_client.post("/admin/broker_portal/exchangecredential/add/", {
+        **CREDENTIAL_FORM, "client_id": "first-client"}).status_code == 302
+    response = admin_client.post("/admin/broker_portal/exchangecredential/add/", CREDENTIAL_FORM)
+    assert response.status_code == 200
+    assert "with this Tenant and Exchange already exists" in response.content.decode()
+    assert list(ExchangeCredential.objects.filter(tenant=tenant).values_list("client_id", flat=True)) == [
+        "first-client"]
+    # Changing another row to the exchange of an existing one is refused the same way.
+    okx = credential_for(tenant, "okx")
+    response = admin_client.post(f"/admin/broker_portal/exchangecredential/{okx.pk}/change/", CREDENTIAL_FORM)
+    assert response.status_code == 200 and "already exists" in response.content.decode()
+    okx.refresh_from_db()
+    assert okx.exchange == "okx"
+
+
+def test_a_second_withdrawal_limit_for_the_same_window_is_a_form_error(admin_client, tenant, other_tenant):
+    from withdrawals.models import WithdrawalLimit
+
+    WithdrawalLimit.objects.create(tenant=other_tenant, scope="tenant", window_hours=24, max_usdt=5)
+    base = "/admin/withdrawals/withdrawallimit"
+    limit = {"scope": "tenant", "window_hours": "24", "max_usdt": "1000"}
+    assert admin_client.post(f"{base}/add/", limit).status_code == 302
+    response = admin_client.post(f"{base}/add/", {**limit, "max_usdt": "2000"})
+    assert response.status_code == 200 and "already exists" in response.content.decode()
+    assert list(WithdrawalLimit.objects.filter(tenant=tenant).values_list("max_usdt", flat=True)) == [1000]
+    # Another window is another limit.
+    assert admin_client.post(f"{base}/add/", {**limit, "window_hours": "168"}).status_code == 302
+
+
+# A broker admin filters users only by what the page offers.
+
+@pytest.mark.parametrize("query", [
+    "is_superuser=1", "is_superuser__exact=1", "is_staff=1", "password__startswith=md5", "last_login__isnull=False",
+    "memberships__role__exact=broker_admin",
+])
+def test_broker_admin_cannot_filter_users_by_fields_the_page_does_not_offer(admin_client, tenant, query):
+    account_at(tenant, "root@platform.example", is_superuser=True, is_staff=True)
+    response = admin_client.get(f"/admin/broker_portal/user/?{query}")
+    assert response.status_code == 400
+    assert "root@platform.example" not in response.content.decode()
+
+
+@pytest.mark.parametrize("query", ["is_active__exact=1", "role=member", "q=root", "o=1", "p=1"])
+def test_the_filters_and_search_the_user_page_offers_still_work(admin_client, tenant, query):
+    account_at(tenant, "root@platform.example", is_superuser=True)
+    response = admin_client.get(f"/admin/broker_portal/user/?{query}")
+    assert response.status_code == 200 and "root@platform.example" in response.content.decode()
+
+
+def test_a_superuser_may_still_filter_users_by_any_field(tenant, client_at):
+    superuser = User.objects.create_superuser(email="root@platform.example", password="x")
+    TOTP.activate(superuser, "JBSWY3DPEHPK3PXPJBSWY3DP")
+    client = client_at("alpha.localhost")
+    client.force_login(superuser)
+    response = client.get("/admin/broker_portal/user/?is_superuser__exact=1")
+    assert response.status_code == 200 and "root@platform.example" in response.content.decode()

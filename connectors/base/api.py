@@ -83,6 +83,16 @@ class ExchangeAPI:
         return json_or_empty(response)
 
 
+def required_texts(data, names: tuple[str, ...], *, answer: str) -> list[str]:
+    """The named fields of an exchange's answer, each a non-empty string, in order; where one is missing or of
+    another kind, ExchangeAPIError saying which (the exchange's answer is at fault, not the user)."""
+    data = data if isinstance(data, dict) else {}
+    missing = [name for name in names if not isinstance(data.get(name), str) or not data[name]]
+    if missing:
+        raise ExchangeAPIError(f"{answer} had no usable {', '.join(missing)}.")
+    return [data[name] for name in names]
+
+
 def json_or_empty(response) -> dict:
     """The JSON object an exchange answered, or {} for anything else (an HTML error page, a bare list)."""
     try:

@@ -17,7 +17,8 @@ READ_RETRY_DELAY = 0.2  # seconds, times the attempt number
 
 
 class ExchangeUnavailable(Exception):
-    """The exchange timed out, refused the connection, or answered 5xx/429; nothing was changed here."""
+    """The exchange timed out, refused the connection, cut its answer off or answered 5xx/429; nothing was changed
+    here."""
 
     def __init__(self, message: str, retry_after: float | None = None):
         super().__init__(message)
@@ -67,6 +68,10 @@ class ExchangeSession(requests.Session):
             raise ExchangeUnavailable("The exchange did not answer in time.")
         except requests.ConnectionError:
             raise ExchangeUnavailable("The exchange could not be reached.")
+        except requests.RequestException as error:
+            # Anything else on the way (an answer cut off mid-body, undecodable content, a broken redirect): no
+            # usable answer came back, which callers treat as they treat an exchange that did not answer.
+            raise ExchangeUnavailable(f"The exchange's answer could not be read ({type(error).__name__}).")
         if response.status_code == 429:
             raise ExchangeUnavailable("The exchange asks us to slow down.", retry_after=retry_after(response) or 1.0)
         if response.status_code >= 500:

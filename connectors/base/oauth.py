@@ -97,6 +97,15 @@ class ExchangeOAuth2Adapter(OAuth2Adapter):
     def revoke_url(self) -> str | None:
         return self._url("revoke_url", "api_base_url", self.revoke_path)
 
+    def connection_url(self, url: str | None, details: dict) -> str | None:
+        """Where a call for one connection goes, given the facts its flow or row holds (hook): ``url`` itself,
+        except where the exchange names a host per user (OKX's regional ``domain``)."""
+        return url
+
+    def allowed_base_urls(self, app) -> list[str]:
+        """The only places this exchange's client credentials and tokens may be sent (hook)."""
+        return allowed_urls(app)
+
     def get_callback_url(self, request, app):
         return redirect_uri_for(request, app.settings["redirect_uris"])
 
@@ -132,20 +141,44 @@ class TokenSet:
 
     @classmethod
     def from_response(cls, data: dict, *, default_access: timedelta, refresh_lifetime: timedelta | None):
+        """The token response read defensively: a field of the wrong kind is the exchange's error (OAuth2Error),
+        never ours."""
         now = timezone.now()
-        expires_in = data.get("expires_in")
-        access_lifetime = timedelta(seconds=int(expires_in)) if expires_in else default_access
+        access_token, refresh_token = data.get("access_token"), data.get("refresh_token") or ""
+        if not isinstance(access_token, str) or not access_token:
+            raise OAuth2Error("The exchange's token response has no usable access_token.")
+        if not isinstance(refresh_token, str):
+            raise OAuth2Error("The exchange's token response has a refresh_token that is not a string.")
         scope = data.get("scope") or []
         if isinstance(scope, str):
             scope = scope.replace("+", " ").replace(",", " ").split()
+        if not isinstance(scope, list):
+            raise OAuth2Error("The exchange's token response has a scope that is neither a string nor a list.")
         return cls(
-            access_token=data["access_token"],
-            refresh_token=data.get("refresh_token", ""),
-            access_expires_at=now + access_lifetime,
-            refresh_expires_at=now + refresh_lifetime if refresh_lifetime and data.get("refresh_token") else None,
-            scope=list(scope),
+            access_token=access_token,
+            refresh_token=refresh_token,
+            access_expires_at=expiry_after(now, data.get("expires_in"), default_access),
+            refresh_expires_at=now + refresh_lifetime if refresh_lifetime and refresh_token else None,
+            scope=[str(item) for item in scope],
             raw=data,
         )
+
+
+def expiry_after(now, expires_in, default: timedelta):
+    """When a token given ``expires_in`` seconds (RFC 6749: a number; some send it as a numeric string) runs out;
+    the default where it is left out or 0."""
+    if expires_in in (None, "", 0, "0"):
+        return now + default
+    try:
+        if isinstance(expires_in, bool):
+            raise TypeError
+        seconds = float(expires_in)
+        if not seconds > 0:  # negative, or NaN
+            raise ValueError
+        return now + timedelta(seconds=seconds)
+    except (TypeError, ValueError, OverflowError):
+        raise OAuth2Error(f"The exchange's token response has an expires_in that is not a lifetime in seconds: "
+                          f"{str(expires_in)[:40]!r}.")
 
 
 def redirect_uri_for(request, registered: list[str]) -> str:
@@ -231,6 +264,11 @@ class ExchangeProvider(OAuth2Provider):
         """Headers the token endpoint needs beyond client authentication (hook)."""
         return {}
 
+    def flow_data_from_callback(self, callback_params) -> dict:
+        """Facts the callback adds to the flow's data before the code is exchanged, validated (hook): OKX's
+        regional host. Raises HostNotAllowed for a host the portal may not send anything to."""
+        return {}
+
     def connection_details(self, callback_params, token: TokenSet, flow_data: dict) -> dict:
         """Non-secret facts from the callback, token response or flow worth keeping (hook)."""
         return {}
@@ -256,24 +294,26 @@ def with_client_auth(adapter: ExchangeOAuth2Adapter, app, data: dict):
 def post_token_request(adapter: ExchangeOAuth2Adapter, app, url: str, data: dict, headers=None) -> TokenSet:
     """POST to a token endpoint with the exchange's client authentication; errors become OAuth2Error."""
     data, auth = with_client_auth(adapter, app, data)
-    with exchange_session(allowed_base_urls=allowed_urls(app)) as session:
+    with exchange_session(allowed_base_urls=adapter.allowed_base_urls(app)) as session:
         response = session.post(url, data=data, auth=auth, headers=headers or {})
     try:
         payload = response.json()
     except ValueError:
+        payload = {}
+    if not isinstance(payload, dict):  # a bare list or string is no token response
         payload = {}
     if response.status_code != 200 or "access_token" not in payload:
         raise OAuth2Error(token_error_message(response.status_code, payload))
     return adapter.parse_token_response(payload)
 
 
-def revoke_token(adapter: ExchangeOAuth2Adapter, app, token: str) -> bool:
+def revoke_token(adapter: ExchangeOAuth2Adapter, app, token: str, details: dict | None = None) -> bool:
     """RFC 7009 revocation where the exchange has it; False where it has none."""
-    url = adapter.revoke_url
+    url = adapter.connection_url(adapter.revoke_url, details or {})
     if not url or not token:
         return False
     data, auth = with_client_auth(adapter, app, {"token": token})
-    with exchange_session(allowed_base_urls=allowed_urls(app)) as session:
+    with exchange_session(allowed_base_urls=adapter.allowed_base_urls(app)) as session:
         return session.post(url, data=data, auth=auth).status_code == 200
 
 

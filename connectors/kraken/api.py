@@ -9,8 +9,9 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from connectors.base.api import (
-    AccessTokenExpired, ApiKey, ApiKeyRefused, Balance, ExchangeAPI, ExchangeAPIError, json_or_empty,
+    AccessTokenExpired, ApiKey, ApiKeyRefused, Balance, ExchangeAPI, ExchangeAPIError, json_or_empty, required_texts,
 )
+from connectors.base.http import ExchangeUnavailable, retry_after
 
 SCOPE_PREFIX = "account.fast-api-key:"
 KEY_PERMISSIONS = ("export_data", "funds_add", "funds_earn", "funds_query", "funds_withdraw", "ledger_query",
@@ -36,9 +37,29 @@ def key_permissions(scopes: list[str]) -> dict[str, bool]:
 TOKEN_REFUSED = {"EOAuth:Invalid token (expired)", "EOAuth:Invalid token (revoked)"}
 
 
-def raise_if_token_refused(response, payload: dict) -> None:
+# Rate limits come the same way, HTTP 200 with an error: the call was turned away unexecuted, as a 429 would be.
+RATE_LIMITED = {"EAPI:Rate limit exceeded", "EGeneral:Too many requests"}
+# Kraken sends no Retry-After; its call counter drains by at least a third of a call per second.
+RATE_LIMIT_RETRY_AFTER = 5.0  # seconds
+
+
+def errors_of(payload: dict) -> list[str]:
     errors = payload.get("error") or []
-    errors = errors if isinstance(errors, list) else [str(errors)]
+    return [str(error) for error in errors] if isinstance(errors, list) else [str(errors)]
+
+
+def answer_of(response) -> dict:
+    """The JSON object Kraken answered a private or Fast API call with; a rate limit is ExchangeUnavailable."""
+    payload = json_or_empty(response)
+    errors = errors_of(payload)
+    if RATE_LIMITED.intersection(errors):
+        raise ExchangeUnavailable(f"Kraken is limiting requests ({', '.join(errors)}).",
+                                  retry_after=retry_after(response) or RATE_LIMIT_RETRY_AFTER)
+    return payload
+
+
+def raise_if_token_refused(response, payload: dict) -> None:
+    errors = errors_of(payload)
     if response.status_code == 401 or TOKEN_REFUSED.intersection(errors):
         raise AccessTokenExpired(", ".join(errors) or "Access token refused.", code=errors[0] if errors else "")
 
@@ -56,12 +77,13 @@ class KrakenAPI(ExchangeAPI):
             response = session.post(self.url("/oauth/fast-api-key"), headers={"Authorization": f"Bearer {access_token}"},
                                     json={"api_key_name": key_name(), "permissions": key_permissions(permissions),
                                           "ip_allowlist": self.settings.get("trading_ip_list", []), "nonce_window": 0})
-        payload = json_or_empty(response)
+        payload = answer_of(response)
         raise_if_token_refused(response, payload)
+        if errors_of(payload):
+            raise ApiKeyRefused(f"Kraken would not create the API key: {', '.join(errors_of(payload))}")
         result = payload.get("result", payload)
-        if payload.get("error") or "api_key" not in result:
-            raise ApiKeyRefused(f"Kraken would not create the API key: {', '.join(payload.get('error') or ['no key'])}")
-        return ApiKey(key=result["api_key"], secret=result["secret"], key_id=str(result.get("id", "")),
+        key, secret = required_texts(result, ("api_key", "secret"), answer="Kraken's answer to the API key request")
+        return ApiKey(key=key, secret=secret, key_id=str(result.get("id") or ""),
                       permissions=[p for p, allowed in key_permissions(permissions).items() if allowed])
 
     def delete_api_key(self, access_token, connection):
@@ -70,7 +92,7 @@ class KrakenAPI(ExchangeAPI):
         with self.session() as session:
             response = session.delete(self.url(f"/oauth/fast-api-key/{connection.api_key_id}"),
                                       headers={"Authorization": f"Bearer {access_token}"})
-        payload = json_or_empty(response)
+        payload = answer_of(response)
         raise_if_token_refused(response, payload)
         return response.status_code == 200 and not payload.get("error")
 
@@ -82,9 +104,10 @@ class KrakenAPI(ExchangeAPI):
                    "Content-Type": "application/x-www-form-urlencoded"}
         with self.session() as session:
             response = session.post(self.url(uri_path), data=post_data, headers=headers)
-        payload = json_or_empty(response)
-        if payload.get("error"):
-            raise ExchangeAPIError(", ".join(payload["error"]), code=payload["error"][0])
+        payload = answer_of(response)
+        errors = errors_of(payload)
+        if errors:
+            raise ExchangeAPIError(", ".join(errors), code=errors[0])
         return payload.get("result", {})
 
     def usdt_prices(self, currencies):

@@ -8,7 +8,7 @@ import time
 from decimal import Decimal
 
 from connectors.base.api import (
-    AccessTokenExpired, ApiKey, ApiKeyRefused, Balance, ExchangeAPI, ExchangeAPIError, json_or_empty,
+    AccessTokenExpired, ApiKey, ApiKeyRefused, Balance, ExchangeAPI, ExchangeAPIError, json_or_empty, required_texts,
 )
 
 KEY_VERSION = "3"  # Fast API keys are version 3 keys
@@ -56,15 +56,18 @@ class KuCoinAPI(ExchangeAPI):
         if response.status_code == 401:
             raise AccessTokenExpired(payload.get("msg", "Access token refused."))
         if not payload.get("success"):
-            message = payload.get("msg", f"HTTP {response.status_code}")
+            message = str(payload.get("msg") or f"HTTP {response.status_code}")
             if MAX_KEYS_MESSAGE in message:
                 raise ApiKeyRefused("Your KuCoin account already has the most API keys it may have. Delete an "
                                     "unused API key under KuCoin's API Management, then connect again.")
             raise ApiKeyRefused(f"KuCoin would not create the API key: {message}")
-        data = payload["data"]
-        groups = [group for group in data.get("authGroup", "").split(",") if group]
-        return ApiKey(key=data["apiKey"], secret=data["secret"], passphrase=data["passphrase"],
-                      key_id=data.get("apiName", ""), permissions=groups)
+        data = payload.get("data")
+        key, secret, passphrase = required_texts(data, ("apiKey", "secret", "passphrase"),
+                                                 answer="KuCoin's answer to the API key request")
+        groups = data.get("authGroup")
+        groups = [group for group in groups.split(",") if group] if isinstance(groups, str) else []
+        return ApiKey(key=key, secret=secret, passphrase=passphrase, key_id=str(data.get("apiName") or ""),
+                      permissions=groups)
 
     def signed(self, connection, method: str, path_with_query: str, body: dict | None = None) -> dict:
         text = json.dumps(body, separators=(",", ":")) if body is not None else ""

@@ -10,8 +10,11 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 from connectors.base.api import (
-    AccessTokenExpired, ApiKey, ApiKeyRefused, Balance, ExchangeAPI, ExchangeAPIError, json_or_empty,
+    AccessTokenExpired, ApiKey, ApiKeyRefused, Balance, ExchangeAPI, ExchangeAPIError, json_or_empty, required_texts,
 )
+from connectors.base.http import exchange_session
+
+from .regions import regional_api_base_url
 
 KEY_LABEL = "broker-portal"
 ONE_KEY_PER_USER = "53018"
@@ -39,6 +42,11 @@ def new_passphrase() -> str:
 class OKXAPI(ExchangeAPI):
     one_key_per_user = True  # "one active Fast API key per user per broker"
 
+    def base_url_for(self, details: dict) -> str:
+        """The user's regional host where the authorization callback named one (checked again on every use),
+        else the credential's API base URL."""
+        return regional_api_base_url(self.settings, details["domain"]) if details.get("domain") else self.base_url
+
     def bearer_headers(self, access_token: str, flow_data: dict) -> dict:
         headers = {"Authorization": f"Bearer {access_token}", "Content-Type": "application/json"}
         if flow_data.get("device_id"):
@@ -46,15 +54,19 @@ class OKXAPI(ExchangeAPI):
         return headers
 
     def bearer_post(self, path: str, access_token: str, body: dict, flow_data: dict) -> dict:
-        with self.session() as session:
-            response = session.post(self.url(path), json=body, headers=self.bearer_headers(access_token, flow_data))
+        base_url = self.base_url_for(flow_data)
+        with exchange_session(allowed_base_urls=[base_url]) as session:
+            response = session.post(base_url + path, json=body, headers=self.bearer_headers(access_token, flow_data))
         payload = json_or_empty(response)
         code = str(payload.get("code", ""))
         if code in TOKEN_EXPIRED_CODES:
             raise AccessTokenExpired(payload.get("msg", "Access token expired."), code=code)
         if code != "0":
             raise ExchangeAPIError(payload.get("msg", f"HTTP {response.status_code}"), code=code)
-        return payload["data"][0] if isinstance(payload.get("data"), list) else payload.get("data", {})
+        data = payload.get("data")
+        if isinstance(data, list):
+            data = data[0] if data else {}
+        return data if isinstance(data, dict) else {}
 
     def create_api_key(self, access_token, permissions, flow_data):
         perms = [p for p in permissions if p in ("read_only", "trade")] or ["read_only"]
@@ -69,8 +81,11 @@ class OKXAPI(ExchangeAPI):
                 raise ApiKeyRefused("OKX allows one Fast API key per user for this broker, and your account "
                                     "already has one. Delete it under OKX's API management, then connect again.")
             raise ApiKeyRefused(f"OKX would not create the API key: {error}")
-        return ApiKey(key=data["apiKey"], secret=data["secretKey"], passphrase=data["passphrase"],
-                      key_id=data["apiKey"], permissions=data.get("perm", "").split(","))
+        key, secret, passphrase = required_texts(data, ("apiKey", "secretKey", "passphrase"),
+                                                 answer="OKX's answer to the API key request")
+        perm = data.get("perm")
+        return ApiKey(key=key, secret=secret, passphrase=passphrase, key_id=key,
+                      permissions=[p for p in perm.split(",") if p] if isinstance(perm, str) else [])
 
     def delete_api_key(self, access_token, connection):
         try:
@@ -92,8 +107,9 @@ class OKXAPI(ExchangeAPI):
             "OK-ACCESS-PASSPHRASE": connection.api_passphrase,
             "Content-Type": "application/json",
         }
-        with self.session() as session:
-            response = session.request(method, self.url(path_with_query), data=text or None, headers=headers)
+        base_url = self.base_url_for(connection.details)
+        with exchange_session(allowed_base_urls=[base_url]) as session:
+            response = session.request(method, base_url + path_with_query, data=text or None, headers=headers)
         payload = json_or_empty(response)
         if str(payload.get("code")) != "0":
             raise ExchangeAPIError(payload.get("msg", f"HTTP {response.status_code}"), code=str(payload.get("code", "")))

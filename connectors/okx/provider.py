@@ -1,10 +1,11 @@
 import uuid
 from datetime import timedelta
-from urllib.parse import urlsplit
 
+from connectors.base.http import origin_of
 from connectors.base.oauth import ExchangeOAuth2Adapter, ExchangeProvider
 
 from .api import OKXAPI
+from .regions import regional_api_base_url, regional_base_urls
 
 
 class OKXOAuth2Adapter(ExchangeOAuth2Adapter):
@@ -14,6 +15,16 @@ class OKXOAuth2Adapter(ExchangeOAuth2Adapter):
     revoke_path = "/v5/users/oauth/revoke"
     scope_delimiter = ","
     refresh_lifetime = timedelta(days=3)
+
+    def connection_url(self, url, details):
+        # The token, refresh and revoke endpoints live under the API base URL: move them to the user's region.
+        api_base_url = self.settings["api_base_url"].rstrip("/")
+        if not url or not details.get("domain") or not url.startswith(api_base_url + "/"):
+            return url
+        return regional_api_base_url(self.settings, details["domain"]) + url[len(api_base_url):]
+
+    def allowed_base_urls(self, app):
+        return [*super().allowed_base_urls(app), *regional_base_urls(app.settings)]
 
 
 class OKXProvider(ExchangeProvider):
@@ -38,17 +49,16 @@ class OKXProvider(ExchangeProvider):
     def token_headers(self, flow_data):
         return {"TERMID": flow_data["device_id"]} if flow_data.get("device_id") else {}
 
+    def flow_data_from_callback(self, callback_params):
+        # The regional host the user's later calls must use, from the code exchange on. It arrives in the
+        # redirect's query string: one that is not on the allow-list refuses the connect (HostNotAllowed).
+        domain = callback_params.get("domain")
+        if not domain:
+            return {}
+        return {"domain": origin_of(regional_api_base_url(self.app.settings, domain))[1]}
+
     def connection_details(self, callback_params, token, flow_data):
-        details = {}
-        if flow_data.get("device_id"):
-            details["device_id"] = flow_data["device_id"]
-        domain = (callback_params.get("domain") or "").lower()
-        # The regional host later calls must use; kept only where the tenant configured it, so a forged
-        # callback cannot send tokens to another host.
-        allowed = {urlsplit(self.app.settings["api_base_url"]).netloc.lower(), *self.app.settings.get("domains", [])}
-        if domain and domain in allowed:
-            details["domain"] = domain
-        return details
+        return {name: flow_data[name] for name in ("device_id", "domain") if flow_data.get(name)}
 
 
 provider_classes = [OKXProvider]

@@ -33,7 +33,13 @@ class PeatioAPI(ExchangeAPI):
 
     def account_id(self, access_token):
         access_key, secret_key = split_user_token(access_token)
-        return self.get_with_keys(access_key, secret_key, "/api/v2/members/me").get("sn", "")
+        me = self.get_with_keys(access_key, secret_key, "/api/v2/members/me")
+        if not isinstance(me, dict):
+            raise ExchangeAPIError("The exchange's profile answer was not an object.")
+        sn = me.get("sn") or ""
+        if not isinstance(sn, (str, int)):
+            raise ExchangeAPIError("The exchange's profile answer had an sn that is not an id.")
+        return str(sn)
 
     def get_with_keys(self, access_key: str, secret_key: str, path: str, params: dict | None = None):
         signed = {"access_key": access_key, "tonce": str(int(time.time() * 1000)), **(params or {})}
@@ -42,14 +48,19 @@ class PeatioAPI(ExchangeAPI):
             response = session.get(self.url(path), params=signed)
         payload = json_or_empty(response) if response.headers.get("Content-Type", "").startswith("application/json") \
             else {}
-        error = payload.get("error") if isinstance(payload, dict) else None
+        error = payload.get("error")
         if error:
+            if not isinstance(error, dict):  # the documented form is {"error": {"code", "message"}}
+                error = {"message": str(error)}
             if error.get("code") == EXPIRED:
                 raise AccessTokenExpired(error.get("message", "Expired."), code=str(EXPIRED))
-            raise ExchangeAPIError(error.get("message", "Refused."), code=str(error.get("code", "")))
+            raise ExchangeAPIError(str(error.get("message", "Refused.")), code=str(error.get("code", "")))
         if response.status_code != 200:
             raise ExchangeAPIError(f"HTTP {response.status_code}")
-        return response.json()
+        try:
+            return response.json()
+        except ValueError:
+            raise ExchangeAPIError("The exchange's answer was not JSON.")
 
     def get(self, connection, path: str, params: dict | None = None):
         return self.get_with_keys(connection.api_key, connection.api_secret, path, params)

@@ -11,6 +11,7 @@ from ..funds import totp_matches
 from ..http import AnySchemeRedirect, is_json, json_response, request_params
 from ..models import Client, InboxMessage, SandboxUser
 from ..services import user_sign_in
+from . import okx as okx_views
 
 SESSION_USER = "sandbox_user_{exchange}"
 
@@ -59,7 +60,7 @@ def authorize(request, exchange: str):
         scopes = oauth.granted_scopes(auth, request.POST.getlist("scope"))
         params = {"code": oauth.issue_code(auth, user, scopes), "state": auth.state}
         if exchange == "okx":
-            params["domain"] = request.get_host()  # later calls go to this host
+            params["domain"] = okx_views.regional_domain(request)  # later calls go to this host
         return AnySchemeRedirect(oauth.with_params(auth.redirect_uri, params))
     context = {"exchange": auth.profile, "client": auth.client, "user": user, "choices": auth.choices}
     return render(request, "sandbox/consent.html", context)

@@ -1,20 +1,47 @@
 """OKX: Fast API keys over the OAuth token, and the signed v5 REST endpoints."""
 
+import functools
 import re
 import secrets
 import uuid
 from decimal import Decimal
 
+from django.conf import settings
+from django.views.decorators.csrf import csrf_exempt
+
 from .. import clock
 from ..api_auth import OKX_TOKEN_REFUSALS, bearer_caller, okx_caller, okx_error
 from ..exchanges import CURRENCIES
-from ..http import json_object
+from ..http import json_object, json_response
 from ..history import cursor_page, records, text, to_ms
 from ..models import ApiKey, Balance, HistoryRecord
 from .common import api, int_param
 
 FAST_API_PERMS = ["read_only", "trade"]
 PASSPHRASE_RULE = re.compile(r"^(?=.*[a-z])(?=.*[A-Z])(?=.*\d)(?=.*[^A-Za-z0-9]).{8,32}$")
+
+
+def regional_domain(request) -> str:
+    """The host the authorization callback names in ``domain`` for the user's later calls: SANDBOX_OKX_DOMAIN
+    where set (a user of another region, e.g. "127.0.0.1:8765" while the broker's base URL says
+    "localhost:8765"), else the host the sandbox was reached at."""
+    return getattr(settings, "SANDBOX_OKX_DOMAIN", "") or request.get_host()
+
+
+def on_regional_host(view):
+    """Where SANDBOX_OKX_DOMAIN is set, the user's calls (token, refresh, revoke, keys, signed) are answered only
+    on that host, as a regional site's would be: a client that ignores the callback's domain is refused."""
+
+    @csrf_exempt
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        domain = getattr(settings, "SANDBOX_OKX_DOMAIN", "")
+        if domain and request.get_host() != domain:
+            return json_response({"code": "53020", "msg": f"This account's calls go to {domain}.", "data": []},
+                                 status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapper
 
 
 def token_caller(request):

@@ -147,6 +147,29 @@ def test_okx_confidential_flow_domain_revoke(base, accounts, clients):
     assert refreshed.status_code == 400
 
 
+
+def test_okx_user_of_another_region_is_answered_only_on_the_callbacks_domain(base, accounts, clients, settings):
+    """SANDBOX_OKX_DOMAIN: the callback names another host of the same server, and the user's calls are answered
+    only there (the public ticker answers anywhere)."""
+    port = base.split("//")[1].split("/")[0].rsplit(":", 1)[1]
+    settings.SANDBOX_OKX_DOMAIN = f"127.0.0.1:{port}"
+    regional = f"http://127.0.0.1:{port}/sandbox"
+    user = accounts["okx"]["trader"]
+    url = (f"{base}/okx/account/oauth/authorize?response_type=code&access_type=offline&client_id=okx-broker"
+           f"&redirect_uri={requests.utils.quote(OKX_REDIRECT, safe='')}&scope=read_only,fast_api&state=o2")
+    query = authorize_code(url, user["email"], user["password"])
+    assert query["domain"] == f"127.0.0.1:{port}" != base.split("//")[1].split("/")[0]
+    form = {"grant_type": "authorization_code", "code": query["code"], "client_id": "okx-broker",
+            "client_secret": "okx-secret"}
+    elsewhere = requests.post(f"{base}/okx/v5/users/oauth/token", data=form)
+    assert elsewhere.status_code == 403 and elsewhere.json()["code"] == "53020"
+    tokens = requests.post(f"{regional}/okx/v5/users/oauth/token", data=form).json()
+    auth = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert requests.get(f"{base}/okx/api/v5/asset/currencies", headers=auth).json()["code"] == "53020"
+    assert requests.get(f"{regional}/okx/api/v5/asset/currencies", headers=auth).json()["code"] == "0"
+    assert requests.get(f"{base}/okx/api/v5/market/ticker?instId=BTC-USDT").json()["code"] == "0"
+
+
 def test_okx_pkce_public_client_is_bound_to_termid(base, accounts, clients):
     user = accounts["okx"]["trader"]
     verifier, challenge = pkce_pair()
