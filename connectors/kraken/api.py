@@ -58,10 +58,14 @@ def answer_of(response) -> dict:
     return payload
 
 
-def raise_if_token_refused(response, payload: dict) -> None:
+def bearer_answer_of(response) -> dict:
+    """The answer to a call made with the user's access token (the Fast API key's): as answer_of, and a refused
+    token is AccessTokenExpired, so the caller refreshes once and retries."""
+    payload = answer_of(response)
     errors = errors_of(payload)
     if response.status_code == 401 or TOKEN_REFUSED.intersection(errors):
         raise AccessTokenExpired(", ".join(errors) or "Access token refused.", code=errors[0] if errors else "")
+    return payload
 
 
 def key_name() -> str:
@@ -77,8 +81,7 @@ class KrakenAPI(ExchangeAPI):
             response = session.post(self.url("/oauth/fast-api-key"), headers={"Authorization": f"Bearer {access_token}"},
                                     json={"api_key_name": key_name(), "permissions": key_permissions(permissions),
                                           "ip_allowlist": self.settings.get("trading_ip_list", []), "nonce_window": 0})
-        payload = answer_of(response)
-        raise_if_token_refused(response, payload)
+        payload = bearer_answer_of(response)
         if errors_of(payload):
             raise ApiKeyRefused(f"Kraken would not create the API key: {', '.join(errors_of(payload))}")
         result = payload.get("result", payload)
@@ -92,9 +95,8 @@ class KrakenAPI(ExchangeAPI):
         with self.session() as session:
             response = session.delete(self.url(f"/oauth/fast-api-key/{connection.api_key_id}"),
                                       headers={"Authorization": f"Bearer {access_token}"})
-        payload = answer_of(response)
-        raise_if_token_refused(response, payload)
-        return response.status_code == 200 and not payload.get("error")
+        payload = bearer_answer_of(response)
+        return response.status_code == 200 and not errors_of(payload)
 
     def private(self, connection, method: str, params: dict | None = None) -> dict:
         uri_path = f"/0/private/{method}"
