@@ -44,7 +44,8 @@ class ExchangeSession(requests.Session):
         # The session is shared by every connection of a tenant's exchange: it must remember nothing, cookies included.
         self.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
 
-    def request(self, method, url, **kwargs):
+    def request(self, method, url, *, retry: bool = True, **kwargs):
+        """``retry=False``: a read that spends something (KuCoin's code exchange is a GET) is sent once."""
         origin = origin_of(url)
         if origin not in self.allowed_origins:
             raise HostNotAllowed(f"{origin} is not a configured exchange host.")
@@ -52,7 +53,7 @@ class ExchangeSession(requests.Session):
         kwargs.setdefault("proxies", self.allowed_origins[origin])
         kwargs["allow_redirects"] = False
         # Only reads are retried: repeating a POST could place an order or a withdrawal twice.
-        attempts = READ_ATTEMPTS if method.upper() in SAFE_METHODS else 1
+        attempts = READ_ATTEMPTS if retry and method.upper() in SAFE_METHODS else 1
         for attempt in range(1, attempts + 1):
             try:
                 return self.send_once(method, url, **kwargs)

@@ -49,6 +49,12 @@ class ExchangeOAuth2Adapter(OAuth2Adapter):
     revoke_path: str | None = None
     # Client authentication at the token endpoint: HTTP Basic, or client_id and client_secret in the body.
     basic_auth = False
+    # How the token endpoint takes its parameters: "POST" with a "form" (RFC 6749) or "json" body, or "GET"
+    # with them in the query string (KuCoin's access-token call). A GET that spends a code is never retried.
+    access_token_method = "POST"
+    token_request_format = "form"
+    # The credential's setting whose URL the token, refresh and revoke paths sit under.
+    token_base_setting = "api_base_url"
     scope_delimiter = " "
     encode_redirect_uri = True
     # Lifetimes the exchange documents, for responses that leave one out.
@@ -87,15 +93,15 @@ class ExchangeOAuth2Adapter(OAuth2Adapter):
 
     @property
     def access_token_url(self) -> str:
-        return self._url("token_url", "api_base_url", self.token_path)
+        return self._url("token_url", self.token_base_setting, self.token_path)
 
     @property
     def refresh_token_url(self) -> str:
-        return self._url("refresh_url", "api_base_url", self.refresh_path) or self.access_token_url
+        return self._url("refresh_url", self.token_base_setting, self.refresh_path) or self.access_token_url
 
     @property
     def revoke_url(self) -> str | None:
-        return self._url("revoke_url", "api_base_url", self.revoke_path)
+        return self._url("revoke_url", self.token_base_setting, self.revoke_path)
 
     def connection_url(self, url: str | None, details: dict) -> str | None:
         """Where a call for one connection goes, given the facts its flow or row holds (hook): ``url`` itself,
@@ -292,10 +298,17 @@ def with_client_auth(adapter: ExchangeOAuth2Adapter, app, data: dict):
 
 
 def post_token_request(adapter: ExchangeOAuth2Adapter, app, url: str, data: dict, headers=None) -> TokenSet:
-    """POST to a token endpoint with the exchange's client authentication; errors become OAuth2Error."""
+    """Call a token endpoint the way the exchange takes it (``access_token_method``, ``token_request_format``)
+    with its client authentication; errors become OAuth2Error."""
     data, auth = with_client_auth(adapter, app, data)
     with exchange_session(allowed_base_urls=adapter.allowed_base_urls(app)) as session:
-        response = session.post(url, data=data, auth=auth, headers=headers or {})
+        if adapter.access_token_method == "GET":
+            # Sent once: reads are retried, and a repeated code exchange would be refused as a replay.
+            response = session.request("GET", url, params=data, auth=auth, headers=headers or {}, retry=False)
+        elif adapter.token_request_format == "json":
+            response = session.post(url, json=data, auth=auth, headers=headers or {})
+        else:
+            response = session.post(url, data=data, auth=auth, headers=headers or {})
     try:
         payload = response.json()
     except ValueError:

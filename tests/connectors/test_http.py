@@ -16,6 +16,15 @@ def test_a_read_is_retried_once_after_a_server_error(live_server):
     assert response.status_code == 200
 
 
+def test_a_read_that_spends_something_is_sent_once(live_server):
+    fault_set(exchange="kucoin", endpoint="prices", kind="500", count=1)
+    with exchange_session(allowed_base_urls=[live_server.url]) as session:
+        with pytest.raises(ExchangeUnavailable):
+            session.request("GET", f"{live_server.url}/sandbox/kucoin/api/v1/prices", retry=False)
+        with pytest.raises(HostNotAllowed):
+            session.request("GET", "http://elsewhere.example/api", retry=False)
+
+
 def test_a_write_is_never_repeated(live_server):
     fault_set(exchange="kucoin", endpoint="token", kind="500", count=1)
     with exchange_session(allowed_base_urls=[live_server.url]) as session:
