@@ -20,7 +20,7 @@ from exports.selectors import export_jobs_visible
 from exports.views import download_response
 from withdrawals import selectors as withdrawal_selectors
 from withdrawals import services as withdrawal_services
-from withdrawals.exchanges.base import SecuritySetupRequired
+from connectors.base.withdrawals import SecuritySetupRequired
 from withdrawals.models import Withdrawal
 
 from .errors import DomainError

@@ -1,12 +1,25 @@
-"""What the portal knows about each exchange, as data.
+"""The exchanges the portal offers, each found in its own package.
 
-Each entry names the exchange, the permissions a user can grant (with what each
-means), the defaults a tenant starts from, and the production base URLs. Paths
-under a base URL are the exchange's own, so the sandbox mirrors them under
-``/sandbox/<exchange>/`` and only the base URL changes between the two.
+An exchange is one package under ``connectors/`` listed in ``INSTALLED_APPS`` (the one settings line). It holds
+all of the exchange's portal-side facts and hooks, each in the module its role names:
+
+- ``exchange.py``: ``EXCHANGE``, the facts as data (permissions, defaults, production base URLs, application form);
+- ``provider.py``: the allauth provider and OAuth 2.0 adapter (``provider_classes``), ``api.py`` its signed client;
+- ``withdrawals.py`` (optional): ``WITHDRAWALS``, the withdrawal wizard's hooks; without it, no withdrawals;
+- ``history.py`` (optional): ``SOURCE``, how its history is read for exports; without it, no history sync.
+
+``exchange_packages`` discovers them from the app registry; ``connectors.checks`` says at start-up when a
+package is incomplete or a hook names another exchange. Paths under a base URL are the exchange's own, so the
+sandbox mirrors them under ``/sandbox/<exchange>/`` and only the base URL changes between the two.
 """
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cache
+from importlib import import_module
+from importlib.util import find_spec
+
+from django.apps import apps
 
 
 @dataclass(frozen=True)
@@ -28,104 +41,67 @@ class Exchange:
     withdrawal_permissions: tuple[str, ...] = ()
     # What the exchange's application form asks a broker for.
     application_form: tuple[str, ...] = field(default_factory=tuple)
+    # How exports name the exchange where its full name is longer than an accountant needs.
+    short_name: str = ""
 
     @property
     def permission_codes(self) -> tuple[str, ...]:
         return tuple(p.code for p in self.permissions)
 
+    @property
+    def export_name(self) -> str:
+        return self.short_name or self.name
 
-KUCOIN = Exchange(
-    id="kucoin",
-    name="KuCoin",
-    permissions=(
-        Permission("API_COMMON", "General", "View account information and balances."),
-        Permission("API_SPOT", "Spot trading", "Place and cancel spot orders."),
-        Permission("API_MARGIN", "Margin trading", "Borrow and trade on margin."),
-        Permission("API_FUTURES", "Futures trading", "Place and cancel futures orders."),
-        Permission("API_EARN", "KuCoin Earn", "Subscribe to and redeem Earn products."),
-        Permission("API_TRANSFER", "Flexible transfers", "Move funds between your KuCoin accounts."),
-        Permission("API_WITHDRAW_OAUTH", "Withdrawal", "Withdraw funds, each time confirmed with your KuCoin 2FA."),
-    ),
-    default_permissions=("API_COMMON", "API_SPOT", "API_FUTURES", "API_EARN"),
-    authorize_base_url="https://www.kucoin.com",
-    api_base_url="https://api.kucoin.com",
-    withdrawal_permissions=("API_WITHDRAW_OAUTH",),
-    application_form=("service_ip_list", "trading_ip_list", "redirect_uris"),
-)
 
-OKX = Exchange(
-    id="okx",
-    name="OKX",
-    permissions=(
-        Permission("read_only", "Read only", "View balances, orders and history."),
-        Permission("trade", "Trade", "Place and cancel orders."),
-    ),
-    default_permissions=("read_only",),
-    authorize_base_url="https://www.okx.com",
-    api_base_url="https://www.okx.com",
-    application_form=("service_ip_list", "redirect_uris", "logo", "allowed_permissions", "cross_domain_name"),
-)
+@dataclass(frozen=True)
+class ExchangePackage:
+    """One exchange's pieces, as its package provides them."""
 
-KRAKEN = Exchange(
-    id="kraken",
-    name="Kraken",
-    permissions=(
-        Permission("account.info:basic", "Account details", "E-mail and public account identifier."),
-        Permission("account.fast-api-key:write", "Fast API key", "Create, update and delete the portal's Fast API key."),
-        Permission("account.fast-api-key:read", "List Fast API keys", "List your Fast API keys."),
-        Permission("account.fast-api-key:funds-query", "Balances", "View account balances."),
-        Permission("account.fast-api-key:funds-add", "Deposit", "Deposit funds."),
-        Permission("account.fast-api-key:funds-withdraw", "Withdraw", "Withdraw funds to approved addresses."),
-        Permission("account.fast-api-key:funds-earn", "Earn", "Transfer funds to Earn."),
-        Permission("account.fast-api-key:trades-query-open", "Open orders", "View open orders and trades."),
-        Permission("account.fast-api-key:trades-query-closed", "Closed orders", "View closed orders and trades."),
-        Permission("account.fast-api-key:trades-modify", "Trade", "Create and modify orders."),
-        Permission("account.fast-api-key:trades-close", "Cancel orders", "Cancel and modify orders."),
-        Permission("account.fast-api-key:ledger-query", "Ledger", "View ledger history."),
-        Permission("account.fast-api-key:export-data", "Export", "Export data."),
-    ),
-    default_permissions=(
-        "account.info:basic",
-        "account.fast-api-key:write",
-        "account.fast-api-key:funds-query",
-        "account.fast-api-key:ledger-query",
-        "account.fast-api-key:trades-query-closed",
-    ),
-    authorize_base_url="https://id.kraken.com",
-    api_base_url="https://api.kraken.com",
-    withdrawal_permissions=("account.fast-api-key:funds-withdraw",),
-    application_form=("redirect_uris", "allowed_permissions", "logo", "rsa_public_key"),
-)
+    module: str
+    exchange: Exchange
+    provider_class: type
+    withdrawals: object | None = None  # connectors.base.withdrawals.ExchangeWithdrawals
+    history: object | None = None  # connectors.base.history.HistorySource
 
-PEATIO = Exchange(
-    id="peatio",
-    name="Peatio Exchange",
-    permissions=(
-        Permission("profile", "Profile", "Basic user information."),
-        Permission("history", "History", "Trade history."),
-        Permission("trade", "Trade", "Buy and sell on markets."),
-    ),
-    default_permissions=("profile", "history"),
-    authorize_base_url="https://f1cx.com",
-    api_base_url="https://f1cx.com",
-    application_form=("redirect_uris", "allowed_permissions"),
-)
 
-# Any authorization server that follows RFC 6749 and RFC 7636, described entirely by its credential's
-# settings (URLs, client authentication, scope delimiter, PKCE); its scopes are the tenant's to list.
-GENERIC_OAUTH2 = Exchange(
-    id="oauth2",
-    name="OAuth 2.0 server",
-    permissions=(),
-    default_permissions=(),
-    authorize_base_url="",
-    api_base_url="",
-    application_form=("redirect_uris", "allowed_permissions"),
-)
+def _role(package: str, role: str):
+    return import_module(f"{package}.{role}") if find_spec(f"{package}.{role}") else None
 
-EXCHANGES: dict[str, Exchange] = {
-    exchange.id: exchange for exchange in (KUCOIN, OKX, KRAKEN, PEATIO, GENERIC_OAUTH2)
-}
+
+@cache
+def exchange_packages() -> dict[str, ExchangePackage]:
+    """Every installed app with an ``exchange`` module, by exchange id (in INSTALLED_APPS order)."""
+    found = {}
+    for app_config in apps.get_app_configs():
+        facts = _role(app_config.name, "exchange")
+        if facts is None:
+            continue
+        provider, withdrawals, history = (_role(app_config.name, role) for role in ("provider", "withdrawals",
+                                                                                     "history"))
+        found[facts.EXCHANGE.id] = ExchangePackage(
+            module=app_config.name,
+            exchange=facts.EXCHANGE,
+            provider_class=provider.provider_classes[0] if provider else None,
+            withdrawals=getattr(withdrawals, "WITHDRAWALS", None),
+            history=getattr(history, "SOURCE", None),
+        )
+    return found
+
+
+class _Exchanges(Mapping):
+    """``EXCHANGES[id]``: the facts of each discovered exchange, read when first needed (after the app registry)."""
+
+    def __getitem__(self, exchange_id: str) -> Exchange:
+        return exchange_packages()[exchange_id].exchange
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(exchange_packages())
+
+    def __len__(self) -> int:
+        return len(exchange_packages())
+
+
+EXCHANGES: Mapping[str, Exchange] = _Exchanges()
 
 
 def exchange_choices() -> list[tuple[str, str]]:
@@ -134,3 +110,20 @@ def exchange_choices() -> list[tuple[str, str]]:
 
 def get_exchange(exchange_id: str) -> Exchange:
     return EXCHANGES[exchange_id]
+
+
+def withdrawal_hooks(exchange_id: str):
+    """The exchange's withdrawal hooks, or None where it offers no withdrawal."""
+    package = exchange_packages().get(exchange_id)
+    return package.withdrawals if package else None
+
+
+def history_sources() -> list:
+    """Every exchange's history source, for the exchanges that have one."""
+    return [package.history for package in exchange_packages().values() if package.history is not None]
+
+
+def history_source(exchange_id: str):
+    """How the exchange's history is read, or None where the portal syncs none."""
+    package = exchange_packages().get(exchange_id)
+    return package.history if package else None

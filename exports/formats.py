@@ -10,11 +10,12 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
+from connectors.exchanges import EXCHANGES
+
 from .models import ExportFormat, HistoryKind
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
-EXCHANGE_NAMES = {"kucoin": "KuCoin", "okx": "OKX", "kraken": "Kraken", "peatio": "Peatio"}
 
 # What the writers read from each entry (values_list(..., named=True)).
 FIELDS = ("exchange", "connection_id", "user_id", "kind", "external_id", "occurred_at", "entry_type", "side",
@@ -54,7 +55,7 @@ def flows(entry) -> tuple[Decimal | None, str, Decimal | None, str]:
 
 
 def description(entry) -> str:
-    parts = [EXCHANGE_NAMES.get(entry.exchange, entry.exchange), entry.kind, entry.entry_type, entry.external_id]
+    parts = [exchange_name(entry.exchange), entry.kind, entry.entry_type, entry.external_id]
     return " ".join(part for part in parts if part)
 
 
@@ -117,19 +118,32 @@ SQL_RECEIVED_CURRENCY = ("CASE WHEN kind = 'trade' THEN (CASE WHEN side = 'sell'
                          "END) WHEN kind = 'deposit' OR (kind = 'ledger' AND amount >= 0) THEN currency END")
 SQL_FEE = [f"CASE WHEN fee <> 0 THEN {sql_number('fee')} END",
            f"CASE WHEN fee <> 0 THEN {sql_safe('fee_currency')} END"]
-SQL_EXCHANGE_NAME = "CASE exchange " + " ".join(
-    f"WHEN '{key}' THEN '{name}'" for key, name in EXCHANGE_NAMES.items()) + " ELSE exchange END"
 SQL_UTC = "(occurred_at AT TIME ZONE 'UTC')"
 
-KOINLY_SQL = [
-    f"to_char({SQL_UTC}, 'YYYY-MM-DD HH24:MI:SS') || ' UTC'", sql_number(SQL_SENT_AMOUNT),
-    sql_safe(SQL_SENT_CURRENCY), sql_number(SQL_RECEIVED_AMOUNT), sql_safe(SQL_RECEIVED_CURRENCY), *SQL_FEE,
-    "NULL", "NULL", "CASE WHEN kind = 'ledger' AND entry_type = 'fee' THEN 'cost' END",
-    # Starts with the portal's own name for the exchange, so no formula can lead it.
-    f"concat_ws(' ', NULLIF({SQL_EXCHANGE_NAME}, ''), NULLIF(kind, ''), NULLIF(entry_type, ''), "
-    "NULLIF(external_id, ''))",
-    sql_safe("txid"),
-]
+
+def exchange_name(exchange_id: str) -> str:
+    exchange = EXCHANGES.get(exchange_id)
+    return exchange.export_name if exchange else exchange_id
+
+
+def sql_exchange_name() -> str:
+    """The exchange's name for exports, in SQL: the exchange packages' names, as the Python writer has them."""
+    return "CASE exchange " + " ".join(
+        f"WHEN '{key}' THEN '{exchange_name(key)}'" for key in EXCHANGES) + " ELSE exchange END"
+
+
+def koinly_sql() -> list[str]:
+    return [
+        f"to_char({SQL_UTC}, 'YYYY-MM-DD HH24:MI:SS') || ' UTC'", sql_number(SQL_SENT_AMOUNT),
+        sql_safe(SQL_SENT_CURRENCY), sql_number(SQL_RECEIVED_AMOUNT), sql_safe(SQL_RECEIVED_CURRENCY), *SQL_FEE,
+        "NULL", "NULL", "CASE WHEN kind = 'ledger' AND entry_type = 'fee' THEN 'cost' END",
+        # Starts with the portal's own name for the exchange, so no formula can lead it.
+        f"concat_ws(' ', NULLIF({sql_exchange_name()}, ''), NULLIF(kind, ''), NULLIF(entry_type, ''), "
+        "NULLIF(external_id, ''))",
+        sql_safe("txid"),
+    ]
+
+
 COINTRACKER_SQL = [
     f"to_char({SQL_UTC}, 'MM/DD/YYYY HH24:MI:SS')", sql_number(SQL_RECEIVED_AMOUNT),
     sql_safe(SQL_RECEIVED_CURRENCY), sql_number(SQL_SENT_AMOUNT), sql_safe(SQL_SENT_CURRENCY), *SQL_FEE, "NULL",
@@ -150,16 +164,21 @@ class Format:
     content_type: str
     columns: list[str]
     row: object  # entry -> list of cells
-    sql_columns: list[str] | None = None  # None: no COPY path (XLSX)
+    # The columns as SQL for the COPY path (a list, or a function giving one); None: no COPY path (XLSX).
+    sql: object = None
     # Tax tools read every row as money that moved, so they get only deposits and withdrawals that completed; the
     # audit formats list every row with its status.
     completed_movements_only: bool = False
+
+    @property
+    def sql_columns(self) -> list[str] | None:
+        return self.sql() if callable(self.sql) else self.sql
 
 
 FORMATS = {
     ExportFormat.KOINLY: Format("koinly", "csv", "text/csv", [
         "Date", "Sent Amount", "Sent Currency", "Received Amount", "Received Currency", "Fee Amount", "Fee Currency",
-        "Net Worth Amount", "Net Worth Currency", "Label", "Description", "TxHash"], koinly_row, KOINLY_SQL,
+        "Net Worth Amount", "Net Worth Currency", "Label", "Description", "TxHash"], koinly_row, koinly_sql,
         completed_movements_only=True),
     ExportFormat.COINTRACKER: Format("cointracker", "csv", "text/csv", [
         "Date", "Received Quantity", "Received Currency", "Sent Quantity", "Sent Currency", "Fee Amount",

@@ -4,14 +4,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from connectors.base.history import HistoryKind
+
 AMOUNT = {"max_digits": 38, "decimal_places": 18}
-
-
-class HistoryKind(models.TextChoices):
-    TRADE = "trade", "Trades"
-    DEPOSIT = "deposit", "Deposits"
-    WITHDRAWAL = "withdrawal", "Withdrawals"
-    LEDGER = "ledger", "Ledger entries"
 
 
 class HistoryEntry(models.Model):

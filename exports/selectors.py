@@ -5,11 +5,11 @@ from datetime import datetime, time, timedelta, timezone
 from django.db.models import Max, Q, QuerySet
 
 from broker_portal.models import Membership
+from connectors.exchanges import history_sources
 from connectors.models import ExchangeConnection
 
 from .formats import FORMATS
 from .models import ExportJob, HistoryEntry, HistoryKind
-from .sync import history_sources
 
 STAFF_ROLES = (Membership.Role.BROKER_ADMIN, Membership.Role.ACCOUNTANT)
 

@@ -8,7 +8,6 @@ import logging
 import secrets
 import time
 from datetime import datetime, timedelta
-from importlib import import_module
 from pathlib import Path
 
 from django.conf import settings
@@ -26,7 +25,8 @@ from connectors.selectors import exchange_api
 from .formats import FIELDS, FORMATS, open_writer
 from .models import ExportFormat, ExportJob, HistoryEntry, HistoryKind, SyncState
 from .selectors import history_for_export, is_export_staff
-from .sync.base import HistorySource
+from connectors.base.history import HistorySource
+from connectors.exchanges import history_source
 
 logger = logging.getLogger(__name__)
 
@@ -52,14 +52,6 @@ class ExportError(Exception):
 
 
 # --- sync -----------------------------------------------------------------------------------------
-
-
-def history_source(exchange: str) -> HistorySource | None:
-    """The exchange's module under exports/sync/: adding an exchange adds a module, not a branch here."""
-    try:
-        return import_module(f"exports.sync.{exchange}").SOURCE
-    except ModuleNotFoundError:
-        return None
 
 
 def sync_connection_history(*, connection: ExchangeConnection, kinds=None) -> dict[str, int]:

@@ -9,14 +9,14 @@ from broker_portal.tenancy import get_for_tenant
 from connectors.exchanges import EXCHANGES
 from connectors.models import ExchangeConnection
 
-from .exchanges import hooks_for
+from connectors.exchanges import withdrawal_hooks
 from .models import Withdrawal
 
 
 def withdrawal_capability(*, connection: ExchangeConnection) -> str:
     """Why this connection cannot withdraw, or "" when it can."""
     exchange = EXCHANGES.get(connection.exchange)
-    if exchange is None or hooks_for(connection.exchange) is None or not exchange.withdrawal_permissions:
+    if exchange is None or withdrawal_hooks(connection.exchange) is None or not exchange.withdrawal_permissions:
         return f"{exchange.name if exchange else connection.exchange} withdrawals are not offered through the portal."
     if not set(exchange.withdrawal_permissions) & set(connection.permissions or []):
         labels = [p.label for p in exchange.permissions if p.code in exchange.withdrawal_permissions]

@@ -25,17 +25,14 @@ from connectors.models import ExchangeConnection
 from connectors.selectors import exchange_api
 
 from . import fees
-from .exchanges import hooks_for
-from .exchanges.base import CurrencyInfo, ExchangeWithdrawals, SecuritySetupRequired
+from connectors.exchanges import withdrawal_hooks
+from connectors.base.withdrawals import CurrencyInfo, ExchangeWithdrawals, SecuritySetupRequired
 from .models import FactorRequest, Withdrawal, WithdrawalLimit
 from .selectors import withdrawal_capability
 
 logger = logging.getLogger(__name__)
 State = Withdrawal.State
 
-# Exchange answers that mean "nothing was executed; the codes were wrong" or "start the verification again".
-WRONG_CODES = {"400009"}
-RESTART_VERIFICATION = {"400100"}
 # States whose amount counts against the broker's limits.
 COUNTED_STATES = (State.SUBMITTING, State.UNKNOWN, State.PROCESSING, State.SUCCEEDED)
 
@@ -90,7 +87,7 @@ def _audit(withdrawal: Withdrawal, action: str, request=None, **details) -> None
 
 def exchange_context(connection: ExchangeConnection) -> tuple:
     """The connectors' signed API object and this app's hooks for a connection."""
-    hooks = hooks_for(connection.exchange)
+    hooks = withdrawal_hooks(connection.exchange)
     credential = ExchangeCredential.objects.get(tenant_id=connection.tenant_id, exchange=connection.exchange)
     api = exchange_api(credential)
     if hooks is None or api is None:
@@ -458,7 +455,7 @@ def withdrawal_submit(*, withdrawal_id: int, tenant, user, codes: dict, request=
         exchange_id = hooks.submit(api, locked.connection, locked, codes)
     except ExchangeAPIError as error:
         if error.code:
-            return _submit_refused(locked, error, request)
+            return _submit_refused(locked, error, request, hooks)
         # No error code of the exchange's (a body that is not its JSON, a success without the withdrawal id):
         # not a clear refusal, so the exchange may have executed it.
         return _submit_unanswered(locked, error, request)
@@ -511,13 +508,13 @@ def _submit_rate_limited(withdrawal: Withdrawal, error: ExchangeUnavailable, hoo
     raise WithdrawalError(message, retry_at=retry_at)
 
 
-def _submit_refused(withdrawal: Withdrawal, error: ExchangeAPIError, request) -> Withdrawal:
+def _submit_refused(withdrawal: Withdrawal, error: ExchangeAPIError, request, hooks: ExchangeWithdrawals) -> Withdrawal:
     """The exchange answered no: nothing was executed. Wrong codes may be entered again."""
     with transaction.atomic():
         locked = _locked(withdrawal.pk)
-        if error.code in WRONG_CODES:
+        if error.code in hooks.wrong_code_errors:
             locked.state, message = State.FACTORS_REQUESTED, "A code was not right. Enter the current codes again."
-        elif error.code in RESTART_VERIFICATION and "transaction" in str(error).lower():
+        elif error.code in hooks.restart_verification_errors and "transaction" in str(error).lower():
             locked.state, message = State.STEPPED_UP, "The verification ended. Request new codes."
             locked.exchange_transaction_id, locked.factors_all, locked.factors_sent = "", [], []
         else:

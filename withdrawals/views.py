@@ -20,11 +20,10 @@ from broker_portal.ratelimits import RateLimited, consume, too_many_requests
 from broker_portal.tenancy import get_for_tenant
 from connectors.base.api import ExchangeAPIError
 from connectors.base.http import ExchangeUnavailable
+from connectors.base.withdrawals import SecuritySetupRequired
 from connectors.models import ExchangeConnection
 
 from . import selectors, services
-from .exchanges.base import SecuritySetupRequired
-from .exchanges.kucoin import security_setup_link
 from .forms import CodesForm, DetailsForm
 from .models import Withdrawal
 
@@ -194,8 +193,8 @@ def withdrawal_verify(request, withdrawal_id):
                 return redirect("withdrawal_status", sent.pk)
         except SecuritySetupRequired as setup:
             return_to = request.build_absolute_uri(reverse("withdrawal_security_return"))
-            context["security_url"] = security_setup_link(setup.url, client_id=credential.client_id,
-                                                          redirect_uri=return_to)
+            context["security_url"] = hooks.security_setup_url(setup.url, client_id=credential.client_id,
+                                                               return_url=return_to)
         except services.WithdrawalError as error:
             messages.error(request, error.message)
             if isinstance(error, services.QuoteChanged) or not services.quote_is_fresh(withdrawal):

@@ -6,10 +6,18 @@ import pytest
 import requests
 
 from connectors.base.http import ExchangeUnavailable
+from connectors.exchanges import exchange_packages, history_source
 from exports import services
 from exports.models import HistoryEntry, SyncState
 from sandbox import clock
 from sandbox.models import HistoryRecord, SandboxUser
+
+def replace_history_fetch(monkeypatch, exchange_id, fetch_page):
+    """The exchange package's history source, reading its pages through ``fetch_page``."""
+    package = exchange_packages()[exchange_id]
+    monkeypatch.setitem(exchange_packages(), exchange_id, dataclasses.replace(
+        package, history=dataclasses.replace(package.history, fetch_page=fetch_page)))
+
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -57,7 +65,7 @@ def test_trades_keep_both_sides_and_the_fee(connect):
 
 def test_new_rows_at_the_exchange_arrive_with_the_next_sync(connect, monkeypatch):
     connection = connect("kucoin")
-    monkeypatch.setattr("exports.sync.kucoin.PAGE_SIZE", 3)  # several pages
+    monkeypatch.setattr("connectors.kucoin.history.PAGE_SIZE", 3)  # several pages
     services.sync_connection_history(connection=connection, kinds=["deposit"])
     newest = sandbox_rows("kucoin", "deposit").order_by("-time").first()
     for offset in (1, 2, 3, 4):
@@ -71,9 +79,9 @@ def test_new_rows_at_the_exchange_arrive_with_the_next_sync(connect, monkeypatch
 
 def test_a_failed_sync_resumes_at_the_page_it_stopped_on(connect, portal, monkeypatch):
     connection = connect("kucoin")
-    monkeypatch.setattr("exports.sync.kucoin.PAGE_SIZE", 3)  # ten rows: pages 1 to 4
+    monkeypatch.setattr("connectors.kucoin.history.PAGE_SIZE", 3)  # ten rows: pages 1 to 4
     faults = f"{portal['url']}/sandbox/control/faults"
-    source = services.history_source("kucoin")
+    source = history_source("kucoin")
     calls = []
 
     def fetch_recording(api, connection, kind, cursor):
@@ -82,7 +90,7 @@ def test_a_failed_sync_resumes_at_the_page_it_stopped_on(connect, portal, monkey
             requests.post(faults, json={"exchange": "kucoin", "endpoint": "ledgers", "kind": "500"}).raise_for_status()
         return source.fetch_page(api, connection, kind, cursor)
 
-    monkeypatch.setattr("exports.sync.kucoin.SOURCE", dataclasses.replace(source, fetch_page=fetch_recording))
+    replace_history_fetch(monkeypatch, "kucoin", fetch_recording)
     with pytest.raises(ExchangeUnavailable):
         services.sync_connection_history(connection=connection, kinds=["ledger"])
     state = SyncState.objects.get(connection=connection, kind="ledger")
@@ -129,7 +137,7 @@ def test_stored_withdrawals_that_settle_at_the_exchange_are_updated_within_the_l
     from django.utils import timezone
 
     connection = connect("kucoin")
-    monkeypatch.setattr("exports.sync.kucoin.PAGE_SIZE", 3)  # several pages
+    monkeypatch.setattr("connectors.kucoin.history.PAGE_SIZE", 3)  # several pages
     user = sandbox_rows("kucoin", "withdrawal").first().user
     now = timezone.now()
 
@@ -150,14 +158,14 @@ def test_stored_withdrawals_that_settle_at_the_exchange_are_updated_within_the_l
     HistoryRecord.objects.filter(pk=failing.pk).update(status="FAILURE")
     HistoryRecord.objects.filter(pk=succeeding.pk).update(status="SUCCESS", fee="0.0004")
     HistoryRecord.objects.filter(pk=stale.pk).update(status="FAILURE")
-    source = services.history_source("kucoin")
+    source = history_source("kucoin")
     pages = []
 
     def fetch_recording(api, connection, kind, cursor):
         pages.append(cursor)
         return source.fetch_page(api, connection, kind, cursor)
 
-    monkeypatch.setattr("exports.sync.kucoin.SOURCE", dataclasses.replace(source, fetch_page=fetch_recording))
+    replace_history_fetch(monkeypatch, "kucoin", fetch_recording)
     assert services.sync_connection_history(connection=connection, kinds=["withdrawal"]) == {"withdrawal": 0}
 
     stored = {e.external_id: e for e in HistoryEntry.objects.filter(connection=connection, kind="withdrawal")}

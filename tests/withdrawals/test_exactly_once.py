@@ -9,7 +9,7 @@ from django.db import connection as db_connection
 from sandbox.faults import fault_clear, fault_set
 from sandbox.models import HistoryRecord
 from withdrawals import services
-from withdrawals.exchanges import hooks_for
+from connectors.exchanges import withdrawal_hooks
 from withdrawals.models import Withdrawal
 
 from .conftest import codes_for, ready_to_submit, sandbox_btc
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def counted_submits(monkeypatch):
     """Counts calls of the KuCoin submit hook (each one is a real HTTP call to the sandbox)."""
-    hooks = hooks_for("kucoin")
+    hooks = withdrawal_hooks("kucoin")
     calls = []
     original = hooks.submit
 

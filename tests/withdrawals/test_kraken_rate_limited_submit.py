@@ -11,7 +11,7 @@ from django.utils import timezone
 from connectors.kraken.api import RATE_LIMIT_RETRY_AFTER, KrakenAPI
 from tests.connectors.canned import canned_answers, json_answer  # noqa: F401 (canned_answers is a fixture)
 from withdrawals import services
-from withdrawals.exchanges.kraken import KrakenWithdrawals
+from connectors.kraken.withdrawals import KrakenWithdrawals
 from withdrawals.models import Withdrawal
 
 from .test_pages_and_limits import connection_of, withdrawal_of

@@ -10,7 +10,7 @@ from broker_portal.models import AuditEvent
 from sandbox import clock
 from sandbox.models import HistoryRecord
 from withdrawals import services, tasks
-from withdrawals.exchanges.base import SecuritySetupRequired
+from connectors.base.withdrawals import SecuritySetupRequired
 from withdrawals.models import Withdrawal
 
 from .conftest import codes_for, connect_kucoin, details, ready_to_submit, sandbox_btc

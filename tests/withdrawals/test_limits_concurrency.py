@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from withdrawals import services
-from withdrawals.exchanges import hooks_for
+from connectors.exchanges import withdrawal_hooks
 from withdrawals.models import FactorRequest, Withdrawal, WithdrawalLimit
 
 from .test_pages_and_limits import connection_of, withdrawal_of
@@ -66,7 +66,7 @@ def test_two_uid_withdrawals_cannot_both_take_the_last_slot_of_the_exchange_limi
                                       for _ in range(2))
 
     def request_codes(draft):
-        services.check_exchange_rate_limit(withdrawal=draft, hooks=hooks_for("kucoin"), now=timezone.now(), lock=True)
+        services.check_exchange_rate_limit(withdrawal=draft, hooks=withdrawal_hooks("kucoin"), now=timezone.now(), lock=True)
         FactorRequest.objects.create(tenant=tenant, connection=connection, withdrawal=draft, withdraw_type="UID",
                                      requested_at=timezone.now())
 

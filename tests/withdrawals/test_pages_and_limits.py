@@ -10,7 +10,7 @@ from django.utils import timezone
 from broker_portal.models import Membership
 from connectors.models import ExchangeConnection
 from withdrawals import services
-from withdrawals.exchanges import hooks_for
+from connectors.exchanges import withdrawal_hooks
 from withdrawals.models import FactorRequest, Withdrawal, WithdrawalLimit
 from withdrawals.selectors import withdrawal_capability
 
@@ -117,11 +117,11 @@ def test_the_exchanges_uid_limit_of_fifty_a_day_gives_the_time_to_try_again(tena
         FactorRequest(tenant=tenant, connection=connection, withdrawal=draft, withdraw_type="MAIL",
                       requested_at=first + timedelta(minutes=i)) for i in range(50))
     with pytest.raises(services.WithdrawalError, match="50 such withdrawals per 24 hours") as refused:
-        services.check_exchange_rate_limit(withdrawal=draft, hooks=hooks_for("kucoin"), now=now)
+        services.check_exchange_rate_limit(withdrawal=draft, hooks=withdrawal_hooks("kucoin"), now=now)
     assert refused.value.retry_at == first + timedelta(hours=24)
     # ADDRESS withdrawals are not limited this way.
     draft.withdraw_type = "ADDRESS"
-    services.check_exchange_rate_limit(withdrawal=draft, hooks=hooks_for("kucoin"), now=now)
+    services.check_exchange_rate_limit(withdrawal=draft, hooks=withdrawal_hooks("kucoin"), now=now)
 
 
 def test_only_one_row_per_exchange_withdrawal_id(tenant, member):
@@ -147,7 +147,7 @@ def test_the_sweep_picks_open_and_hung_withdrawals_only(tenant, member):
 
 
 def test_the_security_setup_link_gets_client_id_and_the_encoded_return_url():
-    from withdrawals.exchanges.kucoin import security_setup_link
+    from connectors.kucoin.withdrawals import security_setup_link
 
     message = ("You need to bind more factors to continue this operation. Please visit the following link: "
                "https://www.kucoin.com/account/security/g2fa")

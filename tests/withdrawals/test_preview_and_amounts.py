@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from api.serializers import WithdrawalCreateInput
 from withdrawals import fees, services
-from withdrawals.exchanges import hooks_for
-from withdrawals.exchanges.base import Price
+from connectors.exchanges import withdrawal_hooks
+from connectors.base.withdrawals import Price
 from withdrawals.forms import DetailsForm
 from withdrawals.models import Withdrawal, WithdrawalLimit
 
@@ -36,7 +36,7 @@ def test_details_saved_while_the_fees_were_quoted_do_not_get_the_old_figures(ten
         Withdrawal.objects.filter(pk=withdrawal.pk).update(amount=Decimal("5000"))
         return quote, Price(usdt=Decimal(1), at=timezone.now())
 
-    monkeypatch.setattr(services, "exchange_context", lambda connection: (object(), hooks_for("kucoin"), None))
+    monkeypatch.setattr(services, "exchange_context", lambda connection: (object(), withdrawal_hooks("kucoin"), None))
     monkeypatch.setattr(services, "_quote", quote_while_another_tab_saves)
     with pytest.raises(services.WithdrawalError, match="changed while the fees were being quoted"):
         services.withdrawal_preview(withdrawal=draft)
@@ -72,7 +72,7 @@ HUGE = ["1e30", "1E+15", "Infinity", "NaN", "-1", "0", "0.0000000000000000001"]
 
 @pytest.mark.parametrize("raw", HUGE)
 def test_the_details_form_refuses_amounts_out_of_range(raw):
-    hooks = hooks_for("kucoin")
+    hooks = withdrawal_hooks("kucoin")
     form = DetailsForm(data={"idempotency_key": "6f1c2a1e-8a50-4c55-9a36-1f7e7b0b5a11", "currency": "USDT",
                              "withdraw_type": "UID", "destination": "123456", "amount": raw,
                              "fee_deduct_type": "INTERNAL"}, currencies=["USDT"], hooks=hooks)
@@ -93,10 +93,10 @@ def test_the_service_refuses_amounts_out_of_range_with_a_field_error(raw):
 
 
 def test_the_details_check_answers_a_huge_amount_with_a_field_error():
-    from withdrawals.exchanges.base import CurrencyInfo
+    from connectors.base.withdrawals import CurrencyInfo
 
     details = services.Details(currency="USDT", chain="", withdraw_type="UID", destination="123456", memo="",
                                remark="", amount=Decimal("1e30"), fee_deduct_type="INTERNAL")
-    errors = services.details_errors(details, hooks=hooks_for("kucoin"),
+    errors = services.details_errors(details, hooks=withdrawal_hooks("kucoin"),
                                      info=CurrencyInfo(code="USDT", precision=6, chains=()), available=Decimal(10))
     assert "digits" in errors["amount"]

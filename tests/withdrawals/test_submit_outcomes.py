@@ -11,8 +11,8 @@ from broker_portal.models import AuditEvent
 from connectors.base.api import ExchangeAPIError
 from connectors.base.http import ExchangeUnavailable
 from withdrawals import services
-from withdrawals.exchanges.kraken import KrakenWithdrawals
-from withdrawals.exchanges.kucoin import KuCoinWithdrawals
+from connectors.kraken.withdrawals import KrakenWithdrawals
+from connectors.kucoin.withdrawals import KuCoinWithdrawals
 from withdrawals.models import Withdrawal
 
 from .test_pages_and_limits import connection_of, withdrawal_of

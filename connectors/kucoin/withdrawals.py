@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from connectors.base.api import ExchangeAPIError
 
-from .base import ChainInfo, CurrencyInfo, ExchangeStatus, ExchangeWithdrawals, Factors, Price, SecuritySetupRequired, public_get
+from connectors.base.withdrawals import ChainInfo, CurrencyInfo, ExchangeStatus, ExchangeWithdrawals, Factors, Price, SecuritySetupRequired, public_get
 
 SECURITY_SETUP_CODE = "400007"
 SECURITY_LINK = re.compile(r"https?://\S+")
@@ -42,6 +42,12 @@ class KuCoinWithdrawals(ExchangeWithdrawals):
     rate_limited_types = ("UID", "MAIL", "PHONE")
     # Guide 8.2: 3 times per 10 seconds, 50 times per 24 hours (rolling from the first request).
     rate_limits = ((timedelta(seconds=10), 3), (timedelta(hours=24), 50))
+    # Guide section 8: 400009 wrong verification code; 400100 also says when the 2FA transaction is over.
+    wrong_code_errors = frozenset({"400009"})
+    restart_verification_errors = frozenset({"400100"})
+
+    def security_setup_url(self, message, *, client_id, return_url):
+        return security_setup_link(message, client_id=client_id, redirect_uri=return_url)
 
     def lost_submit_expires_after(self):
         # A submit spends the 2FA transaction (transactionId), which does not outlive its codes. The guide
@@ -136,3 +142,6 @@ class KuCoinWithdrawals(ExchangeWithdrawals):
             if page >= int(data.get("totalPage") or 1):
                 return found
             page += 1
+
+
+WITHDRAWALS = KuCoinWithdrawals()

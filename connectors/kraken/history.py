@@ -4,9 +4,8 @@ DepositStatus and WithdrawStatus answer a list (older API) or, asked with ``curs
 from connectors.base.api import ExchangeAPIError
 from connectors.base.http import ExchangeUnavailable
 from connectors.kraken.api import ASSET_CODES
-from exports.models import HistoryKind
 
-from .base import HistorySource, decimal, from_seconds, split_symbol
+from connectors.base.history import HistoryKind, HistorySource, decimal, from_seconds, split_symbol
 
 PAGED = {HistoryKind.LEDGER: ("Ledgers", "ledger"), HistoryKind.TRADE: ("TradesHistory", "trades")}
 FUNDING = {HistoryKind.DEPOSIT: ("DepositStatus", "deposit"), HistoryKind.WITHDRAWAL: ("WithdrawStatus", "withdrawals")}

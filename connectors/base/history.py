@@ -1,10 +1,20 @@
-"""What an exchange module provides, and small readers shared by them."""
+"""History an exchange package provides for exports (its ``history`` module's ``SOURCE``), and small readers
+shared by them."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
+
+from django.db import models
+
+
+class HistoryKind(models.TextChoices):
+    TRADE = "trade", "Trades"
+    DEPOSIT = "deposit", "Deposits"
+    WITHDRAWAL = "withdrawal", "Withdrawals"
+    LEDGER = "ledger", "Ledger entries"
 
 # fetch_page(api, connection, kind, cursor) -> (raw items, next cursor or None); cursor None = newest page.
 FetchPage = Callable[[Any, Any, str, Any], tuple[list, Any]]

@@ -2,9 +2,8 @@
 
 from urllib.parse import urlencode
 
-from exports.models import HistoryKind
 
-from .base import HistorySource, decimal, from_ms
+from connectors.base.history import HistoryKind, HistorySource, decimal, from_ms
 
 PAGE_SIZE = 500  # the largest pageSize KuCoin accepts
 PATHS = {

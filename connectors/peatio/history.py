@@ -1,9 +1,8 @@
 """Peatio APIv2: ``page``/``limit`` pages, newest first, answering a bare list (a short page is the last).
 It keeps no ledger."""
 
-from exports.models import HistoryKind
 
-from .base import HistorySource, decimal, from_iso, split_symbol
+from connectors.base.history import HistoryKind, HistorySource, decimal, from_iso, split_symbol
 
 LIMIT = 1000  # the largest limit APIv2 accepts
 PATHS = {HistoryKind.TRADE: "/api/v2/trades/my", HistoryKind.DEPOSIT: "/api/v2/deposits",

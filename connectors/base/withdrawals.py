@@ -67,6 +67,15 @@ class ExchangeWithdrawals:
     rate_limited_types: tuple[str, ...] = ()
     rate_limits: tuple[tuple[timedelta, int], ...] = ()
     destination_label = "Address"
+    # The exchange's error codes for a submit that executed nothing because a 2FA code was wrong (the user may
+    # enter the codes again), and for one whose 2FA transaction ended (new codes must be requested).
+    wrong_code_errors: frozenset[str] = frozenset()
+    restart_verification_errors: frozenset[str] = frozenset()
+
+    def security_setup_url(self, message: str, *, client_id: str, return_url: str) -> str | None:
+        """The exchange's page where the user sets up what its withdrawal needs (2FA), built from its refusal's
+        message, sending the user back to ``return_url``; None where it names none."""
+        return None
 
     def currency(self, api: ExchangeAPI, connection, code: str) -> CurrencyInfo:
         raise NotImplementedError

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from connectors.base.api import ExchangeAPIError
 
-from .base import ChainInfo, CurrencyInfo, ExchangeStatus, ExchangeWithdrawals, Price, public_get
+from connectors.base.withdrawals import ChainInfo, CurrencyInfo, ExchangeStatus, ExchangeWithdrawals, Price, public_get
 
 ASSET_CODES = {"BTC": "XBT"}  # the portal's code -> Kraken's
 PORTAL_CODES = {"XXBT": "BTC", "XBT": "BTC", "XETH": "ETH", "ZUSD": "USD", "ZEUR": "EUR"}
@@ -97,3 +97,6 @@ def is_this_withdrawal(item: dict, withdrawal, *, since: float) -> bool:
             and item.get("key", withdrawal.destination) == withdrawal.destination
             and withdrawal.amount in (amount, amount + fee)
             and float(item.get("time") or 0) >= since)
+
+
+WITHDRAWALS = KrakenWithdrawals()

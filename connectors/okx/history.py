@@ -2,9 +2,8 @@
 
 from urllib.parse import urlencode
 
-from exports.models import HistoryKind
 
-from .base import HistorySource, decimal, from_ms
+from connectors.base.history import HistoryKind, HistorySource, decimal, from_ms
 
 LIMIT = 100  # OKX's largest page
 # path, extra query, the field the next cursor is taken from

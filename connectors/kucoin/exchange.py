@@ -1,0 +1,22 @@
+"""KuCoin's Broker Fast API: what the portal knows about it, as data."""
+
+from connectors.exchanges import Exchange, Permission
+
+EXCHANGE = Exchange(
+    id="kucoin",
+    name="KuCoin",
+    permissions=(
+        Permission("API_COMMON", "General", "View account information and balances."),
+        Permission("API_SPOT", "Spot trading", "Place and cancel spot orders."),
+        Permission("API_MARGIN", "Margin trading", "Borrow and trade on margin."),
+        Permission("API_FUTURES", "Futures trading", "Place and cancel futures orders."),
+        Permission("API_EARN", "KuCoin Earn", "Subscribe to and redeem Earn products."),
+        Permission("API_TRANSFER", "Flexible transfers", "Move funds between your KuCoin accounts."),
+        Permission("API_WITHDRAW_OAUTH", "Withdrawal", "Withdraw funds, each time confirmed with your KuCoin 2FA."),
+    ),
+    default_permissions=("API_COMMON", "API_SPOT", "API_FUTURES", "API_EARN"),
+    authorize_base_url="https://www.kucoin.com",
+    api_base_url="https://api.kucoin.com",
+    withdrawal_permissions=("API_WITHDRAW_OAUTH",),
+    application_form=("service_ip_list", "trading_ip_list", "redirect_uris"),
+)
