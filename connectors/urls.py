@@ -1,10 +1,7 @@
-"""Every exchange package's connect URLs, found through allauth's provider registry."""
+"""Every exchange package's connect URLs: the same three per exchange, so a package needs no urls module."""
 
-from importlib import import_module
+from .base.urls import connect_urlpatterns
+from .exchanges import exchange_packages
 
-from allauth.socialaccount.providers import registry
-
-urlpatterns = []
-for provider_class in registry.get_class_list():
-    if provider_class.get_package().startswith("connectors."):
-        urlpatterns += import_module(f"{provider_class.get_package()}.urls").urlpatterns
+urlpatterns = [pattern for package in exchange_packages().values()
+               for pattern in connect_urlpatterns(package.provider_class)]
