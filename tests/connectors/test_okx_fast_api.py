@@ -2,6 +2,7 @@
 the connection's lasting credential, the refusals that need the user or the broker admin, the key's health, and
 disconnecting (okx/builder-integration-demo, demos/third-party-fastapi/INTEGRATION_GUIDE.md and PITFALLS.md)."""
 
+import json
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -45,6 +46,24 @@ def test_authorize_asks_for_fast_api_offline_with_state_once_encoded_and_no_pkce
     assert query["state"] and "code_challenge" not in query and "code_challenge_method" not in query
     assert query["redirect_uri"] == f"{portal['url']}/connect/okx/callback/"
     assert "redirect_uri=http%3A%2F%2Flocalhost" in url and "%25" not in url  # encoded exactly once
+
+
+def test_the_code_exchange_is_exactly_the_json_body_okx_verified(browser_session, sandbox_accounts, canned_answers):
+    sent = []
+
+    def token_answer(request):
+        sent.append(request)
+        return json_answer({"access_token": "at-1", "token_type": "bearer", "expires_in": 3600})(request)
+
+    canned_answers["/v5/users/oauth/token"] = token_answer
+    connect_okx(browser_session, sandbox_accounts)  # the sandbox then refuses the made-up token: not the point here
+    [request] = sent
+    assert request.method == "POST" and urlsplit(request.url).path.endswith("/okx/v5/users/oauth/token")
+    assert request.headers["Content-Type"] == "application/json"
+    body = json.loads(request.body)
+    assert set(body) == {"grant_type", "code", "client_id", "client_secret"}
+    assert body["grant_type"] == "authorization_code" and body["client_id"] == "live-okx"
+    assert body["client_secret"] == "live-okx-secret"
 
 
 def test_connect_keeps_the_key_and_no_refresh_token_and_asks_for_the_chosen_perm(
@@ -104,6 +123,9 @@ def test_the_connection_outlives_its_access_token_no_refresh_no_warning(
 
 def test_a_key_revoked_at_okx_is_found_by_the_periodic_check_with_email_banner_and_audit(
         browser_session, portal, sandbox_accounts, mailoutbox, settings):
+    schedule = settings.CELERY_BEAT_SCHEDULE["connectors-api-key-health"]
+    assert schedule["task"] == sweep_api_key_health.name and schedule["schedule"] == 3600.0
+    assert check_api_key.acks_late and check_api_key.time_limit and sweep_api_key_health.time_limit
     settings.API_KEY_CHECK_SPREAD_SECONDS = 0
     assert connect_okx(browser_session, sandbox_accounts).status_code == 302
     connection = ExchangeConnection.objects.get()
