@@ -70,7 +70,8 @@ class OKXAPI(ExchangeAPI):
     # "access_token is used only to create the Fast API Key. It lasts 1 hour and has no refresh token. The created
     # API Key is the long-lived credential." (INTEGRATION_GUIDE.md, Hard Constraints)
     credential_is_api_key = True
-    # "Editing or deleting keys on OKX itself requires the user to log in to OKX." (INTEGRATION_GUIDE.md, Unbinding)
+    # "Editing or deleting keys on OKX itself requires the user to log in to OKX." (INTEGRATION_GUIDE.md, Unbinding);
+    # where: "Log in to your OKX account and go to Profile > API" (OKX's API FAQ, okx.com/help/api-faq).
     api_key_removal_hint = (f"OKX lets this portal delete the API key only within an hour of connecting, so the key "
                             f"is still at OKX. To remove it, sign in at OKX, open Profile → API and delete the key "
                             f"labelled “{KEY_LABEL}”.")
