@@ -1,3 +1,4 @@
+from allauth.socialaccount.providers import registry
 from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
@@ -411,6 +412,10 @@ class ExchangeCredentialForm(forms.ModelForm):
             not_allowed = sorted(set(cleaned.get("default_permissions") or []) - set(cleaned.get("allowed_permissions") or []))
             if not_allowed and not self.errors.get("default_permissions"):
                 self.add_error("default_permissions", f"Defaults must be allowed too: {', '.join(not_allowed)}")
+        provider_class = registry.get_class(exchange.id) if exchange is not None else None
+        if getattr(provider_class, "confidential_clients_only", False) and cleaned.get("client_type") == "public":
+            self.add_error("client_type", f"{exchange.name} takes only confidential clients (authorization code "
+                                          f"with the client secret).")
         encrypted = (cleaned.get("issued_encrypted_client_secret") or "").strip()
         if encrypted:
             try:

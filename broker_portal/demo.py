@@ -134,6 +134,8 @@ def register_at_sandbox(credential: ExchangeCredential, secret: str) -> None:
         exchange=credential.exchange, client_id=credential.client_id, client_secret=secret,
         client_type=credential.client_type, redirect_uris=redirect_uris, permissions=sandbox_permissions,
         rsa_public_key=credential.rsa_public_key,
+        # OKX binds Fast API keys to the broker's server IP allowlist (50118 without one).
+        ip_allowlist=list(credential.service_ip_list),
     )
     if "encrypted_client_secret" in issued:
         secret = services.credential_decrypt_issued_secret(credential=credential,

@@ -32,7 +32,7 @@ from broker_portal.audit import record_audit_event
 from broker_portal.models import ExchangeCredential
 from broker_portal.prepared_sql import PreparedLookup, update_fields
 
-from .base.api import AccessTokenExpired
+from .base.api import AccessTokenExpired, ApiKeyInvalid
 from .base.http import ExchangeUnavailable, HostNotAllowed
 from .base.oauth import post_token_request
 from .models import ExchangeConnection
@@ -92,6 +92,17 @@ class RefreshFailed(Exception):
 def is_invalid_grant(error: OAuth2Error) -> bool:
     # post_token_request words a refusal as "<RFC 6749 error>: <description>" (or "<code>: <message>").
     return str(error).split(":", 1)[0].strip() == "invalid_grant"
+
+
+def credential_is_api_key(exchange_id: str) -> bool:
+    """Whether the exchange's connections live by their API key, not by a token (ExchangeAPI.credential_is_api_key):
+    such a connection is never refreshed, and its token's expiry says nothing about its health."""
+    provider_class = registry.get_class(exchange_id)
+    return bool(getattr(getattr(provider_class, "api_class", None), "credential_is_api_key", False))
+
+
+def api_key_credential_exchanges() -> list[str]:
+    return [cls.id for cls in registry.get_class_list() if credential_is_api_key(cls.id)]
 
 
 def provider_for(credential: ExchangeCredential):
@@ -165,7 +176,7 @@ def connection_refresh(*, connection_id: int, force: bool = False, stale_access_
         # Everything below reads the row (and the clock) as they are now, under the lock: a sibling that
         # refreshed while we waited is seen here, and nobody can rotate the pair until we commit.
         now = timezone.now()
-        if connection.status != Status.ACTIVE:
+        if connection.status != Status.ACTIVE or credential_is_api_key(connection.exchange):
             return RefreshResult(Outcome.SKIPPED)
         if stale_access_token is not None:
             if connection.access_token != stale_access_token:
@@ -291,7 +302,7 @@ def connection_warn_refresh_lapse(*, connection_id: int) -> bool:
     with transaction.atomic():
         connection = ExchangeConnection.objects.select_for_update(skip_locked=True).filter(
             pk=connection_id, status=Status.ACTIVE, refresh_lapse_warned_at__isnull=True).first()
-        if connection is None or connection.refresh_expires_at is None:
+        if connection is None or connection.refresh_expires_at is None or credential_is_api_key(connection.exchange):
             return False
         _warn_lapse(connection, now)
         return True
@@ -303,17 +314,39 @@ def _notify(connection_id: int, notice: str) -> None:
     transaction.on_commit(lambda: send_connection_notice.delay(connection_id, notice))
 
 
+def connection_mark_api_key_invalid(*, connection_id: int, code: str) -> bool:
+    """A signed call met the exchange's answer that the connection's API key is no longer valid: the user must
+    connect again (the same e-mail, banner and audit as a dead refresh grant). False where it was not active."""
+    with transaction.atomic():
+        connection = ExchangeConnection.objects.select_for_update().filter(pk=connection_id,
+                                                                           status=Status.ACTIVE).first()
+        if connection is None:
+            return False
+        connection_mark_needs_reauthorization(connection=connection, reason=f"api key refused ({code})")
+        return True
+
+
 def call_with_fresh_token(*, connection: ExchangeConnection, call: Callable[[ExchangeConnection], T]) -> T:
     """Run an exchange call; if the exchange says the access token expired (401, Peatio's 2010), run the
-    single-flight refresh and retry once. A call that raced a sibling's refresh only re-reads the row."""
+    single-flight refresh and retry once. A call that raced a sibling's refresh only re-reads the row. If it says
+    the API key is no longer valid, the connection is marked for reconnection."""
     try:
-        return call(connection)
+        return _call_marking_invalid_key(connection, call)
     except AccessTokenExpired:
         result = connection_refresh(connection_id=connection.pk, stale_access_token=connection.access_token)
         connection.refresh_from_db()
         if result.outcome not in Outcome.USABLE:
             raise RefreshFailed(connection.last_error or "Access to the exchange could not be renewed.")
-    return call(connection)
+    return _call_marking_invalid_key(connection, call)
+
+
+def _call_marking_invalid_key(connection: ExchangeConnection, call: Callable[[ExchangeConnection], T]) -> T:
+    try:
+        return call(connection)
+    except ApiKeyInvalid as error:
+        connection_mark_api_key_invalid(connection_id=connection.pk, code=error.code)
+        raise RefreshFailed(f"{connection.get_exchange_display()} no longer accepts the API key: connect again "
+                            f"to make a new one.")
 
 
 def connections_sweep(*, now: datetime | None = None, batch_size: int | None = None) -> dict:
@@ -324,9 +357,12 @@ def connections_sweep(*, now: datetime | None = None, batch_size: int | None = N
     batch_size = batch_size or SWEEP_BATCH_SIZE
     claim_until = now + setting_seconds("TOKEN_REFRESH_SWEEP_CLAIM_SECONDS", SWEEP_CLAIM_SECONDS)
     grace = setting_seconds("TOKEN_REFRESH_SWEEP_GRACE_SECONDS", SWEEP_GRACE_SECONDS)
+    # Connections that live by their API key have no token to refresh, nor one to lapse.
+    by_api_key = api_key_credential_exchanges()
     due = ExchangeConnection.objects.filter(
         status=Status.ACTIVE, access_expires_at__lte=now + refresh_window(),
-    ).filter(Q(next_refresh_attempt_at__isnull=True) | Q(next_refresh_attempt_at__lte=now - grace))
+    ).filter(Q(next_refresh_attempt_at__isnull=True) | Q(next_refresh_attempt_at__lte=now - grace)).exclude(
+        exchange__in=by_api_key)
     enqueued = 0
     while True:
         with transaction.atomic():
@@ -343,7 +379,7 @@ def connections_sweep(*, now: datetime | None = None, batch_size: int | None = N
         status=Status.ACTIVE, refresh_expires_at__lte=now + setting_seconds(
             "TOKEN_REFRESH_LAPSE_WARNING_SECONDS", LAPSE_WARNING_SECONDS),
         refresh_lapse_warned_at__isnull=True,
-    ).values_list("id", flat=True)[:batch_size]
+    ).exclude(exchange__in=by_api_key).values_list("id", flat=True)[:batch_size]
     warned = sum(connection_warn_refresh_lapse(connection_id=pk) for pk in list(lapsing))
     return {"enqueued": enqueued, "warned": warned}
 

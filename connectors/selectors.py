@@ -12,7 +12,7 @@ from broker_portal.selectors import tenant_offered_exchanges
 from .base.api import ExchangeAPIError
 from .base.http import ExchangeUnavailable
 from .models import ExchangeConnection
-from .refresh import RefreshFailed, call_with_fresh_token
+from .refresh import RefreshFailed, call_with_fresh_token, credential_is_api_key
 from .socialaccount import app_from_credential
 
 BALANCE_CACHE_SECONDS = 60
@@ -74,8 +74,11 @@ def dashboard_cards(*, tenant, user) -> list[dict]:
     cards = []
     for item in offered:
         connection = connections.get(item["exchange"].id)
-        card = {**item, "connection": connection, "connect_url": connect_url(item["exchange"].id)}
+        card = {**item, "connection": connection, "connect_url": connect_url(item["exchange"].id),
+                "credential_is_api_key": credential_is_api_key(item["exchange"].id)}
         if connection is not None and connection.status == ExchangeConnection.Status.ACTIVE:
             card.update(connection_balances(connection, item["credential"]))
+            if card["error"]:  # the call may have found the key revoked and marked the connection
+                connection.refresh_from_db(fields=["status", "last_error"])
         cards.append(card)
     return cards

@@ -7,7 +7,7 @@ from django.utils import timezone
 from broker_portal.audit import record_audit_event
 from broker_portal.models import ExchangeCredential
 
-from .base.api import ApiKeyRefused, ExchangeAPIError
+from .base.api import AccessTokenExpired, ApiKeyRefused, ExchangeAPIError
 from .base.http import ExchangeUnavailable, HostNotAllowed
 from .base.oauth import ExchangeProvider, post_token_request, revoke_token
 from .models import ExchangeConnection
@@ -58,8 +58,9 @@ def connection_authorize(*, provider: ExchangeProvider, request, code: str, stat
     A flow that fails after the tokens were issued revokes them where the exchange can."""
     adapter = provider.get_oauth2_adapter(request)
     app = provider.app
-    token_request = {"grant_type": "authorization_code", "code": code,
-                     "redirect_uri": adapter.get_callback_url(request, app), **adapter.token_request_extras()}
+    token_request = {"grant_type": "authorization_code", "code": code, **adapter.token_request_extras()}
+    if adapter.redirect_uri_in_token_request:
+        token_request["redirect_uri"] = adapter.get_callback_url(request, app)
     if state.get("pkce_code_verifier"):
         token_request["code_verifier"] = state["pkce_code_verifier"]
     try:
@@ -80,14 +81,19 @@ def connection_authorize(*, provider: ExchangeProvider, request, code: str, stat
     try:
         granted = provider.granted_permissions(token, permissions)
         account_id = api.account_id(token.access_token)
-        if replaced is not None and api.one_key_per_user:
-            # The exchange allows one key per user and broker: the old one must go before a new one comes.
-            old_key_deleted = api.delete_api_key(token.access_token, replaced)
+        if api.one_key_per_user:
+            # The exchange allows one key per user and broker: whatever key there is goes before a new one comes
+            # (OKX: "Always call delete-apikey before creating a new key", even where we know of none).
+            # After it, the replaced connection's key is gone either way (deleted now, or already missing).
+            api.delete_api_key(token.access_token, replaced, details=flow_data)
+            old_key_deleted = replaced is not None
         api_key = api.create_api_key(token.access_token, granted, flow_data)
     except CONNECT_FAILURES as error:
         revoke_unused_tokens(provider, request, token, flow_data)
         if old_key_deleted:
             connection_lost_api_key(connection=replaced, request=request)
+        if isinstance(error, ApiKeyRefused):
+            api_key_refusal_record(provider=provider, request=request, error=error)
         raise connect_error(provider, error)
 
     details = provider.connection_details(callback_params, token, flow_data)
@@ -116,6 +122,14 @@ def connection_authorize(*, provider: ExchangeProvider, request, code: str, stat
         previous_api_key_delete(api=api, provider=provider, access_token=token.access_token, previous=replaced,
                                 request=request)
     return connection
+
+
+def api_key_refusal_record(*, provider: ExchangeProvider, request, error: ApiKeyRefused) -> None:
+    """The exchange would not make the key: recorded for the broker's admins, with who can fix it."""
+    with transaction.atomic():
+        record_audit_event(tenant=request.tenant, action="connection.api_key_refused", request=request,
+                           details={"exchange": provider.id, "error_code": error.code, "audience": error.audience,
+                                    "message": str(error)[:500]})
 
 
 def revoke_unused_tokens(provider: ExchangeProvider, request, token, flow_data: dict) -> None:
@@ -159,12 +173,18 @@ def connection_disconnect(*, provider: ExchangeProvider, connection: ExchangeCon
     """Delete the Fast API key and revoke the tokens where the exchange can, then wipe every secret.
 
     The exchange's side is best effort: an unreachable exchange must not keep secrets here. An access token
-    that has run out (OKX's lasts an hour) is refreshed once, single-flight, so the key is still deleted; the
-    revocation then ends the family the refresh continued."""
+    that has run out is refreshed once, single-flight, so the key is still deleted; the revocation then ends the
+    family the refresh continued. Where the credential is the API key (OKX), the access token has no refresh and
+    deletes the key only while it lasts: after that the key stays at the exchange, the audit says so and
+    ``connection.remote_cleanup`` carries the exchange's hint on removing it there."""
     remote = {"api_key_deleted": False, "tokens_revoked": False}
+    hint = ""
     try:
         api = exchange_api_for(provider, tenant=connection.tenant)
-        if connection.api_key and connection.access_token:
+        if connection.api_key and api.credential_is_api_key:
+            remote["api_key_deleted"], remote["api_key_left"] = api_key_delete_while_token_lasts(api, connection)
+            hint = api.api_key_removal_hint if remote["api_key_left"] else ""
+        elif connection.api_key and connection.access_token:
             remote["api_key_deleted"] = call_with_fresh_token(
                 connection=connection, call=lambda fresh: api.delete_api_key(fresh.access_token, fresh))
     except (ConnectError, ExchangeUnavailable, HostNotAllowed, ExchangeAPIError, RefreshFailed) as error:
@@ -185,4 +205,17 @@ def connection_disconnect(*, provider: ExchangeProvider, connection: ExchangeCon
         connection.save()
         record_audit_event(tenant=connection.tenant, action="connection.disconnected", target=connection,
                            request=request, details={"exchange": connection.exchange, **remote})
+    connection.remote_cleanup = {**remote, "hint": hint}
     return connection
+
+
+def api_key_delete_while_token_lasts(api, connection: ExchangeConnection) -> tuple[bool, bool]:
+    """(deleted, left at the exchange) for a key whose access token cannot be renewed: deleted with the token while
+    it lasts (59506, no key there, is neither); after that nothing is sent and the key is left."""
+    if not connection.access_token or not connection.access_expires_at or connection.access_expires_at <= timezone.now():
+        return False, True
+    try:
+        deleted = api.delete_api_key(connection.access_token, connection)
+    except AccessTokenExpired:
+        return False, True
+    return deleted, False

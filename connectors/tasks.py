@@ -9,6 +9,7 @@ from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from .key_health import connection_check_api_key, connections_check_api_keys
 from .models import ExchangeConnection
 from .refresh import Outcome, connection_refresh, connections_sweep
 
@@ -35,6 +36,17 @@ def refresh_connection(self, connection_id: int, force: bool = False) -> str:
         countdown = max((result.retry_at - timezone.now()).total_seconds(), 0)
         raise self.retry(countdown=countdown)
     return result.outcome
+
+
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=120, time_limit=150)
+def sweep_api_key_health() -> int:
+    """Beat runs this every hour: one spread-out key check per connection whose credential is its API key."""
+    return connections_check_api_keys()
+
+
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=30, time_limit=45)
+def check_api_key(connection_id: int) -> str:
+    return connection_check_api_key(connection_id=connection_id)
 
 
 @shared_task(bind=True, acks_late=True, ignore_result=True, soft_time_limit=30, time_limit=45, max_retries=5,

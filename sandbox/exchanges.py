@@ -79,6 +79,14 @@ class ExchangeProfile:
     token_type: str = "Bearer"
     scope_in_token_response: str = ""  # "list" (KuCoin), "text" (space-separated) or "" (absent)
     scope_separators: str = SPACES_OR_COMMAS  # a regular expression, see split_scope
+    # OKX Fast API: authorization code only (no PKCE, no public client), scope must include fast_api, access_type
+    # offline; a JSON token request; no refresh token.
+    pkce_allowed: bool = True
+    public_clients_allowed: bool = True
+    required_scopes: tuple[str, ...] = ()
+    required_authorize_params: tuple[tuple[str, str], ...] = ()
+    token_request_format: str = "any"  # "json": a form body is refused
+    issues_refresh_token: bool = True
 
     def split_scope(self, raw: str) -> list[str]:
         return split_scope(raw, self.scope_separators)
@@ -101,13 +109,22 @@ PROFILES = {
         token_type="bearer",
         scope_in_token_response="list",
     ),
+    # okx/builder-integration-demo, demos/third-party-fastapi/INTEGRATION_GUIDE.md ("Hard Constraints", step 1 and
+    # step 3): authorization code only with access_type=offline and scope=fast_api, no PKCE; the token call is JSON
+    # and answers {access_token, token_type: "bearer", expires_in: 3600} with no refresh token.
     "okx": ExchangeProfile(
         name="okx",
         title="OKX",
         known_scopes=OKX_SCOPES,
         access_ttl=timedelta(hours=1),
-        refresh_ttl=timedelta(days=3),
-        pkce_required_for_public=True,
+        refresh_ttl=timedelta(hours=1),  # never issued: nothing outlives the access token
+        token_type="bearer",
+        pkce_allowed=False,
+        public_clients_allowed=False,
+        required_scopes=("fast_api",),
+        required_authorize_params=(("access_type", "offline"),),
+        token_request_format="json",
+        issues_refresh_token=False,
     ),
     "kraken": ExchangeProfile(
         name="kraken",

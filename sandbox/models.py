@@ -28,6 +28,11 @@ class Client(models.Model):
     redirect_uris = models.JSONField(default=list)
     permissions = models.JSONField(default=list)
     rsa_public_key = models.TextField(blank=True)
+    # OKX Fast API: only an API broker may create keys (50117), and a bound key (bindApp) needs the broker's server
+    # IP allowlist (50118); both come with the broker's application (okx/builder-integration-demo,
+    # demos/third-party-fastapi/INTEGRATION_GUIDE.md "Prerequisites", PITFALLS.md "Error Codes").
+    api_broker = models.BooleanField(default=True)
+    ip_allowlist = models.JSONField(default=list, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["exchange", "client_id"], name="sandbox_client_unique")]

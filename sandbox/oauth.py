@@ -94,8 +94,18 @@ def parse_authorize_request(exchange: str, params, raw_query: str) -> AuthorizeR
     unknown = [scope for scope in requested if scope not in profile.known_scopes or scope not in allowed]
     if unknown:
         raise AuthorizePageError(f"invalid_scope: {' '.join(unknown)} not allowed for this client.")
+    missing = [scope for scope in profile.required_scopes if scope not in requested]
+    if missing:
+        raise AuthorizePageError(f"scope must include {' '.join(missing)}.")
+    for name, value in profile.required_authorize_params:
+        if params.get(name) != value:
+            raise AuthorizePageError(f"{name} must be {value}.")
+    if client.is_public and not profile.public_clients_allowed:
+        raise AuthorizePageError("This exchange takes only confidential clients (authorization code mode).")
     challenge = params.get("code_challenge", "")
     method = params.get("code_challenge_method", "")
+    if (challenge or method) and not profile.pkce_allowed:
+        raise AuthorizePageError("PKCE is not supported here: authorization code mode only.")
     if challenge and method != "S256":
         raise AuthorizePageError("code_challenge_method must be S256.")
     if client.is_public and profile.pkce_required_for_public and not challenge:
@@ -325,8 +335,9 @@ def token_response(token: Token) -> dict:
         "access_token": access,  # Peatio: "<access_key>:<secret_key>"
         "token_type": profile.token_type,
         "expires_in": int(profile.access_ttl_for(token.client).total_seconds()),
-        "refresh_token": token.refresh_token,
     }
+    if profile.issues_refresh_token:
+        body["refresh_token"] = token.refresh_token
     if profile.scope_in_token_response == "list":
         body["scope"] = list(token.scopes)
     elif profile.scope_in_token_response == "text":

@@ -20,8 +20,11 @@ def client_register(
     redirect_uris: list[str],
     permissions: list[str],
     rsa_public_key: str = "",
+    api_broker: bool = True,
+    ip_allowlist: list[str] | tuple[str, ...] = (),
 ) -> dict:
-    """Register (or update) a broker application, as the exchange's partner team would."""
+    """Register (or update) a broker application, as the exchange's partner team would. ``api_broker`` and
+    ``ip_allowlist`` are what OKX's broker onboarding settles (Fast API permission, the server IP allowlist)."""
     if exchange not in PROFILES:
         raise ValueError(f"Unknown exchange {exchange!r}.")
     if client_type not in Client.Type.values:
@@ -35,6 +38,8 @@ def client_register(
             "redirect_uris": list(redirect_uris),
             "permissions": list(permissions),
             "rsa_public_key": rsa_public_key,
+            "api_broker": api_broker,
+            "ip_allowlist": list(ip_allowlist),
         },
     )
     result = {"client_id": client_id, "client_secret": client_secret}

@@ -233,6 +233,8 @@ CELERY_BEAT_SCHEDULE = {
     "portal-heartbeat": {"task": "broker_portal.tasks.record_worker_heartbeat", "schedule": 60.0},
     "withdrawals-poll-open": {"task": "withdrawals.tasks.withdrawal_poll_open", "schedule": 15.0},
     "connectors-token-refresh-sweep": {"task": "connectors.tasks.sweep_token_refresh", "schedule": 60.0},
+    # Connections that live by their API key (OKX): one signed read each per hour, spread over the hour.
+    "connectors-api-key-health": {"task": "connectors.tasks.sweep_api_key_health", "schedule": 3600.0},
     "exports-sync-history": {"task": "exports.tasks.sync_all_connections", "schedule": 3600.0},
 }
 
@@ -242,6 +244,11 @@ EXPORTS_LINK_HOURS = int(env("EXPORTS_LINK_HOURS", "24"))
 
 # Connections whose access token expires within this many seconds are refreshed by the sweep.
 TOKEN_REFRESH_WINDOW_SECONDS = int(env("TOKEN_REFRESH_WINDOW_SECONDS", "600"))
+
+# OKX signed-call codes, besides 50111, that say the API key is gone and the user must connect again. Level C
+# (public integrations only): 50119 "API key doesn't exist". See connectors/okx/api.py.
+OKX_EXTRA_INVALID_API_KEY_CODES = tuple(
+    code.strip() for code in env("OKX_EXTRA_INVALID_API_KEY_CODES", "50119").split(",") if code.strip())
 
 # Withdrawals: a fee preview is valid this long, then quoted again; the MFA step-up counts this long.
 WITHDRAWAL_PREVIEW_TTL_SECONDS = int(env("WITHDRAWAL_PREVIEW_TTL_SECONDS", "300"))

@@ -20,7 +20,17 @@ class AccessTokenExpired(ExchangeAPIError):
 
 
 class ApiKeyRefused(ExchangeAPIError):
-    """The exchange would not create a Fast API key; the message tells the user what to do."""
+    """The exchange would not create a Fast API key; the message tells the user what to do. ``audience`` says who
+    can fix it: "user" (at the exchange), or "broker_admin" (the broker's setup with the exchange)."""
+
+    def __init__(self, message: str, code: str = "", audience: str = "user"):
+        super().__init__(message, code=code)
+        self.audience = audience
+
+
+class ApiKeyInvalid(ExchangeAPIError):
+    """A signed call was refused because the exchange no longer knows the connection's API key (deleted or revoked
+    at the exchange, or expired): only a new connection gives a new key."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,11 @@ class ExchangeAPI:
     # Whether the exchange allows one Fast API key per user and broker (OKX), so that a reconnect must delete
     # the old key before it can make the new one.
     one_key_per_user = False
+    # Whether the connection's lasting credential is its API key (OKX Fast API: the access token serves only to
+    # create the key and has no refresh token), so no token is ever refreshed and health is the key's health.
+    credential_is_api_key = False
+    # What the user is told when disconnecting could not delete the key at the exchange (hook; "" for nothing).
+    api_key_removal_hint = ""
 
     def __init__(self, app_settings: dict, *, client_id: str = "", client_secret: str = "", broker_key: str = ""):
         self.settings = app_settings
@@ -66,12 +81,17 @@ class ExchangeAPI:
     def create_api_key(self, access_token: str, permissions: list[str], flow_data: dict) -> ApiKey | None:
         return None
 
-    def delete_api_key(self, access_token: str, connection) -> bool:
-        """Delete the connection's Fast API key at the exchange; False where the exchange cannot."""
+    def delete_api_key(self, access_token: str, connection, details: dict | None = None) -> bool:
+        """Delete the connection's Fast API key at the exchange; False where the exchange cannot. ``details``: the
+        current flow's facts (e.g. OKX's site) where they supersede the connection's."""
         return False
 
     def balances(self, connection) -> list[Balance]:
         raise NotImplementedError
+
+    def check_api_key(self, connection) -> None:
+        """One signed read that shows whether the connection's API key still works; ApiKeyInvalid where not."""
+        self.balances(connection)
 
     def usdt_prices(self, currencies: list[str]) -> dict[str, Decimal]:
         """The exchange's current price in USDT of each currency it quotes (hook; {} where it has none)."""

@@ -53,6 +53,8 @@ class ExchangeOAuth2Adapter(OAuth2Adapter):
     # with them in the query string (KuCoin's access-token call). A GET that spends a code is never retried.
     access_token_method = "POST"
     token_request_format = "form"
+    # Whether the code exchange repeats the redirect_uri (RFC 6749 4.1.3); OKX's JSON body has no such field.
+    redirect_uri_in_token_request = True
     # The credential's setting whose URL the token, refresh and revoke paths sit under.
     token_base_setting = "api_base_url"
     scope_delimiter = " "
@@ -209,8 +211,18 @@ class ExchangeProvider(OAuth2Provider):
     # Scopes asked for whatever the user picks (e.g. OKX's fast_api).
     fixed_scopes: tuple[str, ...] = ()
     pkce_enabled_default = False
-    # PKCE where the client is public and the exchange takes it (OKX).
+    # PKCE where the client is public and the exchange takes it.
     pkce_for_public_clients = False
+    # Where the exchange takes only confidential clients (OKX Fast API: authorization code with the client secret),
+    # a credential set up as a public client is refused at configuration and at connect.
+    confidential_clients_only = False
+
+    def configuration_problem(self) -> str:
+        """Why this tenant's credential cannot connect as configured, for the broker admin ("" where it can)."""
+        if self.confidential_clients_only and self.app.settings.get("client_type") == "public":
+            return (f"{self.name} takes only confidential clients (authorization code with the client secret): "
+                    f"set the {self.name} credential's client type to confidential and enter its client secret.")
+        return ""
 
     @property
     def exchange(self) -> Exchange:
@@ -286,8 +298,8 @@ class ExchangeProvider(OAuth2Provider):
 def with_client_auth(adapter: ExchangeOAuth2Adapter, app, data: dict):
     """The form data and auth for a call to the authorization server, by the exchange's client authentication."""
     data = dict(data)
-    # A public client has no secret to send, even if one was stored (Kraken: "<client ID>:"; OKX's PKCE mode
-    # sends code_verifier instead): the exchange refuses a public client that presents one.
+    # A public client has no secret to send, even if one was stored (Kraken: "<client ID>:"): the exchange
+    # refuses a public client that presents one.
     secret = "" if app.settings.get("client_type") == "public" else app.secret or ""
     if adapter.basic_auth:
         return data, requests.auth.HTTPBasicAuth(app.client_id, secret)

@@ -46,6 +46,10 @@ class PermissionForm(forms.Form):
 @require_http_methods(["GET", "POST"])
 def connect_start(request, exchange_id: str):
     provider = provider_for(request, exchange_id)
+    problem = provider.configuration_problem()
+    if problem:
+        return callback_problem(request, provider, f"{provider.name} cannot be connected here yet: the broker's "
+                                                   f"setup needs fixing. {problem}", status=503)
     form = PermissionForm(request.POST or None, provider=provider)
     if request.method == "POST" and form.is_valid():
         return leave_for_exchange(request, provider, form.cleaned_data["permissions"])
@@ -112,6 +116,8 @@ def disconnect(request, exchange_id: str, connection_id: int):
     provider = provider_for(request, exchange_id)
     connection = get_for_tenant(ExchangeConnection.objects.filter(user=request.user, exchange=exchange_id),
                                 request.tenant, pk=connection_id)
-    services.connection_disconnect(provider=provider, connection=connection, request=request)
+    connection = services.connection_disconnect(provider=provider, connection=connection, request=request)
     messages.success(request, f"{provider.name} is disconnected and its keys are erased here.")
+    if connection.remote_cleanup["hint"]:
+        messages.warning(request, connection.remote_cleanup["hint"])
     return redirect("dashboard")

@@ -9,16 +9,42 @@ import string
 from datetime import datetime, timezone
 from decimal import Decimal
 
+from django.conf import settings
+
 from connectors.base.api import (
-    AccessTokenExpired, ApiKey, ApiKeyRefused, Balance, ExchangeAPI, ExchangeAPIError, json_or_empty, required_texts,
+    AccessTokenExpired, ApiKey, ApiKeyInvalid, ApiKeyRefused, Balance, ExchangeAPI, ExchangeAPIError, json_or_empty,
+    required_texts,
 )
 from connectors.base.http import exchange_session
 
 from .regions import regional_api_base_url
 
 KEY_LABEL = "broker-portal"
-ONE_KEY_PER_USER = "53018"
+# Fast API key codes: okx/builder-integration-demo, demos/third-party-fastapi/PITFALLS.md ("Error Codes") and
+# INTEGRATION_GUIDE.md (steps 4 and 5).
+NO_KEY_TO_DELETE = "59506"  # "API Key does not exist": normal during delete-before-create
+ONE_KEY_PER_USER = "50116"  # "Fast API can create only one API Key"
+NOT_AN_API_BROKER = "50117"  # "Only API Brokers can create Fast API Keys"
+BOUND_KEY_NEEDS_IP_ALLOWLIST = "50118"  # "Bound API Key requires Broker IP allowlist"
+# Level C (exchange-docs/ENDPOINTS.md, "reported"): an expired or revoked access token on a Bearer call.
 TOKEN_EXPIRED_CODES = {"53002", "53003"}
+# A signed call's answer that the API key itself is no longer valid. 50111 "Invalid OK-ACCESS-KEY" (HTTP 401) is
+# OKX's own: okx/agent-trade-kit, packages/cli/src/commands/diagnose.ts ("API key is invalid or expired") and
+# packages/core/src/client/rest-client.ts (AuthenticationError), and OKX's error-code tables.
+INVALID_API_KEY_CODES = {"50111"}
+# Level C: 50119 "API key doesn't exist" rests on public integrations only, so it is the setting
+# OKX_EXTRA_INVALID_API_KEY_CODES (default ("50119",)).
+DEFAULT_EXTRA_INVALID_API_KEY_CODES = ("50119",)
+
+
+def invalid_api_key_codes() -> set[str]:
+    return INVALID_API_KEY_CODES | set(getattr(settings, "OKX_EXTRA_INVALID_API_KEY_CODES",
+                                               DEFAULT_EXTRA_INVALID_API_KEY_CODES))
+
+
+def fast_api_perm(permissions: list[str]) -> str:
+    """The key's ``perm``: "read_only" or "trade" (INTEGRATION_GUIDE.md step 5), the widest the user chose."""
+    return "trade" if "trade" in permissions else "read_only"
 
 
 def okx_timestamp(now: datetime | None = None) -> str:
@@ -40,23 +66,27 @@ def new_passphrase() -> str:
 
 
 class OKXAPI(ExchangeAPI):
-    one_key_per_user = True  # "one active Fast API key per user per broker"
+    one_key_per_user = True  # "One Broker can have only one active Fast API Key for one user" (INTEGRATION_GUIDE.md)
+    # "access_token is used only to create the Fast API Key. It lasts 1 hour and has no refresh token. The created
+    # API Key is the long-lived credential." (INTEGRATION_GUIDE.md, Hard Constraints)
+    credential_is_api_key = True
+    # "Editing or deleting keys on OKX itself requires the user to log in to OKX." (INTEGRATION_GUIDE.md, Unbinding);
+    # where: "Log in to your OKX account and go to Profile > API" (OKX's API FAQ, okx.com/help/api-faq).
+    api_key_removal_hint = (f"OKX lets this portal delete the API key only within an hour of connecting, so the key "
+                            f"is still at OKX. To remove it, sign in at OKX, open Profile → API and delete the key "
+                            f"labelled “{KEY_LABEL}”.")
 
     def base_url_for(self, details: dict) -> str:
-        """The user's regional host where the authorization callback named one (checked again on every use),
-        else the credential's API base URL."""
+        """The user's OKX site where the authorization callback named one (checked again on every use), else the
+        credential's API base URL."""
         return regional_api_base_url(self.settings, details["domain"]) if details.get("domain") else self.base_url
 
-    def bearer_headers(self, access_token: str, flow_data: dict) -> dict:
+    def bearer_post(self, path: str, access_token: str, body: dict | None, details: dict) -> dict:
+        """A Fast API management call with the access token (INTEGRATION_GUIDE.md steps 4 and 5)."""
+        base_url = self.base_url_for(details)
         headers = {"Authorization": f"Bearer {access_token}", "Content-Type": "application/json"}
-        if flow_data.get("device_id"):
-            headers["TERMID"] = flow_data["device_id"]
-        return headers
-
-    def bearer_post(self, path: str, access_token: str, body: dict, flow_data: dict) -> dict:
-        base_url = self.base_url_for(flow_data)
         with exchange_session(allowed_base_urls=[base_url]) as session:
-            response = session.post(base_url + path, json=body, headers=self.bearer_headers(access_token, flow_data))
+            response = session.post(base_url + path, json=body, headers=headers)
         payload = json_or_empty(response)
         code = str(payload.get("code", ""))
         if code in TOKEN_EXPIRED_CODES:
@@ -69,32 +99,33 @@ class OKXAPI(ExchangeAPI):
         return data if isinstance(data, dict) else {}
 
     def create_api_key(self, access_token, permissions, flow_data):
-        perms = [p for p in permissions if p in ("read_only", "trade")] or ["read_only"]
+        # Always a bound key (bindApp: true); 50118 is fixed at OKX, never by an unbound key (PITFALLS.md 3).
+        body = {"label": KEY_LABEL, "passphrase": new_passphrase(), "perm": fast_api_perm(permissions), "bindApp": True}
         try:
-            data = self.bearer_post("/api/v5/users/oauth/apikey", access_token, {
-                "label": KEY_LABEL, "passphrase": new_passphrase(), "perm": ",".join(perms),
-            }, flow_data)
+            data = self.bearer_post("/api/v5/users/oauth/apikey", access_token, body, flow_data)
         except AccessTokenExpired:
             raise
         except ExchangeAPIError as error:  # noqa: B014 (AccessTokenExpired is one, and passes above)
-            if error.code == ONE_KEY_PER_USER:
-                raise ApiKeyRefused("OKX allows one Fast API key per user for this broker, and your account "
-                                    "already has one. Delete it under OKX's API management, then connect again.")
-            raise ApiKeyRefused(f"OKX would not create the API key: {error}")
+            raise api_key_refusal(error)
         key, secret, passphrase = required_texts(data, ("apiKey", "secretKey", "passphrase"),
                                                  answer="OKX's answer to the API key request")
         perm = data.get("perm")
         return ApiKey(key=key, secret=secret, passphrase=passphrase, key_id=key,
                       permissions=[p for p in perm.split(",") if p] if isinstance(perm, str) else [])
 
-    def delete_api_key(self, access_token, connection):
+    def delete_api_key(self, access_token, connection, details=None) -> bool:
+        """Delete the user's Fast API key for this broker (one at most): True if one was deleted, False where OKX
+        answers 59506 (there was none). The call names no key: OKX's demo sends the Bearer token only."""
+        if details is None:
+            details = connection.details if connection is not None else {}
         try:
-            self.bearer_post("/api/v5/users/oauth/delete-apikey", access_token, {"apiKey": connection.api_key},
-                             connection.details)
+            self.bearer_post("/api/v5/users/oauth/delete-apikey", access_token, None, details)
         except AccessTokenExpired:
             raise
-        except ExchangeAPIError:  # noqa: B014 (already gone at the exchange)
-            return False
+        except ExchangeAPIError as error:  # noqa: B014 (AccessTokenExpired is one, and passes above)
+            if error.code == NO_KEY_TO_DELETE:
+                return False
+            raise
         return True
 
     def signed(self, connection, method: str, path_with_query: str, body: dict | None = None) -> list:
@@ -111,8 +142,11 @@ class OKXAPI(ExchangeAPI):
         with exchange_session(allowed_base_urls=[base_url]) as session:
             response = session.request(method, base_url + path_with_query, data=text or None, headers=headers)
         payload = json_or_empty(response)
-        if str(payload.get("code")) != "0":
-            raise ExchangeAPIError(payload.get("msg", f"HTTP {response.status_code}"), code=str(payload.get("code", "")))
+        code = str(payload.get("code", ""))
+        if code in invalid_api_key_codes():
+            raise ApiKeyInvalid(payload.get("msg") or "OKX no longer accepts this API key.", code=code)
+        if code != "0":
+            raise ExchangeAPIError(payload.get("msg", f"HTTP {response.status_code}"), code=code)
         return payload["data"]
 
     def usdt_prices(self, currencies):
@@ -126,3 +160,22 @@ class OKXAPI(ExchangeAPI):
     def balances(self, connection):
         details = self.signed(connection, "GET", "/api/v5/account/balance")[0].get("details", [])
         return [Balance(item["ccy"], Decimal(item["availBal"]), Decimal(item["cashBal"])) for item in details]
+
+
+def api_key_refusal(error: ExchangeAPIError) -> ApiKeyRefused:
+    """What the user is told when OKX would not create the key, and who can fix it (PITFALLS.md, Error Codes)."""
+    if error.code == ONE_KEY_PER_USER:
+        return ApiKeyRefused(
+            "OKX allows one API key per user for this broker, and your OKX account still has one. Sign in at OKX, "
+            f"open Profile → API, delete the key labelled “{KEY_LABEL}”, then connect again.", code=error.code)
+    if error.code == NOT_AN_API_BROKER:
+        return ApiKeyRefused(
+            "OKX did not let this broker create API keys (OKX 50117: only API brokers may). This is for the broker "
+            "to settle with OKX, not for you; its administrators have been told. Nothing was connected.",
+            code=error.code, audience="broker_admin")
+    if error.code == BOUND_KEY_NEEDS_IP_ALLOWLIST:
+        return ApiKeyRefused(
+            "OKX did not let this broker create the API key: its server IP allowlist at OKX is not set up (OKX 50118). "
+            "This is for the broker to settle with OKX, not for you; its administrators have been told. Nothing was "
+            "connected.", code=error.code, audience="broker_admin")
+    return ApiKeyRefused(f"OKX would not create the API key: {error}", code=error.code)

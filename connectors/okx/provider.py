@@ -1,5 +1,6 @@
-import uuid
-from datetime import timedelta
+"""OKX Fast API: authorization code only (okx/builder-integration-demo, demos/third-party-fastapi/
+INTEGRATION_GUIDE.md, "Hard Constraints" and "Full Flow"): authorize with scope=fast_api, exchange the code with the
+client secret (JSON), then delete and create the user's API key, which is the connection's lasting credential."""
 
 from connectors.base.http import origin_of
 from connectors.base.oauth import ExchangeOAuth2Adapter, ExchangeProvider
@@ -11,13 +12,19 @@ from .regions import regional_api_base_url, regional_base_urls
 class OKXOAuth2Adapter(ExchangeOAuth2Adapter):
     provider_id = "okx"
     authorize_path = "/account/oauth/authorize"
+    # "The token path verified by real integration is /v5/users/oauth/token" (no /api prefix), with a JSON body
+    # {grant_type, code, client_id, client_secret} (INTEGRATION_GUIDE.md step 3; backend/okx_client.py).
     token_path = "/v5/users/oauth/token"
+    token_request_format = "json"
+    redirect_uri_in_token_request = False
+    # Level C (exchange-docs/ENDPOINTS.md, "reported"): revocation, tried best effort after a failed connect and
+    # at disconnect; a credential's settings may set "revoke_path" (or "revoke_url") to OKX's own.
     revoke_path = "/v5/users/oauth/revoke"
-    scope_delimiter = ","
-    refresh_lifetime = timedelta(days=3)
+    # "expires_in": 3600, and no refresh token (INTEGRATION_GUIDE.md step 3).
+    refresh_lifetime = None
 
     def connection_url(self, url, details):
-        # The token, refresh and revoke endpoints live under the API base URL: move them to the user's region.
+        # The token and revoke endpoints live under the API base URL: move them to the user's OKX site.
         api_base_url = self.settings["api_base_url"].rstrip("/")
         if not url or not details.get("domain") or not url.startswith(api_base_url + "/"):
             return url
@@ -33,32 +40,28 @@ class OKXProvider(ExchangeProvider):
     name = "OKX"
     oauth2_adapter_class = OKXOAuth2Adapter
     api_class = OKXAPI
-    fixed_scopes = ("fast_api",)  # the Fast API key is what the connection is for
-    pkce_for_public_clients = True
+    fixed_scopes = ("fast_api",)
+    # "Fast API supports authorization code mode only ... Do not implement Fast API with PKCE", and the code is
+    # exchanged with the client secret (INTEGRATION_GUIDE.md): a public client cannot connect.
+    confidential_clients_only = True
+
+    def scope_for(self, permissions):
+        # The scope is fast_api alone; the permission the user chooses is the key's perm (read_only or trade).
+        return list(self.fixed_scopes)
 
     def get_auth_params(self):
-        return {"access_type": "offline", **super().get_auth_params()}
-
-    def is_public(self) -> bool:
-        return self.app.settings.get("client_type") == "public"
-
-    def flow_data(self):
-        # PKCE mode binds the tokens to a device: the portal acts as that device with an id per connection.
-        return {"device_id": str(uuid.uuid4())} if self.is_public() else {}
-
-    def token_headers(self, flow_data):
-        return {"TERMID": flow_data["device_id"]} if flow_data.get("device_id") else {}
+        return {"access_type": "offline", **super().get_auth_params()}  # "Fast API requires offline."
 
     def flow_data_from_callback(self, callback_params):
-        # The regional host the user's later calls must use, from the code exchange on. It arrives in the
-        # redirect's query string: one that is not on the allow-list refuses the connect (HostNotAllowed).
+        # The OKX site the user's later calls must use, from the code exchange on ("?code=…&state=…&domain=…"). It
+        # arrives in the redirect's query string: a host that is not an OKX site refuses the connect (HostNotAllowed).
         domain = callback_params.get("domain")
         if not domain:
             return {}
         return {"domain": origin_of(regional_api_base_url(self.app.settings, domain))[1]}
 
     def connection_details(self, callback_params, token, flow_data):
-        return {name: flow_data[name] for name in ("device_id", "domain") if flow_data.get(name)}
+        return {"domain": flow_data["domain"]} if flow_data.get("domain") else {}
 
 
 provider_classes = [OKXProvider]

@@ -1,18 +1,30 @@
-"""OKX's regional hosts. The authorization callback names, in ``domain``, the host that the user's later calls
-must use (token exchange, refresh, revocation, Fast API key, signed calls). The value comes from a redirect's
-query string, so only a host on the allow-list is taken; anything else refuses the connect."""
+"""OKX's sites. The authorization callback names, in ``domain``, the OKX site the user belongs to; the user's later
+calls (token exchange, Fast API key, signed calls) go to that site. The value comes from a redirect's query string,
+so only a host on the list of genuine OKX sites is taken; anything else refuses the connect."""
 
 from urllib.parse import urlsplit
 
 from connectors.base.http import HostNotAllowed, origin_of
 
-# The OKX hosts its documents name (the authorize page's and the US site's API example); always https.
-REGIONAL_HOSTS = ("www.okx.com", "us.okx.com")
+# Every genuine OKX site a callback may name, always over https. Sources:
+# - okx/builder-integration-demo, demos/third-party-fastapi/INTEGRATION_GUIDE.md: "domain=https://www.okx.com";
+#   PITFALLS.md: 53018 "Site authorization is missing for my.okx.com".
+# - okx/agent-trade-kit, packages/core/src/constants.ts (OKX_SITES): global www.okx.com, EEA eea.okx.com (API)
+#   and my.okx.com (web), US app.okx.com.
+# - OKX's OAuth document (exchange-docs/okx-connect-oauth.txt): its example calls https://us.okx.com.
+OKX_SITES = {
+    "www.okx.com": "Global",
+    "eea.okx.com": "EEA",
+    "my.okx.com": "EEA",
+    "us.okx.com": "US",
+    "app.okx.com": "US",
+}
+REGIONAL_HOSTS = tuple(OKX_SITES)
 
 
 def regional_base_urls(app_settings: dict) -> list[str]:
-    """Every base URL a connection's calls may go to: the credential's API path on each known OKX host over
-    https, and, for a credential on the sandbox or a test server, on that server's own hosts as configured."""
+    """Every base URL a connection's calls may go to: the credential's API path on each OKX site over https, and,
+    for a credential on the sandbox or a test server, on that server's own hosts as configured."""
     api_base_url = app_settings["api_base_url"].rstrip("/")
     path = urlsplit(api_base_url).path
     urls = [f"https://{host}{path}" for host in REGIONAL_HOSTS]
@@ -26,7 +38,7 @@ def regional_base_urls(app_settings: dict) -> list[str]:
 
 def regional_api_base_url(app_settings: dict, domain: str) -> str:
     """The credential's API base URL on the callback's ``domain`` (a host, or an origin such as
-    ``https://us.okx.com``); HostNotAllowed unless that host is on the allow-list."""
+    ``https://us.okx.com``); HostNotAllowed unless that host is one of OKX's sites."""
     value = (domain or "").strip()
     parts = urlsplit(value if "//" in value else f"//{value}")
     if value and not (parts.path.strip("/") or parts.query or parts.fragment):
@@ -34,4 +46,4 @@ def regional_api_base_url(app_settings: dict, domain: str) -> str:
             scheme, netloc = origin_of(url)
             if parts.netloc.lower() == netloc and parts.scheme.lower() in ("", scheme):
                 return url
-    raise HostNotAllowed(f"{value[:100]!r} is not one of OKX's regional hosts.")
+    raise HostNotAllowed(f"{value[:100]!r} is not one of OKX's sites.")

@@ -99,6 +99,10 @@ def token_view(exchange: str, grants: dict[str, str], name: str = "token"):
         try:
             if exchange == "kraken" and is_json(request):
                 raise oauth.OAuthError("invalid_request", "The token request must be form-encoded.")
+            if PROFILES[exchange].token_request_format == "json" and not is_json(request):
+                # OKX: "Content-Type: application/json" (INTEGRATION_GUIDE.md step 3). The answer's code is the
+                # sandbox's choice (OKX's JSON-format error), level C.
+                raise oauth.OAuthError("invalid_request", "The token request must be a JSON body.", code="50002")
             params = request_params(request)
             grant = grants.get(params.get("grant_type", ""))
             if grant is None:

@@ -17,7 +17,7 @@ from ..history import cursor_page, records, text, to_ms
 from ..models import ApiKey, Balance, HistoryRecord
 from .common import api, int_param
 
-FAST_API_PERMS = ["read_only", "trade"]
+FAST_API_PERMS = ("read_only", "trade")  # INTEGRATION_GUIDE.md step 5
 PASSPHRASE_RULE = re.compile(r"^(?=.*[a-z])(?=.*[A-Z])(?=.*\d)(?=.*[^A-Za-z0-9]).{8,32}$")
 
 
@@ -45,7 +45,7 @@ def on_regional_host(view):
 
 
 def token_caller(request):
-    """The Fast API endpoints take the OAuth access token (plus TERMID in PKCE mode)."""
+    """The Fast API endpoints take the OAuth access token as Bearer (INTEGRATION_GUIDE.md steps 4 and 5)."""
     caller = bearer_caller("okx", request, lambda reason: okx_error(*OKX_TOKEN_REFUSALS[reason]))
     if caller is None:
         raise okx_error("53004", "Authorization: Bearer <access token> is required.")
@@ -61,38 +61,56 @@ def json_body(request) -> dict:
     return body
 
 
+def active_key(caller):
+    return ApiKey.objects.filter(exchange="okx", user=caller.user, client=caller.token.client,
+                                 deleted_at__isnull=True).first()
+
+
+# Source: okx/builder-integration-demo, demos/third-party-fastapi/INTEGRATION_GUIDE.md step 5 and PITFALLS.md ("Error
+# Codes"): JSON {label, passphrase (8-32, upper+lower+digit+special), perm ("read_only" or "trade"), bindApp} →
+# data[0] = {label, apiKey, secretKey, passphrase, perm, bindApp}; 50117 not an API broker, 50116 one active key per
+# user per broker, 50118 a bound key needs the broker's IP allowlist. The order of the checks is the sandbox's.
 @api("okx", "apikey", methods=("POST",), caller=token_caller)
 def apikey_create(request, caller):
+    client = caller.token.client
+    if not client.api_broker:
+        raise okx_error("50117", "Only API Brokers can create Fast API Keys.", status=400)
     body = json_body(request)
-    label = str(body.get("label") or "")
-    if not 1 <= len(label) <= 50:
+    label = body.get("label")
+    if not isinstance(label, str) or not 1 <= len(label) <= 50:
         raise okx_error("51000", "Parameter label error.", status=400)
-    passphrase = str(body.get("passphrase") or "")
-    if not PASSPHRASE_RULE.match(passphrase):
+    passphrase = body.get("passphrase")
+    if not isinstance(passphrase, str) or not PASSPHRASE_RULE.match(passphrase):
         raise okx_error("51000", "Parameter passphrase error: 8-32 characters with upper, lower, digit and special.", status=400)
-    perms = [perm for perm in str(body.get("perm") or "").split(",") if perm]
-    if not perms or any(perm not in FAST_API_PERMS or perm not in caller.token.scopes for perm in perms):
-        raise okx_error("51000", "Parameter perm error: read_only or trade, as the user authorized.", status=400)
-    token = caller.token
-    if ApiKey.objects.filter(user=token.user, client=token.client, deleted_at__isnull=True).exists():
-        raise okx_error("53018", "This user already has a Fast API key for this application.", status=400)
+    perm = body.get("perm")
+    if perm not in FAST_API_PERMS or perm not in client.permissions:
+        raise okx_error("51000", "Parameter perm error: read_only or trade, as the broker registered.", status=400)
+    bind_app = body.get("bindApp")
+    if not isinstance(bind_app, bool):
+        raise okx_error("51000", "Parameter bindApp error.", status=400)
+    if active_key(caller) is not None:
+        raise okx_error("50116", "Fast API can create only one API Key.", status=400)
+    if bind_app and not client.ip_allowlist:
+        raise okx_error("50118", "Bound API Key requires Broker IP allowlist.", status=400)
     key = ApiKey.objects.create(
-        exchange="okx", user=token.user, client=token.client, name=label, api_key=str(uuid.uuid4()),
-        secret=secrets.token_hex(16).upper(), passphrase=passphrase, permissions=perms, created_at=clock.now(),
+        exchange="okx", user=caller.user, client=client, name=label, api_key=str(uuid.uuid4()),
+        secret=secrets.token_hex(16).upper(), passphrase=passphrase, permissions=[perm],
+        ip_allowlist=list(client.ip_allowlist) if bind_app else [], created_at=clock.now(),
     )
     return {"label": key.name, "apiKey": key.api_key, "secretKey": key.secret, "passphrase": key.passphrase,
-            "perm": ",".join(perms), "ip": "", "ts": str(to_ms(key.created_at))}
+            "perm": perm, "bindApp": bind_app}
 
 
+# Source: INTEGRATION_GUIDE.md step 4 and backend/okx_client.py delete_oauth_apikey: POST with the Bearer token only
+# (no body names a key: a broker has one key per user) → {"code":"0","data":[{"result":true}]}; 59506 "API Key does
+# not exist" when there is none.
 @api("okx", "delete-apikey", methods=("POST",), caller=token_caller)
 def apikey_delete(request, caller):
-    body = json_body(request)
-    deleted = ApiKey.objects.filter(
-        user=caller.user, client=caller.token.client, api_key=body.get("apiKey", ""), deleted_at__isnull=True
-    ).update(deleted_at=clock.now())
+    deleted = ApiKey.objects.filter(exchange="okx", user=caller.user, client=caller.token.client,
+                                    deleted_at__isnull=True).update(deleted_at=clock.now())
     if not deleted:
-        raise okx_error("51000", "Parameter apiKey error.", status=400)
-    return {"apiKey": body["apiKey"]}
+        raise okx_error("59506", "API Key does not exist.", status=400)
+    return [{"result": True}]
 
 
 def require_read(caller) -> None:
@@ -100,6 +118,9 @@ def require_read(caller) -> None:
         raise okx_error("50120", "API key doesn't have permission.", status=403)
 
 
+# Signed v5 REST (docs/OPENAPI_SIGNING.md of okx/builder-integration-demo; api_auth.okx_caller): a deleted or unknown
+# key answers 50111 "Invalid OK-ACCESS-KEY" (okx/agent-trade-kit, packages/cli/src/commands/diagnose.ts). Balance
+# fields as INTEGRATION_GUIDE.md step 6: data[0].totalEq, details[].ccy/eq/availBal.
 @api("okx", "balance", caller=okx_caller)
 def balance(request, caller):
     require_read(caller)
@@ -114,6 +135,7 @@ def balance(request, caller):
     return [{"totalEq": text(total), "uTime": str(clock.now_ms()), "details": details}]
 
 
+# Source: C (exchange-docs/ENDPOINTS.md and the seed's field names); lenient.
 @api("okx", "currencies", caller=okx_caller)
 def currencies(request, caller):
     require_read(caller)
@@ -127,6 +149,7 @@ def currencies(request, caller):
     ]
 
 
+# Source: okx/builder-integration-demo backend/okx_client.py get_ticker (public, data[0].last).
 @api("okx", "ticker")
 def ticker(request):
     base, _, quote = request.GET.get("instId", "").upper().partition("-")
@@ -175,6 +198,7 @@ deposit_history = _history_view(HistoryRecord.Kind.DEPOSIT, "deposit-history", "
 withdrawal_history = _history_view(HistoryRecord.Kind.WITHDRAWAL, "withdrawal-history", "time")
 
 
+# Source: C (exchange-docs/ENDPOINTS.md "POST /api/v5/asset/withdrawal"); Fast API perms are read_only/trade only.
 @api("okx", "withdrawal", methods=("POST",), caller=okx_caller)
 def withdrawal(request, caller):
     # Fast API keys carry read_only/trade only, and OKX withdrawals need the withdraw permission.

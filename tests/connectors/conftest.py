@@ -43,13 +43,15 @@ def portal(live_server, transactional_db):
     return {"url": live_server.url, "tenant": tenant, "user": user}
 
 
-def register_credential(base_url, tenant, exchange_id, *, client_type="confidential", **overrides):
+def register_credential(base_url, tenant, exchange_id, *, client_type="confidential", api_broker=True,
+                        ip_allowlist=("127.0.0.1",), **overrides):
     exchange = EXCHANGES[exchange_id]
     client_id, secret = f"{tenant.slug}-{exchange_id}", f"{tenant.slug}-{exchange_id}-secret"
     redirect_uri = f"{base_url}/connect/{exchange_id}/callback/"
     sandbox_scopes = list(exchange.permission_codes) + (["fast_api"] if exchange_id == "okx" else [])
     client_register(exchange=exchange_id, client_id=client_id, client_secret=secret, client_type=client_type,
-                    redirect_uris=[redirect_uri], permissions=sandbox_scopes)
+                    redirect_uris=[redirect_uri], permissions=sandbox_scopes, api_broker=api_broker,
+                    ip_allowlist=ip_allowlist)
     credential, _ = ExchangeCredential.objects.update_or_create(
         tenant=tenant, exchange=exchange_id,
         defaults={

@@ -1,5 +1,5 @@
-"""OKX's callback names the regional host (``domain``) that the user's later calls must use: the token exchange,
-the Fast API key, refresh, revocation and signed calls go there, and only to a host on the allow-list."""
+"""OKX's callback names the site (``domain``) that the user's later calls must use: the token exchange, the Fast
+API key, revocation and signed calls go there, and only to a genuine OKX site."""
 
 from urllib.parse import urlencode, urlsplit
 
@@ -22,6 +22,11 @@ SANDBOX = {"api_base_url": "http://localhost:8765/sandbox/okx/",
 
 
 @pytest.mark.parametrize("settings_, domain, expected", [
+    # Every OKX site of connectors/okx/regions.py (each with its source there).
+    (PRODUCTION, "https://www.okx.com", "https://www.okx.com"),
+    (PRODUCTION, "eea.okx.com", "https://eea.okx.com"),
+    (PRODUCTION, "https://my.okx.com", "https://my.okx.com"),
+    (PRODUCTION, "app.okx.com", "https://app.okx.com"),
     (PRODUCTION, "us.okx.com", "https://us.okx.com"),
     (PRODUCTION, "WWW.OKX.COM", "https://www.okx.com"),
     (PRODUCTION, "https://us.okx.com/", "https://us.okx.com"),
@@ -36,6 +41,8 @@ def test_a_listed_domain_gives_the_credentials_api_path_on_that_host(settings_, 
 @pytest.mark.parametrize("settings_, domain", [
     (PRODUCTION, "evil.example"),
     (PRODUCTION, "www.okx.com.evil.example"),
+    (PRODUCTION, "evil.okx.com"),  # not an OKX site, though under okx.com
+    (PRODUCTION, "okx.com.evil.example"),
     (PRODUCTION, "www.okx.com@evil.example"),
     (PRODUCTION, "evil.example#www.okx.com"),
     (PRODUCTION, "http://us.okx.com"),  # real OKX hosts only over https
@@ -52,15 +59,15 @@ def test_an_unlisted_domain_is_refused(settings_, domain):
         regional_api_base_url(settings_, domain)
 
 
-def test_the_token_refresh_and_revoke_urls_move_to_the_connections_domain(rf):
+def test_the_token_and_revoke_urls_move_to_the_connections_domain(rf):
     provider = OKXProvider(rf.get("/"), app=type("App", (), {"settings": PRODUCTION})())
     adapter = OKXOAuth2Adapter(None, provider=provider)
-    details = {"domain": "us.okx.com"}
-    assert adapter.connection_url(adapter.refresh_token_url, details) == "https://us.okx.com/v5/users/oauth/token"
-    assert adapter.connection_url(adapter.revoke_url, details) == "https://us.okx.com/v5/users/oauth/revoke"
-    assert adapter.connection_url(adapter.refresh_token_url, {}) == "https://www.okx.com/v5/users/oauth/token"
+    details = {"domain": "eea.okx.com"}
+    assert adapter.connection_url(adapter.access_token_url, details) == "https://eea.okx.com/v5/users/oauth/token"
+    assert adapter.connection_url(adapter.revoke_url, details) == "https://eea.okx.com/v5/users/oauth/revoke"
+    assert adapter.connection_url(adapter.access_token_url, {}) == "https://www.okx.com/v5/users/oauth/token"
     with pytest.raises(HostNotAllowed):  # a stored domain is checked again on every use
-        adapter.connection_url(adapter.refresh_token_url, {"domain": "evil.example"})
+        adapter.connection_url(adapter.access_token_url, {"domain": "evil.example"})
 
 
 @pytest.fixture
@@ -86,9 +93,9 @@ def test_every_call_after_the_callback_goes_to_its_domain_not_to_the_api_base_ur
     # Signed call (balances).
     dashboard = browser_session.session.get(f"{portal['url']}/").text
     assert "97500.00 USDT" in dashboard, dashboard[:3000]
-    # Refresh.
-    assert connection_refresh(connection_id=connection.pk, force=True).outcome == Outcome.REFRESHED
-    # Key deletion and revocation.
+    # No refresh: the API key is the credential.
+    assert connection_refresh(connection_id=connection.pk, force=True).outcome == Outcome.SKIPPED
+    # Key deletion and revocation, with the access token while it lasts.
     response = browser_session.session.post(
         f"{portal['url']}/connect/okx/{connection.pk}/disconnect/",
         data={"csrfmiddlewaretoken": csrf_token(dashboard)}, allow_redirects=False)

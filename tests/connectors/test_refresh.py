@@ -67,14 +67,14 @@ def make_connection(portal, sandbox_accounts):
         access = f"{pair.access_token}:{pair.access_secret}" if pair.access_secret else pair.access_token
         keys = {"api_key": pair.access_token, "api_secret": pair.access_secret,
                 "api_key_id": pair.access_token} if exchange_id == "peatio" else {}
-        return ExchangeConnection.objects.create(
-            tenant=portal["tenant"], user=portal["user"], exchange=exchange_id,
-            exchange_account_id=f"account-{next(counter)}", permissions=PERMISSIONS[exchange_id],
-            access_token=access, refresh_token=pair.refresh_token,
-            access_expires_at=timezone.now() + access_expires_in,
-            refresh_expires_at=refresh_expires_at or (pair.refresh_expires_at if exchange_id != "peatio" else None),
+        return ExchangeConnection.objects.create(**{
+            "tenant": portal["tenant"], "user": portal["user"], "exchange": exchange_id,
+            "exchange_account_id": f"account-{next(counter)}", "permissions": PERMISSIONS[exchange_id],
+            "access_token": access, "refresh_token": pair.refresh_token,
+            "access_expires_at": timezone.now() + access_expires_in,
+            "refresh_expires_at": refresh_expires_at or (pair.refresh_expires_at if exchange_id != "peatio" else None),
             **keys, **fields,
-        )
+        })
 
     return make
 
@@ -137,27 +137,29 @@ def test_twenty_parallel_refreshes_make_one_token_call_and_agree(portal, make_co
 
 
 def test_not_due_is_left_alone_and_force_refreshes(make_connection, token_calls):
-    connection = make_connection("okx", access_expires_in=timedelta(hours=1))
+    connection = make_connection("kraken", access_expires_in=timedelta(hours=1))
     assert connection_refresh(connection_id=connection.pk).outcome == Outcome.FRESH
     assert token_calls == []
     assert connection_refresh(connection_id=connection.pk, force=True).outcome == Outcome.REFRESHED
     connection.refresh_from_db()
-    assert connection.access_expires_at > timezone.now() + timedelta(minutes=55)
+    assert connection.access_expires_at > timezone.now() + timedelta(hours=23)
     assert connection.last_refreshed_at and connection.refresh_failures == 0
 
 
-def test_okx_public_client_refresh_sends_the_device_id(portal, make_connection, token_calls):
-    from .conftest import register_credential
-
-    register_credential(portal["url"], portal["tenant"], "okx", client_type="public")
-    client = SandboxClient.objects.get(exchange="okx", client_id="live-okx")
-    user = SandboxUser.objects.get(exchange="okx", email="trader@okx.sandbox")
-    pair = sandbox_oauth._new_pair(client, user, ["read_only", "fast_api"], family="okx-device", device_id="dev-1")
-    connection = ExchangeConnection.objects.create(
-        tenant=portal["tenant"], user=portal["user"], exchange="okx", permissions=["read_only"],
-        access_token=pair.access_token, refresh_token=pair.refresh_token, details={"device_id": "dev-1"},
-        access_expires_at=timezone.now() + timedelta(minutes=1), refresh_expires_at=pair.refresh_expires_at)
-    assert connection_refresh(connection_id=connection.pk).outcome == Outcome.REFRESHED
+def test_okx_is_never_refreshed_nor_flagged_when_its_access_token_lapses(make_connection, token_calls, mailoutbox):
+    """OKX Fast API: the access token (1 h, no refresh token) only creates the key; the key is the credential
+    (okx/builder-integration-demo, demos/third-party-fastapi/INTEGRATION_GUIDE.md, Hard Constraints)."""
+    connection = make_connection("okx", access_expires_in=timedelta(minutes=-5), refresh_token="",
+                                 refresh_expires_at=timezone.now() + timedelta(hours=1))
+    assert connections_sweep() == {"enqueued": 0, "warned": 0}
+    for force in (False, True):
+        assert connection_refresh(connection_id=connection.pk, force=force).outcome == Outcome.SKIPPED
+    assert refresh.connection_warn_refresh_lapse(connection_id=connection.pk) is False
+    connection.refresh_from_db()
+    assert connection.status == "active" and connection.refresh_lapse_warned_at is None
+    assert token_calls == [] and mailoutbox == []
+    assert not AuditEvent.objects.filter(action__in=["connection.needs_reauthorization",
+                                                     "connection.refresh_lapsing"]).exists()
 
 
 def test_peatio_expired_key_on_demand_refreshes_once_and_rotates_the_api_key(portal, make_connection, token_calls):
@@ -226,9 +228,9 @@ def test_lost_response_after_our_commit_failed_ends_flagged_not_looping(make_con
 
 
 def test_lost_response_by_timeout_ends_flagged_not_looping(make_connection, token_calls, settings):
-    connection = make_connection("okx")
+    connection = make_connection("kraken")
     settings.EXCHANGE_HTTP_TIMEOUT = (2, 0.4)
-    sandbox_faults.fault_set(exchange="okx", endpoint="token", kind="slow", count=1, delay_seconds=1.0)
+    sandbox_faults.fault_set(exchange="kraken", endpoint="token", kind="slow", count=1, delay_seconds=1.0)
     result = connection_refresh(connection_id=connection.pk)
     assert result.outcome == Outcome.RETRY and result.retry_at > timezone.now()
     # The sandbox answers after we gave up: it rotated, and the answer is lost.
@@ -293,15 +295,15 @@ def test_backoff_grows_with_jitter_and_stays_inside_the_refresh_tokens_life():
 
 
 def test_failing_refresh_near_the_lapse_flags_the_connection_once(make_connection, token_calls, mailoutbox):
-    connection = make_connection("okx", refresh_expires_at=timezone.now() + timedelta(hours=6))
-    sandbox_faults.fault_set(exchange="okx", endpoint="token", kind="500")
+    connection = make_connection("kraken", refresh_expires_at=timezone.now() + timedelta(hours=6))
+    sandbox_faults.fault_set(exchange="kraken", endpoint="token", kind="500")
     for _ in range(2):
         result = connection_refresh(connection_id=connection.pk)
         assert result.outcome == Outcome.RETRY and result.retry_at < connection.refresh_expires_at
     connection.refresh_from_db()
     assert connection.refresh_lapse_warned_at is not None
     assert AuditEvent.objects.filter(action="connection.refresh_lapsing").count() == 1
-    assert [m.subject for m in mailoutbox] == ["Live Broker: your OKX connection may need reconnecting soon"]
+    assert [m.subject for m in mailoutbox] == ["Live Broker: your Kraken connection may need reconnecting soon"]
     sandbox_faults.fault_clear()
     assert connection_refresh(connection_id=connection.pk).outcome == Outcome.REFRESHED
     connection.refresh_from_db()

@@ -8,7 +8,7 @@ import requests
 from sandbox.exchanges import KUCOIN_AUTH_GROUPS
 
 from .support import (
-    KRAKEN_REDIRECT, KUCOIN_REDIRECT, OKX_REDIRECT, PEATIO_REDIRECT, authorize_code, consent, pkce_pair, query_of,
+    KRAKEN_REDIRECT, KUCOIN_REDIRECT, OKX_REDIRECT, PEATIO_REDIRECT, authorize_code, consent, query_of,
     sign_in,
 )
 
@@ -126,77 +126,6 @@ def test_refresh_rotates_and_reuse_revokes_the_family(base, accounts, clients, k
     assert no_scope.json()["error"] == "invalid_request"
 
 
-def test_okx_confidential_flow_domain_revoke(base, accounts, clients):
-    user = accounts["okx"]["trader"]
-    url = (f"{base}/okx/account/oauth/authorize?response_type=code&access_type=offline&client_id=okx-broker"
-           f"&redirect_uri={requests.utils.quote(OKX_REDIRECT, safe='')}&scope=read_only,fast_api&state=o1")
-    query = authorize_code(url, user["email"], user["password"])
-    assert query["state"] == "o1" and query["domain"] == base.split("//")[1].split("/")[0]
-    token_url = f"{base}/okx/v5/users/oauth/token"
-    tokens = requests.post(token_url, data={"grant_type": "authorization_code", "code": query["code"],
-                                            "client_id": "okx-broker", "client_secret": "okx-secret"}).json()
-    assert tokens["expires_in"] == 3600 and tokens["refresh_token"]
-    auth = {"Authorization": f"Bearer {tokens['access_token']}"}
-    assert requests.get(f"{base}/okx/api/v5/asset/currencies", headers=auth).json()["code"] == "0"
-    revoke = requests.post(f"{base}/okx/v5/users/oauth/revoke", data={"client_id": "okx-broker", "client_secret": "okx-secret",
-                                                                      "token": tokens["access_token"]})
-    assert revoke.status_code == 200
-    assert requests.get(f"{base}/okx/api/v5/asset/currencies", headers=auth).json()["code"] == "53003"
-    refreshed = requests.post(token_url, data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"],
-                                               "client_id": "okx-broker", "client_secret": "okx-secret"})
-    assert refreshed.status_code == 400
-
-
-
-def test_okx_user_of_another_region_is_answered_only_on_the_callbacks_domain(base, accounts, clients, settings):
-    """SANDBOX_OKX_DOMAIN: the callback names another host of the same server, and the user's calls are answered
-    only there (the public ticker answers anywhere)."""
-    port = base.split("//")[1].split("/")[0].rsplit(":", 1)[1]
-    settings.SANDBOX_OKX_DOMAIN = f"127.0.0.1:{port}"
-    regional = f"http://127.0.0.1:{port}/sandbox"
-    user = accounts["okx"]["trader"]
-    url = (f"{base}/okx/account/oauth/authorize?response_type=code&access_type=offline&client_id=okx-broker"
-           f"&redirect_uri={requests.utils.quote(OKX_REDIRECT, safe='')}&scope=read_only,fast_api&state=o2")
-    query = authorize_code(url, user["email"], user["password"])
-    assert query["domain"] == f"127.0.0.1:{port}" != base.split("//")[1].split("/")[0]
-    form = {"grant_type": "authorization_code", "code": query["code"], "client_id": "okx-broker",
-            "client_secret": "okx-secret"}
-    elsewhere = requests.post(f"{base}/okx/v5/users/oauth/token", data=form)
-    assert elsewhere.status_code == 403 and elsewhere.json()["code"] == "53020"
-    tokens = requests.post(f"{regional}/okx/v5/users/oauth/token", data=form).json()
-    auth = {"Authorization": f"Bearer {tokens['access_token']}"}
-    assert requests.get(f"{base}/okx/api/v5/asset/currencies", headers=auth).json()["code"] == "53020"
-    assert requests.get(f"{regional}/okx/api/v5/asset/currencies", headers=auth).json()["code"] == "0"
-    assert requests.get(f"{base}/okx/api/v5/market/ticker?instId=BTC-USDT").json()["code"] == "0"
-
-
-def test_okx_pkce_public_client_is_bound_to_termid(base, accounts, clients):
-    user = accounts["okx"]["trader"]
-    verifier, challenge = pkce_pair()
-    params = {"response_type": "code", "access_type": "offline", "client_id": "okx-app", "redirect_uri": OKX_REDIRECT,
-              "scope": "read_only", "state": "p1"}
-    no_pkce = requests.get(f"{base}/okx/account/oauth/authorize", params=params)
-    assert no_pkce.status_code == 400
-    plain = requests.get(f"{base}/okx/account/oauth/authorize", params={**params, "code_challenge": verifier,
-                                                                        "code_challenge_method": "plain"})
-    assert plain.status_code == 400
-    url = requests.Request("GET", f"{base}/okx/account/oauth/authorize", params={
-        **params, "code_challenge": challenge, "code_challenge_method": "S256"}).prepare().url
-    token_url = f"{base}/okx/v5/users/oauth/token"
-    code = authorize_code(url, user["email"], user["password"])["code"]
-    wrong = requests.post(token_url, data={"grant_type": "authorization_code", "code": code, "client_id": "okx-app",
-                                           "code_verifier": "b" * 50}, headers={"TERMID": "device-1"})
-    assert wrong.json()["error"] == "invalid_grant"
-    code = authorize_code(url, user["email"], user["password"])["code"]
-    tokens = requests.post(token_url, data={"grant_type": "authorization_code", "code": code, "client_id": "okx-app",
-                                            "code_verifier": verifier}, headers={"TERMID": "device-1"}).json()
-    auth = {"Authorization": f"Bearer {tokens['access_token']}"}
-    currencies = f"{base}/okx/api/v5/asset/currencies"
-    assert requests.get(currencies, headers=auth).json()["code"] == "53001"
-    assert requests.get(currencies, headers={**auth, "TERMID": "device-2"}).json()["code"] == "53001"
-    assert requests.get(currencies, headers={**auth, "TERMID": "device-1"}).json()["code"] == "0"
-
-
 def test_kraken_basic_auth_only_and_lifetimes(base, accounts, clients):
     user = accounts["kraken"]["trader"]
     token_url = f"{base}/kraken/oauth/token"
@@ -261,28 +190,6 @@ def test_client_register_is_idempotent_and_encrypts_kraken_secret(transactional_
     assert decrypted == b"s3cret"
     plain = client_register(exchange="kucoin", client_id="k", client_secret="s", redirect_uris=[], permissions=KUCOIN_AUTH_GROUPS)
     assert plain == {"client_id": "k", "client_secret": "s"}
-
-
-def test_okx_pkce_refresh_keeps_the_device_binding(base, accounts, clients):
-    user = accounts["okx"]["trader"]
-    verifier, challenge = pkce_pair()
-    url = requests.Request("GET", f"{base}/okx/account/oauth/authorize", params={
-        "response_type": "code", "access_type": "offline", "client_id": "okx-app", "redirect_uri": OKX_REDIRECT,
-        "scope": "read_only", "state": "p", "code_challenge": challenge, "code_challenge_method": "S256"}).prepare().url
-    code = authorize_code(url, user["email"], user["password"])["code"]
-    token_url = f"{base}/okx/v5/users/oauth/token"
-    no_device = requests.post(token_url, data={"grant_type": "authorization_code", "code": code, "client_id": "okx-app",
-                                               "code_verifier": verifier})
-    assert no_device.status_code == 400
-    code = authorize_code(url, user["email"], user["password"])["code"]
-    tokens = requests.post(token_url, data={"grant_type": "authorization_code", "code": code, "client_id": "okx-app",
-                                            "code_verifier": verifier}, headers={"TERMID": "dev-9"}).json()
-    refresh = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": "okx-app"}
-    assert requests.post(token_url, data=refresh, headers={"TERMID": "other"}).status_code == 400
-    renewed = requests.post(token_url, data=refresh, headers={"TERMID": "dev-9"})
-    assert renewed.status_code == 200
-    auth = {"Authorization": f"Bearer {renewed.json()['access_token']}", "TERMID": "dev-9"}
-    assert requests.get(f"{base}/okx/api/v5/asset/currencies", headers=auth).json()["code"] == "0"
 
 
 def test_peatio_revoke_disables_the_key_pair(base, accounts, clients):

@@ -1,61 +1,157 @@
-"""OKX Fast API keys and signed v5 REST."""
+"""OKX Fast API on the sandbox, as okx/builder-integration-demo (demos/third-party-fastapi/INTEGRATION_GUIDE.md,
+PITFALLS.md, backend/okx_client.py) shows it: authorization code only, a JSON token call with no refresh token,
+delete-then-create of the one key per user, and the signed v5 REST calls."""
 
 from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
 
-from .support import OKX_REDIRECT, authorize_code, okx_request
+from sandbox.models import ApiKey, Token
+from sandbox.services import client_register
+
+from .support import OKX_REDIRECT, authorize_code, csrf_token, okx_request, pkce_pair, query_of, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 GOOD_PASSPHRASE = "Sandbox#Pass1"
 
 
+def authorize_url(base, **overrides):
+    params = {"response_type": "code", "access_type": "offline", "client_id": "okx-broker",
+              "redirect_uri": OKX_REDIRECT, "scope": "fast_api", "state": "o", **overrides}
+    return requests.Request("GET", f"{base}/okx/account/oauth/authorize",
+                            params={k: v for k, v in params.items() if v is not None}).prepare().url
+
+
+def token_call(base, code, *, form=False, **overrides):
+    body = {"grant_type": "authorization_code", "code": code, "client_id": "okx-broker", "client_secret": "okx-secret",
+            **overrides}
+    return requests.post(f"{base}/okx/v5/users/oauth/token", **({"data": body} if form else {"json": body}))
+
+
 @pytest.fixture
 def okx_tokens(base, accounts, clients):
-    def connect(scope="read_only,trade,fast_api", account="trader"):
+    def connect(scope="fast_api", account="trader", client_id="okx-broker"):
         user = accounts["okx"][account]
-        url = requests.Request("GET", f"{base}/okx/account/oauth/authorize", params={
-            "response_type": "code", "access_type": "offline", "client_id": "okx-broker", "redirect_uri": OKX_REDIRECT,
-            "scope": scope, "state": "o"}).prepare().url
-        code = authorize_code(url, user["email"], user["password"])["code"]
-        return requests.post(f"{base}/okx/v5/users/oauth/token", data={
-            "grant_type": "authorization_code", "code": code, "client_id": "okx-broker",
-            "client_secret": "okx-secret"}).json()
+        code = authorize_code(authorize_url(base, scope=scope, client_id=client_id), user["email"],
+                              user["password"])["code"]
+        response = token_call(base, code, client_id=client_id)
+        assert response.status_code == 200, response.text
+        return response.json()
 
     return connect
 
 
+def bearer(tokens) -> dict:
+    return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
 def create_key(base, tokens, **body):
-    return requests.post(f"{base}/okx/api/v5/users/oauth/apikey", headers={"Authorization": f"Bearer {tokens['access_token']}"},
-                         json={"label": "broker", "passphrase": GOOD_PASSPHRASE, "perm": "read_only", **body})
+    return requests.post(f"{base}/okx/api/v5/users/oauth/apikey", headers=bearer(tokens),
+                         json={"label": "broker", "passphrase": GOOD_PASSPHRASE, "perm": "read_only", "bindApp": True,
+                               **body})
 
 
-def test_fast_api_key_rules(base, okx_tokens):
+def delete_key(base, tokens):
+    return requests.post(f"{base}/okx/api/v5/users/oauth/delete-apikey", headers=bearer(tokens))
+
+
+def test_authorize_is_authorization_code_with_fast_api_offline_and_no_pkce(base, accounts, clients):
+    user = accounts["okx"]["trader"]
+    query = authorize_code(authorize_url(base), user["email"], user["password"])
+    assert query["state"] == "o" and query["code"] and query["domain"] == base.split("//")[1].split("/")[0]
+    _, challenge = pkce_pair()
+    refused = {
+        "scope without fast_api": authorize_url(base, scope="read_only"),
+        "no access_type": authorize_url(base, access_type=None),
+        "PKCE": authorize_url(base, code_challenge=challenge, code_challenge_method="S256"),
+        "public client": authorize_url(base, client_id="okx-app"),
+        # Encoded twice, the redirect_uri is not the registered one (PITFALLS.md 2).
+        "double encoding": authorize_url(base, redirect_uri=requests.utils.quote(OKX_REDIRECT, safe="")),
+    }
+    for reason, url in refused.items():
+        response = requests.get(url, allow_redirects=False)
+        assert response.status_code == 400 and "Location" not in response.headers, reason
+
+
+def test_token_call_is_json_only_and_gives_no_refresh_token(base, accounts, clients):
+    user = accounts["okx"]["trader"]
+    code = authorize_code(authorize_url(base), user["email"], user["password"])["code"]
+    as_form = token_call(base, code, form=True)
+    assert as_form.status_code == 400 and as_form.json()["code"] == "50002"
+    tokens = token_call(base, code)
+    assert tokens.status_code == 200, tokens.text
+    assert set(tokens.json()) == {"access_token", "token_type", "expires_in"}
+    assert tokens.json()["token_type"] == "bearer" and tokens.json()["expires_in"] == 3600
+    stored = Token.objects.get(access_token=tokens.json()["access_token"])
+    refresh = requests.post(f"{base}/okx/v5/users/oauth/token", json={
+        "grant_type": "refresh_token", "refresh_token": stored.refresh_token, "client_id": "okx-broker",
+        "client_secret": "okx-secret"})
+    assert refresh.status_code == 400 and refresh.json()["error"] == "unsupported_grant_type"
+    code = authorize_code(authorize_url(base), user["email"], user["password"])["code"]
+    assert token_call(base, code, client_secret="wrong").status_code == 401
+
+
+def test_delete_then_create_one_key_per_user(base, okx_tokens):
     tokens = okx_tokens()
+    none = delete_key(base, tokens)
+    assert none.json()["code"] == "59506"  # "the key does not exist": carry on
     for weak in ["Sh1!abc", "alllowercase1!", "NoDigits!!", "NoSpecial123", "x" * 40]:
-        response = create_key(base, tokens, passphrase=weak)
-        assert response.json()["code"] == "51000", weak
-    created = create_key(base, tokens, perm="read_only,trade").json()
-    assert created["code"] == "0"
+        assert create_key(base, tokens, passphrase=weak).json()["code"] == "51000", weak
+    for body in [{"perm": "read_only,trade"}, {"perm": "withdraw"}, {"bindApp": "true"}, {"label": ""}]:
+        assert create_key(base, tokens, **body).json()["code"] == "51000", body
+    missing_bind = requests.post(f"{base}/okx/api/v5/users/oauth/apikey", headers=bearer(tokens),
+                                 json={"label": "broker", "passphrase": GOOD_PASSPHRASE, "perm": "read_only"})
+    assert missing_bind.json()["code"] == "51000"
+    created = create_key(base, tokens, perm="trade").json()
+    assert created["code"] == "0", created
     key = created["data"][0]
-    assert set(key) >= {"label", "apiKey", "secretKey", "passphrase", "perm"} and key["perm"] == "read_only,trade"
-    assert create_key(base, tokens).json()["code"] == "53018"  # one active key per user per application
-    deleted = requests.post(f"{base}/okx/api/v5/users/oauth/delete-apikey", json={"apiKey": key["apiKey"]},
-                            headers={"Authorization": f"Bearer {tokens['access_token']}"})
-    assert deleted.json()["code"] == "0"
+    assert set(key) == {"label", "apiKey", "secretKey", "passphrase", "perm", "bindApp"}
+    assert key["perm"] == "trade" and key["bindApp"] is True and key["passphrase"] == GOOD_PASSPHRASE
+    assert create_key(base, tokens).json()["code"] == "50116"  # one active key per user per broker
+    deleted = delete_key(base, tokens).json()
+    assert deleted == {"code": "0", "msg": "", "data": [{"result": True}]}
+    api = base + "/okx"
+    assert okx_request(api, key, "GET", "/api/v5/account/balance").json()["code"] == "50111"
     assert create_key(base, tokens).json()["code"] == "0"
 
 
-def test_fast_api_needs_the_scope(base, okx_tokens):
-    assert create_key(base, okx_tokens(scope="read_only")).json()["code"] == "53017"
-    assert create_key(base, okx_tokens(scope="read_only,fast_api"), perm="trade").json()["code"] == "51000"
+def test_the_broker_must_be_an_api_broker_with_an_ip_allowlist_for_bound_keys(base, okx_tokens):
+    tokens = okx_tokens()
+    client_register(exchange="okx", client_id="okx-broker", client_secret="okx-secret", redirect_uris=[OKX_REDIRECT],
+                    permissions=["read_only", "trade", "fast_api"], api_broker=False, ip_allowlist=["127.0.0.1"])
+    assert create_key(base, tokens).json()["code"] == "50117"
+    client_register(exchange="okx", client_id="okx-broker", client_secret="okx-secret", redirect_uris=[OKX_REDIRECT],
+                    permissions=["read_only", "trade", "fast_api"], ip_allowlist=[])
+    refused = create_key(base, tokens).json()
+    assert refused["code"] == "50118" and not ApiKey.objects.filter(exchange="okx").exists()
+    unbound = create_key(base, tokens, bindApp=False).json()  # only a bound key needs the allowlist
+    assert unbound["code"] == "0" and unbound["data"][0]["bindApp"] is False
 
 
-def test_expired_access_token(base, okx_tokens):
+def test_fast_api_needs_the_scope_and_a_live_token(base, okx_tokens, accounts, clients):
+    # The consent page lets the user untick fast_api: such a token cannot make keys.
+    user = accounts["okx"]["trader"]
+    session = requests.Session()
+    url = authorize_url(base, scope="fast_api,read_only")
+    assert sign_in(session, url, user["email"], user["password"]).status_code == 302
+    page = session.get(url)
+    answer = session.post(url, allow_redirects=False, data={"csrfmiddlewaretoken": csrf_token(page.text),
+                                                             "action": "approve", "scope": ["read_only"]})
+    tokens = token_call(base, query_of(answer.headers["Location"])["code"]).json()
+    assert create_key(base, tokens).json()["code"] == "53017"
     tokens = okx_tokens()
     requests.post(f"{base}/control/clock", json={"offset_seconds": 3601})
     assert create_key(base, tokens).json()["code"] == "53002"
+    assert delete_key(base, tokens).json()["code"] == "53002"
+
+
+def test_a_key_outlives_its_access_token(base, okx_tokens):
+    tokens = okx_tokens()
+    key = create_key(base, tokens).json()["data"][0]
+    requests.post(f"{base}/control/clock", json={"offset_seconds": 7 * 24 * 3600})
+    balance = okx_request(base + "/okx", key, "GET", "/api/v5/account/balance")
+    assert balance.json()["code"] == "0"
 
 
 def test_signed_rest_and_pagination(base, okx_tokens):
@@ -63,9 +159,11 @@ def test_signed_rest_and_pagination(base, okx_tokens):
     api = base + "/okx"
     balance = okx_request(api, key, "GET", "/api/v5/account/balance?ccy=BTC").json()
     assert balance["code"] == "0" and balance["data"][0]["details"][0]["availBal"] == "1.5"
+    assert {"totalEq", "details"} <= set(balance["data"][0])
     assert okx_request(api, key, "GET", "/api/v5/account/balance", **{"OK-ACCESS-SIGN": "x"}).json()["code"] == "50113"
     assert okx_request(api, key, "GET", "/api/v5/account/balance", **{"OK-ACCESS-PASSPHRASE": "x"}).json()["code"] == "50105"
-    assert okx_request(api, key, "GET", "/api/v5/account/balance", **{"OK-ACCESS-KEY": "x"}).json()["code"] == "50111"
+    unknown = okx_request(api, key, "GET", "/api/v5/account/balance", **{"OK-ACCESS-KEY": "x"})
+    assert unknown.status_code == 401 and unknown.json() == {"code": "50111", "msg": "Invalid OK-ACCESS-KEY.", "data": []}
     old = datetime.now(timezone.utc) - timedelta(seconds=40)
     assert okx_request(api, key, "GET", "/api/v5/account/balance", when=old).json()["code"] == "50102"
     bad_format = okx_request(api, key, "GET", "/api/v5/account/balance", **{"OK-ACCESS-TIMESTAMP": "1700000000000"})
@@ -85,3 +183,22 @@ def test_signed_rest_and_pagination(base, okx_tokens):
     assert len(okx_request(api, key, "GET", "/api/v5/account/bills").json()["data"]) == 30
     body = {"ccy": "USDT", "amt": "10", "dest": "4", "toAddr": "T1", "chain": "USDT-TRC20"}
     assert okx_request(api, key, "POST", "/api/v5/asset/withdrawal", body=body).json()["code"] == "50120"
+
+
+def test_okx_user_of_another_region_is_answered_only_on_the_callbacks_domain(base, accounts, clients, settings):
+    """SANDBOX_OKX_DOMAIN: the callback names another host of the same server, and the user's calls are answered
+    only there (the public ticker answers anywhere)."""
+    port = base.split("//")[1].split("/")[0].rsplit(":", 1)[1]
+    settings.SANDBOX_OKX_DOMAIN = f"127.0.0.1:{port}"
+    regional = f"http://127.0.0.1:{port}/sandbox"
+    user = accounts["okx"]["trader"]
+    query = authorize_code(authorize_url(base, state="o2"), user["email"], user["password"])
+    assert query["domain"] == f"127.0.0.1:{port}" != base.split("//")[1].split("/")[0]
+    elsewhere = token_call(base, query["code"])
+    assert elsewhere.status_code == 403 and elsewhere.json()["code"] == "53020"
+    tokens = token_call(regional, query["code"]).json()
+    assert create_key(base, tokens).json()["code"] == "53020"
+    key = create_key(regional, tokens).json()["data"][0]
+    assert okx_request(base + "/okx", key, "GET", "/api/v5/account/balance").json()["code"] == "53020"
+    assert okx_request(regional + "/okx", key, "GET", "/api/v5/account/balance").json()["code"] == "0"
+    assert requests.get(f"{base}/okx/api/v5/market/ticker?instId=BTC-USDT").json()["code"] == "0"

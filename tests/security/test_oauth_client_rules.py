@@ -81,13 +81,14 @@ def test_export_requests_are_rate_limited(client_at, tenant, member, settings):
 
 
 
-@pytest.mark.parametrize("exchange_id", ["kraken", "okx"])
+# OKX is not here: Fast API takes only confidential clients (tests/connectors/test_okx_fast_api.py).
+@pytest.mark.parametrize("exchange_id", ["kraken"])
 def test_a_public_client_never_sends_a_stored_secret(browser_session, portal, sandbox_accounts, exchange_id):
     from connectors.refresh import Outcome, connection_refresh
     from tests.connectors.conftest import register_credential
 
     # A secret left over from when the credential was confidential: the exchange refuses a public client
-    # that presents one (Kraken: "<client ID>:"; OKX's PKCE mode sends code_verifier instead).
+    # that presents one (Kraken: "<client ID>:").
     register_credential(portal["url"], portal["tenant"], exchange_id, client_type="public",
                         client_secret="left-over-secret")
     response = browser_session.connect(exchange_id, sandbox_accounts[exchange_id]["trader"])

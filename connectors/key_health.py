@@ -1,0 +1,67 @@
+"""The health of connections whose lasting credential is their API key (OKX Fast API): checked by one signed read
+each, since no token refresh would ever notice that the user deleted or revoked the key at the exchange.
+
+A connection nobody views is still checked: beat runs the sweep, which enqueues one check per connection spread
+over the interval, so the exchange sees a trickle. Outcomes are logged by id, never with a key."""
+
+import logging
+import random
+
+from django.conf import settings
+
+from broker_portal.models import ExchangeCredential
+
+from .base.api import ApiKeyInvalid, ExchangeAPIError
+from .base.http import ExchangeUnavailable, HostNotAllowed
+from .models import ExchangeConnection
+from .refresh import api_key_credential_exchanges, connection_mark_api_key_invalid
+from .selectors import exchange_api
+
+logger = logging.getLogger(__name__)
+
+# The sweep's checks are spread over this many seconds (beat runs it once an hour: see CELERY_BEAT_SCHEDULE).
+API_KEY_CHECK_SPREAD_SECONDS = 3000
+
+
+class CheckOutcome:
+    OK = "ok"
+    INVALID = "invalid"  # the exchange no longer knows the key: marked for reconnection
+    UNAVAILABLE = "unavailable"  # the exchange did not answer usefully: nothing concluded
+    SKIPPED = "skipped"  # not an active connection with a key, or its credential is gone
+
+
+def connections_check_api_keys() -> int:
+    """Enqueue one key check per active connection of the exchanges whose credential is the API key."""
+    from .tasks import check_api_key
+
+    spread = float(getattr(settings, "API_KEY_CHECK_SPREAD_SECONDS", API_KEY_CHECK_SPREAD_SECONDS))
+    ids = ExchangeConnection.objects.filter(
+        status=ExchangeConnection.Status.ACTIVE, exchange__in=api_key_credential_exchanges(),
+    ).order_by("id").values_list("id", flat=True)
+    enqueued = 0
+    with check_api_key.app.producer_or_acquire() as producer:
+        for connection_id in ids.iterator():
+            check_api_key.apply_async(args=[connection_id], producer=producer,
+                                      countdown=random.uniform(0, spread) if spread else None)
+            enqueued += 1
+    return enqueued
+
+
+def connection_check_api_key(*, connection_id: int) -> str:
+    """One signed read with the connection's key; the exchange's invalid-key answer marks it for reconnection."""
+    connection = ExchangeConnection.objects.filter(pk=connection_id, status=ExchangeConnection.Status.ACTIVE).first()
+    if connection is None or not connection.api_key:
+        return CheckOutcome.SKIPPED
+    credential = ExchangeCredential.objects.filter(tenant_id=connection.tenant_id, exchange=connection.exchange).first()
+    api = exchange_api(credential) if credential is not None else None
+    if api is None:
+        return CheckOutcome.SKIPPED
+    try:
+        api.check_api_key(connection)
+    except ApiKeyInvalid as error:
+        connection_mark_api_key_invalid(connection_id=connection.pk, code=error.code)
+        return CheckOutcome.INVALID
+    except (ExchangeUnavailable, HostNotAllowed, ExchangeAPIError) as error:
+        logger.info("key check of connection %s inconclusive: %s", connection.pk, type(error).__name__)
+        return CheckOutcome.UNAVAILABLE
+    return CheckOutcome.OK
