@@ -84,6 +84,8 @@ def connection_authorize(*, provider: ExchangeProvider, request, code: str, stat
             # The exchange allows one key per user and broker: the old one must go before a new one comes.
             old_key_deleted = api.delete_api_key(token.access_token, replaced)
         api_key = api.create_api_key(token.access_token, granted, flow_data)
+        if api_key is not None:
+            granted = provider.key_permissions(api_key, granted)
     except CONNECT_FAILURES as error:
         revoke_unused_tokens(provider, request, token, flow_data)
         if old_key_deleted:

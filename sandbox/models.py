@@ -28,6 +28,8 @@ class Client(models.Model):
     redirect_uris = models.JSONField(default=list)
     permissions = models.JSONField(default=list)
     rsa_public_key = models.TextField(blank=True)
+    # KuCoin: the broker name KuCoin issues with the partner id, checked against every call's KC-BROKER-NAME.
+    broker_name = models.CharField(max_length=100, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["exchange", "client_id"], name="sandbox_client_unique")]
