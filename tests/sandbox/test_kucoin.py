@@ -152,7 +152,7 @@ def test_withdrawal_with_2fa_fees_on_the_ledger(base, accounts, kucoin_key):
     trader = accounts["kucoin"]["trader"]
     key = kucoin_key()
     body = {"currency": "USDT", "toAddress": "TXsandboxAddress", "amount": "100", "withdrawType": "ADDRESS",
-            "chain": "trx", "feeDeductType": "INTERNAL"}
+            "chain": "trx", "feeDeductType": "EXTERNAL"}
     first = withdraw(base, key, body).json()
     assert first["data"]["allFactors"] == [["GAV", "EMV"]] and first["data"]["sentFactors"] == [["EMV"]]
     inbox_page = requests.get(base + "/inbox/")
@@ -165,16 +165,17 @@ def test_withdrawal_with_2fa_fees_on_the_ledger(base, accounts, kucoin_key):
     assert done["code"] == "200000" and done["data"]["withdrawalId"]
     replay = withdraw(base, key, {"transactionId": first["data"]["transactionId"], "verifyCodes": codes})
     assert replay.json()["code"] != "200000"
-    # INTERNAL: 100 sent, 1 USDT chain fee + 10 USDT OAuth fee (10%) on top.
+    # EXTERNAL (KuCoin's withdrawal v3: the fee from the main account): 100 sent, 1 USDT chain fee + 10 USDT
+    # OAuth fee (10%) on top.
     assert Balance.objects.get(user__email=trader["email"], currency="USDT").available == Decimal("25000") - 111
     detail = call(base, key, "GET", f"/api/v1/withdrawals/{done['data']['withdrawalId']}").json()["data"]
     assert detail["amount"] == "100" and detail["fee"] == "11" and detail["status"] == "PROCESSING"
     ledger = HistoryRecord.objects.filter(user__email=trader["email"], kind="ledger", synthetic=False).order_by("id")
     assert [entry.amount for entry in ledger] == [Decimal("-100"), Decimal("-1"), Decimal("-10")]
     assert ledger.last().balance_after == Decimal("24889")
-    # EXTERNAL: fees out of the amount; 1000 USDT hits the 30 USDT cap.
-    external = two_step_withdraw(base, key, trader, {**body, "amount": "1000", "feeDeductType": "EXTERNAL"}).json()
-    record = HistoryRecord.objects.get(txid=external["data"]["withdrawalId"])
+    # INTERNAL: fees out of the amount; 1000 USDT hits the 30 USDT cap.
+    internal = two_step_withdraw(base, key, trader, {**body, "amount": "1000", "feeDeductType": "INTERNAL"}).json()
+    record = HistoryRecord.objects.get(txid=internal["data"]["withdrawalId"])
     assert record.amount == Decimal("969") and record.fee == Decimal("31")
     assert Balance.objects.get(user__email=trader["email"], currency="USDT").available == Decimal("23889")
     requests.post(base + "/control/clock", json={"offset_seconds": 60})
@@ -187,6 +188,9 @@ def test_withdrawal_checks(base, accounts, kucoin_key, kucoin_tokens):
     assert withdraw(base, key, body).json()["code"] == "400100"  # below the minimum size
     assert withdraw(base, key, {**body, "amount": "0.123456789"}).json()["code"] == "400100"  # precision
     assert withdraw(base, key, {**body, "amount": "100"}).json()["code"] == "200004"
+    # toAddress is the v3 field; the older "address" is not read.
+    assert withdraw(base, key, {**{k: v for k, v in body.items() if k != "toAddress"}, "address": "bc1sandbox",
+                                "amount": "0.01"}).json()["code"] == "400100"
     no_permission = kucoin_key(groups=["API_COMMON"])
     assert withdraw(base, no_permission, {**body, "amount": "0.01"}).json()["code"] == "400007"
 
