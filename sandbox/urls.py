@@ -19,7 +19,7 @@ CODE, REFRESH = "code", "refresh"
 # key creation and the security setup page (here /sandbox/kucoin-www/), api.kucoin.com for signed REST (here
 # /sandbox/kucoin/). Each answers only its own paths.
 kucoin_www_urls = [
-    path("kucoin-www/oauth", authorize("kucoin"), name="kucoin-authorize"),
+    path("kucoin-www/oauth", authorize("kucoin"), name="kucoin-authorize"),  # section 7.1 (level B)
     path("kucoin-www/_oauth/access-token", kucoin.access_token),
     path("kucoin-www/_oauth/refresh-token", kucoin.refresh_token),
     path("kucoin-www/_oauth/resource/ucenter/outer/api-key/add", kucoin.api_key_add_v1),

@@ -202,6 +202,7 @@ def require(caller, group: str) -> None:
 
 @api("kucoin", "accounts", caller=kucoin_caller)
 def accounts(request, caller):
+    """``GET /api/v1/accounts`` (KuCoin's API docs, Kucoin/kucoin-api-docs; level A): the main accounts."""
     require(caller, "API_COMMON")
     balances = Balance.objects.filter(user=caller.user).order_by("currency")
     if request.GET.get("currency"):
@@ -217,6 +218,8 @@ def accounts(request, caller):
 
 @api("kucoin", "currency")
 def currency_detail(request, code):
+    """``GET /api/v3/currencies/{currency}`` (KuCoin's API docs and universal SDK; level A): chains and their
+    withdrawal fee, minimum and precision."""
     found = find_currency(code)
     if found is None:
         raise kucoin_error("900003", "Currency not found.", status=404)
@@ -248,12 +251,14 @@ def currency_detail(request, code):
 
 @api("kucoin", "prices")
 def prices(request):
+    """``GET /api/v1/prices`` (KuCoin's API docs; level A): fiat-style prices, here in USDT."""
     wanted = [code.strip().upper() for code in request.GET.get("currencies", "").split(",") if code.strip()]
     return {code: text(item.price_usdt) for code, item in CURRENCIES.items() if not wanted or code in wanted}
 
 
 @api("kucoin", "level1")
 def level1(request):
+    """``GET /api/v1/market/orderbook/level1`` (KuCoin's API docs; level A)."""
     base, _, quote = request.GET.get("symbol", "").upper().partition("-")
     if base not in CURRENCIES or quote not in CURRENCIES:
         raise kucoin_error("400100", "symbol not exists", status=400)
@@ -323,6 +328,7 @@ def withdraw(request, caller):
 
 @api("kucoin", "withdrawal", caller=kucoin_caller)
 def withdrawal_detail(request, caller, withdrawal_id):
+    """``GET /api/v1/withdrawals/{withdrawalId}`` (KuCoin's API docs, "get withdrawal by id"; level A)."""
     require(caller, "API_COMMON")
     record = HistoryRecord.objects.filter(user=caller.user, kind="withdrawal", txid=withdrawal_id).first()
     if record is None:
