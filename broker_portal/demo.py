@@ -115,7 +115,12 @@ def seed_credentials(tenant: Tenant, hosts: tuple[str, ...]) -> None:
                 "settings": {"partner": client_id} if exchange.id == "kucoin" else {},
             },
         )
-        if created and apps.is_installed("sandbox"):
+        # Demo data seeded before KuCoin's www host was modelled: point it there and get the broker name issued.
+        outdated = exchange.id == "kucoin" and "broker_name" not in credential.settings
+        if outdated and credential.authorize_base_url == sandbox_url:
+            credential.authorize_base_url = authorize_url
+            credential.save(update_fields=["authorize_base_url", "updated_at"])
+        if (created or outdated) and apps.is_installed("sandbox"):
             register_at_sandbox(credential, demo_client_secret(tenant.slug, exchange.id))
 
 
