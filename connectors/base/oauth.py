@@ -219,6 +219,8 @@ class ExchangeProvider(OAuth2Provider):
     pkce_enabled_default = False
     # PKCE where the client is public and the exchange takes it (OKX).
     pkce_for_public_clients = False
+    # What the permission page tells the user about the exchange's own consent page (hook), "" for nothing.
+    consent_hint = ""
 
     @property
     def exchange(self) -> Exchange:

@@ -56,6 +56,10 @@ class KuCoinProvider(ExchangeProvider):
     name = "KuCoin"
     oauth2_adapter_class = KuCoinOAuth2Adapter
     api_class = KuCoinAPI
+    # Seed guide 7.1: the broker guides users to select the permissions on KuCoin's page; a key request whose
+    # groups differ from that approval is refused (40503).
+    consent_hint = ("On KuCoin's page, approve exactly the permissions you tick here: KuCoin will not create "
+                    "the key if they differ.")
 
     def scope_for(self, permissions):
         # The groups the user chose travel in the flow's state and go into the key request's authGroupMap.

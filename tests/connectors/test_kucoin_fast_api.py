@@ -57,6 +57,11 @@ def test_login_goes_to_the_www_host_with_the_oauth_scope_state_and_the_redirect_
     assert f"&redirect_uri={portal['url']}/connect/kucoin/callback/" in authorize_url
 
 
+def test_the_permission_page_asks_to_approve_the_same_groups_at_kucoin(browser_session, portal):
+    page = browser_session.session.get(f"{portal['url']}/connect/kucoin/").text
+    assert 'id="consent-hint"' in page and "approve exactly the permissions you tick here" in page
+
+
 def test_the_code_is_exchanged_by_get_on_www_and_the_key_made_with_the_chosen_groups(
         browser_session, portal, sandbox_accounts, sent):
     chosen = ["API_COMMON", "API_SPOT", "API_FUTURES"]
