@@ -101,7 +101,10 @@ class WithdrawalCreateInput(serializers.Serializer):
     memo = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
     remark = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     amount = serializers.CharField(max_length=40, help_text="A decimal string, e.g. 0.0125.")
-    fee_deduct_type = serializers.ChoiceField(choices=Withdrawal.FeeDeductType.choices, default="INTERNAL")
+    fee_deduct_type = serializers.ChoiceField(
+        choices=Withdrawal.FeeDeductType.choices, default="EXTERNAL",
+        help_text="KuCoin's meaning: INTERNAL takes the fees from the amount (the recipient gets less), EXTERNAL "
+                  "from your balance (the recipient gets the amount).")
 
     def validate_amount(self, value: str) -> str:
         error = amount_input_error(value.strip())

@@ -7,6 +7,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from connectors.exchanges import EXCHANGES
+from connectors.kucoin.credential import KEY_CREATION_CHOICES, attribution_errors
 
 from . import crypto, services
 from .audit import record_audit_event
@@ -397,12 +398,38 @@ class ExchangeCredentialForm(forms.ModelForm):
         help_text="Broker attribution key (e.g. KuCoin partner key). Leave empty to keep the current one.",
     )
 
+    # KuCoin's broker attribution and key-creation path, kept in the credential's settings.
+    kucoin_partner = forms.CharField(required=False, label="KuCoin partner id", help_text="KC-API-PARTNER.")
+    kucoin_broker_name = forms.CharField(
+        required=False, label="KuCoin broker name",
+        help_text="KC-BROKER-NAME: the broker name KuCoin issued, a value of its own (not the partner id).")
+    kucoin_key_creation = forms.ChoiceField(
+        required=False, choices=KEY_CREATION_CHOICES, initial="v2", label="KuCoin key creation",
+        help_text="Which Fast API key path KuCoin gave this partner.")
+    KUCOIN_SETTINGS = {"kucoin_partner": "partner", "kucoin_broker_name": "broker_name",
+                       "kucoin_key_creation": "key_creation"}
+
     class Meta:
         model = ExchangeCredential
         exclude = ["client_secret", "broker_key", "rsa_private_key", "rsa_public_key"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field, key in self.KUCOIN_SETTINGS.items():
+            if key in (self.instance.settings or {}):
+                self.fields[field].initial = self.instance.settings[key]
+
+    def clean_kucoin_settings(self, cleaned) -> None:
+        values = {key: (cleaned.get(field) or "").strip() for field, key in self.KUCOIN_SETTINGS.items()}
+        values["key_creation"] = values["key_creation"] or "v2"
+        for key, message in attribution_errors(partner=values["partner"], broker_name=values["broker_name"]).items():
+            self.add_error(f"kucoin_{key}", message)
+        cleaned["settings"] = {**(cleaned.get("settings") or {}), **values}
+
     def clean(self):
         cleaned = super().clean()
+        if (cleaned.get("exchange") or getattr(self.instance, "exchange", "")) == "kucoin":
+            self.clean_kucoin_settings(cleaned)
         exchange = EXCHANGES.get(cleaned.get("exchange") or getattr(self.instance, "exchange", ""))
         if exchange is not None and exchange.permissions:
             for name in ("allowed_permissions", "default_permissions"):
@@ -443,13 +470,16 @@ class ExchangeCredentialAdmin(TenantScopedAdmin):
         ("OAuth", {"fields": ["redirect_uris", "allowed_permissions", "default_permissions"]}),
         ("Network", {"fields": ["authorize_base_url", "api_base_url", "service_ip_list", "trading_ip_list"]}),
         ("RSA key (Kraken)", {"fields": ["rsa_public_key_pem"]}),
+        ("KuCoin", {"fields": ["kucoin_partner", "kucoin_broker_name", "kucoin_key_creation"]}),
         ("Exchange-specific settings", {"fields": ["settings"]}),
     ]
 
     def get_fieldsets(self, request, obj=None):
+        fieldsets = [fieldset for fieldset in self.fieldsets
+                     if fieldset[0] != "KuCoin" or obj is None or obj.exchange == "kucoin"]
         if request.user.is_superuser:
-            return self.fieldsets
-        first, *rest = self.fieldsets
+            return fieldsets
+        first, *rest = fieldsets
         return [(None, {"fields": [f for f in first[1]["fields"] if f != "tenant"]}), *rest]
 
     def get_urls(self):

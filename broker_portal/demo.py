@@ -95,6 +95,8 @@ def seed_credentials(tenant: Tenant, hosts: tuple[str, ...]) -> None:
     base = f"http://{hosts[0]}:{portal_port()}"
     for exchange in (EXCHANGES[exchange_id] for exchange_id in SANDBOX_EXCHANGES):
         sandbox_url = f"{base}/sandbox/{exchange.id}"
+        # KuCoin's login, token calls and key creation are on its www host, modelled apart from its API host.
+        authorize_url = f"{base}/sandbox/kucoin-www" if exchange.id == "kucoin" else sandbox_url
         client_id = demo_client_id(tenant.slug, exchange.id)
         credential, created = ExchangeCredential.objects.get_or_create(
             tenant=tenant,
@@ -106,13 +108,19 @@ def seed_credentials(tenant: Tenant, hosts: tuple[str, ...]) -> None:
                 "default_permissions": list(exchange.default_permissions),
                 "service_ip_list": ["127.0.0.1"],
                 "trading_ip_list": ["127.0.0.1"],
-                "authorize_base_url": sandbox_url,
+                "authorize_base_url": authorize_url,
                 "api_base_url": sandbox_url,
-                # KuCoin attributes every call to the broker: partner name and key.
+                # KuCoin attributes every call to the broker: partner id, broker name (issued at registration)
+                # and broker key.
                 "settings": {"partner": client_id} if exchange.id == "kucoin" else {},
             },
         )
-        if created and apps.is_installed("sandbox"):
+        # Demo data seeded before KuCoin's www host was modelled: point it there and get the broker name issued.
+        outdated = exchange.id == "kucoin" and "broker_name" not in credential.settings
+        if outdated and credential.authorize_base_url == sandbox_url:
+            credential.authorize_base_url = authorize_url
+            credential.save(update_fields=["authorize_base_url", "updated_at"])
+        if (created or outdated) and apps.is_installed("sandbox"):
             register_at_sandbox(credential, demo_client_secret(tenant.slug, exchange.id))
 
 
@@ -142,7 +150,9 @@ def register_at_sandbox(credential: ExchangeCredential, secret: str) -> None:
                                                             encrypted_b64=issued["encrypted_client_secret"])
     credential.client_secret = secret
     credential.broker_key = secret if credential.exchange == "kucoin" else ""
-    credential.save(update_fields=["client_secret", "broker_key", "updated_at"])
+    if "broker_name" in issued:
+        credential.settings = {**credential.settings, "broker_name": issued["broker_name"]}
+    credential.save(update_fields=["client_secret", "broker_key", "settings", "updated_at"])
 
 
 def seed_sandbox_accounts() -> dict:

@@ -88,6 +88,8 @@ def connection_authorize(*, provider: ExchangeProvider, request, code: str, stat
             api.delete_api_key(token.access_token, replaced, details=flow_data)
             old_key_deleted = replaced is not None
         api_key = api.create_api_key(token.access_token, granted, flow_data)
+        if api_key is not None:
+            granted = provider.key_permissions(api_key, granted)
     except CONNECT_FAILURES as error:
         revoke_unused_tokens(provider, request, token, flow_data)
         if old_key_deleted:

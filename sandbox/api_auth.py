@@ -114,12 +114,17 @@ def kucoin_caller(request) -> Caller:
     passphrase = signing.kucoin_passphrase(key.secret, key.passphrase) if version != "1" else key.passphrase
     if version != key.version or not signing.matches(passphrase, headers["KC-API-PASSPHRASE"]):
         raise kucoin_error("400004", "Invalid KC-API-PASSPHRASE")
-    # Fast API keys belong to a broker: every call carries the broker's attribution, signed with its key.
+    # Fast API keys belong to a broker: every call carries the broker's attribution, signed with its key (KuCoin's
+    # broker docs and SDKs, level A): KC-API-PARTNER (the sandbox's partner id is the client id), KC-BROKER-NAME
+    # (the broker name issued at registration, a value of its own), KC-API-PARTNER-VERIFY: true and
+    # KC-API-PARTNER-SIGN = base64(HMAC-SHA256(broker key, timestamp + partner + api key)); the sandbox's broker
+    # key is the client secret.
     partner = key.client.client_id
     expected_partner_sign = signing.kucoin_partner_signature(key.client.client_secret, timestamp, partner, key.api_key)
     if (
         headers.get("KC-API-PARTNER") != partner
-        or headers.get("KC-BROKER-NAME") != partner
+        or not key.client.broker_name
+        or headers.get("KC-BROKER-NAME") != key.client.broker_name
         or headers.get("KC-API-PARTNER-VERIFY") != "true"
         or not signing.matches(expected_partner_sign, headers.get("KC-API-PARTNER-SIGN"))
     ):

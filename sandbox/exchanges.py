@@ -14,9 +14,12 @@ KUCOIN_AUTH_GROUPS = [
     "API_TRANSFER",
     "API_WITHDRAW_OAUTH",
 ]
-# The groups a user must opt in to on the consent page (unchecked by default).
-KUCOIN_OPT_IN_GROUPS = {"API_WITHDRAW_OAUTH"}
-KUCOIN_TOKEN_SCOPE = "OAUTH_CREATE_API"  # what KuCoin's access token itself is for
+# The groups ticked when KuCoin's consent page opens: KuCoin's announced defaults ("Default permissions for spot
+# trading, futures trading, and KuCoin Earn access"); the others, withdrawal above all, are opted in to.
+KUCOIN_DEFAULT_GROUPS = {"API_COMMON", "API_SPOT", "API_FUTURES", "API_EARN"}
+# What KuCoin's access token itself is for: the login's only scope (Fast API document section 7.1
+# "scope=OAUTH_CREATE_API", 7.3's answer "scope": ["OAUTH_CREATE_API"]); the groups are not OAuth scopes.
+KUCOIN_TOKEN_SCOPE = "OAUTH_CREATE_API"
 
 OKX_SCOPES = ["read_only", "trade", "fast_api"]
 
@@ -101,7 +104,7 @@ PROFILES = {
     "kucoin": ExchangeProfile(
         name="kucoin",
         title="KuCoin",
-        known_scopes=[KUCOIN_TOKEN_SCOPE, *KUCOIN_AUTH_GROUPS],
+        known_scopes=[KUCOIN_TOKEN_SCOPE],
         access_ttl=timedelta(hours=1),
         refresh_ttl=timedelta(days=3),
         state_required=True,

@@ -73,13 +73,16 @@ class WithdrawalPlan:
     def total_fee(self) -> Decimal:
         return self.chain_fee + self.service_fee
 
+    # feeDeductType (KuCoin's withdrawal v3, universal SDK spec and ccxt; level A): INTERNAL = the fee is taken
+    # from the withdrawal amount (the recipient gets less), EXTERNAL = the fee is taken from the main account
+    # (the recipient gets the amount).
     @property
     def debit(self) -> Decimal:
-        return self.amount + self.total_fee if self.fee_deduct_type == "INTERNAL" else self.amount
+        return self.amount + self.total_fee if self.fee_deduct_type == "EXTERNAL" else self.amount
 
     @property
     def amount_sent(self) -> Decimal:
-        return self.amount if self.fee_deduct_type == "INTERNAL" else self.amount - self.total_fee
+        return self.amount if self.fee_deduct_type == "EXTERNAL" else self.amount - self.total_fee
 
 
 def _parse_amount(raw) -> Decimal:
@@ -93,15 +96,18 @@ def _parse_amount(raw) -> Decimal:
 
 
 def kucoin_plan(user: SandboxUser, api_key: ApiKey | None, params: dict) -> WithdrawalPlan:
-    """Check a KuCoin withdrawal request and work out its fees (no side effects)."""
+    """Check a KuCoin withdrawal request (POST /api/v3/withdrawals: currency, toAddress, amount, withdrawType
+    required) and work out its fees (no side effects)."""
     currency = find_currency(params.get("currency", ""))
     if currency is None:
         raise WithdrawalRefused("400100", "currency not supported.")
     withdraw_type = params.get("withdrawType", "")
     if withdraw_type not in WITHDRAW_TYPES:
         raise WithdrawalRefused("400100", "withdrawType must be ADDRESS, UID, MAIL or PHONE.")
-    address = params.get("toAddress") or params.get("address") or ""
-    if not address:
+    # POST /api/v3/withdrawals requires toAddress (universal SDK spec, ccxt; level A); the seed guide's "address"
+    # names an older version's field and is not read.
+    address = params.get("toAddress") or ""
+    if not isinstance(address, str) or not address:
         raise WithdrawalRefused("400100", "toAddress is required.")
     amount = _parse_amount(params.get("amount"))
     if amount != amount.quantize(Decimal(1).scaleb(-currency.precision)):
@@ -125,7 +131,7 @@ def kucoin_plan(user: SandboxUser, api_key: ApiKey | None, params: dict) -> With
         amount=amount,
         chain_fee=chain.withdrawal_fee if on_chain else Decimal("0"),
         service_fee=oauth_service_fee(currency, amount),
-        fee_deduct_type=fee_deduct_type or "INTERNAL",
+        fee_deduct_type=fee_deduct_type or "EXTERNAL",
         address=address,
         withdraw_type=withdraw_type,
         memo=params.get("memo") or "",
@@ -133,8 +139,8 @@ def kucoin_plan(user: SandboxUser, api_key: ApiKey | None, params: dict) -> With
         is_inner=bool(params.get("isInner")),
     )
     if not fee_deduct_type and balance_of(user, currency.code) < plan.debit:
-        # Not specified: fees come from the balance when it suffices, otherwise from the amount.
-        plan.fee_deduct_type = "EXTERNAL"
+        # Not specified (guide 8.2): the fees come from the main account when it suffices, else from the amount.
+        plan.fee_deduct_type = "INTERNAL"
     if plan.amount_sent <= 0:
         raise WithdrawalRefused("400100", "amount does not cover the fees.")
     if balance_of(user, currency.code) < plan.debit:
@@ -317,7 +323,7 @@ def kraken_plan(user: SandboxUser, params: dict) -> WithdrawalPlan:
     if params.get("max_fee") and Decimal(params["max_fee"]) < chain.withdrawal_fee:
         raise WithdrawalRefused("EFunding:Max fee exceeded", "")
     # Kraken takes the fee out of the amount: the address receives amount - fee.
-    plan = WithdrawalPlan(currency, chain, amount, chain.withdrawal_fee, Decimal("0"), "EXTERNAL", saved["address"],
+    plan = WithdrawalPlan(currency, chain, amount, chain.withdrawal_fee, Decimal("0"), "INTERNAL", saved["address"],
                           "ADDRESS", saved.get("memo", ""), "", False)
     if balance_of(user, currency.code) < plan.debit:
         raise WithdrawalRefused("EFunding:Insufficient funds", "")

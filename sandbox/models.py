@@ -33,6 +33,8 @@ class Client(models.Model):
     # demos/third-party-fastapi/INTEGRATION_GUIDE.md "Prerequisites", PITFALLS.md "Error Codes").
     api_broker = models.BooleanField(default=True)
     ip_allowlist = models.JSONField(default=list, blank=True)
+    # KuCoin: the broker name KuCoin issues with the partner id, checked against every call's KC-BROKER-NAME.
+    broker_name = models.CharField(max_length=100, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["exchange", "client_id"], name="sandbox_client_unique")]

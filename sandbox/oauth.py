@@ -11,7 +11,7 @@ from urllib.parse import unquote, urlencode
 from django.db import transaction
 
 from . import clock
-from .exchanges import KUCOIN_AUTH_GROUPS, KUCOIN_OPT_IN_GROUPS, PROFILES, ExchangeProfile
+from .exchanges import KUCOIN_AUTH_GROUPS, KUCOIN_DEFAULT_GROUPS, PROFILES, ExchangeProfile
 from .models import AuthorizationCode, Client, SandboxUser, Token
 
 
@@ -53,16 +53,20 @@ class AuthorizeRequest:
     choices: list[dict] = field(default_factory=list)
 
 
-def kucoin_raw_redirect_uri(raw_query: str) -> str | None:
-    """KuCoin's login URL carries redirect_uri unencoded, so a redirect URI with its own query string
-    spills into the outer one. Take everything from ``redirect_uri=`` up to the next parameter KuCoin knows."""
+KUCOIN_LOGIN_PARAMETERS = ("response_type", "client_id", "scope", "state")
+
+
+def kucoin_raw_redirect_uri(raw_query: str, names: tuple[str, ...] = KUCOIN_LOGIN_PARAMETERS) -> str | None:
+    """KuCoin's login and access-token URLs carry redirect_uri unencoded, so a redirect URI with its own query
+    string spills into the outer one. Take everything from ``redirect_uri=`` up to the next parameter KuCoin
+    knows (``names``)."""
     marker = "redirect_uri="
     start = raw_query.find(marker)
     if start < 0:
         return None
     rest = raw_query[start + len(marker):]
     end = len(rest)
-    for name in ("response_type", "client_id", "scope", "state"):
+    for name in names:
         position = rest.find(f"&{name}=")
         if 0 <= position < end:
             end = position
@@ -87,6 +91,8 @@ def parse_authorize_request(exchange: str, params, raw_query: str) -> AuthorizeR
     state = params.get("state")
     if profile.state_required and not state:
         raise AuthorizePageError("state is mandatory.")
+    if exchange == "kucoin" and not params.get("scope"):
+        raise AuthorizePageError("scope is required (scope=OAUTH_CREATE_API).")  # section 7.1: Scope compulsory
     requested = profile.split_scope(params.get("scope", "")) or list(profile.default_scopes)
     if not requested:
         raise AuthorizePageError("scope is required.")
@@ -121,7 +127,7 @@ def consent_choices(request: AuthorizeRequest) -> list[dict]:
     if request.profile.name == "kucoin":
         allowed = set(request.client.permissions) | set(request.scopes)
         return [
-            {"value": group, "checked": group not in KUCOIN_OPT_IN_GROUPS}
+            {"value": group, "checked": group in KUCOIN_DEFAULT_GROUPS}
             for group in KUCOIN_AUTH_GROUPS
             if group in allowed
         ]

@@ -22,13 +22,19 @@ def client_register(
     rsa_public_key: str = "",
     api_broker: bool = True,
     ip_allowlist: list[str] | tuple[str, ...] = (),
+    broker_name: str = "",
 ) -> dict:
     """Register (or update) a broker application, as the exchange's partner team would. ``api_broker`` and
-    ``ip_allowlist`` are what OKX's broker onboarding settles (Fast API permission, the server IP allowlist)."""
+    ``ip_allowlist`` are what OKX's broker onboarding settles (Fast API permission, the server IP allowlist).
+
+    KuCoin issues a broker name of its own beside the partner id (the sandbox's partner id is the client id);
+    one is made up where none is given, and returned."""
     if exchange not in PROFILES:
         raise ValueError(f"Unknown exchange {exchange!r}.")
     if client_type not in Client.Type.values:
         raise ValueError(f"client_type must be one of {Client.Type.values}.")
+    if exchange == "kucoin":
+        broker_name = broker_name or f"{client_id}-broker-name"
     Client.objects.update_or_create(
         exchange=exchange,
         client_id=client_id,
@@ -40,9 +46,12 @@ def client_register(
             "rsa_public_key": rsa_public_key,
             "api_broker": api_broker,
             "ip_allowlist": list(ip_allowlist),
+            "broker_name": broker_name,
         },
     )
     result = {"client_id": client_id, "client_secret": client_secret}
+    if exchange == "kucoin":
+        result["broker_name"] = broker_name
     if exchange == "kraken" and client_type == Client.Type.CONFIDENTIAL and rsa_public_key:
         result["encrypted_client_secret"] = encrypt_for(rsa_public_key, client_secret)
     return result

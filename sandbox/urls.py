@@ -15,16 +15,20 @@ def authorize(exchange: str):
 
 CODE, REFRESH = "code", "refresh"
 
+# KuCoin has two hosts (Fast API document, sections 4 and 7): www.kucoin.com for the login, the token calls, the
+# key creation and the security setup page (here /sandbox/kucoin-www/), api.kucoin.com for signed REST (here
+# /sandbox/kucoin/). Each answers only its own paths.
+kucoin_www_urls = [
+    path("kucoin-www/oauth", authorize("kucoin"), name="kucoin-authorize"),  # section 7.1 (level B)
+    path("kucoin-www/_oauth/access-token", kucoin.access_token),
+    path("kucoin-www/_oauth/refresh-token", kucoin.refresh_token),
+    path("kucoin-www/_oauth/resource/ucenter/outer/api-key/add", kucoin.api_key_add_v1),
+    path("kucoin-www/_oauth/resource/cyber-truck-vault/v2/outer/api-key/add", kucoin.api_key_add_v2),
+    path("kucoin-www/account/security/g2fa", oauth_views.kucoin_g2fa, name="kucoin-g2fa"),
+]
+
 kucoin_urls = [
-    path("kucoin/oauth", authorize("kucoin"), name="kucoin-authorize"),
-    path("kucoin/_oauth/access-token", oauth_views.token_view("kucoin", {"authorization_code": CODE}, "token")),
-    # KuCoin's own table names grant_type "authorization_code" for the refresh call too; both are accepted.
-    path(
-        "kucoin/_oauth/refresh-token",
-        oauth_views.token_view("kucoin", {"refresh_token": REFRESH, "authorization_code": REFRESH}, "refresh-token"),
-    ),
-    path("kucoin/_oauth/resource/ucenter/outer/api-key/add", kucoin.api_key_add),
-    path("kucoin/account/security/g2fa", oauth_views.kucoin_g2fa, name="kucoin-g2fa"),
+    re_path(r"^kucoin/(?P<path>_oauth/.*|oauth)$", kucoin.api_at_www_host),
     path("kucoin/api/v1/accounts", kucoin.accounts),
     path("kucoin/api/v1/accounts/ledgers", kucoin.ledgers),
     path("kucoin/api/v3/currencies/<str:code>", kucoin.currency_detail),
@@ -83,6 +87,7 @@ urlpatterns = [
     path("inbox/", oauth_views.inbox, name="inbox"),
     path("control/faults", control.fault_list, name="faults"),
     path("control/clock", control.clock_offset, name="clock"),
+    *kucoin_www_urls,
     *kucoin_urls,
     *okx_urls,
     *kraken_urls,

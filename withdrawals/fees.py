@@ -19,8 +19,10 @@ SERVICE_FEE_MAX_USDT = Decimal("30")
 MAX_INTEGER_DIGITS = 15
 MAX_DECIMAL_PLACES = 18
 
-INTERNAL = "INTERNAL"  # the balance pays amount + fees; the recipient gets the amount
-EXTERNAL = "EXTERNAL"  # the balance pays the amount; the recipient gets amount - fees
+# KuCoin's feeDeductType, as its withdrawal v3 defines it (universal SDK spec, ccxt; level A). The portal uses the
+# same two words for every exchange.
+INTERNAL = "INTERNAL"  # the fee is taken from the withdrawal amount: the balance pays the amount, the recipient gets less
+EXTERNAL = "EXTERNAL"  # the fee is taken from the main account: the balance pays amount + fees, the recipient the amount
 
 
 class FeeError(ValueError):
@@ -98,12 +100,12 @@ class FeeQuote:
     @property
     def total_debit(self) -> Decimal:
         """What leaves the user's balance."""
-        return self.amount + self.total_fee if self.fee_deduct_type == INTERNAL else self.amount
+        return self.amount + self.total_fee if self.fee_deduct_type == EXTERNAL else self.amount
 
     @property
     def amount_received(self) -> Decimal:
         """What the recipient gets; zero or less means the withdrawal must be blocked."""
-        return self.amount if self.fee_deduct_type == INTERNAL else self.amount - self.total_fee
+        return self.amount if self.fee_deduct_type == EXTERNAL else self.amount - self.total_fee
 
     @property
     def receives_something(self) -> bool:

@@ -36,8 +36,10 @@ class Withdrawal(models.Model):
         PHONE = "PHONE", "Phone"
 
     class FeeDeductType(models.TextChoices):
-        INTERNAL = "INTERNAL", "Fees from my balance (recipient gets the full amount)"
-        EXTERNAL = "EXTERNAL", "Fees from the amount (recipient gets less)"
+        # KuCoin's meaning (withdrawal v3, level A): INTERNAL takes the fee from the amount, EXTERNAL from the
+        # main account. Until migration 0003 the portal had them the other way round.
+        INTERNAL = "INTERNAL", "Fees from the amount (recipient gets less)"
+        EXTERNAL = "EXTERNAL", "Fees from my balance (recipient gets the full amount)"
 
     # States the wizard may still edit; from submitting on the row belongs to the exchange's answer.
     EDITABLE = (State.DRAFT, State.PREVIEWED, State.STEPPED_UP, State.FACTORS_REQUESTED)
@@ -61,7 +63,7 @@ class Withdrawal(models.Model):
     memo = models.CharField(max_length=128, blank=True, default="")
     remark = models.CharField(max_length=64, blank=True, default="")
     amount = models.DecimalField(**MONEY)
-    fee_deduct_type = models.CharField(max_length=8, choices=FeeDeductType.choices, default=FeeDeductType.INTERNAL)
+    fee_deduct_type = models.CharField(max_length=8, choices=FeeDeductType.choices, default=FeeDeductType.EXTERNAL)
     precision = models.PositiveSmallIntegerField(default=8)
 
     # Step 2: the preview, valid until quote_expires_at.

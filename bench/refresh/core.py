@@ -44,9 +44,10 @@ def prepare(*, sandbox_url: str, n: int) -> dict:
     client_register(exchange=EXCHANGE, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
                     redirect_uris=["http://bench-refresh.localhost/cb"], permissions=["OAUTH_CREATE_API", *SCOPES])
     base = f"{sandbox_url.rstrip('/')}/sandbox/{EXCHANGE}"
+    www = f"{sandbox_url.rstrip('/')}/sandbox/kucoin-www"  # KuCoin's token calls are on its www host
     ExchangeCredential.objects.update_or_create(tenant=tenant, exchange=EXCHANGE, defaults={
         "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "redirect_uris": ["http://bench-refresh.localhost/cb"],
-        "allowed_permissions": SCOPES, "default_permissions": SCOPES, "authorize_base_url": base,
+        "allowed_permissions": SCOPES, "default_permissions": SCOPES, "authorize_base_url": www,
         "api_base_url": base})
     if not SandboxUser.objects.filter(exchange=EXCHANGE, email=f"trader@{EXCHANGE}.sandbox").exists():
         seed_accounts(history_rows=1)
@@ -67,7 +68,7 @@ def prepare(*, sandbox_url: str, n: int) -> dict:
         access_expires_at=now + timedelta(minutes=3), refresh_expires_at=token.refresh_expires_at,
     ) for i, token in enumerate(tokens[:n])), batch_size=1000)
     return {"tenant": tenant, "bare_refresh_tokens": [token.refresh_token for token in tokens[n:]],
-            "refresh_url": f"{base}/_oauth/refresh-token"}
+            "refresh_url": f"{www}/_oauth/refresh-token"}
 
 
 class TaskQueryCounter:
@@ -129,7 +130,7 @@ def worker_round(*, ids: list[int], timeout: float) -> float:
 
 def bare_call(refresh_url: str, refresh_token: str) -> None:
     response = requests.post(refresh_url, timeout=(5, 20), allow_redirects=False, data={
-        "grant_type": "refresh_token", "refresh_token": refresh_token, "scope": ",".join(SCOPES),
+        "grant_type": "authorization_code", "refresh_token": refresh_token, "scope": "OAUTH_CREATE_API",
         "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
     if response.status_code != 200 or "access_token" not in response.json():
         raise RuntimeError(f"bare refresh failed: HTTP {response.status_code}")

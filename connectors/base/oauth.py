@@ -52,11 +52,16 @@ class ExchangeOAuth2Adapter(OAuth2Adapter):
     # How the token endpoint takes its parameters: "POST" with a "form" (RFC 6749) or "json" body, or "GET"
     # with them in the query string (KuCoin's access-token call). A GET that spends a code is never retried.
     access_token_method = "POST"
+    # The refresh call's method where it differs (KuCoin: the code is exchanged by GET, the refresh is a POST).
+    refresh_token_method: str | None = None
     token_request_format = "form"
     # Whether the code exchange repeats the redirect_uri (RFC 6749 4.1.3); OKX's JSON body has no such field.
     redirect_uri_in_token_request = True
     # The credential's setting whose URL the token, refresh and revoke paths sit under.
     token_base_setting = "api_base_url"
+    # Whether the client secret goes with the token requests of a client that sends its credentials in the
+    # body (hook: KuCoin's documented access-token call names client_id only).
+    sends_client_secret = True
     scope_delimiter = " "
     encode_redirect_uri = True
     # Lifetimes the exchange documents, for responses that leave one out.
@@ -113,6 +118,9 @@ class ExchangeOAuth2Adapter(OAuth2Adapter):
     def allowed_base_urls(self, app) -> list[str]:
         """The only places this exchange's client credentials and tokens may be sent (hook)."""
         return allowed_urls(app)
+
+    def sends_secret(self) -> bool:
+        return self.sends_client_secret
 
     def get_callback_url(self, request, app):
         return redirect_uri_for(request, app.settings["redirect_uris"])
@@ -224,6 +232,9 @@ class ExchangeProvider(OAuth2Provider):
                     f"set the {self.name} credential's client type to confidential and enter its client secret.")
         return ""
 
+    # What the permission page tells the user about the exchange's own consent page (hook), "" for nothing.
+    consent_hint = ""
+
     @property
     def exchange(self) -> Exchange:
         return EXCHANGES[self.exchange_id]
@@ -287,6 +298,11 @@ class ExchangeProvider(OAuth2Provider):
         regional host. Raises HostNotAllowed for a host the portal may not send anything to."""
         return {}
 
+    def key_permissions(self, api_key, granted: list[str]) -> list[str]:
+        """What the connection may use once its Fast API key exists (hook): what was granted, unless the
+        exchange's answer to the key request tells the key's own permissions (KuCoin's authGroup)."""
+        return list(granted)
+
     def connection_details(self, callback_params, token: TokenSet, flow_data: dict) -> dict:
         """Non-secret facts from the callback, token response or flow worth keeping (hook)."""
         return {}
@@ -304,7 +320,7 @@ def with_client_auth(adapter: ExchangeOAuth2Adapter, app, data: dict):
     if adapter.basic_auth:
         return data, requests.auth.HTTPBasicAuth(app.client_id, secret)
     data["client_id"] = app.client_id
-    if secret:
+    if secret and adapter.sends_secret():
         data["client_secret"] = secret
     return data, None
 
@@ -313,10 +329,12 @@ def post_token_request(adapter: ExchangeOAuth2Adapter, app, url: str, data: dict
     """Call a token endpoint the way the exchange takes it (``access_token_method``, ``token_request_format``)
     with its client authentication; errors become OAuth2Error."""
     data, auth = with_client_auth(adapter, app, data)
+    method = (adapter.refresh_token_method if "refresh_token" in data else None) or adapter.access_token_method
     with exchange_session(allowed_base_urls=adapter.allowed_base_urls(app)) as session:
-        if adapter.access_token_method == "GET":
+        if method == "GET":
             # Sent once: reads are retried, and a repeated code exchange would be refused as a replay.
-            response = session.request("GET", url, params=data, auth=auth, headers=headers or {}, retry=False)
+            response = session.request("GET", with_query(url, data, encode_redirect_uri=adapter.encode_redirect_uri),
+                                       auth=auth, headers=headers or {}, retry=False)
         elif adapter.token_request_format == "json":
             response = session.post(url, json=data, auth=auth, headers=headers or {})
         else:
@@ -330,6 +348,15 @@ def post_token_request(adapter: ExchangeOAuth2Adapter, app, url: str, data: dict
     if response.status_code != 200 or "access_token" not in payload:
         raise OAuth2Error(token_error_message(response.status_code, payload))
     return adapter.parse_token_response(payload)
+
+
+def with_query(url: str, data: dict, *, encode_redirect_uri: bool) -> str:
+    """A GET token request's URL; where the exchange asks, its redirect_uri is appended unencoded (KuCoin)."""
+    params = {key: value for key, value in data.items() if encode_redirect_uri or key != "redirect_uri"}
+    query = urlencode(params)
+    if not encode_redirect_uri and "redirect_uri" in data:
+        query += f"&redirect_uri={data['redirect_uri']}"
+    return f"{url}?{query}"
 
 
 def revoke_token(adapter: ExchangeOAuth2Adapter, app, token: str, details: dict | None = None) -> bool:

@@ -59,7 +59,8 @@ class ExchangeWithdrawals:
     """Hooks an exchange implements; each takes the connectors' signed API object."""
 
     withdraw_types: tuple[str, ...] = ("ADDRESS",)
-    fee_deduct_types: tuple[str, ...] = ("INTERNAL", "EXTERNAL")
+    # The first is the wizard's preselection: fees from the balance, so the recipient gets what was typed.
+    fee_deduct_types: tuple[str, ...] = ("EXTERNAL", "INTERNAL")
     has_service_fee = False
     needs_factors = False  # the exchange asks for its own 2FA codes before executing
     has_memo = False

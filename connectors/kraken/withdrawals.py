@@ -17,7 +17,7 @@ FINAL_STATUSES = {"Success": True, "Failure": False, "Canceled": False}
 
 
 class KrakenWithdrawals(ExchangeWithdrawals):
-    fee_deduct_types = ("EXTERNAL",)  # Kraken takes its fee out of the amount
+    fee_deduct_types = ("INTERNAL",)  # Kraken takes its fee out of the amount
     destination_label = "Saved address name (e.g. my-btc)"
 
     def currencies(self, api, connection):

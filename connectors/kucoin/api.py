@@ -1,4 +1,4 @@
-"""KuCoin's Fast API key creation and signed REST calls (KC-API-* headers, broker attribution)."""
+"""KuCoin's Fast API key creation (www host) and signed REST calls (api host; KC-API-* headers, broker attribution)."""
 
 import base64
 import hashlib
@@ -10,9 +10,23 @@ from decimal import Decimal
 from connectors.base.api import (
     AccessTokenExpired, ApiKey, ApiKeyRefused, Balance, ExchangeAPI, ExchangeAPIError, json_or_empty, required_texts,
 )
+from connectors.base.http import exchange_session
+from .exchange import EXCHANGE as KUCOIN
+
+PERMISSION_LABELS = {permission.code: permission.label for permission in KUCOIN.permissions}
 
 KEY_VERSION = "3"  # Fast API keys are version 3 keys
 MAX_KEYS_MESSAGE = "The number of user's apiKey reaches to the maximum level"
+AUTH_GROUPS = ("API_COMMON", "API_SPOT", "API_MARGIN", "API_FUTURES", "API_EARN", "API_TRANSFER", "API_WITHDRAW_OAUTH")
+# Key creation (Fast API document section 4; level B): FastAPI 2.0 partners post the groups the user approved,
+# old partners post nothing and get the default groups. Which one a broker has is KuCoin's decision per
+# partner, so it is the credential setting "key_creation" ("v2" unless set to "v1").
+KEY_CREATION_PATHS = {
+    "v2": "/_oauth/resource/cyber-truck-vault/v2/outer/api-key/add",
+    "v1": "/_oauth/resource/ucenter/outer/api-key/add",
+}
+# A public integration reports code 40503 when authGroupMap differs from what the user approved on KuCoin's page.
+GROUPS_NOT_APPROVED_CODE = "40503"
 
 
 def hmac_b64(secret: str, message: str) -> str:
@@ -20,7 +34,7 @@ def hmac_b64(secret: str, message: str) -> str:
 
 
 def sign_headers(*, api_key: str, secret: str, passphrase: str, method: str, path_with_query: str, body: str,
-                 partner: str, broker_key: str, timestamp: str | None = None) -> dict:
+                 partner: str, broker_name: str, broker_key: str, timestamp: str | None = None) -> dict:
     timestamp = timestamp or str(int(time.time() * 1000))
     headers = {
         "KC-API-KEY": api_key,
@@ -31,9 +45,11 @@ def sign_headers(*, api_key: str, secret: str, passphrase: str, method: str, pat
         "Content-Type": "application/json",
     }
     if partner and broker_key:
+        # KuCoin's broker docs and SDKs (level A): the partner id, the broker name KuCoin issued (a value of its
+        # own), verification on, and base64(HMAC-SHA256(broker key, timestamp + partner + api key)).
         headers.update({
             "KC-API-PARTNER": partner,
-            "KC-BROKER-NAME": partner,
+            "KC-BROKER-NAME": broker_name,
             "KC-API-PARTNER-VERIFY": "true",
             "KC-API-PARTNER-SIGN": hmac_b64(broker_key, f"{timestamp}{partner}{api_key}"),
         })
@@ -45,12 +61,22 @@ class KuCoinAPI(ExchangeAPI):
     def partner(self) -> str:
         return self.settings.get("partner", "")
 
+    @property
+    def broker_name(self) -> str:
+        return self.settings.get("broker_name", "")
+
+    @property
+    def www_base_url(self) -> str:
+        """KuCoin's www host, where the OAuth calls and the key creation go."""
+        return self.settings["authorize_base_url"].rstrip("/")
+
     def create_api_key(self, access_token, permissions, flow_data):
-        body = {"authGroupMap": {group: group in permissions for group in (
-            "API_COMMON", "API_SPOT", "API_MARGIN", "API_FUTURES", "API_EARN", "API_TRANSFER", "API_WITHDRAW_OAUTH",
-        )}, "isAddressbookOnly": False}
-        with self.session() as session:
-            response = session.post(self.url("/_oauth/resource/ucenter/outer/api-key/add"), json=body,
+        version = self.settings.get("key_creation") or "v2"
+        # v2 asks for exactly the groups the user chose here; v1 takes no parameters.
+        body = {"authGroupMap": {group: group in permissions for group in AUTH_GROUPS},
+                "isAddressbookOnly": False} if version == "v2" else None
+        with exchange_session(allowed_base_urls=[self.www_base_url]) as session:
+            response = session.post(self.www_base_url + KEY_CREATION_PATHS[version], json=body,
                                     headers={"Authorization": f"Bearer {access_token}"})
         payload = json_or_empty(response)
         if response.status_code == 401:
@@ -60,12 +86,19 @@ class KuCoinAPI(ExchangeAPI):
             if MAX_KEYS_MESSAGE in message:
                 raise ApiKeyRefused("Your KuCoin account already has the most API keys it may have. Delete an "
                                     "unused API key under KuCoin's API Management, then connect again.")
+            if str(payload.get("code")) == GROUPS_NOT_APPROVED_CODE:
+                labels = ", ".join(PERMISSION_LABELS.get(group, group) for group in AUTH_GROUPS if group in permissions)
+                raise ApiKeyRefused(f"The permissions you approved on KuCoin's page differ from the ones you chose "
+                                    f"here. Connect again and approve exactly these on KuCoin's page: {labels}.",
+                                    code=GROUPS_NOT_APPROVED_CODE)
             raise ApiKeyRefused(f"KuCoin would not create the API key: {message}")
         data = payload.get("data")
         key, secret, passphrase = required_texts(data, ("apiKey", "secret", "passphrase"),
                                                  answer="KuCoin's answer to the API key request")
         groups = data.get("authGroup")
-        groups = [group for group in groups.split(",") if group] if isinstance(groups, str) else []
+        # "API_COMMON,API_FUTURES,API_SPOT," as section 4 prints it; a list is read the same way.
+        groups = groups.split(",") if isinstance(groups, str) else groups if isinstance(groups, list) else []
+        groups = [group.strip() for group in groups if isinstance(group, str) and group.strip() in AUTH_GROUPS]
         return ApiKey(key=key, secret=secret, passphrase=passphrase, key_id=str(data.get("apiName") or ""),
                       permissions=groups)
 
@@ -73,7 +106,8 @@ class KuCoinAPI(ExchangeAPI):
         text = json.dumps(body, separators=(",", ":")) if body is not None else ""
         headers = sign_headers(api_key=connection.api_key, secret=connection.api_secret,
                                passphrase=connection.api_passphrase, method=method, path_with_query=path_with_query,
-                               body=text, partner=self.partner, broker_key=self.broker_key)
+                               body=text, partner=self.partner, broker_name=self.broker_name,
+                               broker_key=self.broker_key)
         with self.session() as session:
             response = session.request(method, self.url(path_with_query), data=text or None, headers=headers)
         payload = json_or_empty(response)

@@ -90,12 +90,14 @@ class KuCoinWithdrawals(ExchangeWithdrawals):
     def request_body(self, withdrawal) -> dict:
         body = {
             "currency": withdrawal.currency,
-            # The guide's parameter table names it "address" (ENDPOINTS.md says toAddress).
-            "address": withdrawal.destination,
+            # POST /api/v3/withdrawals requires toAddress (KuCoin's universal SDK spec and ccxt, level A); the
+            # seed guide's "address" belongs to an older version.
+            "toAddress": withdrawal.destination,
             "amount": format(withdrawal.amount.normalize(), "f"),
             "withdrawType": withdrawal.withdraw_type,
             "isInner": False,
-            # Always explicit, so the exchange deducts exactly as the preview showed.
+            # Always explicit, so the exchange deducts exactly as the preview showed: INTERNAL from the amount,
+            # EXTERNAL from the main account (withdrawals/fees.py).
             "feeDeductType": withdrawal.fee_deduct_type,
             # The reference lets the history tell this withdrawal apart after a timeout.
             "remark": " ".join(part for part in (withdrawal.remark, withdrawal.reference) if part),

@@ -1,22 +1,27 @@
-"""KuCoin: Fast API key creation and the signed REST endpoints a broker uses."""
+"""KuCoin: the OAuth token calls and Fast API key creation (www host), the signed REST endpoints (api host)."""
 
 import json
 import secrets
 import uuid
 from decimal import Decimal
 
-from django.http import JsonResponse
+from urllib.parse import unquote
 
-from .. import clock, oauth
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from .. import clock, faults, oauth
 from ..api_auth import ApiRefused, kucoin_caller, kucoin_error
-from ..exchanges import CURRENCIES, KUCOIN_AUTH_GROUPS, currency as find_currency
+from ..exchanges import CURRENCIES, KUCOIN_AUTH_GROUPS, KUCOIN_TOKEN_SCOPE, currency as find_currency
 from ..funds import WithdrawalRefused, kucoin_withdraw, withdrawal_status
 from ..history import offset_page, records, text, to_ms
-from ..http import json_object, site_base
-from ..models import ApiKey, Balance, HistoryRecord
+from ..http import json_object, json_response, request_params, site_base
+from ..models import ApiKey, Balance, Client, HistoryRecord, Token
 from .common import api, int_param
+from .oauth import oauth_error_response
 
 MAX_KEYS_PER_CLIENT = 5
+GROUPS_NOT_APPROVED_CODE = "40503"
 
 
 def envelope(data=None, *, success=True, code="200", msg="success", status=200) -> JsonResponse:
@@ -24,44 +29,156 @@ def envelope(data=None, *, success=True, code="200", msg="success", status=200) 
     return JsonResponse({"success": success, "code": code, "msg": msg, "retry": False, "data": data}, status=status)
 
 
-@api("kucoin", "api-key-add", methods=("POST",))
-def api_key_add(request):
+# --- the www host: token, refresh, key creation ---------------------------------------------------------
+# KuCoin's OAuth calls live on www.kucoin.com, its REST API on api.kucoin.com (Fast API document, public copy,
+# sections 4 and 7; level B). The sandbox serves the first under /sandbox/kucoin-www/ and the second under
+# /sandbox/kucoin/, and refuses an OAuth call at the api host.
+
+TOKEN_PARAMETERS = ("grant_type", "code", "client_id", "client_secret")
+
+
+def token_answer(token) -> JsonResponse:
+    """Section 7.2/7.3's answer; its scope is the token's own (OAUTH_CREATE_API), never the approved groups."""
+    body = oauth.token_response(token)
+    body["scope"] = [KUCOIN_TOKEN_SCOPE]
+    return json_response(body)
+
+
+@csrf_exempt
+@faults.endpoint("kucoin", "token")
+def access_token(request):
+    """Section 7.2 (level B, and the public integrations that call it): ``GET
+    /_oauth/access-token?grant_type=authorization_code&code&redirect_uri&client_id`` with the redirect URL
+    unencoded. client_secret is optional (one integration sends it, the document and another do not)."""
+    if request.method != "GET":
+        return json_response({"error": "invalid_request", "error_description": "GET only."}, status=405)
+    params = request.GET
+    try:
+        if params.get("grant_type") != "authorization_code":
+            raise oauth.OAuthError("unsupported_grant_type", "grant_type must be authorization_code.")
+        redirect_uri = oauth.kucoin_raw_redirect_uri(request.META.get("QUERY_STRING", ""), TOKEN_PARAMETERS)
+        if redirect_uri is None:
+            raise oauth.OAuthError("invalid_request", "redirect_uri is required.")
+        if redirect_uri != unquote(redirect_uri):
+            raise oauth.OAuthError("invalid_request", "redirect_uri must be sent unencoded "
+                                                      "(please don't encode the redirect URL).")
+        client = client_for_token_call(params)
+        token = oauth.exchange_code(client, params.get("code", ""), redirect_uri, redirect_uri_required=True)
+    except oauth.OAuthError as problem:
+        return oauth_error_response(problem, "kucoin")
+    return token_answer(token)
+
+
+# Section 7.3's table gives grant_type "authorization_code"; RFC 6749 says "refresh_token". No integration shows
+# a working refresh (level C), so both are accepted.
+REFRESH_GRANT_TYPES = {"authorization_code", "refresh_token"}
+
+
+@csrf_exempt
+@faults.endpoint("kucoin", "refresh-token")
+def refresh_token(request):
+    """Section 7.3 (level B): ``POST /_oauth/refresh-token`` with grant_type, refresh_token and scope (all
+    compulsory) in the body; the answer's scope is OAUTH_CREATE_API. The body's encoding is not documented
+    (form or JSON accepted), nor is client authentication (client_id/client_secret checked where sent)."""
+    if request.method != "POST":
+        return json_response({"error": "invalid_request", "error_description": "POST only."}, status=405)
+    params = request_params(request)
+    try:
+        if params.get("grant_type") not in REFRESH_GRANT_TYPES:
+            raise oauth.OAuthError("unsupported_grant_type", "grant_type must be authorization_code.")
+        if not params.get("scope"):
+            raise oauth.OAuthError("invalid_request", "scope is required.")
+        if params.get("scope") != KUCOIN_TOKEN_SCOPE:
+            raise oauth.OAuthError("invalid_scope", f"scope must be {KUCOIN_TOKEN_SCOPE}.")
+        previous = Token.objects.select_related("client").filter(
+            refresh_token=params.get("refresh_token") or "", client__exchange="kucoin").first()
+        if previous is None:
+            raise oauth.OAuthError("invalid_grant", "Unknown refresh token.")
+        client = client_for_token_call(params) if params.get("client_id") else previous.client
+        # The approved groups stay with the pair: the scope names only the token's own purpose.
+        token = oauth.refresh(client, params.get("refresh_token", ""))
+    except oauth.OAuthError as problem:
+        return oauth_error_response(problem, "kucoin")
+    return token_answer(token)
+
+
+def client_for_token_call(params) -> Client:
+    client = Client.objects.filter(exchange="kucoin", client_id=params.get("client_id") or "").first()
+    if client is None:
+        raise oauth.OAuthError("invalid_client", "Unknown client.", status=401)
+    if params.get("client_secret") is not None:
+        oauth.authenticate_client("kucoin", client.client_id, params.get("client_secret"))
+    return client
+
+
+@csrf_exempt
+def api_at_www_host(request, path):
+    """api.kucoin.com serves no OAuth paths (the document puts them all on www.kucoin.com): answered as a
+    missing route, as KuCoin's API host answers one."""
+    return json_response({"code": "404", "msg": "Not Found"}, status=404)
+
+
+def key_owner(request):
+    """The user and approved groups behind the Bearer access token, or the refusal in the envelope."""
     value = oauth.bearer_value(request.headers.get("Authorization", ""))
     try:
         token = oauth.token_for_access("kucoin", value)
     except oauth.TokenProblem as problem:
-        return envelope(success=False, code="401", msg=f"Access token {problem.reason}.", status=401)
+        return None, envelope(success=False, code="401", msg=f"Access token {problem.reason}.", status=401)
+    return token, None
+
+
+@api("kucoin", "api-key-add", methods=("POST",))
+def api_key_add_v1(request):
+    """Section 4.1, old partners: ``POST /_oauth/resource/ucenter/outer/api-key/add``, Bearer, "no parameter
+    needed" (level B: the document and an integration that posts no body). The key gets the groups the user
+    approved; a body is ignored."""
+    token, refused = key_owner(request)
+    if refused:
+        return refused
+    return issue_key(token, [group for group in KUCOIN_AUTH_GROUPS if group in token.scopes], addressbook_only=False)
+
+
+@api("kucoin", "api-key-add", methods=("POST",))
+def api_key_add_v2(request):
+    """Section 4.2, FastAPI 2.0 partners: ``POST /_oauth/resource/cyber-truck-vault/v2/outer/api-key/add``, Bearer,
+    JSON ``{authGroupMap: {group: bool}, isAddressbookOnly}`` (level B: the document and integrations that use
+    it). An integration reports code 40503 ("risk validation") when the map differs from what the user approved
+    on KuCoin's page: the sandbox answers that for any difference, a group asked for or left out."""
+    token, refused = key_owner(request)
+    if refused:
+        return refused
     body = json_object(request)
     if body is None:
         return envelope(success=False, code="400", msg="The body must be a JSON object.", status=400)
-    granted = [group for group in KUCOIN_AUTH_GROUPS if group in token.scopes]
     group_map = body.get("authGroupMap")
-    if group_map is None:  # the older body: every group the user granted
-        wanted = granted
-    elif not isinstance(group_map, dict) or any(group not in KUCOIN_AUTH_GROUPS for group in group_map):
-        return envelope(success=False, code="400", msg="authGroupMap has unknown groups.", status=400)
-    else:
-        wanted = [group for group in KUCOIN_AUTH_GROUPS if group_map.get(group) is True]
-    not_granted = [group for group in wanted if group not in granted]
-    if not_granted:
-        return envelope(success=False, code="400", msg=f"The user did not authorize {', '.join(not_granted)}.", status=400)
+    if not isinstance(group_map, dict) or any(group not in KUCOIN_AUTH_GROUPS for group in group_map) \
+            or any(not isinstance(value, bool) for value in group_map.values()):
+        return envelope(success=False, code="400", msg="authGroupMap must map KuCoin's groups to true or false.",
+                        status=400)
+    wanted = [group for group in KUCOIN_AUTH_GROUPS if group_map.get(group) is True]
+    approved = [group for group in KUCOIN_AUTH_GROUPS if group in token.scopes]
+    if wanted != approved:
+        return envelope(success=False, code=GROUPS_NOT_APPROVED_CODE,
+                        msg="risk validation: authGroupMap differs from the user's authorization.")
+    return issue_key(token, wanted, addressbook_only=bool(body.get("isAddressbookOnly")))
+
+
+def issue_key(token, groups: list[str], *, addressbook_only: bool):
     keys = ApiKey.objects.filter(user=token.user, client=token.client, deleted_at__isnull=True)
     if keys.count() >= MAX_KEYS_PER_CLIENT:
         return envelope(success=False, code="400", msg="The number of user's apiKey reaches to the maximum level")
-    name = body.get("apiName") or f"fastapi{secrets.token_hex(4)}"
-    if keys.filter(name=name).exists():
-        return envelope(success=False, code="400", msg="Repeated apiName")
     key = ApiKey.objects.create(
         exchange="kucoin",
         user=token.user,
         client=token.client,
-        name=name,
+        name=f"fastapi{secrets.token_hex(4)}",
         api_key=secrets.token_hex(12),
         secret=str(uuid.uuid4()),
         passphrase=secrets.token_urlsafe(12),
         version="3",
-        permissions=wanted,
-        addressbook_only=bool(body.get("isAddressbookOnly")),
+        permissions=groups,
+        addressbook_only=addressbook_only,
         created_at=clock.now(),
     )
     return envelope(
@@ -71,8 +188,8 @@ def api_key_add(request):
             "secret": key.secret,
             "passphrase": key.passphrase,
             "brokerId": token.client.client_id,
-            # As KuCoin prints it: comma-separated with a trailing comma.
-            "authGroup": "".join(f"{group}," for group in wanted),
+            # As the document prints it: comma-separated; the sandbox adds the trailing comma of the seed guide.
+            "authGroup": "".join(f"{group}," for group in groups),
             "ipWhiteList": "",
         }
     )
@@ -85,6 +202,7 @@ def require(caller, group: str) -> None:
 
 @api("kucoin", "accounts", caller=kucoin_caller)
 def accounts(request, caller):
+    """``GET /api/v1/accounts`` (KuCoin's API docs, Kucoin/kucoin-api-docs; level A): the main accounts."""
     require(caller, "API_COMMON")
     balances = Balance.objects.filter(user=caller.user).order_by("currency")
     if request.GET.get("currency"):
@@ -100,6 +218,8 @@ def accounts(request, caller):
 
 @api("kucoin", "currency")
 def currency_detail(request, code):
+    """``GET /api/v3/currencies/{currency}`` (KuCoin's API docs and universal SDK; level A): chains and their
+    withdrawal fee, minimum and precision."""
     found = find_currency(code)
     if found is None:
         raise kucoin_error("900003", "Currency not found.", status=404)
@@ -131,12 +251,14 @@ def currency_detail(request, code):
 
 @api("kucoin", "prices")
 def prices(request):
+    """``GET /api/v1/prices`` (KuCoin's API docs; level A): fiat-style prices, here in USDT."""
     wanted = [code.strip().upper() for code in request.GET.get("currencies", "").split(",") if code.strip()]
     return {code: text(item.price_usdt) for code, item in CURRENCIES.items() if not wanted or code in wanted}
 
 
 @api("kucoin", "level1")
 def level1(request):
+    """``GET /api/v1/market/orderbook/level1`` (KuCoin's API docs; level A)."""
     base, _, quote = request.GET.get("symbol", "").upper().partition("-")
     if base not in CURRENCIES or quote not in CURRENCIES:
         raise kucoin_error("400100", "symbol not exists", status=400)
@@ -190,12 +312,15 @@ ledgers = _history_view(HistoryRecord.Kind.LEDGER, "ledgers")
 
 @api("kucoin", "withdraw", methods=("POST",), caller=kucoin_caller)
 def withdraw(request, caller):
+    """``POST /api/v3/withdrawals`` (KuCoin's universal SDK spec and ccxt, level A: toAddress, currency, amount,
+    withdrawType required; feeDeductType INTERNAL = from the amount, EXTERNAL = from the main account), with the
+    Fast API's two 2FA steps and the security-setup link of the broker guide section 8 (level C)."""
     require(caller, "API_WITHDRAW_OAUTH")
     params = json_object(request)
     if params is None:
         raise kucoin_error("400100", "The body must be a JSON object.", status=400)
     try:
-        return kucoin_withdraw(caller.user, caller.api_key, params, sandbox_base_url=site_base(request, "kucoin"))
+        return kucoin_withdraw(caller.user, caller.api_key, params, sandbox_base_url=site_base(request, "kucoin-www"))
     except WithdrawalRefused as refused:
         headers = {"Retry-After": str(refused.retry_after)} if refused.retry_after else {}
         raise ApiRefused({"code": refused.code, "msg": refused.message}, refused.status, headers)
@@ -203,6 +328,7 @@ def withdraw(request, caller):
 
 @api("kucoin", "withdrawal", caller=kucoin_caller)
 def withdrawal_detail(request, caller, withdrawal_id):
+    """``GET /api/v1/withdrawals/{withdrawalId}`` (KuCoin's API docs, "get withdrawal by id"; level A)."""
     require(caller, "API_COMMON")
     record = HistoryRecord.objects.filter(user=caller.user, kind="withdrawal", txid=withdrawal_id).first()
     if record is None:

@@ -150,6 +150,8 @@ def revoke_view(exchange: str):
 
 
 def kucoin_g2fa(request):
+    """KuCoin's security-setup link on its www site, with client_id and an encoded redirect_uri to come back to
+    (broker guide section 8.1; level C: the seed guide alone)."""
     user, response = sign_in_step(request, "kucoin")
     if response is not None:
         return response

@@ -30,7 +30,7 @@ def api(portal):
 def test_a_withdrawal_end_to_end_through_the_api_with_replayed_submit(kucoin, sandbox_accounts, portal, api):  # noqa: F811
     created = api.post(api.url("/withdrawals/"), json={
         "connection": kucoin.pk, "currency": "BTC", "chain": "btc", "destination": "bc1qapitest0000",
-        "amount": "0.01", "fee_deduct_type": "INTERNAL"})
+        "amount": "0.01", "fee_deduct_type": "EXTERNAL"})
     assert created.status_code == 201, created.text
     withdrawal_id = created.json()["id"]
     preview = api.post(api.url(f"/withdrawals/{withdrawal_id}/preview/")).json()

@@ -49,9 +49,12 @@ def register_credential(base_url, tenant, exchange_id, *, client_type="confident
     client_id, secret = f"{tenant.slug}-{exchange_id}", f"{tenant.slug}-{exchange_id}-secret"
     redirect_uri = f"{base_url}/connect/{exchange_id}/callback/"
     sandbox_scopes = list(exchange.permission_codes) + (["fast_api"] if exchange_id == "okx" else [])
-    client_register(exchange=exchange_id, client_id=client_id, client_secret=secret, client_type=client_type,
-                    redirect_uris=[redirect_uri], permissions=sandbox_scopes, api_broker=api_broker,
-                    ip_allowlist=ip_allowlist)
+    issued = client_register(exchange=exchange_id, client_id=client_id, client_secret=secret,
+                             client_type=client_type, redirect_uris=[redirect_uri], permissions=sandbox_scopes,
+                             api_broker=api_broker, ip_allowlist=ip_allowlist)
+    # KuCoin's OAuth calls go to its www host, its REST API to the api host; the broker name is its own value.
+    www = f"{base_url}/sandbox/kucoin-www" if exchange_id == "kucoin" else f"{base_url}/sandbox/{exchange_id}"
+    kucoin_settings = {"partner": client_id, "broker_name": issued.get("broker_name", "")}
     credential, _ = ExchangeCredential.objects.update_or_create(
         tenant=tenant, exchange=exchange_id,
         defaults={
@@ -59,8 +62,9 @@ def register_credential(base_url, tenant, exchange_id, *, client_type="confident
             "client_type": client_type, "redirect_uris": [redirect_uri],
             "allowed_permissions": list(exchange.permission_codes),
             "default_permissions": list(exchange.default_permissions),
-            "authorize_base_url": f"{base_url}/sandbox/{exchange_id}", "api_base_url": f"{base_url}/sandbox/{exchange_id}",
-            "broker_key": secret, "settings": {"partner": client_id}, **overrides,
+            "authorize_base_url": www, "api_base_url": f"{base_url}/sandbox/{exchange_id}",
+            "broker_key": secret, "settings": kucoin_settings if exchange_id == "kucoin" else {"partner": client_id},
+            **overrides,
         },
     )
     return credential

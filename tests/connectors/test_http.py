@@ -26,12 +26,13 @@ def test_a_read_that_spends_something_is_sent_once(live_server):
 
 
 def test_a_write_is_never_repeated(live_server):
-    fault_set(exchange="kucoin", endpoint="token", kind="500", count=1)
+    # KuCoin's refresh is a POST on its www host (its access-token call is a GET).
+    fault_set(exchange="kucoin", endpoint="refresh-token", kind="500", count=1)
     with exchange_session(allowed_base_urls=[live_server.url]) as session:
         with pytest.raises(ExchangeUnavailable):
-            session.post(f"{live_server.url}/sandbox/kucoin/_oauth/access-token", data={})
+            session.post(f"{live_server.url}/sandbox/kucoin-www/_oauth/refresh-token", data={})
         # The fault was used up by the one attempt: a second POST reaches the endpoint.
-        assert session.post(f"{live_server.url}/sandbox/kucoin/_oauth/access-token", data={}).status_code == 400
+        assert session.post(f"{live_server.url}/sandbox/kucoin-www/_oauth/refresh-token", data={}).status_code == 400
 
 
 def test_rate_limits_are_not_retried_here_and_carry_retry_after(live_server):

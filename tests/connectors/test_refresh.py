@@ -323,7 +323,9 @@ def test_a_changed_credential_is_used_at_once(portal, make_connection, token_cal
     connection = make_connection("kucoin")
     assert connection_refresh(connection_id=connection.pk, force=True).outcome == Outcome.REFRESHED
     credential = ExchangeCredential.objects.get(tenant=portal["tenant"], exchange="kucoin")
-    credential.client_secret = "not-the-secret"
+    # KuCoin's refresh names the client (client_id); its secret goes only where the credential says so.
+    credential.client_id, credential.client_secret = "not-the-client", "not-the-secret"
+    credential.settings = {**credential.settings, "token_sends_client_secret": True}
     credential.save()
     assert connection_refresh(connection_id=connection.pk, force=True).outcome == Outcome.FAILED
     connection.refresh_from_db()

@@ -4,7 +4,9 @@ import requests
 from sandbox.exchanges import KRAKEN_SCOPES, KUCOIN_AUTH_GROUPS
 from sandbox.services import client_register, seed_accounts
 
-from .support import KRAKEN_REDIRECT, KUCOIN_REDIRECT, OKX_REDIRECT, PEATIO_REDIRECT, authorize_code
+from .support import (
+    KRAKEN_REDIRECT, KUCOIN_BROKER_NAME, KUCOIN_REDIRECT, OKX_REDIRECT, PEATIO_REDIRECT, authorize_code,
+)
 
 
 @pytest.fixture
@@ -23,7 +25,8 @@ def clients(transactional_db):
     register = client_register
     return {
         "kucoin": register(exchange="kucoin", client_id="kc-broker", client_secret="kc-secret",
-                           redirect_uris=[KUCOIN_REDIRECT], permissions=KUCOIN_AUTH_GROUPS),
+                           redirect_uris=[KUCOIN_REDIRECT], permissions=KUCOIN_AUTH_GROUPS,
+                           broker_name=KUCOIN_BROKER_NAME),
         "okx": register(exchange="okx", client_id="okx-broker", client_secret="okx-secret",
                         redirect_uris=[OKX_REDIRECT], permissions=["read_only", "trade", "fast_api"],
                         ip_allowlist=["127.0.0.1"]),
@@ -40,16 +43,16 @@ def clients(transactional_db):
 
 @pytest.fixture
 def kucoin_tokens(base, accounts, clients):
-    """A KuCoin token pair for trader@kucoin.sandbox, withdrawal permission opted in."""
+    """A KuCoin token pair for trader@kucoin.sandbox, with every group (withdrawal too) approved on the page.
+    The login and the token call are on KuCoin's www host, the token call a GET with the redirect URL unencoded."""
 
     def connect(account="trader", groups=None):
         user = accounts["kucoin"][account]
-        url = (f"{base}/kucoin/oauth?response_type=code&client_id=kc-broker&redirect_uri={KUCOIN_REDIRECT}"
+        url = (f"{base}/kucoin-www/oauth?response_type=code&client_id=kc-broker&redirect_uri={KUCOIN_REDIRECT}"
                "&scope=OAUTH_CREATE_API&state=s1")
         code = authorize_code(url, user["email"], user["password"], scopes=groups or KUCOIN_AUTH_GROUPS)["code"]
-        response = requests.post(f"{base}/kucoin/_oauth/access-token", data={
-            "grant_type": "authorization_code", "code": code, "redirect_uri": KUCOIN_REDIRECT,
-            "client_id": "kc-broker", "client_secret": "kc-secret"})
+        response = requests.get(f"{base}/kucoin-www/_oauth/access-token?grant_type=authorization_code&code={code}"
+                                f"&client_id=kc-broker&redirect_uri={KUCOIN_REDIRECT}")
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -58,12 +61,16 @@ def kucoin_tokens(base, accounts, clients):
 
 @pytest.fixture
 def kucoin_key(base, kucoin_tokens):
-    def create(account="trader", **body):
-        tokens = kucoin_tokens(account)
+    """A FastAPI 2.0 key whose authGroupMap is what the user approved (``groups``, default all)."""
+
+    def create(account="trader", groups=None, addressbook_only=False):
+        groups = groups or KUCOIN_AUTH_GROUPS
+        tokens = kucoin_tokens(account, groups)
         response = requests.post(
-            f"{base}/kucoin/_oauth/resource/ucenter/outer/api-key/add",
+            f"{base}/kucoin-www/_oauth/resource/cyber-truck-vault/v2/outer/api-key/add",
             headers={"Authorization": f"Bearer {tokens['access_token']}"},
-            json=body or {"authGroupMap": {group: True for group in KUCOIN_AUTH_GROUPS}, "isAddressbookOnly": False},
+            json={"authGroupMap": {group: group in groups for group in KUCOIN_AUTH_GROUPS},
+                  "isAddressbookOnly": addressbook_only},
         )
         assert response.json()["success"] is True, response.text
         return response.json()["data"]

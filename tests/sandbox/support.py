@@ -19,6 +19,7 @@ KUCOIN_REDIRECT = "http://broker.test/kucoin/callback"
 OKX_REDIRECT = "http://broker.test/okx/callback"
 KRAKEN_REDIRECT = "http://broker.test/kraken/callback"
 PEATIO_REDIRECT = "http://broker.test/peatio/callback"
+KUCOIN_BROKER_NAME = "KCBROKERNAME"  # the broker name the KuCoin test client is registered with (not its partner id)
 
 
 def csrf_token(html: str) -> str:
@@ -74,8 +75,10 @@ def _b64_hmac(key: str, message: str) -> str:
     return base64.b64encode(hmac.new(key.encode(), message.encode(), hashlib.sha256).digest()).decode()
 
 
-def kucoin_request(base, key: dict, broker_key: str, method, path, *, body=None, ts_ms=None, **overrides):
-    """``path`` is the exchange's own (e.g. /api/v1/accounts?currency=BTC); ``base`` is /sandbox/kucoin."""
+def kucoin_request(base, key: dict, broker_key: str, method, path, *, body=None, ts_ms=None,
+                   broker_name=KUCOIN_BROKER_NAME, **overrides):
+    """``path`` is the exchange's own (e.g. /api/v1/accounts?currency=BTC); ``base`` is /sandbox/kucoin (the api
+    host)."""
     timestamp = str(ts_ms if ts_ms is not None else int(time.time() * 1000))
     text = json.dumps(body) if body is not None else ""
     headers = {
@@ -85,7 +88,7 @@ def kucoin_request(base, key: dict, broker_key: str, method, path, *, body=None,
         "KC-API-PASSPHRASE": _b64_hmac(key["secret"], key["passphrase"]),
         "KC-API-KEY-VERSION": "3",
         "KC-API-PARTNER": key["brokerId"],
-        "KC-BROKER-NAME": key["brokerId"],
+        "KC-BROKER-NAME": broker_name,
         "KC-API-PARTNER-VERIFY": "true",
         "KC-API-PARTNER-SIGN": _b64_hmac(broker_key, timestamp + key["brokerId"] + key["apiKey"]),
         "Content-Type": "application/json",

@@ -145,7 +145,7 @@ def test_run_sandbox_standalone_shares_faults_through_the_database(accounts, cli
         assert requests.get(url, timeout=5).status_code == 200
         # The consent pages work there too (sessions and CSRF).
         user = accounts["kucoin"]["trader"]
-        login = (f"http://127.0.0.1:{port}/sandbox/kucoin/oauth?response_type=code&client_id=kc-broker"
+        login = (f"http://127.0.0.1:{port}/sandbox/kucoin-www/oauth?response_type=code&client_id=kc-broker"
                  f"&redirect_uri={KUCOIN_REDIRECT}&scope=OAUTH_CREATE_API&state=z")
         assert authorize_code(login, user["email"], user["password"])["state"] == "z"
     finally:

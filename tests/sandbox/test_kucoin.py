@@ -1,4 +1,4 @@
-"""KuCoin Fast API keys, signed REST, broker headers, and the 2FA withdrawal with fees and limits."""
+"""KuCoin's two hosts, Fast API keys, signed REST, broker headers, and the 2FA withdrawal with fees and limits."""
 
 import time
 from decimal import Decimal
@@ -6,40 +6,82 @@ from decimal import Decimal
 import pytest
 import requests
 
+from sandbox.exchanges import KUCOIN_AUTH_GROUPS
 from sandbox.models import Balance, HistoryRecord
 
-from .support import KUCOIN_REDIRECT, kucoin_request, sign_in, totp_now, csrf_token
+from .support import KUCOIN_REDIRECT, authorize_code, kucoin_request, sign_in, totp_now, csrf_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
-ADD_KEY = "/kucoin/_oauth/resource/ucenter/outer/api-key/add"
+# Key creation on the www host (Fast API document section 4): FastAPI 2.0 and the old partners' path.
+ADD_KEY = "/kucoin-www/_oauth/resource/cyber-truck-vault/v2/outer/api-key/add"
+ADD_KEY_V1 = "/kucoin-www/_oauth/resource/ucenter/outer/api-key/add"
 
 
 def call(base, key, method, path, body=None, **headers):
     return kucoin_request(base + "/kucoin", key, "kc-secret", method, path, body=body, **headers)
 
 
-def test_api_key_add_envelope_limits_and_repeated_name(base, kucoin_tokens):
-    tokens = kucoin_tokens()
+def group_map(*groups):
+    return {"authGroupMap": {group: group in groups for group in KUCOIN_AUTH_GROUPS}, "isAddressbookOnly": False}
+
+
+def test_api_key_add_envelope_and_limit(base, kucoin_tokens):
+    tokens = kucoin_tokens(groups=["API_COMMON", "API_SPOT"])
     auth = {"Authorization": f"Bearer {tokens['access_token']}"}
-    body = {"authGroupMap": {"API_COMMON": True, "API_SPOT": True, "API_WITHDRAW_OAUTH": False}, "isAddressbookOnly": False}
-    first = requests.post(base + ADD_KEY, headers=auth, json={**body, "apiName": "one"}).json()
+    body = group_map("API_COMMON", "API_SPOT")
+    first = requests.post(base + ADD_KEY, headers=auth, json=body).json()
     assert first["success"] is True and first["code"] == "200" and first["retry"] is False
     data = first["data"]
     assert set(data) == {"apiName", "apiKey", "secret", "passphrase", "brokerId", "authGroup", "ipWhiteList"}
     assert data["authGroup"] == "API_COMMON,API_SPOT," and data["brokerId"] == "kc-broker"
-    repeated = requests.post(base + ADD_KEY, headers=auth, json={**body, "apiName": "one"}).json()
-    assert repeated["success"] is False and repeated["msg"] == "Repeated apiName"
     for _ in range(4):
         assert requests.post(base + ADD_KEY, headers=auth, json=body).json()["success"] is True
     full = requests.post(base + ADD_KEY, headers=auth, json=body).json()
     assert full["success"] is False and full["msg"] == "The number of user's apiKey reaches to the maximum level"
 
 
-def test_api_key_add_refuses_groups_the_user_did_not_grant(base, kucoin_tokens):
+def test_api_key_add_answers_40503_when_the_map_differs_from_the_approval(base, kucoin_tokens):
+    # A public integration reports 40503 ("risk validation") for a map that differs from what the user approved.
     tokens = kucoin_tokens(groups=["API_COMMON", "API_SPOT"])
-    response = requests.post(base + ADD_KEY, headers={"Authorization": f"Bearer {tokens['access_token']}"},
-                             json={"authGroupMap": {"API_COMMON": True, "API_WITHDRAW_OAUTH": True}})
-    assert response.json()["success"] is False and "API_WITHDRAW_OAUTH" in response.json()["msg"]
+    auth = {"Authorization": f"Bearer {tokens['access_token']}"}
+    for body in (group_map("API_COMMON", "API_SPOT", "API_WITHDRAW_OAUTH"), group_map("API_COMMON")):
+        refused = requests.post(base + ADD_KEY, headers=auth, json=body).json()
+        assert refused["success"] is False and refused["code"] == "40503"
+    assert requests.post(base + ADD_KEY, headers=auth, json={"authGroupMap": {"API_COMMON": "yes"}}).status_code == 400
+
+
+def test_old_partners_key_path_takes_no_parameters_and_gets_the_approved_groups(base, kucoin_tokens):
+    tokens = kucoin_tokens(groups=["API_COMMON", "API_EARN"])
+    answer = requests.post(base + ADD_KEY_V1, headers={"Authorization": f"bearer {tokens['access_token']}"}).json()
+    assert answer["success"] is True and answer["data"]["authGroup"] == "API_COMMON,API_EARN,"
+
+
+def test_oauth_calls_answer_only_on_the_www_host_and_only_by_their_method(base, accounts, clients):
+    user = accounts["kucoin"]["trader"]
+    login = (f"/oauth?response_type=code&client_id=kc-broker&redirect_uri={KUCOIN_REDIRECT}&scope=OAUTH_CREATE_API"
+             "&state=s1")
+    assert requests.get(base + "/kucoin" + login).status_code == 404  # api.kucoin.com has no login page
+    code = authorize_code(base + "/kucoin-www" + login, user["email"], user["password"])["code"]
+    query = f"grant_type=authorization_code&code={code}&client_id=kc-broker&redirect_uri={KUCOIN_REDIRECT}"
+    assert requests.get(f"{base}/kucoin/_oauth/access-token?{query}").status_code == 404
+    assert requests.post(f"{base}/kucoin-www/_oauth/access-token?{query}").status_code == 405
+    encoded = query.replace(KUCOIN_REDIRECT, requests.utils.quote(KUCOIN_REDIRECT, safe=""))
+    assert requests.get(f"{base}/kucoin-www/_oauth/access-token?{encoded}").json()["error"] == "invalid_request"
+    tokens = requests.get(f"{base}/kucoin-www/_oauth/access-token?{query}").json()
+    assert tokens["scope"] == ["OAUTH_CREATE_API"] and tokens["token_type"] == "bearer"
+    refresh = {"grant_type": "authorization_code", "refresh_token": tokens["refresh_token"], "scope": "OAUTH_CREATE_API"}
+    assert requests.post(f"{base}/kucoin/_oauth/refresh-token", data=refresh).status_code == 404
+    assert requests.get(f"{base}/kucoin-www/_oauth/refresh-token", params=refresh).status_code == 405
+    assert requests.post(f"{base}/kucoin-www/_oauth/refresh-token", data={**refresh, "scope": "API_SPOT"}).json()[
+        "error"] == "invalid_scope"
+    renewed = requests.post(f"{base}/kucoin-www/_oauth/refresh-token", data=refresh).json()
+    assert renewed["scope"] == ["OAUTH_CREATE_API"]
+    # The approved groups stay with the renewed pair.
+    auth = {"Authorization": f"Bearer {renewed['access_token']}"}
+    approved = [group for group in KUCOIN_AUTH_GROUPS if group in ("API_COMMON", "API_SPOT", "API_FUTURES", "API_EARN")]
+    assert requests.post(base + ADD_KEY, headers=auth, json=group_map(*approved)).json()["success"] is True
+    assert requests.post(base + "/kucoin" + ADD_KEY.removeprefix("/kucoin-www"), headers=auth,
+                         json=group_map(*approved)).status_code == 404
 
 
 def test_signed_requests_are_checked_strictly(base, kucoin_key):
@@ -58,6 +100,9 @@ def test_signed_requests_are_checked_strictly(base, kucoin_key):
     assert bad_partner.json() == {"code": "400201", "msg": "Invalid KC-API-PARTNER-SIGN"}
     not_verified = call(base, key, "GET", "/api/v1/accounts", **{"KC-API-PARTNER-VERIFY": "false"})
     assert not_verified.json()["code"] == "400201"
+    # KC-BROKER-NAME is the broker name KuCoin issued, a value of its own, not the partner id.
+    partner_as_name = call(base, key, "GET", "/api/v1/accounts", **{"KC-BROKER-NAME": key["brokerId"]})
+    assert partner_as_name.json()["code"] == "400201"
     wrong_broker_key = kucoin_request(base + "/kucoin", key, "other-secret", "GET", "/api/v1/accounts")
     assert wrong_broker_key.json()["code"] == "400201"
 
@@ -107,7 +152,7 @@ def test_withdrawal_with_2fa_fees_on_the_ledger(base, accounts, kucoin_key):
     trader = accounts["kucoin"]["trader"]
     key = kucoin_key()
     body = {"currency": "USDT", "toAddress": "TXsandboxAddress", "amount": "100", "withdrawType": "ADDRESS",
-            "chain": "trx", "feeDeductType": "INTERNAL"}
+            "chain": "trx", "feeDeductType": "EXTERNAL"}
     first = withdraw(base, key, body).json()
     assert first["data"]["allFactors"] == [["GAV", "EMV"]] and first["data"]["sentFactors"] == [["EMV"]]
     inbox_page = requests.get(base + "/inbox/")
@@ -120,16 +165,17 @@ def test_withdrawal_with_2fa_fees_on_the_ledger(base, accounts, kucoin_key):
     assert done["code"] == "200000" and done["data"]["withdrawalId"]
     replay = withdraw(base, key, {"transactionId": first["data"]["transactionId"], "verifyCodes": codes})
     assert replay.json()["code"] != "200000"
-    # INTERNAL: 100 sent, 1 USDT chain fee + 10 USDT OAuth fee (10%) on top.
+    # EXTERNAL (KuCoin's withdrawal v3: the fee from the main account): 100 sent, 1 USDT chain fee + 10 USDT
+    # OAuth fee (10%) on top.
     assert Balance.objects.get(user__email=trader["email"], currency="USDT").available == Decimal("25000") - 111
     detail = call(base, key, "GET", f"/api/v1/withdrawals/{done['data']['withdrawalId']}").json()["data"]
     assert detail["amount"] == "100" and detail["fee"] == "11" and detail["status"] == "PROCESSING"
     ledger = HistoryRecord.objects.filter(user__email=trader["email"], kind="ledger", synthetic=False).order_by("id")
     assert [entry.amount for entry in ledger] == [Decimal("-100"), Decimal("-1"), Decimal("-10")]
     assert ledger.last().balance_after == Decimal("24889")
-    # EXTERNAL: fees out of the amount; 1000 USDT hits the 30 USDT cap.
-    external = two_step_withdraw(base, key, trader, {**body, "amount": "1000", "feeDeductType": "EXTERNAL"}).json()
-    record = HistoryRecord.objects.get(txid=external["data"]["withdrawalId"])
+    # INTERNAL: fees out of the amount; 1000 USDT hits the 30 USDT cap.
+    internal = two_step_withdraw(base, key, trader, {**body, "amount": "1000", "feeDeductType": "INTERNAL"}).json()
+    record = HistoryRecord.objects.get(txid=internal["data"]["withdrawalId"])
     assert record.amount == Decimal("969") and record.fee == Decimal("31")
     assert Balance.objects.get(user__email=trader["email"], currency="USDT").available == Decimal("23889")
     requests.post(base + "/control/clock", json={"offset_seconds": 60})
@@ -142,7 +188,10 @@ def test_withdrawal_checks(base, accounts, kucoin_key, kucoin_tokens):
     assert withdraw(base, key, body).json()["code"] == "400100"  # below the minimum size
     assert withdraw(base, key, {**body, "amount": "0.123456789"}).json()["code"] == "400100"  # precision
     assert withdraw(base, key, {**body, "amount": "100"}).json()["code"] == "200004"
-    no_permission = kucoin_key(authGroupMap={"API_COMMON": True})
+    # toAddress is the v3 field; the older "address" is not read.
+    assert withdraw(base, key, {**{k: v for k, v in body.items() if k != "toAddress"}, "address": "bc1sandbox",
+                                "amount": "0.01"}).json()["code"] == "400100"
+    no_permission = kucoin_key(groups=["API_COMMON"])
     assert withdraw(base, no_permission, {**body, "amount": "0.01"}).json()["code"] == "400007"
 
 
@@ -162,7 +211,7 @@ def test_withdrawal_without_2fa_links_to_security_setup_and_binding_redirects(ba
     message = response.json()["msg"]
     assert message.startswith("You need to bind more factors to continue this operation. Please visit the following link: ")
     link = message.rsplit(" ", 1)[1]
-    assert link == base + "/kucoin/account/security/g2fa"
+    assert link == base + "/kucoin-www/account/security/g2fa"  # KuCoin's www site
     session = requests.Session()
     setup_url = f"{link}?client_id=kc-broker&redirect_uri={requests.utils.quote(KUCOIN_REDIRECT, safe='')}"
     assert sign_in(session, setup_url, account["email"], account["password"]).status_code == 302

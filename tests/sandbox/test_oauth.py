@@ -16,14 +16,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def kucoin_url(base, redirect=KUCOIN_REDIRECT, state="st-1", client_id="kc-broker"):
-    url = f"{base}/kucoin/oauth?response_type=code&client_id={client_id}&redirect_uri={redirect}&scope=OAUTH_CREATE_API"
+    url = f"{base}/kucoin-www/oauth?response_type=code&client_id={client_id}&redirect_uri={redirect}&scope=OAUTH_CREATE_API"
     return url + (f"&state={state}" if state is not None else "")
 
 
 def kucoin_exchange(base, code, redirect=KUCOIN_REDIRECT, secret="kc-secret"):
-    return requests.post(f"{base}/kucoin/_oauth/access-token", data={
-        "grant_type": "authorization_code", "code": code, "redirect_uri": redirect,
-        "client_id": "kc-broker", "client_secret": secret})
+    # KuCoin's token call: a GET on the www host, the redirect URL unencoded (Fast API document section 7.2).
+    return requests.get(f"{base}/kucoin-www/_oauth/access-token?grant_type=authorization_code&code={code}"
+                        f"&client_id=kc-broker&client_secret={secret}&redirect_uri={redirect}")
 
 
 def kraken_url(base, client_id="kraken-broker", scope="account.fast-api-key:write account.fast-api-key:funds-query"):
@@ -43,9 +43,8 @@ def test_kucoin_full_flow_with_state_and_scope(base, accounts, clients):
     assert response.status_code == 200
     body = response.json()
     assert body["token_type"] == "bearer" and body["expires_in"] == 3600
-    # The withdrawal group is an opt-in: unticked by default.
-    assert "API_WITHDRAW_OAUTH" not in body["scope"] and "API_SPOT" in body["scope"]
-    assert "OAUTH_CREATE_API" in body["scope"]
+    # The token's scope is its own purpose; the groups approved on the page are not OAuth scopes (section 7.3).
+    assert body["scope"] == ["OAUTH_CREATE_API"]
 
 
 def test_kucoin_state_is_mandatory_and_redirect_must_be_unencoded(base, accounts, clients):
@@ -84,10 +83,10 @@ def test_code_is_single_use_and_replay_revokes_its_tokens(base, accounts, client
     first = kucoin_exchange(base, code).json()
     replay = kucoin_exchange(base, code)
     assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
-    add_key = requests.post(f"{base}/kucoin/_oauth/resource/ucenter/outer/api-key/add",
+    add_key = requests.post(f"{base}/kucoin-www/_oauth/resource/ucenter/outer/api-key/add",
                             headers={"Authorization": f"Bearer {first['access_token']}"}, json={})
     assert add_key.status_code == 401 and add_key.json()["success"] is False
-    refresh = requests.post(f"{base}/kucoin/_oauth/refresh-token", data={
+    refresh = requests.post(f"{base}/kucoin-www/_oauth/refresh-token", data={
         "grant_type": "refresh_token", "refresh_token": first["refresh_token"], "scope": "OAUTH_CREATE_API",
         "client_id": "kc-broker", "client_secret": "kc-secret"})
     assert refresh.status_code == 400
@@ -108,20 +107,20 @@ def test_refresh_rotates_and_reuse_revokes_the_family(base, accounts, clients, k
     first = kucoin_tokens()
     refresh_form = {"grant_type": "refresh_token", "scope": "OAUTH_CREATE_API", "client_id": "kc-broker",
                     "client_secret": "kc-secret"}
-    add_url = f"{base}/kucoin/_oauth/resource/ucenter/outer/api-key/add"
-    second = requests.post(f"{base}/kucoin/_oauth/refresh-token", data={**refresh_form, "refresh_token": first["refresh_token"]})
+    add_url = f"{base}/kucoin-www/_oauth/resource/ucenter/outer/api-key/add"
+    second = requests.post(f"{base}/kucoin-www/_oauth/refresh-token", data={**refresh_form, "refresh_token": first["refresh_token"]})
     assert second.status_code == 200 and second.json()["scope"] == ["OAUTH_CREATE_API"]
     second = second.json()
     assert second["access_token"] != first["access_token"] and second["refresh_token"] != first["refresh_token"]
     old = requests.post(add_url, headers={"Authorization": f"Bearer {first['access_token']}"}, json={})
     assert old.status_code == 401  # the old access token stopped working at once
-    reuse = requests.post(f"{base}/kucoin/_oauth/refresh-token", data={**refresh_form, "refresh_token": first["refresh_token"]})
+    reuse = requests.post(f"{base}/kucoin-www/_oauth/refresh-token", data={**refresh_form, "refresh_token": first["refresh_token"]})
     assert reuse.json()["error"] == "invalid_grant"
     # ... and the reuse revoked the newer pair too.
     assert requests.post(add_url, headers={"Authorization": f"Bearer {second['access_token']}"}, json={}).status_code == 401
-    again = requests.post(f"{base}/kucoin/_oauth/refresh-token", data={**refresh_form, "refresh_token": second["refresh_token"]})
+    again = requests.post(f"{base}/kucoin-www/_oauth/refresh-token", data={**refresh_form, "refresh_token": second["refresh_token"]})
     assert again.status_code == 400
-    no_scope = requests.post(f"{base}/kucoin/_oauth/refresh-token", data={"grant_type": "refresh_token", "refresh_token": "x",
+    no_scope = requests.post(f"{base}/kucoin-www/_oauth/refresh-token", data={"grant_type": "refresh_token", "refresh_token": "x",
                                                                          "client_id": "kc-broker", "client_secret": "kc-secret"})
     assert no_scope.json()["error"] == "invalid_request"
 
@@ -189,7 +188,8 @@ def test_client_register_is_idempotent_and_encrypts_kraken_secret(transactional_
     decrypted = private_key.decrypt(base64.b64decode(result["encrypted_client_secret"]), padding.PKCS1v15())
     assert decrypted == b"s3cret"
     plain = client_register(exchange="kucoin", client_id="k", client_secret="s", redirect_uris=[], permissions=KUCOIN_AUTH_GROUPS)
-    assert plain == {"client_id": "k", "client_secret": "s"}
+    # KuCoin issues a broker name of its own beside the partner id.
+    assert plain == {"client_id": "k", "client_secret": "s", "broker_name": "k-broker-name"}
 
 
 def test_peatio_revoke_disables_the_key_pair(base, accounts, clients):

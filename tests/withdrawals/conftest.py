@@ -45,7 +45,7 @@ def details(**overrides) -> services.Details:
     from decimal import Decimal
 
     values = {"currency": "BTC", "chain": "btc", "withdraw_type": "ADDRESS", "destination": "bc1qportaltest0000",
-              "memo": "", "remark": "", "amount": Decimal("0.01"), "fee_deduct_type": "INTERNAL"}
+              "memo": "", "remark": "", "amount": Decimal("0.01"), "fee_deduct_type": "EXTERNAL"}
     values.update(overrides)
     return services.Details(**values)
 

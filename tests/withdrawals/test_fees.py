@@ -6,6 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sandbox.exchanges import CURRENCIES as SANDBOX_CURRENCIES
+from sandbox.funds import WithdrawalPlan, oauth_service_fee
 from withdrawals import fees
 
 precisions = st.integers(min_value=0, max_value=8)
@@ -63,14 +65,14 @@ def test_usdt_fee_floor_and_cap(drawn):
         assert fee == fees.round_up(amount / 10, precision)
 
 
-@given(amounts(), prices, st.sampled_from([fees.INTERNAL, fees.EXTERNAL]),
+@given(amounts(), prices, st.sampled_from([fees.EXTERNAL, fees.INTERNAL]),
        st.decimals(min_value=0, max_value=100, places=4))
 def test_debit_and_received_by_deduction_type(drawn, price, deduct, chain_fee):
     amount, precision = drawn
     quote = fees.quote(amount=amount, chain_fee=chain_fee, price_usdt=price, precision=precision,
                        fee_deduct_type=deduct)
     assert quote.total_fee == quote.chain_fee + quote.service_fee
-    if deduct == fees.INTERNAL:
+    if deduct == fees.EXTERNAL:  # from the main account
         assert quote.total_debit == amount + quote.total_fee
         assert quote.amount_received == amount
     else:
@@ -100,10 +102,10 @@ def test_known_figures():
     # 100 USDT: 10 USDT, in range.
     assert fees.service_fee(amount=Decimal(100), price_usdt=Decimal(1), precision=6) == Decimal(10)
     quote = fees.quote(amount=Decimal(5), chain_fee=Decimal(1), price_usdt=Decimal(1), precision=6,
-                       fee_deduct_type=fees.EXTERNAL)
+                       fee_deduct_type=fees.INTERNAL)
     assert quote.amount_received == Decimal(3) and quote.total_debit == Decimal(5)
     blocked = fees.quote(amount=Decimal(2), chain_fee=Decimal(1), price_usdt=Decimal(1), precision=6,
-                         fee_deduct_type=fees.EXTERNAL)
+                         fee_deduct_type=fees.INTERNAL)
     assert blocked.amount_received == 0 and not blocked.receives_something
 
 
@@ -115,7 +117,7 @@ def test_known_figures():
 ])
 def test_refuses_bad_input(kwargs):
     arguments = {"amount": Decimal(1), "chain_fee": Decimal(0), "price_usdt": Decimal(1), "precision": 6,
-                 "fee_deduct_type": fees.INTERNAL, **kwargs}
+                 "fee_deduct_type": fees.EXTERNAL, **kwargs}
     with pytest.raises(fees.FeeError):
         fees.quote(**arguments)
 
@@ -127,3 +129,23 @@ def test_refuses_bad_input(kwargs):
 def test_amounts_out_of_range_are_errors_not_exceptions(amount, problem):
     assert problem in fees.amount_error(amount, 6)
     assert fees.amount_error(Decimal("999999999999999.123456"), 6) == ""
+
+
+@given(st.sampled_from(sorted(SANDBOX_CURRENCIES)), st.integers(min_value=1, max_value=10**12),
+       st.sampled_from([fees.INTERNAL, fees.EXTERNAL]))
+def test_the_preview_and_the_sandboxs_withdrawal_agree_on_every_figure(code, units, deduct):
+    # feeDeductType as KuCoin defines it (withdrawal v3, level A): INTERNAL from the amount, EXTERNAL from the
+    # main account. The portal and the sandbox are written apart; they must read it the same way.
+    currency = SANDBOX_CURRENCIES[code]
+    chain = currency.chains[0]
+    amount = Decimal(units).scaleb(-currency.precision)
+    quote = fees.quote(amount=amount, chain_fee=chain.withdrawal_fee, price_usdt=currency.price_usdt,
+                       precision=currency.precision, fee_deduct_type=deduct)
+    plan = WithdrawalPlan(currency, chain, amount, chain.withdrawal_fee, oauth_service_fee(currency, amount), deduct,
+                          "address", "ADDRESS", "", "", False)
+    assert quote.service_fee == plan.service_fee
+    assert (quote.total_debit, quote.amount_received) == (plan.debit, plan.amount_sent)
+    if deduct == fees.INTERNAL:
+        assert quote.total_debit == amount and quote.amount_received == amount - quote.total_fee
+    else:
+        assert quote.total_debit == amount + quote.total_fee and quote.amount_received == amount

@@ -37,7 +37,7 @@ def test_kraken_withdrawal_by_address_name_debits_the_preview_total(portal, sand
 
     withdrawal = services.withdrawal_save_details(
         tenant=portal["tenant"], user=portal["user"], connection=connection, idempotency_key=uuid.uuid4(),
-        details=details(chain="", destination="my-btc", fee_deduct_type="EXTERNAL"))
+        details=details(chain="", destination="my-btc", fee_deduct_type="INTERNAL"))
     withdrawal = services.withdrawal_preview(withdrawal=withdrawal)
     assert withdrawal.service_fee == 0 and withdrawal.chain_fee == Decimal("0.0005")
     assert withdrawal.total_debit == Decimal("0.01") and withdrawal.amount_received == Decimal("0.0095")

@@ -32,7 +32,7 @@ def ready_kraken_withdrawal(tenant, member):
     connection.save()
     now = timezone.now()
     return withdrawal_of(connection, exchange="kraken", currency="BTC", destination="my-btc", withdraw_type="ADDRESS",
-                         amount=Decimal("0.01"), fee_deduct_type="EXTERNAL", chain_fee=Decimal("0.0005"),
+                         amount=Decimal("0.01"), fee_deduct_type="INTERNAL", chain_fee=Decimal("0.0005"),
                          service_fee=Decimal(0), total_debit=Decimal("0.01"), amount_received=Decimal("0.0095"),
                          price_usdt=Decimal(65000), state="stepped_up", exchange_withdrawal_id="",
                          submit_started_at=None, stepped_up_at=now, quote_expires_at=now + timedelta(minutes=5))

@@ -75,10 +75,10 @@ def test_wrong_codes_return_to_the_codes_step_and_move_nothing(portal, kucoin, s
     assert sent.state == "processing"
 
 
-def test_external_deduction_debits_the_amount_and_the_recipient_gets_less(portal, kucoin, sandbox_accounts):
+def test_internal_deduction_debits_the_amount_and_the_recipient_gets_less(portal, kucoin, sandbox_accounts):
     email = sandbox_accounts["kucoin"]["trader"]["email"]
     before = sandbox_btc(email)
-    withdrawal = ready_to_submit(portal, kucoin, fee_deduct_type="EXTERNAL")
+    withdrawal = ready_to_submit(portal, kucoin, fee_deduct_type="INTERNAL")
     assert withdrawal.total_debit == Decimal("0.01")
     assert withdrawal.amount_received == Decimal("0.01") - withdrawal.chain_fee - withdrawal.service_fee
     sent = services.withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=portal["tenant"], user=portal["user"],
@@ -93,7 +93,7 @@ def test_a_withdrawal_whose_recipient_would_receive_nothing_is_blocked(portal, k
     withdrawal = services.withdrawal_save_details(
         tenant=portal["tenant"], user=portal["user"], connection=kucoin, idempotency_key=uuid.uuid4(),
         details=details(currency="USDT", chain="", withdraw_type="UID", destination="123456789",
-                        amount=Decimal("1"), fee_deduct_type="EXTERNAL"))
+                        amount=Decimal("1"), fee_deduct_type="INTERNAL"))
     with pytest.raises(services.WithdrawalError, match="receive nothing"):
         services.withdrawal_preview(withdrawal=withdrawal)
     assert Withdrawal.objects.get(pk=withdrawal.pk).state == "draft"
@@ -143,7 +143,7 @@ def test_an_account_without_2fa_gets_the_security_setup_link(portal, sandbox_acc
     connection = connect_kucoin(portal, sandbox_accounts, who="no2fa")
     with pytest.raises(SecuritySetupRequired) as needed:
         ready_to_submit(portal, connection)
-    assert "/sandbox/kucoin/account/security/g2fa" in needed.value.url
+    assert "/sandbox/kucoin-www/account/security/g2fa" in needed.value.url
     assert AuditEvent.objects.filter(action="withdrawal.security_setup_required").exists()
     assert Withdrawal.objects.get().state == "stepped_up"
 
@@ -174,10 +174,33 @@ def test_the_verify_page_shows_kucoins_setup_link_with_the_way_back(portal, sand
     html = page.content.decode()
     assert page.status_code == 200 and 'id="security-setup-link"' in html
     link = html.split('id="security-setup-link" href="')[1].split('"')[0].replace("&amp;", "&")
-    assert link.startswith(f"{portal['url']}/sandbox/kucoin/account/security/g2fa?")
+    assert link.startswith(f"{portal['url']}/sandbox/kucoin-www/account/security/g2fa?")
     query = parse_qs(urlsplit(link).query)
     assert query["client_id"] == ["live-kucoin"]
     assert query["redirect_uri"] == ["http://localhost/withdrawals/exchange-security/"]
     assert "redirect_uri=http%3A%2F%2Flocalhost%2Fwithdrawals%2Fexchange-security%2F" in link
     back = client.get("/withdrawals/exchange-security/")
     assert back.status_code == 302 and back["Location"] == f"/withdrawals/{withdrawal.pk}/verify/"
+
+
+@pytest.mark.parametrize("fee_deduct_type, from_the_amount", [("INTERNAL", True), ("EXTERNAL", False)])
+def test_the_preview_is_what_the_sandbox_debits_and_delivers_in_both_fee_modes(portal, kucoin, sandbox_accounts,
+                                                                              fee_deduct_type, from_the_amount):
+    # KuCoin's withdrawal v3 (level A): INTERNAL takes the fee from the amount, EXTERNAL from the main account.
+    # The portal had them the other way round; the preview, the exchange's debit and what arrives must agree.
+    email = sandbox_accounts["kucoin"]["trader"]["email"]
+    before = sandbox_btc(email)
+    withdrawal = ready_to_submit(portal, kucoin, fee_deduct_type=fee_deduct_type)
+    fees = withdrawal.chain_fee + withdrawal.service_fee
+    if from_the_amount:
+        assert (withdrawal.total_debit, withdrawal.amount_received) == (Decimal("0.01"), Decimal("0.01") - fees)
+    else:
+        assert (withdrawal.total_debit, withdrawal.amount_received) == (Decimal("0.01") + fees, Decimal("0.01"))
+    sent = services.withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=portal["tenant"], user=portal["user"],
+                                      codes=codes_for(portal, sandbox_accounts))
+    assert before - sandbox_btc(email) == sent.total_debit
+    record = HistoryRecord.objects.get(kind="withdrawal", txid=sent.exchange_withdrawal_id)
+    assert record.amount == sent.amount_received and record.address == sent.destination
+    assert record.details["feeDeductType"] == fee_deduct_type
+    ledger = HistoryRecord.objects.filter(kind="ledger", details__withdrawalId=sent.exchange_withdrawal_id)
+    assert -sum(entry.amount for entry in ledger) == sent.total_debit

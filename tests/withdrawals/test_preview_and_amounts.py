@@ -31,7 +31,7 @@ def test_details_saved_while_the_fees_were_quoted_do_not_get_the_old_figures(ten
 
     def quote_while_another_tab_saves(withdrawal, api, hooks):
         quote = fees.quote(amount=withdrawal.amount, chain_fee=Decimal(0), price_usdt=Decimal(1), precision=6,
-                           fee_deduct_type="INTERNAL")
+                           fee_deduct_type="EXTERNAL")
         # Another tab saves 5000 USDT (past the limit) while this request talks to the exchange.
         Withdrawal.objects.filter(pk=withdrawal.pk).update(amount=Decimal("5000"))
         return quote, Price(usdt=Decimal(1), at=timezone.now())
@@ -75,7 +75,7 @@ def test_the_details_form_refuses_amounts_out_of_range(raw):
     hooks = withdrawal_hooks("kucoin")
     form = DetailsForm(data={"idempotency_key": "6f1c2a1e-8a50-4c55-9a36-1f7e7b0b5a11", "currency": "USDT",
                              "withdraw_type": "UID", "destination": "123456", "amount": raw,
-                             "fee_deduct_type": "INTERNAL"}, currencies=["USDT"], hooks=hooks)
+                             "fee_deduct_type": "EXTERNAL"}, currencies=["USDT"], hooks=hooks)
     assert not form.is_valid() and "amount" in form.errors
 
 
@@ -96,7 +96,7 @@ def test_the_details_check_answers_a_huge_amount_with_a_field_error():
     from connectors.base.withdrawals import CurrencyInfo
 
     details = services.Details(currency="USDT", chain="", withdraw_type="UID", destination="123456", memo="",
-                               remark="", amount=Decimal("1e30"), fee_deduct_type="INTERNAL")
+                               remark="", amount=Decimal("1e30"), fee_deduct_type="EXTERNAL")
     errors = services.details_errors(details, hooks=withdrawal_hooks("kucoin"),
                                      info=CurrencyInfo(code="USDT", precision=6, chains=()), available=Decimal(10))
     assert "digits" in errors["amount"]

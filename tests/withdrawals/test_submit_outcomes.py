@@ -145,7 +145,7 @@ def test_a_refused_factors_request_keeps_the_exchanges_code_in_the_audit(tenant,
 def kraken_unknown(tenant, member, started_ago=timedelta(hours=1), **fields):
     connection = connection_of(member, tenant, "kraken", ["account.fast-api-key:funds-withdraw"])
     values = {"exchange": "kraken", "currency": "BTC", "destination": "my-btc", "withdraw_type": "ADDRESS",
-              "amount": Decimal("0.01"), "fee_deduct_type": "EXTERNAL", "chain_fee": Decimal("0.0005"),
+              "amount": Decimal("0.01"), "fee_deduct_type": "INTERNAL", "chain_fee": Decimal("0.0005"),
               "service_fee": Decimal(0), "total_debit": Decimal("0.01"), "amount_received": Decimal("0.0095"),
               "price_usdt": Decimal(65000), "state": "unknown", "exchange_withdrawal_id": "",
               "submit_started_at": timezone.now() - started_ago, **fields}

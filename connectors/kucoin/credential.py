@@ -1,0 +1,31 @@
+"""The KuCoin settings a broker keeps on its credential, and what makes them valid.
+
+KuCoin issues a broker three attribution values (KuCoin's broker docs and SDKs, level A): the partner id
+(KC-API-PARTNER), the broker name (KC-BROKER-NAME, a value of its own, never the partner id) and the broker key
+that signs KC-API-PARTNER-SIGN (stored encrypted as the credential's broker_key). Which key-creation path a
+partner has is KuCoin's decision per partner (Fast API document section 4, level B)."""
+
+import re
+
+KEY_CREATION_CHOICES = [
+    ("v2", "FastAPI 2.0: the groups the user chose (cyber-truck-vault/v2)"),
+    ("v1", "Old partners: KuCoin's default groups (ucenter)"),
+]
+# Sent as an HTTP header value: visible ASCII, no spaces.
+HEADER_VALUE = re.compile(r"^[!-~]{1,100}$")
+
+
+def attribution_errors(*, partner: str, broker_name: str) -> dict[str, str]:
+    """Why the partner id and broker name cannot be used together ({} when they can): both or neither, each a
+    header value, and the broker name distinct from the partner id."""
+    errors = {}
+    if partner and not broker_name:
+        errors["broker_name"] = "KuCoin issues a broker name with the partner id; enter it too."
+    if broker_name and not partner:
+        errors["partner"] = "Enter the partner id KuCoin issued with this broker name."
+    for name, value in (("partner", partner), ("broker_name", broker_name)):
+        if value and not HEADER_VALUE.match(value):
+            errors.setdefault(name, "Use at most 100 visible characters, without spaces.")
+    if partner and broker_name == partner:
+        errors["broker_name"] = "The broker name is its own value from KuCoin, not the partner id."
+    return errors
