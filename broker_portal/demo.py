@@ -10,14 +10,12 @@ from allauth.mfa.totp.internal.auth import TOTP
 from django.apps import apps
 from django.db import transaction
 
-from connectors.exchanges import EXCHANGES
+from connectors.exchanges import exchange_packages, simulated_exchanges
 
 from . import services
 from .models import ExchangeCredential, Membership, Tenant, TenantHost, User
 
 DEMO_PASSWORD = "demo-portal-pass-2026"
-# The exchanges the sandbox simulates; the demo tenants get a client at each.
-SANDBOX_EXCHANGES = ("kucoin", "okx", "kraken", "peatio")
 
 
 @dataclass(frozen=True)
@@ -93,10 +91,9 @@ def seed_user(tenant: Tenant, demo_user: DemoUser) -> dict:
 def seed_credentials(tenant: Tenant, hosts: tuple[str, ...]) -> None:
     """One sandbox client per exchange, registered for the demo's exact callback URLs on every host."""
     base = f"http://{hosts[0]}:{portal_port()}"
-    for exchange in (EXCHANGES[exchange_id] for exchange_id in SANDBOX_EXCHANGES):
-        sandbox_url = f"{base}/sandbox/{exchange.id}"
-        # KuCoin's login, token calls and key creation are on its www host, modelled apart from its API host.
-        authorize_url = f"{base}/sandbox/kucoin-www" if exchange.id == "kucoin" else sandbox_url
+    for package in simulated_exchanges():
+        exchange = package.exchange
+        authorize_url, sandbox_url = package.demo.base_urls(f"{base}/sandbox", exchange.id)
         client_id = demo_client_id(tenant.slug, exchange.id)
         credential, created = ExchangeCredential.objects.get_or_create(
             tenant=tenant,
@@ -110,13 +107,12 @@ def seed_credentials(tenant: Tenant, hosts: tuple[str, ...]) -> None:
                 "trading_ip_list": ["127.0.0.1"],
                 "authorize_base_url": authorize_url,
                 "api_base_url": sandbox_url,
-                # KuCoin attributes every call to the broker: partner id, broker name (issued at registration)
-                # and broker key.
-                "settings": {"partner": client_id} if exchange.id == "kucoin" else {},
+                # Attribution (KuCoin): partner id, broker name (issued at registration) and broker key.
+                "settings": {"partner": client_id} if package.demo.broker_attribution else {},
             },
         )
         # Demo data seeded before KuCoin's www host was modelled: point it there and get the broker name issued.
-        outdated = exchange.id == "kucoin" and "broker_name" not in credential.settings
+        outdated = package.demo.broker_attribution and "broker_name" not in credential.settings
         if outdated and credential.authorize_base_url == sandbox_url:
             credential.authorize_base_url = authorize_url
             credential.save(update_fields=["authorize_base_url", "updated_at"])
@@ -130,14 +126,14 @@ def register_at_sandbox(credential: ExchangeCredential, secret: str) -> None:
     Kraken sends its secret RSA-encrypted to the public key on the application, so the demo does that dance."""
     from sandbox.services import client_register
 
-    sandbox_permissions = list(credential.allowed_permissions) + (["fast_api"] if credential.exchange == "okx" else [])
-    if credential.exchange == "kraken":
+    package = exchange_packages()[credential.exchange]
+    # The exchange's fixed scopes (OKX's fast_api) are asked for whatever the user picks.
+    sandbox_permissions = [*credential.allowed_permissions, *package.provider_class.fixed_scopes]
+    if "rsa_public_key" in package.exchange.application_form:  # Kraken encrypts the secret it issues to this key
         services.credential_generate_rsa_key_pair(credential=credential)
-    redirect_uris = list(credential.redirect_uris)
-    if credential.exchange == "kucoin":
-        # Where KuCoin's security-setup page sends users back to the withdrawal they were making.
-        redirect_uris += [uri.replace("/connect/kucoin/callback/", "/withdrawals/exchange-security/")
-                          for uri in credential.redirect_uris]
+    redirect_uris = [*credential.redirect_uris, *(
+        uri.replace(f"/connect/{credential.exchange}/callback/", path)
+        for path in package.demo.extra_return_paths for uri in credential.redirect_uris)]
     issued = client_register(
         exchange=credential.exchange, client_id=credential.client_id, client_secret=secret,
         client_type=credential.client_type, redirect_uris=redirect_uris, permissions=sandbox_permissions,
@@ -149,7 +145,7 @@ def register_at_sandbox(credential: ExchangeCredential, secret: str) -> None:
         secret = services.credential_decrypt_issued_secret(credential=credential,
                                                             encrypted_b64=issued["encrypted_client_secret"])
     credential.client_secret = secret
-    credential.broker_key = secret if credential.exchange == "kucoin" else ""
+    credential.broker_key = secret if package.demo.broker_attribution else ""
     if "broker_name" in issued:
         credential.settings = {**credential.settings, "broker_name": issued["broker_name"]}
     credential.save(update_fields=["client_secret", "broker_key", "settings", "updated_at"])

@@ -6,7 +6,8 @@ all of the exchange's portal-side facts and hooks, each in the module its role n
 - ``exchange.py``: ``EXCHANGE``, the facts as data (permissions, defaults, production base URLs, application form);
 - ``provider.py``: the allauth provider and OAuth 2.0 adapter (``provider_classes``), ``api.py`` its signed client;
 - ``withdrawals.py`` (optional): ``WITHDRAWALS``, the withdrawal wizard's hooks; without it, no withdrawals;
-- ``history.py`` (optional): ``SOURCE``, how its history is read for exports; without it, no history sync.
+- ``history.py`` (optional): ``SOURCE``, how its history is read for exports; without it, no history sync;
+- ``demo.py`` (optional): ``DEMO``, how the demo registers it at the exchange sandbox; without it, not simulated.
 
 ``exchange_packages`` discovers them from the app registry; ``connectors.checks`` says at start-up when a
 package is incomplete or a hook names another exchange. Paths under a base URL are the exchange's own, so the
@@ -62,6 +63,7 @@ class ExchangePackage:
     provider_class: type
     withdrawals: object | None = None  # connectors.base.withdrawals.ExchangeWithdrawals
     history: object | None = None  # connectors.base.history.HistorySource
+    demo: object | None = None  # connectors.base.demo.DemoSetup
 
 
 def _role(package: str, role: str):
@@ -76,14 +78,15 @@ def exchange_packages() -> dict[str, ExchangePackage]:
         facts = _role(app_config.name, "exchange")
         if facts is None:
             continue
-        provider, withdrawals, history = (_role(app_config.name, role) for role in ("provider", "withdrawals",
-                                                                                     "history"))
+        provider, withdrawals, history, demo = (_role(app_config.name, role) for role in (
+            "provider", "withdrawals", "history", "demo"))
         found[facts.EXCHANGE.id] = ExchangePackage(
             module=app_config.name,
             exchange=facts.EXCHANGE,
             provider_class=provider.provider_classes[0] if provider else None,
             withdrawals=getattr(withdrawals, "WITHDRAWALS", None),
             history=getattr(history, "SOURCE", None),
+            demo=getattr(demo, "DEMO", None),
         )
     return found
 
@@ -110,6 +113,11 @@ def exchange_choices() -> list[tuple[str, str]]:
 
 def get_exchange(exchange_id: str) -> Exchange:
     return EXCHANGES[exchange_id]
+
+
+def simulated_exchanges() -> list[ExchangePackage]:
+    """The exchanges the sandbox simulates, whose packages say how the demo registers them there."""
+    return [package for package in exchange_packages().values() if package.demo is not None]
 
 
 def withdrawal_hooks(exchange_id: str):

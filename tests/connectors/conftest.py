@@ -7,9 +7,8 @@ import pytest
 import requests
 
 from broker_portal import services
-from broker_portal.demo import SANDBOX_EXCHANGES
 from broker_portal.models import ExchangeCredential, Membership
-from connectors.exchanges import EXCHANGES
+from connectors.exchanges import exchange_packages, simulated_exchanges
 from sandbox.services import client_register, seed_accounts
 
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
@@ -38,23 +37,24 @@ def portal(live_server, transactional_db):
     tenant = services.tenant_create(name="Live Broker", slug="live", hosts=["localhost"])
     user = services.member_create(tenant=tenant, email="trader@live.example", password=PASSWORD,
                                   role=Membership.Role.MEMBER, email_verified=True)
-    for exchange_id in SANDBOX_EXCHANGES:
-        register_credential(live_server.url, tenant, exchange_id)
+    for package in simulated_exchanges():
+        register_credential(live_server.url, tenant, package.exchange.id)
     return {"url": live_server.url, "tenant": tenant, "user": user}
 
 
 def register_credential(base_url, tenant, exchange_id, *, client_type="confidential", api_broker=True,
                         ip_allowlist=("127.0.0.1",), **overrides):
-    exchange = EXCHANGES[exchange_id]
+    package = exchange_packages()[exchange_id]
+    exchange = package.exchange
     client_id, secret = f"{tenant.slug}-{exchange_id}", f"{tenant.slug}-{exchange_id}-secret"
     redirect_uri = f"{base_url}/connect/{exchange_id}/callback/"
-    sandbox_scopes = list(exchange.permission_codes) + (["fast_api"] if exchange_id == "okx" else [])
+    sandbox_scopes = [*exchange.permission_codes, *package.provider_class.fixed_scopes]
     issued = client_register(exchange=exchange_id, client_id=client_id, client_secret=secret,
                              client_type=client_type, redirect_uris=[redirect_uri], permissions=sandbox_scopes,
                              api_broker=api_broker, ip_allowlist=ip_allowlist)
     # KuCoin's OAuth calls go to its www host, its REST API to the api host; the broker name is its own value.
-    www = f"{base_url}/sandbox/kucoin-www" if exchange_id == "kucoin" else f"{base_url}/sandbox/{exchange_id}"
-    kucoin_settings = {"partner": client_id, "broker_name": issued.get("broker_name", "")}
+    authorize_base_url, api_base_url = package.demo.base_urls(f"{base_url}/sandbox", exchange_id)
+    attribution = {"partner": client_id, "broker_name": issued.get("broker_name", "")}
     credential, _ = ExchangeCredential.objects.update_or_create(
         tenant=tenant, exchange=exchange_id,
         defaults={
@@ -62,8 +62,8 @@ def register_credential(base_url, tenant, exchange_id, *, client_type="confident
             "client_type": client_type, "redirect_uris": [redirect_uri],
             "allowed_permissions": list(exchange.permission_codes),
             "default_permissions": list(exchange.default_permissions),
-            "authorize_base_url": www, "api_base_url": f"{base_url}/sandbox/{exchange_id}",
-            "broker_key": secret, "settings": kucoin_settings if exchange_id == "kucoin" else {"partner": client_id},
+            "authorize_base_url": authorize_base_url, "api_base_url": api_base_url,
+            "broker_key": secret, "settings": attribution if package.demo.broker_attribution else {},
             **overrides,
         },
     )

@@ -7,7 +7,7 @@ from django.core.management import call_command
 from connectors import checks
 from connectors.base.history import HistorySource
 from connectors.base.withdrawals import ExchangeWithdrawals
-from connectors.exchanges import EXCHANGES, exchange_packages, history_source, withdrawal_hooks
+from connectors.exchanges import EXCHANGES, exchange_packages, history_source, simulated_exchanges, withdrawal_hooks
 
 
 def test_every_exchange_package_is_found_with_its_pieces():
@@ -20,6 +20,7 @@ def test_every_exchange_package_is_found_with_its_pieces():
     assert {i for i, p in packages.items() if isinstance(p.withdrawals, ExchangeWithdrawals)} == {"kucoin", "kraken"}
     assert {i for i, p in packages.items() if isinstance(p.history, HistorySource)} == {
         "kucoin", "okx", "kraken", "peatio"}
+    assert [package.exchange.id for package in simulated_exchanges()] == ["kucoin", "okx", "kraken", "peatio"]
     assert withdrawal_hooks("okx") is None and withdrawal_hooks("nowhere") is None
     assert history_source("kraken").exchange == "kraken" and history_source("oauth2") is None
 

@@ -1,0 +1,3 @@
+from connectors.base.demo import DemoSetup
+
+DEMO = DemoSetup()
