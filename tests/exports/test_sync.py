@@ -267,3 +267,11 @@ def test_stored_withdrawals_that_settle_at_the_exchange_are_updated_within_the_l
     services.sync_connection_history(connection=connection, kinds=["withdrawal"])
     newest = max(entry.occurred_at for entry in stored.values())
     assert abs(services.from_ms(cursors[0]["since"]) - newest) < timedelta(milliseconds=1)
+
+
+def test_the_sync_task_may_outlast_the_default_task_limit(settings):
+    """A first sync walks a year of KuCoin's day windows: minutes of requests at the published rate."""
+    from exports import tasks
+
+    assert tasks.sync_connection.soft_time_limit >= 1800 > settings.CELERY_TASK_SOFT_TIME_LIMIT
+    assert tasks.sync_connection.time_limit > tasks.sync_connection.soft_time_limit
