@@ -148,3 +148,22 @@ class ExportSerializer(serializers.Serializer):
     size_bytes = serializers.IntegerField()
     error = serializers.CharField()
     expires_at = serializers.DateTimeField(allow_null=True)
+
+
+class HistoryCoverageSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=HistoryKind.choices)
+    covered_from = serializers.DateTimeField(allow_null=True, help_text="Every row from here on is held ...")
+    covered_to = serializers.DateTimeField(allow_null=True, help_text="... up to here (when the last sync began).")
+    gap_before = serializers.BooleanField(help_text="Nothing is held before covered_from that the history start "
+                                                    "asks for: an export from earlier misses rows.")
+    kept_days = serializers.IntegerField(allow_null=True, help_text="How long the exchange keeps this kind.")
+    in_progress = serializers.BooleanField()
+    error = serializers.CharField(allow_blank=True)
+    last_synced_at = serializers.DateTimeField(allow_null=True)
+
+
+class HistorySyncSerializer(serializers.Serializer):
+    connection = serializers.IntegerField(source="connection.pk")
+    exchange = serializers.CharField(source="connection.exchange")
+    user = serializers.EmailField(source="connection.user.email")
+    coverage = HistoryCoverageSerializer(many=True)

@@ -19,6 +19,7 @@ v1 = [
     path("exports/", views_money.ExportListCreate.as_view(), name="api-exports"),
     path("exports/<int:pk>/", views_money.ExportDetail.as_view(), name="api-export"),
     path("exports/<int:pk>/download/", views_money.ExportDownload.as_view(), name="api-export-download"),
+    path("history-sync/", views_money.HistorySyncList.as_view(), name="api-history-sync"),
 ]
 
 urlpatterns = [

@@ -16,7 +16,7 @@ from connectors.base.api import ExchangeAPIError
 from connectors.base.http import ExchangeUnavailable
 from connectors.models import ExchangeConnection
 from exports import services as export_services
-from exports.selectors import export_jobs_visible
+from exports.selectors import connections_exportable, export_jobs_visible, sync_coverage
 from exports.views import download_response
 from withdrawals import selectors as withdrawal_selectors
 from withdrawals import services as withdrawal_services
@@ -26,7 +26,8 @@ from withdrawals.models import Withdrawal
 from .errors import DomainError
 from .idempotency import idempotent
 from .serializers import (
-    ExportCreateInput, ExportSerializer, FactorsInput, SubmitInput, WithdrawalCreateInput, WithdrawalSerializer,
+    ExportCreateInput, ExportSerializer, FactorsInput, HistorySyncSerializer, SubmitInput, WithdrawalCreateInput,
+    WithdrawalSerializer,
 )
 
 
@@ -198,3 +199,14 @@ class ExportDownload(APIView):
                               410: OpenApiResponse(description="The link expired.")})
     def get(self, request, pk):
         return download_response(request, get_for_tenant(visible_jobs(request), request.tenant, pk=pk))
+
+
+class HistorySyncList(APIView):
+    """Per connection the requester may export, and per kind of history: the range the portal holds complete."""
+
+    @extend_schema(responses={200: HistorySyncSerializer(many=True)})
+    def get(self, request):
+        connections = connections_exportable(tenant=request.tenant, user=request.user,
+                                             membership=membership_of(request))
+        rows = [{"connection": connection, "coverage": sync_coverage(connection)} for connection in connections]
+        return Response(HistorySyncSerializer(rows, many=True).data)

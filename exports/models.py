@@ -57,15 +57,20 @@ class HistoryEntry(models.Model):
 
 
 class SyncState(models.Model):
-    """Where the sync of one connection's one kind stands; a pass that failed resumes from ``resume_cursor``."""
+    """Where the sync of one connection's one kind stands; a pass that failed resumes from ``resume_cursor``.
+
+    ``covered_from``–``covered_to`` is the range the portal holds every row of, as the exchange reports them: an
+    export outside it has a gap, and the exports page and the API say so."""
 
     connection = models.ForeignKey("connectors.ExchangeConnection", on_delete=models.CASCADE,
                                    related_name="history_sync_states")
     kind = models.CharField(max_length=16, choices=HistoryKind.choices)
-    # The page to fetch next while a pass is under way; null when no pass is.
+    # The page to fetch next while a pass is under way, with the range the pass walks; null when no pass is.
     resume_cursor = models.JSONField(null=True, blank=True)
-    # A pass may stop at the first row older than this (the newest row stored before it began).
-    pass_floor = models.DateTimeField(null=True, blank=True)
+    # Where the pass under way met an exchange's cap (a list of only the newest rows): complete only from here on.
+    pass_reach = models.DateTimeField(null=True, blank=True)
+    covered_from = models.DateTimeField(null=True, blank=True)
+    covered_to = models.DateTimeField(null=True, blank=True)
     rows_stored = models.PositiveBigIntegerField(default=0)
     last_synced_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True, default="")

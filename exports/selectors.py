@@ -2,9 +2,12 @@
 
 from datetime import datetime, time, timedelta, timezone
 
+from django.conf import settings
 from django.db.models import Max, Q, QuerySet
+from django.utils import timezone as django_timezone
 
 from broker_portal.models import Membership
+from connectors.base.history import HistorySource
 from connectors.exchanges import history_sources
 from connectors.models import ExchangeConnection
 
@@ -69,5 +72,50 @@ def export_jobs_visible(*, tenant, user, membership: Membership | None) -> Query
 def connections_exportable(*, tenant, user, membership: Membership | None) -> QuerySet:
     connections = (ExchangeConnection.objects.filter(tenant=tenant).select_related("user")
                    .annotate(last_synced_at=Max("history_sync_states__last_synced_at"))
+                   .prefetch_related("history_sync_states")
                    .order_by("user__email", "exchange", "pk"))
     return connections if is_export_staff(membership) else connections.filter(user=user)
+
+
+def configured_history_start(now=None) -> datetime:
+    """What the portal means to hold: EXPORTS_HISTORY_DAYS back from now, not before EXPORTS_HISTORY_START."""
+    now = now or django_timezone.now()
+    start = now - timedelta(days=settings.EXPORTS_HISTORY_DAYS)
+    if settings.EXPORTS_HISTORY_START:
+        start = max(start, datetime.combine(settings.EXPORTS_HISTORY_START, time.min, tzinfo=timezone.utc))
+    return start
+
+
+def history_start(*, source: HistorySource, kind: str, now=None) -> datetime:
+    """How far back a first sync walks: the configured start, or what the exchange keeps of this kind if that is
+    less (KuCoin: a year of ledgers; OKX: 3 months of fills and bills)."""
+    now = now or django_timezone.now()
+    start = configured_history_start(now)
+    kept = source.kept_for.get(kind)
+    return max(start, now - kept) if kept else start
+
+
+def sync_coverage(connection: ExchangeConnection, *, now=None) -> list[dict]:
+    """Per kind of history the exchange has: the range held complete (from, to), whether a pass is under way or
+    failed, and ``gap_before``: the held range starts after the configured history start (the exchange keeps or
+    lists less, or no sync has finished), so an export reaching before ``covered_from`` misses rows."""
+    source = {item.exchange: item for item in history_sources()}.get(connection.exchange)
+    if source is None:
+        return []
+    wanted = configured_history_start(now)
+    states = {state.kind: state for state in connection.history_sync_states.all()}
+    rows = []
+    for kind in source.kinds:
+        state = states.get(kind)
+        covered_from = state.covered_from if state else None
+        kept = source.kept_for.get(kind)
+        rows.append({
+            "kind": kind, "label": HistoryKind(kind).label,
+            "covered_from": covered_from, "covered_to": state.covered_to if state else None,
+            "in_progress": bool(state and state.resume_cursor), "error": state.last_error if state else "",
+            "last_synced_at": state.last_synced_at if state else None,
+            # A minute of slack: the start moves with the clock between the sync and now.
+            "gap_before": covered_from is None or covered_from > wanted + timedelta(minutes=1),
+            "kept_days": kept.days if kept else None,
+        })
+    return rows

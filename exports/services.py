@@ -18,15 +18,15 @@ from django.utils import timezone
 
 from broker_portal.audit import record_audit_event
 from broker_portal.models import ExchangeCredential, Membership
+from connectors.base.history import HistorySource, first_cursor, from_ms
+from connectors.exchanges import history_source
 from connectors.models import ExchangeConnection
 from connectors.refresh import call_with_fresh_token
 from connectors.selectors import exchange_api
 
 from .formats import FIELDS, FORMATS, open_writer
 from .models import ExportFormat, ExportJob, HistoryEntry, HistoryKind, SyncState
-from .selectors import history_for_export, is_export_staff
-from connectors.base.history import HistorySource
-from connectors.exchanges import history_source
+from .selectors import history_for_export, history_start, is_export_staff
 
 logger = logging.getLogger(__name__)
 
@@ -67,16 +67,17 @@ def sync_connection_history(*, connection: ExchangeConnection, kinds=None) -> di
 
 
 def sync_history_kind(*, source: HistorySource, api, connection: ExchangeConnection, kind: str) -> int:
-    """One pass from the newest page back to the rows we already hold (or to the end the first time), or further
-    back to the oldest recent row whose status may still change (see ``pass_floor``).
+    """One pass from now back to the rows we already hold (the first time, to the history start), or further back
+    to the oldest recent row whose status may still change (see ``pass_floor``).
 
-    After every page the next cursor is saved, so a pass that fails resumes at the page it stopped on,
-    still stopping at the floor it started with."""
+    After every page the next cursor is saved, so a pass that fails resumes at the page it stopped on, with the
+    range it started with. Only a pass that ends moves the range the state says is complete (``covered_from``,
+    ``covered_to``): a half-done pass leaves a gap between the rows it stored and those held before."""
     state, _ = SyncState.objects.get_or_create(connection=connection, kind=kind)
-    if state.resume_cursor is None:
-        floor, cursor = pass_floor(source=source, connection=connection, kind=kind), None
-    else:
-        floor, cursor = state.pass_floor, state.resume_cursor
+    cursor = state.resume_cursor
+    if not isinstance(cursor, dict) or "since" not in cursor:  # no pass under way (or one from before ranges)
+        cursor = first_cursor(pass_since(source=source, state=state, kind=kind), timezone.now())
+        state.pass_reach = None
     pause = source.pause_seconds * getattr(settings, "EXPORTS_SYNC_PAUSE_SCALE", 1.0)
     added = 0
     first = True
@@ -86,8 +87,10 @@ def sync_history_kind(*, source: HistorySource, api, connection: ExchangeConnect
         first = False
         try:
             # An expired access token (Peatio's key lasts 4 h) is renewed once and the page asked again.
-            items, next_cursor = call_with_fresh_token(
+            page = call_with_fresh_token(
                 connection=connection, call=lambda fresh: source.fetch_page(api, fresh, kind, cursor))
+            items, next_cursor = page[0], page[1]
+            reach_ms = page[2] if len(page) > 2 else None
             rows = [source.normalize(kind, item) for item in items]
         except Exception as error:
             SyncState.objects.filter(pk=state.pk).update(last_error=str(error)[:500])
@@ -97,18 +100,40 @@ def sync_history_kind(*, source: HistorySource, api, connection: ExchangeConnect
             added += stored
             if updated:
                 logger.info("History sync of connection %s updated %s %s rows", connection.pk, updated, kind)
-            done = (next_cursor is None or not rows
-                    or (floor is not None and any(row["occurred_at"] < floor for row in rows)))
+            if reach_ms is not None:
+                reach = from_ms(reach_ms)
+                state.pass_reach = max(state.pass_reach, reach) if state.pass_reach else reach
+            done = next_cursor is None
             state.resume_cursor = None if done else next_cursor
-            state.pass_floor = None if done else floor
             state.rows_stored += stored
             if done:
+                cover(state=state, source=source, kind=kind, cursor=cursor)
                 state.last_synced_at = timezone.now()
                 state.last_error = ""
             state.save()
         if done:
             return added
         cursor = next_cursor
+
+
+def pass_since(*, source: HistorySource, state: SyncState, kind: str) -> datetime:
+    """A pass walks back to the floor below the rows held; a state that covers nothing yet walks to the start."""
+    start = history_start(source=source, kind=kind)
+    if state.covered_to is None:
+        return start
+    floor = pass_floor(source=source, connection=state.connection, kind=kind)
+    return max(min(floor or state.covered_to, state.covered_to), start)
+
+
+def cover(*, state: SyncState, source: HistorySource, kind: str, cursor: dict) -> None:
+    """A pass over [since, until] ended: everything in it is held, except before an exchange's cap (``pass_reach``).
+    It joins the range held before where the two meet; otherwise the older range is left behind as a gap."""
+    since, until = from_ms(cursor["since"]), from_ms(cursor["until"])
+    reach = max(since, state.pass_reach) if state.pass_reach else since
+    joined = state.covered_from is not None and state.covered_to is not None and reach <= state.covered_to
+    state.covered_from = min(state.covered_from, reach) if joined else reach
+    state.covered_to = max(state.covered_to, until) if joined else until
+    state.pass_reach = None
 
 
 def pass_floor(*, source: HistorySource, connection: ExchangeConnection, kind: str) -> datetime | None:

@@ -13,7 +13,9 @@ from .models import ExportJob
 logger = logging.getLogger(__name__)
 
 
-@shared_task(bind=True, max_retries=8, acks_late=True)
+# A first sync walks a year of windows (KuCoin: a request per day of ledgers), longer than the default task limit;
+# each page is saved, so a pass stopped by the limit resumes with the next run.
+@shared_task(bind=True, max_retries=8, acks_late=True, soft_time_limit=1800, time_limit=1860)
 def sync_connection(self, connection_id: int):
     connection = ExchangeConnection.objects.filter(pk=connection_id).first()
     if connection is None or connection.status != ExchangeConnection.Status.ACTIVE:

@@ -16,7 +16,7 @@ from . import services
 from .forms import ExportRequestForm
 from .formats import FORMATS
 from .models import ExportJob
-from .selectors import connections_exportable, export_jobs_visible, is_export_staff
+from .selectors import connections_exportable, export_jobs_visible, is_export_staff, sync_coverage
 
 
 def _job(request, job_id) -> ExportJob:
@@ -48,8 +48,9 @@ def export_index(request):
         else:
             return redirect("exports:detail", job_id=job.pk)
     jobs = export_jobs_visible(tenant=request.tenant, user=request.user, membership=membership)[:50]
+    synced = [(connection, sync_coverage(connection)) for connection in connections]
     return render(request, "exports/index.html", {
-        "form": form, "jobs": jobs, "connections": connections, "staff": staff, "now": timezone.now(),
+        "form": form, "jobs": jobs, "connections": synced, "staff": staff, "now": timezone.now(),
     })
 
 

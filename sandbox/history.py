@@ -1,6 +1,6 @@
 """Reading histories a page at a time: offset pages (KuCoin, Kraken, Peatio) and cursors (OKX)."""
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from django.db.models import QuerySet
 
@@ -8,15 +8,40 @@ from .models import HistoryRecord, SandboxUser
 
 
 def records(user: SandboxUser, kind: str, *, currency: str | None = None, start_ms=None, end_ms=None) -> QuerySet:
-    """Newest first, as every exchange lists its history."""
+    """Newest first, as every exchange lists its history; ``start_ms``/``end_ms`` both included."""
     queryset = HistoryRecord.objects.filter(user=user, kind=kind)
     if currency:
         queryset = queryset.filter(currency=currency.upper())
-    if start_ms:
+    if start_ms is not None and start_ms != "":
         queryset = queryset.filter(time__gte=from_ms(start_ms))
-    if end_ms:
+    if end_ms is not None and end_ms != "":
         queryset = queryset.filter(time__lte=from_ms(end_ms))
     return queryset.order_by("-time", "-id")
+
+
+class RangeRefused(Exception):
+    """A time range the exchange refuses (too long, or not numbers)."""
+
+
+def time_range(start, end, *, span: timedelta, default_span: timedelta, now_ms: int) -> tuple[int, int]:
+    """KuCoin's reading of startAt/endAt (ms) for a capped endpoint: only one given, the other is it ± ``span``;
+    neither, the last ``default_span``; a range longer than ``span`` is refused."""
+    span_ms, default_ms = int(span.total_seconds() * 1000), int(default_span.total_seconds() * 1000)
+    try:
+        start = int(start) if start not in (None, "") else None
+        end = int(end) if end not in (None, "") else None
+    except ValueError:
+        raise RangeRefused("startAt and endAt are milliseconds.")
+    if start is None and end is None:
+        end = now_ms
+        start = end - default_ms
+    elif start is None:
+        start = end - span_ms
+    elif end is None:
+        end = start + span_ms
+    if end - start > span_ms:
+        raise RangeRefused(f"The time range exceeds {span}.")
+    return start, end
 
 
 def offset_page(queryset: QuerySet, offset: int, limit: int) -> tuple[list, int]:
@@ -27,6 +52,8 @@ def cursor_page(queryset: QuerySet, field: str, *, after=None, before=None, limi
     """OKX style: ``after`` pages to older rows than the cursor, ``before`` to newer ones."""
     if field == "time":
         after, before = (from_ms(value) if value else None for value in (after, before))
+    else:
+        queryset = queryset.order_by(f"-{field}")  # a billId cursor pages in id order
     if after:
         queryset = queryset.filter(**{f"{field}__lt": after})
     if before:

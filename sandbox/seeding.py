@@ -2,13 +2,15 @@
 
 import base64
 import hashlib
+import json
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from decimal import Decimal
 
 from django.contrib.auth.hashers import make_password
 from django.db import connection, transaction
 
+from . import clock
 from .exchanges import CURRENCIES, PROFILES, STARTING_BALANCES
 from .models import Balance, HistoryRecord, SandboxUser
 
@@ -18,8 +20,10 @@ ACCOUNT_TEMPLATES = [
     {"local": "no2fa", "password": "Sandbox-No2fa-1", "totp": False, "whitelist": False},
     {"local": "whitelist", "password": "Sandbox-Whitelist-1", "totp": True, "whitelist": True},
 ]
-HISTORY_START = datetime(2024, 1, 1, tzinfo=timezone.utc)
-HISTORY_SPAN = timedelta(days=700)
+# Synthetic history spans the twelve weeks before seeding: long enough that every exchange's windows matter (KuCoin's
+# day of ledgers and week of fills, OKX's 7 days of bills before the archive), short enough that the archives with
+# the shortest memory (OKX: 3 months) still hold all of it.
+HISTORY_SPAN = timedelta(days=84)
 TRADE_PAIRS = [("BTC", "USDT"), ("ETH", "USDT"), ("SOL", "USDT"), ("ETH", "BTC")]
 COPY_COLUMNS = [
     "user_id", "kind", "synthetic", "txid", "time", "currency", "amount", "fee", "fee_currency", "price",
@@ -101,7 +105,10 @@ def _ensure_history(user: SandboxUser, rows_per_kind: int, seed: int) -> None:
         return
     with transaction.atomic():
         synthetic.delete()
-        rows = (row for kind in HistoryRecord.Kind.values for row in _history_rows(user, kind, rows_per_kind, seed))
+        # Read before COPY starts: the clock offset is a query, and the connection is busy with COPY meanwhile.
+        end = clock.now().replace(microsecond=0)
+        rows = (row for kind in HistoryRecord.Kind.values
+                for row in _history_rows(user, kind, rows_per_kind, seed, end))
         _bulk_insert(rows)
 
 
@@ -110,14 +117,16 @@ def _amount(rng: random.Random, low: float, high: float, places: int = 8) -> Dec
     return Decimal(rng.randint(int(low * scale), int(high * scale))).scaleb(-places)
 
 
-def _history_rows(user: SandboxUser, kind: str, count: int, seed: int):
-    """Rows in the COPY_COLUMNS order, oldest first, evenly spread over HISTORY_SPAN."""
+def _history_rows(user: SandboxUser, kind: str, count: int, seed: int, end):
+    """Rows in the COPY_COLUMNS order, oldest first, evenly spread over the HISTORY_SPAN before ``end`` (whole seconds:
+    Kraken and Peatio print seconds)."""
     rng = random.Random(f"{seed}:{user.exchange}:{user.email}:{kind}")
     step = HISTORY_SPAN / max(count, 1)
+    history_start = end - HISTORY_SPAN
     codes = list(CURRENCIES)
     running = {code: Decimal("0") for code in codes}
     for index in range(count):
-        when = HISTORY_START + step * index
+        when = (history_start + step * index).replace(microsecond=0)
         txid = f"{kind[0].upper()}{_digest(seed, user.email, kind, index).hex()[:20]}"
         if kind == HistoryRecord.Kind.TRADE:
             base, quote = TRADE_PAIRS[rng.randrange(len(TRADE_PAIRS))]
@@ -125,8 +134,10 @@ def _history_rows(user: SandboxUser, kind: str, count: int, seed: int):
             price = price.quantize(Decimal("0.00000001"))
             volume = _amount(rng, 0.001, 2)
             fee = (price * volume * Decimal("0.001")).quantize(Decimal("0.00000001"))
+            # KuCoin: every other fill was made through the high-frequency (Pro) account, listed by /api/v1/hf/fills.
+            details = '{"hf": true}' if index % 2 else "{}"
             yield [user.id, kind, True, txid, when, base, volume, fee, quote, price, f"{base}-{quote}",
-                   rng.choice(["buy", "sell"]), "", None, "", "", "SUCCESS", "{}"]
+                   rng.choice(["buy", "sell"]), "", None, "", "", "SUCCESS", details]
             continue
         code = codes[rng.randrange(len(codes))]
         chain = CURRENCIES[code].chains[0]
@@ -158,7 +169,7 @@ def _bulk_insert(rows, batch_size: int = 5000) -> None:
     batch = []
     for row in rows:
         values = dict(zip(COPY_COLUMNS, row))
-        values["details"] = {}
+        values["details"] = json.loads(values["details"])
         batch.append(HistoryRecord(**values))
         if len(batch) >= batch_size:
             HistoryRecord.objects.bulk_create(batch)

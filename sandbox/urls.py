@@ -35,6 +35,9 @@ kucoin_urls = [
     path("kucoin/api/v1/prices", kucoin.prices),
     path("kucoin/api/v1/market/orderbook/level1", kucoin.level1),
     path("kucoin/api/v1/fills", kucoin.fills),
+    path("kucoin/api/v1/hf/fills", kucoin.hf_fills),
+    path("kucoin/api/v1/hf/accounts/opened", kucoin.hf_accounts_opened),
+    path("kucoin/api/v2/symbols", kucoin.symbols),
     path("kucoin/api/v1/deposits", kucoin.deposits),
     path("kucoin/api/v1/withdrawals", kucoin.withdrawal_list),
     path("kucoin/api/v1/withdrawals/<str:withdrawal_id>", kucoin.withdrawal_detail),
@@ -54,10 +57,12 @@ okx_urls = [
         ("okx/api/v5/users/oauth/delete-apikey", okx.apikey_delete),
         ("okx/api/v5/account/balance", okx.balance),
         ("okx/api/v5/asset/currencies", okx.currencies),
+        ("okx/api/v5/trade/fills", okx.fills),
         ("okx/api/v5/trade/fills-history", okx.fills_history),
         ("okx/api/v5/asset/deposit-history", okx.deposit_history),
         ("okx/api/v5/asset/withdrawal-history", okx.withdrawal_history),
         ("okx/api/v5/account/bills", okx.bills),
+        ("okx/api/v5/account/bills-archive", okx.bills_archive),
         ("okx/api/v5/asset/withdrawal", okx.withdrawal),
     ]],
 ]
@@ -77,9 +82,9 @@ peatio_urls = [
     path("peatio/oauth/token", oauth_views.token_view("peatio", {"authorization_code": CODE, "refresh_token": REFRESH})),
     path("peatio/oauth/revoke", oauth_views.revoke_view("peatio")),
     path("peatio/api/v2/members/me", peatio.members_me),
+    path("peatio/api/v2/markets", peatio.markets),
     path("peatio/api/v2/trades/my", peatio.trades_my),
     path("peatio/api/v2/deposits", peatio.deposits),
-    path("peatio/api/v2/withdraws", peatio.withdraws),
 ]
 
 urlpatterns = [

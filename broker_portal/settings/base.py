@@ -1,6 +1,7 @@
 """Settings shared by every environment; each value that differs comes from the environment."""
 
 import os
+from datetime import date
 from pathlib import Path
 
 import dj_database_url
@@ -241,6 +242,13 @@ CELERY_BEAT_SCHEDULE = {
 # Export files: written here, served only through the authenticated download view, deleted after expiry.
 EXPORTS_DIR = Path(env("EXPORTS_DIR", str(VAR_DIR / "exports")))
 EXPORTS_LINK_HOURS = int(env("EXPORTS_LINK_HOURS", "24"))
+# How far back a connection's first history sync walks: EXPORTS_HISTORY_DAYS back from now (a year by default:
+# what KuCoin keeps of ledgers, the shortest-lived history a year's tax export needs), not before
+# EXPORTS_HISTORY_START (YYYY-MM-DD) if set, and never past what an exchange keeps (connectors/*/history.py ``kept_for``).
+EXPORTS_HISTORY_DAYS = int(env("EXPORTS_HISTORY_DAYS", "365"))
+EXPORTS_HISTORY_START = date.fromisoformat(env("EXPORTS_HISTORY_START")) if env("EXPORTS_HISTORY_START", "") else None
+# Level C (KuCoin documents no cap on a deposit/withdrawal history range): days asked per request.
+EXPORTS_KUCOIN_FUNDING_WINDOW_DAYS = int(env("EXPORTS_KUCOIN_FUNDING_WINDOW_DAYS", "30"))
 
 # Connections whose access token expires within this many seconds are refreshed by the sweep.
 TOKEN_REFRESH_WINDOW_SECONDS = int(env("TOKEN_REFRESH_WINDOW_SECONDS", "600"))

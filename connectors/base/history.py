@@ -3,9 +3,9 @@ shared by them."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import models
 
@@ -16,8 +16,20 @@ class HistoryKind(models.TextChoices):
     WITHDRAWAL = "withdrawal", "Withdrawals"
     LEDGER = "ledger", "Ledger entries"
 
-# fetch_page(api, connection, kind, cursor) -> (raw items, next cursor or None); cursor None = newest page.
-FetchPage = Callable[[Any, Any, str, Any], tuple[list, Any]]
+
+class Page(NamedTuple):
+    items: list
+    # The cursor of the next page, or None when the pass is over.
+    next_cursor: Any
+    # Set where the exchange answered only part of what was asked (a list capped at its newest rows): the pass
+    # holds everything only from this moment (ms) on.
+    reach_ms: int | None = None
+
+
+# fetch_page(api, connection, kind, cursor) -> Page. A pass's first cursor is {"since": ms, "until": ms} (the
+# range to walk, newest first: see first_cursor); a module keeps both keys in every cursor it returns and adds its
+# own (window, page, currency...). The module ends the pass once it has walked back to ``since``.
+FetchPage = Callable[[Any, Any, str, dict], Page]
 # normalize(kind, raw item) -> the HistoryEntry fields (external_id, occurred_at, currency, amount, ...).
 Normalize = Callable[[str, Any], dict]
 
@@ -35,12 +47,45 @@ class HistorySource:
     # the next syncs while recent (see services.pass_floor).
     completed_statuses: dict[str, frozenset[str]] = field(default_factory=dict)
     final_statuses: dict[str, frozenset[str]] = field(default_factory=dict)
+    # How long the exchange keeps each kind, where its documents say: a sync walks back no further.
+    kept_for: dict[str, timedelta] = field(default_factory=dict)
+
+
+def first_cursor(since: datetime, until: datetime) -> dict:
+    return {"since": to_ms(since), "until": to_ms(until)}
+
+
+def to_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def next_window(cursor: dict, span: timedelta, **reset) -> dict:
+    """Time windows walked newest first: the cursor of the window ending at ``cursor["end"]`` (the pass's ``until``
+    at first), at most ``span`` long and not before ``since``. ``reset`` names what a new window starts again (its
+    page)."""
+    end = cursor.get("end", cursor["until"])
+    start = max(end - int(span.total_seconds() * 1000), cursor["since"])
+    return {**cursor, "start": start, "end": end, **reset}
+
+
+def window_before(cursor: dict, **reset) -> dict | None:
+    """The cursor of the window older than the one just read, or None when that one began at ``since``."""
+    if cursor["start"] <= cursor["since"]:
+        return None
+    following = {**cursor, **reset, "end": cursor["start"]}
+    following.pop("start")
+    return following
 
 
 def decimal(value, default: str = "0") -> Decimal:
     if value in (None, ""):
         return Decimal(default)
     return Decimal(str(value))
+
+
+def older_than_since(cursor: dict, times_ms: list[int]) -> bool:
+    """A newest-first stream has walked back to the pass's ``since`` once a row is older than it."""
+    return any(moment < cursor["since"] for moment in times_ms)
 
 
 def from_ms(value) -> datetime:

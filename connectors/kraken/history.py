@@ -1,11 +1,13 @@
-"""Kraken: Ledgers and TradesHistory page by ``ofs`` (50 rows, keyed by id, with a total ``count``);
-DepositStatus and WithdrawStatus answer a list (older API) or, asked with ``cursor``, a page and ``next_cursor``."""
+"""Kraken, by its spot REST spec (krakenfx/api-specs, spot-rest/openapi_v3.yaml and schemas/requests/user/…):
+Ledgers and TradesHistory return 50 results a call, newest first, with the total ``count``; ``start`` (exclusive)
+and ``end`` (inclusive) bound them in unix seconds, ``ofs`` pages. A pass fixes ``end`` at its start, so rows that
+arrive meanwhile do not shift the offsets. DepositStatus and WithdrawStatus (schemas/requests/funding/*/recent.yaml)
+take ``start``/``end`` and, with ``cursor=true``, answer a page and ``next_cursor`` (an older server, a list)."""
 
 from connectors.base.api import ExchangeAPIError
+from connectors.base.history import HistoryKind, HistorySource, Page, decimal, from_seconds, split_symbol
 from connectors.base.http import ExchangeUnavailable
 from connectors.kraken.api import ASSET_CODES
-
-from connectors.base.history import HistoryKind, HistorySource, decimal, from_seconds, split_symbol
 
 PAGED = {HistoryKind.LEDGER: ("Ledgers", "ledger"), HistoryKind.TRADE: ("TradesHistory", "trades")}
 FUNDING = {HistoryKind.DEPOSIT: ("DepositStatus", "deposit"), HistoryKind.WITHDRAWAL: ("WithdrawStatus", "withdrawals")}
@@ -27,20 +29,27 @@ def call(api, connection, method, params):
         raise
 
 
+def time_range(cursor) -> dict:
+    # ``start`` is exclusive: one second earlier keeps a row at exactly ``since``.
+    return {"start": str(cursor["since"] // 1000 - 1), "end": str(cursor["until"] // 1000)}
+
+
 def fetch_page(api, connection, kind, cursor):
     if kind in PAGED:
         method, key = PAGED[kind]
-        offset = cursor or 0
-        result = call(api, connection, method, {"ofs": offset})
+        offset = cursor.get("ofs", 0)
+        result = call(api, connection, method, {**time_range(cursor), "ofs": offset})
         rows = [{"id": row_id, **row} for row_id, row in (result.get(key) or {}).items()]
         following = offset + len(rows)
-        return rows, (following if rows and following < int(result.get("count") or 0) else None)
+        more = rows and following < int(result.get("count") or 0)
+        return Page(rows, {**cursor, "ofs": following} if more else None)
     method, key = FUNDING[kind]
-    result = call(api, connection, method, {"cursor": cursor or "true"})
+    result = call(api, connection, method, {**time_range(cursor), "cursor": cursor.get("next") or "true"})
     if isinstance(result, list):
-        return result, None
+        return Page(result, None)
     rows = result.get(key) or next((value for value in result.values() if isinstance(value, list)), [])
-    return rows, (result.get("next_cursor") or None)
+    following = result.get("next_cursor") or None
+    return Page(rows, {**cursor, "next": following} if following and rows else None)
 
 
 def normalize(kind, item):

@@ -1,25 +1,42 @@
-"""OKX: cursors, newest first; ``after`` asks for rows older than the cursor (a billId or a ts in ms)."""
+"""OKX: newest first, ``after`` asks for rows older than the cursor (a billId, or a ts in ms), ``limit`` ≤ 100.
 
+Recent and archived rows are different endpoints (OKX's own okx/agent-trade-kit, docs/modules/account.md and
+packages/core/src/tools/account.ts, contract-trade.ts): ``/api/v5/account/bills`` holds the last 7 days and
+``/api/v5/account/bills-archive`` up to 3 months; ``/api/v5/trade/fills`` the last 3 days and
+``/api/v5/trade/fills-history`` (``instType`` required) up to 3 months. A pass reads the recent endpoint, then goes on
+in the archive from the last billId it saw. Deposit and withdrawal history (docs-v5, Funding account: Get deposit
+history / Get withdrawal history) page by ``after`` = ts, ``limit`` ≤ 100, the 100 newest by default.
+"""
+
+from datetime import timedelta
 from urllib.parse import urlencode
 
 
-from connectors.base.history import HistoryKind, HistorySource, decimal, from_ms
+from connectors.base.history import HistoryKind, HistorySource, Page, decimal, from_ms, older_than_since
 
 LIMIT = 100  # OKX's largest page
-# path, extra query, the field the next cursor is taken from
+# kind -> the endpoints read in turn (recent, then archive), the extra query, the field the next cursor comes from
 ENDPOINTS = {
-    HistoryKind.TRADE: ("/api/v5/trade/fills-history", {"instType": "SPOT"}, "billId"),
-    HistoryKind.DEPOSIT: ("/api/v5/asset/deposit-history", {}, "ts"),
-    HistoryKind.WITHDRAWAL: ("/api/v5/asset/withdrawal-history", {}, "ts"),
-    HistoryKind.LEDGER: ("/api/v5/account/bills", {}, "billId"),
+    HistoryKind.TRADE: (("/api/v5/trade/fills", "/api/v5/trade/fills-history"), {"instType": "SPOT"}, "billId"),
+    HistoryKind.DEPOSIT: (("/api/v5/asset/deposit-history",), {}, "ts"),
+    HistoryKind.WITHDRAWAL: (("/api/v5/asset/withdrawal-history",), {}, "ts"),
+    HistoryKind.LEDGER: (("/api/v5/account/bills", "/api/v5/account/bills-archive"), {}, "billId"),
 }
 
 
 def fetch_page(api, connection, kind, cursor):
-    path, extra, cursor_field = ENDPOINTS[kind]
-    query = {**extra, "limit": LIMIT, **({"after": cursor} if cursor else {})}
-    items = api.signed(connection, "GET", f"{path}?{urlencode(query)}") or []
-    return items, (items[-1][cursor_field] if len(items) == LIMIT else None)
+    paths, extra, cursor_field = ENDPOINTS[kind]
+    stage = cursor.get("stage", 0)
+    after = cursor.get("after")
+    query = {**extra, "limit": LIMIT, **({"after": after} if after else {})}
+    items = api.signed(connection, "GET", f"{paths[stage]}?{urlencode(query)}") or []
+    reached = older_than_since(cursor, [int(item["ts"]) for item in items])
+    if items and len(items) == LIMIT and not reached:
+        return Page(items, {**cursor, "stage": stage, "after": items[-1][cursor_field]})
+    if not reached and stage + 1 < len(paths):
+        # The recent endpoint ends where its days end: the archive goes on from the oldest row seen.
+        return Page(items, {**cursor, "stage": stage + 1, "after": items[-1][cursor_field] if items else after})
+    return Page(items, None)
 
 
 def normalize(kind, item):
@@ -42,11 +59,13 @@ def normalize(kind, item):
             "txid": item.get("txId", ""), "status": str(item.get("state", ""))}
 
 
-# fills-history and bills: 10 requests per 2 s per user; deposit/withdrawal history: 6 per second.
+# fills-history and bills: 10 requests per 2 s per user, the archive 5 per 2 s; deposit/withdrawal history: 6 per second.
 # Numeric states, and a deposit's differ from a withdrawal's: deposit 0 waiting, 1 credited (not yet withdrawable),
 # 2 successful, 8 and 11-14 held; withdrawal -3 cancelling, -2 cancelled, -1 failed, 2 successful, others on the way.
 SOURCE = HistorySource(
-    "okx", tuple(ENDPOINTS), 0.25, fetch_page, normalize,
+    "okx", tuple(ENDPOINTS), 0.4, fetch_page, normalize,
     completed_statuses={HistoryKind.DEPOSIT: frozenset({"2"}), HistoryKind.WITHDRAWAL: frozenset({"2"})},
     final_statuses={HistoryKind.DEPOSIT: frozenset({"2"}), HistoryKind.WITHDRAWAL: frozenset({"2", "-1", "-2"})},
+    # The archives keep 3 months (okx/agent-trade-kit docs/modules/account.md, spot.md).
+    kept_for={HistoryKind.TRADE: timedelta(days=90), HistoryKind.LEDGER: timedelta(days=90)},
 )

@@ -100,28 +100,81 @@ def _trade_item(record):
             "fee": text(record.fee), "vol": text(record.amount), "margin": "0", "misc": "", "ledgers": []}
 
 
+# Sources: krakenfx/api-specs spot-rest (openapi_v3.yaml "50 results are returned at a time, the most recent by
+# default"; schemas/requests/user/ledgers/info.yaml, user/trades/history.yaml: start exclusive, end inclusive, unix
+# seconds, ofs; schemas/requests/funding/{deposits,withdrawals}/recent.yaml: start, end, cursor, limit).
+
+
+def _seconds(request, name: str) -> float | None:
+    value = request.POST.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        # A ledger or trade id is accepted there too; the sandbox reads timestamps only.
+        raise kraken_error("EGeneral:Invalid arguments")
+
+
+def _in_range(request, queryset):
+    start, end = _seconds(request, "start"), _seconds(request, "end")
+    if start is not None:
+        queryset = queryset.filter(time__gt=datetime.fromtimestamp(start, tz=timezone.utc))
+    if end is not None:
+        queryset = queryset.filter(time__lte=datetime.fromtimestamp(end, tz=timezone.utc))
+    return queryset
+
+
+def _asset(request):
+    currency = kraken_currency(request.POST.get("asset", "")) if request.POST.get("asset") else None
+    return currency.code if currency else None
+
+
 def _paged(kind: str, result_key: str, formatter):
     def method(request, caller):
-        offset = int(request.POST.get("ofs") or 0)
-        currency = kraken_currency(request.POST.get("asset", "")) if request.POST.get("asset") else None
-        queryset = records(caller.user, kind, currency=currency.code if currency else None)
+        try:
+            offset = int(request.POST.get("ofs") or 0)
+        except ValueError:
+            raise kraken_error("EGeneral:Invalid arguments")
+        queryset = _in_range(request, records(caller.user, kind, currency=_asset(request)))
+        # Never more than 50 a call, whatever else the request says.
         rows, total = offset_page(queryset, max(offset, 0), PAGE_SIZE)
         return {result_key: {record.txid: formatter(record) for record in rows}, "count": total}
 
     return method
 
 
-def _funding_status(kind: str):
+def _funding_item(record):
+    return {"method": CURRENCIES[record.currency].chain(record.chain).name if record.chain else "", "aclass": "currency",
+            "asset": CURRENCIES[record.currency].kraken_code, "refid": record.txid, "txid": record.txid,
+            "info": record.address, "amount": text(record.amount), "fee": text(record.fee),
+            "time": int(record.time.timestamp()),
+            "status": "Success" if withdrawal_status(record) == "SUCCESS" else "Pending"}
+
+
+def _funding_status(kind: str, result_key: str, default_limit: int):
+    """Without ``cursor``: the most recent ``limit``, a list. With ``cursor=true`` (then the ``next_cursor`` it
+    answered): pages of ``limit``, newest to oldest, ``{<kind>: [...], next_cursor}``; the deposit answer's key is
+    the spec's, the withdrawal one's (``withdrawals``) the sandbox's choice (the spec shows only the list)."""
+
     def method(request, caller):
-        currency = kraken_currency(request.POST.get("asset", "")) if request.POST.get("asset") else None
-        rows = records(caller.user, kind, currency=currency.code if currency else None)[:PAGE_SIZE]
-        return [
-            {"method": CURRENCIES[record.currency].chain(record.chain).name if record.chain else "", "aclass": "currency",
-             "asset": CURRENCIES[record.currency].kraken_code, "refid": record.txid, "txid": record.txid,
-             "info": record.address, "amount": text(record.amount), "fee": text(record.fee), "time": int(record.time.timestamp()),
-             "status": "Success" if withdrawal_status(record) == "SUCCESS" else "Pending"}
-            for record in rows
-        ]
+        try:
+            limit = max(1, int(request.POST.get("limit") or default_limit))
+        except ValueError:
+            raise kraken_error("EGeneral:Invalid arguments")
+        rows = _in_range(request, records(caller.user, kind, currency=_asset(request)))
+        cursor = request.POST.get("cursor", "false")
+        if cursor in ("", "false"):
+            return [_funding_item(record) for record in rows[:limit]]
+        offset = 0
+        if cursor != "true":
+            try:
+                offset = int(cursor)
+            except ValueError:
+                raise kraken_error("EGeneral:Invalid arguments:cursor")
+        page = list(rows[offset:offset + limit + 1])
+        following = str(offset + limit) if len(page) > limit else None
+        return {result_key: [_funding_item(record) for record in page[:limit]], "next_cursor": following}
 
     return method
 
@@ -153,8 +206,10 @@ PRIVATE_METHODS = {
     "Balance": (["funds_query"], _balance),
     "Ledgers": (["ledger_query"], _paged(HistoryRecord.Kind.LEDGER, "ledger", _ledger_item)),
     "TradesHistory": (["trades_query_closed"], _paged(HistoryRecord.Kind.TRADE, "trades", _trade_item)),
-    "DepositStatus": (["funds_query", "funds_add"], _funding_status(HistoryRecord.Kind.DEPOSIT)),
-    "WithdrawStatus": (["funds_withdraw", "funds_query"], _funding_status(HistoryRecord.Kind.WITHDRAWAL)),
+    # Default page sizes of the spec: 25 deposits, 500 withdrawals.
+    "DepositStatus": (["funds_query", "funds_add"], _funding_status(HistoryRecord.Kind.DEPOSIT, "deposit", 25)),
+    "WithdrawStatus": (["funds_withdraw", "funds_query"],
+                       _funding_status(HistoryRecord.Kind.WITHDRAWAL, "withdrawals", 500)),
     "WithdrawInfo": (["funds_withdraw"], _withdraw_info),
     "Withdraw": (["funds_withdraw"], _withdraw),
 }

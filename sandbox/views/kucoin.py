@@ -3,6 +3,7 @@
 import json
 import secrets
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 
 from urllib.parse import unquote
@@ -14,7 +15,7 @@ from .. import clock, faults, oauth
 from ..api_auth import ApiRefused, kucoin_caller, kucoin_error
 from ..exchanges import CURRENCIES, KUCOIN_AUTH_GROUPS, KUCOIN_TOKEN_SCOPE, currency as find_currency
 from ..funds import WithdrawalRefused, kucoin_withdraw, withdrawal_status
-from ..history import offset_page, records, text, to_ms
+from ..history import RangeRefused, offset_page, records, text, time_range, to_ms
 from ..http import json_object, json_response, request_params, site_base
 from ..models import ApiKey, Balance, Client, HistoryRecord, Token
 from .common import api, int_param
@@ -289,15 +290,59 @@ def _format(record: HistoryRecord) -> dict:
     return item
 
 
+# Sources: KuCoin's API docs (Kucoin/kucoin-api-docs, source/localizable/index.html.md: Pagination, Get Account
+# Ledgers, Get Deposit List, Get Withdrawals List, List Fills) and the universal SDK's spec
+# (Kucoin/kucoin-universal-sdk, spec/rest/api/openapi-account-*.json, openapi-spot-order.json).
+FILLS_SPAN = timedelta(days=7)  # "retrieve data up to one week (start from the last day by default)"
+LEDGER_SPAN = timedelta(hours=24)  # "the start and end time range cannot exceed 24 hours"
+LEDGER_KEPT = timedelta(days=365)  # "Support to obtain 1 year historical data"
+
+
+def _range_refused(refused: RangeRefused):
+    return kucoin_error("400100", str(refused), status=400)
+
+
+def _capped_range(request, span: timedelta, default_span: timedelta) -> tuple[int, int]:
+    try:
+        return time_range(request.GET.get("startAt"), request.GET.get("endAt"), span=span, default_span=default_span,
+                          now_ms=clock.now_ms())
+    except RangeRefused as refused:
+        raise _range_refused(refused)
+
+
+def _is_hf(record: HistoryRecord) -> bool:
+    return bool(record.details.get("hf"))
+
+
 def _history_view(kind: str, name: str):
     @api("kucoin", name, caller=kucoin_caller)
     def view(request, caller):
         require(caller, "API_COMMON")
         page = int_param(request, "currentPage", 1, low=1, high=10**9)
-        size = int_param(request, "pageSize", 50, low=1, high=500)
-        queryset = records(caller.user, kind, currency=request.GET.get("currency"),
-                           start_ms=request.GET.get("startAt"), end_ms=request.GET.get("endAt"))
-        items, total = offset_page(queryset, (page - 1) * size, size)
+        size = int_param(request, "pageSize", 50, low=10, high=500)  # "Minimum is 10, maximum is 500"
+        currency = request.GET.get("currency")
+        if kind == HistoryRecord.Kind.TRADE:
+            start, end = _capped_range(request, FILLS_SPAN, timedelta(hours=24))
+        elif kind == HistoryRecord.Kind.LEDGER:
+            start, end = _capped_range(request, LEDGER_SPAN, LEDGER_SPAN)
+            start = max(start, clock.now_ms() - int(LEDGER_KEPT.total_seconds() * 1000))
+        else:
+            # currency is required in the SDK's spec; no range cap is documented (the sandbox takes any).
+            if not currency:
+                raise kucoin_error("400100", "currency is required.", status=400)
+            start, end = request.GET.get("startAt"), request.GET.get("endAt")
+        queryset = records(caller.user, kind, currency=currency, start_ms=start, end_ms=end)
+        if kind == HistoryRecord.Kind.TRADE:
+            # HF (Pro) account fills are listed only by /api/v1/hf/fills.
+            queryset = queryset.exclude(details__contains={"hf": True})
+            if request.GET.get("symbol"):
+                queryset = queryset.filter(pair=request.GET["symbol"].upper())
+        if request.GET.get("status") and kind in (HistoryRecord.Kind.DEPOSIT, HistoryRecord.Kind.WITHDRAWAL):
+            wanted = request.GET["status"].upper()
+            queryset = [record for record in queryset if withdrawal_status(record) == wanted]
+            items, total = queryset[(page - 1) * size:page * size], len(queryset)
+        else:
+            items, total = offset_page(queryset, (page - 1) * size, size)
         return {"currentPage": page, "pageSize": size, "totalNum": total, "totalPage": -(-total // size),
                 "items": [_format(record) for record in items]}
 
@@ -308,6 +353,40 @@ fills = _history_view(HistoryRecord.Kind.TRADE, "fills")
 deposits = _history_view(HistoryRecord.Kind.DEPOSIT, "deposits")
 withdrawal_list = _history_view(HistoryRecord.Kind.WITHDRAWAL, "withdrawals")
 ledgers = _history_view(HistoryRecord.Kind.LEDGER, "ledgers")
+
+
+@api("kucoin", "hf-fills", caller=kucoin_caller)
+def hf_fills(request, caller):
+    """GET /api/v1/hf/fills (SDK spec openapi-spot-order.json, Get Trade History): ``symbol`` required, ``limit``
+    1–100 (default 20), ``lastId`` pages to older fills, answer ``{items, lastId}``. No range cap is documented."""
+    require(caller, "API_COMMON")
+    symbol = request.GET.get("symbol", "").upper()
+    if not symbol:
+        raise kucoin_error("400100", "symbol is required.", status=400)
+    limit = int_param(request, "limit", 20, low=1, high=100)
+    queryset = records(caller.user, HistoryRecord.Kind.TRADE, start_ms=request.GET.get("startAt"),
+                       end_ms=request.GET.get("endAt")).filter(details__hf=True, pair=symbol).order_by("-id")
+    if request.GET.get("lastId"):
+        queryset = queryset.filter(id__lt=int_param(request, "lastId", 0, low=0, high=2**62))
+    items = list(queryset[:limit])
+    return {"items": [{**_format(record), "id": record.pk} for record in items],
+            "lastId": items[-1].pk if items else None}
+
+
+@api("kucoin", "hf-accounts-opened", caller=kucoin_caller)
+def hf_accounts_opened(request, caller):
+    """GET /api/v1/hf/accounts/opened (SDK spec openapi-account-account.json): true for a high-frequency user."""
+    require(caller, "API_COMMON")
+    return HistoryRecord.objects.filter(user=caller.user, kind=HistoryRecord.Kind.TRADE, details__hf=True).exists()
+
+
+@api("kucoin", "symbols")
+def symbols(request):
+    """GET /api/v2/symbols (SDK spec openapi-spot-market.json), public: every pair of the sandbox's currencies
+    quoted in USDT or BTC."""
+    return [{"symbol": f"{base}-{quote}", "name": f"{base}-{quote}", "baseCurrency": base, "quoteCurrency": quote,
+             "market": quote, "enableTrading": True}
+            for quote in ("USDT", "BTC") for base in CURRENCIES if base not in (quote, "USDT")]
 
 
 @api("kucoin", "withdraw", methods=("POST",), caller=kucoin_caller)

@@ -4,6 +4,7 @@ import functools
 import re
 import secrets
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -177,23 +178,36 @@ def _format(record: HistoryRecord) -> dict:
     return {**item, "to": record.address, "fee": text(record.fee), "wdId": str(record.pk)}
 
 
-def _history_view(kind: str, name: str, cursor_field: str, *, inst_type_required: bool = False):
+def _history_view(kind: str, name: str, cursor_field: str, *, kept: timedelta | None = None,
+                  inst_type_required: bool = False):
+    """``after``/``before`` cursors, ``limit`` ≤ 100 (default 100), ``begin``/``end`` (ms); rows older than ``kept``
+    are not there (that endpoint does not hold them)."""
+
     @api("okx", name, caller=okx_caller)
     def view(request, caller):
         require_read(caller)
         if inst_type_required and not request.GET.get("instType"):
             raise okx_error("51000", "Parameter instType can not be empty.", status=400)
         limit = int_param(request, "limit", 100, low=1, high=100)
-        queryset = records(caller.user, kind, currency=request.GET.get("ccy"))
+        queryset = records(caller.user, kind, currency=request.GET.get("ccy"), start_ms=request.GET.get("begin"),
+                           end_ms=request.GET.get("end"))
+        if kept is not None:
+            queryset = queryset.filter(time__gte=clock.now() - kept)
         rows = cursor_page(queryset, cursor_field, after=request.GET.get("after"), before=request.GET.get("before"), limit=limit)
         return [_format(record) for record in rows]
 
     return view
 
 
-# fills and bills page by billId; deposits and withdrawals by timestamp (ms), as OKX does.
-fills_history = _history_view(HistoryRecord.Kind.TRADE, "fills-history", "id", inst_type_required=True)
-bills = _history_view(HistoryRecord.Kind.LEDGER, "bills", "id")
+# Sources: OKX's okx/agent-trade-kit (docs/modules/account.md, spot.md; packages/core/src/tools/account.ts,
+# contract-trade.ts): bills = the last 7 days, bills-archive = up to 3 months; fills = the last 3 days,
+# fills-history = up to 3 months (instType required). docs-v5 Funding account: deposit/withdrawal history page by
+# ts (``after`` older, ``before`` newer), limit ≤ 100. Fills and bills page by billId.
+RECENT_BILLS, RECENT_FILLS, ARCHIVE = timedelta(days=7), timedelta(days=3), timedelta(days=90)
+fills = _history_view(HistoryRecord.Kind.TRADE, "fills", "id", kept=RECENT_FILLS)
+fills_history = _history_view(HistoryRecord.Kind.TRADE, "fills-history", "id", kept=ARCHIVE, inst_type_required=True)
+bills = _history_view(HistoryRecord.Kind.LEDGER, "bills", "id", kept=RECENT_BILLS)
+bills_archive = _history_view(HistoryRecord.Kind.LEDGER, "bills-archive", "id", kept=ARCHIVE)
 deposit_history = _history_view(HistoryRecord.Kind.DEPOSIT, "deposit-history", "time")
 withdrawal_history = _history_view(HistoryRecord.Kind.WITHDRAWAL, "withdrawal-history", "time")
 

@@ -1,11 +1,12 @@
 """The Peatio-style exchange: APIv2 signed with the user token's access/secret key pair."""
 
+from datetime import datetime, timezone
+
 from ..api_auth import peatio_caller, peatio_error
 from ..exchanges import CURRENCIES
-from ..funds import withdrawal_status
-from ..history import offset_page, records, text
+from ..history import records, text
 from ..models import Balance, HistoryRecord
-from .common import api, int_param
+from .common import api
 
 # Which OAuth scope each resource needs.
 SCOPE_PROFILE, SCOPE_HISTORY = "profile", "history"
@@ -32,39 +33,100 @@ def members_me(request, caller):
     }
 
 
-def _format(record: HistoryRecord) -> dict:
-    created = record.time.isoformat().replace("+00:00", "Z")
-    if record.kind == HistoryRecord.Kind.TRADE:
-        return {"id": record.pk, "price": text(record.price), "volume": text(record.amount),
-                "funds": text(record.price * record.amount), "market": record.pair.replace("-", "").lower(),
-                "created_at": created, "side": "bid" if record.side == "buy" else "ask",
-                "fee": text(record.fee), "fee_currency": record.fee_currency.lower()}
-    item = {"id": record.pk, "currency": record.currency.lower(), "amount": text(record.amount), "fee": text(record.fee),
-            "txid": record.txid, "created_at": created, "done_at": created}
-    if record.kind == HistoryRecord.Kind.DEPOSIT:
-        return {**item, "confirmations": CURRENCIES[record.currency].chains[0].confirmations, "state": "accepted"}
-    state = "succeed" if withdrawal_status(record) == "SUCCESS" else "processing"
-    return {**item, "type": "coin", "rid": record.address, "state": state}
+# Sources: hpyhacking/peatio as it was while it had OAuth (before 2017-12-22): app/api/api_v2/markets.rb, trades.rb,
+# deposits.rb, named_params.rb (:market, :trade_filters), entities/{market,trade,deposit}.rb, errors.rb (a parameter
+# the validation refuses: {"error": {"code": 1001, "message"}}, HTTP 400), app/models/deposit.rb (states). No
+# withdrawals endpoint existed then.
+DEPOSIT_STATES = ("submitting", "cancelled", "submitted", "rejected", "accepted", "checked", "warning")
 
 
-def _history_view(kind: str, name: str):
-    @api("peatio", name, caller=peatio_caller)
-    def view(request, caller):
-        require(caller, SCOPE_HISTORY)
-        page = int_param(request, "page", 1, low=1, high=10**9)
-        limit = int_param(request, "limit", 100, low=1, high=1000)
-        currency = request.GET.get("currency")
-        if kind == HistoryRecord.Kind.TRADE and request.GET.get("market"):
-            market = request.GET["market"].upper()
-            queryset = records(caller.user, kind).filter(pair__in=[f"{market[:3]}-{market[3:]}", market])
-        else:
-            queryset = records(caller.user, kind, currency=currency)
-        rows, total = offset_page(queryset, (page - 1) * limit, limit)
-        return [_format(record) for record in rows]
-
-    return view
+def _invalid(message: str):
+    return peatio_error(1001, message, status=400)
 
 
-trades_my = _history_view(HistoryRecord.Kind.TRADE, "trades-my")
-deposits = _history_view(HistoryRecord.Kind.DEPOSIT, "deposits")
-withdraws = _history_view(HistoryRecord.Kind.WITHDRAWAL, "withdraws")
+def _pairs() -> dict[str, str]:
+    """Market id ("btcusdt") -> the sandbox's pair ("BTC-USDT")."""
+    return {f"{base}{quote}".lower(): f"{base}-{quote}"
+            for quote in ("USDT", "BTC") for base in CURRENCIES if base not in (quote, "USDT")}
+
+
+def _markets() -> list[dict]:
+    return [{"id": market, "name": pair.replace("-", "/")} for market, pair in _pairs().items()]
+
+
+def _created(record: HistoryRecord) -> str:
+    return record.time.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _int(request, name: str, default: int | None, low: int, high: int) -> int | None:
+    value = request.GET.get(name)
+    if value in (None, ""):
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise _invalid(f"{name} is invalid")
+    if not low <= number <= high:
+        raise _invalid(f"{name} does not have a valid value")
+    return number
+
+
+@api("peatio", "markets")
+def markets(request):
+    """GET /api/v2/markets: every market, ``{id: "btcusdt", name}``."""
+    return _markets()
+
+
+@api("peatio", "trades-my", caller=peatio_caller)
+def trades_my(request, caller):
+    """GET /api/v2/trades/my: ``market`` required (one of /api/v2/markets); ``limit`` 1–1000 (default 50);
+    ``timestamp`` (seconds: trades at or before it), ``from``/``to`` (trade ids: after / before), ``order_by``."""
+    # Grape validates the parameters before the endpoint runs (and checks the scope).
+    market = request.GET.get("market", "")
+    if not market:
+        raise _invalid("market is missing")
+    if market not in _pairs():
+        raise _invalid("market does not have a valid value")
+    limit = _int(request, "limit", 50, 1, 1000)
+    order = request.GET.get("order_by", "desc")
+    if order not in ("asc", "desc"):
+        raise _invalid("order_by does not have a valid value")
+    require(caller, SCOPE_HISTORY)
+    rows = records(caller.user, HistoryRecord.Kind.TRADE).filter(pair=_pairs()[market])
+    timestamp, after, before = (_int(request, name, None, 0, 2**62) for name in ("timestamp", "from", "to"))
+    if timestamp is not None:
+        rows = rows.filter(time__lte=datetime.fromtimestamp(timestamp, tz=timezone.utc))
+    if after is not None:
+        rows = rows.filter(pk__gt=after)
+    if before is not None:
+        rows = rows.filter(pk__lt=before)
+    rows = rows.order_by("-id" if order == "desc" else "id")
+    return [{"id": record.pk, "price": text(record.price), "volume": text(record.amount),
+             "funds": text(record.price * record.amount), "market": market, "created_at": _created(record),
+             "side": "bid" if record.side == "buy" else "ask", "order_id": int(record.pk) * 10}
+            for record in rows[:limit]]
+
+
+def _deposit_state(record: HistoryRecord) -> str:
+    return record.details.get("peatio_state") or ("accepted" if record.status == "SUCCESS" else "submitted")
+
+
+@api("peatio", "deposits", caller=peatio_caller)
+def deposits(request, caller):
+    """GET /api/v2/deposits: ``currency`` (a known one), ``limit`` 1–100 (default 3), ``state``; the newest only:
+    no page, no time range."""
+    currency = request.GET.get("currency")
+    if currency and currency.upper() not in CURRENCIES:
+        raise _invalid("currency does not have a valid value")
+    limit = _int(request, "limit", 3, 1, 100)
+    state = request.GET.get("state")
+    if state and state not in DEPOSIT_STATES:
+        raise _invalid("state does not have a valid value")
+    require(caller, SCOPE_HISTORY)
+    rows = [record for record in records(caller.user, HistoryRecord.Kind.DEPOSIT, currency=currency)
+            if not state or _deposit_state(record) == state][:limit]
+    return [{"id": record.pk, "currency": record.currency.lower(), "amount": text(record.amount),
+             "fee": text(record.fee), "txid": record.txid, "created_at": _created(record),
+             "confirmations": CURRENCIES[record.currency].chains[0].confirmations, "done_at": _created(record),
+             "state": _deposit_state(record)}
+            for record in rows]

@@ -10,6 +10,8 @@ from tests.connectors.conftest import browser_session, portal, sandbox_accounts 
 def exports_dir(settings, tmp_path):
     settings.EXPORTS_DIR = tmp_path / "exports"
     settings.EXPORTS_SYNC_PAUSE_SCALE = 0  # small histories; the pause between pages is not under test
+    # The sandbox seeds the twelve weeks before now: a first sync walks back a little further, not a whole year.
+    settings.EXPORTS_HISTORY_DAYS = 100
     return settings.EXPORTS_DIR
 
 

@@ -19,7 +19,9 @@ from tests.conftest import make_member
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-DATE_FROM, DATE_TO = date(2024, 3, 1), date(2025, 3, 31)
+# The range reaches from the fixed entries below (2024) into the sandbox's history (the twelve weeks before now) and
+# leaves its newest rows out.
+DATE_FROM, DATE_TO = date(2024, 3, 1), date.today() - timedelta(days=20)
 NAMES = {"kucoin": "KuCoin", "kraken": "Kraken"}
 
 
@@ -289,8 +291,9 @@ MOVEMENTS = [
     ("kraken", "withdrawal", "Canceled", False), ("kraken", "withdrawal", "Pending", False),
     ("okx", "deposit", "2", True), ("okx", "deposit", "1", False), ("okx", "withdrawal", "-2", False),
     ("okx", "withdrawal", "-1", False), ("okx", "withdrawal", "2", True),
+    # Peatio's 2017 deposit states (app/models/deposit.rb); it has no withdrawals endpoint.
     ("peatio", "deposit", "accepted", True), ("peatio", "deposit", "rejected", False),
-    ("peatio", "withdrawal", "succeed", True), ("peatio", "withdrawal", "canceled", False),
+    ("peatio", "deposit", "checked", True), ("peatio", "deposit", "cancelled", False),
 ]
 
 

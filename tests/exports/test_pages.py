@@ -250,3 +250,55 @@ def test_a_run_records_when_it_started(staff_client, kucoin, tenant):
     before = dj_timezone.now()
     job = services.export_run(job=job_for(tenant, accountant))
     assert before <= job.started_at <= job.finished_at
+
+
+def test_the_exports_page_and_the_api_show_what_each_sync_covers_and_its_gaps(staff_client, kucoin, member,
+                                                                              member_client, settings):
+    """KuCoin keeps a year of ledgers: with a history start two years back, the ledger's coverage starts later,
+    and the page and the API say an export from before then misses rows."""
+    from exports.models import SyncState
+
+    settings.EXPORTS_HISTORY_DAYS = 730
+    now = dj_timezone.now()
+    SyncState.objects.create(connection=kucoin, kind="trade", covered_from=now - timedelta(days=730),
+                             covered_to=now - timedelta(hours=1), last_synced_at=now)
+    SyncState.objects.create(connection=kucoin, kind="ledger", covered_from=now - timedelta(days=365),
+                             covered_to=now - timedelta(hours=1), last_synced_at=now)
+    SyncState.objects.create(connection=kucoin, kind="deposit", resume_cursor={"since": 0, "until": 1},
+                             last_error="KuCoin is unavailable.")
+    client, _ = staff_client()
+    page = client.get("/exports/").content.decode()
+    ledger = page.split('data-kind="ledger"')[1].split("</li>")[0]
+    assert 'class="gap"' in ledger and "the exchange keeps 365 days" in ledger
+    assert (now - timedelta(days=365)).strftime("%Y-%m-%d") in ledger
+    trade = page.split('data-kind="trade"')[1].split("</li>")[0]
+    assert "gap" not in trade.split(">")[0] and "complete" in trade
+    deposit = page.split('data-kind="deposit"')[1].split("</li>")[0]
+    assert "not synced yet" in deposit and "under way" in deposit and "KuCoin is unavailable." in deposit
+    assert "Withdrawals: not synced yet" in " ".join(page.split())
+
+    listed = member_client.get("/api/v1/history-sync/")
+    assert listed.status_code == 200, listed.content
+    [row] = listed.json()
+    assert (row["connection"], row["exchange"]) == (kucoin.pk, "kucoin")
+    coverage = {item["kind"]: item for item in row["coverage"]}
+    assert coverage["ledger"]["gap_before"] and coverage["ledger"]["kept_days"] == 365
+    assert not coverage["trade"]["gap_before"] and coverage["trade"]["covered_to"]
+    assert coverage["withdrawal"]["covered_from"] is None and coverage["withdrawal"]["gap_before"]
+    assert coverage["deposit"]["in_progress"] and coverage["deposit"]["error"] == "KuCoin is unavailable."
+
+
+def test_the_coverage_on_the_exports_page_costs_no_query_per_connection(staff_client, tenant, member):
+    client, _ = staff_client()
+    client.get("/exports/")
+
+    def page_queries():
+        with CaptureQueriesContext(db_connection) as queries:
+            assert client.get("/exports/").status_code == 200
+        return len(queries)
+
+    few = page_queries()
+    for n in range(5):
+        ExchangeConnection.objects.create(tenant=tenant, user=member, exchange=("kucoin", "okx", "kraken")[n % 3],
+                                          exchange_account_id=f"account-{n}")
+    assert page_queries() <= few + 2

@@ -1,9 +1,14 @@
 """Syncing each exchange's history from the live sandbox: everything once, nothing twice, resuming after faults."""
 
 import dataclasses
+from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 import requests
+from django.db import connection as connection_db
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from connectors.base.http import ExchangeUnavailable
 from connectors.exchanges import exchange_packages, history_source
@@ -11,6 +16,7 @@ from exports import services
 from exports.models import HistoryEntry, SyncState
 from sandbox import clock
 from sandbox.models import HistoryRecord, SandboxUser
+
 
 def replace_history_fetch(monkeypatch, exchange_id, fetch_page):
     """The exchange package's history source, reading its pages through ``fetch_page``."""
@@ -25,7 +31,8 @@ KINDS = {
     "kucoin": {"trade", "deposit", "withdrawal", "ledger"},
     "okx": {"trade", "deposit", "withdrawal", "ledger"},
     "kraken": {"trade", "deposit", "withdrawal", "ledger"},
-    "peatio": {"trade", "deposit", "withdrawal"},  # Peatio keeps no ledger
+    # Peatio keeps no ledger, and no APIv2 version with OAuth had a withdrawals endpoint (hpyhacking/peatio).
+    "peatio": {"trade", "deposit"},
 }
 
 
@@ -34,11 +41,33 @@ def sandbox_rows(exchange_id, kind):
     return HistoryRecord.objects.filter(user=user, kind=kind)
 
 
+def recording(monkeypatch, exchange_id, on_page=None):
+    """Wrap the exchange module's fetch_page: returns the cursors it was called with, in order."""
+    source = history_source(exchange_id)
+    cursors = []
+
+    def fetch_recording(api, connection, kind, cursor):
+        cursors.append(cursor)
+        if on_page:
+            on_page(len(cursors))
+        return source.fetch_page(api, connection, kind, cursor)
+
+    replace_history_fetch(monkeypatch, exchange_id, fetch_recording)
+    return cursors
+
+
 @pytest.mark.parametrize("exchange_id", ["kucoin", "okx", "kraken", "peatio"])
-def test_sync_imports_the_whole_history_and_a_second_sync_adds_nothing(connect, exchange_id):
+def test_sync_imports_the_whole_history_and_a_second_sync_adds_nothing(connect, exchange_id, monkeypatch):
+    """The seeded twelve weeks, every row: KuCoin walks week windows of fills (classic and HF), day windows of
+    ledgers and windows per currency; OKX goes on from bills and fills to their archives; Peatio walks every market."""
     connection = connect(exchange_id)
-    added = services.sync_connection_history(connection=connection)
+    before = timezone.now()
+    pages = recording(monkeypatch, exchange_id)
+    with CaptureQueriesContext(connection_db) as queries:
+        added = services.sync_connection_history(connection=connection)
     assert set(added) == KINDS[exchange_id]
+    # Each page costs a bounded number of queries (read held ids, insert, update, save the state, token check).
+    assert len(queries) <= 12 * len(pages) + 20, (len(queries), len(pages))
     for kind in KINDS[exchange_id]:
         expected = sandbox_rows(exchange_id, kind)
         assert added[kind] == expected.count() == 10
@@ -47,6 +76,12 @@ def test_sync_imports_the_whole_history_and_a_second_sync_adds_nothing(connect, 
         assert sorted((e.occurred_at, e.amount, e.currency) for e in stored) == \
             sorted((r.time, r.amount, r.currency) for r in expected)
         assert {e.tenant_id for e in stored} == {connection.tenant_id}
+        state = SyncState.objects.get(connection=connection, kind=kind)
+        # Complete from the history start (EXPORTS_HISTORY_DAYS = 100 in these tests, or what the exchange keeps:
+        # OKX's archives, 3 months) to when the pass began.
+        kept = services.history_source(exchange_id).kept_for.get(kind, timedelta(days=100))
+        assert abs(state.covered_from - (before - min(kept, timedelta(days=100)))) < timedelta(minutes=1)
+        assert before <= state.covered_to <= timezone.now() and state.resume_cursor is None
     assert services.sync_connection_history(connection=connection) == {kind: 0 for kind in KINDS[exchange_id]}
     assert HistoryEntry.objects.filter(connection=connection).count() == 10 * len(KINDS[exchange_id])
 
@@ -63,45 +98,120 @@ def test_trades_keep_both_sides_and_the_fee(connect):
     assert entry.quote_amount == record.price * record.amount
 
 
-def test_new_rows_at_the_exchange_arrive_with_the_next_sync(connect, monkeypatch):
+def test_new_rows_at_the_exchange_arrive_with_the_next_sync(connect):
     connection = connect("kucoin")
-    monkeypatch.setattr("connectors.kucoin.history.PAGE_SIZE", 3)  # several pages
     services.sync_connection_history(connection=connection, kinds=["deposit"])
-    newest = sandbox_rows("kucoin", "deposit").order_by("-time").first()
+    state = SyncState.objects.get(connection=connection, kind="deposit")
+    first_until = state.covered_to
+    user = sandbox_rows("kucoin", "deposit").first().user
+    # Rows made since the last pass (the old test put them a year ahead: no exchange lists the future).
     for offset in (1, 2, 3, 4):
-        HistoryRecord.objects.create(user=newest.user, kind="deposit", synthetic=False, txid=f"Dnew{offset}",
-                                     time=newest.time.replace(year=newest.time.year + 1, day=offset),
-                                     currency="BTC", amount="0.5", fee="0", fee_currency="BTC", status="SUCCESS",
-                                     details={})
+        HistoryRecord.objects.create(user=user, kind="deposit", synthetic=False, txid=f"Dnew{offset}",
+                                     time=timezone.now() - timedelta(seconds=offset), currency="BTC", amount="0.5",
+                                     fee="0", fee_currency="BTC", status="SUCCESS", details={})
     assert services.sync_connection_history(connection=connection, kinds=["deposit"]) == {"deposit": 4}
     assert HistoryEntry.objects.filter(connection=connection, kind="deposit").count() == 14
+    state.refresh_from_db()
+    assert state.covered_to > first_until and abs(state.covered_from - (timezone.now() - timedelta(days=100))) \
+        < timedelta(minutes=1)
 
 
-def test_a_failed_sync_resumes_at_the_page_it_stopped_on(connect, portal, monkeypatch):
+def test_a_failed_sync_resumes_at_the_page_it_stopped_on_and_covers_only_once_done(connect, portal, monkeypatch):
     connection = connect("kucoin")
-    monkeypatch.setattr("connectors.kucoin.history.PAGE_SIZE", 3)  # ten rows: pages 1 to 4
     faults = f"{portal['url']}/sandbox/control/faults"
-    source = history_source("kucoin")
-    calls = []
 
-    def fetch_recording(api, connection, kind, cursor):
-        calls.append(cursor)
-        if len(calls) == 3:  # the exchange fails from the third page on
+    def fail_from_the_fortieth(count):
+        if count == 40:  # 40 of 100 daily ledger windows in, the exchange fails
             requests.post(faults, json={"exchange": "kucoin", "endpoint": "ledgers", "kind": "500"}).raise_for_status()
-        return source.fetch_page(api, connection, kind, cursor)
 
-    replace_history_fetch(monkeypatch, "kucoin", fetch_recording)
+    cursors = recording(monkeypatch, "kucoin", fail_from_the_fortieth)
     with pytest.raises(ExchangeUnavailable):
         services.sync_connection_history(connection=connection, kinds=["ledger"])
     state = SyncState.objects.get(connection=connection, kind="ledger")
-    assert state.resume_cursor == 3 and "error" in state.last_error
-    assert HistoryEntry.objects.filter(connection=connection, kind="ledger").count() == 6
+    assert state.resume_cursor == cursors[-1] and "error" in state.last_error
+    # Half a pass proves nothing about the range: nothing is said to be complete yet.
+    assert state.covered_from is None and state.covered_to is None
+    held = HistoryEntry.objects.filter(connection=connection, kind="ledger").count()
+    assert 0 < held < 10
 
     requests.delete(faults).raise_for_status()
-    assert services.sync_connection_history(connection=connection, kinds=["ledger"]) == {"ledger": 4}
-    assert calls[3:] == [3, 4]  # resumed at page 3, not from the newest page
+    stopped_at = len(cursors)
+    assert services.sync_connection_history(connection=connection, kinds=["ledger"]) == {"ledger": 10 - held}
+    assert cursors[stopped_at] == cursors[stopped_at - 1]  # resumed at the window it failed on, not the newest
+    assert len(cursors) - stopped_at <= 100 - 39 + 1
     state.refresh_from_db()
     assert state.resume_cursor is None and state.last_error == "" and state.last_synced_at
+    assert state.covered_to == services.from_ms(cursors[0]["until"])
+    assert abs(state.covered_from - (state.covered_to - timedelta(days=100))) < timedelta(minutes=1)
+
+
+def test_kucoin_asks_a_week_of_fills_and_a_day_of_ledgers_at_most(connect, monkeypatch):
+    """The sandbox refuses longer ranges, as KuCoin does; the windows also reach the whole range (no gap)."""
+    connection = connect("kucoin")
+    cursors = recording(monkeypatch, "kucoin")
+    services.sync_connection_history(connection=connection, kinds=["ledger", "trade"])
+    for cursor in cursors:
+        if "start" in cursor:
+            limit = timedelta(days=7) if cursor["streams"][cursor["stream"]]["path"].endswith("fills") \
+                else timedelta(hours=24)
+            assert cursor["end"] - cursor["start"] <= limit.total_seconds() * 1000
+    paths = {stream["path"] for cursor in cursors if "streams" in cursor for stream in cursor["streams"]}
+    assert paths == {"/api/v1/fills", "/api/v1/hf/fills", "/api/v1/accounts/ledgers"}
+    hf = HistoryEntry.objects.filter(connection=connection, kind="trade",
+                                     external_id__in=sandbox_rows("kucoin", "trade").filter(details__hf=True)
+                                     .values_list("txid", flat=True))
+    assert hf.count() == 5  # the HF account's fills, read symbol by symbol
+
+
+@pytest.mark.parametrize("exchange_id", ["kraken", "okx"])
+def test_a_sync_walks_back_to_the_history_start_and_no_further(connect, exchange_id, settings):
+    settings.EXPORTS_HISTORY_DAYS = 30
+    connection = connect(exchange_id)
+    services.sync_connection_history(connection=connection, kinds=["ledger"])
+    cutoff = timezone.now() - timedelta(days=30)
+    recent = sandbox_rows(exchange_id, "ledger").filter(time__gte=cutoff)
+    stored = HistoryEntry.objects.filter(connection=connection, kind="ledger")
+    assert set(recent.values_list("time", flat=True)) <= set(stored.values_list("occurred_at", flat=True))
+    if exchange_id == "kraken":  # Kraken's start/end bound the pages exactly
+        assert stored.count() == recent.count() < 10
+    state = SyncState.objects.get(connection=connection, kind="ledger")
+    assert abs(state.covered_from - cutoff) < timedelta(minutes=1)
+
+
+def test_okx_reads_bills_older_than_seven_days_from_the_archive(connect, monkeypatch):
+    connection = connect("okx")
+    cursors = recording(monkeypatch, "okx")
+    services.sync_connection_history(connection=connection, kinds=["ledger", "trade"])
+    assert [cursor.get("stage", 0) for cursor in cursors] == [0, 1, 0, 1]  # recent, then archive, for each kind
+    old = sandbox_rows("okx", "ledger").filter(time__lt=timezone.now() - timedelta(days=7))
+    assert old.count() >= 8
+    assert HistoryEntry.objects.filter(connection=connection, kind="ledger").count() == 10
+
+
+def test_peatio_walks_every_market_and_never_asks_for_withdrawals(connect, portal):
+    connection = connect("peatio")
+    assert set(services.sync_connection_history(connection=connection)) == {"trade", "deposit"}
+    assert HistoryEntry.objects.filter(connection=connection, kind="trade").count() == 10
+    assert not SyncState.objects.filter(connection=connection, kind="withdrawal").exists()
+    # The sandbox, like Peatio, has no such endpoint.
+    assert requests.get(f"{portal['url']}/sandbox/peatio/api/v2/withdraws").status_code == 404
+
+
+def test_peatio_deposits_past_what_the_exchange_lists_leave_a_visible_gap(connect):
+    """APIv2 lists only the newest 100 deposits of a currency (and state): older ones cannot be read, and the
+    coverage starts at the oldest one listed."""
+    connection = connect("peatio")
+    user = sandbox_rows("peatio", "deposit").first().user
+    now = timezone.now().replace(microsecond=0)
+    for index in range(120):
+        HistoryRecord.objects.create(user=user, kind="deposit", txid=f"Dmany{index}", time=now - timedelta(hours=index + 1),
+                                     currency="USDT", amount="1", fee="0", fee_currency="USDT", status="SUCCESS")
+    services.sync_connection_history(connection=connection, kinds=["deposit"])
+    state = SyncState.objects.get(connection=connection, kind="deposit")
+    # The hundredth newest accepted USDT deposit is the oldest the exchange lists.
+    assert state.covered_from == now - timedelta(hours=100)
+    # Older USDT deposits (the seeded ones) were not listed: the gap is real, and the state says where it ends.
+    assert HistoryEntry.objects.filter(connection=connection, kind="deposit", currency="USDT").count() == 100
 
 
 def test_beat_task_syncs_every_active_connection_with_a_key(connect, portal, monkeypatch):
@@ -131,13 +241,7 @@ def test_a_peatio_key_that_expired_is_renewed_and_the_sync_goes_on(connect):
 
 
 def test_stored_withdrawals_that_settle_at_the_exchange_are_updated_within_the_look_back(connect, monkeypatch):
-    from datetime import timedelta
-    from decimal import Decimal
-
-    from django.utils import timezone
-
     connection = connect("kucoin")
-    monkeypatch.setattr("connectors.kucoin.history.PAGE_SIZE", 3)  # several pages
     user = sandbox_rows("kucoin", "withdrawal").first().user
     now = timezone.now()
 
@@ -145,7 +249,6 @@ def test_stored_withdrawals_that_settle_at_the_exchange_are_updated_within_the_l
         return HistoryRecord.objects.create(user=user, kind="withdrawal", txid=txid, time=now - age, currency="BTC",
                                             amount="0.5", fee="0.0005", fee_currency="BTC", status=status)
 
-    # Newest first, pages of three: [settled x3] [failing, succeeding, settled] [settled, stale, seeded...]
     for hours in (1, 2, 3):
         withdrawal(f"Wsettled{hours}h", timedelta(hours=hours), "SUCCESS")
     failing = withdrawal("Wfailing", timedelta(days=1), "PROCESSING")
@@ -158,22 +261,26 @@ def test_stored_withdrawals_that_settle_at_the_exchange_are_updated_within_the_l
     HistoryRecord.objects.filter(pk=failing.pk).update(status="FAILURE")
     HistoryRecord.objects.filter(pk=succeeding.pk).update(status="SUCCESS", fee="0.0004")
     HistoryRecord.objects.filter(pk=stale.pk).update(status="FAILURE")
-    source = history_source("kucoin")
-    pages = []
-
-    def fetch_recording(api, connection, kind, cursor):
-        pages.append(cursor)
-        return source.fetch_page(api, connection, kind, cursor)
-
-    replace_history_fetch(monkeypatch, "kucoin", fetch_recording)
+    cursors = recording(monkeypatch, "kucoin")
     assert services.sync_connection_history(connection=connection, kinds=["withdrawal"]) == {"withdrawal": 0}
 
     stored = {e.external_id: e for e in HistoryEntry.objects.filter(connection=connection, kind="withdrawal")}
     assert stored["Wfailing"].status == "FAILURE"
     assert (stored["Wsucceeding"].status, stored["Wsucceeding"].fee) == ("SUCCESS", Decimal("0.0004"))
     # The pass went back only as far as the oldest recent row still open, not to the stale one or further.
-    assert pages == [None, 2] and stored["Wstale"].status == "PROCESSING"
+    assert services.from_ms(cursors[0]["since"]) == stored["Wsucceeding"].occurred_at.replace(
+        microsecond=stored["Wsucceeding"].occurred_at.microsecond // 1000 * 1000)
+    assert stored["Wstale"].status == "PROCESSING"
     # Once everything recent is final, a pass stops at the newest row again.
-    pages.clear()
+    cursors.clear()
     services.sync_connection_history(connection=connection, kinds=["withdrawal"])
-    assert pages == [None]
+    newest = max(entry.occurred_at for entry in stored.values())
+    assert abs(services.from_ms(cursors[0]["since"]) - newest) < timedelta(milliseconds=1)
+
+
+def test_the_sync_task_may_outlast_the_default_task_limit(settings):
+    """A first sync walks a year of KuCoin's day windows: minutes of requests at the published rate."""
+    from exports import tasks
+
+    assert tasks.sync_connection.soft_time_limit >= 1800 > settings.CELERY_TASK_SOFT_TIME_LIMIT
+    assert tasks.sync_connection.time_limit > tasks.sync_connection.soft_time_limit

@@ -180,7 +180,8 @@ def test_signed_rest_and_pagination(base, okx_tokens):
     older = okx_request(api, key, "GET", f"/api/v5/asset/deposit-history?after={deposits[-1]['ts']}").json()["data"]
     assert len(deposits) == 25 and len(older) == 5
     assert len(okx_request(api, key, "GET", "/api/v5/asset/withdrawal-history").json()["data"]) == 30
-    assert len(okx_request(api, key, "GET", "/api/v5/account/bills").json()["data"]) == 30
+    # bills hold the last 7 days only; the archive the 3 months (the seeded twelve weeks): test_history.py
+    assert len(okx_request(api, key, "GET", "/api/v5/account/bills-archive").json()["data"]) == 30
     body = {"ccy": "USDT", "amt": "10", "dest": "4", "toAddr": "T1", "chain": "USDT-TRC20"}
     assert okx_request(api, key, "POST", "/api/v5/asset/withdrawal", body=body).json()["code"] == "50120"
 

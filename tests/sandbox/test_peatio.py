@@ -38,16 +38,14 @@ def test_members_me_tonce_and_signature(base, peatio_token):
     assert stale.json()["error"]["code"] == 2007
     wrong = peatio_get(api, access_key, "not-the-secret", "/api/v2/members/me")
     assert wrong.json()["error"]["code"] == 2005
-    assert len(peatio_get(api, access_key, secret_key, "/api/v2/trades/my", {"limit": "20"}).json()) == 20
-    assert len(peatio_get(api, access_key, secret_key, "/api/v2/deposits", {"page": "2", "limit": "20"}).json()) == 10
-    assert len(peatio_get(api, access_key, secret_key, "/api/v2/withdraws").json()) == 30
+    assert len(peatio_get(api, access_key, secret_key, "/api/v2/deposits", {"limit": "20"}).json()) == 20
 
 
 def test_scope_expiry_and_refresh(base, peatio_token):
     profile_only = peatio_token(scope="profile")
     access_key, secret_key = profile_only["access_token"].split(":")
     api = base + "/peatio"
-    assert peatio_get(api, access_key, secret_key, "/api/v2/trades/my").json()["error"]["code"] == 2011
+    assert peatio_get(api, access_key, secret_key, "/api/v2/trades/my", {"market": "btcusdt"}).json()["error"]["code"] == 2011
     requests.post(f"{base}/control/clock", json={"offset_seconds": 4 * 3600 + 1})
     expired = peatio_get(api, access_key, secret_key, "/api/v2/members/me").json()
     assert expired == {"error": {"code": 2010, "message": f"The access key {access_key} has expired."}}
