@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from sandbox.models import ApiKey, Client, HistoryRecord, SandboxUser, Token
 
-from .support import kraken_private, kucoin_request, okx_request, peatio_get
+from .support import KUCOIN_BROKER_NAME, kraken_private, kucoin_request, okx_request, peatio_get
 
 pytestmark = pytest.mark.django_db(transaction=True)
 DAY_MS = 24 * 3600 * 1000
@@ -24,7 +24,9 @@ def trader(exchange):
 
 
 def make_key(exchange, **fields):
-    client = Client.objects.create(exchange=exchange, client_id=f"{exchange}-history", client_secret="broker-secret")
+    # KuCoin checks every call's KC-BROKER-NAME against the name it issued with the partner id.
+    client = Client.objects.create(exchange=exchange, client_id=f"{exchange}-history", client_secret="broker-secret",
+                                   broker_name=KUCOIN_BROKER_NAME if exchange == "kucoin" else "")
     return ApiKey.objects.create(exchange=exchange, user=trader(exchange), client=client, name="history",
                                  created_at=timezone.now(), **fields)
 
