@@ -45,6 +45,12 @@ KRAKEN_SCOPES = [
 ]
 
 
+# The languages of Kraken's authorization page: krakenfx/api-specs oauth/openapi_v3.yaml,
+# getOAuthCodeWithLanguage, GET /{language}/oauth/authorize, the enum of its path parameter.
+KRAKEN_AUTHORIZE_LANGUAGES = ["en-us", "es-es", "fil-ph", "fr", "de", "it-it", "nl", "pl", "pt-br", "ru-ru", "tr-tr",
+                              "uk-ua", "vi-vn", "zh-cn"]
+
+
 def kraken_scope_for(permission: str) -> str:
     """A Fast API key permission may only be given if the user granted its scope."""
     return f"account.fast-api-key:{permission.replace('_', '-')}"
@@ -79,6 +85,11 @@ class ExchangeProfile:
     token_type: str = "Bearer"
     scope_in_token_response: str = ""  # "list" (KuCoin), "text" (space-separated) or "" (absent)
     scope_separators: str = SPACES_OR_COMMAS  # a regular expression, see split_scope
+    # Kraken: "If empty, all scopes registered for your Client ID will be requested" (openapi_v3.yaml, Scope).
+    empty_scope_is_registered: bool = False
+    # Kraken: once client and redirect URI are known good, errors go back to it as ?error=...&state=... with
+    # RFC 6749's codes (openapi_v3.yaml, OAuthAuthorizeRedirect); otherwise an error page.
+    authorize_errors_redirect: bool = False
 
     def split_scope(self, raw: str) -> list[str]:
         return split_scope(raw, self.scope_separators)
@@ -119,6 +130,8 @@ PROFILES = {
         token_client_auth="basic",
         scope_in_token_response="text",
         scope_separators=SPACES,  # "scope space-separated"
+        empty_scope_is_registered=True,
+        authorize_errors_redirect=True,
     ),
     "peatio": ExchangeProfile(
         name="peatio",

@@ -31,6 +31,15 @@ class AuthorizePageError(Exception):
         self.message, self.code = message, code
 
 
+class AuthorizeRedirectError(Exception):
+    """A bad authorization request from a known client to its registered redirect URI, which the exchange
+    answers by redirecting there with ``error`` and ``state`` (RFC 6749 4.1.2.1)."""
+
+    def __init__(self, redirect_uri: str, error: str, state: str | None):
+        super().__init__(error)
+        self.redirect_uri, self.error, self.state = redirect_uri, error, state
+
+
 def random_token(length: int = 40, alphabet: str = string.ascii_letters + string.digits) -> str:
     return "".join(secrets.choice(alphabet) for _ in range(length))
 
@@ -82,17 +91,23 @@ def parse_authorize_request(exchange: str, params, raw_query: str) -> AuthorizeR
         redirect_uri = raw
     if redirect_uri not in client.redirect_uris:
         raise AuthorizePageError("redirect_uri is not registered for this client.", code="53016")
-    if params.get("response_type") != "code":
-        raise AuthorizePageError("response_type must be code.")
     state = params.get("state")
+    if params.get("response_type") != "code":
+        if profile.authorize_errors_redirect:
+            raise AuthorizeRedirectError(redirect_uri, "unsupported_response_type", state)
+        raise AuthorizePageError("response_type must be code.")
     if profile.state_required and not state:
         raise AuthorizePageError("state is mandatory.")
     requested = profile.split_scope(params.get("scope", "")) or list(profile.default_scopes)
+    if not requested and profile.empty_scope_is_registered:
+        requested = [scope for scope in client.permissions if scope in profile.known_scopes]
     if not requested:
         raise AuthorizePageError("scope is required.")
     allowed = set(client.permissions) | set(profile.default_scopes)
     unknown = [scope for scope in requested if scope not in profile.known_scopes or scope not in allowed]
     if unknown:
+        if profile.authorize_errors_redirect:
+            raise AuthorizeRedirectError(redirect_uri, "invalid_scope", state)
         raise AuthorizePageError(f"invalid_scope: {' '.join(unknown)} not allowed for this client.")
     challenge = params.get("code_challenge", "")
     method = params.get("code_challenge_method", "")

@@ -3,6 +3,7 @@
 from django.urls import path, re_path
 
 from . import faults
+from .exchanges import KRAKEN_AUTHORIZE_LANGUAGES
 from .views import control, kraken, kucoin, okx, peatio
 from .views import oauth as oauth_views
 
@@ -57,11 +58,15 @@ okx_urls = [
     ]],
 ]
 
+# krakenfx/api-specs oauth/openapi_v3.yaml: getOAuthCode, getOAuthCodeWithLanguage (the path's language enum),
+# getOAuthToken, getOAuthInfo, and one /fast-api-key path for create/list/update/delete (no delete by id).
 kraken_urls = [
     path("kraken/oauth/authorize", authorize("kraken"), name="kraken-authorize"),
+    re_path(rf"^kraken/(?:{'|'.join(KRAKEN_AUTHORIZE_LANGUAGES)})/oauth/authorize$", authorize("kraken"),
+            name="kraken-authorize-language"),
     path("kraken/oauth/token", oauth_views.token_view("kraken", {"authorization_code": CODE, "refresh_token": REFRESH})),
+    path("kraken/oauth/userinfo", kraken.userinfo),
     path("kraken/oauth/fast-api-key", kraken.fast_api_key),
-    path("kraken/oauth/fast-api-key/<int:key_id>", kraken.fast_api_key_delete),
     re_path(r"^kraken/0/private/(?P<method>[A-Za-z]+)$", kraken.private),
     path("kraken/0/public/Ticker", kraken.ticker),
     path("kraken/0/public/Assets", kraken.assets),

@@ -224,8 +224,11 @@ def test_kraken_refusal_and_scope_checks(base, accounts, clients):
     user = accounts["kraken"]["trader"]
     denied = consent(requests.Session(), kraken_url(base), user["email"], user["password"], action="deny")
     assert query_of(denied.headers["Location"]) == {"error": "access_denied", "state": "k1"}
-    unknown_scope = requests.get(kraken_url(base, scope="account.fast-api-key:everything"))
-    assert unknown_scope.status_code == 400
+    # openapi_v3.yaml OAuthAuthorizeRedirect: errors go back to the redirect URI (the old reading: a 400 page).
+    unknown_scope = requests.get(kraken_url(base, scope="account.fast-api-key:everything"), allow_redirects=False)
+    assert query_of(unknown_scope.headers["Location"]) == {"error": "invalid_scope", "state": "k1"}
+    unregistered = requests.get(kraken_url(base).replace("broker.test", "elsewhere.test"), allow_redirects=False)
+    assert unregistered.status_code == 400  # never redirected to an unregistered URI
 
 
 def test_peatio_plus_scopes_and_token_shape(base, accounts, clients):
