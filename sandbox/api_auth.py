@@ -197,10 +197,12 @@ def peatio_caller(request) -> Caller:
     if not access_key or not signature or not tonce.isdigit():
         raise peatio_error(2001, "Authorization failed: access_key, tonce and signature are required.")
     token = Token.objects.select_related("user", "client").filter(access_token=access_key, client__exchange="peatio").first()
-    if token is None:
+    # hpyhacking/peatio (2017) app/api/api_v2/auth/keypair_authenticator.rb#check_token! and errors.rb. A revoked
+    # token's key pair is gone: lib/doorkeeper/access_token.rb#revoke destroys its APIToken (a refresh revokes
+    # the old token, Doorkeeper 1.4 RefreshTokenRequest), so its access key "does not exist" (2008). 2009
+    # "disabled" is the member's api_disabled, which the sandbox does not act out.
+    if token is None or token.revoked_at or token.superseded_at:
         raise peatio_error(2008, f"The access key {access_key} does not exist.")
-    if token.revoked_at or token.superseded_at:
-        raise peatio_error(2009, f"The access key {access_key} is disabled.")
     if token.access_expires_at <= clock.now():
         raise peatio_error(2010, f"The access key {access_key} has expired.")
     now_ms = clock.real_now_ms()
@@ -209,7 +211,7 @@ def peatio_caller(request) -> Caller:
     path = local_path(request, "peatio", with_query=False)
     expected = signing.peatio_signature(token.access_secret, request.method, path, params)
     if not signing.matches(expected, signature):
-        raise peatio_error(2005, f"The signature {signature} is incorrect.")
+        raise peatio_error(2005, f"Signature {signature} is incorrect.")
     # 6000 requests per key pair per 5 minutes; each accepted request left its tonce, so they are the count.
     window_start = now_ms - PEATIO_RATE_WINDOW_MS
     if UsedTonce.objects.filter(access_key=access_key, tonce__gte=window_start).count() >= peatio_rate_limit():

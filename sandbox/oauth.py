@@ -302,6 +302,30 @@ def revoke(client: Client, token_value: str) -> None:
         _revoke_family(token.family)
 
 
+def pair_token(exchange: str, value: str) -> Token | None:
+    """The token whose access token is ``value``; Peatio's is "<access_key>:<secret_key>"
+    (hpyhacking/peatio lib/doorkeeper/access_token.rb: token = api_token.to_oauth_token)."""
+    access_key, _, secret_key = (value or "").partition(":")
+    return Token.objects.select_related("client", "user").filter(
+        client__exchange=exchange, access_token=access_key, access_secret=secret_key).first() if access_key else None
+
+
+def doorkeeper_revoke(exchange: str, presented: str, token_value: str) -> None:
+    """Doorkeeper 1.4's TokensController#revoke (doorkeeper-gem/doorkeeper v1.4.1, which Peatio's Gemfile.lock
+    names): only when the presented access token is accessible (not expired, not revoked; a refresh revoked
+    the old one) does it revoke the ``token`` given, an access or refresh token of the same application and
+    resource owner (same_credential?). Client credentials play no part."""
+    bearer = pair_token(exchange, presented)
+    if bearer is None or bearer.revoked_at or bearer.superseded_at or bearer.access_expires_at <= clock.now():
+        return
+    if not token_value:
+        return
+    target = pair_token(exchange, token_value) or Token.objects.filter(
+        client__exchange=exchange, refresh_token=token_value).first()
+    if target is not None and target.client_id == bearer.client_id and target.user_id == bearer.user_id:
+        _revoke_family(target.family)
+
+
 class TokenProblem(Exception):
     """Why an access token was refused: unknown, expired, revoked or device."""
 

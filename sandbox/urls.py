@@ -75,7 +75,7 @@ kraken_urls = [
 peatio_urls = [
     path("peatio/oauth/authorize", authorize("peatio"), name="peatio-authorize"),
     path("peatio/oauth/token", oauth_views.token_view("peatio", {"authorization_code": CODE, "refresh_token": REFRESH})),
-    path("peatio/oauth/revoke", oauth_views.revoke_view("peatio")),
+    path("peatio/oauth/revoke", peatio.revoke),
     path("peatio/api/v2/members/me", peatio.members_me),
     path("peatio/api/v2/trades/my", peatio.trades_my),
     path("peatio/api/v2/deposits", peatio.deposits),

@@ -296,12 +296,23 @@ def test_peatio_revoke_disables_the_key_pair(base, accounts, clients):
     tokens = requests.post(f"{base}/peatio/oauth/token", data={**form, "code": code, "grant_type": "authorization_code",
                                                                "redirect_uri": PEATIO_REDIRECT}).json()
     access_key = tokens["access_token"].split(":")[0]
-    assert requests.post(f"{base}/peatio/oauth/revoke", data={**form, "token": tokens["refresh_token"]}).status_code == 200
+    from sandbox.models import Token
+
+    # Doorkeeper 1.4 tokens_controller.rb#revoke: without a valid access token as Bearer nothing is revoked,
+    # and the answer is 200 all the same (the old reading revoked on the client's credentials).
+    ignored = requests.post(f"{base}/peatio/oauth/revoke", data={**form, "token": tokens["refresh_token"]})
+    assert ignored.status_code == 200 and ignored.json() == {}
+    assert Token.objects.get(access_token=access_key).revoked_at is None
+    wrong_bearer = requests.post(f"{base}/peatio/oauth/revoke", data={"token": tokens["refresh_token"]},
+                                 headers={"Authorization": "Bearer nope:nope"})
+    assert wrong_bearer.status_code == 200 and Token.objects.get(access_token=access_key).revoked_at is None
+    # With its access token as Bearer, and no client credentials at all (Doorkeeper 1.4 checks none).
+    revoked = requests.post(f"{base}/peatio/oauth/revoke", data={"token": tokens["refresh_token"]},
+                            headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    assert revoked.status_code == 200 and revoked.json() == {}
     refreshed = requests.post(f"{base}/peatio/oauth/token", data={**form, "grant_type": "refresh_token",
                                                                   "refresh_token": tokens["refresh_token"]})
     assert refreshed.json()["error"] == "invalid_grant"
-    from sandbox.models import Token
-
     assert Token.objects.get(access_token=access_key).revoked_at is not None
 
 
