@@ -79,7 +79,7 @@ def connection_authorize(*, provider: ExchangeProvider, request, code: str, stat
     old_key_deleted = False
     try:
         granted = provider.granted_permissions(token, permissions)
-        account_id = api.account_id(token.access_token)
+        account_id = api.account_id(token.access_token, granted)
         if replaced is not None and api.one_key_per_user:
             # The exchange allows one key per user and broker: the old one must go before a new one comes.
             old_key_deleted = api.delete_api_key(token.access_token, replaced)
@@ -92,6 +92,11 @@ def connection_authorize(*, provider: ExchangeProvider, request, code: str, stat
 
     details = provider.connection_details(callback_params, token, flow_data)
     with transaction.atomic():
+        mine = ExchangeConnection.objects.filter(tenant=request.tenant, user=request.user, exchange=provider.id)
+        if account_id and not mine.filter(exchange_account_id=account_id).exists():
+            # A connection made before the exchange told who the account is becomes that account's, so a
+            # reconnect keeps one row (and the key it replaces is deleted) instead of adding a second.
+            mine.filter(exchange_account_id="").update(exchange_account_id=account_id)
         connection, created = ExchangeConnection.objects.select_for_update().get_or_create(
             tenant=request.tenant, user=request.user, exchange=provider.id, exchange_account_id=account_id,
         )
@@ -103,7 +108,7 @@ def connection_authorize(*, provider: ExchangeProvider, request, code: str, stat
         connection.refresh_expires_at = token.refresh_expires_at
         connection.last_refreshed_at = timezone.now()
         connection.last_error = ""
-        connection.details = details
+        connection.details = {**details, **(api_key.details if api_key else {})}
         connection.api_key = api_key.key if api_key else ""
         connection.api_secret = api_key.secret if api_key else ""
         connection.api_passphrase = api_key.passphrase if api_key else ""

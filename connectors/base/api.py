@@ -30,6 +30,9 @@ class ApiKey:
     passphrase: str = ""
     key_id: str = ""
     permissions: list[str] = field(default_factory=list)
+    # Non-secret facts about the key the connection keeps in its details (Kraken's key name, its handle
+    # for deleting the key).
+    details: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,8 @@ class ExchangeAPI:
         return self.base_url + path
 
     # Hooks an exchange implements where it has the capability.
-    def account_id(self, access_token: str) -> str:
+    def account_id(self, access_token: str, permissions: list[str] = ()) -> str:
+        """The exchange's public identifier of the account, given the token and the permissions granted."""
         return ""
 
     def create_api_key(self, access_token: str, permissions: list[str], flow_data: dict) -> ApiKey | None:

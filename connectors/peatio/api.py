@@ -31,7 +31,7 @@ class PeatioAPI(ExchangeAPI):
         access_key, secret_key = split_user_token(access_token)
         return ApiKey(key=access_key, secret=secret_key, key_id=access_key, permissions=list(permissions))
 
-    def account_id(self, access_token):
+    def account_id(self, access_token, permissions=()):
         access_key, secret_key = split_user_token(access_token)
         me = self.get_with_keys(access_key, secret_key, "/api/v2/members/me")
         if not isinstance(me, dict):
