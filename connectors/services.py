@@ -127,7 +127,7 @@ def revoke_unused_tokens(provider: ExchangeProvider, request, token, flow_data: 
     """Best effort: tokens of a flow that stored nothing must not stay valid at the exchange."""
     try:
         revoke_token(provider.get_oauth2_adapter(request), provider.app, token.refresh_token or token.access_token,
-                     flow_data)
+                     flow_data, access_token=token.access_token)
     except (ExchangeUnavailable, HostNotAllowed):
         pass
 
@@ -160,6 +160,15 @@ def previous_api_key_delete(*, api, provider: ExchangeProvider, access_token: st
                                                      **({"error": error} if error else {})})
 
 
+def tokens_revoke(*, provider: ExchangeProvider, request, api, connection: ExchangeConnection) -> bool:
+    """Revoke the connection's tokens where the exchange can; True only if its API confirms them dead
+    (``revocation_confirmed``: an exchange whose revocation answers 200 whatever happened checks)."""
+    answered = revoke_token(provider.get_oauth2_adapter(request), provider.app,
+                            connection.refresh_token or connection.access_token, connection.details,
+                            access_token=connection.access_token)
+    return api.revocation_confirmed(connection, answered) if api is not None else answered
+
+
 def connection_disconnect(*, provider: ExchangeProvider, connection: ExchangeConnection, request) -> ExchangeConnection:
     """Delete the Fast API key and revoke the tokens where the exchange can, then wipe every secret.
 
@@ -167,6 +176,7 @@ def connection_disconnect(*, provider: ExchangeProvider, connection: ExchangeCon
     that has run out (OKX's lasts an hour) is refreshed once, single-flight, so the key is still deleted; the
     revocation then ends the family the refresh continued."""
     remote = {"api_key_deleted": False, "tokens_revoked": False}
+    api = None
     try:
         api = exchange_api_for(provider, tenant=connection.tenant)
         if connection.api_key and connection.access_token:
@@ -175,10 +185,10 @@ def connection_disconnect(*, provider: ExchangeProvider, connection: ExchangeCon
     except (ConnectError, ExchangeUnavailable, HostNotAllowed, ExchangeAPIError, RefreshFailed) as error:
         remote["error"] = str(error)
     try:  # whether or not the key could be deleted, the tokens can still be revoked
-        remote["tokens_revoked"] = revoke_token(provider.get_oauth2_adapter(request), provider.app,
-                                                connection.refresh_token or connection.access_token,
-                                                connection.details)
-    except (ExchangeUnavailable, HostNotAllowed) as error:
+        remote["tokens_revoked"] = call_with_fresh_token(
+            connection=connection, call=lambda fresh: tokens_revoke(provider=provider, request=request, api=api,
+                                                                    connection=fresh))
+    except (ExchangeUnavailable, HostNotAllowed, ExchangeAPIError, RefreshFailed) as error:
         remote.setdefault("error", str(error))
     with transaction.atomic():
         connection = ExchangeConnection.objects.select_for_update().get(pk=connection.pk)

@@ -74,6 +74,12 @@ class ExchangeAPI:
         """Delete the connection's Fast API key at the exchange; False where the exchange cannot."""
         return False
 
+    def revocation_confirmed(self, connection, answered: bool) -> bool:
+        """Whether the connection's tokens are dead after the revocation call, which ``answered`` HTTP 200 or
+        not (hook). By default the exchange's answer is its word; where a 200 proves nothing, the exchange's
+        API checks. May raise AccessTokenExpired: the check met an expired token, not a revoked one."""
+        return answered
+
     def balances(self, connection) -> list[Balance]:
         raise NotImplementedError
 

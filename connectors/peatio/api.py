@@ -8,6 +8,9 @@ from urllib.parse import urlencode
 
 from connectors.base.api import AccessTokenExpired, ApiKey, Balance, ExchangeAPI, ExchangeAPIError, json_or_empty
 
+# hpyhacking/peatio (2017) app/api/api_v2/errors.rb: InvalidAccessKeyError ("The access key ... does not
+# exist.") and ExpiredAccessKeyError.
+UNKNOWN_ACCESS_KEY = 2008
 EXPIRED = 2010
 
 
@@ -40,6 +43,19 @@ class PeatioAPI(ExchangeAPI):
         if not isinstance(sn, (str, int)):
             raise ExchangeAPIError("The exchange's profile answer had an sn that is not an id.")
         return str(sn)
+
+    def revocation_confirmed(self, connection, answered):
+        """Doorkeeper 1.4 answers the revocation 200 whatever it did, so only the key pair's death shows it:
+        Peatio's AccessToken#revoke (lib/doorkeeper/access_token.rb) destroys the token's APIToken, after
+        which a signed call with the pair is refused with 2008. An expired pair (2010) was not revoked: that
+        is AccessTokenExpired, so the caller refreshes and revokes again."""
+        try:
+            self.get(connection, "/api/v2/members/me")
+        except AccessTokenExpired:
+            raise
+        except ExchangeAPIError as refused:
+            return refused.code == str(UNKNOWN_ACCESS_KEY)
+        return False
 
     def get_with_keys(self, access_key: str, secret_key: str, path: str, params: dict | None = None):
         signed = {"access_key": access_key, "tonce": str(int(time.time() * 1000)), **(params or {})}
