@@ -4,7 +4,7 @@ import hashlib
 import hmac
 import time
 from decimal import Decimal
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 from connectors.base.api import AccessTokenExpired, ApiKey, Balance, ExchangeAPI, ExchangeAPIError, json_or_empty
 
@@ -15,7 +15,9 @@ EXPIRED = 2010
 
 
 def sign(secret_key: str, verb: str, path: str, params: dict) -> str:
-    query = urlencode(sorted((key, value) for key, value in params.items() if key != "signature"))
+    # hpyhacking/peatio (2017) keypair_authenticator.rb#canonical_params: sorted by name, to_param, then
+    # URI.unescape, so the query is signed unescaped.
+    query = unquote(urlencode(sorted((key, value) for key, value in params.items() if key != "signature")))
     return hmac.new(secret_key.encode(), f"{verb.upper()}|{path}|{query}".encode(), hashlib.sha256).hexdigest()
 
 
