@@ -26,9 +26,9 @@ OKX_TIMESTAMP_FORMAT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z
 
 
 class ApiRefused(Exception):
-    """A refusal already in the exchange's own error shape."""
+    """A refusal already in the exchange's own error shape: a JSON object, or plain text."""
 
-    def __init__(self, body: dict, status: int = 401, headers: dict | None = None):
+    def __init__(self, body: dict | str, status: int = 401, headers: dict | None = None):
         super().__init__(str(body))
         self.body, self.status, self.headers = body, status, headers or {}
 
@@ -215,8 +215,10 @@ def peatio_caller(request) -> Caller:
     # 6000 requests per key pair per 5 minutes; each accepted request left its tonce, so they are the count.
     window_start = now_ms - PEATIO_RATE_WINDOW_MS
     if UsedTonce.objects.filter(access_key=access_key, tonce__gte=window_start).count() >= peatio_rate_limit():
-        raise ApiRefused({"error": {"code": 2002, "message": "Requests too frequently, please slow down."}},
-                         status=429, headers={"Retry-After": str(PEATIO_RATE_WINDOW_MS // 1000)})
+        # hpyhacking/peatio (2017) app/api/api_v2/constraints.rb: Rack::Attack.throttle 6000 per 5 minutes per
+        # access key, answered by rack-attack 3.0.0's default (Gemfile.lock): 429, Retry-After: <period>,
+        # "Retry later\n" as plain text. (2002 is Peatio's CreateOrderError, not a rate limit.)
+        raise ApiRefused("Retry later\n", status=429, headers={"Retry-After": str(PEATIO_RATE_WINDOW_MS // 1000)})
     try:
         with transaction.atomic():
             UsedTonce.objects.create(access_key=access_key, tonce=int(tonce))
