@@ -51,7 +51,8 @@ def authorize(request, exchange: str):
     except oauth.AuthorizePageError as problem:
         return error_page(request, exchange, problem.message, problem.code)
     except oauth.AuthorizeRedirectError as problem:
-        return AnySchemeRedirect(oauth.with_params(problem.redirect_uri, {"error": problem.error, "state": problem.state}))
+        return AnySchemeRedirect(oauth.with_params(problem.redirect_uri,
+                                                   {"error": problem.error, "state": problem.state}))
     user, response = sign_in_step(request, exchange)
     if response is not None:
         return response

@@ -84,7 +84,8 @@ def test_the_account_id_is_userinfos_iban(browser_session, sandbox_accounts):
     assert browser_session.connect("kraken", account).status_code == 302  # the default permissions ask for it
     connection = ExchangeConnection.objects.get()
     assert "account.info:basic" in connection.permissions
-    assert connection.exchange_account_id == account_iban(SandboxUser.objects.get(exchange="kraken", email=account["email"]))
+    user = SandboxUser.objects.get(exchange="kraken", email=account["email"])
+    assert connection.exchange_account_id == account_iban(user)
 
 
 def test_without_account_info_the_connection_has_no_account_id_and_works(browser_session, sandbox_accounts):
@@ -103,7 +104,8 @@ def test_a_connection_without_account_id_takes_it_on_reconnect(browser_session, 
     assert browser_session.session.get(callback, allow_redirects=False).status_code == 302
     assert browser_session.connect("kraken", account).status_code == 302
     connection = ExchangeConnection.objects.get()  # still one row, now with the account's identifier
-    assert connection.exchange_account_id and list(live_keys().values_list("api_key", flat=True)) == [connection.api_key]
+    assert connection.exchange_account_id
+    assert list(live_keys().values_list("api_key", flat=True)) == [connection.api_key]
 
 
 @pytest.mark.parametrize("language, page", [
@@ -115,7 +117,8 @@ def test_authorize_language_is_one_kraken_lists(language, page):
 
 
 def test_the_authorization_page_is_in_the_active_language(portal, sandbox_accounts):
-    adapter = provider_for(ExchangeCredential.objects.get(tenant=portal["tenant"], exchange="kraken")).get_oauth2_adapter(None)
+    credential = ExchangeCredential.objects.get(tenant=portal["tenant"], exchange="kraken")
+    adapter = provider_for(credential).get_oauth2_adapter(None)
     base = f"{portal['url']}/sandbox/kraken"
     with translation.override("de"):
         assert adapter.authorize_url == f"{base}/de/oauth/authorize"

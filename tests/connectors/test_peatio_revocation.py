@@ -1,5 +1,5 @@
-"""Peatio's signature and revocation. The revocation is Doorkeeper 1.4's (doorkeeper-gem/doorkeeper v1.4.1 tokens_controller.rb#revoke): it
-acts only on an access token presented as Bearer and answers 200 whatever happened, so the audit says
+"""Peatio's signature and revocation. The revocation is Doorkeeper 1.4's (doorkeeper-gem/doorkeeper v1.4.1
+tokens_controller.rb#revoke): it acts only on an access token presented as Bearer and answers 200 whatever happened, so the audit says
 "revoked" only when the key pair is shown dead afterwards (hpyhacking/peatio: 2008, the key does not exist)."""
 
 import hashlib
@@ -68,4 +68,5 @@ def test_the_signed_query_is_sorted_and_unescaped():
     # hpyhacking/peatio keypair_authenticator.rb#canonical_params: URI.unescape of the sorted to_param.
     params = {"tonce": "1", "access_key": "xxx", "from": "2017-12-01T00:00:00+08:00"}
     payload = "GET|/api/v2/trades/my|access_key=xxx&from=2017-12-01T00:00:00+08:00&tonce=1"
-    assert sign("yyy", "GET", "/api/v2/trades/my", params) == hmac.new(b"yyy", payload.encode(), hashlib.sha256).hexdigest()
+    expected = hmac.new(b"yyy", payload.encode(), hashlib.sha256).hexdigest()
+    assert sign("yyy", "GET", "/api/v2/trades/my", params) == expected

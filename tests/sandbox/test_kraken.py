@@ -46,7 +46,8 @@ def test_fast_api_key_needs_scopes(base, kraken_token):
     assert create_key(base, token, funds_withdraw=True).json()["error"] == ["EGeneral:Permission denied"]
     created = create_key(base, token, funds_query=True).json()
     # openapi_v3.yaml createFastAPIKey: result{secret, ...APIKeyInfo} (the old reading had only id, api_key, secret)
-    assert created["error"] == [] and {"id", "api_key", "secret", "api_key_name", "permissions"} <= set(created["result"])
+    assert created["error"] == []
+    assert {"id", "api_key", "secret", "api_key_name", "permissions"} <= set(created["result"])
     assert created["result"]["api_key_name"] == "broker-key" and created["result"]["permissions"]["funds_query"] is True
     # The old reading deleted by id in the path; the spec's only delete takes {api_key_name} as JSON.
     deleted = requests.delete(f"{base}/kraken/oauth/fast-api-key", json={"api_key_name": "broker-key"},
@@ -75,7 +76,8 @@ def test_fast_api_key_is_one_collection_create_list_update_delete_by_name(base, 
     gone = requests.delete(f"{base}/kraken/oauth/fast-api-key", json={"api_key_name": "renamed"}, headers=bearer(token))
     assert gone.json()["result"] is True
     assert requests.get(f"{base}/kraken/oauth/fast-api-key", headers=bearer(token)).json()["result"] == []
-    again = requests.delete(f"{base}/kraken/oauth/fast-api-key", json={"api_key_name": "renamed"}, headers=bearer(token))
+    again = requests.delete(f"{base}/kraken/oauth/fast-api-key", json={"api_key_name": "renamed"},
+                            headers=bearer(token))
     assert again.json()["error"] == ["EGeneral:Invalid arguments:api_key_name"]
 
 
@@ -103,7 +105,8 @@ def test_userinfo_needs_account_info_basic(base, kraken_token, accounts):
     # The same account's identifier does not change from one authorization to the next.
     again = requests.get(f"{base}/kraken/oauth/userinfo", headers=bearer(kraken_token(scope="account.info:basic")))
     assert again.json()["result"]["iban"] == answer["result"]["iban"]
-    without = requests.get(f"{base}/kraken/oauth/userinfo", headers=bearer(kraken_token(scope="account.fast-api-key:write")))
+    without = requests.get(f"{base}/kraken/oauth/userinfo",
+                           headers=bearer(kraken_token(scope="account.fast-api-key:write")))
     assert without.json()["error"] == ["EOAuth:Insufficient scope"]
     assert requests.get(f"{base}/kraken/oauth/userinfo").json()["error"] == ["EOAuth:Invalid token (unknown)"]
 
@@ -174,7 +177,8 @@ def test_withdraw_by_address_key(base, accounts, kraken_token):
 def test_a_cancelled_withdrawal_is_a_status_property_not_a_status(base, kraken_token):
     key = create_key(base, kraken_token()).json()["result"]
     api = base + "/kraken"
-    refid = kraken_private(api, key, "Withdraw", {"asset": "XBT", "key": "my-btc", "amount": "0.1"}).json()["result"]["refid"]
+    withdraw = {"asset": "XBT", "key": "my-btc", "amount": "0.1"}
+    refid = kraken_private(api, key, "Withdraw", withdraw).json()["result"]["refid"]
     HistoryRecord.objects.filter(txid=refid).update(status="CANCELED")
     entry = kraken_private(api, key, "WithdrawStatus", {"asset": "XBT"}).json()["result"][0]
     assert entry["status"] in {"Initial", "Pending", "Settled", "Success", "Failure"} and entry["status-prop"] == "canceled"
