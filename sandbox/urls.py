@@ -72,6 +72,8 @@ kraken_urls = [
     path("kraken/0/public/Assets", kraken.assets),
 ]
 
+# hpyhacking/peatio before 2017-12-22: Doorkeeper 1.4's authorize, token and revoke (documents/oauth.en.html.slim,
+# config/initializers/doorkeeper.rb) and app/api/api_v2/members.rb; the history endpoints are api_v2's too.
 peatio_urls = [
     path("peatio/oauth/authorize", authorize("peatio"), name="peatio-authorize"),
     path("peatio/oauth/token", oauth_views.token_view("peatio", {"authorization_code": CODE, "refresh_token": REFRESH})),

@@ -215,6 +215,7 @@ def userinfo(request):
 # --- private methods ------------------------------------------------------------------------------
 
 
+# krakenfx/api-specs spot-rest/openapi_v3.yaml, POST /private/Balance: {asset: amount}.
 def _balance(request, caller):
     return {CURRENCIES[row.currency].kraken_code: text(row.available.quantize(Decimal("0.0000000001")))
             for row in Balance.objects.filter(user=caller.user).order_by("currency") if row.currency in CURRENCIES}
@@ -265,6 +266,8 @@ def _refusal(refused: WithdrawalRefused):
     return kraken_error(refused.code)
 
 
+# spot-rest/openapi_v3.yaml, POST /private/WithdrawInfo (requests/funding/withdrawals/info.yaml):
+# asset, key, amount -> {method, limit, amount, fee}.
 def _withdraw_info(request, caller):
     try:
         plan = kraken_plan(caller.user, request.POST.dict())
@@ -274,6 +277,8 @@ def _withdraw_info(request, caller):
             "amount": text(plan.amount_sent), "fee": text(plan.total_fee)}
 
 
+# spot-rest/openapi_v3.yaml, POST /private/Withdraw (requests/funding/withdrawals/withdrawal.yaml: asset, key,
+# amount, optional address and max_fee) -> {refid} (responses/funding/withdrawals/withdrawal.yaml).
 def _withdraw(request, caller):
     try:
         plan = kraken_plan(caller.user, request.POST.dict())
@@ -295,6 +300,7 @@ PRIVATE_METHODS = {
 }
 
 
+# spot-rest/openapi_v3.yaml, POST /private/<Method>: form-encoded with nonce, API-Key and API-Sign.
 @api("kraken", "private", methods=("POST",), caller=kraken_caller)
 def private(request, caller, method):
     if method not in PRIVATE_METHODS:
@@ -308,6 +314,7 @@ def private(request, caller, method):
 # --- public ---------------------------------------------------------------------------------------
 
 
+# spot-rest/openapi_v3.yaml, GET /public/Ticker (getTickerInformation).
 @api("kraken", "ticker")
 def ticker(request):
     result = {}
@@ -323,6 +330,7 @@ def ticker(request):
     return result
 
 
+# spot-rest/openapi_v3.yaml, GET /public/Assets (getAssetInfo).
 @api("kraken", "assets")
 def assets(request):
     return {item.kraken_code: {"aclass": "currency", "altname": "XBT" if code == "BTC" else code, "decimals": 10,
