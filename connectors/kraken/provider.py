@@ -10,8 +10,8 @@ from .api import KrakenAPI
 # (getOAuthCodeWithLanguage: GET https://id.kraken.com/{language}/oauth/authorize, the path's enum).
 AUTHORIZE_LANGUAGES = ("en-us", "es-es", "fil-ph", "fr", "de", "it-it", "nl", "pl", "pt-br", "ru-ru", "tr-tr",
                        "uk-ua", "vi-vn", "zh-cn")
-# Django's language codes whose Kraken page has another name.
-DJANGO_LANGUAGES = {"zh-hans": "zh-cn"}
+# Django's language codes whose Kraken page has another name, or none: Kraken's Chinese page is Simplified.
+DJANGO_LANGUAGES = {"zh-hans": "zh-cn", "zh-hant": "", "zh-tw": "", "zh-hk": ""}
 
 
 def authorize_language(language: str | None) -> str:

@@ -110,7 +110,7 @@ def test_a_connection_without_account_id_takes_it_on_reconnect(browser_session, 
 
 @pytest.mark.parametrize("language, page", [
     ("de", "de"), ("fr", "fr"), ("es", "es-es"), ("es-es", "es-es"), ("pt-br", "pt-br"), ("zh-hans", "zh-cn"),
-    ("en-us", "en-us"), ("ja", ""), ("pt-pt", "pt-br"), (None, ""),
+    ("en-us", "en-us"), ("ja", ""), ("pt-pt", "pt-br"), ("zh-hant", ""), (None, ""),
 ])
 def test_authorize_language_is_one_kraken_lists(language, page):
     assert authorize_language(language) == page
