@@ -117,10 +117,22 @@ class KrakenAPI(ExchangeAPI):
         return ApiKey(key=key, secret=secret, key_id=str(result.get("id") or ""), details={KEY_NAME_DETAIL: name},
                       permissions=[p for p, allowed in key_permissions(permissions).items() if allowed])
 
+    def stored_key_name(self, access_token, connection) -> str:
+        """The name of the connection's key: the one stored, else (a key made before names were stored) the
+        one listFastApiKey (GET /oauth/fast-api-key, scope account.fast-api-key:read) gives for its id."""
+        name = (connection.details or {}).get(KEY_NAME_DETAIL)
+        if name or not connection.api_key_id or SCOPE_PREFIX + "read" not in (connection.permissions or []):
+            return name or ""
+        with self.session() as session:
+            response = session.get(self.url("/oauth/fast-api-key"), headers={"Authorization": f"Bearer {access_token}"})
+        listed = bearer_answer_of(response).get("result")
+        return next((str(item.get("api_key_name") or "") for item in listed or []
+                     if isinstance(item, dict) and item.get("id") == connection.api_key_id), "")
+
     def delete_api_key(self, access_token, connection):
         """openapi_v3.yaml, removeFastApikey: DELETE /oauth/fast-api-key with the JSON body {api_key_name}
-        -> {result: true}; there is no delete by id. A key whose name was never stored cannot be named."""
-        name = (connection.details or {}).get(KEY_NAME_DETAIL)
+        -> {result: true}; there is no delete by id. A key whose name is not known cannot be named."""
+        name = self.stored_key_name(access_token, connection)
         if not name:
             return False
         with self.session() as session:

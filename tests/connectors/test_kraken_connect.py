@@ -49,9 +49,31 @@ def test_the_key_is_deleted_by_its_name_in_a_json_body(canned_answers):
     assert json.loads(request.body) == {"api_key_name": "portal-1-abc123"}
     assert request.headers["Authorization"] == "Bearer access" and request.headers["Content-Type"] == "application/json"
     # Without a stored name there is nothing to name: no call at all.
-    nameless = type("Connection", (), {"api_key_id": "cG9ydGFs", "details": {}})()
+    nameless = type("Connection", (), {"api_key_id": "cG9ydGFs", "details": {}, "permissions": []})()
     assert KrakenAPI({"api_base_url": "https://api.kraken.test"}).delete_api_key("access", nameless) is False
     assert len(sent) == 1
+
+
+def test_a_key_made_before_names_were_stored_is_named_from_the_list(canned_answers):
+    sent = []
+
+    def answer(request):
+        sent.append(request)
+        if request.method == "GET":
+            return json_answer({"error": [], "result": [{"id": "b3RoZXI-", "api_key_name": "other"},
+                                                        {"id": "cG9ydGFs", "api_key_name": "portal"}]})(request)
+        return json_answer({"error": [], "result": True})(request)
+
+    canned_answers["/oauth/fast-api-key"] = answer
+    api = KrakenAPI({"api_base_url": "https://api.kraken.test"})
+    legacy = type("Connection", (), {"api_key_id": "cG9ydGFs", "details": {},
+                                     "permissions": ["account.fast-api-key:write", "account.fast-api-key:read"]})()
+    assert api.delete_api_key("access", legacy) is True
+    assert [request.method for request in sent] == ["GET", "DELETE"]
+    assert json.loads(sent[1].body) == {"api_key_name": "portal"}
+    # Without the read scope the list cannot be asked for: nothing is sent.
+    legacy.permissions = ["account.fast-api-key:write"]
+    assert api.delete_api_key("access", legacy) is False and len(sent) == 2
 
 
 def test_key_names_fit_the_rule_and_differ_per_connect():
