@@ -80,7 +80,7 @@ def connection_authorize(*, provider: ExchangeProvider, request, code: str, stat
     old_key_deleted = False
     try:
         granted = provider.granted_permissions(token, permissions)
-        account_id = api.account_id(token.access_token)
+        account_id = api.account_id(token.access_token, granted)
         if api.one_key_per_user:
             # The exchange allows one key per user and broker: whatever key there is goes before a new one comes
             # (OKX: "Always call delete-apikey before creating a new key", even where we know of none).
@@ -100,6 +100,11 @@ def connection_authorize(*, provider: ExchangeProvider, request, code: str, stat
 
     details = provider.connection_details(callback_params, token, flow_data)
     with transaction.atomic():
+        mine = ExchangeConnection.objects.filter(tenant=request.tenant, user=request.user, exchange=provider.id)
+        if account_id and not mine.filter(exchange_account_id=account_id).exists():
+            # A connection made before the exchange told who the account is becomes that account's, so a
+            # reconnect keeps one row (and the key it replaces is deleted) instead of adding a second.
+            mine.filter(exchange_account_id="").update(exchange_account_id=account_id)
         connection, created = ExchangeConnection.objects.select_for_update().get_or_create(
             tenant=request.tenant, user=request.user, exchange=provider.id, exchange_account_id=account_id,
         )
@@ -111,7 +116,7 @@ def connection_authorize(*, provider: ExchangeProvider, request, code: str, stat
         connection.refresh_expires_at = token.refresh_expires_at
         connection.last_refreshed_at = timezone.now()
         connection.last_error = ""
-        connection.details = details
+        connection.details = {**details, **(api_key.details if api_key else {})}
         connection.api_key = api_key.key if api_key else ""
         connection.api_secret = api_key.secret if api_key else ""
         connection.api_passphrase = api_key.passphrase if api_key else ""
@@ -138,7 +143,7 @@ def revoke_unused_tokens(provider: ExchangeProvider, request, token, flow_data: 
     """Best effort: tokens of a flow that stored nothing must not stay valid at the exchange."""
     try:
         revoke_token(provider.get_oauth2_adapter(request), provider.app, token.refresh_token or token.access_token,
-                     flow_data)
+                     flow_data, access_token=token.access_token)
     except (ExchangeUnavailable, HostNotAllowed):
         pass
 
@@ -171,6 +176,15 @@ def previous_api_key_delete(*, api, provider: ExchangeProvider, access_token: st
                                                      **({"error": error} if error else {})})
 
 
+def tokens_revoke(*, provider: ExchangeProvider, request, api, connection: ExchangeConnection) -> bool:
+    """Revoke the connection's tokens where the exchange can; True only if its API confirms them dead
+    (``revocation_confirmed``: an exchange whose revocation answers 200 whatever happened checks)."""
+    answered = revoke_token(provider.get_oauth2_adapter(request), provider.app,
+                            connection.refresh_token or connection.access_token, connection.details,
+                            access_token=connection.access_token)
+    return api.revocation_confirmed(connection, answered) if api is not None else answered
+
+
 def connection_disconnect(*, provider: ExchangeProvider, connection: ExchangeConnection, request) -> ExchangeConnection:
     """Delete the Fast API key and revoke the tokens where the exchange can, then wipe every secret.
 
@@ -181,6 +195,7 @@ def connection_disconnect(*, provider: ExchangeProvider, connection: ExchangeCon
     ``connection.remote_cleanup`` carries the exchange's hint on removing it there."""
     remote = {"api_key_deleted": False, "tokens_revoked": False}
     hint = ""
+    api = None
     try:
         api = exchange_api_for(provider, tenant=connection.tenant)
         if connection.api_key and api.credential_is_api_key:
@@ -192,10 +207,10 @@ def connection_disconnect(*, provider: ExchangeProvider, connection: ExchangeCon
     except (ConnectError, ExchangeUnavailable, HostNotAllowed, ExchangeAPIError, RefreshFailed) as error:
         remote["error"] = str(error)
     try:  # whether or not the key could be deleted, the tokens can still be revoked
-        remote["tokens_revoked"] = revoke_token(provider.get_oauth2_adapter(request), provider.app,
-                                                connection.refresh_token or connection.access_token,
-                                                connection.details)
-    except (ExchangeUnavailable, HostNotAllowed) as error:
+        remote["tokens_revoked"] = call_with_fresh_token(
+            connection=connection, call=lambda fresh: tokens_revoke(provider=provider, request=request, api=api,
+                                                                    connection=fresh))
+    except (ExchangeUnavailable, HostNotAllowed, ExchangeAPIError, RefreshFailed) as error:
         remote.setdefault("error", str(error))
     with transaction.atomic():
         connection = ExchangeConnection.objects.select_for_update().get(pk=connection.pk)

@@ -26,9 +26,9 @@ OKX_TIMESTAMP_FORMAT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z
 
 
 class ApiRefused(Exception):
-    """A refusal already in the exchange's own error shape."""
+    """A refusal already in the exchange's own error shape: a JSON object, or plain text."""
 
-    def __init__(self, body: dict, status: int = 401, headers: dict | None = None):
+    def __init__(self, body: dict | str, status: int = 401, headers: dict | None = None):
         super().__init__(str(body))
         self.body, self.status, self.headers = body, status, headers or {}
 
@@ -202,10 +202,12 @@ def peatio_caller(request) -> Caller:
     if not access_key or not signature or not tonce.isdigit():
         raise peatio_error(2001, "Authorization failed: access_key, tonce and signature are required.")
     token = Token.objects.select_related("user", "client").filter(access_token=access_key, client__exchange="peatio").first()
-    if token is None:
+    # hpyhacking/peatio (2017) app/api/api_v2/auth/keypair_authenticator.rb#check_token! and errors.rb. A revoked
+    # token's key pair is gone: lib/doorkeeper/access_token.rb#revoke destroys its APIToken (a refresh revokes
+    # the old token, Doorkeeper 1.4 RefreshTokenRequest), so its access key "does not exist" (2008). 2009
+    # "disabled" is the member's api_disabled, which the sandbox does not act out.
+    if token is None or token.revoked_at or token.superseded_at:
         raise peatio_error(2008, f"The access key {access_key} does not exist.")
-    if token.revoked_at or token.superseded_at:
-        raise peatio_error(2009, f"The access key {access_key} is disabled.")
     if token.access_expires_at <= clock.now():
         raise peatio_error(2010, f"The access key {access_key} has expired.")
     now_ms = clock.real_now_ms()
@@ -214,12 +216,14 @@ def peatio_caller(request) -> Caller:
     path = local_path(request, "peatio", with_query=False)
     expected = signing.peatio_signature(token.access_secret, request.method, path, params)
     if not signing.matches(expected, signature):
-        raise peatio_error(2005, f"The signature {signature} is incorrect.")
+        raise peatio_error(2005, f"Signature {signature} is incorrect.")
     # 6000 requests per key pair per 5 minutes; each accepted request left its tonce, so they are the count.
     window_start = now_ms - PEATIO_RATE_WINDOW_MS
     if UsedTonce.objects.filter(access_key=access_key, tonce__gte=window_start).count() >= peatio_rate_limit():
-        raise ApiRefused({"error": {"code": 2002, "message": "Requests too frequently, please slow down."}},
-                         status=429, headers={"Retry-After": str(PEATIO_RATE_WINDOW_MS // 1000)})
+        # hpyhacking/peatio (2017) app/api/api_v2/constraints.rb: Rack::Attack.throttle 6000 per 5 minutes per
+        # access key, answered by rack-attack 3.0.0's default (Gemfile.lock): 429, Retry-After: <period>,
+        # "Retry later\n" as plain text. (2002 is Peatio's CreateOrderError, not a rate limit.)
+        raise ApiRefused("Retry later\n", status=429, headers={"Retry-After": str(PEATIO_RATE_WINDOW_MS // 1000)})
     try:
         with transaction.atomic():
             UsedTonce.objects.create(access_key=access_key, tonce=int(tonce))

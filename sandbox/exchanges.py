@@ -35,17 +35,20 @@ KRAKEN_KEY_PERMISSIONS = [
     "trades_query_closed",
     "trades_query_open",
 ]
+# The scopes of krakenfx/api-specs oauth/openapi_v3.yaml (securitySchemes.OAuth2), plus account.fast-api-key:read,
+# which listFastApiKey requires; the withdrawal-address scopes are commented out there, so unknown here.
 KRAKEN_SCOPES = [
     "account.info:basic",
-    "account.info:name",
-    "account.info:location",
-    "account.info:kraken-verified",
     "account.fast-api-key:write",
     "account.fast-api-key:read",
-    "account.fast-api-key:withdrawal-address-add",
-    "account.fast-api-key:withdrawal-address-update",
     *[f"account.fast-api-key:{permission.replace('_', '-')}" for permission in KRAKEN_KEY_PERMISSIONS],
 ]
+
+
+# The languages of Kraken's authorization page: krakenfx/api-specs oauth/openapi_v3.yaml,
+# getOAuthCodeWithLanguage, GET /{language}/oauth/authorize, the enum of its path parameter.
+KRAKEN_AUTHORIZE_LANGUAGES = ["en-us", "es-es", "fil-ph", "fr", "de", "it-it", "nl", "pl", "pt-br", "ru-ru", "tr-tr",
+                              "uk-ua", "vi-vn", "zh-cn"]
 
 
 def kraken_scope_for(permission: str) -> str:
@@ -90,6 +93,11 @@ class ExchangeProfile:
     required_authorize_params: tuple[tuple[str, str], ...] = ()
     token_request_format: str = "any"  # "json": a form body is refused
     issues_refresh_token: bool = True
+    # Kraken: "If empty, all scopes registered for your Client ID will be requested" (openapi_v3.yaml, Scope).
+    empty_scope_is_registered: bool = False
+    # Kraken: once client and redirect URI are known good, errors go back to it as ?error=...&state=... with
+    # RFC 6749's codes (openapi_v3.yaml, OAuthAuthorizeRedirect); otherwise an error page.
+    authorize_errors_redirect: bool = False
 
     def split_scope(self, raw: str) -> list[str]:
         return split_scope(raw, self.scope_separators)
@@ -139,6 +147,8 @@ PROFILES = {
         token_client_auth="basic",
         scope_in_token_response="text",
         scope_separators=SPACES,  # "scope space-separated"
+        empty_scope_is_registered=True,
+        authorize_errors_redirect=True,
     ),
     "peatio": ExchangeProfile(
         name="peatio",

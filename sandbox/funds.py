@@ -300,6 +300,26 @@ def withdrawal_status(record: HistoryRecord) -> str:
 
 # --- Kraken ---------------------------------------------------------------------------------------
 
+# WithdrawStatus/DepositStatus entries (krakenfx/api-specs spot-rest/schemas/objects/funding/withdrawals/
+# withdrawal.yaml): status is one of Initial, Pending, Settled, Success, Failure; a cancellation is the extra
+# property "status-prop": "canceled", not a status. The sandbox walks a new withdrawal through Initial, Pending
+# and Settled in equal parts of the settlement delay, then Success; its timing is the sandbox's (level C).
+KRAKEN_PROGRESS = ("Initial", "Pending", "Settled")
+
+
+def kraken_status(record: HistoryRecord) -> dict:
+    """The status fields of one funding entry: {"status"} and, for a cancelled one, {"status-prop"}."""
+    if record.status == "CANCELED":
+        # Which status a cancelled withdrawal keeps is not in the spec; the property is what says it (level C).
+        return {"status": "Failure", "status-prop": "canceled"}
+    if record.status == "FAILURE":
+        return {"status": "Failure"}
+    if withdrawal_status(record) == "SUCCESS" or not record.completes_at:
+        return {"status": "Success"}
+    left = (record.completes_at - clock.now()) / SETTLEMENT_DELAY
+    step = min(max(int((1 - left) * len(KRAKEN_PROGRESS)), 0), len(KRAKEN_PROGRESS) - 1)
+    return {"status": KRAKEN_PROGRESS[step]}
+
 
 def kraken_plan(user: SandboxUser, params: dict) -> WithdrawalPlan:
     currency = kraken_currency(params.get("asset", ""))

@@ -31,6 +31,15 @@ class AuthorizePageError(Exception):
         self.message, self.code = message, code
 
 
+class AuthorizeRedirectError(Exception):
+    """A bad authorization request from a known client to its registered redirect URI, which the exchange
+    answers by redirecting there with ``error`` and ``state`` (RFC 6749 4.1.2.1)."""
+
+    def __init__(self, redirect_uri: str, error: str, state: str | None):
+        super().__init__(error)
+        self.redirect_uri, self.error, self.state = redirect_uri, error, state
+
+
 def random_token(length: int = 40, alphabet: str = string.ascii_letters + string.digits) -> str:
     return "".join(secrets.choice(alphabet) for _ in range(length))
 
@@ -86,19 +95,25 @@ def parse_authorize_request(exchange: str, params, raw_query: str) -> AuthorizeR
         redirect_uri = raw
     if redirect_uri not in client.redirect_uris:
         raise AuthorizePageError("redirect_uri is not registered for this client.", code="53016")
-    if params.get("response_type") != "code":
-        raise AuthorizePageError("response_type must be code.")
     state = params.get("state")
+    if params.get("response_type") != "code":
+        if profile.authorize_errors_redirect:
+            raise AuthorizeRedirectError(redirect_uri, "unsupported_response_type", state)
+        raise AuthorizePageError("response_type must be code.")
     if profile.state_required and not state:
         raise AuthorizePageError("state is mandatory.")
     if exchange == "kucoin" and not params.get("scope"):
         raise AuthorizePageError("scope is required (scope=OAUTH_CREATE_API).")  # section 7.1: Scope compulsory
     requested = profile.split_scope(params.get("scope", "")) or list(profile.default_scopes)
+    if not requested and profile.empty_scope_is_registered:
+        requested = [scope for scope in client.permissions if scope in profile.known_scopes]
     if not requested:
         raise AuthorizePageError("scope is required.")
     allowed = set(client.permissions) | set(profile.default_scopes)
     unknown = [scope for scope in requested if scope not in profile.known_scopes or scope not in allowed]
     if unknown:
+        if profile.authorize_errors_redirect:
+            raise AuthorizeRedirectError(redirect_uri, "invalid_scope", state)
         raise AuthorizePageError(f"invalid_scope: {' '.join(unknown)} not allowed for this client.")
     missing = [scope for scope in profile.required_scopes if scope not in requested]
     if missing:
@@ -301,6 +316,30 @@ def revoke(client: Client, token_value: str) -> None:
     )
     if token is not None:
         _revoke_family(token.family)
+
+
+def pair_token(exchange: str, value: str) -> Token | None:
+    """The token whose access token is ``value``; Peatio's is "<access_key>:<secret_key>"
+    (hpyhacking/peatio lib/doorkeeper/access_token.rb: token = api_token.to_oauth_token)."""
+    access_key, _, secret_key = (value or "").partition(":")
+    return Token.objects.select_related("client", "user").filter(
+        client__exchange=exchange, access_token=access_key, access_secret=secret_key).first() if access_key else None
+
+
+def doorkeeper_revoke(exchange: str, presented: str, token_value: str) -> None:
+    """Doorkeeper 1.4's TokensController#revoke (doorkeeper-gem/doorkeeper v1.4.1, which Peatio's Gemfile.lock
+    names): only when the presented access token is accessible (not expired, not revoked; a refresh revoked
+    the old one) does it revoke the ``token`` given, an access or refresh token of the same application and
+    resource owner (same_credential?). Client credentials play no part."""
+    bearer = pair_token(exchange, presented)
+    if bearer is None or bearer.revoked_at or bearer.superseded_at or bearer.access_expires_at <= clock.now():
+        return
+    if not token_value:
+        return
+    target = pair_token(exchange, token_value) or Token.objects.filter(
+        client__exchange=exchange, refresh_token=token_value).first()
+    if target is not None and target.client_id == bearer.client_id and target.user_id == bearer.user_id:
+        _revoke_family(target.family)
 
 
 class TokenProblem(Exception):

@@ -3,7 +3,7 @@
 import base64
 import hashlib
 import hmac
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 
 def _hmac_b64(key: bytes, message: str, digest=hashlib.sha256) -> str:
@@ -34,7 +34,9 @@ def kraken_signature(secret_b64: str, uri_path: str, nonce: str, post_data: str)
 
 
 def peatio_payload(verb: str, path: str, params: dict) -> str:
-    query = urlencode(sorted((key, value) for key, value in params.items() if key != "signature"))
+    # hpyhacking/peatio (2017) app/api/api_v2/auth/keypair_authenticator.rb#canonical_params: the parameters
+    # sorted by name, to_param, then URI.unescape: the signed query is unescaped ("+08:00", not "%2B08%3A00").
+    query = unquote(urlencode(sorted((key, value) for key, value in params.items() if key != "signature")))
     return f"{verb.upper()}|{path}|{query}"
 
 

@@ -3,6 +3,7 @@
 from django.urls import path, re_path
 
 from . import faults
+from .exchanges import KRAKEN_AUTHORIZE_LANGUAGES
 from .views import control, kraken, kucoin, okx, peatio
 from .views import oauth as oauth_views
 
@@ -67,20 +68,26 @@ okx_urls = [
     ]],
 ]
 
+# krakenfx/api-specs oauth/openapi_v3.yaml: getOAuthCode, getOAuthCodeWithLanguage (the path's language enum),
+# getOAuthToken, getOAuthInfo, and one /fast-api-key path for create/list/update/delete (no delete by id).
 kraken_urls = [
     path("kraken/oauth/authorize", authorize("kraken"), name="kraken-authorize"),
+    re_path(rf"^kraken/(?:{'|'.join(KRAKEN_AUTHORIZE_LANGUAGES)})/oauth/authorize$", authorize("kraken"),
+            name="kraken-authorize-language"),
     path("kraken/oauth/token", oauth_views.token_view("kraken", {"authorization_code": CODE, "refresh_token": REFRESH})),
+    path("kraken/oauth/userinfo", kraken.userinfo),
     path("kraken/oauth/fast-api-key", kraken.fast_api_key),
-    path("kraken/oauth/fast-api-key/<int:key_id>", kraken.fast_api_key_delete),
     re_path(r"^kraken/0/private/(?P<method>[A-Za-z]+)$", kraken.private),
     path("kraken/0/public/Ticker", kraken.ticker),
     path("kraken/0/public/Assets", kraken.assets),
 ]
 
+# hpyhacking/peatio before 2017-12-22: Doorkeeper 1.4's authorize, token and revoke (documents/oauth.en.html.slim,
+# config/initializers/doorkeeper.rb) and app/api/api_v2/members.rb; the history endpoints are api_v2's too.
 peatio_urls = [
     path("peatio/oauth/authorize", authorize("peatio"), name="peatio-authorize"),
     path("peatio/oauth/token", oauth_views.token_view("peatio", {"authorization_code": CODE, "refresh_token": REFRESH})),
-    path("peatio/oauth/revoke", oauth_views.revoke_view("peatio")),
+    path("peatio/oauth/revoke", peatio.revoke),
     path("peatio/api/v2/members/me", peatio.members_me),
     path("peatio/api/v2/markets", peatio.markets),
     path("peatio/api/v2/trades/my", peatio.trades_my),

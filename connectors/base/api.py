@@ -40,6 +40,9 @@ class ApiKey:
     passphrase: str = ""
     key_id: str = ""
     permissions: list[str] = field(default_factory=list)
+    # Non-secret facts about the key the connection keeps in its details (Kraken's key name, its handle
+    # for deleting the key).
+    details: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,8 @@ class ExchangeAPI:
         return self.base_url + path
 
     # Hooks an exchange implements where it has the capability.
-    def account_id(self, access_token: str) -> str:
+    def account_id(self, access_token: str, permissions: list[str] = ()) -> str:
+        """The exchange's public identifier of the account, given the token and the permissions granted."""
         return ""
 
     def create_api_key(self, access_token: str, permissions: list[str], flow_data: dict) -> ApiKey | None:
@@ -85,6 +89,12 @@ class ExchangeAPI:
         """Delete the connection's Fast API key at the exchange; False where the exchange cannot. ``details``: the
         current flow's facts (e.g. OKX's site) where they supersede the connection's."""
         return False
+
+    def revocation_confirmed(self, connection, answered: bool) -> bool:
+        """Whether the connection's tokens are dead after the revocation call, which ``answered`` HTTP 200 or
+        not (hook). By default the exchange's answer is its word; where a 200 proves nothing, the exchange's
+        API checks. May raise AccessTokenExpired: the check met an expired token, not a revoked one."""
+        return answered
 
     def balances(self, connection) -> list[Balance]:
         raise NotImplementedError

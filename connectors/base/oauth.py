@@ -47,6 +47,9 @@ class ExchangeOAuth2Adapter(OAuth2Adapter):
     token_path: str | None = None
     refresh_path: str | None = None  # where it differs from token_path
     revoke_path: str | None = None
+    # Whether the revocation endpoint acts only on a valid access token presented as Authorization: Bearer
+    # (Doorkeeper 1.4's TokensController#revoke) rather than on the client's credentials (RFC 7009).
+    revoke_with_bearer = False
     # Client authentication at the token endpoint: HTTP Basic, or client_id and client_secret in the body.
     basic_auth = False
     # How the token endpoint takes its parameters: "POST" with a "form" (RFC 6749) or "json" body, or "GET"
@@ -359,14 +362,22 @@ def with_query(url: str, data: dict, *, encode_redirect_uri: bool) -> str:
     return f"{url}?{query}"
 
 
-def revoke_token(adapter: ExchangeOAuth2Adapter, app, token: str, details: dict | None = None) -> bool:
-    """RFC 7009 revocation where the exchange has it; False where it has none."""
+def revoke_token(adapter: ExchangeOAuth2Adapter, app, token: str, details: dict | None = None, *,
+                 access_token: str = "") -> bool:
+    """RFC 7009 revocation where the exchange has it: whether it answered 200; False where it has none.
+    Where the endpoint acts only on a presented access token (``revoke_with_bearer``), ``access_token`` goes
+    as Authorization: Bearer."""
     url = adapter.connection_url(adapter.revoke_url, details or {})
     if not url or not token:
         return False
     data, auth = with_client_auth(adapter, app, {"token": token})
+    headers = {}
+    if adapter.revoke_with_bearer:
+        if not access_token:
+            return False
+        headers, auth = {"Authorization": f"Bearer {access_token}"}, None
     with exchange_session(allowed_base_urls=adapter.allowed_base_urls(app)) as session:
-        return session.post(url, data=data, auth=auth).status_code == 200
+        return session.post(url, data=data, auth=auth, headers=headers).status_code == 200
 
 
 def allowed_urls(app) -> list[str]:

@@ -69,34 +69,77 @@ def bearer_answer_of(response) -> dict:
 
 
 def key_name() -> str:
-    # Unique (1-32 characters): on a reconnect the new key is made while the old one still exists.
-    return f"broker-portal-{secrets.token_hex(4)}"
+    """A name for a new Fast API key, unique among the user's keys: Kraken deletes a key by its name
+    (krakenfx/api-specs oauth/openapi_v3.yaml, removeFastApikey: JSON body {api_key_name}, 1-32 characters),
+    and on a reconnect the new key is made while the old one still exists. The time makes it unique per
+    connect, the random part per connect within one second; 24 characters."""
+    return f"portal-{int(time.time())}-{secrets.token_hex(3)}"
+
+
+# Where the connection keeps its key's name (not a secret; the key and its secret stay encrypted).
+KEY_NAME_DETAIL = "api_key_name"
+# The public account identifier is userinfo's IIBAN (openapi_v3.yaml, getOAuthInfo), behind this scope.
+ACCOUNT_INFO_SCOPE = "account.info:basic"
 
 
 class KrakenAPI(ExchangeAPI):
+    def account_id(self, access_token, permissions):
+        """userinfo's IIBAN, Kraken's public account identifier (openapi_v3.yaml, getOAuthInfo:
+        GET /oauth/userinfo, scope account.info:basic -> {result: {email, iban}}).
+
+        Without that scope there is nothing to ask: the connection then has no account id, so the user has
+        one Kraken connection here (as for an exchange that does not tell who the account is)."""
+        if ACCOUNT_INFO_SCOPE not in permissions:
+            return ""
+        with self.session() as session:
+            response = session.get(self.url("/oauth/userinfo"), headers={"Authorization": f"Bearer {access_token}"})
+        payload = bearer_answer_of(response)
+        if errors_of(payload):
+            raise ExchangeAPIError(f"Kraken would not tell the account: {', '.join(errors_of(payload))}",
+                                   code=errors_of(payload)[0])
+        (iban,) = required_texts(payload.get("result"), ("iban",), answer="Kraken's user info")
+        return iban
+
     def create_api_key(self, access_token, permissions, flow_data):
         if SCOPE_PREFIX + "write" not in permissions:
             return None  # without this scope Kraken lets no one create the key
+        name = key_name()
+        # openapi_v3.yaml, createFastAPIKey: JSON APIKeyParameters -> result{secret, api_key, id, api_key_name, ...}
         with self.session() as session:
             response = session.post(self.url("/oauth/fast-api-key"), headers={"Authorization": f"Bearer {access_token}"},
-                                    json={"api_key_name": key_name(), "permissions": key_permissions(permissions),
+                                    json={"api_key_name": name, "permissions": key_permissions(permissions),
                                           "ip_allowlist": self.settings.get("trading_ip_list", []), "nonce_window": 0})
         payload = bearer_answer_of(response)
         if errors_of(payload):
             raise ApiKeyRefused(f"Kraken would not create the API key: {', '.join(errors_of(payload))}")
         result = payload.get("result", payload)
         key, secret = required_texts(result, ("api_key", "secret"), answer="Kraken's answer to the API key request")
-        return ApiKey(key=key, secret=secret, key_id=str(result.get("id") or ""),
+        return ApiKey(key=key, secret=secret, key_id=str(result.get("id") or ""), details={KEY_NAME_DETAIL: name},
                       permissions=[p for p, allowed in key_permissions(permissions).items() if allowed])
 
-    def delete_api_key(self, access_token, connection):
-        if not connection.api_key_id:
+    def stored_key_name(self, access_token, connection) -> str:
+        """The name of the connection's key: the one stored, else (a key made before names were stored) the
+        one listFastApiKey (GET /oauth/fast-api-key, scope account.fast-api-key:read) gives for its id."""
+        name = (connection.details or {}).get(KEY_NAME_DETAIL)
+        if name or not connection.api_key_id or SCOPE_PREFIX + "read" not in (connection.permissions or []):
+            return name or ""
+        with self.session() as session:
+            response = session.get(self.url("/oauth/fast-api-key"), headers={"Authorization": f"Bearer {access_token}"})
+        listed = bearer_answer_of(response).get("result")
+        return next((str(item.get("api_key_name") or "") for item in listed or []
+                     if isinstance(item, dict) and item.get("id") == connection.api_key_id), "")
+
+    def delete_api_key(self, access_token, connection, details=None):
+        """openapi_v3.yaml, removeFastApikey: DELETE /oauth/fast-api-key with the JSON body {api_key_name}
+        -> {result: true}; there is no delete by id. A key whose name is not known cannot be named."""
+        name = self.stored_key_name(access_token, connection)
+        if not name:
             return False
         with self.session() as session:
-            response = session.delete(self.url(f"/oauth/fast-api-key/{connection.api_key_id}"),
+            response = session.delete(self.url("/oauth/fast-api-key"), json={"api_key_name": name},
                                       headers={"Authorization": f"Bearer {access_token}"})
         payload = bearer_answer_of(response)
-        return response.status_code == 200 and not errors_of(payload)
+        return response.status_code == 200 and not errors_of(payload) and payload.get("result") is True
 
     def private(self, connection, method: str, params: dict | None = None) -> dict:
         uri_path = f"/0/private/{method}"

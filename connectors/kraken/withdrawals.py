@@ -13,7 +13,11 @@ from connectors.base.withdrawals import ChainInfo, CurrencyInfo, ExchangeStatus,
 
 ASSET_CODES = {"BTC": "XBT"}  # the portal's code -> Kraken's
 PORTAL_CODES = {"XXBT": "BTC", "XBT": "BTC", "XETH": "ETH", "ZUSD": "USD", "ZEUR": "EUR"}
-FINAL_STATUSES = {"Success": True, "Failure": False, "Canceled": False}
+# WithdrawStatus's statuses (krakenfx/api-specs spot-rest/schemas/objects/funding/withdrawals/withdrawal.yaml):
+# Initial, Pending, Settled, Success, Failure; only the last two end a withdrawal. A cancellation is no status
+# of its own but the additional property ``status-prop: canceled``, which ends it unpaid whatever the status.
+FINAL_STATUSES = {"Success": True, "Failure": False}
+CANCELED = "canceled"
 
 
 class KrakenWithdrawals(ExchangeWithdrawals):
@@ -60,6 +64,8 @@ class KrakenWithdrawals(ExchangeWithdrawals):
         return Decimal(str(info["fee"]))
 
     def submit(self, api, connection, withdrawal, codes):
+        # spot-rest/schemas/requests/funding/withdrawals/withdrawal.yaml: asset, key (the name of a withdrawal
+        # address set up at Kraken), amount; optional address (only a check of the key's) and max_fee.
         result = api.private(connection, "Withdraw", {
             "asset": ASSET_CODES.get(withdrawal.currency, withdrawal.currency), "key": withdrawal.destination,
             "amount": format(withdrawal.amount.normalize(), "f"),
@@ -74,14 +80,21 @@ class KrakenWithdrawals(ExchangeWithdrawals):
     def status(self, api, connection, withdrawal):
         for item in self._history(api, connection, withdrawal):
             if item.get("refid") == withdrawal.exchange_withdrawal_id:
-                raw = item.get("status", "")
-                return ExchangeStatus(raw=raw, final=raw in FINAL_STATUSES, succeeded=FINAL_STATUSES.get(raw, False))
+                return withdrawal_status(item)
         return ExchangeStatus(raw="", final=False, succeeded=False)
 
     def sent_candidates(self, api, connection, withdrawal):
         started = (withdrawal.submit_started_at or withdrawal.created_at).timestamp() - 60
         return [item["refid"] for item in self._history(api, connection, withdrawal)
                 if item.get("refid") and is_this_withdrawal(item, withdrawal, since=started)]
+
+
+def withdrawal_status(item: dict) -> ExchangeStatus:
+    """One WithdrawStatus entry's status; a cancellation is recorded as "<status> (canceled)"."""
+    status = str(item.get("status") or "")
+    if item.get("status-prop") == CANCELED:
+        return ExchangeStatus(raw=f"{status} ({CANCELED})".lstrip(), final=True, succeeded=False)
+    return ExchangeStatus(raw=status, final=status in FINAL_STATUSES, succeeded=FINAL_STATUSES.get(status, False))
 
 
 def is_this_withdrawal(item: dict, withdrawal, *, since: float) -> bool:

@@ -4,15 +4,20 @@ import hashlib
 import hmac
 import time
 from decimal import Decimal
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 from connectors.base.api import AccessTokenExpired, ApiKey, Balance, ExchangeAPI, ExchangeAPIError, json_or_empty
 
+# hpyhacking/peatio (2017) app/api/api_v2/errors.rb: InvalidAccessKeyError ("The access key ... does not
+# exist.") and ExpiredAccessKeyError.
+UNKNOWN_ACCESS_KEY = 2008
 EXPIRED = 2010
 
 
 def sign(secret_key: str, verb: str, path: str, params: dict) -> str:
-    query = urlencode(sorted((key, value) for key, value in params.items() if key != "signature"))
+    # hpyhacking/peatio (2017) keypair_authenticator.rb#canonical_params: sorted by name, to_param, then
+    # URI.unescape, so the query is signed unescaped.
+    query = unquote(urlencode(sorted((key, value) for key, value in params.items() if key != "signature")))
     return hmac.new(secret_key.encode(), f"{verb.upper()}|{path}|{query}".encode(), hashlib.sha256).hexdigest()
 
 
@@ -31,7 +36,7 @@ class PeatioAPI(ExchangeAPI):
         access_key, secret_key = split_user_token(access_token)
         return ApiKey(key=access_key, secret=secret_key, key_id=access_key, permissions=list(permissions))
 
-    def account_id(self, access_token):
+    def account_id(self, access_token, permissions=()):
         access_key, secret_key = split_user_token(access_token)
         me = self.get_with_keys(access_key, secret_key, "/api/v2/members/me")
         if not isinstance(me, dict):
@@ -40,6 +45,19 @@ class PeatioAPI(ExchangeAPI):
         if not isinstance(sn, (str, int)):
             raise ExchangeAPIError("The exchange's profile answer had an sn that is not an id.")
         return str(sn)
+
+    def revocation_confirmed(self, connection, answered):
+        """Doorkeeper 1.4 answers the revocation 200 whatever it did, so only the key pair's death shows it:
+        Peatio's AccessToken#revoke (lib/doorkeeper/access_token.rb) destroys the token's APIToken, after
+        which a signed call with the pair is refused with 2008. An expired pair (2010) was not revoked: that
+        is AccessTokenExpired, so the caller refreshes and revokes again."""
+        try:
+            self.get(connection, "/api/v2/members/me")
+        except AccessTokenExpired:
+            raise
+        except ExchangeAPIError as refused:
+            return refused.code == str(UNKNOWN_ACCESS_KEY)
+        return False
 
     def get_with_keys(self, access_key: str, secret_key: str, path: str, params: dict | None = None):
         signed = {"access_key": access_key, "tonce": str(int(time.time() * 1000)), **(params or {})}

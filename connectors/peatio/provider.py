@@ -12,6 +12,10 @@ class PeatioOAuth2Adapter(ExchangeOAuth2Adapter):
     authorize_path = "/oauth/authorize"
     token_path = "/oauth/token"
     revoke_path = "/oauth/revoke"
+    # Doorkeeper 1.4 (doorkeeper-gem/doorkeeper v1.4.1, in Peatio's Gemfile.lock), tokens_controller.rb#revoke:
+    # it revokes ``token`` only if the request presents a valid access token (Authorization: Bearer) of the
+    # same application and user, and answers 200 either way (see PeatioAPI.revocation_confirmed).
+    revoke_with_bearer = True
     # The document's "scope=profile+history+trade" is a query string: Doorkeeper separates scopes with
     # spaces, and urlencode writes each space as "+" (a literal "+" would be sent as %2B, one unknown scope).
     scope_delimiter = " "

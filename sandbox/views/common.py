@@ -34,6 +34,11 @@ def api(exchange: str, name: str, *, methods=("GET",), caller=None):
                     args = (caller(request), *args)
                 result = view(request, *args, **kwargs)
             except ApiRefused as refused:
+                if isinstance(refused.body, str):
+                    response = HttpResponse(refused.body, status=refused.status, content_type="text/plain")
+                    for header, value in refused.headers.items():
+                        response[header] = value
+                    return response
                 return json_response(refused.body, refused.status, **refused.headers)
             if isinstance(result, HttpResponse):
                 return result

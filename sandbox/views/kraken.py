@@ -1,15 +1,18 @@
 """Kraken: Fast API keys over the OAuth token, private /0/private/<Method> calls and public data."""
 
 import base64
+import hashlib
 import secrets
 from datetime import datetime, timezone
 from decimal import Decimal
 
+from django.views.decorators.csrf import csrf_exempt
+
 from .. import clock, oauth
 from ..api_auth import kraken_caller, kraken_error
 from ..exchanges import CURRENCIES, KRAKEN_KEY_PERMISSIONS, kraken_currency, kraken_scope_for
-from ..funds import WithdrawalRefused, balance_of, execute, kraken_plan, withdrawal_status
-from ..http import json_object
+from ..funds import WithdrawalRefused, balance_of, execute, kraken_plan, kraken_status
+from ..http import is_json, json_object, json_response
 from ..history import offset_page, records, text
 from ..models import ApiKey, Balance, HistoryRecord
 from .common import api
@@ -17,69 +20,202 @@ from .common import api
 PAGE_SIZE = 50  # Kraken's Ledgers and TradesHistory return 50 rows per call, paged by ``ofs``
 
 
-def token_caller(request):
+# The Kraken Connect endpoints below follow krakenfx/api-specs oauth/openapi_v3.yaml. Its success shapes are
+# {"result": ...}; it shows no error bodies, so refusals use Kraken's REST envelope {"error": [...]} (HTTP 200)
+# with the sandbox's own strings (level C: a client must not depend on them).
+FAST_API_READ, FAST_API_WRITE = "account.fast-api-key:read", "account.fast-api-key:write"
+ACCOUNT_INFO = "account.info:basic"
+
+
+def bearer_token(request):
+    """The OAuth access token a Kraken Connect call carries as ``Authorization: Bearer``."""
     try:
-        token = oauth.token_for_access("kraken", oauth.bearer_value(request.headers.get("Authorization", "")))
+        return oauth.token_for_access("kraken", oauth.bearer_value(request.headers.get("Authorization", "")))
     except oauth.TokenProblem as problem:
         raise kraken_error(f"EOAuth:Invalid token ({problem.reason})")
-    if "account.fast-api-key:write" not in token.scopes:
+
+
+def require_scope(token, scope: str) -> None:
+    """Each operation's ``security: OAuth2: [<scope>]`` in openapi_v3.yaml."""
+    if scope not in token.scopes:
         raise kraken_error("EOAuth:Insufficient scope")
+
+
+def token_caller(request):
+    token = bearer_token(request)
+    require_scope(token, FAST_API_WRITE)
+    return token
+
+
+def read_token_caller(request):
+    token = bearer_token(request)
+    require_scope(token, FAST_API_READ)
     return token
 
 
 def _moment(value) -> datetime | None:
-    """valid_until and friends: unix seconds or an ISO 8601 string."""
-    if value in (None, ""):
+    """valid_until and friends: unix seconds (0: no limit) or an ISO 8601 string."""
+    if value in (None, "", 0, "0"):
         return None
     if isinstance(value, (int, float)) or str(value).isdigit():
         return datetime.fromtimestamp(int(value), tz=timezone.utc)
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
-@api("kraken", "fast-api-key", methods=("POST",), caller=token_caller)
-def fast_api_key(request, token):
-    body = json_object(request)
+def json_body(request) -> dict:
+    """openapi_v3.yaml gives the Fast API key operations an application/json request body: nothing else."""
+    body = json_object(request) if is_json(request) else None
     if body is None:
         raise kraken_error("EGeneral:Invalid arguments")
-    try:
-        valid_until = _moment(body.get("valid_until"))
-        nonce_window = int(body.get("nonce_window") or 0)
-    except (ValueError, TypeError):
-        raise kraken_error("EGeneral:Invalid arguments")
-    name = str(body.get("api_key_name") or "")
-    if not 1 <= len(name) <= 32:
+    return body
+
+
+def valid_name(value, field: str = "api_key_name") -> str:
+    """ApiKeyName: a string of 1-32 characters."""
+    if not isinstance(value, str) or not 1 <= len(value) <= 32:
+        raise kraken_error(f"EGeneral:Invalid arguments:{field}")
+    return value
+
+
+def live_keys(token):
+    return ApiKey.objects.filter(exchange="kraken", user=token.user, client=token.client, deleted_at__isnull=True)
+
+
+def key_named(token, name: str) -> ApiKey:
+    key = live_keys(token).filter(name=name).first()
+    if key is None:
         raise kraken_error("EGeneral:Invalid arguments:api_key_name")
-    permissions = body.get("permissions") or {}
-    if not isinstance(permissions, dict) or any(key not in KRAKEN_KEY_PERMISSIONS for key in permissions):
-        raise kraken_error("EGeneral:Invalid arguments:permissions")
-    wanted = [key for key in KRAKEN_KEY_PERMISSIONS if permissions.get(key) is True]
-    if any(kraken_scope_for(permission) not in token.scopes for permission in wanted):
-        raise kraken_error("EGeneral:Permission denied")
-    if ApiKey.objects.filter(user=token.user, client=token.client, name=name, deleted_at__isnull=True).exists():
+    return key
+
+
+def key_settings(body: dict, token) -> dict:
+    """APIKeyParameters (ip_allowlist, nonce_window, permissions, query_from, query_to, valid_until) as model
+    fields; only those the body names. Each permission needs its scope (funds_withdraw: ...:funds-withdraw)."""
+    fields = {}
+    try:
+        if "valid_until" in body:
+            fields["valid_until"] = _moment(body["valid_until"])
+        if "nonce_window" in body:
+            fields["nonce_window"] = max(int(body["nonce_window"] or 0), 0)
+    except (ValueError, TypeError, OverflowError):
+        raise kraken_error("EGeneral:Invalid arguments")
+    if "ip_allowlist" in body:
+        allowlist = body["ip_allowlist"] or []
+        if not isinstance(allowlist, list) or not all(isinstance(item, str) for item in allowlist):
+            raise kraken_error("EGeneral:Invalid arguments:ip_allowlist")
+        fields["ip_allowlist"] = allowlist
+    if "permissions" in body:
+        permissions = body["permissions"] or {}
+        if not isinstance(permissions, dict) or any(key not in KRAKEN_KEY_PERMISSIONS for key in permissions):
+            raise kraken_error("EGeneral:Invalid arguments:permissions")
+        wanted = [key for key in KRAKEN_KEY_PERMISSIONS if permissions.get(key) is True]
+        if any(kraken_scope_for(permission) not in token.scopes for permission in wanted):
+            raise kraken_error("EGeneral:Permission denied")
+        fields["permissions"] = wanted
+    return fields
+
+
+def key_id(key: ApiKey) -> str:
+    """APIKeyInfo.id: "API Key Description encoded using a modified base64 encoding: the 62nd and 63rd
+    characters are '_' and ',' as opposed to '+' and '/'. Padding character is '-'." (the description is
+    the key's name, ApiKeyName)."""
+    encoded = base64.b64encode(key.name.encode()).decode()
+    return encoded.translate(str.maketrans({"+": "_", "/": ",", "=": "-"}))
+
+
+def key_info(key: ApiKey) -> dict:
+    """APIKeyInfo, without api_key and secret: "only returned once when the API key is created"."""
+    moment = key.created_at.isoformat().replace("+00:00", "Z")
+    return {"api_key_name": key.name, "id": key_id(key), "created_time": moment, "modified_time": moment,
+            "ip_allowlist": key.ip_allowlist, "last_used": 0, "nonce": key.last_nonce, "nonce_window": key.nonce_window,
+            "oauth_client": key.client.client_id,
+            "permissions": {permission: permission in key.permissions for permission in KRAKEN_KEY_PERMISSIONS},
+            "purpose": "standard", "query_from": 0, "query_to": 0,
+            "valid_until": int(key.valid_until.timestamp()) if key.valid_until else 0}
+
+
+# openapi_v3.yaml, POST /fast-api-key (createFastAPIKey, scope account.fast-api-key:write): APIKeyParameters
+# -> result{secret, ...APIKeyInfo with api_key}.
+@api("kraken", "fast-api-key", methods=("POST",), caller=token_caller)
+def fast_api_key_create(request, token):
+    body = json_body(request)
+    name = valid_name(body.get("api_key_name"))
+    fields = {"permissions": [], "ip_allowlist": [], "nonce_window": 0, "valid_until": None,
+              **key_settings(body, token)}
+    if live_keys(token).filter(name=name).exists():
         raise kraken_error("EGeneral:Invalid arguments:api_key_name already in use")
     key = ApiKey.objects.create(
         exchange="kraken", user=token.user, client=token.client, name=name,
         api_key=base64.b64encode(secrets.token_bytes(42)).decode(),
-        secret=base64.b64encode(secrets.token_bytes(64)).decode(),
-        permissions=wanted, ip_allowlist=list(body.get("ip_allowlist") or []), nonce_window=max(nonce_window, 0),
-        valid_until=valid_until, created_at=clock.now(),
+        secret=base64.b64encode(secrets.token_bytes(64)).decode(), created_at=clock.now(), **fields,
     )
-    return {"id": str(key.pk), "api_key": key.api_key, "secret": key.secret}
+    return {"secret": key.secret, "api_key": key.api_key, **key_info(key)}
 
 
+# openapi_v3.yaml, GET /fast-api-key (listFastApiKey, scope account.fast-api-key:read) -> result[APIKeyInfo].
+# The sandbox lists the keys this client made for the user (which keys a broker sees: level C).
+@api("kraken", "fast-api-key-list", methods=("GET",), caller=read_token_caller)
+def fast_api_key_list(request, token):
+    return [key_info(key) for key in live_keys(token).select_related("client").order_by("created_at", "pk")]
+
+
+# openapi_v3.yaml, PUT /fast-api-key (updateFastApiKey, scope account.fast-api-key:write): the key named by
+# api_key_name takes new_api_key_name and the APIKeyParameters given -> result: true.
+@api("kraken", "fast-api-key-update", methods=("PUT",), caller=token_caller)
+def fast_api_key_update(request, token):
+    body = json_body(request)
+    key = key_named(token, valid_name(body.get("api_key_name")))
+    fields = key_settings(body, token)
+    if body.get("new_api_key_name") is not None:
+        new_name = valid_name(body["new_api_key_name"], "new_api_key_name")
+        if new_name != key.name and live_keys(token).filter(name=new_name).exists():
+            raise kraken_error("EGeneral:Invalid arguments:new_api_key_name already in use")
+        fields["name"] = new_name
+    ApiKey.objects.filter(pk=key.pk).update(**fields)
+    return True
+
+
+# openapi_v3.yaml, DELETE /fast-api-key (removeFastApikey, scope account.fast-api-key:write): JSON body
+# {api_key_name} -> result: true. There is no delete by id: /oauth/fast-api-key/<id> is no route (HTTP 404).
 @api("kraken", "fast-api-key-delete", methods=("DELETE",), caller=token_caller)
-def fast_api_key_delete(request, token, key_id):
-    deleted = ApiKey.objects.filter(pk=key_id, user=token.user, client=token.client, deleted_at__isnull=True).update(
-        deleted_at=clock.now()
-    )
-    if not deleted:
-        raise kraken_error("EGeneral:Invalid arguments:id")
-    return {"id": str(key_id), "deleted": True}
+def fast_api_key_delete(request, token):
+    key = key_named(token, valid_name(json_body(request).get("api_key_name")))
+    ApiKey.objects.filter(pk=key.pk).update(deleted_at=clock.now())
+    return True
+
+
+FAST_API_KEY_OPERATIONS = {"POST": fast_api_key_create, "GET": fast_api_key_list, "PUT": fast_api_key_update,
+                           "DELETE": fast_api_key_delete}
+
+
+@csrf_exempt
+def fast_api_key(request):
+    """/oauth/fast-api-key: one path, four operations by method (openapi_v3.yaml paths./fast-api-key)."""
+    operation = FAST_API_KEY_OPERATIONS.get(request.method)
+    if operation is None:
+        return json_response({"error": ["EGeneral:Invalid arguments"], "result": {}}, status=405,
+                             Allow=", ".join(FAST_API_KEY_OPERATIONS))
+    return operation(request)
+
+
+def account_iban(user) -> str:
+    """A stable IIBAN-like identifier per sandbox account (Kraken's format: level C)."""
+    digest = base64.b32encode(hashlib.sha256(f"kraken:{user.uid}".encode()).digest()).decode()
+    return f"AA{int(hashlib.sha256(user.uid.encode()).hexdigest(), 16) % 90 + 10} N84G {digest[:4]} {digest[4:8]}"
+
+
+# openapi_v3.yaml, GET /userinfo (getOAuthInfo, scope account.info:basic) -> result{email, iban}.
+@api("kraken", "userinfo")
+def userinfo(request):
+    token = bearer_token(request)
+    require_scope(token, ACCOUNT_INFO)
+    return {"email": token.user.email, "iban": account_iban(token.user)}
 
 
 # --- private methods ------------------------------------------------------------------------------
 
 
+# krakenfx/api-specs spot-rest/openapi_v3.yaml, POST /private/Balance: {asset: amount}.
 def _balance(request, caller):
     return {CURRENCIES[row.currency].kraken_code: text(row.available.quantize(Decimal("0.0000000001")))
             for row in Balance.objects.filter(user=caller.user).order_by("currency") if row.currency in CURRENCIES}
@@ -148,8 +284,7 @@ def _funding_item(record):
     return {"method": CURRENCIES[record.currency].chain(record.chain).name if record.chain else "", "aclass": "currency",
             "asset": CURRENCIES[record.currency].kraken_code, "refid": record.txid, "txid": record.txid,
             "info": record.address, "amount": text(record.amount), "fee": text(record.fee),
-            "time": int(record.time.timestamp()),
-            "status": "Success" if withdrawal_status(record) == "SUCCESS" else "Pending"}
+            "time": int(record.time.timestamp()), **kraken_status(record)}
 
 
 def _funding_status(kind: str, result_key: str, default_limit: int):
@@ -183,6 +318,8 @@ def _refusal(refused: WithdrawalRefused):
     return kraken_error(refused.code)
 
 
+# spot-rest/openapi_v3.yaml, POST /private/WithdrawInfo (requests/funding/withdrawals/info.yaml):
+# asset, key, amount -> {method, limit, amount, fee}.
 def _withdraw_info(request, caller):
     try:
         plan = kraken_plan(caller.user, request.POST.dict())
@@ -192,6 +329,8 @@ def _withdraw_info(request, caller):
             "amount": text(plan.amount_sent), "fee": text(plan.total_fee)}
 
 
+# spot-rest/openapi_v3.yaml, POST /private/Withdraw (requests/funding/withdrawals/withdrawal.yaml: asset, key,
+# amount, optional address and max_fee) -> {refid} (responses/funding/withdrawals/withdrawal.yaml).
 def _withdraw(request, caller):
     try:
         plan = kraken_plan(caller.user, request.POST.dict())
@@ -215,6 +354,7 @@ PRIVATE_METHODS = {
 }
 
 
+# spot-rest/openapi_v3.yaml, POST /private/<Method>: form-encoded with nonce, API-Key and API-Sign.
 @api("kraken", "private", methods=("POST",), caller=kraken_caller)
 def private(request, caller, method):
     if method not in PRIVATE_METHODS:
@@ -228,6 +368,7 @@ def private(request, caller, method):
 # --- public ---------------------------------------------------------------------------------------
 
 
+# spot-rest/openapi_v3.yaml, GET /public/Ticker (getTickerInformation).
 @api("kraken", "ticker")
 def ticker(request):
     result = {}
@@ -243,6 +384,7 @@ def ticker(request):
     return result
 
 
+# spot-rest/openapi_v3.yaml, GET /public/Assets (getAssetInfo).
 @api("kraken", "assets")
 def assets(request):
     return {item.kraken_code: {"aclass": "currency", "altname": "XBT" if code == "BTC" else code, "decimals": 10,

@@ -50,6 +50,9 @@ def authorize(request, exchange: str):
         auth = oauth.parse_authorize_request(exchange, request.GET, request.META.get("QUERY_STRING", ""))
     except oauth.AuthorizePageError as problem:
         return error_page(request, exchange, problem.message, problem.code)
+    except oauth.AuthorizeRedirectError as problem:
+        return AnySchemeRedirect(oauth.with_params(problem.redirect_uri,
+                                                   {"error": problem.error, "state": problem.state}))
     user, response = sign_in_step(request, exchange)
     if response is not None:
         return response

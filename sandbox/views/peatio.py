@@ -2,10 +2,15 @@
 
 from datetime import datetime, timezone
 
+from django.views.decorators.csrf import csrf_exempt
+
+from .. import faults
 from ..api_auth import peatio_caller, peatio_error
 from ..exchanges import CURRENCIES
 from ..history import records, text
+from ..http import json_response
 from ..models import Balance, HistoryRecord
+from ..oauth import bearer_value, doorkeeper_revoke
 from .common import api
 
 # Which OAuth scope each resource needs.
@@ -13,10 +18,31 @@ SCOPE_PROFILE, SCOPE_HISTORY = "profile", "history"
 
 
 def require(caller, scope: str) -> None:
+    # hpyhacking/peatio app/api/api_v2/errors.rb: OutOfScopeError is code 2011 with HTTP 401.
     if not caller.allows(scope):
-        raise peatio_error(2011, "Requested API is out of access key scopes.", status=403)
+        raise peatio_error(2011, "Requested API is out of access key scopes.")
 
 
+# Doorkeeper 1.4's POST /oauth/revoke (doorkeeper-gem/doorkeeper v1.4.1 app/controllers/doorkeeper/
+# tokens_controller.rb#revoke): the access token comes as Doorkeeper's access_token_methods find it (default,
+# as Peatio's config/initializers/doorkeeper.rb keeps it: Authorization: Bearer, then the access_token and
+# bearer_token parameters); the token to revoke is the form's ``token``. The answer is {} with HTTP 200
+# whatever happened.
+@csrf_exempt
+@faults.endpoint("peatio", "revoke")
+def revoke(request):
+    if request.method != "POST":
+        return json_response({"error": "invalid_request"}, status=405)
+    presented = (bearer_value(request.headers.get("Authorization", "")) or request.POST.get("access_token")
+                 or request.GET.get("access_token") or request.POST.get("bearer_token")
+                 or request.GET.get("bearer_token") or "")
+    doorkeeper_revoke("peatio", presented, request.POST.get("token", ""))
+    return json_response({})
+
+
+# hpyhacking/peatio (before 2017-12-22) app/api/api_v2/members.rb: GET /api/v2/members/me, scope profile,
+# presented with entities/member.rb (sn, name, email, activated, accounts) and entities/account.rb
+# (currency, balance, locked as decimal strings).
 @api("peatio", "members-me", caller=peatio_caller)
 def members_me(request, caller):
     require(caller, SCOPE_PROFILE)

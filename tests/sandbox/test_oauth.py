@@ -152,8 +152,11 @@ def test_kraken_refusal_and_scope_checks(base, accounts, clients):
     user = accounts["kraken"]["trader"]
     denied = consent(requests.Session(), kraken_url(base), user["email"], user["password"], action="deny")
     assert query_of(denied.headers["Location"]) == {"error": "access_denied", "state": "k1"}
-    unknown_scope = requests.get(kraken_url(base, scope="account.fast-api-key:everything"))
-    assert unknown_scope.status_code == 400
+    # openapi_v3.yaml OAuthAuthorizeRedirect: errors go back to the redirect URI (the old reading: a 400 page).
+    unknown_scope = requests.get(kraken_url(base, scope="account.fast-api-key:everything"), allow_redirects=False)
+    assert query_of(unknown_scope.headers["Location"]) == {"error": "invalid_scope", "state": "k1"}
+    unregistered = requests.get(kraken_url(base).replace("broker.test", "elsewhere.test"), allow_redirects=False)
+    assert unregistered.status_code == 400  # never redirected to an unregistered URI
 
 
 def test_peatio_plus_scopes_and_token_shape(base, accounts, clients):
@@ -200,12 +203,23 @@ def test_peatio_revoke_disables_the_key_pair(base, accounts, clients):
     tokens = requests.post(f"{base}/peatio/oauth/token", data={**form, "code": code, "grant_type": "authorization_code",
                                                                "redirect_uri": PEATIO_REDIRECT}).json()
     access_key = tokens["access_token"].split(":")[0]
-    assert requests.post(f"{base}/peatio/oauth/revoke", data={**form, "token": tokens["refresh_token"]}).status_code == 200
+    from sandbox.models import Token
+
+    # Doorkeeper 1.4 tokens_controller.rb#revoke: without a valid access token as Bearer nothing is revoked,
+    # and the answer is 200 all the same (the old reading revoked on the client's credentials).
+    ignored = requests.post(f"{base}/peatio/oauth/revoke", data={**form, "token": tokens["refresh_token"]})
+    assert ignored.status_code == 200 and ignored.json() == {}
+    assert Token.objects.get(access_token=access_key).revoked_at is None
+    wrong_bearer = requests.post(f"{base}/peatio/oauth/revoke", data={"token": tokens["refresh_token"]},
+                                 headers={"Authorization": "Bearer nope:nope"})
+    assert wrong_bearer.status_code == 200 and Token.objects.get(access_token=access_key).revoked_at is None
+    # With its access token as Bearer, and no client credentials at all (Doorkeeper 1.4 checks none).
+    revoked = requests.post(f"{base}/peatio/oauth/revoke", data={"token": tokens["refresh_token"]},
+                            headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    assert revoked.status_code == 200 and revoked.json() == {}
     refreshed = requests.post(f"{base}/peatio/oauth/token", data={**form, "grant_type": "refresh_token",
                                                                   "refresh_token": tokens["refresh_token"]})
     assert refreshed.json()["error"] == "invalid_grant"
-    from sandbox.models import Token
-
     assert Token.objects.get(access_token=access_key).revoked_at is not None
 
 

@@ -24,6 +24,13 @@ def test_peatio_published_vector():
     )
 
 
+def test_peatio_signs_the_sorted_query_unescaped():
+    # keypair_authenticator.rb: URI.unescape(params.sort.to_param); the old reading signed it escaped.
+    params = {"tonce": "1", "access_key": "xxx", "from": "2017-12-01T00:00:00+08:00", "signature": "ignored"}
+    assert signing.peatio_payload("GET", "/api/v2/trades/my", params) == (
+        "GET|/api/v2/trades/my|access_key=xxx&from=2017-12-01T00:00:00+08:00&tonce=1")
+
+
 def test_kucoin_and_okx_signatures_are_base64_hmac_sha256():
     import base64, hashlib, hmac
 

@@ -8,8 +8,9 @@ from django.utils import timezone
 
 from connectors.models import ExchangeConnection
 from sandbox import clock
-from sandbox.models import Balance
+from sandbox.models import Balance, HistoryRecord
 from withdrawals import services, tasks
+from connectors.kraken.withdrawals import withdrawal_status as kraken_withdrawal_status
 from withdrawals.models import Withdrawal
 
 from .conftest import PortalBrowser, details
@@ -19,14 +20,18 @@ pytestmark = pytest.mark.django_db(transaction=True)
 SCOPES = ["account.fast-api-key:write", "account.fast-api-key:funds-query", "account.fast-api-key:funds-withdraw"]
 
 
-def test_kraken_withdrawal_by_address_name_debits_the_preview_total(portal, sandbox_accounts):
-    account = sandbox_accounts["kraken"]["trader"]
+def connect_kraken(portal, account) -> ExchangeConnection:
     browser = PortalBrowser(portal["url"])
     browser.sign_in(portal["user"].email)
     callback = browser.consent(browser.start_connect("kraken", SCOPES), account["email"], account["password"],
                                scopes=SCOPES)
     assert browser.session.get(callback, allow_redirects=False).status_code == 302
-    connection = ExchangeConnection.objects.get(exchange="kraken")
+    return ExchangeConnection.objects.get(exchange="kraken")
+
+
+def test_kraken_withdrawal_by_address_name_debits_the_preview_total(portal, sandbox_accounts):
+    account = sandbox_accounts["kraken"]["trader"]
+    connection = connect_kraken(portal, account)
     balance = Balance.objects.get(user__email=account["email"], user__exchange="kraken", currency="BTC")
     before = balance.available
 
@@ -56,3 +61,37 @@ def test_kraken_withdrawal_by_address_name_debits_the_preview_total(portal, sand
     finally:
         clock.set_offset(0)
     assert Withdrawal.objects.get(pk=sent.pk).state == "succeeded"
+
+
+@pytest.mark.parametrize("entry, raw, final, succeeded", [
+    ({"status": "Initial"}, "Initial", False, False),
+    ({"status": "Pending"}, "Pending", False, False),
+    ({"status": "Settled"}, "Settled", False, False),
+    ({"status": "Success"}, "Success", True, True),
+    ({"status": "Failure"}, "Failure", True, False),
+    # A cancellation is the additional property, not a status (the old reading looked for status "Canceled").
+    ({"status": "Pending", "status-prop": "canceled"}, "Pending (canceled)", True, False),
+    ({"status": "Pending", "status-prop": "cancel-pending"}, "Pending", False, False),
+    ({"status": "Pending", "status-prop": "onhold"}, "Pending", False, False),
+])
+def test_withdraw_status_entries_read_as_the_spec_lists_them(entry, raw, final, succeeded):
+    status = kraken_withdrawal_status({"refid": "FTQ", **entry})
+    assert (status.raw, status.final, status.succeeded) == (raw, final, succeeded)
+
+
+def test_a_withdrawal_cancelled_at_kraken_ends_failed(portal, sandbox_accounts):
+    connection = connect_kraken(portal, sandbox_accounts["kraken"]["trader"])
+    withdrawal = services.withdrawal_save_details(
+        tenant=portal["tenant"], user=portal["user"], connection=connection, idempotency_key=uuid.uuid4(),
+        details=details(chain="", destination="my-btc", fee_deduct_type="EXTERNAL"))
+    withdrawal = services.withdrawal_preview(withdrawal=withdrawal)
+    withdrawal = services.withdrawal_step_up(withdrawal=withdrawal, authenticated_at=timezone.now())
+    withdrawal = services.withdrawal_request_factors(withdrawal=withdrawal)
+    sent = services.withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=portal["tenant"], user=portal["user"],
+                                      codes={})
+    tasks.withdrawal_poll(sent.pk)
+    assert Withdrawal.objects.get(pk=sent.pk).state == "processing"  # Initial is no end
+    HistoryRecord.objects.filter(txid=sent.exchange_withdrawal_id).update(status="CANCELED")
+    tasks.withdrawal_poll(sent.pk)
+    ended = Withdrawal.objects.get(pk=sent.pk)
+    assert ended.state == "failed" and ended.exchange_status.endswith("(canceled)")
