@@ -260,6 +260,9 @@ OKX_EXTRA_INVALID_API_KEY_CODES = tuple(
 
 # Withdrawals: a fee preview is valid this long, then quoted again; the MFA step-up counts this long.
 WITHDRAWAL_PREVIEW_TTL_SECONDS = int(env("WITHDRAWAL_PREVIEW_TTL_SECONDS", "300"))
+# Level C (KuCoin's guide gives its 2FA transaction no lifetime; the sandbox models 10 minutes): after this long a
+# KuCoin submit that got no answer can no longer execute, and is declared unsent.
+WITHDRAWAL_EXCHANGE_TRANSACTION_TTL_SECONDS = int(env("WITHDRAWAL_EXCHANGE_TRANSACTION_TTL_SECONDS", "600"))
 WITHDRAWAL_STEP_UP_TTL_SECONDS = int(env("WITHDRAWAL_STEP_UP_TTL_SECONDS", "600"))
 
 # The exchange sandbox is mounted only where this is on (demo, tests).

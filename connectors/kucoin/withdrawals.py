@@ -53,7 +53,7 @@ class KuCoinWithdrawals(ExchangeWithdrawals):
         # A submit spends the 2FA transaction (transactionId), which does not outlive its codes. The guide
         # gives it no lifetime; the portal takes 10 minutes (the setting), as the sandbox models it. After
         # that a submit that got no answer can no longer execute.
-        return timedelta(seconds=getattr(settings, "WITHDRAWAL_EXCHANGE_TRANSACTION_TTL_SECONDS", 600))
+        return timedelta(seconds=settings.WITHDRAWAL_EXCHANGE_TRANSACTION_TTL_SECONDS)
 
     def currencies(self, api, connection):
         return [balance.currency for balance in api.balances(connection) if balance.available > 0]
