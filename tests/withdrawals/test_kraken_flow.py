@@ -83,7 +83,7 @@ def test_a_withdrawal_cancelled_at_kraken_ends_failed(portal, sandbox_accounts):
     connection = connect_kraken(portal, sandbox_accounts["kraken"]["trader"])
     withdrawal = services.withdrawal_save_details(
         tenant=portal["tenant"], user=portal["user"], connection=connection, idempotency_key=uuid.uuid4(),
-        details=details(chain="", destination="my-btc", fee_deduct_type="EXTERNAL"))
+        details=details(chain="", destination="my-btc", fee_deduct_type="INTERNAL"))
     withdrawal = services.withdrawal_preview(withdrawal=withdrawal)
     withdrawal = services.withdrawal_step_up(withdrawal=withdrawal, authenticated_at=timezone.now())
     withdrawal = services.withdrawal_request_factors(withdrawal=withdrawal)
