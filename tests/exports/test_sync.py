@@ -191,6 +191,28 @@ def test_kucoin_hf_account_ledger_is_read_from_the_hf_endpoint_in_three_day_wind
     assert abs(state.covered_from - (state.covered_to - timedelta(days=100))) < timedelta(minutes=1)
 
 
+def test_okx_deposits_sharing_a_millisecond_across_a_page_boundary_are_all_read(connect):
+    """OKX's ``after`` is a ts ("records earlier than the requested ts"): rows of the oldest row's millisecond that
+    did not fit on a page are read from that millisecond again, and the ones already read come once."""
+    connection = connect("okx")
+    user = sandbox_rows("okx", "deposit").first().user
+    now = timezone.now().replace(microsecond=0)
+    rows = [HistoryRecord(user=user, kind="deposit", txid=f"Dnew{index}", time=now - timedelta(seconds=index + 1),
+                          currency="USDT", amount="1", fee="0", fee_currency="USDT", status="SUCCESS")
+            for index in range(97)]
+    # Six deposits in one millisecond: the 98th to 103rd newest, across the first page's end at 100.
+    tie = now - timedelta(seconds=200, microseconds=500)
+    rows += [HistoryRecord(user=user, kind="deposit", txid=f"Dtie{index}", time=tie, currency="USDT", amount="2",
+                           fee="0", fee_currency="USDT", status="SUCCESS") for index in range(6)]
+    HistoryRecord.objects.bulk_create(rows)
+    assert services.sync_connection_history(connection=connection, kinds=["deposit"]) == {"deposit": 10 + 103}
+    tied = HistoryRecord.objects.filter(user=user, txid__startswith="Dtie").values_list("pk", flat=True)
+    stored = HistoryEntry.objects.filter(connection=connection, kind="deposit")
+    assert stored.filter(external_id__in=[str(pk) for pk in tied]).count() == 6
+    state = SyncState.objects.get(connection=connection, kind="deposit")
+    assert abs(state.covered_from - (state.covered_to - timedelta(days=100))) < timedelta(minutes=1)
+
+
 @pytest.mark.parametrize("exchange_id", ["kraken", "okx"])
 def test_a_sync_walks_back_to_the_history_start_and_no_further(connect, exchange_id, settings):
     settings.EXPORTS_HISTORY_DAYS = 30

@@ -228,3 +228,17 @@ def test_kucoin_hf_ledger_pages_by_last_id_within_three_days(kucoin):
                      f"&endAt={now_ms() - 10 * DAY_MS + DAY_MS // 2}&pageSize=500")["data"]["items"]
     assert not {item["id"] for item in classic} & {f"Lhf{index}" for index in range(250)}
 
+
+def test_okx_deposit_history_after_is_a_ts_and_excludes_that_millisecond(okx):
+    user = trader("okx")
+    moment = timezone.now().replace(microsecond=0) - timedelta(minutes=5)
+    for index in range(3):
+        HistoryRecord.objects.create(user=user, kind="deposit", txid=f"Dtie{index}", time=moment, currency="USDT",
+                                     amount="1", fee="0", fee_currency="USDT", status="SUCCESS")
+    ts = int(moment.timestamp() * 1000)
+    newest = okx("/api/v5/asset/deposit-history?limit=2")["data"]
+    assert [item["ts"] for item in newest] == [str(ts), str(ts)]
+    # "records earlier than the requested ts": the third deposit of that millisecond is not after=ts's.
+    assert all(int(item["ts"]) < ts for item in okx(f"/api/v5/asset/deposit-history?after={ts}")["data"])
+    assert len([item for item in okx(f"/api/v5/asset/deposit-history?after={ts + 1}")["data"]
+                if item["ts"] == str(ts)]) == 3
