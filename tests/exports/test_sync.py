@@ -213,6 +213,20 @@ def test_okx_deposits_sharing_a_millisecond_across_a_page_boundary_are_all_read(
     assert abs(state.covered_from - (state.covered_to - timedelta(days=100))) < timedelta(minutes=1)
 
 
+def test_okx_withdrawals_past_a_hundred_in_one_millisecond_end_the_pass_and_its_coverage_there(connect):
+    """No ts reaches the rows of one millisecond past a hundred: the pass goes on below it, and does not say the
+    range below is complete."""
+    connection = connect("okx")
+    user = sandbox_rows("okx", "withdrawal").first().user
+    tie = timezone.now().replace(microsecond=0) - timedelta(hours=1)
+    HistoryRecord.objects.bulk_create([
+        HistoryRecord(user=user, kind="withdrawal", txid=f"Wtie{index}", time=tie, currency="USDT", amount="1",
+                      fee="0", fee_currency="USDT", status="SUCCESS") for index in range(105)])
+    assert services.sync_connection_history(connection=connection, kinds=["withdrawal"]) == {"withdrawal": 100 + 10}
+    state = SyncState.objects.get(connection=connection, kind="withdrawal")
+    assert state.covered_from == tie + timedelta(milliseconds=1) and state.resume_cursor is None
+
+
 @pytest.mark.parametrize("exchange_id", ["kraken", "okx"])
 def test_a_sync_walks_back_to_the_history_start_and_no_further(connect, exchange_id, settings):
     settings.EXPORTS_HISTORY_DAYS = 30
