@@ -147,8 +147,9 @@ def _history_rows(user: SandboxUser, kind: str, count: int, seed: int, end):
             if entry_type in ("withdrawal", "fee") and running[code] >= amount:
                 amount = -amount
             running[code] += amount
+            # KuCoin: every other entry is the high-frequency account's, listed by /api/v1/hf/accounts/ledgers.
             yield [user.id, kind, True, txid, when, code, amount, Decimal("0"), code, None, "", "",
-                   entry_type, running[code], "", "", "SUCCESS", "{}"]
+                   entry_type, running[code], "", "", "SUCCESS", '{"hf": true}' if index % 2 else "{}"]
             continue
         amount = _amount(rng, 0.01, 5)
         fee = chain.withdrawal_fee if kind == HistoryRecord.Kind.WITHDRAWAL else Decimal("0")

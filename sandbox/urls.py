@@ -38,6 +38,7 @@ kucoin_urls = [
     path("kucoin/api/v1/fills", kucoin.fills),
     path("kucoin/api/v1/hf/fills", kucoin.hf_fills),
     path("kucoin/api/v1/hf/accounts/opened", kucoin.hf_accounts_opened),
+    path("kucoin/api/v1/hf/accounts/ledgers", kucoin.hf_ledgers),
     path("kucoin/api/v2/symbols", kucoin.symbols),
     path("kucoin/api/v1/deposits", kucoin.deposits),
     path("kucoin/api/v1/withdrawals", kucoin.withdrawal_list),

@@ -7,7 +7,12 @@ and the universal SDK's spec, Kucoin/kucoin-universal-sdk spec/rest/api/*.json).
   ``symbol`` required, ``limit`` ≤ 100, older pages by ``lastId``. Whether the account is one answers
   ``GET /api/v1/hf/accounts/opened``; the symbols are those of ``GET /api/v2/symbols`` whose two currencies the account
   holds (``GET /api/v1/accounts``: KuCoin keeps an account per currency the user ever had).
-- Ledgers ``GET /api/v1/accounts/ledgers``: at most 24 hours per request, one year kept.
+- Ledgers ``GET /api/v1/accounts/ledgers``: at most 24 hours per request, one year kept. Its rows are those of the
+  MAIN, TRADE, MARGIN and CONTRACT accounts (SDK spec openapi-account-account.json): an HF account's own ledger is
+  only in ``GET /api/v1/hf/accounts/ledgers`` ("Get Account Ledgers - Trade_hf": ``limit`` ≤ 200, newest first by
+  createdAt and id, ``lastId`` = rows with a smaller id; a range beyond 3 × 24 hours is not refused but answered
+  with the last 3 × 24 hours instead, Kucoin/kucoin-api-docs-hf source/localizable/index.html.md), so a pass walks
+  it in windows of 3 × 24 hours at most.
 - Deposits and withdrawals ``GET /api/v1/deposits`` / ``/api/v1/withdrawals``: ``currency`` (required in the SDK's
   spec), ``status``, ``startAt``, ``endAt``, paging; a range cap is not documented (see FUNDING_WINDOW).
 """
@@ -21,8 +26,10 @@ from connectors.base.history import HistoryKind, HistorySource, Page, decimal, f
 
 PAGE_SIZE = 500  # the largest pageSize KuCoin accepts
 HF_LIMIT = 100  # the largest limit of /api/v1/hf/fills
+HF_LEDGER_LIMIT = 200  # "Default100, Max200"
 FILLS_WINDOW = timedelta(days=7)
 LEDGER_WINDOW = timedelta(hours=24)
+HF_LEDGER_WINDOW = timedelta(hours=3 * 24)
 PATHS = {
     HistoryKind.TRADE: "/api/v1/fills",
     HistoryKind.DEPOSIT: "/api/v1/deposits",
@@ -30,6 +37,7 @@ PATHS = {
     HistoryKind.LEDGER: "/api/v1/accounts/ledgers",
 }
 HF_FILLS = "/api/v1/hf/fills"
+HF_LEDGERS = "/api/v1/hf/accounts/ledgers"
 FUNDING = (HistoryKind.DEPOSIT, HistoryKind.WITHDRAWAL)
 
 
@@ -47,9 +55,13 @@ def account_currencies(api, connection) -> list[str]:
     return sorted({item["currency"] for item in get(api, connection, "/api/v1/accounts", {}) or []})
 
 
+def is_hf_account(api, connection) -> bool:
+    return bool(get(api, connection, "/api/v1/hf/accounts/opened", {}))
+
+
 def hf_symbols(api, connection) -> list[str]:
     """The symbols an HF account can have traded: both currencies among the account's."""
-    if not get(api, connection, "/api/v1/hf/accounts/opened", {}):
+    if not is_hf_account(api, connection):
         return []
     held = set(account_currencies(api, connection))
     return sorted(item["symbol"] for item in get(api, connection, "/api/v2/symbols", {}) or []
@@ -62,12 +74,14 @@ def streams(api, connection, kind) -> list[dict]:
         return [{"path": PATHS[kind]}] + [{"path": HF_FILLS, "symbol": symbol} for symbol in hf_symbols(api, connection)]
     if kind in FUNDING:
         return [{"path": PATHS[kind], "currency": code} for code in account_currencies(api, connection)]
-    return [{"path": PATHS[kind]}]
+    return [{"path": PATHS[kind]}] + ([{"path": HF_LEDGERS}] if is_hf_account(api, connection) else [])
 
 
 def window_span(stream: dict, kind: str) -> timedelta:
     if kind in FUNDING:
         return funding_window()
+    if stream["path"] == HF_LEDGERS:
+        return HF_LEDGER_WINDOW
     return LEDGER_WINDOW if kind == HistoryKind.LEDGER else FILLS_WINDOW
 
 
@@ -81,14 +95,20 @@ def fetch_page(api, connection, kind, cursor):
         cursor = next_window(cursor, window_span(stream, kind), page=1, last_id=None)
     query = {key: stream[key] for key in ("currency", "symbol") if key in stream}
     query.update(startAt=cursor["start"], endAt=cursor["end"])
-    if stream["path"] == HF_FILLS:
-        query["limit"] = HF_LIMIT
+    if stream["path"] in (HF_FILLS, HF_LEDGERS):
+        limit = HF_LIMIT if stream["path"] == HF_FILLS else HF_LEDGER_LIMIT
+        query["limit"] = limit
         if cursor["last_id"] is not None:
             query["lastId"] = cursor["last_id"]
-        data = get(api, connection, stream["path"], query) or {}
-        items = data.get("items") or []
-        more = len(items) == HF_LIMIT and data.get("lastId") not in (None, cursor["last_id"])
-        following = {**cursor, "last_id": data.get("lastId")} if more else None
+        data = get(api, connection, stream["path"], query)
+        # The fills answer {items, lastId}; the ledger a list, whose last row's id asks for the older ones.
+        if stream["path"] == HF_FILLS:
+            items, last_id = (data or {}).get("items") or [], (data or {}).get("lastId")
+        else:
+            items = data or []
+            last_id = items[-1]["id"] if items else None
+        more = len(items) == limit and last_id not in (None, cursor["last_id"])
+        following = {**cursor, "last_id": last_id} if more else None
     else:
         query.update(currentPage=cursor["page"], pageSize=PAGE_SIZE)
         data = get(api, connection, stream["path"], query) or {}

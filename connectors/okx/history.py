@@ -5,7 +5,10 @@ packages/core/src/tools/account.ts, contract-trade.ts): ``/api/v5/account/bills`
 ``/api/v5/account/bills-archive`` up to 3 months; ``/api/v5/trade/fills`` the last 3 days and
 ``/api/v5/trade/fills-history`` (``instType`` required) up to 3 months. A pass reads the recent endpoint, then goes on
 in the archive from the last billId it saw. Deposit and withdrawal history (docs-v5, Funding account: Get deposit
-history / Get withdrawal history) page by ``after`` = ts, ``limit`` ≤ 100, the 100 newest by default.
+history / Get withdrawal history) page by ``after`` = ts, ``limit`` ≤ 100, the 100 newest by default: "records
+earlier than the requested ts", a timestamp and no row id, so rows of the same millisecond as a page's oldest can go on
+past the page. The next page asks from that millisecond again (``after`` = its ts + 1) and drops the rows of it already
+read, by their own id (depId, wdId).
 """
 
 from datetime import timedelta
@@ -22,6 +25,7 @@ ENDPOINTS = {
     HistoryKind.WITHDRAWAL: (("/api/v5/asset/withdrawal-history",), {}, "ts"),
     HistoryKind.LEDGER: (("/api/v5/account/bills", "/api/v5/account/bills-archive"), {}, "billId"),
 }
+ROW_IDS = {HistoryKind.DEPOSIT: "depId", HistoryKind.WITHDRAWAL: "wdId"}
 
 
 def fetch_page(api, connection, kind, cursor):
@@ -31,12 +35,31 @@ def fetch_page(api, connection, kind, cursor):
     query = {**extra, "limit": LIMIT, **({"after": after} if after else {})}
     items = api.signed(connection, "GET", f"{paths[stage]}?{urlencode(query)}") or []
     reached = older_than_since(cursor, [int(item["ts"]) for item in items])
+    if cursor_field == "ts":
+        return ts_page(kind, cursor, items, reached)
     if items and len(items) == LIMIT and not reached:
         return Page(items, {**cursor, "stage": stage, "after": items[-1][cursor_field]})
     if not reached and stage + 1 < len(paths):
         # The recent endpoint ends where its days end: the archive goes on from the oldest row seen.
         return Page(items, {**cursor, "stage": stage + 1, "after": items[-1][cursor_field] if items else after})
     return Page(items, None)
+
+
+def ts_page(kind, cursor, items, reached):
+    """A page of a ts cursor: the rows not read yet, and the cursor asking again from the oldest row's millisecond
+    (``tied`` holds the ids read at it)."""
+    row_id = ROW_IDS[kind]
+    tied = set(cursor.get("tied", ()))
+    fresh = [item for item in items if item[row_id] not in tied]
+    if len(items) < LIMIT or reached:
+        return Page(fresh, None)
+    oldest = int(items[-1]["ts"])
+    if int(items[0]["ts"]) == oldest and cursor.get("after") == oldest + 1:
+        # A whole page inside one millisecond already asked from: no ts reaches its rows past this page. Go on below
+        # it, and the pass claims completeness only above that millisecond.
+        return Page(fresh, {**cursor, "after": oldest, "tied": []}, reach_ms=oldest + 1)
+    at_oldest = {item[row_id] for item in items if int(item["ts"]) == oldest}
+    return Page(fresh, {**cursor, "after": oldest + 1, "tied": sorted(at_oldest)})
 
 
 def normalize(kind, item):

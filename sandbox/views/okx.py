@@ -202,7 +202,8 @@ def _history_view(kind: str, name: str, cursor_field: str, *, kept: timedelta | 
 # Sources: OKX's okx/agent-trade-kit (docs/modules/account.md, spot.md; packages/core/src/tools/account.ts,
 # contract-trade.ts): bills = the last 7 days, bills-archive = up to 3 months; fills = the last 3 days,
 # fills-history = up to 3 months (instType required). docs-v5 Funding account: deposit/withdrawal history page by
-# ts (``after`` older, ``before`` newer), limit ≤ 100. Fills and bills page by billId.
+# ts (``after``: "records earlier than the requested ts", that millisecond excluded; ``before`` newer), limit ≤ 100,
+# so rows of one millisecond can straddle two pages. Fills and bills page by billId.
 RECENT_BILLS, RECENT_FILLS, ARCHIVE = timedelta(days=7), timedelta(days=3), timedelta(days=90)
 fills = _history_view(HistoryRecord.Kind.TRADE, "fills", "id", kept=RECENT_FILLS)
 fills_history = _history_view(HistoryRecord.Kind.TRADE, "fills-history", "id", kept=ARCHIVE, inst_type_required=True)

@@ -88,6 +88,13 @@ def flows(record):
     return "", "", plain(record.amount), record.currency
 
 
+def external_id(exchange_id, record):
+    """KuCoin's HF (TRADE_HF) ledger names its entries by a number, which pages by lastId: the sandbox's row id."""
+    if (exchange_id, record.kind) == ("kucoin", "ledger") and record.details.get("hf"):
+        return str(record.pk)
+    return record.txid
+
+
 def txhash(exchange_id, record):
     return record.txid if record.kind in ("deposit", "withdrawal") or (exchange_id, record.kind) == (
         "kraken", "ledger") else ""
@@ -102,7 +109,7 @@ def koinly(exchange_id, record):
     sent, sent_currency, received, received_currency = flows(record)
     label = "cost" if record.kind == "ledger" and record.entry_type == "fee" else ""
     description = " ".join(p for p in [NAMES[exchange_id], record.kind, record.entry_type if record.kind == "ledger"
-                                       else "", record.txid] if p)
+                                       else "", external_id(exchange_id, record)] if p)
     return [record.time.strftime("%Y-%m-%d %H:%M:%S UTC"), sent, sent_currency, received, received_currency,
             *fees(record), "", "", label, description, txhash(exchange_id, record)]
 
@@ -116,7 +123,7 @@ def cointracker(exchange_id, record):
 def native(exchange_id, record, connection_id):
     trade, ledger = record.kind == "trade", record.kind == "ledger"
     status = {"kucoin": "SUCCESS", "kraken": "Success"}[exchange_id] if record.kind in ("deposit", "withdrawal") else ""
-    return [exchange_id, str(connection_id), record.kind, record.txid, record.time.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+    return [exchange_id, str(connection_id), record.kind, external_id(exchange_id, record), record.time.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             record.entry_type if ledger else "", record.side if trade else "",
             record.pair.split("-")[0] if trade else record.currency, plain(record.amount),
             record.pair.split("-")[1] if trade else "", plain(record.price * record.amount) if trade else "",

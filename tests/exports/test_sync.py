@@ -138,7 +138,8 @@ def test_a_failed_sync_resumes_at_the_page_it_stopped_on_and_covers_only_once_do
     stopped_at = len(cursors)
     assert services.sync_connection_history(connection=connection, kinds=["ledger"]) == {"ledger": 10 - held}
     assert cursors[stopped_at] == cursors[stopped_at - 1]  # resumed at the window it failed on, not the newest
-    assert len(cursors) - stopped_at <= 100 - 39 + 1
+    # The rest of the daily windows, then the HF account's ledger in windows of 3 days.
+    assert len(cursors) - stopped_at <= 100 - 39 + 1 + 34
     state.refresh_from_db()
     assert state.resume_cursor is None and state.last_error == "" and state.last_synced_at
     assert state.covered_to == services.from_ms(cursors[0]["until"])
@@ -146,21 +147,84 @@ def test_a_failed_sync_resumes_at_the_page_it_stopped_on_and_covers_only_once_do
 
 
 def test_kucoin_asks_a_week_of_fills_and_a_day_of_ledgers_at_most(connect, monkeypatch):
-    """The sandbox refuses longer ranges, as KuCoin does; the windows also reach the whole range (no gap)."""
+    """The sandbox refuses longer ranges, as KuCoin does (the HF ledger answers the last 3 days instead); the windows
+    also reach the whole range (no gap)."""
     connection = connect("kucoin")
     cursors = recording(monkeypatch, "kucoin")
     services.sync_connection_history(connection=connection, kinds=["ledger", "trade"])
+    limits = {"/api/v1/fills": timedelta(days=7), "/api/v1/hf/fills": timedelta(days=7),
+              "/api/v1/accounts/ledgers": timedelta(hours=24), "/api/v1/hf/accounts/ledgers": timedelta(hours=72)}
     for cursor in cursors:
         if "start" in cursor:
-            limit = timedelta(days=7) if cursor["streams"][cursor["stream"]]["path"].endswith("fills") \
-                else timedelta(hours=24)
+            limit = limits[cursor["streams"][cursor["stream"]]["path"]]
             assert cursor["end"] - cursor["start"] <= limit.total_seconds() * 1000
     paths = {stream["path"] for cursor in cursors if "streams" in cursor for stream in cursor["streams"]}
-    assert paths == {"/api/v1/fills", "/api/v1/hf/fills", "/api/v1/accounts/ledgers"}
+    assert paths == set(limits)
     hf = HistoryEntry.objects.filter(connection=connection, kind="trade",
                                      external_id__in=sandbox_rows("kucoin", "trade").filter(details__hf=True)
                                      .values_list("txid", flat=True))
     assert hf.count() == 5  # the HF account's fills, read symbol by symbol
+
+
+def test_kucoin_hf_account_ledger_is_read_from_the_hf_endpoint_in_three_day_windows(connect, monkeypatch):
+    """The classic ledger lists no TRADE_HF entries; the HF endpoint answers a longer range with the last 3 × 24 hours,
+    so only windows of 3 days reach the older entries."""
+    connection = connect("kucoin")
+    user = sandbox_rows("kucoin", "ledger").first().user
+    now = timezone.now()
+    # Two hundred and five HF entries inside one window: two pages of the HF ledger's largest limit.
+    HistoryRecord.objects.bulk_create([
+        HistoryRecord(user=user, kind="ledger", txid=f"Lhf{index}", time=now - timedelta(days=20, seconds=205 - index),
+                      currency="USDT", amount="1" if index % 3 else "-1", fee="0", fee_currency="USDT",
+                      balance_after="5", entry_type="TRADE_EXCHANGE", details={"hf": True})
+        for index in range(205)])
+    hf_rows = sandbox_rows("kucoin", "ledger").filter(details__hf=True)
+    cursors = recording(monkeypatch, "kucoin")
+    assert services.sync_connection_history(connection=connection, kinds=["ledger"]) == {"ledger": 10 + 205}
+    stored = HistoryEntry.objects.filter(connection=connection, kind="ledger")
+    assert set(stored.values_list("external_id", flat=True)) >= {str(pk) for pk in hf_rows.values_list("pk", flat=True)}
+    assert stored.filter(external_id__in=[str(pk) for pk in hf_rows.values_list("pk", flat=True)], amount__lt=0).count() \
+        == hf_rows.filter(amount__lt=0).count()
+    hf_pages = [c for c in cursors if "start" in c and c["streams"][c["stream"]]["path"] == "/api/v1/hf/accounts/ledgers"]
+    assert any(c["last_id"] for c in hf_pages)  # the window of 205 entries was read in two pages
+    state = SyncState.objects.get(connection=connection, kind="ledger")
+    assert abs(state.covered_from - (state.covered_to - timedelta(days=100))) < timedelta(minutes=1)
+
+
+def test_okx_deposits_sharing_a_millisecond_across_a_page_boundary_are_all_read(connect):
+    """OKX's ``after`` is a ts ("records earlier than the requested ts"): rows of the oldest row's millisecond that
+    did not fit on a page are read from that millisecond again, and the ones already read come once."""
+    connection = connect("okx")
+    user = sandbox_rows("okx", "deposit").first().user
+    now = timezone.now().replace(microsecond=0)
+    rows = [HistoryRecord(user=user, kind="deposit", txid=f"Dnew{index}", time=now - timedelta(seconds=index + 1),
+                          currency="USDT", amount="1", fee="0", fee_currency="USDT", status="SUCCESS")
+            for index in range(97)]
+    # Six deposits in one millisecond: the 98th to 103rd newest, across the first page's end at 100.
+    tie = now - timedelta(seconds=200, microseconds=500)
+    rows += [HistoryRecord(user=user, kind="deposit", txid=f"Dtie{index}", time=tie, currency="USDT", amount="2",
+                           fee="0", fee_currency="USDT", status="SUCCESS") for index in range(6)]
+    HistoryRecord.objects.bulk_create(rows)
+    assert services.sync_connection_history(connection=connection, kinds=["deposit"]) == {"deposit": 10 + 103}
+    tied = HistoryRecord.objects.filter(user=user, txid__startswith="Dtie").values_list("pk", flat=True)
+    stored = HistoryEntry.objects.filter(connection=connection, kind="deposit")
+    assert stored.filter(external_id__in=[str(pk) for pk in tied]).count() == 6
+    state = SyncState.objects.get(connection=connection, kind="deposit")
+    assert abs(state.covered_from - (state.covered_to - timedelta(days=100))) < timedelta(minutes=1)
+
+
+def test_okx_withdrawals_past_a_hundred_in_one_millisecond_end_the_pass_and_its_coverage_there(connect):
+    """No ts reaches the rows of one millisecond past a hundred: the pass goes on below it, and does not say the
+    range below is complete."""
+    connection = connect("okx")
+    user = sandbox_rows("okx", "withdrawal").first().user
+    tie = timezone.now().replace(microsecond=0) - timedelta(hours=1)
+    HistoryRecord.objects.bulk_create([
+        HistoryRecord(user=user, kind="withdrawal", txid=f"Wtie{index}", time=tie, currency="USDT", amount="1",
+                      fee="0", fee_currency="USDT", status="SUCCESS") for index in range(105)])
+    assert services.sync_connection_history(connection=connection, kinds=["withdrawal"]) == {"withdrawal": 100 + 10}
+    state = SyncState.objects.get(connection=connection, kind="withdrawal")
+    assert state.covered_from == tie + timedelta(milliseconds=1) and state.resume_cursor is None
 
 
 @pytest.mark.parametrize("exchange_id", ["kraken", "okx"])

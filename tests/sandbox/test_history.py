@@ -198,3 +198,47 @@ def test_peatio_deposits_take_currency_limit_state_and_withdraws_do_not_exist(pe
     usdt = peatio("/api/v2/deposits", {"currency": "usdt", "limit": "100"}).json()
     assert {deposit["currency"] for deposit in usdt} <= {"usdt"} and all(d["state"] == "accepted" for d in usdt)
     assert peatio("/api/v2/withdraws").status_code == 404  # no version with OAuth had one
+
+
+def test_kucoin_hf_ledger_pages_by_last_id_within_three_days(kucoin):
+    """Get Account Ledgers - Trade_hf: a list, newest first, lastId pages, limit ≤ 200, and a range longer than 3 × 24
+    hours answered with the last 3 × 24 hours (KuCoin does not refuse it)."""
+    user = trader("kucoin")
+    now = timezone.now()
+    HistoryRecord.objects.bulk_create([
+        HistoryRecord(user=user, kind="ledger", txid=f"Lhf{index}", time=now - timedelta(days=10, seconds=250 - index),
+                      currency="BTC" if index % 2 else "USDT", amount="1" if index % 3 else "-1", fee="0",
+                      fee_currency="BTC", balance_after="1", entry_type="TRADE_EXCHANGE", details={"hf": True})
+        for index in range(250)])
+    start = now_ms() - 10 * DAY_MS - 3600_000
+    window = f"startAt={start}&endAt={start + 2 * 3600_000}"
+    first = kucoin(f"/api/v1/hf/accounts/ledgers?{window}&limit=500")["data"]
+    assert len(first) == 200 and first[0]["accountType"] == "TRADE_HF" and isinstance(first[0]["createdAt"], str)
+    assert [int(item["createdAt"]) for item in first] == sorted((int(item["createdAt"]) for item in first), reverse=True)
+    rest = kucoin(f"/api/v1/hf/accounts/ledgers?{window}&limit=200&lastId={first[-1]['id']}")["data"]
+    assert len(rest) == 50 and {item["id"] for item in rest}.isdisjoint(item["id"] for item in first)
+    usdt_out = kucoin(f"/api/v1/hf/accounts/ledgers?{window}&currency=USDT&direction=out&limit=200")["data"]
+    assert usdt_out and all(item["currency"] == "USDT" and item["direction"] == "out" for item in usdt_out)
+    # Over 3 × 24 hours: not refused, but read as the last 3 × 24 hours, where none of these entries are.
+    longer = kucoin(f"/api/v1/hf/accounts/ledgers?startAt={start}&endAt={start + 3 * DAY_MS + 1}")
+    assert longer["code"] == "200000"
+    assert all(int(item["createdAt"]) >= now_ms() - 3 * DAY_MS - 60_000 for item in longer["data"])
+    # The classic ledger lists no TRADE_HF entries.
+    classic = kucoin(f"/api/v1/accounts/ledgers?startAt={now_ms() - 10 * DAY_MS - DAY_MS // 2}"
+                     f"&endAt={now_ms() - 10 * DAY_MS + DAY_MS // 2}&pageSize=500")["data"]["items"]
+    assert not {item["id"] for item in classic} & {f"Lhf{index}" for index in range(250)}
+
+
+def test_okx_deposit_history_after_is_a_ts_and_excludes_that_millisecond(okx):
+    user = trader("okx")
+    moment = timezone.now().replace(microsecond=0) - timedelta(minutes=5)
+    for index in range(3):
+        HistoryRecord.objects.create(user=user, kind="deposit", txid=f"Dtie{index}", time=moment, currency="USDT",
+                                     amount="1", fee="0", fee_currency="USDT", status="SUCCESS")
+    ts = int(moment.timestamp() * 1000)
+    newest = okx("/api/v5/asset/deposit-history?limit=2")["data"]
+    assert [item["ts"] for item in newest] == [str(ts), str(ts)]
+    # "records earlier than the requested ts": the third deposit of that millisecond is not after=ts's.
+    assert all(int(item["ts"]) < ts for item in okx(f"/api/v5/asset/deposit-history?after={ts}")["data"])
+    assert len([item for item in okx(f"/api/v5/asset/deposit-history?after={ts + 1}")["data"]
+                if item["ts"] == str(ts)]) == 3
