@@ -237,6 +237,7 @@ CELERY_BEAT_SCHEDULE = {
     # Connections that live by their API key (OKX): one signed read each per hour, spread over the hour.
     "connectors-api-key-health": {"task": "connectors.tasks.sweep_api_key_health", "schedule": 3600.0},
     "exports-sync-history": {"task": "exports.tasks.sync_all_connections", "schedule": 3600.0},
+    "exports-fail-stalled": {"task": "exports.tasks.fail_stalled_exports", "schedule": 60.0},
 }
 
 # Export files: written here, served only through the authenticated download view, deleted after expiry.
