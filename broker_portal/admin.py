@@ -6,6 +6,8 @@ from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from connectors.base.hosts import check_base_url
+from connectors.base.http import HostNotAllowed
 from connectors.exchanges import EXCHANGES
 from connectors.kucoin.credential import KEY_CREATION_CHOICES, attribution_errors
 
@@ -426,6 +428,15 @@ class ExchangeCredentialForm(forms.ModelForm):
             self.add_error(f"kucoin_{key}", message)
         cleaned["settings"] = {**(cleaned.get("settings") or {}), **values}
 
+    def clean_base_urls(self, cleaned, exchange) -> None:
+        """Production calls only the exchange's known hosts (the generic provider: public ones), see
+        connectors/base/hosts.py; an extra host is allowed by the operator's EXCHANGE_ALLOWED_EXTRA_HOSTS only."""
+        for name in ("authorize_base_url", "api_base_url"):
+            try:
+                check_base_url(cleaned.get(name) or "", known_hosts=exchange.known_hosts if exchange else None)
+            except HostNotAllowed as refused:
+                self.add_error(name, str(refused))
+
     def clean(self):
         cleaned = super().clean()
         if (cleaned.get("exchange") or getattr(self.instance, "exchange", "")) == "kucoin":
@@ -439,6 +450,7 @@ class ExchangeCredentialForm(forms.ModelForm):
             not_allowed = sorted(set(cleaned.get("default_permissions") or []) - set(cleaned.get("allowed_permissions") or []))
             if not_allowed and not self.errors.get("default_permissions"):
                 self.add_error("default_permissions", f"Defaults must be allowed too: {', '.join(not_allowed)}")
+        self.clean_base_urls(cleaned, exchange)
         provider_class = registry.get_class(exchange.id) if exchange is not None else None
         if getattr(provider_class, "confidential_clients_only", False) and cleaned.get("client_type") == "public":
             self.add_error("client_type", f"{exchange.name} takes only confidential clients (authorization code "

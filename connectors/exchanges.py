@@ -44,6 +44,8 @@ class Exchange:
     application_form: tuple[str, ...] = field(default_factory=tuple)
     # How exports name the exchange where its full name is longer than an accountant needs.
     short_name: str = ""
+    # The hosts production may call for this exchange (connectors/base/hosts.py); empty: any public host.
+    known_hosts: tuple[str, ...] = ()
 
     @property
     def permission_codes(self) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ from broker_portal.models import ExchangeCredential
 from .base.api import ApiKeyInvalid, ExchangeAPIError
 from .base.http import ExchangeUnavailable, HostNotAllowed
 from .models import ExchangeConnection
-from .refresh import api_key_credential_exchanges, connection_mark_api_key_invalid
+from .refresh import KeyPairRotated, api_key_credential_exchanges, connection_mark_api_key_invalid
 from .selectors import exchange_api
 
 logger = logging.getLogger(__name__)
@@ -59,7 +59,11 @@ def connection_check_api_key(*, connection_id: int) -> str:
     try:
         api.check_api_key(connection)
     except ApiKeyInvalid as error:
-        connection_mark_api_key_invalid(connection_id=connection.pk, code=error.code)
+        try:
+            connection_mark_api_key_invalid(connection_id=connection.pk, code=error.code,
+                                            refused_api_key=connection.api_key)
+        except KeyPairRotated:  # a refresh replaced the key after we read it: the refused key is history
+            return CheckOutcome.SKIPPED
         return CheckOutcome.INVALID
     except (ExchangeUnavailable, HostNotAllowed, ExchangeAPIError) as error:
         logger.info("key check of connection %s inconclusive: %s", connection.pk, type(error).__name__)

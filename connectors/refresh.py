@@ -314,22 +314,32 @@ def _notify(connection_id: int, notice: str) -> None:
     transaction.on_commit(lambda: send_connection_notice.delay(connection_id, notice))
 
 
-def connection_mark_api_key_invalid(*, connection_id: int, code: str) -> bool:
+class KeyPairRotated(Exception):
+    """A call was refused with a key pair that a sibling's refresh has since replaced in the row."""
+
+
+def connection_mark_api_key_invalid(*, connection_id: int, code: str, refused_api_key: str | None = None) -> bool:
     """A signed call met the exchange's answer that the connection's API key is no longer valid: the user must
-    connect again (the same e-mail, banner and audit as a dead refresh grant). False where it was not active."""
+    connect again (the same e-mail, banner and audit as a dead refresh grant). False where it was not active.
+    ``refused_api_key``: the key the call signed with; if the row (read under its lock) holds another one, a
+    sibling's refresh replaced it meanwhile (Peatio rotates the pair with the token) and KeyPairRotated is raised
+    instead: the key the row holds was never refused."""
     with transaction.atomic():
-        connection = ExchangeConnection.objects.select_for_update().filter(pk=connection_id,
-                                                                           status=Status.ACTIVE).first()
+        connection = ExchangeConnection.objects.select_for_update(no_key=True).filter(
+            pk=connection_id, status=Status.ACTIVE).first()
         if connection is None:
             return False
+        if refused_api_key is not None and connection.api_key != refused_api_key:
+            raise KeyPairRotated()
         connection_mark_needs_reauthorization(connection=connection, reason=f"api key refused ({code})")
         return True
 
 
 def call_with_fresh_token(*, connection: ExchangeConnection, call: Callable[[ExchangeConnection], T]) -> T:
     """Run an exchange call; if the exchange says the access token expired (401, Peatio's 2010), run the
-    single-flight refresh and retry once. A call that raced a sibling's refresh only re-reads the row. If it says
-    the API key is no longer valid, the connection is marked for reconnection."""
+    single-flight refresh and retry once. A call that raced a sibling's refresh only re-reads the row, also where
+    the exchange refused the key pair the sibling replaced (Peatio's 2008): then it retries once with the fresh
+    pair. If it says the API key is no longer valid, the connection is marked for reconnection."""
     try:
         return _call_marking_invalid_key(connection, call)
     except AccessTokenExpired:
@@ -337,14 +347,20 @@ def call_with_fresh_token(*, connection: ExchangeConnection, call: Callable[[Exc
         connection.refresh_from_db()
         if result.outcome not in Outcome.USABLE:
             raise RefreshFailed(connection.last_error or "Access to the exchange could not be renewed.")
-    return _call_marking_invalid_key(connection, call)
+    except KeyPairRotated:
+        connection.refresh_from_db()
+    try:
+        return _call_marking_invalid_key(connection, call)
+    except KeyPairRotated:  # rotated again during the retry: the caller may try again later
+        raise RefreshFailed(f"{connection.get_exchange_display()} is renewing access right now; try again.")
 
 
 def _call_marking_invalid_key(connection: ExchangeConnection, call: Callable[[ExchangeConnection], T]) -> T:
     try:
         return call(connection)
     except ApiKeyInvalid as error:
-        connection_mark_api_key_invalid(connection_id=connection.pk, code=error.code)
+        connection_mark_api_key_invalid(connection_id=connection.pk, code=error.code,
+                                        refused_api_key=connection.api_key)
         raise RefreshFailed(f"{connection.get_exchange_display()} no longer accepts the API key: connect again "
                             f"to make a new one.")
 

@@ -125,6 +125,8 @@ class ExportJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     # When a worker took the job: a job still RUNNING long after the task's time limit has lost its worker.
     started_at = models.DateTimeField(null=True, blank=True)
+    # Written every EXPORT_HEARTBEAT_SECONDS while a worker runs the job: a stale one means its worker died.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
 

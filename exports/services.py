@@ -6,7 +6,9 @@ import io
 import itertools
 import logging
 import secrets
+import threading
 import time
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -43,6 +45,11 @@ EXPORT_SOFT_TIME_LIMIT = 3 * 3600
 EXPORT_TIME_LIMIT = EXPORT_SOFT_TIME_LIMIT + 60
 # A job RUNNING for longer than the hard limit plus this has no worker left: the limit killed it, or it died.
 ABANDONED_AFTER = timedelta(seconds=EXPORT_TIME_LIMIT) + timedelta(minutes=10)
+# While a job runs, a thread of its worker writes heartbeat_at this often (setting EXPORT_HEARTBEAT_SECONDS); a
+# RUNNING job whose heartbeat is older than STALLED_AFTER_BEATS beats lost its worker (killed, OOM, host lost).
+EXPORT_HEARTBEAT_SECONDS = 30
+STALLED_AFTER_BEATS = 4
+STALLED_MESSAGE = "The export stopped because the worker running it was lost. Start it again."
 ABANDONED_MESSAGE = ("The export did not finish within {hours} hours and was stopped. Request it again, for a shorter "
                      "range or fewer kinds of history if it is large.")
 
@@ -259,13 +266,15 @@ def export_run(*, job: ExportJob, use_copy: bool | None = None) -> ExportJob:
         use_copy = export_format.sql_columns is not None and connection.vendor == "postgresql"
     # A random name: the file is only ever served through the download view, never from a guessable URL.
     file_name = f"{job.tenant.slug}-export-{job.pk}-{secrets.token_hex(8)}.{export_format.extension}"
+    started = timezone.now()
     ExportJob.objects.filter(pk=job.pk).update(status=ExportJob.Status.RUNNING, rows_written=0, file_name=file_name,
-                                               started_at=timezone.now())
+                                               started_at=started, heartbeat_at=started)
     path = exports_dir() / file_name
     entries = history_for_export(job=job)
     try:
         write = write_with_copy if use_copy else write_with_python
-        counts, digest, size = write(job=job, export_format=export_format, entries=entries, path=path)
+        with export_heartbeat(job_id=job.pk):
+            counts, digest, size = write(job=job, export_format=export_format, entries=entries, path=path)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -277,6 +286,38 @@ def export_run(*, job: ExportJob, use_copy: bool | None = None) -> ExportJob:
     )
     job.refresh_from_db()
     return job
+
+
+def heartbeat_seconds() -> float:
+    return float(getattr(settings, "EXPORT_HEARTBEAT_SECONDS", EXPORT_HEARTBEAT_SECONDS))
+
+
+@contextmanager
+def export_heartbeat(*, job_id: int):
+    """Beat on the job's row from a thread with its own database connection, so that a long COPY (which reports
+    nothing until its first rows) still shows its worker alive, and a killed worker stops beating at once.
+    Inside an outer transaction (tests) nothing beats: the caller may hold the row's lock, and a beat would wait
+    for it."""
+    if connection.in_atomic_block:
+        yield
+        return
+    stop = threading.Event()
+
+    def beat():
+        try:
+            while not stop.wait(heartbeat_seconds()):
+                ExportJob.objects.filter(pk=job_id, status=ExportJob.Status.RUNNING).update(
+                    heartbeat_at=timezone.now())
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name=f"export-{job_id}-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def write_with_python(*, job, export_format, entries, path) -> tuple[dict[str, int], str, int]:
@@ -387,6 +428,23 @@ def export_fail_if_abandoned(*, job: ExportJob, now=None) -> bool:
         (exports_dir() / job.file_name).unlink(missing_ok=True)
     logger.warning("Export %s had been running since %s without a worker; failed", job.pk, started)
     return True
+
+
+def exports_fail_stalled(*, now=None) -> int:
+    """Beat (every minute): fail each RUNNING job whose heartbeat stopped, and remove its partial file, so a
+    killed worker's job is failed within minutes and can be requested again."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=heartbeat_seconds() * STALLED_AFTER_BEATS)
+    failed = 0
+    for job in ExportJob.objects.filter(status=ExportJob.Status.RUNNING, heartbeat_at__lt=cutoff):
+        # Only if its heartbeat is still the stale one: a job that beat or finished meanwhile keeps running.
+        if ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.RUNNING, heartbeat_at=job.heartbeat_at).update(
+                status=ExportJob.Status.FAILED, error=STALLED_MESSAGE, finished_at=now, file_name=""):
+            if job.file_name:
+                (exports_dir() / job.file_name).unlink(missing_ok=True)
+            logger.warning("Export %s lost its worker (last heartbeat %s); failed", job.pk, job.heartbeat_at)
+            failed += 1
+    return failed
 
 
 def exports_fail_abandoned(*, now=None) -> int:

@@ -50,3 +50,9 @@ def run_export(job_id: int):
     except Exception as error:
         logger.exception("Export %s failed", job_id)
         services.export_fail(job_id=job_id, error=f"The export failed: {error.__class__.__name__}")
+
+
+@shared_task(ignore_result=True, soft_time_limit=60, time_limit=90)
+def fail_stalled_exports():
+    """Beat: jobs whose worker died are failed within minutes, not hours."""
+    services.exports_fail_stalled()

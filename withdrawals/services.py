@@ -7,6 +7,7 @@ history resolves; nothing is sent again before that.
 """
 
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -65,6 +66,15 @@ class QuoteChanged(WithdrawalError):
 
 class DetailsChanged(WithdrawalError):
     """The details changed while the exchange was quoting them: that quote is for other details."""
+
+
+class BrokerLimitExceeded(WithdrawalError):
+    """A broker admin's cap refused the withdrawal; carries what the audit and the admins' alert say."""
+
+    def __init__(self, message: str, *, withdrawal: Withdrawal, limit: WithdrawalLimit, used_usdt: Decimal,
+                 value_usdt: Decimal):
+        super().__init__(message)
+        self.withdrawal, self.limit, self.used_usdt, self.value_usdt = withdrawal, limit, used_usdt, value_usdt
 
 
 @dataclass
@@ -256,7 +266,8 @@ def withdrawal_preview(*, withdrawal: Withdrawal, request=None) -> Withdrawal:
     api, hooks, _ = exchange_context(withdrawal.connection)
     quoted_for = quoted_details(withdrawal)
     quote, price = _quote(withdrawal, api, hooks)
-    check_broker_limits(withdrawal=withdrawal, value_usdt=quote.total_debit * price.usdt)
+    with recording_limit_refusals(request):
+        check_broker_limits(withdrawal=withdrawal, value_usdt=quote.total_debit * price.usdt)
     with transaction.atomic():
         locked = _locked(withdrawal.pk)
         if locked.state not in Withdrawal.EDITABLE:
@@ -356,8 +367,32 @@ def check_broker_limits(*, withdrawal: Withdrawal, value_usdt: Decimal, now: dat
         if used + value_usdt > limit.max_usdt:
             who = "your" if limit.scope == WithdrawalLimit.Scope.PER_USER else "this broker's"
             left = max(limit.max_usdt - used, Decimal(0)).quantize(Decimal("0.01"))
-            raise WithdrawalError(f"This exceeds {who} withdrawal limit of {limit.max_usdt} USDT per "
-                                  f"{limit.window_hours} hours ({left} USDT left).")
+            raise BrokerLimitExceeded(f"This exceeds {who} withdrawal limit of {limit.max_usdt} USDT per "
+                                      f"{limit.window_hours} hours ({left} USDT left).", withdrawal=withdrawal,
+                                      limit=limit, used_usdt=used, value_usdt=value_usdt)
+
+
+@contextmanager
+def recording_limit_refusals(request=None):
+    """Audit a limit refusal and alert the tenant's broker admins. Outermost, so that a refusal met inside a
+    transaction (the send's) is recorded after that transaction has rolled back, not rolled back with it."""
+    try:
+        yield
+    except BrokerLimitExceeded as refusal:
+        withdrawal_record_limit_refusal(refusal=refusal, request=request)
+        raise
+
+
+def withdrawal_record_limit_refusal(*, refusal: BrokerLimitExceeded, request=None) -> None:
+    from .tasks import notify_broker_admins_of_limit_refusal
+
+    limit = refusal.limit
+    with transaction.atomic():
+        _audit(refusal.withdrawal, "refused_by_limit", request, limit_id=limit.pk, scope=limit.scope,
+               max_usdt=str(limit.max_usdt), window_hours=limit.window_hours, used_usdt=str(refusal.used_usdt),
+               value_usdt=str(refusal.value_usdt))
+        withdrawal_id, limit_id, value = refusal.withdrawal.pk, limit.pk, str(refusal.value_usdt)
+        transaction.on_commit(lambda: notify_broker_admins_of_limit_refusal.delay(withdrawal_id, limit_id, value))
 
 
 # --- steps 4 and 5: the exchange's security check and its 2FA factors -------------------------------------
@@ -427,7 +462,7 @@ def _ready_state(hooks: ExchangeWithdrawals) -> str:
 
 def withdrawal_submit(*, withdrawal_id: int, tenant, user, codes: dict, request=None) -> Withdrawal:
     """Send the withdrawal once. Concurrent or repeated calls find it ``submitting`` or later and send nothing."""
-    with transaction.atomic():
+    with recording_limit_refusals(request), transaction.atomic():
         try:
             locked = Withdrawal.objects.select_for_update().select_related("tenant", "user", "connection").get(
                 pk=withdrawal_id, tenant=tenant, user=user)

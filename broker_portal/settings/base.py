@@ -237,7 +237,14 @@ CELERY_BEAT_SCHEDULE = {
     # Connections that live by their API key (OKX): one signed read each per hour, spread over the hour.
     "connectors-api-key-health": {"task": "connectors.tasks.sweep_api_key_health", "schedule": 3600.0},
     "exports-sync-history": {"task": "exports.tasks.sync_all_connections", "schedule": 3600.0},
+    "exports-fail-stalled": {"task": "exports.tasks.fail_stalled_exports", "schedule": 60.0},
 }
+
+# Server-side calls only to each exchange's known hosts (connectors/base/hosts.py): on in production, off where
+# the sandbox runs on loopback. Extra hosts (a broker's own OAuth 2.0 server on a private network, a staging
+# exchange) are allowed only here, by whoever deploys the portal.
+EXCHANGE_HOSTS_ENFORCED = env("EXCHANGE_HOSTS_ENFORCED", "false").lower() == "true"
+EXCHANGE_ALLOWED_EXTRA_HOSTS = env_list("EXCHANGE_ALLOWED_EXTRA_HOSTS", [])
 
 # Export files: written here, served only through the authenticated download view, deleted after expiry.
 EXPORTS_DIR = Path(env("EXPORTS_DIR", str(VAR_DIR / "exports")))

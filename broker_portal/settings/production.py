@@ -24,3 +24,5 @@ SECURE_HSTS_PRELOAD = True
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https"
+
+EXCHANGE_HOSTS_ENFORCED = True  # connectors/base/hosts.py: never off in production

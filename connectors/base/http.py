@@ -49,6 +49,10 @@ class ExchangeSession(requests.Session):
         origin = origin_of(url)
         if origin not in self.allowed_origins:
             raise HostNotAllowed(f"{origin} is not a configured exchange host.")
+        from .hosts import check_call_url
+
+        # Again at call time: a base URL stored before the policy, or edited around the admin form, is refused too.
+        check_call_url(url)
         kwargs.setdefault("timeout", self.timeout)
         kwargs.setdefault("proxies", self.allowed_origins[origin])
         kwargs["allow_redirects"] = False

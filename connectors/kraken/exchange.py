@@ -29,6 +29,7 @@ EXCHANGE = Exchange(
     ),
     authorize_base_url="https://id.kraken.com",
     api_base_url="https://api.kraken.com",
+    known_hosts=("id.kraken.com", "api.kraken.com"),
     withdrawal_permissions=("account.fast-api-key:funds-withdraw",),
     application_form=("redirect_uris", "allowed_permissions", "logo", "rsa_public_key"),
 )

@@ -17,6 +17,7 @@ EXCHANGE = Exchange(
     default_permissions=("API_COMMON", "API_SPOT", "API_FUTURES", "API_EARN"),
     authorize_base_url="https://www.kucoin.com",
     api_base_url="https://api.kucoin.com",
+    known_hosts=("www.kucoin.com", "api.kucoin.com"),
     withdrawal_permissions=("API_WITHDRAW_OAUTH",),
     application_form=("service_ip_list", "trading_ip_list", "redirect_uris"),
 )

@@ -2,6 +2,8 @@
 
 from connectors.exchanges import Exchange, Permission
 
+from .regions import REGIONAL_HOSTS
+
 EXCHANGE = Exchange(
     id="okx",
     name="OKX",
@@ -12,5 +14,6 @@ EXCHANGE = Exchange(
     default_permissions=("read_only",),
     authorize_base_url="https://www.okx.com",
     api_base_url="https://www.okx.com",
+    known_hosts=REGIONAL_HOSTS,  # every genuine OKX site (regions.py)
     application_form=("service_ip_list", "redirect_uris", "logo", "allowed_permissions", "cross_domain_name"),
 )

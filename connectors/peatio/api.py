@@ -6,11 +6,16 @@ import time
 from decimal import Decimal
 from urllib.parse import unquote, urlencode
 
-from connectors.base.api import AccessTokenExpired, ApiKey, Balance, ExchangeAPI, ExchangeAPIError, json_or_empty
+from connectors.base.api import (
+    AccessTokenExpired, ApiKey, ApiKeyInvalid, Balance, ExchangeAPI, ExchangeAPIError, json_or_empty,
+)
 
 # hpyhacking/peatio (2017) app/api/api_v2/errors.rb: InvalidAccessKeyError ("The access key ... does not
-# exist.") and ExpiredAccessKeyError.
+# exist.") and ExpiredAccessKeyError. A pair replaced by a refresh is 2008, not 2009: Doorkeeper revokes the old
+# token and lib/doorkeeper/access_token.rb#revoke destroys its APIToken, which keypair_authenticator.rb#check_token!
+# then cannot find. 2009 (DisabledAccessKeyError) is only the member's api_disabled: no fresh pair fixes it.
 UNKNOWN_ACCESS_KEY = 2008
+DISABLED = 2009
 EXPIRED = 2010
 
 
@@ -72,6 +77,12 @@ class PeatioAPI(ExchangeAPI):
                 error = {"message": str(error)}
             if error.get("code") == EXPIRED:
                 raise AccessTokenExpired(error.get("message", "Expired."), code=str(EXPIRED))
+            if error.get("code") == UNKNOWN_ACCESS_KEY:
+                # Revoked, or replaced by a refresh: call_with_fresh_token retries once if a sibling rotated it.
+                raise ApiKeyInvalid(str(error.get("message", "Unknown access key.")), code=str(UNKNOWN_ACCESS_KEY))
+            if error.get("code") == DISABLED:
+                raise ExchangeAPIError("The exchange has disabled API access for this account; the account "
+                                       "holder must ask the exchange to enable it.", code=str(DISABLED))
             raise ExchangeAPIError(str(error.get("message", "Refused.")), code=str(error.get("code", "")))
         if response.status_code != 200:
             raise ExchangeAPIError(f"HTTP {response.status_code}")

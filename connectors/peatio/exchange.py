@@ -13,6 +13,7 @@ EXCHANGE = Exchange(
     default_permissions=("profile", "history"),
     authorize_base_url="https://f1cx.com",
     api_base_url="https://f1cx.com",
+    known_hosts=("f1cx.com",),
     application_form=("redirect_uris", "allowed_permissions"),
     short_name="Peatio",
 )

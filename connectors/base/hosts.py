@@ -1,0 +1,73 @@
+"""Where server-side calls may go: in production, only an exchange's known production hosts (each package's
+``Exchange.known_hosts``, data), or a host the operator allows explicitly (EXCHANGE_ALLOWED_EXTRA_HOSTS, set by
+the deployment's superuser, never from the admin); the generic OAuth 2.0 provider may name any host that resolves
+only to public addresses. A broker admin's typed base URL can so not reach a private network, a cloud metadata
+address or a service on loopback (ASVS V12.6.1, SSRF). Off outside production (EXCHANGE_HOSTS_ENFORCED), where
+the sandbox runs on loopback."""
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+from .http import HostNotAllowed
+
+
+def enforced() -> bool:
+    return bool(getattr(settings, "EXCHANGE_HOSTS_ENFORCED", False))
+
+
+def extra_hosts() -> set[str]:
+    return {host.strip().lower() for host in getattr(settings, "EXCHANGE_ALLOWED_EXTRA_HOSTS", []) if host.strip()}
+
+
+def all_known_hosts() -> set[str]:
+    from connectors.exchanges import EXCHANGES
+
+    return {host for exchange in EXCHANGES.values() for host in exchange.known_hosts}
+
+
+def is_public_address(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast
+                                 or ip.is_reserved or ip.is_unspecified)
+
+
+def resolves_to_public_addresses_only(host: str) -> bool:
+    """Every address the name resolves to is public. The connection resolves the name again: a rebinding DNS
+    server could still answer differently then; the known-hosts list is what closes that for the exchanges."""
+    try:
+        infos = socket.getaddrinfo(host, 443, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
+        return False
+    return bool(infos) and all(is_public_address(info[4][0]) for info in infos)
+
+
+def check_base_url(url: str, *, known_hosts: tuple[str, ...] | set[str] | None) -> None:
+    """Raise HostNotAllowed unless production may call ``url``. ``known_hosts``: the exchange's; None or empty
+    for the generic OAuth 2.0 provider, whose hosts must then be public."""
+    if not enforced() or not url:
+        return
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme != "https" or not host:
+        raise HostNotAllowed(f"{url} is not an https address.")
+    if host in extra_hosts():
+        return
+    if known_hosts:
+        if host not in known_hosts:
+            raise HostNotAllowed(f"{host} is not one of this exchange's hosts ({', '.join(sorted(known_hosts))}).")
+        return
+    if not resolves_to_public_addresses_only(host):
+        raise HostNotAllowed(f"{host} is not a public address (private, loopback and link-local ones are refused).")
+
+
+def check_call_url(url: str) -> None:
+    """At call time the exchange is not known: a host of some exchange, an allowed extra one, or a public one."""
+    if not enforced():
+        return
+    host = (urlsplit(url).hostname or "").lower()
+    check_base_url(url, known_hosts=None if host not in all_known_hosts() else all_known_hosts())
