@@ -1,6 +1,8 @@
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
+from broker_portal.models import Membership
+
 from .models import ApiToken
 from .tokens import token_for_key
 
@@ -20,6 +22,11 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         token = token_for_key(header[len(self.keyword) + 1:].strip(), tenant=getattr(request, "tenant", None))
         if token is None or not token.user.is_active:
             raise exceptions.AuthenticationFailed("Invalid or revoked API token.")
+        # The token is bound to its tenant (token_for_key); its user must also still belong there.
+        membership = Membership.objects.filter(user=token.user, tenant_id=token.tenant_id).first()
+        if membership is None and not token.user.is_superuser:
+            raise exceptions.AuthenticationFailed("Invalid or revoked API token.")
+        request._request._membership = membership  # what tenancy.membership_of would look up again
         now = timezone.now()
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > LAST_USED_RESOLUTION_SECONDS:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

@@ -10,7 +10,7 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from broker_portal.ratelimits import RateLimited, consume
+from broker_portal.ratelimits import RateLimited, consume, mfa_code_attempt
 from broker_portal.tenancy import get_for_tenant, membership_of
 from connectors.base.api import ExchangeAPIError
 from connectors.base.http import ExchangeUnavailable
@@ -109,6 +109,18 @@ def verify_portal_mfa(user, code: str) -> bool:
     return authenticator is not None and TOTP(authenticator).validate_code(code)
 
 
+def verify_portal_mfa_limited(request, code: str) -> bool:
+    """The code checked under the web forms' lock-out: over it, a 429 and the code is not even tried."""
+    try:
+        clear_failures = mfa_code_attempt(request, request.user)
+    except RateLimited as limited:
+        raise TooManyRequests(f"Too many wrong authenticator codes; try again in {limited.retry_after} seconds.")
+    if not verify_portal_mfa(request.user, code):
+        return False
+    clear_failures()
+    return True
+
+
 class WithdrawalFactors(APIView):
     @extend_schema(request=FactorsInput, responses={200: WithdrawalSerializer})
     def post(self, request, pk):
@@ -116,7 +128,7 @@ class WithdrawalFactors(APIView):
         withdrawal = own_withdrawal(request, pk)
         data = FactorsInput(data=request.data)
         data.is_valid(raise_exception=True)
-        if not verify_portal_mfa(request.user, data.validated_data["mfa_code"]):
+        if not verify_portal_mfa_limited(request, data.validated_data["mfa_code"]):
             withdrawal_services.withdrawal_step_up_refused(withdrawal=withdrawal, request=request)
             raise DomainError("The authenticator code is not valid (set up two-factor authentication first).")
         try:

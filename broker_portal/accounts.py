@@ -1,10 +1,17 @@
-"""allauth hooks: sign-in scoped to the request's tenant, and MFA secrets encrypted at rest."""
+"""allauth hooks: sign-in scoped to the request's tenant, MFA secrets encrypted at rest, TOTP codes used once."""
+
+import time
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.auth_backends import AuthenticationBackend
 from allauth.account.forms import ResetPasswordForm
 from allauth.core import context
+from allauth.mfa import app_settings as mfa_settings
 from allauth.mfa.adapter import DefaultMFAAdapter
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.internal import auth as totp_auth
+from allauth.mfa.utils import decrypt
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
 from . import crypto
@@ -72,3 +79,51 @@ class EncryptingMFAAdapter(DefaultMFAAdapter):
     def get_totp_issuer(self) -> str:
         tenant = getattr(context.request, "tenant", None)
         return tenant.name if tenant is not None else super().get_totp_issuer()
+
+
+# Where in a TOTP authenticator's data the counter (time step) of the last code it accepted is kept.
+LAST_TOTP_COUNTER = "last_counter"
+
+
+def accepted_totp_counter(totp: totp_auth.TOTP, code: str) -> int | None:
+    """The time step a code that allauth found valid belongs to (the latest, should two steps share it)."""
+    secret = decrypt(totp.instance.data["secret"])
+    now = int(time.time()) // mfa_settings.TOTP_PERIOD
+    # One step wider than allauth's window: it checked validity a moment ago, possibly in the previous step.
+    reach = mfa_settings.TOTP_TOLERANCE + 1
+    matches = [counter for counter in range(now - reach, now + reach + 1)
+               if totp_auth.compare_user_code(actual=code, expected=expected_code(secret, counter))]
+    return max(matches) if matches else None
+
+
+def expected_code(secret: str, counter: int) -> str:
+    return totp_auth.format_hotp_value(totp_auth.hotp_value(secret, counter))
+
+
+def use_totp_code_once(totp: totp_auth.TOTP, code: str) -> bool:
+    """Accept a valid code only if its time step is later than that of the last code accepted.
+
+    allauth remembers a used code in the cache for one period, but with MFA_TOTP_TOLERANCE periods either side
+    a code is valid for 2 * tolerance + 1 periods, so it could be replayed. RFC 6238 §5.2: a verifier MUST NOT
+    accept an OTP a second time. Keeping the last accepted time step on the authenticator row (locked while it
+    is compared) also refuses an older code once a newer one was used, and survives a cache flush."""
+    counter = accepted_totp_counter(totp, code)
+    if counter is None or totp.instance.pk is None:
+        return False
+    with transaction.atomic():
+        row = Authenticator.objects.select_for_update().filter(pk=totp.instance.pk).first()
+        last = row.data.get(LAST_TOTP_COUNTER) if row is not None else None
+        if row is None or (last is not None and counter <= last):
+            return False
+        row.data[LAST_TOTP_COUNTER] = counter
+        row.save(update_fields=["data"])
+    totp.instance.data = row.data
+    return True
+
+
+def install_totp_replay_guard() -> None:
+    """allauth's TOTP offers no hook for this: its used-code check is replaced (every TOTP check goes through
+    it: sign-in, re-authentication, the API's step-up). Fails loudly if an allauth upgrade moves it."""
+    if not callable(getattr(totp_auth.TOTP, "_mark_code_used", None)):
+        raise ImproperlyConfigured("allauth's TOTP._mark_code_used is gone: TOTP codes could be replayed.")
+    totp_auth.TOTP._mark_code_used = use_totp_code_once

@@ -7,3 +7,6 @@ class BrokerPortalConfig(AppConfig):
 
     def ready(self):
         from . import checks, crypto, signals  # noqa: F401  (registers checks and receivers)
+        from .accounts import install_totp_replay_guard
+
+        install_totp_replay_guard()

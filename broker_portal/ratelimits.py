@@ -7,6 +7,8 @@ import functools
 import time
 from dataclasses import dataclass
 
+from allauth.core import ratelimit as allauth_ratelimit
+from allauth.core.internal.ratelimit import parse_rates
 from django.conf import settings
 from django.core.cache import cache
 from django.shortcuts import render
@@ -68,3 +70,17 @@ def rate_limited(action: str):
         return wrapper
 
     return decorate
+
+
+def mfa_code_attempt(request, user):
+    """Count one MFA code tried outside allauth's forms (the API's step-up) against the very limit allauth's
+    sign-in and re-authentication forms apply: ACCOUNT_RATE_LIMITS["login_failed"], on the key allauth uses
+    per user (allauth.mfa.base.internal.flows.check_rate_limit). Guesses through the API and the web add up,
+    and the user is locked out for the window once over it. Raises RateLimited; returns what clears the
+    count after a right code, as allauth does."""
+    key = f"mfa-auth-user-{user.pk}"
+    django_request = getattr(request, "_request", request)  # the API passes DRF's request
+    if not allauth_ratelimit.consume(django_request, action="login_failed", key=key):
+        windows = [rate.duration for rate in parse_rates(settings.ACCOUNT_RATE_LIMITS.get("login_failed"))]
+        raise RateLimited("mfa_code", retry_after=int(max(windows, default=60)))
+    return lambda: allauth_ratelimit.clear(django_request, action="login_failed", key=key)

@@ -1,9 +1,15 @@
-"""Sign-ins and failed sign-ins go to the audit log of the tenant they happened at."""
+"""Sign-ins and failed sign-ins go to the audit log of the tenant they happened at; a sign-in binds the session."""
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
 from .audit import record_audit_event
+from .tenancy import bind_session_to_tenant
+
+
+@receiver(user_logged_in)
+def bind_session(sender, request, user, **kwargs):
+    bind_session_to_tenant(request)
 
 
 @receiver(user_logged_in)

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponseNotFound
 from django.shortcuts import redirect
@@ -41,6 +42,59 @@ class TenantMiddleware:
         if request.tenant is None:
             return HttpResponseNotFound("Not found", content_type="text/plain")
         return self.get_response(request)
+
+
+# The tenant a session was signed in at (its id), written at sign-in and checked on every request.
+SESSION_TENANT_KEY = "portal_tenant_id"
+
+
+class SessionTenantMiddleware:
+    """A session works only at the tenant it was signed in at, and only while its user is a member there.
+
+    Without this a member of one broker could carry their session cookie to another broker's host and be
+    signed in there. A session presented elsewhere, or whose user has left the tenant, is ended (ASVS V3.3.1).
+    Runs after AuthenticationMiddleware, so pages, the admin and the API's session authentication all see an
+    anonymous user afterwards."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest):
+        tenant = getattr(request, "tenant", None)
+        user = getattr(request, "user", None)
+        if tenant is not None and user is not None and user.is_authenticated:
+            reason = session_refusal(request, tenant, user)
+            if reason:
+                end_session(request, tenant, user, reason)
+        return self.get_response(request)
+
+
+def session_refusal(request: HttpRequest, tenant: Tenant, user) -> str:
+    """Why this signed-in session may not be used at this tenant, or "" when it may."""
+    bound = request.session.get(SESSION_TENANT_KEY)
+    if bound is not None and bound != tenant.pk:
+        return "signed_in_at_another_tenant"
+    # A session signed in before sessions were bound has no tenant: the membership check alone holds it to the
+    # tenants its user belongs to, until it expires (binding it here would cost a session write per request).
+    if not (user.is_superuser or membership_of(request) is not None):
+        return "not_a_member"
+    return ""
+
+
+def end_session(request: HttpRequest, tenant: Tenant, user, reason: str) -> None:
+    from .audit import record_audit_event
+
+    record_audit_event(tenant=tenant, action="account.session_refused", actor=user, target=user, request=request,
+                       details={"reason": reason})
+    logout(request)  # flushes the session from the store, so it is ended at its own tenant too
+    request.__dict__.pop("_membership", None)
+
+
+def bind_session_to_tenant(request: HttpRequest) -> None:
+    """At sign-in: the session belongs to this request's tenant from now on."""
+    tenant = getattr(request, "tenant", None)
+    if tenant is not None and hasattr(request, "session"):
+        request.session[SESSION_TENANT_KEY] = tenant.pk
 
 
 def membership_of(request: HttpRequest) -> Membership | None:

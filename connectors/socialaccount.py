@@ -1,6 +1,8 @@
 """allauth's social-account policy for the portal: apps come from tenants' encrypted credentials,
 and an exchange never signs anyone in or up."""
 
+import secrets
+
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialApp
 
@@ -39,3 +41,8 @@ class TenantSocialAccountAdapter(DefaultSocialAccountAdapter):
 
     def is_open_for_signup(self, request, sociallogin):
         return False
+
+    def generate_state_param(self, state: dict) -> str:
+        # allauth's default is 16 letters and digits, about 95 bits. RFC 6749 §10.10: a guess must succeed with
+        # a probability of at most 2^-128 (should: 2^-160); 32 random bytes, URL-safe base64 (43 characters).
+        return secrets.token_urlsafe(32)

@@ -307,7 +307,16 @@ def withdrawal_step_up(*, withdrawal: Withdrawal, authenticated_at: datetime, re
             locked.state = State.STEPPED_UP
         locked.save(update_fields=["stepped_up_at", "state", "updated_at"])
         _audit(locked, "stepped_up", request)
+    rotate_session(request)
     return locked
+
+
+def rotate_session(request) -> None:
+    """A new session key after the step-up, so a key seen before it does not carry the stepped-up session
+    (ASVS V3.2.1: a new session token on re-authentication). A token-only API call has no session to rotate."""
+    session = getattr(request, "session", None) if request is not None else None
+    if session is not None and session.session_key:
+        session.cycle_key()
 
 
 def withdrawal_step_up_refused(*, withdrawal: Withdrawal, request=None) -> None:

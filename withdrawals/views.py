@@ -28,7 +28,8 @@ from .forms import CodesForm, DetailsForm
 from .models import Withdrawal
 
 State = Withdrawal.State
-STEP_UP_SESSION_KEY = "withdrawal-step-up-started:{}"
+# The one withdrawal a step-up is under way for, and since when: a re-authentication counts for it alone.
+STEP_UP_SESSION_KEY = "withdrawal-step-up-started"
 
 
 def next_page(withdrawal: Withdrawal) -> str:
@@ -141,15 +142,16 @@ def withdrawal_step_up(request, withdrawal_id):
         messages.info(request, "The preview expired; here are the current fees.")
         return redirect("withdrawal_preview", withdrawal.pk)
     has_mfa = Authenticator.objects.filter(user=request.user, type=Authenticator.Type.TOTP).exists()
-    session_key = STEP_UP_SESSION_KEY.format(withdrawal.pk)
     if request.method == "POST" and has_mfa:
-        # Only a re-authentication after this moment counts for this withdrawal.
-        request.session[session_key] = time.time()
+        # Only a re-authentication after this moment counts, and only for this withdrawal: starting another
+        # withdrawal's step-up replaces this one.
+        request.session[STEP_UP_SESSION_KEY] = {"withdrawal": withdrawal.pk, "at": time.time()}
         return redirect(f"{reverse('mfa_reauthenticate')}?{urlencode({'next': request.path})}")
-    started = request.session.get(session_key)
-    at = recent_mfa_reauthentication(request, started) if (started and has_mfa) else None
+    started = request.session.get(STEP_UP_SESSION_KEY) or {}
+    at = (recent_mfa_reauthentication(request, started["at"])
+          if (started.get("withdrawal") == withdrawal.pk and has_mfa) else None)
     if at is not None:
-        request.session.pop(session_key, None)
+        request.session.pop(STEP_UP_SESSION_KEY, None)  # used up: it steps up no other withdrawal
         try:
             services.withdrawal_step_up(withdrawal=withdrawal, authenticated_at=datetime.fromtimestamp(at, tz=UTC),
                                         request=request)

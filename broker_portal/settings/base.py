@@ -75,6 +75,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "broker_portal.tenancy.SessionTenantMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -182,7 +183,8 @@ ACCOUNT_FORMS = {"reset_password": "broker_portal.accounts.TenantResetPasswordFo
 MFA_ADAPTER = "broker_portal.accounts.EncryptingMFAAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Broker Portal"
-# One period either side, for phones whose clocks drift; allauth still refuses a code used twice.
+# One period either side, for phones whose clocks drift; a code is accepted once and never after a newer one
+# (broker_portal.accounts.use_totp_code_once).
 MFA_TOTP_TOLERANCE = 1
 # Exchanges connect accounts; they never sign anyone in or up, and allauth keeps no token.
 SOCIALACCOUNT_ADAPTER = "connectors.socialaccount.TenantSocialAccountAdapter"

@@ -150,15 +150,21 @@ def test_a_tenant_wide_export_is_out_of_reach_once_its_requester_is_no_longer_st
         portal_services.membership_set_role(membership=membership, role=Membership.Role.MEMBER)
     else:
         membership.delete()
+    if change == "removed":
+        # Someone who left keeps nothing: their session is ended and their token refused.
+        assert client.get(f"/exports/{job.pk}/download")["Location"].startswith("/accounts/login/")
+        assert client.get(f"/exports/{own.pk}/download")["Location"].startswith("/accounts/login/")
+        assert api.get(f"/api/v1/exports/{job.pk}/download/").status_code == 401
+        assert api.get("/api/v1/exports/").status_code == 401
+        return
     for suffix in ("", "status", "download"):
         assert client.get(f"/exports/{job.pk}/{suffix}").status_code == 404
     for suffix in ("", "download/"):
         assert api.get(f"/api/v1/exports/{job.pk}/{suffix}").status_code == 404
     listed = [row["id"] for row in api.get("/api/v1/exports/").json()["results"]]
-    # A member keeps the export of their own history; someone who left keeps nothing.
-    assert listed == ([own.pk] if change == "demoted" else [])
-    if change == "demoted":
-        assert client.get(f"/exports/{own.pk}/download").status_code == 200
+    # A member keeps the export of their own history.
+    assert listed == [own.pk]
+    assert client.get(f"/exports/{own.pk}/download").status_code == 200
 
 
 def test_staff_without_mfa_are_sent_to_set_it_up_and_strangers_to_sign_in(tenant, client_at):

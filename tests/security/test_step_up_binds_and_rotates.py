@@ -1,0 +1,94 @@
+"""The step-up before a withdrawal: it rotates the session key, counts for the one withdrawal it was started for,
+and the API's TOTP step-up is locked out after repeated wrong codes, counted together with the web form's."""
+
+import time
+from datetime import timedelta
+
+import pyotp
+import pytest
+from allauth.mfa.totp.internal.auth import TOTP
+from django.conf import settings
+from django.contrib.sessions.backends.db import SessionStore
+from django.test import Client
+from django.utils import timezone
+
+from tests.api.conftest import api, token_key  # noqa: F401 (fixtures)
+from tests.withdrawals.test_pages_and_limits import connection_of, withdrawal_of
+from withdrawals.models import Withdrawal
+
+pytestmark = pytest.mark.django_db
+
+SECRET = "JBSWY3DPEHPK3PXPSTEPUPXX"
+
+
+@pytest.fixture
+def member_with_totp(member):
+    TOTP.activate(member, SECRET)
+    return member
+
+
+def previewed(member, tenant) -> Withdrawal:
+    connection = member.connections.first() or connection_of(member, tenant)
+    return withdrawal_of(connection, state="previewed", exchange_withdrawal_id="",
+                         submit_started_at=None, quote_expires_at=timezone.now() + timedelta(minutes=5))
+
+
+def reauthenticate(client: Client, code: str):
+    response = client.post("/accounts/2fa/reauthenticate/", {"code": code})
+    assert response.status_code == 302, response.content.decode()[:500]
+
+
+def session_key(client: Client) -> str:
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+def test_the_step_up_rotates_the_session_key(tenant, member_with_totp):
+    withdrawal = previewed(member_with_totp, tenant)
+    client = Client(HTTP_HOST="alpha.localhost")
+    client.force_login(member_with_totp)
+    assert client.post(f"/withdrawals/{withdrawal.pk}/step-up/").status_code == 302
+    reauthenticate(client, pyotp.TOTP(SECRET).now())
+    before = session_key(client)
+
+    response = client.get(f"/withdrawals/{withdrawal.pk}/step-up/")
+    assert response["Location"] == f"/withdrawals/{withdrawal.pk}/verify/"
+    assert session_key(client) != before
+    assert not SessionStore(session_key=before).exists(before)
+    assert client.get("/withdrawals/").status_code == 200  # still signed in, under the new key
+
+
+@pytest.mark.parametrize("first", ["started_last", "started_first"])
+def test_one_reauthentication_steps_up_only_the_withdrawal_it_was_started_for(tenant, member_with_totp, first):
+    one, other = previewed(member_with_totp, tenant), previewed(member_with_totp, tenant)
+    client = Client(HTTP_HOST="alpha.localhost")
+    client.force_login(member_with_totp)
+    client.post(f"/withdrawals/{one.pk}/step-up/")
+    client.post(f"/withdrawals/{other.pk}/step-up/")  # the re-authentication that follows is for this one
+    reauthenticate(client, pyotp.TOTP(SECRET).now())
+
+    order = [other, one] if first == "started_last" else [one, other]
+    for withdrawal in order:
+        client.get(f"/withdrawals/{withdrawal.pk}/step-up/")
+    one.refresh_from_db()
+    other.refresh_from_db()
+    assert other.state == Withdrawal.State.STEPPED_UP
+    assert one.state == Withdrawal.State.PREVIEWED and one.stepped_up_at is None
+
+
+def test_the_api_totp_step_up_locks_out_after_repeated_wrong_codes(api, tenant, member_with_totp):
+    withdrawal = previewed(member_with_totp, tenant)
+    wrong = "000000" if pyotp.TOTP(SECRET).now() != "000000" else "111111"
+    answers = [api.post(f"/api/v1/withdrawals/{withdrawal.pk}/factors/", {"mfa_code": wrong}, format="json")
+               for _ in range(5)]
+    assert [answer.status_code for answer in answers] == [422] * 5
+
+    # Locked out: even the right code is not tried now, and the web form shares the count.
+    right = api.post(f"/api/v1/withdrawals/{withdrawal.pk}/factors/", {"mfa_code": pyotp.TOTP(SECRET).now()},
+                     format="json")
+    assert right.status_code == 429
+    withdrawal.refresh_from_db()
+    assert withdrawal.state == Withdrawal.State.PREVIEWED
+    web = Client(HTTP_HOST="alpha.localhost")
+    web.force_login(member_with_totp)
+    refused = web.post("/accounts/2fa/reauthenticate/", {"code": pyotp.TOTP(SECRET).at(time.time() + 30)})
+    assert refused.status_code == 200 and "Too many" in refused.content.decode()
