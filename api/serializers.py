@@ -24,11 +24,13 @@ class AuditEventFilter(serializers.Serializer):
 
 class ConnectionSerializer(serializers.ModelSerializer):
     masked_api_key = serializers.CharField(read_only=True)
+    secrets_readable = serializers.BooleanField(
+        read_only=True, help_text="False where a stored key or token no longer decrypts: connect again.")
 
     class Meta:
         model = ExchangeConnection
         fields = ["id", "exchange", "exchange_account_id", "status", "permissions", "masked_api_key",
-                  "access_expires_at", "refresh_expires_at", "last_refreshed_at", "last_error", "created_at"]
+                  "secrets_readable", "access_expires_at", "refresh_expires_at", "last_refreshed_at", "last_error", "created_at"]
         read_only_fields = fields
 
 
