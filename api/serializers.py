@@ -4,6 +4,7 @@ from broker_portal.models import AuditEvent
 from connectors.exchanges import exchange_choices
 from connectors.models import ExchangeConnection
 from exports.models import ExportFormat, ExportJob, HistoryKind
+from exports.services import export_range_errors
 from withdrawals.fees import amount_input_error
 from withdrawals.models import Withdrawal
 
@@ -133,6 +134,12 @@ class ExportCreateInput(serializers.Serializer):
     format = serializers.ChoiceField(choices=ExportFormat.choices)
     date_from = serializers.DateField()
     date_to = serializers.DateField()
+
+    def validate(self, attrs):
+        errors = export_range_errors(attrs["date_from"], attrs["date_to"])
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
 
 
 class ExportSerializer(serializers.Serializer):
