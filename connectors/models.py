@@ -3,7 +3,7 @@ from functools import cached_property
 from cryptography.fernet import InvalidToken
 from django.conf import settings
 from django.db import models
-from fernet_fields import EncryptedField, EncryptedTextField
+from fernet_fields import EncryptedCharField, EncryptedField, EncryptedTextField
 
 from .exchanges import exchange_choices
 
@@ -50,7 +50,8 @@ class ExchangeConnection(models.Model):
     api_key = EncryptedTextField(blank=True, default="")
     api_secret = EncryptedTextField(blank=True, default="")
     api_passphrase = EncryptedTextField(blank=True, default="")
-    api_key_id = models.CharField(max_length=128, blank=True, default="", help_text="The exchange's id of the key.")
+    # Encrypted: for OKX's Fast API keys and Peatio's access keys the exchange's id of the key is the key itself.
+    api_key_id = EncryptedCharField(max_length=128, blank=True, default="", help_text="The exchange's id of the key.")
     # Non-secret facts the exchange told us (e.g. OKX's regional API host); never tokens or keys.
     details = models.JSONField(default=dict, blank=True)
 

@@ -214,7 +214,7 @@ def connection_disconnect(*, provider: ExchangeProvider, connection: ExchangeCon
         remote.setdefault("error", str(error))
     with transaction.atomic():
         connection = ExchangeConnection.objects.select_for_update().get(pk=connection.pk)
-        for secret in ("access_token", "refresh_token", "api_key", "api_secret", "api_passphrase"):
+        for secret in ("access_token", "refresh_token", "api_key", "api_secret", "api_passphrase", "api_key_id"):
             setattr(connection, secret, "")
         connection.access_expires_at = connection.refresh_expires_at = None
         connection.status = ExchangeConnection.Status.REVOKED
