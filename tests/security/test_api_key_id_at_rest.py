@@ -5,20 +5,12 @@ import pytest
 from django.db import connection as db
 from django.db.migrations.executor import MigrationExecutor
 
-from broker_portal.celery import app as celery_app
 from connectors.models import ExchangeConnection
-from tests.connectors.test_okx_fast_api import connect_okx, disconnect
+from tests.connectors.test_okx_fast_api import connect_okx, disconnect, eager_tasks  # noqa: F401 (autouse)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE, AFTER = ("connectors", "0002_refresh_health"), ("connectors", "0003_encrypt_api_key_id")
-
-
-@pytest.fixture(autouse=True)
-def eager_tasks():
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = False
 
 
 def stored_row(pk: int) -> bytes:

@@ -3,20 +3,12 @@ paths read the broken row without decrypting it first."""
 
 import pytest
 
-from broker_portal.celery import app as celery_app
 from broker_portal.models import AuditEvent
 from connectors.models import ExchangeConnection
-from tests.connectors.test_okx_fast_api import connect_okx, disconnect
+from tests.connectors.test_okx_fast_api import connect_okx, disconnect, eager_tasks  # noqa: F401 (autouse)
 from tests.security.test_unreadable_ciphertext import corrupt
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def eager_tasks():
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = False
 
 
 @pytest.mark.parametrize("field", ["api_key", "api_secret", "access_token"])
