@@ -4,6 +4,7 @@ from broker_portal.models import AuditEvent
 from connectors.exchanges import exchange_choices
 from connectors.models import ExchangeConnection
 from exports.models import ExportFormat, ExportJob, HistoryKind
+from exports.services import export_range_errors
 from withdrawals.fees import amount_input_error
 from withdrawals.models import Withdrawal
 
@@ -24,11 +25,13 @@ class AuditEventFilter(serializers.Serializer):
 
 class ConnectionSerializer(serializers.ModelSerializer):
     masked_api_key = serializers.CharField(read_only=True)
+    secrets_readable = serializers.BooleanField(
+        read_only=True, help_text="False where a stored key or token no longer decrypts: connect again.")
 
     class Meta:
         model = ExchangeConnection
         fields = ["id", "exchange", "exchange_account_id", "status", "permissions", "masked_api_key",
-                  "access_expires_at", "refresh_expires_at", "last_refreshed_at", "last_error", "created_at"]
+                  "secrets_readable", "access_expires_at", "refresh_expires_at", "last_refreshed_at", "last_error", "created_at"]
         read_only_fields = fields
 
 
@@ -131,6 +134,12 @@ class ExportCreateInput(serializers.Serializer):
     format = serializers.ChoiceField(choices=ExportFormat.choices)
     date_from = serializers.DateField()
     date_to = serializers.DateField()
+
+    def validate(self, attrs):
+        errors = export_range_errors(attrs["date_from"], attrs["date_to"])
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
 
 
 class ExportSerializer(serializers.Serializer):

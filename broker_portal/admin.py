@@ -1,6 +1,13 @@
+import ipaddress
+from importlib import import_module
+from importlib.util import find_spec
+
 from allauth.socialaccount.providers import registry
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.forms.fields import InvalidJSONInput
 from django.db import transaction
 from django.shortcuts import render
 from django.urls import path, reverse
@@ -8,7 +15,7 @@ from django.utils.html import format_html
 
 from connectors.base.hosts import check_base_url
 from connectors.base.http import HostNotAllowed
-from connectors.exchanges import EXCHANGES
+from connectors.exchanges import EXCHANGES, exchange_packages
 from connectors.kucoin.credential import KEY_CREATION_CHOICES, attribution_errors
 
 from . import crypto, services
@@ -374,7 +381,111 @@ class LinesField(forms.CharField):
         return "\n".join(value) if isinstance(value, list) else value
 
     def to_python(self, value):
-        return [line.strip() for line in (value or "").splitlines() if line.strip()]
+        # PostgreSQL's JSON refuses NUL, so it would fail at save (a 500) rather than here.
+        if "\x00" in (value or ""):
+            raise ValidationError("Remove the NUL character.", code="null_characters_not_allowed")
+        lines = [line.strip() for line in (value or "").splitlines() if line.strip()]
+        for line in lines:
+            self.validate_line(line)
+        return lines
+
+    def validate_line(self, line: str) -> None:
+        pass
+
+
+class RedirectUrisField(LinesField):
+    """Absolute http(s) URLs without a fragment (RFC 6749 §3.1.2), compared exactly at the exchange."""
+
+    url = URLValidator(schemes=["http", "https"])
+
+    def validate_line(self, line):
+        try:
+            self.url(line)
+        except ValidationError:
+            raise ValidationError(f"Not an http(s) URL: {line[:200]}", code="invalid")
+        if "#" in line:
+            raise ValidationError(f"A redirect URI has no fragment: {line[:200]}", code="invalid")
+
+
+class IpListField(LinesField):
+    def validate_line(self, line):
+        try:
+            ipaddress.ip_network(line, strict=False)
+        except ValueError:
+            raise ValidationError(f"Not an IP address or network: {line[:100]}", code="invalid")
+
+
+# What the OAuth flow reads from the credential's own fields; settings may not replace them (app_from_credential).
+RESERVED_SETTINGS = ("client_type", "authorize_base_url", "api_base_url", "redirect_uris", "allowed_permissions",
+                     "default_permissions", "credential_id")
+SETTINGS_MAX_DEPTH = 3
+
+
+def json_depth(value) -> int:
+    """Levels of objects and lists, counted without recursion (a value may be nested hundreds deep)."""
+    deepest, pending = 0, [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth + 1)
+            pending.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def json_has_nul(value) -> bool:
+    # Called after the depth check, so the recursion stays shallow.
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(json_has_nul(key) or json_has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(map(json_has_nul, value))
+    return False
+
+
+class SettingsField(forms.JSONField):
+    """A JSON object of a few levels: connect spreads it into the OAuth app's settings."""
+
+    def __init__(self, **kwargs):
+        # Not "required": that would refuse {} as empty; validate() refuses a missing value instead.
+        kwargs["required"] = False
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except RecursionError:
+            # json.loads gives up on deep nesting with RecursionError, not with the JSONDecodeError Django catches.
+            raise ValidationError("Nested too deeply.", code="invalid")
+
+    def bound_data(self, data, initial):
+        try:
+            return super().bound_data(data, initial)
+        except RecursionError:  # redisplaying the refused input as it was typed
+            return InvalidJSONInput(data)
+
+    def validate(self, value):
+        if value is None:
+            raise ValidationError("Enter a JSON object; {} for none.", code="required")
+        super().validate(value)
+        if not isinstance(value, dict):
+            raise ValidationError("Enter a JSON object ({...}), not a list, string or number.", code="invalid")
+        if json_depth(value) > SETTINGS_MAX_DEPTH:
+            raise ValidationError(f"At most {SETTINGS_MAX_DEPTH} levels of nesting.", code="invalid")
+        if json_has_nul(value):
+            raise ValidationError("Remove the NUL character.", code="null_characters_not_allowed")
+        reserved = sorted(set(value) & set(RESERVED_SETTINGS))
+        if reserved:
+            raise ValidationError(f"Set these in their own fields: {', '.join(reserved)}", code="invalid")
+
+
+def exchange_settings_errors(exchange_id: str, settings: dict) -> list[str]:
+    """The exchange package's own rules for its settings (``credential.settings_errors``), where it has any."""
+    package = exchange_packages().get(exchange_id)
+    if package is None or not find_spec(f"{package.module}.credential"):
+        return []
+    check = getattr(import_module(f"{package.module}.credential"), "settings_errors", None)
+    return check(settings) if check else []
 
 
 def masked(value: str) -> str:
@@ -382,11 +493,13 @@ def masked(value: str) -> str:
 
 
 class ExchangeCredentialForm(forms.ModelForm):
-    redirect_uris = LinesField(required=False, help_text="Exactly as registered at the exchange, one per line.")
+    redirect_uris = RedirectUrisField(required=False,
+                                      help_text="Exactly as registered at the exchange, one per line.")
     allowed_permissions = LinesField(required=False, help_text="Permissions users may grant, one per line.")
     default_permissions = LinesField(required=False, help_text="Preselected permissions, one per line.")
-    service_ip_list = LinesField(required=False, help_text="IPs the portal calls the exchange from, one per line.")
-    trading_ip_list = LinesField(required=False, help_text="IPs that trade with users' keys, one per line.")
+    service_ip_list = IpListField(required=False, help_text="IPs the portal calls the exchange from, one per line.")
+    trading_ip_list = IpListField(required=False, help_text="IPs that trade with users' keys, one per line.")
+    settings = SettingsField(help_text="A JSON object of exchange-specific settings; {} for none.")
     new_client_secret = forms.CharField(
         required=False, widget=forms.PasswordInput(render_value=False), label="New client secret",
         help_text="Leave empty to keep the current secret. It is stored encrypted and never shown again.",
@@ -439,8 +552,12 @@ class ExchangeCredentialForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        if (cleaned.get("exchange") or getattr(self.instance, "exchange", "")) == "kucoin":
+        if (cleaned.get("exchange") or getattr(self.instance, "exchange", "")) == "kucoin" and "settings" in cleaned:
             self.clean_kucoin_settings(cleaned)
+        if "settings" in cleaned:
+            for message in exchange_settings_errors(cleaned.get("exchange") or self.instance.exchange,
+                                                    cleaned["settings"]):
+                self.add_error("settings", message)
         exchange = EXCHANGES.get(cleaned.get("exchange") or getattr(self.instance, "exchange", ""))
         if exchange is not None and exchange.permissions:
             for name in ("allowed_permissions", "default_permissions"):

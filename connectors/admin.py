@@ -12,17 +12,26 @@ class ExchangeConnectionAdmin(TenantScopedAdmin):
 
     change_list_template = "connectors/admin/connection_change_list.html"
     list_display = ["user", "exchange", "status", "access_expires_at", "refresh_expires_at", "last_refreshed_at",
-                    "refresh_failures", "next_refresh_attempt_at", "last_error", "tenant"]
+                    "refresh_failures", "next_refresh_attempt_at", "last_error", "secrets", "tenant"]
     list_filter = ["status", "exchange"]
     search_fields = ["user__email", "exchange_account_id"]
     list_select_related = ["user", "tenant"]
     fields = ["tenant", "user", "exchange", "exchange_account_id", "status", "permissions", "masked_api_key",
-              "access_expires_at", "refresh_expires_at", "last_refreshed_at", "refresh_failures",
+              "secrets", "access_expires_at", "refresh_expires_at", "last_refreshed_at", "refresh_failures",
               "next_refresh_attempt_at", "refresh_lapse_warned_at", "last_error", "details", "created_at"]
     actions = ["refresh_now"]
 
     def get_readonly_fields(self, request, obj=None):
         return self.fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).without_secrets()
+
+    @admin.display(description="Secrets")
+    def secrets(self, obj) -> str:
+        unreadable = obj.unreadable_secrets
+        # Which keys a dropped FERNET_KEYS entry or a damaged row took: the user must connect again.
+        return f"Unreadable, no key opens: {', '.join(unreadable)}" if unreadable else "Readable"
 
     def has_add_permission(self, request):
         return False  # only a user's own OAuth consent creates a connection

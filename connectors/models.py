@@ -1,12 +1,31 @@
+from functools import cached_property
+
+from cryptography.fernet import InvalidToken
 from django.conf import settings
 from django.db import models
-from fernet_fields import EncryptedTextField
+from fernet_fields import EncryptedCharField, EncryptedField, EncryptedTextField
 
 from .exchanges import exchange_choices
 
 
+def secret_fields() -> list[str]:
+    return [f.name for f in ExchangeConnection._meta.concrete_fields if isinstance(f, EncryptedField)]
+
+
+class ExchangeConnectionQuerySet(models.QuerySet):
+    def without_secrets(self):
+        """Rows whose secrets are read (and decrypted) only when used, with each one's ciphertext beside it, so a
+        secret no key opens (a key dropped from FERNET_KEYS, a damaged row) breaks its connection alone, and
+        ``unreadable_secrets`` can tell which."""
+        return self.defer(*secret_fields()).annotate(**{
+            f"ciphertext_of_{name}": models.ExpressionWrapper(models.F(name), output_field=models.BinaryField())
+            for name in secret_fields()})
+
+
 class ExchangeConnection(models.Model):
     """A user's authorization at one exchange: its tokens, its Fast API key and their health."""
+
+    objects = ExchangeConnectionQuerySet.as_manager()
 
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
@@ -31,7 +50,8 @@ class ExchangeConnection(models.Model):
     api_key = EncryptedTextField(blank=True, default="")
     api_secret = EncryptedTextField(blank=True, default="")
     api_passphrase = EncryptedTextField(blank=True, default="")
-    api_key_id = models.CharField(max_length=128, blank=True, default="", help_text="The exchange's id of the key.")
+    # Encrypted: for OKX's Fast API keys and Peatio's access keys the exchange's id of the key is the key itself.
+    api_key_id = EncryptedCharField(max_length=128, blank=True, default="", help_text="The exchange's id of the key.")
     # Non-secret facts the exchange told us (e.g. OKX's regional API host); never tokens or keys.
     details = models.JSONField(default=dict, blank=True)
 
@@ -62,6 +82,35 @@ class ExchangeConnection(models.Model):
     def __str__(self):
         return f"{self.get_exchange_display()} connection of {self.user}"
 
+    @cached_property
+    def secrets_as_stored(self) -> dict[str, str | None]:
+        """Each secret decrypted, None where no configured key opens it (from a ``without_secrets`` row's
+        ciphertexts, else read from the database)."""
+        if not hasattr(self, f"ciphertext_of_{secret_fields()[0]}"):
+            row = ExchangeConnection.objects.without_secrets().filter(pk=self.pk).first()
+            return row.secrets_as_stored if row is not None else {}
+        values = {}
+        for name in secret_fields():
+            ciphertext = getattr(self, f"ciphertext_of_{name}")
+            try:
+                values[name] = "" if ciphertext is None else self._meta.get_field(name).fernet.decrypt(
+                    bytes(ciphertext)).decode()
+            except InvalidToken:
+                values[name] = None
+        return values
+
+    @property
+    def unreadable_secrets(self) -> list[str]:
+        return [name for name, value in self.secrets_as_stored.items() if value is None]
+
+    @property
+    def secrets_readable(self) -> bool:
+        return not self.unreadable_secrets
+
     @property
     def masked_api_key(self) -> str:
-        return f"{self.api_key[:4]}…{self.api_key[-4:]}" if len(self.api_key) > 12 else ("••••" if self.api_key else "")
+        # A deferred key is read from the row's ciphertext: no query of its own, and no error where it is unreadable.
+        api_key = self.__dict__["api_key"] if "api_key" in self.__dict__ else self.secrets_as_stored.get("api_key", "")
+        if api_key is None:
+            return "(unreadable)"
+        return f"{api_key[:4]}…{api_key[-4:]}" if len(api_key) > 12 else ("••••" if api_key else "")

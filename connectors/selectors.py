@@ -16,6 +16,7 @@ from .refresh import RefreshFailed, call_with_fresh_token, credential_is_api_key
 from .socialaccount import app_from_credential
 
 BALANCE_CACHE_SECONDS = 60
+UNREADABLE_SECRETS = "The keys stored for this connection cannot be read, so it cannot be used; connect it again."
 
 
 def exchange_api(credential: ExchangeCredential):
@@ -33,6 +34,8 @@ def connection_balances(connection: ExchangeConnection, credential: ExchangeCred
     cached = cache.get(cache_key)
     if cached is not None:
         return cached
+    if connection.unreadable_secrets:
+        return {"balances": [], "error": UNREADABLE_SECRETS}
     api = exchange_api(credential)
     if api is None or not connection.api_key:
         return {"balances": [], "error": ""}
@@ -70,7 +73,7 @@ def connect_url(exchange_id: str) -> str:
 
 def dashboard_cards(*, tenant, user) -> list[dict]:
     offered = tenant_offered_exchanges(tenant=tenant)
-    connections = {c.exchange: c for c in ExchangeConnection.objects.filter(tenant=tenant, user=user)}
+    connections = {c.exchange: c for c in ExchangeConnection.objects.filter(tenant=tenant, user=user).without_secrets()}
     cards = []
     for item in offered:
         connection = connections.get(item["exchange"].id)

@@ -70,8 +70,10 @@ def connection_authorize(*, provider: ExchangeProvider, request, code: str, stat
                            f"Nothing was connected.")
     api = exchange_api_for(provider, tenant=request.tenant)
     existing = ExchangeConnection.objects.filter(tenant=request.tenant, user=request.user,
-                                                 exchange=provider.id).first()
-    replaced = existing if existing is not None and existing.api_key else None
+                                                 exchange=provider.id).without_secrets().first()
+    # A key no configured key decrypts cannot be named to the exchange for deletion: the strongest we can do is
+    # replace it here (an exchange with one key per user deletes whatever key there is anyway).
+    replaced = existing if existing is not None and existing.secrets_readable and existing.api_key else None
     try:
         token = post_token_request(adapter, app, adapter.connection_url(adapter.access_token_url, flow_data),
                                    token_request, headers=provider.token_headers(flow_data))
@@ -105,7 +107,8 @@ def connection_authorize(*, provider: ExchangeProvider, request, code: str, stat
             # A connection made before the exchange told who the account is becomes that account's, so a
             # reconnect keeps one row (and the key it replaces is deleted) instead of adding a second.
             mine.filter(exchange_account_id="").update(exchange_account_id=account_id)
-        connection, created = ExchangeConnection.objects.select_for_update().get_or_create(
+        # Every secret is assigned below, so none needs decrypting (an unreadable one is simply replaced).
+        connection, created = ExchangeConnection.objects.without_secrets().select_for_update().get_or_create(
             tenant=request.tenant, user=request.user, exchange=provider.id, exchange_account_id=account_id,
         )
         connection.status = ExchangeConnection.Status.ACTIVE
@@ -196,6 +199,10 @@ def connection_disconnect(*, provider: ExchangeProvider, connection: ExchangeCon
     remote = {"api_key_deleted": False, "tokens_revoked": False}
     hint = ""
     api = None
+    if connection.unreadable_secrets:
+        # Nothing stored can be sent to the exchange: what remains there is the user's to remove (the audit says so).
+        remote["error"] = f"stored secrets unreadable: {', '.join(connection.unreadable_secrets)}"
+        return connection_secrets_wipe(connection=connection, request=request, remote=remote, hint=hint)
     try:
         api = exchange_api_for(provider, tenant=connection.tenant)
         if connection.api_key and api.credential_is_api_key:
@@ -212,9 +219,14 @@ def connection_disconnect(*, provider: ExchangeProvider, connection: ExchangeCon
                                                                     connection=fresh))
     except (ExchangeUnavailable, HostNotAllowed, ExchangeAPIError, RefreshFailed) as error:
         remote.setdefault("error", str(error))
+    return connection_secrets_wipe(connection=connection, request=request, remote=remote, hint=hint)
+
+
+def connection_secrets_wipe(*, connection: ExchangeConnection, request, remote: dict, hint: str) -> ExchangeConnection:
+    """The local half of a disconnect: every secret erased (none decrypted first), the outcome audited."""
     with transaction.atomic():
-        connection = ExchangeConnection.objects.select_for_update().get(pk=connection.pk)
-        for secret in ("access_token", "refresh_token", "api_key", "api_secret", "api_passphrase"):
+        connection = ExchangeConnection.objects.without_secrets().select_for_update().get(pk=connection.pk)
+        for secret in ("access_token", "refresh_token", "api_key", "api_secret", "api_passphrase", "api_key_id"):
             setattr(connection, secret, "")
         connection.access_expires_at = connection.refresh_expires_at = None
         connection.status = ExchangeConnection.Status.REVOKED

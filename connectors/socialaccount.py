@@ -37,7 +37,10 @@ class TenantSocialAccountAdapter(DefaultSocialAccountAdapter):
             credentials = credentials.filter(exchange=provider)
         if client_id:
             credentials = credentials.filter(client_id=client_id)
-        return [app_from_credential(credential) for credential in credentials]
+        # A credential whose settings are not an object (stored before the admin form refused that) cannot be
+        # spread into an app: it alone is left out, so the tenant's other exchanges still connect.
+        return [app_from_credential(credential) for credential in credentials
+                if isinstance(credential.settings, dict)]
 
     def is_open_for_signup(self, request, sociallogin):
         return False

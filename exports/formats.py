@@ -2,7 +2,9 @@
 
 Every text cell passes through ``safe_text``: a spreadsheet would run a cell that starts with ``=``, ``+``, ``-``
 or ``@`` (or a tab or carriage return) as a formula, so such cells get a leading apostrophe. Plain numbers
-("-1.5") are left alone; they are what an accountant's tool expects.
+("-1.5") are left alone; they are what an accountant's tool expects. A line break inside a cell gets the same
+treatment for the line it starts (a reader that splits rows or cells at line breaks would see it lead), and the
+CSV writers quote every cell that holds a CR or LF, so no line break ends a row early (OWASP "CSV Injection").
 """
 
 import csv
@@ -16,6 +18,7 @@ from .models import ExportFormat, HistoryKind
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+LINE_LEADING_TRIGGER = re.compile(r"([\r\n])([-=+@\t])")
 
 # What the writers read from each entry (values_list(..., named=True)).
 FIELDS = ("exchange", "connection_id", "user_id", "kind", "external_id", "occurred_at", "entry_type", "side",
@@ -25,6 +28,8 @@ FIELDS = ("exchange", "connection_id", "user_id", "kind", "external_id", "occurr
 
 def safe_text(value) -> str:
     text = "" if value is None else str(value)
+    if "\r" in text or "\n" in text:
+        text = LINE_LEADING_TRIGGER.sub(r"\1'\2", text)
     if text.startswith(FORMULA_TRIGGERS) and not PLAIN_NUMBER.fullmatch(text):
         return "'" + text
     return text
@@ -98,7 +103,15 @@ def native_row(entry) -> list[str]:
 
 # The same columns as SQL over exports_historyentry, for PostgreSQL's COPY (see services.export_run). Empty
 # strings become NULL because COPY quotes an empty string ("") where Python's csv writes nothing.
+def sql_lines_safe(expression: str) -> str:
+    """safe_text's rule for a line inside a cell, in SQL (the regular expression runs only where a line breaks)."""
+    return (f"CASE WHEN strpos({expression}, E'\\n') > 0 OR strpos({expression}, E'\\r') > 0 "
+            f"THEN regexp_replace({expression}, E'([\\r\\n])([-=+@\\t])', E'\\\\1''\\\\2', 'g') "
+            f"ELSE {expression} END")
+
+
 def sql_safe(expression: str) -> str:
+    expression = sql_lines_safe(expression)
     # left() first: the regular expression runs only for the rare cell that starts with "-".
     return (f"CASE WHEN left({expression}, 1) IN ('=', '+', '@', E'\\t', E'\\r') OR (left({expression}, 1) = '-' "
             f"AND {expression} !~ '^-[0-9]+(\\.[0-9]+)?$') THEN '''' || {expression} ELSE NULLIF({expression}, '') END")
@@ -138,8 +151,8 @@ def koinly_sql() -> list[str]:
         sql_safe(SQL_SENT_CURRENCY), sql_number(SQL_RECEIVED_AMOUNT), sql_safe(SQL_RECEIVED_CURRENCY), *SQL_FEE,
         "NULL", "NULL", "CASE WHEN kind = 'ledger' AND entry_type = 'fee' THEN 'cost' END",
         # Starts with the portal's own name for the exchange, so no formula can lead it.
-        f"concat_ws(' ', NULLIF({sql_exchange_name()}, ''), NULLIF(kind, ''), NULLIF(entry_type, ''), "
-        "NULLIF(external_id, ''))",
+        sql_lines_safe(f"concat_ws(' ', NULLIF({sql_exchange_name()}, ''), NULLIF(kind, ''), "
+                       "NULLIF(entry_type, ''), NULLIF(external_id, ''))"),
         sql_safe("txid"),
     ]
 
@@ -189,11 +202,22 @@ FORMATS = {
 }
 
 
+class RowsEndingInNewline:
+    """csv quotes only cells holding a character of its row terminator: writing with "\r\n" makes it quote every
+    cell with a CR or LF, as PostgreSQL's COPY does; each row then ends in "\n", as COPY ends rows, so both
+    writers give the same bytes."""
+
+    def __init__(self, file):
+        self.file = file
+
+    def write(self, line: str):
+        return self.file.write(line[:-2] + "\n")
+
+
 class CsvWriter:
     def __init__(self, path, columns):
         self.file = open(path, "w", newline="", encoding="utf-8")
-        # "\n" as PostgreSQL's COPY ends rows, so both writers give the same bytes.
-        self.writer = csv.writer(self.file, lineterminator="\n")
+        self.writer = csv.writer(RowsEndingInNewline(self.file), lineterminator="\r\n")
         self.writer.writerow(columns)
 
     def write(self, row):

@@ -4,6 +4,7 @@ from django.utils import timezone
 from broker_portal.models import User
 
 from .models import ExportFormat, ExportJob, HistoryKind
+from .services import export_range_errors
 
 
 class ExportRequestForm(forms.Form):
@@ -30,3 +31,10 @@ class ExportRequestForm(forms.Form):
             self.fields["scope"].choices = [(ExportJob.Scope.USER, "All my connections"),
                                             (ExportJob.Scope.CONNECTION, "One connection")]
             del self.fields["user"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("date_from") and cleaned.get("date_to"):
+            for field, message in export_range_errors(cleaned["date_from"], cleaned["date_to"]).items():
+                self.add_error(field, message)
+        return cleaned

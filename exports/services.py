@@ -9,7 +9,7 @@ import secrets
 import threading
 import time
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -32,6 +32,10 @@ from .selectors import history_for_export, history_start, is_export_staff
 
 logger = logging.getLogger(__name__)
 
+# No exchange holds history from before Bitcoin's first block. A range may end as late as the end of next year (an
+# accountant asks for whole tax years, the current one included), not later. A range beyond these is refused where
+# it is asked for: the job would compute its end (date_to + 1 day) past date.max and fail with OverflowError.
+EARLIEST_HISTORY_DATE = date(2009, 1, 3)
 PROGRESS_EVERY_ROWS = 5000
 PROGRESS_EVERY_SECONDS = 0.5
 CHUNK_SIZE = 5000
@@ -200,6 +204,19 @@ def connections_due_for_sync():
 
 
 @transaction.atomic
+def export_range_errors(date_from, date_to) -> dict[str, str]:
+    """Why this range cannot be exported, by the field to correct ({} when it can)."""
+    latest = date(timezone.now().year + 1, 12, 31)
+    errors = {}
+    if date_from < EARLIEST_HISTORY_DATE:
+        errors["date_from"] = f"Exchange history starts after {EARLIEST_HISTORY_DATE.isoformat()}; start then or later."
+    if date_to > latest:
+        errors["date_to"] = f"End the range by {latest.isoformat()} at the latest."
+    if not errors and date_from > date_to:
+        errors["date_from"] = "The start of the range is after its end."
+    return errors
+
+
 def export_request(*, tenant, user, membership: Membership | None, scope: str, kinds: list[str], export_format: str,
                    date_from, date_to, scope_user=None, scope_connection: ExchangeConnection | None = None,
                    request=None) -> ExportJob:
@@ -211,8 +228,9 @@ def export_request(*, tenant, user, membership: Membership | None, scope: str, k
         raise ExportError("Choose at least one kind of history.")
     if export_format not in ExportFormat.values:
         raise ExportError("Choose a format.")
-    if date_from > date_to:
-        raise ExportError("The start of the range is after its end.")
+    range_errors = export_range_errors(date_from, date_to)
+    if range_errors:
+        raise ExportError(" ".join(range_errors.values()))
     staff = is_export_staff(membership)
     if scope == ExportJob.Scope.TENANT and not staff:
         raise ExportError("Only accountants and broker admins export the whole tenant.")

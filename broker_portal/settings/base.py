@@ -1,5 +1,7 @@
 """Settings shared by every environment; each value that differs comes from the environment."""
 
+import base64
+import binascii
 import os
 from datetime import date
 from pathlib import Path
@@ -34,6 +36,39 @@ def required_env(name: str) -> str:
     if not value:
         raise ImproperlyConfigured(f"The environment variable {name} must be set.")
     return value
+
+
+def fernet_keys(value: str) -> list[str]:
+    """FERNET_KEYS as a list, refused at start when an entry is malformed. Each entry is HKDF input
+    (fernet_fields derives the Fernet key from it), so any text serves, but an empty entry, whitespace inside one,
+    a repeated entry or a generated Fernet key that lost characters is a pasting mistake that would encrypt with
+    the wrong key or fail to decrypt. The message names the entry by position, never its value."""
+    entries = [entry.strip() for entry in value.split(",")]
+    problems = []
+    for number, entry in enumerate(entries, start=1):
+        if not entry:
+            problems.append(f"entry {number} is empty (a stray comma?)")
+        elif any(char.isspace() or not char.isprintable() for char in entry):
+            problems.append(f"entry {number} contains whitespace or a control character")
+        elif entry in entries[:number - 1]:
+            problems.append(f"entry {number} repeats entry {entries.index(entry) + 1}")
+        elif looks_generated(entry) and not decodes_to_a_fernet_key(entry):
+            problems.append(f"entry {number} looks like a generated Fernet key but does not decode to 32 bytes")
+    if problems:
+        raise ImproperlyConfigured("FERNET_KEYS: " + "; ".join(problems) + ".")
+    return entries
+
+
+def looks_generated(entry: str) -> bool:
+    # Fernet.generate_key(): 32 bytes in URL-safe base64, 44 characters ending in "=".
+    return entry.endswith("=") and 40 <= len(entry) <= 48 and all(c.isalnum() or c in "-_=" for c in entry)
+
+
+def decodes_to_a_fernet_key(entry: str) -> bool:
+    try:
+        return len(base64.urlsafe_b64decode(entry.encode())) == 32
+    except (binascii.Error, ValueError):
+        return False
 
 
 DEBUG = env_bool("DEBUG", False)
@@ -144,7 +179,7 @@ STORAGES = {
 
 # Encryption at rest: the first key encrypts, every key decrypts.
 SECRET_KEY = env("DJANGO_SECRET_KEY")
-FERNET_KEYS = env_list("FERNET_KEYS", [])
+FERNET_KEYS = fernet_keys(env("FERNET_KEYS")) if env("FERNET_KEYS") else []
 
 CACHES = {
     "default": (
@@ -300,6 +335,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name for the history kinds, which exports and coverage both list (else check --deploy warns W001).
+    "ENUM_NAME_OVERRIDES": {"HistoryKindEnum": "exports.models.HistoryKind"},
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.add_error_responses"],
     # Export requests and sync coverage both name kinds of history: one enum for both.
     "ENUM_NAME_OVERRIDES": {"HistoryKindEnum": "connectors.base.history.HistoryKind"},

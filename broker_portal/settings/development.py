@@ -3,14 +3,14 @@
 import os
 
 from .base import *  # noqa: F401,F403
-from .base import VAR_DIR, env, env_bool, env_list
+from .base import VAR_DIR, env, env_bool, fernet_keys
 
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", True)
 SECRET_KEY = env("DJANGO_SECRET_KEY", "development-only-secret-key-not-for-production-use-0123456789")
 # Fixed development keys so the demo's encrypted data survives restarts.
-FERNET_KEYS = env_list("FERNET_KEYS", ["development-only-fernet-key"])
+FERNET_KEYS = fernet_keys(env("FERNET_KEYS")) if env("FERNET_KEYS") else ["development-only-fernet-key"]
 if not os.environ.get("REDIS_URL"):
     # Shared by web, worker and beat, so rate limits and heartbeats hold across the three processes.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",

@@ -1,11 +1,11 @@
 """Production: every secret comes from the environment and there is no default for it."""
 
 from .base import *  # noqa: F401,F403
-from .base import env, env_bool, env_list, required_env
+from .base import env, env_bool, env_list, fernet_keys, required_env
 
 DEBUG = False
 SECRET_KEY = required_env("DJANGO_SECRET_KEY")
-FERNET_KEYS = [key.strip() for key in required_env("FERNET_KEYS").split(",") if key.strip()]
+FERNET_KEYS = fernet_keys(required_env("FERNET_KEYS"))
 required_env("DATABASE_URL")
 required_env("REDIS_URL")  # the cache behind allauth's rate limits must be shared by every web process
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [])
@@ -16,7 +16,10 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # noqa: F405
 CELERY_DB_REUSE_MAX = int(env("CELERY_DB_REUSE_MAX", "100"))
 EXCHANGE_SANDBOX = env_bool("EXCHANGE_SANDBOX", False)
 
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Only a proxy in front that sets (and overwrites) X-Forwarded-Proto makes the header trustworthy; without one, a
+# client could send it and pass for HTTPS. Off by default.
+SECURE_PROXY_SSL_HEADER = (("HTTP_X_FORWARDED_PROTO", "https") if env_bool("TLS_PROXY_SETS_FORWARDED_PROTO", False)
+                           else None)
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
 SECURE_HSTS_SECONDS = int(env("SECURE_HSTS_SECONDS", "31536000"))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True

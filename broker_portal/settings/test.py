@@ -6,11 +6,11 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/broker
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
 
 from .base import *  # noqa: E402,F401,F403
-from .base import env, env_list  # noqa: E402
+from .base import env, fernet_keys  # noqa: E402
 
 DEBUG = False
 SECRET_KEY = "test-secret-key-that-is-only-used-by-the-test-suite-0123456789"
-FERNET_KEYS = env_list("FERNET_KEYS", ["test-fernet-key-one"])
+FERNET_KEYS = fernet_keys(env("FERNET_KEYS")) if env("FERNET_KEYS") else ["test-fernet-key-one"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 EXCHANGE_SANDBOX = True

@@ -114,8 +114,8 @@ def connect_callback(request, exchange_id: str):
 @require_http_methods(["POST"])
 def disconnect(request, exchange_id: str, connection_id: int):
     provider = provider_for(request, exchange_id)
-    connection = get_for_tenant(ExchangeConnection.objects.filter(user=request.user, exchange=exchange_id),
-                                request.tenant, pk=connection_id)
+    connection = get_for_tenant(ExchangeConnection.objects.filter(user=request.user, exchange=exchange_id)
+                                .without_secrets(), request.tenant, pk=connection_id)
     connection = services.connection_disconnect(provider=provider, connection=connection, request=request)
     messages.success(request, f"{provider.name} is disconnected and its keys are erased here.")
     if connection.remote_cleanup["hint"]:

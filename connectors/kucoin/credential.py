@@ -29,3 +29,16 @@ def attribution_errors(*, partner: str, broker_name: str) -> dict[str, str]:
     if partner and broker_name == partner:
         errors["broker_name"] = "The broker name is its own value from KuCoin, not the partner id."
     return errors
+
+
+def settings_errors(settings: dict) -> list[str]:
+    """What in a KuCoin credential's settings the connector could not use."""
+    errors = []
+    if settings.get("key_creation", "v2") not in dict(KEY_CREATION_CHOICES):
+        errors.append(f"key_creation is one of: {', '.join(dict(KEY_CREATION_CHOICES))}.")
+    for name in ("partner", "broker_name", "refresh_grant_type"):
+        if not isinstance(settings.get(name, ""), str):
+            errors.append(f"{name} is a string.")
+    if not isinstance(settings.get("token_sends_client_secret", False), bool):
+        errors.append("token_sends_client_secret is true or false.")
+    return errors
