@@ -335,8 +335,6 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    # One name for the history kinds, which exports and coverage both list (else check --deploy warns W001).
-    "ENUM_NAME_OVERRIDES": {"HistoryKindEnum": "exports.models.HistoryKind"},
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.add_error_responses"],
     # Export requests and sync coverage both name kinds of history: one enum for both.
     "ENUM_NAME_OVERRIDES": {"HistoryKindEnum": "connectors.base.history.HistoryKind"},
