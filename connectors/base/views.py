@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from broker_portal.audit import record_audit_event
@@ -77,6 +78,7 @@ def callback_problem(request, provider, message: str, status: int = 400):
 
 
 @require_http_methods(["GET"])
+@never_cache  # its URL carries the code: no cache may keep the answer (RFC 9700 §4.2)
 @rate_limited("exchange_callback")
 def connect_callback(request, exchange_id: str):
     provider = provider_for(request, exchange_id)

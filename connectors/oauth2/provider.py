@@ -1,7 +1,7 @@
 """A generic OAuth 2.0 connection, configured entirely by data in the tenant's credential settings:
 
     {"authorize_url": "...", "token_url": "...", "revoke_url": "...",   # or *_path under the base URLs
-     "client_auth": "basic" | "body", "scope_delimiter": " ", "pkce": true}
+     "client_auth": "basic" | "body", "scope_delimiter": " ", "pkce": true (the default) | false}
 
 It keeps the tokens; it has no exchange API of its own."""
 
@@ -28,6 +28,8 @@ class GenericOAuth2Provider(ExchangeProvider):
     name = "OAuth 2.0"
     oauth2_adapter_class = GenericOAuth2Adapter
     api_class = ExchangeAPI
+    # RFC 9700 §2.1.1: PKCE unless the credential's settings say "pkce": false for a server that refuses it.
+    pkce_enabled_default = True
 
     def offered_permissions(self):
         # Scopes are whatever the server defines; the tenant lists them.
