@@ -65,33 +65,6 @@ def test_peatio_scopes_are_space_separated_so_the_query_string_reads_plus(browse
     assert query_of(authorize_url)["scope"] == "profile history"
 
 
-@pytest.mark.parametrize("exchange_id, key_deleted, revoked", [
-    ("okx", True, True), ("kraken", True, False), ("kucoin", False, False), ("peatio", False, True),
-])
-def test_disconnect_deletes_the_key_revokes_where_it_can_and_wipes_secrets(
-        browser_session, portal, sandbox_accounts, exchange_id, key_deleted, revoked):
-    assert browser_session.connect(exchange_id, sandbox_accounts[exchange_id]["trader"]).status_code == 302
-    connection = ExchangeConnection.objects.get()
-    dashboard = browser_session.session.get(f"{portal['url']}/").text
-    response = browser_session.session.post(
-        f"{portal['url']}/connect/{exchange_id}/{connection.pk}/disconnect/",
-        data={"csrfmiddlewaretoken": csrf_token(dashboard)}, allow_redirects=False)
-    assert response.status_code == 302
-    connection.refresh_from_db()
-    assert connection.status == "revoked"
-    assert not (connection.access_token or connection.refresh_token or connection.api_key or connection.api_secret)
-    event = AuditEvent.objects.get(action="connection.disconnected")
-    assert event.details["api_key_deleted"] is key_deleted and event.details["tokens_revoked"] is revoked
-    if key_deleted:
-        assert not SandboxKey.objects.filter(exchange=exchange_id, deleted_at__isnull=True).exists()
-    if revoked:
-        assert not SandboxToken.objects.filter(client__exchange=exchange_id, revoked_at__isnull=True).exists()
-    # The card offers to connect again, and doing so reuses the same row.
-    assert "Connect " in browser_session.session.get(f"{portal['url']}/").text
-    assert browser_session.connect(exchange_id, sandbox_accounts[exchange_id]["trader"]).status_code == 302
-    assert ExchangeConnection.objects.get().status == "active"
-
-
 # OKX is not here: its access token has no refresh (tests/connectors/test_okx_fast_api.py covers its disconnect).
 @pytest.mark.parametrize("exchange_id, access_lifetime", [("kraken", 24 * 3600)])
 def test_disconnect_with_an_expired_access_token_refreshes_once_then_deletes_the_key_and_revokes(

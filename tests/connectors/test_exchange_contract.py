@@ -99,7 +99,7 @@ class ExchangeContract:
         assert added == {self.case.history_kind: stored} and stored > 0
 
     def test_disconnect_does_what_the_exchange_allows_and_wipes_every_secret(self, connected, browser_session,
-                                                                             portal):
+                                                                             portal, sandbox_accounts):
         dashboard = browser_session.session.get(f"{portal['url']}/").text
         response = browser_session.session.post(
             f"{portal['url']}/connect/{self.case.exchange_id}/{connected.pk}/disconnect/",
@@ -113,6 +113,15 @@ class ExchangeContract:
         assert (event.details["api_key_deleted"], event.details["tokens_revoked"]) == (
             self.case.key_deleted, self.case.tokens_revoked), event.details
         assert self.live_keys_at_exchange() == (0 if self.case.key_deleted or self.case.tokens_revoked else 1)
+        if self.case.tokens_revoked:
+            assert not SandboxToken.objects.filter(client__exchange=self.case.exchange_id,
+                                                   revoked_at__isnull=True).exists()
+        # The card offers to connect again, and doing so reuses the same row.
+        assert "Connect " in browser_session.session.get(f"{portal['url']}/").text
+        again = browser_session.connect(self.case.exchange_id, sandbox_accounts[self.case.exchange_id]["trader"],
+                                        list(self.case.permissions))
+        assert again.status_code == 302
+        assert ExchangeConnection.objects.get(exchange=self.case.exchange_id).status == ExchangeConnection.Status.ACTIVE
 
 
 class TestKuCoin(ExchangeContract):
