@@ -1,6 +1,4 @@
 import ipaddress
-from importlib import import_module
-from importlib.util import find_spec
 
 from allauth.socialaccount.providers import registry
 from django import forms
@@ -16,7 +14,7 @@ from django.utils.html import format_html
 from connectors.base.hosts import check_base_url
 from connectors.base.http import HostNotAllowed
 from connectors.exchanges import EXCHANGES, exchange_packages
-from connectors.kucoin.credential import KEY_CREATION_CHOICES, attribution_errors
+from connectors.base import credential as credential_settings
 
 from . import crypto, services
 from .audit import record_audit_event
@@ -482,10 +480,14 @@ class SettingsField(forms.JSONField):
 def exchange_settings_errors(exchange_id: str, settings: dict) -> list[str]:
     """The exchange package's own rules for its settings (``credential.settings_errors``), where it has any."""
     package = exchange_packages().get(exchange_id)
-    if package is None or not find_spec(f"{package.module}.credential"):
-        return []
-    check = getattr(import_module(f"{package.module}.credential"), "settings_errors", None)
-    return check(settings) if check else []
+    return credential_settings.settings_errors(package.module, settings) if package else []
+
+
+def exchange_settings_fields() -> dict[str, tuple[str, str, forms.Field]]:
+    """Every exchange package's admin fields for its settings, as form field name -> (exchange, key, field)."""
+    return {f"{exchange_id}_{key}": (exchange_id, key, field)
+            for exchange_id, package in exchange_packages().items()
+            for key, field in credential_settings.settings_fields(package.module).items()}
 
 
 def masked(value: str) -> str:
@@ -513,16 +515,8 @@ class ExchangeCredentialForm(forms.ModelForm):
         help_text="Broker attribution key (e.g. KuCoin partner key). Leave empty to keep the current one.",
     )
 
-    # KuCoin's broker attribution and key-creation path, kept in the credential's settings.
-    kucoin_partner = forms.CharField(required=False, label="KuCoin partner id", help_text="KC-API-PARTNER.")
-    kucoin_broker_name = forms.CharField(
-        required=False, label="KuCoin broker name",
-        help_text="KC-BROKER-NAME: the broker name KuCoin issued, a value of its own (not the partner id).")
-    kucoin_key_creation = forms.ChoiceField(
-        required=False, choices=KEY_CREATION_CHOICES, initial="v2", label="KuCoin key creation",
-        help_text="Which Fast API key path KuCoin gave this partner.")
-    KUCOIN_SETTINGS = {"kucoin_partner": "partner", "kucoin_broker_name": "broker_name",
-                       "kucoin_key_creation": "key_creation"}
+    # Each exchange package's fields for its settings (e.g. KuCoin's attribution), added below the class.
+    SETTINGS_FIELDS: dict = {}
 
     class Meta:
         model = ExchangeCredential
@@ -530,15 +524,19 @@ class ExchangeCredentialForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for field, key in self.KUCOIN_SETTINGS.items():
-            if key in (self.instance.settings or {}):
-                self.fields[field].initial = self.instance.settings[key]
+        for name, (exchange_id, key, _) in self.SETTINGS_FIELDS.items():
+            if self.instance.exchange == exchange_id and key in (self.instance.settings or {}):
+                self.fields[name].initial = self.instance.settings[key]
 
-    def clean_kucoin_settings(self, cleaned) -> None:
-        values = {key: (cleaned.get(field) or "").strip() for field, key in self.KUCOIN_SETTINGS.items()}
-        values["key_creation"] = values["key_creation"] or "v2"
-        for key, message in attribution_errors(partner=values["partner"], broker_name=values["broker_name"]).items():
-            self.add_error(f"kucoin_{key}", message)
+    def clean_exchange_settings_fields(self, cleaned, exchange_id: str) -> None:
+        """The exchange's own fields go into its settings, checked by its package's rule."""
+        names = {key: name for name, (owner, key, _) in self.SETTINGS_FIELDS.items() if owner == exchange_id}
+        if not names:
+            return
+        values = {key: (cleaned.get(name) or "").strip() for key, name in names.items()}
+        package = exchange_packages()[exchange_id]
+        for key, message in credential_settings.settings_fields_errors(package.module, values).items():
+            self.add_error(names[key], message)
         cleaned["settings"] = {**(cleaned.get("settings") or {}), **values}
 
     def clean_base_urls(self, cleaned, exchange) -> None:
@@ -552,8 +550,8 @@ class ExchangeCredentialForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        if (cleaned.get("exchange") or getattr(self.instance, "exchange", "")) == "kucoin" and "settings" in cleaned:
-            self.clean_kucoin_settings(cleaned)
+        if "settings" in cleaned:
+            self.clean_exchange_settings_fields(cleaned, cleaned.get("exchange") or self.instance.exchange)
         if "settings" in cleaned:
             for message in exchange_settings_errors(cleaned.get("exchange") or self.instance.exchange,
                                                     cleaned["settings"]):
@@ -583,6 +581,13 @@ class ExchangeCredentialForm(forms.ModelForm):
         return cleaned
 
 
+ExchangeCredentialForm.SETTINGS_FIELDS = exchange_settings_fields()
+ExchangeCredentialForm.base_fields.update({name: field for name, (_, _, field) in
+                                          ExchangeCredentialForm.SETTINGS_FIELDS.items()})
+ExchangeCredentialForm.declared_fields.update({name: field for name, (_, _, field) in
+                                              ExchangeCredentialForm.SETTINGS_FIELDS.items()})
+
+
 @admin.register(ExchangeCredential)
 class ExchangeCredentialAdmin(TenantScopedAdmin):
     audit_name = "credential"  # as the credential services name their events
@@ -599,17 +604,25 @@ class ExchangeCredentialAdmin(TenantScopedAdmin):
         ("OAuth", {"fields": ["redirect_uris", "allowed_permissions", "default_permissions"]}),
         ("Network", {"fields": ["authorize_base_url", "api_base_url", "service_ip_list", "trading_ip_list"]}),
         ("RSA key (Kraken)", {"fields": ["rsa_public_key_pem"]}),
-        ("KuCoin", {"fields": ["kucoin_partner", "kucoin_broker_name", "kucoin_key_creation"]}),
         ("Exchange-specific settings", {"fields": ["settings"]}),
     ]
 
     def get_fieldsets(self, request, obj=None):
-        fieldsets = [fieldset for fieldset in self.fieldsets
-                     if fieldset[0] != "KuCoin" or obj is None or obj.exchange == "kucoin"]
+        # Each exchange's own settings fields, only on that exchange's credentials (all of them when adding one).
+        own = [(EXCHANGES[exchange_id].name, {"fields": names}) for exchange_id, names in self.settings_field_names()
+               if obj is None or obj.exchange == exchange_id]
+        fieldsets = [*self.fieldsets[:-1], *own, self.fieldsets[-1]]
         if request.user.is_superuser:
             return fieldsets
         first, *rest = fieldsets
         return [(None, {"fields": [f for f in first[1]["fields"] if f != "tenant"]}), *rest]
+
+    @staticmethod
+    def settings_field_names() -> list[tuple[str, list[str]]]:
+        by_exchange: dict[str, list[str]] = {}
+        for name, (exchange_id, _, _) in ExchangeCredentialForm.SETTINGS_FIELDS.items():
+            by_exchange.setdefault(exchange_id, []).append(name)
+        return list(by_exchange.items())
 
     def get_urls(self):
         return [path("<int:pk>/application/", self.admin_site.admin_view(self.application_view),

@@ -7,6 +7,8 @@ partner has is KuCoin's decision per partner (Fast API document section 4, level
 
 import re
 
+from django import forms
+
 KEY_CREATION_CHOICES = [
     ("v2", "FastAPI 2.0: the groups the user chose (cyber-truck-vault/v2)"),
     ("v1", "Old partners: KuCoin's default groups (ucenter)"),
@@ -42,3 +44,21 @@ def settings_errors(settings: dict) -> list[str]:
     if not isinstance(settings.get("token_sends_client_secret", False), bool):
         errors.append("token_sends_client_secret is true or false.")
     return errors
+
+
+# The admin's fields for these settings (connectors/base/credential.py): setting key -> form field.
+SETTINGS_FIELDS = {
+    "partner": forms.CharField(required=False, label="KuCoin partner id", help_text="KC-API-PARTNER."),
+    "broker_name": forms.CharField(
+        required=False, label="KuCoin broker name",
+        help_text="KC-BROKER-NAME: the broker name KuCoin issued, a value of its own (not the partner id)."),
+    "key_creation": forms.ChoiceField(required=False, choices=KEY_CREATION_CHOICES, initial="v2",
+                                      label="KuCoin key creation",
+                                      help_text="Which Fast API key path KuCoin gave this partner."),
+}
+
+
+def settings_fields_errors(values: dict) -> dict[str, str]:
+    """The admin fields' rule across each other, by setting key; fills in the key-creation default."""
+    values["key_creation"] = values.get("key_creation") or "v2"
+    return attribution_errors(partner=values.get("partner", ""), broker_name=values.get("broker_name", ""))

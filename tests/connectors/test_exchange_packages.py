@@ -46,3 +46,22 @@ def test_the_check_names_what_is_wrong_with_a_package(monkeypatch):
         ("connectors.E004", "okx: it has withdrawal hooks but no permission that allows a withdrawal."),
         ("connectors.E005", "okx: its history source names the exchange 'kucoin'."),
     }
+
+
+def test_the_credential_admin_shows_an_exchanges_own_settings_fields_on_its_credentials_only(rf, admin_user):
+    from django.contrib import admin
+
+    from broker_portal.admin import ExchangeCredentialForm
+    from broker_portal.models import ExchangeCredential
+
+    model_admin = admin.site._registry[ExchangeCredential]
+    request = rf.get("/")
+    request.user = admin_user
+
+    def sections(exchange_id):
+        return [name for name, _ in model_admin.get_fieldsets(request, ExchangeCredential(exchange=exchange_id))]
+
+    # KuCoin's package declares its settings fields (connectors/kucoin/credential.py); nothing else names them.
+    assert {"kucoin_partner", "kucoin_broker_name", "kucoin_key_creation"} <= set(ExchangeCredentialForm.base_fields)
+    assert "KuCoin" in sections("kucoin") and "KuCoin" not in sections("okx")
+    assert sections("okx")[-1] == "Exchange-specific settings"
