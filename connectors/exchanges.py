@@ -7,7 +7,8 @@ all of the exchange's portal-side facts and hooks, each in the module its role n
 - ``provider.py``: the allauth provider and OAuth 2.0 adapter (``provider_classes``), ``api.py`` its signed client;
 - ``withdrawals.py`` (optional): ``WITHDRAWALS``, the withdrawal wizard's hooks; without it, no withdrawals;
 - ``history.py`` (optional): ``SOURCE``, how its history is read for exports; without it, no history sync;
-- ``demo.py`` (optional): ``DEMO``, how the demo registers it at the exchange sandbox; without it, not simulated.
+- ``demo.py`` (optional): ``DEMO``, how the demo registers it at the exchange sandbox; without it, not simulated;
+- ``credential.py`` (optional): its credential settings' admin fields and rules (see connectors/base/credential.py).
 
 ``exchange_packages`` discovers them from the app registry; ``connectors.checks`` says at start-up when a
 package is incomplete or a hook names another exchange. Paths under a base URL are the exchange's own, so the
