@@ -35,6 +35,7 @@ from broker_portal.prepared_sql import PreparedLookup, update_fields
 from .base.api import AccessTokenExpired, ApiKeyInvalid
 from .base.http import ExchangeUnavailable, HostNotAllowed
 from .base.oauth import post_token_request
+from .exchanges import exchange_packages
 from .models import ExchangeConnection
 from .socialaccount import app_from_credential
 
@@ -97,12 +98,12 @@ def is_invalid_grant(error: OAuth2Error) -> bool:
 def credential_is_api_key(exchange_id: str) -> bool:
     """Whether the exchange's connections live by their API key, not by a token (ExchangeAPI.credential_is_api_key):
     such a connection is never refreshed, and its token's expiry says nothing about its health."""
-    provider_class = registry.get_class(exchange_id)
-    return bool(getattr(getattr(provider_class, "api_class", None), "credential_is_api_key", False))
+    package = exchange_packages().get(exchange_id)
+    return bool(package and getattr(package.provider_class.api_class, "credential_is_api_key", False))
 
 
 def api_key_credential_exchanges() -> list[str]:
-    return [cls.id for cls in registry.get_class_list() if credential_is_api_key(cls.id)]
+    return [exchange_id for exchange_id in exchange_packages() if credential_is_api_key(exchange_id)]
 
 
 def provider_for(credential: ExchangeCredential):
