@@ -1,4 +1,5 @@
 import ipaddress
+import re
 
 from allauth.socialaccount.providers import registry
 from django import forms
@@ -413,9 +414,28 @@ class IpListField(LinesField):
             raise ValidationError(f"Not an IP address or network: {line[:100]}", code="invalid")
 
 
+HOST_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
+
+
+class HostsField(LinesField):
+    """Bare host names or IP addresses, lower case: no scheme, port or path."""
+
+    def to_python(self, value):
+        return [line.lower() for line in super().to_python(value)]
+
+    def validate_line(self, line):
+        try:
+            ipaddress.ip_address(line.strip("[]"))
+            return
+        except ValueError:
+            pass
+        if not HOST_NAME.match(line.lower()):
+            raise ValidationError(f"Not a host name (no scheme, port or path): {line[:100]}", code="invalid")
+
+
 # What the OAuth flow reads from the credential's own fields; settings may not replace them (app_from_credential).
 RESERVED_SETTINGS = ("client_type", "authorize_base_url", "api_base_url", "redirect_uris", "allowed_permissions",
-                     "default_permissions", "credential_id")
+                     "default_permissions", "credential_id", "call_hosts")
 SETTINGS_MAX_DEPTH = 3
 
 
@@ -501,6 +521,10 @@ class ExchangeCredentialForm(forms.ModelForm):
     default_permissions = LinesField(required=False, help_text="Preselected permissions, one per line.")
     service_ip_list = IpListField(required=False, help_text="IPs the portal calls the exchange from, one per line.")
     trading_ip_list = IpListField(required=False, help_text="IPs that trade with users' keys, one per line.")
+    extra_hosts = HostsField(required=False, label="Extra hosts allowed (superusers only)",
+                             help_text="Hosts besides the exchange's own that production may call for this "
+                                       "credential (a staging exchange, the broker's own OAuth 2.0 server), one per "
+                                       "line. Private addresses are allowed here and nowhere else.")
     settings = SettingsField(help_text="A JSON object of exchange-specific settings; {} for none.")
     new_client_secret = forms.CharField(
         required=False, widget=forms.PasswordInput(render_value=False), label="New client secret",
@@ -541,10 +565,13 @@ class ExchangeCredentialForm(forms.ModelForm):
 
     def clean_base_urls(self, cleaned, exchange) -> None:
         """Production calls only the exchange's known hosts (the generic provider: public ones), see
-        connectors/base/hosts.py; an extra host is allowed by the operator's EXCHANGE_ALLOWED_EXTRA_HOSTS only."""
+        connectors/base/hosts.py; an extra host is one a superuser allowed on this credential (``extra_hosts``) or
+        the deployment's EXCHANGE_ALLOWED_EXTRA_HOSTS."""
+        allowed = cleaned.get("extra_hosts", self.instance.extra_hosts) or []
         for name in ("authorize_base_url", "api_base_url"):
             try:
-                check_base_url(cleaned.get(name) or "", known_hosts=exchange.known_hosts if exchange else None)
+                check_base_url(cleaned.get(name) or "", known_hosts=exchange.known_hosts if exchange else None,
+                               allowed_hosts=allowed)
             except HostNotAllowed as refused:
                 self.add_error(name, str(refused))
 
@@ -602,7 +629,8 @@ class ExchangeCredentialAdmin(TenantScopedAdmin):
         ("Secrets (write-only)", {"fields": ["secret_status", "new_client_secret", "issued_encrypted_client_secret",
                                              "broker_key_status", "new_broker_key"]}),
         ("OAuth", {"fields": ["redirect_uris", "allowed_permissions", "default_permissions"]}),
-        ("Network", {"fields": ["authorize_base_url", "api_base_url", "service_ip_list", "trading_ip_list"]}),
+        ("Network", {"fields": ["authorize_base_url", "api_base_url", "extra_hosts", "service_ip_list",
+                                "trading_ip_list"]}),
         ("RSA key (Kraken)", {"fields": ["rsa_public_key_pem"]}),
         ("Exchange-specific settings", {"fields": ["settings"]}),
     ]
@@ -616,6 +644,11 @@ class ExchangeCredentialAdmin(TenantScopedAdmin):
             return fieldsets
         first, *rest = fieldsets
         return [(None, {"fields": [f for f in first[1]["fields"] if f != "tenant"]}), *rest]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Broker admins see which extra hosts their credential may call, but only a superuser allows one.
+        readonly = super().get_readonly_fields(request, obj)
+        return readonly if request.user.is_superuser else [*readonly, "extra_hosts"]
 
     @staticmethod
     def settings_field_names() -> list[tuple[str, list[str]]]:

@@ -122,6 +122,10 @@ class ExchangeCredential(models.Model):
     trading_ip_list = models.JSONField(default=list, blank=True, help_text="IPs that trade with the user keys.")
     authorize_base_url = models.URLField(help_text="Where users are sent to authorize (sandbox or production).")
     api_base_url = models.URLField(help_text="Where the portal calls the exchange (sandbox or production).")
+    # Hosts besides the exchange's own that production may call for this credential (a staging exchange, a
+    # broker's own OAuth 2.0 server on its network): set by a superuser only (connectors/base/hosts.py).
+    extra_hosts = models.JSONField(default=list, blank=True,
+                                   help_text="Hosts outside the exchange's own that a superuser allowed.")
     # Kraken encrypts the client secret it issues to this key pair's public half.
     rsa_private_key = EncryptedTextField(blank=True, default="")
     rsa_public_key = models.TextField(blank=True, default="")

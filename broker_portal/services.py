@@ -88,6 +88,11 @@ def credential_save(
         request=request,
         details={"exchange": credential.exchange, "changed": sorted(changed)},
     )
+    if "extra_hosts" in changed:
+        # An exception to the exchange's known hosts (connectors/base/hosts.py), named in full for the record.
+        record_audit_event(tenant=credential.tenant, action="credential.extra_hosts_allowed", target=credential,
+                           request=request, details={"exchange": credential.exchange,
+                                                     "extra_hosts": list(credential.extra_hosts)})
     return credential
 
 

@@ -7,6 +7,7 @@ from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialApp
 
 from broker_portal.models import ExchangeCredential
+from connectors.base.hosts import hosts_for_calls
 
 
 def app_from_credential(credential: ExchangeCredential) -> SocialApp:
@@ -21,8 +22,9 @@ def app_from_credential(credential: ExchangeCredential) -> SocialApp:
         "allowed_permissions": list(credential.allowed_permissions),
         "default_permissions": list(credential.default_permissions),
         **credential.settings,
-        # Last, so that the tenant-editable settings cannot point the flow at another credential.
+        # Last, so that the tenant-editable settings cannot point the flow at another credential or host.
         "credential_id": credential.pk,
+        "call_hosts": hosts_for_calls(credential.exchange, credential.extra_hosts),
     }
     return app
 

@@ -72,7 +72,7 @@ class ExchangeAPI:
         self.broker_key = broker_key
 
     def session(self):
-        return exchange_session(allowed_base_urls=[self.base_url])
+        return exchange_session(allowed_base_urls=[self.base_url], hosts=self.settings.get("call_hosts"))
 
     def url(self, path: str) -> str:
         return self.base_url + path

@@ -30,8 +30,9 @@ class HostNotAllowed(Exception):
 
 
 class ExchangeSession(requests.Session):
-    def __init__(self, allowed_base_urls: list[str], timeout):
+    def __init__(self, allowed_base_urls: list[str], timeout, hosts: dict | None = None):
         super().__init__()
+        self.hosts = hosts  # the calling credential's host policy (hosts.hosts_for_calls), checked on every call
         # The environment (proxies, NO_PROXY, CA bundle) is read once here rather than on every call, as
         # requests otherwise does at a cost close to a database round trip; ~/.netrc never lends credentials.
         self.trust_env = False
@@ -52,7 +53,7 @@ class ExchangeSession(requests.Session):
         from .hosts import check_call_url
 
         # Again at call time: a base URL stored before the policy, or edited around the admin form, is refused too.
-        check_call_url(url)
+        check_call_url(url, self.hosts)
         kwargs.setdefault("timeout", self.timeout)
         kwargs.setdefault("proxies", self.allowed_origins[origin])
         kwargs["allow_redirects"] = False
@@ -96,20 +97,25 @@ def retry_after(response) -> float | None:
         return None
 
 
+def hosts_key(hosts: dict | None):
+    return None if hosts is None else tuple((name, tuple(sorted(values))) for name, values in sorted(hosts.items()))
+
+
 # One session per thread and set of hosts, so calls to an exchange reuse their keep-alive connections.
 _sessions = threading.local()
 MAX_POOLED_SESSIONS = 64
 
 
 @contextmanager
-def exchange_session(*, allowed_base_urls: list[str], timeout=None):
+def exchange_session(*, allowed_base_urls: list[str], timeout=None, hosts: dict | None = None):
+    """``hosts``: the calling credential's app settings' ``call_hosts``; production refuses any other host."""
     timeout = timeout or getattr(settings, "EXCHANGE_HTTP_TIMEOUT", DEFAULT_TIMEOUT)
     pool = getattr(_sessions, "pool", None)
     if pool is None or len(pool) > MAX_POOLED_SESSIONS:
         pool = _sessions.pool = {}
     key = (frozenset(origin_of(url) for url in allowed_base_urls), tuple(timeout) if isinstance(timeout, (list, tuple))
-           else timeout)
+           else timeout, hosts_key(hosts))
     session = pool.get(key)
     if session is None:
-        session = pool[key] = ExchangeSession(allowed_base_urls, timeout)
+        session = pool[key] = ExchangeSession(allowed_base_urls, timeout, hosts)
     yield session

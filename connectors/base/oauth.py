@@ -333,7 +333,8 @@ def post_token_request(adapter: ExchangeOAuth2Adapter, app, url: str, data: dict
     with its client authentication; errors become OAuth2Error."""
     data, auth = with_client_auth(adapter, app, data)
     method = (adapter.refresh_token_method if "refresh_token" in data else None) or adapter.access_token_method
-    with exchange_session(allowed_base_urls=adapter.allowed_base_urls(app)) as session:
+    with exchange_session(allowed_base_urls=adapter.allowed_base_urls(app),
+                          hosts=app.settings.get("call_hosts")) as session:
         if method == "GET":
             # Sent once: reads are retried, and a repeated code exchange would be refused as a replay.
             response = session.request("GET", with_query(url, data, encode_redirect_uri=adapter.encode_redirect_uri),
@@ -376,7 +377,8 @@ def revoke_token(adapter: ExchangeOAuth2Adapter, app, token: str, details: dict 
         if not access_token:
             return False
         headers, auth = {"Authorization": f"Bearer {access_token}"}, None
-    with exchange_session(allowed_base_urls=adapter.allowed_base_urls(app)) as session:
+    with exchange_session(allowed_base_urls=adapter.allowed_base_urls(app),
+                          hosts=app.settings.get("call_hosts")) as session:
         return session.post(url, data=data, auth=auth, headers=headers).status_code == 200
 
 

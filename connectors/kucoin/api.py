@@ -75,7 +75,8 @@ class KuCoinAPI(ExchangeAPI):
         # v2 asks for exactly the groups the user chose here; v1 takes no parameters.
         body = {"authGroupMap": {group: group in permissions for group in AUTH_GROUPS},
                 "isAddressbookOnly": False} if version == "v2" else None
-        with exchange_session(allowed_base_urls=[self.www_base_url]) as session:
+        with exchange_session(allowed_base_urls=[self.www_base_url],
+                              hosts=self.settings.get("call_hosts")) as session:
             response = session.post(self.www_base_url + KEY_CREATION_PATHS[version], json=body,
                                     headers={"Authorization": f"Bearer {access_token}"})
         payload = json_or_empty(response)

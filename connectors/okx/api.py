@@ -85,7 +85,7 @@ class OKXAPI(ExchangeAPI):
         """A Fast API management call with the access token (INTEGRATION_GUIDE.md steps 4 and 5)."""
         base_url = self.base_url_for(details)
         headers = {"Authorization": f"Bearer {access_token}", "Content-Type": "application/json"}
-        with exchange_session(allowed_base_urls=[base_url]) as session:
+        with exchange_session(allowed_base_urls=[base_url], hosts=self.settings.get("call_hosts")) as session:
             response = session.post(base_url + path, json=body, headers=headers)
         payload = json_or_empty(response)
         code = str(payload.get("code", ""))
@@ -139,7 +139,7 @@ class OKXAPI(ExchangeAPI):
             "Content-Type": "application/json",
         }
         base_url = self.base_url_for(connection.details)
-        with exchange_session(allowed_base_urls=[base_url]) as session:
+        with exchange_session(allowed_base_urls=[base_url], hosts=self.settings.get("call_hosts")) as session:
             response = session.request(method, base_url + path_with_query, data=text or None, headers=headers)
         payload = json_or_empty(response)
         code = str(payload.get("code", ""))

@@ -1,12 +1,16 @@
-"""In production, server-side calls go only to each exchange's known hosts (or one the operator allows); the
-generic OAuth 2.0 provider refuses private, loopback and link-local addresses. Checked in the credential form
-and again at call time."""
+"""In production, server-side calls go only to each exchange's known hosts (or one a superuser allowed on the
+credential, or the operator for the deployment); the generic OAuth 2.0 provider refuses private, loopback and
+link-local addresses. Checked in the credential form and again at call time, against the calling credential's
+own exchange."""
 
 import pytest
+from allauth.mfa.totp.internal.auth import TOTP
 
 from broker_portal.admin import ExchangeCredentialForm
-from broker_portal.models import ExchangeCredential
-from connectors.base.http import HostNotAllowed, exchange_session
+from broker_portal.models import AuditEvent, ExchangeCredential, User
+from connectors.base.hosts import hosts_for_calls
+from connectors.base.http import ExchangeUnavailable, HostNotAllowed, exchange_session
+from connectors.socialaccount import app_from_credential
 
 pytestmark = pytest.mark.django_db
 
@@ -69,3 +73,96 @@ def test_outside_production_the_sandbox_on_loopback_is_called(settings, live_ser
     settings.EXCHANGE_HOSTS_ENFORCED = False
     with exchange_session(allowed_base_urls=[live_server.url]) as session:
         assert session.get(f"{live_server.url}/healthz").status_code in (200, 404)
+
+
+# A host outside the exchange's own is allowed on one credential by a superuser only, and audited by name.
+
+def credential_change_form(credential, **overrides) -> dict:
+    return {"tenant": credential.tenant.pk, "exchange": credential.exchange, "is_enabled": "on",
+            "client_id": credential.client_id, "client_type": "confidential",
+            "redirect_uris": "https://alpha.localhost/connect/kucoin/callback/",
+            "authorize_base_url": credential.authorize_base_url, "api_base_url": credential.api_base_url,
+            "settings": "{}", "kucoin_partner": "partner", "kucoin_broker_name": "broker",
+            "kucoin_key_creation": "v2", **overrides}
+
+
+@pytest.fixture
+def kucoin_credential(tenant):
+    return ExchangeCredential.objects.create(
+        tenant=tenant, exchange="kucoin", client_id="alpha-kucoin", client_secret="s3cret-value",
+        authorize_base_url="https://www.kucoin.com", api_base_url="https://api.kucoin.com",
+        settings={"partner": "partner", "broker_name": "broker", "key_creation": "v2"})
+
+
+def signed_in(client_at, user):
+    TOTP.activate(user, "JBSWY3DPEHPK3PXPJBSWY3DP")
+    client = client_at("alpha.localhost")
+    client.force_login(user)
+    return client
+
+
+def test_a_superuser_allows_a_staging_host_on_one_credential_and_it_is_audited(
+        tenant, production_policy, kucoin_credential, client_at):
+    client = signed_in(client_at, User.objects.create_superuser(email="root@platform.example", password="x"))
+    url = f"/admin/broker_portal/exchangecredential/{kucoin_credential.pk}/change/"
+    staging = "https://10.20.0.5"
+    refused = client.post(url, credential_change_form(kucoin_credential, api_base_url=staging))
+    assert refused.status_code == 200 and "is not one of this exchange" in refused.content.decode()
+
+    allowed = client.post(url, credential_change_form(kucoin_credential, api_base_url=staging,
+                                                      extra_hosts="10.20.0.5\nStaging.KuCoin.example"))
+    assert allowed.status_code == 302, allowed.content.decode()[:3000]
+    kucoin_credential.refresh_from_db()
+    assert kucoin_credential.api_base_url == staging
+    assert kucoin_credential.extra_hosts == ["10.20.0.5", "staging.kucoin.example"]
+    event = AuditEvent.objects.get(action="credential.extra_hosts_allowed")
+    assert event.tenant == tenant and event.details["extra_hosts"] == ["10.20.0.5", "staging.kucoin.example"]
+
+
+def test_a_broker_admin_sees_the_allowed_hosts_but_cannot_change_them(
+        tenant, production_policy, kucoin_credential, broker_admin, client_at):
+    kucoin_credential.extra_hosts = ["staging.kucoin.example"]
+    kucoin_credential.save()
+    client = signed_in(client_at, broker_admin)
+    url = f"/admin/broker_portal/exchangecredential/{kucoin_credential.pk}/change/"
+    assert "staging.kucoin.example" in client.get(url).content.decode()
+    response = client.post(url, credential_change_form(kucoin_credential, api_base_url="https://10.20.0.5",
+                                                       extra_hosts="10.20.0.5"))
+    assert response.status_code == 200 and "is not one of this exchange" in response.content.decode()
+    kucoin_credential.refresh_from_db()
+    assert kucoin_credential.extra_hosts == ["staging.kucoin.example"]
+    assert not AuditEvent.objects.filter(action="credential.extra_hosts_allowed").exists()
+
+
+@pytest.mark.parametrize("line", ["https://staging.kucoin.example", "staging.kucoin.example:8443",
+                                  "staging.kucoin.example/path", "bad host", "a\x00b"])
+def test_an_extra_host_is_a_bare_host_name(tenant, production_policy, kucoin_credential, line):
+    form = ExchangeCredentialForm(data=credential_change_form(kucoin_credential, extra_hosts=line),
+                                  instance=kucoin_credential)
+    assert not form.is_valid() and form.errors.get("extra_hosts")
+
+
+def test_settings_cannot_name_the_hosts_calls_may_reach(tenant, kucoin_credential):
+    form = ExchangeCredentialForm(data=credential_change_form(
+        kucoin_credential, settings='{"call_hosts": {"known_hosts": ["10.0.0.1"]}}'), instance=kucoin_credential)
+    assert not form.is_valid() and "call_hosts" in str(form.errors["settings"])
+    kucoin_credential.settings = {**kucoin_credential.settings, "call_hosts": {"known_hosts": ["10.0.0.1"]}}
+    assert app_from_credential(kucoin_credential).settings["call_hosts"] == hosts_for_calls("kucoin", [])
+
+
+def test_at_call_time_a_credential_reaches_only_its_own_exchanges_hosts(production_policy):
+    # A KuCoin credential whose stored base URL was edited around the form to another exchange's host.
+    with exchange_session(allowed_base_urls=["https://www.okx.com"], hosts=hosts_for_calls("kucoin", [])) as session:
+        with pytest.raises(HostNotAllowed, match="not one of this exchange"):
+            session.get("https://www.okx.com/api/v5/account/balance")
+
+
+def test_at_call_time_a_host_a_superuser_allowed_is_called(production_policy):
+    # Loopback on a port nothing listens on: allowed, so the call is made, and fails to connect.
+    url = "https://127.0.0.1:9/"
+    with exchange_session(allowed_base_urls=[url], hosts=hosts_for_calls("kucoin", ["127.0.0.1"])) as session:
+        with pytest.raises(ExchangeUnavailable):
+            session.get(url)
+    with exchange_session(allowed_base_urls=[url], hosts=hosts_for_calls("kucoin", [])) as session:
+        with pytest.raises(HostNotAllowed):
+            session.get(url)
