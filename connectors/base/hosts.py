@@ -48,13 +48,32 @@ def is_public_address(address: str) -> bool:
 
 
 def resolves_to_public_addresses_only(host: str) -> bool:
-    """Every address the name resolves to is public. The connection resolves the name again: a rebinding DNS
-    server could still answer differently then; the known-hosts list is what closes that for the exchanges."""
+    """Every address the name resolves to is public: the form's check. The connection resolves the name again,
+    so calls go through ``public_address_of`` too (http.PublicAddressAdapter)."""
     try:
         infos = socket.getaddrinfo(host, 443, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError):
         return False
     return bool(infos) and all(is_public_address(info[4][0]) for info in infos)
+
+
+def public_address_of(host: str, port: int) -> str:
+    """The one address a connection to ``host`` may use, resolved and checked in the same step: a rebinding DNS
+    server cannot answer the check with a public address and the connection with a private one."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
+        raise HostNotAllowed(f"{host} does not resolve.")
+    addresses = [info[4][0] for info in infos]
+    if not addresses or not all(is_public_address(address) for address in addresses):
+        raise HostNotAllowed(f"{host} is not a public address (private, loopback and link-local ones are refused).")
+    return addresses[0]
+
+
+def pinned_hosts_exempt(hosts: dict | None) -> set[str]:
+    """Hosts a connection may reach at whatever address they resolve to: the ones allowed by name (a broker's own
+    server on its network)."""
+    return extra_hosts() | set((hosts or {}).get("extra_hosts", ()))
 
 
 def check_base_url(url: str, *, known_hosts: tuple[str, ...] | set[str] | list[str] | None,

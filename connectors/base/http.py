@@ -9,6 +9,9 @@ from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPSConnection
+from urllib3.connectionpool import HTTPSConnectionPool
 
 DEFAULT_TIMEOUT = (5, 20)  # connect, read (seconds)
 SAFE_METHODS = {"GET", "HEAD"}
@@ -44,6 +47,19 @@ class ExchangeSession(requests.Session):
         self.max_redirects = 0
         # The session is shared by every connection of a tenant's exchange: it must remember nothing, cookies included.
         self.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+        self.mount_public_address_adapters()
+
+    def mount_public_address_adapters(self) -> None:
+        """In production, each direct https origin connects only to an address checked public as it connects
+        (through a proxy, the proxy resolves; a host allowed by name may be private)."""
+        from .hosts import enforced, pinned_hosts_exempt
+
+        if not enforced():
+            return
+        exempt = pinned_hosts_exempt(self.hosts)
+        for (scheme, netloc), proxies in self.allowed_origins.items():
+            if scheme == "https" and not proxies and urlsplit(f"//{netloc}").hostname not in exempt:
+                self.mount(f"https://{netloc}/", PublicAddressAdapter())
 
     def request(self, method, url, *, retry: bool = True, **kwargs):
         """``retry=False``: a read that spends something (KuCoin's code exchange is a GET) is sent once."""
@@ -85,6 +101,26 @@ class ExchangeSession(requests.Session):
         return response
 
 
+class PublicAddressConnection(HTTPSConnection):
+    def _new_conn(self):
+        from .hosts import public_address_of
+
+        # Connect to the address just checked; TLS still verifies the certificate for the host's name.
+        self._dns_host = public_address_of(self.host, self.port)
+        return super()._new_conn()
+
+
+class PublicAddressConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = PublicAddressConnection
+
+
+class PublicAddressAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {**self.poolmanager.pool_classes_by_scheme,
+                                                   "https": PublicAddressConnectionPool}
+
+
 def origin_of(url: str) -> tuple[str, str]:
     parts = urlsplit(url)
     return parts.scheme.lower(), parts.netloc.lower()
@@ -95,6 +131,12 @@ def retry_after(response) -> float | None:
         return float(response.headers.get("Retry-After", ""))
     except ValueError:
         return None
+
+
+def production_hosts_enforced() -> bool:
+    from .hosts import enforced
+
+    return enforced()
 
 
 def hosts_key(hosts: dict | None):
@@ -114,7 +156,7 @@ def exchange_session(*, allowed_base_urls: list[str], timeout=None, hosts: dict 
     if pool is None or len(pool) > MAX_POOLED_SESSIONS:
         pool = _sessions.pool = {}
     key = (frozenset(origin_of(url) for url in allowed_base_urls), tuple(timeout) if isinstance(timeout, (list, tuple))
-           else timeout, hosts_key(hosts))
+           else timeout, hosts_key(hosts), production_hosts_enforced())
     session = pool.get(key)
     if session is None:
         session = pool[key] = ExchangeSession(allowed_base_urls, timeout, hosts)

@@ -3,11 +3,14 @@ credential, or the operator for the deployment); the generic OAuth 2.0 provider 
 link-local addresses. Checked in the credential form and again at call time, against the calling credential's
 own exchange."""
 
+import socket
+
 import pytest
 from allauth.mfa.totp.internal.auth import TOTP
 
 from broker_portal.admin import ExchangeCredentialForm
 from broker_portal.models import AuditEvent, ExchangeCredential, User
+from connectors.base import hosts
 from connectors.base.hosts import hosts_for_calls
 from connectors.base.http import ExchangeUnavailable, HostNotAllowed, exchange_session
 from connectors.socialaccount import app_from_credential
@@ -166,3 +169,21 @@ def test_at_call_time_a_host_a_superuser_allowed_is_called(production_policy):
     with exchange_session(allowed_base_urls=[url], hosts=hosts_for_calls("kucoin", [])) as session:
         with pytest.raises(HostNotAllowed):
             session.get(url)
+
+
+def test_a_name_that_rebinds_to_loopback_after_the_check_is_not_connected_to(production_policy, monkeypatch):
+    """A rebinding DNS server answers the host check with a public address and the connection with a private
+    one: the connection resolves and checks in one step, so nothing reaches the private address."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.5)
+    port = listener.getsockname()[1]
+    url = f"https://localhost:{port}/oauth/token"
+    monkeypatch.setattr(hosts, "resolves_to_public_addresses_only", lambda host: True)  # the first answer
+    try:
+        with exchange_session(allowed_base_urls=[url], hosts=hosts_for_calls("oauth2", [])) as session:
+            with pytest.raises(HostNotAllowed, match="not a public address"):
+                session.post(url, data={"grant_type": "authorization_code"})
+        with pytest.raises(socket.timeout):
+            listener.accept()
+    finally:
+        listener.close()
