@@ -103,6 +103,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: /healthz and /readyz are answered before anything reads the Host header (a probe sends the
+    # pod's address), redirects to HTTPS or looks for a tenant.
+    "monitoring.middleware.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "broker_portal.tenancy.TenantMiddleware",
@@ -276,6 +279,12 @@ CELERY_BEAT_SCHEDULE = {
     "exports-sync-history": {"task": "exports.tasks.sync_all_connections", "schedule": 3600.0},
     "exports-fail-stalled": {"task": "exports.tasks.fail_stalled_exports", "schedule": 60.0},
 }
+
+# Probes (monitoring/). /readyz fails when beat's heartbeat (sent every minute, run by a worker) is
+# older than this: three missed beats, not one slow one.
+READYZ_HEARTBEAT_MAX_AGE_SECONDS = int(env("READYZ_HEARTBEAT_MAX_AGE_SECONDS", "180"))
+# Each of /readyz's connections (broker) gives up after this, so a probe answers before its own timeout.
+READYZ_CHECK_TIMEOUT_SECONDS = float(env("READYZ_CHECK_TIMEOUT_SECONDS", "2"))
 
 # Server-side calls only to each exchange's known hosts (connectors/base/hosts.py): on in production, off where
 # the sandbox runs on loopback. Extra hosts (a broker's own OAuth 2.0 server on a private network, a staging
