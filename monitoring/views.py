@@ -1,9 +1,12 @@
-"""/healthz and /readyz, answered by ProbeMiddleware before the Host header is read.
+"""/healthz, /readyz and /metrics, answered by ProbeMiddleware before the Host header is read.
 
-Neither names a version, a host or an error's text."""
+None of them names a version, a host or an error's text."""
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from . import access
+from .collectors import REGISTRY
 from .readiness import OK, UNKNOWN, readiness
 
 
@@ -27,3 +30,15 @@ def readyz(request: HttpRequest) -> HttpResponse:
     body = {"status": "not_ready" if failed else "ready", "checks": checks, "failed": failed}
     return probe_headers(JsonResponse(body, status=503 if failed else 200))
 
+
+def metrics(request: HttpRequest) -> HttpResponse:
+    decision = access.metrics_access(request)
+    if decision == access.UNCONFIGURED:
+        return probe_headers(HttpResponse("Not found", status=404, content_type="text/plain"))
+    if decision == access.NO_TOKEN:
+        response = HttpResponse("Unauthorized", status=401, content_type="text/plain")
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return probe_headers(response)
+    if decision != access.ALLOWED:
+        return probe_headers(HttpResponse("Forbidden", status=403, content_type="text/plain"))
+    return probe_headers(HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST))
