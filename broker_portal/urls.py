@@ -12,7 +12,6 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("branding/logo", views.tenant_logo, name="tenant_logo"),
     path("branding/theme.css", views.tenant_theme, name="tenant_theme"),
-    path("health", views.health, name="health"),
     # allauth's account and MFA pages only: its social login views are not mounted, so an exchange can
     # connect an account but never sign anyone in.
     path("accounts/", include("allauth.account.urls")),

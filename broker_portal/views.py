@@ -1,13 +1,9 @@
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
-from django.db import connection
-from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from connectors.selectors import dashboard_cards
-
-from .tasks import HEARTBEAT_CACHE_KEY
 
 
 @login_required
@@ -33,11 +29,3 @@ def tenant_logo(request):
     response = FileResponse(logo.open("rb"))
     response["Cache-Control"] = "public, max-age=300"
     return response
-
-
-@require_GET
-def health(request):
-    """Liveness for load balancers and the demo: the database answers, and when a worker last ran a task."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    return JsonResponse({"database": "ok", "worker_heartbeat": cache.get(HEARTBEAT_CACHE_KEY)})

@@ -19,6 +19,7 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Callable, TypeVar
 
 from allauth.socialaccount.providers import registry
@@ -29,6 +30,7 @@ from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from broker_portal.audit import record_audit_event
+from broker_portal.event_metrics import EventHistogram
 from broker_portal.models import ExchangeCredential
 from broker_portal.prepared_sql import PreparedLookup, update_fields
 
@@ -78,6 +80,14 @@ class Outcome:
     SKIPPED = "skipped"  # not a connection that is refreshed (revoked, needs reauthorization, gone)
 
     USABLE = (REFRESHED, FRESH)
+    # Outcomes of a call to the token endpoint (the others made none).
+    ATTEMPTED = (REFRESHED, RETRY, NEEDS_REAUTHORIZATION, FAILED)
+
+
+# Each call to an exchange's token endpoint: its outcome and how long it took (/metrics reads it). Up to the
+# token call's timeout (SOCIALACCOUNT_REQUESTS_TIMEOUT).
+REFRESH_ATTEMPTS = EventHistogram("token_refresh", label_names=("exchange", "outcome"),
+                                  buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30))
 
 
 @dataclass(frozen=True)
@@ -192,7 +202,12 @@ def connection_refresh(*, connection_id: int, force: bool = False, stale_access_
             return connection_mark_needs_reauthorization(connection=connection, reason="no refresh token")
         if connection.refresh_expires_at and connection.refresh_expires_at <= now:
             return connection_mark_needs_reauthorization(connection=connection, reason="refresh token expired")
-        return _refresh_locked(connection, now)
+        started = time.monotonic()
+        result = _refresh_locked(connection, now)
+        # Counted once the lock is released: the cache's round trips do not lengthen the hold.
+        transaction.on_commit(partial(REFRESH_ATTEMPTS.record, seconds=time.monotonic() - started,
+                                      exchange=connection.exchange, outcome=result.outcome))
+        return result
 
 
 def _refresh_locked(connection: ExchangeConnection, now: datetime) -> RefreshResult:

@@ -19,6 +19,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from broker_portal.audit import record_audit_event
+from broker_portal.event_metrics import EventHistogram
 from broker_portal.models import ExchangeCredential, Membership
 from connectors.base.history import HistorySource, first_cursor, from_ms
 from connectors.exchanges import history_source
@@ -56,6 +57,10 @@ STALLED_AFTER_BEATS = 4
 STALLED_MESSAGE = "The export stopped because the worker running it was lost. Start it again."
 ABANDONED_MESSAGE = ("The export did not finish within {hours} hours and was stopped. Request it again, for a shorter "
                      "range or fewer kinds of history if it is large.")
+# Each pass of one kind of one connection's history: completed or failed, and how long it took (/metrics reads
+# it). A first pass may walk a year of windows, up to the sync task's limit.
+HISTORY_SYNC_PASSES = EventHistogram("history_sync", label_names=("exchange", "kind", "outcome"),
+                                     buckets=(1, 5, 15, 60, 300, 900, 1800))
 
 
 class ExportError(Exception):
@@ -73,8 +78,12 @@ def sync_connection_history(*, connection: ExchangeConnection, kinds=None) -> di
         return {}
     credential = ExchangeCredential.objects.get(tenant_id=connection.tenant_id, exchange=connection.exchange)
     api = exchange_api(credential)
-    return {kind: sync_history_kind(source=source, api=api, connection=connection, kind=kind)
-            for kind in source.kinds if kinds is None or kind in kinds}
+    added = {}
+    for kind in source.kinds:
+        if kinds is None or kind in kinds:
+            with HISTORY_SYNC_PASSES.timed(exchange=connection.exchange, kind=kind):
+                added[kind] = sync_history_kind(source=source, api=api, connection=connection, kind=kind)
+    return added
 
 
 def sync_history_kind(*, source: HistorySource, api, connection: ExchangeConnection, kind: str) -> int:

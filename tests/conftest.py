@@ -45,3 +45,28 @@ def client_at():
         return Client(HTTP_HOST=host)
 
     return make
+
+
+METRICS_TOKEN = "metrics-scrape-token-0123456789abcdef"
+
+
+@pytest.fixture
+def scrape_metrics(settings):
+    """scrape_metrics() -> /metrics as Prometheus reads it with the configured token: {(sample, labels): value}."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    settings.METRICS_BEARER_TOKEN = METRICS_TOKEN
+
+    def scrape(client: Client | None = None, **extra) -> dict:
+        client = client or Client(HTTP_HOST="10.42.0.17:8000")  # a pod's address, as a scraper sends it
+        response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {METRICS_TOKEN}", **extra)
+        assert response.status_code == 200, response.content
+        assert response["Content-Type"].startswith("text/plain")
+        return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+                for family in text_string_to_metric_families(response.content.decode()) for sample in family.samples}
+
+    return scrape
+
+
+def metric(samples: dict, name: str, **labels) -> float | None:
+    return samples.get((name, tuple(sorted(labels.items()))))

@@ -2,6 +2,7 @@
 
 import base64
 import binascii
+import ipaddress
 import os
 from datetime import date
 from pathlib import Path
@@ -71,6 +72,17 @@ def decodes_to_a_fernet_key(entry: str) -> bool:
         return False
 
 
+def ip_networks(entries: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Addresses or CIDRs, refused at start when one does not parse (a typo would lock out the scraper silently)."""
+    networks = []
+    for entry in entries:
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {entry!r} is not an address or CIDR.") from None
+    return networks
+
+
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", ".localhost", "127.0.0.1"])
 
@@ -103,6 +115,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: /healthz, /readyz and /metrics are answered before anything reads the Host header (a probe or a
+    # scraper sends the pod's address), redirects to HTTPS or looks for a tenant.
+    "monitoring.middleware.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "broker_portal.tenancy.TenantMiddleware",
@@ -276,6 +291,16 @@ CELERY_BEAT_SCHEDULE = {
     "exports-sync-history": {"task": "exports.tasks.sync_all_connections", "schedule": 3600.0},
     "exports-fail-stalled": {"task": "exports.tasks.fail_stalled_exports", "schedule": 60.0},
 }
+
+# Probes and metrics (monitoring/). /readyz fails when beat's heartbeat (sent every minute, run by a worker) is
+# older than this: three missed beats, not one slow one.
+READYZ_HEARTBEAT_MAX_AGE_SECONDS = int(env("READYZ_HEARTBEAT_MAX_AGE_SECONDS", "180"))
+# Each of /readyz's connections (broker) gives up after this, so a probe answers before its own timeout.
+READYZ_CHECK_TIMEOUT_SECONDS = float(env("READYZ_CHECK_TIMEOUT_SECONDS", "2"))
+# /metrics answers a caller sending "Authorization: Bearer <this>" or connecting from one of METRICS_ALLOWED_IPS
+# (the socket's address, REMOTE_ADDR: no forwarded header is believed); with neither set it answers no one.
+METRICS_BEARER_TOKEN = env("METRICS_BEARER_TOKEN", "")
+METRICS_ALLOWED_IPS = ip_networks(env_list("METRICS_ALLOWED_IPS", []))
 
 # Server-side calls only to each exchange's known hosts (connectors/base/hosts.py): on in production, off where
 # the sandbox runs on loopback. Extra hosts (a broker's own OAuth 2.0 server on a private network, a staging
