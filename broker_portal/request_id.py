@@ -7,6 +7,8 @@ import uuid
 from contextvars import ContextVar
 
 from celery.signals import before_task_publish, task_postrun, task_prerun
+from django.core.signals import request_finished, request_started
+from django.dispatch import receiver
 
 REQUEST_ID_HEADER = "X-Request-ID"
 TASK_HEADER = "request_id"
@@ -35,20 +37,30 @@ def sane_request_id(value) -> str | None:
     return value if isinstance(value, str) and SANE_REQUEST_ID.fullmatch(value) else None
 
 
+@receiver(request_started, dispatch_uid="broker_portal.request_id.start")
+def start_request(environ=None, **kwargs):
+    # From the handler's first step to its last: Django logs a 4xx or 5xx answer after every middleware has returned.
+    if environ is not None:
+        _request_id.set(sane_request_id(environ.get("HTTP_X_REQUEST_ID")) or new_request_id())
+
+
+@receiver(request_finished, dispatch_uid="broker_portal.request_id.finish")
+def finish_request(**kwargs):
+    _request_id.set(None)
+
+
 class RequestIdMiddleware:
-    """First in MIDDLEWARE, so every line logged while the request is handled (redirects and refusals included)
-    carries the id."""
+    """Returns the request's id in the response header (and, where no WSGI handler set one, chooses it)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        request.request_id = sane_request_id(request.META.get("HTTP_X_REQUEST_ID")) or new_request_id()
-        token = _request_id.set(request.request_id)
-        try:
-            response = self.get_response(request)
-        finally:
-            _request_id.reset(token)
+        request.request_id = current_request_id()
+        if request.request_id is None:
+            request.request_id = sane_request_id(request.META.get("HTTP_X_REQUEST_ID")) or new_request_id()
+            _request_id.set(request.request_id)
+        response = self.get_response(request)
         response[REQUEST_ID_HEADER] = request.request_id
         return response
 

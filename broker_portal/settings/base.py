@@ -103,7 +103,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "broker_portal.request_id.RequestIdMiddleware",  # first: every line logged for a request carries its id
+    "broker_portal.request_id.RequestIdMiddleware",  # first: even a redirect or refusal answers with the id
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "broker_portal.tenancy.TenantMiddleware",
