@@ -40,28 +40,23 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-class Gunicorn:
-    """`gunicorn broker_portal.wsgi:application` from the repository root, as the container runs it."""
+def database_url_of_this_test() -> str:
+    database = connection.settings_dict
+    return f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
 
-    def __init__(self, tmp_path, env: dict):
+
+class Server:
+    """A web server started as a process, on a free port, its stdout and stderr kept in files."""
+
+    def __init__(self, tmp_path, command: list[str], env: dict):
         self.port = free_port()
-        self.out, self.err = tmp_path / "access.log", tmp_path / "error.log"
-        database = connection.settings_dict
-        self.env = process_env({
-            **PRODUCTION_ENV, **env,
-            "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
-            "REDIS_URL": settings.CELERY_BROKER_URL,
-            "FERNET_KEYS": ",".join(settings.FERNET_KEYS),  # it reads the credential this process wrote
-            "TLS_PROXY_SETS_FORWARDED_PROTO": "true",  # requests come as from the TLS proxy (X-Forwarded-Proto)
-            "GUNICORN_BIND": f"127.0.0.1:{self.port}", "GUNICORN_WORKERS": "1", "GUNICORN_THREADS": "2",
-        })
-        self.env.pop("DJANGO_SETTINGS_MODULE")  # gunicorn.conf.py chooses production itself
+        self.command = [part.format(port=self.port) for part in command]
+        self.out, self.err = tmp_path / "stdout.log", tmp_path / "stderr.log"
+        self.env = env
 
     def __enter__(self):
         with open(self.out, "w") as out, open(self.err, "w") as err:
-            self.process = subprocess.Popen([sys.executable, "-m", "gunicorn", "broker_portal.wsgi:application"],
-                                            cwd=settings.BASE_DIR, env=self.env, stdout=out, stderr=err)
-        self.wait_until(lambda: "Booting worker" in self.err.read_text())
+            self.process = subprocess.Popen(self.command, cwd=settings.BASE_DIR, env=self.env, stdout=out, stderr=err)
         self.wait_until(self.answers)
         return self
 
@@ -90,6 +85,23 @@ class Gunicorn:
                             headers={"Host": HOST, "X-Forwarded-Proto": "https", **headers})
 
 
+def gunicorn(tmp_path, **env) -> Server:
+    """`gunicorn broker_portal.wsgi:application` from the repository root, as the container runs it, with the
+    production settings (gunicorn.conf.py chooses them) on this test's database."""
+    server_env = process_env({
+        **PRODUCTION_ENV, **env,
+        "DATABASE_URL": database_url_of_this_test(),
+        "REDIS_URL": settings.CELERY_BROKER_URL,
+        "FERNET_KEYS": ",".join(settings.FERNET_KEYS),  # it reads the credential this process wrote
+        "TLS_PROXY_SETS_FORWARDED_PROTO": "true",  # requests come as from the TLS proxy (X-Forwarded-Proto)
+        "GUNICORN_WORKERS": "1", "GUNICORN_THREADS": "2",
+    })
+    server_env.pop("DJANGO_SETTINGS_MODULE")  # gunicorn.conf.py chooses production itself
+    server = Server(tmp_path, [sys.executable, "-m", "gunicorn", "broker_portal.wsgi:application"], server_env)
+    server.env["GUNICORN_BIND"] = f"127.0.0.1:{server.port}"  # what the container sets to its own address
+    return server
+
+
 @pytest.fixture
 def served_tenant(transactional_db):
     tenant = services.tenant_create(name="Served Broker", slug="served", hosts=[HOST])
@@ -97,7 +109,7 @@ def served_tenant(transactional_db):
     return tenant
 
 
-def the_callback_and_pages_that_carry_its_code(server: Gunicorn):
+def the_callback_and_pages_that_carry_its_code(server: Server):
     """The exchange's redirect back (its query holds the code and state), a page whose ?next= holds them
     URL-encoded, and a request whose Referer is the callback."""
     # Not signed in: the callback answers a page (a redirect to sign in would carry the code along).
@@ -115,7 +127,7 @@ def the_callback_and_pages_that_carry_its_code(server: Gunicorn):
 
 def test_gunicorn_serves_the_production_settings_and_logs_json_lines_without_the_code(tmp_path, served_tenant,
                                                                                      static_root):
-    with Gunicorn(tmp_path, {"STATIC_ROOT": str(static_root)}) as server:
+    with gunicorn(tmp_path, STATIC_ROOT=str(static_root)) as server:
         login = the_callback_and_pages_that_carry_its_code(server)
         stylesheet = re.search(r'href="(/static/[^"]+\.css)"', login.text)[1]
         assert re.search(r"\.[0-9a-f]{12}\.css$", stylesheet)  # the manifest's hashed name: collected files served
@@ -134,7 +146,7 @@ def test_gunicorn_serves_the_production_settings_and_logs_json_lines_without_the
 
 
 def test_the_plain_access_log_leaves_the_query_out_too(tmp_path, served_tenant, static_root):
-    with Gunicorn(tmp_path, {"STATIC_ROOT": str(static_root), "LOG_FORMAT": "plain"}) as server:
+    with gunicorn(tmp_path, STATIC_ROOT=str(static_root), LOG_FORMAT="plain") as server:
         the_callback_and_pages_that_carry_its_code(server)
     written = server.out.read_text() + server.err.read_text()
     assert CODE not in written and STATE not in written
@@ -143,10 +155,23 @@ def test_the_plain_access_log_leaves_the_query_out_too(tmp_path, served_tenant, 
 
 
 def test_hup_reloads_the_workers_and_the_server_keeps_answering(tmp_path, served_tenant, static_root):
-    with Gunicorn(tmp_path, {"STATIC_ROOT": str(static_root)}) as server:
+    with gunicorn(tmp_path, STATIC_ROOT=str(static_root)) as server:
         assert server.get("/accounts/login/").status_code == 200
         os.kill(server.process.pid, signal.SIGHUP)
         server.wait_until(lambda: server.err.read_text().count("Booting worker") >= 2)
         server.wait_until(lambda: "Worker exiting" in server.err.read_text())
         assert server.get("/accounts/login/").status_code == 200
     assert "Handling signal: hup" in server.err.read_text()
+
+
+def test_the_development_server_logs_request_lines_without_the_query(tmp_path, served_tenant):
+    """runserver's request lines (django.server) go through the same redaction as every other line."""
+    env = process_env({"DJANGO_SETTINGS_MODULE": "broker_portal.settings.test", "DATABASE_URL": database_url_of_this_test(),
+                       "ALLOWED_HOSTS": HOST})
+    command = [sys.executable, "manage.py", "runserver", "--noreload", "--skip-checks", "127.0.0.1:{port}"]
+    with Server(tmp_path, command, env) as server:
+        assert server.get(f"/connect/kucoin/callback/?code={CODE}&state={STATE}").status_code == 400
+        server.wait_until(lambda: "/connect/kucoin/callback/" in server.err.read_text())
+    written = server.out.read_text() + server.err.read_text()
+    assert CODE not in written and STATE not in written
+    assert '"GET /connect/kucoin/callback/ HTTP/1.1" 400' in written
