@@ -106,12 +106,13 @@ class JsonLineFormatter(logging.Formatter):
     record's ``http`` (the web server's access fields) is added."""
 
     def format(self, record: logging.LogRecord) -> str:
+        request_id = getattr(record, "request_id", None)
         line = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
-            "request_id": getattr(record, "request_id", None) or current_request_id(),
+            "request_id": current_request_id() if request_id in (None, "-") else request_id,
             "process": record.process,
         }
         task = getattr(record, "task", "-")
