@@ -6,12 +6,12 @@ Every value can be set from the environment (defaults in brackets):
   GUNICORN_THREADS [4]                        threads per process (gthread): a request waits up to 20 s on an exchange
   GUNICORN_TIMEOUT [60]                       seconds a silent worker lives before the master restarts it
   GUNICORN_GRACEFUL_TIMEOUT [30]              seconds a stopping worker has to finish its requests
-  GUNICORN_KEEPALIVE [5]                      seconds an idle keep-alive connection stays open (above the idle
-                                              timeout of a load balancer that reuses connections, e.g. 65 behind AWS ALB)
+  GUNICORN_KEEPALIVE [5]                      seconds an idle keep-alive connection stays open (set it above
+                                              the idle timeout of a load balancer that reuses connections)
   GUNICORN_MAX_REQUESTS [1000], GUNICORN_MAX_REQUESTS_JITTER [100]
                                               a worker is replaced after about this many requests (bounds slow leaks)
-  FORWARDED_ALLOW_IPS [127.0.0.1,::1]         proxies whose X-Forwarded-Proto gunicorn believes, only when
-                                              TLS_PROXY_SETS_FORWARDED_PROTO=true (as for Django's SECURE_PROXY_SSL_HEADER)
+  FORWARDED_ALLOW_IPS [127.0.0.1,::1]         proxies whose X-Forwarded-Proto gunicorn believes, and only with
+                                              TLS_PROXY_SETS_FORWARDED_PROTO=true (Django's SECURE_PROXY_SSL_HEADER)
   GUNICORN_ACCESS_LOG [-], GUNICORN_ERROR_LOG [-]   files, or "-" for stdout / stderr
   GUNICORN_CONTROL_SOCKET [off]               a path to open gunicorn's control socket (gunicornc) at
   LOG_FORMAT [json here], LOG_LEVEL [INFO]    shared with Django's logging (broker_portal/settings/base.py)

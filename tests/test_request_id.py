@@ -1,25 +1,19 @@
 """The request id: a sane one from the proxy is kept, anything else replaced; it is in the response and in the
 lines logged while the request is handled."""
 
-import io
-import logging
 import re
 
 import pytest
 
-from broker_portal.logs import JsonLineFormatter
+from tests.conftest import portal_log_written_as_json
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def written_lines():
-    handler = next(handler for handler in logging.getLogger().handlers if handler.name == "console")
-    formatter, stream = handler.formatter, handler.setStream(io.StringIO())
-    handler.setFormatter(JsonLineFormatter())
-    yield handler.stream
-    handler.setFormatter(formatter)
-    handler.setStream(stream)
+    with portal_log_written_as_json() as written:
+        yield written
 
 
 def test_a_sane_request_id_is_kept_and_put_on_the_lines_logged_for_the_request(client_at, tenant, written_lines):

@@ -1,6 +1,5 @@
 """After real flows, no secret value is anywhere in the portal's tables or its logs."""
 
-import io
 import json
 import logging
 import re
@@ -11,9 +10,9 @@ from allauth.mfa.totp.internal.auth import TOTP
 from django.db import connection
 
 from broker_portal import services
-from broker_portal.logs import JsonLineFormatter
 from broker_portal.models import ExchangeCredential
 from connectors.models import ExchangeConnection
+from tests.conftest import portal_log_written_as_json
 from tests.connectors.conftest import csrf_token, query_of
 from tests.withdrawals.conftest import codes_for, ready_to_submit
 from withdrawals import services as withdrawal_services
@@ -25,14 +24,9 @@ TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?")
 
 @pytest.fixture
 def written_log(celery_worker):
-    """What the portal's own log handler (settings.LOGGING: redacted, with request ids) writes, as JSON lines, with
-    the worker's lines too. Taken once the worker runs: starting it sets Django up, which configures logging anew."""
-    handler = next(handler for handler in logging.getLogger().handlers if handler.name == "console")
-    formatter, stream = handler.formatter, handler.setStream(io.StringIO())
-    handler.setFormatter(JsonLineFormatter())
-    yield handler.stream
-    handler.setFormatter(formatter)
-    handler.setStream(stream)
+    """The worker's lines too. Taken once the worker runs: starting it sets Django up, which configures logging anew."""
+    with portal_log_written_as_json() as written:
+        yield written
 
 
 @pytest.fixture

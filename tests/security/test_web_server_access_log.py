@@ -166,8 +166,8 @@ def test_hup_reloads_the_workers_and_the_server_keeps_answering(tmp_path, served
 
 def test_the_development_server_logs_request_lines_without_the_query(tmp_path, served_tenant):
     """runserver's request lines (django.server) go through the same redaction as every other line."""
-    env = process_env({"DJANGO_SETTINGS_MODULE": "broker_portal.settings.test", "DATABASE_URL": database_url_of_this_test(),
-                       "ALLOWED_HOSTS": HOST})
+    env = process_env({"DJANGO_SETTINGS_MODULE": "broker_portal.settings.test",
+                       "DATABASE_URL": database_url_of_this_test(), "ALLOWED_HOSTS": HOST})
     command = [sys.executable, "manage.py", "runserver", "--noreload", "--skip-checks", "127.0.0.1:{port}"]
     with Server(tmp_path, command, env) as server:
         assert server.get(f"/connect/kucoin/callback/?code={CODE}&state={STATE}").status_code == 400
