@@ -1,8 +1,13 @@
+import contextlib
+import io
+import logging
+
 import pytest
 from django.core.cache import cache
 from django.test import Client
 
 from broker_portal import services
+from broker_portal.logs import JsonLineFormatter
 from broker_portal.models import Membership
 
 
@@ -70,3 +75,16 @@ def scrape_metrics(settings):
 
 def metric(samples: dict, name: str, **labels) -> float | None:
     return samples.get((name, tuple(sorted(labels.items()))))
+
+
+@contextlib.contextmanager
+def portal_log_written_as_json():
+    """What the portal's own log handler (settings.LOGGING: redacted, with request ids) writes, as JSON lines."""
+    handler = next(handler for handler in logging.getLogger().handlers if handler.name == "console")
+    formatter, stream = handler.formatter, handler.setStream(io.StringIO())
+    handler.setFormatter(JsonLineFormatter())
+    try:
+        yield handler.stream
+    finally:
+        handler.setFormatter(formatter)
+        handler.setStream(stream)

@@ -16,11 +16,16 @@ PRODUCTION_ENV = {
 }
 
 
-def manage(*args, env):
+def process_env(env: dict) -> dict:
+    """This process's environment without what the test settings add or tune, with ``env`` on top."""
     leave_out = {*PRODUCTION_ENV, "EXCHANGE_SANDBOX", "DJANGO_ALLOW_ASYNC_UNSAFE", "DATABASE_CONN_MAX_AGE",
-                 "CELERY_DB_REUSE_MAX", "DATABASE_PREPARED_STATEMENTS"}
+                 "CELERY_DB_REUSE_MAX", "DATABASE_PREPARED_STATEMENTS", "LOG_FORMAT", "STATIC_ROOT"}
     clean = {k: v for k, v in os.environ.items() if k not in leave_out}
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=settings.BASE_DIR, env={**clean, **env},
+    return {**clean, **env}
+
+
+def manage(*args, env):
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=settings.BASE_DIR, env=process_env(env),
                           capture_output=True, text=True, timeout=120)
 
 

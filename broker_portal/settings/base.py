@@ -118,6 +118,7 @@ MIDDLEWARE = [
     # First: /healthz, /readyz and /metrics are answered before anything reads the Host header (a probe or a
     # scraper sends the pod's address), redirects to HTTPS or looks for a tenant.
     "monitoring.middleware.ProbeMiddleware",
+    "broker_portal.request_id.RequestIdMiddleware",  # before the rest: even a redirect or refusal has the id
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "broker_portal.tenancy.TenantMiddleware",
@@ -183,7 +184,7 @@ USE_TZ = True
 FORMS_URLFIELD_ASSUME_HTTPS = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env("STATIC_ROOT", str(BASE_DIR / "staticfiles")))  # collectstatic's target (an image's build)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(VAR_DIR / "media")))
 MEDIA_URL = "media/"
@@ -365,11 +366,34 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {"HistoryKindEnum": "connectors.base.history.HistoryKind"},
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
-}
+# Logs: one line per event on stderr, every line through the secret redaction (broker_portal/logs.py) and with
+# the request id (broker_portal/request_id.py). LOG_FORMAT "json" writes one JSON object per line for a log
+# pipeline (production's default); "plain" is for reading in a terminal.
+LOG_LEVEL = env("LOG_LEVEL", "INFO")
+LOG_FORMAT = env("LOG_FORMAT", "plain")
+
+
+def logging_config(log_format: str, level: str) -> dict:
+    if log_format not in {"plain", "json"}:
+        raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {log_format!r}.")
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": "broker_portal.logs.AddRequestId"},
+                    "redact_secrets": {"()": "broker_portal.logs.RedactSecrets"}},
+        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+                       "json": {"()": "broker_portal.logs.JsonLineFormatter"}},
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": log_format,
+                                 "filters": ["request_id", "redact_secrets"]}},
+        "root": {"handlers": ["console"], "level": level},
+        "loggers": {
+            "django.db.backends": {"level": "INFO"},
+            # Django's own handlers (its console, mail to ADMINS) would write request lines and reprs holding the
+            # full URL, unredacted: its records go through the console handler above instead.
+            "django": {"handlers": [], "level": "INFO", "propagate": True},
+            "django.server": {"handlers": [], "level": "INFO", "propagate": True},
+        },
+    }
+
+
+LOGGING = logging_config(LOG_FORMAT, LOG_LEVEL)

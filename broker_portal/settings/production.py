@@ -1,7 +1,7 @@
 """Production: every secret comes from the environment and there is no default for it."""
 
 from .base import *  # noqa: F401,F403
-from .base import env, env_bool, env_list, fernet_keys, required_env
+from .base import LOG_LEVEL, env, env_bool, env_list, fernet_keys, logging_config, required_env
 
 DEBUG = False
 SECRET_KEY = required_env("DJANGO_SECRET_KEY")
@@ -29,3 +29,7 @@ CSRF_COOKIE_SECURE = True
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https"
 
 EXCHANGE_HOSTS_ENFORCED = True  # connectors/base/hosts.py: never off in production
+
+# One JSON object per line, for the log pipeline; LOG_FORMAT=plain to read it in a terminal.
+LOG_FORMAT = env("LOG_FORMAT", "json")
+LOGGING = logging_config(LOG_FORMAT, LOG_LEVEL)

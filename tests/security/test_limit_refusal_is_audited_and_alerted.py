@@ -6,9 +6,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 
-from broker_portal.celery import app
 from broker_portal.models import AuditEvent, Membership
 from tests.conftest import make_member
 from tests.withdrawals.conftest import codes_for, connect_kucoin, details, ready_to_submit
@@ -16,12 +14,6 @@ from withdrawals import services
 from withdrawals.models import WithdrawalLimit
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def celery_worker():
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-        yield
 
 
 def wait_for_mail(mailoutbox, count: int) -> list:
