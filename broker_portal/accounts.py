@@ -1,5 +1,7 @@
-"""allauth hooks: sign-in scoped to the request's tenant, MFA secrets encrypted at rest, TOTP codes used once."""
+"""allauth hooks: sign-in scoped to the request's tenant, MFA secrets encrypted at rest, TOTP codes used once
+(the setup code included)."""
 
+import functools
 import time
 
 from allauth.account.adapter import DefaultAccountAdapter
@@ -10,6 +12,7 @@ from allauth.mfa import app_settings as mfa_settings
 from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal import auth as totp_auth
+from allauth.mfa.totp.internal import flows as totp_flows
 from allauth.mfa.utils import decrypt
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
@@ -121,9 +124,30 @@ def use_totp_code_once(totp: totp_auth.TOTP, code: str) -> bool:
     return True
 
 
+def activating_totp_uses_its_code(activate_totp):
+    """allauth checks the code typed to set up TOTP outside the used-code check (against the secret in the
+    session: there is no authenticator yet), so that code could then sign in or step up while still valid. It is
+    recorded as used on the new authenticator, in the transaction that creates it."""
+
+    @functools.wraps(activate_totp)
+    def activate(request, form):
+        with transaction.atomic():
+            authenticator, recovery_codes = activate_totp(request, form)
+            use_totp_code_once(totp_auth.TOTP(authenticator), form.cleaned_data["code"])
+        return authenticator, recovery_codes
+
+    activate.uses_its_code = True
+    return activate
+
+
 def install_totp_replay_guard() -> None:
     """allauth's TOTP offers no hook for this: its used-code check is replaced (every TOTP check goes through
-    it: sign-in, re-authentication, the API's step-up). Fails loudly if an allauth upgrade moves it."""
+    it: sign-in, re-authentication, the API's step-up), and so is the setup flow (web form and headless), which
+    checks its code without it. Fails loudly if an allauth upgrade moves either."""
     if not callable(getattr(totp_auth.TOTP, "_mark_code_used", None)):
         raise ImproperlyConfigured("allauth's TOTP._mark_code_used is gone: TOTP codes could be replayed.")
+    if not callable(getattr(totp_flows, "activate_totp", None)):
+        raise ImproperlyConfigured("allauth's TOTP activate_totp flow is gone: setup codes could be replayed.")
     totp_auth.TOTP._mark_code_used = use_totp_code_once
+    if not getattr(totp_flows.activate_totp, "uses_its_code", False):
+        totp_flows.activate_totp = activating_totp_uses_its_code(totp_flows.activate_totp)

@@ -10,6 +10,17 @@ a crashed worker releases it when its connection closes instead of when a lease 
 one database connection held for at most the token call's timeout. Workers never wait for the lock
 (``skip_locked``: whoever holds it is doing the work); API calls do wait, then read the fresh pair.
 
+A worker killed mid-batch. The sweep enqueues its refreshes without an ETA: a message with one is fetched at
+once and held unacknowledged in the worker's memory until it is due, so a killed worker would take the whole
+batch with it until the broker's visibility timeout. Without one, with late acks and a prefetch of one, a worker
+holds only what it is running; the rest waits in the queue for any other worker. The refresh it was running is
+recognised by the sweep: before its token call a worker leaves a mark in the cache (taken, when, and the claim it
+found), under the row lock. A claimed connection that is marked, no longer locked (PostgreSQL ends a dead
+client's transaction) and still holds the claim the worker found was abandoned; once that worker's token call
+can no longer be in flight (the HTTP timeout), the sweep enqueues it again. A connection without a mark is still
+in the queue, and the claim keeps it from being enqueued twice. (A task's own retry after a transient failure
+does carry a countdown: a worker killed holding it delays that retry to its time plus the sweep's grace.)
+
 Nothing secret leaves this module: results carry outcomes and times, messages name the exchange and the
 kind of failure, never a token.
 """
@@ -25,6 +36,7 @@ from typing import Callable, TypeVar
 from allauth.socialaccount.providers import registry
 from allauth.socialaccount.providers.oauth2.client import OAuth2Error
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.utils import timezone
@@ -35,7 +47,7 @@ from broker_portal.models import ExchangeCredential
 from broker_portal.prepared_sql import PreparedLookup, update_fields
 
 from .base.api import AccessTokenExpired, ApiKeyInvalid
-from .base.http import ExchangeUnavailable, HostNotAllowed
+from .base.http import DEFAULT_TIMEOUT, ExchangeUnavailable, HostNotAllowed
 from .base.oauth import post_token_request
 from .exchanges import exchange_packages
 from .models import ExchangeConnection
@@ -66,8 +78,6 @@ SWEEP_CLAIM_SECONDS = 5 * 60
 # The task retries itself at next_refresh_attempt_at; the sweep steps in only if that retry got lost.
 SWEEP_GRACE_SECONDS = 60
 SWEEP_BATCH_SIZE = 500
-# Enqueued refreshes are spread over this many seconds so that one sweep is not one burst at the exchange.
-SWEEP_JITTER_SECONDS = 30
 
 
 class Outcome:
@@ -216,6 +226,7 @@ def _refresh_locked(connection: ExchangeConnection, now: datetime) -> RefreshRes
     if provider is None:
         return _fail(connection, "The broker no longer offers this exchange.")
     adapter = provider.get_oauth2_adapter(None)
+    mark_refresh_taken(connection, now)
     try:
         token = post_token_request(
             # The connection's own host where the exchange named one (OKX's regional domain, read with the row).
@@ -381,6 +392,68 @@ def _call_marking_invalid_key(connection: ExchangeConnection, call: Callable[[Ex
                             f"to make a new one.")
 
 
+def refresh_taken_key(connection_id: int) -> str:
+    return f"portal:refresh-taken:{connection_id}"
+
+
+def mark_refresh_taken(connection: ExchangeConnection, now: datetime) -> None:
+    """Say that a refresh of this connection is under way, with the claim it found (see the module's docstring).
+    Left to expire: a later claim or a committed refresh no longer matches it."""
+    claim = connection.next_refresh_attempt_at
+    # Past the claim and its grace the sweep takes the connection again anyway: the mark is no longer needed.
+    kept = setting_seconds("TOKEN_REFRESH_SWEEP_CLAIM_SECONDS", SWEEP_CLAIM_SECONDS) + setting_seconds(
+        "TOKEN_REFRESH_SWEEP_GRACE_SECONDS", SWEEP_GRACE_SECONDS)
+    cache.set(refresh_taken_key(connection.pk), {"claim": claim.isoformat() if claim else None, "at": now.timestamp()},
+              timeout=int(kept.total_seconds()))
+
+
+def token_call_seconds() -> float:
+    """The longest a token call can take before the portal gives up on it (connect plus read timeout)."""
+    timeout = getattr(settings, "EXCHANGE_HTTP_TIMEOUT", DEFAULT_TIMEOUT)
+    return float(sum(timeout)) if isinstance(timeout, (list, tuple)) else float(timeout)
+
+
+def abandoned_refreshes(*, now: datetime, claimed, batch_size: int) -> list[tuple[int, datetime]]:
+    """Claimed connections whose worker died mid-refresh, with the claim it left: marked as taken with the claim
+    they still hold, and taken longer ago than a token call can last. The caller re-checks each under its lock.
+
+    Re-sending a refresh token while the dead worker's call may still reach the exchange would present it twice,
+    which a rotating exchange treats as reuse (the whole family revoked, the pair we then store with it)."""
+    in_flight = token_call_seconds()
+    claim = setting_seconds("TOKEN_REFRESH_SWEEP_CLAIM_SECONDS", SWEEP_CLAIM_SECONDS)
+    # A sweep's claim is its time plus the claim's length: only claims older than a token call can be abandoned.
+    candidates = list(claimed.filter(next_refresh_attempt_at__lte=now + claim - timedelta(seconds=in_flight))
+                      .order_by("next_refresh_attempt_at", "id").values_list("id", "next_refresh_attempt_at")
+                      [:batch_size])
+    marks = cache.get_many([refresh_taken_key(pk) for pk, _ in candidates]) if candidates else {}
+    taken_before = now.timestamp() - in_flight
+    return [(pk, claimed_until) for pk, claimed_until in candidates
+            if (mark := marks.get(refresh_taken_key(pk))) and mark.get("claim") == claimed_until.isoformat()
+            and mark.get("at", now.timestamp()) <= taken_before]
+
+
+def connections_requeue_abandoned(*, now: datetime, claimed, claim_until: datetime, batch_size: int) -> int:
+    """Claim again and enqueue the connections whose refresh a dead worker left (abandoned_refreshes)."""
+    abandoned = dict(abandoned_refreshes(now=now, claimed=claimed, batch_size=batch_size))
+    if not abandoned:
+        return 0
+    with transaction.atomic():
+        # Locked means a worker is refreshing it now; a changed claim means one finished since it was read.
+        ids = [pk for pk, claimed_until in ExchangeConnection.objects.select_for_update(skip_locked=True)
+               .filter(id__in=list(abandoned)).values_list("id", "next_refresh_attempt_at")
+               if claimed_until == abandoned[pk]]
+        if not ids:
+            return 0
+        ExchangeConnection.objects.filter(id__in=ids).update(next_refresh_attempt_at=claim_until)
+        for connection in ExchangeConnection.objects.without_secrets().select_related("tenant", "user").filter(
+                id__in=ids):
+            record_audit_event(tenant=connection.tenant, action="connection.refresh_interrupted", target=connection,
+                               details={"exchange": connection.exchange})
+            logger.warning("refresh of connection %s was cut off with its worker; enqueued again", connection.pk)
+        transaction.on_commit(lambda: enqueue_refreshes(ids))
+    return len(ids)
+
+
 def connections_sweep(*, now: datetime | None = None, batch_size: int | None = None) -> dict:
     """Claim the connections whose access token expires within the window and enqueue one refresh each;
     flag those whose refresh token is about to lapse. Reads go through the (status, expiry) indexes, so the
@@ -395,7 +468,11 @@ def connections_sweep(*, now: datetime | None = None, batch_size: int | None = N
         status=Status.ACTIVE, access_expires_at__lte=now + refresh_window(),
     ).filter(Q(next_refresh_attempt_at__isnull=True) | Q(next_refresh_attempt_at__lte=now - grace)).exclude(
         exchange__in=by_api_key)
-    enqueued = 0
+    # Claimed (or backing off) and due: the claims a dead worker left behind are taken back at once.
+    claimed = ExchangeConnection.objects.filter(
+        status=Status.ACTIVE, access_expires_at__lte=now + refresh_window(), next_refresh_attempt_at__gt=now - grace,
+    ).exclude(exchange__in=by_api_key)
+    enqueued = connections_requeue_abandoned(now=now, claimed=claimed, claim_until=claim_until, batch_size=batch_size)
     while True:
         with transaction.atomic():
             # Rows locked right now are being refreshed; skipping them keeps the sweep from waiting.
@@ -419,12 +496,12 @@ def connections_sweep(*, now: datetime | None = None, batch_size: int | None = N
 def enqueue_refreshes(connection_ids: list[int], *, force: bool = False) -> None:
     from .tasks import refresh_connection
 
-    jitter = 0 if force else float(getattr(settings, "TOKEN_REFRESH_SWEEP_JITTER_SECONDS", SWEEP_JITTER_SECONDS))
+    # No countdown (see the module's docstring): the sweep spreads the work by taking each connection as it comes
+    # due, and the workers' concurrency bounds the rate at the exchange after a backlog.
     # One producer for the batch: taking one from the pool per message costs a third of each publish.
     with refresh_connection.app.producer_or_acquire() as producer:
         for connection_id in connection_ids:
-            refresh_connection.apply_async(args=[connection_id, force], producer=producer,
-                                           countdown=random.uniform(0, jitter) if jitter else None)
+            refresh_connection.apply_async(args=[connection_id, force], producer=producer)
 
 
 def connections_refresh_now(*, connection_ids: list[int], request=None) -> int:

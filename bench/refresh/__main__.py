@@ -87,10 +87,8 @@ def main() -> None:
     import django
 
     django.setup()
-    from django.conf import settings
     from django.core.management import call_command
 
-    settings.TOKEN_REFRESH_SWEEP_JITTER_SECONDS = 0  # measure throughput, not the spreading of one sweep
     from broker_portal.celery import app
 
     # Its own queue: the benchmark's worker takes no one else's tasks from a shared broker.

@@ -1,15 +1,18 @@
 """The two pages of a connect flow: choose permissions and leave for the exchange; come back."""
 
+import functools
+
 from allauth.socialaccount.adapter import get_adapter
 from allauth.socialaccount.internal import statekit
 from allauth.socialaccount.models import SocialApp
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.handlers.exception import response_for_exception
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.views.decorators.cache import never_cache
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods
 
 from broker_portal.audit import record_audit_event
@@ -71,14 +74,30 @@ def leave_for_exchange(request, provider: ExchangeProvider, permissions: list[st
 
 
 def callback_problem(request, provider, message: str, status: int = 400):
-    response = render(request, "connectors/connect_error.html", {"provider": provider, "message": message},
-                      status=status)
-    response["Referrer-Policy"] = "no-referrer"
-    return response
+    return render(request, "connectors/connect_error.html", {"provider": provider, "message": message},
+                  status=status)
 
 
+def never_stored(view):
+    """The callback's URL carries the code: no cache may keep any answer to it, nor may a link on the answer
+    send it on as a Referer (RFC 9700 §4.2). Any answer: an exception (an exchange not offered here, a refused
+    method) is turned into its response here, as Django's handler would, so that it gets the headers too."""
+
+    @functools.wraps(view)
+    def answer(request, *args, **kwargs):
+        try:
+            response = view(request, *args, **kwargs)
+        except Exception as error:  # noqa: BLE001  (every kind: Django's own handler decides the response)
+            response = response_for_exception(request, error)
+        add_never_cache_headers(response)
+        response["Referrer-Policy"] = "no-referrer"
+        return response
+
+    return answer
+
+
+@never_stored
 @require_http_methods(["GET"])
-@never_cache  # its URL carries the code: no cache may keep the answer (RFC 9700 §4.2)
 @rate_limited("exchange_callback")
 def connect_callback(request, exchange_id: str):
     provider = provider_for(request, exchange_id)
@@ -107,9 +126,7 @@ def connect_callback(request, exchange_id: str):
     except services.ConnectError as error:
         return callback_problem(request, provider, str(error), status=502 if error.upstream else 400)
     messages.success(request, f"{provider.name} is connected.")
-    response = redirect("dashboard")
-    response["Referrer-Policy"] = "no-referrer"
-    return response
+    return redirect("dashboard")
 
 
 @login_required

@@ -1,7 +1,11 @@
 """Authorization code injection (RFC 9700 §4.5): PKCE wherever the server takes it, and where it cannot (OKX's Fast
 API, KuCoin) no cache keeps the callback that carries the code."""
 
+import logging
+import threading
+
 import pytest
+import requests
 
 from broker_portal.models import ExchangeCredential
 from sandbox.exchanges import KRAKEN_SCOPES
@@ -43,3 +47,40 @@ def test_the_callback_answer_is_never_stored(browser_session, portal, sandbox_ac
         assert "no-store" in response.headers["Cache-Control"], response.headers
         assert response.headers["Referrer-Policy"] == "no-referrer"
     assert connected.status_code == 302 and replayed.status_code == 400
+
+
+CODE = "injected-code-Zq81xLm0"  # a value to look for in every header and log line
+
+
+def test_every_callback_outcome_is_never_stored_and_logs_no_query(browser_session, portal, sandbox_accounts, caplog):
+    """Success and replay are above; here the exchange's error, a forged state, a signed-out browser, an exchange
+    the tenant does not offer (the generic OAuth 2.0 provider, not set up here) and a refused method: each answer
+    says no-store and no-referrer, and no log line of any logger (Django's django.request warns on each 4xx)
+    carries the callback's code or state."""
+    caplog.set_level(logging.DEBUG)
+    base = portal["url"]
+    state = query_of(browser_session.start_connect("kucoin"))["state"]
+    session = browser_session.session
+    answers = {
+        "exchange error": session.get(f"{base}/connect/kucoin/callback/",
+                                      params={"error": "access_denied", "state": state}, allow_redirects=False),
+        "forged state": session.get(f"{base}/connect/kucoin/callback/",
+                                    params={"code": CODE, "state": "forged-state-Wk3p"}, allow_redirects=False),
+        "signed out": requests.get(f"{base}/connect/kucoin/callback/", params={"code": CODE, "state": state},
+                                   allow_redirects=False, timeout=10),
+        "not offered": session.get(f"{base}/connect/oauth2/callback/", params={"code": CODE, "state": state},
+                                   allow_redirects=False),
+        "wrong method": session.post(f"{base}/connect/kucoin/callback/?code={CODE}&state={state}",
+                                     headers={"X-CSRFToken": session.cookies["csrftoken"], "Referer": f"{base}/"},
+                                     allow_redirects=False),
+    }
+    for outcome, response in answers.items():
+        assert response.status_code == (405 if outcome == "wrong method" else 404 if outcome == "not offered"
+                                        else 400), outcome
+        assert "no-store" in response.headers.get("Cache-Control", ""), (outcome, response.headers)
+        assert response.headers["Referrer-Policy"] == "no-referrer", outcome
+        assert CODE not in response.text and state not in response.text, outcome
+    # The portal's lines: those of the live server's threads (this thread's are the test's own HTTP client).
+    logged = "\n".join(record.getMessage() for record in caplog.records if record.thread != threading.get_ident())
+    assert "Bad Request: /connect/kucoin/callback/" in logged  # django.request did log the refusals
+    assert CODE not in logged and state not in logged and "forged-state-Wk3p" not in logged

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pyotp
 import pytest
+import requests
 from allauth.mfa.totp.internal.auth import TOTP
 from django.conf import settings
 from django.contrib.sessions.backends.db import SessionStore
@@ -13,6 +14,7 @@ from django.test import Client
 from django.utils import timezone
 
 from tests.api.conftest import api, token_key  # noqa: F401 (fixtures)
+from tests.withdrawals.conftest import kucoin  # noqa: F401 (fixture)
 from tests.withdrawals.test_pages_and_limits import connection_of, withdrawal_of
 from withdrawals.models import Withdrawal
 
@@ -55,6 +57,36 @@ def test_the_step_up_rotates_the_session_key(tenant, member_with_totp):
     assert session_key(client) != before
     assert not SessionStore(session_key=before).exists(before)
     assert client.get("/withdrawals/").status_code == 200  # still signed in, under the new key
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_api_step_up_rotates_the_session_it_was_made_with(portal, kucoin, browser_session):  # noqa: F811
+    """The API used with a session cookie (a browser, the portal's own pages): over real HTTP against the live
+    sandbox, the step-up gives the session a new key, and the key from before it no longer opens anything, the
+    stepped-up withdrawal included."""
+    TOTP.activate(portal["user"], SECRET)
+    web = browser_session.session
+    api = f"{portal['url']}/api/v1"
+    csrf = {"X-CSRFToken": web.cookies["csrftoken"], "Referer": portal["url"] + "/"}
+    created = web.post(f"{api}/withdrawals/", headers=csrf, json={
+        "connection": kucoin.pk, "currency": "BTC", "chain": "btc", "destination": "bc1qstepuprotation0",
+        "amount": "0.01"})
+    assert created.status_code == 201, created.text
+    withdrawal = f"{api}/withdrawals/{created.json()['id']}/"
+    assert web.post(f"{withdrawal}preview/", headers=csrf).json()["state"] == "previewed"
+    before = web.cookies[settings.SESSION_COOKIE_NAME]
+
+    stepped = web.post(f"{withdrawal}factors/", headers=csrf, json={"mfa_code": pyotp.TOTP(SECRET).now()})
+    assert stepped.status_code == 200 and stepped.json()["state"] == "factors_requested", stepped.text
+    assert web.cookies[settings.SESSION_COOKIE_NAME] != before
+    assert not SessionStore(session_key=before).exists(before)
+    assert web.get(withdrawal).json()["state"] == "factors_requested"  # the new key carries the session
+
+    old = requests.Session()
+    old.cookies.set(settings.SESSION_COOKIE_NAME, before)
+    old.cookies.set("csrftoken", web.cookies["csrftoken"])
+    assert old.get(withdrawal).status_code in (401, 403)
+    assert old.post(f"{withdrawal}submit/", headers=csrf, json={"codes": {}}).status_code in (401, 403)
 
 
 @pytest.mark.parametrize("first", ["started_last", "started_first"])

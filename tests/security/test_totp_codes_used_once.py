@@ -71,3 +71,35 @@ def test_a_wrong_code_does_not_use_up_the_right_one(user_with_totp):
     wrong = "000000" if code_at() != "000000" else "111111"
     assert not authenticator(user_with_totp).validate_code(wrong)
     assert authenticator(user_with_totp).validate_code(code_at())
+
+
+def activate_with_code(email: str) -> tuple[str, str]:
+    """Set up TOTP through allauth's own form, as a user does; returns the secret and the code typed."""
+    client = Client(HTTP_HOST="alpha.localhost")
+    response = client.post("/accounts/login/", {"login": email, "password": PASSWORD})
+    assert response.status_code == 302
+    assert client.post("/accounts/reauthenticate/", {"password": PASSWORD}).status_code == 302
+    assert client.get("/accounts/2fa/totp/activate/").status_code == 200
+    secret = client.session["mfa.totp.secret"]
+    code = pyotp.TOTP(secret).now()
+    response = client.post("/accounts/2fa/totp/activate/", {"code": code})
+    assert response.status_code == 302, response.content.decode()[:500]
+    return secret, code
+
+
+def test_the_code_that_set_up_totp_is_used_up(tenant):
+    user = make_member(tenant, "setup@alpha.example")
+    _, code = activate_with_code(user.email)
+    assert Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+    cache.clear()  # nothing of the setup is left in allauth's memory
+    assert sign_in_with_code(user.email, code).get("/").status_code == 302  # not signed in by it
+    assert not verify_portal_mfa(user, code)  # nor stepped up
+
+
+def test_the_next_code_after_setup_still_signs_in(tenant):
+    user = make_member(tenant, "setup-next@alpha.example")
+    secret, code = activate_with_code(user.email)
+    later = pyotp.TOTP(secret).at(time.time() + 30)
+    if later == code:
+        pytest.skip("identical consecutive codes")
+    assert sign_in_with_code(user.email, later).get("/").status_code == 200
