@@ -23,8 +23,10 @@ RUN DJANGO_SETTINGS_MODULE=broker_portal.settings.build python manage.py collect
  && mkdir -p /var/lib/portal \
  && chown portal:portal /var/lib/portal
 
+# XDG_RUNTIME_DIR: per-process runtime files (gunicorn's control socket) go to /tmp, the root being read-only.
 ENV DJANGO_SETTINGS_MODULE=broker_portal.settings.production \
-    PORTAL_VAR_DIR=/var/lib/portal
+    PORTAL_VAR_DIR=/var/lib/portal \
+    XDG_RUNTIME_DIR=/tmp
 VOLUME ["/var/lib/portal"]
 USER portal:portal
 EXPOSE 8000

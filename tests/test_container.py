@@ -64,6 +64,7 @@ def container_env(production_database, tmp_path_factory):
     return {**outside_environment(), **production, "DATABASE_URL": production_database,
             "REDIS_URL": os.environ["CELERY_BROKER_URL"], "CELERY_BROKER_URL": os.environ["CELERY_BROKER_URL"],
             "ALLOWED_HOSTS": PORTAL_HOST, "PORTAL_VAR_DIR": str(tmp_path_factory.mktemp("portal-var")),
+            "XDG_RUNTIME_DIR": str(tmp_path_factory.mktemp("runtime")),
             "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1", "PATH": python_first_on_path()}
 
 
@@ -176,7 +177,9 @@ def test_the_web_role_serves_the_portal_with_production_settings(migrated, colle
         assert stranger.status_code == 400
     finally:
         returncode = stop(web)
-    assert returncode == 0, (tmp_path / "web.log").read_text()[-3000:]  # a graceful stop on SIGTERM
+    log = read(tmp_path, "web")
+    assert returncode == 0, log[-3000:]  # a graceful stop on SIGTERM
+    assert "Failed to start control socket" not in log  # its runtime directory is writable, as in the image
 
 
 def wait_for(url: str, *, headers: dict[str, str], process: subprocess.Popen) -> requests.Response:

@@ -92,7 +92,7 @@ def test_the_image_runs_as_a_user_of_its_own_with_production_settings():
     assert users and users[-1].split(":")[0] not in {"root", "0"}
     environment = " ".join(line for line in INSTRUCTIONS if line.startswith("ENV "))
     assert "DJANGO_SETTINGS_MODULE=broker_portal.settings.production" in environment
-    assert "PORTAL_VAR_DIR=/var/lib/portal" in environment
+    assert "PORTAL_VAR_DIR=/var/lib/portal" in environment and "XDG_RUNTIME_DIR=/tmp" in environment
     assert 'ENTRYPOINT ["bin/container-entrypoint"]' in INSTRUCTIONS and 'CMD ["web"]' in INSTRUCTIONS
     assert any(line.startswith("HEALTHCHECK ") and '"bin/container-healthcheck", "web", "/healthz"' in line
                for line in INSTRUCTIONS)
