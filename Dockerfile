@@ -30,6 +30,7 @@ ENV DJANGO_SETTINGS_MODULE=broker_portal.settings.production \
 VOLUME ["/var/lib/portal"]
 USER portal:portal
 EXPOSE 8000
-HEALTHCHECK --interval=30s --timeout=6s --start-period=30s --retries=3 CMD ["bin/container-healthcheck", "web", "/healthz"]
+HEALTHCHECK --interval=30s --timeout=6s --start-period=30s --retries=3 \
+    CMD ["bin/container-healthcheck", "web", "/healthz"]
 ENTRYPOINT ["bin/container-entrypoint"]
 CMD ["web"]

@@ -68,7 +68,8 @@ def test_the_portal_services_get_every_variable_production_requires_from_outside
         # ALLOWED_HOSTS has no production default: without it every request would be refused.
         for variable in ["DJANGO_SECRET_KEY", "FERNET_KEYS", "ALLOWED_HOSTS"]:
             assert REQUIRED_FROM_OUTSIDE.fullmatch(environment[variable]), variable
-        assert environment["DATABASE_URL"].startswith("postgres://") and "@postgres:5432/" in environment["DATABASE_URL"]
+        assert re.fullmatch(r"postgres://portal:\$\{POSTGRES_PASSWORD:\?[^}]*\}@postgres:5432/portal",
+                            environment["DATABASE_URL"])
         assert environment["REDIS_URL"] != environment["CELERY_BROKER_URL"]  # clearing the cache keeps the queue
 
 
