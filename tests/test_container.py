@@ -175,6 +175,8 @@ def test_the_web_role_serves_the_portal_with_production_settings(migrated, colle
         stranger = requests.get(f"http://127.0.0.1:{port}/accounts/login/",
                                 headers={"Host": "elsewhere.example", "X-Forwarded-Proto": "https"}, timeout=10)
         assert stranger.status_code == 400
+        # The image's health check: /healthz over plain HTTP with Host 127.0.0.1, neither redirected nor refused.
+        assert healthcheck("web", "/healthz", env={**env, "GUNICORN_BIND": f"127.0.0.1:{port}"}) == 0
     finally:
         returncode = stop(web)
     log = read(tmp_path, "web")

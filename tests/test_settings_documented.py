@@ -7,8 +7,8 @@ from pathlib import Path
 from django.conf import settings
 
 PROJECT = Path(settings.BASE_DIR)
-# env("X"), env_bool("X", ...), env_list, required_env, os.environ.get / setdefault / ["X"], os.getenv.
-READ = re.compile(r"""\b(?:env|env_bool|env_list|required_env|os\.environ\.get|os\.environ\.setdefault|os\.getenv)"""
+# env("X"), env_bool("X", ...), env_int, env_list, required_env, os.environ.get / setdefault / ["X"], os.getenv.
+READ = re.compile(r"""\b(?:env|env_bool|env_int|env_list|required_env|os\.environ\.get|os\.environ\.setdefault|os\.getenv)"""
                   r"""\(\s*["']([A-Z][A-Z0-9_]*)["']|\bos\.environ\[\s*["']([A-Z][A-Z0-9_]*)["']\s*\]""")
 
 
