@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "connectors.oauth2",
     "withdrawals",
     "exports",
+    "deposits",
 ]
 
 MIDDLEWARE = [
