@@ -34,6 +34,7 @@ FAILURES = (DepositAddressRefused, DepositAddressPending, ExchangeUnavailable, E
 
 
 def usable_connection(request, pk):
+    """The user's own connection (404 for anyone else's, before any input is looked at), if it may show addresses."""
     connection = own_connection(request, pk)
     reason = selectors.deposit_capability(connection=connection)
     if reason:
@@ -52,8 +53,8 @@ class ConnectionDepositNetworks(APIView):
     @extend_schema(parameters=[DepositNetworksQuery], responses={200: DepositNetworksSerializer})
     def get(self, request, pk):
         """The networks an asset can be deposited on at this connection's exchange."""
-        asset = filters(DepositNetworksQuery, request)["asset"].upper()
         connection = usable_connection(request, pk)
+        asset = filters(DepositNetworksQuery, request)["asset"].upper()
         try:
             networks = selectors.deposit_networks(connection=connection, asset=asset)
         except FAILURES as error:
@@ -65,8 +66,8 @@ class ConnectionDepositAddress(APIView):
     @extend_schema(parameters=[DepositQuery], responses={200: DepositAddressSerializer})
     def get(self, request, pk):
         """The user's deposit address for an asset on a network (``address`` null where there is none yet)."""
-        query = filters(DepositQuery, request)
         connection = usable_connection(request, pk)
+        query = filters(DepositQuery, request)
         try:
             found = selectors.deposit_address_get(connection=connection, asset=query["asset"],
                                                   network_id=query["network"])
@@ -79,9 +80,9 @@ class ConnectionDepositAddress(APIView):
     def post(self, request, pk):
         """Create an address where there is none and the exchange makes them (201); one that exists is answered
         as it is (200), so repeating the request creates nothing more."""
+        connection = usable_connection(request, pk)
         data = DepositQuery(data=request.data)
         data.is_valid(raise_exception=True)
-        connection = usable_connection(request, pk)
         try:
             address = services.deposit_address_create(connection=connection, asset=data.validated_data["asset"],
                                                       network_id=data.validated_data["network"], request=request)

@@ -50,7 +50,13 @@ def deposit_capability(*, connection: ExchangeConnection) -> str:
         return f"You did not grant the {labels} permission. Reconnect {name} and tick it to see deposit addresses."
     if connection.status != ExchangeConnection.Status.ACTIVE:
         return f"The {name} connection is not active ({connection.get_status_display().lower()})."
-    if not connection.api_key:
+    # Read from the row's ciphertext where the secrets are deferred (the dashboard's rows): an unreadable key breaks
+    # this connection alone, and no query is made per card.
+    api_key = connection.__dict__["api_key"] if "api_key" in connection.__dict__ \
+        else connection.secrets_as_stored.get("api_key", "")
+    if api_key is None:
+        return f"The keys stored for this {name} connection cannot be read; connect it again."
+    if not api_key:
         return f"The {name} connection has no API key; reconnect it."
     return ""
 
