@@ -176,3 +176,39 @@ class HistorySyncSerializer(serializers.Serializer):
     exchange = serializers.CharField(source="connection.exchange")
     user = serializers.EmailField(source="connection.user.email")
     coverage = HistoryCoverageSerializer(many=True)
+
+
+class DepositQuery(serializers.Serializer):
+    asset = serializers.CharField(max_length=16, help_text="The asset's code, e.g. BTC.")
+    network = serializers.CharField(max_length=100, required=False, allow_blank=True, default="",
+                                    help_text="The network's id from deposit-networks; may be left out where the "
+                                              "asset has one network.")
+
+
+class DepositNetworksQuery(serializers.Serializer):
+    asset = serializers.CharField(max_length=16, help_text="The asset's code, e.g. BTC.")
+
+
+class DepositNetworkSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text="The exchange's id of the network: pass it as ``network``.")
+    name = serializers.CharField()
+    minimum = money(allow_null=True, help_text="The smallest deposit the exchange credits, where it says.")
+    memo_required = serializers.BooleanField()
+    enabled = serializers.BooleanField(help_text="False while the exchange takes no deposits on it.")
+
+
+class DepositNetworksSerializer(serializers.Serializer):
+    asset = serializers.CharField()
+    networks = DepositNetworkSerializer(many=True)
+
+
+class DepositAddressSerializer(serializers.Serializer):
+    asset = serializers.CharField()
+    network = DepositNetworkSerializer()
+    address = serializers.CharField(allow_null=True, help_text="Null where the account has no address there yet.")
+    memo = serializers.CharField(allow_blank=True, help_text="Memo or tag: without it the deposit is not credited.")
+    memo_label = serializers.CharField()
+    minimum = money(allow_null=True)
+    expires_at = serializers.DateTimeField(allow_null=True)
+    created = serializers.BooleanField(help_text="True where this request made the address.")
+    can_create = serializers.BooleanField(help_text="True where there is none and POST would create one.")

@@ -1,7 +1,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from . import pages, views, views_money
+from . import pages, views, views_deposits, views_money
 
 v1 = [
     path("connections/", views.ConnectionList.as_view(), name="api-connections"),
@@ -9,6 +9,10 @@ v1 = [
     path("connections/<int:pk>/refresh/", views.ConnectionRefresh.as_view(), name="api-connection-refresh"),
     path("connections/<int:pk>/disconnect/", views.ConnectionDisconnect.as_view(), name="api-connection-disconnect"),
     path("connections/<int:pk>/balances/", views.ConnectionBalances.as_view(), name="api-connection-balances"),
+    path("connections/<int:pk>/deposit-networks/", views_deposits.ConnectionDepositNetworks.as_view(),
+         name="api-connection-deposit-networks"),
+    path("connections/<int:pk>/deposit-address/", views_deposits.ConnectionDepositAddress.as_view(),
+         name="api-connection-deposit-address"),
     path("exchanges/<slug:exchange>/connect/", views.ConnectionStart.as_view(), name="api-connect"),
     path("audit-events/", views.AuditEventList.as_view(), name="api-audit-events"),
     path("withdrawals/", views_money.WithdrawalListCreate.as_view(), name="api-withdrawals"),

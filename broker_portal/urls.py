@@ -20,6 +20,7 @@ urlpatterns = [
     path("api/", include("api.urls")),
     path("exports/", include("exports.urls")),
     path("withdrawals/", include("withdrawals.urls")),
+    path("receive/", include("deposits.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -170,6 +170,10 @@ class Chain:
     withdrawal_fee: Decimal
     withdrawal_min_size: Decimal
     confirmations: int = 12
+    deposit_min_size: Decimal = Decimal("0")
+    # A memo chain: every account deposits to the exchange's one address, told apart by its memo (TON, as KuCoin's
+    # "memo(tag)" and OKX's/Kraken's memo fields describe).
+    memo_required: bool = False
 
 
 @dataclass(frozen=True)
@@ -190,32 +194,39 @@ class Currency:
 CURRENCIES = {
     "BTC": Currency(
         "BTC", "Bitcoin", 8, Decimal("65000"),
-        [Chain("btc", "BTC", Decimal("0.0005"), Decimal("0.001"), 3)],
+        [Chain("btc", "BTC", Decimal("0.0005"), Decimal("0.001"), 3, Decimal("0.0001"))],
         "XXBT",
     ),
     "ETH": Currency(
         "ETH", "Ethereum", 8, Decimal("3200"),
         [
-            Chain("eth", "ERC20", Decimal("0.002"), Decimal("0.01")),
-            Chain("arbitrum", "ARBITRUM", Decimal("0.0002"), Decimal("0.002")),
+            Chain("eth", "ERC20", Decimal("0.002"), Decimal("0.01"), 12, Decimal("0.005")),
+            Chain("arbitrum", "ARBITRUM", Decimal("0.0002"), Decimal("0.002"), 12, Decimal("0.001")),
         ],
         "XETH",
     ),
     "USDT": Currency(
         "USDT", "Tether", 6, Decimal("1"),
         [
-            Chain("trx", "TRC20", Decimal("1"), Decimal("10")),
-            Chain("eth", "ERC20", Decimal("5"), Decimal("20")),
+            Chain("trx", "TRC20", Decimal("1"), Decimal("10"), 12, Decimal("1")),
+            Chain("eth", "ERC20", Decimal("5"), Decimal("20"), 12, Decimal("5")),
+            Chain("ton", "TON", Decimal("0.5"), Decimal("5"), 12, Decimal("1"), memo_required=True),
         ],
         "USDT",
     ),
     "SOL": Currency(
         "SOL", "Solana", 8, Decimal("150"),
-        [Chain("sol", "SOL", Decimal("0.008"), Decimal("0.1"), 1)],
+        [Chain("sol", "SOL", Decimal("0.008"), Decimal("0.1"), 1, Decimal("0.01"))],
         "SOL",
     ),
 }
 KRAKEN_ALIASES = {"XBT": "BTC", "XXBT": "BTC", "XETH": "ETH", "ETH": "ETH", "USDT": "USDT", "SOL": "SOL"}
+
+
+def kraken_deposit_method(found: Currency, chain: Chain) -> str:
+    """Kraken names a deposit method for its network ("Bitcoin" in spot-rest's DepositMethods example; a token on
+    several networks names each one)."""
+    return found.full_name if len(found.chains) == 1 else f"{found.full_name} ({chain.name})"
 
 
 def currency(code: str) -> Currency | None:

@@ -230,3 +230,18 @@ class SandboxClock(models.Model):
     """A single row: how far the sandbox's "now" is ahead of the real clock."""
 
     offset_seconds = models.FloatField(default=0)
+
+
+class DepositAddress(models.Model):
+    """One of an account's deposit addresses for a currency on a chain (the exchange is the account's)."""
+
+    user = models.ForeignKey(SandboxUser, on_delete=models.CASCADE, related_name="deposit_addresses")
+    currency = models.CharField(max_length=16)
+    chain = models.CharField(max_length=32)  # the sandbox's chain id (Chain.chain_id)
+    address = models.CharField(max_length=200, blank=True)  # blank: Peatio is still generating it
+    memo = models.CharField(max_length=64, blank=True)
+    account_type = models.CharField(max_length=8, blank=True)  # KuCoin's "to": MAIN or TRADE
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "currency", "chain"], name="sandbox_deposit_address")]

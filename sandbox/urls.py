@@ -44,6 +44,8 @@ kucoin_urls = [
     path("kucoin/api/v1/withdrawals", kucoin.withdrawal_list),
     path("kucoin/api/v1/withdrawals/<str:withdrawal_id>", kucoin.withdrawal_detail),
     path("kucoin/api/v3/withdrawals", kucoin.withdraw),
+    path("kucoin/api/v3/deposit-addresses", kucoin.deposit_addresses),
+    path("kucoin/api/v3/deposit-address/create", kucoin.deposit_address_create),
 ]
 
 # After the authorization, a user's calls go to the callback's regional domain (okx.on_regional_host); the
@@ -66,6 +68,7 @@ okx_urls = [
         ("okx/api/v5/account/bills", okx.bills),
         ("okx/api/v5/account/bills-archive", okx.bills_archive),
         ("okx/api/v5/asset/withdrawal", okx.withdrawal),
+        ("okx/api/v5/asset/deposit-address", okx.deposit_address),
     ]],
 ]
 
@@ -93,6 +96,7 @@ peatio_urls = [
     path("peatio/api/v2/markets", peatio.markets),
     path("peatio/api/v2/trades/my", peatio.trades_my),
     path("peatio/api/v2/deposits", peatio.deposits),
+    path("peatio/api/v2/deposit_address", peatio.deposit_address),
 ]
 
 urlpatterns = [

@@ -112,6 +112,7 @@ INSTALLED_APPS = [
     "connectors.oauth2",
     "withdrawals",
     "exports",
+    "deposits",
 ]
 
 MIDDLEWARE = [

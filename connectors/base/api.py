@@ -2,7 +2,8 @@
 the few calls the portal makes; the base holds the session policy and the error mapping."""
 
 from dataclasses import dataclass, field
-from decimal import Decimal
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
 
 from .http import exchange_session
 
@@ -50,6 +51,48 @@ class Balance:
     currency: str
     available: Decimal
     total: Decimal
+
+
+class DepositAddressRefused(ExchangeAPIError):
+    """The exchange will not tell or make a deposit address; ``reason`` says why, the message tells the user."""
+
+    PERMISSION, UNKNOWN_ASSET, UNKNOWN_NETWORK, NOT_CREATABLE = "permission", "unknown_asset", "unknown_network", \
+        "not_creatable"
+
+    def __init__(self, message: str, *, reason: str, code: str = ""):
+        super().__init__(message, code=code)
+        self.reason = reason
+
+
+class DepositAddressPending(ExchangeAPIError):
+    """The exchange is still generating the address (Peatio: "try again later")."""
+
+
+@dataclass(frozen=True)
+class DepositNetwork:
+    """A network an asset can be deposited on: the exchange's id for it and the name a user reads."""
+
+    id: str
+    name: str
+    minimum: Decimal | None = None  # the smallest deposit the exchange credits, where it says
+    memo_required: bool = False
+    enabled: bool = True
+    creatable: bool = True  # whether a new address can be made on it (Kraken's gen-address)
+
+
+@dataclass(frozen=True)
+class DepositAddress:
+    asset: str
+    network: DepositNetwork
+    address: str
+    memo: str = ""  # memo or tag: without it the deposit is not credited
+    memo_label: str = "Memo"
+    expires_at: datetime | None = None
+    created: bool = False  # made by this request
+
+    @property
+    def minimum(self) -> Decimal | None:
+        return self.network.minimum
 
 
 class ExchangeAPI:
@@ -107,6 +150,26 @@ class ExchangeAPI:
         """The exchange's current price in USDT of each currency it quotes (hook; {} where it has none)."""
         return {}
 
+    # Deposit addresses (hooks): whether the portal shows them for this exchange, whether it may ask the exchange for
+    # a new one, and the permissions the connection needs (all of them) to read them.
+    deposit_addresses_offered = False
+    deposit_address_creatable = False
+    deposit_permissions: tuple[str, ...] = ()
+
+    def deposit_assets(self, connection) -> list[str]:
+        """Assets to suggest on the Receive page (hook): by default those the account holds."""
+        return [balance.currency for balance in self.balances(connection)]
+
+    def deposit_networks(self, connection, asset: str) -> list[DepositNetwork]:
+        """The networks ``asset`` can be deposited on; DepositAddressRefused for an asset the exchange lacks."""
+        raise NotImplementedError
+
+    def deposit_address(self, connection, asset: str, network: DepositNetwork,
+                        create: bool = False) -> DepositAddress | None:
+        """The account's address for ``asset`` on ``network``, or None where it has none yet; ``create`` asks the
+        exchange for a new one (only where ``deposit_address_creatable``)."""
+        raise NotImplementedError
+
     def public_get(self, path: str, params: dict | None = None) -> dict:
         with self.session() as session:
             response = session.get(self.url(path), params=params)
@@ -130,3 +193,11 @@ def json_or_empty(response) -> dict:
     except ValueError:
         return {}
     return payload if isinstance(payload, dict) else {}
+
+
+def decimal_or_none(value) -> Decimal | None:
+    """An amount an exchange answered as text or number; None where it gave none or something else."""
+    try:
+        return Decimal(str(value)) if value not in (None, "") else None
+    except InvalidOperation:
+        return None

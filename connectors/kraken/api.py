@@ -8,16 +8,25 @@ import time
 from decimal import Decimal
 from urllib.parse import urlencode
 
+from datetime import UTC, datetime
+
 from connectors.base.api import (
-    AccessTokenExpired, ApiKey, ApiKeyRefused, Balance, ExchangeAPI, ExchangeAPIError, json_or_empty, required_texts,
+    AccessTokenExpired, ApiKey, ApiKeyRefused, Balance, DepositAddress, DepositAddressRefused, DepositNetwork,
+    ExchangeAPI, ExchangeAPIError, decimal_or_none, json_or_empty, required_texts,
 )
 from connectors.base.http import ExchangeUnavailable, retry_after
 
 SCOPE_PREFIX = "account.fast-api-key:"
 KEY_PERMISSIONS = ("export_data", "funds_add", "funds_earn", "funds_query", "funds_withdraw", "ledger_query",
                    "trades_close", "trades_modify", "trades_query_closed", "trades_query_open")
-# Kraken's asset codes for the currencies the portal shows.
+# Kraken's asset codes for the currencies the portal shows, and the portal's codes Kraken spells its own way.
 ASSET_CODES = {"XXBT": "BTC", "XBT": "BTC", "XETH": "ETH", "ZUSD": "USD", "ZEUR": "EUR"}
+KRAKEN_CODES = {"BTC": "XBT"}
+# Refusals of the deposit calls: the key lacks a permission; the asset or the method is not Kraken's (the strings
+# for these two are not in Kraken's spec: both spellings seen are read).
+PERMISSION_DENIED = "EGeneral:Permission denied"
+UNKNOWN_ASSET = {"EFunding:Unknown asset", "EQuery:Unknown asset"}
+UNKNOWN_METHOD = {"EFunding:Invalid method", "EGeneral:Invalid arguments:method"}
 
 
 def sign(secret_b64: str, uri_path: str, nonce: str, post_data: str) -> str:
@@ -166,3 +175,49 @@ class KrakenAPI(ExchangeAPI):
     def balances(self, connection):
         return [Balance(ASSET_CODES.get(asset, asset), Decimal(amount), Decimal(amount))
                 for asset, amount in sorted(self.private(connection, "Balance").items())]
+
+    # Deposit addresses: krakenfx/api-specs (branch feature/openapi-spec) spot-rest/openapi_v3.yaml. DepositMethods
+    # (one method per network; needs "Funds permissions - Query and Funds permissions - Deposit") and
+    # DepositAddresses (asset, method, new; "Funds permissions - Query"): the key's funds_query and funds_add, which
+    # the scopes ...:funds-query and ...:funds-add grant.
+    deposit_addresses_offered = True
+    deposit_address_creatable = True
+    deposit_permissions = (SCOPE_PREFIX + "funds-query", SCOPE_PREFIX + "funds-add")
+
+    def deposit_networks(self, connection, asset):
+        methods = self.deposit_call(connection, "DepositMethods", {"asset": KRAKEN_CODES.get(asset, asset)}, asset)
+        # schemas/objects/funding/deposits/method.yaml: method, limit, fee, address-setup-fee, gen-address, minimum.
+        return [DepositNetwork(id=item["method"], name=item["method"], minimum=decimal_or_none(item.get("minimum")),
+                               creatable=item.get("gen-address", True) is not False)
+                for item in methods or [] if isinstance(item, dict) and isinstance(item.get("method"), str)]
+
+    def deposit_address(self, connection, asset, network, create=False):
+        params = {"asset": KRAKEN_CODES.get(asset, asset), "method": network.id}
+        if create:
+            params["new"] = "true"
+        listed = self.deposit_call(connection, "DepositAddresses", params, asset)
+        # schemas/objects/funding/deposits/address.yaml: address, expiretm (0: none), new, tag (XRP's tag and the
+        # memos of STX, XLM, EOS; the spec's example answers a memo as "memo").
+        item = next((item for item in listed or [] if isinstance(item, dict) and item.get("address")), None)
+        if item is None:
+            return None
+        memo, label = (item["tag"], "Tag") if item.get("tag") else (item.get("memo") or "", "Memo")
+        expires = int(item.get("expiretm") or 0) if str(item.get("expiretm") or "0").isdigit() else 0
+        return DepositAddress(asset=asset, network=network, address=item["address"], memo=str(memo), memo_label=label,
+                              expires_at=datetime.fromtimestamp(expires, tz=UTC) if expires else None, created=create)
+
+    def deposit_call(self, connection, method: str, params: dict, asset: str):
+        try:
+            return self.private(connection, method, params)
+        except ExchangeAPIError as error:
+            if error.code == PERMISSION_DENIED:
+                raise DepositAddressRefused("Kraken refused: this connection's key lacks the “Balances” or "
+                                            "“Deposit” permission.", reason=DepositAddressRefused.PERMISSION,
+                                            code=error.code) from error
+            if error.code in UNKNOWN_ASSET:
+                raise DepositAddressRefused(f"Kraken does not list {asset}.", reason=DepositAddressRefused.UNKNOWN_ASSET,
+                                            code=error.code) from error
+            if error.code in UNKNOWN_METHOD:
+                raise DepositAddressRefused(f"Kraken offers no such network for {asset}.",
+                                            reason=DepositAddressRefused.UNKNOWN_NETWORK, code=error.code) from error
+            raise

@@ -6,9 +6,11 @@ import hmac
 import json
 import time
 from decimal import Decimal
+from urllib.parse import quote, urlencode
 
 from connectors.base.api import (
-    AccessTokenExpired, ApiKey, ApiKeyRefused, Balance, ExchangeAPI, ExchangeAPIError, json_or_empty, required_texts,
+    AccessTokenExpired, ApiKey, ApiKeyRefused, Balance, DepositAddress, DepositAddressRefused, DepositNetwork,
+    ExchangeAPI, ExchangeAPIError, decimal_or_none, json_or_empty, required_texts,
 )
 from connectors.base.http import exchange_session
 from .exchange import EXCHANGE as KUCOIN
@@ -27,6 +29,8 @@ KEY_CREATION_PATHS = {
 }
 # A public integration reports code 40503 when authGroupMap differs from what the user approved on KuCoin's page.
 GROUPS_NOT_APPROVED_CODE = "40503"
+# "Access denied, require more permission" (KuCoin's error table; the key lacks the group the call needs).
+PERMISSION_DENIED_CODE = "400007"
 
 
 def hmac_b64(secret: str, message: str) -> str:
@@ -127,3 +131,52 @@ class KuCoinAPI(ExchangeAPI):
             totals[account["currency"]] = [available + Decimal(account["available"]),
                                            total + Decimal(account["balance"])]
         return [Balance(currency, available, total) for currency, (available, total) in sorted(totals.items())]
+
+    def currency_detail(self, code: str) -> dict:
+        """``GET /api/v3/currencies/{currency}`` (public; KuCoin's API docs and universal SDK): the currency and its
+        chains, as the withdrawal wizard and the Receive page read them."""
+        payload = self.public_get(f"/api/v3/currencies/{quote(code, safe='')}")
+        if payload.get("code") != "200000" or not isinstance(payload.get("data"), dict):
+            raise ExchangeAPIError(payload.get("msg", "Unknown currency."), code=str(payload.get("code", "")))
+        return payload["data"]
+
+    # Deposit addresses: Kucoin/kucoin-universal-sdk spec/rest/api/openapi-account-deposit.json, "Get Deposit
+    # Address (V3)" GET /api/v3/deposit-addresses and "Add Deposit Address (V3)" POST /api/v3/deposit-address/create,
+    # both x-api-permission "General" (API_COMMON).
+    deposit_addresses_offered = True
+    deposit_address_creatable = True
+    deposit_permissions = ("API_COMMON",)
+
+    def deposit_networks(self, connection, asset):
+        try:
+            data = self.currency_detail(asset)
+        except ExchangeAPIError as error:
+            raise DepositAddressRefused(f"KuCoin does not list {asset}.", reason=DepositAddressRefused.UNKNOWN_ASSET,
+                                        code=error.code) from error
+        # The chains' depositMinSize, needTag and isDepositEnabled: universal SDK openapi-spot-market.json (Get Currency).
+        return [DepositNetwork(id=chain["chainId"], name=chain.get("chainName") or chain["chainId"],
+                               minimum=decimal_or_none(chain.get("depositMinSize")),
+                               memo_required=bool(chain.get("needTag")),
+                               enabled=bool(chain.get("isDepositEnabled", True)))
+                for chain in data.get("chains") or [] if isinstance(chain, dict) and chain.get("chainId")]
+
+    def deposit_address(self, connection, asset, network, create=False):
+        try:
+            if create:
+                # "to": main, the funding account, KuCoin's default.
+                items = [self.signed(connection, "POST", "/api/v3/deposit-address/create",
+                                     {"currency": asset, "chain": network.id, "to": "main"})]
+            else:
+                query = urlencode({"currency": asset, "chain": network.id})
+                items = self.signed(connection, "GET", f"/api/v3/deposit-addresses?{query}") or []
+        except ExchangeAPIError as error:
+            if error.code == PERMISSION_DENIED_CODE:
+                raise DepositAddressRefused("KuCoin refused: this connection's key lacks the “General” permission.",
+                                            reason=DepositAddressRefused.PERMISSION, code=error.code) from error
+            raise
+        item = next((item for item in items if isinstance(item, dict) and item.get("address")
+                     and item.get("chainId", network.id) == network.id), None)
+        if item is None:
+            return None
+        return DepositAddress(asset=asset, network=network, address=item["address"], memo=item.get("memo") or "",
+                              created=create)

@@ -59,10 +59,7 @@ class KuCoinWithdrawals(ExchangeWithdrawals):
         return [balance.currency for balance in api.balances(connection) if balance.available > 0]
 
     def currency(self, api, connection, code):
-        payload = public_get(api, f"/api/v3/currencies/{quote(code, safe='')}")
-        if payload.get("code") != "200000":
-            raise ExchangeAPIError(payload.get("msg", "Unknown currency."), code=str(payload.get("code", "")))
-        data = payload["data"]
+        data = api.currency_detail(code)
         precision = int(data.get("precision", 8))
         chains = tuple(
             ChainInfo(chain_id=chain["chainId"], name=chain.get("chainName") or chain["chainId"],

@@ -8,12 +8,13 @@ import secrets
 import string
 from datetime import datetime, timezone
 from decimal import Decimal
+from urllib.parse import urlencode
 
 from django.conf import settings
 
 from connectors.base.api import (
-    AccessTokenExpired, ApiKey, ApiKeyInvalid, ApiKeyRefused, Balance, ExchangeAPI, ExchangeAPIError, json_or_empty,
-    required_texts,
+    AccessTokenExpired, ApiKey, ApiKeyInvalid, ApiKeyRefused, Balance, DepositAddress, DepositAddressRefused,
+    DepositNetwork, ExchangeAPI, ExchangeAPIError, decimal_or_none, json_or_empty, required_texts,
 )
 from connectors.base.http import exchange_session
 
@@ -35,6 +36,10 @@ INVALID_API_KEY_CODES = {"50111"}
 # Level C: 50119 "API key doesn't exist" rests on public integrations only, so it is the setting
 # OKX_EXTRA_INVALID_API_KEY_CODES (default ("50119",)).
 DEFAULT_EXTRA_INVALID_API_KEY_CODES = ("50119",)
+# OKX's codes for a key that lacks the permission and for a bad parameter (here: the ccy), as its error tables and
+# the sandbox use them.
+PERMISSION_DENIED = "50120"
+PARAMETER_ERROR = "51000"
 
 
 def invalid_api_key_codes() -> set[str]:
@@ -160,6 +165,57 @@ class OKXAPI(ExchangeAPI):
     def balances(self, connection):
         details = self.signed(connection, "GET", "/api/v5/account/balance")[0].get("details", [])
         return [Balance(item["ccy"], Decimal(item["availBal"]), Decimal(item["cashBal"])) for item in details]
+
+    # Deposit addresses: GET /api/v5/asset/deposit-address?ccy= (OKX's SDK okxapi/python-okx, okx/Funding.py
+    # get_deposit_address; it has no call that creates one: OKX gives every account an address on each chain),
+    # "Permission: Read", which every Fast API key has (read_only and trade). The chains and their minimum deposit
+    # come from GET /api/v5/asset/currencies (Funding.py get_currencies; minDep and canDep as docs-v5 names them).
+    deposit_addresses_offered = True
+
+    def deposit_networks(self, connection, asset):
+        rows = self.asset_rows(connection, "/api/v5/asset/currencies", asset)
+        return [DepositNetwork(id=row["chain"], name=chain_name(row["chain"], asset),
+                               minimum=decimal_or_none(row.get("minDep")), memo_required=bool(row.get("needTag")),
+                               enabled=row.get("canDep", True) is not False)
+                for row in rows if row.get("ccy", asset) == asset and isinstance(row.get("chain"), str)]
+
+    def deposit_address(self, connection, asset, network, create=False):
+        if create:
+            raise DepositAddressRefused("OKX makes the addresses itself: there is none to create.",
+                                        reason=DepositAddressRefused.NOT_CREATABLE)
+        row = next((row for row in self.asset_rows(connection, "/api/v5/asset/deposit-address", asset)
+                    if row.get("chain") == network.id and row.get("addr")), None)
+        if row is None:
+            return None
+        # Only the chains that need one return tag, memo, pmtId or addrEx (e.g. TON's {"comment": ...}).
+        memo, label = next(((row[name], label) for name, label in (("tag", "Tag"), ("memo", "Memo"),
+                                                                    ("pmtId", "Payment ID")) if row.get(name)), ("", "Memo"))
+        if not memo and isinstance(row.get("addrEx"), dict) and row["addrEx"]:
+            label, memo = next(iter(row["addrEx"].items()))
+            label = str(label).capitalize()
+        return DepositAddress(asset=asset, network=network, address=row["addr"], memo=str(memo), memo_label=label)
+
+    def asset_rows(self, connection, path: str, asset: str) -> list[dict]:
+        try:
+            rows = self.signed(connection, "GET", f"{path}?{urlencode({'ccy': asset})}")
+        except ExchangeAPIError as error:
+            if error.code == PERMISSION_DENIED:
+                raise DepositAddressRefused("OKX refused: this connection's API key may not read funding data.",
+                                            reason=DepositAddressRefused.PERMISSION, code=error.code) from error
+            if error.code == PARAMETER_ERROR:
+                raise DepositAddressRefused(f"OKX does not list {asset}.", reason=DepositAddressRefused.UNKNOWN_ASSET,
+                                            code=error.code) from error
+            raise
+        rows = [row for row in rows or [] if isinstance(row, dict)]
+        if not rows:
+            raise DepositAddressRefused(f"OKX does not list {asset}.", reason=DepositAddressRefused.UNKNOWN_ASSET)
+        return rows
+
+
+
+def chain_name(chain: str, asset: str) -> str:
+    """OKX names a chain "USDT-TRC20": the network is what follows the currency."""
+    return chain[len(asset) + 1:] if chain.startswith(f"{asset}-") else chain
 
 
 def api_key_refusal(error: ExchangeAPIError) -> ApiKeyRefused:

@@ -2,12 +2,14 @@
 
 import hashlib
 import hmac
+import json
 import time
 from decimal import Decimal
 from urllib.parse import unquote, urlencode
 
 from connectors.base.api import (
-    AccessTokenExpired, ApiKey, ApiKeyInvalid, Balance, ExchangeAPI, ExchangeAPIError, json_or_empty,
+    AccessTokenExpired, ApiKey, ApiKeyInvalid, Balance, DepositAddress, DepositAddressPending, DepositAddressRefused,
+    DepositNetwork, ExchangeAPI, ExchangeAPIError, json_or_empty,
 )
 
 # hpyhacking/peatio (2017) app/api/api_v2/errors.rb: InvalidAccessKeyError ("The access key ... does not
@@ -17,6 +19,7 @@ from connectors.base.api import (
 UNKNOWN_ACCESS_KEY = 2008
 DISABLED = 2009
 EXPIRED = 2010
+INVALID_PARAMETER = 1001  # Grape's validation errors, as errors.rb answers them (HTTP 400)
 
 
 def sign(secret_key: str, verb: str, path: str, params: dict) -> str:
@@ -98,3 +101,40 @@ class PeatioAPI(ExchangeAPI):
         accounts = self.get(connection, "/api/v2/members/me").get("accounts", [])
         return [Balance(item["currency"].upper(), Decimal(item["balance"]),
                         Decimal(item["balance"]) + Decimal(item.get("locked", "0"))) for item in accounts]
+
+    # Deposit addresses: GET /api/v2/deposit_address (hpyhacking/peatio app/api/api_v2/deposits.rb, 2015-03-31 until
+    # the OAuth was removed on 2017-12-22): ``currency`` (Peatio's codes are lower case), no scope of its own. One
+    # address per currency (no networks); the first request creates it and a queue fills it in ("The address field
+    # could be empty when a new address is generating ... try again later"), so there is nothing to create.
+    deposit_addresses_offered = True
+
+    def deposit_networks(self, connection, asset):
+        return [DepositNetwork(id="", name=asset, creatable=False)]
+
+    def deposit_address(self, connection, asset, network, create=False):
+        if create:
+            raise DepositAddressRefused("Peatio makes the address itself: there is none to create.",
+                                        reason=DepositAddressRefused.NOT_CREATABLE)
+        try:
+            answer = self.get(connection, "/api/v2/deposit_address", {"currency": asset.lower()})
+        except ExchangeAPIError as error:
+            if error.code == str(INVALID_PARAMETER):
+                raise DepositAddressRefused(f"Peatio does not list {asset}.", reason=DepositAddressRefused.UNKNOWN_ASSET,
+                                            code=error.code) from error
+            raise
+        # The endpoint returns payment_address.to_json as a String, which Grape's JSON formatter encodes once more
+        # (ruby-grape/grape lib/grape/formatter/json.rb): the body is a JSON string holding {account_id,
+        # deposit_address}. An object is read as well.
+        if isinstance(answer, str):
+            try:
+                answer = json.loads(answer)
+            except ValueError:
+                raise ExchangeAPIError("Peatio's deposit address answer was not JSON.")
+        if not isinstance(answer, dict):
+            raise ExchangeAPIError("Peatio's deposit address answer was not an object.")
+        address = answer.get("deposit_address")
+        if not address:
+            raise DepositAddressPending(f"Peatio is generating your {asset} address; try again in a minute.")
+        # app/models/payment_address.rb#memo: a memo coin's address is "address|memo".
+        address, _, memo = str(address).partition("|")
+        return DepositAddress(asset=asset, network=network, address=address, memo=memo)

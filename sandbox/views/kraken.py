@@ -10,7 +10,8 @@ from django.views.decorators.csrf import csrf_exempt
 
 from .. import clock, oauth
 from ..api_auth import kraken_caller, kraken_error
-from ..exchanges import CURRENCIES, KRAKEN_KEY_PERMISSIONS, kraken_currency, kraken_scope_for
+from ..deposits import MAX_ADDRESSES, address_create, addresses
+from ..exchanges import CURRENCIES, KRAKEN_KEY_PERMISSIONS, kraken_currency, kraken_deposit_method, kraken_scope_for
 from ..funds import WithdrawalRefused, balance_of, execute, kraken_plan, kraken_status
 from ..http import is_json, json_object, json_response
 from ..history import offset_page, records, text
@@ -340,6 +341,51 @@ def _withdraw(request, caller):
     return {"refid": record.txid}
 
 
+# krakenfx/api-specs (branch feature/openapi-spec) spot-rest/openapi_v3.yaml, POST /private/DepositMethods ("Funds
+# permissions - Query and Funds permissions - Deposit"; requests/funding/deposits/methods.yaml: asset) ->
+# [depositMethod {method, limit, fee, address-setup-fee, gen-address, minimum}] (objects/funding/deposits/
+# method.yaml). An unknown asset's error string is the sandbox's (C).
+def _deposit_asset(request):
+    if not request.POST.get("asset"):
+        raise kraken_error("EGeneral:Invalid arguments:asset")
+    found = kraken_currency(request.POST["asset"])
+    if found is None:
+        raise kraken_error("EFunding:Unknown asset")
+    return found
+
+
+def _deposit_methods(request, caller):
+    if not caller.allows("funds_add"):
+        raise kraken_error("EGeneral:Permission denied")
+    found = _deposit_asset(request)
+    return [{"method": kraken_deposit_method(found, chain), "limit": False, "fee": "0.0000000000",
+             "gen-address": True, "minimum": text(chain.deposit_min_size)} for chain in found.chains]
+
+
+def _deposit_address_item(row, chain) -> dict:
+    item = {"address": row.address, "expiretm": "0", "new": True}
+    # address.yaml's "tag" holds XRP's tag and the memo of STX, XLM, EOS; the spec's example answers a memo chain
+    # with "memo". The sandbox's memo chain (TON) answers as the example does.
+    return {**item, "memo": row.memo} if chain.memo_required else item
+
+
+# spot-rest/openapi_v3.yaml, POST /private/DepositAddresses ("Funds permissions - Query"; requests/funding/
+# deposits/addresses.yaml: asset, method required, new default false, amount for Lightning only) -> [depositAddress
+# {address, expiretm, new, tag}] newest first; ``new`` makes another (at most MAX_ADDRESSES, then the sandbox's
+# own error string, C). Without ``new`` an account that has none gets an empty list.
+def _deposit_addresses(request, caller):
+    found = _deposit_asset(request)
+    chain = next((chain for chain in found.chains if kraken_deposit_method(found, chain) == request.POST.get("method")),
+                 None)
+    if chain is None:
+        raise kraken_error("EFunding:Invalid method")
+    if request.POST.get("new", "false").lower() in ("true", "1"):
+        if addresses(caller.user, found, chain).count() >= MAX_ADDRESSES:
+            raise kraken_error("EFunding:Too many addresses")
+        address_create(caller.user, found, chain)
+    return [_deposit_address_item(row, chain) for row in addresses(caller.user, found, chain)]
+
+
 # Method name -> (permissions, any one of which allows it; implementation).
 PRIVATE_METHODS = {
     "Balance": (["funds_query"], _balance),
@@ -351,6 +397,8 @@ PRIVATE_METHODS = {
                        _funding_status(HistoryRecord.Kind.WITHDRAWAL, "withdrawals", 500)),
     "WithdrawInfo": (["funds_withdraw"], _withdraw_info),
     "Withdraw": (["funds_withdraw"], _withdraw),
+    "DepositMethods": (["funds_query"], _deposit_methods),  # and funds_add, checked there
+    "DepositAddresses": (["funds_query"], _deposit_addresses),
 }
 
 

@@ -12,7 +12,8 @@ from django.views.decorators.csrf import csrf_exempt
 
 from .. import clock
 from ..api_auth import OKX_TOKEN_REFUSALS, bearer_caller, okx_caller, okx_error
-from ..exchanges import CURRENCIES
+from ..deposits import address_or_create
+from ..exchanges import CURRENCIES, currency as find_currency
 from ..http import json_object, json_response
 from ..history import cursor_page, records, text, to_ms
 from ..models import ApiKey, Balance, HistoryRecord
@@ -136,7 +137,9 @@ def balance(request, caller):
     return [{"totalEq": text(total), "uTime": str(clock.now_ms()), "details": details}]
 
 
-# Source: C (exchange-docs/ENDPOINTS.md and the seed's field names); lenient.
+# Source: C (exchange-docs/ENDPOINTS.md and the seed's field names); lenient. minDep (the minimum deposit) and
+# needTag as docs-v5 "Get currencies" names them (transcribed copy: rosssaunders/coincise docs/okx/
+# funding_account.md; B/C).
 @api("okx", "currencies", caller=okx_caller)
 def currencies(request, caller):
     require_read(caller)
@@ -144,6 +147,7 @@ def currencies(request, caller):
     return [
         {"ccy": code, "name": item.full_name, "chain": f"{code}-{chain.name}", "minWd": text(chain.withdrawal_min_size),
          "minFee": text(chain.withdrawal_fee), "maxFee": text(chain.withdrawal_fee), "wdTickSz": str(item.precision),
+         "minDep": text(chain.deposit_min_size), "needTag": chain.memo_required,
          "canWd": True, "canDep": True, "canInternal": True}
         for code, item in CURRENCIES.items() if not wanted or code in wanted
         for chain in item.chains
@@ -218,3 +222,23 @@ withdrawal_history = _history_view(HistoryRecord.Kind.WITHDRAWAL, "withdrawal-hi
 def withdrawal(request, caller):
     # Fast API keys carry read_only/trade only, and OKX withdrawals need the withdraw permission.
     raise okx_error("50120", "API key doesn't have permission.", status=403)
+
+
+# GET /api/v5/asset/deposit-address?ccy= (okxapi/python-okx okx/Funding.py get_deposit_address: ccy only; OKX's own
+# SDK has no call that creates one, so an account has an address on every chain from the start). Read permission;
+# fields as docs-v5 "Get deposit address" gives them (rosssaunders/coincise docs/okx/funding_account.md, a copy:
+# B/C): addr, ccy, chain ("USDT-TRC20"), to ("6" funding account), selected, ctAddr, and memo or tag only where
+# the chain has one. A missing or unknown ccy: 51000 (the sandbox's choice).
+@api("okx", "deposit-address", caller=okx_caller)
+def deposit_address(request, caller):
+    require_read(caller)
+    found = find_currency(request.GET.get("ccy", ""))
+    if found is None:
+        raise okx_error("51000", "Parameter ccy error.", status=400)
+    items = []
+    for index, chain in enumerate(found.chains):
+        row = address_or_create(caller.user, found, chain)
+        item = {"addr": row.address, "ccy": found.code, "chain": f"{found.code}-{chain.name}", "to": "6",
+                "selected": index == 0, "ctAddr": "", "verifiedName": ""}
+        items.append({**item, "memo": row.memo} if chain.memo_required else item)
+    return items

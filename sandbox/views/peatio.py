@@ -1,11 +1,13 @@
 """The Peatio-style exchange: APIv2 signed with the user token's access/secret key pair."""
 
+import json
 from datetime import datetime, timezone
 
 from django.views.decorators.csrf import csrf_exempt
 
 from .. import faults
 from ..api_auth import peatio_caller, peatio_error
+from ..deposits import address_create, address_generated, addresses
 from ..exchanges import CURRENCIES
 from ..history import records, text
 from ..http import json_response
@@ -156,3 +158,28 @@ def deposits(request, caller):
              "confirmations": CURRENCIES[record.currency].chains[0].confirmations, "done_at": _created(record),
              "state": _deposit_state(record)}
             for record in rows]
+
+
+# hpyhacking/peatio (2015-03-31 "add /api/v2/deposit_address", unchanged until Doorkeeper went on 2017-12-22)
+# app/api/api_v2/deposits.rb: GET /api/v2/deposit_address, ``currency`` required among Currency.all's codes (lower
+# case; another value is Grape's validation error, 1001 with HTTP 400), no scope of its own (a route without
+# ``scopes:`` passes APIToken#in_scopes?). It answers ``payment_address.to_json`` ({account_id, deposit_address},
+# app/models/payment_address.rb#as_json) returned as a String, which Grape's JSON formatter (0.7.0 and 1.0.1:
+# lib/grape/formatter/json.rb, ``object.to_json``) encodes once more: the body is a JSON string holding the JSON
+# object. The first call creates the payment address, whose address a queue fills in later ("The address field
+# could be empty when a new address is generating ... try again later"): here it is there from the next call on.
+@api("peatio", "deposit-address", caller=peatio_caller)
+def deposit_address(request, caller):
+    code = request.GET.get("currency", "")
+    found = CURRENCIES.get(code.upper()) if code == code.lower() else None
+    if found is None:
+        raise peatio_error(1001, "currency does not have a valid value", status=400)
+    chain = found.chains[0]  # one address per currency: Peatio has no networks
+    row = addresses(caller.user, found, chain).first()
+    if row is None:
+        row = address_create(caller.user, found, chain, pending=True)
+    elif not row.address:
+        row = address_generated(row, chain)
+    answer = {"account_id": caller.user.balances.filter(currency=found.code).values_list("pk", flat=True).first(),
+              "deposit_address": row.address or None}
+    return json.dumps(answer, separators=(",", ":"))

@@ -5,3 +5,20 @@ document.addEventListener("submit", function (event) {
     event.preventDefault();
   }
 });
+
+// A button with data-copy="<id>" copies that element's text (the Receive page's address and memo).
+document.addEventListener("click", function (event) {
+  var button = event.target.closest("[data-copy]");
+  if (!button) {
+    return;
+  }
+  var source = document.getElementById(button.getAttribute("data-copy"));
+  if (!source || !navigator.clipboard) {
+    return;
+  }
+  var label = button.textContent;
+  navigator.clipboard.writeText(source.textContent.trim()).then(function () {
+    button.textContent = "Copied";
+    window.setTimeout(function () { button.textContent = label; }, 2000);
+  });
+});
