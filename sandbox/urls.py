@@ -104,6 +104,8 @@ urlpatterns = [
     path("inbox/", oauth_views.inbox, name="inbox"),
     path("control/faults", control.fault_list, name="faults"),
     path("control/clock", control.clock_offset, name="clock"),
+    path("control/clients", control.client_list, name="clients"),
+    path("control/seed", control.seed, name="seed"),
     *kucoin_www_urls,
     *kucoin_urls,
     *okx_urls,

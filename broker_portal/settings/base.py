@@ -166,6 +166,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_boo
     # needs parameters bound by the server. A pooler that cannot keep prepared statements (PgBouncer in
     # transaction mode before 1.21) needs DATABASE_PREPARED_STATEMENTS=0.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web, worker and beat share the file. WAL lets readers go on while one writes; IMMEDIATE takes the write
+    # lock when a transaction begins, so a writer waits (up to the timeout) instead of failing at once with
+    # "database is locked" when it upgrades a read it began before another process wrote.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({
+        "transaction_mode": "IMMEDIATE", "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"})
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "broker_portal.User"
@@ -336,8 +343,10 @@ WITHDRAWAL_PREVIEW_TTL_SECONDS = int(env("WITHDRAWAL_PREVIEW_TTL_SECONDS", "300"
 WITHDRAWAL_EXCHANGE_TRANSACTION_TTL_SECONDS = int(env("WITHDRAWAL_EXCHANGE_TRANSACTION_TTL_SECONDS", "600"))
 WITHDRAWAL_STEP_UP_TTL_SECONDS = int(env("WITHDRAWAL_STEP_UP_TTL_SECONDS", "600"))
 
-# The exchange sandbox is mounted only where this is on (demo, tests).
+# The exchange sandbox is mounted inside the portal only where this is on (tests).
 EXCHANGE_SANDBOX = env_bool("EXCHANGE_SANDBOX", False)
+# Where the exchange sandbox answers when it runs as its own service (bin/demo); the demo's credentials point there.
+EXCHANGE_SANDBOX_URL = env("EXCHANGE_SANDBOX_URL", "")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -1,4 +1,4 @@
-"""Embedded defaults for the demo: SQLite, a filesystem Celery broker, the exchange sandbox."""
+"""Embedded defaults for the demo: SQLite, a filesystem Celery broker, the exchange sandbox beside it."""
 
 import os
 
@@ -16,9 +16,12 @@ if not os.environ.get("REDIS_URL"):
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
                           "LOCATION": str(VAR_DIR / "cache")}}
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
-EXCHANGE_SANDBOX = env_bool("EXCHANGE_SANDBOX", True)
+# The exchange sandbox is a separate service here, as the exchanges are: its own process and database on
+# SANDBOX_PORT (bin/demo starts it). EXCHANGE_SANDBOX=true mounts it inside the portal instead, as the tests do.
+EXCHANGE_SANDBOX = env_bool("EXCHANGE_SANDBOX", False)
 if EXCHANGE_SANDBOX:
     INSTALLED_APPS = [*INSTALLED_APPS, "sandbox"]  # noqa: F405
+EXCHANGE_SANDBOX_URL = env("EXCHANGE_SANDBOX_URL", f"http://localhost:{env('SANDBOX_PORT', '8001')}/sandbox")
 
 # A broker that needs no server: kombu's filesystem transport under var/.
 if not (os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL")):

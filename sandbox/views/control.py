@@ -1,10 +1,18 @@
-"""Sandbox control: injected faults and the clock offset, as JSON endpoints."""
+"""Sandbox control: injected faults, the clock offset, and the registration and seeding that stand in for an
+exchange's partner team, as JSON endpoints. None of these is an exchange's: they are the sandbox's own control
+surface, for the demo and the tests."""
 
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
 
 from .. import clock, faults
 from ..http import json_object, json_response
 from ..models import Fault
+from ..services import client_register, seed_accounts
+
+# What a broker's application states when it applies (services.client_register's keyword arguments).
+CLIENT_FIELDS = ("exchange", "client_id", "client_secret", "client_type", "redirect_uris", "permissions",
+                 "rsa_public_key", "api_broker", "ip_allowlist", "broker_name")
 
 
 def _json_body(request) -> dict:
@@ -46,3 +54,33 @@ def clock_offset(request):
     elif request.method == "DELETE":
         clock.set_offset(0)
     return json_response({"offset_seconds": clock.offset_seconds(), "now": clock.now().isoformat()})
+
+
+@csrf_exempt
+@require_POST
+def client_list(request):
+    """POST registers (or updates) a broker application, as the exchange's partner team would
+    ({exchange, client_id, client_secret, redirect_uris, permissions, client_type?, rsa_public_key?, api_broker?,
+    ip_allowlist?, broker_name?}); answers what the exchange issues (Kraken's encrypted secret, KuCoin's broker
+    name)."""
+    body = _json_body(request)
+    unknown = set(body) - set(CLIENT_FIELDS)
+    if unknown:
+        return json_response({"error": f"unknown fields: {', '.join(sorted(unknown))}"}, status=400)
+    try:
+        issued = client_register(**body)
+    except (TypeError, ValueError) as problem:
+        return json_response({"error": f"bad client: {problem}"}, status=400)
+    return json_response(issued, status=201)
+
+
+@csrf_exempt
+@require_POST
+def seed(request):
+    """POST creates (or brings back) every exchange's sandbox users ({history_rows?, seed?}) and lists them."""
+    body = _json_body(request)
+    try:
+        options = {name: int(body[name]) for name in ("history_rows", "seed") if name in body}
+    except (TypeError, ValueError):
+        return json_response({"error": "history_rows and seed are whole numbers"}, status=400)
+    return json_response(seed_accounts(**options))

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from urllib.parse import unquote
 
+from django.db.models import Q
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -338,7 +339,8 @@ def _history_view(kind: str, name: str):
         if kind in (HistoryRecord.Kind.TRADE, HistoryRecord.Kind.LEDGER):
             # HF (Pro) account fills are listed only by /api/v1/hf/fills, its ledger only by /api/v1/hf/accounts/ledgers
             # (this endpoint's accountType is MAIN, TRADE, MARGIN or CONTRACT: SDK spec openapi-account-account.json).
-            queryset = queryset.exclude(details__contains={"hf": True})
+            # Not exclude(details__hf=True): on SQLite a missing key is NULL there, and NOT NULL drops the row.
+            queryset = queryset.filter(Q(details__hf__isnull=True) | Q(details__hf=False))
             if request.GET.get("symbol"):
                 queryset = queryset.filter(pair=request.GET["symbol"].upper())
         if request.GET.get("status") and kind in (HistoryRecord.Kind.DEPOSIT, HistoryRecord.Kind.WITHDRAWAL):

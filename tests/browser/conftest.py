@@ -2,7 +2,9 @@
 
 import os
 
+import pyotp
 import pytest
+import requests
 from playwright.sync_api import expect
 
 CHROMIUM = "/usr/bin/chromium"
@@ -73,3 +75,33 @@ def sign_in(page, live_server, demo, role="member", tenant_name="Demo Broker"):
     page.fill("input[name=password]", user["password"])
     page.get_by_role("button", name="Sign In").click()
     return user
+
+
+def fill_kucoin_withdrawal_details(page):
+    """Dashboard → the wizard's details: 0.02 BTC to an address, fees from the balance → its preview."""
+    page.locator('[data-exchange="kucoin"]').get_by_role("link", name="Withdraw").click()
+    page.select_option("#id_currency", "BTC")
+    page.select_option("#id_withdraw_type", "ADDRESS")
+    page.select_option("#id_chain", "btc")
+    page.fill("#id_destination", "bc1qchromiumtest0000")
+    page.fill("#id_amount", "0.02")
+    page.get_by_label("Fees from my balance").check()
+    page.get_by_role("button", name="Preview fees").click()
+
+
+def confirm_with_authenticator(page, code: str):
+    page.get_by_role("button", name="Confirm with my authenticator").click()
+    page.fill("input[name=code]", code)
+    page.get_by_role("button", name="Confirm").click()
+
+
+def submit_with_kucoin_codes(page, sandbox_url: str, account):
+    """KuCoin's factors: it asks for GAV and EMV and e-mails the EMV code (read from the sandbox inbox); submit."""
+    page.locator("#request-codes").click()
+    expect(page.locator('[data-factor="EMV"]')).to_have_text("Sent to you just now.")
+    expect(page.locator('[data-factor="GAV"]')).to_have_text("From your own device.")
+    inbox = requests.get(f"{sandbox_url}/inbox/", params={"format": "json", "email": account["email"]},
+                         timeout=10).json()
+    page.fill("#id_GAV", pyotp.TOTP(account["totp_secret"]).now())
+    page.fill("#id_EMV", inbox[0]["code"])
+    page.locator("#submit-withdrawal").click()

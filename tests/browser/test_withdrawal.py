@@ -5,7 +5,6 @@ from decimal import Decimal
 
 import pyotp
 import pytest
-import requests
 from allauth.mfa.totp.internal.auth import TOTP
 from playwright.sync_api import expect
 
@@ -15,7 +14,8 @@ from sandbox.models import Balance
 from withdrawals import tasks
 from withdrawals.models import Withdrawal
 
-from .conftest import connect_kucoin, sign_in
+from .conftest import (confirm_with_authenticator, connect_kucoin, fill_kucoin_withdrawal_details, sign_in,
+                       submit_with_kucoin_codes)
 
 pytestmark = pytest.mark.browser
 
@@ -30,14 +30,7 @@ def test_withdraw_btc_from_kucoin_through_the_whole_wizard(live_server, page, de
     connect_kucoin(page, account)
 
     # 1. Details.
-    page.locator('[data-exchange="kucoin"]').get_by_role("link", name="Withdraw").click()
-    page.select_option("#id_currency", "BTC")
-    page.select_option("#id_withdraw_type", "ADDRESS")
-    page.select_option("#id_chain", "btc")
-    page.fill("#id_destination", "bc1qchromiumtest0000")
-    page.fill("#id_amount", "0.02")
-    page.get_by_label("Fees from my balance").check()
-    page.get_by_role("button", name="Preview fees").click()
+    fill_kucoin_withdrawal_details(page)
 
     # 2. Preview: 0.02 BTC is 1300 USDT, so the service fee is the 30 USDT cap.
     expect(page.locator("#service-fee")).to_have_text("0.00046153 BTC")
@@ -49,21 +42,10 @@ def test_withdraw_btc_from_kucoin_through_the_whole_wizard(live_server, page, de
     expect(page.locator("#mfa-required")).to_be_visible()
     TOTP.activate(User.objects.get(email=member["email"]), PORTAL_TOTP_SECRET)
     page.get_by_role("link", name="I have set it up").click()
-    page.get_by_role("button", name="Confirm with my authenticator").click()
-    page.fill("input[name=code]", pyotp.TOTP(PORTAL_TOTP_SECRET).now())
-    page.get_by_role("button", name="Confirm").click()
+    confirm_with_authenticator(page, pyotp.TOTP(PORTAL_TOTP_SECRET).now())
 
-    # 4–5. KuCoin's factors: it asks for GAV and EMV and e-mailed the EMV code.
-    page.locator("#request-codes").click()
-    expect(page.locator('[data-factor="EMV"]')).to_have_text("Sent to you just now.")
-    expect(page.locator('[data-factor="GAV"]')).to_have_text("From your own device.")
-    inbox = requests.get(f"{live_server.url}/sandbox/inbox/", params={"format": "json", "email": account["email"]},
-                         timeout=10).json()
-    page.fill("#id_GAV", pyotp.TOTP(account["totp_secret"]).now())
-    page.fill("#id_EMV", inbox[0]["code"])
-
-    # 6. Submit.
-    page.locator("#submit-withdrawal").click()
+    # 4–6. KuCoin's factors (the authenticator and the e-mailed code), then submit.
+    submit_with_kucoin_codes(page, f"{live_server.url}/sandbox", account)
     expect(page.locator("#withdrawal-state")).to_have_text("Processing at the exchange")
     expect(page.locator("#exchange-withdrawal-id")).to_have_text(Withdrawal.objects.get().exchange_withdrawal_id)
 

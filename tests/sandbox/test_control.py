@@ -151,3 +151,31 @@ def test_run_sandbox_standalone_shares_faults_through_the_database(accounts, cli
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_control_registers_a_client_as_the_partner_team_would(base, transactional_db):
+    from sandbox.models import Client
+
+    application = {"exchange": "kucoin", "client_id": "broker-one", "client_secret": "broker-one-secret",
+                   "redirect_uris": ["http://localhost:8000/connect/kucoin/callback/"], "permissions": ["General"]}
+    response = requests.post(base + "/control/clients", json=application)
+    assert response.status_code == 201, response.text
+    assert response.json()["broker_name"] == "broker-one-broker-name"
+    assert Client.objects.get(exchange="kucoin", client_id="broker-one").client_secret == "broker-one-secret"
+    # Again with other redirect URIs: the application is updated, not doubled.
+    assert requests.post(base + "/control/clients", json={**application, "redirect_uris": ["http://x/cb"]}).ok
+    assert list(Client.objects.filter(client_id="broker-one").values_list("redirect_uris", flat=True)) == [["http://x/cb"]]
+
+    assert requests.post(base + "/control/clients", json={**application, "secret": "x"}).status_code == 400
+    assert requests.post(base + "/control/clients", json={**application, "exchange": "nasdaq"}).status_code == 400
+    assert requests.get(base + "/control/clients").status_code == 405
+
+
+def test_control_seeds_accounts_and_lists_them(base, transactional_db):
+    response = requests.post(base + "/control/seed", json={"history_rows": 3})
+    assert response.status_code == 200, response.text
+    trader = next(a for a in response.json()["kucoin"] if a["email"] == "trader@kucoin.sandbox")
+    assert trader["password"] == "Sandbox-Trader-1" and trader["totp_secret"]
+    assert HistoryRecord.objects.filter(user__email="trader@kucoin.sandbox", synthetic=True).count() == 3 * len(
+        HistoryRecord.Kind.values)
+    assert requests.post(base + "/control/seed", json={"history_rows": "many"}).status_code == 400

@@ -1,8 +1,8 @@
 import json
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from broker_portal.demo import describe, portal_port, seed_demo
+from broker_portal.demo import SandboxUnavailable, describe, seed_demo
 
 
 class Command(BaseCommand):
@@ -12,9 +12,12 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print what was created as one JSON object.")
 
     def handle(self, *args, **options):
-        result = seed_demo()
+        try:
+            result = seed_demo()
+        except SandboxUnavailable as error:
+            raise CommandError(str(error)) from error
         if options["json"]:
             self.stdout.write(json.dumps(result))
             return
-        for line in describe(result, f"http://localhost:{portal_port()}/sandbox/"):
+        for line in describe(result):
             self.stdout.write(line)

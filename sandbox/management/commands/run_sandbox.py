@@ -1,4 +1,5 @@
-"""Serve the sandbox alone, in this process, on its own port (threaded WSGI)."""
+"""Serve the sandbox alone, in this process, on its own port (threaded WSGI): with its own settings
+(DJANGO_SETTINGS_MODULE=sandbox.standalone_settings, its own database: bin/demo) or the project's (its database)."""
 
 import os
 import socketserver
@@ -41,9 +42,10 @@ class Command(BaseCommand):
 
         from sandbox import standalone
 
-        settings.ROOT_URLCONF = "sandbox.standalone_urls"
-        settings.MIDDLEWARE = standalone.MIDDLEWARE
-        settings.ALLOWED_HOSTS = ["*"]
+        if settings.ROOT_URLCONF != "sandbox.standalone_urls":  # under the project's settings, not its own
+            settings.ROOT_URLCONF = "sandbox.standalone_urls"
+            settings.MIDDLEWARE = standalone.MIDDLEWARE
+            settings.ALLOWED_HOSTS = ["*"]
         if options["okx_domain"]:
             settings.SANDBOX_OKX_DOMAIN = options["okx_domain"]
         if options["migrate"]:
