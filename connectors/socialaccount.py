@@ -7,13 +7,17 @@ from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialApp
 
 from broker_portal.models import ExchangeCredential
+from connectors.base import credential as credential_settings
 from connectors.base.hosts import hosts_for_calls
+from connectors.exchanges import exchange_packages
 
 
 def app_from_credential(credential: ExchangeCredential) -> SocialApp:
     """An unsaved SocialApp: no SocialApp rows exist, and the secret stays in the encrypted credential."""
     app = SocialApp(provider=credential.exchange, name=str(credential), client_id=credential.client_id,
                     secret=credential.client_secret)
+    package = exchange_packages().get(credential.exchange)
+    settings = credential_settings.app_settings(package.module, credential.settings) if package else credential.settings
     app.settings = {
         "client_type": credential.client_type,
         "authorize_base_url": credential.authorize_base_url,
@@ -21,7 +25,7 @@ def app_from_credential(credential: ExchangeCredential) -> SocialApp:
         "redirect_uris": list(credential.redirect_uris),
         "allowed_permissions": list(credential.allowed_permissions),
         "default_permissions": list(credential.default_permissions),
-        **credential.settings,
+        **settings,
         # Last, so that the tenant-editable settings cannot point the flow at another credential or host.
         "credential_id": credential.pk,
         "call_hosts": hosts_for_calls(credential.exchange, credential.extra_hosts),
