@@ -1,5 +1,7 @@
 """The two pages of a connect flow: choose permissions and leave for the exchange; come back."""
 
+import re
+
 from allauth.socialaccount.adapter import get_adapter
 from allauth.socialaccount.internal import statekit
 from allauth.socialaccount.models import SocialApp
@@ -22,6 +24,34 @@ from connectors.models import ExchangeConnection
 ERROR_MESSAGES = {
     "access_denied": "You declined the authorization at the exchange. Nothing was connected.",
 }
+
+
+def issuer_mismatch(settings: dict, params) -> bool:
+    """RFC 9207 §2.4: where the issuer is known, a response naming another is a mix-up; one naming none is
+    refused where the server says it always names itself (``authorization_response_iss_parameter_supported``)."""
+    issuer = settings.get("issuer")
+    if not issuer:
+        return False
+    if "iss" in params:
+        return params["iss"] != issuer
+    return bool(settings.get("authorization_response_iss_parameter_supported"))
+
+
+# RFC 6749 §4.1.2.1: error_description is printable ASCII except " and \; anything else is dropped.
+DESCRIPTION_CHARACTERS = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
+DESCRIPTION_MAX_LENGTH = 300
+
+
+def authorization_error_message(provider: ExchangeProvider, params) -> str:
+    """What the user is told of a refused authorization: ours for a known error, else the server's own words
+    (error and error_description, shortened; the template escapes them)."""
+    error = params.get("error", "")
+    if error in ERROR_MESSAGES:
+        return ERROR_MESSAGES[error]
+    error = DESCRIPTION_CHARACTERS.sub("", error)[:60]
+    description = DESCRIPTION_CHARACTERS.sub("", params.get("error_description", ""))[:DESCRIPTION_MAX_LENGTH]
+    said = f"{error or 'no code'}{': ' + description if description else ''}"
+    return f"{provider.name} did not authorize the connection ({said})."
 
 
 def provider_for(request, exchange_id: str) -> ExchangeProvider:
@@ -91,14 +121,13 @@ def connect_callback(request, exchange_id: str):
     if state is None or data.get("user_id") != request.user.pk or data.get("tenant_id") != request.tenant.pk:
         return callback_problem(request, provider, "This authorization was not started here, was already used "
                                                    "or has expired. Please connect again.")
-    issuer = provider.app.settings.get("issuer")
-    if issuer and request.GET.get("iss") != issuer:
-        # RFC 9207: where the server names itself, a response naming another (or none) is a mix-up.
+    if issuer_mismatch(provider.app.settings, request.GET):
         return callback_problem(request, provider, "This answer did not come from the exchange it was sent to.")
     if "error" in request.GET or "code" not in request.GET:
-        error = request.GET.get("error", "")
-        message = ERROR_MESSAGES.get(error, f"{provider.name} did not authorize the connection ({error or 'no code'}).")
-        return callback_problem(request, provider, message)
+        return callback_problem(request, provider, authorization_error_message(provider, request.GET))
+    problem = provider.configuration_problem()
+    if problem:
+        return callback_problem(request, provider, problem, status=503)
     try:
         connection = services.connection_authorize(
             provider=provider, request=request, code=request.GET["code"], state=state,
@@ -118,8 +147,10 @@ def disconnect(request, exchange_id: str, connection_id: int):
     provider = provider_for(request, exchange_id)
     connection = get_for_tenant(ExchangeConnection.objects.filter(user=request.user, exchange=exchange_id)
                                 .without_secrets(), request.tenant, pk=connection_id)
+    had_api_key = bool(connection.masked_api_key)
     connection = services.connection_disconnect(provider=provider, connection=connection, request=request)
-    messages.success(request, f"{provider.name} is disconnected and its keys are erased here.")
+    erased = "its keys are erased here" if had_api_key else "its access tokens are erased here"
+    messages.success(request, f"{provider.name} is disconnected and {erased}.")
     if connection.remote_cleanup["hint"]:
         messages.warning(request, connection.remote_cleanup["hint"])
     return redirect("dashboard")
