@@ -71,6 +71,14 @@ def connect_url(exchange_id: str) -> str:
         return ""
 
 
+def reconnect_offered(exchange_id: str, connection: ExchangeConnection | None) -> bool:
+    """Whether the card offers to connect again: not for a working connection that the exchange's provider
+    would refuse to connect a second time (services.account_already_connected_refuse)."""
+    provider_class = registry.get_class(exchange_id)
+    return not (getattr(provider_class, "refuses_second_connection_of_account", False) and connection is not None
+                and connection.status == ExchangeConnection.Status.ACTIVE and connection.exchange_account_id)
+
+
 def dashboard_cards(*, tenant, user) -> list[dict]:
     offered = tenant_offered_exchanges(tenant=tenant)
     connections = {c.exchange: c for c in ExchangeConnection.objects.filter(tenant=tenant, user=user).without_secrets()}
@@ -78,7 +86,8 @@ def dashboard_cards(*, tenant, user) -> list[dict]:
     for item in offered:
         connection = connections.get(item["exchange"].id)
         card = {**item, "connection": connection, "connect_url": connect_url(item["exchange"].id),
-                "credential_is_api_key": credential_is_api_key(item["exchange"].id)}
+                "credential_is_api_key": credential_is_api_key(item["exchange"].id),
+                "reconnect_offered": reconnect_offered(item["exchange"].id, connection)}
         if connection is not None and connection.status == ExchangeConnection.Status.ACTIVE:
             card.update(connection_balances(connection, item["credential"]))
             if card["error"]:  # the call may have found the key revoked and marked the connection
