@@ -71,6 +71,14 @@ def connect_url(exchange_id: str) -> str:
         return ""
 
 
+def display_name(exchange, credential: ExchangeCredential) -> str:
+    """What members see the exchange called: the credential's display name where the broker set one (the generic
+    OAuth 2.0 provider's admin field), else the exchange's name."""
+    settings = credential.settings if isinstance(credential.settings, dict) else {}
+    name = settings.get("display_name")
+    return name if isinstance(name, str) and name else exchange.name
+
+
 def reconnect_offered(exchange_id: str, connection: ExchangeConnection | None) -> bool:
     """Whether the card offers to connect again: not for a working connection that the exchange's provider
     would refuse to connect a second time (services.account_already_connected_refuse)."""
@@ -87,7 +95,8 @@ def dashboard_cards(*, tenant, user) -> list[dict]:
         connection = connections.get(item["exchange"].id)
         card = {**item, "connection": connection, "connect_url": connect_url(item["exchange"].id),
                 "credential_is_api_key": credential_is_api_key(item["exchange"].id),
-                "reconnect_offered": reconnect_offered(item["exchange"].id, connection)}
+                "reconnect_offered": reconnect_offered(item["exchange"].id, connection),
+                "name": display_name(item["exchange"], item["credential"])}
         if connection is not None and connection.status == ExchangeConnection.Status.ACTIVE:
             card.update(connection_balances(connection, item["credential"]))
             if card["error"]:  # the call may have found the key revoked and marked the connection

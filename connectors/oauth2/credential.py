@@ -48,6 +48,9 @@ def endpoint_field(label: str, help_text: str) -> forms.URLField:
 
 # The admin's fields for these settings (connectors/base/credential.py): setting key -> form field.
 SETTINGS_FIELDS = {
+    "display_name": forms.CharField(
+        required=False, max_length=60, label="Display name",
+        help_text="What members see, as in \u201cConnect <name>\u201d; empty: \u201cOAuth 2.0 server\u201d."),
     "issuer": forms.URLField(
         required=False, assume_scheme="https", label="Issuer URL",
         help_text="The server's issuer identifier, e.g. https://auth.example.com. On save the portal reads its "
@@ -126,6 +129,8 @@ def settings_errors(settings: dict) -> list[str]:
     for key in (*ENDPOINTS, "issuer"):
         if not isinstance(settings.get(key, ""), str):
             errors.append(f"{key} is a URL string.")
+    if not isinstance(settings.get("display_name", ""), str):
+        errors.append("display_name is a string.")
     if settings.get("client_auth", "") not in dict(CLIENT_AUTH_CHOICES):
         errors.append("client_auth is basic or body.")
     if not isinstance(settings.get("pkce", True), bool):

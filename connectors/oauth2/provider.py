@@ -35,6 +35,13 @@ class GenericOAuth2Provider(ExchangeProvider):
     pkce_enabled_default = True
     refuses_second_connection_of_account = True
 
+    def __init__(self, request, app=None):
+        super().__init__(request, app=app)
+        # The broker names its server for its members (the credential's display name).
+        display_name = app.settings.get("display_name") if app is not None else ""
+        if display_name:
+            self.name = display_name
+
     def configuration_problem(self) -> str:
         missing = missing_endpoints(self.app.settings)
         if missing:

@@ -16,7 +16,8 @@ pytestmark = pytest.mark.browser
 def test_connect_and_disconnect_in_the_browser(live_server, page, portal, authorization_server, kind):
     server = authorization_server
     client = server.clients[kind]
-    settings, _ = read_metadata({"issuer": server.issuer, **({"client_auth": "body"} if kind == "body" else {})})
+    settings, _ = read_metadata({"issuer": server.issuer, "display_name": "Broker ID",
+                                 **({"client_auth": "body"} if kind == "body" else {})})
     ExchangeCredential.objects.create(
         tenant=portal["tenant"], exchange="oauth2", client_id=client["client_id"],
         client_secret=client.get("client_secret", ""), client_type=client["client_type"],
@@ -28,21 +29,22 @@ def test_connect_and_disconnect_in_the_browser(live_server, page, portal, author
     page.fill("input[name=password]", PASSWORD)
     page.get_by_role("button", name="Sign In").click()
     card = page.locator('[data-exchange="oauth2"]')
-    card.get_by_role("link", name="Connect OAuth 2.0 server").click()
+    expect(card.get_by_role("heading")).to_have_text("Broker ID")  # the broker's name for its server
+    card.get_by_role("link", name="Connect Broker ID").click()
     page.get_by_label("email").check()
-    page.get_by_role("button", name="Continue to OAuth 2.0").click()
+    page.get_by_role("button", name="Continue to Broker ID").click()
     # The server's own sign-in and consent pages.
     page.fill("#id_username", server.user["username"])
     page.fill("#id_password", server.user["password"])
     page.click("#sign-in")
     page.click("input[name=allow]")
 
-    expect(page.get_by_text("OAuth 2.0 is connected.")).to_be_visible()
+    expect(page.get_by_text("Broker ID is connected.")).to_be_visible()
     expect(card.locator(".status")).to_have_text("Active")
     expect(card.locator(".account")).to_have_text(f"Account {server.user['email']}")
     expect(card.get_by_role("link", name="Reconnect")).to_have_count(0)  # the same account is not connected twice
 
     page.once("dialog", lambda dialog: dialog.accept())  # "Disconnect …? Its access is revoked."
     card.get_by_role("button", name="Disconnect").click()
-    expect(page.get_by_text("OAuth 2.0 is disconnected and its access tokens are erased here.")).to_be_visible()
+    expect(page.get_by_text("Broker ID is disconnected and its access tokens are erased here.")).to_be_visible()
     expect(card.locator(".status")).to_have_text("Revoked")

@@ -197,7 +197,7 @@ def admin_form(server, **fields) -> dict:
             "new_client_secret": "portal-basic-secret", "redirect_uris": server.redirect_uri,
             "allowed_permissions": "read\nemail", "default_permissions": "read", "authorize_base_url": "",
             "api_base_url": "", "service_ip_list": "", "trading_ip_list": "", "settings": "{}",
-            "oauth2_issuer": server.issuer, "oauth2_pkce": "on", **fields}
+            "oauth2_issuer": server.issuer, "oauth2_pkce": "on", "oauth2_display_name": "Broker ID", **fields}
 
 
 def test_the_admin_form_discovers_the_server_from_its_issuer(admin_client, tenant, authorization_server):
@@ -206,6 +206,7 @@ def test_the_admin_form_discovers_the_server_from_its_issuer(admin_client, tenan
     assert response.status_code == 302, response.context["adminform"].form.errors
     credential = ExchangeCredential.objects.get(tenant=tenant, exchange="oauth2")
     assert credential.settings["issuer"] == server.issuer and credential.settings["pkce"] is True
+    assert credential.settings["display_name"] == "Broker ID"
     assert credential.settings["discovered"]["token_url"] == f"{server.issuer}/token/"
     assert credential.authorize_base_url == credential.api_base_url == server.issuer
     assert "portal-basic-secret" not in str(credential.settings)
