@@ -250,3 +250,15 @@ def test_the_test_connection_action_reports_what_the_metadata_says(admin_client,
                in message for message in shown), shown
     credential.refresh_from_db()
     assert credential.settings["discovered"]["userinfo_url"] == f"{authorization_server.issuer}/userinfo/"
+
+
+def test_the_authorization_server_imports_nothing_of_the_portal():
+    import ast
+    from pathlib import Path
+
+    portal = {"broker_portal", "connectors", "withdrawals", "exports", "api", "sandbox"}
+    for source in (Path(__file__).resolve().parents[1] / "oauth_server").glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not {name.split(".")[0] for name in names} & portal, (source.name, names)
