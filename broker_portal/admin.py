@@ -435,7 +435,7 @@ class HostsField(LinesField):
 
 # What the OAuth flow reads from the credential's own fields; settings may not replace them (app_from_credential).
 RESERVED_SETTINGS = ("client_type", "authorize_base_url", "api_base_url", "redirect_uris", "allowed_permissions",
-                     "default_permissions", "credential_id", "call_hosts")
+                     "default_permissions", "credential_id", "call_hosts", "server_slug")
 SETTINGS_MAX_DEPTH = 3
 
 
@@ -624,6 +624,8 @@ class ExchangeCredentialForm(forms.ModelForm):
         self.fill_base_urls(cleaned, exchange)
         self.clean_base_urls(cleaned, exchange)
         provider_class = registry.get_class(exchange.id) if exchange is not None else None
+        if cleaned.get("server_slug") and not getattr(provider_class, "several_servers", False):
+            self.add_error("server_slug", "This exchange has one server per tenant: leave the slug empty.")
         if getattr(provider_class, "confidential_clients_only", False) and cleaned.get("client_type") == "public":
             self.add_error("client_type", f"{exchange.name} takes only confidential clients (authorization code "
                                           f"with the client secret).")
@@ -655,7 +657,7 @@ class ExchangeCredentialAdmin(TenantScopedAdmin):
     readonly_fields = ["secret_status", "broker_key_status", "rsa_public_key_pem"]
     actions = ["generate_rsa_key_pair", "test_connection"]
     fieldsets = [
-        (None, {"fields": ["tenant", "exchange", "is_enabled", "client_id", "client_type"]}),
+        (None, {"fields": ["tenant", "exchange", "server_slug", "is_enabled", "client_id", "client_type"]}),
         ("Secrets (write-only)", {"fields": ["secret_status", "new_client_secret", "issued_encrypted_client_secret",
                                              "broker_key_status", "new_broker_key"]}),
         ("OAuth", {"fields": ["redirect_uris", "allowed_permissions", "default_permissions"]}),

@@ -64,10 +64,12 @@ def valued_balances(balances: list, prices: dict[str, Decimal]) -> dict:
     return {"balances": rows, "total_usdt": sum(valued, Decimal(0)) if valued else None, "error": ""}
 
 
-def connect_url(exchange_id: str) -> str:
+def connect_url(exchange_id: str, server_slug: str = "") -> str:
     try:
+        if server_slug:
+            return reverse(f"{exchange_id}_server_connect", kwargs={"server": server_slug})
         return reverse(f"{exchange_id}_connect")
-    except NoReverseMatch:  # no connector package for this exchange is installed
+    except NoReverseMatch:  # no connector package for this exchange is installed (or it has one server only)
         return ""
 
 
@@ -89,11 +91,13 @@ def reconnect_offered(exchange_id: str, connection: ExchangeConnection | None) -
 
 def dashboard_cards(*, tenant, user) -> list[dict]:
     offered = tenant_offered_exchanges(tenant=tenant)
-    connections = {c.exchange: c for c in ExchangeConnection.objects.filter(tenant=tenant, user=user).without_secrets()}
+    connections = {(c.exchange, c.server_slug): c
+                   for c in ExchangeConnection.objects.filter(tenant=tenant, user=user).without_secrets()}
     cards = []
     for item in offered:
-        connection = connections.get(item["exchange"].id)
-        card = {**item, "connection": connection, "connect_url": connect_url(item["exchange"].id),
+        server_slug = item["credential"].server_slug
+        connection = connections.get((item["exchange"].id, server_slug))
+        card = {**item, "connection": connection, "connect_url": connect_url(item["exchange"].id, server_slug),
                 "credential_is_api_key": credential_is_api_key(item["exchange"].id),
                 "reconnect_offered": reconnect_offered(item["exchange"].id, connection),
                 "name": display_name(item["exchange"], item["credential"])}

@@ -69,8 +69,9 @@ def connection_authorize(*, provider: ExchangeProvider, request, code: str, stat
         raise ConnectError(f"{provider.name} named a host for your account that this portal may not call: {error} "
                            f"Nothing was connected.")
     api = exchange_api_for(provider, tenant=request.tenant)
-    existing = ExchangeConnection.objects.filter(tenant=request.tenant, user=request.user,
-                                                 exchange=provider.id).without_secrets().first()
+    server = provider.app.settings.get("server_slug", "")
+    existing = ExchangeConnection.objects.filter(tenant=request.tenant, user=request.user, exchange=provider.id,
+                                                 server_slug=server).without_secrets().first()
     # A key no configured key decrypts cannot be named to the exchange for deletion: the strongest we can do is
     # replace it here (an exchange with one key per user deletes whatever key there is anyway).
     replaced = existing if existing is not None and existing.secrets_readable and existing.api_key else None
@@ -109,14 +110,16 @@ def connection_authorize(*, provider: ExchangeProvider, request, code: str, stat
 
     details = provider.connection_details(callback_params, token, flow_data)
     with transaction.atomic():
-        mine = ExchangeConnection.objects.filter(tenant=request.tenant, user=request.user, exchange=provider.id)
+        mine = ExchangeConnection.objects.filter(tenant=request.tenant, user=request.user, exchange=provider.id,
+                                                 server_slug=server)
         if account_id and not mine.filter(exchange_account_id=account_id).exists():
             # A connection made before the exchange told who the account is becomes that account's, so a
             # reconnect keeps one row (and the key it replaces is deleted) instead of adding a second.
             mine.filter(exchange_account_id="").update(exchange_account_id=account_id)
         # Every secret is assigned below, so none needs decrypting (an unreadable one is simply replaced).
         connection, created = ExchangeConnection.objects.without_secrets().select_for_update().get_or_create(
-            tenant=request.tenant, user=request.user, exchange=provider.id, exchange_account_id=account_id,
+            tenant=request.tenant, user=request.user, exchange=provider.id, server_slug=server,
+            exchange_account_id=account_id,
         )
         connection.status = ExchangeConnection.Status.ACTIVE
         connection.permissions = granted
@@ -150,6 +153,7 @@ def account_already_connected_refuse(*, provider: ExchangeProvider, request, acc
     a second authorization would only hold a second set of tokens for it. A connection that needs reconnecting
     (or was disconnected) is taken over instead."""
     if ExchangeConnection.objects.filter(tenant=request.tenant, user=request.user, exchange=provider.id,
+                                         server_slug=provider.app.settings.get("server_slug", ""),
                                          exchange_account_id=account_id,
                                          status=ExchangeConnection.Status.ACTIVE).exists():
         who = identity.get("email") or account_id

@@ -14,8 +14,11 @@ from connectors.exchanges import exchange_packages
 
 def app_from_credential(credential: ExchangeCredential) -> SocialApp:
     """An unsaved SocialApp: no SocialApp rows exist, and the secret stays in the encrypted credential."""
+    # One of several servers of the exchange has an allauth provider id of its own, so that a flow's state
+    # (stashed under it) ends only at the server it was started for.
     app = SocialApp(provider=credential.exchange, name=str(credential), client_id=credential.client_id,
-                    secret=credential.client_secret)
+                    secret=credential.client_secret,
+                    provider_id=f"{credential.exchange}:{credential.server_slug}" if credential.server_slug else "")
     package = exchange_packages().get(credential.exchange)
     settings = credential_settings.app_settings(package.module, credential.settings) if package else credential.settings
     app.settings = {
@@ -28,6 +31,7 @@ def app_from_credential(credential: ExchangeCredential) -> SocialApp:
         **settings,
         # Last, so that the tenant-editable settings cannot point the flow at another credential or host.
         "credential_id": credential.pk,
+        "server_slug": credential.server_slug,
         "call_hosts": hosts_for_calls(credential.exchange, credential.extra_hosts),
     }
     return app

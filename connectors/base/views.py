@@ -2,9 +2,8 @@
 
 import re
 
-from allauth.socialaccount.adapter import get_adapter
 from allauth.socialaccount.internal import statekit
-from allauth.socialaccount.models import SocialApp
+from allauth.socialaccount.providers import registry
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -15,11 +14,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from broker_portal.audit import record_audit_event
+from broker_portal.models import ExchangeCredential
 from broker_portal.ratelimits import rate_limited
 from broker_portal.tenancy import get_for_tenant
 from connectors import services
 from connectors.base.oauth import ExchangeProvider
 from connectors.models import ExchangeConnection
+from connectors.socialaccount import app_from_credential
 
 ERROR_MESSAGES = {
     "access_denied": "You declined the authorization at the exchange. Nothing was connected.",
@@ -54,11 +55,15 @@ def authorization_error_message(provider: ExchangeProvider, params) -> str:
     return f"{provider.name} did not authorize the connection ({said})."
 
 
-def provider_for(request, exchange_id: str) -> ExchangeProvider:
-    try:
-        return get_adapter(request).get_provider(request, exchange_id)
-    except SocialApp.DoesNotExist:
+def provider_for(request, exchange_id: str, server: str = "") -> ExchangeProvider:
+    """The exchange's provider with this tenant's enabled credential for it (``server``: which of several), as
+    allauth's adapter would build it from our apps (socialaccount.TenantSocialAccountAdapter)."""
+    credential = ExchangeCredential.objects.filter(tenant=request.tenant, exchange=exchange_id, server_slug=server,
+                                                   is_enabled=True).first()
+    provider_class = registry.get_class(exchange_id)
+    if credential is None or provider_class is None or not isinstance(credential.settings, dict):
         raise Http404("This exchange is not offered here.")
+    return provider_class(request, app=app_from_credential(credential))
 
 
 class PermissionForm(forms.Form):
@@ -75,8 +80,8 @@ class PermissionForm(forms.Form):
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def connect_start(request, exchange_id: str):
-    provider = provider_for(request, exchange_id)
+def connect_start(request, exchange_id: str, server: str = ""):
+    provider = provider_for(request, exchange_id, server)
     problem = provider.configuration_problem()
     if problem:
         return callback_problem(request, provider, f"{provider.name} cannot be connected here yet: the broker's "
@@ -110,8 +115,8 @@ def callback_problem(request, provider, message: str, status: int = 400):
 @require_http_methods(["GET"])
 @never_cache  # its URL carries the code: no cache may keep the answer (RFC 9700 §4.2)
 @rate_limited("exchange_callback")
-def connect_callback(request, exchange_id: str):
-    provider = provider_for(request, exchange_id)
+def connect_callback(request, exchange_id: str, server: str = ""):
+    provider = provider_for(request, exchange_id, server)
     if not request.user.is_authenticated:
         # No redirect to the sign-in page: it would carry the code along in ?next=.
         return callback_problem(request, provider, "Your session has ended. Sign in and connect again.")
@@ -144,9 +149,9 @@ def connect_callback(request, exchange_id: str):
 @login_required
 @require_http_methods(["POST"])
 def disconnect(request, exchange_id: str, connection_id: int):
-    provider = provider_for(request, exchange_id)
     connection = get_for_tenant(ExchangeConnection.objects.filter(user=request.user, exchange=exchange_id)
                                 .without_secrets(), request.tenant, pk=connection_id)
+    provider = provider_for(request, exchange_id, connection.server_slug)
     had_api_key = bool(connection.masked_api_key)
     connection = services.connection_disconnect(provider=provider, connection=connection, request=request)
     erased = "its keys are erased here" if had_api_key else "its access tokens are erased here"

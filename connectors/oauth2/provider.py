@@ -34,6 +34,7 @@ class GenericOAuth2Provider(ExchangeProvider):
     # RFC 9700 §2.1.1: PKCE unless the credential says the server cannot take it (metadata.server_settings).
     pkce_enabled_default = True
     refuses_second_connection_of_account = True
+    several_servers = True
 
     def __init__(self, request, app=None):
         super().__init__(request, app=app)
