@@ -29,12 +29,19 @@ CLIENTS = {
 HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
 
 
+# The tenant's servers in the several-servers tests: each has its own connect and callback URLs.
+SERVER_SLUGS = ("alpha-id", "beta-id")
+
+
 @dataclass(frozen=True)
 class AuthorizationServer:
     issuer: str
     redirect_uri: str
     clients: dict
     user: dict
+
+    def redirect_uri_of(self, server_slug: str) -> str:
+        return self.redirect_uri.replace("/oauth2/callback/", f"/oauth2/{server_slug}/callback/")
 
     @property
     def origin(self) -> str:
@@ -77,7 +84,8 @@ def authorization_server(live_server, tmp_path_factory):
     port = free_port()
     data_dir = tmp_path_factory.mktemp("authorization-server")
     redirect_uri = f"{live_server.url}/connect/oauth2/callback/"
-    config = {"users": [USER], "clients": [{**client, "redirect_uris": [redirect_uri]} for client in CLIENTS.values()]}
+    redirect_uris = [redirect_uri, *(redirect_uri.replace("/oauth2/", f"/oauth2/{slug}/") for slug in SERVER_SLUGS)]
+    config = {"users": [USER], "clients": [{**client, "redirect_uris": redirect_uris} for client in CLIENTS.values()]}
     (data_dir / "config.json").write_text(json.dumps(config))
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.oauth_server.serve", str(port), str(data_dir), str(data_dir / "config.json")],

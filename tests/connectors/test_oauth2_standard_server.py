@@ -21,14 +21,15 @@ pytestmark = pytest.mark.django_db(transaction=True)
 KINDS = ["basic", "body", "public"]
 
 
-def generic_credential(tenant, server, kind: str, **settings) -> ExchangeCredential:
+def generic_credential(tenant, server, kind: str, server_slug: str = "", **settings) -> ExchangeCredential:
     client = server.clients[kind]
     # The metadata lists the methods the server takes; which one a client registered is the admin's to enter.
     registered = {"client_auth": "body"} if kind == "body" else {}
     stored, _ = read_metadata({"issuer": server.issuer, **registered, **settings})
     return ExchangeCredential.objects.create(
         tenant=tenant, exchange="oauth2", client_id=client["client_id"], client_secret=client.get("client_secret", ""),
-        client_type=client["client_type"], redirect_uris=[server.redirect_uri],
+        client_type=client["client_type"], server_slug=server_slug,
+        redirect_uris=[server.redirect_uri_of(server_slug) if server_slug else server.redirect_uri],
         allowed_permissions=["read", "trade", "email"], default_permissions=["read", "email"],
         authorize_base_url=server.issuer, api_base_url=server.issuer, settings=stored,
     )
@@ -262,3 +263,57 @@ def test_the_authorization_server_imports_nothing_of_the_portal():
             names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             assert not {name.split(".")[0] for name in names} & portal, (source.name, names)
+
+
+def test_several_servers_per_tenant_each_with_its_own_connect_button(portal, signed_in, authorization_server):
+    server = authorization_server
+    generic_credential(portal["tenant"], server, "basic", server_slug="alpha-id", display_name="Alpha ID")
+    generic_credential(portal["tenant"], server, "body", server_slug="beta-id", display_name="Beta ID")
+    dashboard = signed_in.session.get(f"{portal['url']}/").text
+    assert 'href="/connect/oauth2/alpha-id/">Connect Alpha ID' in dashboard
+    assert 'href="/connect/oauth2/beta-id/">Connect Beta ID' in dashboard
+
+    for slug in ("alpha-id", "beta-id"):
+        authorize_url = signed_in.start_connect(f"oauth2/{slug}", ["read", "email"])
+        assert query_of(authorize_url)["redirect_uri"] == server.redirect_uri_of(slug)
+        callback = server.sign_in_and_consent(signed_in.session, authorize_url)
+        assert signed_in.session.get(callback, allow_redirects=False).status_code == 302
+    # The same account at the two servers: two connections, one per server.
+    connections = ExchangeConnection.objects.filter(exchange="oauth2").order_by("server_slug")
+    assert [c.server_slug for c in connections] == ["alpha-id", "beta-id"]
+    assert connections[0].exchange_account_id == connections[1].exchange_account_id
+    dashboard = signed_in.session.get(f"{portal['url']}/").text
+    assert dashboard.count(f"Account {server.user['email']}") == 2
+
+    alpha, beta = connections
+    assert connection_refresh(connection_id=beta.pk, force=True).outcome == Outcome.REFRESHED  # with beta's client
+    disconnected = signed_in.session.post(f"{portal['url']}/connect/oauth2/{beta.pk}/disconnect/",
+                                          data={"csrfmiddlewaretoken": csrf_token(dashboard)})
+    assert "Beta ID is disconnected" in disconnected.text
+    alpha.refresh_from_db(), beta.refresh_from_db()
+    assert (alpha.status, beta.status) == ("active", "revoked")
+    assert userinfo(server, alpha.access_token).status_code == 200
+
+
+def test_a_flow_started_for_one_server_does_not_end_at_another(portal, signed_in, authorization_server):
+    server = authorization_server
+    generic_credential(portal["tenant"], server, "basic", server_slug="alpha-id")
+    generic_credential(portal["tenant"], server, "basic", server_slug="beta-id")
+    callback = server.sign_in_and_consent(signed_in.session, signed_in.start_connect("oauth2/alpha-id", ["read"]))
+    elsewhere = callback.replace("/oauth2/alpha-id/callback/", "/oauth2/beta-id/callback/")
+    response = signed_in.session.get(elsewhere, allow_redirects=False)
+    assert response.status_code == 400 and "was not started here" in response.text
+    assert not ExchangeConnection.objects.exists()
+
+
+def test_server_slugs_are_unique_per_tenant_and_only_for_the_generic_provider(admin_client, tenant,
+                                                                              authorization_server):
+    form = admin_form(authorization_server, server_slug="alpha-id")
+    assert admin_client.post(ADD_URL, form).status_code == 302
+    assert admin_client.post(ADD_URL, admin_form(authorization_server)).status_code == 302  # the one without slug
+    again = admin_client.post(ADD_URL, form)
+    assert again.status_code == 200 and "already has a server with this slug" in again.content.decode()
+    kucoin = admin_client.post(ADD_URL, {**form, "exchange": "kucoin", "authorize_base_url": "https://www.kucoin.test",
+                                         "api_base_url": "https://api.kucoin.test"})
+    assert kucoin.status_code == 200 and "server_slug" in kucoin.context["adminform"].form.errors
+    assert ExchangeCredential.objects.filter(tenant=tenant).count() == 2
