@@ -92,7 +92,7 @@ class ConnectionDisconnect(APIView):
     @extend_schema(request=None, responses={200: ConnectionSerializer})
     def post(self, request, pk):
         connection = own_connection(request, pk)
-        provider = provider_for(request, connection.exchange)
+        provider = provider_for(request, connection.exchange, connection.server_slug)
         connection = services.connection_disconnect(provider=provider, connection=connection, request=request)
         return Response(ConnectionSerializer(connection).data)
 
@@ -101,7 +101,8 @@ class ConnectionBalances(APIView):
     @extend_schema(responses={200: BalancesSerializer})
     def get(self, request, pk):
         connection = own_connection(request, pk)
-        credential = ExchangeCredential.objects.get(tenant=request.tenant, exchange=connection.exchange)
+        credential = ExchangeCredential.objects.get(tenant=request.tenant, exchange=connection.exchange,
+                                                    server_slug=connection.server_slug)
         return Response(BalancesSerializer(connection_balances(connection, credential)).data)
 
 

@@ -435,7 +435,7 @@ class HostsField(LinesField):
 
 # What the OAuth flow reads from the credential's own fields; settings may not replace them (app_from_credential).
 RESERVED_SETTINGS = ("client_type", "authorize_base_url", "api_base_url", "redirect_uris", "allowed_permissions",
-                     "default_permissions", "credential_id", "call_hosts")
+                     "default_permissions", "credential_id", "call_hosts", "server_slug")
 SETTINGS_MAX_DEPTH = 3
 
 
@@ -510,6 +510,13 @@ def exchange_settings_fields() -> dict[str, tuple[str, str, forms.Field]]:
             for key, field in credential_settings.settings_fields(package.module).items()}
 
 
+def settings_field_value(value):
+    """An exchange's settings field as stored: text stripped, other values (a flag, a list) as they are."""
+    if value is None:
+        return ""
+    return value.strip() if isinstance(value, str) else value
+
+
 def masked(value: str) -> str:
     return "•••••••• (set)" if value else "(not set)"
 
@@ -548,6 +555,9 @@ class ExchangeCredentialForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        for name in ("authorize_base_url", "api_base_url"):
+            if name in self.fields:  # fill_base_urls requires them where the exchange cannot derive them
+                self.fields[name].required = False
         for name, (exchange_id, key, _) in self.SETTINGS_FIELDS.items():
             if self.instance.exchange == exchange_id and key in (self.instance.settings or {}):
                 self.fields[name].initial = self.instance.settings[key]
@@ -557,11 +567,30 @@ class ExchangeCredentialForm(forms.ModelForm):
         names = {key: name for name, (owner, key, _) in self.SETTINGS_FIELDS.items() if owner == exchange_id}
         if not names:
             return
-        values = {key: (cleaned.get(name) or "").strip() for key, name in names.items()}
+        values = {key: settings_field_value(cleaned.get(name)) for key, name in names.items()}
         package = exchange_packages()[exchange_id]
-        for key, message in credential_settings.settings_fields_errors(package.module, values).items():
-            self.add_error(names[key], message)
+        context = {"extra_hosts": cleaned.get("extra_hosts", self.instance.extra_hosts) or [],
+                   "allowed_permissions": cleaned.get("allowed_permissions") or [],
+                   "default_permissions": cleaned.get("default_permissions") or [],
+                   "settings": cleaned.get("settings") or {}}
+        for key, message in credential_settings.settings_fields_errors(package.module, values, **context).items():
+            # A rule may name one of the credential's own fields (its permissions) besides its settings' fields.
+            self.add_error(names.get(key) or (key if key in self.fields else None), message)
         cleaned["settings"] = {**(cleaned.get("settings") or {}), **values}
+
+    def fill_base_urls(self, cleaned, exchange) -> None:
+        """Base URLs left empty come from the exchange's settings where its package derives them (the generic
+        provider: its issuer); otherwise they are required."""
+        if exchange is None:
+            return
+        derived = credential_settings.base_urls(exchange_packages()[exchange.id].module, cleaned.get("settings") or {})
+        for name, default in zip(("authorize_base_url", "api_base_url"), derived):
+            if not cleaned.get(name) and name not in self.errors:
+                if default:
+                    cleaned[name] = default
+                    setattr(self.instance, name, default)
+                else:
+                    self.add_error(name, forms.Field.default_error_messages["required"])
 
     def clean_base_urls(self, cleaned, exchange) -> None:
         """Production calls only the exchange's known hosts (the generic provider: public ones), see
@@ -592,8 +621,11 @@ class ExchangeCredentialForm(forms.ModelForm):
             not_allowed = sorted(set(cleaned.get("default_permissions") or []) - set(cleaned.get("allowed_permissions") or []))
             if not_allowed and not self.errors.get("default_permissions"):
                 self.add_error("default_permissions", f"Defaults must be allowed too: {', '.join(not_allowed)}")
+        self.fill_base_urls(cleaned, exchange)
         self.clean_base_urls(cleaned, exchange)
         provider_class = registry.get_class(exchange.id) if exchange is not None else None
+        if cleaned.get("server_slug") and not getattr(provider_class, "several_servers", False):
+            self.add_error("server_slug", "This exchange has one server per tenant: leave the slug empty.")
         if getattr(provider_class, "confidential_clients_only", False) and cleaned.get("client_type") == "public":
             self.add_error("client_type", f"{exchange.name} takes only confidential clients (authorization code "
                                           f"with the client secret).")
@@ -623,9 +655,9 @@ class ExchangeCredentialAdmin(TenantScopedAdmin):
                     "application_link"]
     list_filter = ["exchange", "is_enabled"]
     readonly_fields = ["secret_status", "broker_key_status", "rsa_public_key_pem"]
-    actions = ["generate_rsa_key_pair"]
+    actions = ["generate_rsa_key_pair", "test_connection"]
     fieldsets = [
-        (None, {"fields": ["tenant", "exchange", "is_enabled", "client_id", "client_type"]}),
+        (None, {"fields": ["tenant", "exchange", "server_slug", "is_enabled", "client_id", "client_type"]}),
         ("Secrets (write-only)", {"fields": ["secret_status", "new_client_secret", "issued_encrypted_client_secret",
                                              "broker_key_status", "new_broker_key"]}),
         ("OAuth", {"fields": ["redirect_uris", "allowed_permissions", "default_permissions"]}),
@@ -703,6 +735,24 @@ class ExchangeCredentialAdmin(TenantScopedAdmin):
             new_broker_key=form.cleaned_data.get("new_broker_key", ""),
             request=request,
         )
+
+    @admin.action(description="Test connection (read the server's metadata again)")
+    def test_connection(self, request, queryset):
+        """Where the exchange's package can test its server (the generic provider reads its issuer's metadata):
+        the metadata is stored and what was found reported."""
+        for credential in queryset:
+            package = exchange_packages().get(credential.exchange)
+            test = credential_settings.connection_test(package.module) if package else None
+            if test is None or not isinstance(credential.settings, dict):
+                messages.info(request, f"{credential}: this exchange has nothing to test here.")
+                continue
+            try:
+                credential.settings, report = test(credential.settings, extra_hosts=credential.extra_hosts)
+            except credential_settings.ConnectionTestFailed as failed:
+                messages.error(request, f"{credential}: {failed}")
+                continue
+            services.credential_save(credential=credential, changed_fields=["settings"], request=request)
+            messages.success(request, f"{credential}: {report}")
 
     @admin.action(description="Generate RSA key pair (replaces the current one)")
     def generate_rsa_key_pair(self, request, queryset):

@@ -111,6 +111,10 @@ class ExchangeCredential(models.Model):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="exchange_credentials")
     exchange = models.CharField(max_length=32, choices=exchange_choices)
+    # Where an exchange package takes several servers per tenant (the generic OAuth 2.0 provider): which one,
+    # in its connect URL (/connect/<exchange>/<server>/). Empty: the tenant's one credential for the exchange.
+    server_slug = models.SlugField(max_length=40, blank=True, default="",
+                                   help_text="Only for an exchange with several servers: names this one in URLs.")
     is_enabled = models.BooleanField(default=True)
     client_id = models.CharField(max_length=200)
     client_secret = EncryptedTextField(blank=True, default="")
@@ -137,7 +141,13 @@ class ExchangeCredential(models.Model):
     class Meta:
         ordering = ["tenant_id", "exchange"]
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "exchange"], name="credential_one_per_exchange"),
+            models.UniqueConstraint(fields=["tenant", "exchange"], condition=models.Q(server_slug=""),
+                                    name="credential_one_per_exchange",
+                                    violation_error_message="Exchange credential with this Tenant and Exchange "
+                                                            "already exists."),
+            models.UniqueConstraint(fields=["tenant", "exchange", "server_slug"],
+                                    condition=~models.Q(server_slug=""), name="credential_one_per_server",
+                                    violation_error_message="This tenant already has a server with this slug."),
         ]
 
     def __str__(self):

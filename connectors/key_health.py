@@ -52,7 +52,8 @@ def connection_check_api_key(*, connection_id: int) -> str:
     connection = ExchangeConnection.objects.filter(pk=connection_id, status=ExchangeConnection.Status.ACTIVE).first()
     if connection is None or not connection.api_key:
         return CheckOutcome.SKIPPED
-    credential = ExchangeCredential.objects.filter(tenant_id=connection.tenant_id, exchange=connection.exchange).first()
+    credential = ExchangeCredential.objects.filter(tenant_id=connection.tenant_id, exchange=connection.exchange,
+                                                   server_slug=connection.server_slug).first()
     api = exchange_api(credential) if credential is not None else None
     if api is None:
         return CheckOutcome.SKIPPED

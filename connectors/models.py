@@ -37,6 +37,8 @@ class ExchangeConnection(models.Model):
     tenant = models.ForeignKey("broker_portal.Tenant", on_delete=models.CASCADE, related_name="connections")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="connections")
     exchange = models.CharField(max_length=32, choices=exchange_choices)
+    # Which of the tenant's servers of this exchange (ExchangeCredential.server_slug); empty where it has one.
+    server_slug = models.CharField(max_length=40, blank=True, default="")
     # Blank where the exchange does not tell who the account is; then a user has one connection there.
     exchange_account_id = models.CharField(max_length=128, blank=True, default="")
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.ACTIVE)
@@ -69,8 +71,8 @@ class ExchangeConnection(models.Model):
     class Meta:
         ordering = ["exchange", "created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "user", "exchange", "exchange_account_id"],
-                                    name="connection_one_per_exchange_account"),
+            models.UniqueConstraint(fields=["tenant", "user", "exchange", "server_slug", "exchange_account_id"],
+                                    name="connection_one_per_server_account"),
         ]
         indexes = [
             # The refresh sweep reads connections by status and how soon their access token expires.

@@ -134,12 +134,13 @@ def provider_for(credential: ExchangeCredential):
 # updated_at, and the provider built from it is reused while that is unchanged (and for at most a few
 # minutes), so a refresh costs no query for the credential and a changed one is seen at once.
 CREDENTIAL_CACHE_SECONDS = 300
-_providers: dict[tuple[int, str], tuple[datetime, float, object]] = {}
+_providers: dict[tuple[int, str, str], tuple[datetime, float, object]] = {}
 
 
 def credential_version():
     return Subquery(ExchangeCredential.objects.filter(
-        tenant_id=OuterRef("tenant_id"), exchange=OuterRef("exchange")).values("updated_at")[:1])
+        tenant_id=OuterRef("tenant_id"), exchange=OuterRef("exchange"), server_slug=OuterRef("server_slug"))
+        .values("updated_at")[:1])
 
 
 # The connection's row, locked, with its credential's version: compiled once per process (prepared_sql).
@@ -153,15 +154,16 @@ LOCKED_OR_SKIPPED = PreparedLookup(ExchangeConnection.objects.select_for_update(
                                    .defer(*UNREAD_BY_REFRESH).annotate(credential_version=credential_version()))
 
 
-def cached_provider(*, tenant_id: int, exchange: str, version) -> object | None:
+def cached_provider(*, tenant_id: int, exchange: str, version, server_slug: str = "") -> object | None:
     """``version``: the credential's updated_at as the locking query read it (compared, never interpreted)."""
     if version is None:
         return None
-    key = (tenant_id, exchange)
+    key = (tenant_id, exchange, server_slug)
     hit = _providers.get(key)
     if hit and hit[0] == version and time.monotonic() - hit[1] < CREDENTIAL_CACHE_SECONDS:
         return hit[2]
-    credential = ExchangeCredential.objects.filter(tenant_id=tenant_id, exchange=exchange).first()
+    credential = ExchangeCredential.objects.filter(tenant_id=tenant_id, exchange=exchange,
+                                                   server_slug=server_slug).first()
     if credential is None:
         return None
     provider = provider_for(credential)
@@ -222,6 +224,7 @@ def connection_refresh(*, connection_id: int, force: bool = False, stale_access_
 
 def _refresh_locked(connection: ExchangeConnection, now: datetime) -> RefreshResult:
     provider = cached_provider(tenant_id=connection.tenant_id, exchange=connection.exchange,
+                               server_slug=connection.server_slug,
                                version=connection.credential_version)
     if provider is None:
         return _fail(connection, "The broker no longer offers this exchange.")

@@ -64,21 +64,43 @@ def valued_balances(balances: list, prices: dict[str, Decimal]) -> dict:
     return {"balances": rows, "total_usdt": sum(valued, Decimal(0)) if valued else None, "error": ""}
 
 
-def connect_url(exchange_id: str) -> str:
+def connect_url(exchange_id: str, server_slug: str = "") -> str:
     try:
+        if server_slug:
+            return reverse(f"{exchange_id}_server_connect", kwargs={"server": server_slug})
         return reverse(f"{exchange_id}_connect")
-    except NoReverseMatch:  # no connector package for this exchange is installed
+    except NoReverseMatch:  # no connector package for this exchange is installed (or it has one server only)
         return ""
+
+
+def display_name(exchange, credential: ExchangeCredential) -> str:
+    """What members see the exchange called: the credential's display name where the broker set one (the generic
+    OAuth 2.0 provider's admin field), else the exchange's name."""
+    settings = credential.settings if isinstance(credential.settings, dict) else {}
+    name = settings.get("display_name")
+    return name if isinstance(name, str) and name else exchange.name
+
+
+def reconnect_offered(exchange_id: str, connection: ExchangeConnection | None) -> bool:
+    """Whether the card offers to connect again: not for a working connection that the exchange's provider
+    would refuse to connect a second time (services.account_already_connected_refuse)."""
+    provider_class = registry.get_class(exchange_id)
+    return not (getattr(provider_class, "refuses_second_connection_of_account", False) and connection is not None
+                and connection.status == ExchangeConnection.Status.ACTIVE and connection.exchange_account_id)
 
 
 def dashboard_cards(*, tenant, user) -> list[dict]:
     offered = tenant_offered_exchanges(tenant=tenant)
-    connections = {c.exchange: c for c in ExchangeConnection.objects.filter(tenant=tenant, user=user).without_secrets()}
+    connections = {(c.exchange, c.server_slug): c
+                   for c in ExchangeConnection.objects.filter(tenant=tenant, user=user).without_secrets()}
     cards = []
     for item in offered:
-        connection = connections.get(item["exchange"].id)
-        card = {**item, "connection": connection, "connect_url": connect_url(item["exchange"].id),
-                "credential_is_api_key": credential_is_api_key(item["exchange"].id)}
+        server_slug = item["credential"].server_slug
+        connection = connections.get((item["exchange"].id, server_slug))
+        card = {**item, "connection": connection, "connect_url": connect_url(item["exchange"].id, server_slug),
+                "credential_is_api_key": credential_is_api_key(item["exchange"].id),
+                "reconnect_offered": reconnect_offered(item["exchange"].id, connection),
+                "name": display_name(item["exchange"], item["credential"])}
         if connection is not None and connection.status == ExchangeConnection.Status.ACTIVE:
             card.update(connection_balances(connection, item["credential"]))
             if card["error"]:  # the call may have found the key revoked and marked the connection

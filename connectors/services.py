@@ -69,8 +69,9 @@ def connection_authorize(*, provider: ExchangeProvider, request, code: str, stat
         raise ConnectError(f"{provider.name} named a host for your account that this portal may not call: {error} "
                            f"Nothing was connected.")
     api = exchange_api_for(provider, tenant=request.tenant)
-    existing = ExchangeConnection.objects.filter(tenant=request.tenant, user=request.user,
-                                                 exchange=provider.id).without_secrets().first()
+    server = provider.app.settings.get("server_slug", "")
+    existing = ExchangeConnection.objects.filter(tenant=request.tenant, user=request.user, exchange=provider.id,
+                                                 server_slug=server).without_secrets().first()
     # A key no configured key decrypts cannot be named to the exchange for deletion: the strongest we can do is
     # replace it here (an exchange with one key per user deletes whatever key there is anyway).
     replaced = existing if existing is not None and existing.secrets_readable and existing.api_key else None
@@ -82,7 +83,11 @@ def connection_authorize(*, provider: ExchangeProvider, request, code: str, stat
     old_key_deleted = False
     try:
         granted = provider.granted_permissions(token, permissions)
-        account_id = api.account_id(token.access_token, granted)
+        identity = api.account_identity(token.access_token, granted)
+        account_id = identity.pop("account_id", "")
+        if account_id and provider.refuses_second_connection_of_account:
+            account_already_connected_refuse(provider=provider, request=request, account_id=account_id,
+                                             identity=identity)
         if api.one_key_per_user:
             # The exchange allows one key per user and broker: whatever key there is goes before a new one comes
             # (OKX: "Always call delete-apikey before creating a new key", even where we know of none).
@@ -92,6 +97,9 @@ def connection_authorize(*, provider: ExchangeProvider, request, code: str, stat
         api_key = api.create_api_key(token.access_token, granted, flow_data)
         if api_key is not None:
             granted = provider.key_permissions(api_key, granted)
+    except AccountAlreadyConnected as error:
+        revoke_unused_tokens(provider, request, token, flow_data)
+        raise ConnectError(str(error))
     except CONNECT_FAILURES as error:
         revoke_unused_tokens(provider, request, token, flow_data)
         if old_key_deleted:
@@ -102,14 +110,16 @@ def connection_authorize(*, provider: ExchangeProvider, request, code: str, stat
 
     details = provider.connection_details(callback_params, token, flow_data)
     with transaction.atomic():
-        mine = ExchangeConnection.objects.filter(tenant=request.tenant, user=request.user, exchange=provider.id)
+        mine = ExchangeConnection.objects.filter(tenant=request.tenant, user=request.user, exchange=provider.id,
+                                                 server_slug=server)
         if account_id and not mine.filter(exchange_account_id=account_id).exists():
             # A connection made before the exchange told who the account is becomes that account's, so a
             # reconnect keeps one row (and the key it replaces is deleted) instead of adding a second.
             mine.filter(exchange_account_id="").update(exchange_account_id=account_id)
         # Every secret is assigned below, so none needs decrypting (an unreadable one is simply replaced).
         connection, created = ExchangeConnection.objects.without_secrets().select_for_update().get_or_create(
-            tenant=request.tenant, user=request.user, exchange=provider.id, exchange_account_id=account_id,
+            tenant=request.tenant, user=request.user, exchange=provider.id, server_slug=server,
+            exchange_account_id=account_id,
         )
         connection.status = ExchangeConnection.Status.ACTIVE
         connection.permissions = granted
@@ -119,7 +129,7 @@ def connection_authorize(*, provider: ExchangeProvider, request, code: str, stat
         connection.refresh_expires_at = token.refresh_expires_at
         connection.last_refreshed_at = timezone.now()
         connection.last_error = ""
-        connection.details = {**details, **(api_key.details if api_key else {})}
+        connection.details = {**details, **identity, **(api_key.details if api_key else {})}
         connection.api_key = api_key.key if api_key else ""
         connection.api_secret = api_key.secret if api_key else ""
         connection.api_passphrase = api_key.passphrase if api_key else ""
@@ -132,6 +142,23 @@ def connection_authorize(*, provider: ExchangeProvider, request, code: str, stat
         previous_api_key_delete(api=api, provider=provider, access_token=token.access_token, previous=replaced,
                                 request=request)
     return connection
+
+
+class AccountAlreadyConnected(Exception):
+    pass
+
+
+def account_already_connected_refuse(*, provider: ExchangeProvider, request, account_id: str, identity: dict) -> None:
+    """Raise AccountAlreadyConnected where the user already has a working connection of this very account here:
+    a second authorization would only hold a second set of tokens for it. A connection that needs reconnecting
+    (or was disconnected) is taken over instead."""
+    if ExchangeConnection.objects.filter(tenant=request.tenant, user=request.user, exchange=provider.id,
+                                         server_slug=provider.app.settings.get("server_slug", ""),
+                                         exchange_account_id=account_id,
+                                         status=ExchangeConnection.Status.ACTIVE).exists():
+        who = identity.get("email") or account_id
+        raise AccountAlreadyConnected(f"Your {provider.name} account {who} is already connected here. Nothing "
+                                      f"was changed; disconnect it first to connect it again.")
 
 
 def api_key_refusal_record(*, provider: ExchangeProvider, request, error: ApiKeyRefused) -> None:

@@ -7,13 +7,20 @@ from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialApp
 
 from broker_portal.models import ExchangeCredential
+from connectors.base import credential as credential_settings
 from connectors.base.hosts import hosts_for_calls
+from connectors.exchanges import exchange_packages
 
 
 def app_from_credential(credential: ExchangeCredential) -> SocialApp:
     """An unsaved SocialApp: no SocialApp rows exist, and the secret stays in the encrypted credential."""
+    # One of several servers of the exchange has an allauth provider id of its own, so that a flow's state
+    # (stashed under it) ends only at the server it was started for.
     app = SocialApp(provider=credential.exchange, name=str(credential), client_id=credential.client_id,
-                    secret=credential.client_secret)
+                    secret=credential.client_secret,
+                    provider_id=f"{credential.exchange}:{credential.server_slug}" if credential.server_slug else "")
+    package = exchange_packages().get(credential.exchange)
+    settings = credential_settings.app_settings(package.module, credential.settings) if package else credential.settings
     app.settings = {
         "client_type": credential.client_type,
         "authorize_base_url": credential.authorize_base_url,
@@ -21,9 +28,10 @@ def app_from_credential(credential: ExchangeCredential) -> SocialApp:
         "redirect_uris": list(credential.redirect_uris),
         "allowed_permissions": list(credential.allowed_permissions),
         "default_permissions": list(credential.default_permissions),
-        **credential.settings,
+        **settings,
         # Last, so that the tenant-editable settings cannot point the flow at another credential or host.
         "credential_id": credential.pk,
+        "server_slug": credential.server_slug,
         "call_hosts": hosts_for_calls(credential.exchange, credential.extra_hosts),
     }
     return app

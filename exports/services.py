@@ -76,7 +76,8 @@ def sync_connection_history(*, connection: ExchangeConnection, kinds=None) -> di
     source = history_source(connection.exchange)
     if source is None or not connection.api_key:
         return {}
-    credential = ExchangeCredential.objects.get(tenant_id=connection.tenant_id, exchange=connection.exchange)
+    credential = ExchangeCredential.objects.get(tenant_id=connection.tenant_id, exchange=connection.exchange,
+                                                server_slug=connection.server_slug)
     api = exchange_api(credential)
     added = {}
     for kind in source.kinds:

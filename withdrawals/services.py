@@ -98,7 +98,8 @@ def _audit(withdrawal: Withdrawal, action: str, request=None, **details) -> None
 def exchange_context(connection: ExchangeConnection) -> tuple:
     """The connectors' signed API object and this app's hooks for a connection."""
     hooks = withdrawal_hooks(connection.exchange)
-    credential = ExchangeCredential.objects.get(tenant_id=connection.tenant_id, exchange=connection.exchange)
+    credential = ExchangeCredential.objects.get(tenant_id=connection.tenant_id, exchange=connection.exchange,
+                                                server_slug=connection.server_slug)
     api = exchange_api(credential)
     if hooks is None or api is None:
         raise WithdrawalError("Withdrawals are not offered for this exchange.")

@@ -125,6 +125,12 @@ class ExchangeAPI:
         """The exchange's public identifier of the account, given the token and the permissions granted."""
         return ""
 
+    def account_identity(self, access_token: str, permissions: list[str] = ()) -> dict:
+        """``account_id`` and other non-secret facts of who the account is (an e-mail), kept in the connection's
+        details; by default the account id alone."""
+        account_id = self.account_id(access_token, permissions)
+        return {"account_id": account_id} if account_id else {}
+
     def create_api_key(self, access_token: str, permissions: list[str], flow_data: dict) -> ApiKey | None:
         return None
 

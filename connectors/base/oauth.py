@@ -235,6 +235,12 @@ class ExchangeProvider(OAuth2Provider):
                     f"set the {self.name} credential's client type to confidential and enter its client secret.")
         return ""
 
+    # Whether a second authorization of an account the user has connected and working is refused, rather than
+    # taken as a reconnect (the generic provider: nothing at the server needs renewing by it).
+    refuses_second_connection_of_account = False
+    # Whether a tenant may have several servers of this exchange, each a credential with its own server slug.
+    several_servers = False
+
     # What the permission page tells the user about the exchange's own consent page (hook), "" for nothing.
     consent_hint = ""
 

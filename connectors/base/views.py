@@ -1,10 +1,11 @@
 """The two pages of a connect flow: choose permissions and leave for the exchange; come back."""
 
 import functools
+import re
 
 from allauth.socialaccount.adapter import get_adapter
 from allauth.socialaccount.internal import statekit
-from allauth.socialaccount.models import SocialApp
+from allauth.socialaccount.providers import registry
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -16,22 +17,56 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods
 
 from broker_portal.audit import record_audit_event
+from broker_portal.models import ExchangeCredential
 from broker_portal.ratelimits import rate_limited
 from broker_portal.tenancy import get_for_tenant
 from connectors import services
 from connectors.base.oauth import ExchangeProvider
 from connectors.models import ExchangeConnection
+from connectors.socialaccount import app_from_credential
 
 ERROR_MESSAGES = {
     "access_denied": "You declined the authorization at the exchange. Nothing was connected.",
 }
 
 
-def provider_for(request, exchange_id: str) -> ExchangeProvider:
-    try:
-        return get_adapter(request).get_provider(request, exchange_id)
-    except SocialApp.DoesNotExist:
+def issuer_mismatch(settings: dict, params) -> bool:
+    """RFC 9207 §2.4: where the issuer is known, a response naming another is a mix-up; one naming none is
+    refused where the server says it always names itself (``authorization_response_iss_parameter_supported``)."""
+    issuer = settings.get("issuer")
+    if not issuer:
+        return False
+    if "iss" in params:
+        return params["iss"] != issuer
+    return bool(settings.get("authorization_response_iss_parameter_supported"))
+
+
+# RFC 6749 §4.1.2.1: error_description is printable ASCII except " and \; anything else is dropped.
+DESCRIPTION_CHARACTERS = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
+DESCRIPTION_MAX_LENGTH = 300
+
+
+def authorization_error_message(provider: ExchangeProvider, params) -> str:
+    """What the user is told of a refused authorization: ours for a known error, else the server's own words
+    (error and error_description, shortened; the template escapes them)."""
+    error = params.get("error", "")
+    if error in ERROR_MESSAGES:
+        return ERROR_MESSAGES[error]
+    error = DESCRIPTION_CHARACTERS.sub("", error)[:60]
+    description = DESCRIPTION_CHARACTERS.sub("", params.get("error_description", ""))[:DESCRIPTION_MAX_LENGTH]
+    said = f"{error or 'no code'}{': ' + description if description else ''}"
+    return f"{provider.name} did not authorize the connection ({said})."
+
+
+def provider_for(request, exchange_id: str, server: str = "") -> ExchangeProvider:
+    """The exchange's provider with this tenant's enabled credential for it (``server``: which of several), as
+    allauth's adapter would build it from our apps (socialaccount.TenantSocialAccountAdapter)."""
+    credential = ExchangeCredential.objects.filter(tenant=request.tenant, exchange=exchange_id, server_slug=server,
+                                                   is_enabled=True).first()
+    provider_class = registry.get_class(exchange_id)
+    if credential is None or provider_class is None or not isinstance(credential.settings, dict):
         raise Http404("This exchange is not offered here.")
+    return provider_class(request, app=app_from_credential(credential))
 
 
 class PermissionForm(forms.Form):
@@ -48,8 +83,8 @@ class PermissionForm(forms.Form):
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def connect_start(request, exchange_id: str):
-    provider = provider_for(request, exchange_id)
+def connect_start(request, exchange_id: str, server: str = ""):
+    provider = provider_for(request, exchange_id, server)
     problem = provider.configuration_problem()
     if problem:
         return callback_problem(request, provider, f"{provider.name} cannot be connected here yet: the broker's "
@@ -99,8 +134,8 @@ def never_stored(view):
 @never_stored
 @require_http_methods(["GET"])
 @rate_limited("exchange_callback")
-def connect_callback(request, exchange_id: str):
-    provider = provider_for(request, exchange_id)
+def connect_callback(request, exchange_id: str, server: str = ""):
+    provider = provider_for(request, exchange_id, server)
     if not request.user.is_authenticated:
         # No redirect to the sign-in page: it would carry the code along in ?next=.
         return callback_problem(request, provider, "Your session has ended. Sign in and connect again.")
@@ -110,14 +145,13 @@ def connect_callback(request, exchange_id: str):
     if state is None or data.get("user_id") != request.user.pk or data.get("tenant_id") != request.tenant.pk:
         return callback_problem(request, provider, "This authorization was not started here, was already used "
                                                    "or has expired. Please connect again.")
-    issuer = provider.app.settings.get("issuer")
-    if issuer and request.GET.get("iss") != issuer:
-        # RFC 9207: where the server names itself, a response naming another (or none) is a mix-up.
+    if issuer_mismatch(provider.app.settings, request.GET):
         return callback_problem(request, provider, "This answer did not come from the exchange it was sent to.")
     if "error" in request.GET or "code" not in request.GET:
-        error = request.GET.get("error", "")
-        message = ERROR_MESSAGES.get(error, f"{provider.name} did not authorize the connection ({error or 'no code'}).")
-        return callback_problem(request, provider, message)
+        return callback_problem(request, provider, authorization_error_message(provider, request.GET))
+    problem = provider.configuration_problem()
+    if problem:
+        return callback_problem(request, provider, problem, status=503)
     try:
         connection = services.connection_authorize(
             provider=provider, request=request, code=request.GET["code"], state=state,
@@ -132,11 +166,13 @@ def connect_callback(request, exchange_id: str):
 @login_required
 @require_http_methods(["POST"])
 def disconnect(request, exchange_id: str, connection_id: int):
-    provider = provider_for(request, exchange_id)
     connection = get_for_tenant(ExchangeConnection.objects.filter(user=request.user, exchange=exchange_id)
                                 .without_secrets(), request.tenant, pk=connection_id)
+    provider = provider_for(request, exchange_id, connection.server_slug)
+    had_api_key = bool(connection.masked_api_key)
     connection = services.connection_disconnect(provider=provider, connection=connection, request=request)
-    messages.success(request, f"{provider.name} is disconnected and its keys are erased here.")
+    erased = "its keys are erased here" if had_api_key else "its access tokens are erased here"
+    messages.success(request, f"{provider.name} is disconnected and {erased}.")
     if connection.remote_cleanup["hint"]:
         messages.warning(request, connection.remote_cleanup["hint"])
     return redirect("dashboard")

@@ -58,7 +58,7 @@ SETTINGS_FIELDS = {
 }
 
 
-def settings_fields_errors(values: dict) -> dict[str, str]:
+def settings_fields_errors(values: dict, **context) -> dict[str, str]:
     """The admin fields' rule across each other, by setting key; fills in the key-creation default."""
     values["key_creation"] = values.get("key_creation") or "v2"
     return attribution_errors(partner=values.get("partner", ""), broker_name=values.get("broker_name", ""))

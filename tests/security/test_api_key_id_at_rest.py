@@ -45,4 +45,6 @@ def test_the_migration_encrypts_ids_already_stored(tenant, member):
     executor = MigrationExecutor(db)
     executor.migrate([AFTER])
     assert b"plain-peatio-access-key" not in stored_row(pk)
+    executor = MigrationExecutor(db)
+    executor.migrate(executor.loader.graph.leaf_nodes())  # the schema the current model reads (and later tests)
     assert ExchangeConnection.objects.get(pk=pk).api_key_id == "plain-peatio-access-key"
