@@ -34,7 +34,8 @@ class ConnectionSerializer(serializers.ModelSerializer):
     class Meta:
         model = ExchangeConnection
         fields = ["id", "exchange", "server", "exchange_account_id", "status", "permissions", "masked_api_key",
-                  "secrets_readable", "access_expires_at", "refresh_expires_at", "last_refreshed_at", "last_error", "created_at"]
+                  "secrets_readable", "access_expires_at", "refresh_expires_at", "last_refreshed_at", "last_error",
+                  "created_at"]
         read_only_fields = fields
 
 

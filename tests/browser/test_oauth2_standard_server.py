@@ -68,9 +68,10 @@ def test_a_servers_logo_is_drawn_on_its_card_under_the_csp(live_server, page, po
 
     server = authorization_server
     settings, _ = read_metadata({"issuer": server.issuer, "display_name": "Broker ID"})
+    client = server.clients["basic"]
     credential = ExchangeCredential.objects.create(
-        tenant=portal["tenant"], exchange="oauth2", server_slug="broker-id", client_id=server.clients["basic"]["client_id"],
-        client_secret=server.clients["basic"]["client_secret"], redirect_uris=[server.redirect_uri_of("broker-id")],
+        tenant=portal["tenant"], exchange="oauth2", server_slug="broker-id", client_id=client["client_id"],
+        client_secret=client["client_secret"], redirect_uris=[server.redirect_uri_of("broker-id")],
         allowed_permissions=["read"], default_permissions=["read"], authorize_base_url=server.issuer,
         api_base_url=server.issuer, settings=settings)
     credential.logo.save("broker-id.png", ContentFile(one_pixel_png()))
