@@ -323,7 +323,7 @@ PNG_LOGO = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(17)
 
 
 def test_a_servers_logo_uploaded_in_the_admin_is_on_its_card_and_served_at_its_tenant_only(
-        admin_client, tenant, member, client_at, authorization_server):
+        admin_client, tenant, other_tenant, member, client_at, authorization_server):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     response = admin_client.post(ADD_URL, admin_form(authorization_server, server_slug="alpha-id",
@@ -340,6 +340,7 @@ def test_a_servers_logo_uploaded_in_the_admin_is_on_its_card_and_served_at_its_t
     served = member_client.get(logo_url)
     assert (served.status_code, served["Content-Type"]) == (200, "image/png")
     assert b"".join(served.streaming_content) == PNG_LOGO
+    assert client_at("beta.localhost").get("/").status_code == 302  # the other tenant's portal, to sign in
     assert client_at("beta.localhost").get(logo_url).status_code == 404
 
     refused = admin_client.post(f"/admin/broker_portal/exchangecredential/{credential.pk}/change/", admin_form(
