@@ -24,19 +24,26 @@ class AuditEventFilter(serializers.Serializer):
 
 
 class ConnectionSerializer(serializers.ModelSerializer):
+    server = serializers.CharField(source="server_slug", read_only=True,
+                                   help_text="Which of the tenant's servers of this exchange (its slug); empty "
+                                             "where the exchange has one.")
     masked_api_key = serializers.CharField(read_only=True)
     secrets_readable = serializers.BooleanField(
         read_only=True, help_text="False where a stored key or token no longer decrypts: connect again.")
 
     class Meta:
         model = ExchangeConnection
-        fields = ["id", "exchange", "exchange_account_id", "status", "permissions", "masked_api_key",
-                  "secrets_readable", "access_expires_at", "refresh_expires_at", "last_refreshed_at", "last_error", "created_at"]
+        fields = ["id", "exchange", "server", "exchange_account_id", "status", "permissions", "masked_api_key",
+                  "secrets_readable", "access_expires_at", "refresh_expires_at", "last_refreshed_at", "last_error",
+                  "created_at"]
         read_only_fields = fields
 
 
 class StartConnectInput(serializers.Serializer):
     permissions = serializers.ListField(child=serializers.CharField(max_length=80), allow_empty=False)
+    server = serializers.SlugField(max_length=40, required=False, allow_blank=True, default="",
+                                   help_text="Which of the tenant's servers of this exchange (its slug, as in the "
+                                             "connections' `server`); leave out where the exchange has one.")
 
 
 class StartConnectOutput(serializers.Serializer):

@@ -1,7 +1,6 @@
 """One view per operation; each parses input and calls the same services and selectors as the pages."""
 
 from django.db.models import QuerySet
-from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, permissions, status
 from rest_framework.response import Response
@@ -12,7 +11,7 @@ from broker_portal.tenancy import get_for_tenant, is_broker_admin
 from connectors import refresh, services
 from connectors.base.views import PermissionForm, provider_for
 from connectors.models import ExchangeConnection
-from connectors.selectors import connection_balances
+from connectors.selectors import connect_url, connection_balances
 
 from .errors import DomainError
 from .permissions import StaffMfaSetUp
@@ -63,13 +62,18 @@ class ConnectionDetail(generics.RetrieveAPIView):
 class ConnectionStart(APIView):
     @extend_schema(request=StartConnectInput, responses={200: StartConnectOutput})
     def post(self, request, exchange):
-        provider = provider_for(request, exchange)
         data = StartConnectInput(data=request.data)
         data.is_valid(raise_exception=True)
+        server = data.validated_data["server"]
+        provider = provider_for(request, exchange, server)
+        problem = provider.configuration_problem()
+        if problem:
+            raise DomainError(f"{provider.name} cannot be connected here yet: the broker's setup needs fixing. "
+                              f"{problem}")
         form = PermissionForm({"permissions": data.validated_data["permissions"]}, provider=provider)
         if not form.is_valid():
             raise DomainError(f"Choose from the permissions {provider.name} offers here.")
-        output = {"connect_url": request.build_absolute_uri(reverse(f"{exchange}_connect"))}
+        output = {"connect_url": request.build_absolute_uri(connect_url(exchange, server))}
         if request.auth is None:
             # A browser session: the flow's state lives in this session, so it can leave for the exchange.
             redirect = provider.redirect(request, "connect", data={

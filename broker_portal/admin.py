@@ -657,7 +657,7 @@ class ExchangeCredentialAdmin(TenantScopedAdmin):
     readonly_fields = ["secret_status", "broker_key_status", "rsa_public_key_pem"]
     actions = ["generate_rsa_key_pair", "test_connection"]
     fieldsets = [
-        (None, {"fields": ["tenant", "exchange", "server_slug", "is_enabled", "client_id", "client_type"]}),
+        (None, {"fields": ["tenant", "exchange", "server_slug", "is_enabled", "logo", "client_id", "client_type"]}),
         ("Secrets (write-only)", {"fields": ["secret_status", "new_client_secret", "issued_encrypted_client_secret",
                                              "broker_key_status", "new_broker_key"]}),
         ("OAuth", {"fields": ["redirect_uris", "allowed_permissions", "default_permissions"]}),

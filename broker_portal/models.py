@@ -6,6 +6,8 @@ from fernet_fields import EncryptedTextField
 
 from connectors.exchanges import exchange_choices
 
+from .uploads import validate_logo
+
 
 class Tenant(models.Model):
     """A broker: its own brand, hosts, users and exchange credentials."""
@@ -116,6 +118,9 @@ class ExchangeCredential(models.Model):
     server_slug = models.SlugField(max_length=40, blank=True, default="",
                                    help_text="Only for an exchange with several servers: names this one in URLs.")
     is_enabled = models.BooleanField(default=True)
+    # Shown on this exchange's (this server's) card; served by the portal itself, as the CSP allows no other.
+    logo = models.FileField(upload_to="credential-logos/", blank=True, validators=[validate_logo],
+                            help_text="PNG, JPEG, WebP or SVG, at most 256 KB: shown on the Connect card.")
     client_id = models.CharField(max_length=200)
     client_secret = EncryptedTextField(blank=True, default="")
     client_type = models.CharField(max_length=20, choices=ClientType.choices, default=ClientType.CONFIDENTIAL)

@@ -11,6 +11,7 @@ handler500 = "api.errors.server_error"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("branding/logo", views.tenant_logo, name="tenant_logo"),
+    path("branding/exchanges/<int:credential_id>/logo", views.credential_logo, name="credential_logo"),
     path("branding/theme.css", views.tenant_theme, name="tenant_theme"),
     # allauth's account and MFA pages only: its social login views are not mounted, so an exchange can
     # connect an account but never sign anyone in.

@@ -5,6 +5,10 @@ from django.views.decorators.http import require_GET
 
 from connectors.selectors import dashboard_cards
 
+from .models import ExchangeCredential
+from .tenancy import get_for_tenant
+from .uploads import logo_content_type
+
 
 @login_required
 def dashboard(request):
@@ -21,11 +25,22 @@ def tenant_theme(request):
     return response
 
 
-@require_GET
-def tenant_logo(request):
-    logo = request.tenant.logo
+def logo_response(logo, content_type: str | None = None) -> FileResponse:
     if not logo:
         raise Http404("No logo")
-    response = FileResponse(logo.open("rb"))
+    response = FileResponse(logo.open("rb"), content_type=content_type)
     response["Cache-Control"] = "public, max-age=300"
     return response
+
+
+@require_GET
+def tenant_logo(request):
+    return logo_response(request.tenant.logo)
+
+
+@require_GET
+def credential_logo(request, credential_id: int):
+    """A server's logo, at its own tenant's hosts only (another's answer "not found")."""
+    credential = get_for_tenant(ExchangeCredential.objects.only("tenant_id", "logo"), request.tenant,
+                                pk=credential_id)
+    return logo_response(credential.logo, content_type=logo_content_type(credential.logo.name))

@@ -81,6 +81,10 @@ def display_name(exchange, credential: ExchangeCredential) -> str:
     return name if isinstance(name, str) and name else exchange.name
 
 
+def logo_url(credential: ExchangeCredential) -> str:
+    return reverse("credential_logo", kwargs={"credential_id": credential.pk}) if credential.logo else ""
+
+
 def reconnect_offered(exchange_id: str, connection: ExchangeConnection | None) -> bool:
     """Whether the card offers to connect again: not for a working connection that the exchange's provider
     would refuse to connect a second time (services.account_already_connected_refuse)."""
@@ -100,7 +104,7 @@ def dashboard_cards(*, tenant, user) -> list[dict]:
         card = {**item, "connection": connection, "connect_url": connect_url(item["exchange"].id, server_slug),
                 "credential_is_api_key": credential_is_api_key(item["exchange"].id),
                 "reconnect_offered": reconnect_offered(item["exchange"].id, connection),
-                "name": display_name(item["exchange"], item["credential"])}
+                "name": display_name(item["exchange"], item["credential"]), "logo_url": logo_url(item["credential"])}
         if connection is not None and connection.status == ExchangeConnection.Status.ACTIVE:
             card.update(connection_balances(connection, item["credential"]))
             if card["error"]:  # the call may have found the key revoked and marked the connection

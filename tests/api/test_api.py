@@ -1,3 +1,5 @@
+import urllib.parse
+
 import pytest
 from allauth.mfa.totp.internal.auth import TOTP
 from django.db import connection as db_connection
@@ -123,3 +125,65 @@ def test_staff_without_mfa_get_the_api_error_body_instead_of_the_api(tenant, api
         assert with_token.get("/api/v1/exports/").status_code == 200
     # Members need no MFA for the API.
     assert api.get("/api/v1/connections/").status_code == 200
+
+
+def generic_server(tenant, server_slug: str, **settings) -> ExchangeCredential:
+    """One of the tenant's generic OAuth 2.0 servers, its endpoints entered by hand (no metadata to read)."""
+    return ExchangeCredential.objects.create(
+        tenant=tenant, exchange="oauth2", server_slug=server_slug, client_id=f"portal-{server_slug}",
+        client_type="public", redirect_uris=[f"http://alpha.localhost/connect/oauth2/{server_slug}/callback/"],
+        allowed_permissions=["read"], default_permissions=["read"], authorize_base_url="https://id.broker.test",
+        api_base_url="https://id.broker.test", settings={
+            "authorize_url": f"https://id.broker.test/{server_slug}/authorize",
+            "token_url": f"https://id.broker.test/{server_slug}/token", **settings})
+
+
+def test_starting_a_connect_at_one_of_several_servers_names_it_by_its_slug(api, tenant, member):
+    generic_server(tenant, "alpha-id")
+    generic_server(tenant, "beta-id")
+    started = api.post("/api/v1/exchanges/oauth2/connect/", {"permissions": ["read"], "server": "beta-id"},
+                       format="json")
+    assert started.json() == {"connect_url": "http://alpha.localhost/connect/oauth2/beta-id/"}
+    session = APIClient(HTTP_HOST="alpha.localhost")
+    session.force_login(member)
+    authorize_url = session.post("/api/v1/exchanges/oauth2/connect/", {"permissions": ["read"], "server": "beta-id"},
+                                 format="json").json()["authorize_url"]
+    assert authorize_url.startswith("https://id.broker.test/beta-id/authorize?")
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(authorize_url).query)
+    assert query["client_id"] == ["portal-beta-id"]
+    assert query["redirect_uri"] == ["http://alpha.localhost/connect/oauth2/beta-id/callback/"]
+
+    # No server of that slug here (nor one without a slug), and none for an exchange of one server: not found.
+    for exchange, body in (("oauth2", {"server": "gamma-id"}), ("oauth2", {}), ("kraken", {"server": "alpha-id"})):
+        response = api.post(f"/api/v1/exchanges/{exchange}/connect/", {"permissions": ["read"], **body}, format="json")
+        assert response.status_code == 404, (exchange, body)
+    invalid = api.post("/api/v1/exchanges/oauth2/connect/", {"permissions": ["read"], "server": "no/slug"},
+                       format="json")
+    assert invalid.status_code == 400 and "server" in invalid.json()["error"]["fields"]
+
+
+def test_a_server_without_endpoints_refuses_the_connect_with_a_reason(api, tenant):
+    generic_server(tenant, "alpha-id", authorize_url="", token_url="")
+    response = api.post("/api/v1/exchanges/oauth2/connect/", {"permissions": ["read"], "server": "alpha-id"},
+                        format="json")
+    assert response.status_code == 422 and "no authorize and no token endpoint" in response.json()["error"]["message"]
+
+
+def test_connections_name_their_server(api, tenant, member):
+    plain = ExchangeConnection.objects.create(tenant=tenant, user=member, exchange="kraken")
+    at_server = ExchangeConnection.objects.create(tenant=tenant, user=member, exchange="oauth2", server_slug="beta-id")
+    listed = {row["id"]: row["server"] for row in api.get("/api/v1/connections/").json()["results"]}
+    assert listed == {plain.pk: "", at_server.pk: "beta-id"}
+    assert api.get(f"/api/v1/connections/{at_server.pk}/").json()["server"] == "beta-id"
+
+
+def test_the_schema_documents_the_server_of_a_connect_and_of_a_connection(client_at, tenant):
+    schema = client_at("alpha.localhost").get("/api/schema/?format=json").json()
+    body = schema["paths"]["/api/v1/exchanges/{exchange}/connect/"]["post"]["requestBody"]
+    start = body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    schemas = schema["components"]["schemas"]
+    server = schemas[start]["properties"]["server"]
+    assert "slug" in server["description"] and {"type": "string", "default": "", "maxLength": 40,
+                                                 "pattern": "^[-a-zA-Z0-9_]+$"} in server["oneOf"]
+    assert "server" not in schemas[start].get("required", [])
+    assert schemas["Connection"]["properties"]["server"]["readOnly"] is True

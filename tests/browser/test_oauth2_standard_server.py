@@ -48,3 +48,42 @@ def test_connect_and_disconnect_in_the_browser(live_server, page, portal, author
     card.get_by_role("button", name="Disconnect").click()
     expect(page.get_by_text("Broker ID is disconnected and its access tokens are erased here.")).to_be_visible()
     expect(card.locator(".status")).to_have_text("Revoked")
+
+
+def one_pixel_png() -> bytes:
+    """A real, decodable 1×1 PNG (the browser draws it only if it is one)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00\x1f\x4f\xd1"))
+            + chunk(b"IEND", b""))
+
+
+def test_a_servers_logo_is_drawn_on_its_card_under_the_csp(live_server, page, portal, authorization_server):
+    from django.core.files.base import ContentFile
+
+    server = authorization_server
+    settings, _ = read_metadata({"issuer": server.issuer, "display_name": "Broker ID"})
+    client = server.clients["basic"]
+    credential = ExchangeCredential.objects.create(
+        tenant=portal["tenant"], exchange="oauth2", server_slug="broker-id", client_id=client["client_id"],
+        client_secret=client["client_secret"], redirect_uris=[server.redirect_uri_of("broker-id")],
+        allowed_permissions=["read"], default_permissions=["read"], authorize_base_url=server.issuer,
+        api_base_url=server.issuer, settings=settings)
+    credential.logo.save("broker-id.png", ContentFile(one_pixel_png()))
+    refused_by_csp = []
+    page.on("console", lambda message: refused_by_csp.append(message.text) if "Content Security Policy" in
+            message.text else None)
+
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=login]", portal["user"].email)
+    page.fill("input[name=password]", PASSWORD)
+    page.get_by_role("button", name="Sign In").click()
+    logo = page.locator('[data-server="broker-id"] h2 img.exchange-logo')
+    expect(logo).to_have_attribute("src", f"/branding/exchanges/{credential.pk}/logo")
+    page.wait_for_function("img => img.complete && img.naturalWidth === 1", arg=logo.element_handle())
+    assert not refused_by_csp

@@ -317,3 +317,34 @@ def test_server_slugs_are_unique_per_tenant_and_only_for_the_generic_provider(ad
                                          "api_base_url": "https://api.kucoin.test"})
     assert kucoin.status_code == 200 and "server_slug" in kucoin.context["adminform"].form.errors
     assert ExchangeCredential.objects.filter(tenant=tenant).count() == 2
+
+
+PNG_LOGO = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(17)
+
+
+def test_a_servers_logo_uploaded_in_the_admin_is_on_its_card_and_served_at_its_tenant_only(
+        admin_client, tenant, other_tenant, member, client_at, authorization_server):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    response = admin_client.post(ADD_URL, admin_form(authorization_server, server_slug="alpha-id",
+                                                     logo=SimpleUploadedFile("alpha.png", PNG_LOGO)))
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    credential = ExchangeCredential.objects.get(tenant=tenant, server_slug="alpha-id")
+    logo_url = f"/branding/exchanges/{credential.pk}/logo"
+
+    member_client = client_at("alpha.localhost")
+    member_client.force_login(member)
+    dashboard = member_client.get("/").content.decode()
+    card = dashboard[dashboard.index('data-server="alpha-id"'):]
+    assert card.index(f'<img src="{logo_url}"') < card.index("Connect Broker ID")
+    served = member_client.get(logo_url)
+    assert (served.status_code, served["Content-Type"]) == (200, "image/png")
+    assert b"".join(served.streaming_content) == PNG_LOGO
+    assert client_at("beta.localhost").get("/").status_code == 302  # the other tenant's portal, to sign in
+    assert client_at("beta.localhost").get(logo_url).status_code == 404
+
+    refused = admin_client.post(f"/admin/broker_portal/exchangecredential/{credential.pk}/change/", admin_form(
+        authorization_server, server_slug="alpha-id", logo=SimpleUploadedFile("alpha.png", b"<html>hi</html>")))
+    assert "logo" in refused.context["adminform"].form.errors
+    credential.refresh_from_db()
+    assert credential.logo.read() == PNG_LOGO

@@ -8,11 +8,12 @@ from decimal import Decimal
 
 import pytest
 from allauth.mfa.totp.internal.auth import TOTP
+from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import URLResolver, get_resolver
 
 from api.tokens import api_token_create
-from broker_portal.models import Membership
+from broker_portal.models import ExchangeCredential, Membership
 from connectors.models import ExchangeConnection
 from exports.models import ExportJob
 from tests.conftest import make_member
@@ -47,7 +48,12 @@ def foreign_world(tenant):
                                    kinds=["trade"], format="csv", date_from=datetime.date(2026, 1, 1),
                                    date_to=datetime.date(2026, 1, 2))
     token, _ = api_token_create(tenant=tenant, user=owner, name="foreign")
+    credential = ExchangeCredential.objects.create(tenant=tenant, exchange="kucoin", client_id="foreign",
+                                                   authorize_base_url="https://www.kucoin.test",
+                                                   api_base_url="https://api.kucoin.test")
+    credential.logo.save("foreign.png", ContentFile(b"\x89PNG\r\n\x1a\n" + bytes(24)))  # one to find, if it leaked
     return {"connection_id": connection.pk, "withdrawal_id": withdrawal.pk, "job_id": job.pk,
+            "credential_id": credential.pk,
             # API routes say <pk> after the collection's name
             "connections": connection.pk, "withdrawals": withdrawal.pk, "exports": job.pk, "tokens": token.pk}
 
