@@ -67,6 +67,22 @@ def connect_kucoin(page, account, *, withdrawal: bool = True):
     expect(page.get_by_text("KuCoin is connected.")).to_be_visible()
 
 
+def connect_at_sandbox(page, exchange_id: str, account, *, permissions: tuple[str, ...] = ()):
+    """Dashboard → Connect → (the permissions to tick) → the sandbox's sign-in and consent → back, connected."""
+    from connectors.exchanges import EXCHANGES
+
+    name = EXCHANGES[exchange_id].name
+    page.locator(f'[data-exchange="{exchange_id}"]').get_by_role("link", name=f"Connect {name}").click()
+    for permission in permissions:
+        page.get_by_label(permission, exact=True).check()
+    page.get_by_role("button", name=f"Continue to {name}").click()
+    page.fill("#email", account["email"])
+    page.fill("#password", account["password"])
+    page.click("#sign-in")
+    page.click("#approve")
+    expect(page.get_by_text(f"{name} is connected.")).to_be_visible()
+
+
 def sign_in(page, live_server, demo, role="member", tenant_name="Demo Broker"):
     tenant = next(t for t in demo["tenants"] if t["name"] == tenant_name)
     user = next(u for u in tenant["users"] if u["role"] == role)

@@ -3,9 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from connectors.exchanges import EXCHANGES
-
-from .conftest import sign_in
+from .conftest import connect_at_sandbox, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -15,16 +13,9 @@ pytestmark = pytest.mark.browser
                          ids=["desktop", "phone"])
 def test_each_exchange_connects_in_the_browser(live_server, page, demo, exchange_id, viewport):
     page.set_viewport_size(viewport)
-    name = EXCHANGES[exchange_id].name
     account = demo["sandbox_accounts"][exchange_id][0]
     sign_in(page, live_server, demo)
     card = page.locator(f'[data-exchange="{exchange_id}"]')
-    card.get_by_role("link", name=f"Connect {name}").click()
-    page.get_by_role("button", name=f"Continue to {name}").click()
-    page.fill("#email", account["email"])
-    page.fill("#password", account["password"])
-    page.click("#sign-in")
-    page.click("#approve")
-    expect(page.get_by_text(f"{name} is connected.")).to_be_visible()
+    connect_at_sandbox(page, exchange_id, account)
     expect(card.locator(".status")).to_have_text("Active")
     expect(card.locator('tr[data-currency="BTC"]')).to_be_visible()

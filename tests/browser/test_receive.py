@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from broker_portal.models import AuditEvent
 from connectors.exchanges import EXCHANGES
 
-from .conftest import sign_in
+from .conftest import connect_at_sandbox, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -21,17 +21,8 @@ NETWORKS = {
 
 
 def connect(page, exchange_id, account):
-    name = EXCHANGES[exchange_id].name
-    page.locator(f'[data-exchange="{exchange_id}"]').get_by_role("link", name=f"Connect {name}").click()
-    if exchange_id == "kraken":
-        # Kraken's DepositMethods needs the key's Deposit permission (spot-rest openapi_v3.yaml).
-        page.get_by_label("Deposit", exact=True).check()
-    page.get_by_role("button", name=f"Continue to {name}").click()
-    page.fill("#email", account["email"])
-    page.fill("#password", account["password"])
-    page.click("#sign-in")
-    page.click("#approve")
-    expect(page.get_by_text(f"{name} is connected.")).to_be_visible()
+    # Kraken's DepositMethods needs the key's Deposit permission (spot-rest openapi_v3.yaml).
+    connect_at_sandbox(page, exchange_id, account, permissions=("Deposit",) if exchange_id == "kraken" else ())
 
 
 def no_sideways_scroll(page) -> bool:
