@@ -2,7 +2,7 @@
 
 from connectors.exchanges import EXCHANGES
 
-from .models import ExchangeCredential, Tenant, User
+from .models import ExchangeCredential, Membership, Tenant, User
 
 
 def tenant_offered_exchanges(*, tenant: Tenant) -> list[dict]:
@@ -29,3 +29,10 @@ def user_belongs_to_tenant_only(*, user: User, tenant: Tenant) -> bool:
     broker would take over (or erase) the person's access at another.
     """
     return not user.is_superuser and not user.memberships.exclude(tenant=tenant).exists()
+
+
+def broker_admin_emails(*, tenant_id: int) -> list[str]:
+    """Where alerts for a tenant's broker admins go: its active admins' addresses."""
+    return sorted(Membership.objects.filter(tenant_id=tenant_id, role=Membership.Role.BROKER_ADMIN,
+                                            user__is_active=True).exclude(user__email="")
+                  .values_list("user__email", flat=True))

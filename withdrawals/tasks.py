@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 
-from broker_portal.models import Membership
+from broker_portal.selectors import broker_admin_emails
 
 from connectors.base.api import ExchangeAPIError
 from connectors.base.http import ExchangeUnavailable
@@ -39,9 +39,7 @@ def notify_broker_admins_of_limit_refusal(self, withdrawal_id: int, limit_id: in
     limit = WithdrawalLimit.objects.filter(pk=limit_id).first()
     if withdrawal is None or limit is None:
         return
-    admins = sorted(Membership.objects.filter(tenant_id=withdrawal.tenant_id, role=Membership.Role.BROKER_ADMIN,
-                                              user__is_active=True).exclude(user__email="")
-                    .values_list("user__email", flat=True))
+    admins = broker_admin_emails(tenant_id=withdrawal.tenant_id)
     if not admins:
         return
     context = {"withdrawal": withdrawal, "limit": limit, "value_usdt": value_usdt, "tenant": withdrawal.tenant,

@@ -113,6 +113,7 @@ INSTALLED_APPS = [
     "withdrawals",
     "exports",
     "deposits",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -299,6 +300,8 @@ CELERY_BEAT_SCHEDULE = {
     "connectors-api-key-health": {"task": "connectors.tasks.sweep_api_key_health", "schedule": 3600.0},
     "exports-sync-history": {"task": "exports.tasks.sync_all_connections", "schedule": 3600.0},
     "exports-fail-stalled": {"task": "exports.tasks.fail_stalled_exports", "schedule": 60.0},
+    "webhooks-sweep-deliveries": {"task": "webhooks.tasks.sweep_deliveries",
+                                  "schedule": float(env("WEBHOOK_SWEEP_SECONDS", "30"))},
 }
 
 # Probes and metrics (monitoring/). /readyz fails when beat's heartbeat (sent every minute, run by a worker) is
@@ -342,6 +345,21 @@ WITHDRAWAL_PREVIEW_TTL_SECONDS = int(env("WITHDRAWAL_PREVIEW_TTL_SECONDS", "300"
 # KuCoin submit that got no answer can no longer execute, and is declared unsent.
 WITHDRAWAL_EXCHANGE_TRANSACTION_TTL_SECONDS = int(env("WITHDRAWAL_EXCHANGE_TRANSACTION_TTL_SECONDS", "600"))
 WITHDRAWAL_STEP_UP_TTL_SECONDS = int(env("WITHDRAWAL_STEP_UP_TTL_SECONDS", "600"))
+
+# Webhooks (webhooks/): a delivery is done on a 2xx within WEBHOOK_TIMEOUT_SECONDS; otherwise it is retried after
+# WEBHOOK_RETRY_BASE_SECONDS, doubling up to WEBHOOK_RETRY_MAX_SECONDS (with jitter), for at least
+# WEBHOOK_RETRY_HOURS. An endpoint failing for WEBHOOK_PAUSE_AFTER_DAYS is paused and its tenant's admins told. A
+# rotated secret keeps signing beside the new one for WEBHOOK_SECRET_OVERLAP_HOURS. One worker at a time delivers
+# to an endpoint, for WEBHOOK_DRAIN_SECONDS before it queues the rest behind other work. With
+# WEBHOOK_URLS_PUBLIC_ONLY (always in production) endpoints must be https and resolve to public addresses only.
+WEBHOOK_TIMEOUT_SECONDS = float(env("WEBHOOK_TIMEOUT_SECONDS", "10"))
+WEBHOOK_RETRY_BASE_SECONDS = float(env("WEBHOOK_RETRY_BASE_SECONDS", "30"))
+WEBHOOK_RETRY_MAX_SECONDS = float(env("WEBHOOK_RETRY_MAX_SECONDS", "7200"))
+WEBHOOK_RETRY_HOURS = float(env("WEBHOOK_RETRY_HOURS", "24"))
+WEBHOOK_PAUSE_AFTER_DAYS = float(env("WEBHOOK_PAUSE_AFTER_DAYS", "3"))
+WEBHOOK_SECRET_OVERLAP_HOURS = float(env("WEBHOOK_SECRET_OVERLAP_HOURS", "24"))
+WEBHOOK_DRAIN_SECONDS = float(env("WEBHOOK_DRAIN_SECONDS", "20"))
+WEBHOOK_URLS_PUBLIC_ONLY = env_bool("WEBHOOK_URLS_PUBLIC_ONLY", True)
 
 # The exchange sandbox is mounted inside the portal only where this is on (tests).
 EXCHANGE_SANDBOX = env_bool("EXCHANGE_SANDBOX", False)

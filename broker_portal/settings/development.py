@@ -21,6 +21,8 @@ EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBac
 EXCHANGE_SANDBOX = env_bool("EXCHANGE_SANDBOX", False)
 if EXCHANGE_SANDBOX:
     INSTALLED_APPS = [*INSTALLED_APPS, "sandbox"]  # noqa: F405
+# The demo's receivers run on loopback.
+WEBHOOK_URLS_PUBLIC_ONLY = env_bool("WEBHOOK_URLS_PUBLIC_ONLY", False)
 EXCHANGE_SANDBOX_URL = env("EXCHANGE_SANDBOX_URL", f"http://localhost:{env('SANDBOX_PORT', '8001')}/sandbox")
 
 # A broker that needs no server: kombu's filesystem transport under var/.

@@ -29,6 +29,7 @@ CSRF_COOKIE_SECURE = True
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https"
 
 EXCHANGE_HOSTS_ENFORCED = True  # connectors/base/hosts.py: never off in production
+WEBHOOK_URLS_PUBLIC_ONLY = True  # webhooks/services.py: https to public addresses only, never off in production
 
 # One JSON object per line, for the log pipeline; LOG_FORMAT=plain to read it in a terminal.
 LOG_FORMAT = env("LOG_FORMAT", "json")

@@ -22,3 +22,5 @@ STORAGES = {
 }
 WHITENOISE_AUTOREFRESH = True
 CELERY_BROKER_URL = env("CELERY_BROKER_URL")
+# The tests' webhook receivers listen on loopback over http.
+WEBHOOK_URLS_PUBLIC_ONLY = False

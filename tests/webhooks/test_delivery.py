@@ -1,0 +1,93 @@
+"""Deliveries as a receiver sees them: Standard Webhooks headers its own library verifies, retries that keep the
+webhook-id, at least 24 hours of backoff, pausing, and the outbox written with the change or not at all."""
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.db import transaction
+from django.utils import timezone
+from standardwebhooks import Webhook, WebhookVerificationError
+
+from broker_portal.models import AuditEvent
+from webhooks import delivery, services
+from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+
+from .conftest import make_endpoint
+
+CONNECTED = {"connection_id": 7, "user_id": 3, "exchange": "kucoin", "server": "", "permissions": ["General"]}
+
+pytestmark = pytest.mark.django_db
+
+
+def record(tenant, type="connection.connected", payload=None):
+    with transaction.atomic():
+        return services.event_record(tenant=tenant, type=type, payload=payload or CONNECTED)
+
+
+def test_the_receiver_verifies_the_delivery_with_the_standardwebhooks_library(tenant, receiver, fast_retries):
+    inbox = receiver()
+    endpoint, secret = make_endpoint(tenant, inbox.url)
+    record(tenant)
+    assert delivery.endpoint_deliver_due(endpoint_id=endpoint.pk) == 1
+
+    [request] = inbox.received
+    payload = Webhook(secret).verify(request["body"], request["headers"])
+    assert payload["type"] == "connection.connected" and payload["data"] == CONNECTED
+    assert request["headers"]["webhook-id"].startswith("msg_")
+    assert request["headers"]["webhook-signature"].startswith("v1,")
+    # Another secret (another endpoint's, or a guess) does not verify it; nor does a changed body.
+    with pytest.raises(WebhookVerificationError):
+        Webhook(services.new_secret()).verify(request["body"], request["headers"])
+    with pytest.raises(WebhookVerificationError):
+        Webhook(secret).verify(request["body"].replace(b"kucoin", b"okx"), request["headers"])
+    row = WebhookDelivery.objects.get()
+    assert (row.status, row.attempts, row.response_code) == ("succeeded", 1, 200)
+    assert row.webhook_id == request["headers"]["webhook-id"] and row.response_ms is not None
+
+
+def test_five_failures_then_success_is_one_successful_delivery_with_the_same_webhook_id(tenant, receiver,
+                                                                                       fast_retries):
+    inbox = receiver()
+    inbox.answers = [500, 502, 503, 429, 404]
+    endpoint, secret = make_endpoint(tenant, inbox.url)
+    record(tenant)
+    delivery.endpoint_deliver_due(endpoint_id=endpoint.pk)
+
+    assert [request["status"] for request in inbox.received] == [500, 502, 503, 429, 404, 200]
+    assert len({request["headers"]["webhook-id"] for request in inbox.received}) == 1
+    for request in inbox.received:
+        Webhook(secret).verify(request["body"], request["headers"])
+    row = WebhookDelivery.objects.get()
+    assert (row.status, row.attempts, row.response_code, row.last_error) == ("succeeded", 6, 200, "")
+    assert WebhookDelivery.objects.filter(status="succeeded").count() == 1
+    # Nothing more is due: another turn sends nothing.
+    assert delivery.endpoint_deliver_due(endpoint_id=endpoint.pk) == 0
+    assert len(inbox.received) == 6
+
+
+def test_retries_back_off_exponentially_with_jitter_for_at_least_24_hours(tenant, receiver, settings):
+    inbox = receiver()
+    inbox.answers = [500] * 100
+    endpoint, _ = make_endpoint(tenant, inbox.url)
+    record(tenant)
+    row = WebhookDelivery.objects.get()
+    delays = [delivery.retry_delay(attempt).total_seconds() for attempt in range(1, 12)]
+    assert 22 <= delays[0] <= 38 and 45 <= delays[1] <= 75 and 90 <= delays[2] <= 150
+    assert all(delay <= 7200 * 1.25 for delay in delays)
+    assert len({round(delivery.retry_delay(3).total_seconds(), 3) for _ in range(10)}) > 1  # jitter
+
+    # Attempt after attempt, each when due: the last one fails only once 24 hours have gone by.
+    now = row.retry_from
+    while row.status == "pending":
+        assert now - row.retry_from < timedelta(hours=27)
+        answer = delivery.Answer(code=500, ms=3, error="Answered 500.")
+        WebhookDelivery.objects.filter(pk=row.pk).update(attempts=row.attempts + 1)
+        delivery.delivery_record_answer(delivery_id=row.pk, answer=answer, now=now)
+        row.refresh_from_db()
+        if row.next_attempt_at:
+            assert row.next_attempt_at > now
+            now = row.next_attempt_at
+    assert row.status == "failed" and now - row.retry_from >= timedelta(hours=24)
+    assert 15 <= row.attempts <= 30
