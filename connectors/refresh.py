@@ -42,6 +42,8 @@ from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from broker_portal.audit import record_audit_event
+from webhooks.events import connection_data
+from webhooks.services import event_record
 from broker_portal.event_metrics import EventHistogram
 from broker_portal.models import ExchangeCredential
 from broker_portal.prepared_sql import PreparedLookup, update_fields
@@ -310,6 +312,8 @@ def connection_mark_needs_reauthorization(*, connection: ExchangeConnection, rea
     connection.save(update_fields=["status", "last_error", "next_refresh_attempt_at", "updated_at"])
     record_audit_event(tenant=connection.tenant, action="connection.needs_reauthorization", target=connection,
                        details={"exchange": connection.exchange, "reason": reason})
+    event_record(tenant=connection.tenant_id, type="connection.needs_reauthorization",
+                 payload=connection_data(connection, reason=reason))
     logger.warning("connection %s needs reauthorization (%s)", connection.pk, reason)
     _notify(connection.pk, "needs_reauthorization")
     return RefreshResult(Outcome.NEEDS_REAUTHORIZATION)
@@ -323,6 +327,8 @@ def _warn_lapse(connection: ExchangeConnection, now: datetime) -> None:
     record_audit_event(tenant=connection.tenant, action="connection.refresh_lapsing", target=connection,
                        details={"exchange": connection.exchange,
                                 "refresh_expires_at": connection.refresh_expires_at.isoformat()})
+    event_record(tenant=connection.tenant_id, type="connection.refresh_lapse_warning",
+                 payload=connection_data(connection, refresh_expires_at=connection.refresh_expires_at))
     _notify(connection.pk, "refresh_lapsing")
 
 

@@ -5,6 +5,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from broker_portal.audit import record_audit_event
+from webhooks.events import connection_data
+from webhooks.services import event_record
 from broker_portal.models import ExchangeCredential
 
 from .base.api import AccessTokenExpired, ApiKeyRefused, ExchangeAPIError
@@ -138,6 +140,9 @@ def connection_authorize(*, provider: ExchangeProvider, request, code: str, stat
         record_audit_event(tenant=request.tenant, action="connection.connected" if created else "connection.reconnected",
                            target=connection, request=request,
                            details={"exchange": provider.id, "permissions": granted, "api_key": bool(api_key)})
+        # Connected again in place (the same row): to a broker, the connection is repaired.
+        event_record(tenant=request.tenant, type="connection.connected" if created else "connection.repaired",
+                     payload=connection_data(connection, permissions=granted))
     if replaced is not None and not api.one_key_per_user and (not api_key or api_key.key != replaced.api_key):
         previous_api_key_delete(api=api, provider=provider, access_token=token.access_token, previous=replaced,
                                 request=request)
@@ -190,6 +195,8 @@ def connection_lost_api_key(*, connection: ExchangeConnection, request) -> None:
         connection.save()
         record_audit_event(tenant=connection.tenant, action="connection.api_key_lost", target=connection,
                            request=request, details={"exchange": connection.exchange})
+        event_record(tenant=connection.tenant_id, type="connection.needs_reauthorization",
+                     payload=connection_data(connection, reason="api key lost"))
 
 
 def previous_api_key_delete(*, api, provider: ExchangeProvider, access_token: str, previous: ExchangeConnection,
@@ -261,6 +268,7 @@ def connection_secrets_wipe(*, connection: ExchangeConnection, request, remote: 
         connection.save()
         record_audit_event(tenant=connection.tenant, action="connection.disconnected", target=connection,
                            request=request, details={"exchange": connection.exchange, **remote})
+        event_record(tenant=connection.tenant_id, type="connection.disconnected", payload=connection_data(connection))
     connection.remote_cleanup = {**remote, "hint": hint}
     return connection
 

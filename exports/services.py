@@ -26,6 +26,8 @@ from connectors.exchanges import history_source
 from connectors.models import ExchangeConnection
 from connectors.refresh import call_with_fresh_token
 from connectors.selectors import exchange_api
+from webhooks.events import connection_data
+from webhooks.services import event_record
 
 from .formats import FIELDS, FORMATS, open_writer
 from .models import ExportFormat, ExportJob, HistoryEntry, HistoryKind, SyncState
@@ -114,7 +116,10 @@ def sync_history_kind(*, source: HistorySource, api, connection: ExchangeConnect
             reach_ms = page[2] if len(page) > 2 else None
             rows = [source.normalize(kind, item) for item in items]
         except Exception as error:
-            SyncState.objects.filter(pk=state.pk).update(last_error=str(error)[:500])
+            with transaction.atomic():
+                SyncState.objects.filter(pk=state.pk).update(last_error=str(error)[:500])
+                event_record(tenant=connection.tenant_id, type="history.sync_failed",
+                             payload=connection_data(connection, kind=kind, error=str(error)[:500]))
             raise
         with transaction.atomic():
             stored, updated = store_history(connection=connection, kind=kind, rows=rows)
@@ -131,6 +136,8 @@ def sync_history_kind(*, source: HistorySource, api, connection: ExchangeConnect
                 cover(state=state, source=source, kind=kind, cursor=cursor)
                 state.last_synced_at = timezone.now()
                 state.last_error = ""
+                event_record(tenant=connection.tenant_id, type="history.synced",
+                             payload=connection_data(connection, kind=kind, rows_added=added))
             state.save()
         if done:
             return added
@@ -308,11 +315,16 @@ def export_run(*, job: ExportJob, use_copy: bool | None = None) -> ExportJob:
         raise
     finished = timezone.now()
     written = sum(counts.values())
-    ExportJob.objects.filter(pk=job.pk).update(
-        status=ExportJob.Status.DONE, rows_written=written, rows_total=written, row_counts=counts, sha256=digest,
-        size_bytes=size, finished_at=finished, expires_at=finished + timedelta(hours=settings.EXPORTS_LINK_HOURS),
-    )
-    job.refresh_from_db()
+    with transaction.atomic():
+        ExportJob.objects.filter(pk=job.pk).update(
+            status=ExportJob.Status.DONE, rows_written=written, rows_total=written, row_counts=counts,
+            sha256=digest, size_bytes=size, finished_at=finished,
+            expires_at=finished + timedelta(hours=settings.EXPORTS_LINK_HOURS),
+        )
+        job.refresh_from_db()
+        event_record(tenant=job.tenant_id, type="export.ready", payload={
+            "export_id": job.pk, "format": job.format, "rows": written, "sha256": digest,
+            "expires_at": job.expires_at})
     return job
 
 
@@ -426,9 +438,19 @@ def file_digest(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+@transaction.atomic
 def export_fail(*, job_id: int, error: str) -> None:
     ExportJob.objects.filter(pk=job_id).update(status=ExportJob.Status.FAILED, error=error[:500],
                                                finished_at=timezone.now())
+    export_record_failed(job_id=job_id)
+
+
+def export_record_failed(*, job_id: int) -> None:
+    """The ``export.failed`` event of a job just failed; inside the transaction that failed it."""
+    job = ExportJob.objects.filter(pk=job_id).values("tenant_id", "format", "error").first()
+    if job is not None:
+        event_record(tenant=job["tenant_id"], type="export.failed",
+                     payload={"export_id": job_id, "format": job["format"], "error": job["error"]})
 
 
 @transaction.atomic
@@ -449,9 +471,11 @@ def export_fail_if_abandoned(*, job: ExportJob, now=None) -> bool:
         return False
     message = ABANDONED_MESSAGE.format(hours=EXPORT_SOFT_TIME_LIMIT // 3600)
     # Only if still RUNNING: a run that finished meanwhile keeps its result.
-    if not ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.RUNNING).update(
-            status=ExportJob.Status.FAILED, error=message, finished_at=now, file_name=""):
-        return False
+    with transaction.atomic():
+        if not ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.RUNNING).update(
+                status=ExportJob.Status.FAILED, error=message, finished_at=now, file_name=""):
+            return False
+        export_record_failed(job_id=job.pk)
     if job.file_name:
         (exports_dir() / job.file_name).unlink(missing_ok=True)
     logger.warning("Export %s had been running since %s without a worker; failed", job.pk, started)
@@ -466,8 +490,13 @@ def exports_fail_stalled(*, now=None) -> int:
     failed = 0
     for job in ExportJob.objects.filter(status=ExportJob.Status.RUNNING, heartbeat_at__lt=cutoff):
         # Only if its heartbeat is still the stale one: a job that beat or finished meanwhile keeps running.
-        if ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.RUNNING, heartbeat_at=job.heartbeat_at).update(
-                status=ExportJob.Status.FAILED, error=STALLED_MESSAGE, finished_at=now, file_name=""):
+        with transaction.atomic():
+            stalled = ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.RUNNING,
+                                               heartbeat_at=job.heartbeat_at).update(
+                status=ExportJob.Status.FAILED, error=STALLED_MESSAGE, finished_at=now, file_name="")
+            if stalled:
+                export_record_failed(job_id=job.pk)
+        if stalled:
             if job.file_name:
                 (exports_dir() / job.file_name).unlink(missing_ok=True)
             logger.warning("Export %s lost its worker (last heartbeat %s); failed", job.pk, job.heartbeat_at)

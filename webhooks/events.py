@@ -131,3 +131,17 @@ def check_payload(name: str, payload: dict) -> None:
     missing = set(declared.required or declared.properties) - set(payload)
     if unknown or missing:
         raise ValueError(f"{name} payload: undeclared {sorted(unknown)}, missing {sorted(missing)}.")
+
+
+# --- the payloads of the portal's objects, built in one place -------------------------------------------------
+
+
+def connection_data(connection, **extra) -> dict:
+    return {"connection_id": connection.pk, "user_id": connection.user_id, "exchange": connection.exchange,
+            "server": connection.server_slug, **extra}
+
+
+def withdrawal_data(withdrawal, **extra) -> dict:
+    return {"withdrawal_id": withdrawal.pk, "connection_id": withdrawal.connection_id,
+            "user_id": withdrawal.user_id, "exchange": withdrawal.exchange, "currency": withdrawal.currency,
+            "chain": withdrawal.chain, "amount": str(withdrawal.amount), **extra}

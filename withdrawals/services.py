@@ -24,6 +24,8 @@ from connectors.base.api import ExchangeAPIError
 from connectors.base.http import ExchangeUnavailable
 from connectors.models import ExchangeConnection
 from connectors.selectors import exchange_api
+from webhooks.events import withdrawal_data
+from webhooks.services import event_record
 
 from . import fees
 from connectors.exchanges import withdrawal_hooks
@@ -401,6 +403,9 @@ def withdrawal_record_limit_refusal(*, refusal: BrokerLimitExceeded, request=Non
         _audit(refusal.withdrawal, "refused_by_limit", request, limit_id=limit.pk, scope=limit.scope,
                max_usdt=str(limit.max_usdt), window_hours=limit.window_hours, used_usdt=str(refusal.used_usdt),
                value_usdt=str(refusal.value_usdt))
+        event_record(tenant=refusal.withdrawal.tenant_id, type="withdrawal.limit_refused", payload=withdrawal_data(
+            refusal.withdrawal, limit_id=limit.pk, scope=limit.scope, max_usdt=str(limit.max_usdt),
+            window_hours=limit.window_hours, value_usdt=str(refusal.value_usdt)))
         withdrawal_id, limit_id, value = refusal.withdrawal.pk, limit.pk, str(refusal.value_usdt)
         transaction.on_commit(lambda: notify_broker_admins_of_limit_refusal.delay(withdrawal_id, limit_id, value))
 
@@ -518,11 +523,26 @@ def withdrawal_submit(*, withdrawal_id: int, tenant, user, codes: dict, request=
     return locked
 
 
+def _record_submitted(withdrawal: Withdrawal) -> None:
+    event_record(tenant=withdrawal.tenant_id, type="withdrawal.submitted",
+                 payload=withdrawal_data(withdrawal, exchange_withdrawal_id=withdrawal.exchange_withdrawal_id))
+
+
+def transaction_hash(withdrawal: Withdrawal) -> str | None:
+    """The chain's hash, where the synced history of the exchange's withdrawals has shown it."""
+    from exports.models import HistoryEntry
+
+    return HistoryEntry.objects.filter(connection_id=withdrawal.connection_id, kind="withdrawal",
+                                       external_id=withdrawal.exchange_withdrawal_id).exclude(txid="").values_list(
+        "txid", flat=True).first()
+
+
 def _mark_processing(withdrawal: Withdrawal, exchange_id: str) -> None:
     withdrawal.state, withdrawal.exchange_withdrawal_id = State.PROCESSING, exchange_id
     withdrawal.submitted_at, withdrawal.last_error = timezone.now(), ""
     withdrawal.exchange_transaction_id = ""  # spent
     withdrawal.save()
+    _record_submitted(withdrawal)
     _enqueue_poll(withdrawal.pk, countdown=5)
 
 
@@ -660,6 +680,9 @@ def withdrawal_refresh_status(*, withdrawal_id: int) -> Withdrawal:
             locked.completed_at = timezone.now()
             locked.save()
             _audit(locked, "succeeded" if status.succeeded else "failed", exchange_status=status.raw)
+            event_record(tenant=locked.tenant_id, type="withdrawal.status_changed", payload=withdrawal_data(
+                locked, state=locked.state, previous_state=State.PROCESSING, exchange_status=status.raw,
+                exchange_withdrawal_id=locked.exchange_withdrawal_id, transaction_hash=transaction_hash(locked)))
         else:
             locked.save(update_fields=["exchange_status", "last_polled_at", "updated_at"])
     return locked

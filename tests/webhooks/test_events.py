@@ -1,0 +1,119 @@
+"""Events are recorded by the services that make the change, in its transaction, for the endpoints that want
+them, with payloads that carry declared fields only (ids, never a secret)."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from connectors.models import ExchangeConnection
+from connectors.refresh import connection_mark_needs_reauthorization, connection_warn_refresh_lapse
+from connectors.services import connection_secrets_wipe
+from exports.models import ExportJob
+from exports.services import export_fail
+from webhooks import services
+from webhooks.events import CATALOGUE, check_payload
+from webhooks.models import WebhookDelivery, WebhookEvent
+
+from .conftest import make_endpoint
+
+pytestmark = pytest.mark.django_db
+
+ISSUE_EVENTS = {
+    "connection.connected", "connection.needs_reauthorization", "connection.repaired", "connection.disconnected",
+    "connection.refresh_lapse_warning", "withdrawal.submitted", "withdrawal.status_changed",
+    "withdrawal.limit_refused", "history.synced", "history.sync_failed", "export.ready", "export.failed"}
+
+
+def test_the_catalogue_has_every_event_with_a_schema_and_no_secret_field():
+    assert set(CATALOGUE) == ISSUE_EVENTS
+    secretish = ("token", "secret", "key", "passphrase", "password", "address", "destination")
+    for event in CATALOGUE.values():
+        schema = event.data_schema
+        assert schema["properties"] and schema["additionalProperties"] is False
+        assert not [name for name in schema["properties"] if any(word in name for word in secretish)], event.name
+    assert "transaction_hash" in CATALOGUE["withdrawal.status_changed"].properties
+    assert "exchange_withdrawal_id" in CATALOGUE["withdrawal.status_changed"].properties
+
+
+def test_a_payload_with_an_undeclared_field_is_refused_before_anything_is_written(tenant):
+    make_endpoint(tenant, "http://127.0.0.1:9/hooks")
+    payload = {"connection_id": 1, "user_id": 1, "exchange": "kucoin", "server": "", "access_token": "x"}
+    with pytest.raises(ValueError, match="access_token"):
+        services.event_record(tenant=tenant, type="connection.disconnected", payload=payload)
+    with pytest.raises(ValueError, match="missing"):
+        check_payload("connection.disconnected", {"connection_id": 1})
+    with pytest.raises(ValueError, match="catalogue"):
+        check_payload("connection.exploded", {})
+    assert not WebhookEvent.objects.exists()
+
+
+@pytest.fixture
+def connection(tenant, member):
+    return ExchangeConnection.objects.create(
+        tenant=tenant, user=member, exchange="kucoin", exchange_account_id="acct-1", permissions=["General"],
+        access_token="access-secret-value", refresh_token="refresh-secret-value",
+        access_expires_at=timezone.now() + timedelta(hours=1),
+        refresh_expires_at=timezone.now() + timedelta(hours=20))
+
+
+def payloads(type_):
+    return [event.payload for event in WebhookEvent.objects.filter(type=type_)]
+
+
+def test_connection_services_record_their_events_for_the_endpoints_that_want_them(tenant, other_tenant,
+                                                                                connection):
+    everything, _ = make_endpoint(tenant, "http://127.0.0.1:9/all")
+    only_disconnects, _ = make_endpoint(tenant, "http://127.0.0.1:9/gone", ["connection.disconnected"])
+    elsewhere, _ = make_endpoint(other_tenant, "http://127.0.0.1:9/other")
+    ids = {"connection_id": connection.pk, "user_id": connection.user_id, "exchange": "kucoin", "server": ""}
+
+    with transaction.atomic():
+        connection_mark_needs_reauthorization(connection=connection, reason="invalid_grant")
+    assert payloads("connection.needs_reauthorization") == [{**ids, "reason": "invalid_grant"}]
+
+    ExchangeConnection.objects.filter(pk=connection.pk).update(status="active")
+    assert connection_warn_refresh_lapse(connection_id=connection.pk)
+    [lapse] = payloads("connection.refresh_lapse_warning")
+    assert lapse["refresh_expires_at"].startswith(str(connection.refresh_expires_at.year))
+
+    connection_secrets_wipe(connection=connection, request=None, remote={}, hint="")
+    assert payloads("connection.disconnected") == [ids]
+
+    by_endpoint = {endpoint.pk: sorted(WebhookDelivery.objects.filter(endpoint=endpoint)
+                                       .values_list("event__type", flat=True))
+                   for endpoint in (everything, only_disconnects, elsewhere)}
+    assert by_endpoint == {
+        everything.pk: ["connection.disconnected", "connection.needs_reauthorization",
+                        "connection.refresh_lapse_warning"],
+        only_disconnects.pk: ["connection.disconnected"],
+        elsewhere.pk: []}
+    for event in WebhookEvent.objects.all():
+        assert "secret-value" not in str(event.payload)
+
+
+def test_an_event_rolls_back_with_its_change_and_paused_endpoints_get_none(tenant, connection):
+    paused, _ = make_endpoint(tenant, "http://127.0.0.1:9/paused")
+    services.endpoint_update(endpoint=paused, enabled=False)
+    enabled, _ = make_endpoint(tenant, "http://127.0.0.1:9/on")
+    with pytest.raises(RuntimeError):
+        with transaction.atomic():
+            connection_mark_needs_reauthorization(connection=connection, reason="invalid_grant")
+            raise RuntimeError("the change fails after the event was recorded")
+    assert not WebhookEvent.objects.exists()
+    connection.refresh_from_db()
+    assert connection.status == "active"
+
+    with transaction.atomic():
+        connection_mark_needs_reauthorization(connection=connection, reason="invalid_grant")
+    assert list(WebhookDelivery.objects.values_list("endpoint_id", flat=True)) == [enabled.pk]
+
+
+def test_a_failed_export_records_export_failed(tenant, broker_admin):
+    make_endpoint(tenant, "http://127.0.0.1:9/hooks", ["export.failed"])
+    job = ExportJob.objects.create(tenant=tenant, requested_by=broker_admin, scope="tenant", kinds=["ledger"],
+                                   format="csv", date_from="2026-01-01", date_to="2026-02-01")
+    export_fail(job_id=job.pk, error="The export failed: OSError")
+    assert payloads("export.failed") == [{"export_id": job.pk, "format": "csv",
+                                          "error": "The export failed: OSError"}]
