@@ -1,7 +1,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from . import pages, views, views_deposits, views_money
+from . import pages, views, views_deposits, views_money, views_webhooks
 
 v1 = [
     path("connections/", views.ConnectionList.as_view(), name="api-connections"),
@@ -24,6 +24,17 @@ v1 = [
     path("exports/<int:pk>/", views_money.ExportDetail.as_view(), name="api-export"),
     path("exports/<int:pk>/download/", views_money.ExportDownload.as_view(), name="api-export-download"),
     path("history-sync/", views_money.HistorySyncList.as_view(), name="api-history-sync"),
+    path("webhooks/", views_webhooks.EndpointListCreate.as_view(), name="api-webhooks"),
+    path("webhooks/event-types/", views_webhooks.EventTypeList.as_view(), name="api-webhook-event-types"),
+    path("webhooks/<int:pk>/", views_webhooks.EndpointDetail.as_view(), name="api-webhook"),
+    path("webhooks/<int:pk>/rotate-secret/", views_webhooks.EndpointRotateSecret.as_view(),
+         name="api-webhook-rotate-secret"),
+    path("webhooks/<int:pk>/test/", views_webhooks.EndpointTestFire.as_view(), name="api-webhook-test"),
+    path("webhooks/<int:pk>/deliveries/", views_webhooks.DeliveryList.as_view(), name="api-webhook-deliveries"),
+    path("webhooks/<int:pk>/deliveries/<int:delivery_pk>/replay/", views_webhooks.DeliveryReplay.as_view(),
+         name="api-webhook-delivery-replay"),
+    path("webhooks/<int:pk>/replay-failed/", views_webhooks.DeliveriesReplayFailed.as_view(),
+         name="api-webhook-replay-failed"),
 ]
 
 urlpatterns = [

@@ -389,7 +389,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.add_error_responses"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.add_error_responses",
+                             "webhooks.schema.add_event_schemas"],
     # Export requests and sync coverage both name kinds of history: one enum for both.
     "ENUM_NAME_OVERRIDES": {"HistoryKindEnum": "connectors.base.history.HistoryKind"},
 }
