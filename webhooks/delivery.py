@@ -162,6 +162,8 @@ def due_deliveries(endpoint_id: int, now: datetime):
 def endpoint_deliver_due(*, endpoint_id: int) -> int:
     """Send what is due to one endpoint, oldest first, for up to WEBHOOK_DRAIN_SECONDS. Returns the attempts
     made; queues the endpoint again (behind other work) if something is still due."""
+    # Off the queue: an event from now on queues the endpoint again, behind whatever else is waiting.
+    WebhookEndpoint.objects.filter(pk=endpoint_id).update(queued_until=None)
     until = endpoint_take(endpoint_id, timezone.now())
     if until is None:
         return 0
@@ -243,7 +245,8 @@ def endpoints_sweep(*, now: datetime | None = None, limit: int = 1000) -> int:
     queue lost (a Redis restart, a killed worker, a retry coming due) is so picked up within a sweep."""
     now = now or timezone.now()
     endpoint_ids = list(WebhookEndpoint.objects.filter(
-        Q(delivering_until__isnull=True) | Q(delivering_until__lt=now), status=WebhookEndpoint.Status.ENABLED,
+        Q(delivering_until__isnull=True) | Q(delivering_until__lt=now),
+        Q(queued_until__isnull=True) | Q(queued_until__lt=now), status=WebhookEndpoint.Status.ENABLED,
         deliveries__status=Status.PENDING, deliveries__next_attempt_at__lte=now)
         .values_list("pk", flat=True).distinct()[:limit])
     from .services import enqueue_endpoints

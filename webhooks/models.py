@@ -28,6 +28,8 @@ class WebhookEndpoint(models.Model):
     failing_since = models.DateTimeField(null=True, blank=True)
     # One worker at a time delivers to an endpoint (webhooks.delivery): who holds it holds it until then.
     delivering_until = models.DateTimeField(null=True, blank=True)
+    # A task for it is in the queue (until then, at the latest): one queued at a time, however many events.
+    queued_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

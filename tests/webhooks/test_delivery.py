@@ -1,7 +1,6 @@
 """Deliveries as a receiver sees them: Standard Webhooks headers its own library verifies, retries that keep the
 webhook-id, at least 24 hours of backoff, pausing, and the outbox written with the change or not at all."""
 
-import json
 from datetime import timedelta
 
 import pytest
@@ -91,3 +90,70 @@ def test_retries_back_off_exponentially_with_jitter_for_at_least_24_hours(tenant
             now = row.next_attempt_at
     assert row.status == "failed" and now - row.retry_from >= timedelta(hours=24)
     assert 15 <= row.attempts <= 30
+
+
+def test_an_endpoint_failing_for_days_is_paused_its_admins_told_and_nothing_is_lost(
+        tenant, broker_admin, receiver, fast_retries, django_capture_on_commit_callbacks):
+    from webhooks.tasks import notify_broker_admins_of_paused_endpoint
+
+    inbox = receiver()
+    inbox.answers = [503] * 10
+    endpoint, _ = make_endpoint(tenant, inbox.url)
+    record(tenant)
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=timezone.now() - timedelta(days=2))
+    row = WebhookDelivery.objects.get()
+    answer = delivery.Answer(code=503, ms=5, error="Answered 503.")
+    delivery.delivery_record_answer(delivery_id=row.pk, answer=answer)
+    assert WebhookEndpoint.objects.get(pk=endpoint.pk).status == "enabled"  # two days: not yet
+    record(tenant)  # another event, still waiting for its first attempt when the endpoint is paused
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        delivery.delivery_record_answer(delivery_id=row.pk, answer=answer,
+                                        now=timezone.now() + timedelta(days=1, minutes=1))
+    endpoint.refresh_from_db()
+    assert endpoint.status == "paused" and "3 days" in endpoint.paused_reason
+    assert AuditEvent.objects.filter(action="webhook.endpoint_paused", target_id=str(endpoint.pk)).exists()
+    assert len(callbacks) == 1
+    notify_broker_admins_of_paused_endpoint(endpoint.pk)
+    [message] = mail.outbox
+    assert message.to == [broker_admin.email] and endpoint.url in message.body
+    assert endpoint.secret not in message.body
+
+    # Paused: new events skip it and nothing is sent; what was pending waits for it to be enabled again, and
+    # what had given up (a day of retries) is replayed.
+    record(tenant)
+    assert WebhookDelivery.objects.count() == 2  # none for the event after the pause
+    waiting = WebhookDelivery.objects.get(status="pending")
+    assert WebhookDelivery.objects.get(pk=row.pk).status == "failed"
+    assert delivery.endpoint_deliver_due(endpoint_id=endpoint.pk) == 0
+    assert delivery.endpoints_sweep() == 0
+    inbox.answers = []
+    services.endpoint_update(endpoint=endpoint, enabled=True)
+    services.delivery_replay(delivery=WebhookDelivery.objects.get(pk=row.pk))
+    delivery.endpoint_deliver_due(endpoint_id=endpoint.pk)
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"succeeded"}
+    assert {request["headers"]["webhook-id"] for request in inbox.received[-2:]} == {row.webhook_id,
+                                                                                    waiting.webhook_id}
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since is None
+
+
+def test_a_slow_answer_or_a_redirect_is_not_a_delivery(tenant, receiver, fast_retries, settings):
+    settings.WEBHOOK_TIMEOUT_SECONDS = 0.5
+    inbox = receiver()
+    inbox.delay_seconds = 1.5
+    endpoint, _ = make_endpoint(tenant, inbox.url)
+    record(tenant)
+    row = WebhookDelivery.objects.get()
+    delivery.delivery_attempt(endpoint=endpoint, delivery=row)
+    row.refresh_from_db()
+    assert (row.status, row.attempts, row.response_code) == ("pending", 1, None)
+    assert "No answer within" in row.last_error and row.next_attempt_at is not None
+
+    inbox.delay_seconds = 0
+    inbox.answers = [302]
+    row.refresh_from_db()
+    delivery.delivery_attempt(endpoint=endpoint, delivery=row)
+    row.refresh_from_db()
+    assert (row.status, row.response_code, row.last_error) == ("pending", 302, "Answered 302.")
+    assert len(inbox.received) == 2
