@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 import requests
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from standardwebhooks import Webhook
 
@@ -36,6 +36,7 @@ from .services import signing_secrets
 logger = logging.getLogger(__name__)
 Status = WebhookDelivery.Status
 USER_AGENT = "BrokerPortal-Webhooks/1.0"
+BATCH = 20  # due deliveries read at once in a turn
 
 
 def timeout_seconds() -> float:
@@ -171,13 +172,19 @@ def endpoint_deliver_due(*, endpoint_id: int) -> int:
     deadline = time.monotonic() + float(settings.WEBHOOK_DRAIN_SECONDS)
     try:
         while time.monotonic() < deadline:
+            # Read again per batch: a broker admin may have paused it, or rotated its secret, meanwhile.
             endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id, status=WebhookEndpoint.Status.ENABLED).first()
-            delivery = (due_deliveries(endpoint_id, timezone.now()).select_related("event")
-                        .order_by("next_attempt_at", "pk").first()) if endpoint else None
-            if delivery is None:
+            batch = list(due_deliveries(endpoint_id, timezone.now()).select_related("event")
+                         .order_by("next_attempt_at", "pk")[:BATCH]) if endpoint else []
+            if not batch:
                 break
-            delivery_attempt(endpoint=endpoint, delivery=delivery)
-            attempts += 1
+            for delivery in batch:
+                if time.monotonic() >= deadline or endpoint.status != WebhookEndpoint.Status.ENABLED:
+                    break
+                delivery_attempt(endpoint=endpoint, delivery=delivery)
+                attempts += 1
+            if endpoint.status != WebhookEndpoint.Status.ENABLED:
+                break
     finally:
         endpoint_let_go(endpoint_id, until)
     if due_deliveries(endpoint_id, timezone.now()).filter(endpoint__status=WebhookEndpoint.Status.ENABLED).exists():
@@ -188,16 +195,28 @@ def endpoint_deliver_due(*, endpoint_id: int) -> int:
 
 
 def delivery_attempt(*, endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> Answer:
+    """One attempt, three queries where it succeeds. ``endpoint`` is kept up to date with what the attempt
+    learnt (failing since when, paused)."""
     now = timezone.now()
     # Counted before it is sent: an attempt whose worker died shows in the log too.
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=delivery.attempts + 1, last_attempt_at=now)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=F("attempts") + 1, last_attempt_at=now)
     answer = send(endpoint=endpoint, delivery=delivery, now=now)
-    delivery_record_answer(delivery_id=delivery.pk, answer=answer)
+    if not answer.ok:
+        endpoint.status, endpoint.failing_since = delivery_record_answer(delivery_id=delivery.pk, answer=answer)
+        return answer
+    # A success needs no lock: whatever happened to the row meanwhile (a replay), this event was delivered.
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        status=Status.SUCCEEDED, succeeded_at=timezone.now(), next_attempt_at=None, response_code=answer.code,
+        response_ms=answer.ms, last_error="")
+    if endpoint.failing_since is not None:
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
+        endpoint.failing_since = None
     return answer
 
 
 @transaction.atomic
-def delivery_record_answer(*, delivery_id: int, answer: Answer, now: datetime | None = None) -> None:
+def delivery_record_answer(*, delivery_id: int, answer: Answer, now: datetime | None = None) -> tuple[str, datetime]:
+    """Record an attempt's answer under the rows' locks; the endpoint's status and failing-since afterwards."""
     delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
     endpoint = WebhookEndpoint.objects.select_for_update().get(pk=delivery.endpoint_id)
     now = now or timezone.now()
@@ -206,6 +225,7 @@ def delivery_record_answer(*, delivery_id: int, answer: Answer, now: datetime | 
         delivery.status, delivery.succeeded_at, delivery.next_attempt_at = Status.SUCCEEDED, now, None
         if endpoint.failing_since is not None:
             WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
+            endpoint.failing_since = None
     else:
         if gives_up(delivery, now):
             delivery.status, delivery.next_attempt_at = Status.FAILED, None
@@ -214,6 +234,7 @@ def delivery_record_answer(*, delivery_id: int, answer: Answer, now: datetime | 
         endpoint_note_failure(endpoint=endpoint, now=now)
     delivery.save(update_fields=["status", "succeeded_at", "next_attempt_at", "response_code", "response_ms",
                                  "last_error"])
+    return endpoint.status, endpoint.failing_since or now
 
 
 def endpoint_note_failure(*, endpoint: WebhookEndpoint, now: datetime) -> None:

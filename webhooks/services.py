@@ -68,11 +68,13 @@ def enqueue_endpoints(endpoint_ids) -> None:
     from .tasks import deliver_endpoint
 
     now = timezone.now()
-    marked = WebhookEndpoint.objects.filter(Q(queued_until__isnull=True) | Q(queued_until__lt=now),
-                                            pk__in=list(endpoint_ids))
-    with transaction.atomic():
-        ids = list(marked.select_for_update(skip_locked=True).values_list("pk", flat=True))
-        WebhookEndpoint.objects.filter(pk__in=ids).update(queued_until=now + timedelta(seconds=hold_seconds()))
+    unmarked = Q(queued_until__isnull=True) | Q(queued_until__lt=now)
+    # One read where a task is queued already (the usual case after the first event); two processes that both
+    # find it unmarked queue two tasks, of which the second finds nothing to do.
+    ids = list(WebhookEndpoint.objects.filter(unmarked, pk__in=list(endpoint_ids)).values_list("pk", flat=True))
+    if not ids:
+        return
+    WebhookEndpoint.objects.filter(unmarked, pk__in=ids).update(queued_until=now + timedelta(seconds=hold_seconds()))
     for endpoint_id in ids:
         deliver_endpoint.delay(endpoint_id)
 
