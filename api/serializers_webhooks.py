@@ -6,6 +6,28 @@ from webhooks.events import CATALOGUE, EVENT_TYPE_CHOICES
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 
+class TextField(serializers.CharField):
+    """Text only: a number or a boolean where text belongs is refused, not turned into text."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class UrlField(TextField, serializers.URLField):
+    pass
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """true or false only, not "yes", "1" or 0."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
 class EndpointSerializer(serializers.ModelSerializer):
     enabled = serializers.SerializerMethodField()
     event_types = serializers.ListField(child=serializers.ChoiceField(choices=EVENT_TYPE_CHOICES),
@@ -39,18 +61,18 @@ class EndpointWithSecretSerializer(EndpointSerializer):
 
 
 class EndpointCreateInput(serializers.Serializer):
-    url = serializers.URLField(max_length=2000)
-    description = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    url = UrlField(max_length=2000)
+    description = TextField(max_length=200, required=False, allow_blank=True, default="")
     event_types = serializers.ListField(child=serializers.ChoiceField(choices=EVENT_TYPE_CHOICES), required=False,
                                         default=list, help_text="Empty (or left out) for every type.")
 
 
 class EndpointUpdateInput(serializers.Serializer):
-    url = serializers.URLField(max_length=2000, required=False)
-    description = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    url = UrlField(max_length=2000, required=False)
+    description = TextField(max_length=200, required=False, allow_blank=True)
     event_types = serializers.ListField(child=serializers.ChoiceField(choices=EVENT_TYPE_CHOICES), required=False)
-    enabled = serializers.BooleanField(required=False, help_text="false pauses it; true enables it again and "
-                                                                 "sends what waited.")
+    enabled = StrictBooleanField(required=False, help_text="false pauses it; true enables it again and sends "
+                                                           "what waited.")
 
 
 class DeliverySerializer(serializers.ModelSerializer):

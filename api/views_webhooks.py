@@ -3,6 +3,7 @@
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -21,6 +22,13 @@ from .views import IsBrokerAdmin, filters
 BROKER_ADMINS = [StaffMfaSetUp, IsBrokerAdmin]  # replaces the defaults, so names the MFA rule again
 
 
+class WebhookView(APIView):
+    """Broker admins only; JSON bodies only (a form's every value is text, so its types cannot be checked)."""
+
+    permission_classes = BROKER_ADMINS
+    parser_classes = [JSONParser]
+
+
 def own_endpoints(request) -> QuerySet:
     return WebhookEndpoint.objects.filter(tenant=request.tenant).order_by("pk")
 
@@ -33,10 +41,8 @@ def refused(error: services.WebhookError) -> DomainError:
     return DomainError(str(error))
 
 
-class EndpointListCreate(generics.ListAPIView):
+class EndpointListCreate(WebhookView, generics.ListAPIView):
     serializer_class = EndpointSerializer
-    permission_classes = BROKER_ADMINS
-
     def get_queryset(self):
         return own_endpoints(self.request)
 
@@ -53,9 +59,7 @@ class EndpointListCreate(generics.ListAPIView):
         return Response(EndpointWithSecretSerializer(endpoint).data, status=status.HTTP_201_CREATED)
 
 
-class EndpointDetail(APIView):
-    permission_classes = BROKER_ADMINS
-
+class EndpointDetail(WebhookView):
     @extend_schema(responses={200: EndpointSerializer})
     def get(self, request, pk):
         return Response(EndpointSerializer(own_endpoint(request, pk)).data)
@@ -77,9 +81,7 @@ class EndpointDetail(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class EndpointRotateSecret(APIView):
-    permission_classes = BROKER_ADMINS
-
+class EndpointRotateSecret(WebhookView):
     @extend_schema(request=None, responses={200: EndpointWithSecretSerializer})
     def post(self, request, pk):
         """A new secret, shown this once; the previous one signs beside it for WEBHOOK_SECRET_OVERLAP_HOURS."""
@@ -88,9 +90,7 @@ class EndpointRotateSecret(APIView):
         return Response(EndpointWithSecretSerializer(endpoint).data)
 
 
-class EndpointTestFire(APIView):
-    permission_classes = BROKER_ADMINS
-
+class EndpointTestFire(WebhookView):
     @extend_schema(request=None, responses={202: DeliverySerializer})
     def post(self, request, pk):
         """Send a ``webhook.test`` event to this endpoint; follow it in its deliveries."""
@@ -99,12 +99,10 @@ class EndpointTestFire(APIView):
 
 
 @extend_schema(parameters=[DeliveryFilter])
-class DeliveryList(generics.ListAPIView):
+class DeliveryList(WebhookView, generics.ListAPIView):
     """The endpoint's delivery log, newest first."""
 
     serializer_class = DeliverySerializer
-    permission_classes = BROKER_ADMINS
-
     def get_queryset(self):
         endpoint = own_endpoint(self.request, self.kwargs["pk"])
         query = filters(DeliveryFilter, self.request)
@@ -118,9 +116,7 @@ class DeliveryList(generics.ListAPIView):
         return deliveries
 
 
-class DeliveryReplay(APIView):
-    permission_classes = BROKER_ADMINS
-
+class DeliveryReplay(WebhookView):
     @extend_schema(request=None, responses={202: DeliverySerializer})
     def post(self, request, pk, delivery_pk):
         """Send this delivery again, with the same ``webhook-id``."""
@@ -131,9 +127,7 @@ class DeliveryReplay(APIView):
         return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
 
-class DeliveriesReplayFailed(APIView):
-    permission_classes = BROKER_ADMINS
-
+class DeliveriesReplayFailed(WebhookView):
     @extend_schema(request=ReplayFailedInput, responses={202: ReplayFailedOutput})
     def post(self, request, pk):
         """Send again every failed delivery of this endpoint whose event happened in [since, until)."""
@@ -147,9 +141,7 @@ class DeliveriesReplayFailed(APIView):
         return Response(ReplayFailedOutput({"replayed": count}).data, status=status.HTTP_202_ACCEPTED)
 
 
-class EventTypeList(APIView):
-    permission_classes = BROKER_ADMINS
-
+class EventTypeList(WebhookView):
     @extend_schema(responses={200: EventTypeSerializer(many=True)})
     def get(self, request):
         """The event catalogue: each type's meaning and the JSON Schema of its data."""

@@ -392,7 +392,10 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.add_error_responses",
                              "webhooks.schema.add_event_schemas"],
     # Export requests and sync coverage both name kinds of history: one enum for both.
-    "ENUM_NAME_OVERRIDES": {"HistoryKindEnum": "connectors.base.history.HistoryKind"},
+    "ENUM_NAME_OVERRIDES": {"HistoryKindEnum": "connectors.base.history.HistoryKind",
+                            "WebhookEventTypeEnum": "webhooks.events.EVENT_TYPE_CHOICES",
+                            "WebhookEndpointStatusEnum": "webhooks.models.WebhookEndpoint.Status",
+                            "WebhookDeliveryStatusEnum": "webhooks.models.WebhookDelivery.Status"},
 }
 
 # Logs: one line per event on stderr, every line through the secret redaction (broker_portal/logs.py) and with

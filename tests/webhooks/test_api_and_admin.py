@@ -214,3 +214,13 @@ def test_the_admin_adds_an_endpoint_shows_the_secret_once_and_replays_from_the_l
     assert WebhookDelivery.objects.get(endpoint=endpoint).status == "pending"
     assert WebhookDelivery.objects.get(endpoint=theirs).status == "failed"
     assert AuditEvent.objects.filter(tenant=tenant, action="webhook.endpoint_created").exists()
+
+
+def test_input_of_the_wrong_type_is_refused_not_converted(admin_api, tenant):
+    endpoint, _ = make_endpoint(tenant, "http://127.0.0.1:9/hooks")
+    assert admin_api.post("/api/v1/webhooks/", {"url": "https://0.com", "description": 0},
+                          format="json").status_code == 400
+    assert admin_api.patch(f"/api/v1/webhooks/{endpoint.pk}/", {"enabled": "no"}, format="json").status_code == 400
+    assert admin_api.patch(f"/api/v1/webhooks/{endpoint.pk}/", {"enabled": False}).status_code == 415  # a form
+    assert WebhookEndpoint.objects.get(pk=endpoint.pk).status == "enabled"
+    assert not WebhookEndpoint.objects.exclude(pk=endpoint.pk).exists()
