@@ -4,6 +4,8 @@ through ``services`` (which audit), and a secret is shown once, on a page no cac
 from django import forms
 from django.contrib import admin, messages
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils.html import format_html
 
 from broker_portal.admin import ReadOnlyAdminMixin, TenantScopedAdmin
 
@@ -47,7 +49,7 @@ def secrets_page(request, secrets, *, rotated: bool):
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(TenantScopedAdmin):
     form = EndpointForm
-    list_display = ["url", "status", "types", "failing_since", "paused_reason", "tenant"]
+    list_display = ["url", "status", "types", "failing_since", "paused_reason", "log", "tenant"]
     list_filter = ["status"]
     readonly_fields = ["status", "paused_reason", "failing_since", "previous_secret_expires_at", "created_at"]
     actions = ["rotate_secret", "test_fire"]
@@ -58,6 +60,11 @@ class WebhookEndpointAdmin(TenantScopedAdmin):
         if obj is not None:
             fields += self.readonly_fields
         return fields
+
+    @admin.display(description="Deliveries")
+    def log(self, obj) -> str:
+        url = reverse("admin:webhooks_webhookdelivery_changelist")
+        return format_html('<a href="{}?endpoint={}">Delivery log</a>', url, obj.pk)
 
     @admin.display(description="Events")
     def types(self, obj) -> str:

@@ -28,7 +28,7 @@ from django.utils import timezone
 from standardwebhooks import Webhook
 
 from broker_portal.audit import record_audit_event
-from connectors.base.http import PublicAddressAdapter
+from connectors.base.http import HostNotAllowed, PublicAddressAdapter
 
 from .models import WebhookDelivery, WebhookEndpoint
 from .services import signing_secrets
@@ -109,8 +109,10 @@ def send(*, endpoint: WebhookEndpoint, delivery: WebhookDelivery, now: datetime)
         return Answer(code=None, ms=elapsed_ms(started), error=f"No answer within {limit:g} s.")
     except requests.ConnectionError:
         return Answer(code=None, ms=elapsed_ms(started), error="The endpoint could not be reached.")
-    except Exception as error:  # the address policy (HostNotAllowed), a malformed answer, anything
+    except HostNotAllowed as error:  # the address policy, as the connection was made
         return Answer(code=None, ms=elapsed_ms(started), error=f"Not delivered: {str(error)[:200]}")
+    except Exception as error:  # a malformed answer, anything: its name only (a message may quote the URL)
+        return Answer(code=None, ms=elapsed_ms(started), error=f"Not delivered ({type(error).__name__}).")
     ms = elapsed_ms(started)
     if ms > limit * 1000:
         return Answer(code=response.status_code, ms=ms, error=f"Answered after more than {limit:g} s.")

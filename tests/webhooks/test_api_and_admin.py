@@ -204,7 +204,9 @@ def test_the_admin_adds_an_endpoint_shows_the_secret_once_and_replays_from_the_l
             services.event_record(tenant=owner, type="export.ready", payload={
                 "export_id": 1, "format": "csv", "rows": 3, "sha256": "ab", "expires_at": timezone.now()})
     WebhookDelivery.objects.update(status="failed")
-    log = admin_client.get("/admin/webhooks/webhookdelivery/?status__exact=failed")
+    listing = admin_client.get("/admin/webhooks/webhookendpoint/").content.decode()
+    assert f"/admin/webhooks/webhookdelivery/?endpoint={endpoint.pk}" in listing
+    log = admin_client.get(f"/admin/webhooks/webhookdelivery/?endpoint={endpoint.pk}&status__exact=failed")
     mine = WebhookDelivery.objects.get(endpoint=endpoint)
     assert mine.webhook_id in log.content.decode()
     assert WebhookDelivery.objects.get(endpoint=theirs).webhook_id not in log.content.decode()
