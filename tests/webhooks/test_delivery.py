@@ -157,3 +157,16 @@ def test_a_slow_answer_or_a_redirect_is_not_a_delivery(tenant, receiver, fast_re
     row.refresh_from_db()
     assert (row.status, row.response_code, row.last_error) == ("pending", 302, "Answered 302.")
     assert len(inbox.received) == 2
+
+
+def test_settings_that_break_the_delivery_promise_are_reported_at_start(settings):
+    from django.core import checks
+
+    settings.WEBHOOK_RETRY_HOURS = 6
+    settings.WEBHOOK_RETRY_BASE_SECONDS, settings.WEBHOOK_RETRY_MAX_SECONDS = 600, 60
+    ids = {message.id for message in checks.run_checks(include_deployment_checks=True)}
+    assert {"webhooks.W001", "webhooks.E001"} <= ids
+    settings.WEBHOOK_RETRY_HOURS, settings.WEBHOOK_RETRY_BASE_SECONDS = 24, 30
+    settings.WEBHOOK_RETRY_MAX_SECONDS = 7200
+    assert not {message.id for message in checks.run_checks(include_deployment_checks=True)
+                if message.id.startswith("webhooks.")}
