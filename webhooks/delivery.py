@@ -30,7 +30,7 @@ from standardwebhooks import Webhook
 from broker_portal.audit import record_audit_event
 from connectors.base.http import HostNotAllowed, PublicAddressAdapter
 
-from .models import WebhookDelivery, WebhookEndpoint
+from .models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from .services import signing_secrets
 
 logger = logging.getLogger(__name__)
@@ -260,7 +260,16 @@ def endpoint_note_failure(*, endpoint: WebhookEndpoint, now: datetime) -> None:
     transaction.on_commit(lambda: notify_broker_admins_of_paused_endpoint.delay(endpoint_id))
 
 
-# --- the sweep ------------------------------------------------------------------------------------------------
+# --- the sweep and housekeeping -------------------------------------------------------------------------------
+
+
+def events_delete_old(*, now: datetime | None = None) -> int:
+    """Delete events older than WEBHOOK_KEEP_DAYS whose every delivery is settled; one still pending (a paused
+    endpoint's) is kept, however old. Returns the events deleted."""
+    now = now or timezone.now()
+    old = WebhookEvent.objects.filter(created_at__lt=now - timedelta(days=float(settings.WEBHOOK_KEEP_DAYS)))
+    _, per_model = old.exclude(deliveries__status=Status.PENDING).delete()
+    return per_model.get(WebhookEvent._meta.label, 0)
 
 
 def endpoints_sweep(*, now: datetime | None = None, limit: int = 1000) -> int:

@@ -22,6 +22,12 @@ def sweep_deliveries() -> int:
     return delivery.endpoints_sweep()
 
 
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=120, time_limit=150)
+def delete_old_events() -> int:
+    """Beat runs this every hour."""
+    return delivery.events_delete_old()
+
+
 @shared_task(bind=True, acks_late=True, ignore_result=True, soft_time_limit=30, time_limit=45, max_retries=5,
              default_retry_delay=60)
 def notify_broker_admins_of_paused_endpoint(self, endpoint_id: int) -> None:

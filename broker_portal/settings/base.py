@@ -302,6 +302,7 @@ CELERY_BEAT_SCHEDULE = {
     "exports-fail-stalled": {"task": "exports.tasks.fail_stalled_exports", "schedule": 60.0},
     "webhooks-sweep-deliveries": {"task": "webhooks.tasks.sweep_deliveries",
                                   "schedule": float(env("WEBHOOK_SWEEP_SECONDS", "30"))},
+    "webhooks-delete-old": {"task": "webhooks.tasks.delete_old_events", "schedule": 3600.0},
 }
 
 # Probes and metrics (monitoring/). /readyz fails when beat's heartbeat (sent every minute, run by a worker) is
@@ -360,6 +361,8 @@ WEBHOOK_PAUSE_AFTER_DAYS = float(env("WEBHOOK_PAUSE_AFTER_DAYS", "3"))
 WEBHOOK_SECRET_OVERLAP_HOURS = float(env("WEBHOOK_SECRET_OVERLAP_HOURS", "24"))
 WEBHOOK_DRAIN_SECONDS = float(env("WEBHOOK_DRAIN_SECONDS", "20"))
 WEBHOOK_URLS_PUBLIC_ONLY = env_bool("WEBHOOK_URLS_PUBLIC_ONLY", True)
+# Events whose every delivery is settled (succeeded or failed) are deleted, with their delivery log, after this.
+WEBHOOK_KEEP_DAYS = float(env("WEBHOOK_KEEP_DAYS", "30"))
 
 # The exchange sandbox is mounted inside the portal only where this is on (tests).
 EXCHANGE_SANDBOX = env_bool("EXCHANGE_SANDBOX", False)

@@ -170,3 +170,17 @@ def test_settings_that_break_the_delivery_promise_are_reported_at_start(settings
     settings.WEBHOOK_RETRY_MAX_SECONDS = 7200
     assert not {message.id for message in checks.run_checks(include_deployment_checks=True)
                 if message.id.startswith("webhooks.")}
+
+
+def test_old_settled_events_are_deleted_but_not_one_still_pending(tenant, settings):
+    settings.WEBHOOK_KEEP_DAYS = 30
+    endpoint, _ = make_endpoint(tenant, "http://127.0.0.1:9/hooks")
+    for _ in range(3):
+        record(tenant)
+    settled, pending, recent = WebhookEvent.objects.order_by("pk")
+    WebhookDelivery.objects.filter(event__in=[settled, recent]).update(status="succeeded")
+    WebhookEvent.objects.filter(pk__in=[settled.pk, pending.pk]).update(
+        created_at=timezone.now() - timedelta(days=31))
+    assert delivery.events_delete_old() == 1
+    assert set(WebhookEvent.objects.values_list("pk", flat=True)) == {pending.pk, recent.pk}
+    assert WebhookDelivery.objects.count() == 2
