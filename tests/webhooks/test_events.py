@@ -165,3 +165,22 @@ def test_a_limit_refusal_records_withdrawal_limit_refused(tenant, member):
     assert (payload["withdrawal_id"], payload["limit_id"], payload["scope"], payload["max_usdt"],
             payload["window_hours"], payload["value_usdt"]) == (withdrawal.pk, limit.pk, "per_user", "50", 24,
                                                                 "110")
+
+
+def test_a_finished_export_records_export_ready(tenant, broker_admin, settings, tmp_path):
+    from datetime import date
+
+    from broker_portal.models import Membership
+    from exports import services as export_services
+
+    settings.EXPORTS_DIR = tmp_path
+    make_endpoint(tenant, "http://127.0.0.1:9/hooks", ["export.ready"])
+    membership = Membership.objects.get(tenant=tenant, user=broker_admin)
+    today = timezone.now().date()
+    job = export_services.export_request(tenant=tenant, user=broker_admin, membership=membership, scope="tenant",
+                                         kinds=["ledger"], export_format="csv", date_from=date(today.year, 1, 1),
+                                         date_to=today)
+    job = export_services.export_run(job=job)
+    [payload] = payloads("export.ready")
+    assert payload.pop("expires_at").startswith(job.expires_at.isoformat()[:23])  # to the millisecond
+    assert payload == {"export_id": job.pk, "format": "csv", "rows": 0, "sha256": job.sha256}
