@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from broker_portal.admin import TenantScopedAdmin
+from broker_portal.tenancy import is_broker_admin
 from connectors.models import ExchangeConnection
 
 from . import formats, selectors, services, tasks
@@ -29,6 +30,15 @@ class PayoutInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser or is_broker_admin(request)
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser or is_broker_admin(request)
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("user", "connection__user", "deposit")
@@ -79,7 +89,9 @@ class PayoutBatchAdmin(TenantScopedAdmin):
         })
 
     def save_formset(self, request, form, formset, change):
-        """The transaction id typed on a payout is recorded as its sending (audited by the service)."""
+        """The transaction id typed on a payout is recorded as its sending (audited by the service); nothing else
+        of a payout is saved here."""
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         for inline_form in formset.forms:
             if "txid" in inline_form.changed_data:
                 payout = Payout.objects.get(pk=inline_form.instance.pk, batch=form.instance)
