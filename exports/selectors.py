@@ -3,7 +3,7 @@
 from datetime import datetime, time, timedelta, timezone
 
 from django.conf import settings
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Max, Min, Q, QuerySet
 from django.utils import timezone as django_timezone
 
 from broker_portal.models import Membership
@@ -96,8 +96,8 @@ def history_start(*, source: HistorySource, kind: str, now=None) -> datetime:
 
 
 def sync_coverage(connection: ExchangeConnection, *, now=None) -> list[dict]:
-    """Per kind of history the exchange has: the range held complete (from, to), whether a pass is under way or
-    failed, and ``gap_before``: the held range starts after the configured history start (the exchange keeps or
+    """Per kind of history the exchange has: the range held complete (from, to), the rows synced, whether a pass is
+    under way or failed, and ``gap_before``: the held range starts after the configured history start (the exchange keeps or
     lists less, or no sync has finished), so an export reaching before ``covered_from`` misses rows."""
     source = {item.exchange: item for item in history_sources()}.get(connection.exchange)
     if source is None:
@@ -110,7 +110,7 @@ def sync_coverage(connection: ExchangeConnection, *, now=None) -> list[dict]:
         covered_from = state.covered_from if state else None
         kept = source.kept_for.get(kind)
         rows.append({
-            "kind": kind, "label": HistoryKind(kind).label,
+            "kind": kind, "label": HistoryKind(kind).label, "rows": state.rows_stored if state else 0,
             "covered_from": covered_from, "covered_to": state.covered_to if state else None,
             "in_progress": bool(state and state.resume_cursor), "error": state.last_error if state else "",
             "last_synced_at": state.last_synced_at if state else None,
@@ -119,3 +119,15 @@ def sync_coverage(connection: ExchangeConnection, *, now=None) -> list[dict]:
             "kept_days": kept.days if kept else None,
         })
     return rows
+
+
+def history_range(entries: QuerySet) -> tuple[datetime | None, datetime | None]:
+    """The oldest and newest moment of the entries."""
+    bounds = entries.order_by().aggregate(first=Min("occurred_at"), last=Max("occurred_at"))
+    return bounds["first"], bounds["last"]
+
+
+def synced_since(coverage_rows) -> datetime | None:
+    """The oldest moment any of these connections holds complete (from ``sync_coverage`` rows)."""
+    starts = [row["covered_from"] for _, rows in coverage_rows for row in rows if row["covered_from"]]
+    return min(starts) if starts else None
