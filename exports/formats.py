@@ -227,20 +227,54 @@ class CsvWriter:
         self.file.close()
 
 
+# XLSX column widths (characters) by header; others are as wide as their header, at least 10.
+XLSX_WIDTHS = {"Exchange": 10, "Connection": 11, "External ID": 28, "Time (UTC)": 20, "Type": 14, "Amount": 24,
+               "Quote Currency": 15, "Quote Amount": 24, "Price": 24, "Fee": 24, "Fee Currency": 13, "Balance": 24,
+               "Address": 46, "TxHash": 46}
+XLSX_AMOUNTS = ("Amount", "Quote Amount", "Price", "Fee", "Balance")
+# Up to 18 decimal places, none padded; thousands grouped.
+XLSX_AMOUNT_FORMAT = "#,##0.0#################"
+
+
 class XlsxWriter:
-    """openpyxl's write-only workbook keeps rows in a temporary file, not in memory."""
+    """openpyxl's write-only workbook keeps rows in a temporary file, not in memory.
+
+    The header is bold and frozen, columns have widths. Amounts are number cells holding the exchange's decimal
+    exactly as text in the file (openpyxl would print a Decimal through a float, "%.16g", and lose the 17th and
+    18th digits); a spreadsheet reads them as numbers at its own precision, a reader of the file gets every digit."""
 
     def __init__(self, path, columns):
         from openpyxl import Workbook
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.styles import Font
+        from openpyxl.utils import get_column_letter
 
         self.path = path
         self.workbook = Workbook(write_only=True)
         self.sheet = self.workbook.create_sheet("History")
-        self.sheet.append(columns)
+        self.sheet.freeze_panes = "A2"
+        for index, name in enumerate(columns, start=1):
+            self.sheet.column_dimensions[get_column_letter(index)].width = XLSX_WIDTHS.get(name, max(10, len(name) + 2))
+        self.cell = WriteOnlyCell
+        self.amounts = [index for index, name in enumerate(columns) if name in XLSX_AMOUNTS]
+        header = [WriteOnlyCell(self.sheet, value=name) for name in columns]
+        for cell in header:
+            cell.font = Font(bold=True)
+        self.sheet.append(header)
+
+    def exact(self, value: Decimal | None):
+        if value is None:
+            return None
+        cell = self.cell(self.sheet, value=number(value))
+        cell.data_type = "n"  # written as the text it holds: the exact decimal
+        cell.number_format = XLSX_AMOUNT_FORMAT
+        return cell
 
     def write(self, row):
         # Excel has no time zones: the column says UTC, the cell holds the naive UTC time.
         row[4] = row[4].replace(tzinfo=None)
+        for index in self.amounts:
+            row[index] = self.exact(row[index])
         self.sheet.append(row)
 
     def close(self):

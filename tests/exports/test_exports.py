@@ -341,3 +341,23 @@ def test_tax_formats_leave_out_movements_that_did_not_complete_on_both_paths(mov
     assert made[0].row_counts == {"trade": 1, "ledger": 1,
                                   "deposit": sum(1 for n in completed if MOVEMENTS[n - 1][1] == "deposit"),
                                   "withdrawal": sum(1 for n in completed if MOVEMENTS[n - 1][1] == "withdrawal")}
+
+
+def test_xlsx_has_a_bold_frozen_header_widths_and_every_digit_of_each_amount(awkward, portal):
+    import zipfile
+
+    job = ExportJob.objects.create(tenant=portal["tenant"], scope="tenant", format="xlsx", kinds=["trade", "deposit"],
+                                   date_from=DATE_FROM, date_to=DATE_TO, requested_by=portal["user"])
+    path = services.export_path(services.export_run(job=job))
+    sheet = openpyxl.load_workbook(path).active
+    assert sheet.freeze_panes == "A2"
+    assert all(cell.font.bold for cell in sheet[1]) and not any(cell.font.bold for cell in sheet[2])
+    widths = {cell.value: sheet.column_dimensions[cell.column_letter].width for cell in sheet[1]}
+    assert widths["TxHash"] == 46 and widths["Amount"] == 24 and widths["Kind"] == 10
+    amount = next(cell for cell in sheet[1] if cell.value == "Quote Amount").column_letter
+    quoted = [row for row in sheet.iter_rows(min_row=2) if row[2].value == "trade"][0]
+    assert quoted[sheet[amount + "1"].column - 1].number_format == "#,##0.0#################"
+    # The file holds the exchange's decimals as they are: a double would stop at 130000.1234567890.
+    xml = zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml").decode()
+    assert "<v>130000.123456789012345678</v>" in xml and "<v>0.000000000000000001</v>" in xml
+    assert isinstance(quoted[sheet[amount + "1"].column - 1].value, float)  # and a number to a spreadsheet
