@@ -361,3 +361,33 @@ def test_xlsx_has_a_bold_frozen_header_widths_and_every_digit_of_each_amount(awk
     xml = zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml").decode()
     assert "<v>130000.123456789012345678</v>" in xml and "<v>0.000000000000000001</v>" in xml
     assert isinstance(quoted[sheet[amount + "1"].column - 1].value, float)  # and a number to a spreadsheet
+
+
+# The documented headers, byte for byte (see exports/formats.py for the sources).
+COINLEDGER_HEADER = (b"Date (UTC),Platform (Optional),Asset Sent,Amount Sent,Asset Received,Amount Received,"
+                     b"Fee Currency (Optional),Fee Amount (Optional),Type,Description (Optional),TxHash (Optional)\n")
+COINTRACKING_HEADER = (b'"Type","Buy Amount","Buy Currency","Sell Amount","Sell Currency","Fee","Fee Currency",'
+                       b'"Exchange","Trade-Group","Comment","Date"\n')
+
+
+@pytest.mark.parametrize("export_format, header", [("coinledger", COINLEDGER_HEADER),
+                                                    ("cointracking", COINTRACKING_HEADER)])
+def test_coinledger_and_cointracking_files_start_with_their_documented_header_and_hold_completed_movements(
+        movements, portal, export_format, header):
+    job = ExportJob.objects.create(tenant=portal["tenant"], scope="tenant", format=export_format,
+                                   kinds=["trade", "deposit", "withdrawal", "ledger"], date_from=DATE_FROM,
+                                   date_to=DATE_TO, requested_by=portal["user"])
+    body = services.export_path(services.export_run(job=job)).read_bytes()
+    assert body.startswith(header)
+    lines = body.decode().splitlines()[1:]
+    completed = [number for number, (*_, moved) in enumerate(MOVEMENTS, start=1) if moved]
+    assert len(lines) == len(completed) + 2  # and the trade and the ledger entry
+    if export_format == "coinledger":
+        # OKX's completed deposit (row 9, 2024-08-09): received, dated mm/dd/yyyy, no fee cells, no "0".
+        assert "08/09/2024 00:00:00,OKX,,,BTC,9,,,Deposit,OKX deposit m9," in lines
+        assert "09/01/2024 00:00:00,Peatio,USDT,6000000,BTC,100,,,Trade,Peatio trade m100," in lines
+        assert "09/01/2024 00:00:00,Peatio,BTC,101,,,,,Withdrawal,Peatio ledger m101," in lines
+    else:
+        assert '"Withdrawal","","","1","BTC","","","KuCoin","","KuCoin withdrawal m1","01.08.2024 00:00:00"' in lines
+        assert '"Trade","100","BTC","6000000","USDT","","","Peatio","","Peatio trade m100","01.09.2024 00:00:00"' \
+            in lines
