@@ -42,12 +42,17 @@ def history_for_export(*, job: ExportJob) -> QuerySet:
 
 
 def completed_movements() -> Q:
-    """Trades and ledger entries, and the deposits and withdrawals in a status where their exchange says the money
-    moved: not failed, cancelled or still on the way."""
-    condition = ~Q(kind__in=[HistoryKind.DEPOSIT, HistoryKind.WITHDRAWAL])
+    """Each economic movement once: trades; the deposits and withdrawals in a status where their exchange says the
+    money moved (not failed, cancelled or still on the way); and the ledger entries that are movements of their own
+    (a fee, a reward), not those that repeat a trade, deposit or withdrawal (the exchange's ``ledger_repeats``)."""
+    condition = Q(kind=HistoryKind.TRADE) | Q(kind=HistoryKind.LEDGER)
     for source in history_sources():
         for kind, statuses in source.completed_statuses.items():
             condition |= Q(exchange=source.exchange, kind=kind, status__in=sorted(statuses))
+    for source in history_sources():
+        if source.ledger_repeats:
+            condition &= ~Q(exchange=source.exchange, kind=HistoryKind.LEDGER,
+                            entry_type__in=sorted(source.ledger_repeats))
     return condition
 
 

@@ -11,6 +11,7 @@ import openpyxl
 import pytest
 
 from broker_portal.models import Membership
+from connectors.exchanges import history_source
 from connectors.models import ExchangeConnection
 from exports import services, tasks
 from exports.models import ExportJob, HistoryEntry
@@ -169,6 +170,9 @@ def test_export_rows_equal_the_sandbox_history_for_scope_and_range(synced, stran
     kinds = ["trade", "deposit", "withdrawal", "ledger"]
     records = [(exchange_id, connection, r) for exchange_id, connection in exchanges
                for r in sandbox_records(exchange_id, kinds)]
+    if export_format in EXPECTED:  # tax formats leave out ledger rows that repeat another row (exports/MAPPING.md)
+        records = [(exchange_id, connection, r) for exchange_id, connection, r in records
+                   if not (r.kind == "ledger" and r.entry_type in history_source(exchange_id).ledger_repeats)]
     assert records and len(body) == len(records) + (3 if scope == "tenant" else 0)  # + the colleague's rows
     assert job.rows_written == len(body) and sum(job.row_counts.values()) == len(body)
     if export_format in EXPECTED:
