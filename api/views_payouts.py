@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from broker_portal.tenancy import get_for_tenant, membership_of
 from exports.selectors import is_export_staff
-from payouts import formats, selectors, services
+from payouts import services
 from payouts.models import Payout, PayoutBatch
 
 from .errors import error_body
@@ -122,7 +122,7 @@ class PayoutExport(APIView):
     @extend_schema(responses={(200, "text/csv"): OpenApiResponse(description="Every payout of the tenant, one "
                                                                              "row each, for the accountant.")})
     def get(self, request):
-        response = HttpResponse(formats.payouts_csv(selectors.payouts_of(tenant=request.tenant)),
+        response = HttpResponse(services.payouts_export(tenant=request.tenant, request=request),
                                 content_type="text/csv")
         name = f"{request.tenant.slug}-payouts-{timezone.now():%Y%m%d-%H%M%S}.csv"
         response["Content-Disposition"] = f'attachment; filename="{name}"'

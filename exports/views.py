@@ -1,5 +1,6 @@
 """Thin views: parse, call a service or selector, render."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, JsonResponse
@@ -63,7 +64,8 @@ def export_index(request):
 @require_GET
 def export_detail(request, job_id):
     job = _job(request, job_id)
-    return render(request, "exports/detail.html", {"job": job, "status": status_payload(job)})
+    return render(request, "exports/detail.html", {"job": job, "status": status_payload(job),
+                                                   "link_hours": settings.EXPORTS_LINK_HOURS})
 
 
 def status_payload(job: ExportJob) -> dict:

@@ -12,7 +12,7 @@ from broker_portal.admin import TenantScopedAdmin
 from broker_portal.tenancy import is_broker_admin
 from connectors.models import ExchangeConnection
 
-from . import formats, selectors, services, tasks
+from . import selectors, services, tasks
 from .forms import PayoutBatchForm, PayoutRowFormSet
 from .models import Payout, PayoutBatch
 
@@ -123,8 +123,9 @@ class PayoutBatchAdmin(TenantScopedAdmin):
 
     @admin.action(description="Export payouts (CSV)")
     def export_csv(self, request, queryset):
-        payouts = selectors.payouts_of(tenant=request.tenant, batch_ids=list(queryset.values_list("pk", flat=True)))
-        response = HttpResponse(formats.payouts_csv(payouts), content_type="text/csv")
+        body = services.payouts_export(tenant=request.tenant, request=request,
+                                       batch_ids=list(queryset.values_list("pk", flat=True)))
+        response = HttpResponse(body, content_type="text/csv")
         name = f"{request.tenant.slug}-payouts-{timezone.now():%Y%m%d-%H%M%S}.csv"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response

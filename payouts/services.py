@@ -317,3 +317,15 @@ def payouts_confirm_connection(*, connection: ExchangeConnection, now=None) -> d
 def connections_with_open_payouts() -> list[int]:
     return list(Payout.objects.filter(status__in=Payout.OPEN, connection__status=ExchangeConnection.Status.ACTIVE)
                 .values_list("connection_id", flat=True).distinct().order_by("connection_id"))
+
+
+@transaction.atomic
+def payouts_export(*, tenant: Tenant, request=None, batch_ids=None) -> str:
+    """Every payout of the tenant (or of these batches) as the accountant's CSV; the download is audited."""
+    from .formats import payouts_csv
+    from .selectors import payouts_of
+
+    payouts = list(payouts_of(tenant=tenant, batch_ids=batch_ids))
+    record_audit_event(tenant=tenant, action="payouts.exported", request=request,
+                       details={"payouts": len(payouts), "batches": sorted(batch_ids) if batch_ids else None})
+    return payouts_csv(payouts)

@@ -339,3 +339,14 @@ def test_the_default_range_reaches_back_to_the_oldest_synced_row_and_each_kind_s
     assert '<span class="rows">4 rows</span>' in deposit
     listed = client.get("/api/v1/history-sync/").json()
     assert {item["kind"]: item["rows"] for item in listed[0]["coverage"]}["deposit"] == 4
+
+
+def test_the_pages_state_when_a_link_expires(staff_client, kucoin, settings):
+    settings.EXPORTS_LINK_HOURS = 6
+    client, accountant = staff_client()
+    pending = job_for(kucoin.tenant, accountant)
+    assert "can be downloaded for 6 hours, then it is deleted" in client.get(f"/exports/{pending.pk}/").content.decode()
+    done = services.export_run(job=pending)
+    until = done.expires_at.strftime("%Y-%m-%d %H:%M")
+    assert f"works until <span id=\"export-expires\">{until}</span> UTC" in client.get(f"/exports/{done.pk}/").content.decode()
+    assert f'<span class="muted expires">until {until} UTC</span>' in client.get("/exports/").content.decode()

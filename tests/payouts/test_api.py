@@ -143,3 +143,25 @@ def test_the_batch_list_takes_the_same_queries_whatever_its_rows(portal, payees,
         back_end.post(back_end.url("/payouts/batches/"), json=body(payees, name))
     more = queries()
     assert len(more) == len(one), "\n".join(more)
+
+
+def test_the_accountant_downloads_the_payouts_from_the_exports_page_and_members_cannot(portal, payees, back_end,
+                                                                                     client_at):
+    import pyotp
+
+    from broker_portal.models import AuditEvent
+
+    back_end.post(back_end.url("/payouts/batches/"), json=body(payees))
+    accountant = make_member(portal["tenant"], "ledger@live.example", Membership.Role.ACCOUNTANT)
+    TOTP.activate(accountant, pyotp.random_base32())
+    client = client_at("localhost")
+    client.force_login(accountant)
+    assert 'id="payouts-export"' in client.get("/exports/").content.decode()
+    download = client.get("/payouts/export.csv")
+    assert download.status_code == 200 and download["Cache-Control"] == "private, no-store"
+    assert download.content.decode().startswith("Batch,Reference,User,Exchange,Asset,Network,Amount,Address,")
+    assert download.content.decode().count("\n") == 4
+    assert AuditEvent.objects.get(action="payouts.exported").details["payouts"] == 3
+    member = client_at("localhost")
+    member.force_login(payees["okx"].user)
+    assert member.get("/payouts/export.csv").status_code == 404
