@@ -8,7 +8,7 @@ from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -133,11 +133,17 @@ def payout_batch_create(*, tenant: Tenant, name: str, items: list[PayoutItem], a
         used = ", ".join(sorted(existing))
         raise PayoutError(f"These references were used for other payouts already: {used}.",
                           code="reference_used")
-    batch = PayoutBatch.objects.create(tenant=tenant, name=name, created_by=actor)
-    Payout.objects.bulk_create([
-        Payout(tenant=tenant, batch=batch, connection_id=item.connection_id,
-               user_id=connections[item.connection_id].user_id, asset=item.asset, network=item.network,
-               amount=item.amount, reference=item.reference) for item in items])
+    try:
+        with transaction.atomic():
+            batch = PayoutBatch.objects.create(tenant=tenant, name=name, created_by=actor)
+            Payout.objects.bulk_create([
+                Payout(tenant=tenant, batch=batch, connection_id=item.connection_id,
+                       user_id=connections[item.connection_id].user_id, asset=item.asset, network=item.network,
+                       amount=item.amount, reference=item.reference) for item in items])
+    except IntegrityError:
+        # A twin request took the same references meanwhile; asked again, this one is answered with its batch.
+        raise PayoutError("Another request is creating payouts with these references; ask again in a moment.",
+                          code="in_progress")
     record_audit_event(tenant=tenant, action="payout_batch.created", actor=actor, target=batch, request=request,
                        details={"payouts": len(items), "references": references[:50],
                                 "assets": sorted({item.asset for item in items})})
@@ -306,7 +312,15 @@ def payouts_confirm_connection(*, connection: ExchangeConnection, now=None) -> d
     """Read the connection's new deposits from the exchange (the exports' history sync, so they are also there for
     the accountant), then match each open payout; returns how many ended in each status."""
     if open_payouts(connection.pk).exists():
-        sync_connection_history(connection=connection, kinds=[HistoryKind.DEPOSIT])
+        try:
+            sync_connection_history(connection=connection, kinds=[HistoryKind.DEPOSIT])
+        except ExchangeUnavailable:
+            raise  # the task retries later
+        except Exception:
+            # A refused read (a key gone, a refresh failed) leaves the deposits held so far to match; the sync state
+            # shows the error on the exports page.
+            logger.warning("Deposit history of connection %s could not be read for payouts", connection.pk,
+                           exc_info=True)
     outcome: dict[str, int] = {}
     for payout in open_payouts(connection.pk):
         status = payout_confirm(payout=payout, now=now).status
