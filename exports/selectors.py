@@ -102,8 +102,8 @@ def history_start(*, source: HistorySource, kind: str, now=None) -> datetime:
 
 def sync_coverage(connection: ExchangeConnection, *, now=None) -> list[dict]:
     """Per kind of history the exchange has: the range held complete (from, to), the rows synced, whether a pass is
-    under way or failed, and ``gap_before``: the held range starts after the configured history start (the exchange keeps or
-    lists less, or no sync has finished), so an export reaching before ``covered_from`` misses rows."""
+    under way or failed, and ``gap_before``: the held range starts after the configured history start (the exchange
+    keeps or lists less, or no sync has finished), so an export reaching before ``covered_from`` misses rows."""
     source = {item.exchange: item for item in history_sources()}.get(connection.exchange)
     if source is None:
         return []

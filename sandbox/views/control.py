@@ -1,6 +1,6 @@
 """Sandbox control: injected faults, the clock offset, the registration and seeding that stand in for an
-exchange's partner team, and the chain that delivers a deposit, as JSON endpoints. None of these is an exchange's: they are the sandbox's own control
-surface, for the demo and the tests."""
+exchange's partner team, and the chain that delivers a deposit, as JSON endpoints. None of these is an exchange's:
+they are the sandbox's own control surface, for the demo and the tests."""
 
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST

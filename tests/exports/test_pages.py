@@ -348,5 +348,6 @@ def test_the_pages_state_when_a_link_expires(staff_client, kucoin, settings):
     assert "can be downloaded for 6 hours, then it is deleted" in client.get(f"/exports/{pending.pk}/").content.decode()
     done = services.export_run(job=pending)
     until = done.expires_at.strftime("%Y-%m-%d %H:%M")
-    assert f"works until <span id=\"export-expires\">{until}</span> UTC" in client.get(f"/exports/{done.pk}/").content.decode()
+    detail = client.get(f"/exports/{done.pk}/").content.decode()
+    assert f'works until <span id="export-expires">{until}</span> UTC' in detail
     assert f'<span class="muted expires">until {until} UTC</span>' in client.get("/exports/").content.decode()

@@ -107,7 +107,8 @@ def test_another_tenants_batches_and_payouts_are_not_found_and_members_are_refus
     foreign_admin = make_member(other_tenant, "boss@beta.example", Membership.Role.BROKER_ADMIN)
     TOTP.activate(foreign_admin, TOTP_SECRET)
     client = APIClient(HTTP_HOST="beta.localhost")
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_token_create(tenant=other_tenant, user=foreign_admin, name='x')[1]}")
+    foreign_key = api_token_create(tenant=other_tenant, user=foreign_admin, name="x")[1]
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {foreign_key}")
     payout_id = batch["payouts"][0]["id"]
     for path in [f"/api/v1/payouts/batches/{batch['id']}/", f"/api/v1/payouts/{payout_id}/"]:
         assert client.get(path).status_code == 404
@@ -129,7 +130,8 @@ def test_the_batch_list_takes_the_same_queries_whatever_its_rows(portal, payees,
     admin = make_member(portal["tenant"], "lister@live.example", Membership.Role.BROKER_ADMIN)
     TOTP.activate(admin, TOTP_SECRET)
     client = APIClient(HTTP_HOST="localhost")
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_token_create(tenant=portal['tenant'], user=admin, name='l')[1]}")
+    lister_key = api_token_create(tenant=portal["tenant"], user=admin, name="l")[1]
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {lister_key}")
 
     def queries():
         with CaptureQueriesContext(db_connection) as captured:
