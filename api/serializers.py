@@ -173,6 +173,7 @@ class HistoryCoverageSerializer(serializers.Serializer):
     gap_before = serializers.BooleanField(help_text="Nothing is held before covered_from that the history start "
                                                     "asks for: an export from earlier misses rows.")
     kept_days = serializers.IntegerField(allow_null=True, help_text="How long the exchange keeps this kind.")
+    rows = serializers.IntegerField(help_text="The rows of this kind the syncs have stored.")
     in_progress = serializers.BooleanField()
     error = serializers.CharField(allow_blank=True)
     last_synced_at = serializers.DateTimeField(allow_null=True)

@@ -1,7 +1,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from . import pages, views, views_deposits, views_money, views_webhooks
+from . import pages, views, views_deposits, views_money, views_payouts, views_webhooks
 
 v1 = [
     path("connections/", views.ConnectionList.as_view(), name="api-connections"),
@@ -35,6 +35,13 @@ v1 = [
          name="api-webhook-delivery-replay"),
     path("webhooks/<int:pk>/replay-failed/", views_webhooks.DeliveriesReplayFailed.as_view(),
          name="api-webhook-replay-failed"),
+    path("payouts/batches/", views_payouts.PayoutBatchListCreate.as_view(), name="api-payout-batches"),
+    path("payouts/batches/<int:pk>/", views_payouts.PayoutBatchDetail.as_view(), name="api-payout-batch"),
+    path("payouts/batches/<int:pk>/resolve/", views_payouts.PayoutBatchResolve.as_view(),
+         name="api-payout-batch-resolve"),
+    path("payouts/export/", views_payouts.PayoutExport.as_view(), name="api-payouts-export"),
+    path("payouts/<int:pk>/", views_payouts.PayoutDetail.as_view(), name="api-payout"),
+    path("payouts/<int:pk>/sent/", views_payouts.PayoutSent.as_view(), name="api-payout-sent"),
 ]
 
 urlpatterns = [

@@ -82,6 +82,47 @@ def cointracker_row(entry) -> list[str]:
             number(sent), safe_text(sent_currency), *fee_cells(entry), ""]
 
 
+def movement_type(entry, *, fee: str) -> str:
+    """Trade, Deposit or Withdrawal by what moved; a ledger row by its sign, a fee as ``fee``."""
+    if entry.kind == HistoryKind.TRADE:
+        return "Trade"
+    if entry.kind == HistoryKind.LEDGER and entry.entry_type == "fee":
+        return fee
+    sent, _, received, _ = flows(entry)
+    return "Deposit" if received is not None else "Withdrawal"
+
+
+# CoinLedger's Universal Manual Import Template (help.coinledger.io/en/articles/6028758, "keep the column headers
+# exactly as you see them, without deleting any optional columns"); the header with its "(Optional)" suffixes as
+# the template sheet has it, which public integrations report importing (pwillworth/dfkreport, and a converter
+# whose header test records a successful import); dates mm/dd/yyyy hh:mm:ss in UTC, empty cells rather than 0.
+COINLEDGER_COLUMNS = ["Date (UTC)", "Platform (Optional)", "Asset Sent", "Amount Sent", "Asset Received",
+                      "Amount Received", "Fee Currency (Optional)", "Fee Amount (Optional)", "Type",
+                      "Description (Optional)", "TxHash (Optional)"]
+
+
+def coinledger_row(entry) -> list[str]:
+    sent, sent_currency, received, received_currency = flows(entry)
+    fee_amount, fee_currency = fee_cells(entry)
+    return [entry.occurred_at.strftime("%m/%d/%Y %H:%M:%S"), safe_text(exchange_name(entry.exchange)),
+            safe_text(sent_currency), number(sent), safe_text(received_currency), number(received), fee_currency,
+            fee_amount, movement_type(entry, fee="Withdrawal"), safe_text(description(entry)), safe_text(entry.txid)]
+
+
+# CoinTracking's CSV import (cointracking.info/import/import_csv/): its eleven required columns, every cell quoted,
+# as public integrations write it; dates DD.MM.YYYY HH:MM:SS (UTC here); "Other Fee" for a fee on its own.
+COINTRACKING_COLUMNS = ["Type", "Buy Amount", "Buy Currency", "Sell Amount", "Sell Currency", "Fee", "Fee Currency",
+                        "Exchange", "Trade-Group", "Comment", "Date"]
+
+
+def cointracking_row(entry) -> list[str]:
+    sent, sent_currency, received, received_currency = flows(entry)
+    fee_amount, fee_currency = fee_cells(entry)
+    return [movement_type(entry, fee="Other Fee"), number(received), safe_text(received_currency), number(sent),
+            safe_text(sent_currency), fee_amount, fee_currency, safe_text(exchange_name(entry.exchange)), "",
+            safe_text(description(entry)), entry.occurred_at.strftime("%d.%m.%Y %H:%M:%S")]
+
+
 NATIVE_COLUMNS = ["Exchange", "Connection", "Kind", "External ID", "Time (UTC)", "Type", "Side", "Currency", "Amount",
                   "Quote Currency", "Quote Amount", "Price", "Fee", "Fee Currency", "Balance", "Address", "TxHash",
                   "Status"]
@@ -182,6 +223,8 @@ class Format:
     # Tax tools read every row as money that moved, so they get only deposits and withdrawals that completed; the
     # audit formats list every row with its status.
     completed_movements_only: bool = False
+    # Every cell in quotes, the header too (CoinTracking's files).
+    quote_all: bool = False
 
     @property
     def sql_columns(self) -> list[str] | None:
@@ -196,6 +239,10 @@ FORMATS = {
     ExportFormat.COINTRACKER: Format("cointracker", "csv", "text/csv", [
         "Date", "Received Quantity", "Received Currency", "Sent Quantity", "Sent Currency", "Fee Amount",
         "Fee Currency", "Tag"], cointracker_row, COINTRACKER_SQL, completed_movements_only=True),
+    ExportFormat.COINLEDGER: Format("coinledger", "csv", "text/csv", COINLEDGER_COLUMNS, coinledger_row,
+                                    completed_movements_only=True),
+    ExportFormat.COINTRACKING: Format("cointracking", "csv", "text/csv", COINTRACKING_COLUMNS, cointracking_row,
+                                      completed_movements_only=True, quote_all=True),
     ExportFormat.NATIVE_CSV: Format("csv", "csv", "text/csv", NATIVE_COLUMNS, native_row, NATIVE_SQL),
     ExportFormat.XLSX: Format("xlsx", "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                               NATIVE_COLUMNS, native_cells),
@@ -215,9 +262,10 @@ class RowsEndingInNewline:
 
 
 class CsvWriter:
-    def __init__(self, path, columns):
+    def __init__(self, path, columns, *, quote_all: bool = False):
         self.file = open(path, "w", newline="", encoding="utf-8")
-        self.writer = csv.writer(RowsEndingInNewline(self.file), lineterminator="\r\n")
+        self.writer = csv.writer(RowsEndingInNewline(self.file), lineterminator="\r\n",
+                                 quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL)
         self.writer.writerow(columns)
 
     def write(self, row):
@@ -227,20 +275,54 @@ class CsvWriter:
         self.file.close()
 
 
+# XLSX column widths (characters) by header; others are as wide as their header, at least 10.
+XLSX_WIDTHS = {"Exchange": 10, "Connection": 11, "External ID": 28, "Time (UTC)": 20, "Type": 14, "Amount": 24,
+               "Quote Currency": 15, "Quote Amount": 24, "Price": 24, "Fee": 24, "Fee Currency": 13, "Balance": 24,
+               "Address": 46, "TxHash": 46}
+XLSX_AMOUNTS = ("Amount", "Quote Amount", "Price", "Fee", "Balance")
+# Up to 18 decimal places, none padded; thousands grouped.
+XLSX_AMOUNT_FORMAT = "#,##0.0#################"
+
+
 class XlsxWriter:
-    """openpyxl's write-only workbook keeps rows in a temporary file, not in memory."""
+    """openpyxl's write-only workbook keeps rows in a temporary file, not in memory.
+
+    The header is bold and frozen, columns have widths. Amounts are number cells holding the exchange's decimal
+    exactly as text in the file (openpyxl would print a Decimal through a float, "%.16g", and lose the 17th and
+    18th digits); a spreadsheet reads them as numbers at its own precision, a reader of the file gets every digit."""
 
     def __init__(self, path, columns):
         from openpyxl import Workbook
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.styles import Font
+        from openpyxl.utils import get_column_letter
 
         self.path = path
         self.workbook = Workbook(write_only=True)
         self.sheet = self.workbook.create_sheet("History")
-        self.sheet.append(columns)
+        self.sheet.freeze_panes = "A2"
+        for index, name in enumerate(columns, start=1):
+            self.sheet.column_dimensions[get_column_letter(index)].width = XLSX_WIDTHS.get(name, max(10, len(name) + 2))
+        self.cell = WriteOnlyCell
+        self.amounts = [index for index, name in enumerate(columns) if name in XLSX_AMOUNTS]
+        header = [WriteOnlyCell(self.sheet, value=name) for name in columns]
+        for cell in header:
+            cell.font = Font(bold=True)
+        self.sheet.append(header)
+
+    def exact(self, value: Decimal | None):
+        if value is None:
+            return None
+        cell = self.cell(self.sheet, value=number(value))
+        cell.data_type = "n"  # written as the text it holds: the exact decimal
+        cell.number_format = XLSX_AMOUNT_FORMAT
+        return cell
 
     def write(self, row):
         # Excel has no time zones: the column says UTC, the cell holds the naive UTC time.
         row[4] = row[4].replace(tzinfo=None)
+        for index in self.amounts:
+            row[index] = self.exact(row[index])
         self.sheet.append(row)
 
     def close(self):
@@ -248,4 +330,6 @@ class XlsxWriter:
 
 
 def open_writer(export_format: Format, path):
-    return (XlsxWriter if export_format.extension == "xlsx" else CsvWriter)(path, export_format.columns)
+    if export_format.extension == "xlsx":
+        return XlsxWriter(path, export_format.columns)
+    return CsvWriter(path, export_format.columns, quote_all=export_format.quote_all)

@@ -16,10 +16,16 @@ class ExportRequestForm(forms.Form):
     format = forms.ChoiceField(choices=ExportFormat.choices, initial=ExportFormat.KOINLY)
     date_from = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    # Shown once the portal warned that no synced row falls in the request.
+    allow_empty = forms.BooleanField(required=False, label="Export anyway: the file will hold its header only")
 
-    def __init__(self, *args, tenant, connections, staff: bool, **kwargs):
+    def __init__(self, *args, tenant, connections, staff: bool, synced_since=None, **kwargs):
         today = timezone.now().date()
-        kwargs.setdefault("initial", {"date_from": today.replace(month=1, day=1), "date_to": today})
+        # This year, or from the oldest synced row if that is earlier: the default never misses the synced history.
+        start = today.replace(month=1, day=1)
+        if synced_since is not None:
+            start = min(start, synced_since.date())
+        kwargs.setdefault("initial", {"date_from": start, "date_to": today})
         super().__init__(*args, **kwargs)
         self.fields["connection"].queryset = connections
         self.fields["connection"].label_from_instance = (

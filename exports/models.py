@@ -87,6 +87,8 @@ class ExportFormat(models.TextChoices):
     XLSX = "xlsx", "Excel (XLSX)"
     KOINLY = "koinly", "Koinly universal CSV"
     COINTRACKER = "cointracker", "CoinTracker CSV"
+    COINLEDGER = "coinledger", "CoinLedger universal CSV"
+    COINTRACKING = "cointracking", "CoinTracking CSV"
 
 
 class ExportJob(models.Model):

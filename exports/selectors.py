@@ -3,7 +3,7 @@
 from datetime import datetime, time, timedelta, timezone
 
 from django.conf import settings
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Max, Min, Q, QuerySet
 from django.utils import timezone as django_timezone
 
 from broker_portal.models import Membership
@@ -42,12 +42,17 @@ def history_for_export(*, job: ExportJob) -> QuerySet:
 
 
 def completed_movements() -> Q:
-    """Trades and ledger entries, and the deposits and withdrawals in a status where their exchange says the money
-    moved: not failed, cancelled or still on the way."""
-    condition = ~Q(kind__in=[HistoryKind.DEPOSIT, HistoryKind.WITHDRAWAL])
+    """Each economic movement once: trades; the deposits and withdrawals in a status where their exchange says the
+    money moved (not failed, cancelled or still on the way); and the ledger entries that are movements of their own
+    (a fee, a reward), not those that repeat a trade, deposit or withdrawal (the exchange's ``ledger_repeats``)."""
+    condition = Q(kind=HistoryKind.TRADE) | Q(kind=HistoryKind.LEDGER)
     for source in history_sources():
         for kind, statuses in source.completed_statuses.items():
             condition |= Q(exchange=source.exchange, kind=kind, status__in=sorted(statuses))
+    for source in history_sources():
+        if source.ledger_repeats:
+            condition &= ~Q(exchange=source.exchange, kind=HistoryKind.LEDGER,
+                            entry_type__in=sorted(source.ledger_repeats))
     return condition
 
 
@@ -96,9 +101,9 @@ def history_start(*, source: HistorySource, kind: str, now=None) -> datetime:
 
 
 def sync_coverage(connection: ExchangeConnection, *, now=None) -> list[dict]:
-    """Per kind of history the exchange has: the range held complete (from, to), whether a pass is under way or
-    failed, and ``gap_before``: the held range starts after the configured history start (the exchange keeps or
-    lists less, or no sync has finished), so an export reaching before ``covered_from`` misses rows."""
+    """Per kind of history the exchange has: the range held complete (from, to), the rows synced, whether a pass is
+    under way or failed, and ``gap_before``: the held range starts after the configured history start (the exchange
+    keeps or lists less, or no sync has finished), so an export reaching before ``covered_from`` misses rows."""
     source = {item.exchange: item for item in history_sources()}.get(connection.exchange)
     if source is None:
         return []
@@ -110,7 +115,7 @@ def sync_coverage(connection: ExchangeConnection, *, now=None) -> list[dict]:
         covered_from = state.covered_from if state else None
         kept = source.kept_for.get(kind)
         rows.append({
-            "kind": kind, "label": HistoryKind(kind).label,
+            "kind": kind, "label": HistoryKind(kind).label, "rows": state.rows_stored if state else 0,
             "covered_from": covered_from, "covered_to": state.covered_to if state else None,
             "in_progress": bool(state and state.resume_cursor), "error": state.last_error if state else "",
             "last_synced_at": state.last_synced_at if state else None,
@@ -119,3 +124,15 @@ def sync_coverage(connection: ExchangeConnection, *, now=None) -> list[dict]:
             "kept_days": kept.days if kept else None,
         })
     return rows
+
+
+def history_range(entries: QuerySet) -> tuple[datetime | None, datetime | None]:
+    """The oldest and newest moment of the entries."""
+    bounds = entries.order_by().aggregate(first=Min("occurred_at"), last=Max("occurred_at"))
+    return bounds["first"], bounds["last"]
+
+
+def synced_since(coverage_rows) -> datetime | None:
+    """The oldest moment any of these connections holds complete (from ``sync_coverage`` rows)."""
+    starts = [row["covered_from"] for _, rows in coverage_rows for row in rows if row["covered_from"]]
+    return min(starts) if starts else None

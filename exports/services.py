@@ -31,7 +31,7 @@ from webhooks.services import event_record
 
 from .formats import FIELDS, FORMATS, open_writer
 from .models import ExportFormat, ExportJob, HistoryEntry, HistoryKind, SyncState
-from .selectors import history_for_export, history_start, is_export_staff
+from .selectors import history_for_export, history_range, history_start, is_export_staff
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +67,11 @@ HISTORY_SYNC_PASSES = EventHistogram("history_sync", label_names=("exchange", "k
 
 class ExportError(Exception):
     """A request the portal refuses; the message is for the person who made it."""
+
+
+class ExportWouldBeEmpty(ExportError):
+    """No synced row falls in the request: the file would hold its header alone. Asked again with ``allow_empty``
+    it is made."""
 
 
 # --- sync -----------------------------------------------------------------------------------------
@@ -236,8 +241,9 @@ def export_range_errors(date_from, date_to) -> dict[str, str]:
 
 def export_request(*, tenant, user, membership: Membership | None, scope: str, kinds: list[str], export_format: str,
                    date_from, date_to, scope_user=None, scope_connection: ExchangeConnection | None = None,
-                   request=None) -> ExportJob:
-    """Accountants and broker admins export any scope of their tenant; others only their own connections."""
+                   request=None, allow_empty: bool = True) -> ExportJob:
+    """Accountants and broker admins export any scope of their tenant; others only their own connections. Without
+    ``allow_empty``, a request no synced row falls in is refused with where the synced history lies instead."""
     if membership is None:
         raise ExportError("You are not a member of this broker.")
     kinds = [kind for kind in HistoryKind.values if kind in kinds]
@@ -264,11 +270,14 @@ def export_request(*, tenant, user, membership: Membership | None, scope: str, k
         scope_user = scope_connection = None
     else:
         raise ExportError("Choose a scope.")
-    job = ExportJob.objects.create(
+    job = ExportJob(
         tenant=tenant, requested_by=user, scope=scope, scope_user=scope_user,
         scope_connection=scope_connection if scope == ExportJob.Scope.CONNECTION else None,
         kinds=kinds, format=export_format, date_from=date_from, date_to=date_to,
     )
+    if not allow_empty and not history_for_export(job=job).exists():
+        raise ExportWouldBeEmpty(empty_export_message(job))
+    job.save()
     record_audit_event(tenant=tenant, action="export.requested", actor=user, target=job, request=request, details={
         "scope": scope, "user": scope_user.pk if scope_user else None,
         "connection": scope_connection.pk if scope == ExportJob.Scope.CONNECTION else None,
@@ -278,6 +287,20 @@ def export_request(*, tenant, user, membership: Membership | None, scope: str, k
 
     transaction.on_commit(lambda: run_export.delay(job.pk))
     return job
+
+
+def empty_export_message(job: ExportJob) -> str:
+    """Why the file would be empty, and where the synced history of the same choice lies."""
+    chosen = f"{job.date_from.isoformat()} – {job.date_to.isoformat()}"
+    everything = ExportJob(tenant=job.tenant, scope=job.scope, scope_user=job.scope_user,
+                           scope_connection=job.scope_connection, kinds=job.kinds, format=job.format,
+                           date_from=EARLIEST_HISTORY_DATE, date_to=date.max - timedelta(days=1))
+    first, last = history_range(history_for_export(job=everything))
+    if first is None:
+        held = "Nothing of this choice has been synced yet: sync the connection first."
+    else:
+        held = f"The synced history of this choice runs from {first.date().isoformat()} to {last.date().isoformat()}."
+    return f"No synced row falls in {chosen}, so the file would be empty. {held}"
 
 
 def exports_dir() -> Path:

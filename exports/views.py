@@ -1,5 +1,6 @@
 """Thin views: parse, call a service or selector, render."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, JsonResponse
@@ -16,7 +17,7 @@ from . import services
 from .forms import ExportRequestForm
 from .formats import FORMATS
 from .models import ExportJob
-from .selectors import connections_exportable, export_jobs_visible, is_export_staff, sync_coverage
+from .selectors import connections_exportable, export_jobs_visible, is_export_staff, sync_coverage, synced_since
 
 
 def _job(request, job_id) -> ExportJob:
@@ -31,7 +32,10 @@ def export_index(request):
         raise Http404("Not found")
     staff = is_export_staff(membership)
     connections = connections_exportable(tenant=request.tenant, user=request.user, membership=membership)
-    form = ExportRequestForm(request.POST or None, tenant=request.tenant, connections=connections, staff=staff)
+    synced = [(connection, sync_coverage(connection)) for connection in connections]
+    form = ExportRequestForm(request.POST or None, tenant=request.tenant, connections=connections, staff=staff,
+                             synced_since=synced_since(synced))
+    warned_empty = False
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -42,15 +46,17 @@ def export_index(request):
             job = services.export_request(
                 tenant=request.tenant, user=request.user, membership=membership, scope=data["scope"],
                 scope_user=data.get("user"), scope_connection=data.get("connection"), kinds=data["kinds"],
-                export_format=data["format"], date_from=data["date_from"], date_to=data["date_to"], request=request)
+                export_format=data["format"], date_from=data["date_from"], date_to=data["date_to"], request=request,
+                allow_empty=data["allow_empty"])
         except services.ExportError as error:
+            warned_empty = isinstance(error, services.ExportWouldBeEmpty)
             form.add_error(None, str(error))
         else:
             return redirect("exports:detail", job_id=job.pk)
     jobs = export_jobs_visible(tenant=request.tenant, user=request.user, membership=membership)[:50]
-    synced = [(connection, sync_coverage(connection)) for connection in connections]
     return render(request, "exports/index.html", {
         "form": form, "jobs": jobs, "connections": synced, "staff": staff, "now": timezone.now(),
+        "warned_empty": warned_empty,
     })
 
 
@@ -58,7 +64,8 @@ def export_index(request):
 @require_GET
 def export_detail(request, job_id):
     job = _job(request, job_id)
-    return render(request, "exports/detail.html", {"job": job, "status": status_payload(job)})
+    return render(request, "exports/detail.html", {"job": job, "status": status_payload(job),
+                                                   "link_hours": settings.EXPORTS_LINK_HOURS})
 
 
 def status_payload(job: ExportJob) -> dict:

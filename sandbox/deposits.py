@@ -1,10 +1,14 @@
 """Deposit addresses: one account's addresses per currency and chain, made as each exchange makes them."""
 
 import hashlib
+import secrets
+from decimal import Decimal
+
+from django.db import transaction
 
 from . import clock
 from .exchanges import Chain, Currency
-from .models import DepositAddress, SandboxUser
+from .models import Balance, DepositAddress, HistoryRecord, SandboxUser
 
 BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 # How many addresses an account may hold per currency and chain where new ones can be made (Kraken's "new"); the
@@ -68,3 +72,36 @@ def address_generated(row: DepositAddress, chain: Chain) -> DepositAddress:
 def address_or_create(user: SandboxUser, found: Currency, chain: Chain) -> DepositAddress:
     """The newest address, made on first asking (OKX shows every account an address for each chain)."""
     return addresses(user, found, chain).first() or address_create(user, found, chain)
+
+
+class DepositRefused(Exception):
+    """A deposit the chain could not have delivered: to no address of this exchange, or of no amount."""
+
+
+def deposit_credit(*, exchange: str, address: str, amount: Decimal, memo: str = "", txid: str = "") -> HistoryRecord:
+    """What a broker's on-chain send does once it confirms: the account owning ``address`` (and ``memo``, on a memo
+    chain) is credited, and the deposit is listed by the exchange's deposit history with the transaction's id,
+    completed (KuCoin's Get Deposit List status SUCCESS, OKX's deposit-history state 2, Kraken's DepositStatus
+    Success, Peatio's accepted: each exchange's view formats the one row its own way)."""
+    if not amount.is_finite() or amount <= 0:
+        raise DepositRefused("amount must be above zero")
+    row = DepositAddress.objects.select_related("user").filter(user__exchange=exchange, address=address) \
+        .exclude(address="").order_by("-pk")
+    row = next((candidate for candidate in row if not candidate.memo or candidate.memo == memo), None)
+    if row is None:
+        raise DepositRefused("no account of this exchange has that address (and memo)")
+    now = clock.now()
+    txid = txid or secrets.token_hex(32)
+    with transaction.atomic():
+        balance, _ = Balance.objects.select_for_update().get_or_create(user=row.user, currency=row.currency)
+        balance.available += amount
+        balance.save(update_fields=["available"])
+        record = HistoryRecord.objects.create(
+            user=row.user, kind=HistoryRecord.Kind.DEPOSIT, txid=txid, time=now, currency=row.currency, amount=amount,
+            fee_currency=row.currency, address=row.address, chain=row.chain, status="SUCCESS",
+            details={"memo": row.memo} if row.memo else {})
+        HistoryRecord.objects.create(
+            user=row.user, kind=HistoryRecord.Kind.LEDGER, txid=f"L{secrets.token_hex(12)}", time=now,
+            currency=row.currency, amount=amount, entry_type="deposit", balance_after=balance.available,
+            status="SUCCESS", details={"depositTxId": txid})
+    return record

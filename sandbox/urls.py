@@ -106,6 +106,7 @@ urlpatterns = [
     path("control/clock", control.clock_offset, name="clock"),
     path("control/clients", control.client_list, name="clients"),
     path("control/seed", control.seed, name="seed"),
+    path("control/deposits", control.deposit, name="deposits"),
     *kucoin_www_urls,
     *kucoin_urls,
     *okx_urls,

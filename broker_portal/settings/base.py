@@ -114,6 +114,7 @@ INSTALLED_APPS = [
     "exports",
     "deposits",
     "webhooks",
+    "payouts",
 ]
 
 MIDDLEWARE = [
@@ -303,6 +304,7 @@ CELERY_BEAT_SCHEDULE = {
     "webhooks-sweep-deliveries": {"task": "webhooks.tasks.sweep_deliveries",
                                   "schedule": float(env("WEBHOOK_SWEEP_SECONDS", "30"))},
     "webhooks-delete-old": {"task": "webhooks.tasks.delete_old_events", "schedule": 3600.0},
+    "payouts-confirm-open": {"task": "payouts.tasks.confirm_open_payouts", "schedule": 300.0},
 }
 
 # Probes and metrics (monitoring/). /readyz fails when beat's heartbeat (sent every minute, run by a worker) is
@@ -331,6 +333,11 @@ EXPORTS_HISTORY_DAYS = int(env("EXPORTS_HISTORY_DAYS", "365"))
 EXPORTS_HISTORY_START = date.fromisoformat(env("EXPORTS_HISTORY_START")) if env("EXPORTS_HISTORY_START", "") else None
 # Level C (KuCoin documents no cap on a deposit/withdrawal history range): days asked per request.
 EXPORTS_KUCOIN_FUNDING_WINDOW_DAYS = int(env("EXPORTS_KUCOIN_FUNDING_WINDOW_DAYS", "30"))
+
+# Payouts: one not found in the user's deposit history this long after it was sent (or its address resolved) is
+# late, and after PAYOUTS_MISSING_AFTER_HOURS missing; either is still received if the deposit comes afterwards.
+PAYOUTS_LATE_AFTER_MINUTES = int(env("PAYOUTS_LATE_AFTER_MINUTES", "60"))
+PAYOUTS_MISSING_AFTER_HOURS = int(env("PAYOUTS_MISSING_AFTER_HOURS", "72"))
 
 # Connections whose access token expires within this many seconds are refreshed by the sweep.
 TOKEN_REFRESH_WINDOW_SECONDS = int(env("TOKEN_REFRESH_WINDOW_SECONDS", "600"))

@@ -49,6 +49,10 @@ class HistorySource:
     final_statuses: dict[str, frozenset[str]] = field(default_factory=dict)
     # How long the exchange keeps each kind, where its documents say: a sync walks back no further.
     kept_for: dict[str, timedelta] = field(default_factory=dict)
+    # Ledger entry types, as the exchange spells them, that repeat a trade, deposit or withdrawal the sync also
+    # stores as its own row, or move nothing out of the user's account (a transfer between its own accounts at the
+    # exchange): the tax formats leave them out, so each economic movement is in their files once (exports/MAPPING.md).
+    ledger_repeats: frozenset[str] = frozenset()
 
 
 def first_cursor(since: datetime, until: datetime) -> dict:

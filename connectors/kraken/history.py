@@ -73,4 +73,7 @@ def normalize(kind, item):
 # Funding statuses: Initial, Pending, Settled, Success, Failure (and Canceled, as the withdrawal tracking sees it).
 SOURCE = HistorySource("kraken", (*PAGED, *FUNDING), 2.0, fetch_page, normalize,
                        completed_statuses={kind: frozenset({"Success"}) for kind in FUNDING},
-                       final_statuses={kind: frozenset({"Success", "Failure", "Canceled"}) for kind in FUNDING})
+                       final_statuses={kind: frozenset({"Success", "Failure", "Canceled"}) for kind in FUNDING},
+                       # Ledger types of a fill, a deposit and a withdrawal (level A: krakenfx/api-specs spot-rest
+                       # Ledgers, ``type``); "transfer" stays: Kraken credits airdrops and forks that way.
+                       ledger_repeats=frozenset({"trade", "deposit", "withdrawal"}))

@@ -149,4 +149,7 @@ SOURCE = HistorySource("kucoin", tuple(PATHS), 0.2, fetch_page, normalize,
                        completed_statuses={kind: frozenset({"SUCCESS"}) for kind in FUNDING},
                        final_statuses={kind: frozenset({"SUCCESS", "FAILURE"}) for kind in FUNDING},
                        # "Support to obtain 1 year historical data" (Get Account Ledgers).
-                       kept_for={HistoryKind.LEDGER: timedelta(days=365)})
+                       kept_for={HistoryKind.LEDGER: timedelta(days=365)},
+                       # bizType of a deposit, a withdrawal, a fill, and a transfer between the user's own accounts
+                       # (level B: ccxt ts/src/kucoin.ts parseLedgerEntryType).
+                       ledger_repeats=frozenset({"Deposit", "Withdrawal", "Trade_Exchange", "Transfer"}))

@@ -91,4 +91,8 @@ SOURCE = HistorySource(
     final_statuses={HistoryKind.DEPOSIT: frozenset({"2"}), HistoryKind.WITHDRAWAL: frozenset({"2", "-1", "-2"})},
     # The archives keep 3 months (okx/agent-trade-kit docs/modules/account.md, spot.md).
     kept_for={HistoryKind.TRADE: timedelta(days=90), HistoryKind.LEDGER: timedelta(days=90)},
+    # Trading-account bill types 1 (transfer, in from the funding account where deposits land or out to it) and
+    # 2 (trade: a fill) repeat what deposit-history, withdrawal-history and the fills hold (OKX docs-v5, Get bills
+    # details, "type"; level C here: read from SDKs' copies of that table).
+    ledger_repeats=frozenset({"1", "2"}),
 )

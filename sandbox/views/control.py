@@ -1,11 +1,14 @@
-"""Sandbox control: injected faults, the clock offset, and the registration and seeding that stand in for an
-exchange's partner team, as JSON endpoints. None of these is an exchange's: they are the sandbox's own control
-surface, for the demo and the tests."""
+"""Sandbox control: injected faults, the clock offset, the registration and seeding that stand in for an
+exchange's partner team, and the chain that delivers a deposit, as JSON endpoints. None of these is an exchange's:
+they are the sandbox's own control surface, for the demo and the tests."""
 
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from decimal import Decimal, InvalidOperation
+
 from .. import clock, faults
+from ..deposits import DepositRefused, deposit_credit
 from ..http import json_object, json_response
 from ..models import Fault
 from ..services import client_register, seed_accounts
@@ -84,3 +87,20 @@ def seed(request):
     except (TypeError, ValueError):
         return json_response({"error": "history_rows and seed are whole numbers"}, status=400)
     return json_response(seed_accounts(**options))
+
+
+@csrf_exempt
+@require_POST
+def deposit(request):
+    """POST credits a deposit to one of an account's deposit addresses, as a confirmed on-chain send would
+    ({exchange, address, amount, memo?, txid?}); it then shows in that exchange's deposit history. Answers the
+    deposit's transaction id, currency and account."""
+    body = _json_body(request)
+    try:
+        amount = Decimal(str(body["amount"]))
+        record = deposit_credit(exchange=str(body["exchange"]), address=str(body["address"]), amount=amount,
+                                memo=str(body.get("memo") or ""), txid=str(body.get("txid") or ""))
+    except (KeyError, InvalidOperation, DepositRefused) as problem:
+        return json_response({"error": f"bad deposit: {problem}"}, status=400)
+    return json_response({"txid": record.txid, "currency": record.currency, "amount": str(record.amount),
+                          "email": record.user.email, "time": record.time.isoformat()}, status=201)

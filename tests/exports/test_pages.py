@@ -308,3 +308,46 @@ def test_the_coverage_on_the_exports_page_costs_no_query_per_connection(staff_cl
         ExchangeConnection.objects.create(tenant=tenant, user=member, exchange=("kucoin", "okx", "kraken")[n % 3],
                                           exchange_account_id=f"account-{n}")
     assert page_queries() <= few + 2
+
+
+def test_an_export_no_synced_row_falls_in_is_refused_with_the_synced_range_until_confirmed(staff_client, kucoin,
+                                                                                           tenant):
+    client, _ = staff_client()
+    empty = post_export(client, date_from="2026-01-01", date_to="2026-06-30").content.decode()
+    assert not ExportJob.objects.exists()
+    assert "No synced row falls in 2026-01-01 – 2026-06-30, so the file would be empty." in empty
+    assert "The synced history of this choice runs from 2025-01-01 to 2025-01-04." in empty
+    assert 'id="allow-empty"' in empty
+    # Nothing synced at all for this choice says so.
+    withdrawals = post_export(client, kinds=["withdrawal"]).content.decode()
+    assert "Nothing of this choice has been synced yet" in withdrawals and not ExportJob.objects.exists()
+    confirmed = post_export(client, date_from="2026-01-01", date_to="2026-06-30", allow_empty="on")
+    assert confirmed.status_code == 302 and ExportJob.objects.count() == 1
+    # A range with rows needs no confirmation.
+    assert post_export(client).status_code == 302 and ExportJob.objects.count() == 2
+
+
+def test_the_default_range_reaches_back_to_the_oldest_synced_row_and_each_kind_shows_its_rows(staff_client, kucoin):
+    from exports.models import SyncState
+
+    SyncState.objects.create(connection=kucoin, kind="deposit", covered_from=datetime(2025, 1, 1, tzinfo=timezone.utc),
+                             covered_to=dj_timezone.now(), rows_stored=4, last_synced_at=dj_timezone.now())
+    client, _ = staff_client()
+    page = client.get("/exports/").content.decode()
+    assert 'name="date_from" value="2025-01-01"' in page
+    deposit = page.split('data-kind="deposit"')[1].split("</li>")[0]
+    assert '<span class="rows">4 rows</span>' in deposit
+    listed = client.get("/api/v1/history-sync/").json()
+    assert {item["kind"]: item["rows"] for item in listed[0]["coverage"]}["deposit"] == 4
+
+
+def test_the_pages_state_when_a_link_expires(staff_client, kucoin, settings):
+    settings.EXPORTS_LINK_HOURS = 6
+    client, accountant = staff_client()
+    pending = job_for(kucoin.tenant, accountant)
+    assert "can be downloaded for 6 hours, then it is deleted" in client.get(f"/exports/{pending.pk}/").content.decode()
+    done = services.export_run(job=pending)
+    until = done.expires_at.strftime("%Y-%m-%d %H:%M")
+    detail = client.get(f"/exports/{done.pk}/").content.decode()
+    assert f'works until <span id="export-expires">{until}</span> UTC' in detail
+    assert f'<span class="muted expires">until {until} UTC</span>' in client.get("/exports/").content.decode()

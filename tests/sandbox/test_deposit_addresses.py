@@ -3,8 +3,10 @@
 (``new``), Peatio's deposit_address (a JSON string, empty while the address is generated)."""
 
 import json
+from decimal import Decimal
 
 import pytest
+import requests
 
 from sandbox.exchanges import KUCOIN_AUTH_GROUPS
 
@@ -125,3 +127,31 @@ def test_peatio_answers_a_json_string_and_the_address_after_it_was_generated(bas
     upper = peatio_get(api, access_key, secret_key, "/api/v2/deposit_address", {"currency": "BTC"})
     assert upper.status_code == 400 and upper.json()["error"]["code"] == 1001
     assert peatio_get(api, access_key, secret_key, "/api/v2/deposit_address").json()["error"]["code"] == 1001
+
+
+def test_a_deposit_credited_to_an_address_is_in_the_balance_and_the_deposit_history(base, kucoin_key):
+    key = kucoin_key(groups=["API_COMMON"])
+    ton = kucoin_call(base, key, "POST", "/api/v3/deposit-address/create",
+                      body={"currency": "USDT", "chain": "ton"}).json()["data"]
+    # On a memo chain the address is the exchange's hot wallet: without the account's memo nobody is credited.
+    refused = requests.post(f"{base}/control/deposits", timeout=10,
+                            json={"exchange": "kucoin", "address": ton["address"], "amount": "3", "memo": "1"})
+    assert refused.status_code == 400 and "no account" in refused.json()["error"]
+    for amount in ("0", "-1", "abc"):
+        bad = requests.post(f"{base}/control/deposits", timeout=10,
+                            json={"exchange": "kucoin", "address": ton["address"], "amount": amount})
+        assert bad.status_code == 400
+    assert requests.post(f"{base}/control/deposits", timeout=10, json={
+        "exchange": "okx", "address": ton["address"], "amount": "3", "memo": ton["memo"]}).status_code == 400
+    before = {item["currency"]: item["available"] for item in kucoin_call(base, key, "GET", "/api/v1/accounts")
+              .json()["data"]}.get("USDT", "0")
+    credited = requests.post(f"{base}/control/deposits", timeout=10, json={
+        "exchange": "kucoin", "address": ton["address"], "amount": "3.25", "memo": ton["memo"], "txid": "0xbroker1"})
+    assert credited.status_code == 201 and credited.json()["txid"] == "0xbroker1"
+    listed = kucoin_call(base, key, "GET", "/api/v1/deposits?currency=USDT").json()["data"]["items"]
+    deposit = next(item for item in listed if item["walletTxId"] == "0xbroker1")
+    assert (deposit["amount"], deposit["status"], deposit["address"], deposit["memo"]) == (
+        "3.25", "SUCCESS", ton["address"], ton["memo"])
+    after = {item["currency"]: item["available"] for item in kucoin_call(base, key, "GET", "/api/v1/accounts")
+             .json()["data"]}["USDT"]
+    assert Decimal(after) - Decimal(before) == Decimal("3.25")
