@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from broker_portal.admin import ReadOnlyAdminMixin, TenantScopedAdmin
+from broker_portal.admin import ExchangeFilter, ReadOnlyAdminMixin, TenantScopedAdmin
 
 from .models import Withdrawal, WithdrawalLimit
 
@@ -11,8 +11,9 @@ class WithdrawalAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
 
     list_display = ["created_at", "user", "exchange", "amount", "currency", "withdraw_type", "state",
                     "total_debit", "exchange_withdrawal_id", "tenant"]
-    list_filter = ["state", "exchange", "currency", "withdraw_type"]
-    search_fields = ["user__email", "exchange_withdrawal_id", "destination"]
+    # The currency is searched, not listed: its filter would read the distinct currencies of every row.
+    list_filter = ["state", ExchangeFilter, "withdraw_type"]
+    search_fields = ["user__email", "exchange_withdrawal_id", "destination", "=currency"]
     list_select_related = ["user", "tenant"]
     fields = ["tenant", "user", "connection", "exchange", "idempotency_key", "state", "currency", "chain",
               "withdraw_type", "destination", "memo", "remark", "amount", "fee_deduct_type", "chain_fee",
