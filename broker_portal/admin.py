@@ -1,5 +1,6 @@
 import ipaddress
 import re
+from decimal import Decimal
 
 from allauth.socialaccount.providers import registry
 from django import forms
@@ -189,6 +190,23 @@ class TenantScopedAdmin(admin.ModelAdmin):
         action = f"{self.audit_name or self.opts.model_name}.{verb}"
         record_audit_event(tenant=self.audit_tenant(request, obj), action=action, target=obj, request=request,
                            details=details)
+
+
+def amount_text(value) -> str:
+    """An amount as people read it: thousands separated, plain notation, no trailing zeros (never 4E+2, never
+    18 decimals of zeros)."""
+    return "" if value is None else f"{Decimal(value).normalize():,f}"
+
+
+def amount_column(field_name: str, description: str = ""):
+    """A changelist column showing a Decimal field with amount_text, sorted by the field."""
+
+    @admin.display(description=description or field_name.replace("_", " "), ordering=field_name)
+    def column(obj):
+        return amount_text(getattr(obj, field_name))
+
+    column.__name__ = f"{field_name}_text"
+    return column
 
 
 class ReadOnlyAdminMixin:

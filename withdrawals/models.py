@@ -122,7 +122,7 @@ class Withdrawal(models.Model):
                    models.Index(fields=["tenant", "-created_at", "-id"], name="withdrawal_tenant_recent")]
 
     def __str__(self):
-        return f"Withdrawal of {self.amount.normalize()} {self.currency} ({self.get_state_display()})"
+        return f"Withdrawal of {self.amount.normalize():f} {self.currency} ({self.get_state_display()})"
 
     @property
     def reference(self) -> str:
