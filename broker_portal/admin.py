@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.core.validators import URLValidator
 from django.forms.fields import InvalidJSONInput
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils.functional import cached_property
@@ -45,6 +45,30 @@ def in_tenant(form_class: type[forms.ModelForm], tenant: Tenant) -> type[forms.M
 
     InTenantForm.__name__ = InTenantForm.__qualname__ = form_class.__name__
     return InTenantForm
+
+
+def refusal_message(model, error: IntegrityError) -> str:
+    """The violated constraint's own message where the model declares it, else what the database said."""
+    name = getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)
+    for constraint in model._meta.constraints:
+        if constraint.name == name:
+            return f"Not saved: {constraint.get_violation_error_message()}"
+    return f"Not saved: the database refused it ({name or 'a constraint'}). Check the values and try again."
+
+
+def with_refusal(form_class: type[forms.ModelForm], request) -> type[forms.ModelForm]:
+    """The form, failing with the database's refusal of its previous try (see changeform_view)."""
+
+    class RefusableForm(form_class):
+        def clean(self):
+            cleaned = super().clean()
+            refusal = getattr(request, "database_refusal", None)
+            if refusal:
+                self.add_error(None, refusal)
+            return cleaned
+
+    RefusableForm.__name__ = RefusableForm.__qualname__ = form_class.__name__
+    return RefusableForm
 
 
 class CappedCountPaginator(Paginator):
@@ -121,10 +145,20 @@ class TenantScopedAdmin(admin.ModelAdmin):
         return exclude
 
     def get_form(self, request, obj=None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
+        form = with_refusal(super().get_form(request, obj, **kwargs), request)
         if request.user.is_superuser or self.tenant_path != "tenant":
             return form
         return in_tenant(form, request.tenant)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """A save the database refuses (a constraint another request met first, one no form check covers) is a
+        form error on the same page, with what was typed, instead of a server error; nothing of it is kept."""
+        try:
+            with transaction.atomic():
+                return super().changeform_view(request, object_id, form_url, extra_context)
+        except IntegrityError as error:
+            request.database_refusal = refusal_message(self.model, error)
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def get_list_filter(self, request):
         filters = list(super().get_list_filter(request))

@@ -478,3 +478,18 @@ def test_a_superuser_may_still_filter_users_by_any_field(tenant, client_at):
     client.force_login(superuser)
     response = client.get("/admin/broker_portal/user/?is_superuser__exact=1")
     assert response.status_code == 200 and "root@platform.example" in response.content.decode()
+
+
+def test_a_save_the_database_refuses_is_a_form_error_that_keeps_the_input(admin_client, tenant, monkeypatch):
+    """As when another request saved the same limit between this form's checks and its save."""
+    from withdrawals.models import WithdrawalLimit
+
+    base = "/admin/withdrawals/withdrawallimit"
+    limit = {"scope": "tenant", "window_hours": "24", "max_usdt": "1000"}
+    assert admin_client.post(f"{base}/add/", limit).status_code == 302
+    monkeypatch.setattr(WithdrawalLimit, "validate_constraints", lambda self, exclude=None: None)
+    events = AuditEvent.objects.count()
+    response = admin_client.post(f"{base}/add/", {**limit, "max_usdt": "2345"})
+    page = response.content.decode()
+    assert response.status_code == 200 and "Not saved:" in page and 'value="2345"' in page
+    assert WithdrawalLimit.objects.filter(tenant=tenant).count() == 1 and AuditEvent.objects.count() == events
