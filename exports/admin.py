@@ -35,8 +35,8 @@ class ExportJobAdmin(ReadOnlyTenantAdmin):
 
 @admin.register(HistoryEntry)
 class HistoryEntryAdmin(ReadOnlyTenantAdmin):
-    list_display = ["occurred_at", "exchange", "kind", "currency", amount_column("amount"), amount_column("fee"), "user",
-                    "external_id", "tenant"]
+    list_display = ["occurred_at", "exchange", "kind", "currency", amount_column("amount"), amount_column("fee"),
+                    "user", "external_id", "tenant"]
     list_filter = [ExchangeFilter, "kind"]
     search_fields = ["external_id", "txid", "user__email"]
     list_select_related = ["user", "tenant"]

@@ -89,7 +89,8 @@ def seed_tenant(slug: str, sizes: dict):
         "connection_id": connection_of, "user_id": owner, "idempotency_key": "gen_random_uuid()",
         "created_at": "now() - g * interval '1 second'"})
     entry = HistoryEntry.objects.create(tenant=tenant, connection=connection_row, user=user, exchange="kucoin",
-                                        kind="deposit", external_id="d0", occurred_at=datetime(2025, 1, 1, tzinfo=timezone.utc),
+                                        kind="deposit", external_id="d0",
+                                        occurred_at=datetime(2025, 1, 1, tzinfo=timezone.utc),
                                         currency="BTC", amount=Decimal("0.5"))
     clone(HistoryEntry, entry.pk, sizes["history"] - 1, {
         "connection_id": connection_of, "user_id": owner, "external_id": "'d' || g",

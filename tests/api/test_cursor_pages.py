@@ -53,7 +53,8 @@ def test_audit_events_are_walked_newest_first_each_once_at_the_same_cost(admin_a
     record_audit_event(tenant=other_tenant, action="test.elsewhere")
     admin_api.get("/api/v1/audit-events/?limit=3")  # the first use of a token also records it as used
     rows, counts = walk(admin_api, "/api/v1/audit-events/?limit=3")
-    expected = list(AuditEvent.objects.filter(tenant=tenant).order_by("-created_at", "-id").values_list("id", flat=True))
+    expected = list(AuditEvent.objects.filter(tenant=tenant).order_by("-created_at", "-id")
+                    .values_list("id", flat=True))
     assert [row["id"] for row in rows] == expected and len(expected) >= 7
     assert len(set(counts)) == 1, counts
 
@@ -83,3 +84,13 @@ def test_the_schema_documents_the_cursor(client_at, tenant):
         assert {"cursor", "limit"} <= {parameter["name"] for parameter in operation["parameters"]}, path
         body = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
         assert set(schema["components"]["schemas"][body]["properties"]) == {"next", "previous", "results"}, path
+
+
+def test_the_docs_describe_authentication_and_every_operation_with_an_example(client_at, tenant):
+    schema = client_at("alpha.localhost").get("/api/schema/?format=json").json()
+    assert "Authorization: Bearer" in schema["info"]["description"]
+    assert schema["components"]["securitySchemes"]["apiToken"]["scheme"] == "bearer"
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            assert operation.get("summary") and "Example:" in operation.get("description", ""), (method, path)
+            assert {"apiToken": []} in operation["security"], (method, path)
