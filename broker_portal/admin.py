@@ -759,14 +759,32 @@ class ExchangeCredentialAdmin(TenantScopedAdmin):
         ("Network", {"fields": ["authorize_base_url", "api_base_url", "extra_hosts", "service_ip_list",
                                 "trading_ip_list"]}),
         ("RSA key (Kraken)", {"fields": ["rsa_public_key_pem"]}),
-        ("Exchange-specific settings", {"fields": ["settings"]}),
+        ("Exchange-specific settings (JSON)", {
+            "fields": ["settings"], "classes": ["collapse"],
+            "description": "Only for what the fields above do not cover; most credentials keep {} here."}),
     ]
+    # Fields only some exchanges use, by what their package calls them (application_form, CREDENTIAL_FIELDS).
+    OPTIONAL_FIELDS = {"service_ip_list": ["service_ip_list"], "trading_ip_list": ["trading_ip_list"],
+                       "rsa_public_key": ["rsa_public_key_pem", "issued_encrypted_client_secret"],
+                       "broker_key": ["broker_key_status", "new_broker_key"]}
+
+    def fields_unused(self, exchange_id: str) -> set[str]:
+        """The optional fields this exchange does not use: its credential's page leaves them out."""
+        package = exchange_packages().get(exchange_id)
+        used = set(getattr(EXCHANGES.get(exchange_id), "application_form", ()))
+        used |= set(credential_settings.credential_fields(package.module)) if package else set()
+        return {name for group, names in self.OPTIONAL_FIELDS.items() if group not in used for name in names}
 
     def get_fieldsets(self, request, obj=None):
         # Each exchange's own settings fields, only on that exchange's credentials (all of them when adding one).
         own = [(EXCHANGES[exchange_id].name, {"fields": names}) for exchange_id, names in self.settings_field_names()
                if obj is None or obj.exchange == exchange_id]
         fieldsets = [*self.fieldsets[:-1], *own, self.fieldsets[-1]]
+        if obj is not None:
+            unused = self.fields_unused(obj.exchange)
+            fieldsets = [(title, {**options, "fields": [f for f in options["fields"] if f not in unused]})
+                         for title, options in fieldsets]
+            fieldsets = [(title, options) for title, options in fieldsets if options["fields"]]
         if request.user.is_superuser:
             return fieldsets
         first, *rest = fieldsets
