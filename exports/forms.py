@@ -69,6 +69,12 @@ class ExportRequestForm(forms.Form):
         today = timezone.now().date()
         kwargs.setdefault("initial", {"date_from": today.replace(month=1, day=1), "date_to": today})
         super().__init__(*args, **kwargs)
+        if self.is_bound:
+            # Only the chosen scope's picker counts: what was typed into the other one is no error.
+            self.data = self.data.copy()
+            for field, scope in (("user", ExportJob.Scope.USER), ("connection", ExportJob.Scope.CONNECTION)):
+                if self.data.get("scope") != scope:
+                    self.data[field] = ""
         if staff:
             # A tenant may have 50,000 connections and 10,000 users: searched by the pickers, not rendered.
             self.fields["connection"] = ConnectionPickerField(
