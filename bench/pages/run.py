@@ -68,9 +68,11 @@ def main() -> None:
 
 
 def measured(command: list[str], plan_cache_mode: str) -> dict:
-    out = subprocess.run(command, check=True, text=True, capture_output=True,
-                         env={**os.environ, "DATABASE_PLAN_CACHE_MODE": plan_cache_mode}).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    done = subprocess.run(command, text=True, capture_output=True,
+                          env={**os.environ, "DATABASE_PLAN_CACHE_MODE": plan_cache_mode})
+    if done.returncode:
+        sys.exit(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 if __name__ == "__main__":
