@@ -12,6 +12,7 @@ class ApiToken(models.Model):
     key_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="No key works from then on; empty: never.")
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

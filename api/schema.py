@@ -48,3 +48,93 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "http", "scheme": "bearer", "bearerFormat": "bp_<prefix>_<secret>"}
+
+
+API_DESCRIPTION = """Everything a person can do in the portal, for a broker's own systems.
+
+## Authentication
+
+Every request acts as one user at one broker (the host it is sent to). Send an API token made on the portal's
+*API tokens* page as a bearer token:
+
+    curl -H "Authorization: Bearer bp_1a2b3c4d_…" https://broker.example/api/v1/connections/
+
+A browser already signed in to the portal may call the API with its session instead (with the CSRF token on
+POSTs). Admins and accountants use the API only once they have set up two-factor authentication. A token may
+expire; a revoked, expired or other broker's token answers 401.
+
+## Lists
+
+`audit-events`, `withdrawals` and `history-sync` are paged by cursor: follow `next` until it is null (`limit`
+sets the page size, at most 500). The other lists take `limit` and `offset`.
+
+## Errors
+
+Every error has the same body: `{"error": {"code": "…", "message": "…", "fields": {…}}}`.
+
+## Retries
+
+POSTs that move money or start work take an `Idempotency-Key` header: the same key and body replay the first
+answer, so a retry after a timeout does not withdraw twice."""
+
+B = 'curl -H "Authorization: Bearer $TOKEN" https://broker.example/api/v1'
+J = '-H "Content-Type: application/json"'
+
+# (method, path) -> summary and an example request, shown on each operation in the docs.
+OPERATIONS = {
+    ("get", "/api/v1/connections/"): ("Your exchange connections", f"{B}/connections/?exchange=kucoin"),
+    ("get", "/api/v1/connections/{id}/"): ("One of your connections", f"{B}/connections/12/"),
+    ("get", "/api/v1/connections/{id}/balances/"): ("Balances at the exchange", f"{B}/connections/12/balances/"),
+    ("get", "/api/v1/connections/{id}/deposit-address/"): (
+        "The deposit address for an asset and network", f"{B}/connections/12/deposit-address/?asset=USDT&network=trx"),
+    ("post", "/api/v1/connections/{id}/deposit-address/"): (
+        "Create a deposit address",
+        f"{B}/connections/12/deposit-address/ {J} -d '{{\"asset\": \"USDT\", \"network\": \"trx\"}}'"),
+    ("get", "/api/v1/connections/{id}/deposit-networks/"): (
+        "Networks an asset can be deposited on", f"{B}/connections/12/deposit-networks/?asset=USDT"),
+    ("post", "/api/v1/connections/{id}/disconnect/"): (
+        "Disconnect (revokes the key at the exchange first)", f"{B}/connections/12/disconnect/ -X POST"),
+    ("post", "/api/v1/connections/{id}/refresh/"): ("Refresh the connection's tokens now",
+                                                     f"{B}/connections/12/refresh/ -X POST"),
+    ("post", "/api/v1/exchanges/{exchange}/connect/"): (
+        "Start connecting an exchange",
+        f"{B}/exchanges/kucoin/connect/ {J} -d '{{\"permissions\": [\"API_COMMON\"]}}'"),
+    ("get", "/api/v1/audit-events/"): ("The broker's audit log (broker admins)",
+                                       f"{B}/audit-events/?action=member.created&limit=100"),
+    ("get", "/api/v1/exports/"): ("Your export jobs", f"{B}/exports/"),
+    ("post", "/api/v1/exports/"): (
+        "Request an export", f"{B}/exports/ {J} -d '{{\"scope\": \"user\", \"kinds\": [\"trade\", \"deposit\"], "
+                             f"\"format\": \"koinly\", \"date_from\": \"2025-01-01\", \"date_to\": \"2025-12-31\"}}'"),
+    ("get", "/api/v1/exports/{id}/"): ("An export job and its progress", f"{B}/exports/7/"),
+    ("get", "/api/v1/exports/{id}/download/"): ("Download an export's file", f"{B}/exports/7/download/ -o export.csv"),
+    ("get", "/api/v1/history-sync/"): ("What each connection's synced history covers", f"{B}/history-sync/"),
+    ("get", "/api/v1/withdrawals/"): ("Your withdrawals, newest first", f"{B}/withdrawals/?limit=20"),
+    ("post", "/api/v1/withdrawals/"): (
+        "Start a withdrawal (details)",
+        f"{B}/withdrawals/ {J} -H \"Idempotency-Key: $(uuidgen)\" -d '{{\"connection\": 12, \"currency\": \"USDT\", "
+        f"\"chain\": \"trx\", \"destination\": \"T…\", \"amount\": \"25.5\"}}'"),
+    ("get", "/api/v1/withdrawals/{id}/"): ("A withdrawal and its status", f"{B}/withdrawals/31/"),
+    ("post", "/api/v1/withdrawals/{id}/factors/"): (
+        "Confirm it is you and ask the exchange for its codes", f"{B}/withdrawals/31/factors/ {J} -d '{{\"mfa_code\": "
+                                                                f"\"123456\"}}'"),
+    ("post", "/api/v1/withdrawals/{id}/preview/"): ("Preview fees and what arrives",
+                                                    f"{B}/withdrawals/31/preview/ -X POST"),
+    ("post", "/api/v1/withdrawals/{id}/submit/"): (
+        "Send the withdrawal with the exchange's codes", f"{B}/withdrawals/31/submit/ {J} -H \"Idempotency-Key: "
+                                                         f"$KEY\" -d '{{\"codes\": {{\"email\": \"123456\"}}}}'"),
+}
+
+
+def describe_operations(result, generator, request, public):
+    """The API's introduction (authentication, paging, errors, retries) and, on each operation, a summary and
+    an example request beside what its view says."""
+    result.setdefault("info", {})["description"] = API_DESCRIPTION
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            summary, example = OPERATIONS.get((method, path), (None, None))
+            if summary:
+                operation.setdefault("summary", summary)
+            if example:
+                own = operation.get("description", "")
+                operation["description"] = f"{own}\n\nExample:\n\n    {example}".strip()
+    return result

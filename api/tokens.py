@@ -20,13 +20,15 @@ def hash_key(key: str) -> str:
 
 
 @transaction.atomic
-def api_token_create(*, tenant, user, name: str, request=None) -> tuple[ApiToken, str]:
+def api_token_create(*, tenant, user, name: str, expires_at=None, request=None) -> tuple[ApiToken, str]:
     """A new token and its key; the key exists only in this return value."""
     prefix = secrets.token_hex(4)
     key = f"{TOKEN_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
-    token = ApiToken.objects.create(tenant=tenant, user=user, name=name, prefix=prefix, key_hash=hash_key(key))
+    token = ApiToken.objects.create(tenant=tenant, user=user, name=name, prefix=prefix, key_hash=hash_key(key),
+                                    expires_at=expires_at)
     record_audit_event(tenant=tenant, action="api_token.created", actor=user, target=token, request=request,
-                       details={"name": name, "prefix": prefix})
+                       details={"name": name, "prefix": prefix,
+                                "expires_at": expires_at.isoformat() if expires_at else None})
     return token, key
 
 
@@ -46,6 +48,8 @@ def token_for_key(key: str, *, tenant) -> ApiToken | None:
         return None
     token = ApiToken.objects.select_related("user").filter(prefix=parts[1], revoked_at__isnull=True).first()
     if token is None or token.tenant_id != getattr(tenant, "pk", None):
+        return None
+    if token.expires_at is not None and token.expires_at <= timezone.now():
         return None
     if not hmac.compare_digest(token.key_hash, hash_key(key)):
         return None

@@ -14,6 +14,7 @@ from connectors.models import ExchangeConnection
 from connectors.selectors import connect_url, connection_balances
 
 from .errors import DomainError
+from .pagination import StrictCursorPagination
 from .permissions import StaffMfaSetUp
 from .serializers import (
     AuditEventFilter, AuditEventSerializer, BalancesSerializer, ConnectionFilter, ConnectionSerializer,
@@ -114,6 +115,7 @@ class ConnectionBalances(APIView):
 class AuditEventList(generics.ListAPIView):
     serializer_class = AuditEventSerializer
     permission_classes = [StaffMfaSetUp, IsBrokerAdmin]  # replaces the defaults, so names the MFA rule again
+    pagination_class = StrictCursorPagination  # newest first, through audit_tenant_recent_id
 
     def get_queryset(self):
         return AuditEvent.objects.filter(tenant=self.request.tenant, **filters(AuditEventFilter, self.request))

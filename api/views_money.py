@@ -25,6 +25,7 @@ from withdrawals.models import Withdrawal
 
 from .errors import DomainError
 from .idempotency import idempotent
+from .pagination import ByIdCursorPagination, StrictCursorPagination
 from .serializers import (
     ExportCreateInput, ExportSerializer, FactorsInput, HistorySyncSerializer, SubmitInput, WithdrawalCreateInput,
     WithdrawalSerializer,
@@ -55,6 +56,7 @@ def own_withdrawal(request, pk) -> Withdrawal:
 
 class WithdrawalListCreate(generics.ListAPIView):
     serializer_class = WithdrawalSerializer
+    pagination_class = StrictCursorPagination  # newest first
 
     def get_queryset(self):
         return Withdrawal.objects.filter(tenant=self.request.tenant, user=self.request.user).order_by("-pk")
@@ -213,12 +215,18 @@ class ExportDownload(APIView):
         return download_response(request, get_for_tenant(visible_jobs(request), request.tenant, pk=pk))
 
 
-class HistorySyncList(APIView):
-    """Per connection the requester may export, and per kind of history: the range the portal holds complete."""
+class HistorySyncList(generics.ListAPIView):
+    """Per connection the requester may export, and per kind of history: the range the portal holds complete.
+    A tenant's staff see every connection of the tenant, so the list is paged by cursor, oldest connection first."""
 
-    @extend_schema(responses={200: HistorySyncSerializer(many=True)})
-    def get(self, request):
-        connections = connections_exportable(tenant=request.tenant, user=request.user,
-                                             membership=membership_of(request))
-        rows = [{"connection": connection, "coverage": sync_coverage(connection)} for connection in connections]
-        return Response(HistorySyncSerializer(rows, many=True).data)
+    serializer_class = HistorySyncSerializer
+    pagination_class = ByIdCursorPagination
+
+    def get_queryset(self):
+        return connections_exportable(tenant=self.request.tenant, user=self.request.user,
+                                      membership=membership_of(self.request))
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.get_queryset())
+        rows = [{"connection": connection, "coverage": sync_coverage(connection)} for connection in page]
+        return self.get_paginated_response(self.get_serializer(rows, many=True).data)

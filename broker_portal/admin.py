@@ -1,20 +1,24 @@
 import ipaddress
 import re
+from decimal import Decimal
 
 from allauth.socialaccount.providers import registry
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import lookup_spawns_duplicates
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.core.validators import URLValidator
 from django.forms.fields import InvalidJSONInput
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.shortcuts import render
 from django.urls import path, reverse
+from django.utils.functional import cached_property
 from django.utils.html import format_html
 
 from connectors.base.hosts import check_base_url
 from connectors.base.http import HostNotAllowed
-from connectors.exchanges import EXCHANGES, exchange_packages
+from connectors.exchanges import EXCHANGES, exchange_choices, exchange_packages
 from connectors.base import credential as credential_settings
 
 from . import crypto, services
@@ -43,17 +47,78 @@ def in_tenant(form_class: type[forms.ModelForm], tenant: Tenant) -> type[forms.M
     return InTenantForm
 
 
+def refusal_message(model, error: IntegrityError) -> str:
+    """The violated constraint's own message where the model declares it, else what the database said."""
+    name = getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)
+    for constraint in model._meta.constraints:
+        if constraint.name == name:
+            return f"Not saved: {constraint.get_violation_error_message()}"
+    return f"Not saved: the database refused it ({name or 'a constraint'}). Check the values and try again."
+
+
+def with_refusal(form_class: type[forms.ModelForm], request) -> type[forms.ModelForm]:
+    """The form, failing with the database's refusal of its previous try (see changeform_view)."""
+
+    class RefusableForm(form_class):
+        def clean(self):
+            cleaned = super().clean()
+            refusal = getattr(request, "database_refusal", None)
+            if refusal:
+                self.add_error(None, refusal)
+            return cleaned
+
+    RefusableForm.__name__ = RefusableForm.__qualname__ = form_class.__name__
+    return RefusableForm
+
+
+class CappedCountPaginator(Paginator):
+    """Counts at most ``COUNT_CAP`` rows: past that the changelist says "10000 results" and pages that far,
+    instead of PostgreSQL counting every row of a tenant's million on each page."""
+
+    COUNT_CAP = 10_000
+
+    @cached_property
+    def count(self):
+        return self.object_list.order_by().values("pk")[:self.COUNT_CAP].count()
+
+
+class ExchangeFilter(admin.SimpleListFilter):
+    """By exchange, offering the exchanges the portal knows: a field's own filter would first read the distinct
+    values of every row."""
+
+    title = "exchange"
+    parameter_name = "exchange"
+
+    def lookups(self, request, model_admin):
+        return exchange_choices()
+
+    def queryset(self, request, queryset):
+        return queryset if self.value() is None else queryset.filter(exchange=self.value())
+
+
 class TenantScopedAdmin(admin.ModelAdmin):
-    """Broker admins see, filter, choose and save only their own tenant's rows; every write here is audited."""
+    """Broker admins see, filter, choose and save only their own tenant's rows; every write here is audited.
+
+    Large lists stay fast whatever the tenant's size: no second count of the whole table, a capped count of the
+    filtered rows, and each changelist's ordering has its index (tenant first)."""
 
     tenant_path = "tenant"  # lookup from this model to its Tenant
+    tenant_path_unique = False  # the path crosses a relation yet matches one row per object (a unique constraint)
     audit_name = ""  # what this admin's audit actions start with; the model's name when empty
+    show_full_result_count = False
+    paginator = CappedCountPaginator
+
+    def tenant_filter_duplicates(self) -> bool:
+        """Whether filtering by tenant can repeat a row (so the list needs DISTINCT): only through a relation
+        that may hold several rows of one tenant."""
+        return not self.tenant_path_unique and lookup_spawns_duplicates(self.opts, self.tenant_path)
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
         if request.user.is_superuser:
             return queryset
-        return queryset.filter(**{self.tenant_path: request.tenant}).distinct()
+        queryset = queryset.filter(**{self.tenant_path: request.tenant})
+        return queryset.distinct() if self.tenant_filter_duplicates() else queryset
 
     def _allowed(self, request):
         return request.user.is_superuser or is_broker_admin(request)
@@ -80,10 +145,20 @@ class TenantScopedAdmin(admin.ModelAdmin):
         return exclude
 
     def get_form(self, request, obj=None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
+        form = with_refusal(super().get_form(request, obj, **kwargs), request)
         if request.user.is_superuser or self.tenant_path != "tenant":
             return form
         return in_tenant(form, request.tenant)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """A save the database refuses (a constraint another request met first, one no form check covers) is a
+        form error on the same page, with what was typed, instead of a server error; nothing of it is kept."""
+        try:
+            with transaction.atomic():
+                return super().changeform_view(request, object_id, form_url, extra_context)
+        except IntegrityError as error:
+            request.database_refusal = refusal_message(self.model, error)
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def get_list_filter(self, request):
         filters = list(super().get_list_filter(request))
@@ -149,6 +224,23 @@ class TenantScopedAdmin(admin.ModelAdmin):
         action = f"{self.audit_name or self.opts.model_name}.{verb}"
         record_audit_event(tenant=self.audit_tenant(request, obj), action=action, target=obj, request=request,
                            details=details)
+
+
+def amount_text(value) -> str:
+    """An amount as people read it: thousands separated, plain notation, no trailing zeros (never 4E+2, never
+    18 decimals of zeros)."""
+    return "" if value is None else f"{Decimal(value).normalize():,f}"
+
+
+def amount_column(field_name: str, description: str = ""):
+    """A changelist column showing a Decimal field with amount_text, sorted by the field."""
+
+    @admin.display(description=description or field_name.replace("_", " "), ordering=field_name)
+    def column(obj):
+        return amount_text(getattr(obj, field_name))
+
+    column.__name__ = f"{field_name}_text"
+    return column
 
 
 class ReadOnlyAdminMixin:
@@ -262,6 +354,8 @@ def save_membership_change(*, membership: Membership, changed_fields: list[str],
 @admin.register(User)
 class UserAdmin(TenantScopedAdmin):
     tenant_path = "memberships__tenant"
+    tenant_path_unique = True  # one membership per user and tenant (membership_one_per_tenant)
+    ordering = ["-id"]  # newest first, read from the tenant's memberships in user order; the pickers page by it
     list_display = ["email", "first_name", "last_name", "is_active", "last_login"]
     list_filter = ["is_active", RoleHereFilter]
     search_fields = ["email", "first_name", "last_name"]
@@ -351,6 +445,7 @@ class MembershipAdmin(TenantScopedAdmin):
     list_filter = ["role"]
     search_fields = ["user__email"]
     list_select_related = ["user", "tenant"]
+    autocomplete_fields = ["user"]  # searched among the tenant's users (UserAdmin's queryset), never all listed
 
     def has_add_permission(self, request):
         # Members are added as users, so the user and the membership are made together.
@@ -664,14 +759,32 @@ class ExchangeCredentialAdmin(TenantScopedAdmin):
         ("Network", {"fields": ["authorize_base_url", "api_base_url", "extra_hosts", "service_ip_list",
                                 "trading_ip_list"]}),
         ("RSA key (Kraken)", {"fields": ["rsa_public_key_pem"]}),
-        ("Exchange-specific settings", {"fields": ["settings"]}),
+        ("Exchange-specific settings (JSON)", {
+            "fields": ["settings"], "classes": ["collapse"],
+            "description": "Only for what the fields above do not cover; most credentials keep {} here."}),
     ]
+    # Fields only some exchanges use, by what their package calls them (application_form, CREDENTIAL_FIELDS).
+    OPTIONAL_FIELDS = {"service_ip_list": ["service_ip_list"], "trading_ip_list": ["trading_ip_list"],
+                       "rsa_public_key": ["rsa_public_key_pem", "issued_encrypted_client_secret"],
+                       "broker_key": ["broker_key_status", "new_broker_key"]}
+
+    def fields_unused(self, exchange_id: str) -> set[str]:
+        """The optional fields this exchange does not use: its credential's page leaves them out."""
+        package = exchange_packages().get(exchange_id)
+        used = set(getattr(EXCHANGES.get(exchange_id), "application_form", ()))
+        used |= set(credential_settings.credential_fields(package.module)) if package else set()
+        return {name for group, names in self.OPTIONAL_FIELDS.items() if group not in used for name in names}
 
     def get_fieldsets(self, request, obj=None):
         # Each exchange's own settings fields, only on that exchange's credentials (all of them when adding one).
         own = [(EXCHANGES[exchange_id].name, {"fields": names}) for exchange_id, names in self.settings_field_names()
                if obj is None or obj.exchange == exchange_id]
         fieldsets = [*self.fieldsets[:-1], *own, self.fieldsets[-1]]
+        if obj is not None:
+            unused = self.fields_unused(obj.exchange)
+            fieldsets = [(title, {**options, "fields": [f for f in options["fields"] if f not in unused]})
+                         for title, options in fieldsets]
+            fieldsets = [(title, options) for title, options in fieldsets if options["fields"]]
         if request.user.is_superuser:
             return fieldsets
         first, *rest = fieldsets
@@ -765,9 +878,11 @@ class ExchangeCredentialAdmin(TenantScopedAdmin):
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     list_display = ["created_at", "action", "actor_repr", "target_repr", "ip_address", "tenant"]
-    list_filter = ["action"]
+    list_select_related = ["tenant"]
+    # By date through the filter's fixed ranges, by action through the search: a date hierarchy, or a filter of
+    # the actions, would read the distinct values of every row first.
+    list_filter = [("created_at", admin.DateFieldListFilter)]
     search_fields = ["actor_repr", "target_repr", "action"]
-    date_hierarchy = "created_at"
 
     def get_exclude(self, request, obj=None):
         return []

@@ -99,6 +99,7 @@ class Membership(models.Model):
     class Meta:
         ordering = ["tenant_id", "id"]
         constraints = [models.UniqueConstraint(fields=["tenant", "user"], name="membership_one_per_tenant")]
+        indexes = [models.Index(fields=["tenant", "id"], name="membership_tenant_order")]  # the changelist's
 
     def __str__(self):
         return f"{self.user} at {self.tenant} ({self.get_role_display()})"
@@ -176,7 +177,8 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["tenant", "-created_at"], name="audit_tenant_recent")]
+        # The changelist's and the API's order within a tenant, ties by id.
+        indexes = [models.Index(fields=["tenant", "-created_at", "-id"], name="audit_tenant_recent_id")]
 
     def __str__(self):
         return f"{self.action} by {self.actor_repr or 'system'}"

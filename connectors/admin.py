@@ -16,6 +16,7 @@ class ExchangeConnectionAdmin(TenantScopedAdmin):
     list_filter = ["status", "exchange"]
     search_fields = ["user__email", "exchange_account_id"]
     list_select_related = ["user", "tenant"]
+    ordering = ["exchange", "created_at", "id"]  # total, so no "-pk" is appended; index connection_tenant_order
     fields = ["tenant", "user", "exchange", "exchange_account_id", "status", "permissions", "masked_api_key",
               "secrets", "access_expires_at", "refresh_expires_at", "last_refreshed_at", "refresh_failures",
               "next_refresh_attempt_at", "refresh_lapse_warned_at", "last_error", "details", "created_at"]

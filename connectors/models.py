@@ -79,6 +79,8 @@ class ExchangeConnection(models.Model):
             models.Index(fields=["status", "access_expires_at"], name="connection_due_for_refresh"),
             # The lapse check reads connections whose refresh token runs out soon.
             models.Index(fields=["status", "refresh_expires_at"], name="connection_refresh_lapsing"),
+            # The changelist's order within a tenant (ConnectionAdmin.ordering).
+            models.Index(fields=["tenant", "exchange", "created_at", "id"], name="connection_tenant_order"),
         ]
 
     def __str__(self):

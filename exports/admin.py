@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from broker_portal.admin import TenantScopedAdmin
+from broker_portal.admin import ExchangeFilter, TenantScopedAdmin, amount_column
 
 from .models import ExportJob, HistoryEntry
 
@@ -35,8 +35,9 @@ class ExportJobAdmin(ReadOnlyTenantAdmin):
 
 @admin.register(HistoryEntry)
 class HistoryEntryAdmin(ReadOnlyTenantAdmin):
-    list_display = ["occurred_at", "exchange", "kind", "currency", "amount", "fee", "user", "external_id", "tenant"]
-    list_filter = ["exchange", "kind"]
+    list_display = ["occurred_at", "exchange", "kind", "currency", amount_column("amount"), amount_column("fee"),
+                    "user", "external_id", "tenant"]
+    list_filter = [ExchangeFilter, "kind"]
     search_fields = ["external_id", "txid", "user__email"]
     list_select_related = ["user", "tenant"]
-    show_full_result_count = False  # counting millions of rows on every page is not worth it
+    ordering = ["-occurred_at", "-id"]  # index history_tenant_time_id, read backwards

@@ -48,7 +48,8 @@ class HistoryEntry(models.Model):
             models.CheckConstraint(condition=Q(fee__gte=0), name="history_entry_fee_not_negative"),
         ]
         indexes = [
-            models.Index(fields=["tenant", "occurred_at"], name="history_tenant_time"),
+            # The export's order (occurred_at, id) and, read backwards, the changelist's.
+            models.Index(fields=["tenant", "occurred_at", "id"], name="history_tenant_time_id"),
             models.Index(fields=["connection", "kind", "occurred_at"], name="history_connection_time"),
         ]
 
@@ -145,7 +146,7 @@ class ExportJob(models.Model):
             models.CheckConstraint(name="export_done_has_file",
                                    condition=~Q(status="done") | (~Q(file_name="") & ~Q(sha256=""))),
         ]
-        indexes = [models.Index(fields=["tenant", "-created_at"], name="export_job_tenant_recent")]
+        indexes = [models.Index(fields=["tenant", "-created_at", "-id"], name="export_job_tenant_recent_id")]
 
     def __str__(self):
         return f"Export {self.pk} ({self.get_format_display()}, {self.date_from}–{self.date_to})"

@@ -6,13 +6,13 @@ from django.conf import settings
 from django.db.models import Max, Min, Q, QuerySet
 from django.utils import timezone as django_timezone
 
-from broker_portal.models import Membership
+from broker_portal.models import Membership, User
 from connectors.base.history import HistorySource
 from connectors.exchanges import history_sources
 from connectors.models import ExchangeConnection
 
 from .formats import FORMATS
-from .models import ExportJob, HistoryEntry, HistoryKind
+from .models import ExportJob, HistoryEntry, HistoryKind, SyncState
 
 STAFF_ROLES = (Membership.Role.BROKER_ADMIN, Membership.Role.ACCOUNTANT)
 
@@ -75,11 +75,40 @@ def export_jobs_visible(*, tenant, user, membership: Membership | None) -> Query
 
 
 def connections_exportable(*, tenant, user, membership: Membership | None) -> QuerySet:
+    # In the order of the tenant's index (connection_tenant_order), so a page of a large tenant is read, not sorted.
     connections = (ExchangeConnection.objects.filter(tenant=tenant).select_related("user")
-                   .annotate(last_synced_at=Max("history_sync_states__last_synced_at"))
                    .prefetch_related("history_sync_states")
-                   .order_by("user__email", "exchange", "pk"))
+                   .order_by("exchange", "created_at", "pk"))
     return connections if is_export_staff(membership) else connections.filter(user=user)
+
+
+PICKER_PAGE = 20  # rows a picker or the synced-history list shows at a time
+
+
+def connections_matching(connections: QuerySet, *, query: str) -> QuerySet:
+    """The connections whose user's email holds ``query`` (or whose exchange is it)."""
+    query = query.strip()
+    if not query:
+        return connections
+    return connections.filter(Q(user__email__icontains=query) | Q(exchange__iexact=query))
+
+
+def users_matching(*, tenant, query: str) -> QuerySet:
+    """The tenant's users whose email holds ``query``, by email."""
+    users = User.objects.filter(memberships__tenant=tenant).order_by("email", "pk")
+    query = query.strip()
+    return users.filter(email__icontains=query) if query else users
+
+
+def page_of(queryset: QuerySet, *, page: int, size: int = PICKER_PAGE) -> tuple[list, bool]:
+    """One page of rows and whether another follows, read as one more row than the page: never a count."""
+    start = (page - 1) * size
+    rows = list(queryset[start:start + size + 1])
+    return rows[:size], len(rows) > size
+
+
+def last_synced_at(coverage: list[dict]):
+    return max((row["last_synced_at"] for row in coverage if row["last_synced_at"]), default=None)
 
 
 def configured_history_start(now=None) -> datetime:
@@ -132,7 +161,7 @@ def history_range(entries: QuerySet) -> tuple[datetime | None, datetime | None]:
     return bounds["first"], bounds["last"]
 
 
-def synced_since(coverage_rows) -> datetime | None:
-    """The oldest moment any of these connections holds complete (from ``sync_coverage`` rows)."""
-    starts = [row["covered_from"] for _, rows in coverage_rows for row in rows if row["covered_from"]]
-    return min(starts) if starts else None
+def synced_since(connections: QuerySet) -> datetime | None:
+    """The oldest moment any of these connections holds complete: one aggregate, whatever the tenant's size."""
+    return (SyncState.objects.filter(connection__in=connections.order_by().values("pk"))
+            .aggregate(start=Min("covered_from"))["start"])

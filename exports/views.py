@@ -14,10 +14,13 @@ from broker_portal.tenancy import get_for_tenant, membership_of
 from connectors.models import ExchangeConnection
 
 from . import services
-from .forms import ExportRequestForm
+from .forms import ExportRequestForm, connection_label
 from .formats import FORMATS
 from .models import ExportJob
-from .selectors import connections_exportable, export_jobs_visible, is_export_staff, sync_coverage, synced_since
+from .selectors import (
+    connections_exportable, connections_matching, export_jobs_visible, is_export_staff, last_synced_at, page_of,
+    sync_coverage, synced_since, users_matching,
+)
 
 
 def _job(request, job_id) -> ExportJob:
@@ -32,9 +35,8 @@ def export_index(request):
         raise Http404("Not found")
     staff = is_export_staff(membership)
     connections = connections_exportable(tenant=request.tenant, user=request.user, membership=membership)
-    synced = [(connection, sync_coverage(connection)) for connection in connections]
     form = ExportRequestForm(request.POST or None, tenant=request.tenant, connections=connections, staff=staff,
-                             synced_since=synced_since(synced))
+                             synced_since=synced_since(connections))
     warned_empty = False
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -54,10 +56,43 @@ def export_index(request):
         else:
             return redirect("exports:detail", job_id=job.pk)
     jobs = export_jobs_visible(tenant=request.tenant, user=request.user, membership=membership)[:50]
+    query, page = request.GET.get("q", "").strip()[:100], page_number(request)
+    shown, has_next = page_of(connections_matching(connections, query=query), page=page)
+    synced = []
+    for connection in shown:
+        coverage = sync_coverage(connection)
+        synced.append((connection, coverage, last_synced_at(coverage)))
     return render(request, "exports/index.html", {
         "form": form, "jobs": jobs, "connections": synced, "staff": staff, "now": timezone.now(),
-        "warned_empty": warned_empty,
+        "warned_empty": warned_empty, "query": query, "page": page, "has_next": has_next,
     })
+
+
+def page_number(request) -> int:
+    raw = request.GET.get("page", "")
+    return min(int(raw), 10_000) if raw.isdigit() and int(raw) > 0 else 1
+
+
+@login_required
+@require_GET
+def export_picker(request, kind):
+    """The export form's suggestions: a page of the tenant's users (staff only) or of the connections this
+    person may export, matching what was typed."""
+    membership = membership_of(request)
+    staff = is_export_staff(membership)
+    if membership is None or not staff:
+        raise Http404("Not found")
+    query, page = request.GET.get("q", "")[:100], page_number(request)
+    if kind == "users":
+        rows, has_next = page_of(users_matching(tenant=request.tenant, query=query), page=page)
+        results = [{"value": user.email, "label": user.email} for user in rows]
+    elif kind == "connections":
+        connections = connections_exportable(tenant=request.tenant, user=request.user, membership=membership)
+        rows, has_next = page_of(connections_matching(connections.prefetch_related(None), query=query), page=page)
+        results = [{"value": connection_label(c, staff=True), "label": connection_label(c, staff=True)} for c in rows]
+    else:
+        raise Http404("Not found")
+    return JsonResponse({"results": results, "next_page": page + 1 if has_next else None})
 
 
 @login_required

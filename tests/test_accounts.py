@@ -81,3 +81,19 @@ def test_end_user_cannot_reach_the_admin(member, client_at):
     sign_in(client, member.email)
     response = client.get("/admin/")
     assert response.status_code == 302 and re.search(r"/admin/login/", response["Location"])
+
+
+def test_the_admins_sign_in_sends_staff_to_the_portals_sign_in_and_back_after_totp(tenant, client_at):
+    admin = make_member(tenant, "boss@alpha.example", Membership.Role.BROKER_ADMIN)
+    secret = pyotp.random_base32()
+    TOTP.activate(admin, secret)
+    client = client_at("alpha.localhost")
+    login = client.get("/admin/login/?next=/admin/withdrawals/withdrawal/")
+    assert login.status_code == 302
+    assert login["Location"] == "/accounts/login/?next=%2Fadmin%2Fwithdrawals%2Fwithdrawal%2F"
+    assert client.get("/admin/login/?next=https://evil.example/")["Location"] == "/accounts/login/?next=%2Fadmin%2F"
+    response = client.post(login["Location"], {"login": admin.email, "password": "correct-horse-battery"})
+    assert response["Location"] == "/accounts/2fa/authenticate/"
+    response = client.post("/accounts/2fa/authenticate/", {"code": pyotp.TOTP(secret).now()})
+    assert response.status_code == 302 and response["Location"] == "/admin/withdrawals/withdrawal/"
+    assert client.get(response["Location"]).status_code == 200

@@ -478,3 +478,33 @@ def test_a_superuser_may_still_filter_users_by_any_field(tenant, client_at):
     client.force_login(superuser)
     response = client.get("/admin/broker_portal/user/?is_superuser__exact=1")
     assert response.status_code == 200 and "root@platform.example" in response.content.decode()
+
+
+def test_a_save_the_database_refuses_is_a_form_error_that_keeps_the_input(admin_client, tenant, monkeypatch):
+    """As when another request saved the same limit between this form's checks and its save."""
+    from withdrawals.models import WithdrawalLimit
+
+    base = "/admin/withdrawals/withdrawallimit"
+    limit = {"scope": "tenant", "window_hours": "24", "max_usdt": "1000"}
+    assert admin_client.post(f"{base}/add/", limit).status_code == 302
+    monkeypatch.setattr(WithdrawalLimit, "validate_constraints", lambda self, exclude=None: None)
+    events = AuditEvent.objects.count()
+    response = admin_client.post(f"{base}/add/", {**limit, "max_usdt": "2345"})
+    page = response.content.decode()
+    assert response.status_code == 200 and "Not saved:" in page and 'value="2345"' in page
+    assert WithdrawalLimit.objects.filter(tenant=tenant).count() == 1 and AuditEvent.objects.count() == events
+
+
+@pytest.mark.parametrize("exchange, shown, hidden", [
+    ("kucoin", ["new_broker_key", "service_ip_list", "trading_ip_list", "kucoin_partner"],
+     ["issued_encrypted_client_secret", "okx_", "RSA key"]),
+    ("kraken", ["issued_encrypted_client_secret", "RSA key"],
+     ["new_broker_key", "service_ip_list", "trading_ip_list", "kucoin_partner"]),
+    ("okx", ["service_ip_list"], ["new_broker_key", "trading_ip_list", "issued_encrypted_client_secret"]),
+])
+def test_a_credential_page_shows_only_the_fields_its_exchange_uses(admin_client, tenant, exchange, shown, hidden):
+    credential = credential_for(tenant, exchange)
+    page = admin_client.get(f"/admin/broker_portal/exchangecredential/{credential.pk}/change/").content.decode()
+    assert all(name in page for name in shown), [name for name in shown if name not in page]
+    assert not [name for name in hidden if name in page]
+    assert "Only for what the fields above do not cover" in page  # the raw JSON, folded away

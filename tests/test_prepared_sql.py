@@ -7,6 +7,7 @@ from django.db import connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from broker_portal.models import AuditEvent
 from broker_portal.prepared_sql import PreparedLookup, update_fields
 from connectors.models import ExchangeConnection
 
@@ -90,3 +91,31 @@ def test_update_encrypts_applies_auto_now_and_writes_only_the_named_fields(store
 def test_update_of_a_row_that_is_gone_answers_zero(stored):
     ExchangeConnection.objects.filter(pk=stored.pk).delete()
     assert update_fields(stored, ["access_token"]) == 0
+
+
+def prepared_plans(sql_start: str) -> tuple[int, int]:
+    """(generic, custom) plans PostgreSQL made for this session's prepared statement that starts so."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE %s",
+                       [sql_start + "%"])
+        return cursor.fetchone() or (0, 0)
+
+
+@pytest.mark.parametrize("mode, generic", [("force_custom_plan", False), ("auto", True)])
+def test_tenant_queries_are_planned_for_their_own_tenant(tenant, other_tenant, member, mode, generic):
+    """psycopg prepares a statement on its fifth run, and PostgreSQL may then keep one generic plan for every
+    tenant; the portal's sessions ask for custom plans (DATABASE_PLAN_CACHE_MODE). ``auto`` is the control: the
+    same runs do get a generic plan there, so the check can fail."""
+    assert connection.settings_dict["OPTIONS"]["prepare_threshold"] == 5
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW plan_cache_mode")
+        assert cursor.fetchone()[0] == "force_custom_plan"  # as the settings start every session
+        cursor.execute(f"SET plan_cache_mode = {mode}")
+    try:
+        for n in range(12):
+            list(AuditEvent.objects.filter(tenant=(tenant, other_tenant)[n % 2]).order_by("-created_at")[:20])
+        generic_plans, custom_plans = prepared_plans('SELECT "broker_portal_auditevent"."id"')
+        assert custom_plans > 0 and (generic_plans > 0) == generic
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET plan_cache_mode")

@@ -53,7 +53,8 @@ def test_production_keeps_database_connections_and_prepares_repeated_statements(
             "print(json.dumps([d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'], d.get('OPTIONS', {}), s.CELERY_DB_REUSE_MAX]))")
     result = manage("shell", "-c", show, env=PRODUCTION_ENV)
     assert result.stdout.strip().splitlines()[-1] == (
-        '[60, true, {"server_side_binding": true, "prepare_threshold": 5}, 100]'), result.stderr
+        '[60, true, {"server_side_binding": true, "prepare_threshold": 5, '
+        '"options": "-c plan_cache_mode=force_custom_plan"}, 100]'), result.stderr
     # Behind a pooler that cannot keep prepared statements, one variable turns them off.
     result = manage("shell", "-c", show, env={**PRODUCTION_ENV, "DATABASE_PREPARED_STATEMENTS": "0"})
     assert result.stdout.strip().splitlines()[-1] == '[60, true, {}, 100]', result.stderr

@@ -117,10 +117,12 @@ class Withdrawal(models.Model):
             models.CheckConstraint(condition=~Q(state__in=["processing", "succeeded"]) | ~Q(exchange_withdrawal_id=""),
                                    name="withdrawal_sent_has_exchange_id"),
         ]
-        indexes = [models.Index(fields=["state", "last_polled_at"], name="withdrawal_open_for_polling")]
+        indexes = [models.Index(fields=["state", "last_polled_at"], name="withdrawal_open_for_polling"),
+                   # The changelist's order within a tenant.
+                   models.Index(fields=["tenant", "-created_at", "-id"], name="withdrawal_tenant_recent")]
 
     def __str__(self):
-        return f"Withdrawal of {self.amount.normalize()} {self.currency} ({self.get_state_display()})"
+        return f"Withdrawal of {self.amount.normalize():f} {self.currency} ({self.get_state_display()})"
 
     @property
     def reference(self) -> str:

@@ -45,3 +45,26 @@ def withdrawals_to_poll(*, stale_submit_seconds: int = 120) -> list[int]:
     open_rows = Q(state__in=[Withdrawal.State.PROCESSING, Withdrawal.State.UNKNOWN]) | Q(
         state=Withdrawal.State.SUBMITTING, submit_started_at__lt=stale)
     return list(Withdrawal.objects.filter(open_rows).order_by("last_polled_at", "pk").values_list("pk", flat=True)[:500])
+
+
+STUCK_AFTER = timedelta(hours=1)  # open at the exchange this long without an end: a broker admin should look
+
+
+def withdrawal_explanation(*, withdrawal: Withdrawal, now=None) -> str:
+    """Why a withdrawal stands where it does, for the broker admin: a failure's reason, or how long one has been
+    open at the exchange and when the portal last asked; "" when there is nothing to explain."""
+    now = now or timezone.now()
+    State = Withdrawal.State
+    if withdrawal.state == State.FAILED:
+        reason = withdrawal.last_error or "the exchange gave no reason"
+        status = f" (exchange status {withdrawal.exchange_status})" if withdrawal.exchange_status else ""
+        return f"Failed: {reason}{status}."
+    if withdrawal.state not in Withdrawal.OPEN_AT_EXCHANGE:
+        return ""
+    since = withdrawal.submit_started_at or withdrawal.submitted_at or withdrawal.created_at
+    polled = (f"last checked {withdrawal.last_polled_at:%Y-%m-%d %H:%M} UTC" if withdrawal.last_polled_at
+              else "not checked yet")
+    stuck = "Stuck: " if now - since > STUCK_AFTER else ""
+    waiting = f"{withdrawal.get_state_display()} since {since:%Y-%m-%d %H:%M} UTC, {polled}"
+    last_error = f"; last answer: {withdrawal.last_error}" if withdrawal.last_error else ""
+    return f"{stuck}{waiting}{last_error}."

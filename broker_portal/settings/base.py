@@ -168,6 +168,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_boo
     # needs parameters bound by the server. A pooler that cannot keep prepared statements (PgBouncer in
     # transaction mode before 1.21) needs DATABASE_PREPARED_STATEMENTS=0.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
+    # A prepared statement may switch to PostgreSQL's generic plan, made without the parameters' values: the plan
+    # a big tenant's rows earn then serves a small tenant too (its audit page 19 -> 190 ms, bench/README.md,
+    # "Pages"). Custom plans are made for each execution's own values; parsing is still saved.
+    PLAN_CACHE_MODE = env("DATABASE_PLAN_CACHE_MODE", "force_custom_plan")
+    if PLAN_CACHE_MODE not in ("auto", "force_custom_plan", "force_generic_plan"):
+        raise ImproperlyConfigured("DATABASE_PLAN_CACHE_MODE is auto, force_custom_plan or force_generic_plan.")
+    DATABASES["default"]["OPTIONS"]["options"] = " ".join(
+        filter(None, [DATABASES["default"]["OPTIONS"].get("options"), f"-c plan_cache_mode={PLAN_CACHE_MODE}"]))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and beat share the file. WAL lets readers go on while one writes; IMMEDIATE takes the write
     # lock when a transaction begins, so a writer waits (up to the timeout) instead of failing at once with
@@ -400,7 +408,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.add_error_responses",
-                             "webhooks.schema.add_event_schemas"],
+                             "api.schema.describe_operations", "webhooks.schema.add_event_schemas"],
     # Export requests and sync coverage both name kinds of history: one enum for both.
     "ENUM_NAME_OVERRIDES": {"HistoryKindEnum": "connectors.base.history.HistoryKind",
                             "WebhookEventTypeEnum": "webhooks.events.EVENT_TYPE_CHOICES",

@@ -8,7 +8,9 @@
 - ``base_urls(settings) -> (authorize_base_url, api_base_url)``: the base URLs where the admin left them empty;
 - ``test_connection(settings, *, extra_hosts) -> (settings, report)``: the admin's "Test connection" action;
 - ``app_settings(settings) -> dict``: what the OAuth flow reads, derived from the stored settings (the generic
-  provider's hand-entered values over its server's metadata).
+  provider's hand-entered values over its server's metadata);
+- ``CREDENTIAL_FIELDS``: the credential's optional fields this exchange uses besides those its application form
+  names (``EXCHANGE.application_form``), e.g. KuCoin's ``broker_key``; the admin shows no other exchange's.
 """
 
 from functools import cache
@@ -30,6 +32,10 @@ def credential_module(package_module: str):
 
 def settings_fields(package_module: str) -> dict:
     return dict(getattr(credential_module(package_module), "SETTINGS_FIELDS", {}))
+
+
+def credential_fields(package_module: str) -> tuple[str, ...]:
+    return tuple(getattr(credential_module(package_module), "CREDENTIAL_FIELDS", ()))
 
 
 def settings_errors(package_module: str, settings: dict) -> list[str]:

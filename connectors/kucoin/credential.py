@@ -46,6 +46,9 @@ def settings_errors(settings: dict) -> list[str]:
     return errors
 
 
+# The broker key signs KC-API-PARTNER-SIGN (above); no other exchange has one.
+CREDENTIAL_FIELDS = ("broker_key",)
+
 # The admin's fields for these settings (connectors/base/credential.py): setting key -> form field.
 SETTINGS_FIELDS = {
     "partner": forms.CharField(required=False, label="KuCoin partner id", help_text="KC-API-PARTNER."),

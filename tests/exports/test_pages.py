@@ -285,7 +285,7 @@ def test_the_exports_page_and_the_api_show_what_each_sync_covers_and_its_gaps(st
 
     listed = member_client.get("/api/v1/history-sync/")
     assert listed.status_code == 200, listed.content
-    [row] = listed.json()
+    [row] = listed.json()["results"]
     assert (row["connection"], row["exchange"]) == (kucoin.pk, "kucoin")
     coverage = {item["kind"]: item for item in row["coverage"]}
     assert coverage["ledger"]["gap_before"] and coverage["ledger"]["kept_days"] == 365

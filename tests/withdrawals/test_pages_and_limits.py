@@ -175,3 +175,27 @@ def test_withdrawals_go_with_their_tenant_but_keep_their_user(tenant, member):
         member.delete()
     tenant.delete()
     assert not Withdrawal.objects.exists()
+
+
+def test_the_admin_shows_amounts_as_read_and_why_a_withdrawal_failed_or_is_stuck(tenant, member, client_at):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    admin = make_member(tenant, "boss@alpha.example", Membership.Role.BROKER_ADMIN)
+    TOTP.activate(admin, "JBSWY3DPEHPK3PXPJBSWY3DP")
+    connection = connection_of(member, tenant)
+    stuck = withdrawal_of(connection, amount=Decimal("4E+2"), total_debit=Decimal("1234.5"),
+                          submit_started_at=timezone.now() - timedelta(hours=3))
+    failed = withdrawal_of(connection, state="failed", exchange_withdrawal_id="",
+                           last_error="The address is not on the whitelist.", exchange_status="REJECTED")
+    client = client_at("alpha.localhost")
+    client.force_login(admin)
+    listing = " ".join(client.get("/admin/withdrawals/withdrawal/").content.decode().split())
+    assert "4E+2" not in listing and ">400<" in listing and ">1,234.5<" in listing
+    assert "Failed: The address is not on the whitelist. (exchange status REJECTED)." in listing
+    assert "Stuck: Processing at the exchange since" in listing
+    page = " ".join(client.get(f"/admin/withdrawals/withdrawal/{stuck.pk}/change/").content.decode().split())
+    assert "Withdrawal of 400 USDT" in page and "Stuck: Processing at the exchange since" in page
+    assert "400.000000000000000000" not in page and "1,234.5" in page
+    assert client.get(f"/admin/withdrawals/withdrawal/{failed.pk}/change/").status_code == 200
