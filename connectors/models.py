@@ -65,6 +65,9 @@ class ExchangeConnection(models.Model):
     next_refresh_attempt_at = models.DateTimeField(null=True, blank=True)
     # Set when the user was told that the refresh token will lapse; cleared by the next successful refresh.
     refresh_lapse_warned_at = models.DateTimeField(null=True, blank=True)
+    # The refresh under way (connectors/refresh.py, "Locking"): its fencing token and when its lease runs out.
+    refresh_claim = models.CharField(max_length=32, blank=True, default="")
+    refresh_claimed_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -79,6 +82,13 @@ class ExchangeConnection(models.Model):
             models.Index(fields=["status", "access_expires_at"], name="connection_due_for_refresh"),
             # The lapse check reads connections whose refresh token runs out soon.
             models.Index(fields=["status", "refresh_expires_at"], name="connection_refresh_lapsing"),
+            # The sweep's claim reads only active connections that are neither claimed nor backing off: a row in
+            # backoff is not in this index at all, so a long backoff costs the claim nothing.
+            models.Index(fields=["access_expires_at", "id"], name="connection_due_unclaimed",
+                         condition=models.Q(status="active", next_refresh_attempt_at__isnull=True)),
+            # The claimed or backing-off ones, by when their claim or backoff ends (few: due ones, mostly).
+            models.Index(fields=["next_refresh_attempt_at", "id"], name="connection_due_claimed",
+                         condition=models.Q(status="active", next_refresh_attempt_at__isnull=False)),
         ]
 
     def __str__(self):
