@@ -78,12 +78,11 @@ class ExchangeConnection(models.Model):
                                     name="connection_one_per_server_account"),
         ]
         indexes = [
-            # The refresh sweep reads connections by status and how soon their access token expires.
-            models.Index(fields=["status", "access_expires_at"], name="connection_due_for_refresh"),
             # The lapse check reads connections whose refresh token runs out soon.
             models.Index(fields=["status", "refresh_expires_at"], name="connection_refresh_lapsing"),
-            # The sweep's claim reads only active connections that are neither claimed nor backing off: a row in
-            # backoff is not in this index at all, so a long backoff costs the claim nothing.
+            # The refresh sweep reads active connections by how soon their access token expires, and only those
+            # that are neither claimed nor backing off: a row in backoff is not in this index at all, so a long
+            # backoff costs the claim nothing.
             models.Index(fields=["access_expires_at", "id"], name="connection_due_unclaimed",
                          condition=models.Q(status="active", next_refresh_attempt_at__isnull=True)),
             # The claimed or backing-off ones, by when their claim or backoff ends (few: due ones, mostly).

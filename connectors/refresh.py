@@ -5,15 +5,15 @@ refresh token, and what it gets must be stored before anyone spends the stored o
 connection first: one UPDATE … RETURNING (committed on its own) writes a fencing token (``refresh_claim``) and a
 lease (``refresh_claimed_until``) where no lease is running, and answers the row as it is now. Then it calls the
 exchange holding nothing of the database (with a connection pool, its connection goes back to the pool for the
-call), and writes the new pair with a second UPDATE that only matches while the claim is still its own and
-nothing else wrote the row since (``updated_at``), which ends the claim. The lease outlasts the calls it covers
-(the HTTP timeout and a margin, renewed before a second call), so it only runs out under a refresh that stalled or died; then another may
-claim. A fence that failed is settled under the row lock by what the row holds: if it is still the refresh
-token we spent, nobody stored a successor and ours is stored; otherwise ours is discarded (and audited), since
-whatever is stored was written after our call began. Failures are recorded the same way, only while the claim
-is ours. Workers never wait for a claim (``wait=False``: whoever holds it is doing the work); API calls do,
-looking again with a growing pause (and no database connection, with a pool), then read the fresh pair. A
-crashed worker's claim lasts until its lease runs out.
+call), and writes the new pair with a second UPDATE that only matches while the claim is still its own and nothing
+else wrote the row since (``updated_at``), which ends the claim. The lease outlasts the calls it covers (the HTTP
+timeout and a margin, renewed before a second call), so it only runs out under a refresh that stalled or died;
+then another may claim. A fence that failed is settled under the row lock by what the row holds: if it is still
+the refresh token we spent, nobody stored a successor and ours is stored; otherwise ours is discarded (and
+audited), since whatever is stored was written after our call began. Failures are recorded the same way, only
+while the claim is ours. Workers never wait for a claim (``wait=False``: whoever holds it is doing the work); API
+calls do, looking again with a growing pause (and no database connection, with a pool), then read the fresh pair.
+A crashed worker's claim lasts until its lease runs out.
 
 A worker killed mid-batch. The sweep enqueues its refreshes without an ETA: a message with one is fetched at
 once and held unacknowledged in the worker's memory until it is due, so a killed worker would take the whole
@@ -603,6 +603,20 @@ def connections_requeue_abandoned(*, now: datetime, claimed, claim_until: dateti
     return len(ids)
 
 
+def sweep_claim_reads(*, now: datetime, grace: timedelta | None = None, exclude_exchanges: list[str] | None = None):
+    """The sweep's reads of due connections to claim (ids, locked, skipping locked ones), in the order it takes
+    them, each in the order of its partial index: those whose claim or backoff is over, by when it ended
+    (connection_due_claimed: few), then the unclaimed ones by expiry (connection_due_unclaimed, which holds no
+    row in backoff at all, so a million connections backing off cost this read nothing)."""
+    grace = setting_seconds("TOKEN_REFRESH_SWEEP_GRACE_SECONDS", SWEEP_GRACE_SECONDS) if grace is None else grace
+    exclude = api_key_credential_exchanges() if exclude_exchanges is None else exclude_exchanges
+    due_soon = ExchangeConnection.objects.filter(status=Status.ACTIVE, access_expires_at__lte=now + refresh_window())
+    return [due.exclude(exchange__in=exclude).select_for_update(skip_locked=True).order_by(*order)
+            .values_list("id", flat=True) for due, order in (
+                (due_soon.filter(next_refresh_attempt_at__lte=now - grace), ("next_refresh_attempt_at", "id")),
+                (due_soon.filter(next_refresh_attempt_at__isnull=True), ("access_expires_at", "id")))]
+
+
 def connections_sweep(*, now: datetime | None = None, batch_size: int | None = None) -> dict:
     """Claim the connections whose access token expires within the window and enqueue one refresh each;
     flag those whose refresh token is about to lapse. Reads go through partial indexes of the active
@@ -614,21 +628,16 @@ def connections_sweep(*, now: datetime | None = None, batch_size: int | None = N
     grace = setting_seconds("TOKEN_REFRESH_SWEEP_GRACE_SECONDS", SWEEP_GRACE_SECONDS)
     # Connections that live by their API key have no token to refresh, nor one to lapse.
     by_api_key = api_key_credential_exchanges()
-    due_soon = ExchangeConnection.objects.filter(status=Status.ACTIVE, access_expires_at__lte=now + refresh_window())
     # Claimed (or backing off) and due: the claims a dead worker left behind are taken back at once.
-    claimed = due_soon.filter(next_refresh_attempt_at__gt=now - grace).exclude(exchange__in=by_api_key)
+    claimed = ExchangeConnection.objects.filter(
+        status=Status.ACTIVE, access_expires_at__lte=now + refresh_window(), next_refresh_attempt_at__gt=now - grace,
+    ).exclude(exchange__in=by_api_key)
     enqueued = connections_requeue_abandoned(now=now, claimed=claimed, claim_until=claim_until, batch_size=batch_size)
-    # Due in two parts, each read through its partial index: those whose claim or backoff is over (by when it
-    # ended: few), then the unclaimed ones (by expiry), where a row in backoff is not even in the index.
-    for due, order in (
-            (due_soon.filter(next_refresh_attempt_at__lte=now - grace), ("next_refresh_attempt_at", "id")),
-            (due_soon.filter(next_refresh_attempt_at__isnull=True), ("access_expires_at", "id"))):
-        due = due.exclude(exchange__in=by_api_key)
+    for due in sweep_claim_reads(now=now, grace=grace, exclude_exchanges=by_api_key):
         while True:
             with transaction.atomic():
                 # Rows locked right now are being written; skipping them keeps the sweep from waiting.
-                ids = list(due.select_for_update(skip_locked=True).order_by(*order)
-                           .values_list("id", flat=True)[:batch_size])
+                ids = list(due[:batch_size])
                 if ids:
                     ExchangeConnection.objects.filter(id__in=ids).update(next_refresh_attempt_at=claim_until)
                     transaction.on_commit(lambda ids=ids: enqueue_refreshes(ids))

@@ -10,6 +10,10 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.RemoveIndex(
+            model_name='exchangeconnection',
+            name='connection_due_for_refresh',
+        ),
         migrations.AddField(
             model_name='exchangeconnection',
             name='refresh_claim',
