@@ -26,6 +26,12 @@ can no longer be in flight (the HTTP timeout), the sweep enqueues it again. A co
 in the queue, and the claim keeps it from being enqueued twice. (A task's own retry after a transient failure
 does carry a countdown: a worker killed holding it delays that retry to its time plus the sweep's grace.)
 
+Publishing. A message costs the sweep a round trip to the broker and Celery's work around it, which at a million
+connections (16,667 due a minute) is most of a sweep. A batch of more than FAN_OUT_ABOVE leaves the sweep as one
+message, whose worker publishes one refresh per connection; workers publish in parallel and beat's sweep stays
+short. A worker killed on such a batch leaves its claims to run out (the sweep's claim and grace), and they are
+taken again.
+
 Nothing secret leaves this module: results carry outcomes and times, messages name the exchange and the
 kind of failure, never a token.
 """
@@ -653,7 +659,21 @@ def connections_sweep(*, now: datetime | None = None, batch_size: int | None = N
     return {"enqueued": enqueued, "warned": warned}
 
 
+# Above this many, a batch's messages are published by a worker instead (one message here, the rest there), so that
+# beat's sweep stays short at a million connections and the workers publish in parallel.
+FAN_OUT_ABOVE = 50
+
+
 def enqueue_refreshes(connection_ids: list[int], *, force: bool = False) -> None:
+    from .tasks import publish_refreshes
+
+    if len(connection_ids) > FAN_OUT_ABOVE:
+        publish_refreshes.delay(list(connection_ids), force)
+    else:
+        publish_refreshes_each(connection_ids, force=force)
+
+
+def publish_refreshes_each(connection_ids: list[int], *, force: bool = False) -> None:
     from .tasks import refresh_connection
 
     # No countdown (see the module's docstring): the sweep spreads the work by taking each connection as it comes

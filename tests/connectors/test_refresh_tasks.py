@@ -237,3 +237,20 @@ def test_the_sweeps_claim_reads_an_index_without_the_connections_in_backoff(tena
     assert '"Rows Removed by Filter"' not in plan or '"Rows Removed by Filter": 0' in plan, plan
     with transaction.atomic():
         assert len(list(unclaimed)) == 20
+
+
+def test_a_big_batch_leaves_the_sweep_as_one_message_and_a_worker_publishes_its_refreshes(
+        bare_connections, monkeypatch):
+    from connectors.tasks import publish_refreshes
+
+    batches, sent = [], []
+    monkeypatch.setattr(publish_refreshes, "delay",
+                        lambda ids, force: batches.append(ids) or publish_refreshes.run(ids, force))
+    monkeypatch.setattr(refresh_connection, "apply_async", lambda args, producer=None: sent.append(args))
+    due = refresh.FAN_OUT_ABOVE + 10
+    bare_connections(due, due=True)
+    bare_connections(3, due=False)
+    assert connections_sweep()["enqueued"] == due
+    assert [len(batch) for batch in batches] == [due] and json.loads(json.dumps(batches)) == batches
+    assert sorted(args[0] for args in sent) == sorted(batches[0]) and {args[1] for args in sent} == {False}
+    assert publish_refreshes.acks_late and publish_refreshes.time_limit
