@@ -112,6 +112,8 @@ def main() -> None:
 
     # Its own queue: the benchmark's worker takes no one else's tasks from a shared broker.
     app.conf.task_default_queue = QUEUE
+    with app.connection_for_write() as broker:  # what an interrupted run left there is not this run's
+        broker.default_channel.queue_purge(QUEUE)
     call_command("migrate", verbosity=0)
 
     process = None

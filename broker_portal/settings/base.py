@@ -305,6 +305,9 @@ CELERY_TASK_SOFT_TIME_LIMIT = 240
 # Celery's Django fixup closes the database connection around every task unless this is set; a worker doing
 # many short tasks (token refreshes) keeps it for this many tasks instead.
 CELERY_DB_REUSE_MAX = int(env("CELERY_DB_REUSE_MAX", "0"))
+if "pool" in DATABASES["default"].get("OPTIONS", {}):
+    # A worker's thread gives its pooled connection back after every task: an idle thread must not keep one.
+    CELERY_DB_REUSE_MAX = 0
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
