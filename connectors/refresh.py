@@ -623,6 +623,27 @@ def sweep_claim_reads(*, now: datetime, grace: timedelta | None = None, exclude_
                 (due_soon.filter(next_refresh_attempt_at__isnull=True), ("access_expires_at", "id")))]
 
 
+def _claim_for_sweep(due, claim_until: datetime) -> list[int]:
+    """Claim a batch of the sweep's read in one statement (UPDATE … WHERE id IN (its SELECT … FOR UPDATE SKIP
+    LOCKED) RETURNING id): one round trip, committed on its own, instead of a transaction of four. Rows locked right
+    now are being written; skipping them keeps the sweep from waiting."""
+    if db_connection.vendor != "postgresql":
+        with transaction.atomic():
+            ids = list(due)
+            ExchangeConnection.objects.filter(id__in=ids).update(next_refresh_attempt_at=claim_until)
+        return ids
+    query = due.query.clone()
+    query.select_for_update = False  # written out below: Django compiles a locking read only in a transaction
+    select, params = query.sql_with_params()
+    field = ExchangeConnection._meta.get_field("next_refresh_attempt_at")
+    quote = db_connection.ops.quote_name
+    with db_connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {quote(ExchangeConnection._meta.db_table)} SET {quote(field.column)} = %s "
+                       f"WHERE {quote('id')} IN ({select} FOR UPDATE SKIP LOCKED) RETURNING {quote('id')}",
+                       [field.get_db_prep_save(claim_until, connection=db_connection), *params])
+        return [row[0] for row in cursor.fetchall()]
+
+
 def connections_sweep(*, now: datetime | None = None, batch_size: int | None = None) -> dict:
     """Claim the connections whose access token expires within the window and enqueue one refresh each;
     flag those whose refresh token is about to lapse. Reads go through partial indexes of the active
@@ -641,12 +662,9 @@ def connections_sweep(*, now: datetime | None = None, batch_size: int | None = N
     enqueued = connections_requeue_abandoned(now=now, claimed=claimed, claim_until=claim_until, batch_size=batch_size)
     for due in sweep_claim_reads(now=now, grace=grace, exclude_exchanges=by_api_key):
         while True:
-            with transaction.atomic():
-                # Rows locked right now are being written; skipping them keeps the sweep from waiting.
-                ids = list(due[:batch_size])
-                if ids:
-                    ExchangeConnection.objects.filter(id__in=ids).update(next_refresh_attempt_at=claim_until)
-                    transaction.on_commit(lambda ids=ids: enqueue_refreshes(ids))
+            ids = _claim_for_sweep(due[:batch_size], claim_until)
+            if ids:
+                transaction.on_commit(lambda ids=ids: enqueue_refreshes(ids))
             enqueued += len(ids)
             if len(ids) < batch_size:
                 break
