@@ -65,6 +65,9 @@ class ExchangeConnection(models.Model):
     next_refresh_attempt_at = models.DateTimeField(null=True, blank=True)
     # Set when the user was told that the refresh token will lapse; cleared by the next successful refresh.
     refresh_lapse_warned_at = models.DateTimeField(null=True, blank=True)
+    # The refresh under way (connectors/refresh.py, "Locking"): its fencing token and when its lease runs out.
+    refresh_claim = models.CharField(max_length=32, blank=True, default="")
+    refresh_claimed_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -75,12 +78,18 @@ class ExchangeConnection(models.Model):
                                     name="connection_one_per_server_account"),
         ]
         indexes = [
-            # The refresh sweep reads connections by status and how soon their access token expires.
-            models.Index(fields=["status", "access_expires_at"], name="connection_due_for_refresh"),
             # The lapse check reads connections whose refresh token runs out soon.
             models.Index(fields=["status", "refresh_expires_at"], name="connection_refresh_lapsing"),
             # The changelist's order within a tenant (ConnectionAdmin.ordering).
             models.Index(fields=["tenant", "exchange", "created_at", "id"], name="connection_tenant_order"),
+            # The refresh sweep reads active connections by how soon their access token expires, and only those
+            # that are neither claimed nor backing off: a row in backoff is not in this index at all, so a long
+            # backoff costs the claim nothing.
+            models.Index(fields=["access_expires_at", "id"], name="connection_due_unclaimed",
+                         condition=models.Q(status="active", next_refresh_attempt_at__isnull=True)),
+            # The claimed or backing-off ones, by when their claim or backoff ends (few: due ones, mostly).
+            models.Index(fields=["next_refresh_attempt_at", "id"], name="connection_due_claimed",
+                         condition=models.Q(status="active", next_refresh_attempt_at__isnull=False)),
         ]
 
     def __str__(self):

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from .key_health import connection_check_api_key, connections_check_api_keys
 from .models import ExchangeConnection
-from .refresh import Outcome, connection_refresh, connections_sweep
+from .refresh import Outcome, connection_refresh, connections_sweep, publish_refreshes_each
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,14 @@ def refresh_connection(self, connection_id: int, force: bool = False) -> str:
         countdown = max((result.retry_at - timezone.now()).total_seconds(), 0)
         raise self.retry(countdown=countdown)
     return result.outcome
+
+
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=50, time_limit=60)
+def publish_refreshes(connection_ids: list[int], force: bool = False) -> int:
+    """One message per connection of a batch the sweep claimed (connectors.refresh.enqueue_refreshes). A worker
+    killed on it leaves the batch's claims to run out (the sweep's claim and its grace), well within the window."""
+    publish_refreshes_each(connection_ids, force=force)
+    return len(connection_ids)
 
 
 @shared_task(acks_late=True, ignore_result=True, soft_time_limit=120, time_limit=150)

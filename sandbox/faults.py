@@ -13,6 +13,14 @@ from django.http import HttpResponse, JsonResponse
 from .models import Fault
 
 HANG_SECONDS = 120.0  # "not at all": longer than any sane client timeout
+# Decides whether a fault with a probability strikes a given call; fault_seed makes the sequence repeatable.
+_chance = random.Random()
+
+
+def fault_seed(seed: int | None) -> None:
+    """Make the choices of probabilistic faults repeat from run to run (None: unpredictable again). Calls that
+    arrive in the same order then meet the same faults."""
+    _chance.seed(seed)
 
 
 def fault_set(
@@ -65,7 +73,7 @@ def _claim_fault(exchange: str, endpoint_name: str, path: str) -> Fault | None:
     local_path = path.split(f"/sandbox/{exchange}", 1)[-1]
     candidates = Fault.objects.filter(exchange=exchange, endpoint__in=[endpoint_name, path, local_path]).order_by("id")
     for fault in candidates:
-        if fault.probability < 1 and random.random() >= fault.probability:
+        if fault.probability < 1 and _chance.random() >= fault.probability:
             continue
         if fault.remaining is None:
             return fault

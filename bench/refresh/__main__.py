@@ -1,7 +1,10 @@
 """python -m bench.refresh --n 1000   (see bench/README.md, "Token refresh")
+python -m bench.refresh --latency-ms 150 --concurrency 1,16,64,256
 
 Migrates the database, starts the sandbox as its own process (``manage.py run_sandbox``) unless
---sandbox-url names a running one, runs the benchmark, stops the sandbox, prints one JSON object last."""
+--sandbox-url names a running one, and with --latency-ms a delaying proxy of its own in front of it (both the
+worker and the bare loop call through it), runs the benchmark once per concurrency (a fresh worker each), stops
+what it started, prints one JSON object last (a list of them for several concurrencies)."""
 
 import argparse
 import json
@@ -41,12 +44,22 @@ def wait_for(url: str, process, seconds: float = 30) -> None:
     raise RuntimeError(f"the sandbox did not answer at {url}")
 
 
+WORKER_APPLICATION_NAME = "bench-refresh-worker"  # how the benchmark finds the worker's database connections
+
+
+def worker_database_url() -> str:
+    url = os.environ["DATABASE_URL"]
+    return f"{url}{'&' if '?' in url else '?'}application_name={WORKER_APPLICATION_NAME}"
+
+
 @contextmanager
-def process_worker(concurrency: int = 1):
+def process_worker(concurrency: int = 1, database_pool: int = 0):
     """One worker process consuming only the benchmark's queue, refreshing one connection at a time (solo pool)
-    or `concurrency` at once (thread pool, as for I/O-bound tasks); yields its query totals."""
+    or `concurrency` at once (thread pool, as for I/O-bound tasks), its threads sharing a pool of
+    `database_pool` database connections (0: one persistent connection per thread); yields its query totals."""
     totals_file = tempfile.NamedTemporaryFile(suffix=".json", delete=False).name
-    env = {**os.environ, "BENCH_REFRESH_QUERY_FILE": totals_file}
+    env = {**os.environ, "BENCH_REFRESH_QUERY_FILE": totals_file, "DATABASE_URL": worker_database_url(),
+           "DATABASE_POOL_MAX_SIZE": str(database_pool), "DATABASE_POOL_MIN_SIZE": str(database_pool)}
     pool = "solo" if concurrency == 1 else "threads"
     process = subprocess.Popen([sys.executable, "-m", "celery", "-A", "broker_portal", "worker", "--pool", pool,
                                 "--concurrency", str(concurrency), "--queues", QUEUE,
@@ -74,9 +87,15 @@ def main() -> None:
     parser.add_argument("--sandbox-url", default="", help="a sandbox already running elsewhere")
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--chunk", type=int, default=50, help="bare and portal calls alternate in chunks this big")
-    parser.add_argument("--concurrency", type=int, default=1,
-                        help="refreshes the worker runs at once (thread pool above 1), and bare loops likewise")
+    parser.add_argument("--concurrency", default="1",
+                        help="refreshes the worker runs at once (thread pool above 1), and bare loops likewise; "
+                             "several, comma-separated (1,16,64,256), run one after another")
+    parser.add_argument("--latency-ms", type=float, default=0,
+                        help="put a proxy in front of the sandbox that delays every call by this much")
+    parser.add_argument("--database-pool", type=int, default=16,
+                        help="database connections the threads of a worker share (Django's pool; threads only)")
     options = parser.parse_args()
+    concurrencies = [int(value) for value in options.concurrency.split(",")]
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "broker_portal.settings.test")
     # A worker keeps its database connection between tasks (as a deployed one would).
@@ -93,6 +112,8 @@ def main() -> None:
 
     # Its own queue: the benchmark's worker takes no one else's tasks from a shared broker.
     app.conf.task_default_queue = QUEUE
+    with app.connection_for_write() as broker:  # what an interrupted run left there is not this run's
+        broker.default_channel.queue_purge(QUEUE)
     call_command("migrate", verbosity=0)
 
     process = None
@@ -101,20 +122,51 @@ def main() -> None:
         port = free_port()
         sandbox_url = f"http://127.0.0.1:{port}"
         process = subprocess.Popen([sys.executable, "manage.py", "run_sandbox", "--port", str(port)], cwd=ROOT,
-                                   # A thread per request: kept connections would pile up in the sandbox.
-                                   env={**os.environ, "DATABASE_CONN_MAX_AGE": "0"}, stdout=subprocess.DEVNULL)
+                                   # A thread per request, sharing a pool of database connections: kept
+                                   # ones would pile up in the sandbox, new ones cost a connection each call.
+                                   env={**os.environ, "DATABASE_CONN_MAX_AGE": "0", "DATABASE_POOL_MAX_SIZE": "8"},
+                                   stdout=subprocess.DEVNULL)
+    proxy = None
     try:
         wait_for(f"{sandbox_url}/sandbox/", process)
+        if options.latency_ms:
+            port = free_port()
+            proxy = subprocess.Popen([sys.executable, "-m", "bench.refresh.proxy", "--listen-port", str(port),
+                                      "--upstream", sandbox_url, "--latency-ms", str(options.latency_ms)], cwd=ROOT)
+            sandbox_url = f"http://127.0.0.1:{port}"
+            wait_for(f"{sandbox_url}/sandbox/", proxy)
         from bench.refresh.core import run
 
-        figures = run(sandbox_url=sandbox_url, n=options.n, chunk=options.chunk, timeout=options.timeout,
-                      worker=partial(process_worker, options.concurrency), concurrency=options.concurrency,
-                      say=lambda line: print(line, flush=True))
+        results = []
+        for concurrency in concurrencies:
+            database_pool = min(options.database_pool, concurrency) if concurrency > 1 else 0
+            # Enough calls that every thread makes several, in chunks that keep them all busy.
+            figures = run(sandbox_url=sandbox_url, n=max(options.n, 8 * concurrency),
+                          chunk=max(options.chunk, 2 * concurrency), timeout=options.timeout,
+                          worker=partial(process_worker, concurrency, database_pool), concurrency=concurrency,
+                          say=lambda line: print(line, flush=True), worker_application_name=WORKER_APPLICATION_NAME)
+            figures.update(latency_ms=options.latency_ms, database_pool=database_pool)
+            results.append(figures)
+            print(json.dumps(figures), flush=True)
     finally:
-        if process is not None:
-            process.terminate()
-            process.wait(10)
-    print(json.dumps(figures))
+        for started in (proxy, process):
+            if started is not None:
+                started.terminate()
+                started.wait(10)
+    if len(results) > 1:
+        print(summary_table(results))
+        print(json.dumps(results))
+
+
+def summary_table(results: list[dict]) -> str:
+    lines = ["| concurrency | portal refreshes/s | bare refreshes/s | ratio | DB connections (peak open / busy) "
+             "| one-hour connections kept fresh |", "| ---: | ---: | ---: | ---: | :---: | ---: |"]
+    for figures in results:
+        lines.append(f"| {figures['concurrency']} | {figures['portal_connections_per_second']} | "
+                     f"{figures['bare_requests_per_second']} | {figures['ratio']} | "
+                     f"{figures.get('database_connections_open')} / {figures.get('database_connections_busy')} | "
+                     f"{figures['one_hour_connections_kept_fresh']:,} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import statistics
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import timedelta
 
 import requests
@@ -21,7 +21,7 @@ from broker_portal import services
 from broker_portal.celery import app
 from broker_portal.models import ExchangeCredential, Membership, Tenant, User
 from connectors.models import ExchangeConnection
-from connectors.refresh import connections_sweep
+from connectors.refresh import connections_sweep, refresh_window
 from connectors.tasks import refresh_connection
 from sandbox.models import Client as SandboxClient
 from sandbox.models import SandboxUser
@@ -128,6 +128,49 @@ def worker_round(*, ids: list[int], timeout: float) -> float:
     return (finished - started).total_seconds()
 
 
+class ConnectionSampler:
+    """The worker's database connections as PostgreSQL sees them (pg_stat_activity, by application name), looked
+    at every few milliseconds from a connection of its own: the most open at once, and the most busy at once (in
+    a query or a transaction) while the portal's rounds run."""
+
+    def __init__(self, application_name: str, every_seconds: float = 0.02):
+        self.application_name, self.every = application_name, every_seconds
+        self.open = self.busy = 0
+        self._running = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        connection = connections.create_connection("default")
+        try:
+            with connection.cursor() as cursor:
+                while not self._stop.is_set():
+                    if self._running.wait(0.1):
+                        cursor.execute("SELECT count(*), count(*) FILTER (WHERE state <> 'idle') FROM pg_stat_activity "
+                                       "WHERE application_name = %s", [self.application_name])
+                        opened, busy = cursor.fetchone()
+                        self.open, self.busy = max(self.open, opened), max(self.busy, busy)
+                        time.sleep(self.every)
+        finally:
+            connection.close()
+
+    @contextmanager
+    def sampling(self):
+        self._running.set()
+        try:
+            yield
+        finally:
+            self._running.clear()
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(5)
+
+
 def bare_call(refresh_url: str, refresh_token: str) -> None:
     response = requests.post(refresh_url, timeout=(5, 20), allow_redirects=False, data={
         "grant_type": "authorization_code", "refresh_token": refresh_token, "scope": "OAUTH_CREATE_API",
@@ -150,8 +193,9 @@ def bare_phase(*, refresh_url: str, refresh_tokens: list[str], concurrency: int 
 
 
 def run(*, sandbox_url: str, n: int, chunk: int = 50, timeout: float = 3600, worker=thread_worker,
-        concurrency: int = 1, say=print) -> dict:
-    """Bare and portal calls alternate in chunks, so that both see the same load on a shared machine."""
+        concurrency: int = 1, say=print, worker_application_name: str = "") -> dict:
+    """Bare and portal calls alternate in chunks, so that both see the same load on a shared machine.
+    ``worker_application_name``: the worker's connections' application name, to count them while it works."""
     say(f"preparing {n} connections and {n} bare pairs at {sandbox_url} ...")
     prepared = prepare(sandbox_url=sandbox_url, n=n)
     tenant = prepared["tenant"]
@@ -162,11 +206,13 @@ def run(*, sandbox_url: str, n: int, chunk: int = 50, timeout: float = 3600, wor
     size = max(1, min(chunk, n))
     portal_seconds = bare_seconds = 0.0
     chunk_ratios = []
-    with worker() as query_totals:
+    sampler = ConnectionSampler(worker_application_name) if worker_application_name else None
+    with worker() as query_totals, sampler or nullcontext():
         for start in range(0, n, size):
             bare_chunk = bare_phase(refresh_url=prepared["refresh_url"], refresh_tokens=bare_tokens[start:start + size],
                                     concurrency=concurrency)
-            portal_chunk = worker_round(ids=ids[start:start + size], timeout=timeout)
+            with sampler.sampling() if sampler else nullcontext():
+                portal_chunk = worker_round(ids=ids[start:start + size], timeout=timeout)
             bare_seconds, portal_seconds = bare_seconds + bare_chunk, portal_seconds + portal_chunk
             chunk_ratios.append(bare_chunk / portal_chunk)
             if (start // size) % max(1, n // size // 10) == 0:
@@ -183,7 +229,11 @@ def run(*, sandbox_url: str, n: int, chunk: int = 50, timeout: float = 3600, wor
         "ratio": round(portal_rate / bare_rate, 3),
         "queries_per_refresh": round(totals["queries"] / max(totals["tasks"], 1), 2),
         "portal_seconds": round(portal_seconds, 2), "bare_seconds": round(bare_seconds, 2),
+        # A connection whose access token lives an hour is refreshed once in every hour less the refresh window.
+        "one_hour_connections_kept_fresh": int(portal_rate * (3600 - refresh_window().total_seconds())),
     }
+    if sampler:
+        figures.update(database_connections_open=sampler.open, database_connections_busy=sampler.busy)
     if len(chunk_ratios) >= 10:
         # How much the machine's speed moved the ratio during the run: chunk by chunk, the middle 80%.
         deciles = statistics.quantiles(chunk_ratios, n=10)
@@ -210,5 +260,7 @@ def run(*, sandbox_url: str, n: int, chunk: int = 50, timeout: float = 3600, wor
         spread = figures["chunk_ratio"]
         say(f"ratio of each chunk of {size}: median {spread['median']}, 10th to 90th percentile "
             f"{spread['p10']} to {spread['p90']}")
+    if sampler:
+        say(f"worker's database connections: at most {sampler.open} open, {sampler.busy} busy at once")
     say(f"ratio: {figures['ratio']}")
     return figures

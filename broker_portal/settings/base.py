@@ -176,6 +176,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_boo
         raise ImproperlyConfigured("DATABASE_PLAN_CACHE_MODE is auto, force_custom_plan or force_generic_plan.")
     DATABASES["default"]["OPTIONS"]["options"] = " ".join(
         filter(None, [DATABASES["default"]["OPTIONS"].get("options"), f"-c plan_cache_mode={PLAN_CACHE_MODE}"]))
+# A pool of PostgreSQL connections per process (Django's, on psycopg_pool), shared by its threads: a worker
+# running many token refreshes at once takes a connection for each short burst of queries and gives it back for
+# the exchange's call (connectors/refresh.py), so its threads need far fewer connections than they are. The pool
+# keeps its connections itself, so persistent connections (DATABASE_CONN_MAX_AGE) do not apply. 0: no pool.
+DATABASE_POOL_MAX_SIZE = int(env("DATABASE_POOL_MAX_SIZE", "0"))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_POOL_MAX_SIZE > 0:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": min(int(env("DATABASE_POOL_MIN_SIZE", "1")), DATABASE_POOL_MAX_SIZE),
+        "max_size": DATABASE_POOL_MAX_SIZE,
+        # How long a query waits for a free connection before it fails (psycopg_pool.PoolTimeout).
+        "timeout": float(env("DATABASE_POOL_TIMEOUT", "10"))}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and beat share the file. WAL lets readers go on while one writes; IMMEDIATE takes the write
     # lock when a transaction begins, so a writer waits (up to the timeout) instead of failing at once with
@@ -294,11 +306,18 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# How a worker runs tasks: "prefork" (processes) or "threads", which suits the token refreshes, whose time is the
+# exchange's answer (with DATABASE_POOL_MAX_SIZE, many threads share a few database connections).
+CELERY_WORKER_POOL = env("CELERY_WORKER_POOL", "prefork")
+CELERY_WORKER_CONCURRENCY = int(env("CELERY_WORKER_CONCURRENCY", "0")) or None  # None: one per CPU
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 # Celery's Django fixup closes the database connection around every task unless this is set; a worker doing
 # many short tasks (token refreshes) keeps it for this many tasks instead.
 CELERY_DB_REUSE_MAX = int(env("CELERY_DB_REUSE_MAX", "0"))
+if "pool" in DATABASES["default"].get("OPTIONS", {}):
+    # A worker's thread gives its pooled connection back after every task: an idle thread must not keep one.
+    CELERY_DB_REUSE_MAX = 0
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {

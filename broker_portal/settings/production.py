@@ -11,9 +11,12 @@ required_env("REDIS_URL")  # the cache behind allauth's rate limits must be shar
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [])
 # Web processes and workers keep their database connection (checked before reuse): a request or a token
 # refresh then pays for no new connection, and the statements psycopg prepared on it stay prepared.
-DATABASES["default"]["CONN_MAX_AGE"] = int(env("DATABASE_CONN_MAX_AGE", "60"))  # noqa: F405
+# With a pool (DATABASE_POOL_MAX_SIZE) the pool keeps them instead.
+if "pool" not in DATABASES["default"].get("OPTIONS", {}):  # noqa: F405
+    DATABASES["default"]["CONN_MAX_AGE"] = int(env("DATABASE_CONN_MAX_AGE", "60"))  # noqa: F405
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # noqa: F405
-CELERY_DB_REUSE_MAX = int(env("CELERY_DB_REUSE_MAX", "100"))
+if "pool" not in DATABASES["default"].get("OPTIONS", {}):  # noqa: F405 (with a pool: back after every task)
+    CELERY_DB_REUSE_MAX = int(env("CELERY_DB_REUSE_MAX", "100"))
 EXCHANGE_SANDBOX = env_bool("EXCHANGE_SANDBOX", False)
 
 # Only a proxy in front that sets (and overwrites) X-Forwarded-Proto makes the header trustworthy; without one, a

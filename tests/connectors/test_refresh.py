@@ -212,7 +212,7 @@ def test_invalid_grant_flags_reauthorization_with_email_banner_and_audit(
 def test_lost_response_after_our_commit_failed_ends_flagged_not_looping(make_connection, token_calls, monkeypatch):
     connection = make_connection("kucoin")
 
-    def failing_write(instance, fields):
+    def failing_write(instance, fields, **fence):
         raise DatabaseError("could not commit")
 
     with monkeypatch.context() as patch:

@@ -38,7 +38,15 @@ def assert_alive_at_the_sandbox(connection):
     assert not SandboxToken.objects.filter(family=token.family, revoked_at__isnull=False).exists()
 
 
-def test_sweep_with_30_percent_faults_refreshes_all_and_loses_none(make_connection, token_calls):
+@pytest.fixture
+def seeded_faults():
+    """The same calls meet the same faults on every run (the eager tasks make them one after another)."""
+    sandbox_faults.fault_seed(20)
+    yield
+    sandbox_faults.fault_seed(None)
+
+
+def test_sweep_with_30_percent_faults_refreshes_all_and_loses_none(make_connection, token_calls, seeded_faults):
     connections = [make_connection(exchange) for exchange in TOKEN_ENDPOINTS for _ in range(5)]
     later = make_connection("kucoin", access_expires_in=timedelta(hours=1))
     for exchange, endpoint in TOKEN_ENDPOINTS.items():
@@ -205,3 +213,44 @@ def test_sweep_refreshes_tokens_the_exchanges_clock_has_long_expired(make_connec
     assert len(token_calls) == 3
     okx.refresh_from_db()
     assert okx.status == "active" and okx.last_refreshed_at is None
+
+
+def test_the_sweeps_claim_reads_an_index_without_the_connections_in_backoff(tenant, member):
+    """Many due connections backing off and a few due ones free: PostgreSQL's plan for the claim's read reads the
+    partial index, and no row in backoff passes through it to be filtered out."""
+    from django.db import transaction
+
+    now = timezone.now()
+    ExchangeConnection.objects.bulk_create([ExchangeConnection(
+        tenant=tenant, user=member, exchange="kucoin", exchange_account_id=f"{kind}-{i}", refresh_failures=3,
+        access_expires_at=now + timedelta(minutes=3 if kind != "later" else 90),
+        next_refresh_attempt_at=now + timedelta(minutes=20) if kind == "backoff" else None)
+        for kind, count in (("backoff", 3000), ("free", 20), ("later", 1000)) for i in range(count)])
+    with db_connection.cursor() as cursor:
+        cursor.execute("ANALYZE connectors_exchangeconnection")
+    unclaimed = refresh.sweep_claim_reads(now=now)[-1][:refresh.SWEEP_BATCH_SIZE]
+    with transaction.atomic(), db_connection.cursor() as cursor:
+        sql, params = unclaimed.query.sql_with_params()
+        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
+        plan = json.dumps(cursor.fetchone()[0])
+    assert '"Index Name": "connection_due_unclaimed"' in plan, plan
+    assert '"Rows Removed by Filter"' not in plan or '"Rows Removed by Filter": 0' in plan, plan
+    with transaction.atomic():
+        assert len(list(unclaimed)) == 20
+
+
+def test_a_big_batch_leaves_the_sweep_as_one_message_and_a_worker_publishes_its_refreshes(
+        bare_connections, monkeypatch):
+    from connectors.tasks import publish_refreshes
+
+    batches, sent = [], []
+    monkeypatch.setattr(publish_refreshes, "delay",
+                        lambda ids, force: batches.append(ids) or publish_refreshes.run(ids, force))
+    monkeypatch.setattr(refresh_connection, "apply_async", lambda args, producer=None: sent.append(args))
+    due = refresh.FAN_OUT_ABOVE + 10
+    bare_connections(due, due=True)
+    bare_connections(3, due=False)
+    assert connections_sweep()["enqueued"] == due
+    assert [len(batch) for batch in batches] == [due] and json.loads(json.dumps(batches)) == batches
+    assert sorted(args[0] for args in sent) == sorted(batches[0]) and {args[1] for args in sent} == {False}
+    assert publish_refreshes.acks_late and publish_refreshes.time_limit
