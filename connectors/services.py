@@ -7,6 +7,7 @@ from django.utils import timezone
 from broker_portal.audit import record_audit_event
 from broker_portal.models import ExchangeCredential
 
+from .balances import connection_balances_fill_soon
 from .base.api import AccessTokenExpired, ApiKeyRefused, ExchangeAPIError
 from .base.http import ExchangeUnavailable, HostNotAllowed
 from .base.oauth import ExchangeProvider, post_token_request, revoke_token
@@ -138,6 +139,7 @@ def connection_authorize(*, provider: ExchangeProvider, request, code: str, stat
         record_audit_event(tenant=request.tenant, action="connection.connected" if created else "connection.reconnected",
                            target=connection, request=request,
                            details={"exchange": provider.id, "permissions": granted, "api_key": bool(api_key)})
+        connection_balances_fill_soon(connection_id=connection.pk)  # the dashboard it lands on finds them read
     if replaced is not None and not api.one_key_per_user and (not api_key or api_key.key != replaced.api_key):
         previous_api_key_delete(api=api, provider=provider, access_token=token.access_token, previous=replaced,
                                 request=request)

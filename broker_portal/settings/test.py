@@ -22,3 +22,6 @@ STORAGES = {
 }
 WHITENOISE_AUTOREFRESH = True
 CELERY_BROKER_URL = env("CELERY_BROKER_URL")
+# No worker runs beside the tests, so a page fills the balances it shows itself; the sandbox answers at once, and
+# tests read the balances a page shows once read (the test of a hanging exchange sets production's wait).
+BALANCES_PAGE_WAIT_SECONDS = float(env("BALANCES_PAGE_WAIT_SECONDS", "10"))
