@@ -157,17 +157,18 @@ def balances_for_page(connection_ids: list[int]) -> dict[int, dict]:
     keys = {connection_id: snapshot_key(connection_id) for connection_id in connection_ids}
     found = cache.get_many(list(keys.values()))
     snapshots = {connection_id: found.get(key) for connection_id, key in keys.items()}
-    started = {}
-    for connection_id, snapshot in snapshots.items():
-        if fill_due(snapshot, now) and (token := fill_claim(connection_id)):
-            started[connection_id] = fill_pool().submit(fill_in_background, connection_id, token)
+    due = {connection_id for connection_id, snapshot in snapshots.items() if fill_due(snapshot, now)}
+    started = {connection_id: fill_pool().submit(fill_in_background, connection_id, token)
+               for connection_id in sorted(due) if (token := fill_claim(connection_id))}
+    filled = set()
     if started:
         wait(started.values(), timeout=setting("BALANCES_PAGE_WAIT_SECONDS", 0.05))
         for connection_id, future in started.items():
             if future.done() and future.result() is not None:
                 snapshots[connection_id] = {**future.result(), "filled_now": True}
-    return {connection_id: {**(snapshot or {}),
-                            "filling": connection_id in started and not (snapshot or {}).get("filled_now")}
+                filled.add(connection_id)
+    # "filling": a read is under way (this page's, or a sibling's that holds the lock) and will finish for the next.
+    return {connection_id: {**(snapshot or {}), "filling": connection_id in due - filled}
             for connection_id, snapshot in snapshots.items()}
 
 
