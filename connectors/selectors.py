@@ -4,20 +4,17 @@ from datetime import datetime
 from decimal import Decimal
 
 from allauth.socialaccount.providers import registry
-from django.core.cache import cache
 from django.urls import NoReverseMatch, reverse
 
 from broker_portal.models import ExchangeCredential
 from broker_portal.selectors import tenant_offered_exchanges
 
-from .balances import REFERENCE_CURRENCY, UNREADABLE_SECRETS, balances_for_page, read_balances
-from .base.api import Balance, ExchangeAPIError
-from .base.http import ExchangeUnavailable
+from .balances import REFERENCE_CURRENCY, UNREADABLE_SECRETS, balances_for_page
+from .base.api import Balance
 from .models import ExchangeConnection
-from .refresh import RefreshFailed, credential_is_api_key
+from .refresh import credential_is_api_key
 from .socialaccount import app_from_credential
 
-BALANCE_CACHE_SECONDS = 60
 
 
 def exchange_api(credential: ExchangeCredential):
@@ -28,24 +25,13 @@ def exchange_api(credential: ExchangeCredential):
                                     client_secret=credential.client_secret, broker_key=credential.broker_key)
 
 
-def connection_balances(connection: ExchangeConnection, credential: ExchangeCredential) -> dict:
-    """Balances with their USDT value, cached briefly; an unreachable exchange shows as an error, not as
-    an empty account."""
-    cache_key = f"connection-balances:{connection.pk}:{connection.updated_at.timestamp()}"
-    cached = cache.get(cache_key)
-    if cached is not None:
-        return cached
+def connection_balances(connection: ExchangeConnection) -> dict:
+    """One connection's balances as the API gives them: its snapshot, read as the dashboard reads it (never
+    waiting on the exchange longer than BALANCES_PAGE_WAIT_SECONDS), with its age."""
     if connection.unreadable_secrets:
-        return {"balances": [], "error": UNREADABLE_SECRETS}
-    if exchange_api(credential) is None or not connection.api_key:
-        return {"balances": [], "error": ""}
-    try:
-        balances, prices = read_balances(connection, credential)
-    except (ExchangeUnavailable, ExchangeAPIError, RefreshFailed) as error:
-        return {"balances": [], "error": f"Balances are unavailable right now ({error})."}
-    result = valued_balances(balances, prices)
-    cache.set(cache_key, result, BALANCE_CACHE_SECONDS)
-    return result
+        return {"balances": [], "error": UNREADABLE_SECRETS, "total_usdt": None, "as_of": None, "reading": False}
+    card = card_balances(balances_for_page([connection.pk])[connection.pk])
+    return {**card, "reading": card["filling"] or card["refreshing"]}
 
 
 def valued_balances(balances: list, prices: dict[str, Decimal]) -> dict:

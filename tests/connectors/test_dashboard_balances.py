@@ -4,7 +4,7 @@ connection, failures remembered briefly; amounts, totals and charts as people re
 import re
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -172,3 +172,22 @@ def test_beat_warms_the_connections_of_users_signed_in_lately(four_connections, 
     assert balances.connections_balances_warm() == 4  # a snapshot due within beat's next minute is read too
     ExchangeConnection.objects.filter(pk=fresh.pk).update(status="revoked")
     assert balances.connections_balances_warm() == 3
+
+
+@pytest.mark.django_db
+def test_the_api_gives_the_same_snapshot_with_its_age(four_connections, tenant, member):
+    from api.tokens import api_token_create
+
+    kucoin, peatio = four_connections[0], four_connections[3]
+    cache.set(balances.snapshot_key(kucoin.pk), snapshot({"BTC": "1.5"}, {"USDT": "1", "BTC": "65000"},
+                                                         seconds_ago=30))
+    cache.set(balances.snapshot_key(peatio.pk), snapshot({"BTC": "1.5"}, {"USDT": "1"}, seconds_ago=30))
+    client = Client(HTTP_HOST="alpha.localhost",
+                    HTTP_AUTHORIZATION=f"Bearer {api_token_create(tenant=tenant, user=member, name='x')[1]}")
+    answer = client.get(f"/api/v1/connections/{kucoin.pk}/balances/").json()
+    [btc] = answer["balances"]
+    assert btc["currency"] == "BTC" and Decimal(btc["total"]) == Decimal("1.5") and btc["value_usdt"] == "97500.00"
+    assert answer["total_usdt"] == "97500.00" and answer["reading"] is False and answer["error"] == ""
+    assert 25 < (timezone.now() - datetime.fromisoformat(answer["as_of"])).total_seconds() < 60
+    answer = client.get(f"/api/v1/connections/{peatio.pk}/balances/").json()
+    assert answer["balances"][0]["value_usdt"] is None and answer["total_usdt"] is None  # no misleading total
