@@ -191,3 +191,17 @@ def test_the_api_gives_the_same_snapshot_with_its_age(four_connections, tenant, 
     assert 25 < (timezone.now() - datetime.fromisoformat(answer["as_of"])).total_seconds() < 60
     answer = client.get(f"/api/v1/connections/{peatio.pk}/balances/").json()
     assert answer["balances"][0]["value_usdt"] is None and answer["total_usdt"] is None  # no misleading total
+
+
+@pytest.mark.django_db(transaction=True)
+def test_connecting_has_a_worker_read_the_balances_before_the_dashboard_asks(browser_session, portal,
+                                                                             sandbox_accounts):
+    from broker_portal.celery import app as celery_app
+
+    celery_app.conf.task_always_eager = True  # the worker's task runs here, once the connection is committed
+    try:
+        assert browser_session.connect("kucoin", sandbox_accounts["kucoin"]["trader"]).status_code == 302
+    finally:
+        celery_app.conf.task_always_eager = False
+    kept = cache.get(balances.snapshot_key(ExchangeConnection.objects.get().pk))
+    assert kept["fetched_at"] and kept["error"] == "" and "BTC" in {row["currency"] for row in kept["balances"]}
