@@ -205,3 +205,22 @@ def test_connecting_has_a_worker_read_the_balances_before_the_dashboard_asks(bro
         celery_app.conf.task_always_eager = False
     kept = cache.get(balances.snapshot_key(ExchangeConnection.objects.get().pk))
     assert kept["fetched_at"] and kept["error"] == "" and "BTC" in {row["currency"] for row in kept["balances"]}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("outcome, says", [
+    ({"api_key_deleted": True, "api_key_left": False, "tokens_revoked": True, "hint": ""},
+     ["The API key the portal used was deleted at KuCoin.", "KuCoin confirmed that the portal's access is revoked."]),
+    ({"api_key_deleted": False, "api_key_left": True, "tokens_revoked": False, "hint": "Delete it under API keys."},
+     ["is still at KuCoin: Delete it under API keys."]),
+    ({"api_key_deleted": False, "api_key_left": False, "tokens_revoked": False, "hint": ""},
+     ["KuCoin did not confirm that the portal's access is revoked"]),
+])
+def test_a_disconnected_card_says_what_happened(four_connections, member, outcome, says):
+    ExchangeConnection.objects.filter(exchange="kucoin").update(status="revoked", details={"disconnected": outcome})
+    client = Client(HTTP_HOST="alpha.localhost")
+    client.force_login(member)
+    page = client.get("/").content.decode()
+    assert "You disconnected KuCoin on" in page
+    for text in says:
+        assert text in page
