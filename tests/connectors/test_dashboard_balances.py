@@ -222,5 +222,6 @@ def test_a_disconnected_card_says_what_happened(four_connections, member, outcom
     client.force_login(member)
     page = client.get("/").content.decode()
     assert "You disconnected KuCoin on" in page
+    assert "Access token valid until" not in page  # no token is kept, so no expiry to show
     for text in says:
         assert text in page
