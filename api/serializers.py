@@ -59,8 +59,11 @@ class BalanceSerializer(serializers.Serializer):
 
 class BalancesSerializer(serializers.Serializer):
     balances = BalanceSerializer(many=True)
-    total_usdt = serializers.DecimalField(max_digits=38, decimal_places=2, allow_null=True)
+    total_usdt = serializers.DecimalField(max_digits=38, decimal_places=2, allow_null=True,
+                                          help_text="null where an asset has no price (its value_usdt is null)")
     error = serializers.CharField(allow_blank=True)
+    as_of = serializers.DateTimeField(allow_null=True, help_text="when these balances were read at the exchange")
+    reading = serializers.BooleanField(help_text="a newer read is under way: ask again in a moment")
 
 
 class AuditEventSerializer(serializers.ModelSerializer):

@@ -6,7 +6,7 @@ from rest_framework import generics, permissions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from broker_portal.models import AuditEvent, ExchangeCredential
+from broker_portal.models import AuditEvent
 from broker_portal.tenancy import get_for_tenant, is_broker_admin
 from connectors import refresh, services
 from connectors.base.views import PermissionForm, provider_for
@@ -105,10 +105,7 @@ class ConnectionDisconnect(APIView):
 class ConnectionBalances(APIView):
     @extend_schema(responses={200: BalancesSerializer})
     def get(self, request, pk):
-        connection = own_connection(request, pk)
-        credential = ExchangeCredential.objects.get(tenant=request.tenant, exchange=connection.exchange,
-                                                    server_slug=connection.server_slug)
-        return Response(BalancesSerializer(connection_balances(connection, credential)).data)
+        return Response(BalancesSerializer(connection_balances(own_connection(request, pk))).data)
 
 
 @extend_schema(parameters=[AuditEventFilter])

@@ -3,7 +3,7 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from connectors.selectors import dashboard_cards
+from connectors.selectors import dashboard_cards, dashboard_totals
 
 from .models import ExchangeCredential
 from .tenancy import get_for_tenant
@@ -12,7 +12,8 @@ from .uploads import logo_content_type
 
 @login_required
 def dashboard(request):
-    return render(request, "portal/dashboard.html", {"cards": dashboard_cards(tenant=request.tenant, user=request.user)})
+    cards = dashboard_cards(tenant=request.tenant, user=request.user)
+    return render(request, "portal/dashboard.html", {"cards": cards, "totals": dashboard_totals(cards)})
 
 
 @require_GET

@@ -1,22 +1,20 @@
 """Reads of the connectors: what the dashboard shows."""
 
+from datetime import datetime
 from decimal import Decimal
 
 from allauth.socialaccount.providers import registry
-from django.core.cache import cache
 from django.urls import NoReverseMatch, reverse
 
 from broker_portal.models import ExchangeCredential
 from broker_portal.selectors import tenant_offered_exchanges
 
-from .base.api import ExchangeAPIError
-from .base.http import ExchangeUnavailable
+from .balances import REFERENCE_CURRENCY, UNREADABLE_SECRETS, balances_for_page
+from .base.api import Balance
 from .models import ExchangeConnection
-from .refresh import RefreshFailed, call_with_fresh_token, credential_is_api_key
+from .refresh import credential_is_api_key
 from .socialaccount import app_from_credential
 
-BALANCE_CACHE_SECONDS = 60
-UNREADABLE_SECRETS = "The keys stored for this connection cannot be read, so it cannot be used; connect it again."
 
 
 def exchange_api(credential: ExchangeCredential):
@@ -27,27 +25,13 @@ def exchange_api(credential: ExchangeCredential):
                                     client_secret=credential.client_secret, broker_key=credential.broker_key)
 
 
-def connection_balances(connection: ExchangeConnection, credential: ExchangeCredential) -> dict:
-    """Balances with their USDT value, cached briefly; an unreachable exchange shows as an error, not as
-    an empty account."""
-    cache_key = f"connection-balances:{connection.pk}:{connection.updated_at.timestamp()}"
-    cached = cache.get(cache_key)
-    if cached is not None:
-        return cached
+def connection_balances(connection: ExchangeConnection) -> dict:
+    """One connection's balances as the API gives them: its snapshot, read as the dashboard reads it (never
+    waiting on the exchange longer than BALANCES_PAGE_WAIT_SECONDS), with its age."""
     if connection.unreadable_secrets:
-        return {"balances": [], "error": UNREADABLE_SECRETS}
-    api = exchange_api(credential)
-    if api is None or not connection.api_key:
-        return {"balances": [], "error": ""}
-    try:
-        # An expired token (Peatio's key pair is its token) is refreshed once, single-flight, and the call retried.
-        balances = [b for b in call_with_fresh_token(connection=connection, call=api.balances) if b.total]
-        prices = {"USDT": Decimal(1), **api.usdt_prices([b.currency for b in balances if b.currency != "USDT"])}
-    except (ExchangeUnavailable, ExchangeAPIError, RefreshFailed) as error:
-        return {"balances": [], "error": f"Balances are unavailable right now ({error})."}
-    result = valued_balances(balances, prices)
-    cache.set(cache_key, result, BALANCE_CACHE_SECONDS)
-    return result
+        return {"balances": [], "error": UNREADABLE_SECRETS, "total_usdt": None, "as_of": None, "reading": False}
+    card = card_balances(balances_for_page([connection.pk])[connection.pk])
+    return {**card, "reading": card["filling"] or card["refreshing"]}
 
 
 def valued_balances(balances: list, prices: dict[str, Decimal]) -> dict:
@@ -93,6 +77,47 @@ def reconnect_offered(exchange_id: str, connection: ExchangeConnection | None) -
                 and connection.status == ExchangeConnection.Status.ACTIVE and connection.exchange_account_id)
 
 
+def card_balances(snapshot: dict) -> dict:
+    """What a card shows of a connection's snapshot: its balances in a consistent order (by currency) with their
+    value in the reference currency, the card's total (None where an asset has no price: no misleading total),
+    the snapshot's age and whether a newer read is under way."""
+    prices = {code: Decimal(price) for code, price in (snapshot.get("prices") or {}).items()}
+    rows = sorted(valued_balances([Balance(item["currency"], Decimal(item["total"]), Decimal(item["total"]))
+                                   for item in snapshot.get("balances") or []], prices)["balances"],
+                  key=lambda row: row["currency"])
+    unpriced = [row["currency"] for row in rows if row["value_usdt"] is None]
+    fetched_at = snapshot.get("fetched_at")
+    return {"balances": rows, "unpriced": unpriced, "error": snapshot.get("error", ""),
+            "total_usdt": None if unpriced else sum((row["value_usdt"] for row in rows), Decimal(0)),
+            "priced_usdt": sum((row["value_usdt"] for row in rows if row["value_usdt"] is not None), Decimal(0)),
+            "as_of": datetime.fromisoformat(fetched_at) if fetched_at else None,
+            "filling": snapshot.get("filling", False) and not fetched_at, "refreshing": snapshot.get("filling", False)}
+
+
+def dashboard_totals(cards: list[dict]) -> dict:
+    """The tenant's reference-currency total across the user's connections, and the chart's rows: value per
+    exchange and per asset, each with its share of the largest (the bars' lengths)."""
+    shown = [card for card in cards if card.get("balances")]
+    per_exchange = [{"label": card["name"], "value": card["priced_usdt"]} for card in shown]
+    per_asset: dict[str, Decimal] = {}
+    unpriced: set[str] = set()
+    for card in shown:
+        for row in card["balances"]:
+            if row["value_usdt"] is None:
+                unpriced.add(row["currency"])
+            else:
+                per_asset[row["currency"]] = per_asset.get(row["currency"], Decimal(0)) + row["value_usdt"]
+    assets = [{"label": code, "value": value} for code, value in sorted(per_asset.items())]
+    for rows in (per_exchange, assets):
+        largest = max((row["value"] for row in rows), default=Decimal(0))
+        for row in rows:
+            row["bar"] = round(row["value"] / largest * 100, 1) if largest else 0
+    return {"currency": REFERENCE_CURRENCY, "total": sum((row["value"] for row in per_exchange), Decimal(0)),
+            "unpriced": sorted(unpriced), "per_exchange": per_exchange, "per_asset": assets,
+            "incomplete": any(card.get("error") or card.get("filling") for card in cards if card.get("connection")
+                              and card["connection"].status == ExchangeConnection.Status.ACTIVE)}
+
+
 def dashboard_cards(*, tenant, user) -> list[dict]:
     offered = tenant_offered_exchanges(tenant=tenant)
     connections = {(c.exchange, c.server_slug): c
@@ -101,13 +126,23 @@ def dashboard_cards(*, tenant, user) -> list[dict]:
     for item in offered:
         server_slug = item["credential"].server_slug
         connection = connections.get((item["exchange"].id, server_slug))
-        card = {**item, "connection": connection, "connect_url": connect_url(item["exchange"].id, server_slug),
-                "credential_is_api_key": credential_is_api_key(item["exchange"].id),
-                "reconnect_offered": reconnect_offered(item["exchange"].id, connection),
-                "name": display_name(item["exchange"], item["credential"]), "logo_url": logo_url(item["credential"])}
-        if connection is not None and connection.status == ExchangeConnection.Status.ACTIVE:
-            card.update(connection_balances(connection, item["credential"]))
-            if card["error"]:  # the call may have found the key revoked and marked the connection
-                connection.refresh_from_db(fields=["status", "last_error"])
-        cards.append(card)
+        cards.append({**item, "connection": connection, "connect_url": connect_url(item["exchange"].id, server_slug),
+                      "credential_is_api_key": credential_is_api_key(item["exchange"].id),
+                      "reconnect_offered": reconnect_offered(item["exchange"].id, connection),
+                      "name": display_name(item["exchange"], item["credential"]),
+                      "logo_url": logo_url(item["credential"])})
+    active = [card["connection"] for card in cards
+              if card["connection"] is not None and card["connection"].status == ExchangeConnection.Status.ACTIVE]
+    snapshots = balances_for_page([connection.pk for connection in active if not connection.unreadable_secrets])
+    for card in cards:
+        connection = card["connection"]
+        if connection not in active:
+            continue
+        if connection.unreadable_secrets:
+            card.update({"balances": [], "error": UNREADABLE_SECRETS})
+            continue
+        snapshot = snapshots[connection.pk]
+        card.update(card_balances(snapshot))
+        if snapshot.get("filled_now") and card["error"]:  # the read may have found the key revoked and marked it
+            connection.refresh_from_db(fields=["status", "last_error"])
     return cards

@@ -9,6 +9,7 @@ from webhooks.events import connection_data
 from webhooks.services import event_record
 from broker_portal.models import ExchangeCredential
 
+from .balances import connection_balances_fill_soon
 from .base.api import AccessTokenExpired, ApiKeyRefused, ExchangeAPIError
 from .base.http import ExchangeUnavailable, HostNotAllowed
 from .base.oauth import ExchangeProvider, post_token_request, revoke_token
@@ -143,6 +144,7 @@ def connection_authorize(*, provider: ExchangeProvider, request, code: str, stat
         # Connected again in place (the same row): to a broker, the connection is repaired.
         event_record(tenant=request.tenant, type="connection.connected" if created else "connection.repaired",
                      payload=connection_data(connection, permissions=granted))
+        connection_balances_fill_soon(connection_id=connection.pk)  # the dashboard it lands on finds them read
     if replaced is not None and not api.one_key_per_user and (not api_key or api_key.key != replaced.api_key):
         previous_api_key_delete(api=api, provider=provider, access_token=token.access_token, previous=replaced,
                                 request=request)
@@ -265,6 +267,10 @@ def connection_secrets_wipe(*, connection: ExchangeConnection, request, remote: 
         connection.access_expires_at = connection.refresh_expires_at = None
         connection.status = ExchangeConnection.Status.REVOKED
         connection.last_error = ""
+        # What the dashboard's card says happened at the exchange (a reconnect replaces the details).
+        connection.details = {**connection.details, "disconnected": {
+            "api_key_deleted": remote["api_key_deleted"], "api_key_left": bool(remote.get("api_key_left")),
+            "tokens_revoked": remote["tokens_revoked"], "hint": hint}}
         connection.save()
         record_audit_event(tenant=connection.tenant, action="connection.disconnected", target=connection,
                            request=request, details={"exchange": connection.exchange, **remote})

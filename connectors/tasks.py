@@ -9,6 +9,7 @@ from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from .balances import connection_balances_fill, connections_balances_warm
 from .key_health import connection_check_api_key, connections_check_api_keys
 from .models import ExchangeConnection
 from .refresh import Outcome, connection_refresh, connections_sweep, publish_refreshes_each
@@ -74,3 +75,15 @@ def send_connection_notice(self, connection_id: int, notice: str) -> None:
         send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [connection.user.email])
     except OSError as error:
         raise self.retry(exc=error)
+
+
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=45, time_limit=60)
+def fill_connection_balances(connection_id: int) -> None:
+    """Read one connection's balances into its snapshot (single-flight: a sibling's fill makes this a no-op)."""
+    connection_balances_fill(connection_id=connection_id)
+
+
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=50, time_limit=60)
+def warm_balances() -> int:
+    """Beat runs this every minute: fill the snapshots of recently signed-in users before they are due."""
+    return connections_balances_warm()

@@ -324,6 +324,7 @@ CELERY_BEAT_SCHEDULE = {
     "portal-heartbeat": {"task": "broker_portal.tasks.record_worker_heartbeat", "schedule": 60.0},
     "withdrawals-poll-open": {"task": "withdrawals.tasks.withdrawal_poll_open", "schedule": 15.0},
     "connectors-token-refresh-sweep": {"task": "connectors.tasks.sweep_token_refresh", "schedule": 60.0},
+    "connectors-balances-warm": {"task": "connectors.tasks.warm_balances", "schedule": 60.0},
     # Connections that live by their API key (OKX): one signed read each per hour, spread over the hour.
     "connectors-api-key-health": {"task": "connectors.tasks.sweep_api_key_health", "schedule": 3600.0},
     "exports-sync-history": {"task": "exports.tasks.sync_all_connections", "schedule": 3600.0},
@@ -368,6 +369,19 @@ PAYOUTS_MISSING_AFTER_HOURS = int(env("PAYOUTS_MISSING_AFTER_HOURS", "72"))
 
 # Connections whose access token expires within this many seconds are refreshed by the sweep.
 TOKEN_REFRESH_WINDOW_SECONDS = int(env("TOKEN_REFRESH_WINDOW_SECONDS", "600"))
+
+# Dashboard balances (connectors/balances.py): a snapshot younger than BALANCES_FRESH_SECONDS is not read again; one
+# is shown, with its age, for BALANCES_KEEP_SECONDS; a failed read is not retried for BALANCES_FAILURE_SECONDS. A
+# page waits at most BALANCES_PAGE_WAIT_SECONDS for the reads it starts, on BALANCES_FILL_THREADS threads per web
+# process; one read per connection at a time (a lock held at most BALANCES_FILL_LOCK_SECONDS). Beat keeps the
+# connections of users signed in within BALANCES_WARM_SECONDS fresh ahead of need.
+BALANCES_FRESH_SECONDS = int(env("BALANCES_FRESH_SECONDS", "60"))
+BALANCES_KEEP_SECONDS = int(env("BALANCES_KEEP_SECONDS", "3600"))
+BALANCES_FAILURE_SECONDS = int(env("BALANCES_FAILURE_SECONDS", "30"))
+BALANCES_PAGE_WAIT_SECONDS = float(env("BALANCES_PAGE_WAIT_SECONDS", "0.05"))
+BALANCES_FILL_THREADS = int(env("BALANCES_FILL_THREADS", "4"))
+BALANCES_FILL_LOCK_SECONDS = int(env("BALANCES_FILL_LOCK_SECONDS", "60"))
+BALANCES_WARM_SECONDS = int(env("BALANCES_WARM_SECONDS", "3600"))
 
 # OKX signed-call codes, besides 50111, that say the API key is gone and the user must connect again. Level C
 # (public integrations only): 50119 "API key doesn't exist". See connectors/okx/api.py.

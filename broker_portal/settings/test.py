@@ -24,3 +24,6 @@ WHITENOISE_AUTOREFRESH = True
 CELERY_BROKER_URL = env("CELERY_BROKER_URL")
 # The tests' webhook receivers listen on loopback over http.
 WEBHOOK_URLS_PUBLIC_ONLY = False
+# No worker runs beside the tests, so a page fills the balances it shows itself; the sandbox answers at once, and
+# tests read the balances a page shows once read (the test of a hanging exchange sets production's wait).
+BALANCES_PAGE_WAIT_SECONDS = float(env("BALANCES_PAGE_WAIT_SECONDS", "10"))

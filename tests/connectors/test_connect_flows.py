@@ -33,7 +33,7 @@ def test_kucoin_connect_ends_with_an_active_connection_whose_api_calls_work(brow
 
     dashboard = browser_session.session.get(f"{portal['url']}/").text
     assert "Active" in dashboard and 'data-currency="USDT"' in dashboard
-    assert "97500.00 USDT" in dashboard  # 1.5 BTC at the exchange's 65000 USDT
+    assert "97,500.00 USDT" in dashboard  # 1.5 BTC at the exchange's 65000 USDT
     assert connection.api_secret not in dashboard and connection.access_token not in dashboard
 
 
@@ -55,7 +55,7 @@ def test_each_exchange_connects_with_working_api_calls(browser_session, portal, 
     dashboard = browser_session.session.get(f"{portal['url']}/").text
     assert 'data-currency="USDT"' in dashboard, dashboard[:3000]
     if exchange_id != "peatio":  # the Peatio-style API quotes no prices to the portal
-        assert "97500.00 USDT" in dashboard
+        assert "97,500.00 USDT" in dashboard
 
 
 def test_peatio_scopes_are_space_separated_so_the_query_string_reads_plus(browser_session, sandbox_accounts):

@@ -92,7 +92,7 @@ def test_every_call_after_the_callback_goes_to_its_domain_not_to_the_api_base_ur
     assert urlsplit(ExchangeCredential.objects.get(exchange="okx").api_base_url).netloc != regional_okx
     # Signed call (balances).
     dashboard = browser_session.session.get(f"{portal['url']}/").text
-    assert "97500.00 USDT" in dashboard, dashboard[:3000]
+    assert "97,500.00 USDT" in dashboard, dashboard[:3000]
     # No refresh: the API key is the credential.
     assert connection_refresh(connection_id=connection.pk, force=True).outcome == Outcome.SKIPPED
     # Key deletion and revocation, with the access token while it lasts.

@@ -61,4 +61,7 @@ def test_an_exchange_failing_on_balances_shows_a_clear_message_and_keeps_the_con
     dashboard = browser_session.session.get(f"{portal['url']}/").text
     assert "Balances are unavailable right now" in dashboard
     assert ExchangeConnection.objects.get().status == "active"
+    # The failure is remembered briefly (the exchange is not asked again on every load), then read anew.
+    assert "Balances are unavailable right now" in browser_session.session.get(f"{portal['url']}/").text
+    cache.clear()
     assert "Balances are unavailable" not in browser_session.session.get(f"{portal['url']}/").text

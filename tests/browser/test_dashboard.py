@@ -1,0 +1,47 @@
+"""The dashboard in Chromium at 1280 and 390 px: amounts as people read them, the total across exchanges with its
+charts, "price unavailable" where an exchange quotes none (Peatio), and what a disconnected card says."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from .conftest import connect_at_sandbox, sign_in
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1280, "height": 900}, {"width": 390, "height": 844}],
+                         ids=["desktop", "phone"])
+def test_dashboard_totals_charts_and_a_disconnected_card(live_server, page, demo, viewport):
+    page.set_viewport_size(viewport)
+    sign_in(page, live_server, demo)
+    for exchange_id in ("kucoin", "peatio"):
+        connect_at_sandbox(page, exchange_id, demo["sandbox_accounts"][exchange_id][0])
+
+    kucoin, peatio = page.locator('[data-exchange="kucoin"]'), page.locator('[data-exchange="peatio"]')
+    expect(kucoin.locator('tr[data-currency="BTC"] .amount')).to_have_text("1.5 BTC")
+    expect(kucoin.locator(".total")).to_have_text(re.compile(r"^≈ \d{1,3}(,\d{3})+\.\d\d USDT$"))
+    kucoin_total = kucoin.locator(".total").inner_text()
+    expect(kucoin.locator(".as-of")).to_contain_text("Balances as of")
+    expect(peatio.locator('tr[data-currency="BTC"]')).to_contain_text("price unavailable")
+    expect(peatio.locator(".price-unavailable")).to_contain_text("Total: price unavailable for BTC")
+    currencies = kucoin.locator("tr[data-currency]").evaluate_all("rows => rows.map(r => r.dataset.currency)")
+    assert currencies == sorted(currencies)
+
+    portfolio = page.locator(".portfolio")
+    expect(portfolio.locator(".unpriced")).to_contain_text("price unavailable: BTC")
+    expect(portfolio.locator('.chart tr[data-label="KuCoin"]')).to_be_visible()
+    expect(portfolio.locator('.chart tr[data-label="BTC"]')).to_be_visible()
+    width = portfolio.locator('.chart tr[data-label="KuCoin"] rect').evaluate("r => r.getBoundingClientRect().width")
+    assert width > 20  # the largest exchange's bar is drawn, not an empty chart
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.screenshot(path=f"/tmp/dashboard-totals-{viewport['width']}.png", full_page=True)
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    peatio.get_by_role("button", name="Disconnect").click()
+    expect(peatio.locator(".disconnected")).to_contain_text("You disconnected Peatio Exchange on")
+    expect(page.locator(".portfolio .unpriced")).to_have_count(0)  # only KuCoin's balances remain, all priced
+    expect(page.locator(".portfolio .total-all")).to_have_text(kucoin_total)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.screenshot(path=f"/tmp/dashboard-disconnected-{viewport['width']}.png", full_page=True)
