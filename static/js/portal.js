@@ -22,3 +22,73 @@ document.addEventListener("click", function (event) {
     window.setTimeout(function () { button.textContent = label; }, 2000);
   });
 });
+
+// On a phone the top bar's links collapse behind a Menu button (CSS hides them only once this has run, so a page
+// without scripts still shows every link, wrapped).
+(function () {
+  var toggle = document.querySelector(".nav-toggle");
+  var header = document.querySelector(".topbar");
+  if (!toggle || !header) {
+    return;
+  }
+  header.classList.add("collapsible");
+  toggle.hidden = false;
+  toggle.addEventListener("click", function () {
+    var open = toggle.getAttribute("aria-expanded") !== "true";
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    header.classList.toggle("nav-open", open);
+  });
+})();
+
+// A table with a header row (its first row, all <th>) becomes one card per row on a phone: each cell is labelled with
+// its column's header (data-label, drawn by CSS), so nothing is lost when the header row is hidden.
+(function () {
+  var each = function (list, callback) { Array.prototype.forEach.call(list, callback); };
+  each(document.querySelectorAll("main table"), function (table) {
+    var rows = table.rows;
+    if (rows.length < 2 || !rows[0].cells.length) {
+      return;
+    }
+    var headers = Array.prototype.slice.call(rows[0].cells);
+    if (!headers.every(function (cell) { return cell.tagName === "TH"; })) {
+      return;
+    }
+    var labels = headers.map(function (th) { return th.textContent.trim(); });
+    rows[0].classList.add("header-row");
+    each(Array.prototype.slice.call(rows, 1), function (row) {
+      each(row.cells, function (cell, index) {
+        if (labels[index] && cell.colSpan === 1 && !cell.hasAttribute("data-label")) {
+          cell.setAttribute("data-label", labels[index]);
+        }
+      });
+    });
+    table.classList.add("cards");
+  });
+})();
+
+// A region marked data-live-refresh="<seconds>" refetches itself from the same page while the server keeps the mark
+// (the withdrawal status while the exchange works on it): no page reload, focus stays where it was.
+(function () {
+  var each = function (list, callback) { Array.prototype.forEach.call(list, callback); };
+  each(document.querySelectorAll("[data-live-refresh]"), function (region) {
+    var seconds = parseInt(region.getAttribute("data-live-refresh"), 10) || 5;
+    var poll = function () {
+      fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+        .then(function (response) { return response.ok ? response.text() : Promise.reject(response.status); })
+        .then(function (html) {
+          var fresh = new DOMParser().parseFromString(html, "text/html").getElementById(region.id);
+          if (!fresh) {
+            return;
+          }
+          region.innerHTML = fresh.innerHTML;
+          if (fresh.hasAttribute("data-live-refresh")) {
+            window.setTimeout(poll, seconds * 1000);
+          } else {
+            region.removeAttribute("data-live-refresh");
+          }
+        })
+        .catch(function () { window.setTimeout(poll, seconds * 2000); });
+    };
+    window.setTimeout(poll, seconds * 1000);
+  });
+})();
