@@ -48,6 +48,8 @@ def menu_collapses_on_a_phone(page):
     nav = page.get_by_role("navigation", name="Main")
     menu = page.get_by_role("button", name="Menu")
     expect(menu).to_be_hidden()
+    expect(nav.get_by_role("link", name="Dashboard")).to_have_attribute("aria-current", "page")
+    expect(nav.get_by_role("link", name="Withdrawals")).not_to_have_attribute("aria-current", "page")
     expect(nav.get_by_role("link", name="Withdrawals")).to_be_visible()
     page.set_viewport_size({"width": 390, "height": 844})
     try:
@@ -161,6 +163,13 @@ def test_end_user_journey_fits_a_phone_and_passes_axe(live_server, page, demo):
     check_page(page, "withdrawals")
     a_table_row_is_a_labelled_card_on_a_phone(page)
 
+    page.goto(f"{live_server.url}/api/tokens/")
+    page.get_by_role("button", name="Create token").click()
+    check_page(page, "api token name missing")
+    page.get_by_label("Name").fill("Back office reconciliation")
+    page.get_by_role("button", name="Create token").click()
+    expect(page.locator("#new-token")).to_be_visible()
+    check_page(page, "api token created")
     for name, path in [("exports", "/exports/"), ("api tokens", "/api/tokens/"), ("security", "/accounts/2fa/"),
                        ("recovery codes", "/accounts/2fa/recovery-codes/"), ("email", "/accounts/email/"),
                        ("password change", "/accounts/password/change/"), ("sign out", "/accounts/logout/")]:
