@@ -33,10 +33,19 @@ document.addEventListener("click", function (event) {
   }
   header.classList.add("collapsible");
   toggle.hidden = false;
-  toggle.addEventListener("click", function () {
-    var open = toggle.getAttribute("aria-expanded") !== "true";
+  var show = function (open) {
     toggle.setAttribute("aria-expanded", open ? "true" : "false");
     header.classList.toggle("nav-open", open);
+  };
+  toggle.addEventListener("click", function () {
+    show(toggle.getAttribute("aria-expanded") !== "true");
+  });
+  // Escape closes the open menu and gives the focus back to its button.
+  header.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && toggle.getAttribute("aria-expanded") === "true") {
+      show(false);
+      toggle.focus();
+    }
   });
 })();
 

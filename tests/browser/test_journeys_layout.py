@@ -61,6 +61,11 @@ def menu_collapses_on_a_phone(page):
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         menu.click()
         expect(nav.get_by_role("link", name="Withdrawals")).to_be_hidden()
+        menu.click()
+        nav.get_by_role("link", name="Dashboard").focus()
+        page.keyboard.press("Escape")
+        expect(nav.get_by_role("link", name="Withdrawals")).to_be_hidden()
+        expect(menu).to_be_focused()
     finally:
         page.set_viewport_size({"width": 1280, "height": 720})
 
@@ -200,6 +205,11 @@ def test_broker_admin_journey_fits_a_phone_and_passes_axe(live_server, page, dem
         page.goto(f"{live_server.url}{path}")
         expect(page.locator("#changelist")).to_be_visible()
         check_page(page, f"admin {path.strip('/').removeprefix('admin/').replace('/', ' ')}")
+    # A change form: the tenant's own settings.
+    page.goto(f"{live_server.url}/admin/broker_portal/tenant/")
+    page.locator("#result_list tbody a").first.click()
+    expect(page.locator("#content-main form")).to_be_visible()
+    check_page(page, "admin tenant change")
 
 
 def test_a_pale_brand_still_reads(live_server, page, demo):
