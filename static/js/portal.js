@@ -23,6 +23,10 @@ document.addEventListener("click", function (event) {
   });
 });
 
+function forEachOf(list, callback) {
+  Array.prototype.forEach.call(list, callback);
+}
+
 // On a phone the top bar's links collapse behind a Menu button (CSS hides them only once this has run, so a page
 // without scripts still shows every link, wrapped).
 (function () {
@@ -52,8 +56,7 @@ document.addEventListener("click", function (event) {
 // A table with a header row (its first row, all <th>) becomes one card per row on a phone: each cell is labelled with
 // its column's header (data-label, drawn by CSS), so nothing is lost when the header row is hidden.
 (function () {
-  var each = function (list, callback) { Array.prototype.forEach.call(list, callback); };
-  each(document.querySelectorAll("main table"), function (table) {
+  forEachOf(document.querySelectorAll("main table"), function (table) {
     var rows = table.rows;
     if (rows.length < 2 || !rows[0].cells.length) {
       return;
@@ -64,8 +67,8 @@ document.addEventListener("click", function (event) {
     }
     var labels = headers.map(function (th) { return th.textContent.trim(); });
     rows[0].classList.add("header-row");
-    each(Array.prototype.slice.call(rows, 1), function (row) {
-      each(row.cells, function (cell, index) {
+    forEachOf(Array.prototype.slice.call(rows, 1), function (row) {
+      forEachOf(row.cells, function (cell, index) {
         if (labels[index] && cell.colSpan === 1 && !cell.hasAttribute("data-label")) {
           cell.setAttribute("data-label", labels[index]);
         }
@@ -78,8 +81,7 @@ document.addEventListener("click", function (event) {
 // A region marked data-live-refresh="<seconds>" refetches itself from the same page while the server keeps the mark
 // (the withdrawal status while the exchange works on it): no page reload, focus stays where it was.
 (function () {
-  var each = function (list, callback) { Array.prototype.forEach.call(list, callback); };
-  each(document.querySelectorAll("[data-live-refresh]"), function (region) {
+  forEachOf(document.querySelectorAll("[data-live-refresh]"), function (region) {
     var seconds = parseInt(region.getAttribute("data-live-refresh"), 10) || 5;
     var poll = function () {
       fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
@@ -89,7 +91,9 @@ document.addEventListener("click", function (event) {
           if (!fresh) {
             return;
           }
-          region.innerHTML = fresh.innerHTML;
+          if (region.innerHTML !== fresh.innerHTML) {  // a screen reader hears it only when something changed
+            region.innerHTML = fresh.innerHTML;
+          }
           if (fresh.hasAttribute("data-live-refresh")) {
             window.setTimeout(poll, seconds * 1000);
           } else {
