@@ -14,6 +14,7 @@ from allauth.mfa.totp.internal.auth import TOTP
 from playwright.sync_api import expect
 
 from broker_portal.models import Tenant, User
+from connectors.models import ExchangeConnection
 from sandbox import clock
 from withdrawals import tasks
 from withdrawals.models import Withdrawal
@@ -225,3 +226,17 @@ def test_a_pale_brand_still_reads(live_server, page, demo):
     check_page(page, "pale brand dashboard")
     fill_kucoin_withdrawal_details(page)
     check_page(page, "pale brand withdrawal preview")
+
+    # The exchange asks the user to reconnect: the dashboard's status in the error colour, and the pages that say
+    # why withdrawing and receiving are unavailable.
+    connection = ExchangeConnection.objects.get(exchange="kucoin")
+    ExchangeConnection.objects.filter(pk=connection.pk).update(
+        status=ExchangeConnection.Status.NEEDS_REAUTHORIZATION)
+    page.goto(f"{live_server.url}/")
+    expect(page.locator('[data-exchange="kucoin"] .status-needs_reauthorization')).to_be_visible()
+    check_page(page, "dashboard needs reauthorization")
+    for name, path in [("withdrawal unavailable", f"/withdrawals/new/{connection.pk}/"),
+                       ("receive unavailable", f"/receive/{connection.pk}/")]:
+        page.goto(f"{live_server.url}{path}")
+        expect(page.get_by_text("not active")).to_be_visible()
+        check_page(page, name)
