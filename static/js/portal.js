@@ -67,7 +67,11 @@ function forEachOf(list, callback) {
     }
     var labels = headers.map(function (th) { return th.textContent.trim(); });
     rows[0].classList.add("header-row");
-    forEachOf(Array.prototype.slice.call(rows, 1), function (row) {
+    forEachOf(Array.prototype.slice.call(rows, 1), function (row, index) {
+      // A row of one cell across every column (the exports' coverage under its connection) joins the card above.
+      if (index > 0 && row.cells.length === 1 && row.cells[0].colSpan >= labels.length) {
+        row.classList.add("continues");
+      }
       forEachOf(row.cells, function (cell, index) {
         if (labels[index] && cell.colSpan === 1 && !cell.hasAttribute("data-label")) {
           cell.setAttribute("data-label", labels[index]);

@@ -13,9 +13,11 @@ from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal.auth import TOTP
 from playwright.sync_api import expect
 
+from broker_portal.demo import DEMO_PASSWORD
 from broker_portal.models import Tenant, User
 from connectors.models import ExchangeConnection
 from sandbox import clock
+from tests.connectors.conftest import PortalBrowser
 from withdrawals import tasks
 from withdrawals.models import Withdrawal
 
@@ -184,14 +186,32 @@ def test_end_user_journey_fits_a_phone_and_passes_axe(live_server, page, demo):
 
 
 def test_accountant_journey_fits_a_phone_and_passes_axe(live_server, page, demo):
+    # A member's KuCoin connection, so the synced-history table has a row (and its coverage row) to show.
+    member = PortalBrowser(live_server.url)
+    member.sign_in("user@demo.example", DEMO_PASSWORD)
+    trader = next(a for a in demo["sandbox_accounts"]["kucoin"] if a["email"].startswith("trader@"))
+    assert member.connect("kucoin", trader).status_code == 302
+
     sign_in_staff(page, live_server, demo, "accountant")
     check_page(page, "accountant dashboard")
     page.get_by_role("link", name="Exports").click()
+    expect(page.get_by_role("button", name="Sync now")).to_be_visible()
     check_page(page, "accountant exports")
+    # On a phone the connection's coverage row continues its card: no gap between the two.
+    page.set_viewport_size({"width": 390, "height": 844})
+    connection_row = page.locator("tr", has=page.get_by_role("button", name="Sync now"))
+    coverage_row = page.locator("tr.coverage")
+    expect(coverage_row).to_have_class(re.compile(r"\bcontinues\b"))
+    above, below = connection_row.bounding_box(), coverage_row.bounding_box()
+    assert abs(above["y"] + above["height"] - below["y"]) < 1
+    page.set_viewport_size({"width": 1280, "height": 720})
     page.select_option("#id_scope", "tenant")
     page.get_by_role("button", name="Request export").click()
     expect(page.locator("#export-status")).to_be_visible()
     check_page(page, "accountant export")
+    page.get_by_role("link", name="Exports", exact=True).click()
+    expect(page.locator("#export-jobs")).to_be_visible()
+    check_page(page, "accountant exports with a job")
 
 
 def test_broker_admin_journey_fits_a_phone_and_passes_axe(live_server, page, demo):
