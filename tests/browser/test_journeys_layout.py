@@ -1,9 +1,11 @@
 """Every page of each role's journey in Chromium, on a desktop (1280 px) and a phone (390 px): a screenshot of each
 in the test artifacts, no serious or critical axe-core violation, and no sideways scrolling on the phone.
 
-End user: sign-in, dashboard, connect (and a denied consent), receive, the withdrawal wizard from details to its
-status, the withdrawals list, exports, API tokens and the account and MFA pages. Staff: the accountant's exports and
-an export's page; the broker admin's admin index and each changelist it links to."""
+End user: sign-in (and its error), sign-up, password reset, dashboard, connect (and a denied consent), receive, the
+withdrawal wizard from details (and their errors) to its completed status, the withdrawals list, exports, API tokens
+and the account and MFA pages. Staff: the accountant's exports and an export's page; the broker admin's admin index,
+each changelist it links to and a change form. A pale brand: connect, dashboard, preview, a connection to reconnect
+and the unavailable withdraw and receive pages."""
 
 import re
 
