@@ -5,6 +5,7 @@ from django.views.decorators.http import require_GET
 
 from connectors.selectors import dashboard_cards, dashboard_totals
 
+from .branding import theme_variables
 from .models import ExchangeCredential
 from .tenancy import get_for_tenant
 from .uploads import logo_content_type
@@ -20,7 +21,8 @@ def dashboard(request):
 def tenant_theme(request):
     """The tenant's colours as a stylesheet, so pages need no inline style under the CSP."""
     tenant = request.tenant
-    css = f":root {{ --brand: {tenant.primary_color}; --accent: {tenant.accent_color}; }}\n"
+    variables = theme_variables(primary=tenant.primary_color, accent=tenant.accent_color)
+    css = ":root { " + " ".join(f"{name}: {value};" for name, value in variables.items()) + " }\n"
     response = HttpResponse(css, content_type="text/css")
     response["Cache-Control"] = "public, max-age=300"
     return response

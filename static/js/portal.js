@@ -52,3 +52,90 @@ document.addEventListener("click", function (event) {
     }, 200));
   });
 })();
+
+function forEachOf(list, callback) {
+  Array.prototype.forEach.call(list, callback);
+}
+
+// On a phone the top bar's links collapse behind a Menu button (CSS hides them only once this has run, so a page
+// without scripts still shows every link, wrapped).
+(function () {
+  var toggle = document.querySelector(".nav-toggle");
+  var header = document.querySelector(".topbar");
+  if (!toggle || !header) {
+    return;
+  }
+  header.classList.add("collapsible");
+  toggle.hidden = false;
+  var show = function (open) {
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    header.classList.toggle("nav-open", open);
+  };
+  toggle.addEventListener("click", function () {
+    show(toggle.getAttribute("aria-expanded") !== "true");
+  });
+  // Escape closes the open menu and gives the focus back to its button.
+  header.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && toggle.getAttribute("aria-expanded") === "true") {
+      show(false);
+      toggle.focus();
+    }
+  });
+})();
+
+// A table with a header row (its first row, all <th>) becomes one card per row on a phone: each cell is labelled with
+// its column's header (data-label, drawn by CSS), so nothing is lost when the header row is hidden.
+(function () {
+  forEachOf(document.querySelectorAll("main table"), function (table) {
+    var rows = table.rows;
+    if (rows.length < 2 || !rows[0].cells.length) {
+      return;
+    }
+    var headers = Array.prototype.slice.call(rows[0].cells);
+    if (!headers.every(function (cell) { return cell.tagName === "TH"; })) {
+      return;
+    }
+    var labels = headers.map(function (th) { return th.textContent.trim(); });
+    rows[0].classList.add("header-row");
+    forEachOf(Array.prototype.slice.call(rows, 1), function (row, index) {
+      // A row of one cell across every column (the exports' coverage under its connection) joins the card above.
+      if (index > 0 && row.cells.length === 1 && row.cells[0].colSpan >= labels.length) {
+        row.classList.add("continues");
+      }
+      forEachOf(row.cells, function (cell, index) {
+        if (labels[index] && cell.colSpan === 1 && !cell.hasAttribute("data-label")) {
+          cell.setAttribute("data-label", labels[index]);
+        }
+      });
+    });
+    table.classList.add("cards");
+  });
+})();
+
+// A region marked data-live-refresh="<seconds>" refetches itself from the same page while the server keeps the mark
+// (the withdrawal status while the exchange works on it): no page reload, focus stays where it was.
+(function () {
+  forEachOf(document.querySelectorAll("[data-live-refresh]"), function (region) {
+    var seconds = parseInt(region.getAttribute("data-live-refresh"), 10) || 5;
+    var poll = function () {
+      fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+        .then(function (response) { return response.ok ? response.text() : Promise.reject(response.status); })
+        .then(function (html) {
+          var fresh = new DOMParser().parseFromString(html, "text/html").getElementById(region.id);
+          if (!fresh) {
+            return;
+          }
+          if (region.innerHTML !== fresh.innerHTML) {  // a screen reader hears it only when something changed
+            region.innerHTML = fresh.innerHTML;
+          }
+          if (fresh.hasAttribute("data-live-refresh")) {
+            window.setTimeout(poll, seconds * 1000);
+          } else {
+            region.removeAttribute("data-live-refresh");
+          }
+        })
+        .catch(function () { window.setTimeout(poll, seconds * 2000); });
+    };
+    window.setTimeout(poll, seconds * 1000);
+  });
+})();

@@ -1,6 +1,9 @@
 """Pages tested in Debian's Chromium, driven by Playwright (never a browser Playwright downloads)."""
 
+import json
 import os
+import re
+from pathlib import Path
 
 import pyotp
 import pytest
@@ -12,6 +15,56 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run",
 ]
+
+
+# Where the browser tests write their screenshots (git-ignored; CI keeps the folder as an artifact).
+ARTIFACTS = Path(os.environ.get("PORTAL_TEST_ARTIFACTS", "test-artifacts"))
+VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+# axe-core's impact levels that fail a page (https://github.com/dequelabs/axe-core/blob/develop/doc/API.md).
+FAILING_IMPACTS = {"serious", "critical"}
+
+
+def axe_violations(page) -> list[dict]:
+    """axe-core (bundled by axe-playwright-python, so it runs offline) on the page as it stands: its serious and
+    critical violations, each with the elements it found."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [{"id": item["id"], "impact": item["impact"], "help": item["help"],
+             "nodes": [node["target"] for node in item["nodes"]]}
+            for item in results.response["violations"] if item["impact"] in FAILING_IMPACTS]
+
+
+# Each field marked invalid, with the ids its aria-describedby names that hold no text on the page.
+UNTIED_ERRORS = """() => Array.from(document.querySelectorAll('[aria-invalid="true"]')).map(field => [
+  field.name || field.id,
+  (field.getAttribute("aria-describedby") || "").split(" ").filter(id => id)
+    .filter(id => (document.getElementById(id) || {textContent: ""}).textContent.trim()),
+]).filter(([, described]) => !described.length).map(([field]) => field)"""
+
+
+def check_page(page, name: str) -> None:
+    """The page at a desktop's 1280 px and a phone's 390 px: a full-page screenshot of each in ARTIFACTS/<name>-
+    <viewport>.png, no serious or critical axe violation at either, no sideways scrolling on the phone, and every
+    field marked invalid tied (aria-describedby) to the text of its error.
+    The viewport is restored afterwards, so a journey calls this on each page it reaches and goes on."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    stem = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    before = page.viewport_size
+    untied = page.evaluate(UNTIED_ERRORS)
+    assert not untied, f"{name}: fields marked invalid whose error no aria-describedby names: {untied}"
+    try:
+        for viewport_name, viewport in VIEWPORTS.items():
+            page.set_viewport_size(viewport)
+            page.screenshot(path=str(ARTIFACTS / f"{stem}-{viewport_name}.png"), full_page=True)
+            violations = axe_violations(page)
+            assert not violations, f"{name} at {viewport['width']} px: {json.dumps(violations, indent=1)}"
+            if viewport_name == "phone":
+                widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+                assert widths[0] <= widths[1], f"{name} scrolls sideways at 390 px: {widths[0]} px wide"
+    finally:
+        if before:
+            page.set_viewport_size(before)
 
 
 @pytest.fixture(scope="session")
