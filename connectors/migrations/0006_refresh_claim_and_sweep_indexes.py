@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('connectors', '0004_connection_server_slug'),
+        ('connectors', '0005_connection_tenant_order'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('exports', '0004_export_job_heartbeat'),
+        ('exports', '0005_changelist_indexes'),
     ]
 
     operations = [
