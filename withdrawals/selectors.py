@@ -1,6 +1,7 @@
 """Reads of the withdrawal wizard."""
 
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from django.db.models import Q
 from django.utils import timezone
@@ -8,6 +9,7 @@ from django.utils import timezone
 from broker_portal.tenancy import get_for_tenant
 from connectors.exchanges import EXCHANGES
 from connectors.models import ExchangeConnection
+from connectors.selectors import connect_url
 
 from connectors.exchanges import withdrawal_hooks
 from .models import Withdrawal
@@ -26,6 +28,17 @@ def withdrawal_capability(*, connection: ExchangeConnection) -> str:
     if not connection.api_key:
         return f"The {exchange.name} connection has no API key; reconnect it."
     return ""
+
+
+def withdrawal_upgrade_url(*, connection: ExchangeConnection) -> str:
+    """Where the user adds the exchange's withdrawal permission to this connection in place (its permission
+    page with that permission pre-ticked), or "" where a reconnect would not make it able to withdraw."""
+    exchange = EXCHANGES.get(connection.exchange)
+    if (exchange is None or withdrawal_hooks(connection.exchange) is None or not exchange.withdrawal_permissions
+            or set(exchange.withdrawal_permissions) & set(connection.permissions or [])):
+        return ""
+    url = connect_url(connection.exchange, connection.server_slug)
+    return f"{url}?{urlencode({'add': exchange.withdrawal_permissions[0]})}" if url else ""
 
 
 def withdrawal_get(*, request, withdrawal_id) -> Withdrawal:

@@ -90,6 +90,7 @@ class PortalBrowser:
         assert page.status_code == 200, page.text[:800]
         chosen = permissions if permissions is not None else re.findall(
             r'name="permissions" value="([^"]+)"\s+checked', page.text)
+        self.chosen = chosen
         response = self.session.post(f"{self.base_url}/connect/{exchange_id}/", allow_redirects=False, data={
             "csrfmiddlewaretoken": csrf_token(page.text), "permissions": chosen,
         })
@@ -114,7 +115,10 @@ class PortalBrowser:
         return answer.headers["Location"]
 
     def connect(self, exchange_id: str, account: dict, permissions=None) -> requests.Response:
-        callback = self.consent(self.start_connect(exchange_id, permissions), account["email"], account["password"])
+        authorize_url = self.start_connect(exchange_id, permissions)
+        # KuCoin's page ticks its own defaults: the user ticks there what they chose here.
+        scopes = self.chosen if exchange_id == "kucoin" else None
+        callback = self.consent(authorize_url, account["email"], account["password"], scopes=scopes)
         return self.session.get(callback, allow_redirects=False)
 
 

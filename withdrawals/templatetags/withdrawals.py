@@ -3,6 +3,7 @@ from decimal import Decimal
 from django import template
 
 from ..selectors import withdrawal_capability as capability
+from ..selectors import withdrawal_upgrade_url as upgrade_url
 
 register = template.Library()
 
@@ -26,3 +27,9 @@ def money(value):
 def withdrawal_capability(connection):
     """"" when this connection may withdraw, otherwise why not (for the dashboard card)."""
     return capability(connection=connection)
+
+
+@register.simple_tag
+def withdrawal_upgrade_url(connection):
+    """The permission page that adds withdrawal to this connection in place, "" where there is none."""
+    return upgrade_url(connection=connection)
