@@ -12,6 +12,7 @@ from connectors.models import ExchangeConnection
 from connectors.selectors import connect_url
 
 from connectors.exchanges import withdrawal_hooks
+from . import fees
 from .models import Withdrawal
 
 
@@ -47,9 +48,39 @@ def withdrawal_get(*, request, withdrawal_id) -> Withdrawal:
     return get_for_tenant(queryset, request.tenant, pk=withdrawal_id)
 
 
+# A withdrawal never sent and not touched for this long was left: the list no longer shows it (it stays in the
+# table, and its own page still continues it).
+ABANDONED_AFTER = timedelta(hours=1)
+
+
 def withdrawal_list(*, tenant, user) -> list[Withdrawal]:
+    """The user's withdrawals, newest first, with their connection (for the exchange's name) in the same query;
+    neither cancelled ones nor abandoned drafts."""
+    abandoned = Q(state__in=Withdrawal.EDITABLE, updated_at__lt=timezone.now() - ABANDONED_AFTER)
     return list(Withdrawal.objects.filter(tenant=tenant, user=user).exclude(state=Withdrawal.State.CANCELLED)
-                .order_by("-created_at")[:50])
+                .exclude(abandoned).select_related("connection").order_by("-created_at")[:50])
+
+
+def withdrawal_fee_rule(*, withdrawal: Withdrawal) -> list[str]:
+    """How the fees of this withdrawal are made, in words."""
+    hooks = withdrawal_hooks(withdrawal.exchange)
+    exchange = EXCHANGES[withdrawal.exchange].name
+    currency = withdrawal.currency
+    if withdrawal.fee_deduct_type == Withdrawal.FeeDeductType.EXTERNAL:
+        rule = [f"The fees are paid from your {exchange} balance on top of the amount, so the recipient gets "
+                f"the full {format(withdrawal.amount.normalize(), 'f')} {currency}."]
+    else:
+        rule = ["The fees are taken out of the amount, so the recipient gets the amount less the fees."]
+    if withdrawal.withdraw_type == Withdrawal.WithdrawType.ADDRESS:
+        network = f"the {withdrawal.chain_name} network" if withdrawal.chain_name else "its network"
+        rule.append(f"The network fee is what {exchange} charges to send {currency} on {network}.")
+    else:
+        rule.append(f"A transfer to another {exchange} account has no network fee.")
+    if hooks is not None and hooks.has_service_fee:
+        rule.append(f"{exchange}'s service fee for withdrawals through a broker is "
+                    f"{fees.SERVICE_FEE_RATE * 100:.0f}% of the amount, at least {fees.SERVICE_FEE_MIN_USDT} USDT "
+                    f"and at most {fees.SERVICE_FEE_MAX_USDT} USDT worth.")
+    return rule
 
 
 def withdrawals_to_poll(*, stale_submit_seconds: int = 120) -> list[int]:

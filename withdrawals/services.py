@@ -185,6 +185,7 @@ def withdrawal_save_details(*, tenant, user, connection: ExchangeConnection, ide
         for name in ("currency", "withdraw_type", "destination", "memo", "remark", "amount", "fee_deduct_type"):
             setattr(withdrawal, name, getattr(details, name))
         withdrawal.chain = chain.chain_id if chain else ""
+        withdrawal.chain_name = chain.name if chain and chain.chain_id else ""
         withdrawal.precision = chain.precision if chain else info.precision
         _reset_after_details(withdrawal)
         withdrawal.save()

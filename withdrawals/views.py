@@ -100,7 +100,14 @@ def withdrawal_details(request, connection_id=None, withdrawal_id=None):
                     form.add_error(None, error.message)
     return render(request, "withdrawals/details.html", {
         "form": form, "connection": connection, "withdrawal": withdrawal, "infos": infos, "hooks": hooks,
-        "step": 1})
+        "step": 1, **mfa_notice(request)})
+
+
+def mfa_notice(request) -> dict:
+    """Whether the user has the portal's 2FA that step 3 asks for, and where to set it up and come back here."""
+    has_mfa = Authenticator.objects.filter(user=request.user, type=Authenticator.Type.TOTP).exists()
+    setup_url = "" if has_mfa else f"{reverse('mfa_activate_totp')}?{urlencode({'next': request.get_full_path()})}"
+    return {"has_mfa": has_mfa, "mfa_setup_url": setup_url}
 
 
 @login_required
@@ -121,6 +128,7 @@ def withdrawal_preview(request, withdrawal_id):
     if request.method == "POST" and not error and not quote_changed:
         return redirect("withdrawal_step_up", withdrawal.pk)
     return render(request, "withdrawals/preview.html", {"withdrawal": withdrawal, "error": error, "step": 2,
+                                                        "fee_rule": selectors.withdrawal_fee_rule(withdrawal=withdrawal),
                                                         "quote_changed": quote_changed,
                                                         "ttl": int(services.preview_ttl().total_seconds())})
 
@@ -141,7 +149,8 @@ def withdrawal_step_up(request, withdrawal_id):
     if not services.quote_is_fresh(withdrawal):
         messages.info(request, "The preview expired; here are the current fees.")
         return redirect("withdrawal_preview", withdrawal.pk)
-    has_mfa = Authenticator.objects.filter(user=request.user, type=Authenticator.Type.TOTP).exists()
+    notice = mfa_notice(request)
+    has_mfa = notice["has_mfa"]
     if request.method == "POST" and has_mfa:
         # Only a re-authentication after this moment counts, and only for this withdrawal: starting another
         # withdrawal's step-up replaces this one.
@@ -159,7 +168,7 @@ def withdrawal_step_up(request, withdrawal_id):
             messages.error(request, error.message)
             return redirect("withdrawal_preview", withdrawal.pk)
         return redirect("withdrawal_verify", withdrawal.pk)
-    return render(request, "withdrawals/step_up.html", {"withdrawal": withdrawal, "has_mfa": has_mfa, "step": 3})
+    return render(request, "withdrawals/step_up.html", {"withdrawal": withdrawal, "step": 3, **notice})
 
 
 @sensitive_post_parameters()
@@ -238,4 +247,5 @@ def withdrawal_status(request, withdrawal_id):
         return redirect(next_page(withdrawal))
     return render(request, "withdrawals/status.html", {
         "withdrawal": withdrawal, "step": 7, "open": withdrawal.state in Withdrawal.OPEN_AT_EXCHANGE,
+        "fee_rule": selectors.withdrawal_fee_rule(withdrawal=withdrawal),
         "now": timezone.now(), "zero": Decimal(0)})

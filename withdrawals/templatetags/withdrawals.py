@@ -1,4 +1,4 @@
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django import template
 
@@ -12,7 +12,11 @@ STEPS = [(1, "Details"), (2, "Preview"), (3, "Confirm it is you"), (4, "Exchange
 
 @register.inclusion_tag("withdrawals/_steps.html")
 def wizard_steps(step):
-    return {"wizard_steps": STEPS, "step": step}
+    """The wizard's steps, numbered as the user counts them, with where the user is now."""
+    steps = [{"position": position, "label": label, "current": number == step, "done": number < step}
+             for position, (number, label) in enumerate(STEPS, start=1)]
+    current = next((item for item in steps if item["current"]), None)
+    return {"wizard_steps": steps, "current": current, "count": len(steps)}
 
 
 @register.filter
@@ -21,6 +25,15 @@ def money(value):
     if value is None:
         return ""
     return format(Decimal(value).normalize(), "f")
+
+
+@register.simple_tag
+def in_usdt(amount, price):
+    """An amount's worth in the reference currency at the quote's price, to the cent ("" without a price)."""
+    if amount is None or price is None:
+        return ""
+    worth = (Decimal(amount) * Decimal(price)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return f"≈ {worth:,} USDT"
 
 
 @register.simple_tag
