@@ -68,9 +68,14 @@ def withdrawal_details(request, connection_id=None, withdrawal_id=None):
     try:
         currencies = hooks.currencies(api, connection)
         infos = {code: hooks.currency(api, connection, code) for code in currencies}
-    except (ExchangeUnavailable, ExchangeAPIError) as error:
+        saved = hooks.saved_addresses(api, connection)
+    except ExchangeUnavailable as error:
         return render(request, "withdrawals/unavailable.html", {
             "connection": connection, "reason": f"The exchange cannot be reached right now ({error})."})
+    except ExchangeAPIError as error:
+        return render(request, "withdrawals/unavailable.html", {
+            "connection": connection, "reason": hooks.refusal_message(error)})
+    saved_addresses = {code: [item for item in saved if item.currency == code] for code in currencies}
     if withdrawal is not None:
         initial = {name: getattr(withdrawal, name) for name in (
             "currency", "chain", "withdraw_type", "destination", "memo", "remark", "fee_deduct_type")}
@@ -79,7 +84,9 @@ def withdrawal_details(request, connection_id=None, withdrawal_id=None):
         # The idempotency key is issued here, when the wizard starts; every post of this form carries it.
         initial = {"idempotency_key": uuid.uuid4()}
     form = DetailsForm(request.POST or None, initial=initial, currencies=currencies, hooks=hooks)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and request.POST.get("action") == "max":
+        form = details_with_max_amount(request, form, connection=connection, currencies=currencies, hooks=hooks)
+    elif request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         if withdrawal is not None and data["idempotency_key"] != withdrawal.idempotency_key:
             form.add_error(None, "This form belongs to another withdrawal.")
@@ -100,7 +107,27 @@ def withdrawal_details(request, connection_id=None, withdrawal_id=None):
                     form.add_error(None, error.message)
     return render(request, "withdrawals/details.html", {
         "form": form, "connection": connection, "withdrawal": withdrawal, "infos": infos, "hooks": hooks,
-        "step": 1, **mfa_notice(request)})
+        "saved_addresses": saved_addresses if any(saved_addresses.values()) else None, "step": 1,
+        **mfa_notice(request)})
+
+
+def details_with_max_amount(request, form: DetailsForm, *, connection, currencies, hooks) -> DetailsForm:
+    """The details as typed, with the amount set to the most the balance allows after fees ("Max")."""
+    data = form.data.copy()
+    try:
+        data["amount"] = format(services.withdrawal_max_amount(
+            connection=connection, currency=data.get("currency", ""), chain=data.get("chain", ""),
+            withdraw_type=data.get("withdraw_type", "ADDRESS"),
+            fee_deduct_type=data.get("fee_deduct_type") or hooks.fee_deduct_types[0]).normalize(), "f")
+        refused = None
+    except services.WithdrawalError as error:
+        refused = error
+    form = DetailsForm(data, currencies=currencies, hooks=hooks)
+    form.is_valid()
+    form.errors.pop("amount", None)
+    if refused is not None:
+        form.add_error("chain" if "chain" in refused.field_errors else None, refused.message)
+    return form
 
 
 def mfa_notice(request) -> dict:

@@ -17,8 +17,8 @@ from sandbox.models import Balance
 from withdrawals import tasks
 from withdrawals.models import Withdrawal
 
-from .conftest import (confirm_with_authenticator, connect_kucoin, fill_kucoin_withdrawal_details, sign_in,
-                       submit_with_kucoin_codes)
+from .conftest import (confirm_with_authenticator, connect_at_sandbox, connect_kucoin, fill_kucoin_withdrawal_details,
+                       sign_in, submit_with_kucoin_codes)
 
 pytestmark = pytest.mark.browser
 
@@ -110,9 +110,9 @@ def test_the_wizard_says_where_the_user_is_what_it_needs_and_what_it_costs(live_
     page.evaluate("window.addEventListener('submit', function (event) { event.preventDefault(); })")
     button = page.get_by_role("button", name="Preview fees")
     button.click()
-    expect(page.locator("button[data-sending]")).to_be_disabled()
-    expect(page.locator("button[data-sending]")).to_have_text("Checking the fees…")
-    page.evaluate("document.querySelector('button[data-sending]').form.submit()")
+    expect(page.locator("#preview-fees")).to_be_disabled()
+    expect(page.locator("#preview-fees")).to_have_text("Checking the fees…")
+    page.evaluate("document.getElementById('preview-fees').form.submit()")
 
     # The preview: the network's name, each fee in words and in USDT.
     expect(page.locator("#wizard-step-now")).to_have_text("Step 2 of 5: Preview")
@@ -146,3 +146,32 @@ def test_the_wizard_says_where_the_user_is_what_it_needs_and_what_it_costs(live_
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("KuCoin")
     page.screenshot(path=f"/tmp/withdrawal-list-{width}.png", full_page=True)
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS, ids=["desktop", "phone"])
+def test_kraken_offers_the_saved_addresses_and_a_max_that_counts_the_fee(live_server, page, demo, viewport):
+    page.set_viewport_size(viewport)
+    member = sign_in(page, live_server, demo)
+    TOTP.activate(User.objects.get(email=member["email"]), PORTAL_TOTP_SECRET)
+    account = next(a for a in demo["sandbox_accounts"]["kraken"] if a["email"].startswith("trader@"))
+    connect_at_sandbox(page, "kraken", account, permissions=("Withdraw",))
+    page.locator('[data-exchange="kraken"]').get_by_role("link", name="Withdraw", exact=True).click()
+    expect(page.locator("#mfa-needed")).to_have_count(0)  # this user has the portal's 2FA already
+
+    # The destination is one of the user's saved addresses at Kraken, by the key names Kraken gave them.
+    page.select_option("#id_currency", "ETH")
+    offered = page.locator("#id_destination optgroup:not([hidden]) option")
+    expect(offered).to_have_count(1)
+    expect(offered).to_contain_text("my-eth · ")
+    page.select_option("#id_currency", "BTC")
+    expect(page.locator("#id_destination")).to_have_value("my-btc")
+
+    # Max: Kraken takes its fee out of the amount, so the whole balance can go.
+    page.get_by_role("button", name="Max").click()
+    available = Balance.objects.get(user__email=account["email"], user__exchange="kraken", currency="BTC").available
+    expect(page.locator("#id_amount")).to_have_value(f"{available.normalize():f}")
+    expect(page.locator("#id_currency")).to_have_value("BTC")
+    page.screenshot(path=f"/tmp/withdrawal-kraken-details-{viewport['width']}.png", full_page=True)
+    page.get_by_role("button", name="Preview fees").click()
+    expect(page.locator("#fee-rule")).to_contain_text("The fees are taken out of the amount")
+    expect(page.locator("#total-debit")).to_have_text(f"{available.normalize():f} BTC")
