@@ -108,6 +108,7 @@ def withdrawal_details(request, connection_id=None, withdrawal_id=None):
     return render(request, "withdrawals/details.html", {
         "form": form, "connection": connection, "withdrawal": withdrawal, "infos": infos, "hooks": hooks,
         "saved_addresses": saved_addresses if any(saved_addresses.values()) else None, "step": 1,
+        "has_networks": any(chain.chain_id for info in infos.values() for chain in info.chains),
         **mfa_notice(request)})
 
 
