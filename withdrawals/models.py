@@ -90,6 +90,8 @@ class Withdrawal(models.Model):
     submit_started_at = models.DateTimeField(null=True, blank=True)
     exchange_withdrawal_id = models.CharField(max_length=128, blank=True, default="")
     exchange_status = models.CharField(max_length=32, blank=True, default="")
+    # The blockchain's transaction id, once the exchange reports one.
+    transaction_hash = models.CharField(max_length=128, blank=True, default="")
     last_error = models.CharField(max_length=500, blank=True, default="")
     submitted_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)

@@ -682,11 +682,12 @@ def withdrawal_refresh_status(*, withdrawal_id: int) -> Withdrawal:
         if locked.state != State.PROCESSING:
             return locked
         locked.exchange_status, locked.last_polled_at = status.raw, timezone.now()
+        locked.transaction_hash = status.transaction_hash or locked.transaction_hash
         if status.final:
             locked.state = State.SUCCEEDED if status.succeeded else State.FAILED
             locked.completed_at = timezone.now()
             locked.save()
             _audit(locked, "succeeded" if status.succeeded else "failed", exchange_status=status.raw)
         else:
-            locked.save(update_fields=["exchange_status", "last_polled_at", "updated_at"])
+            locked.save(update_fields=["exchange_status", "last_polled_at", "transaction_hash", "updated_at"])
     return locked

@@ -55,6 +55,8 @@ class ExchangeStatus:
     raw: str
     final: bool
     succeeded: bool
+    # The blockchain's transaction id, where the exchange reports one.
+    transaction_hash: str = ""
 
 
 class SecuritySetupRequired(Exception):

@@ -128,7 +128,9 @@ def withdrawal_status(item: dict) -> ExchangeStatus:
     status = str(item.get("status") or "")
     if item.get("status-prop") == CANCELED:
         return ExchangeStatus(raw=f"{status} ({CANCELED})".lstrip(), final=True, succeeded=False)
-    return ExchangeStatus(raw=status, final=status in FINAL_STATUSES, succeeded=FINAL_STATUSES.get(status, False))
+    # withdrawal.yaml's txid: "Method transaction ID", the network's id of the transfer.
+    return ExchangeStatus(raw=status, final=status in FINAL_STATUSES, succeeded=FINAL_STATUSES.get(status, False),
+                          transaction_hash=str(item.get("txid") or ""))
 
 
 def is_this_withdrawal(item: dict, withdrawal, *, since: float) -> bool:

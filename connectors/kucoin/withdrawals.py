@@ -130,7 +130,9 @@ class KuCoinWithdrawals(ExchangeWithdrawals):
     def status(self, api, connection, withdrawal):
         data = api.signed(connection, "GET", f"/api/v1/withdrawals/{quote(withdrawal.exchange_withdrawal_id, safe='')}")
         raw = str(data.get("status", ""))
-        return ExchangeStatus(raw=raw, final=raw in FINAL_STATUSES, succeeded=FINAL_STATUSES.get(raw, False))
+        # walletTxId: the chain's transaction id (KuCoin's API docs, "get withdrawal by id").
+        return ExchangeStatus(raw=raw, final=raw in FINAL_STATUSES, succeeded=FINAL_STATUSES.get(raw, False),
+                              transaction_hash=str(data.get("walletTxId") or ""))
 
     def sent_candidates(self, api, connection, withdrawal):
         # The reference we put in the remark identifies it.

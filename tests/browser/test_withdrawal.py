@@ -65,6 +65,10 @@ def test_withdraw_btc_from_kucoin_through_the_whole_wizard(live_server, page, de
         clock.set_offset(0)
     page.reload()
     expect(page.locator("#withdrawal-state")).to_have_text("Completed")
+    withdrawal.refresh_from_db()
+    assert withdrawal.transaction_hash  # KuCoin's walletTxId
+    expect(page.locator("#transaction-hash")).to_have_text(withdrawal.transaction_hash)
+    expect(page.locator("#completed-at")).to_contain_text(" UTC")
     page.screenshot(path="/tmp/withdrawal.png", full_page=True)
 
 

@@ -62,7 +62,10 @@ def test_kraken_withdrawal_by_address_name_debits_the_preview_total(portal, sand
         tasks.withdrawal_poll(sent.pk)
     finally:
         clock.set_offset(0)
-    assert Withdrawal.objects.get(pk=sent.pk).state == "succeeded"
+    done = Withdrawal.objects.get(pk=sent.pk)
+    assert done.state == "succeeded"
+    record = HistoryRecord.objects.get(kind="withdrawal", txid=sent.exchange_withdrawal_id)
+    assert done.transaction_hash == record.txid  # WithdrawStatus's txid, as the sandbox answers it
 
 
 @pytest.mark.parametrize("entry, raw, final, succeeded", [
