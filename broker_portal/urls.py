@@ -16,6 +16,8 @@ urlpatterns = [
     # allauth's account and MFA pages only: its social login views are not mounted, so an exchange can
     # connect an account but never sign anyone in.
     path("accounts/", include("allauth.account.urls")),
+    # Before allauth's own: the same page under the same name, going back to ?next= once the app is set up.
+    path("accounts/2fa/totp/activate/", views.activate_totp_then_back, name="mfa_activate_totp"),
     path("accounts/2fa/", include("allauth.mfa.urls")),
     path("connect/", include("connectors.urls")),
     path("api/", include("api.urls")),

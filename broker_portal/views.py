@@ -1,6 +1,9 @@
+from allauth.mfa.totp.views import ActivateTOTPView
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET
 
 from connectors.selectors import dashboard_cards, dashboard_totals
@@ -47,3 +50,28 @@ def credential_logo(request, credential_id: int):
     credential = get_for_tenant(ExchangeCredential.objects.only("tenant_id", "logo"), request.tenant,
                                 pk=credential_id)
     return logo_response(credential.logo, content_type=logo_content_type(credential.logo.name))
+
+
+# Where the TOTP setup sends the user once it is done: the page that asked for it (a withdrawal waiting for the
+# portal's 2FA). Kept in the session, since allauth's form posts to its own URL without the query string.
+MFA_SETUP_NEXT_SESSION_KEY = "mfa-setup-next"
+
+
+class ActivateTOTPThenBack(ActivateTOTPView):
+    """allauth's authenticator setup, which afterwards goes back to ``?next=`` (a path on this host only)."""
+
+    def get(self, request, *args, **kwargs):
+        next_url = request.GET.get("next", "")
+        if next_url and url_has_allowed_host_and_scheme(next_url, allowed_hosts=None) and next_url.startswith("/"):
+            request.session[MFA_SETUP_NEXT_SESSION_KEY] = next_url
+        return super().get(request, *args, **kwargs)
+
+    def get_success_url(self) -> str:
+        next_url = self.request.session.pop(MFA_SETUP_NEXT_SESSION_KEY, "")
+        if next_url:
+            messages.success(self.request, "Two-factor authentication is on. Carry on where you were.")
+            return next_url
+        return super().get_success_url()
+
+
+activate_totp_then_back = ActivateTOTPThenBack.as_view()

@@ -56,6 +56,12 @@ class Exchange:
     def export_name(self) -> str:
         return self.short_name or self.name
 
+    def permission_labels(self, codes) -> list[str]:
+        """What the user reads for these permission codes: each one's label, the code where it has none (a
+        generic server's scopes are its tenant's to name)."""
+        labels = {p.code: p.label for p in self.permissions}
+        return [labels.get(code, code) for code in codes]
+
 
 @dataclass(frozen=True)
 class ExchangePackage:

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.db import models
 from fernet_fields import EncryptedCharField, EncryptedField, EncryptedTextField
 
-from .exchanges import exchange_choices
+from .exchanges import EXCHANGES, exchange_choices
 
 
 def secret_fields() -> list[str]:
@@ -111,6 +111,12 @@ class ExchangeConnection(models.Model):
             except InvalidToken:
                 values[name] = None
         return values
+
+    @property
+    def permission_labels(self) -> list[str]:
+        """The granted permissions as the user reads them (the labels in the exchange's package)."""
+        exchange = EXCHANGES.get(self.exchange)
+        return exchange.permission_labels(self.permissions or []) if exchange else list(self.permissions or [])
 
     @property
     def unreadable_secrets(self) -> list[str]:

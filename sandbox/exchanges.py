@@ -17,6 +17,17 @@ KUCOIN_AUTH_GROUPS = [
 # The groups ticked when KuCoin's consent page opens: KuCoin's announced defaults ("Default permissions for spot
 # trading, futures trading, and KuCoin Earn access"); the others, withdrawal above all, are opted in to.
 KUCOIN_DEFAULT_GROUPS = {"API_COMMON", "API_SPOT", "API_FUTURES", "API_EARN"}
+# How KuCoin's consent page names each group: the broker guide's list ("Margin Trading permission", "Futures
+# Trading permission", "Flexible transfers permission") and its API key page's names for the rest (level C).
+KUCOIN_GROUP_NAMES = {
+    "API_COMMON": "General",
+    "API_SPOT": "Spot Trading",
+    "API_MARGIN": "Margin Trading",
+    "API_FUTURES": "Futures Trading",
+    "API_EARN": "KuCoin Earn",
+    "API_TRANSFER": "Flexible Transfers",
+    "API_WITHDRAW_OAUTH": "Withdrawal",
+}
 # What KuCoin's access token itself is for: the login's only scope (Fast API document section 7.1
 # "scope=OAUTH_CREATE_API", 7.3's answer "scope": ["OAUTH_CREATE_API"]); the groups are not OAuth scopes.
 KUCOIN_TOKEN_SCOPE = "OAUTH_CREATE_API"

@@ -11,7 +11,7 @@ from urllib.parse import unquote, urlencode
 from django.db import transaction
 
 from . import clock
-from .exchanges import KUCOIN_AUTH_GROUPS, KUCOIN_DEFAULT_GROUPS, PROFILES, ExchangeProfile
+from .exchanges import KUCOIN_AUTH_GROUPS, KUCOIN_DEFAULT_GROUPS, KUCOIN_GROUP_NAMES, PROFILES, ExchangeProfile
 from .models import AuthorizationCode, Client, SandboxUser, Token
 
 
@@ -137,16 +137,19 @@ def parse_authorize_request(exchange: str, params, raw_query: str) -> AuthorizeR
 
 
 def consent_choices(request: AuthorizeRequest) -> list[dict]:
-    """What the consent page lets the user tick. KuCoin offers its authGroupMap items (withdrawal is an
-    opt-in); the others offer the requested scopes."""
+    """What the consent page lets the user tick. KuCoin offers its authGroupMap items, ticked as its own defaults
+    say: its login carries only scope=OAUTH_CREATE_API, nothing of the broker's choice (Fast API document 7.1:
+    "the broker should independently guide users to select and authorize the withdrawal permission"). The others
+    offer exactly the requested scopes, each ticked: what the authorize request asked for (RFC 6749 3.3; Kraken's
+    openapi_v3.yaml Scope, Peatio's oauth.en.html.slim "scope is the authorizations you want to request")."""
     if request.profile.name == "kucoin":
         allowed = set(request.client.permissions) | set(request.scopes)
         return [
-            {"value": group, "checked": group in KUCOIN_DEFAULT_GROUPS}
+            {"value": group, "label": KUCOIN_GROUP_NAMES[group], "checked": group in KUCOIN_DEFAULT_GROUPS}
             for group in KUCOIN_AUTH_GROUPS
             if group in allowed
         ]
-    return [{"value": scope, "checked": True} for scope in request.scopes]
+    return [{"value": scope, "label": scope, "checked": True} for scope in request.scopes]
 
 
 def granted_scopes(request: AuthorizeRequest, ticked: list[str]) -> list[str]:

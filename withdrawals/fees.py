@@ -126,3 +126,29 @@ def quote(*, amount: Decimal, chain_fee: Decimal, price_usdt: Decimal, precision
         raise FeeError("The chain fee cannot be negative.")
     fee = service_fee(amount=amount, price_usdt=price_usdt, precision=precision) if with_service_fee else Decimal(0)
     return FeeQuote(amount=amount, chain_fee=chain_fee, service_fee=fee, fee_deduct_type=fee_deduct_type)
+
+
+def max_amount(*, available: Decimal, chain_fee: Decimal, price_usdt: Decimal, precision: int, fee_deduct_type: str,
+               with_service_fee: bool = True) -> Decimal:
+    """The largest amount whose withdrawal the balance covers with its fees (0 where none is): all of it where
+    the fees come out of the amount, else the most that leaves room for the fees on top. What leaves the
+    balance only grows with the amount, so the best of the few amounts where the service fee's rule changes
+    (its maximum, its percentage, its minimum) is the answer."""
+    available = round_down(max(available, Decimal(0)), precision)
+    if fee_deduct_type == INTERNAL:
+        return available
+    room = available - chain_fee
+    if room <= 0:
+        return Decimal(0)
+    if not with_service_fee:
+        return round_down(room, precision)
+    highest = round_down(SERVICE_FEE_MAX_USDT / price_usdt, precision)
+    lowest = round_up(SERVICE_FEE_MIN_USDT / price_usdt, precision)
+    with localcontext() as context:
+        context.prec = 80
+        at_rate = round_down(room / (1 + SERVICE_FEE_RATE), precision)
+    candidates = {round_down(room - highest, precision), at_rate, at_rate - step(precision),
+                  round_down(room - lowest, precision)}
+    fits = [amount for amount in candidates if amount > 0 and amount + chain_fee + service_fee(
+        amount=amount, price_usdt=price_usdt, precision=precision) <= available]
+    return max(fits, default=Decimal(0))

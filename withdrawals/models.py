@@ -58,6 +58,8 @@ class Withdrawal(models.Model):
     # Step 1: details.
     currency = models.CharField(max_length=16)
     chain = models.CharField(max_length=32, blank=True, default="")
+    # The network as the exchange names it for people (the chain above is its id), shown instead of the id.
+    chain_name = models.CharField(max_length=64, blank=True, default="")
     withdraw_type = models.CharField(max_length=8, choices=WithdrawType.choices, default=WithdrawType.ADDRESS)
     destination = models.CharField(max_length=255)
     memo = models.CharField(max_length=128, blank=True, default="")
@@ -88,6 +90,8 @@ class Withdrawal(models.Model):
     submit_started_at = models.DateTimeField(null=True, blank=True)
     exchange_withdrawal_id = models.CharField(max_length=128, blank=True, default="")
     exchange_status = models.CharField(max_length=32, blank=True, default="")
+    # The blockchain's transaction id, once the exchange reports one.
+    transaction_hash = models.CharField(max_length=128, blank=True, default="")
     last_error = models.CharField(max_length=500, blank=True, default="")
     submitted_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)

@@ -1,6 +1,7 @@
 """Reads of the withdrawal wizard."""
 
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from django.db.models import Q
 from django.utils import timezone
@@ -8,8 +9,10 @@ from django.utils import timezone
 from broker_portal.tenancy import get_for_tenant
 from connectors.exchanges import EXCHANGES
 from connectors.models import ExchangeConnection
+from connectors.selectors import connect_url
 
 from connectors.exchanges import withdrawal_hooks
+from . import fees
 from .models import Withdrawal
 
 
@@ -28,15 +31,56 @@ def withdrawal_capability(*, connection: ExchangeConnection) -> str:
     return ""
 
 
+def withdrawal_upgrade_url(*, connection: ExchangeConnection) -> str:
+    """Where the user adds the exchange's withdrawal permission to this connection in place (its permission
+    page with that permission pre-ticked), or "" where a reconnect would not make it able to withdraw."""
+    exchange = EXCHANGES.get(connection.exchange)
+    if (exchange is None or withdrawal_hooks(connection.exchange) is None or not exchange.withdrawal_permissions
+            or set(exchange.withdrawal_permissions) & set(connection.permissions or [])):
+        return ""
+    url = connect_url(connection.exchange, connection.server_slug)
+    return f"{url}?{urlencode({'add': exchange.withdrawal_permissions[0]})}" if url else ""
+
+
 def withdrawal_get(*, request, withdrawal_id) -> Withdrawal:
     """The signed-in user's own withdrawal at this tenant; anyone else's answers 404."""
     queryset = Withdrawal.objects.select_related("connection", "tenant", "user").filter(user=request.user)
     return get_for_tenant(queryset, request.tenant, pk=withdrawal_id)
 
 
+# A withdrawal never sent and not touched for this long was left: the list no longer shows it (it stays in the
+# table, and its own page still continues it).
+ABANDONED_AFTER = timedelta(hours=1)
+
+
 def withdrawal_list(*, tenant, user) -> list[Withdrawal]:
+    """The user's withdrawals, newest first, with their connection (for the exchange's name) in the same query;
+    neither cancelled ones nor abandoned drafts."""
+    abandoned = Q(state__in=Withdrawal.EDITABLE, updated_at__lt=timezone.now() - ABANDONED_AFTER)
     return list(Withdrawal.objects.filter(tenant=tenant, user=user).exclude(state=Withdrawal.State.CANCELLED)
-                .order_by("-created_at")[:50])
+                .exclude(abandoned).select_related("connection").order_by("-created_at")[:50])
+
+
+def withdrawal_fee_rule(*, withdrawal: Withdrawal) -> list[str]:
+    """How the fees of this withdrawal are made, in words."""
+    hooks = withdrawal_hooks(withdrawal.exchange)
+    exchange = EXCHANGES[withdrawal.exchange].name
+    currency = withdrawal.currency
+    if withdrawal.fee_deduct_type == Withdrawal.FeeDeductType.EXTERNAL:
+        rule = [f"The fees are paid from your {exchange} balance on top of the amount, so the recipient gets "
+                f"the full {format(withdrawal.amount.normalize(), 'f')} {currency}."]
+    else:
+        rule = ["The fees are taken out of the amount, so the recipient gets the amount less the fees."]
+    if withdrawal.withdraw_type == Withdrawal.WithdrawType.ADDRESS:
+        network = f"the {withdrawal.chain_name} network" if withdrawal.chain_name else "its network"
+        rule.append(f"The network fee is what {exchange} charges to send {currency} on {network}.")
+    else:
+        rule.append(f"A transfer to another {exchange} account has no network fee.")
+    if hooks is not None and hooks.has_service_fee:
+        rule.append(f"{exchange}'s service fee for withdrawals through a broker is "
+                    f"{fees.SERVICE_FEE_RATE * 100:.0f}% of the amount, at least {fees.SERVICE_FEE_MIN_USDT} USDT "
+                    f"and at most {fees.SERVICE_FEE_MAX_USDT} USDT worth.")
+    return rule
 
 
 def withdrawals_to_poll(*, stale_submit_seconds: int = 120) -> list[int]:

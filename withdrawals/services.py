@@ -159,6 +159,28 @@ def parse_amount(raw) -> Decimal:
     return amount
 
 
+def withdrawal_max_amount(*, connection: ExchangeConnection, currency: str, chain: str, withdraw_type: str,
+                          fee_deduct_type: str) -> Decimal:
+    """The most the user can send of this currency this way, its fees counted: the details page's "Max"."""
+    api, hooks, _ = exchange_context(connection)
+    try:
+        info = hooks.currency(api, connection, currency)
+        available = hooks.available(api, connection, currency)
+        network = info.chain(chain) if withdraw_type == "ADDRESS" else None
+        price = hooks.price(api, currency) if hooks.has_service_fee and fee_deduct_type == fees.EXTERNAL else None
+    except ExchangeUnavailable as error:
+        raise WithdrawalError(f"The exchange could not be asked about {currency}: {error}")
+    except ExchangeAPIError as error:
+        raise WithdrawalError(hooks.refusal_message(error))
+    if withdraw_type == "ADDRESS" and info.chains and network is None:
+        raise WithdrawalError("Choose a network first.", field_errors={"chain": "Choose one of the currency's networks."})
+    # Where the network fee depends on the destination (Kraken's saved address), the fee comes out of the amount.
+    chain_fee = network.withdrawal_fee if network else Decimal(0)
+    return fees.max_amount(available=available, chain_fee=chain_fee, price_usdt=price.usdt if price else Decimal(1),
+                           precision=network.precision if network else info.precision,
+                           fee_deduct_type=fee_deduct_type, with_service_fee=price is not None)
+
+
 def withdrawal_save_details(*, tenant, user, connection: ExchangeConnection, idempotency_key, details: Details,
                             request=None) -> Withdrawal:
     """Create the draft for this idempotency key, or update it while it is still editable (back navigation)."""
@@ -169,8 +191,10 @@ def withdrawal_save_details(*, tenant, user, connection: ExchangeConnection, ide
     try:
         info = hooks.currency(api, connection, details.currency)
         available = hooks.available(api, connection, details.currency)
-    except (ExchangeUnavailable, ExchangeAPIError) as error:
+    except ExchangeUnavailable as error:
         raise WithdrawalError(f"The exchange could not be asked about {details.currency}: {error}")
+    except ExchangeAPIError as error:
+        raise WithdrawalError(hooks.refusal_message(error))
     errors = details_errors(details, hooks=hooks, info=info, available=available)
     if errors:
         raise WithdrawalError("Please correct the details.", field_errors=errors)
@@ -187,6 +211,7 @@ def withdrawal_save_details(*, tenant, user, connection: ExchangeConnection, ide
         for name in ("currency", "withdraw_type", "destination", "memo", "remark", "amount", "fee_deduct_type"):
             setattr(withdrawal, name, getattr(details, name))
         withdrawal.chain = chain.chain_id if chain else ""
+        withdrawal.chain_name = chain.name if chain and chain.chain_id else ""
         withdrawal.precision = chain.precision if chain else info.precision
         _reset_after_details(withdrawal)
         withdrawal.save()
@@ -220,8 +245,10 @@ def _quote(withdrawal: Withdrawal, api, hooks: ExchangeWithdrawals):
             chain = info.chain(withdrawal.chain)
             # UID, MAIL and PHONE transfers stay inside the exchange: no network fee.
             chain_fee = chain.withdrawal_fee if (chain and withdrawal.withdraw_type == "ADDRESS") else Decimal(0)
-    except (ExchangeUnavailable, ExchangeAPIError) as error:
+    except ExchangeUnavailable as error:
         raise WithdrawalError(f"The exchange could not quote this withdrawal right now: {error}")
+    except ExchangeAPIError as error:
+        raise WithdrawalError(f"The exchange would not quote this withdrawal. {hooks.refusal_message(error)}")
     try:
         quote = fees.quote(amount=withdrawal.amount, chain_fee=chain_fee, price_usdt=price.usdt,
                            precision=withdrawal.precision, fee_deduct_type=withdrawal.fee_deduct_type,
@@ -444,7 +471,7 @@ def withdrawal_request_factors(*, withdrawal: Withdrawal, request=None) -> Withd
             _audit(locked, "exchange_unavailable", request, step="factors", error=str(error),
                    retry_at=retry_at.isoformat() if retry_at else None)
         except ExchangeAPIError as error:
-            refusal = WithdrawalError(f"The exchange refused the withdrawal: {error}")
+            refusal = WithdrawalError(f"The exchange refused the withdrawal. {hooks.refusal_message(error)}")
             # Not "code": the audit log drops that key (it is kept for secrets such as 2FA codes).
             _audit(locked, "refused", request, error_code=error.code)
         # The exchange counts every attempt it received; so do we (kept even when it refused).
@@ -583,7 +610,7 @@ def _submit_refused(withdrawal: Withdrawal, error: ExchangeAPIError, request, ho
             locked.state, message = State.STEPPED_UP, "The verification ended. Request new codes."
             locked.exchange_transaction_id, locked.factors_all, locked.factors_sent = "", [], []
         else:
-            locked.state, message = State.FAILED, f"The exchange refused the withdrawal: {error}"
+            locked.state, message = State.FAILED, f"The exchange refused the withdrawal. {hooks.refusal_message(error)}"
             locked.completed_at = timezone.now()
         locked.last_error = message[:500]
         locked.save()
@@ -675,6 +702,7 @@ def withdrawal_refresh_status(*, withdrawal_id: int) -> Withdrawal:
         if locked.state != State.PROCESSING:
             return locked
         locked.exchange_status, locked.last_polled_at = status.raw, timezone.now()
+        locked.transaction_hash = status.transaction_hash or locked.transaction_hash
         if status.final:
             locked.state = State.SUCCEEDED if status.succeeded else State.FAILED
             locked.completed_at = timezone.now()
@@ -684,5 +712,5 @@ def withdrawal_refresh_status(*, withdrawal_id: int) -> Withdrawal:
                 locked, state=locked.state, previous_state=State.PROCESSING, exchange_status=status.raw,
                 exchange_withdrawal_id=locked.exchange_withdrawal_id, transaction_hash=transaction_hash(locked)))
         else:
-            locked.save(update_fields=["exchange_status", "last_polled_at", "updated_at"])
+            locked.save(update_fields=["exchange_status", "last_polled_at", "transaction_hash", "updated_at"])
     return locked

@@ -68,9 +68,14 @@ def withdrawal_details(request, connection_id=None, withdrawal_id=None):
     try:
         currencies = hooks.currencies(api, connection)
         infos = {code: hooks.currency(api, connection, code) for code in currencies}
-    except (ExchangeUnavailable, ExchangeAPIError) as error:
+        saved = hooks.saved_addresses(api, connection)
+    except ExchangeUnavailable as error:
         return render(request, "withdrawals/unavailable.html", {
             "connection": connection, "reason": f"The exchange cannot be reached right now ({error})."})
+    except ExchangeAPIError as error:
+        return render(request, "withdrawals/unavailable.html", {
+            "connection": connection, "reason": hooks.refusal_message(error)})
+    saved_addresses = {code: [item for item in saved if item.currency == code] for code in currencies}
     if withdrawal is not None:
         initial = {name: getattr(withdrawal, name) for name in (
             "currency", "chain", "withdraw_type", "destination", "memo", "remark", "fee_deduct_type")}
@@ -79,7 +84,9 @@ def withdrawal_details(request, connection_id=None, withdrawal_id=None):
         # The idempotency key is issued here, when the wizard starts; every post of this form carries it.
         initial = {"idempotency_key": uuid.uuid4()}
     form = DetailsForm(request.POST or None, initial=initial, currencies=currencies, hooks=hooks)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and request.POST.get("action") == "max":
+        form = details_with_max_amount(request, form, connection=connection, currencies=currencies, hooks=hooks)
+    elif request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         if withdrawal is not None and data["idempotency_key"] != withdrawal.idempotency_key:
             form.add_error(None, "This form belongs to another withdrawal.")
@@ -100,7 +107,35 @@ def withdrawal_details(request, connection_id=None, withdrawal_id=None):
                     form.add_error(None, error.message)
     return render(request, "withdrawals/details.html", {
         "form": form, "connection": connection, "withdrawal": withdrawal, "infos": infos, "hooks": hooks,
-        "step": 1})
+        "saved_addresses": saved_addresses if any(saved_addresses.values()) else None, "step": 1,
+        "has_networks": any(chain.chain_id for info in infos.values() for chain in info.chains),
+        **mfa_notice(request)})
+
+
+def details_with_max_amount(request, form: DetailsForm, *, connection, currencies, hooks) -> DetailsForm:
+    """The details as typed, with the amount set to the most the balance allows after fees ("Max")."""
+    data = form.data.copy()
+    try:
+        data["amount"] = format(services.withdrawal_max_amount(
+            connection=connection, currency=data.get("currency", ""), chain=data.get("chain", ""),
+            withdraw_type=data.get("withdraw_type", "ADDRESS"),
+            fee_deduct_type=data.get("fee_deduct_type") or hooks.fee_deduct_types[0]).normalize(), "f")
+        refused = None
+    except services.WithdrawalError as error:
+        refused = error
+    form = DetailsForm(data, currencies=currencies, hooks=hooks)
+    form.is_valid()
+    form.errors.pop("amount", None)
+    if refused is not None:
+        form.add_error("chain" if "chain" in refused.field_errors else None, refused.message)
+    return form
+
+
+def mfa_notice(request) -> dict:
+    """Whether the user has the portal's 2FA that step 3 asks for, and where to set it up and come back here."""
+    has_mfa = Authenticator.objects.filter(user=request.user, type=Authenticator.Type.TOTP).exists()
+    setup_url = "" if has_mfa else f"{reverse('mfa_activate_totp')}?{urlencode({'next': request.get_full_path()})}"
+    return {"has_mfa": has_mfa, "mfa_setup_url": setup_url}
 
 
 @login_required
@@ -121,6 +156,7 @@ def withdrawal_preview(request, withdrawal_id):
     if request.method == "POST" and not error and not quote_changed:
         return redirect("withdrawal_step_up", withdrawal.pk)
     return render(request, "withdrawals/preview.html", {"withdrawal": withdrawal, "error": error, "step": 2,
+                                                        "fee_rule": selectors.withdrawal_fee_rule(withdrawal=withdrawal),
                                                         "quote_changed": quote_changed,
                                                         "ttl": int(services.preview_ttl().total_seconds())})
 
@@ -141,7 +177,8 @@ def withdrawal_step_up(request, withdrawal_id):
     if not services.quote_is_fresh(withdrawal):
         messages.info(request, "The preview expired; here are the current fees.")
         return redirect("withdrawal_preview", withdrawal.pk)
-    has_mfa = Authenticator.objects.filter(user=request.user, type=Authenticator.Type.TOTP).exists()
+    notice = mfa_notice(request)
+    has_mfa = notice["has_mfa"]
     if request.method == "POST" and has_mfa:
         # Only a re-authentication after this moment counts, and only for this withdrawal: starting another
         # withdrawal's step-up replaces this one.
@@ -159,7 +196,7 @@ def withdrawal_step_up(request, withdrawal_id):
             messages.error(request, error.message)
             return redirect("withdrawal_preview", withdrawal.pk)
         return redirect("withdrawal_verify", withdrawal.pk)
-    return render(request, "withdrawals/step_up.html", {"withdrawal": withdrawal, "has_mfa": has_mfa, "step": 3})
+    return render(request, "withdrawals/step_up.html", {"withdrawal": withdrawal, "step": 3, **notice})
 
 
 @sensitive_post_parameters()
@@ -238,4 +275,5 @@ def withdrawal_status(request, withdrawal_id):
         return redirect(next_page(withdrawal))
     return render(request, "withdrawals/status.html", {
         "withdrawal": withdrawal, "step": 7, "open": withdrawal.state in Withdrawal.OPEN_AT_EXCHANGE,
+        "fee_rule": selectors.withdrawal_fee_rule(withdrawal=withdrawal),
         "now": timezone.now(), "zero": Decimal(0)})

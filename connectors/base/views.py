@@ -23,6 +23,7 @@ from broker_portal.tenancy import get_for_tenant
 from connectors import services
 from connectors.base.oauth import ExchangeProvider
 from connectors.models import ExchangeConnection
+from connectors.selectors import connect_url
 from connectors.socialaccount import app_from_credential
 
 ERROR_MESSAGES = {
@@ -73,12 +74,23 @@ class PermissionForm(forms.Form):
     permissions = forms.MultipleChoiceField(widget=forms.CheckboxSelectMultiple, required=True,
                                             error_messages={"required": "Choose at least one permission."})
 
-    def __init__(self, *args, provider: ExchangeProvider, **kwargs):
+    def __init__(self, *args, provider: ExchangeProvider, current: list[str] | None = None, add: str = "",
+                 **kwargs):
+        """``current``: what a reconnect's connection holds now, pre-selected instead of the defaults so that the
+        user only adds to it; ``add``: one more offered permission to pre-select (the upgrade a page asked for)."""
         super().__init__(*args, **kwargs)
         self.offered = provider.offered_permissions()
-        codes = {p.code for p in self.offered}
+        codes = [p.code for p in self.offered]
         self.fields["permissions"].choices = [(p.code, p.label) for p in self.offered]
-        self.fields["permissions"].initial = [c for c in provider.get_default_scope() if c in codes]
+        chosen = set(current if current else provider.get_default_scope()) | {add}
+        self.fields["permissions"].initial = [code for code in codes if code in chosen]
+
+
+def current_connection(request, provider: ExchangeProvider) -> ExchangeConnection | None:
+    """The user's connection this connect would renew (a reconnect), if it still holds a grant."""
+    return (ExchangeConnection.objects.filter(tenant=request.tenant, user=request.user, exchange=provider.id,
+                                              server_slug=server_slug(provider))
+            .exclude(status=ExchangeConnection.Status.REVOKED).without_secrets().order_by("-pk").first())
 
 
 @login_required
@@ -89,10 +101,13 @@ def connect_start(request, exchange_id: str, server: str = ""):
     if problem:
         return callback_problem(request, provider, f"{provider.name} cannot be connected here yet: the broker's "
                                                    f"setup needs fixing. {problem}", status=503)
-    form = PermissionForm(request.POST or None, provider=provider)
+    current = current_connection(request, provider)
+    # ?add= only pre-ticks a box (the upgrade a page links to); what is asked for is what the user posts.
+    form = PermissionForm(request.POST or None, provider=provider, current=current.permissions if current else None,
+                          add=request.GET.get("add", ""))
     if request.method == "POST" and form.is_valid():
         return leave_for_exchange(request, provider, form.cleaned_data["permissions"])
-    return render(request, "connectors/connect_start.html", {"provider": provider, "form": form})
+    return render(request, "connectors/connect_start.html", {"provider": provider, "form": form, "current": current})
 
 
 @rate_limited("exchange_connect")
@@ -109,8 +124,14 @@ def leave_for_exchange(request, provider: ExchangeProvider, permissions: list[st
 
 
 def callback_problem(request, provider, message: str, status: int = 400):
-    return render(request, "connectors/connect_error.html", {"provider": provider, "message": message},
+    return render(request, "connectors/connect_error.html", {"provider": provider, "message": message,
+                                                             # the permission page, to try again from
+                                                             "retry_url": connect_url(provider.id, server_slug(provider))},
                   status=status)
+
+
+def server_slug(provider: ExchangeProvider) -> str:
+    return provider.app.settings.get("server_slug") or ""
 
 
 def never_stored(view):

@@ -28,6 +28,16 @@ class CurrencyInfo:
 
 
 @dataclass(frozen=True)
+class SavedAddress:
+    """A withdrawal address the user saved at the exchange: ``key`` is what a withdrawal names it by."""
+
+    currency: str
+    key: str
+    address: str
+    network: str
+
+
+@dataclass(frozen=True)
 class Price:
     usdt: Decimal
     at: datetime
@@ -45,6 +55,8 @@ class ExchangeStatus:
     raw: str
     final: bool
     succeeded: bool
+    # The blockchain's transaction id, where the exchange reports one.
+    transaction_hash: str = ""
 
 
 class SecuritySetupRequired(Exception):
@@ -72,6 +84,18 @@ class ExchangeWithdrawals:
     # enter the codes again), and for one whose 2FA transaction ended (new codes must be requested).
     wrong_code_errors: frozenset[str] = frozenset()
     restart_verification_errors: frozenset[str] = frozenset()
+    # The exchange's refusals in the user's words, by the exchange's own error code (each package's mapping).
+    error_messages: dict[str, str] = {}
+
+    def refusal_message(self, error: Exception) -> str:
+        """What the user reads for the exchange's refusal: the package's words for its code, else the
+        exchange's own message as ``plain_message`` makes it readable."""
+        code = getattr(error, "code", "") or ""
+        return self.error_messages.get(code) or self.plain_message(str(error))
+
+    def plain_message(self, message: str) -> str:
+        """The exchange's message without what only a developer reads (hook)."""
+        return message
 
     def security_setup_url(self, message: str, *, client_id: str, return_url: str) -> str | None:
         """The exchange's page where the user sets up what its withdrawal needs (2FA), built from its refusal's
@@ -86,6 +110,14 @@ class ExchangeWithdrawals:
 
     def available(self, api: ExchangeAPI, connection, code: str) -> Decimal:
         raise NotImplementedError
+
+    # Whether the destination is one of the addresses the user saved at the exchange, chosen from saved_addresses.
+    saved_addresses_only = False
+
+    def saved_addresses(self, api: ExchangeAPI, connection) -> list[SavedAddress]:
+        """The addresses the user saved at the exchange, every currency's, to choose from ([] where the exchange
+        tells none)."""
+        return []
 
     def price(self, api: ExchangeAPI, code: str) -> Price:
         raise NotImplementedError

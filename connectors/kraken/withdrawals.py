@@ -3,13 +3,15 @@
 Nothing in Kraken's documents ends a Withdraw request that got no answer, so an unanswered submit stays
 "unknown" until WithdrawStatus shows it (``lost_submit_expires_after`` stays None)."""
 
+import re
 from decimal import Decimal
 
 from django.utils import timezone
 
 from connectors.base.api import ExchangeAPIError
 
-from connectors.base.withdrawals import ChainInfo, CurrencyInfo, ExchangeStatus, ExchangeWithdrawals, Price, public_get
+from connectors.base.withdrawals import (ChainInfo, CurrencyInfo, ExchangeStatus, ExchangeWithdrawals, Price,
+                                         SavedAddress, public_get)
 
 ASSET_CODES = {"BTC": "XBT"}  # the portal's code -> Kraken's
 PORTAL_CODES = {"XXBT": "BTC", "XBT": "BTC", "XETH": "ETH", "ZUSD": "USD", "ZEUR": "EUR"}
@@ -18,11 +20,32 @@ PORTAL_CODES = {"XXBT": "BTC", "XBT": "BTC", "XETH": "ETH", "ZUSD": "USD", "ZEUR
 # of its own but the additional property ``status-prop: canceled``, which ends it unpaid whatever the status.
 FINAL_STATUSES = {"Success": True, "Failure": False}
 CANCELED = "canceled"
+# Kraken's error strings ("<severity><category>:<message>", spot-rest/schemas/objects/errors/error.yaml; the
+# funding ones as its REST API returns them) in the user's words. The category prefix never reaches the user.
+ERROR_MESSAGES = {
+    "EFunding:Unknown withdraw key": "Kraken knows no saved withdrawal address of that name for this currency. "
+                                     "Choose one of your saved addresses, or add it at Kraken first.",
+    "EFunding:Invalid address": "The address differs from the one saved at Kraken under that name.",
+    "EFunding:Invalid asset": "Kraken does not withdraw this currency.",
+    "EFunding:Too small": "The amount is below Kraken's minimum for this address.",
+    "EFunding:Insufficient funds": "Your Kraken balance does not cover this amount with its fee.",
+    "EFunding:Max fee exceeded": "Kraken's fee rose above the one the preview showed; review the new fee.",
+    "EGeneral:Invalid arguments:amount": "Kraken does not accept this amount.",
+    "EGeneral:Permission denied": "The portal's Kraken key may not withdraw: reconnect Kraken and tick Withdraw.",
+    "EAPI:Invalid key": "Kraken no longer accepts the portal's key: reconnect Kraken.",
+}
+ERROR_PREFIX = re.compile(r"\b[EW][A-Z][A-Za-z]*:")
 
 
 class KrakenWithdrawals(ExchangeWithdrawals):
     fee_deduct_types = ("INTERNAL",)  # Kraken takes its fee out of the amount
     destination_label = "Saved address name (e.g. my-btc)"
+    error_messages = ERROR_MESSAGES
+    saved_addresses_only = True  # Withdraw's key: "the name of a withdrawal address set up at Kraken"
+
+    def plain_message(self, message):
+        # "EFunding:Something new" reads "Something new".
+        return ERROR_PREFIX.sub("", message).strip() or message
 
     def currencies(self, api, connection):
         return [balance.currency for balance in api.balances(connection) if balance.available > 0]
@@ -46,6 +69,17 @@ class KrakenWithdrawals(ExchangeWithdrawals):
             if PORTAL_CODES.get(asset, asset) == code:
                 return Decimal(str(amount))
         return Decimal(0)
+
+    def saved_addresses(self, api, connection):
+        # spot-rest/openapi_v3.yaml, POST /private/WithdrawAddresses (requests/funding/withdrawals/addresses.yaml:
+        # every filter optional; responses/…/addresses.yaml: [{address, asset, method, key, tag, verified}]).
+        # Only verified ones are offered ("Withdrawal addresses successfully completing email confirmation").
+        rows = api.private(connection, "WithdrawAddresses")
+        return [SavedAddress(currency=PORTAL_CODES.get(str(row.get("asset")), str(row.get("asset"))),
+                             key=str(row["key"]), address=str(row.get("address") or ""),
+                             network=str(row.get("method") or ""))
+                for row in (rows if isinstance(rows, list) else [])
+                if isinstance(row, dict) and row.get("key") and row.get("verified", True)]
 
     def price(self, api, code):
         if code == "USDT":
@@ -94,7 +128,9 @@ def withdrawal_status(item: dict) -> ExchangeStatus:
     status = str(item.get("status") or "")
     if item.get("status-prop") == CANCELED:
         return ExchangeStatus(raw=f"{status} ({CANCELED})".lstrip(), final=True, succeeded=False)
-    return ExchangeStatus(raw=status, final=status in FINAL_STATUSES, succeeded=FINAL_STATUSES.get(status, False))
+    # withdrawal.yaml's txid: "Method transaction ID", the network's id of the transfer.
+    return ExchangeStatus(raw=status, final=status in FINAL_STATUSES, succeeded=FINAL_STATUSES.get(status, False),
+                          transaction_hash=str(item.get("txid") or ""))
 
 
 def is_this_withdrawal(item: dict, withdrawal, *, since: float) -> bool:

@@ -14,7 +14,9 @@ EXCHANGE = Exchange(
         Permission("API_TRANSFER", "Flexible transfers", "Move funds between your KuCoin accounts."),
         Permission("API_WITHDRAW_OAUTH", "Withdrawal", "Withdraw funds, each time confirmed with your KuCoin 2FA."),
     ),
-    default_permissions=("API_COMMON", "API_SPOT", "API_FUTURES", "API_EARN"),
+    # The least the portal's features need: balances, history and deposit addresses are all "General"; nothing
+    # here trades, so no trading group is asked for unless the broker's credential says so.
+    default_permissions=("API_COMMON",),
     authorize_base_url="https://www.kucoin.com",
     api_base_url="https://api.kucoin.com",
     known_hosts=("www.kucoin.com", "api.kucoin.com"),

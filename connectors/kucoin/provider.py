@@ -56,10 +56,13 @@ class KuCoinProvider(ExchangeProvider):
     name = "KuCoin"
     oauth2_adapter_class = KuCoinOAuth2Adapter
     api_class = KuCoinAPI
-    # Seed guide 7.1: the broker guides users to select the permissions on KuCoin's page; a key request whose
-    # groups differ from that approval is refused (40503).
-    consent_hint = ("On KuCoin's page, approve exactly the permissions you tick here: KuCoin will not create "
-                    "the key if they differ.")
+    # Seed guide 7.1: the login carries no permission groups ("the broker should independently guide users to
+    # select and authorize the withdrawal permission"), so KuCoin's page opens with its own defaults (the Fast API
+    # announcement: "Default permissions for spot trading, futures trading, and KuCoin Earn access"); a key
+    # request whose groups differ from that approval is refused (40503).
+    consent_hint = ("KuCoin's page opens with its own choice ticked (General, Spot trading, Futures trading and "
+                    "KuCoin Earn). There, tick exactly what you tick here and untick the rest: KuCoin will not "
+                    "create the key if they differ.")
 
     def scope_for(self, permissions):
         # The groups the user chose travel in the flow's state and go into the key request's authGroupMap.

@@ -45,6 +45,9 @@ class KuCoinWithdrawals(ExchangeWithdrawals):
     # Guide section 8: 400009 wrong verification code; 400100 also says when the 2FA transaction is over.
     wrong_code_errors = frozenset({"400009"})
     restart_verification_errors = frozenset({"400100"})
+    # KuCoin's error codes (Kucoin/kucoin-api-docs, error codes: 200004 "Balance insufficient!") in the user's
+    # words; any other refusal shows KuCoin's own message.
+    error_messages = {"200004": "Your KuCoin balance does not cover this amount with its fees."}
 
     def security_setup_url(self, message, *, client_id, return_url):
         return security_setup_link(message, client_id=client_id, redirect_uri=return_url)
@@ -127,7 +130,9 @@ class KuCoinWithdrawals(ExchangeWithdrawals):
     def status(self, api, connection, withdrawal):
         data = api.signed(connection, "GET", f"/api/v1/withdrawals/{quote(withdrawal.exchange_withdrawal_id, safe='')}")
         raw = str(data.get("status", ""))
-        return ExchangeStatus(raw=raw, final=raw in FINAL_STATUSES, succeeded=FINAL_STATUSES.get(raw, False))
+        # walletTxId: the chain's transaction id (KuCoin's API docs, "get withdrawal by id").
+        return ExchangeStatus(raw=raw, final=raw in FINAL_STATUSES, succeeded=FINAL_STATUSES.get(raw, False),
+                              transaction_hash=str(data.get("walletTxId") or ""))
 
     def sent_candidates(self, api, connection, withdrawal):
         # The reference we put in the remark identifies it.

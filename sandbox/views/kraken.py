@@ -386,6 +386,30 @@ def _deposit_addresses(request, caller):
     return [_deposit_address_item(row, chain) for row in addresses(caller.user, found, chain)]
 
 
+# krakenfx/api-specs spot-rest/openapi_v3.yaml, POST /private/WithdrawAddresses (requests/funding/withdrawals/
+# addresses.yaml: asset, aclass, method, key, verified filters) -> [{address, asset, method, key, tag, verified}]
+# (responses/funding/withdrawals/addresses.yaml). The permission it needs is the sandbox's reading (Withdraw's, C);
+# every saved address of the sandbox counts as verified.
+def _withdraw_addresses(request, caller):
+    asset = request.POST.get("asset")
+    found = kraken_currency(asset) if asset else None
+    if asset and found is None:
+        raise kraken_error("EFunding:Invalid asset")
+    items = []
+    for entry in caller.user.address_book:
+        currency = CURRENCIES.get(entry["currency"])
+        if currency is None or (found is not None and currency.code != found.code):
+            continue
+        item = {"address": entry["address"], "asset": currency.kraken_code, "method": currency.chain(entry["chain"]).name,
+                "key": entry["name"], "verified": True}
+        if request.POST.get("key") and item["key"] != request.POST["key"]:
+            continue
+        if request.POST.get("method") and item["method"] != request.POST["method"]:
+            continue
+        items.append({**item, "tag": entry["memo"]} if entry.get("memo") else item)
+    return items
+
+
 # Method name -> (permissions, any one of which allows it; implementation).
 PRIVATE_METHODS = {
     "Balance": (["funds_query"], _balance),
@@ -397,6 +421,7 @@ PRIVATE_METHODS = {
                        _funding_status(HistoryRecord.Kind.WITHDRAWAL, "withdrawals", 500)),
     "WithdrawInfo": (["funds_withdraw"], _withdraw_info),
     "Withdraw": (["funds_withdraw"], _withdraw),
+    "WithdrawAddresses": (["funds_withdraw"], _withdraw_addresses),
     "DepositMethods": (["funds_query"], _deposit_methods),  # and funds_add, checked there
     "DepositAddresses": (["funds_query"], _deposit_addresses),
 }

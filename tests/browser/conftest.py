@@ -110,14 +110,25 @@ def connect_kucoin(page, account, *, withdrawal: bool = True):
     expect(page.get_by_role("heading", name="Connect KuCoin")).to_be_visible()
     if withdrawal:
         page.get_by_label("Withdrawal").check()
+    chosen = chosen_permissions(page)
     page.get_by_role("button", name="Continue to KuCoin").click()
     page.fill("#email", account["email"])
     page.fill("#password", account["password"])
     page.click("#sign-in")
-    if withdrawal:
-        page.check("#scope-api_withdraw_oauth")
+    tick_at_kucoin(page, chosen)
     page.click("#approve")
     expect(page.get_by_text("KuCoin is connected.")).to_be_visible()
+
+
+def chosen_permissions(page) -> list[str]:
+    """The permission codes ticked on the portal's permission page."""
+    return page.locator("input[name=permissions]:checked").evaluate_all("boxes => boxes.map(b => b.value)")
+
+
+def tick_at_kucoin(page, chosen: list[str]):
+    """KuCoin's page opens with its own defaults ticked: make its ticks the portal's choice, as the hint says."""
+    for box in page.locator("#consent-form input[name=scope]").all():
+        box.set_checked(box.get_attribute("value") in chosen)
 
 
 def connect_at_sandbox(page, exchange_id: str, account, *, permissions: tuple[str, ...] = ()):
@@ -128,10 +139,13 @@ def connect_at_sandbox(page, exchange_id: str, account, *, permissions: tuple[st
     page.locator(f'[data-exchange="{exchange_id}"]').get_by_role("link", name=f"Connect {name}").click()
     for permission in permissions:
         page.get_by_label(permission, exact=True).check()
+    chosen = chosen_permissions(page)
     page.get_by_role("button", name=f"Continue to {name}").click()
     page.fill("#email", account["email"])
     page.fill("#password", account["password"])
     page.click("#sign-in")
+    if exchange_id == "kucoin":
+        tick_at_kucoin(page, chosen)
     page.click("#approve")
     expect(page.get_by_text(f"{name} is connected.")).to_be_visible()
 

@@ -76,6 +76,7 @@ class PortalBrowser:
     def __init__(self, base_url: str):
         self.base_url = base_url
         self.session = requests.Session()
+        self.chosen: list[str] | None = None  # the permissions of the last permission form posted
 
     def sign_in(self, email: str, password: str = PASSWORD):
         page = self.session.get(f"{self.base_url}/accounts/login/")
@@ -93,6 +94,7 @@ class PortalBrowser:
         response = self.session.post(f"{self.base_url}/connect/{exchange_id}/", allow_redirects=False, data={
             "csrfmiddlewaretoken": csrf_token(page.text), "permissions": chosen,
         })
+        self.chosen = chosen
         assert response.status_code == 302, response.text[:800]
         return response.headers["Location"]
 
@@ -106,6 +108,8 @@ class PortalBrowser:
         })
         assert signed.status_code == 302, signed.text[:800]
         page = self.session.get(authorize_url)
+        if scopes is None and "/sandbox/kucoin" in authorize_url and self.chosen is not None:
+            scopes = self.chosen  # KuCoin's page ticks its own defaults: the user ticks there what they chose here
         ticked = scopes if scopes is not None else re.findall(r'name="scope" value="([^"]+)"[^>]*checked', page.text)
         answer = self.session.post(authorize_url, allow_redirects=False, data={
             "csrfmiddlewaretoken": csrf_token(page.text), "action": action, "scope": ticked,

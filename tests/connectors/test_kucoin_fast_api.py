@@ -59,7 +59,7 @@ def test_login_goes_to_the_www_host_with_the_oauth_scope_state_and_the_redirect_
 
 def test_the_permission_page_asks_to_approve_the_same_groups_at_kucoin(browser_session, portal):
     page = browser_session.session.get(f"{portal['url']}/connect/kucoin/").text
-    assert 'id="consent-hint"' in page and "approve exactly the permissions you tick here" in page
+    assert 'id="consent-hint"' in page and "tick exactly what you tick here and untick the rest" in page
 
 
 def test_the_code_is_exchanged_by_get_on_www_and_the_key_made_with_the_chosen_groups(

@@ -149,3 +149,22 @@ def test_the_preview_and_the_sandboxs_withdrawal_agree_on_every_figure(code, uni
         assert quote.total_debit == amount and quote.amount_received == amount - quote.total_fee
     else:
         assert quote.total_debit == amount + quote.total_fee and quote.amount_received == amount
+
+
+@pytest.mark.parametrize("available", [Decimal("1.5"), Decimal("0.02096153"), Decimal("0.0051"), Decimal("0.0007")])
+def test_max_leaves_room_for_the_fees_and_one_step_more_would_not_fit(available):
+    price, chain_fee, precision = Decimal("65000"), Decimal("0.0005"), 8
+    amount = fees.max_amount(available=available, chain_fee=chain_fee, price_usdt=price, precision=precision,
+                             fee_deduct_type=fees.EXTERNAL)
+    def debit(value):
+        return fees.quote(amount=value, chain_fee=chain_fee, price_usdt=price, precision=precision,
+                          fee_deduct_type=fees.EXTERNAL).total_debit
+    assert amount > 0 and debit(amount) <= available
+    assert debit(amount + fees.step(precision)) > available
+
+
+def test_max_is_the_whole_balance_where_the_fees_come_out_of_the_amount_and_nothing_where_fees_eat_it():
+    assert fees.max_amount(available=Decimal("0.123456789"), chain_fee=Decimal("0.0005"), price_usdt=Decimal("65000"),
+                           precision=8, fee_deduct_type=fees.INTERNAL) == Decimal("0.12345678")
+    assert fees.max_amount(available=Decimal("0.0004"), chain_fee=Decimal("0.0005"), price_usdt=Decimal("65000"),
+                           precision=8, fee_deduct_type=fees.EXTERNAL) == 0

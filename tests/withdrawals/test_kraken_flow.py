@@ -6,9 +6,11 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from connectors.base.api import ExchangeAPIError
+from connectors.kraken.withdrawals import WITHDRAWALS
 from connectors.models import ExchangeConnection
 from sandbox import clock
-from sandbox.models import Balance, HistoryRecord
+from sandbox.models import Balance, HistoryRecord, SandboxUser
 from withdrawals import services, tasks
 from connectors.kraken.withdrawals import withdrawal_status as kraken_withdrawal_status
 from withdrawals.models import Withdrawal
@@ -60,7 +62,10 @@ def test_kraken_withdrawal_by_address_name_debits_the_preview_total(portal, sand
         tasks.withdrawal_poll(sent.pk)
     finally:
         clock.set_offset(0)
-    assert Withdrawal.objects.get(pk=sent.pk).state == "succeeded"
+    done = Withdrawal.objects.get(pk=sent.pk)
+    assert done.state == "succeeded"
+    record = HistoryRecord.objects.get(kind="withdrawal", txid=sent.exchange_withdrawal_id)
+    assert done.transaction_hash == record.txid  # WithdrawStatus's txid, as the sandbox answers it
 
 
 @pytest.mark.parametrize("entry, raw, final, succeeded", [
@@ -95,3 +100,27 @@ def test_a_withdrawal_cancelled_at_kraken_ends_failed(portal, sandbox_accounts):
     tasks.withdrawal_poll(sent.pk)
     ended = Withdrawal.objects.get(pk=sent.pk)
     assert ended.state == "failed" and ended.exchange_status.endswith("(canceled)")
+
+
+def test_kraken_refusals_reach_the_user_in_words_never_as_its_error_codes(portal, sandbox_accounts):
+    connection = connect_kraken(portal, sandbox_accounts["kraken"]["trader"])
+    withdrawal = services.withdrawal_save_details(
+        tenant=portal["tenant"], user=portal["user"], connection=connection, idempotency_key=uuid.uuid4(),
+        details=details(chain="", destination="nobody-saved-this", fee_deduct_type="INTERNAL"))
+    with pytest.raises(services.WithdrawalError) as refused:
+        services.withdrawal_preview(withdrawal=withdrawal)
+    assert "Kraken knows no saved withdrawal address of that name" in refused.value.message
+    assert "EFunding" not in refused.value.message
+    # A refusal the package has no words for still loses its code's prefix.
+    assert WITHDRAWALS.refusal_message(ExchangeAPIError("EFunding:Something new", code="EFunding:Something new")) \
+        == "Something new"
+
+
+def test_the_saved_addresses_are_kraken_s_own_key_names(portal, sandbox_accounts):
+    account = sandbox_accounts["kraken"]["trader"]
+    connection = connect_kraken(portal, account)
+    api, _, _ = services.exchange_context(connection)
+    saved = {item.currency: item for item in WITHDRAWALS.saved_addresses(api, connection)}
+    book = SandboxUser.objects.get(exchange="kraken", email=account["email"]).address_book
+    assert {entry["currency"]: entry["name"] for entry in book} == {code: item.key for code, item in saved.items()}
+    assert saved["BTC"].address == next(entry["address"] for entry in book if entry["currency"] == "BTC")

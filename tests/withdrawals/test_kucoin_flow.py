@@ -204,3 +204,19 @@ def test_the_preview_is_what_the_sandbox_debits_and_delivers_in_both_fee_modes(p
     assert record.details["feeDeductType"] == fee_deduct_type
     ledger = HistoryRecord.objects.filter(kind="ledger", details__withdrawalId=sent.exchange_withdrawal_id)
     assert -sum(entry.amount for entry in ledger) == sent.total_debit
+
+
+@pytest.mark.parametrize("fee_deduct_type", ["EXTERNAL", "INTERNAL"])
+def test_max_is_an_amount_the_balance_covers_with_kucoin_s_fees(portal, kucoin, sandbox_accounts, fee_deduct_type):
+    available = sandbox_btc(sandbox_accounts["kucoin"]["trader"]["email"])
+    amount = services.withdrawal_max_amount(connection=kucoin, currency="BTC", chain="btc", withdraw_type="ADDRESS",
+                                            fee_deduct_type=fee_deduct_type)
+    withdrawal = services.withdrawal_save_details(
+        tenant=portal["tenant"], user=portal["user"], connection=kucoin, idempotency_key=uuid.uuid4(),
+        details=details(amount=amount, fee_deduct_type=fee_deduct_type))
+    withdrawal = services.withdrawal_preview(withdrawal=withdrawal)  # refused if the fees did not fit
+    assert withdrawal.total_debit <= available
+    if fee_deduct_type == "INTERNAL":
+        assert amount == available  # the fees come out of it
+    else:
+        assert available - withdrawal.total_debit < Decimal("0.00000002")  # nothing worth a step left over

@@ -5,6 +5,8 @@ from decimal import Decimal
 
 import pytest
 from allauth.mfa.totp.internal.auth import TOTP
+from django.db import connection as db
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from broker_portal.models import Membership
@@ -199,3 +201,29 @@ def test_the_admin_shows_amounts_as_read_and_why_a_withdrawal_failed_or_is_stuck
     assert "Withdrawal of 400 USDT" in page and "Stuck: Processing at the exchange since" in page
     assert "400.000000000000000000" not in page and "1,234.5" in page
     assert client.get(f"/admin/withdrawals/withdrawal/{failed.pk}/change/").status_code == 200
+def test_the_list_names_the_exchange_hides_abandoned_drafts_and_its_queries_do_not_grow(
+        tenant, member, client_at):
+    connection = connection_of(member, tenant)
+    client = client_at("alpha.localhost")
+    client.force_login(member)
+    client.get("/withdrawals/")  # the session and the user are loaded once the same way on every page
+
+    def listing_queries() -> tuple[int, str]:
+        with CaptureQueriesContext(db) as queries:
+            page = client.get("/withdrawals/").content.decode()
+        return len(queries), page
+
+    withdrawal_of(connection)
+    one, _ = listing_queries()
+    withdrawal_of(connection, state="succeeded", completed_at=timezone.now())
+    recent_draft = withdrawal_of(connection, state="draft", exchange_withdrawal_id="", total_debit=None,
+                                 amount_received=None, service_fee=None, chain_fee=None)
+    left = withdrawal_of(connection, state="draft", exchange_withdrawal_id="", total_debit=None, amount_received=None,
+                         service_fee=None, chain_fee=None)
+    Withdrawal.objects.filter(pk=left.pk).update(updated_at=timezone.now() - timedelta(hours=2))
+    many, page = listing_queries()
+    assert many == one
+    assert f'data-withdrawal="{recent_draft.pk}"' in page and f'data-withdrawal="{left.pk}"' not in page
+    assert page.count("<td>KuCoin</td>") == 3
+    # The abandoned draft is kept and still continues from its own page.
+    assert client.get(f"/withdrawals/{left.pk}/").status_code == 302

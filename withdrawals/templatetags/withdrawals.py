@@ -1,8 +1,9 @@
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django import template
 
 from ..selectors import withdrawal_capability as capability
+from ..selectors import withdrawal_upgrade_url as upgrade_url
 
 register = template.Library()
 
@@ -11,7 +12,11 @@ STEPS = [(1, "Details"), (2, "Preview"), (3, "Confirm it is you"), (4, "Exchange
 
 @register.inclusion_tag("withdrawals/_steps.html")
 def wizard_steps(step):
-    return {"wizard_steps": STEPS, "step": step}
+    """The wizard's steps, numbered as the user counts them, with where the user is now."""
+    steps = [{"position": position, "label": label, "current": number == step, "done": number < step}
+             for position, (number, label) in enumerate(STEPS, start=1)]
+    current = next((item for item in steps if item["current"]), None)
+    return {"wizard_steps": steps, "current": current, "count": len(steps)}
 
 
 @register.filter
@@ -23,6 +28,21 @@ def money(value):
 
 
 @register.simple_tag
+def in_usdt(amount, price):
+    """An amount's worth in the reference currency at the quote's price, to the cent ("" without a price)."""
+    if amount is None or price is None:
+        return ""
+    worth = (Decimal(amount) * Decimal(price)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return f"≈ {worth:,} USDT"
+
+
+@register.simple_tag
 def withdrawal_capability(connection):
     """"" when this connection may withdraw, otherwise why not (for the dashboard card)."""
     return capability(connection=connection)
+
+
+@register.simple_tag
+def withdrawal_upgrade_url(connection):
+    """The permission page that adds withdrawal to this connection in place, "" where there is none."""
+    return upgrade_url(connection=connection)
