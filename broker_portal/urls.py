@@ -22,6 +22,7 @@ urlpatterns = [
     path("exports/", include("exports.urls")),
     path("withdrawals/", include("withdrawals.urls")),
     path("receive/", include("deposits.urls")),
+    path("trade/", include("trading.urls")),
     path("admin/", admin.site.urls),
 ]
 

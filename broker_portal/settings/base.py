@@ -113,6 +113,7 @@ INSTALLED_APPS = [
     "withdrawals",
     "exports",
     "deposits",
+    "trading",
 ]
 
 MIDDLEWARE = [

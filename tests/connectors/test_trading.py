@@ -1,0 +1,149 @@
+"""Each exchange package's trading hooks against the live sandbox: increments, preview, place, fills, cancel, open
+orders and history, the broker's attribution on every order, and the refusals a user must be able to read."""
+
+from decimal import Decimal
+
+import pytest
+import requests
+
+from broker_portal.models import AuditEvent, ExchangeCredential
+from connectors.base.trading import AttributionMissing, TradingRefused
+from connectors.exchanges import trading_hooks
+from sandbox.models import SpotOrder
+from trading import selectors, services
+from trading.models import TradeOrder
+
+from .test_deposit_addresses import connected
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def place(connection, **ticket) -> TradeOrder:
+    preview = selectors.order_preview(connection=connection, **ticket)
+    return services.order_place(connection=connection, client_order_id=preview.ticket.client_order_id,
+                                **{**ticket, "size": preview.ticket.size, "price": preview.ticket.price})
+
+
+def test_kucoin_limit_order_is_previewed_placed_with_partner_headers_and_cancelled(browser_session, sandbox_accounts):
+    connection = connected(browser_session, sandbox_accounts, "kucoin")
+    instrument = selectors.instrument_get(connection=connection, base="btc", quote="usdt")
+    assert (instrument.symbol, instrument.price_tick, instrument.size_step, instrument.min_size) == (
+        "BTC-USDT", Decimal("0.1"), Decimal("0.00000001"), Decimal("0.00001"))
+    # Below the sandbox price of 65000: the order rests; the size and price are rounded to the steps.
+    preview = selectors.order_preview(connection=connection, base="BTC", quote="USDT", side="buy", type="limit",
+                                      size="0.0100000049", price="60000.09")
+    assert preview.rounded and preview.ticket.size == Decimal("0.01000000") and preview.ticket.price == Decimal("60000.0")
+    assert preview.funds == Decimal("600.000000000") and preview.fee_rate == Decimal("0.001")
+    assert preview.fee == Decimal("0.6") and preview.quote_after == preview.quote_before - Decimal("600.6")
+    assert preview.base_after == preview.base_before + Decimal("0.01")
+
+    order = services.order_place(connection=connection, base="BTC", quote="USDT", side="buy", type="limit",
+                                 size=preview.ticket.size, price=preview.ticket.price,
+                                 client_order_id=preview.ticket.client_order_id)
+    assert order.status == TradeOrder.Status.OPEN and order.exchange_order_id
+    credential = ExchangeCredential.objects.get(exchange="kucoin")
+    assert order.attribution == {"partner": credential.settings["partner"],
+                                 "broker_name": credential.settings["broker_name"], "verify": "true",
+                                 "partner_sign": "present"}
+    at_exchange = SpotOrder.objects.get(order_id=order.exchange_order_id)
+    assert at_exchange.attribution == {"partner": credential.settings["partner"],
+                                       "broker_name": credential.settings["broker_name"], "verify": "true"}
+    assert at_exchange.client_order_id == order.client_order_id and at_exchange.price == Decimal("60000.0")
+    # A double submit of the same confirmation places nothing more.
+    again = services.order_place(connection=connection, base="BTC", quote="USDT", side="buy", type="limit",
+                                 size=preview.ticket.size, price=preview.ticket.price,
+                                 client_order_id=preview.ticket.client_order_id)
+    assert again.pk == order.pk and SpotOrder.objects.count() == 1
+    hooks, api = trading_hooks("kucoin"), selectors.connection_api(connection)
+    assert [o.order_id for o in hooks.open_orders(api, connection, "BTC-USDT")] == [order.exchange_order_id]
+
+    services.order_cancel(order=order)
+    order.refresh_from_db()
+    assert order.status == TradeOrder.Status.CANCELLED
+    assert SpotOrder.objects.get(order_id=order.exchange_order_id).status == "cancelled"
+    assert hooks.open_orders(api, connection, "BTC-USDT") == []
+    assert [o.status for o in hooks.order_history(api, connection, "BTC-USDT")] == ["cancelled"]
+    assert list(AuditEvent.objects.filter(action__startswith="trade.").values_list("action", flat=True)
+                .order_by("pk")) == ["trade.order_placed", "trade.order_cancelled"]
+    with pytest.raises(TradingRefused):
+        services.order_cancel(order=order)
+
+
+def test_kucoin_market_sell_fills_with_its_fill_and_fee(browser_session, sandbox_accounts):
+    connection = connected(browser_session, sandbox_accounts, "kucoin")
+    order = place(connection, base="ETH", quote="USDT", side="sell", type="market", size="0.5")
+    assert order.status == TradeOrder.Status.FILLED
+    assert (order.filled_size, order.filled_funds, order.fee, order.fee_currency) == (
+        Decimal("0.5"), Decimal("1600"), Decimal("1.6"), "USDT")
+    fills = services.order_refresh(order=order)
+    assert [(f.price, f.size, f.fee) for f in fills] == [(Decimal("3200"), Decimal("0.5"), Decimal("1.6"))]
+
+
+def test_kucoin_order_without_attribution_is_never_sent(browser_session, sandbox_accounts):
+    connection = connected(browser_session, sandbox_accounts, "kucoin")
+    preview = selectors.order_preview(connection=connection, base="BTC", quote="USDT", side="buy", type="limit",
+                                      size="0.001", price="60000")
+    hooks, api = trading_hooks("kucoin"), selectors.connection_api(connection)
+    request = hooks.order_request(api, connection, preview.ticket)
+    assert hooks.missing_attribution(api, connection, request) == []
+    # Tampered: each partner header dropped or altered is seen before sending...
+    for name, value in [("KC-API-PARTNER-SIGN", None), ("KC-API-PARTNER-VERIFY", "false"),
+                        ("KC-API-PARTNER", "someone-else"), ("KC-BROKER-NAME", None),
+                        ("KC-API-PARTNER-SIGN", "c2lnbmF0dXJl")]:
+        headers = {k: v for k, v in request.headers.items() if k != name}
+        if value is not None:
+            headers[name] = value
+        tampered = type(request)(method=request.method, path=request.path, body=request.body, headers=headers)
+        assert hooks.missing_attribution(api, connection, tampered), name
+        # ...and refused by the exchange when sent anyway (KC-API-PARTNER-VERIFY: a bad signature is refused).
+        from connectors.kucoin.trading import body_text
+        response = requests.post(api.url(request.path), data=body_text(request.body), headers=headers, timeout=10)
+        assert response.json()["code"] == "400201", name
+    assert SpotOrder.objects.count() == 0
+    # A credential whose partner settings were emptied cannot place an order: refused, recorded, audited.
+    credential = ExchangeCredential.objects.get(exchange="kucoin")
+    credential.settings = {}
+    credential.save(update_fields=["settings"])
+    with pytest.raises(AttributionMissing) as refused:
+        services.order_place(connection=connection, base="BTC", quote="USDT", side="buy", type="limit",
+                             size="0.001", price="60000", client_order_id=preview.ticket.client_order_id)
+    assert "KC-API-PARTNER" in refused.value.missing
+    row = TradeOrder.objects.get()
+    assert row.status == TradeOrder.Status.REFUSED and row.attribution["missing"]
+    assert AuditEvent.objects.filter(action="trade.order_unattributed_refused").count() == 1
+    assert SpotOrder.objects.count() == 0
+
+
+def test_kucoin_refuses_without_spot_permission_before_and_at_the_exchange(browser_session, sandbox_accounts):
+    connection = connected(browser_session, sandbox_accounts, "kucoin", ["API_COMMON"])
+    assert "“Spot trading”" in selectors.trading_capability(connection=connection)
+    with pytest.raises(TradingRefused) as refused:
+        selectors.order_preview(connection=connection, base="BTC", quote="USDT", side="buy", type="limit",
+                                size="0.001", price="60000")
+    assert refused.value.reason == "permission"
+    hooks, api = trading_hooks("kucoin"), selectors.connection_api(connection)
+    instrument = hooks.instrument(api, "BTC-USDT")
+    from connectors.base.trading import Ticket
+    ticket = Ticket(instrument=instrument, side="buy", type="limit", size=Decimal("0.001"), price=Decimal("60000"),
+                    client_order_id=hooks.new_client_order_id(api))
+    with pytest.raises(TradingRefused) as by_exchange:
+        hooks.place(api, connection, ticket)
+    assert by_exchange.value.reason == "permission" and "Spot trading" in str(by_exchange.value)
+
+
+def test_kucoin_refusals_are_clear(browser_session, sandbox_accounts):
+    connection = connected(browser_session, sandbox_accounts, "kucoin")
+    with pytest.raises(TradingRefused) as unknown:
+        selectors.order_preview(connection=connection, base="NOPE", quote="USDT", side="buy", type="market", size="1")
+    assert unknown.value.reason == "unknown_symbol" and "NOPE-USDT" in str(unknown.value)
+    with pytest.raises(TradingRefused) as tiny:
+        selectors.order_preview(connection=connection, base="BTC", quote="USDT", side="buy", type="market",
+                                size="0.000001")
+    assert "smallest BTC order is 0.00001" in str(tiny.value)
+    with pytest.raises(TradingRefused) as broke:
+        selectors.order_preview(connection=connection, base="BTC", quote="USDT", side="buy", type="market", size="100")
+    assert broke.value.reason == "insufficient_balance"
+    for size in ("abc", "-1", "0", "NaN", "1e400000"):
+        with pytest.raises(TradingRefused):
+            selectors.order_preview(connection=connection, base="BTC", quote="USDT", side="buy", type="market",
+                                    size=size)
