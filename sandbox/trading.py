@@ -66,6 +66,14 @@ class OrderRefused(Exception):
         self.kind, self.message = kind, message
 
 
+def amount(value) -> Decimal | None:
+    """A size or price as a request sent it (text or number); None where it is none."""
+    try:
+        return Decimal(str(value)) if value not in (None, "") else None
+    except ArithmeticError:
+        return None
+
+
 def pair_of(symbol: str) -> Pair:
     pair = PAIRS.get((symbol or "").upper())
     if pair is None:

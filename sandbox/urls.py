@@ -59,6 +59,7 @@ kucoin_urls = [
 okx_urls = [
     path("okx/account/oauth/authorize", authorize("okx"), name="okx-authorize"),
     path("okx/api/v5/market/ticker", okx.ticker),
+    path("okx/api/v5/public/instruments", okx.instruments),
     *[path(route, okx.on_regional_host(view)) for route, view in [
         # Fast API has no refresh token, so the refresh grant is refused (INTEGRATION_GUIDE.md step 3).
         ("okx/v5/users/oauth/token", oauth_views.token_view("okx", {"authorization_code": CODE})),
@@ -75,6 +76,11 @@ okx_urls = [
         ("okx/api/v5/account/bills-archive", okx.bills_archive),
         ("okx/api/v5/asset/withdrawal", okx.withdrawal),
         ("okx/api/v5/asset/deposit-address", okx.deposit_address),
+        ("okx/api/v5/account/trade-fee", okx.trade_fee),
+        ("okx/api/v5/trade/order", okx.order_route),
+        ("okx/api/v5/trade/cancel-order", okx.order_cancel),
+        ("okx/api/v5/trade/orders-pending", okx.orders_pending),
+        ("okx/api/v5/trade/orders-history", okx.orders_history),
     ]],
 ]
 
@@ -90,6 +96,7 @@ kraken_urls = [
     re_path(r"^kraken/0/private/(?P<method>[A-Za-z]+)$", kraken.private),
     path("kraken/0/public/Ticker", kraken.ticker),
     path("kraken/0/public/Assets", kraken.assets),
+    path("kraken/0/public/AssetPairs", kraken.asset_pairs),
 ]
 
 # hpyhacking/peatio before 2017-12-22: Doorkeeper 1.4's authorize, token and revoke (documents/oauth.en.html.slim,

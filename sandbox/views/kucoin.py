@@ -583,13 +583,6 @@ def _order_item(order) -> dict:
             "lastUpdatedAt": to_ms(order.updated_at)}
 
 
-def _decimal(value) -> Decimal | None:
-    try:
-        return Decimal(str(value)) if value not in (None, "") else None
-    except ArithmeticError:
-        return None
-
-
 @api("kucoin", "hf-orders", methods=("POST",), caller=kucoin_caller)
 def hf_order_add(request, caller):
     """Add Order: clientOid, side, symbol, type (limit: price and size; market: size or funds), timeInForce; the
@@ -604,8 +597,8 @@ def hf_order_add(request, caller):
     try:
         order = trading.order_place(
             user=caller.user, symbol=str(body.get("symbol") or ""), side=str(body.get("side") or ""),
-            type=str(body.get("type") or ""), size=_decimal(body.get("size")),
-            price=_decimal(body.get("price")) if body.get("type") == "limit" else None,
+            type=str(body.get("type") or ""), size=trading.amount(body.get("size")),
+            price=trading.amount(body.get("price")) if body.get("type") == "limit" else None,
             client_order_id=str(body["clientOid"]),
             attribution={"partner": headers.get("KC-API-PARTNER", ""), "broker_name": headers.get("KC-BROKER-NAME", ""),
                          "verify": headers.get("KC-API-PARTNER-VERIFY", "")})
