@@ -8,7 +8,7 @@ before anything is sent (``AttributionMissing``). No other code path sends an or
 import secrets
 import string
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
 from connectors.base.api import ExchangeAPI, ExchangeAPIError
@@ -138,6 +138,14 @@ def client_order_id(prefix: str = "", length: int = 32) -> str:
     """A fresh client order id: ``prefix`` then random alphanumerics, ``length`` characters in all."""
     alphabet = string.ascii_letters + string.digits
     return prefix + "".join(secrets.choice(alphabet) for _ in range(max(length - len(prefix), 8)))
+
+
+def ms_datetime(value) -> datetime | None:
+    """An exchange's milliseconds since the epoch; None for anything else."""
+    try:
+        return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+    except (TypeError, ValueError, OverflowError):
+        return None
 
 
 class ExchangeTrading:

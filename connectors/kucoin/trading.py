@@ -10,13 +10,13 @@ signature instead of taking the order unattributed. KuCoin reports no attributio
 only tell the portal's own orders (their clientOid) from others."""
 
 import json
-from datetime import UTC, datetime
 from decimal import Decimal
 from urllib.parse import quote, urlencode
 
 from connectors.base.api import ExchangeAPIError, decimal_or_none, json_or_empty
 from connectors.base.trading import (
     LIMIT, ExchangeTrading, FeeRate, Fill, Instrument, Order, OrderRequest, Ticket, TradingRefused, client_order_id,
+    ms_datetime,
 )
 
 from .api import PERMISSION_DENIED_CODE, hmac_b64, sign_headers
@@ -26,13 +26,6 @@ PARTNER_HEADERS = ("KC-API-PARTNER", "KC-BROKER-NAME", "KC-API-PARTNER-VERIFY", 
 # "Balance insufficient!" (KuCoin's error table).
 INSUFFICIENT_BALANCE_CODE = "200004"
 CLIENT_OID_LENGTH = 32  # clientOid: at most 40 characters (openapi-spot-order.json); the portal sends 32
-
-
-def ms_datetime(value) -> datetime | None:
-    try:
-        return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
-    except (TypeError, ValueError):
-        return None
 
 
 def order_status(item: dict) -> str:

@@ -16,6 +16,7 @@ pytestmark = pytest.mark.browser
 # The permissions to tick beyond each exchange's defaults, and its name of the pair.
 EXCHANGES_TRADED = {
     "kucoin": ((), "BTC-USDT"),
+    "okx": (("Trade",), "BTC-USDT"),
 }
 
 

@@ -9,6 +9,7 @@ import requests
 from broker_portal.models import AuditEvent, ExchangeCredential
 from connectors.base.trading import AttributionMissing, TradingRefused
 from connectors.exchanges import trading_hooks
+from connectors.models import ExchangeConnection
 from sandbox.models import SpotOrder
 from trading import selectors, services
 from trading.models import TradeOrder
@@ -16,6 +17,13 @@ from trading.models import TradeOrder
 from .test_deposit_addresses import connected
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def connected_okx(browser_session, sandbox_accounts, permissions) -> ExchangeConnection:
+    """OKX's consent page ticks what the portal asked for (with its fixed fast_api scope)."""
+    response = browser_session.connect("okx", sandbox_accounts["okx"]["trader"], permissions)
+    assert response.status_code == 302, response.text[:500]
+    return ExchangeConnection.objects.get(exchange="okx")
 
 
 def place(connection, **ticket) -> TradeOrder:
@@ -147,3 +155,101 @@ def test_kucoin_refusals_are_clear(browser_session, sandbox_accounts):
         with pytest.raises(TradingRefused):
             selectors.order_preview(connection=connection, base="BTC", quote="USDT", side="buy", type="market",
                                     size=size)
+
+
+def test_okx_order_carries_the_broker_code_in_tag_and_client_order_id(browser_session, sandbox_accounts):
+    connection = connected_okx(browser_session, sandbox_accounts, ["read_only", "trade"])
+    code = ExchangeCredential.objects.get(exchange="okx").settings["broker_code"]
+    instrument = selectors.instrument_get(connection=connection, base="ETH", quote="USDT")
+    assert (instrument.symbol, instrument.price_tick, instrument.size_step) == ("ETH-USDT", Decimal("0.01"),
+                                                                               Decimal("0.0000001"))
+    preview = selectors.order_preview(connection=connection, base="ETH", quote="USDT", side="sell", type="limit",
+                                      size="0.5", price="3500.005")
+    # A sell rounds its price up (never less than typed); resting, it pays OKX's maker rate.
+    assert preview.ticket.price == Decimal("3500.01") and preview.fee_rate == Decimal("0.0008")
+    assert preview.ticket.client_order_id.startswith(code) and len(preview.ticket.client_order_id) == 32
+    order = place(connection, base="ETH", quote="USDT", side="sell", type="limit", size="0.5", price="3500.005")
+    assert order.status == TradeOrder.Status.OPEN
+    assert order.attribution == {"tag": code, "clOrdId": order.client_order_id}
+    assert SpotOrder.objects.get(order_id=order.exchange_order_id).attribution == {"tag": code}
+    hooks, api = trading_hooks("okx"), selectors.connection_api(connection)
+    remote = hooks.order(api, connection, "ETH-USDT", order.exchange_order_id)
+    assert remote.attribution == {"tag": code} and hooks.attributed(api, remote)
+    services.order_cancel(order=order)
+    assert TradeOrder.objects.get(pk=order.pk).status == TradeOrder.Status.CANCELLED
+
+    bought = place(connection, base="BTC", quote="USDT", side="buy", type="market", size="0.01")
+    assert bought.status == TradeOrder.Status.FILLED and bought.filled_funds == Decimal("650")
+    assert bought.fee == Decimal("0.65") and bought.fee_currency == "USDT"
+    assert [(f.size, f.fee) for f in services.order_refresh(order=bought)] == [(Decimal("0.01"), Decimal("0.65"))]
+
+    # Tampered: the tag or the client order id without the code is seen before sending.
+    request = hooks.order_request(api, connection, preview.ticket)
+    assert hooks.missing_attribution(api, connection, request) == []
+    for body in ({**request.body, "tag": "someone"}, {**request.body, "clOrdId": "x" * 32},
+                 {k: v for k, v in request.body.items() if k != "tag"}):
+        tampered = type(request)(method=request.method, path=request.path, body=body)
+        assert hooks.missing_attribution(api, connection, tampered)
+
+
+def test_okx_read_only_key_cannot_trade(browser_session, sandbox_accounts):
+    connection = connected_okx(browser_session, sandbox_accounts, ["read_only"])
+    assert "“Trade”" in selectors.trading_capability(connection=connection)
+    hooks, api = trading_hooks("okx"), selectors.connection_api(connection)
+    from connectors.base.trading import Ticket
+    ticket = Ticket(instrument=hooks.instrument(api, "BTC-USDT"), side="buy", type="limit", size=Decimal("0.001"),
+                    price=Decimal("60000"), client_order_id=hooks.new_client_order_id(api))
+    with pytest.raises(TradingRefused) as refused:
+        hooks.place(api, connection, ticket)
+    assert refused.value.reason == "permission" and "Trade" in str(refused.value)
+
+
+KRAKEN_TRADING = ["account.info:basic", "account.fast-api-key:write", "account.fast-api-key:funds-query",
+                  "account.fast-api-key:trades-modify", "account.fast-api-key:trades-query-open",
+                  "account.fast-api-key:trades-query-closed"]
+
+
+def connected_kraken(browser_session, sandbox_accounts, permissions) -> ExchangeConnection:
+    response = browser_session.connect("kraken", sandbox_accounts["kraken"]["trader"], permissions)
+    assert response.status_code == 302, response.text[:500]
+    return ExchangeConnection.objects.get(exchange="kraken")
+
+
+def test_kraken_limit_order_placed_read_back_and_cancelled(browser_session, sandbox_accounts):
+    connection = connected_kraken(browser_session, sandbox_accounts, KRAKEN_TRADING)
+    instrument = selectors.instrument_get(connection=connection, base="BTC", quote="USDT")
+    assert (instrument.symbol, instrument.base, instrument.quote, instrument.size_step, instrument.min_size) == (
+        "XBTUSDT", "BTC", "USDT", Decimal("1E-8"), Decimal("0.00001"))
+    preview = selectors.order_preview(connection=connection, base="BTC", quote="USDT", side="buy", type="limit",
+                                      size="0.01", price="60000")
+    assert preview.fee_rate == Decimal("0.0025") and preview.fee == Decimal("1.5")  # Kraken's maker rate, in %
+    order = place(connection, base="BTC", quote="USDT", side="buy", type="limit", size="0.01", price="60000")
+    assert order.status == TradeOrder.Status.OPEN and order.exchange_order_id.startswith("O")
+    assert order.attribution["api_key_name"] and order.attribution["broker"] == ""
+    hooks, api = trading_hooks("kraken"), selectors.connection_api(connection)
+    assert [o.order_id for o in hooks.open_orders(api, connection, "XBTUSDT")] == [order.exchange_order_id]
+    services.order_cancel(order=order)
+    assert TradeOrder.objects.get(pk=order.pk).status == TradeOrder.Status.CANCELLED
+    assert [o.status for o in hooks.order_history(api, connection, "XBTUSDT")] == ["cancelled"]
+
+    sold = place(connection, base="SOL", quote="USDT", side="sell", type="market", size="2")
+    assert sold.status == TradeOrder.Status.FILLED and sold.filled_funds == Decimal("300")
+    assert [(f.size, f.fee) for f in services.order_refresh(order=sold)] == [(Decimal("2"), Decimal("1.2"))]
+
+    # A broker id, where the broker set one, goes on every order; a request without it is never sent.
+    credential = ExchangeCredential.objects.get(exchange="kraken")
+    credential.settings = {**credential.settings, "broker": "portal-broker"}
+    credential.save(update_fields=["settings"])
+    api = selectors.connection_api(connection)
+    request = hooks.order_request(api, connection, preview.ticket)
+    assert request.body["broker"] == "portal-broker" and hooks.missing_attribution(api, connection, request) == []
+    tampered = type(request)(method=request.method, path=request.path,
+                             body={k: v for k, v in request.body.items() if k != "broker"},
+                             attribution=request.attribution)
+    assert hooks.missing_attribution(api, connection, tampered) == ["broker is not the broker's id"]
+
+
+def test_kraken_key_without_trade_permission_is_refused(browser_session, sandbox_accounts):
+    connection = connected_kraken(browser_session, sandbox_accounts, [p for p in KRAKEN_TRADING
+                                                                     if not p.endswith("trades-modify")])
+    assert "“Trade”" in selectors.trading_capability(connection=connection)
