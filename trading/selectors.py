@@ -4,7 +4,12 @@ The exchange's package says how (connectors/<exchange>/trading.py); these functi
 API share: which connection may trade, the rounding to the instrument's increments, what the balance becomes."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
+
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import Coalesce, TruncDate
+from django.utils import timezone
 
 from broker_portal.models import ExchangeCredential
 from broker_portal.tenancy import get_for_tenant
@@ -154,3 +159,32 @@ def connection_orders(*, connection: ExchangeConnection) -> tuple[list[TradeOrde
     open_rows = [row for row in rows if row.is_open or row.status == TradeOrder.Status.SENDING]
     return open_rows, [row for row in rows if row not in open_rows][:HISTORY_ROWS]
 
+
+
+@dataclass(frozen=True)
+class VolumeRow:
+    day: object
+    exchange: str
+    quote: str
+    attributed: Decimal
+    unattributed: Decimal
+    unchecked: Decimal
+    orders: int
+    flagged: int
+
+
+def attributed_volume(*, tenant, days: int = 30) -> list[VolumeRow]:
+    """Filled volume (in each pair's quote currency) per day, exchange and quote over the last ``days``: attributed
+    (the check read it back with the broker's attribution), not attributed, and not checked yet. One query."""
+    zero = Decimal(0)
+    since = timezone.now() - timedelta(days=days)
+    rows = (TradeOrder.objects.filter(tenant=tenant, created_at__gte=since)
+            .annotate(day=TruncDate("created_at")).values("day", "exchange", "quote")
+            .annotate(attributed_funds=Coalesce(Sum("filled_funds", filter=Q(attributed=True)), zero),
+                      unattributed_funds=Coalesce(Sum("filled_funds", filter=Q(attributed=False)), zero),
+                      unchecked_funds=Coalesce(Sum("filled_funds", filter=Q(attributed__isnull=True)), zero),
+                      orders=Count("pk"), flagged=Count("pk", filter=Q(attributed=False)))
+            .order_by("-day", "exchange", "quote"))
+    return [VolumeRow(day=row["day"], exchange=row["exchange"], quote=row["quote"],
+                      attributed=row["attributed_funds"], unattributed=row["unattributed_funds"],
+                      unchecked=row["unchecked_funds"], orders=row["orders"], flagged=row["flagged"]) for row in rows]

@@ -300,6 +300,8 @@ CELERY_BEAT_SCHEDULE = {
     "connectors-api-key-health": {"task": "connectors.tasks.sweep_api_key_health", "schedule": 3600.0},
     "exports-sync-history": {"task": "exports.tasks.sync_all_connections", "schedule": 3600.0},
     "exports-fail-stalled": {"task": "exports.tasks.fail_stalled_exports", "schedule": 60.0},
+    # Reads the recent orders back from each exchange and flags those without the broker's attribution.
+    "trading-attribution-check": {"task": "trading.tasks.attribution_check_all", "schedule": 3600.0},
 }
 
 # Probes and metrics (monitoring/). /readyz fails when beat's heartbeat (sent every minute, run by a worker) is
