@@ -17,6 +17,7 @@ pytestmark = pytest.mark.browser
 EXCHANGES_TRADED = {
     "kucoin": ((), "BTC-USDT"),
     "okx": (("Trade",), "BTC-USDT"),
+    "kraken": (("Trade", "Open orders"), "XBTUSDT"),
 }
 
 
