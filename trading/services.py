@@ -55,8 +55,15 @@ def order_place(*, connection: ExchangeConnection, base: str, quote: str, side: 
         _refused(order, refused, attribution={"missing": refused.missing}, request=request)
         raise
     except ExchangeUnavailable as error:
+        if error.retry_after is not None:  # 429: the exchange took nothing
+            _refused(order, TradingRefused("The exchange asks the portal to slow down; nothing was placed. Try "
+                                           "again in a moment.", reason=TradingRefused.INVALID), request=request)
+            raise
+        # The exchange may have the order: the order's page looks it up by its client order id.
+        sent = getattr(error, "sent", None)
         order.status, order.error = TradeOrder.Status.UNKNOWN, f"No answer from the exchange: {error}"
-        order.save(update_fields=["status", "error", "updated_at"])
+        order.attribution = sent.attribution if sent else {}
+        order.save(update_fields=["status", "error", "attribution", "updated_at"])
         raise
     except (ExchangeAPIError, RefreshFailed) as refused:
         _refused(order, refused, request=request)
@@ -101,18 +108,29 @@ def _apply(order: TradeOrder, remote: Order) -> None:
 
 def order_refresh(*, order: TradeOrder) -> list[Fill]:
     """Read the order's status and fills back from the exchange; the fills."""
-    if not order.exchange_order_id:
-        return []
     connection = order.connection
     hooks, api = trading_hooks(order.exchange), connection_api(connection)
-    remote = call_with_fresh_token(connection=connection,
-                                   call=lambda c: hooks.order(api, c, order.symbol, order.exchange_order_id))
+    if not order.exchange_order_id:
+        if order.status != TradeOrder.Status.UNKNOWN:
+            return []
+        remote = call_with_fresh_token(connection=connection, call=lambda c: hooks.order_by_client_id(
+            api, c, order.symbol, order.client_order_id))
+        if remote is None:
+            return []  # still unknown: the exchange may not have it yet
+        with transaction.atomic():
+            order.exchange_order_id, order.error = remote.order_id, ""
+            order.save(update_fields=["exchange_order_id", "error", "updated_at"])
+            record_audit_event(tenant=connection.tenant, action="trade.order_placed", target=order,
+                               details={**_audit_details(order), "found_by_client_order_id": True})
+    else:
+        remote = call_with_fresh_token(connection=connection,
+                                       call=lambda c: hooks.order(api, c, order.symbol, order.exchange_order_id))
     fills = call_with_fresh_token(connection=connection,
                                   call=lambda c: hooks.fills(api, c, order.symbol, order.exchange_order_id)) \
         if remote.filled_size else []
     _apply(order, remote)
     order.save(update_fields=["status", "filled_size", "filled_funds", "fee", "fee_currency", "exchange_order_id",
-                              "updated_at"])
+                              "error", "updated_at"])
     return fills
 
 

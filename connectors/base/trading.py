@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
 from connectors.base.api import ExchangeAPI, ExchangeAPIError
+from connectors.base.http import ExchangeUnavailable
 
 BUY, SELL = "buy", "sell"
 MARKET, LIMIT = "market", "limit"
@@ -188,11 +189,22 @@ class ExchangeTrading:
         raise NotImplementedError
 
     def place(self, api: ExchangeAPI, connection, ticket: Ticket) -> tuple[str, OrderRequest]:
+        """The exchange's order id and the request that placed it. Where the exchange did not answer, the
+        exception carries the request sent (``sent``): the order may exist, to be found by its client order id."""
         request = self.order_request(api, connection, ticket)
         missing = self.missing_attribution(api, connection, request)
         if missing:
             raise AttributionMissing(missing)
-        return self.send(api, connection, request), request
+        try:
+            return self.send(api, connection, request), request
+        except ExchangeUnavailable as error:
+            error.sent = request
+            raise
+
+    def order_by_client_id(self, api: ExchangeAPI, connection, symbol: str, client_order_id: str) -> Order | None:
+        """The order the exchange has under this client order id, or None: how an order whose answer was lost is
+        found again."""
+        return None
 
     def cancel(self, api: ExchangeAPI, connection, symbol: str, order_id: str) -> None:
         raise NotImplementedError

@@ -129,6 +129,11 @@ class KrakenTrading(ExchangeTrading):
             raise TradingRefused("Kraken does not know this order.", reason=TradingRefused.NOT_FOUND)
         return parse_order(order_id, result[order_id])
 
+    def order_by_client_id(self, api, connection, symbol, client_order_id):
+        # OpenOrders and ClosedOrders report each order's cl_ord_id.
+        found = [*self.open_orders(api, connection, symbol), *self.order_history(api, connection, symbol)]
+        return next((order for order in found if order.client_order_id == client_order_id), None)
+
     def fills(self, api, connection, symbol, order_id):
         info = self.call(api, connection, "QueryOrders", {"txid": order_id, "trades": "true"}).get(order_id) or {}
         trade_ids = [txid for txid in info.get("trades") or [] if isinstance(txid, str)]

@@ -127,6 +127,17 @@ class KuCoinTrading(ExchangeTrading):
                            f"{ORDER_PATH}/{quote(order_id, safe='')}?{urlencode({'symbol': symbol})}")
         return parse_order(item)
 
+    def order_by_client_id(self, api, connection, symbol, client_order_id):
+        # "Get Order By ClientOid" GET /api/v1/hf/orders/client-order/{clientOid}?symbol= (openapi-spot-order.json).
+        try:
+            item = self.signed(api, connection, "GET", f"{ORDER_PATH}/client-order/{quote(client_order_id, safe='')}?"
+                                                       f"{urlencode({'symbol': symbol})}")
+        except TradingRefused as refused:
+            if refused.reason == TradingRefused.NOT_FOUND:
+                return None
+            raise
+        return parse_order(item) if item else None
+
     def fills(self, api, connection, symbol, order_id):
         data = self.signed(api, connection, "GET", f"/api/v1/hf/fills?{urlencode({'symbol': symbol, 'orderId': order_id})}")
         return [Fill(trade_id=str(item.get("tradeId", "")), price=decimal_or_none(item.get("price")) or Decimal(0),

@@ -122,6 +122,17 @@ class OKXTrading(ExchangeTrading):
         rows = self.call(api, connection, "GET", f"/api/v5/trade/order?{urlencode({'instId': symbol, 'ordId': order_id})}")
         return parse_order(next(iter(rows or []), None))
 
+    def order_by_client_id(self, api, connection, symbol, client_order_id):
+        try:
+            rows = self.call(api, connection, "GET", "/api/v5/trade/order?" + urlencode(
+                {"instId": symbol, "clOrdId": client_order_id}))
+        except TradingRefused as refused:
+            if refused.reason == TradingRefused.NOT_FOUND:
+                return None
+            raise
+        item = next(iter(rows or []), None)
+        return parse_order(item) if item else None
+
     def fills(self, api, connection, symbol, order_id):
         rows = self.call(api, connection, "GET", "/api/v5/trade/fills?" + urlencode(
             {"instType": "SPOT", "instId": symbol, "ordId": order_id}))

@@ -625,6 +625,19 @@ def hf_order(request, caller, order_id):
     return _order_item(order)
 
 
+@api("kucoin", "hf-order-by-client-oid", caller=kucoin_caller)
+def hf_order_by_client_oid(request, caller, client_oid):
+    """Get Order By ClientOid: GET /api/v1/hf/orders/client-order/{clientOid}?symbol= ("General")."""
+    require(caller, "API_COMMON")
+    try:
+        order = trading.order_find(caller.user, client_order_id=client_oid)
+        if order.symbol != request.GET.get("symbol", "").upper():
+            raise trading.OrderRefused("not_found", "order not exist.")
+    except trading.OrderRefused as refused:
+        raise _kucoin_refused(refused)
+    return _order_item(order)
+
+
 @api("kucoin", "hf-orders-active", caller=kucoin_caller)
 def hf_orders_active(request, caller):
     """Get Open Orders: ``symbol`` required; the list itself."""

@@ -253,3 +253,41 @@ def test_kraken_key_without_trade_permission_is_refused(browser_session, sandbox
     connection = connected_kraken(browser_session, sandbox_accounts, [p for p in KRAKEN_TRADING
                                                                      if not p.endswith("trades-modify")])
     assert "“Trade”" in selectors.trading_capability(connection=connection)
+
+
+def test_kucoin_lost_answers_lose_no_order(browser_session, sandbox_accounts, settings):
+    import time
+
+    from connectors.base.http import ExchangeUnavailable
+    from sandbox.faults import fault_set
+
+    connection = connected(browser_session, sandbox_accounts, "kucoin")
+    ticket = {"base": "BTC", "quote": "USDT", "side": "buy", "type": "limit", "size": "0.001", "price": "60000"}
+    # 429: the exchange took nothing; the order is refused and says so.
+    fault_set(exchange="kucoin", endpoint="hf-orders", kind="429", count=1)
+    with pytest.raises(ExchangeUnavailable):
+        place(connection, **ticket)
+    refused = TradeOrder.objects.get()
+    assert refused.status == TradeOrder.Status.REFUSED and "nothing was placed" in refused.error
+    assert SpotOrder.objects.count() == 0
+    # 500: the exchange may or may not have it: unknown, and still unknown while it has none.
+    fault_set(exchange="kucoin", endpoint="hf-orders", kind="500", count=1)
+    with pytest.raises(ExchangeUnavailable):
+        place(connection, **ticket)
+    unknown = TradeOrder.objects.get(status=TradeOrder.Status.UNKNOWN)
+    assert unknown.attribution["verify"] == "true"
+    assert services.order_refresh(order=unknown) == [] and unknown.status == TradeOrder.Status.UNKNOWN
+    # An answer too slow to wait for: the order was placed; the order's page finds it by its client order id.
+    settings.EXCHANGE_HTTP_TIMEOUT = (5, 1)
+    fault_set(exchange="kucoin", endpoint="hf-orders", kind="slow", delay_seconds=2, count=1)
+    with pytest.raises(ExchangeUnavailable):
+        place(connection, **ticket)
+    lost = TradeOrder.objects.filter(status=TradeOrder.Status.UNKNOWN).latest("pk")
+    for _ in range(50):
+        if SpotOrder.objects.filter(client_order_id=lost.client_order_id).exists():
+            break
+        time.sleep(0.1)
+    services.order_refresh(order=lost)
+    lost.refresh_from_db()
+    assert lost.status == TradeOrder.Status.OPEN and lost.exchange_order_id == SpotOrder.objects.get().order_id
+    assert AuditEvent.objects.filter(action="trade.order_placed", details__found_by_client_order_id=True).count() == 1
