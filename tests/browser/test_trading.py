@@ -70,3 +70,25 @@ def test_a_user_places_and_cancels_a_limit_order(live_server, page, demo, exchan
     expect(page.locator(".open-orders")).to_have_count(0)
     expect(page.locator(".history-orders .order-status")).to_have_text(["Cancelled"])
     assert no_sideways_scroll(page)
+
+
+def test_an_order_without_the_brokers_attribution_is_refused_on_the_page(live_server, page, demo):
+    """The broker's KuCoin partner settings are emptied between preview and confirm: the order is not sent."""
+    from broker_portal.models import ExchangeCredential
+    from sandbox.models import SpotOrder
+
+    account = next(item for item in demo["sandbox_accounts"]["kucoin"] if item["email"].startswith("trader@"))
+    sign_in(page, live_server, demo)
+    connect_at_sandbox(page, "kucoin", account)
+    page.locator('[data-exchange="kucoin"]').get_by_role("link", name="Trade").click()
+    page.fill("#size", "0.001")
+    page.fill("#price", "60000")
+    page.get_by_role("button", name="Preview order").click()
+    expect(page.locator("#preview-funds")).to_have_text("60 USDT")
+    for credential in ExchangeCredential.objects.filter(exchange="kucoin"):
+        credential.settings = {key: value for key, value in credential.settings.items() if key != "partner"}
+        credential.save(update_fields=["settings"])
+    page.get_by_role("button", name="Confirm order").click()
+    expect(page.locator(".trade-error")).to_contain_text("would not carry the broker's attribution")
+    assert SpotOrder.objects.filter(user__exchange="kucoin").count() == 0
+    assert TradeOrder.objects.get(exchange="kucoin").status == TradeOrder.Status.REFUSED
