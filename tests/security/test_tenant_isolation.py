@@ -17,6 +17,7 @@ from broker_portal.models import ExchangeCredential, Membership
 from connectors.models import ExchangeConnection
 from exports.models import ExportJob
 from tests.conftest import make_member
+from trading.models import TradeOrder
 from withdrawals.models import Withdrawal
 
 pytestmark = pytest.mark.django_db
@@ -52,8 +53,12 @@ def foreign_world(tenant):
                                                    authorize_base_url="https://www.kucoin.test",
                                                    api_base_url="https://api.kucoin.test")
     credential.logo.save("foreign.png", ContentFile(b"\x89PNG\r\n\x1a\n" + bytes(24)))  # one to find, if it leaked
+    order = TradeOrder.objects.create(tenant=tenant, connection=connection, user=owner, exchange="kucoin",
+                                      symbol="BTC-USDT", base="BTC", quote="USDT", side="buy", type="limit",
+                                      size=Decimal("0.01"), price=Decimal("60000"), client_order_id="foreign0001",
+                                      exchange_order_id="foreign-order", status="open")
     return {"connection_id": connection.pk, "withdrawal_id": withdrawal.pk, "job_id": job.pk,
-            "credential_id": credential.pk,
+            "credential_id": credential.pk, "order_id": order.pk, "order_pk": order.pk,
             # API routes say <pk> after the collection's name
             "connections": connection.pk, "withdrawals": withdrawal.pk, "exports": job.pk, "tokens": token.pk}
 
@@ -91,6 +96,7 @@ def test_every_id_in_a_url_is_not_found_across_tenants(tenant, world, role):
         assert set(answers.values()) <= {404, 405} and 404 in answers.values(), (url, answers)
     assert ExchangeConnection.objects.get(tenant__slug="beta").access_token == "t"
     assert Withdrawal.objects.get().state == "draft"
+    assert TradeOrder.objects.get().status == "open"
 
 
 def test_a_credentials_settings_cannot_point_a_flow_at_another_tenants_credential(tenant, other_tenant):
