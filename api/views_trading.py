@@ -123,7 +123,7 @@ class OrderListSerializer(serializers.Serializer):
 
 
 class ConnectionOrders(APIView):
-    @extend_schema(responses={200: OrderListSerializer})
+    @extend_schema(operation_id="v1_connections_orders_list", responses={200: OrderListSerializer})
     def get(self, request, pk):
         """The connection's open orders and order history (newest first)."""
         connection = own_connection(request, pk)
