@@ -1,7 +1,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from . import pages, views, views_deposits, views_money, views_payouts, views_webhooks
+from . import pages, views, views_deposits, views_money, views_payouts, views_trading, views_webhooks
 
 v1 = [
     path("connections/", views.ConnectionList.as_view(), name="api-connections"),
@@ -13,6 +13,13 @@ v1 = [
          name="api-connection-deposit-networks"),
     path("connections/<int:pk>/deposit-address/", views_deposits.ConnectionDepositAddress.as_view(),
          name="api-connection-deposit-address"),
+    path("connections/<int:pk>/orders/", views_trading.ConnectionOrders.as_view(), name="api-connection-orders"),
+    path("connections/<int:pk>/orders/preview/", views_trading.ConnectionOrderPreview.as_view(),
+         name="api-connection-order-preview"),
+    path("connections/<int:pk>/orders/<int:order_pk>/", views_trading.ConnectionOrderDetail.as_view(),
+         name="api-connection-order"),
+    path("connections/<int:pk>/orders/<int:order_pk>/cancel/", views_trading.ConnectionOrderCancel.as_view(),
+         name="api-connection-order-cancel"),
     path("exchanges/<slug:exchange>/connect/", views.ConnectionStart.as_view(), name="api-connect"),
     path("audit-events/", views.AuditEventList.as_view(), name="api-audit-events"),
     path("withdrawals/", views_money.WithdrawalListCreate.as_view(), name="api-withdrawals"),

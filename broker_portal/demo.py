@@ -146,7 +146,8 @@ def seed_credentials(tenant: Tenant, hosts: tuple[str, ...]) -> list[tuple[Excha
                 "authorize_base_url": authorize_url,
                 "api_base_url": api_url,
                 # Attribution (KuCoin): partner id, broker name (issued at registration) and broker key.
-                "settings": {"partner": client_id} if package.demo.broker_attribution else {},
+                "settings": {**({"partner": client_id} if package.demo.broker_attribution else {}),
+                             **dict(package.demo.attribution_settings)},
             },
         )
         # The demo's credentials follow the sandbox to where it runs now (it moved out of the portal's port), and

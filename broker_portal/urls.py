@@ -25,6 +25,7 @@ urlpatterns = [
     path("withdrawals/", include("withdrawals.urls")),
     path("receive/", include("deposits.urls")),
     path("payouts/", include("payouts.urls")),
+    path("trade/", include("trading.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -26,6 +26,11 @@ def exchange_packages_check(app_configs=None, **kwargs) -> list[Error]:
                 error(f"{exchange_id}: {name} names permissions it does not have: {', '.join(unknown)}.", "E003")
         if package.withdrawals is not None and not exchange.withdrawal_permissions:
             error(f"{exchange_id}: it has withdrawal hooks but no permission that allows a withdrawal.", "E004")
+        if package.trading is not None:
+            unknown = sorted(set(package.trading.permissions) - codes)
+            if unknown:
+                error(f"{exchange_id}: its trading hooks need permissions it does not have: {', '.join(unknown)}.",
+                      "E006")
         if package.history is not None and package.history.exchange != exchange_id:
             error(f"{exchange_id}: its history source names the exchange {package.history.exchange!r}.", "E005")
     return errors

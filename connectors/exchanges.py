@@ -6,6 +6,7 @@ all of the exchange's portal-side facts and hooks, each in the module its role n
 - ``exchange.py``: ``EXCHANGE``, the facts as data (permissions, defaults, production base URLs, application form);
 - ``provider.py``: the allauth provider and OAuth 2.0 adapter (``provider_classes``), ``api.py`` its signed client;
 - ``withdrawals.py`` (optional): ``WITHDRAWALS``, the withdrawal wizard's hooks; without it, no withdrawals;
+- ``trading.py`` (optional): ``TRADING``, the order ticket's hooks (connectors/base/trading.py); without it, no trading;
 - ``history.py`` (optional): ``SOURCE``, how its history is read for exports; without it, no history sync;
 - ``demo.py`` (optional): ``DEMO``, how the demo registers it at the exchange sandbox; without it, not simulated;
 - ``credential.py`` (optional): its credential settings' admin fields and rules (see connectors/base/credential.py).
@@ -73,6 +74,7 @@ class ExchangePackage:
     withdrawals: object | None = None  # connectors.base.withdrawals.ExchangeWithdrawals
     history: object | None = None  # connectors.base.history.HistorySource
     demo: object | None = None  # connectors.base.demo.DemoSetup
+    trading: object | None = None  # connectors.base.trading.ExchangeTrading
 
 
 def _role(package: str, role: str):
@@ -87,8 +89,8 @@ def exchange_packages() -> dict[str, ExchangePackage]:
         facts = _role(app_config.name, "exchange")
         if facts is None:
             continue
-        provider, withdrawals, history, demo = (_role(app_config.name, role) for role in (
-            "provider", "withdrawals", "history", "demo"))
+        provider, withdrawals, history, demo, trading = (_role(app_config.name, role) for role in (
+            "provider", "withdrawals", "history", "demo", "trading"))
         found[facts.EXCHANGE.id] = ExchangePackage(
             module=app_config.name,
             exchange=facts.EXCHANGE,
@@ -96,6 +98,7 @@ def exchange_packages() -> dict[str, ExchangePackage]:
             withdrawals=getattr(withdrawals, "WITHDRAWALS", None),
             history=getattr(history, "SOURCE", None),
             demo=getattr(demo, "DEMO", None),
+            trading=getattr(trading, "TRADING", None),
         )
     return found
 
@@ -133,6 +136,12 @@ def withdrawal_hooks(exchange_id: str):
     """The exchange's withdrawal hooks, or None where it offers no withdrawal."""
     package = exchange_packages().get(exchange_id)
     return package.withdrawals if package else None
+
+
+def trading_hooks(exchange_id: str):
+    """The exchange's trading hooks, or None where the portal offers no trading on it."""
+    package = exchange_packages().get(exchange_id)
+    return package.trading if package else None
 
 
 def history_sources() -> list:

@@ -25,6 +25,35 @@ def exchange_api(credential: ExchangeCredential):
                                     client_secret=credential.client_secret, broker_key=credential.broker_key)
 
 
+def connection_capability(*, connection: ExchangeConnection, offered: bool, permissions: tuple[str, ...],
+                          offer: str, purpose: str) -> str:
+    """Why this connection cannot be used for ``offer`` (e.g. "deposit addresses"), or "" when it can: the exchange
+    must offer it, the user must have granted ``permissions`` (all of them), the connection must be active with a
+    readable API key. ``purpose`` ends the advice to reconnect ("to trade")."""
+    from .exchanges import EXCHANGES
+
+    exchange = EXCHANGES.get(connection.exchange)
+    name = exchange.name if exchange else connection.exchange
+    if exchange is None or not offered:
+        return f"{name} offers no {offer} to this portal."
+    missing = [p.label for p in exchange.permissions
+               if p.code in permissions and p.code not in (connection.permissions or [])]
+    if missing:
+        labels = " and ".join(f"“{label}”" for label in missing)
+        return f"You did not grant the {labels} permission. Reconnect {name} and tick it {purpose}."
+    if connection.status != ExchangeConnection.Status.ACTIVE:
+        return f"The {name} connection is not active ({connection.get_status_display().lower()})."
+    # Read from the row's ciphertext where the secrets are deferred (the dashboard's rows): an unreadable key breaks
+    # this connection alone, and no query is made per card.
+    api_key = connection.__dict__["api_key"] if "api_key" in connection.__dict__ \
+        else connection.secrets_as_stored.get("api_key", "")
+    if api_key is None:
+        return f"The keys stored for this {name} connection cannot be read; connect it again."
+    if not api_key:
+        return f"The {name} connection has no API key; reconnect it."
+    return ""
+
+
 def connection_balances(connection: ExchangeConnection) -> dict:
     """One connection's balances as the API gives them: its snapshot, read as the dashboard reads it (never
     waiting on the exchange longer than BALANCES_PAGE_WAIT_SECONDS), with its age."""

@@ -14,7 +14,7 @@ from connectors.base.http import ExchangeUnavailable
 from connectors.exchanges import EXCHANGES
 from connectors.models import ExchangeConnection
 from connectors.refresh import RefreshFailed, call_with_fresh_token
-from connectors.selectors import exchange_api
+from connectors.selectors import connection_capability, exchange_api
 
 # What a page or the API may ask about an asset and a network: short codes and ids, never free text.
 MAX_ASSET_LENGTH = 16
@@ -38,27 +38,10 @@ def api_class_of(exchange_id: str):
 
 def deposit_capability(*, connection: ExchangeConnection) -> str:
     """Why this connection cannot show deposit addresses, or "" when it can."""
-    exchange = EXCHANGES.get(connection.exchange)
-    name = exchange.name if exchange else connection.exchange
     api_class = api_class_of(connection.exchange)
-    if exchange is None or api_class is None or not api_class.deposit_addresses_offered:
-        return f"{name} offers no deposit addresses to this portal."
-    missing = [p.label for p in exchange.permissions
-               if p.code in api_class.deposit_permissions and p.code not in (connection.permissions or [])]
-    if missing:
-        labels = " and ".join(f"“{label}”" for label in missing)
-        return f"You did not grant the {labels} permission. Reconnect {name} and tick it to see deposit addresses."
-    if connection.status != ExchangeConnection.Status.ACTIVE:
-        return f"The {name} connection is not active ({connection.get_status_display().lower()})."
-    # Read from the row's ciphertext where the secrets are deferred (the dashboard's rows): an unreadable key breaks
-    # this connection alone, and no query is made per card.
-    api_key = connection.__dict__["api_key"] if "api_key" in connection.__dict__ \
-        else connection.secrets_as_stored.get("api_key", "")
-    if api_key is None:
-        return f"The keys stored for this {name} connection cannot be read; connect it again."
-    if not api_key:
-        return f"The {name} connection has no API key; reconnect it."
-    return ""
+    return connection_capability(connection=connection, offered=bool(api_class and api_class.deposit_addresses_offered),
+                                 permissions=api_class.deposit_permissions if api_class else (),
+                                 offer="deposit addresses", purpose="to see deposit addresses")
 
 
 def connection_api(connection: ExchangeConnection) -> ExchangeAPI:

@@ -245,3 +245,35 @@ class DepositAddress(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["user", "currency", "chain"], name="sandbox_deposit_address")]
+
+
+class SpotOrder(models.Model):
+    """A spot order on one account (the exchange is the account's), with its one fill where it filled, and the
+    broker attribution the order came with (KuCoin's partner headers, OKX's tag), as each exchange stores it."""
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        FILLED = "filled"
+        CANCELLED = "cancelled"
+
+    user = models.ForeignKey(SandboxUser, on_delete=models.CASCADE, related_name="spot_orders")
+    order_id = models.CharField(max_length=64, unique=True)
+    client_order_id = models.CharField(max_length=64, blank=True)
+    symbol = models.CharField(max_length=32)  # the sandbox's BASE-QUOTE
+    side = models.CharField(max_length=4)
+    type = models.CharField(max_length=8)
+    price = money_field(null=True, blank=True)
+    size = money_field()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
+    filled_size = money_field(default=0)
+    funds = money_field(default=0)  # the filled value in the quote currency
+    fee = money_field(default=0)
+    fee_currency = models.CharField(max_length=16, blank=True)
+    trade_id = models.CharField(max_length=64, blank=True)
+    liquidity = models.CharField(max_length=8, blank=True)  # maker or taker
+    attribution = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "symbol", "status"], name="sandbox_spot_order")]

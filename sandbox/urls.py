@@ -40,6 +40,13 @@ kucoin_urls = [
     path("kucoin/api/v1/hf/accounts/opened", kucoin.hf_accounts_opened),
     path("kucoin/api/v1/hf/accounts/ledgers", kucoin.hf_ledgers),
     path("kucoin/api/v2/symbols", kucoin.symbols),
+    path("kucoin/api/v2/symbols/<str:symbol>", kucoin.symbol_detail),
+    path("kucoin/api/v1/trade-fees", kucoin.trade_fees),
+    path("kucoin/api/v1/hf/orders", kucoin.hf_order_add),
+    path("kucoin/api/v1/hf/orders/active", kucoin.hf_orders_active),
+    path("kucoin/api/v1/hf/orders/done", kucoin.hf_orders_done),
+    path("kucoin/api/v1/hf/orders/client-order/<str:client_oid>", kucoin.hf_order_by_client_oid),
+    path("kucoin/api/v1/hf/orders/<str:order_id>", kucoin.hf_order),
     path("kucoin/api/v1/deposits", kucoin.deposits),
     path("kucoin/api/v1/withdrawals", kucoin.withdrawal_list),
     path("kucoin/api/v1/withdrawals/<str:withdrawal_id>", kucoin.withdrawal_detail),
@@ -53,6 +60,7 @@ kucoin_urls = [
 okx_urls = [
     path("okx/account/oauth/authorize", authorize("okx"), name="okx-authorize"),
     path("okx/api/v5/market/ticker", okx.ticker),
+    path("okx/api/v5/public/instruments", okx.instruments),
     *[path(route, okx.on_regional_host(view)) for route, view in [
         # Fast API has no refresh token, so the refresh grant is refused (INTEGRATION_GUIDE.md step 3).
         ("okx/v5/users/oauth/token", oauth_views.token_view("okx", {"authorization_code": CODE})),
@@ -69,6 +77,11 @@ okx_urls = [
         ("okx/api/v5/account/bills-archive", okx.bills_archive),
         ("okx/api/v5/asset/withdrawal", okx.withdrawal),
         ("okx/api/v5/asset/deposit-address", okx.deposit_address),
+        ("okx/api/v5/account/trade-fee", okx.trade_fee),
+        ("okx/api/v5/trade/order", okx.order_route),
+        ("okx/api/v5/trade/cancel-order", okx.order_cancel),
+        ("okx/api/v5/trade/orders-pending", okx.orders_pending),
+        ("okx/api/v5/trade/orders-history", okx.orders_history),
     ]],
 ]
 
@@ -84,6 +97,7 @@ kraken_urls = [
     re_path(r"^kraken/0/private/(?P<method>[A-Za-z]+)$", kraken.private),
     path("kraken/0/public/Ticker", kraken.ticker),
     path("kraken/0/public/Assets", kraken.assets),
+    path("kraken/0/public/AssetPairs", kraken.asset_pairs),
 ]
 
 # hpyhacking/peatio before 2017-12-22: Doorkeeper 1.4's authorize, token and revoke (documents/oauth.en.html.slim,

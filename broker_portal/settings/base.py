@@ -115,6 +115,7 @@ INSTALLED_APPS = [
     "deposits",
     "webhooks",
     "payouts",
+    "trading",
 ]
 
 MIDDLEWARE = [
@@ -333,6 +334,8 @@ CELERY_BEAT_SCHEDULE = {
                                   "schedule": float(env("WEBHOOK_SWEEP_SECONDS", "30"))},
     "webhooks-delete-old": {"task": "webhooks.tasks.delete_old_events", "schedule": 3600.0},
     "payouts-confirm-open": {"task": "payouts.tasks.confirm_open_payouts", "schedule": 300.0},
+    # Reads the recent orders back from each exchange and flags those without the broker's attribution.
+    "trading-attribution-check": {"task": "trading.tasks.attribution_check_all", "schedule": 3600.0},
 }
 
 # Probes and metrics (monitoring/). /readyz fails when beat's heartbeat (sent every minute, run by a worker) is

@@ -13,6 +13,8 @@ class DemoSetup:
     # The exchange attributes every call to the broker (KuCoin): the demo's partner id is the client id and its
     # broker key the client secret, and the sandbox issues the broker name.
     broker_attribution: bool = False
+    # Credential settings the demo's broker has from the exchange for its attribution (OKX's broker code).
+    attribution_settings: tuple[tuple[str, str], ...] = ()
 
     def base_urls(self, sandbox_url: str, exchange_id: str) -> tuple[str, str]:
         """The credential's authorize and API base URLs on the sandbox at ``sandbox_url``."""

@@ -151,6 +151,10 @@ class OKXAPI(ExchangeAPI):
         if code in invalid_api_key_codes():
             raise ApiKeyInvalid(payload.get("msg") or "OKX no longer accepts this API key.", code=code)
         if code != "0":
+            # A batch-style answer ("All operations failed", code 1 or 2) says why in each item's sCode and sMsg.
+            item = next(iter(payload.get("data") or []), None)
+            if code in ("1", "2") and isinstance(item, dict) and item.get("sCode") not in (None, "", "0"):
+                raise ExchangeAPIError(str(item.get("sMsg") or payload.get("msg") or ""), code=str(item["sCode"]))
             raise ExchangeAPIError(payload.get("msg", f"HTTP {response.status_code}"), code=code)
         return payload["data"]
 

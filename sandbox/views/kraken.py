@@ -8,14 +8,14 @@ from decimal import Decimal
 
 from django.views.decorators.csrf import csrf_exempt
 
-from .. import clock, oauth
+from .. import clock, oauth, trading
 from ..api_auth import kraken_caller, kraken_error
 from ..deposits import MAX_ADDRESSES, address_create, addresses
 from ..exchanges import CURRENCIES, KRAKEN_KEY_PERMISSIONS, kraken_currency, kraken_deposit_method, kraken_scope_for
 from ..funds import WithdrawalRefused, balance_of, execute, kraken_plan, kraken_status
 from ..http import is_json, json_object, json_response
 from ..history import offset_page, records, text
-from ..models import ApiKey, Balance, HistoryRecord
+from ..models import ApiKey, Balance, HistoryRecord, SpotOrder
 from .common import api
 
 PAGE_SIZE = 50  # Kraken's Ledgers and TradesHistory return 50 rows per call, paged by ``ofs``
@@ -232,7 +232,7 @@ def _ledger_item(record):
 def _trade_item(record):
     base, _, quote = record.pair.partition("-")
     pair = f"{'XBT' if base == 'BTC' else base}{'XBT' if quote == 'BTC' else quote}"
-    return {"ordertxid": f"O{record.txid[1:]}", "pair": pair, "time": record.time.timestamp(), "type": record.side,
+    return {"ordertxid": record.details.get("orderId") or f"O{record.txid[1:]}", "pair": pair, "time": record.time.timestamp(), "type": record.side,
             "ordertype": "limit", "price": text(record.price), "cost": text(record.price * record.amount),
             "fee": text(record.fee), "vol": text(record.amount), "margin": "0", "misc": "", "ledgers": []}
 
@@ -408,6 +408,119 @@ def _withdraw_addresses(request, caller):
             continue
         items.append({**item, "tag": entry["memo"]} if entry.get("memo") else item)
     return items
+# --- spot orders ------------------------------------------------------------------------------------------
+# krakenfx/api-specs spot-rest/openapi_v3.yaml (level A): AddOrder (schemas/requests/trading/orders/add.yaml:
+# pair, type, ordertype, volume, price, cl_ord_id; "Orders and trades - Create & modify orders"), CancelOrder (txid
+# or cl_ord_id; "Create & modify orders" or "Cancel & close orders"), QueryOrders (txid, trades), OpenOrders and
+# ClosedOrders ("Orders and trades - Query open/closed orders & trades"), TradeVolume (fees in percent), public
+# AssetPairs (lot_decimals, tick_size, ordermin, costmin). The spec has no attribution field on an order; a
+# ``broker`` parameter appears in one third-party client only (level C), so the sandbox stores it where sent and
+# returns it nowhere.
+KRAKEN_STATUS = {"open": "open", "filled": "closed", "cancelled": "canceled"}
+
+
+def kraken_pair_name(pair) -> str:
+    return f"{'XBT' if pair.base == 'BTC' else pair.base}{'XBT' if pair.quote == 'BTC' else pair.quote}"
+
+
+def _kraken_pair(name: str):
+    wanted = (name or "").upper().replace("/", "")
+    found = next((pair for pair in trading.PAIRS.values() if kraken_pair_name(pair) == wanted), None)
+    if found is None:
+        raise kraken_error("EQuery:Unknown asset pair")
+    return found
+
+
+def _order_refused(refused: trading.OrderRefused):
+    return kraken_error({"balance": "EOrder:Insufficient funds", "min_size": "EOrder:Order minimum not met",
+                         "not_found": "EOrder:Unknown order", "not_open": "EOrder:Unknown order",
+                         "symbol": "EQuery:Unknown asset pair"}.get(refused.kind, "EGeneral:Invalid arguments"))
+
+
+def _add_order(request, caller):
+    pair = _kraken_pair(request.POST.get("pair", ""))
+    cl_ord_id = request.POST.get("cl_ord_id", "")
+    if cl_ord_id and len(cl_ord_id.replace("-", "")) > 32:
+        raise kraken_error("EGeneral:Invalid arguments:cl_ord_id")
+    try:
+        order = trading.order_place(
+            user=caller.user, symbol=pair.symbol, side=request.POST.get("type", ""),
+            type=request.POST.get("ordertype", ""), size=trading.amount(request.POST.get("volume")),
+            price=trading.amount(request.POST.get("price")) if request.POST.get("ordertype") == "limit" else None,
+            client_order_id=cl_ord_id, attribution={"broker": request.POST.get("broker", "")})
+    except trading.OrderRefused as refused:
+        raise _order_refused(refused)
+    price = f" @ limit {text(order.price)}" if order.price is not None else ""
+    return {"descr": {"order": f"{order.side} {text(order.size)} {kraken_pair_name(pair)}{price}"},
+            "txid": [order.order_id]}
+
+
+def _find_order(request, caller):
+    try:
+        return trading.order_find(caller.user, order_id=request.POST.get("txid", ""),
+                                  client_order_id=request.POST.get("cl_ord_id", ""))
+    except trading.OrderRefused as refused:
+        raise _order_refused(refused)
+
+
+def _cancel_order(request, caller):
+    try:
+        trading.order_cancel(_find_order(request, caller))
+    except trading.OrderRefused as refused:
+        raise _order_refused(refused)
+    return {"count": 1}
+
+
+def _order_info(order) -> dict:
+    pair = trading.PAIRS[order.symbol]
+    average = order.funds / order.filled_size if order.filled_size else Decimal(0)
+    return {"refid": None, "userref": 0, "cl_ord_id": order.client_order_id, "status": KRAKEN_STATUS[order.status],
+            "opentm": order.created_at.timestamp(), "starttm": 0, "expiretm": 0,
+            "closetm": order.updated_at.timestamp() if order.status != "open" else None,
+            "descr": {"pair": kraken_pair_name(pair), "type": order.side, "ordertype": order.type,
+                      "price": text(order.price) if order.price is not None else "0", "price2": "0",
+                      "leverage": "none", "order": f"{order.side} {text(order.size)} {kraken_pair_name(pair)}",
+                      "close": ""},
+            "vol": text(order.size), "vol_exec": text(order.filled_size), "cost": text(order.funds),
+            "fee": text(order.fee), "price": text(average), "stopprice": "0", "limitprice": "0", "misc": "",
+            "oflags": "fciq", "trades": [order.trade_id] if order.trade_id else []}
+
+
+def _query_orders(request, caller):
+    wanted = [txid for txid in request.POST.get("txid", "").split(",") if txid]
+    if not wanted or len(wanted) > 50:
+        raise kraken_error("EGeneral:Invalid arguments:txid")
+    return {order.order_id: _order_info(order) for order in SpotOrder.objects.filter(user=caller.user,
+                                                                                     order_id__in=wanted)}
+
+
+def _open_orders(request, caller):
+    return {"open": {order.order_id: _order_info(order) for order in trading.orders(caller.user, open_only=True)}}
+
+
+def _closed_orders(request, caller):
+    closed = list(trading.orders(caller.user, open_only=False)[:PAGE_SIZE])
+    return {"closed": {order.order_id: _order_info(order) for order in closed}, "count": len(closed)}
+
+
+def _query_trades(request, caller):
+    """QueryTrades: txid, up to 20 comma-separated; {txid: trade}."""
+    wanted = [txid for txid in request.POST.get("txid", "").split(",") if txid]
+    if not wanted or len(wanted) > 20:
+        raise kraken_error("EGeneral:Invalid arguments:txid")
+    return {record.txid: _trade_item(record) for record in HistoryRecord.objects.filter(
+        user=caller.user, kind=HistoryRecord.Kind.TRADE, txid__in=wanted)}
+
+
+def _trade_volume(request, caller):
+    maker, taker = trading.FEE_RATES["kraken"]
+    names = [name for name in request.POST.get("pair", "").split(",") if name]
+    pairs = [_kraken_pair(name) for name in names]
+    return {"currency": "ZUSD", "volume": "0",
+            "fees": {kraken_pair_name(p): {"fee": text(taker * 100), "minfee": "0.1", "maxfee": text(taker * 100),
+                                           "nextfee": None, "tiervolume": "0", "nextvolume": None} for p in pairs},
+            "fees_maker": {kraken_pair_name(p): {"fee": text(maker * 100), "minfee": "0", "maxfee": text(maker * 100),
+                                                 "nextfee": None, "tiervolume": "0", "nextvolume": None} for p in pairs}}
 
 
 # Method name -> (permissions, any one of which allows it; implementation).
@@ -424,6 +537,13 @@ PRIVATE_METHODS = {
     "WithdrawAddresses": (["funds_withdraw"], _withdraw_addresses),
     "DepositMethods": (["funds_query"], _deposit_methods),  # and funds_add, checked there
     "DepositAddresses": (["funds_query"], _deposit_addresses),
+    "AddOrder": (["trades_modify"], _add_order),
+    "CancelOrder": (["trades_modify", "trades_close"], _cancel_order),
+    "QueryOrders": (["trades_query_open", "trades_query_closed"], _query_orders),
+    "OpenOrders": (["trades_query_open"], _open_orders),
+    "ClosedOrders": (["trades_query_closed"], _closed_orders),
+    "QueryTrades": (["trades_query_closed"], _query_trades),
+    "TradeVolume": (["funds_query"], _trade_volume),
 }
 
 
@@ -463,3 +583,19 @@ def assets(request):
     return {item.kraken_code: {"aclass": "currency", "altname": "XBT" if code == "BTC" else code, "decimals": 10,
                                "display_decimals": min(item.precision, 5), "status": "enabled"}
             for code, item in CURRENCIES.items()}
+
+
+# spot-rest/openapi_v3.yaml, GET /public/AssetPairs (getTradableAssetPairs): pair (comma-separated) optional.
+@api("kraken", "asset-pairs")
+def asset_pairs(request):
+    names = [name for name in request.GET.get("pair", "").split(",") if name]
+    pairs = [_kraken_pair(name) for name in names] if names else list(trading.PAIRS.values())
+    return {kraken_pair_name(pair): {
+        "altname": kraken_pair_name(pair), "wsname": f"{'XBT' if pair.base == 'BTC' else pair.base}/"
+                                                     f"{'XBT' if pair.quote == 'BTC' else pair.quote}",
+        "aclass_base": "currency", "base": CURRENCIES[pair.base].kraken_code, "aclass_quote": "currency",
+        "quote": CURRENCIES[pair.quote].kraken_code, "pair_decimals": -pair.price_tick.as_tuple().exponent,
+        "cost_decimals": 5, "lot_decimals": -pair.size_step.as_tuple().exponent, "lot_multiplier": 1,
+        "fee_volume_currency": "ZUSD",
+        "ordermin": text(pair.min_size), "costmin": text(pair.min_funds), "tick_size": text(pair.price_tick),
+        "status": "online"} for pair in pairs}

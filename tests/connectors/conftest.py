@@ -63,7 +63,8 @@ def register_credential(base_url, tenant, exchange_id, *, client_type="confident
             "allowed_permissions": list(exchange.permission_codes),
             "default_permissions": list(exchange.default_permissions),
             "authorize_base_url": authorize_base_url, "api_base_url": api_base_url,
-            "broker_key": secret, "settings": attribution if package.demo.broker_attribution else {},
+            "broker_key": secret, "settings": {**(attribution if package.demo.broker_attribution else {}),
+                                               **dict(package.demo.attribution_settings)},
             **overrides,
         },
     )

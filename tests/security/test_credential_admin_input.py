@@ -59,7 +59,8 @@ def test_valid_form_still_saves(admin_client):
     response = admin_client.post("/admin/broker_portal/exchangecredential/add/",
                                  {**VALID, "settings": '{"note": "fine", "list": [1, "two"]}'})
     assert response.status_code == 302, response.content.decode()[:2000]
-    assert ExchangeCredential.objects.get().settings == {"note": "fine", "list": [1, "two"]}
+    # OKX's own field (its broker code, left empty) is kept beside what the JSON settings said.
+    assert ExchangeCredential.objects.get().settings == {"note": "fine", "list": [1, "two"], "broker_code": ""}
 
 
 def test_a_stored_non_object_setting_breaks_only_its_own_credential(tenant, rf):

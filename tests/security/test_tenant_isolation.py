@@ -19,6 +19,7 @@ from connectors.models import ExchangeConnection
 from exports.models import ExportJob
 from payouts.models import Payout, PayoutBatch
 from tests.conftest import make_member
+from trading.models import TradeOrder
 from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from withdrawals.models import Withdrawal
 
@@ -55,6 +56,10 @@ def foreign_world(tenant):
                                                    authorize_base_url="https://www.kucoin.test",
                                                    api_base_url="https://api.kucoin.test")
     credential.logo.save("foreign.png", ContentFile(b"\x89PNG\r\n\x1a\n" + bytes(24)))  # one to find, if it leaked
+    order = TradeOrder.objects.create(tenant=tenant, connection=connection, user=owner, exchange="kucoin",
+                                      symbol="BTC-USDT", base="BTC", quote="USDT", side="buy", type="limit",
+                                      size=Decimal("0.01"), price=Decimal("60000"), client_order_id="foreign0001",
+                                      exchange_order_id="foreign-order", status="open")
     batch = PayoutBatch.objects.create(tenant=tenant, name="foreign")
     payout = Payout.objects.create(tenant=tenant, batch=batch, connection=connection, user=owner, asset="USDT",
                                    network="trx", amount=Decimal("5"), reference="foreign-1")
@@ -63,7 +68,7 @@ def foreign_world(tenant):
     delivery = WebhookDelivery.objects.create(tenant=tenant, endpoint=endpoint, event=event, webhook_id="msg_foreign",
                                               retry_from=timezone.now())
     return {"connection_id": connection.pk, "withdrawal_id": withdrawal.pk, "job_id": job.pk,
-            "credential_id": credential.pk, "delivery_pk": delivery.pk,
+            "credential_id": credential.pk, "delivery_pk": delivery.pk, "order_id": order.pk, "order_pk": order.pk,
             # API routes say <pk> after the collection's name
             "connections": connection.pk, "withdrawals": withdrawal.pk, "exports": job.pk, "tokens": token.pk,
             "batches": batch.pk, "payouts": payout.pk, "webhooks": endpoint.pk}
@@ -107,6 +112,7 @@ def test_every_id_in_a_url_is_not_found_across_tenants(tenant, world, role):
         assert answers["get"] in (403, 404) or answers["post"] in (403, 404), (url, answers)
     assert ExchangeConnection.objects.get(tenant__slug="beta").access_token == "t"
     assert Withdrawal.objects.get().state == "draft"
+    assert TradeOrder.objects.get().status == "open"
 
 
 def test_a_credentials_settings_cannot_point_a_flow_at_another_tenants_credential(tenant, other_tenant):

@@ -1,0 +1,222 @@
+"""Writes of the order ticket: place, cancel, read an order back, and check the broker's attribution.
+
+An order is recorded (status "sending", with its client order id) before the exchange is asked, so a double submit
+finds it and places nothing twice, and an order whose answer was lost stays visible as "unknown"."""
+
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from broker_portal.audit import record_audit_event
+from connectors.base.api import ExchangeAPIError
+from connectors.base.http import ExchangeUnavailable
+from connectors.base.trading import AttributionMissing, Fill, Order, TradingRefused
+from connectors.exchanges import EXCHANGES, trading_hooks
+from connectors.models import ExchangeConnection
+from connectors.refresh import RefreshFailed, call_with_fresh_token
+
+from .models import TradeOrder
+from .selectors import connection_api, require_trading, ticket_build
+
+CLIENT_ORDER_ID = re.compile(r"^[A-Za-z0-9]{8,32}$")
+# How far back the attribution check reads an exchange's orders.
+CHECK_WINDOW = timedelta(days=7)
+
+
+def order_place(*, connection: ExchangeConnection, base: str, quote: str, side: str, type: str, size,
+                price=None, client_order_id: str, request=None) -> TradeOrder:
+    """Place the order the preview showed (same client order id); a second submit answers the first order."""
+    require_trading(connection)
+    if not CLIENT_ORDER_ID.match(client_order_id or ""):
+        raise TradingRefused("The order form has expired; preview the order again.", reason=TradingRefused.INVALID)
+    existing = TradeOrder.objects.filter(connection=connection, client_order_id=client_order_id).first()
+    if existing is not None:
+        return existing
+    hooks, api = trading_hooks(connection.exchange), connection_api(connection)
+    ticket, _ = ticket_build(connection=connection, base=base, quote=quote, side=side, type=type, size=size,
+                             price=price, client_order_id=client_order_id)
+    instrument = ticket.instrument
+    try:
+        with transaction.atomic():
+            order = TradeOrder.objects.create(
+                tenant_id=connection.tenant_id, connection=connection, user_id=connection.user_id,
+                exchange=connection.exchange, symbol=instrument.symbol, base=instrument.base, quote=instrument.quote,
+                side=ticket.side, type=ticket.type, size=ticket.size, price=ticket.price,
+                client_order_id=client_order_id)
+    except IntegrityError:  # the twin submit won the race
+        return TradeOrder.objects.get(connection=connection, client_order_id=client_order_id)
+    try:
+        exchange_order_id, sent = call_with_fresh_token(connection=connection,
+                                                        call=lambda c: hooks.place(api, c, ticket))
+    except AttributionMissing as refused:
+        _refused(order, refused, attribution={"missing": refused.missing}, request=request)
+        raise
+    except ExchangeUnavailable as error:
+        if error.retry_after is not None:  # 429: the exchange took nothing
+            _refused(order, TradingRefused("The exchange asks the portal to slow down; nothing was placed. Try "
+                                           "again in a moment.", reason=TradingRefused.INVALID), request=request)
+            raise
+        # The exchange may have the order: the order's page looks it up by its client order id.
+        sent = getattr(error, "sent", None)
+        order.status, order.error = TradeOrder.Status.UNKNOWN, f"No answer from the exchange: {error}"
+        order.attribution = sent.attribution if sent else {}
+        order.save(update_fields=["status", "error", "attribution", "updated_at"])
+        raise
+    except (ExchangeAPIError, RefreshFailed) as refused:
+        _refused(order, refused, request=request)
+        raise
+    with transaction.atomic():
+        order.exchange_order_id, order.attribution, order.status = exchange_order_id, sent.attribution, \
+            TradeOrder.Status.OPEN
+        order.save(update_fields=["exchange_order_id", "attribution", "status", "updated_at"])
+        record_audit_event(tenant=connection.tenant, action="trade.order_placed", target=order, request=request,
+                           details=_audit_details(order))
+    try:
+        order_refresh(order=order)
+    except (ExchangeUnavailable, ExchangeAPIError, RefreshFailed):
+        pass  # placed; its status is read again on the order's page
+    return order
+
+
+def _refused(order: TradeOrder, error: Exception, *, attribution: dict | None = None, request=None) -> None:
+    with transaction.atomic():
+        order.status, order.error = TradeOrder.Status.REFUSED, str(error)
+        if attribution is not None:
+            order.attribution = attribution
+        order.save(update_fields=["status", "error", "attribution", "updated_at"])
+        if isinstance(error, AttributionMissing):
+            record_audit_event(tenant=order.tenant, action="trade.order_unattributed_refused", target=order,
+                               request=request, details={**_audit_details(order), "missing": error.missing})
+
+
+def _audit_details(order: TradeOrder) -> dict:
+    return {"exchange": order.exchange, "symbol": order.symbol, "side": order.side, "type": order.type,
+            "size": str(order.size), "price": str(order.price) if order.price is not None else None,
+            "client_order_id": order.client_order_id, "exchange_order_id": order.exchange_order_id,
+            "attribution": order.attribution}
+
+
+def _apply(order: TradeOrder, remote: Order) -> None:
+    order.status = remote.status if remote.status in TradeOrder.Status.values else order.status
+    order.filled_size, order.filled_funds, order.fee = remote.filled_size, remote.filled_funds, remote.fee
+    order.fee_currency = remote.fee_currency or order.fee_currency
+    order.exchange_order_id = order.exchange_order_id or remote.order_id
+
+
+def order_refresh(*, order: TradeOrder) -> list[Fill]:
+    """Read the order's status and fills back from the exchange; the fills."""
+    connection = order.connection
+    hooks, api = trading_hooks(order.exchange), connection_api(connection)
+    if not order.exchange_order_id:
+        if order.status != TradeOrder.Status.UNKNOWN:
+            return []
+        remote = call_with_fresh_token(connection=connection, call=lambda c: hooks.order_by_client_id(
+            api, c, order.symbol, order.client_order_id))
+        if remote is None:
+            return []  # still unknown: the exchange may not have it yet
+        with transaction.atomic():
+            order.exchange_order_id, order.error = remote.order_id, ""
+            order.save(update_fields=["exchange_order_id", "error", "updated_at"])
+            record_audit_event(tenant=connection.tenant, action="trade.order_placed", target=order,
+                               details={**_audit_details(order), "found_by_client_order_id": True})
+    else:
+        remote = call_with_fresh_token(connection=connection,
+                                       call=lambda c: hooks.order(api, c, order.symbol, order.exchange_order_id))
+    fills = call_with_fresh_token(connection=connection,
+                                  call=lambda c: hooks.fills(api, c, order.symbol, order.exchange_order_id)) \
+        if remote.filled_size else []
+    _apply(order, remote)
+    order.save(update_fields=["status", "filled_size", "filled_funds", "fee", "fee_currency", "exchange_order_id",
+                              "error", "updated_at"])
+    return fills
+
+
+def order_cancel(*, order: TradeOrder, request=None) -> TradeOrder:
+    connection = order.connection
+    require_trading(connection)
+    if not order.is_open:
+        raise TradingRefused(f"This order is {order.get_status_display().lower()}; only an open order can be "
+                             "cancelled.", reason=TradingRefused.INVALID)
+    hooks, api = trading_hooks(order.exchange), connection_api(connection)
+    call_with_fresh_token(connection=connection,
+                          call=lambda c: hooks.cancel(api, c, order.symbol, order.exchange_order_id))
+    with transaction.atomic():
+        order.status = TradeOrder.Status.CANCELLED
+        order.save(update_fields=["status", "updated_at"])
+        record_audit_event(tenant=connection.tenant, action="trade.order_cancelled", target=order, request=request,
+                           details=_audit_details(order))
+    try:
+        order_refresh(order=order)
+    except (ExchangeUnavailable, ExchangeAPIError, RefreshFailed):
+        pass
+    return order
+
+
+def attribution_check(*, connection: ExchangeConnection) -> dict:
+    """Read the connection's recent orders back from the exchange (open and closed, for every pair the portal traded
+    in the window) and give each its verdict: attributed or not. An order the exchange reports attribution for
+    (OKX's tag) is judged by it; where the exchange reports none (KuCoin, Kraken), an order is attributed when the
+    portal placed it (it could not leave without the attribution) and not otherwise. Orders the portal did not
+    place are recorded as found at the exchange, flagged, and each one audited."""
+    hooks, api = trading_hooks(connection.exchange), connection_api(connection)
+    since = timezone.now() - CHECK_WINDOW
+    mine = TradeOrder.objects.filter(connection=connection, created_at__gte=since)
+    symbols = sorted(set(mine.values_list("symbol", flat=True)))
+    counts = {"checked": 0, "unattributed": 0, "found": 0}
+    for symbol in symbols:
+        remote = [*call_with_fresh_token(connection=connection, call=lambda c: hooks.open_orders(api, c, symbol)),
+                  *call_with_fresh_token(connection=connection, call=lambda c: hooks.order_history(api, c, symbol))]
+        known = {row.exchange_order_id: row for row in TradeOrder.objects.filter(
+            connection=connection, exchange_order_id__in=[item.order_id for item in remote])}
+        for item in remote:
+            _judge(connection, hooks, api, item, known.get(item.order_id), counts)
+    return counts
+
+
+def _judge(connection, hooks, api, item: Order, order: TradeOrder | None, counts: dict) -> None:
+    reported = hooks.attributed(api, item)
+    now = timezone.now()
+    with transaction.atomic():
+        if order is None:
+            base, _, quote = item.symbol.partition("-")
+            order = TradeOrder(tenant_id=connection.tenant_id, connection=connection, user_id=connection.user_id,
+                               exchange=connection.exchange, source=TradeOrder.Source.EXCHANGE, symbol=item.symbol,
+                               base=base, quote=quote, side=item.side, type=item.type,
+                               size=item.size or Decimal(0), price=item.price,
+                               client_order_id=item.client_order_id or item.order_id[:64], attribution=item.attribution)
+            counts["found"] += 1
+        verdict = reported if reported is not None else order.source == TradeOrder.Source.PORTAL
+        flagged_now = not verdict and order.attributed is not False
+        _apply(order, item)
+        order.attributed, order.attribution_checked_at = verdict, now
+        if item.attribution:
+            order.attribution = {**order.attribution, "reported": item.attribution}
+        order.save()
+        counts["checked"] += 1
+        if not verdict:
+            counts["unattributed"] += 1
+        if flagged_now:
+            record_audit_event(tenant=connection.tenant, action="trade.order_unattributed", target=order,
+                               details=_audit_details(order))
+
+
+def attribution_check_all() -> dict:
+    """Every active connection that traded in the window; one failing exchange does not stop the others."""
+    since = timezone.now() - CHECK_WINDOW
+    ids = TradeOrder.objects.filter(created_at__gte=since, source=TradeOrder.Source.PORTAL,
+                                    connection__status=ExchangeConnection.Status.ACTIVE,
+                                    exchange__in=list(EXCHANGES)).values_list("connection_id", flat=True)
+    totals = {"connections": 0, "checked": 0, "unattributed": 0, "found": 0, "failed": 0}
+    for connection in ExchangeConnection.objects.filter(pk__in=set(ids)).select_related("tenant"):
+        try:
+            counts = attribution_check(connection=connection)
+        except (ExchangeUnavailable, ExchangeAPIError, RefreshFailed):
+            totals["failed"] += 1
+            continue
+        totals["connections"] += 1
+        for key, value in counts.items():
+            totals[key] += value
+    return totals
