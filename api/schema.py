@@ -122,6 +122,51 @@ OPERATIONS = {
     ("post", "/api/v1/withdrawals/{id}/submit/"): (
         "Send the withdrawal with the exchange's codes", f"{B}/withdrawals/31/submit/ {J} -H \"Idempotency-Key: "
                                                          f"$KEY\" -d '{{\"codes\": {{\"email\": \"123456\"}}}}'"),
+    ("get", "/api/v1/connections/{id}/orders/"): ("The connection's open orders and order history",
+                                                   f"{B}/connections/12/orders/"),
+    ("post", "/api/v1/connections/{id}/orders/preview/"): (
+        "Preview an order: rounded, its fee and the balances after",
+        f"{B}/connections/12/orders/preview/ {J} -d '{{\"base\": \"BTC\", \"quote\": \"USDT\", \"side\": \"buy\", \"type\": \"limit\", \"size\": \"0.01\", \"price\": \"60000\"}}'"),
+    ("post", "/api/v1/connections/{id}/orders/"): (
+        "Place an order (with the broker's attribution)",
+        f"{B}/connections/12/orders/ {J} -H \"Idempotency-Key: $(uuidgen)\" -d '{{\"base\": \"BTC\", \"quote\": \"USDT\", \"side\": \"buy\", \"type\": \"limit\", \"size\": \"0.01\", \"price\": \"60000\"}}'"),
+    ("get", "/api/v1/connections/{id}/orders/{order_pk}/"): ("An order with its status and fills",
+                                                             f"{B}/connections/12/orders/5/"),
+    ("post", "/api/v1/connections/{id}/orders/{order_pk}/cancel/"): (
+        "Cancel an open order", f"{B}/connections/12/orders/5/cancel/ -X POST -H \"Idempotency-Key: $(uuidgen)\""),
+    ("get", "/api/v1/payouts/batches/"): ("The broker's payout batches (broker admins)", f"{B}/payouts/batches/"),
+    ("post", "/api/v1/payouts/batches/"): (
+        "Create a payout batch (idempotent by each payout's reference)",
+        f"{B}/payouts/batches/ {J} -d '{{\"name\": \"March airdrop\", \"payouts\": [{{\"connection\": 12, "
+        f"\"asset\": \"USDT\", \"network\": \"trx\", \"amount\": \"25\", \"reference\": \"mar-0001\"}}]}}'"),
+    ("get", "/api/v1/payouts/batches/{id}/"): ("A payout batch and its payouts", f"{B}/payouts/batches/3/"),
+    ("post", "/api/v1/payouts/batches/{id}/resolve/"): ("Resolve the users' deposit addresses now",
+                                                         f"{B}/payouts/batches/3/resolve/ -X POST"),
+    ("get", "/api/v1/payouts/{id}/"): ("One payout and its status", f"{B}/payouts/41/"),
+    ("post", "/api/v1/payouts/{id}/sent/"): (
+        "Record that the broker's wallet sent it", f"{B}/payouts/41/sent/ {J} -d '{{\"txid\": \"0xabc…\"}}'"),
+    ("get", "/api/v1/payouts/export/"): ("The payouts as the accountant's CSV", f"{B}/payouts/export/ -o payouts.csv"),
+    ("get", "/api/v1/webhooks/"): ("The broker's webhook endpoints (broker admins)", f"{B}/webhooks/"),
+    ("post", "/api/v1/webhooks/"): (
+        "Add an endpoint (its secret is in this answer only)",
+        f"{B}/webhooks/ {J} -d '{{\"url\": \"https://backoffice.example/hooks\", "
+        f"\"event_types\": [\"withdrawal.status_changed\"]}}'"),
+    ("get", "/api/v1/webhooks/{id}/"): ("One endpoint", f"{B}/webhooks/2/"),
+    ("patch", "/api/v1/webhooks/{id}/"): ("Change or pause an endpoint",
+                                          f"{B}/webhooks/2/ -X PATCH {J} -d '{{\"enabled\": false}}'"),
+    ("delete", "/api/v1/webhooks/{id}/"): ("Delete an endpoint", f"{B}/webhooks/2/ -X DELETE"),
+    ("get", "/api/v1/webhooks/{id}/deliveries/"): ("The endpoint's delivery log", f"{B}/webhooks/2/deliveries/"),
+    ("post", "/api/v1/webhooks/{id}/deliveries/{delivery_pk}/replay/"): (
+        "Send one delivery again (same webhook-id)", f"{B}/webhooks/2/deliveries/90/replay/ -X POST"),
+    ("post", "/api/v1/webhooks/{id}/replay-failed/"): (
+        "Send again every failed delivery in a time range",
+        f"{B}/webhooks/2/replay-failed/ {J} -d '{{\"since\": \"2026-11-30T00:00:00Z\", "
+        f"\"until\": \"2026-12-01T00:00:00Z\"}}'"),
+    ("post", "/api/v1/webhooks/{id}/rotate-secret/"): ("Rotate the signing secret (the old one signs for a while)",
+                                                       f"{B}/webhooks/2/rotate-secret/ -X POST"),
+    ("post", "/api/v1/webhooks/{id}/test/"): ("Send a test event", f"{B}/webhooks/2/test/ -X POST"),
+    ("get", "/api/v1/webhooks/event-types/"): ("The event catalogue with each payload's schema",
+                                               f"{B}/webhooks/event-types/"),
 }
 
 
