@@ -15,6 +15,8 @@ from tests.connectors.test_deposit_addresses import connected
 from trading.models import TradeOrder
 
 pytestmark = pytest.mark.django_db(transaction=True)
+# KuCoin's default grant is General only: trading is ticked on purpose.
+TRADING = ["API_COMMON", "API_SPOT"]
 TICKET = {"base": "BTC", "quote": "USDT", "side": "buy", "type": "limit", "size": "0.0100000049", "price": "60000.09"}
 
 
@@ -27,7 +29,7 @@ def client(portal):  # noqa: F811
 
 
 def test_preview_place_once_read_and_cancel(client, browser_session, sandbox_accounts):  # noqa: F811
-    connection = connected(browser_session, sandbox_accounts, "kucoin")
+    connection = connected(browser_session, sandbox_accounts, "kucoin", TRADING)
     base = f"/api/v1/connections/{connection.pk}/orders/"
     preview = client.post(base + "preview/", TICKET, format="json")
     assert preview.status_code == 200, preview.json()
@@ -63,7 +65,7 @@ def test_preview_place_once_read_and_cancel(client, browser_session, sandbox_acc
 
 
 def test_bad_input_and_other_users_orders(client, portal, browser_session, sandbox_accounts):  # noqa: F811
-    connection = connected(browser_session, sandbox_accounts, "kucoin")
+    connection = connected(browser_session, sandbox_accounts, "kucoin", TRADING)
     base = f"/api/v1/connections/{connection.pk}/orders/"
     for bad in ({**TICKET, "size": "-1"}, {**TICKET, "side": "short"}, {k: v for k, v in TICKET.items() if k != "price"},
                 {**TICKET, "size": "abc"}):

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.browser
 
 # The permissions to tick beyond each exchange's defaults, and its name of the pair.
 EXCHANGES_TRADED = {
-    "kucoin": ((), "BTC-USDT"),
+    "kucoin": (("Spot trading",), "BTC-USDT"),
     "okx": (("Trade",), "BTC-USDT"),
     "kraken": (("Trade", "Open orders"), "XBTUSDT"),
 }
@@ -79,7 +79,7 @@ def test_an_order_without_the_brokers_attribution_is_refused_on_the_page(live_se
 
     account = next(item for item in demo["sandbox_accounts"]["kucoin"] if item["email"].startswith("trader@"))
     sign_in(page, live_server, demo)
-    connect_at_sandbox(page, "kucoin", account)
+    connect_at_sandbox(page, "kucoin", account, permissions=("Spot trading",))
     page.locator('[data-exchange="kucoin"]').get_by_role("link", name="Trade").click()
     page.fill("#size", "0.001")
     page.fill("#price", "60000")

@@ -17,6 +17,8 @@ from trading.models import TradeOrder
 from .test_deposit_addresses import connected
 
 pytestmark = pytest.mark.django_db(transaction=True)
+# KuCoin's default grant is General only: trading is ticked on purpose.
+TRADING = ["API_COMMON", "API_SPOT"]
 
 
 def connected_okx(browser_session, sandbox_accounts, permissions) -> ExchangeConnection:
@@ -33,7 +35,7 @@ def place(connection, **ticket) -> TradeOrder:
 
 
 def test_kucoin_limit_order_is_previewed_placed_with_partner_headers_and_cancelled(browser_session, sandbox_accounts):
-    connection = connected(browser_session, sandbox_accounts, "kucoin")
+    connection = connected(browser_session, sandbox_accounts, "kucoin", TRADING)
     instrument = selectors.instrument_get(connection=connection, base="btc", quote="usdt")
     assert (instrument.symbol, instrument.price_tick, instrument.size_step, instrument.min_size) == (
         "BTC-USDT", Decimal("0.1"), Decimal("0.00000001"), Decimal("0.00001"))
@@ -78,7 +80,7 @@ def test_kucoin_limit_order_is_previewed_placed_with_partner_headers_and_cancell
 
 
 def test_kucoin_market_sell_fills_with_its_fill_and_fee(browser_session, sandbox_accounts):
-    connection = connected(browser_session, sandbox_accounts, "kucoin")
+    connection = connected(browser_session, sandbox_accounts, "kucoin", TRADING)
     order = place(connection, base="ETH", quote="USDT", side="sell", type="market", size="0.5")
     assert order.status == TradeOrder.Status.FILLED
     assert (order.filled_size, order.filled_funds, order.fee, order.fee_currency) == (
@@ -88,7 +90,7 @@ def test_kucoin_market_sell_fills_with_its_fill_and_fee(browser_session, sandbox
 
 
 def test_kucoin_order_without_attribution_is_never_sent(browser_session, sandbox_accounts):
-    connection = connected(browser_session, sandbox_accounts, "kucoin")
+    connection = connected(browser_session, sandbox_accounts, "kucoin", TRADING)
     preview = selectors.order_preview(connection=connection, base="BTC", quote="USDT", side="buy", type="limit",
                                       size="0.001", price="60000")
     hooks, api = trading_hooks("kucoin"), selectors.connection_api(connection)
@@ -140,7 +142,7 @@ def test_kucoin_refuses_without_spot_permission_before_and_at_the_exchange(brows
 
 
 def test_kucoin_refusals_are_clear(browser_session, sandbox_accounts):
-    connection = connected(browser_session, sandbox_accounts, "kucoin")
+    connection = connected(browser_session, sandbox_accounts, "kucoin", TRADING)
     with pytest.raises(TradingRefused) as unknown:
         selectors.order_preview(connection=connection, base="NOPE", quote="USDT", side="buy", type="market", size="1")
     assert unknown.value.reason == "unknown_symbol" and "NOPE-USDT" in str(unknown.value)
@@ -261,7 +263,7 @@ def test_kucoin_lost_answers_lose_no_order(browser_session, sandbox_accounts, se
     from connectors.base.http import ExchangeUnavailable
     from sandbox.faults import fault_set
 
-    connection = connected(browser_session, sandbox_accounts, "kucoin")
+    connection = connected(browser_session, sandbox_accounts, "kucoin", TRADING)
     ticket = {"base": "BTC", "quote": "USDT", "side": "buy", "type": "limit", "size": "0.001", "price": "60000"}
     # 429: the exchange took nothing; the order is refused and says so.
     fault_set(exchange="kucoin", endpoint="hf-orders", kind="429", count=1)

@@ -19,6 +19,9 @@ from tests.connectors.test_trading import connected_okx, place
 from trading import selectors, services, tasks
 from trading.models import TradeOrder
 
+# KuCoin's default grant is General only: trading is ticked on purpose.
+TRADING = ["API_COMMON", "API_SPOT"]
+
 
 def test_volume_per_exchange_and_day_is_the_tenants_own_in_one_query(tenant, other_tenant, client_at, db):
     admin = make_member(tenant, "boss@alpha.example", Membership.Role.BROKER_ADMIN)
@@ -55,7 +58,7 @@ def test_volume_per_exchange_and_day_is_the_tenants_own_in_one_query(tenant, oth
 
 @pytest.mark.django_db(transaction=True)
 def test_the_check_flags_orders_without_the_attribution(browser_session, sandbox_accounts):  # noqa: F811
-    connection = connected(browser_session, sandbox_accounts, "kucoin")
+    connection = connected(browser_session, sandbox_accounts, "kucoin", TRADING)
     mine = place(connection, base="BTC", quote="USDT", side="buy", type="limit", size="0.001", price="60000")
     filled = place(connection, base="BTC", quote="USDT", side="buy", type="market", size="0.001")
     # The user places one at KuCoin itself, which no partner header attributes to the broker.
