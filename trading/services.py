@@ -164,24 +164,26 @@ def attribution_check(*, connection: ExchangeConnection) -> dict:
     hooks, api = trading_hooks(connection.exchange), connection_api(connection)
     since = timezone.now() - CHECK_WINDOW
     mine = TradeOrder.objects.filter(connection=connection, created_at__gte=since)
-    symbols = sorted(set(mine.values_list("symbol", flat=True)))
+    # The portal's own orders name each pair's base and quote: the exchange's symbol alone may not (XBTUSDT).
+    pairs = {symbol: (base, quote) for symbol, base, quote in mine.values_list("symbol", "base", "quote").distinct()}
     counts = {"checked": 0, "unattributed": 0, "found": 0}
-    for symbol in symbols:
+    for symbol in sorted(pairs):
         remote = [*call_with_fresh_token(connection=connection, call=lambda c: hooks.open_orders(api, c, symbol)),
                   *call_with_fresh_token(connection=connection, call=lambda c: hooks.order_history(api, c, symbol))]
         known = {row.exchange_order_id: row for row in TradeOrder.objects.filter(
             connection=connection, exchange_order_id__in=[item.order_id for item in remote])}
         for item in remote:
-            _judge(connection, hooks, api, item, known.get(item.order_id), counts)
+            _judge(connection, hooks, api, item, known.get(item.order_id), counts, pair=pairs[symbol])
     return counts
 
 
-def _judge(connection, hooks, api, item: Order, order: TradeOrder | None, counts: dict) -> None:
+def _judge(connection, hooks, api, item: Order, order: TradeOrder | None, counts: dict, *,
+           pair: tuple[str, str]) -> None:
     reported = hooks.attributed(api, item)
     now = timezone.now()
     with transaction.atomic():
         if order is None:
-            base, _, quote = item.symbol.partition("-")
+            base, quote = pair
             order = TradeOrder(tenant_id=connection.tenant_id, connection=connection, user_id=connection.user_id,
                                exchange=connection.exchange, source=TradeOrder.Source.EXCHANGE, symbol=item.symbol,
                                base=base, quote=quote, side=item.side, type=item.type,

@@ -15,7 +15,7 @@ from sandbox.models import SandboxUser
 from tests.conftest import make_member
 from tests.connectors.conftest import browser_session, portal, sandbox_accounts  # noqa: F401 (fixtures)
 from tests.connectors.test_deposit_addresses import connected
-from tests.connectors.test_trading import connected_okx, place
+from tests.connectors.test_trading import KRAKEN_TRADING, connected_kraken, connected_okx, place
 from trading import selectors, services, tasks
 from trading.models import TradeOrder
 
@@ -95,3 +95,17 @@ def test_okx_orders_are_judged_by_their_tag(browser_session, sandbox_accounts): 
     assert flagged.attributed is False and flagged.attribution == {"tag": "SomeLibrary",
                                                                    "reported": {"tag": "SomeLibrary"}}
 
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_order_found_at_kraken_takes_its_pair_from_the_portals_orders(browser_session,  # noqa: F811
+                                                                         sandbox_accounts):  # noqa: F811
+    """Kraken names the pair XBTUSDT, with no separator: the found order's base and quote are the portal's own."""
+    connection = connected_kraken(browser_session, sandbox_accounts, KRAKEN_TRADING)
+    place(connection, base="BTC", quote="USDT", side="buy", type="market", size="0.001")
+    user = SandboxUser.objects.get(exchange="kraken", email=sandbox_accounts["kraken"]["trader"]["email"])
+    outside = sandbox_trading.order_place(user=user, symbol="BTC-USDT", side="buy", type="market",
+                                          size=Decimal("0.001"), price=None, client_order_id="")
+    assert services.attribution_check(connection=connection)["found"] == 1
+    found = TradeOrder.objects.get(exchange_order_id=outside.order_id)
+    assert (found.symbol, found.base, found.quote, found.attributed) == ("XBTUSDT", "BTC", "USDT", False)
