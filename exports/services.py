@@ -123,8 +123,10 @@ def sync_history_kind(*, source: HistorySource, api, connection: ExchangeConnect
         except Exception as error:
             with transaction.atomic():
                 SyncState.objects.filter(pk=state.pk).update(last_error=str(error)[:500])
-                event_record(tenant=connection.tenant_id, type="history.sync_failed",
-                             payload=connection_data(connection, kind=kind, error=str(error)[:500]))
+                # Said once when the kind starts failing, not on every retry of the same outage.
+                if not state.last_error:
+                    event_record(tenant=connection.tenant_id, type="history.sync_failed",
+                                 payload=connection_data(connection, kind=kind, error=str(error)[:500]))
             raise
         with transaction.atomic():
             stored, updated = store_history(connection=connection, kind=kind, rows=rows)
@@ -138,11 +140,14 @@ def sync_history_kind(*, source: HistorySource, api, connection: ExchangeConnect
             state.resume_cursor = None if done else next_cursor
             state.rows_stored += stored
             if done:
+                # A broker hears of a pass that brought rows, the first one, or one that ends a failure; not of
+                # the hourly passes that found nothing new.
+                if added or state.last_synced_at is None or state.last_error:
+                    event_record(tenant=connection.tenant_id, type="history.synced",
+                                 payload=connection_data(connection, kind=kind, rows_added=added))
                 cover(state=state, source=source, kind=kind, cursor=cursor)
                 state.last_synced_at = timezone.now()
                 state.last_error = ""
-                event_record(tenant=connection.tenant_id, type="history.synced",
-                             payload=connection_data(connection, kind=kind, rows_added=added))
             state.save()
         if done:
             return added

@@ -348,3 +348,36 @@ def test_the_sync_task_may_outlast_the_default_task_limit(settings):
 
     assert tasks.sync_connection.soft_time_limit >= 1800 > settings.CELERY_TASK_SOFT_TIME_LIMIT
     assert tasks.sync_connection.time_limit > tasks.sync_connection.soft_time_limit
+
+
+def test_a_broker_hears_of_a_pass_that_brings_rows_and_of_a_failure_once(connect, portal, monkeypatch):
+    """history.synced for the first pass and for one with new rows, not for a pass that found nothing;
+    history.sync_failed when the kind starts failing, not again on a retry; synced again once it recovers."""
+    from webhooks.models import WebhookEndpoint, WebhookEvent
+
+    connection = connect("kucoin")
+    WebhookEndpoint.objects.create(tenant=connection.tenant, url="https://hooks.alpha.example/", secret="whsec_x",
+                                   event_types=["history.synced", "history.sync_failed"])
+
+    def events():
+        return [(event.type, event.payload.get("rows_added", event.payload.get("error", "")[:5]))
+                for event in WebhookEvent.objects.order_by("pk")]
+
+    services.sync_connection_history(connection=connection, kinds=["deposit"])
+    services.sync_connection_history(connection=connection, kinds=["deposit"])
+    assert events() == [("history.synced", 10)]
+    user = sandbox_rows("kucoin", "deposit").first().user
+    HistoryRecord.objects.create(user=user, kind="deposit", synthetic=False, txid="Dnew", currency="BTC",
+                                 time=timezone.now() - timedelta(seconds=1), amount="0.5", fee="0",
+                                 fee_currency="BTC", status="SUCCESS", details={})
+    services.sync_connection_history(connection=connection, kinds=["deposit"])
+    assert events()[1:] == [("history.synced", 1)]
+
+    faults = f"{portal['url']}/sandbox/control/faults"
+    requests.post(faults, json={"exchange": "kucoin", "endpoint": "deposits", "kind": "500"}).raise_for_status()
+    for _ in range(2):
+        with pytest.raises(ExchangeUnavailable):
+            services.sync_connection_history(connection=connection, kinds=["deposit"])
+    requests.delete(faults).raise_for_status()
+    services.sync_connection_history(connection=connection, kinds=["deposit"])
+    assert [kind for kind, _ in events()[2:]] == ["history.sync_failed", "history.synced"]
