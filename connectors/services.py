@@ -269,8 +269,8 @@ def connection_secrets_wipe(*, connection: ExchangeConnection, request, remote: 
         connection.last_error = ""
         # What the dashboard's card says happened at the exchange (a reconnect replaces the details).
         connection.details = {**connection.details, "disconnected": {
-            "api_key_deleted": remote["api_key_deleted"], "api_key_left": bool(remote.get("api_key_left")),
-            "tokens_revoked": remote["tokens_revoked"], "hint": hint}}
+            "api_key_deleted": bool(remote.get("api_key_deleted")), "api_key_left": bool(remote.get("api_key_left")),
+            "tokens_revoked": bool(remote.get("tokens_revoked")), "hint": hint}}
         connection.save()
         record_audit_event(tenant=connection.tenant, action="connection.disconnected", target=connection,
                            request=request, details={"exchange": connection.exchange, **remote})
