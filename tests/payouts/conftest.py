@@ -1,5 +1,7 @@
 """Payees connected through the real flows at the sandbox mounted in the live server, and the sandbox's chain."""
 
+import time
+
 import pytest
 import requests
 
@@ -46,4 +48,8 @@ def credit_deposit(base_url, exchange, address, amount, *, memo="", txid=""):
     response = requests.post(f"{base_url}/sandbox/control/deposits", json={
         "exchange": exchange, "address": address, "amount": str(amount), "memo": memo, "txid": txid}, timeout=10)
     assert response.status_code == 201, response.text
+    if exchange == "kraken":
+        # Kraken bounds its history in whole seconds (``end`` inclusive, connectors/kraken/history.py): a pass
+        # lists a deposit once it starts after the deposit's second; a pass within it leaves it to the next one.
+        time.sleep(1.01 - time.time() % 1)
     return response.json()
