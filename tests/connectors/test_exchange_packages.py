@@ -64,4 +64,4 @@ def test_the_credential_admin_shows_an_exchanges_own_settings_fields_on_its_cred
     # KuCoin's package declares its settings fields (connectors/kucoin/credential.py); nothing else names them.
     assert {"kucoin_partner", "kucoin_broker_name", "kucoin_key_creation"} <= set(ExchangeCredentialForm.base_fields)
     assert "KuCoin" in sections("kucoin") and "KuCoin" not in sections("okx")
-    assert sections("okx")[-1] == "Exchange-specific settings"
+    assert sections("okx")[-1] == "Exchange-specific settings (JSON)"

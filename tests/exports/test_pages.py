@@ -338,7 +338,7 @@ def test_the_default_range_reaches_back_to_the_oldest_synced_row_and_each_kind_s
     deposit = page.split('data-kind="deposit"')[1].split("</li>")[0]
     assert '<span class="rows">4 rows</span>' in deposit
     listed = client.get("/api/v1/history-sync/").json()
-    assert {item["kind"]: item["rows"] for item in listed[0]["coverage"]}["deposit"] == 4
+    assert {item["kind"]: item["rows"] for item in listed["results"][0]["coverage"]}["deposit"] == 4
 
 
 def test_the_pages_state_when_a_link_expires(staff_client, kucoin, settings):

@@ -16,8 +16,8 @@ from .test_pages import post_export, staff_client  # noqa: F401 (an accountant's
 pytestmark = pytest.mark.django_db
 
 # The tenant's host, the session, the user, their membership, the MFA check, a page of connections (with their
-# users), their sync states, the recent jobs.
-EXPORT_PAGE_QUERIES = 8
+# users), the oldest synced moment for the default range (one aggregate), their sync states, the recent jobs.
+EXPORT_PAGE_QUERIES = 9
 
 
 def add_connections(tenant, count, start=0):
@@ -85,15 +85,16 @@ def test_a_picked_user_or_connection_scopes_the_export_and_a_stranger_is_a_form_
     add_connections(tenant, 2)
     picked = ExchangeConnection.objects.get(user__email="user001@alpha.example")
     with django_capture_on_commit_callbacks():
-        assert post_export(client, scope="user", user="USER000@alpha.example").status_code == 302
+        assert post_export(client, scope="user", user="USER000@alpha.example", allow_empty="on").status_code == 302
         label = client.get("/exports/pick/connections", {"q": "user001"}).json()["results"][0]["value"]
-        assert post_export(client, scope="connection", connection=label).status_code == 302
+        assert post_export(client, scope="connection", connection=label, allow_empty="on").status_code == 302
     jobs = ExportJob.objects.order_by("pk")[:2]
     assert [job.scope_user.email if job.scope_user else job.scope_connection for job in jobs] == [
         "user000@alpha.example", picked]
     # What was typed into the other scope's picker is no error.
     with django_capture_on_commit_callbacks():
-        assert post_export(client, scope="tenant", user="half-typed", connection="#x").status_code == 302
+        assert post_export(client, scope="tenant", user="half-typed", connection="#x",
+                           allow_empty="on").status_code == 302
     assert ExportJob.objects.count() == 3
     make_member(other_tenant, "outsider@beta.example", Membership.Role.MEMBER)
     refused = post_export(client, scope="user", user="outsider@beta.example")
