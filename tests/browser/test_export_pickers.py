@@ -39,6 +39,10 @@ def test_the_accountant_picks_a_user_and_a_connection_from_suggestions(live_serv
     page.fill("#id_date_from", "2025-01-01")
     page.fill("#id_date_to", "2025-12-31")
     page.get_by_role("button", name="Request export").click()
+    # Nothing is synced for the new connection: the page warns before an empty file, and the picks are kept.
+    page.locator("#allow-empty input").check()
+    expect(page.locator("#id_connection")).to_have_value(suggestion)
+    page.get_by_role("button", name="Request export").click()
     expect(page).to_have_url(re.compile(r"/exports/\d+/$"))
     assert ExportJob.objects.get().scope_connection_id == connection.pk
 
