@@ -7,6 +7,7 @@ import pytest
 from django.utils import translation
 
 from broker_portal.models import AuditEvent, ExchangeCredential
+from connectors.exchanges import EXCHANGES
 from connectors.kraken.api import KrakenAPI, key_name
 from connectors.kraken.provider import authorize_language
 from connectors.models import ExchangeConnection
@@ -124,7 +125,8 @@ def test_a_connection_without_account_id_takes_it_on_reconnect(browser_session, 
     callback = browser_session.consent(browser_session.start_connect("kraken", WITHOUT_ACCOUNT_INFO),
                                        account["email"], account["password"], scopes=WITHOUT_ACCOUNT_INFO)
     assert browser_session.session.get(callback, allow_redirects=False).status_code == 302
-    assert browser_session.connect("kraken", account).status_code == 302
+    # The reconnect page ticks the current grant; the user adds Kraken's defaults, account info among them.
+    assert browser_session.connect("kraken", account, EXCHANGES["kraken"].default_permissions).status_code == 302
     connection = ExchangeConnection.objects.get()  # still one row, now with the account's identifier
     assert connection.exchange_account_id
     assert list(live_keys().values_list("api_key", flat=True)) == [connection.api_key]
