@@ -222,3 +222,21 @@ def attribution_check_all() -> dict:
         for key, value in counts.items():
             totals[key] += value
     return totals
+
+
+def orders_unknown_resolve_all() -> dict:
+    """Look up every recent order whose placing got no answer (status unknown) by its client order id, so each
+    ends open, filled or still unknown without anyone opening its page; one failing exchange stops no other."""
+    since = timezone.now() - CHECK_WINDOW
+    totals = {"found": 0, "still_unknown": 0, "failed": 0}
+    unknown = TradeOrder.objects.filter(status=TradeOrder.Status.UNKNOWN, created_at__gte=since,
+                                        connection__status=ExchangeConnection.Status.ACTIVE,
+                                        exchange__in=list(EXCHANGES)).select_related("connection__tenant")
+    for order in unknown:
+        try:
+            order_refresh(order=order)
+        except (ExchangeUnavailable, ExchangeAPIError, RefreshFailed):
+            totals["failed"] += 1
+            continue
+        totals["found" if order.exchange_order_id else "still_unknown"] += 1
+    return totals

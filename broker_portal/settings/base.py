@@ -336,6 +336,8 @@ CELERY_BEAT_SCHEDULE = {
     "payouts-confirm-open": {"task": "payouts.tasks.confirm_open_payouts", "schedule": 300.0},
     # Reads the recent orders back from each exchange and flags those without the broker's attribution.
     "trading-attribution-check": {"task": "trading.tasks.attribution_check_all", "schedule": 3600.0},
+    # Orders whose placing got no answer (timeout, 5xx) are looked up at the exchange by their client order id.
+    "trading-orders-unknown": {"task": "trading.tasks.orders_unknown_resolve_all", "schedule": 300.0},
 }
 
 # Probes and metrics (monitoring/). /readyz fails when beat's heartbeat (sent every minute, run by a worker) is

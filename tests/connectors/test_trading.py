@@ -279,7 +279,8 @@ def test_kucoin_lost_answers_lose_no_order(browser_session, sandbox_accounts, se
     unknown = TradeOrder.objects.get(status=TradeOrder.Status.UNKNOWN)
     assert unknown.attribution["verify"] == "true"
     assert services.order_refresh(order=unknown) == [] and unknown.status == TradeOrder.Status.UNKNOWN
-    # An answer too slow to wait for: the order was placed; the order's page finds it by its client order id.
+    # An answer too slow to wait for: the order was placed; the five-minute sweep (or the order's page) finds it
+    # by its client order id.
     settings.EXCHANGE_HTTP_TIMEOUT = (5, 1)
     fault_set(exchange="kucoin", endpoint="hf-orders", kind="slow", delay_seconds=2, count=1)
     with pytest.raises(ExchangeUnavailable):
@@ -289,7 +290,9 @@ def test_kucoin_lost_answers_lose_no_order(browser_session, sandbox_accounts, se
         if SpotOrder.objects.filter(client_order_id=lost.client_order_id).exists():
             break
         time.sleep(0.1)
-    services.order_refresh(order=lost)
+    from trading import tasks
+
+    assert tasks.orders_unknown_resolve_all() == {"found": 1, "still_unknown": 1, "failed": 0}
     lost.refresh_from_db()
     assert lost.status == TradeOrder.Status.OPEN and lost.exchange_order_id == SpotOrder.objects.get().order_id
     assert AuditEvent.objects.filter(action="trade.order_placed", details__found_by_client_order_id=True).count() == 1
