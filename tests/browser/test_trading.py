@@ -1,7 +1,7 @@
 """A user places and cancels a limit order on KuCoin, OKX and Kraken in Chromium, on a desktop and at a phone's
 390 px: connect, open Trade from the dashboard card, fill the ticket, read the preview (rounded to the exchange's
 steps, with the fee and the balances after), confirm, see the order open with no fills, cancel it. The page never
-scrolls sideways."""
+scrolls sideways, and the ticket, preview and order pages pass the axe check at both widths."""
 
 import pytest
 from playwright.sync_api import expect
@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from connectors.exchanges import EXCHANGES
 from trading.models import TradeOrder
 
-from .conftest import connect_at_sandbox, sign_in
+from .conftest import check_page, connect_at_sandbox, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -52,6 +52,8 @@ def test_a_user_places_and_cancels_a_limit_order(live_server, page, demo, exchan
     expect(page.locator("#preview-funds")).to_have_text("600 USDT")
     expect(page.locator("#preview-base-after")).to_contain_text("→")
     assert no_sideways_scroll(page)
+    if viewport["width"] > 390:  # the ticket's pages once, at both widths, with axe
+        check_page(page, f"trade preview {exchange_id}")
 
     page.get_by_role("button", name="Confirm order").click()
     expect(page.get_by_text("Your buy order for 0.01 BTC was placed.")).to_be_visible()
@@ -60,6 +62,8 @@ def test_a_user_places_and_cancels_a_limit_order(live_server, page, demo, exchan
     assert no_sideways_scroll(page)
     order = TradeOrder.objects.get(exchange=exchange_id)
     assert order.exchange_order_id and order.attribution
+    if viewport["width"] > 390:
+        check_page(page, f"trade order {exchange_id}")
 
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Cancel order").click()
@@ -70,6 +74,8 @@ def test_a_user_places_and_cancels_a_limit_order(live_server, page, demo, exchan
     expect(page.locator(".open-orders")).to_have_count(0)
     expect(page.locator(".history-orders .order-status")).to_have_text(["Cancelled"])
     assert no_sideways_scroll(page)
+    if viewport["width"] > 390:
+        check_page(page, f"trade ticket {exchange_id}")
 
 
 def test_an_order_without_the_brokers_attribution_is_refused_on_the_page(live_server, page, demo):
