@@ -149,3 +149,14 @@ def test_okx_reconnect_whose_new_key_fails_after_the_old_one_went_asks_to_connec
     # The tokens the failed flow got were revoked; only the first flow's family is still valid.
     live = SandboxToken.objects.filter(client__exchange="okx", revoked_at__isnull=True)
     assert {token.access_token for token in live} == {before.access_token}
+
+
+def test_no_permission_chosen_is_an_error_tied_to_the_permissions_group(browser_session):
+    url = f"{browser_session.base_url}/connect/kucoin/"
+    form = browser_session.session.get(url)
+    answer = browser_session.session.post(url, data={"csrfmiddlewaretoken": csrf_token(form.text)},
+                                          allow_redirects=False)
+    page = " ".join(answer.text.split())
+    assert answer.status_code == 200
+    assert '<fieldset class="permissions" aria-describedby="permissions-error">' in page
+    assert '<p class="message error" id="permissions-error">Choose at least one permission.</p>' in page
