@@ -17,6 +17,7 @@ from trading import selectors, services
 
 from .errors import DomainError
 from .idempotency import idempotent
+from .serializers import money
 from .views import own_connection
 
 FAILURES = (TradingRefused, ExchangeUnavailable, ExchangeAPIError, RefreshFailed)
@@ -48,10 +49,9 @@ class TicketInput(serializers.Serializer):
     quote = serializers.CharField(max_length=16, help_text="The asset it is priced in, e.g. USDT.")
     side = serializers.ChoiceField(choices=SIDES)
     type = serializers.ChoiceField(choices=TYPES)
-    size = serializers.DecimalField(max_digits=38, decimal_places=18, min_value=Decimal("1E-18"),
-                                    help_text="In the base asset; rounded down to the exchange's size step.")
-    price = serializers.DecimalField(max_digits=38, decimal_places=18, min_value=Decimal("1E-18"), required=False,
-                                     allow_null=True, help_text="Limit orders: rounded to the tick, never past it.")
+    size = money(min_value=Decimal("1E-18"), help_text="In the base asset; rounded down to the exchange's size step.")
+    price = money(min_value=Decimal("1E-18"), required=False, allow_null=True,
+                  help_text="Limit orders: rounded to the tick, never past it.")
 
     def validate(self, data):
         if data["type"] == "limit" and data.get("price") is None:
@@ -68,21 +68,17 @@ class InstrumentSerializer(serializers.Serializer):
     symbol = serializers.CharField()
     base = serializers.CharField()
     quote = serializers.CharField()
-    price_tick = serializers.DecimalField(max_digits=38, decimal_places=18)
-    size_step = serializers.DecimalField(max_digits=38, decimal_places=18)
-    min_size = serializers.DecimalField(max_digits=38, decimal_places=18)
-
-
-def money():
-    return serializers.DecimalField(max_digits=38, decimal_places=18)
+    price_tick = money()
+    size_step = money()
+    min_size = money()
 
 
 class PreviewSerializer(serializers.Serializer):
     instrument = InstrumentSerializer()
     side = serializers.CharField(source="ticket.side")
     type = serializers.CharField(source="ticket.type")
-    size = serializers.DecimalField(max_digits=38, decimal_places=18, source="ticket.size")
-    limit_price = serializers.DecimalField(max_digits=38, decimal_places=18, source="ticket.price", allow_null=True)
+    size = money(source="ticket.size")
+    limit_price = money(source="ticket.price", allow_null=True)
     client_order_id = serializers.CharField(source="ticket.client_order_id")
     price, funds, fee_rate, fee = money(), money(), money(), money()
     base_before, base_after, quote_before, quote_after = money(), money(), money(), money()
@@ -105,7 +101,7 @@ class OrderSerializer(serializers.Serializer):
     side = serializers.CharField()
     type = serializers.CharField()
     size = money()
-    price = serializers.DecimalField(max_digits=38, decimal_places=18, allow_null=True)
+    price = money(allow_null=True)
     status = serializers.CharField()
     filled_size, filled_funds, fee = money(), money(), money()
     fee_currency = serializers.CharField()
