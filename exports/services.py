@@ -19,6 +19,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from broker_portal.audit import record_audit_event
+from broker_portal.enqueue import enqueue_on_commit
 from broker_portal.event_metrics import EventHistogram
 from broker_portal.models import ExchangeCredential, Membership
 from connectors.base.history import HistorySource, first_cursor, from_ms
@@ -288,9 +289,7 @@ def export_request(*, tenant, user, membership: Membership | None, scope: str, k
         "connection": scope_connection.pk if scope == ExportJob.Scope.CONNECTION else None,
         "kinds": kinds, "format": export_format, "from": date_from.isoformat(), "to": date_to.isoformat(),
     })
-    from .tasks import run_export
-
-    transaction.on_commit(lambda: run_export.delay(job.pk))
+    enqueue_on_commit("exports.tasks.run_export", job.pk)
     return job
 
 

@@ -19,6 +19,18 @@ def fresh_cache():
 
 
 @pytest.fixture
+def tasks_run_inline():
+    """Tasks enqueued during the test run where they are enqueued, as a worker would run them (Celery's eager mode);
+    the workers themselves are exercised by the tests that start real ones."""
+    from broker_portal.celery import app
+
+    saved = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager = app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = saved
+
+
+@pytest.fixture
 def tenant(db):
     return services.tenant_create(name="Alpha Broker", slug="alpha", hosts=["alpha.localhost"])
 

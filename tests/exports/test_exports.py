@@ -27,9 +27,8 @@ NAMES = {"kucoin": "KuCoin", "kraken": "Kraken"}
 
 
 @pytest.fixture
-def run_inline(monkeypatch):
+def run_inline(tasks_run_inline):
     """The export task runs where it is enqueued (the worker itself is exercised by the browser test)."""
-    monkeypatch.setattr(tasks.run_export, "delay", lambda job_id: tasks.run_export(job_id))
 
 
 @pytest.fixture
