@@ -1,13 +1,10 @@
 """Writes of the portal core. Each records its audit event in the same transaction."""
 
-from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from . import crypto
 from .audit import record_audit_event
-from .models import ExchangeCredential, Membership, Tenant, TenantHost
-
-User = get_user_model()
+from .models import ExchangeCredential, Membership, Tenant, TenantHost, User
 
 
 @transaction.atomic

@@ -1,5 +1,7 @@
 """Which tenant a request is for, and access to rows only through that tenant."""
 
+from typing import TypeVar
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
@@ -9,6 +11,8 @@ from django.shortcuts import redirect
 from django.urls import reverse
 
 from .models import Membership, Tenant, TenantHost
+
+RowT = TypeVar("RowT", bound=Model)
 
 # Paths that belong to no tenant: static files and, where mounted, the exchange sandbox.
 UNTENANTED_PREFIXES = ("/static/",)
@@ -119,11 +123,11 @@ def is_broker_admin(request: HttpRequest) -> bool:
     return has_role(request, Membership.Role.BROKER_ADMIN)
 
 
-def for_tenant(queryset: QuerySet, tenant: Tenant) -> QuerySet:
+def for_tenant(queryset: QuerySet[RowT], tenant: Tenant) -> QuerySet[RowT]:
     return queryset.filter(tenant=tenant)
 
 
-def get_for_tenant(queryset: QuerySet, tenant: Tenant, **lookup) -> Model:
+def get_for_tenant(queryset: QuerySet[RowT], tenant: Tenant, **lookup) -> RowT:
     """One row of this tenant; a missing row and another tenant's row are the same "not found"."""
     try:
         return for_tenant(queryset, tenant).get(**lookup)

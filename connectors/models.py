@@ -70,6 +70,8 @@ class ExchangeConnection(models.Model):
     refresh_claimed_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Not stored: what a disconnect did at the exchange, for the page that asked (set by connection_disconnect).
+    remote_cleanup: dict
 
     class Meta:
         ordering = ["exchange", "created_at"]

@@ -136,7 +136,7 @@ def dashboard_totals(cards: list[dict]) -> dict:
                 unpriced.add(row["currency"])
             else:
                 per_asset[row["currency"]] = per_asset.get(row["currency"], Decimal(0)) + row["value_usdt"]
-    assets = [{"label": code, "value": value} for code, value in sorted(per_asset.items())]
+    assets: list[dict] = [{"label": code, "value": value} for code, value in sorted(per_asset.items())]
     for rows in (per_exchange, assets):
         largest = max((row["value"] for row in rows), default=Decimal(0))
         for row in rows:

@@ -105,7 +105,7 @@ def connection_authorize(*, provider: ExchangeProvider, request, code: str, stat
         raise ConnectError(str(error))
     except CONNECT_FAILURES as error:
         revoke_unused_tokens(provider, request, token, flow_data)
-        if old_key_deleted:
+        if old_key_deleted and replaced is not None:
             connection_lost_api_key(connection=replaced, request=request)
         if isinstance(error, ApiKeyRefused):
             api_key_refusal_record(provider=provider, request=request, error=error)
@@ -232,7 +232,7 @@ def connection_disconnect(*, provider: ExchangeProvider, connection: ExchangeCon
     family the refresh continued. Where the credential is the API key (OKX), the access token has no refresh and
     deletes the key only while it lasts: after that the key stays at the exchange, the audit says so and
     ``connection.remote_cleanup`` carries the exchange's hint on removing it there."""
-    remote = {"api_key_deleted": False, "tokens_revoked": False}
+    remote: dict[str, bool | str] = {"api_key_deleted": False, "tokens_revoked": False}
     hint = ""
     api = None
     if connection.unreadable_secrets:

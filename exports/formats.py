@@ -231,7 +231,8 @@ class Format:
         return self.sql() if callable(self.sql) else self.sql
 
 
-FORMATS = {
+# By the stored value: ExportFormat members are those strings, and a job carries the string.
+FORMATS: dict[str, Format] = {
     ExportFormat.KOINLY: Format("koinly", "csv", "text/csv", [
         "Date", "Sent Amount", "Sent Currency", "Received Amount", "Received Currency", "Fee Amount", "Fee Currency",
         "Net Worth Amount", "Net Worth Currency", "Label", "Description", "TxHash"], koinly_row, koinly_sql,

@@ -32,7 +32,7 @@ def history_for_export(*, job: ExportJob) -> QuerySet:
     entries = HistoryEntry.objects.filter(tenant_id=job.tenant_id, kind__in=job.kinds, occurred_at__gte=start,
                                           occurred_at__lt=end)
     if job.scope == ExportJob.Scope.USER:
-        entries = entries.filter(user_id=job.scope_user_id)
+        entries = entries.filter(user_id=job.scope_user_id)  # type: ignore[misc]  # set in this scope (a constraint)
     elif job.scope == ExportJob.Scope.CONNECTION:
         entries = entries.filter(connection_id=job.scope_connection_id)
     if FORMATS[job.format].completed_movements_only:

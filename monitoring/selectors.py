@@ -1,7 +1,9 @@
 """Reads behind /metrics: one aggregate query per table, whatever the number of rows, and the broker's queues."""
 
 import logging
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
 from django.db.models.fields.json import KT
@@ -22,7 +24,7 @@ LAPSE_WARNING_ACTION = "connection.refresh_lapsing"
 EXPORT_DURATION_BUCKETS = (1, 5, 30, 60, 300, 900, 1800, 3600, 10800)
 
 
-def connection_counts() -> list[dict]:
+def connection_counts() -> list[Mapping[str, Any]]:
     """Connections by exchange and status, with how many of them their user was warned about (a refresh token about
     to lapse, not renewed since)."""
     # order_by(): the model's ordering would join the GROUP BY.
@@ -30,17 +32,17 @@ def connection_counts() -> list[dict]:
         connections=Count("id"), lapse_warned=Count("id", filter=Q(refresh_lapse_warned_at__isnull=False))))
 
 
-def lapse_warning_counts() -> list[dict]:
+def lapse_warning_counts() -> list[Mapping[str, Any]]:
     """Token-lapse warnings ever given, by exchange (audit rows stay, so the count only grows)."""
     return list(AuditEvent.objects.filter(action=LAPSE_WARNING_ACTION).order_by()
                 .values(exchange=KT("details__exchange")).annotate(warnings=Count("id")))
 
 
-def withdrawal_counts() -> list[dict]:
+def withdrawal_counts() -> list[Mapping[str, Any]]:
     return list(Withdrawal.objects.order_by().values("exchange", "state").annotate(withdrawals=Count("id")))
 
 
-def export_job_counts() -> list[dict]:
+def export_job_counts() -> list[Mapping[str, Any]]:
     """Export jobs by format and status, with the durations (started to finished) of the finished ones: their
     number at or below each of EXPORT_DURATION_BUCKETS (``le_<bound>``), in all (``timed``) and summed."""
     duration = ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField())
@@ -51,7 +53,7 @@ def export_job_counts() -> list[dict]:
         **buckets))
 
 
-def sync_state_counts() -> list[dict]:
+def sync_state_counts() -> list[Mapping[str, Any]]:
     """History sync states by exchange and kind, and how many of them the last pass left failed."""
     return list(SyncState.objects.order_by().values("kind", exchange=F("connection__exchange")).annotate(
         states=Count("id"), failing=Count("id", filter=~Q(last_error=""))))

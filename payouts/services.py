@@ -78,7 +78,8 @@ def clean_item(raw: PayoutItem, index: int) -> PayoutItem:
         errors["network"] = "Name the network by the exchange's id for it (see deposit-networks)."
     try:
         amount = Decimal(str(raw.amount))
-        if not amount.is_finite() or amount <= 0 or amount.as_tuple().exponent < -18 or amount >= Decimal(10) ** 20:
+        exponent = amount.as_tuple().exponent  # a letter, not an int, for NaN and infinity
+        if not isinstance(exponent, int) or amount <= 0 or exponent < -18 or amount >= Decimal(10) ** 20:
             raise InvalidOperation
     except (InvalidOperation, ValueError, TypeError):
         errors["amount"], amount = "An amount above zero with at most 18 decimal places.", Decimal(0)
@@ -257,6 +258,8 @@ def txid_matches(sent: str, reported: str) -> bool:
 def matching_deposit(payout: Payout) -> HistoryEntry | None:
     """The oldest completed deposit of the payout's amount and asset to the user's connection since its address
     was resolved, not yet confirming another payout; to its address, and with its transaction id where known."""
+    if payout.resolved_at is None:  # no address yet, so nothing can have arrived at it
+        return None
     source = history_source(payout.connection.exchange)
     completed = sorted(source.completed_statuses.get(HistoryKind.DEPOSIT, ())) if source else []
     candidates = HistoryEntry.objects.filter(

@@ -3,7 +3,7 @@
 import base64
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from django.contrib.auth.hashers import check_password
 
 from .exchanges import PROFILES
@@ -60,6 +60,8 @@ def client_register(
 def encrypt_for(rsa_public_key_pem: str, secret: str) -> str:
     """Kraken issues the client secret RSA-encrypted (PKCS#1 v1.5, what `openssl rsautl` expects), base64."""
     public_key = serialization.load_pem_public_key(rsa_public_key_pem.encode())
+    if not isinstance(public_key, rsa.RSAPublicKey):
+        raise ValueError("The client secret is encrypted for an RSA public key; this is another kind of key.")
     return base64.b64encode(public_key.encrypt(secret.encode(), padding.PKCS1v15())).decode()
 
 

@@ -126,7 +126,7 @@ def order_preview(*, connection: ExchangeConnection, base: str, quote: str, side
                                    price=price, client_order_id=client_order_id or hooks.new_client_order_id(api))
     instrument = ticket.instrument
     last = hooks.last_price(api, instrument)
-    estimate = ticket.price if ticket.type == LIMIT else last
+    estimate = ticket.price if ticket.type == LIMIT and ticket.price is not None else last
     # A limit order that would not fill at once rests on the book as the maker; anything else takes.
     resting = ticket.type == LIMIT and (ticket.price < last if side == BUY else ticket.price > last)
     rates = call_with_fresh_token(connection=connection, call=lambda c: hooks.fee_rate(api, c, instrument))

@@ -136,7 +136,7 @@ def endpoint_create(*, tenant: Tenant, url: str, event_types=(), description: st
 def endpoint_update(*, endpoint: WebhookEndpoint, request=None, url: str | None = None, event_types=None,
                     description: str | None = None, enabled: bool | None = None) -> WebhookEndpoint:
     endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
-    changed = {}
+    changed: dict[str, object] = {}
     if url is not None and url != endpoint.url:
         problem = url_problem(url)
         if problem:

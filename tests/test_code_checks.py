@@ -1,0 +1,29 @@
+"""The type check covers every app's services and selectors."""
+
+import tomllib
+from pathlib import Path
+
+from django.conf import settings
+
+PROJECT = Path(settings.BASE_DIR)
+TYPED_ROLES = ("services", "selectors")
+
+
+def role_modules() -> set[str]:
+    """Every top-level package's services and selectors, each a module (``services.py``) or a package of them."""
+    found = set()
+    for package in PROJECT.iterdir():
+        if not (package / "__init__.py").exists():
+            continue
+        for role in TYPED_ROLES:
+            if (package / f"{role}.py").exists() or (package / role / "__init__.py").exists():
+                found.add(f"{package.name}.{role}")
+    return found
+
+
+def test_mypy_checks_every_apps_services_and_selectors():
+    checked = set(tomllib.loads((PROJECT / "pyproject.toml").read_text())["tool"]["mypy"]["packages"])
+    assert role_modules() - checked == set(), "add these to [tool.mypy] packages in pyproject.toml"
+    # mypy stops at a name that is no module: the list follows a move or a removal.
+    assert checked - role_modules() == set()
+
