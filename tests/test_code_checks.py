@@ -1,4 +1,5 @@
-"""The type check covers every app's services and selectors."""
+"""bin/test runs the code checks configured in pyproject.toml, and the type check covers every app's services and
+selectors (CONTRIBUTING.md, "Checks and tests")."""
 
 import tomllib
 from pathlib import Path
@@ -27,3 +28,11 @@ def test_mypy_checks_every_apps_services_and_selectors():
     # mypy stops at a name that is no module: the list follows a move or a removal.
     assert checked - role_modules() == set()
 
+
+def test_bin_test_runs_each_check_before_pytest_and_fails_on_it():
+    lines = (PROJECT / "bin" / "test").read_text().splitlines()
+    pytest_at = next(number for number, line in enumerate(lines) if "-m pytest" in line)
+    for check in ("makemigrations --check", "ruff check ", "ruff format --check ", "mypy "):
+        at = [number for number, line in enumerate(lines) if check in line and not line.lstrip().startswith("#")]
+        assert at and at[0] < pytest_at, f"bin/test runs `{check.strip()}` before pytest"
+        assert "|| { echo " in lines[at[0]] and "exit 1; }" in lines[at[0]], f"a finding of `{check.strip()}` fails"
