@@ -6,7 +6,7 @@ from django.core.checks import Error, Warning, register
 
 @register()
 def encryption_keys_configured(app_configs, **kwargs):
-    if not getattr(settings, "FERNET_KEYS", None):
+    if not settings.FERNET_KEYS:
         return [Error("FERNET_KEYS is empty: secrets cannot be encrypted at rest.",
                       hint="Set FERNET_KEYS to one or more comma-separated keys; the first encrypts.",
                       id="broker_portal.E001")]
@@ -18,7 +18,7 @@ def encryption_keys_configured(app_configs, **kwargs):
 
 @register(deploy=True)
 def sandbox_off_in_production(app_configs, **kwargs):
-    if getattr(settings, "EXCHANGE_SANDBOX", False):
+    if settings.EXCHANGE_SANDBOX:
         return [Warning("EXCHANGE_SANDBOX is on: the exchange simulator is mounted.",
                         hint="Unset EXCHANGE_SANDBOX in production.", id="broker_portal.W002")]
     return []
