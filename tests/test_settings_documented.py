@@ -130,7 +130,8 @@ def test_every_setting_the_apps_read_is_declared_in_base_and_set_under_test():
     read = reads_of(app_sources())
     assert {"FERNET_KEYS", "PORTAL_RATE_LIMITS", "EXCHANGE_HTTP_TIMEOUT", "BALANCES_FRESH_SECONDS"} <= set(read)
     base = declared(PROJECT / "broker_portal" / "settings" / "base.py")
-    undeclared = {name: where for name, where in read.items() if name not in base and not hasattr(global_settings, name)}
+    undeclared = {name: where for name, where in read.items()
+                  if name not in base and not hasattr(global_settings, name)}
     assert not undeclared, f"declare these in broker_portal/settings/base.py: {undeclared}"
     unset = {name: where for name, where in read.items() if not hasattr(settings, name)}
     assert not unset, f"the test settings lack: {unset}"
