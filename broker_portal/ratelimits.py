@@ -13,14 +13,10 @@ from django.conf import settings
 from django.core.cache import cache
 from django.shortcuts import render
 
-DEFAULT_LIMITS = {
-    # action: {scope: "count/seconds"}
-    "exchange_connect": {"user": "20/60", "tenant": "600/60"},
-    "exchange_callback": {"user": "20/60", "tenant": "600/60"},
-    "withdrawal_submit": {"user": "10/60", "tenant": "300/60"},
-    "withdrawal_factors": {"user": "10/60", "tenant": "300/60"},
-    "export_request": {"user": "10/60", "tenant": "100/60"},
-}
+# The actions limited, each with {scope: "count/seconds"} in the setting PORTAL_RATE_LIMITS (settings/base.py);
+# a system check (broker_portal.E002) holds the setting to them at start.
+ACTIONS = ("exchange_connect", "exchange_callback", "withdrawal_submit", "withdrawal_factors", "export_request")
+SCOPES = ("user", "tenant")
 
 
 @dataclass(frozen=True)
@@ -30,7 +26,7 @@ class RateLimited(Exception):
 
 
 def limits_for(action: str) -> dict[str, tuple[int, int]]:
-    configured = getattr(settings, "PORTAL_RATE_LIMITS", {}).get(action) or DEFAULT_LIMITS[action]
+    configured = settings.PORTAL_RATE_LIMITS[action]
     return {scope: tuple(int(part) for part in spec.split("/")) for scope, spec in configured.items()}
 
 

@@ -36,10 +36,6 @@ REFERENCE_CURRENCY = "USDT"
 UNREADABLE_SECRETS = "The keys stored for this connection cannot be read, so it cannot be used; connect it again."
 
 
-def setting(name: str, default: float) -> float:
-    return float(getattr(settings, name, default))
-
-
 def snapshot_key(connection_id: int) -> str:
     return f"portal:balances:{connection_id}"
 
@@ -52,7 +48,7 @@ def fill_claim(connection_id: int) -> str | None:
     """Take the connection's fill lock: a token to release it with, or None where a fill is already running.
     The lock outlives an exchange call's timeout, so a fill that died leaves it to expire, never to stick."""
     token = secrets.token_hex(8)
-    return token if cache.add(fill_lock_key(connection_id), token, setting("BALANCES_FILL_LOCK_SECONDS", 60)) else None
+    return token if cache.add(fill_lock_key(connection_id), token, settings.BALANCES_FILL_LOCK_SECONDS) else None
 
 
 def fill_release(connection_id: int, token: str) -> None:
@@ -70,10 +66,10 @@ def fill_due(snapshot: dict | None, now: datetime, fresh_seconds: float | None =
     if snapshot is None:
         return True
     failed = snapshot_age(snapshot, "failed_at", now)
-    if failed is not None and failed < setting("BALANCES_FAILURE_SECONDS", 30):
+    if failed is not None and failed < settings.BALANCES_FAILURE_SECONDS:
         return False
     fetched = snapshot_age(snapshot, "fetched_at", now)
-    fresh = setting("BALANCES_FRESH_SECONDS", 60) if fresh_seconds is None else fresh_seconds
+    fresh = settings.BALANCES_FRESH_SECONDS if fresh_seconds is None else fresh_seconds
     return fetched is None or fetched >= fresh
 
 
@@ -120,7 +116,7 @@ def connection_balances_fill(*, connection_id: int, claimed: str | None = None) 
         except (ExchangeUnavailable, ExchangeAPIError, RefreshFailed) as error:
             snapshot = {**previous, "error": f"Balances are unavailable right now ({error}).",
                         "failed_at": now.isoformat()}
-        cache.set(snapshot_key(connection_id), snapshot, setting("BALANCES_KEEP_SECONDS", 3600))
+        cache.set(snapshot_key(connection_id), snapshot, settings.BALANCES_KEEP_SECONDS)
         return snapshot
     finally:
         fill_release(connection_id, token)
@@ -135,7 +131,7 @@ def fill_pool() -> ThreadPoolExecutor:
     global _pool
     with _pool_lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=int(setting("BALANCES_FILL_THREADS", 4)),
+            _pool = ThreadPoolExecutor(max_workers=int(settings.BALANCES_FILL_THREADS),
                                        thread_name_prefix="balances-fill")
         return _pool
 
@@ -162,7 +158,7 @@ def balances_for_page(connection_ids: list[int]) -> dict[int, dict]:
                for connection_id in sorted(due) if (token := fill_claim(connection_id))}
     filled = set()
     if started:
-        wait(started.values(), timeout=setting("BALANCES_PAGE_WAIT_SECONDS", 0.05))
+        wait(started.values(), timeout=settings.BALANCES_PAGE_WAIT_SECONDS)
         for connection_id, future in started.items():
             if future.done() and future.result() is not None:
                 snapshots[connection_id] = {**future.result(), "filled_now": True}
@@ -186,10 +182,10 @@ def connections_balances_warm(*, now: datetime | None = None) -> int:
     from .tasks import fill_connection_balances
 
     now = now or timezone.now()
-    since = now - timedelta(seconds=setting("BALANCES_WARM_SECONDS", 3600))
+    since = now - timedelta(seconds=settings.BALANCES_WARM_SECONDS)
     connection_ids = list(ExchangeConnection.objects.filter(
         status=ExchangeConnection.Status.ACTIVE, user__last_login__gte=since).values_list("pk", flat=True))
-    ahead = max(setting("BALANCES_FRESH_SECONDS", 60) - 60, 0)
+    ahead = max(settings.BALANCES_FRESH_SECONDS - 60, 0)
     due = []
     for start in range(0, len(connection_ids), 500):
         chunk = connection_ids[start:start + 500]

@@ -19,8 +19,6 @@ from .selectors import exchange_api
 
 logger = logging.getLogger(__name__)
 
-# The sweep's checks are spread over this many seconds (beat runs it once an hour: see CELERY_BEAT_SCHEDULE).
-API_KEY_CHECK_SPREAD_SECONDS = 3000
 
 
 class CheckOutcome:
@@ -34,7 +32,7 @@ def connections_check_api_keys() -> int:
     """Enqueue one key check per active connection of the exchanges whose credential is the API key."""
     from .tasks import check_api_key
 
-    spread = float(getattr(settings, "API_KEY_CHECK_SPREAD_SECONDS", API_KEY_CHECK_SPREAD_SECONDS))
+    spread = float(settings.API_KEY_CHECK_SPREAD_SECONDS)
     ids = ExchangeConnection.objects.filter(
         status=ExchangeConnection.Status.ACTIVE, exchange__in=api_key_credential_exchanges(),
     ).order_by("id").values_list("id", flat=True)

@@ -61,7 +61,7 @@ from broker_portal.models import ExchangeCredential
 from broker_portal.prepared_sql import PreparedClaim, PreparedLookup, update_fields
 
 from .base.api import AccessTokenExpired, ApiKeyInvalid
-from .base.http import DEFAULT_TIMEOUT, ExchangeUnavailable, HostNotAllowed
+from .base.http import ExchangeUnavailable, HostNotAllowed
 from .base.oauth import post_token_request
 from .exchanges import exchange_packages
 from .models import ExchangeConnection
@@ -72,25 +72,12 @@ Status = ExchangeConnection.Status
 T = TypeVar("T")
 
 
-def setting_seconds(name: str, default: float) -> timedelta:
-    return timedelta(seconds=float(getattr(settings, name, default)))
-
-
 def refresh_window() -> timedelta:
     """How long before its access token expires a connection is refreshed."""
-    return setting_seconds("TOKEN_REFRESH_WINDOW_SECONDS", 600)
+    return timedelta(seconds=settings.TOKEN_REFRESH_WINDOW_SECONDS)
 
 
-# Backoff after a transient failure: base * 2^(failures-1), capped, with jitter, never sooner than the
-# exchange's Retry-After, and never later than half the refresh token's remaining life.
-BACKOFF_BASE_SECONDS = 30
-BACKOFF_MAX_SECONDS = 30 * 60
-# The user is told this long before the refresh token runs out that renewals keep failing.
-LAPSE_WARNING_SECONDS = 12 * 3600
-# A connection the sweep enqueued is not enqueued again for this long (the task may sit in the queue).
-SWEEP_CLAIM_SECONDS = 5 * 60
-# The task retries itself at next_refresh_attempt_at; the sweep steps in only if that retry got lost.
-SWEEP_GRACE_SECONDS = 60
+# Backoff, lapse warning, the sweep's claim and grace: settings (TOKEN_REFRESH_*_SECONDS, settings/base.py).
 SWEEP_BATCH_SIZE = 500
 
 
@@ -195,8 +182,8 @@ def cached_provider(*, tenant_id: int, exchange: str, version, server_slug: str 
 
 def refresh_retry_delay(*, failures: int, retry_after: float | None, refresh_left: timedelta | None) -> timedelta:
     """Exponential backoff with jitter, honouring Retry-After, bounded by the refresh token's expiry."""
-    base = float(getattr(settings, "TOKEN_REFRESH_BACKOFF_BASE_SECONDS", BACKOFF_BASE_SECONDS))
-    ceiling = min(float(getattr(settings, "TOKEN_REFRESH_BACKOFF_MAX_SECONDS", BACKOFF_MAX_SECONDS)),
+    base = float(settings.TOKEN_REFRESH_BACKOFF_BASE_SECONDS)
+    ceiling = min(float(settings.TOKEN_REFRESH_BACKOFF_MAX_SECONDS),
                   base * 2 ** max(failures - 1, 0))
     delay = max(random.uniform(ceiling / 2, ceiling), retry_after or 0)
     if refresh_left is not None:
@@ -428,8 +415,7 @@ def _schedule_retry(connection: ExchangeConnection, exchange_name: str, error: E
                            details={"exchange": connection.exchange, "error": str(error)})
     logger.info("refresh of connection %s failed (%s); attempt %s, next at %s", connection.pk, error,
                 connection.refresh_failures, retry_at.isoformat())
-    if refresh_left is not None and refresh_left <= setting_seconds("TOKEN_REFRESH_LAPSE_WARNING_SECONDS",
-                                                                    LAPSE_WARNING_SECONDS):
+    if refresh_left is not None and refresh_left <= timedelta(seconds=settings.TOKEN_REFRESH_LAPSE_WARNING_SECONDS):
         _warn_lapse(connection, now)
     return RefreshResult(Outcome.RETRY, retry_at=retry_at)
 
@@ -560,15 +546,14 @@ def mark_refresh_taken(connection: ExchangeConnection, now: datetime) -> None:
     Left to expire: a later claim or a committed refresh no longer matches it."""
     claim = connection.next_refresh_attempt_at
     # Past the claim and its grace the sweep takes the connection again anyway: the mark is no longer needed.
-    kept = setting_seconds("TOKEN_REFRESH_SWEEP_CLAIM_SECONDS", SWEEP_CLAIM_SECONDS) + setting_seconds(
-        "TOKEN_REFRESH_SWEEP_GRACE_SECONDS", SWEEP_GRACE_SECONDS)
+    kept = timedelta(seconds=settings.TOKEN_REFRESH_SWEEP_CLAIM_SECONDS + settings.TOKEN_REFRESH_SWEEP_GRACE_SECONDS)
     cache.set(refresh_taken_key(connection.pk), {"claim": claim.isoformat() if claim else None, "at": now.timestamp()},
               timeout=int(kept.total_seconds()))
 
 
 def token_call_seconds() -> float:
     """The longest a token call can take before the portal gives up on it (connect plus read timeout)."""
-    timeout = getattr(settings, "EXCHANGE_HTTP_TIMEOUT", DEFAULT_TIMEOUT)
+    timeout = settings.EXCHANGE_HTTP_TIMEOUT
     return float(sum(timeout)) if isinstance(timeout, (list, tuple)) else float(timeout)
 
 
@@ -579,7 +564,7 @@ def abandoned_refreshes(*, now: datetime, claimed, batch_size: int) -> list[tupl
     Re-sending a refresh token while the dead worker's call may still reach the exchange would present it twice,
     which a rotating exchange treats as reuse (the whole family revoked, the pair we then store with it)."""
     in_flight = token_call_seconds()
-    claim = setting_seconds("TOKEN_REFRESH_SWEEP_CLAIM_SECONDS", SWEEP_CLAIM_SECONDS)
+    claim = timedelta(seconds=settings.TOKEN_REFRESH_SWEEP_CLAIM_SECONDS)
     # A sweep's claim is its time plus the claim's length: only claims older than a token call can be abandoned.
     candidates = list(claimed.filter(next_refresh_attempt_at__lte=now + claim - timedelta(seconds=in_flight))
                       .order_by("next_refresh_attempt_at", "id").values_list("id", "next_refresh_attempt_at")
@@ -620,7 +605,7 @@ def sweep_claim_reads(*, now: datetime, grace: timedelta | None = None, exclude_
     them, each in the order of its partial index: those whose claim or backoff is over, by when it ended
     (connection_due_claimed: few), then the unclaimed ones by expiry (connection_due_unclaimed, which holds no
     row in backoff at all, so a million connections backing off cost this read nothing)."""
-    grace = setting_seconds("TOKEN_REFRESH_SWEEP_GRACE_SECONDS", SWEEP_GRACE_SECONDS) if grace is None else grace
+    grace = timedelta(seconds=settings.TOKEN_REFRESH_SWEEP_GRACE_SECONDS) if grace is None else grace
     exclude = api_key_credential_exchanges() if exclude_exchanges is None else exclude_exchanges
     due_soon = ExchangeConnection.objects.filter(status=Status.ACTIVE, access_expires_at__lte=now + refresh_window())
     return [due.exclude(exchange__in=exclude).select_for_update(skip_locked=True).order_by(*order)
@@ -657,8 +642,8 @@ def connections_sweep(*, now: datetime | None = None, batch_size: int | None = N
     that are due, not the number of connections, nor the number backing off."""
     now = now or timezone.now()
     batch_size = batch_size or SWEEP_BATCH_SIZE
-    claim_until = now + setting_seconds("TOKEN_REFRESH_SWEEP_CLAIM_SECONDS", SWEEP_CLAIM_SECONDS)
-    grace = setting_seconds("TOKEN_REFRESH_SWEEP_GRACE_SECONDS", SWEEP_GRACE_SECONDS)
+    claim_until = now + timedelta(seconds=settings.TOKEN_REFRESH_SWEEP_CLAIM_SECONDS)
+    grace = timedelta(seconds=settings.TOKEN_REFRESH_SWEEP_GRACE_SECONDS)
     # Connections that live by their API key have no token to refresh, nor one to lapse.
     by_api_key = api_key_credential_exchanges()
     # Claimed (or backing off) and due: the claims a dead worker left behind are taken back at once.
@@ -675,8 +660,8 @@ def connections_sweep(*, now: datetime | None = None, batch_size: int | None = N
             if len(ids) < batch_size:
                 break
     lapsing = ExchangeConnection.objects.filter(
-        status=Status.ACTIVE, refresh_expires_at__lte=now + setting_seconds(
-            "TOKEN_REFRESH_LAPSE_WARNING_SECONDS", LAPSE_WARNING_SECONDS),
+        status=Status.ACTIVE, refresh_expires_at__lte=now + timedelta(
+            seconds=settings.TOKEN_REFRESH_LAPSE_WARNING_SECONDS),
         refresh_lapse_warned_at__isnull=True,
     ).exclude(exchange__in=by_api_key).values_list("id", flat=True)[:batch_size]
     warned = sum(connection_warn_refresh_lapse(connection_id=pk) for pk in list(lapsing))

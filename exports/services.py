@@ -53,9 +53,8 @@ EXPORT_SOFT_TIME_LIMIT = 3 * 3600
 EXPORT_TIME_LIMIT = EXPORT_SOFT_TIME_LIMIT + 60
 # A job RUNNING for longer than the hard limit plus this has no worker left: the limit killed it, or it died.
 ABANDONED_AFTER = timedelta(seconds=EXPORT_TIME_LIMIT) + timedelta(minutes=10)
-# While a job runs, a thread of its worker writes heartbeat_at this often (setting EXPORT_HEARTBEAT_SECONDS); a
+# While a job runs, a thread of its worker writes heartbeat_at every EXPORT_HEARTBEAT_SECONDS (a setting); a
 # RUNNING job whose heartbeat is older than STALLED_AFTER_BEATS beats lost its worker (killed, OOM, host lost).
-EXPORT_HEARTBEAT_SECONDS = 30
 STALLED_AFTER_BEATS = 4
 STALLED_MESSAGE = "The export stopped because the worker running it was lost. Start it again."
 ABANDONED_MESSAGE = ("The export did not finish within {hours} hours and was stopped. Request it again, for a shorter "
@@ -107,7 +106,7 @@ def sync_history_kind(*, source: HistorySource, api, connection: ExchangeConnect
     if not isinstance(cursor, dict) or "since" not in cursor:  # no pass under way (or one from before ranges)
         cursor = first_cursor(pass_since(source=source, state=state, kind=kind), timezone.now())
         state.pass_reach = None
-    pause = source.pause_seconds * getattr(settings, "EXPORTS_SYNC_PAUSE_SCALE", 1.0)
+    pause = source.pause_seconds * settings.EXPORTS_SYNC_PAUSE_SCALE
     added = 0
     first = True
     while True:
@@ -356,7 +355,7 @@ def export_run(*, job: ExportJob, use_copy: bool | None = None) -> ExportJob:
 
 
 def heartbeat_seconds() -> float:
-    return float(getattr(settings, "EXPORT_HEARTBEAT_SECONDS", EXPORT_HEARTBEAT_SECONDS))
+    return float(settings.EXPORT_HEARTBEAT_SECONDS)
 
 
 @contextmanager

@@ -21,7 +21,7 @@ PEATIO_RATE_WINDOW_MS = 5 * 60 * 1000
 
 
 def peatio_rate_limit() -> int:
-    return getattr(settings, "SANDBOX_PEATIO_REQUESTS_PER_WINDOW", 6000)
+    return settings.SANDBOX_PEATIO_REQUESTS_PER_WINDOW
 OKX_TIMESTAMP_FORMAT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
 

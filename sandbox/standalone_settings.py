@@ -45,6 +45,8 @@ USE_TZ = True
 TIME_ZONE = "UTC"
 # The regional host OKX's callback names (run_sandbox --okx-domain sets it too).
 SANDBOX_OKX_DOMAIN = os.environ.get("SANDBOX_OKX_DOMAIN", "")
+# Requests per key pair in 5 minutes before Peatio answers 429, as sandbox/README.md says; lower for tests.
+SANDBOX_PEATIO_REQUESTS_PER_WINDOW = int(os.environ.get("SANDBOX_PEATIO_REQUESTS_PER_WINDOW", "6000"))
 
 LOGGING = {
     "version": 1,

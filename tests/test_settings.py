@@ -58,3 +58,15 @@ def test_production_keeps_database_connections_and_prepares_repeated_statements(
     # Behind a pooler that cannot keep prepared statements, one variable turns them off.
     result = manage("shell", "-c", show, env={**PRODUCTION_ENV, "DATABASE_PREPARED_STATEMENTS": "0"})
     assert result.stdout.strip().splitlines()[-1] == '[60, true, {}, 100]', result.stderr
+
+
+def test_production_refuses_to_start_with_a_malformed_value():
+    result = manage("check", "--deploy", env={**PRODUCTION_ENV, "PORTAL_RATE_LIMITS": "withdrawal_submit.user=ten/60",
+                                              "CELERY_WORKER_POOL": "thread"})
+    assert result.returncode != 0
+    assert "broker_portal.E002" in result.stderr and "'ten/60'" in result.stderr, result.stderr
+    assert "broker_portal.E009" in result.stderr, result.stderr
+    # Text that is no number stops the settings themselves, naming the variable.
+    result = manage("check", env={**PRODUCTION_ENV, "BALANCES_FILL_THREADS": "four"})
+    assert result.returncode != 0
+    assert "BALANCES_FILL_THREADS must be an integer, not 'four'." in result.stderr

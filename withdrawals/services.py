@@ -41,15 +41,15 @@ COUNTED_STATES = (State.SUBMITTING, State.UNKNOWN, State.PROCESSING, State.SUCCE
 
 
 def preview_ttl() -> timedelta:
-    return timedelta(seconds=getattr(settings, "WITHDRAWAL_PREVIEW_TTL_SECONDS", 300))
+    return timedelta(seconds=settings.WITHDRAWAL_PREVIEW_TTL_SECONDS)
 
 
 def step_up_ttl() -> timedelta:
-    return timedelta(seconds=getattr(settings, "WITHDRAWAL_STEP_UP_TTL_SECONDS", 600))
+    return timedelta(seconds=settings.WITHDRAWAL_STEP_UP_TTL_SECONDS)
 
 
 def stale_submit_after() -> timedelta:
-    return timedelta(seconds=getattr(settings, "WITHDRAWAL_STALE_SUBMIT_SECONDS", 120))
+    return timedelta(seconds=settings.WITHDRAWAL_STALE_SUBMIT_SECONDS)
 
 
 class WithdrawalError(Exception):

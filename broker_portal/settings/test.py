@@ -6,7 +6,7 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/broker
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
 
 from .base import *  # noqa: E402,F401,F403
-from .base import env, fernet_keys  # noqa: E402
+from .base import env, env_float, fernet_keys  # noqa: E402
 
 DEBUG = False
 SECRET_KEY = "test-secret-key-that-is-only-used-by-the-test-suite-0123456789"
@@ -26,4 +26,4 @@ CELERY_BROKER_URL = env("CELERY_BROKER_URL")
 WEBHOOK_URLS_PUBLIC_ONLY = False
 # No worker runs beside the tests, so a page fills the balances it shows itself; the sandbox answers at once, and
 # tests read the balances a page shows once read (the test of a hanging exchange sets production's wait).
-BALANCES_PAGE_WAIT_SECONDS = float(env("BALANCES_PAGE_WAIT_SECONDS", "10"))
+BALANCES_PAGE_WAIT_SECONDS = env_float("BALANCES_PAGE_WAIT_SECONDS", 10.0)

@@ -16,11 +16,11 @@ from .http import HostNotAllowed
 
 
 def enforced() -> bool:
-    return bool(getattr(settings, "EXCHANGE_HOSTS_ENFORCED", False))
+    return bool(settings.EXCHANGE_HOSTS_ENFORCED)
 
 
 def extra_hosts() -> set[str]:
-    return {host.strip().lower() for host in getattr(settings, "EXCHANGE_ALLOWED_EXTRA_HOSTS", []) if host.strip()}
+    return {host.strip().lower() for host in settings.EXCHANGE_ALLOWED_EXTRA_HOSTS if host.strip()}
 
 
 def hosts_for_calls(exchange_id: str, credential_extra_hosts) -> dict:

@@ -13,7 +13,6 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPSConnection
 from urllib3.connectionpool import HTTPSConnectionPool
 
-DEFAULT_TIMEOUT = (5, 20)  # connect, read (seconds)
 SAFE_METHODS = {"GET", "HEAD"}
 READ_ATTEMPTS = 2
 READ_RETRY_DELAY = 0.2  # seconds, times the attempt number
@@ -151,7 +150,7 @@ MAX_POOLED_SESSIONS = 64
 @contextmanager
 def exchange_session(*, allowed_base_urls: list[str], timeout=None, hosts: dict | None = None):
     """``hosts``: the calling credential's app settings' ``call_hosts``; production refuses any other host."""
-    timeout = timeout or getattr(settings, "EXCHANGE_HTTP_TIMEOUT", DEFAULT_TIMEOUT)
+    timeout = timeout or settings.EXCHANGE_HTTP_TIMEOUT
     pool = getattr(_sessions, "pool", None)
     if pool is None or len(pool) > MAX_POOLED_SESSIONS:
         pool = _sessions.pool = {}

@@ -44,7 +44,7 @@ FUNDING = (HistoryKind.DEPOSIT, HistoryKind.WITHDRAWAL)
 def funding_window() -> timedelta:
     """Level C: KuCoin's documents give deposits and withdrawals no range cap; 30 days per request is our choice,
     a setting (EXPORTS_KUCOIN_FUNDING_WINDOW_DAYS) so it can follow the exchange if it refuses more."""
-    return timedelta(days=getattr(settings, "EXPORTS_KUCOIN_FUNDING_WINDOW_DAYS", 30))
+    return timedelta(days=settings.EXPORTS_KUCOIN_FUNDING_WINDOW_DAYS)
 
 
 def get(api, connection, path, query):

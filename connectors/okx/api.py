@@ -35,7 +35,6 @@ TOKEN_EXPIRED_CODES = {"53002", "53003"}
 INVALID_API_KEY_CODES = {"50111"}
 # Level C: 50119 "API key doesn't exist" rests on public integrations only, so it is the setting
 # OKX_EXTRA_INVALID_API_KEY_CODES (default ("50119",)).
-DEFAULT_EXTRA_INVALID_API_KEY_CODES = ("50119",)
 # OKX's codes for a key that lacks the permission and for a bad parameter (here: the ccy), as its error tables and
 # the sandbox use them.
 PERMISSION_DENIED = "50120"
@@ -43,8 +42,7 @@ PARAMETER_ERROR = "51000"
 
 
 def invalid_api_key_codes() -> set[str]:
-    return INVALID_API_KEY_CODES | set(getattr(settings, "OKX_EXTRA_INVALID_API_KEY_CODES",
-                                               DEFAULT_EXTRA_INVALID_API_KEY_CODES))
+    return INVALID_API_KEY_CODES | set(settings.OKX_EXTRA_INVALID_API_KEY_CODES)
 
 
 def fast_api_perm(permissions: list[str]) -> str:

@@ -27,7 +27,7 @@ def regional_domain(request) -> str:
     """The host the authorization callback names in ``domain`` for the user's later calls: SANDBOX_OKX_DOMAIN
     where set (a user of another region, e.g. "127.0.0.1:8765" while the broker's base URL says
     "localhost:8765"), else the host the sandbox was reached at."""
-    return getattr(settings, "SANDBOX_OKX_DOMAIN", "") or request.get_host()
+    return settings.SANDBOX_OKX_DOMAIN or request.get_host()
 
 
 def on_regional_host(view):
@@ -37,7 +37,7 @@ def on_regional_host(view):
     @csrf_exempt
     @functools.wraps(view)
     def wrapper(request, *args, **kwargs):
-        domain = getattr(settings, "SANDBOX_OKX_DOMAIN", "")
+        domain = settings.SANDBOX_OKX_DOMAIN
         if domain and request.get_host() != domain:
             return json_response({"code": "53020", "msg": f"This account's calls go to {domain}.", "data": []},
                                  status=403)

@@ -31,7 +31,8 @@ def test_a_response_naming_another_issuer_is_refused(browser_session, portal, sa
 
 
 def test_connect_and_callback_are_rate_limited_per_user(browser_session, portal, settings):
-    settings.PORTAL_RATE_LIMITS = {"exchange_connect": {"user": "2/60"}, "exchange_callback": {"user": "2/60"}}
+    settings.PORTAL_RATE_LIMITS = {**settings.PORTAL_RATE_LIMITS, "exchange_connect": {"user": "2/60"},
+                                   "exchange_callback": {"user": "2/60"}}
     for _ in range(2):
         browser_session.start_connect("kraken", ["account.info:basic"])
     page = browser_session.session.get(f"{portal['url']}/connect/kraken/")
@@ -69,7 +70,7 @@ def test_another_users_connection_cannot_be_disconnected(browser_session, portal
 
 
 def test_export_requests_are_rate_limited(client_at, tenant, member, settings):
-    settings.PORTAL_RATE_LIMITS = {"export_request": {"user": "1/60"}}
+    settings.PORTAL_RATE_LIMITS = {**settings.PORTAL_RATE_LIMITS, "export_request": {"user": "1/60"}}
     client = client_at("alpha.localhost")
     client.force_login(member)
     form = {"scope": "user", "kinds": ["trade"], "format": "koinly", "date_from": "2026-01-01",

@@ -9,7 +9,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_withdrawal_submits_are_rate_limited_per_user(portal, kucoin, settings):  # noqa: F811
-    settings.PORTAL_RATE_LIMITS = {"withdrawal_submit": {"user": "1/60"}}
+    settings.PORTAL_RATE_LIMITS = {**settings.PORTAL_RATE_LIMITS, "withdrawal_submit": {"user": "1/60"}}
     withdrawal = ready_to_submit(portal, kucoin)
     browser = PortalBrowser(portal["url"])
     browser.sign_in(portal["user"].email)
