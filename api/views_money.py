@@ -19,9 +19,14 @@ from exports import services as export_services
 from exports.selectors import connections_exportable, export_jobs_visible, sync_coverage
 from exports.views import download_response
 from withdrawals import selectors as withdrawal_selectors
-from withdrawals import services as withdrawal_services
 from connectors.base.withdrawals import SecuritySetupRequired
 from withdrawals.models import Withdrawal
+from withdrawals.services.details import Details, parse_amount, withdrawal_save_details
+from withdrawals.services.errors import QuoteChanged, WithdrawalError
+from withdrawals.services.factors import withdrawal_request_factors
+from withdrawals.services.quote import withdrawal_preview
+from withdrawals.services.step_up import withdrawal_step_up, withdrawal_step_up_refused
+from withdrawals.services.submit import withdrawal_submit
 
 from .errors import DomainError
 from .idempotency import idempotent
@@ -44,7 +49,7 @@ def limit(request, action: str) -> None:
         raise TooManyRequests(f"Too many requests; try again in {limited.retry_after} seconds.")
 
 
-def refused(error: withdrawal_services.WithdrawalError) -> DomainError:
+def refused(error: WithdrawalError) -> DomainError:
     message = error.message + (f" Try again at {error.retry_at.isoformat()}." if error.retry_at else "")
     return DomainError(message)
 
@@ -72,14 +77,14 @@ class WithdrawalListCreate(generics.ListAPIView):
         if reason:
             raise DomainError(reason)
         try:
-            details = withdrawal_services.Details(
+            details = Details(
                 currency=values["currency"].upper(), chain=values["chain"], withdraw_type=values["withdraw_type"],
                 destination=values["destination"].strip(), memo=values["memo"], remark=values["remark"],
-                amount=withdrawal_services.parse_amount(values["amount"]), fee_deduct_type=values["fee_deduct_type"])
-            withdrawal = withdrawal_services.withdrawal_save_details(
+                amount=parse_amount(values["amount"]), fee_deduct_type=values["fee_deduct_type"])
+            withdrawal = withdrawal_save_details(
                 tenant=request.tenant, user=request.user, connection=connection,
                 idempotency_key=values.get("idempotency_key") or uuid.uuid4(), details=details, request=request)
-        except withdrawal_services.WithdrawalError as error:
+        except WithdrawalError as error:
             raise refused(error)
         except (ExchangeUnavailable, ExchangeAPIError) as error:
             raise DomainError(f"The exchange cannot be reached right now ({error}).")
@@ -97,11 +102,10 @@ class WithdrawalPreview(APIView):
     @extend_schema(request=None, responses={200: WithdrawalSerializer})
     def post(self, request, pk):
         try:
-            withdrawal = withdrawal_services.withdrawal_preview(withdrawal=own_withdrawal(request, pk),
-                                                                request=request)
-        except withdrawal_services.QuoteChanged:
+            withdrawal = withdrawal_preview(withdrawal=own_withdrawal(request, pk), request=request)
+        except QuoteChanged:
             withdrawal = own_withdrawal(request, pk)  # re-quoted: the caller reviews the new figures
-        except withdrawal_services.WithdrawalError as error:
+        except WithdrawalError as error:
             raise refused(error)
         return Response(WithdrawalSerializer(withdrawal).data)
 
@@ -131,15 +135,14 @@ class WithdrawalFactors(APIView):
         data = FactorsInput(data=request.data)
         data.is_valid(raise_exception=True)
         if not verify_portal_mfa_limited(request, data.validated_data["mfa_code"]):
-            withdrawal_services.withdrawal_step_up_refused(withdrawal=withdrawal, request=request)
+            withdrawal_step_up_refused(withdrawal=withdrawal, request=request)
             raise DomainError("The authenticator code is not valid (set up two-factor authentication first).")
         try:
-            withdrawal = withdrawal_services.withdrawal_step_up(withdrawal=withdrawal, authenticated_at=timezone.now(),
-                                                                request=request)
-            withdrawal = withdrawal_services.withdrawal_request_factors(withdrawal=withdrawal, request=request)
+            withdrawal = withdrawal_step_up(withdrawal=withdrawal, authenticated_at=timezone.now(), request=request)
+            withdrawal = withdrawal_request_factors(withdrawal=withdrawal, request=request)
         except SecuritySetupRequired as setup:
             raise DomainError(f"The exchange needs two-factor authentication set up first: {setup.url}")
-        except withdrawal_services.WithdrawalError as error:
+        except WithdrawalError as error:
             raise refused(error)
         return Response(WithdrawalSerializer(withdrawal).data)
 
@@ -156,10 +159,10 @@ class WithdrawalSubmit(APIView):
 
         def submit():
             try:
-                sent = withdrawal_services.withdrawal_submit(
+                sent = withdrawal_submit(
                     withdrawal_id=withdrawal.pk, tenant=request.tenant, user=request.user,
                     codes=data.validated_data["codes"], request=request)
-            except withdrawal_services.WithdrawalError as error:
+            except WithdrawalError as error:
                 raise refused(error)
             return Response(WithdrawalSerializer(sent).data)
 

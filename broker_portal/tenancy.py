@@ -1,5 +1,7 @@
 """Which tenant a request is for, and access to rows only through that tenant."""
 
+from typing import TypeVar
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
@@ -9,6 +11,8 @@ from django.shortcuts import redirect
 from django.urls import reverse
 
 from .models import Membership, Tenant, TenantHost
+
+ModelT = TypeVar("ModelT", bound=Model)
 
 # Paths that belong to no tenant: static files and, where mounted, the exchange sandbox.
 UNTENANTED_PREFIXES = ("/static/",)
@@ -123,7 +127,7 @@ def for_tenant(queryset: QuerySet, tenant: Tenant) -> QuerySet:
     return queryset.filter(tenant=tenant)
 
 
-def get_for_tenant(queryset: QuerySet, tenant: Tenant, **lookup) -> Model:
+def get_for_tenant(queryset: QuerySet[ModelT], tenant: Tenant, **lookup) -> ModelT:
     """One row of this tenant; a missing row and another tenant's row are the same "not found"."""
     try:
         return for_tenant(queryset, tenant).get(**lookup)
