@@ -2,15 +2,12 @@
 
 import uuid
 
-from allauth.mfa.models import Authenticator
-from allauth.mfa.totp.internal.auth import TOTP
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from broker_portal.ratelimits import RateLimited, consume, mfa_code_attempt
+from broker_portal.ratelimits import RateLimited, consume
 from broker_portal.tenancy import get_for_tenant, membership_of
 from connectors.base.api import ExchangeAPIError
 from connectors.base.http import ExchangeUnavailable
@@ -25,7 +22,7 @@ from withdrawals.services.details import Details, parse_amount, withdrawal_save_
 from withdrawals.services.errors import QuoteChanged, WithdrawalError
 from withdrawals.services.factors import withdrawal_request_factors
 from withdrawals.services.quote import withdrawal_preview
-from withdrawals.services.step_up import withdrawal_step_up, withdrawal_step_up_refused
+from withdrawals.services.step_up import withdrawal_step_up_with_code
 from withdrawals.services.submit import withdrawal_submit
 
 from .errors import DomainError
@@ -110,23 +107,6 @@ class WithdrawalPreview(APIView):
         return Response(WithdrawalSerializer(withdrawal).data)
 
 
-def verify_portal_mfa(user, code: str) -> bool:
-    authenticator = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
-    return authenticator is not None and TOTP(authenticator).validate_code(code)
-
-
-def verify_portal_mfa_limited(request, code: str) -> bool:
-    """The code checked under the web forms' lock-out: over it, a 429 and the code is not even tried."""
-    try:
-        clear_failures = mfa_code_attempt(request, request.user)
-    except RateLimited as limited:
-        raise TooManyRequests(f"Too many wrong authenticator codes; try again in {limited.retry_after} seconds.")
-    if not verify_portal_mfa(request.user, code):
-        return False
-    clear_failures()
-    return True
-
-
 class WithdrawalFactors(APIView):
     @extend_schema(request=FactorsInput, responses={200: WithdrawalSerializer})
     def post(self, request, pk):
@@ -134,12 +114,12 @@ class WithdrawalFactors(APIView):
         withdrawal = own_withdrawal(request, pk)
         data = FactorsInput(data=request.data)
         data.is_valid(raise_exception=True)
-        if not verify_portal_mfa_limited(request, data.validated_data["mfa_code"]):
-            withdrawal_step_up_refused(withdrawal=withdrawal, request=request)
-            raise DomainError("The authenticator code is not valid (set up two-factor authentication first).")
         try:
-            withdrawal = withdrawal_step_up(withdrawal=withdrawal, authenticated_at=timezone.now(), request=request)
+            withdrawal = withdrawal_step_up_with_code(withdrawal=withdrawal, code=data.validated_data["mfa_code"],
+                                                      request=request)
             withdrawal = withdrawal_request_factors(withdrawal=withdrawal, request=request)
+        except RateLimited as limited:
+            raise TooManyRequests(f"Too many wrong authenticator codes; try again in {limited.retry_after} seconds.")
         except SecuritySetupRequired as setup:
             raise DomainError(f"The exchange needs two-factor authentication set up first: {setup.url}")
         except WithdrawalError as error:

@@ -1,12 +1,9 @@
 """The wizard's pages: each parses input, calls one service or selector, and renders or redirects."""
 
-import time
 import uuid
-from datetime import UTC, datetime
 from decimal import Decimal
 from urllib.parse import urlencode
 
-from allauth.account.internal.flows.login import get_authentication_records
 from allauth.mfa.models import Authenticator
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -24,7 +21,7 @@ from connectors.base.withdrawals import SecuritySetupRequired
 from connectors.models import ExchangeConnection
 
 from . import selectors
-from .forms import CodesForm, DetailsForm
+from .forms import CodesForm, DetailsForm, StepUpForm
 from .models import Withdrawal
 from .services import cancel, details, quote, step_up, submit
 from .services.errors import QuoteChanged, WithdrawalError
@@ -32,8 +29,6 @@ from .services.exchange import exchange_context
 from .services.factors import withdrawal_request_factors
 
 State = Withdrawal.State
-# The one withdrawal a step-up is under way for, and since when: a re-authentication counts for it alone.
-STEP_UP_SESSION_KEY = "withdrawal-step-up-started"
 
 
 def next_page(withdrawal: Withdrawal) -> str:
@@ -165,16 +160,11 @@ def withdrawal_preview(request, withdrawal_id):
                                                         "ttl": int(quote.preview_ttl().total_seconds())})
 
 
-def recent_mfa_reauthentication(request, since: float) -> float | None:
-    """When the user last re-authenticated with an MFA authenticator after ``since`` (epoch seconds)."""
-    records = [r for r in get_authentication_records(request, request.user)
-               if r.get("method") == "mfa" and r.get("reauthenticated") and r.get("at", 0) >= since]
-    return records[-1]["at"] if records else None
-
-
+@sensitive_post_parameters("code")
 @login_required
 @require_http_methods(["GET", "POST"])
 def withdrawal_step_up(request, withdrawal_id):
+    """Step 3: the user's authenticator code, checked by the same service as the API's step-up."""
     withdrawal = selectors.withdrawal_get(request=request, withdrawal_id=withdrawal_id)
     if withdrawal.state not in (State.PREVIEWED, State.STEPPED_UP, State.FACTORS_REQUESTED):
         return redirect(next_page(withdrawal))
@@ -182,25 +172,25 @@ def withdrawal_step_up(request, withdrawal_id):
         messages.info(request, "The preview expired; here are the current fees.")
         return redirect("withdrawal_preview", withdrawal.pk)
     notice = mfa_notice(request)
-    has_mfa = notice["has_mfa"]
-    if request.method == "POST" and has_mfa:
-        # Only a re-authentication after this moment counts, and only for this withdrawal: starting another
-        # withdrawal's step-up replaces this one.
-        request.session[STEP_UP_SESSION_KEY] = {"withdrawal": withdrawal.pk, "at": time.time()}
-        return redirect(f"{reverse('mfa_reauthenticate')}?{urlencode({'next': request.path})}")
-    started = request.session.get(STEP_UP_SESSION_KEY) or {}
-    at = (recent_mfa_reauthentication(request, started["at"])
-          if (started.get("withdrawal") == withdrawal.pk and has_mfa) else None)
-    if at is not None:
-        request.session.pop(STEP_UP_SESSION_KEY, None)  # used up: it steps up no other withdrawal
-        try:
-            step_up.withdrawal_step_up(withdrawal=withdrawal, authenticated_at=datetime.fromtimestamp(at, tz=UTC),
-                                       request=request)
-        except WithdrawalError as error:
-            messages.error(request, error.message)
-            return redirect("withdrawal_preview", withdrawal.pk)
-        return redirect("withdrawal_verify", withdrawal.pk)
-    return render(request, "withdrawals/step_up.html", {"withdrawal": withdrawal, "step": 3, **notice})
+    form = None
+    if request.method == "POST" and notice["has_mfa"]:
+        # "Confirm with my authenticator" opens the code field; the code itself comes with the next post.
+        form = StepUpForm(request.POST if "code" in request.POST else None)
+        if form.is_valid():
+            try:
+                step_up.withdrawal_step_up_with_code(withdrawal=withdrawal, code=form.cleaned_data["code"],
+                                                     request=request)
+            except RateLimited as limited:
+                return too_many_requests(request, limited)
+            except step_up.StepUpCodeRefused as refused:
+                form.add_error("code", refused.message)
+            except WithdrawalError as error:
+                messages.error(request, error.message)
+                return redirect("withdrawal_preview", withdrawal.pk)
+            else:
+                return redirect("withdrawal_verify", withdrawal.pk)
+    return render(request, "withdrawals/step_up.html",
+                  {"withdrawal": withdrawal, "step": 3, "form": form, **notice})
 
 
 @sensitive_post_parameters()

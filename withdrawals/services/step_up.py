@@ -1,11 +1,17 @@
 """Step 3, the portal's step-up: the user confirms with their authenticator app before anything reaches the
-exchange."""
+exchange. The pages and the API both step up through ``withdrawal_step_up_with_code``, so a wrong, replayed or
+locked-out code is refused the same way, with the same words, wherever it is entered."""
 
 from datetime import datetime, timedelta
 
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.internal.auth import TOTP
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+
+from broker_portal.models import User
+from broker_portal.ratelimits import mfa_code_attempt
 
 from ..models import Withdrawal
 from .errors import WithdrawalError
@@ -15,8 +21,32 @@ from .rows import audit, lock_withdrawal
 State = Withdrawal.State
 
 
+class StepUpCodeRefused(WithdrawalError):
+    """The authenticator code was wrong, already used, or the user has no authenticator: enter another."""
+
+
+CODE_REFUSED = "The authenticator code is not valid (set up two-factor authentication first)."
+
+
 def step_up_ttl() -> timedelta:
     return timedelta(seconds=getattr(settings, "WITHDRAWAL_STEP_UP_TTL_SECONDS", 600))
+
+
+def portal_mfa_code_valid(user: User, code: str) -> bool:
+    """The code of the user's authenticator app; allauth takes each code once, so a replayed one is not valid."""
+    authenticator = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
+    return authenticator is not None and TOTP(authenticator).validate_code(code)
+
+
+def withdrawal_step_up_with_code(*, withdrawal: Withdrawal, code: str, request) -> Withdrawal:
+    """Step up with the owner's authenticator code, under the sign-in forms' lock-out: over it, RateLimited and
+    the code is not even tried. A refused code is audited (without the code) and changes nothing."""
+    clear_failures = mfa_code_attempt(request, withdrawal.user)
+    if not portal_mfa_code_valid(withdrawal.user, code):
+        withdrawal_step_up_refused(withdrawal=withdrawal, request=request)
+        raise StepUpCodeRefused(CODE_REFUSED)
+    clear_failures()
+    return withdrawal_step_up(withdrawal=withdrawal, authenticated_at=timezone.now(), request=request)
 
 
 def withdrawal_step_up(*, withdrawal: Withdrawal, authenticated_at: datetime, request=None) -> Withdrawal:
