@@ -10,6 +10,7 @@ from django.utils import timezone
 from broker_portal.models import AuditEvent
 from connectors.base.api import ExchangeAPIError
 from connectors.base.http import ExchangeUnavailable
+from connectors.base.withdrawals import ExchangeStatus
 from withdrawals.services.errors import WithdrawalError
 from withdrawals.services.factors import withdrawal_request_factors
 from withdrawals.services.reconcile import withdrawal_reconcile
@@ -216,3 +217,16 @@ def test_an_exchange_id_another_row_already_stands_for_is_not_taken(tenant, memb
     # The next entry that matches is taken.
     exchange(kraken_history(kraken_entry("KR-2", "0.0095", "0.0005"), kraken_entry("KR-1", "0.0095", "0.0005")))
     assert withdrawal_reconcile(withdrawal_id=withdrawal.pk).exchange_withdrawal_id == "KR-2"
+
+
+def test_a_sent_withdrawal_is_followed_by_the_worker_once_the_submit_has_committed(
+        tenant, member, exchange, tasks_run_inline, django_capture_on_commit_callbacks):
+    hooks = exchange(KuCoinWithdrawals())
+    hooks.submit = lambda api, connection, withdrawal, codes: "W-9"
+    hooks.status = lambda api, connection, withdrawal: ExchangeStatus(raw="SUCCESS", final=True, succeeded=True)
+    withdrawal = ready_kucoin_withdrawal(tenant, member)
+    with django_capture_on_commit_callbacks(execute=True) as enqueued:
+        assert submit(withdrawal).state == "processing"
+        assert Withdrawal.objects.get(pk=withdrawal.pk).state == "processing"  # not polled before the commit
+    assert len(enqueued) == 1
+    assert Withdrawal.objects.get(pk=withdrawal.pk).state == "succeeded"
