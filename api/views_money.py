@@ -2,15 +2,12 @@
 
 import uuid
 
-from allauth.mfa.models import Authenticator
-from allauth.mfa.totp.internal.auth import TOTP
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from broker_portal.ratelimits import RateLimited, consume, mfa_code_attempt
+from broker_portal.ratelimits import RateLimited, consume
 from broker_portal.tenancy import get_for_tenant, membership_of
 from connectors.base.api import ExchangeAPIError
 from connectors.base.http import ExchangeUnavailable
@@ -19,9 +16,14 @@ from exports import services as export_services
 from exports.selectors import connections_exportable, export_jobs_visible, sync_coverage
 from exports.views import download_response
 from withdrawals import selectors as withdrawal_selectors
-from withdrawals import services as withdrawal_services
 from connectors.base.withdrawals import SecuritySetupRequired
 from withdrawals.models import Withdrawal
+from withdrawals.services.details import Details, parse_amount, withdrawal_save_details
+from withdrawals.services.errors import QuoteChanged, WithdrawalError
+from withdrawals.services.factors import withdrawal_request_factors
+from withdrawals.services.quote import withdrawal_preview
+from withdrawals.services.step_up import withdrawal_step_up_with_code
+from withdrawals.services.submit import withdrawal_submit
 
 from .errors import DomainError
 from .idempotency import idempotent
@@ -44,7 +46,7 @@ def limit(request, action: str) -> None:
         raise TooManyRequests(f"Too many requests; try again in {limited.retry_after} seconds.")
 
 
-def refused(error: withdrawal_services.WithdrawalError) -> DomainError:
+def refused(error: WithdrawalError) -> DomainError:
     message = error.message + (f" Try again at {error.retry_at.isoformat()}." if error.retry_at else "")
     return DomainError(message)
 
@@ -72,14 +74,14 @@ class WithdrawalListCreate(generics.ListAPIView):
         if reason:
             raise DomainError(reason)
         try:
-            details = withdrawal_services.Details(
+            details = Details(
                 currency=values["currency"].upper(), chain=values["chain"], withdraw_type=values["withdraw_type"],
                 destination=values["destination"].strip(), memo=values["memo"], remark=values["remark"],
-                amount=withdrawal_services.parse_amount(values["amount"]), fee_deduct_type=values["fee_deduct_type"])
-            withdrawal = withdrawal_services.withdrawal_save_details(
+                amount=parse_amount(values["amount"]), fee_deduct_type=values["fee_deduct_type"])
+            withdrawal = withdrawal_save_details(
                 tenant=request.tenant, user=request.user, connection=connection,
                 idempotency_key=values.get("idempotency_key") or uuid.uuid4(), details=details, request=request)
-        except withdrawal_services.WithdrawalError as error:
+        except WithdrawalError as error:
             raise refused(error)
         except (ExchangeUnavailable, ExchangeAPIError) as error:
             raise DomainError(f"The exchange cannot be reached right now ({error}).")
@@ -97,30 +99,12 @@ class WithdrawalPreview(APIView):
     @extend_schema(request=None, responses={200: WithdrawalSerializer})
     def post(self, request, pk):
         try:
-            withdrawal = withdrawal_services.withdrawal_preview(withdrawal=own_withdrawal(request, pk),
-                                                                request=request)
-        except withdrawal_services.QuoteChanged:
+            withdrawal = withdrawal_preview(withdrawal=own_withdrawal(request, pk), request=request)
+        except QuoteChanged:
             withdrawal = own_withdrawal(request, pk)  # re-quoted: the caller reviews the new figures
-        except withdrawal_services.WithdrawalError as error:
+        except WithdrawalError as error:
             raise refused(error)
         return Response(WithdrawalSerializer(withdrawal).data)
-
-
-def verify_portal_mfa(user, code: str) -> bool:
-    authenticator = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
-    return authenticator is not None and TOTP(authenticator).validate_code(code)
-
-
-def verify_portal_mfa_limited(request, code: str) -> bool:
-    """The code checked under the web forms' lock-out: over it, a 429 and the code is not even tried."""
-    try:
-        clear_failures = mfa_code_attempt(request, request.user)
-    except RateLimited as limited:
-        raise TooManyRequests(f"Too many wrong authenticator codes; try again in {limited.retry_after} seconds.")
-    if not verify_portal_mfa(request.user, code):
-        return False
-    clear_failures()
-    return True
 
 
 class WithdrawalFactors(APIView):
@@ -130,16 +114,15 @@ class WithdrawalFactors(APIView):
         withdrawal = own_withdrawal(request, pk)
         data = FactorsInput(data=request.data)
         data.is_valid(raise_exception=True)
-        if not verify_portal_mfa_limited(request, data.validated_data["mfa_code"]):
-            withdrawal_services.withdrawal_step_up_refused(withdrawal=withdrawal, request=request)
-            raise DomainError("The authenticator code is not valid (set up two-factor authentication first).")
         try:
-            withdrawal = withdrawal_services.withdrawal_step_up(withdrawal=withdrawal, authenticated_at=timezone.now(),
-                                                                request=request)
-            withdrawal = withdrawal_services.withdrawal_request_factors(withdrawal=withdrawal, request=request)
+            withdrawal = withdrawal_step_up_with_code(withdrawal=withdrawal, code=data.validated_data["mfa_code"],
+                                                      request=request)
+            withdrawal = withdrawal_request_factors(withdrawal=withdrawal, request=request)
+        except RateLimited as limited:
+            raise TooManyRequests(f"Too many wrong authenticator codes; try again in {limited.retry_after} seconds.")
         except SecuritySetupRequired as setup:
             raise DomainError(f"The exchange needs two-factor authentication set up first: {setup.url}")
-        except withdrawal_services.WithdrawalError as error:
+        except WithdrawalError as error:
             raise refused(error)
         return Response(WithdrawalSerializer(withdrawal).data)
 
@@ -156,10 +139,10 @@ class WithdrawalSubmit(APIView):
 
         def submit():
             try:
-                sent = withdrawal_services.withdrawal_submit(
+                sent = withdrawal_submit(
                     withdrawal_id=withdrawal.pk, tenant=request.tenant, user=request.user,
                     codes=data.validated_data["codes"], request=request)
-            except withdrawal_services.WithdrawalError as error:
+            except WithdrawalError as error:
                 raise refused(error)
             return Response(WithdrawalSerializer(sent).data)
 

@@ -24,6 +24,7 @@ def tasks_run_inline():
     the workers themselves are exercised by the tests that start real ones."""
     from broker_portal.celery import app
 
+    app.loader.import_default_modules()  # the tasks a worker registers: a name enqueued runs here, not at the broker
     saved = app.conf.task_always_eager, app.conf.task_eager_propagates
     app.conf.task_always_eager = app.conf.task_eager_propagates = True
     yield

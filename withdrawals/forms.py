@@ -47,6 +47,13 @@ class CodesForm(forms.Form):
                                                                                 "inputmode": "numeric"}))
 
 
+
+class StepUpForm(forms.Form):
+    """The portal's step-up: the code of the user's authenticator app."""
+
+    code = forms.CharField(max_length=16, label="Authenticator app code",
+                           widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}))
+
 FACTOR_LABELS = {
     "GAV": "Authenticator app code (Google Authenticator)",
     "EMV": "E-mail code",

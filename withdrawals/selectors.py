@@ -112,3 +112,9 @@ def withdrawal_explanation(*, withdrawal: Withdrawal, now=None) -> str:
     waiting = f"{withdrawal.get_state_display()} since {since:%Y-%m-%d %H:%M} UTC, {polled}"
     last_error = f"; last answer: {withdrawal.last_error}" if withdrawal.last_error else ""
     return f"{stuck}{waiting}{last_error}."
+
+
+def security_return_url_target(*, tenant, user) -> Withdrawal | None:
+    """Where the exchange's security setup sends the user back: their newest withdrawal waiting for it."""
+    waiting = (Withdrawal.State.STEPPED_UP, Withdrawal.State.FACTORS_REQUESTED)
+    return Withdrawal.objects.filter(tenant=tenant, user=user, state__in=waiting).order_by("-updated_at").first()

@@ -10,15 +10,17 @@ from broker_portal.selectors import broker_admin_emails
 from connectors.base.api import ExchangeAPIError
 from connectors.base.http import ExchangeUnavailable
 
-from . import selectors, services
+from . import selectors
+from .services.errors import WithdrawalError
+from .services.reconcile import withdrawal_refresh_status
 
 
 @shared_task(ignore_result=True, soft_time_limit=60, time_limit=90)
 def withdrawal_poll(withdrawal_id: int) -> None:
     """Status of one withdrawal, or reconciliation of an unknown one; safe to run twice (redelivery)."""
     try:
-        services.withdrawal_refresh_status(withdrawal_id=withdrawal_id)
-    except (ExchangeUnavailable, ExchangeAPIError, services.WithdrawalError):
+        withdrawal_refresh_status(withdrawal_id=withdrawal_id)
+    except (ExchangeUnavailable, ExchangeAPIError, WithdrawalError):
         pass  # the next sweep asks again
 
 

@@ -1,12 +1,9 @@
 """The wizard's pages: each parses input, calls one service or selector, and renders or redirects."""
 
-import time
 import uuid
-from datetime import UTC, datetime
 from decimal import Decimal
 from urllib.parse import urlencode
 
-from allauth.account.internal.flows.login import get_authentication_records
 from allauth.mfa.models import Authenticator
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -23,13 +20,15 @@ from connectors.base.http import ExchangeUnavailable
 from connectors.base.withdrawals import SecuritySetupRequired
 from connectors.models import ExchangeConnection
 
-from . import selectors, services
-from .forms import CodesForm, DetailsForm
+from . import selectors
+from .forms import CodesForm, DetailsForm, StepUpForm
 from .models import Withdrawal
+from .services import cancel, details, quote, step_up, submit
+from .services.errors import QuoteChanged, WithdrawalError
+from .services.exchange import exchange_context
+from .services.factors import withdrawal_request_factors
 
 State = Withdrawal.State
-# The one withdrawal a step-up is under way for, and since when: a re-authentication counts for it alone.
-STEP_UP_SESSION_KEY = "withdrawal-step-up-started"
 
 
 def next_page(withdrawal: Withdrawal) -> str:
@@ -64,7 +63,7 @@ def withdrawal_details(request, connection_id=None, withdrawal_id=None):
     reason = selectors.withdrawal_capability(connection=connection)
     if reason:
         return render(request, "withdrawals/unavailable.html", {"connection": connection, "reason": reason})
-    api, hooks, _ = services.exchange_context(connection)
+    api, hooks, _ = exchange_context(connection)
     try:
         currencies = hooks.currencies(api, connection)
         infos = {code: hooks.currency(api, connection, code) for code in currencies}
@@ -92,15 +91,15 @@ def withdrawal_details(request, connection_id=None, withdrawal_id=None):
             form.add_error(None, "This form belongs to another withdrawal.")
         else:
             try:
-                details = services.Details(
+                entered = details.Details(
                     currency=data["currency"], chain=data.get("chain") or "", withdraw_type=data["withdraw_type"],
                     destination=data["destination"].strip(), memo=data.get("memo") or "", remark=data["remark"],
-                    amount=services.parse_amount(data["amount"]), fee_deduct_type=data["fee_deduct_type"])
-                saved = services.withdrawal_save_details(
+                    amount=details.parse_amount(data["amount"]), fee_deduct_type=data["fee_deduct_type"])
+                saved = details.withdrawal_save_details(
                     tenant=request.tenant, user=request.user, connection=connection,
-                    idempotency_key=data["idempotency_key"], details=details, request=request)
+                    idempotency_key=data["idempotency_key"], details=entered, request=request)
                 return redirect("withdrawal_preview", saved.pk)
-            except services.WithdrawalError as error:
+            except WithdrawalError as error:
                 for field, message in error.field_errors.items():
                     form.add_error(field if field in form.fields else None, message)
                 if not error.field_errors:
@@ -116,12 +115,12 @@ def details_with_max_amount(request, form: DetailsForm, *, connection, currencie
     """The details as typed, with the amount set to the most the balance allows after fees ("Max")."""
     data = form.data.copy()
     try:
-        data["amount"] = format(services.withdrawal_max_amount(
+        data["amount"] = format(details.withdrawal_max_amount(
             connection=connection, currency=data.get("currency", ""), chain=data.get("chain", ""),
             withdraw_type=data.get("withdraw_type", "ADDRESS"),
             fee_deduct_type=data.get("fee_deduct_type") or hooks.fee_deduct_types[0]).normalize(), "f")
         refused = None
-    except services.WithdrawalError as error:
+    except WithdrawalError as error:
         refused = error
     form = DetailsForm(data, currencies=currencies, hooks=hooks)
     form.is_valid()
@@ -146,57 +145,52 @@ def withdrawal_preview(request, withdrawal_id):
         return redirect("withdrawal_status", withdrawal.pk)
     error = quote_changed = ""
     try:
-        withdrawal = services.withdrawal_preview(withdrawal=withdrawal, request=request)
-    except services.QuoteChanged as changed:
+        withdrawal = quote.withdrawal_preview(withdrawal=withdrawal, request=request)
+    except QuoteChanged as changed:
         # The user confirmed other figures: show the new ones, and go on only when they confirm these.
         quote_changed = changed.message
         withdrawal = selectors.withdrawal_get(request=request, withdrawal_id=withdrawal_id)
-    except services.WithdrawalError as refused:
+    except WithdrawalError as refused:
         error = refused.message
     if request.method == "POST" and not error and not quote_changed:
         return redirect("withdrawal_step_up", withdrawal.pk)
     return render(request, "withdrawals/preview.html", {"withdrawal": withdrawal, "error": error, "step": 2,
                                                         "fee_rule": selectors.withdrawal_fee_rule(withdrawal=withdrawal),
                                                         "quote_changed": quote_changed,
-                                                        "ttl": int(services.preview_ttl().total_seconds())})
+                                                        "ttl": int(quote.preview_ttl().total_seconds())})
 
 
-def recent_mfa_reauthentication(request, since: float) -> float | None:
-    """When the user last re-authenticated with an MFA authenticator after ``since`` (epoch seconds)."""
-    records = [r for r in get_authentication_records(request, request.user)
-               if r.get("method") == "mfa" and r.get("reauthenticated") and r.get("at", 0) >= since]
-    return records[-1]["at"] if records else None
-
-
+@sensitive_post_parameters("code")
 @login_required
 @require_http_methods(["GET", "POST"])
 def withdrawal_step_up(request, withdrawal_id):
+    """Step 3: the user's authenticator code, checked by the same service as the API's step-up."""
     withdrawal = selectors.withdrawal_get(request=request, withdrawal_id=withdrawal_id)
     if withdrawal.state not in (State.PREVIEWED, State.STEPPED_UP, State.FACTORS_REQUESTED):
         return redirect(next_page(withdrawal))
-    if not services.quote_is_fresh(withdrawal):
+    if not quote.quote_is_fresh(withdrawal):
         messages.info(request, "The preview expired; here are the current fees.")
         return redirect("withdrawal_preview", withdrawal.pk)
     notice = mfa_notice(request)
-    has_mfa = notice["has_mfa"]
-    if request.method == "POST" and has_mfa:
-        # Only a re-authentication after this moment counts, and only for this withdrawal: starting another
-        # withdrawal's step-up replaces this one.
-        request.session[STEP_UP_SESSION_KEY] = {"withdrawal": withdrawal.pk, "at": time.time()}
-        return redirect(f"{reverse('mfa_reauthenticate')}?{urlencode({'next': request.path})}")
-    started = request.session.get(STEP_UP_SESSION_KEY) or {}
-    at = (recent_mfa_reauthentication(request, started["at"])
-          if (started.get("withdrawal") == withdrawal.pk and has_mfa) else None)
-    if at is not None:
-        request.session.pop(STEP_UP_SESSION_KEY, None)  # used up: it steps up no other withdrawal
-        try:
-            services.withdrawal_step_up(withdrawal=withdrawal, authenticated_at=datetime.fromtimestamp(at, tz=UTC),
-                                        request=request)
-        except services.WithdrawalError as error:
-            messages.error(request, error.message)
-            return redirect("withdrawal_preview", withdrawal.pk)
-        return redirect("withdrawal_verify", withdrawal.pk)
-    return render(request, "withdrawals/step_up.html", {"withdrawal": withdrawal, "step": 3, **notice})
+    form = None
+    if request.method == "POST" and notice["has_mfa"]:
+        # "Confirm with my authenticator" opens the code field; the code itself comes with the next post.
+        form = StepUpForm(request.POST if "code" in request.POST else None)
+        if form.is_valid():
+            try:
+                step_up.withdrawal_step_up_with_code(withdrawal=withdrawal, code=form.cleaned_data["code"],
+                                                     request=request)
+            except RateLimited as limited:
+                return too_many_requests(request, limited)
+            except step_up.StepUpCodeRefused as refused:
+                form.add_error("code", refused.message)
+            except WithdrawalError as error:
+                messages.error(request, error.message)
+                return redirect("withdrawal_preview", withdrawal.pk)
+            else:
+                return redirect("withdrawal_verify", withdrawal.pk)
+    return render(request, "withdrawals/step_up.html",
+                  {"withdrawal": withdrawal, "step": 3, "form": form, **notice})
 
 
 @sensitive_post_parameters()
@@ -207,10 +201,10 @@ def withdrawal_verify(request, withdrawal_id):
     withdrawal = selectors.withdrawal_get(request=request, withdrawal_id=withdrawal_id)
     if withdrawal.state not in (State.STEPPED_UP, State.FACTORS_REQUESTED):
         return redirect(next_page(withdrawal))
-    if not services.step_up_is_fresh(withdrawal):
+    if not step_up.step_up_is_fresh(withdrawal):
         messages.info(request, "Please confirm it is you again.")
         return redirect("withdrawal_step_up", withdrawal.pk)
-    api, hooks, credential = services.exchange_context(withdrawal.connection)
+    api, hooks, credential = exchange_context(withdrawal.connection)
     factors = [factor for group in withdrawal.factors_all for factor in group]
     form = CodesForm(request.POST if request.POST.get("action") == "submit" else None, factors=factors)
     context = {"withdrawal": withdrawal, "hooks": hooks, "form": form, "step": 4, "security_url": ""}
@@ -223,20 +217,20 @@ def withdrawal_verify(request, withdrawal_id):
             return too_many_requests(request, limited)
         try:
             if request.POST.get("action") == "request":
-                services.withdrawal_request_factors(withdrawal=withdrawal, request=request)
+                withdrawal_request_factors(withdrawal=withdrawal, request=request)
                 return redirect("withdrawal_verify", withdrawal.pk)
             if request.POST.get("action") == "submit" and (form.is_valid() or not hooks.needs_factors):
                 codes = {factor: form.cleaned_data[factor].strip() for factor in factors} if factors else {}
-                sent = services.withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=request.tenant,
-                                                  user=request.user, codes=codes, request=request)
+                sent = submit.withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=request.tenant,
+                                                user=request.user, codes=codes, request=request)
                 return redirect("withdrawal_status", sent.pk)
         except SecuritySetupRequired as setup:
             return_to = request.build_absolute_uri(reverse("withdrawal_security_return"))
             context["security_url"] = hooks.security_setup_url(setup.url, client_id=credential.client_id,
                                                                return_url=return_to)
-        except services.WithdrawalError as error:
+        except WithdrawalError as error:
             messages.error(request, error.message)
-            if isinstance(error, services.QuoteChanged) or not services.quote_is_fresh(withdrawal):
+            if isinstance(error, QuoteChanged) or not quote.quote_is_fresh(withdrawal):
                 return redirect("withdrawal_preview", withdrawal.pk)
             return redirect("withdrawal_verify", withdrawal.pk)
     sent = {factor for group in withdrawal.factors_sent for factor in group}
@@ -248,7 +242,7 @@ def withdrawal_verify(request, withdrawal_id):
 @login_required
 def withdrawal_security_return(request):
     """The exchange sends the user back here after its security setup: continue the waiting withdrawal."""
-    withdrawal = services.security_return_url_target(tenant=request.tenant, user=request.user)
+    withdrawal = selectors.security_return_url_target(tenant=request.tenant, user=request.user)
     if withdrawal is None:
         return redirect("dashboard")
     messages.info(request, "Welcome back. Request the codes again to continue.")
@@ -260,9 +254,9 @@ def withdrawal_security_return(request):
 def withdrawal_cancel(request, withdrawal_id):
     withdrawal = selectors.withdrawal_get(request=request, withdrawal_id=withdrawal_id)
     try:
-        services.withdrawal_cancel(withdrawal=withdrawal, request=request)
+        cancel.withdrawal_cancel(withdrawal=withdrawal, request=request)
         messages.info(request, "The withdrawal was cancelled. Nothing was sent.")
-    except services.WithdrawalError as error:
+    except WithdrawalError as error:
         messages.error(request, error.message)
         return redirect("withdrawal_status", withdrawal.pk)
     return redirect("dashboard")

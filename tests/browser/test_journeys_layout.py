@@ -8,6 +8,7 @@ each changelist it links to and a change form. A pale brand: connect, dashboard,
 and the unavailable withdraw and receive pages."""
 
 import re
+import time
 
 import pyotp
 import pytest
@@ -154,7 +155,12 @@ def test_end_user_journey_fits_a_phone_and_passes_axe(live_server, page, demo):
     page.go_back()
     page.get_by_role("link", name="I have set it up").click()
     check_page(page, "withdrawal step-up confirm")
-    confirm_with_authenticator(page, pyotp.TOTP(PORTAL_TOTP_SECRET).now())
+    # A code an hour old first: the refusal is tied to the code field.
+    confirm_with_authenticator(page, pyotp.TOTP(PORTAL_TOTP_SECRET).at(time.time() - 3600))
+    expect(page.locator("#id_code_error")).to_contain_text("The authenticator code is not valid")
+    check_page(page, "withdrawal step-up code refused")
+    page.fill("input[name=code]", pyotp.TOTP(PORTAL_TOTP_SECRET).now())
+    page.get_by_role("button", name="Confirm").click()
     expect(page.locator("#request-codes")).to_be_visible()
     check_page(page, "withdrawal verify")
     submit_with_kucoin_codes(page, f"{live_server.url}/sandbox", account)

@@ -10,7 +10,10 @@ import pytest
 from broker_portal.models import AuditEvent, Membership
 from tests.conftest import make_member
 from tests.withdrawals.conftest import codes_for, connect_kucoin, details, ready_to_submit
-from withdrawals import services
+from withdrawals.services.details import withdrawal_save_details
+from withdrawals.services.errors import WithdrawalError
+from withdrawals.services.quote import withdrawal_preview
+from withdrawals.services.submit import withdrawal_submit
 from withdrawals.models import WithdrawalLimit
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -32,9 +35,9 @@ def test_a_send_over_the_limit_is_audited_and_the_broker_admins_are_told(portal,
     withdrawal = ready_to_submit(portal, connect_kucoin(portal, sandbox_accounts))
     # The broker admin lowers the cap after the preview: the send itself meets it.
     WithdrawalLimit.objects.create(tenant=portal["tenant"], scope="per_user", window_hours=24, max_usdt=Decimal("1"))
-    with pytest.raises(services.WithdrawalError, match="withdrawal limit of 1"):
-        services.withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=portal["tenant"], user=portal["user"],
-                                   codes=codes_for(portal, sandbox_accounts))
+    with pytest.raises(WithdrawalError, match="withdrawal limit of 1"):
+        withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=portal["tenant"], user=portal["user"],
+                          codes=codes_for(portal, sandbox_accounts))
     event = AuditEvent.objects.get(action="withdrawal.refused_by_limit")
     assert event.tenant == portal["tenant"] and event.actor == portal["user"] and event.target_id == str(withdrawal.pk)
     assert event.details["max_usdt"] == "1.00" and event.details["scope"] == "per_user"
@@ -51,10 +54,10 @@ def test_a_preview_over_the_limit_is_audited_and_alerted_too(portal, sandbox_acc
     admin = make_member(portal["tenant"], "limits@alpha.example", Membership.Role.BROKER_ADMIN)
     connection = connect_kucoin(portal, sandbox_accounts)
     WithdrawalLimit.objects.create(tenant=portal["tenant"], scope="tenant", window_hours=24, max_usdt=Decimal("1"))
-    draft = services.withdrawal_save_details(tenant=portal["tenant"], user=portal["user"], connection=connection,
-                                             idempotency_key=uuid.uuid4(), details=details())
-    with pytest.raises(services.WithdrawalError, match="this broker's withdrawal limit"):
-        services.withdrawal_preview(withdrawal=draft)
+    draft = withdrawal_save_details(tenant=portal["tenant"], user=portal["user"], connection=connection,
+                                    idempotency_key=uuid.uuid4(), details=details())
+    with pytest.raises(WithdrawalError, match="this broker's withdrawal limit"):
+        withdrawal_preview(withdrawal=draft)
     assert AuditEvent.objects.filter(action="withdrawal.refused_by_limit", target_id=str(draft.pk)).count() == 1
     sent = wait_for_mail(mailoutbox, 1)
     assert len(sent) == 1 and sent[0].to == [admin.email]

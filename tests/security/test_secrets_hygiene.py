@@ -15,7 +15,7 @@ from connectors.models import ExchangeConnection
 from tests.conftest import portal_log_written_as_json
 from tests.connectors.conftest import csrf_token, query_of
 from tests.withdrawals.conftest import codes_for, ready_to_submit
-from withdrawals import services as withdrawal_services
+from withdrawals.services.submit import withdrawal_submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TOTP_SEED = "JBSWY3DPEHPK3PXPHYGIENE2"
@@ -72,8 +72,8 @@ def test_no_secret_in_any_table_or_log_after_the_full_flows(browser_session, por
     # A withdrawal through the exchange's 2FA, and the portal's own MFA and Kraken's RSA key.
     withdrawal = ready_to_submit(portal, ExchangeConnection.objects.get(exchange="kucoin"))
     codes = codes_for(portal, sandbox_accounts)
-    sent = withdrawal_services.withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=portal["tenant"],
-                                                 user=portal["user"], codes=codes)
+    sent = withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=portal["tenant"],
+                             user=portal["user"], codes=codes)
     assert sent.state == "processing"
     TOTP.activate(portal["user"], TOTP_SEED)
     kraken = services.credential_generate_rsa_key_pair(credential=ExchangeCredential.objects.get(exchange="kraken"))

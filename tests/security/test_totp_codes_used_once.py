@@ -13,7 +13,7 @@ from allauth.mfa.totp.internal.auth import TOTP
 from django.core.cache import cache
 from django.test import Client
 
-from api.views_money import verify_portal_mfa
+from withdrawals.services.step_up import portal_mfa_code_valid as verify_portal_mfa
 from tests.conftest import make_member
 
 pytestmark = pytest.mark.django_db

@@ -125,11 +125,11 @@ def test_a_withdrawal_records_submitted_then_status_changed_with_the_exchanges_i
     from connectors.kucoin.withdrawals import KuCoinWithdrawals
     from exports.models import HistoryEntry
     from tests.withdrawals.test_submit_outcomes import ready_kucoin_withdrawal, submit
-    from withdrawals import services as withdrawal_services
+    from withdrawals.services.reconcile import withdrawal_refresh_status
 
     make_endpoint(tenant, "http://127.0.0.1:9/hooks", ["withdrawal.submitted", "withdrawal.status_changed"])
     hooks = KuCoinWithdrawals()
-    monkeypatch.setattr(withdrawal_services, "exchange_context", lambda connection: (object(), hooks, None))
+    monkeypatch.setattr("withdrawals.services.exchange.exchange_context", lambda connection: (object(), hooks, None))
     hooks.submit = lambda api, connection, withdrawal, codes: "W-77"
     withdrawal = ready_kucoin_withdrawal(tenant, member)
     assert submit(withdrawal).state == "processing"
@@ -141,7 +141,7 @@ def test_a_withdrawal_records_submitted_then_status_changed_with_the_exchanges_i
                                 kind="withdrawal", external_id="W-77", occurred_at=timezone.now(),
                                 currency="USDT", amount=-100, txid="0xabc123")
     hooks.status = lambda api, connection, withdrawal: ExchangeStatus(raw="SUCCESS", final=True, succeeded=True)
-    withdrawal_services.withdrawal_refresh_status(withdrawal_id=withdrawal.pk)
+    withdrawal_refresh_status(withdrawal_id=withdrawal.pk)
     assert payloads("withdrawal.status_changed") == [{
         **ids, "state": "succeeded", "previous_state": "processing", "exchange_status": "SUCCESS",
         "exchange_withdrawal_id": "W-77", "transaction_hash": "0xabc123"}]
@@ -152,15 +152,15 @@ def test_a_limit_refusal_records_withdrawal_limit_refused(tenant, member):
     from decimal import Decimal
 
     from tests.withdrawals.test_pages_and_limits import connection_of, withdrawal_of
-    from withdrawals import services as withdrawal_services
+    from withdrawals.services.limits import BrokerLimitExceeded, withdrawal_record_limit_refusal
     from withdrawals.models import WithdrawalLimit
 
     make_endpoint(tenant, "http://127.0.0.1:9/hooks", ["withdrawal.limit_refused"])
     withdrawal = withdrawal_of(connection_of(member, tenant), state="stepped_up")
     limit = WithdrawalLimit.objects.create(tenant=tenant, scope="per_user", window_hours=24, max_usdt=Decimal("50"))
-    refusal = withdrawal_services.BrokerLimitExceeded("over", withdrawal=withdrawal, limit=limit,
-                                                      used_usdt=Decimal("0"), value_usdt=Decimal("110"))
-    withdrawal_services.withdrawal_record_limit_refusal(refusal=refusal)
+    refusal = BrokerLimitExceeded("over", withdrawal=withdrawal, limit=limit,
+                                  used_usdt=Decimal("0"), value_usdt=Decimal("110"))
+    withdrawal_record_limit_refusal(refusal=refusal)
     [payload] = payloads("withdrawal.limit_refused")
     assert (payload["withdrawal_id"], payload["limit_id"], payload["scope"], payload["max_usdt"],
             payload["window_hours"], payload["value_usdt"]) == (withdrawal.pk, limit.pk, "per_user", "50", 24,

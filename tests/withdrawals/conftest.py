@@ -11,7 +11,10 @@ from connectors.models import ExchangeConnection
 from tests.connectors.conftest import (  # noqa: F401 (fixtures)
     PortalBrowser, browser_session, portal, register_credential, sandbox_accounts,
 )
-from withdrawals import services
+from withdrawals.services.details import Details, withdrawal_save_details
+from withdrawals.services.factors import withdrawal_request_factors
+from withdrawals.services.quote import withdrawal_preview
+from withdrawals.services.step_up import withdrawal_step_up
 
 KUCOIN_GROUPS = ["API_COMMON", "API_WITHDRAW_OAUTH"]
 
@@ -41,24 +44,24 @@ def codes_for(portal, sandbox_accounts, who="trader") -> dict:
     return {"GAV": pyotp.TOTP(account["totp_secret"]).now(), "EMV": inbox_code(portal["url"], account["email"])}
 
 
-def details(**overrides) -> services.Details:
+def details(**overrides) -> Details:
     from decimal import Decimal
 
     values = {"currency": "BTC", "chain": "btc", "withdraw_type": "ADDRESS", "destination": "bc1qportaltest0000",
               "memo": "", "remark": "", "amount": Decimal("0.01"), "fee_deduct_type": "EXTERNAL"}
     values.update(overrides)
-    return services.Details(**values)
+    return Details(**values)
 
 
 def ready_to_submit(portal, connection, **overrides):
     """A withdrawal through details, preview, step-up and the exchange's factors."""
     import uuid
 
-    withdrawal = services.withdrawal_save_details(tenant=portal["tenant"], user=portal["user"], connection=connection,
-                                                  idempotency_key=uuid.uuid4(), details=details(**overrides))
-    withdrawal = services.withdrawal_preview(withdrawal=withdrawal)
-    withdrawal = services.withdrawal_step_up(withdrawal=withdrawal, authenticated_at=timezone.now())
-    return services.withdrawal_request_factors(withdrawal=withdrawal)
+    withdrawal = withdrawal_save_details(tenant=portal["tenant"], user=portal["user"], connection=connection,
+                                         idempotency_key=uuid.uuid4(), details=details(**overrides))
+    withdrawal = withdrawal_preview(withdrawal=withdrawal)
+    withdrawal = withdrawal_step_up(withdrawal=withdrawal, authenticated_at=timezone.now())
+    return withdrawal_request_factors(withdrawal=withdrawal)
 
 
 def sandbox_btc(email: str):

@@ -8,7 +8,8 @@ from django.db import connection as db_connection
 
 from sandbox.faults import fault_clear, fault_set
 from sandbox.models import HistoryRecord
-from withdrawals import services
+from withdrawals.services.reconcile import withdrawal_reconcile
+from withdrawals.services.submit import withdrawal_submit
 from connectors.exchanges import withdrawal_hooks
 from withdrawals.models import Withdrawal
 
@@ -48,8 +49,8 @@ def test_twenty_parallel_submits_of_one_draft_make_one_exchange_call(portal, kuc
     def submit():
         try:
             barrier.wait()
-            states.append(services.withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=portal["tenant"],
-                                                     user=portal["user"], codes=codes).state)
+            states.append(withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=portal["tenant"],
+                                            user=portal["user"], codes=codes).state)
         except Exception as error:  # noqa: BLE001 (collected for the assertion)
             errors.append(error)
         finally:
@@ -78,20 +79,20 @@ def test_a_timeout_after_the_exchange_accepted_makes_no_second_withdrawal(portal
     fault_set(exchange="kucoin", endpoint="withdraw", kind="slow", count=1, delay_seconds=2)
     settings.EXCHANGE_HTTP_TIMEOUT = (5, 1)
     try:
-        sent = services.withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=portal["tenant"], user=portal["user"],
-                                          codes=codes)
+        sent = withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=portal["tenant"], user=portal["user"],
+                                 codes=codes)
         assert sent.state == "unknown"
         # Still executing at the exchange: the history does not show it yet, so it stays unknown.
-        assert services.withdrawal_reconcile(withdrawal_id=withdrawal.pk).state == "unknown"
+        assert withdrawal_reconcile(withdrawal_id=withdrawal.pk).state == "unknown"
         # The user clicks again: nothing is sent.
-        again = services.withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=portal["tenant"], user=portal["user"],
-                                           codes=codes)
+        again = withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=portal["tenant"], user=portal["user"],
+                                  codes=codes)
         assert again.state == "unknown"
         for _ in range(50):
             if exchange_withdrawals(withdrawal):
                 break
             time.sleep(0.1)
-        reconciled = services.withdrawal_reconcile(withdrawal_id=withdrawal.pk)
+        reconciled = withdrawal_reconcile(withdrawal_id=withdrawal.pk)
     finally:
         fault_clear(exchange="kucoin")
     assert reconciled.state == "processing"
@@ -105,13 +106,13 @@ def test_unknown_that_never_executed_goes_back_to_review_after_the_exchange_tran
     withdrawal = ready_to_submit(portal, kucoin)
     fault_set(exchange="kucoin", endpoint="withdraw", kind="500", count=1)
     try:
-        sent = services.withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=portal["tenant"], user=portal["user"],
-                                          codes=codes_for(portal, sandbox_accounts))
+        sent = withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=portal["tenant"], user=portal["user"],
+                                 codes=codes_for(portal, sandbox_accounts))
     finally:
         fault_clear(exchange="kucoin")
     assert sent.state == "unknown"
-    assert services.withdrawal_reconcile(withdrawal_id=withdrawal.pk).state == "unknown"
+    assert withdrawal_reconcile(withdrawal_id=withdrawal.pk).state == "unknown"
     settings.WITHDRAWAL_EXCHANGE_TRANSACTION_TTL_SECONDS = 0
-    reviewed = services.withdrawal_reconcile(withdrawal_id=withdrawal.pk)
+    reviewed = withdrawal_reconcile(withdrawal_id=withdrawal.pk)
     assert reviewed.state == "previewed" and exchange_withdrawals(withdrawal) == 0
     assert reviewed.exchange_transaction_id == "" and reviewed.stepped_up_at is None

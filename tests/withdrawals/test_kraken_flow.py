@@ -11,7 +11,14 @@ from connectors.kraken.withdrawals import WITHDRAWALS
 from connectors.models import ExchangeConnection
 from sandbox import clock
 from sandbox.models import Balance, HistoryRecord, SandboxUser
-from withdrawals import services, tasks
+from withdrawals import tasks
+from withdrawals.services.details import withdrawal_save_details
+from withdrawals.services.errors import WithdrawalError
+from withdrawals.services.exchange import exchange_context
+from withdrawals.services.factors import withdrawal_request_factors
+from withdrawals.services.quote import withdrawal_preview
+from withdrawals.services.step_up import withdrawal_step_up
+from withdrawals.services.submit import withdrawal_submit
 from connectors.kraken.withdrawals import withdrawal_status as kraken_withdrawal_status
 from withdrawals.models import Withdrawal
 
@@ -37,22 +44,22 @@ def test_kraken_withdrawal_by_address_name_debits_the_preview_total(portal, sand
     balance = Balance.objects.get(user__email=account["email"], user__exchange="kraken", currency="BTC")
     before = balance.available
 
-    with pytest.raises(services.WithdrawalError) as refused:
-        services.withdrawal_save_details(tenant=portal["tenant"], user=portal["user"], connection=connection,
-                                         idempotency_key=uuid.uuid4(), details=details(chain="", destination="my-btc"))
+    with pytest.raises(WithdrawalError) as refused:
+        withdrawal_save_details(tenant=portal["tenant"], user=portal["user"], connection=connection,
+                                idempotency_key=uuid.uuid4(), details=details(chain="", destination="my-btc"))
     assert "fee_deduct_type" in refused.value.field_errors  # Kraken only takes the fee out of the amount
 
-    withdrawal = services.withdrawal_save_details(
+    withdrawal = withdrawal_save_details(
         tenant=portal["tenant"], user=portal["user"], connection=connection, idempotency_key=uuid.uuid4(),
         details=details(chain="", destination="my-btc", fee_deduct_type="INTERNAL"))
-    withdrawal = services.withdrawal_preview(withdrawal=withdrawal)
+    withdrawal = withdrawal_preview(withdrawal=withdrawal)
     assert withdrawal.service_fee == 0 and withdrawal.chain_fee == Decimal("0.0005")
     assert withdrawal.total_debit == Decimal("0.01") and withdrawal.amount_received == Decimal("0.0095")
-    withdrawal = services.withdrawal_step_up(withdrawal=withdrawal, authenticated_at=timezone.now())
-    withdrawal = services.withdrawal_request_factors(withdrawal=withdrawal)  # nothing to ask at Kraken
+    withdrawal = withdrawal_step_up(withdrawal=withdrawal, authenticated_at=timezone.now())
+    withdrawal = withdrawal_request_factors(withdrawal=withdrawal)  # nothing to ask at Kraken
     assert withdrawal.state == "stepped_up"
-    sent = services.withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=portal["tenant"], user=portal["user"],
-                                      codes={})
+    sent = withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=portal["tenant"], user=portal["user"],
+                             codes={})
     assert sent.state == "processing" and sent.exchange_withdrawal_id
     balance.refresh_from_db()
     assert before - balance.available == sent.total_debit
@@ -86,14 +93,14 @@ def test_withdraw_status_entries_read_as_the_spec_lists_them(entry, raw, final, 
 
 def test_a_withdrawal_cancelled_at_kraken_ends_failed(portal, sandbox_accounts):
     connection = connect_kraken(portal, sandbox_accounts["kraken"]["trader"])
-    withdrawal = services.withdrawal_save_details(
+    withdrawal = withdrawal_save_details(
         tenant=portal["tenant"], user=portal["user"], connection=connection, idempotency_key=uuid.uuid4(),
         details=details(chain="", destination="my-btc", fee_deduct_type="INTERNAL"))
-    withdrawal = services.withdrawal_preview(withdrawal=withdrawal)
-    withdrawal = services.withdrawal_step_up(withdrawal=withdrawal, authenticated_at=timezone.now())
-    withdrawal = services.withdrawal_request_factors(withdrawal=withdrawal)
-    sent = services.withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=portal["tenant"], user=portal["user"],
-                                      codes={})
+    withdrawal = withdrawal_preview(withdrawal=withdrawal)
+    withdrawal = withdrawal_step_up(withdrawal=withdrawal, authenticated_at=timezone.now())
+    withdrawal = withdrawal_request_factors(withdrawal=withdrawal)
+    sent = withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=portal["tenant"], user=portal["user"],
+                             codes={})
     tasks.withdrawal_poll(sent.pk)
     assert Withdrawal.objects.get(pk=sent.pk).state == "processing"  # Initial is no end
     HistoryRecord.objects.filter(txid=sent.exchange_withdrawal_id).update(status="CANCELED")
@@ -104,11 +111,11 @@ def test_a_withdrawal_cancelled_at_kraken_ends_failed(portal, sandbox_accounts):
 
 def test_kraken_refusals_reach_the_user_in_words_never_as_its_error_codes(portal, sandbox_accounts):
     connection = connect_kraken(portal, sandbox_accounts["kraken"]["trader"])
-    withdrawal = services.withdrawal_save_details(
+    withdrawal = withdrawal_save_details(
         tenant=portal["tenant"], user=portal["user"], connection=connection, idempotency_key=uuid.uuid4(),
         details=details(chain="", destination="nobody-saved-this", fee_deduct_type="INTERNAL"))
-    with pytest.raises(services.WithdrawalError) as refused:
-        services.withdrawal_preview(withdrawal=withdrawal)
+    with pytest.raises(WithdrawalError) as refused:
+        withdrawal_preview(withdrawal=withdrawal)
     assert "Kraken knows no saved withdrawal address of that name" in refused.value.message
     assert "EFunding" not in refused.value.message
     # A refusal the package has no words for still loses its code's prefix.
@@ -119,7 +126,7 @@ def test_kraken_refusals_reach_the_user_in_words_never_as_its_error_codes(portal
 def test_the_saved_addresses_are_kraken_s_own_key_names(portal, sandbox_accounts):
     account = sandbox_accounts["kraken"]["trader"]
     connection = connect_kraken(portal, account)
-    api, _, _ = services.exchange_context(connection)
+    api, _, _ = exchange_context(connection)
     saved = {item.currency: item for item in WITHDRAWALS.saved_addresses(api, connection)}
     book = SandboxUser.objects.get(exchange="kraken", email=account["email"]).address_book
     assert {entry["currency"]: entry["name"] for entry in book} == {code: item.key for code, item in saved.items()}

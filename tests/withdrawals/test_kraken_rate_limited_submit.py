@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from connectors.kraken.api import RATE_LIMIT_RETRY_AFTER, KrakenAPI
 from tests.connectors.canned import canned_answers, json_answer  # noqa: F401 (canned_answers is a fixture)
-from withdrawals import services
+from withdrawals.services.errors import WithdrawalError
+from withdrawals.services.submit import withdrawal_submit
 from connectors.kraken.withdrawals import KrakenWithdrawals
 from withdrawals.models import Withdrawal
 
@@ -23,7 +24,8 @@ pytestmark = pytest.mark.django_db
 def kraken_exchange(monkeypatch):
     """The real Kraken client and hooks for every connection; only the transport is canned."""
     api = KrakenAPI({"api_base_url": "https://api.kraken.test"})
-    monkeypatch.setattr(services, "exchange_context", lambda connection: (api, KrakenWithdrawals(), None))
+    hooks = KrakenWithdrawals()
+    monkeypatch.setattr("withdrawals.services.exchange.exchange_context", lambda connection: (api, hooks, None))
 
 
 def ready_kraken_withdrawal(tenant, member):
@@ -43,12 +45,12 @@ def test_a_kraken_rate_limit_at_submit_leaves_the_withdrawal_ready_to_send_again
         tenant, member, kraken_exchange, canned_answers, error):
     withdrawal = ready_kraken_withdrawal(tenant, member)
     canned_answers["/0/private/Withdraw"] = json_answer({"error": [error], "result": {}})
-    with pytest.raises(services.WithdrawalError, match="Try again at") as limited:
-        services.withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=tenant, user=member, codes={})
+    with pytest.raises(WithdrawalError, match="Try again at") as limited:
+        withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=tenant, user=member, codes={})
     assert limited.value.retry_at - timezone.now() <= timedelta(seconds=RATE_LIMIT_RETRY_AFTER)
     kept = Withdrawal.objects.get(pk=withdrawal.pk)
     assert kept.state == "stepped_up" and kept.submit_started_at is None and kept.completed_at is None
 
     canned_answers["/0/private/Withdraw"] = json_answer({"error": [], "result": {"refid": "KR-1"}})
-    sent = services.withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=tenant, user=member, codes={})
+    sent = withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=tenant, user=member, codes={})
     assert sent.state == "processing" and sent.exchange_withdrawal_id == "KR-1"

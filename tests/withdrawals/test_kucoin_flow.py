@@ -9,7 +9,12 @@ from django.utils import timezone
 from broker_portal.models import AuditEvent
 from sandbox import clock
 from sandbox.models import HistoryRecord
-from withdrawals import services, tasks
+from withdrawals import tasks
+from withdrawals.services.details import withdrawal_max_amount, withdrawal_save_details
+from withdrawals.services.errors import WithdrawalError
+from withdrawals.services.quote import withdrawal_preview
+from withdrawals.services.step_up import withdrawal_step_up
+from withdrawals.services.submit import withdrawal_submit
 from connectors.base.withdrawals import SecuritySetupRequired
 from withdrawals.models import Withdrawal
 
@@ -31,8 +36,8 @@ def test_withdrawal_debits_exactly_the_preview_total_and_follows_to_success(port
     assert withdrawal.price_usdt == Decimal(65000)
 
     codes = codes_for(portal, sandbox_accounts)
-    sent = services.withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=portal["tenant"], user=portal["user"],
-                                      codes=codes)
+    sent = withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=portal["tenant"], user=portal["user"],
+                             codes=codes)
     assert sent.state == "processing" and sent.exchange_withdrawal_id.startswith("W")
     assert before - sandbox_btc(email) == sent.total_debit
 
@@ -55,8 +60,8 @@ def test_withdrawal_debits_exactly_the_preview_total_and_follows_to_success(port
     assert codes["EMV"] not in stored
 
     # A repeated submit (back button, double click) sends nothing more.
-    again = services.withdrawal_submit(withdrawal_id=sent.pk, tenant=portal["tenant"], user=portal["user"],
-                                       codes=codes_for(portal, sandbox_accounts))
+    again = withdrawal_submit(withdrawal_id=sent.pk, tenant=portal["tenant"], user=portal["user"],
+                              codes=codes_for(portal, sandbox_accounts))
     assert again.state == "succeeded"
     assert HistoryRecord.objects.filter(kind="withdrawal", details__remark__contains=sent.reference).count() == 1
 
@@ -65,13 +70,13 @@ def test_wrong_codes_return_to_the_codes_step_and_move_nothing(portal, kucoin, s
     email = sandbox_accounts["kucoin"]["trader"]["email"]
     before = sandbox_btc(email)
     withdrawal = ready_to_submit(portal, kucoin)
-    with pytest.raises(services.WithdrawalError, match="code"):
-        services.withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=portal["tenant"], user=portal["user"],
-                                   codes={"GAV": "000000", "EMV": "000000"})
+    with pytest.raises(WithdrawalError, match="code"):
+        withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=portal["tenant"], user=portal["user"],
+                          codes={"GAV": "000000", "EMV": "000000"})
     assert Withdrawal.objects.get(pk=withdrawal.pk).state == "factors_requested"
     assert sandbox_btc(email) == before
-    sent = services.withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=portal["tenant"], user=portal["user"],
-                                      codes=codes_for(portal, sandbox_accounts))
+    sent = withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=portal["tenant"], user=portal["user"],
+                             codes=codes_for(portal, sandbox_accounts))
     assert sent.state == "processing"
 
 
@@ -81,8 +86,8 @@ def test_internal_deduction_debits_the_amount_and_the_recipient_gets_less(portal
     withdrawal = ready_to_submit(portal, kucoin, fee_deduct_type="INTERNAL")
     assert withdrawal.total_debit == Decimal("0.01")
     assert withdrawal.amount_received == Decimal("0.01") - withdrawal.chain_fee - withdrawal.service_fee
-    sent = services.withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=portal["tenant"], user=portal["user"],
-                                      codes=codes_for(portal, sandbox_accounts))
+    sent = withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=portal["tenant"], user=portal["user"],
+                             codes=codes_for(portal, sandbox_accounts))
     assert before - sandbox_btc(email) == sent.total_debit
     record = HistoryRecord.objects.get(kind="withdrawal", txid=sent.exchange_withdrawal_id)
     assert record.amount == sent.amount_received
@@ -90,12 +95,12 @@ def test_internal_deduction_debits_the_amount_and_the_recipient_gets_less(portal
 
 def test_a_withdrawal_whose_recipient_would_receive_nothing_is_blocked(portal, kucoin):
     # 1 USDT by UID, fees from the amount: the 1 USDT minimum service fee takes it all.
-    withdrawal = services.withdrawal_save_details(
+    withdrawal = withdrawal_save_details(
         tenant=portal["tenant"], user=portal["user"], connection=kucoin, idempotency_key=uuid.uuid4(),
         details=details(currency="USDT", chain="", withdraw_type="UID", destination="123456789",
                         amount=Decimal("1"), fee_deduct_type="INTERNAL"))
-    with pytest.raises(services.WithdrawalError, match="receive nothing"):
-        services.withdrawal_preview(withdrawal=withdrawal)
+    with pytest.raises(WithdrawalError, match="receive nothing"):
+        withdrawal_preview(withdrawal=withdrawal)
     assert Withdrawal.objects.get(pk=withdrawal.pk).state == "draft"
 
 
@@ -107,34 +112,34 @@ def test_a_withdrawal_whose_recipient_would_receive_nothing_is_blocked(portal, k
     ({"withdraw_type": "MAIL", "destination": "nobody"}, "destination"),
 ])
 def test_details_are_checked_against_the_currency_and_balance(portal, kucoin, overrides, field):
-    with pytest.raises(services.WithdrawalError) as refused:
-        services.withdrawal_save_details(tenant=portal["tenant"], user=portal["user"], connection=kucoin,
-                                         idempotency_key=uuid.uuid4(), details=details(**overrides))
+    with pytest.raises(WithdrawalError) as refused:
+        withdrawal_save_details(tenant=portal["tenant"], user=portal["user"], connection=kucoin,
+                                idempotency_key=uuid.uuid4(), details=details(**overrides))
     assert field in refused.value.field_errors
     assert not Withdrawal.objects.exists()
 
 
 def test_the_same_idempotency_key_is_one_draft_and_back_navigation_resets_the_preview(portal, kucoin):
     key = uuid.uuid4()
-    first = services.withdrawal_save_details(tenant=portal["tenant"], user=portal["user"], connection=kucoin,
-                                             idempotency_key=key, details=details())
-    services.withdrawal_preview(withdrawal=first)
-    second = services.withdrawal_save_details(tenant=portal["tenant"], user=portal["user"], connection=kucoin,
-                                              idempotency_key=key, details=details(amount=Decimal("0.02")))
+    first = withdrawal_save_details(tenant=portal["tenant"], user=portal["user"], connection=kucoin,
+                                    idempotency_key=key, details=details())
+    withdrawal_preview(withdrawal=first)
+    second = withdrawal_save_details(tenant=portal["tenant"], user=portal["user"], connection=kucoin,
+                                     idempotency_key=key, details=details(amount=Decimal("0.02")))
     assert first.pk == second.pk and Withdrawal.objects.count() == 1
     assert second.state == "draft" and second.total_debit is None and second.amount == Decimal("0.02")
 
 
 def test_an_expired_preview_is_quoted_again(portal, kucoin):
-    withdrawal = services.withdrawal_save_details(tenant=portal["tenant"], user=portal["user"], connection=kucoin,
-                                                  idempotency_key=uuid.uuid4(), details=details())
-    withdrawal = services.withdrawal_preview(withdrawal=withdrawal)
+    withdrawal = withdrawal_save_details(tenant=portal["tenant"], user=portal["user"], connection=kucoin,
+                                         idempotency_key=uuid.uuid4(), details=details())
+    withdrawal = withdrawal_preview(withdrawal=withdrawal)
     first_expiry = withdrawal.quote_expires_at
     Withdrawal.objects.filter(pk=withdrawal.pk).update(quote_expires_at=timezone.now())
     withdrawal.refresh_from_db()
-    with pytest.raises(services.WithdrawalError, match="expired"):
-        services.withdrawal_step_up(withdrawal=withdrawal, authenticated_at=timezone.now())
-    requoted = services.withdrawal_preview(withdrawal=withdrawal)
+    with pytest.raises(WithdrawalError, match="expired"):
+        withdrawal_step_up(withdrawal=withdrawal, authenticated_at=timezone.now())
+    requoted = withdrawal_preview(withdrawal=withdrawal)
     assert requoted.quote_expires_at > first_expiry and requoted.state == "previewed"
     assert AuditEvent.objects.filter(action="withdrawal.requoted", target_id=str(withdrawal.pk)).exists()
 
@@ -152,7 +157,7 @@ def test_uid_withdrawals_respect_the_exchange_limit_before_calling(portal, kucoi
     for _ in range(3):
         ready_to_submit(portal, kucoin, currency="USDT", chain="", withdraw_type="UID", destination="123456789",
                         amount=Decimal("20"))
-    with pytest.raises(services.WithdrawalError, match="Try again at") as refused:
+    with pytest.raises(WithdrawalError, match="Try again at") as refused:
         ready_to_submit(portal, kucoin, currency="USDT", chain="", withdraw_type="UID", destination="123456789",
                         amount=Decimal("20"))
     assert refused.value.retry_at > timezone.now()
@@ -164,10 +169,10 @@ def test_the_verify_page_shows_kucoins_setup_link_with_the_way_back(portal, sand
     from urllib.parse import parse_qs, urlsplit
 
     connection = connect_kucoin(portal, sandbox_accounts, who="no2fa")
-    withdrawal = services.withdrawal_save_details(tenant=portal["tenant"], user=portal["user"], connection=connection,
-                                                  idempotency_key=uuid.uuid4(), details=details())
-    withdrawal = services.withdrawal_preview(withdrawal=withdrawal)
-    services.withdrawal_step_up(withdrawal=withdrawal, authenticated_at=timezone.now())
+    withdrawal = withdrawal_save_details(tenant=portal["tenant"], user=portal["user"], connection=connection,
+                                         idempotency_key=uuid.uuid4(), details=details())
+    withdrawal = withdrawal_preview(withdrawal=withdrawal)
+    withdrawal_step_up(withdrawal=withdrawal, authenticated_at=timezone.now())
     client.defaults["HTTP_HOST"] = "localhost"
     client.force_login(portal["user"])
     page = client.post(f"/withdrawals/{withdrawal.pk}/verify/", {"action": "request"})
@@ -196,8 +201,8 @@ def test_the_preview_is_what_the_sandbox_debits_and_delivers_in_both_fee_modes(p
         assert (withdrawal.total_debit, withdrawal.amount_received) == (Decimal("0.01"), Decimal("0.01") - fees)
     else:
         assert (withdrawal.total_debit, withdrawal.amount_received) == (Decimal("0.01") + fees, Decimal("0.01"))
-    sent = services.withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=portal["tenant"], user=portal["user"],
-                                      codes=codes_for(portal, sandbox_accounts))
+    sent = withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=portal["tenant"], user=portal["user"],
+                             codes=codes_for(portal, sandbox_accounts))
     assert before - sandbox_btc(email) == sent.total_debit
     record = HistoryRecord.objects.get(kind="withdrawal", txid=sent.exchange_withdrawal_id)
     assert record.amount == sent.amount_received and record.address == sent.destination
@@ -209,12 +214,12 @@ def test_the_preview_is_what_the_sandbox_debits_and_delivers_in_both_fee_modes(p
 @pytest.mark.parametrize("fee_deduct_type", ["EXTERNAL", "INTERNAL"])
 def test_max_is_an_amount_the_balance_covers_with_kucoin_s_fees(portal, kucoin, sandbox_accounts, fee_deduct_type):
     available = sandbox_btc(sandbox_accounts["kucoin"]["trader"]["email"])
-    amount = services.withdrawal_max_amount(connection=kucoin, currency="BTC", chain="btc", withdraw_type="ADDRESS",
-                                            fee_deduct_type=fee_deduct_type)
-    withdrawal = services.withdrawal_save_details(
+    amount = withdrawal_max_amount(connection=kucoin, currency="BTC", chain="btc", withdraw_type="ADDRESS",
+                                   fee_deduct_type=fee_deduct_type)
+    withdrawal = withdrawal_save_details(
         tenant=portal["tenant"], user=portal["user"], connection=kucoin, idempotency_key=uuid.uuid4(),
         details=details(amount=amount, fee_deduct_type=fee_deduct_type))
-    withdrawal = services.withdrawal_preview(withdrawal=withdrawal)  # refused if the fees did not fit
+    withdrawal = withdrawal_preview(withdrawal=withdrawal)  # refused if the fees did not fit
     assert withdrawal.total_debit <= available
     if fee_deduct_type == "INTERNAL":
         assert amount == available  # the fees come out of it

@@ -9,7 +9,8 @@ from django.db import connection as db_connection
 from django.db import transaction
 from django.utils import timezone
 
-from withdrawals import services
+from withdrawals.services.errors import WithdrawalError
+from withdrawals.services.limits import check_broker_limits, check_exchange_rate_limit
 from connectors.exchanges import withdrawal_hooks
 from withdrawals.models import FactorRequest, Withdrawal, WithdrawalLimit
 
@@ -31,7 +32,7 @@ def race(step, drafts) -> list[str]:
                 step(draft)
                 time.sleep(0.3)  # hold the transaction open: the other one must wait, then see this one
             outcomes.append("passed")
-        except services.WithdrawalError:
+        except WithdrawalError:
             outcomes.append("refused")
         finally:
             db_connection.close()
@@ -51,7 +52,7 @@ def test_two_withdrawals_cannot_both_spend_the_last_allowance(tenant, member):
                             total_debit=Decimal("600"), price_usdt=Decimal("1")) for _ in range(2)]
 
     def send(draft):
-        services.check_broker_limits(withdrawal=draft, value_usdt=Decimal("600"), lock=True)
+        check_broker_limits(withdrawal=draft, value_usdt=Decimal("600"), lock=True)
         Withdrawal.objects.filter(pk=draft.pk).update(state="submitting", submit_started_at=timezone.now())
 
     assert race(send, drafts) == ["passed", "refused"]
@@ -66,7 +67,7 @@ def test_two_uid_withdrawals_cannot_both_take_the_last_slot_of_the_exchange_limi
                                       for _ in range(2))
 
     def request_codes(draft):
-        services.check_exchange_rate_limit(withdrawal=draft, hooks=withdrawal_hooks("kucoin"), now=timezone.now(), lock=True)
+        check_exchange_rate_limit(withdrawal=draft, hooks=withdrawal_hooks("kucoin"), now=timezone.now(), lock=True)
         FactorRequest.objects.create(tenant=tenant, connection=connection, withdrawal=draft, withdraw_type="UID",
                                      requested_at=timezone.now())
 

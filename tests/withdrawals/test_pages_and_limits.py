@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from broker_portal.models import Membership
 from connectors.models import ExchangeConnection
-from withdrawals import services
+from withdrawals.services.errors import WithdrawalError
+from withdrawals.services.limits import check_broker_limits, check_exchange_rate_limit
 from connectors.exchanges import withdrawal_hooks
 from withdrawals.models import FactorRequest, Withdrawal, WithdrawalLimit
 from withdrawals.selectors import withdrawal_capability
@@ -97,17 +98,17 @@ def test_broker_limits_per_user_and_per_tenant(tenant, member):
     withdrawal_of(connection, total_debit=Decimal("600"))
     draft = withdrawal_of(connection, state="previewed", exchange_withdrawal_id="", submit_started_at=None)
     WithdrawalLimit.objects.create(tenant=tenant, scope="per_user", window_hours=24, max_usdt=Decimal("1000"))
-    services.check_broker_limits(withdrawal=draft, value_usdt=Decimal("400"))
-    with pytest.raises(services.WithdrawalError, match="your withdrawal limit of 1000.00 USDT per 24 hours"):
-        services.check_broker_limits(withdrawal=draft, value_usdt=Decimal("400.01"))
+    check_broker_limits(withdrawal=draft, value_usdt=Decimal("400"))
+    with pytest.raises(WithdrawalError, match="your withdrawal limit of 1000.00 USDT per 24 hours"):
+        check_broker_limits(withdrawal=draft, value_usdt=Decimal("400.01"))
     other = make_member(tenant, "other@alpha.example")
     withdrawal_of(connection_of(other, tenant), total_debit=Decimal("900"))
     WithdrawalLimit.objects.create(tenant=tenant, scope="tenant", window_hours=24, max_usdt=Decimal("1500"))
-    with pytest.raises(services.WithdrawalError, match="this broker's"):
-        services.check_broker_limits(withdrawal=draft, value_usdt=Decimal("1"))
+    with pytest.raises(WithdrawalError, match="this broker's"):
+        check_broker_limits(withdrawal=draft, value_usdt=Decimal("1"))
     # Older than the window: no longer counted.
     Withdrawal.objects.exclude(pk=draft.pk).update(submit_started_at=timezone.now() - timedelta(hours=25))
-    services.check_broker_limits(withdrawal=draft, value_usdt=Decimal("1000"))
+    check_broker_limits(withdrawal=draft, value_usdt=Decimal("1000"))
 
 
 def test_the_exchanges_uid_limit_of_fifty_a_day_gives_the_time_to_try_again(tenant, member):
@@ -118,12 +119,12 @@ def test_the_exchanges_uid_limit_of_fifty_a_day_gives_the_time_to_try_again(tena
     FactorRequest.objects.bulk_create(
         FactorRequest(tenant=tenant, connection=connection, withdrawal=draft, withdraw_type="MAIL",
                       requested_at=first + timedelta(minutes=i)) for i in range(50))
-    with pytest.raises(services.WithdrawalError, match="50 such withdrawals per 24 hours") as refused:
-        services.check_exchange_rate_limit(withdrawal=draft, hooks=withdrawal_hooks("kucoin"), now=now)
+    with pytest.raises(WithdrawalError, match="50 such withdrawals per 24 hours") as refused:
+        check_exchange_rate_limit(withdrawal=draft, hooks=withdrawal_hooks("kucoin"), now=now)
     assert refused.value.retry_at == first + timedelta(hours=24)
     # ADDRESS withdrawals are not limited this way.
     draft.withdraw_type = "ADDRESS"
-    services.check_exchange_rate_limit(withdrawal=draft, hooks=withdrawal_hooks("kucoin"), now=now)
+    check_exchange_rate_limit(withdrawal=draft, hooks=withdrawal_hooks("kucoin"), now=now)
 
 
 def test_only_one_row_per_exchange_withdrawal_id(tenant, member):

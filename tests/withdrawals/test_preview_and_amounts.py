@@ -7,7 +7,10 @@ import pytest
 from django.utils import timezone
 
 from api.serializers import WithdrawalCreateInput
-from withdrawals import fees, services
+from withdrawals import fees
+from withdrawals.services.details import Details, details_errors, parse_amount
+from withdrawals.services.errors import QuoteChanged, WithdrawalError
+from withdrawals.services.quote import withdrawal_preview
 from connectors.exchanges import withdrawal_hooks
 from connectors.base.withdrawals import Price
 from withdrawals.forms import DetailsForm
@@ -36,10 +39,11 @@ def test_details_saved_while_the_fees_were_quoted_do_not_get_the_old_figures(ten
         Withdrawal.objects.filter(pk=withdrawal.pk).update(amount=Decimal("5000"))
         return quote, Price(usdt=Decimal(1), at=timezone.now())
 
-    monkeypatch.setattr(services, "exchange_context", lambda connection: (object(), withdrawal_hooks("kucoin"), None))
-    monkeypatch.setattr(services, "_quote", quote_while_another_tab_saves)
-    with pytest.raises(services.WithdrawalError, match="changed while the fees were being quoted"):
-        services.withdrawal_preview(withdrawal=draft)
+    hooks = withdrawal_hooks("kucoin")
+    monkeypatch.setattr("withdrawals.services.exchange.exchange_context", lambda connection: (object(), hooks, None))
+    monkeypatch.setattr("withdrawals.services.quote._quote", quote_while_another_tab_saves)
+    with pytest.raises(WithdrawalError, match="changed while the fees were being quoted"):
+        withdrawal_preview(withdrawal=draft)
     stored = Withdrawal.objects.get(pk=draft.pk)
     assert stored.state == "draft" and stored.total_debit is None and stored.quote_expires_at is None
 
@@ -53,9 +57,9 @@ def test_a_changed_quote_at_continue_shows_the_new_figures_instead_of_going_on(t
         Withdrawal.objects.filter(pk=withdrawal.pk).update(
             service_fee=Decimal("12.5"), total_debit=Decimal("112.5"),
             quote_expires_at=timezone.now() + timedelta(minutes=5))
-        raise services.QuoteChanged("The preview expired and the fees changed. Please review the new figures.")
+        raise QuoteChanged("The preview expired and the fees changed. Please review the new figures.")
 
-    monkeypatch.setattr(services, "withdrawal_preview", requote_with_other_figures)
+    monkeypatch.setattr("withdrawals.services.quote.withdrawal_preview", requote_with_other_figures)
     client = client_at("alpha.localhost")
     client.force_login(member)
     page = client.post(f"/withdrawals/{withdrawal.pk}/preview/")
@@ -87,16 +91,16 @@ def test_the_api_refuses_amounts_out_of_range(raw):
 
 @pytest.mark.parametrize("raw", HUGE)
 def test_the_service_refuses_amounts_out_of_range_with_a_field_error(raw):
-    with pytest.raises(services.WithdrawalError) as refused:
-        services.parse_amount(raw)
+    with pytest.raises(WithdrawalError) as refused:
+        parse_amount(raw)
     assert "amount" in refused.value.field_errors
 
 
 def test_the_details_check_answers_a_huge_amount_with_a_field_error():
     from connectors.base.withdrawals import CurrencyInfo
 
-    details = services.Details(currency="USDT", chain="", withdraw_type="UID", destination="123456", memo="",
-                               remark="", amount=Decimal("1e30"), fee_deduct_type="EXTERNAL")
-    errors = services.details_errors(details, hooks=withdrawal_hooks("kucoin"),
-                                     info=CurrencyInfo(code="USDT", precision=6, chains=()), available=Decimal(10))
+    details = Details(currency="USDT", chain="", withdraw_type="UID", destination="123456", memo="",
+                      remark="", amount=Decimal("1e30"), fee_deduct_type="EXTERNAL")
+    errors = details_errors(details, hooks=withdrawal_hooks("kucoin"),
+                            info=CurrencyInfo(code="USDT", precision=6, chains=()), available=Decimal(10))
     assert "digits" in errors["amount"]

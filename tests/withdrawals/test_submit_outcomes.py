@@ -10,7 +10,11 @@ from django.utils import timezone
 from broker_portal.models import AuditEvent
 from connectors.base.api import ExchangeAPIError
 from connectors.base.http import ExchangeUnavailable
-from withdrawals import services
+from connectors.base.withdrawals import ExchangeStatus
+from withdrawals.services.errors import WithdrawalError
+from withdrawals.services.factors import withdrawal_request_factors
+from withdrawals.services.reconcile import withdrawal_reconcile
+from withdrawals.services.submit import withdrawal_submit
 from connectors.kraken.withdrawals import KrakenWithdrawals
 from connectors.kucoin.withdrawals import KuCoinWithdrawals
 from withdrawals.models import Withdrawal
@@ -25,7 +29,8 @@ def exchange(monkeypatch):
     """Installs the given hooks as the exchange of every connection."""
 
     def install(hooks):
-        monkeypatch.setattr(services, "exchange_context", lambda connection: (object(), hooks, None))
+        monkeypatch.setattr("withdrawals.services.exchange.exchange_context",
+                            lambda connection: (object(), hooks, None))
         return hooks
 
     return install
@@ -40,8 +45,8 @@ def ready_kucoin_withdrawal(tenant, member):
 
 
 def submit(withdrawal):
-    return services.withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=withdrawal.tenant, user=withdrawal.user,
-                                      codes={"GAV": "123456"})
+    return withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=withdrawal.tenant, user=withdrawal.user,
+                             codes={"GAV": "123456"})
 
 
 def answering(error):
@@ -83,7 +88,7 @@ def test_a_rate_limited_submit_can_be_sent_again_after_the_time_the_exchange_gav
     hooks = exchange(KuCoinWithdrawals())
     hooks.submit = answering(ExchangeUnavailable("The exchange asks us to slow down.", retry_after=30))
     withdrawal = ready_kucoin_withdrawal(tenant, member)
-    with pytest.raises(services.WithdrawalError, match="Try again at") as refused:
+    with pytest.raises(WithdrawalError, match="Try again at") as refused:
         submit(withdrawal)
     assert timedelta(seconds=25) < refused.value.retry_at - timezone.now() <= timedelta(seconds=30)
     kept = Withdrawal.objects.get(pk=withdrawal.pk)
@@ -121,8 +126,8 @@ def test_an_unavailable_exchange_at_the_factors_request_is_audited(tenant, membe
 
     hooks.request_factors = unavailable
     withdrawal = stepped_up_withdrawal(tenant, member)
-    with pytest.raises(services.WithdrawalError, match="not taking this request"):
-        services.withdrawal_request_factors(withdrawal=withdrawal)
+    with pytest.raises(WithdrawalError, match="not taking this request"):
+        withdrawal_request_factors(withdrawal=withdrawal)
     assert audit_details(withdrawal, "exchange_unavailable")["error"] == "The exchange could not be reached."
 
 
@@ -134,8 +139,8 @@ def test_a_refused_factors_request_keeps_the_exchanges_code_in_the_audit(tenant,
 
     hooks.request_factors = refusing
     withdrawal = stepped_up_withdrawal(tenant, member)
-    with pytest.raises(services.WithdrawalError):
-        services.withdrawal_request_factors(withdrawal=withdrawal)
+    with pytest.raises(WithdrawalError):
+        withdrawal_request_factors(withdrawal=withdrawal)
     assert audit_details(withdrawal, "refused")["error_code"] == "200004"
 
 
@@ -167,7 +172,7 @@ def test_an_unknown_kraken_withdrawal_is_never_declared_unexecuted(tenant, membe
     # Kraken has no 2FA transaction that ends: an unanswered Withdraw may still show up, so it stays unknown.
     exchange(kraken_history())
     withdrawal = kraken_unknown(tenant, member, started_ago=timedelta(days=1))
-    checked = services.withdrawal_reconcile(withdrawal_id=withdrawal.pk)
+    checked = withdrawal_reconcile(withdrawal_id=withdrawal.pk)
     assert checked.state == "unknown" and "keep checking" in checked.last_error
     assert checked.stepped_up_at == withdrawal.stepped_up_at
 
@@ -178,16 +183,16 @@ def test_an_unknown_kucoin_withdrawal_goes_back_to_review_once_its_transaction_e
     withdrawal = ready_kucoin_withdrawal(tenant, member)
     Withdrawal.objects.filter(pk=withdrawal.pk).update(state="unknown",
                                                        submit_started_at=timezone.now() - timedelta(minutes=5))
-    assert services.withdrawal_reconcile(withdrawal_id=withdrawal.pk).state == "unknown"
+    assert withdrawal_reconcile(withdrawal_id=withdrawal.pk).state == "unknown"
     Withdrawal.objects.filter(pk=withdrawal.pk).update(submit_started_at=timezone.now() - timedelta(minutes=11))
-    assert services.withdrawal_reconcile(withdrawal_id=withdrawal.pk).state == "previewed"
+    assert withdrawal_reconcile(withdrawal_id=withdrawal.pk).state == "previewed"
 
 
 def test_kraken_finds_the_withdrawal_when_it_took_another_fee_than_previewed(tenant, member, exchange):
     # Previewed fee 0.0005 (0.0095 received); Kraken took 0.0007 and reports 0.0093 received.
     exchange(kraken_history(kraken_entry("OTHER", "0.0200", "0.0005"), kraken_entry("KR-1", "0.0093", "0.0007")))
     withdrawal = kraken_unknown(tenant, member, started_ago=timedelta(seconds=30))
-    found = services.withdrawal_reconcile(withdrawal_id=withdrawal.pk)
+    found = withdrawal_reconcile(withdrawal_id=withdrawal.pk)
     assert found.state == "processing" and found.exchange_withdrawal_id == "KR-1"
 
 
@@ -199,7 +204,7 @@ def test_kraken_finds_the_withdrawal_when_it_took_another_fee_than_previewed(ten
 def test_kraken_does_not_take_a_withdrawal_that_is_not_this_one(tenant, member, exchange, entry):
     exchange(kraken_history(entry))
     withdrawal = kraken_unknown(tenant, member, started_ago=timedelta(seconds=30))
-    assert services.withdrawal_reconcile(withdrawal_id=withdrawal.pk).state == "unknown"
+    assert withdrawal_reconcile(withdrawal_id=withdrawal.pk).state == "unknown"
 
 
 def test_an_exchange_id_another_row_already_stands_for_is_not_taken(tenant, member, exchange):
@@ -207,8 +212,21 @@ def test_an_exchange_id_another_row_already_stands_for_is_not_taken(tenant, memb
     withdrawal = kraken_unknown(tenant, member, started_ago=timedelta(seconds=30))
     withdrawal_of(withdrawal.connection, exchange="kraken", currency="BTC", destination="my-btc",
                   amount=Decimal("0.01"), exchange_withdrawal_id="KR-1")
-    checked = services.withdrawal_reconcile(withdrawal_id=withdrawal.pk)
+    checked = withdrawal_reconcile(withdrawal_id=withdrawal.pk)
     assert checked.state == "unknown" and checked.exchange_withdrawal_id == ""
     # The next entry that matches is taken.
     exchange(kraken_history(kraken_entry("KR-2", "0.0095", "0.0005"), kraken_entry("KR-1", "0.0095", "0.0005")))
-    assert services.withdrawal_reconcile(withdrawal_id=withdrawal.pk).exchange_withdrawal_id == "KR-2"
+    assert withdrawal_reconcile(withdrawal_id=withdrawal.pk).exchange_withdrawal_id == "KR-2"
+
+
+def test_a_sent_withdrawal_is_followed_by_the_worker_once_the_submit_has_committed(
+        tenant, member, exchange, tasks_run_inline, django_capture_on_commit_callbacks):
+    hooks = exchange(KuCoinWithdrawals())
+    hooks.submit = lambda api, connection, withdrawal, codes: "W-9"
+    hooks.status = lambda api, connection, withdrawal: ExchangeStatus(raw="SUCCESS", final=True, succeeded=True)
+    withdrawal = ready_kucoin_withdrawal(tenant, member)
+    with django_capture_on_commit_callbacks(execute=True) as enqueued:
+        assert submit(withdrawal).state == "processing"
+        assert Withdrawal.objects.get(pk=withdrawal.pk).state == "processing"  # not polled before the commit
+    assert len(enqueued) == 1
+    assert Withdrawal.objects.get(pk=withdrawal.pk).state == "succeeded"
