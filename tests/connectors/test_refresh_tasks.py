@@ -39,10 +39,21 @@ def assert_alive_at_the_sandbox(connection):
 
 
 @pytest.fixture
-def seeded_faults():
-    """The same calls meet the same faults on every run (the eager tasks make them one after another)."""
+def seeded_faults(monkeypatch):
+    """The same calls meet the same faults on every run (the eager tasks make them one after another); yields the
+    kinds of the faults the sandbox served, in order, so a test can tell that its faults did strike."""
+    struck = []
+    claim = sandbox_faults._claim_fault
+
+    def recording(*args, **kwargs):
+        fault = claim(*args, **kwargs)
+        if fault is not None:
+            struck.append(fault.kind)
+        return fault
+
+    monkeypatch.setattr(sandbox_faults, "_claim_fault", recording)
     sandbox_faults.fault_seed(20)
-    yield
+    yield struck
     sandbox_faults.fault_seed(None)
 
 
@@ -63,7 +74,9 @@ def test_sweep_with_30_percent_faults_refreshes_all_and_loses_none(make_connecti
         assert connection.last_refreshed_at >= started and connection.refresh_failures == 0
         assert connection.access_expires_at > timezone.now() + timedelta(minutes=50)
         assert_alive_at_the_sandbox(connection)
-    assert len(token_calls) > 15  # faults did happen, and were retried
+    # Faults of every kind struck, each before the exchange rotated anything: each failed call was retried once more.
+    assert set(seeded_faults) == {"500", "429", "reset"}, seeded_faults
+    assert len(token_calls) == 15 + len(seeded_faults), (len(token_calls), seeded_faults)
     okx.refresh_from_db()
     assert okx.status == "active" and okx.last_refreshed_at is None
     assert AuditEvent.objects.filter(action="connection.refresh_failing").exists()
