@@ -13,10 +13,8 @@ from broker_portal.audit import record_audit_event
 from broker_portal.models import Membership
 from connectors.models import ExchangeConnection
 from exports.models import ExportJob, HistoryEntry
+from tests.helpers import make_member
 from withdrawals.models import Withdrawal
-
-from .conftest import make_member
-from .test_admin import admin_client  # noqa: F401 (the broker admin's signed-in client)
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,6 @@ import pytest
 from django.utils import timezone
 
 from broker_portal.admin import ExchangeCredentialForm
-from broker_portal.celery import app as celery_app
 from broker_portal.models import AuditEvent, ExchangeCredential
 from connectors import refresh
 from connectors.base.api import ApiKeyRefused
@@ -22,17 +21,10 @@ from sandbox import clock as sandbox_clock
 from sandbox.models import ApiKey as SandboxKey
 from sandbox.models import Token as SandboxToken
 
-from .canned import canned_answers, json_answer  # noqa: F401 (canned_answers is a fixture)
-from .conftest import csrf_token, query_of, register_credential
+from .canned import json_answer
+from .helpers import csrf_token, query_of, register_credential
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def eager_tasks():
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = False
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_tasks")]
 
 
 def connect_okx(browser_session, sandbox_accounts, permissions=None):

@@ -23,9 +23,7 @@ from connectors.tasks import refresh_connection, send_connection_notice, sweep_t
 from sandbox import faults as sandbox_faults
 from sandbox.models import Token as SandboxToken
 
-from .test_refresh import eager_tasks, make_connection, token_calls  # noqa: F401 (fixtures)
-
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_tasks")]
 
 # The exchanges whose connections live by a refreshed token (OKX's credential is its API key: never refreshed).
 TOKEN_ENDPOINTS = {"kucoin": "refresh-token", "kraken": "token", "peatio": "token"}

@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 
 from broker_portal.models import AuditEvent, Membership
-from tests.conftest import make_member
-from tests.withdrawals.conftest import codes_for, connect_kucoin, details, ready_to_submit
+from tests.helpers import make_member
+from tests.withdrawals.helpers import codes_for, connect_kucoin, details, ready_to_submit
 from withdrawals import services
 from withdrawals.models import WithdrawalLimit
 

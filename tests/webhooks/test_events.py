@@ -16,7 +16,7 @@ from webhooks import services
 from webhooks.events import CATALOGUE, check_payload
 from webhooks.models import WebhookDelivery, WebhookEvent
 
-from .conftest import make_endpoint
+from .helpers import make_endpoint
 
 pytestmark = pytest.mark.django_db
 

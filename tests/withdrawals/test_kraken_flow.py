@@ -8,14 +8,14 @@ from django.utils import timezone
 
 from connectors.base.api import ExchangeAPIError
 from connectors.kraken.withdrawals import WITHDRAWALS
+from connectors.kraken.withdrawals import withdrawal_status as kraken_withdrawal_status
 from connectors.models import ExchangeConnection
 from sandbox import clock
 from sandbox.models import Balance, HistoryRecord, SandboxUser
 from withdrawals import services, tasks
-from connectors.kraken.withdrawals import withdrawal_status as kraken_withdrawal_status
 from withdrawals.models import Withdrawal
 
-from .conftest import PortalBrowser, details
+from .helpers import PortalBrowser, details
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

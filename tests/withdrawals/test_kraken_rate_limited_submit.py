@@ -9,9 +9,9 @@ import pytest
 from django.utils import timezone
 
 from connectors.kraken.api import RATE_LIMIT_RETRY_AFTER, KrakenAPI
-from tests.connectors.canned import canned_answers, json_answer  # noqa: F401 (canned_answers is a fixture)
-from withdrawals import services
 from connectors.kraken.withdrawals import KrakenWithdrawals
+from tests.connectors.canned import json_answer
+from withdrawals import services
 from withdrawals.models import Withdrawal
 
 from .test_pages_and_limits import connection_of, withdrawal_of

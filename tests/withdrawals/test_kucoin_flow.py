@@ -7,13 +7,13 @@ import pytest
 from django.utils import timezone
 
 from broker_portal.models import AuditEvent
+from connectors.base.withdrawals import SecuritySetupRequired
 from sandbox import clock
 from sandbox.models import HistoryRecord
 from withdrawals import services, tasks
-from connectors.base.withdrawals import SecuritySetupRequired
 from withdrawals.models import Withdrawal
 
-from .conftest import codes_for, connect_kucoin, details, ready_to_submit, sandbox_btc
+from .helpers import codes_for, connect_kucoin, details, ready_to_submit, sandbox_btc
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

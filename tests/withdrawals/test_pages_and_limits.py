@@ -10,13 +10,12 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from broker_portal.models import Membership
-from connectors.models import ExchangeConnection
-from withdrawals import services
 from connectors.exchanges import withdrawal_hooks
+from connectors.models import ExchangeConnection
+from tests.helpers import make_member
+from withdrawals import services
 from withdrawals.models import FactorRequest, Withdrawal, WithdrawalLimit
 from withdrawals.selectors import withdrawal_capability
-
-from ..conftest import make_member
 
 pytestmark = pytest.mark.django_db
 

@@ -1,16 +1,14 @@
-"""A tenant on the live server with KuCoin connected (withdrawal granted) for the sandbox's trader."""
+"""Withdrawals at the live sandbox: KuCoin connected (withdrawal granted), its factors' codes, a withdrawal made
+ready to submit."""
 
 from datetime import timedelta
 
 import pyotp
-import pytest
 import requests
 from django.utils import timezone
 
 from connectors.models import ExchangeConnection
-from tests.connectors.conftest import (  # noqa: F401 (fixtures)
-    PortalBrowser, browser_session, portal, register_credential, sandbox_accounts,
-)
+from tests.connectors.helpers import PortalBrowser
 from withdrawals import services
 
 KUCOIN_GROUPS = ["API_COMMON", "API_WITHDRAW_OAUTH"]
@@ -24,11 +22,6 @@ def connect_kucoin(portal, sandbox_accounts, who="trader", groups=KUCOIN_GROUPS,
     callback = browser.consent(authorize_url, account["email"], account["password"], scopes=groups)
     assert browser.session.get(callback, allow_redirects=False).status_code == 302
     return ExchangeConnection.objects.get(user=user or portal["user"], exchange="kucoin")
-
-
-@pytest.fixture
-def kucoin(portal, sandbox_accounts):
-    return connect_kucoin(portal, sandbox_accounts)
 
 
 def inbox_code(base_url: str, email: str) -> str:

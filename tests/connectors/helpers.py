@@ -1,15 +1,14 @@
-"""A portal tenant whose exchange clients are registered at the live sandbox, and a browser-like session."""
+"""Walking the live portal as a browser and a broker would: CSRF tokens, query strings, a client registered at the
+sandbox, a signed-in session."""
 
 import re
 import urllib.parse
 
-import pytest
 import requests
 
-from broker_portal import services
-from broker_portal.models import ExchangeCredential, Membership
-from connectors.exchanges import exchange_packages, simulated_exchanges
-from sandbox.services import client_register, seed_accounts
+from broker_portal.models import ExchangeCredential
+from connectors.exchanges import exchange_packages
+from sandbox.services import client_register
 
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 PASSWORD = "portal-user-passphrase"
@@ -25,21 +24,7 @@ def query_of(url: str) -> dict:
     return {k: v[0] for k, v in urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).items()}
 
 
-@pytest.fixture
-def sandbox_accounts(transactional_db):
-    described = seed_accounts(history_rows=10, seed=1)
-    return {exchange: {user["email"].split("@")[0]: user for user in users} for exchange, users in described.items()}
 
-
-@pytest.fixture
-def portal(live_server, transactional_db):
-    """Tenant "localhost" on the live server, with one credential per exchange registered at the sandbox."""
-    tenant = services.tenant_create(name="Live Broker", slug="live", hosts=["localhost"])
-    user = services.member_create(tenant=tenant, email="trader@live.example", password=PASSWORD,
-                                  role=Membership.Role.MEMBER, email_verified=True)
-    for package in simulated_exchanges():
-        register_credential(live_server.url, tenant, package.exchange.id)
-    return {"url": live_server.url, "tenant": tenant, "user": user}
 
 
 def register_credential(base_url, tenant, exchange_id, *, client_type="confidential", api_broker=True,
@@ -121,10 +106,3 @@ class PortalBrowser:
     def connect(self, exchange_id: str, account: dict, permissions=None) -> requests.Response:
         callback = self.consent(self.start_connect(exchange_id, permissions), account["email"], account["password"])
         return self.session.get(callback, allow_redirects=False)
-
-
-@pytest.fixture
-def browser_session(portal):
-    browser = PortalBrowser(portal["url"])
-    browser.sign_in(portal["user"].email)
-    return browser
