@@ -1,9 +1,13 @@
-"""Helpers any test may import: members, the metrics scrape's samples, the portal's JSON log, waiting."""
+"""Helpers any test may import: members, exact query counts, the metrics scrape's samples, the portal's JSON log,
+waiting."""
 
 import contextlib
 import io
 import logging
 import time
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from broker_portal import services
 from broker_portal.logs import JsonLineFormatter
@@ -15,6 +19,16 @@ METRICS_TOKEN = "metrics-scrape-token-0123456789abcdef"
 
 def make_member(tenant, email, role=Membership.Role.MEMBER, password="correct-horse-battery"):
     return services.member_create(tenant=tenant, email=email, password=password, role=role, email_verified=True)
+
+
+@contextlib.contextmanager
+def exact_queries(expected: int):
+    """The block runs exactly this many queries; if not, the failure lists every query it ran, in order."""
+    with CaptureQueriesContext(connection) as captured:
+        yield captured
+    sql = [query["sql"] for query in captured.captured_queries]
+    listed = "\n".join(f"{number}. {text}" for number, text in enumerate(sql, 1))
+    assert len(sql) == expected, f"{len(sql)} queries, not {expected}:\n{listed}"
 
 
 def metric(samples: dict, name: str, **labels) -> float | None:

@@ -5,14 +5,12 @@ from decimal import Decimal
 
 import pytest
 from allauth.mfa.totp.internal.auth import TOTP
-from django.db import connection as db
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from broker_portal.models import Membership
 from connectors.exchanges import withdrawal_hooks
 from connectors.models import ExchangeConnection
-from tests.helpers import make_member
+from tests.helpers import exact_queries, make_member
 from withdrawals import services
 from withdrawals.models import FactorRequest, Withdrawal, WithdrawalLimit
 from withdrawals.selectors import withdrawal_capability
@@ -159,11 +157,12 @@ def test_the_security_setup_link_gets_client_id_and_the_encoded_return_url():
     assert security_setup_link("Permission denied.", client_id="x", redirect_uri="y") is None
 
 
-def test_the_status_page_reads_a_fixed_number_of_queries(tenant, member, client_at, django_assert_max_num_queries):
+def test_the_status_page_reads_a_fixed_number_of_queries(tenant, member, client_at):
     withdrawal = withdrawal_of(connection_of(member, tenant))
     client = client_at("alpha.localhost")
     client.force_login(member)
-    with django_assert_max_num_queries(6):
+    # The tenant's host, the session, the user, the membership, the withdrawal with its connection.
+    with exact_queries(5):
         page = client.get(f"/withdrawals/{withdrawal.pk}/")
     assert page.status_code == 200 and "Processing at the exchange" in page.content.decode()
 
@@ -208,7 +207,8 @@ def test_the_list_names_the_exchange_hides_abandoned_drafts_and_its_queries_do_n
     client.get("/withdrawals/")  # the session and the user are loaded once the same way on every page
 
     def listing_queries() -> tuple[int, str]:
-        with CaptureQueriesContext(db) as queries:
+        # The tenant's host, the session, the user, the membership, the user's withdrawals with their connections.
+        with exact_queries(5) as queries:
             page = client.get("/withdrawals/").content.decode()
         return len(queries), page
 
