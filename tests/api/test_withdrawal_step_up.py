@@ -3,7 +3,7 @@
 import pytest
 
 from broker_portal.models import AuditEvent
-from tests.withdrawals.test_pages_and_limits import connection_of, withdrawal_of
+from tests.withdrawals.helpers import connection_of, withdrawal_of
 
 pytestmark = pytest.mark.django_db
 

@@ -1,5 +1,5 @@
 """Walking the live portal as a browser and a broker would: CSRF tokens, query strings, a client registered at the
-sandbox, a signed-in session."""
+sandbox, a signed-in session, connecting and disconnecting, and a token pair still alive at the sandbox."""
 
 import re
 import urllib.parse
@@ -8,6 +8,8 @@ import requests
 
 from broker_portal.models import ExchangeCredential
 from connectors.exchanges import exchange_packages
+from connectors.models import ExchangeConnection
+from sandbox.models import Token as SandboxToken
 from sandbox.services import client_register
 
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
@@ -106,3 +108,30 @@ class PortalBrowser:
     def connect(self, exchange_id: str, account: dict, permissions=None) -> requests.Response:
         callback = self.consent(self.start_connect(exchange_id, permissions), account["email"], account["password"])
         return self.session.get(callback, allow_redirects=False)
+
+
+def connected(browser_session, sandbox_accounts, exchange_id, permissions=None) -> ExchangeConnection:
+    """Connected with ``permissions`` chosen here and approved at the sandbox (KuCoin refuses a difference)."""
+    account = sandbox_accounts[exchange_id]["trader"]
+    callback = browser_session.consent(browser_session.start_connect(exchange_id, permissions), account["email"],
+                                       account["password"], scopes=permissions)
+    response = browser_session.session.get(callback, allow_redirects=False)
+    assert response.status_code == 302, response.text[:500]
+    return ExchangeConnection.objects.get(exchange=exchange_id)
+
+
+def connect_okx(browser_session, sandbox_accounts, permissions=None):
+    return browser_session.connect("okx", sandbox_accounts["okx"]["trader"], permissions)
+
+
+def disconnect(browser_session, portal, connection):
+    dashboard = browser_session.session.get(f"{portal['url']}/").text
+    return browser_session.session.post(f"{portal['url']}/connect/okx/{connection.pk}/disconnect/",
+                                        data={"csrfmiddlewaretoken": csrf_token(dashboard)})
+
+
+def assert_alive_at_the_sandbox(connection):
+    """The stored pair is the newest of its family at the sandbox, unspent and unrevoked."""
+    token = SandboxToken.objects.get(refresh_token=connection.refresh_token)
+    assert token.revoked_at is None and token.refresh_used_at is None and token.superseded_at is None
+    assert not SandboxToken.objects.filter(family=token.family, revoked_at__isnull=False).exists()

@@ -21,20 +21,13 @@ from connectors.models import ExchangeConnection
 from connectors.refresh import connections_sweep
 from connectors.tasks import refresh_connection, send_connection_notice, sweep_token_refresh
 from sandbox import faults as sandbox_faults
-from sandbox.models import Token as SandboxToken
+from tests.connectors.helpers import assert_alive_at_the_sandbox
 from tests.helpers import exact_queries
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_tasks")]
 
 # The exchanges whose connections live by a refreshed token (OKX's credential is its API key: never refreshed).
 TOKEN_ENDPOINTS = {"kucoin": "refresh-token", "kraken": "token", "peatio": "token"}
-
-
-def assert_alive_at_the_sandbox(connection):
-    """The stored pair is the newest of its family at the sandbox, unspent and unrevoked."""
-    token = SandboxToken.objects.get(refresh_token=connection.refresh_token)
-    assert token.revoked_at is None and token.refresh_used_at is None and token.superseded_at is None
-    assert not SandboxToken.objects.filter(family=token.family, revoked_at__isnull=False).exists()
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from django.db import connection as db
 from django.db.migrations.executor import MigrationExecutor
 
 from connectors.models import ExchangeConnection
-from tests.connectors.test_okx_fast_api import connect_okx, disconnect
+from tests.connectors.helpers import connect_okx, disconnect
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_tasks")]
 

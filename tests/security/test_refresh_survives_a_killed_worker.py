@@ -21,7 +21,7 @@ from connectors.refresh import connections_sweep
 from sandbox import faults as sandbox_faults
 from sandbox.models import Fault
 from sandbox.models import Token as SandboxToken
-from tests.connectors.test_refresh_tasks import assert_alive_at_the_sandbox
+from tests.connectors.helpers import assert_alive_at_the_sandbox
 from tests.helpers import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -13,7 +13,7 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.test import Client
 from django.utils import timezone
 
-from tests.withdrawals.test_pages_and_limits import connection_of, withdrawal_of
+from tests.withdrawals.helpers import connection_of, withdrawal_of
 from withdrawals.models import Withdrawal
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,7 @@ import pytest
 
 from broker_portal.models import AuditEvent
 from connectors.models import ExchangeConnection
-from tests.connectors.test_okx_fast_api import connect_okx, disconnect
+from tests.connectors.helpers import connect_okx, disconnect
 from tests.security.test_unreadable_ciphertext import corrupt
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_tasks")]

@@ -124,7 +124,7 @@ def test_a_withdrawal_records_submitted_then_status_changed_with_the_exchanges_i
     from connectors.base.withdrawals import ExchangeStatus
     from connectors.kucoin.withdrawals import KuCoinWithdrawals
     from exports.models import HistoryEntry
-    from tests.withdrawals.test_submit_outcomes import ready_kucoin_withdrawal, submit
+    from tests.withdrawals.helpers import ready_kucoin_withdrawal, submit
     from withdrawals import services as withdrawal_services
 
     make_endpoint(tenant, "http://127.0.0.1:9/hooks", ["withdrawal.submitted", "withdrawal.status_changed"])
@@ -151,7 +151,7 @@ def test_a_withdrawal_records_submitted_then_status_changed_with_the_exchanges_i
 def test_a_limit_refusal_records_withdrawal_limit_refused(tenant, member):
     from decimal import Decimal
 
-    from tests.withdrawals.test_pages_and_limits import connection_of, withdrawal_of
+    from tests.withdrawals.helpers import connection_of, withdrawal_of
     from withdrawals import services as withdrawal_services
     from withdrawals.models import WithdrawalLimit
 

@@ -11,10 +11,9 @@ from django.utils import timezone
 from connectors.kraken.api import RATE_LIMIT_RETRY_AFTER, KrakenAPI
 from connectors.kraken.withdrawals import KrakenWithdrawals
 from tests.connectors.canned import json_answer
+from tests.withdrawals.helpers import connection_of, withdrawal_of
 from withdrawals import services
 from withdrawals.models import Withdrawal
-
-from .test_pages_and_limits import connection_of, withdrawal_of
 
 pytestmark = pytest.mark.django_db
 

@@ -9,11 +9,10 @@ from django.db import connection as db_connection
 from django.db import transaction
 from django.utils import timezone
 
-from withdrawals import services
 from connectors.exchanges import withdrawal_hooks
+from tests.withdrawals.helpers import connection_of, withdrawal_of
+from withdrawals import services
 from withdrawals.models import FactorRequest, Withdrawal, WithdrawalLimit
-
-from .test_pages_and_limits import connection_of, withdrawal_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,28 +9,13 @@ from django.utils import timezone
 
 from broker_portal.models import Membership
 from connectors.exchanges import withdrawal_hooks
-from connectors.models import ExchangeConnection
 from tests.helpers import exact_queries, make_member
+from tests.withdrawals.helpers import connection_of, withdrawal_of
 from withdrawals import services
 from withdrawals.models import FactorRequest, Withdrawal, WithdrawalLimit
 from withdrawals.selectors import withdrawal_capability
 
 pytestmark = pytest.mark.django_db
-
-
-def connection_of(user, tenant, exchange="kucoin", permissions=("API_COMMON", "API_WITHDRAW_OAUTH")):
-    return ExchangeConnection.objects.create(tenant=tenant, user=user, exchange=exchange, permissions=list(permissions),
-                                             api_key="key-0123456789abcdef")
-
-
-def withdrawal_of(connection, **fields):
-    values = {"tenant": connection.tenant, "user": connection.user, "connection": connection, "exchange": "kucoin",
-              "currency": "USDT", "destination": "123456", "amount": Decimal("100"), "withdraw_type": "UID",
-              "state": "processing", "total_debit": Decimal("110"), "amount_received": Decimal("100"),
-              "service_fee": Decimal("10"), "chain_fee": Decimal("0"), "price_usdt": Decimal("1"),
-              "exchange_withdrawal_id": f"W{Withdrawal.objects.count()}", "submit_started_at": timezone.now()}
-    values.update(fields)
-    return Withdrawal.objects.create(**values)
 
 
 @pytest.mark.parametrize("exchange, permissions, reason", [

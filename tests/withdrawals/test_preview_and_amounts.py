@@ -7,13 +7,12 @@ import pytest
 from django.utils import timezone
 
 from api.serializers import WithdrawalCreateInput
-from withdrawals import fees, services
-from connectors.exchanges import withdrawal_hooks
 from connectors.base.withdrawals import Price
+from connectors.exchanges import withdrawal_hooks
+from tests.withdrawals.helpers import connection_of, withdrawal_of
+from withdrawals import fees, services
 from withdrawals.forms import DetailsForm
 from withdrawals.models import Withdrawal, WithdrawalLimit
-
-from .test_pages_and_limits import connection_of, withdrawal_of
 
 pytestmark = pytest.mark.django_db
 
