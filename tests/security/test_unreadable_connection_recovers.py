@@ -6,7 +6,7 @@ import pytest
 from broker_portal.models import AuditEvent
 from connectors.models import ExchangeConnection
 from tests.connectors.helpers import connect_okx, disconnect
-from tests.security.test_unreadable_ciphertext import corrupt
+from tests.security.helpers import corrupt
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_tasks")]
 

@@ -17,8 +17,7 @@ from webhooks import delivery, services
 from webhooks.events import CATALOGUE
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
-from .helpers import make_endpoint
-from .test_delivery import CONNECTED
+from .helpers import CONNECTED, make_endpoint
 
 pytestmark = pytest.mark.django_db
 

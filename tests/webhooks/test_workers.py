@@ -14,8 +14,7 @@ from tests.helpers import wait_until
 from webhooks import delivery, services
 from webhooks.models import WebhookDelivery
 
-from .helpers import make_endpoint
-from .test_delivery import CONNECTED
+from .helpers import CONNECTED, make_endpoint
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
