@@ -1,14 +1,22 @@
-import contextlib
-import io
-import logging
-
 import pytest
 from django.core.cache import cache
 from django.test import Client
 
 from broker_portal import services
-from broker_portal.logs import JsonLineFormatter
 from broker_portal.models import Membership
+from tests.helpers import METRICS_TOKEN, make_member
+
+pytest_plugins = [
+    "tests.fixtures.admin",
+    "tests.fixtures.api",
+    "tests.fixtures.authorization_server",
+    "tests.fixtures.canned_answers",
+    "tests.fixtures.exports",
+    "tests.fixtures.live_portal",
+    "tests.fixtures.refresh",
+    "tests.fixtures.withdrawals",
+    "tests.fixtures.workers",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -41,10 +49,6 @@ def other_tenant(db):
     return services.tenant_create(name="Beta Broker", slug="beta", hosts=["beta.localhost"])
 
 
-def make_member(tenant, email, role=Membership.Role.MEMBER, password="correct-horse-battery"):
-    return services.member_create(tenant=tenant, email=email, password=password, role=role, email_verified=True)
-
-
 @pytest.fixture
 def member(tenant):
     return make_member(tenant, "member@alpha.example")
@@ -65,9 +69,6 @@ def client_at():
     return make
 
 
-METRICS_TOKEN = "metrics-scrape-token-0123456789abcdef"
-
-
 @pytest.fixture
 def scrape_metrics(settings):
     """scrape_metrics() -> /metrics as Prometheus reads it with the configured token: {(sample, labels): value}."""
@@ -84,20 +85,3 @@ def scrape_metrics(settings):
                 for family in text_string_to_metric_families(response.content.decode()) for sample in family.samples}
 
     return scrape
-
-
-def metric(samples: dict, name: str, **labels) -> float | None:
-    return samples.get((name, tuple(sorted(labels.items()))))
-
-
-@contextlib.contextmanager
-def portal_log_written_as_json():
-    """What the portal's own log handler (settings.LOGGING: redacted, with request ids) writes, as JSON lines."""
-    handler = next(handler for handler in logging.getLogger().handlers if handler.name == "console")
-    formatter, stream = handler.formatter, handler.setStream(io.StringIO())
-    handler.setFormatter(JsonLineFormatter())
-    try:
-        yield handler.stream
-    finally:
-        handler.setFormatter(formatter)
-        handler.setStream(stream)

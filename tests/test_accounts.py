@@ -6,8 +6,7 @@ from allauth.mfa.totp.internal.auth import TOTP
 from django.core import mail
 
 from broker_portal.models import AuditEvent, Membership, User
-
-from .conftest import make_member
+from tests.helpers import make_member
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "correct-horse-battery"

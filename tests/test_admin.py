@@ -9,8 +9,7 @@ from broker_portal import services
 from broker_portal.audit import record_audit_event
 from broker_portal.models import AuditEvent, ExchangeCredential, Membership, User
 from connectors.models import ExchangeConnection
-
-from .conftest import make_member
+from tests.helpers import make_member
 
 pytestmark = pytest.mark.django_db
 
@@ -22,13 +21,7 @@ def credential_for(tenant, exchange="kucoin"):
     )
 
 
-@pytest.fixture
-def admin_client(tenant, client_at):
-    admin = make_member(tenant, "boss@alpha.example", Membership.Role.BROKER_ADMIN)
-    TOTP.activate(admin, "JBSWY3DPEHPK3PXPJBSWY3DP")
-    client = client_at("alpha.localhost")
-    client.force_login(admin)
-    return client
+
 
 
 @pytest.fixture

@@ -10,13 +10,14 @@ from django.test.utils import CaptureQueriesContext
 
 from broker_portal.admin import CappedCountPaginator
 from broker_portal.audit import record_audit_event
-from broker_portal.models import Membership
+from broker_portal.models import ExchangeCredential, Membership
 from connectors.models import ExchangeConnection
 from exports.models import ExportJob, HistoryEntry
-from withdrawals.models import Withdrawal
-
-from .conftest import make_member
-from .test_admin import admin_client  # noqa: F401 (the broker admin's signed-in client)
+from payouts.models import Payout, PayoutBatch
+from tests.helpers import make_member
+from trading.models import TradeOrder
+from webhooks import services as webhook_services
+from withdrawals.models import Withdrawal, WithdrawalLimit
 
 pytestmark = pytest.mark.django_db
 
@@ -49,6 +50,45 @@ def add_rows(tenant, count, start=0):
         record_audit_event(tenant=tenant, action="test.row", actor=user)
 
 
+# The portal's other changelists, by model: the same nine queries as above, and what their filters add.
+MORE_CHANGELISTS = {
+    "exchangecredential": 9,
+    "withdrawallimit": 9,
+    "tradeorder": 10,  # the exchanges the tenant's orders are on, for the exchange filter
+    "webhookendpoint": 9,
+    # The endpoint filter's choices (the tenant's endpoints), the date hierarchy's range and its days, and the
+    # event type filter's choices.
+    "webhookdelivery": 13,
+    "payoutbatch": 9,
+    "tenant": 9,  # a broker admin's list holds their own tenant only
+}
+PORTAL_APPS = {"broker_portal", "connectors", "withdrawals", "exports", "webhooks", "payouts", "trading", "deposits",
+               "api", "monitoring"}
+
+
+def add_more_rows(tenant, count, start=0):
+    """Rows of the models add_rows leaves out: credentials, limits, orders, webhooks and payout batches."""
+    endpoint = webhook_services.endpoint_create(tenant=tenant, url=f"https://hooks.{tenant.slug}.example/{start}")[0]
+    for i in range(start, start + count):
+        user = make_member(tenant, f"more{i}@{tenant.slug}.example")
+        connection = ExchangeConnection.objects.create(tenant=tenant, user=user, exchange="kucoin",
+                                                       exchange_account_id=f"more-{i}")
+        ExchangeCredential.objects.create(tenant=tenant, exchange="oauth2", server_slug=f"server-{i}",
+                                          client_id=f"client-{i}", authorize_base_url="https://auth.test",
+                                          api_base_url="https://api.test")
+        WithdrawalLimit.objects.create(tenant=tenant, scope="per_user", window_hours=i + 1, max_usdt=Decimal("100"))
+        TradeOrder.objects.create(tenant=tenant, connection=connection, user=user, exchange="kucoin", symbol="BTC-USDT",
+                                  base="BTC", quote="USDT", side="buy", type="limit", size=Decimal("0.01"),
+                                  price=Decimal("60000"), client_order_id=f"order{i:08d}", status="open")
+        webhook_services.event_record(tenant=tenant, type="connection.connected",
+                                      payload={"connection_id": connection.pk, "user_id": user.pk, "exchange": "kucoin",
+                                               "server": "", "permissions": ["General"]})
+        batch = PayoutBatch.objects.create(tenant=tenant, name=f"Batch {i}", created_by=user)
+        Payout.objects.create(tenant=tenant, batch=batch, connection=connection, user=user, asset="USDT",
+                              network="trx", amount=Decimal("1"), reference=f"ref-{i}")
+    return endpoint
+
+
 def page_queries(client, path) -> list[str]:
     client.get(path)  # the first request may refresh the session; the second is the steady state
     with CaptureQueriesContext(db_connection) as queries:
@@ -66,6 +106,38 @@ def test_changelists_cost_the_same_exact_queries_for_few_rows_or_many(admin_clie
     shown = "\n".join(many)
     assert len(few) == len(many) == CHANGELISTS[path], shown
     assert not any("DISTINCT" in sql for sql in many), shown
+
+
+@pytest.mark.parametrize("model_name", MORE_CHANGELISTS)
+def test_the_other_changelists_cost_the_same_exact_queries_for_few_rows_or_many(admin_client, tenant, model_name):
+    path = next(changelist for changelist in changelists() if changelist.rstrip("/").endswith(f"/{model_name}"))
+    add_more_rows(tenant, 1)
+    few = page_queries(admin_client, path)
+    add_more_rows(tenant, 6, start=1)
+    many = page_queries(admin_client, path)
+    shown = "\n".join(many)
+    assert len(few) == len(many) == MORE_CHANGELISTS[model_name], shown
+
+
+def changelists() -> list[str]:
+    from django.contrib import admin
+    from django.urls import reverse
+
+    return [reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+            for model in admin.site._registry if model._meta.app_label in PORTAL_APPS]
+
+
+def test_every_changelist_of_the_portal_has_its_exact_query_count(admin_client):
+    from django.contrib import admin
+    from django.urls import reverse
+
+    missing = [path for path in changelists()
+               if path not in CHANGELISTS and path.rstrip("/").rsplit("/", 1)[-1] not in MORE_CHANGELISTS]
+    assert not missing, missing
+    # The other apps' admins (groups, e-mail addresses, authenticators, social accounts) are the superuser's alone.
+    others = [reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+              for model in admin.site._registry if model._meta.app_label not in PORTAL_APPS]
+    assert others and {path: admin_client.get(path).status_code for path in others} == dict.fromkeys(others, 403)
 
 
 @pytest.mark.parametrize("path", CHANGELISTS)

@@ -12,8 +12,7 @@ from django.db import connection
 
 from broker_portal import crypto, services
 from broker_portal.models import ExchangeCredential
-
-from .conftest import make_member
+from tests.helpers import make_member
 
 pytestmark = pytest.mark.django_db
 

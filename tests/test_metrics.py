@@ -14,10 +14,9 @@ from connectors.models import ExchangeConnection
 from connectors.refresh import REFRESH_ATTEMPTS
 from exports.models import ExportJob, SyncState
 from exports.services import HISTORY_SYNC_PASSES
+from tests.helpers import METRICS_TOKEN as TOKEN
+from tests.helpers import make_member, metric
 from withdrawals.models import Withdrawal
-
-from .conftest import METRICS_TOKEN as TOKEN
-from .conftest import make_member, metric
 
 POD_ADDRESS = "10.42.0.17:8000"
 

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.conftest import portal_log_written_as_json
+from tests.helpers import portal_log_written_as_json
 
 pytestmark = pytest.mark.django_db
 

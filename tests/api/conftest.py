@@ -1,26 +1,11 @@
 import pytest
-from rest_framework.test import APIClient
 
-from api.tokens import api_token_create
 from connectors.models import ExchangeConnection
-
-
-@pytest.fixture
-def token_key(tenant, member):
-    return api_token_create(tenant=tenant, user=member, name="back office")[1]
-
-
-@pytest.fixture
-def api(token_key):
-    client = APIClient(HTTP_HOST="alpha.localhost")
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_key}")
-    return client
+from tests.helpers import make_member
 
 
 @pytest.fixture
 def connections(tenant, other_tenant, member):
-    from tests.conftest import make_member
-
     stranger = make_member(other_tenant, "stranger@beta.example")
     neighbour = make_member(tenant, "neighbour@alpha.example")
     return {

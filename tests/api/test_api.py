@@ -11,7 +11,7 @@ from api.models import ApiToken
 from api.tokens import api_token_create, api_token_revoke
 from broker_portal.models import AuditEvent, ExchangeCredential, Membership
 from connectors.models import ExchangeConnection
-from tests.conftest import make_member
+from tests.helpers import make_member
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from api.tokens import api_token_create
 from broker_portal.audit import record_audit_event
 from broker_portal.models import AuditEvent, Membership
 from connectors.models import ExchangeConnection
-from tests.conftest import make_member
+from tests.helpers import make_member
 from withdrawals.models import Withdrawal
 
 pytestmark = pytest.mark.django_db

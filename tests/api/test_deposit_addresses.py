@@ -6,11 +6,10 @@ import requests
 from rest_framework.test import APIClient
 
 from api.tokens import api_token_create
-from broker_portal.models import AuditEvent, Membership
 from broker_portal import services as portal_services
+from broker_portal.models import AuditEvent, Membership
 from connectors.models import ExchangeConnection
-from tests.connectors.conftest import browser_session, portal, sandbox_accounts  # noqa: F401 (fixtures)
-from tests.connectors.test_deposit_addresses import connected
+from tests.connectors.helpers import connected
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

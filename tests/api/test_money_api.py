@@ -8,9 +8,8 @@ from allauth.mfa.totp.internal.auth import TOTP
 from api.idempotency import fingerprint
 from api.models import IdempotentRequest
 from api.tokens import api_token_create
+from tests.withdrawals.helpers import codes_for, sandbox_btc
 from withdrawals.models import Withdrawal
-from tests.connectors.conftest import portal, sandbox_accounts  # noqa: F401 (fixtures)
-from tests.withdrawals.conftest import codes_for, kucoin, sandbox_btc  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 PORTAL_TOTP = "JBSWY3DPEHPK3PXPAPITESTS"

@@ -14,7 +14,7 @@ from broker_portal.audit import record_audit_event
 from broker_portal.models import Membership
 from connectors.models import ExchangeConnection
 from exports.models import ExportJob
-from tests.conftest import make_member
+from tests.helpers import make_member
 from withdrawals.models import Withdrawal
 
 pytestmark = pytest.mark.django_db

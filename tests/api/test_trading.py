@@ -10,8 +10,7 @@ from api.tokens import api_token_create
 from broker_portal import services as portal_services
 from broker_portal.models import Membership
 from sandbox.models import SpotOrder
-from tests.connectors.conftest import browser_session, portal, sandbox_accounts  # noqa: F401 (fixtures)
-from tests.connectors.test_deposit_addresses import connected
+from tests.connectors.helpers import connected
 from trading.models import TradeOrder
 
 pytestmark = pytest.mark.django_db(transaction=True)

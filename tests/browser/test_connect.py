@@ -3,7 +3,7 @@ from playwright.sync_api import expect
 
 from connectors.models import ExchangeConnection
 
-from .conftest import connect_kucoin, sign_in
+from .helpers import connect_kucoin, sign_in
 
 pytestmark = pytest.mark.browser
 

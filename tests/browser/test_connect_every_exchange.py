@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import connect_at_sandbox, sign_in
+from .helpers import connect_at_sandbox, sign_in
 
 pytestmark = pytest.mark.browser
 

@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import connect_at_sandbox, sign_in
+from .helpers import connect_at_sandbox, sign_in
 
 pytestmark = pytest.mark.browser
 

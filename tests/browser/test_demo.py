@@ -21,7 +21,12 @@ from playwright.sync_api import expect
 from broker_portal.demo import DEMO_PASSWORD
 from sandbox.seeding import ACCOUNT_TEMPLATES, totp_secret_for
 
-from .conftest import confirm_with_authenticator, connect_kucoin, fill_kucoin_withdrawal_details, submit_with_kucoin_codes
+from .helpers import (
+    confirm_with_authenticator,
+    connect_kucoin,
+    fill_kucoin_withdrawal_details,
+    submit_with_kucoin_codes,
+)
 
 pytestmark = pytest.mark.browser
 

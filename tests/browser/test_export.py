@@ -16,9 +16,9 @@ from broker_portal.celery import app
 from broker_portal.demo import DEMO_PASSWORD
 from exports.models import HistoryEntry, SyncState
 from sandbox.models import HistoryRecord
-from tests.connectors.conftest import PortalBrowser
+from tests.connectors.helpers import PortalBrowser
 
-from .conftest import sign_in
+from .helpers import sign_in
 
 pytestmark = pytest.mark.browser
 

@@ -16,7 +16,7 @@ from broker_portal.models import Tenant, User
 from connectors.models import ExchangeConnection
 from exports.models import ExportJob, HistoryEntry, SyncState
 
-from .conftest import sign_in
+from .helpers import sign_in
 
 pytestmark = pytest.mark.browser
 

@@ -20,12 +20,20 @@ from broker_portal.demo import DEMO_PASSWORD
 from broker_portal.models import Tenant, User
 from connectors.models import ExchangeConnection
 from sandbox import clock
-from tests.connectors.conftest import PortalBrowser
+from tests.connectors.helpers import PortalBrowser
 from withdrawals import tasks
 from withdrawals.models import Withdrawal
 
-from .conftest import (check_page, chosen_permissions, confirm_with_authenticator, connect_kucoin,
-                       fill_kucoin_withdrawal_details, sign_in, submit_with_kucoin_codes, tick_at_kucoin)
+from .helpers import (
+    check_page,
+    chosen_permissions,
+    confirm_with_authenticator,
+    connect_kucoin,
+    fill_kucoin_withdrawal_details,
+    sign_in,
+    submit_with_kucoin_codes,
+    tick_at_kucoin,
+)
 
 pytestmark = pytest.mark.browser
 

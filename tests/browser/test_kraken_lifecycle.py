@@ -8,7 +8,7 @@ from connectors.models import ExchangeConnection
 from sandbox.models import ApiKey as SandboxKey
 from tests.sandbox.support import kraken_private
 
-from .conftest import sign_in
+from .helpers import sign_in
 
 pytestmark = pytest.mark.browser
 

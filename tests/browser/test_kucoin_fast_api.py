@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import chosen_permissions, sign_in, tick_at_kucoin
+from .helpers import chosen_permissions, sign_in, tick_at_kucoin
 
 pytestmark = pytest.mark.browser
 

@@ -6,8 +6,7 @@ from playwright.sync_api import expect
 
 from broker_portal.models import ExchangeCredential
 from connectors.oauth2.credential import test_connection as read_metadata
-from tests.authorization_server import authorization_server  # noqa: F401 (the session's server)
-from tests.connectors.conftest import PASSWORD, portal  # noqa: F401 (tenant "localhost" on the live server)
+from tests.connectors.helpers import PASSWORD
 
 pytestmark = pytest.mark.browser
 

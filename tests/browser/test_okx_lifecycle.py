@@ -13,7 +13,7 @@ from connectors.models import ExchangeConnection
 from connectors.refresh import connections_sweep
 from sandbox.models import ApiKey as SandboxKey
 
-from .conftest import sign_in
+from .helpers import sign_in
 
 pytestmark = pytest.mark.browser
 

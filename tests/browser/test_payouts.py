@@ -18,9 +18,9 @@ from broker_portal.models import Membership, Tenant
 from connectors.exchanges import EXCHANGES
 from connectors.models import ExchangeConnection
 from payouts.models import Payout
-from tests.connectors.conftest import PortalBrowser
+from tests.connectors.helpers import PortalBrowser
 
-from .conftest import sign_in
+from .helpers import sign_in
 
 pytestmark = pytest.mark.browser
 # USDT on TRC20 as each exchange names the network; Kraken's key needs its Deposit permission.

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from broker_portal.models import AuditEvent
 from connectors.exchanges import EXCHANGES
 
-from .conftest import connect_at_sandbox, sign_in
+from .helpers import connect_at_sandbox, sign_in
 
 pytestmark = pytest.mark.browser
 

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from connectors.exchanges import EXCHANGES
 from trading.models import TradeOrder
 
-from .conftest import check_page, connect_at_sandbox, sign_in
+from .helpers import check_page, connect_at_sandbox, sign_in
 
 pytestmark = pytest.mark.browser
 

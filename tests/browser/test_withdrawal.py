@@ -17,8 +17,14 @@ from sandbox.models import Balance
 from withdrawals import tasks
 from withdrawals.models import Withdrawal
 
-from .conftest import (confirm_with_authenticator, connect_at_sandbox, connect_kucoin, fill_kucoin_withdrawal_details,
-                       sign_in, submit_with_kucoin_codes)
+from .helpers import (
+    confirm_with_authenticator,
+    connect_at_sandbox,
+    connect_kucoin,
+    fill_kucoin_withdrawal_details,
+    sign_in,
+    submit_with_kucoin_codes,
+)
 
 pytestmark = pytest.mark.browser
 

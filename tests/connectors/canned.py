@@ -1,15 +1,12 @@
 """Canned answers at the transport, for misbehaviour the sandbox does not act out (a malformed body, an answer
 cut off mid-body, Kraken's rate limit): every exchange call still goes through ExchangeSession, and only the
-adapter that would have sent it over the network answers instead. Paths not named reach the network as usual."""
+adapter that would have sent it over the network answers instead. Paths not named reach the network as usual.
+The ``canned_answers`` fixture (tests/fixtures/canned_answers.py) installs them."""
 
 import json
-from urllib.parse import urlsplit
 
-import pytest
 import requests
 from urllib3.exceptions import ProtocolError
-
-from connectors.base.http import ExchangeSession
 
 
 def json_answer(body, status: int = 200, headers: dict | None = None):
@@ -64,20 +61,3 @@ class CannedAdapter(requests.adapters.BaseAdapter):
 
     def close(self):
         pass
-
-
-@pytest.fixture
-def canned_answers(monkeypatch):
-    """{path suffix: answer}: exchange calls whose path ends so get that answer; a dict the test fills in."""
-    answers: dict = {}
-    real_get_adapter = ExchangeSession.get_adapter
-
-    def get_adapter(session, url):
-        path = urlsplit(url).path
-        for suffix, answer in answers.items():
-            if path.endswith(suffix):
-                return CannedAdapter(answer)
-        return real_get_adapter(session, url)
-
-    monkeypatch.setattr(ExchangeSession, "get_adapter", get_adapter)
-    return answers

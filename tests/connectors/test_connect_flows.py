@@ -7,7 +7,7 @@ from sandbox import faults as sandbox_faults
 from sandbox.models import ApiKey as SandboxKey
 from sandbox.models import Token as SandboxToken
 
-from .conftest import csrf_token, query_of
+from .helpers import csrf_token, query_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,7 +9,7 @@ from connectors.base.oauth import redirect_uri_for
 from connectors.models import ExchangeConnection
 from sandbox.faults import fault_set
 
-from .conftest import PASSWORD, PortalBrowser, csrf_token, query_of, register_credential
+from .helpers import PASSWORD, PortalBrowser, csrf_token, query_of, register_credential
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,21 +10,11 @@ from broker_portal.models import AuditEvent
 from connectors.base.api import DepositAddressPending, DepositAddressRefused
 from connectors.base.http import ExchangeUnavailable
 from connectors.exchanges import EXCHANGES
-from connectors.models import ExchangeConnection
 from deposits import selectors, services
+from tests.connectors.helpers import connected
 
 pytestmark = pytest.mark.django_db(transaction=True)
 KRAKEN_WITH_DEPOSIT = [*EXCHANGES["kraken"].default_permissions, "account.fast-api-key:funds-add"]
-
-
-def connected(browser_session, sandbox_accounts, exchange_id, permissions=None) -> ExchangeConnection:
-    """Connected with ``permissions`` chosen here and approved at the sandbox (KuCoin refuses a difference)."""
-    account = sandbox_accounts[exchange_id]["trader"]
-    callback = browser_session.consent(browser_session.start_connect(exchange_id, permissions), account["email"],
-                                       account["password"], scopes=permissions)
-    response = browser_session.session.get(callback, allow_redirects=False)
-    assert response.status_code == 302, response.text[:500]
-    return ExchangeConnection.objects.get(exchange=exchange_id)
 
 
 def test_kucoin_has_none_then_creates_one_and_reads_it_back(browser_session, sandbox_accounts):

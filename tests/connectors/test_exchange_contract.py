@@ -20,7 +20,7 @@ from sandbox import clock as sandbox_clock
 from sandbox.models import ApiKey as SandboxKey
 from sandbox.models import Token as SandboxToken
 
-from .conftest import csrf_token
+from .helpers import csrf_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

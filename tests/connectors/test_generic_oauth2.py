@@ -8,7 +8,7 @@ from sandbox.exchanges import KRAKEN_SCOPES
 from sandbox.models import AuthorizationCode
 from sandbox.services import client_register
 
-from .conftest import query_of
+from .helpers import query_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -16,8 +16,8 @@ from sandbox.models import ApiKey as SandboxKey
 from sandbox.models import SandboxUser
 from sandbox.views.kraken import account_iban
 
-from .canned import canned_answers, json_answer  # noqa: F401 (canned_answers is a fixture)
-from .conftest import csrf_token
+from .canned import json_answer
+from .helpers import csrf_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

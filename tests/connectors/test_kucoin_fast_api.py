@@ -17,7 +17,7 @@ from connectors.kucoin.api import sign_headers
 from connectors.models import ExchangeConnection
 from connectors.refresh import Outcome, connection_refresh
 
-from .conftest import query_of
+from .helpers import query_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -13,7 +13,7 @@ from connectors.base.oauth import TokenSet
 from connectors.models import ExchangeConnection
 from sandbox.models import Token as SandboxToken
 
-from .canned import canned_answers, cut_off, json_answer  # noqa: F401 (canned_answers is a fixture)
+from .canned import cut_off, json_answer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

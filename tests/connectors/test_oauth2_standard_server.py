@@ -12,10 +12,8 @@ from connectors.models import ExchangeConnection
 from connectors.oauth2.credential import test_connection as read_metadata
 from connectors.oauth2.metadata import DiscoveryFailed, discover, metadata_urls
 from connectors.refresh import Outcome, connection_refresh
-from tests.authorization_server import authorization_server  # noqa: F401 (the session's server)
-from tests.test_admin import admin_client  # noqa: F401 (a broker admin of the alpha tenant, signed in)
 
-from .conftest import PortalBrowser, csrf_token, query_of
+from .helpers import PortalBrowser, csrf_token, query_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 KINDS = ["basic", "body", "public"]

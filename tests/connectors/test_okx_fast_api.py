@@ -10,7 +10,6 @@ import pytest
 from django.utils import timezone
 
 from broker_portal.admin import ExchangeCredentialForm
-from broker_portal.celery import app as celery_app
 from broker_portal.models import AuditEvent, ExchangeCredential
 from connectors import refresh
 from connectors.base.api import ApiKeyRefused
@@ -21,22 +20,12 @@ from connectors.tasks import check_api_key, sweep_api_key_health
 from sandbox import clock as sandbox_clock
 from sandbox.models import ApiKey as SandboxKey
 from sandbox.models import Token as SandboxToken
+from tests.connectors.helpers import connect_okx, disconnect
 
-from .canned import canned_answers, json_answer  # noqa: F401 (canned_answers is a fixture)
-from .conftest import csrf_token, query_of, register_credential
+from .canned import json_answer
+from .helpers import query_of, register_credential
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def eager_tasks():
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = False
-
-
-def connect_okx(browser_session, sandbox_accounts, permissions=None):
-    return browser_session.connect("okx", sandbox_accounts["okx"]["trader"], permissions)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_tasks")]
 
 
 def test_authorize_asks_for_fast_api_offline_with_state_once_encoded_and_no_pkce(browser_session, portal):
@@ -164,12 +153,6 @@ def test_the_level_c_invalid_key_code_is_a_setting(portal, sandbox_accounts, bro
     canned_answers["/api/v5/account/balance"] = json_answer({"code": "50119", "msg": "API key doesn't exist",
                                                              "data": []}, status=401)
     assert connection_check_api_key(connection_id=ExchangeConnection.objects.get().pk) == outcome
-
-
-def disconnect(browser_session, portal, connection):
-    dashboard = browser_session.session.get(f"{portal['url']}/").text
-    return browser_session.session.post(f"{portal['url']}/connect/okx/{connection.pk}/disconnect/",
-                                        data={"csrfmiddlewaretoken": csrf_token(dashboard)})
 
 
 def test_disconnect_within_the_hour_deletes_the_key(browser_session, portal, sandbox_accounts):

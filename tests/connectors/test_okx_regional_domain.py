@@ -13,7 +13,7 @@ from connectors.okx.regions import regional_api_base_url
 from connectors.refresh import Outcome, connection_refresh
 from sandbox.models import Token as SandboxToken
 
-from .conftest import csrf_token, query_of, register_credential
+from .helpers import csrf_token, query_of, register_credential
 
 PRODUCTION = {"api_base_url": "https://www.okx.com", "authorize_base_url": "https://www.okx.com"}
 # A test server reached under two names: the credential calls localhost, the callback may name 127.0.0.1.

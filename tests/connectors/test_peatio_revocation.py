@@ -8,13 +8,13 @@ import hmac
 import pytest
 
 from broker_portal.models import AuditEvent
-from connectors.peatio.api import sign
 from connectors.models import ExchangeConnection
+from connectors.peatio.api import sign
 from sandbox import clock as sandbox_clock
 from sandbox.models import Token as SandboxToken
 
-from .canned import canned_answers, json_answer  # noqa: F401 (canned_answers is a fixture)
-from .conftest import csrf_token
+from .canned import json_answer
+from .helpers import csrf_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -3,7 +3,6 @@ invalid_grant, lost responses, and clock offsets for access and refresh expiry."
 
 import threading
 import time
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -12,7 +11,6 @@ from django.db import DatabaseError
 from django.db import connection as db_connection
 from django.utils import timezone
 
-from broker_portal.celery import app as celery_app
 from broker_portal.models import AuditEvent
 from connectors import refresh
 from connectors.base.api import AccessTokenExpired
@@ -22,61 +20,9 @@ from connectors.refresh import Outcome, call_with_fresh_token, connection_refres
 from connectors.tasks import refresh_connection
 from sandbox import clock as sandbox_clock
 from sandbox import faults as sandbox_faults
-from sandbox import oauth as sandbox_oauth
-from sandbox.models import Client as SandboxClient
-from sandbox.models import SandboxUser
 from sandbox.models import Token as SandboxToken
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-PERMISSIONS = {"kucoin": ["API_COMMON"], "okx": ["read_only"], "kraken": ["account.fast-api-key:funds-query"],
-               "peatio": ["profile", "history"]}
-
-
-@pytest.fixture(autouse=True)
-def eager_tasks():
-    """Tasks run in the test's process: notices reach the locmem outbox, task retries run at once."""
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = False
-
-
-@pytest.fixture
-def token_calls(monkeypatch):
-    """Counts the portal's calls to token endpoints (the HTTP itself is real)."""
-    calls = []
-    real = refresh.post_token_request
-
-    def counting(*args, **kwargs):
-        calls.append(args[2])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(refresh, "post_token_request", counting)
-    return calls
-
-
-@pytest.fixture
-def make_connection(portal, sandbox_accounts):
-    """A connection holding a real sandbox token pair, as a completed connect flow leaves it (minus the browser)."""
-    counter = iter(range(10_000))
-
-    def make(exchange_id="kucoin", *, access_expires_in=timedelta(minutes=5), refresh_expires_at=None, **fields):
-        client = SandboxClient.objects.get(exchange=exchange_id, client_id=f"{portal['tenant'].slug}-{exchange_id}")
-        user = SandboxUser.objects.get(exchange=exchange_id, email=f"trader@{exchange_id}.sandbox")
-        pair = sandbox_oauth._new_pair(client, user, list(client.permissions), family=uuid.uuid4().hex)
-        access = f"{pair.access_token}:{pair.access_secret}" if pair.access_secret else pair.access_token
-        keys = {"api_key": pair.access_token, "api_secret": pair.access_secret,
-                "api_key_id": pair.access_token} if exchange_id == "peatio" else {}
-        return ExchangeConnection.objects.create(**{
-            "tenant": portal["tenant"], "user": portal["user"], "exchange": exchange_id,
-            "exchange_account_id": f"account-{next(counter)}", "permissions": PERMISSIONS[exchange_id],
-            "access_token": access, "refresh_token": pair.refresh_token,
-            "access_expires_at": timezone.now() + access_expires_in,
-            "refresh_expires_at": refresh_expires_at or (pair.refresh_expires_at if exchange_id != "peatio" else None),
-            **keys, **fields,
-        })
-
-    return make
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_tasks")]
 
 
 def sandbox_family(connection) -> list[SandboxToken]:

@@ -19,11 +19,9 @@ from connectors.refresh import Outcome, connection_refresh
 from sandbox import oauth as sandbox_oauth
 from sandbox.models import Client as SandboxClient
 from sandbox.models import SandboxUser
+from tests.connectors.helpers import assert_alive_at_the_sandbox
 
-from .test_refresh import eager_tasks, make_connection, token_calls  # noqa: F401 (fixtures)
-from .test_refresh_tasks import assert_alive_at_the_sandbox
-
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_tasks")]
 
 
 @pytest.fixture

@@ -4,9 +4,7 @@ import pytest
 
 from connectors.refresh import Outcome, connection_refresh
 from sandbox import faults as sandbox_faults
-
-from ..conftest import metric
-from .test_refresh import make_connection  # noqa: F401 (fixture)
+from tests.helpers import metric
 
 pytestmark = pytest.mark.django_db(transaction=True)
 HISTOGRAM = "portal_token_refresh_duration_seconds"

@@ -17,9 +17,7 @@ from django.db import connection as db_connection
 from connectors.models import ExchangeConnection
 from connectors.refresh import connections_sweep
 from sandbox import faults as sandbox_faults
-
-from .test_refresh import make_connection  # noqa: F401 (fixture)
-from .test_refresh_tasks import assert_alive_at_the_sandbox
+from tests.connectors.helpers import assert_alive_at_the_sandbox
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -21,28 +21,31 @@ from connectors.models import ExchangeConnection
 from connectors.refresh import connections_sweep
 from connectors.tasks import refresh_connection, send_connection_notice, sweep_token_refresh
 from sandbox import faults as sandbox_faults
-from sandbox.models import Token as SandboxToken
+from tests.connectors.helpers import assert_alive_at_the_sandbox
+from tests.helpers import exact_queries
 
-from .test_refresh import eager_tasks, make_connection, token_calls  # noqa: F401 (fixtures)
-
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_tasks")]
 
 # The exchanges whose connections live by a refreshed token (OKX's credential is its API key: never refreshed).
 TOKEN_ENDPOINTS = {"kucoin": "refresh-token", "kraken": "token", "peatio": "token"}
 
 
-def assert_alive_at_the_sandbox(connection):
-    """The stored pair is the newest of its family at the sandbox, unspent and unrevoked."""
-    token = SandboxToken.objects.get(refresh_token=connection.refresh_token)
-    assert token.revoked_at is None and token.refresh_used_at is None and token.superseded_at is None
-    assert not SandboxToken.objects.filter(family=token.family, revoked_at__isnull=False).exists()
-
-
 @pytest.fixture
-def seeded_faults():
-    """The same calls meet the same faults on every run (the eager tasks make them one after another)."""
+def seeded_faults(monkeypatch):
+    """The same calls meet the same faults on every run (the eager tasks make them one after another); yields the
+    kinds of the faults the sandbox served, in order, so a test can tell that its faults did strike."""
+    struck = []
+    claim = sandbox_faults._claim_fault
+
+    def recording(*args, **kwargs):
+        fault = claim(*args, **kwargs)
+        if fault is not None:
+            struck.append(fault.kind)
+        return fault
+
+    monkeypatch.setattr(sandbox_faults, "_claim_fault", recording)
     sandbox_faults.fault_seed(20)
-    yield
+    yield struck
     sandbox_faults.fault_seed(None)
 
 
@@ -63,7 +66,9 @@ def test_sweep_with_30_percent_faults_refreshes_all_and_loses_none(make_connecti
         assert connection.last_refreshed_at >= started and connection.refresh_failures == 0
         assert connection.access_expires_at > timezone.now() + timedelta(minutes=50)
         assert_alive_at_the_sandbox(connection)
-    assert len(token_calls) > 15  # faults did happen, and were retried
+    # Faults of every kind struck, each before the exchange rotated anything: each failed call was retried once more.
+    assert set(seeded_faults) == {"500", "429", "reset"}, seeded_faults
+    assert len(token_calls) == 15 + len(seeded_faults), (len(token_calls), seeded_faults)
     okx.refresh_from_db()
     assert okx.status == "active" and okx.last_refreshed_at is None
     assert AuditEvent.objects.filter(action="connection.refresh_failing").exists()
@@ -171,13 +176,15 @@ def admin_client(portal):
     return client
 
 
-def test_admin_shows_health_and_refreshes_now(admin_client, make_connection, token_calls, django_assert_max_num_queries):
+def test_admin_shows_health_and_refreshes_now(admin_client, make_connection, token_calls):
     healthy = make_connection("kucoin", access_expires_in=timedelta(hours=1))
     failing = make_connection("kucoin", refresh_failures=3, last_error="KuCoin could not renew access just now.",
                               next_refresh_attempt_at=timezone.now() + timedelta(minutes=7))
     refused = make_connection("kraken", status="error", last_error="Kraken refused to renew access.")
     make_connection("peatio", status="needs_reauthorization")
-    with django_assert_max_num_queries(20):
+    # The admin's usual nine (tests/test_admin_scale.py) and the health summary's three: the count by status, the
+    # failing connections, the lapsing refresh tokens.
+    with exact_queries(12):
         page = admin_client.get("/admin/connectors/exchangeconnection/")
     html = page.content.decode()
     assert page.status_code == 200 and 'id="connection-health"' in html

@@ -9,29 +9,15 @@ import requests
 from broker_portal.models import AuditEvent, ExchangeCredential
 from connectors.base.trading import AttributionMissing, TradingRefused
 from connectors.exchanges import trading_hooks
-from connectors.models import ExchangeConnection
 from sandbox.models import SpotOrder
+from tests.connectors.helpers import connected
+from tests.trading.helpers import KRAKEN_TRADING, connected_kraken, connected_okx, place
 from trading import selectors, services
 from trading.models import TradeOrder
-
-from .test_deposit_addresses import connected
 
 pytestmark = pytest.mark.django_db(transaction=True)
 # KuCoin's default grant is General only: trading is ticked on purpose.
 TRADING = ["API_COMMON", "API_SPOT"]
-
-
-def connected_okx(browser_session, sandbox_accounts, permissions) -> ExchangeConnection:
-    """OKX's consent page ticks what the portal asked for (with its fixed fast_api scope)."""
-    response = browser_session.connect("okx", sandbox_accounts["okx"]["trader"], permissions)
-    assert response.status_code == 302, response.text[:500]
-    return ExchangeConnection.objects.get(exchange="okx")
-
-
-def place(connection, **ticket) -> TradeOrder:
-    preview = selectors.order_preview(connection=connection, **ticket)
-    return services.order_place(connection=connection, client_order_id=preview.ticket.client_order_id,
-                                **{**ticket, "size": preview.ticket.size, "price": preview.ticket.price})
 
 
 def test_kucoin_limit_order_is_previewed_placed_with_partner_headers_and_cancelled(browser_session, sandbox_accounts):
@@ -204,17 +190,6 @@ def test_okx_read_only_key_cannot_trade(browser_session, sandbox_accounts):
     with pytest.raises(TradingRefused) as refused:
         hooks.place(api, connection, ticket)
     assert refused.value.reason == "permission" and "Trade" in str(refused.value)
-
-
-KRAKEN_TRADING = ["account.info:basic", "account.fast-api-key:write", "account.fast-api-key:funds-query",
-                  "account.fast-api-key:trades-modify", "account.fast-api-key:trades-query-open",
-                  "account.fast-api-key:trades-query-closed"]
-
-
-def connected_kraken(browser_session, sandbox_accounts, permissions) -> ExchangeConnection:
-    response = browser_session.connect("kraken", sandbox_accounts["kraken"]["trader"], permissions)
-    assert response.status_code == 302, response.text[:500]
-    return ExchangeConnection.objects.get(exchange="kraken")
 
 
 def test_kraken_limit_order_placed_read_back_and_cancelled(browser_session, sandbox_accounts):

@@ -3,7 +3,6 @@
 import pytest
 
 from connectors.models import ExchangeConnection
-from tests.connectors.conftest import browser_session, portal, sandbox_accounts  # noqa: F401 (fixtures)
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,6 @@ scope and range; other tenants' rows never appear; formula cells are neutralised
 
 import csv
 import hashlib
-import io
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
@@ -13,10 +12,10 @@ import pytest
 from broker_portal.models import Membership
 from connectors.exchanges import history_source
 from connectors.models import ExchangeConnection
-from exports import services, tasks
+from exports import services
 from exports.models import ExportJob, HistoryEntry
 from sandbox.models import HistoryRecord, SandboxUser
-from tests.conftest import make_member
+from tests.helpers import make_member
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

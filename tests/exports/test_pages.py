@@ -1,12 +1,9 @@
 """The export pages: request, progress, authenticated and expiring download, audit, tenant isolation, queries."""
 
 import hashlib
-from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal
+from datetime import datetime, timedelta, timezone
 
-import pyotp
 import pytest
-from allauth.mfa.totp.internal.auth import TOTP
 from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone as dj_timezone
@@ -15,20 +12,9 @@ from broker_portal import services as portal_services
 from broker_portal.models import AuditEvent, Membership
 from connectors.models import ExchangeConnection
 from exports import services
-from exports.models import ExportJob, HistoryEntry
-from tests.conftest import make_member
-
-
-@pytest.fixture
-def staff_client(tenant, client_at):
-    def make(role=Membership.Role.ACCOUNTANT, email="accountant@alpha.example", at_tenant=None, host="alpha.localhost"):
-        user = make_member(at_tenant or tenant, email, role)
-        TOTP.activate(user, pyotp.random_base32())  # staff reach /exports/ only with MFA set up
-        client = client_at(host)
-        client.force_login(user)
-        return client, user
-
-    return make
+from exports.models import ExportJob
+from tests.exports.helpers import job_for, post_export
+from tests.helpers import make_member
 
 
 @pytest.fixture
@@ -38,29 +24,7 @@ def member_client(member, client_at):
     return client
 
 
-@pytest.fixture
-def kucoin(tenant, member):
-    connection = ExchangeConnection.objects.create(tenant=tenant, user=member, exchange="kucoin", api_key="k")
-    HistoryEntry.objects.bulk_create([
-        HistoryEntry(tenant=tenant, connection=connection, user=member, exchange="kucoin", kind="deposit",
-                     external_id=f"d{n}", occurred_at=datetime(2025, 1, 1 + n, tzinfo=timezone.utc), currency="BTC",
-                     amount=Decimal("0.5"), fee_currency="BTC", status="SUCCESS") for n in range(4)])
-    return connection
-
-
-def post_export(client, **fields):
-    data = {"scope": "tenant", "kinds": ["deposit", "trade"], "format": "koinly", "date_from": "2025-01-01",
-            "date_to": "2025-12-31", **fields}
-    return client.post("/exports/", data)
-
-
-def job_for(tenant, user, **fields):
-    defaults = {"scope": "tenant", "kinds": ["deposit"], "format": "koinly", "date_from": date(2025, 1, 1),
-                "date_to": date(2025, 12, 31)}
-    return ExportJob.objects.create(tenant=tenant, requested_by=user, **{**defaults, **fields})
-
-
-def test_accountant_requests_an_export_that_is_audited_and_enqueued(staff_client, kucoin, tenant,
+def test_accountant_requests_an_export_that_is_audited_and_enqueued(staff_client, kucoin_history, tenant,
                                                                      django_capture_on_commit_callbacks):
     client, accountant = staff_client()
     page = client.get("/exports/")
@@ -87,9 +51,9 @@ def test_accountant_requests_an_export_that_is_audited_and_enqueued(staff_client
     assert status["sha256"] in detail and 'id="export-progress"' in detail
 
 
-def test_the_download_expires(staff_client, kucoin):
+def test_the_download_expires(staff_client, kucoin_history):
     client, accountant = staff_client()
-    job = services.export_run(job=job_for(kucoin.tenant, accountant))
+    job = services.export_run(job=job_for(kucoin_history.tenant, accountant))
     ExportJob.objects.filter(pk=job.pk).update(expires_at=dj_timezone.now() - timedelta(seconds=1))
     assert client.get(f"/exports/{job.pk}/download").status_code == 410
     assert client.get(f"/exports/{job.pk}/status").json()["download_url"] is None
@@ -97,7 +61,7 @@ def test_the_download_expires(staff_client, kucoin):
     assert services.exports_delete_expired() == 1 and not services.export_path(job).exists()
 
 
-def test_another_tenants_job_answers_404(staff_client, kucoin, tenant, other_tenant):
+def test_another_tenants_job_answers_404(staff_client, kucoin_history, tenant, other_tenant):
     client, _ = staff_client()
     outsider = make_member(other_tenant, "accountant@beta.example", Membership.Role.ACCOUNTANT)
     foreign = services.export_run(job=job_for(other_tenant, outsider))
@@ -110,7 +74,7 @@ def test_another_tenants_job_answers_404(staff_client, kucoin, tenant, other_ten
     assert response.status_code == 200 and not ExportJob.objects.filter(tenant=tenant).exists()
 
 
-def test_members_export_only_their_own_connections(member_client, member, kucoin, tenant,
+def test_members_export_only_their_own_connections(member_client, member, kucoin_history, tenant,
                                                    django_capture_on_commit_callbacks):
     colleague = make_member(tenant, "colleague@alpha.example")
     theirs = ExchangeConnection.objects.create(tenant=tenant, user=colleague, exchange="okx")
@@ -122,16 +86,16 @@ def test_members_export_only_their_own_connections(member_client, member, kucoin
     assert member_client.post(f"/exports/sync/{theirs.pk}").status_code == 404
 
     with django_capture_on_commit_callbacks():
-        response = post_export(member_client, scope="connection", connection=kucoin.pk, format="cointracker")
+        response = post_export(member_client, scope="connection", connection=kucoin_history.pk, format="cointracker")
     assert response.status_code == 302
     job = ExportJob.objects.get(requested_by=member)
-    assert job.scope_connection == kucoin
+    assert job.scope_connection == kucoin_history
     page = member_client.get("/exports/").content.decode()
     assert "colleague@alpha.example" not in page and f'data-job="{their_job.pk}"' not in page
 
 
 @pytest.mark.parametrize("change", ["demoted", "removed"])
-def test_a_tenant_wide_export_is_out_of_reach_once_its_requester_is_no_longer_staff(staff_client, kucoin, tenant,
+def test_a_tenant_wide_export_is_out_of_reach_once_its_requester_is_no_longer_staff(staff_client, kucoin_history, tenant,
                                                                                    change):
     from rest_framework.test import APIClient
 
@@ -175,16 +139,16 @@ def test_staff_without_mfa_are_sent_to_set_it_up_and_strangers_to_sign_in(tenant
     assert client.get("/exports/")["Location"] == "/accounts/2fa/totp/activate/"
 
 
-def test_sync_now_is_audited_and_enqueued(member_client, kucoin, django_capture_on_commit_callbacks):
+def test_sync_now_is_audited_and_enqueued(member_client, kucoin_history, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks() as callbacks:
-        response = member_client.post(f"/exports/sync/{kucoin.pk}")
+        response = member_client.post(f"/exports/sync/{kucoin_history.pk}")
     assert response.status_code == 302 and len(callbacks) == 1
-    assert AuditEvent.objects.get(action="history.sync_requested").target_id == str(kucoin.pk)
+    assert AuditEvent.objects.get(action="history.sync_requested").target_id == str(kucoin_history.pk)
 
 
-def test_the_export_page_does_not_grow_queries_with_jobs(staff_client, kucoin, tenant, member):
+def test_the_export_page_does_not_grow_queries_with_jobs(staff_client, kucoin_history, tenant, member):
     client, accountant = staff_client()
-    job_for(tenant, accountant, scope="connection", scope_connection=kucoin)
+    job_for(tenant, accountant, scope="connection", scope_connection=kucoin_history)
 
     def count():
         with CaptureQueriesContext(db_connection) as queries:
@@ -194,12 +158,12 @@ def test_the_export_page_does_not_grow_queries_with_jobs(staff_client, kucoin, t
     one = count()
     for _ in range(5):
         job_for(tenant, accountant, scope="user", scope_user=member)
-        job_for(tenant, accountant, scope="connection", scope_connection=kucoin)
+        job_for(tenant, accountant, scope="connection", scope_connection=kucoin_history)
     assert count() == one, one
 
 
 @pytest.fixture
-def interrupted(staff_client, kucoin, tenant):
+def interrupted(staff_client, kucoin_history, tenant):
     """RUNNING jobs with a partial file each: one started before the hard time limit (plus margin) ran out, so its
     worker is gone; one started two hours ago, whose worker is still writing."""
     client, accountant = staff_client()
@@ -241,7 +205,7 @@ def test_a_redelivered_export_task_fails_a_job_whose_worker_is_gone_and_leaves_a
     assert_abandoned_failed_and_live_untouched(client, jobs)
 
 
-def test_files_left_by_failed_exports_are_removed(staff_client, kucoin, tenant):
+def test_files_left_by_failed_exports_are_removed(staff_client, kucoin_history, tenant):
     _, accountant = staff_client()
     failed = job_for(tenant, accountant, status="failed", file_name="alpha-export-left.csv", error="boom")
     services.export_path(failed).write_text("partial")
@@ -251,14 +215,14 @@ def test_files_left_by_failed_exports_are_removed(staff_client, kucoin, tenant):
     assert services.exports_housekeeping()["files_removed"] == 0  # visited once
 
 
-def test_a_run_records_when_it_started(staff_client, kucoin, tenant):
+def test_a_run_records_when_it_started(staff_client, kucoin_history, tenant):
     _, accountant = staff_client()
     before = dj_timezone.now()
     job = services.export_run(job=job_for(tenant, accountant))
     assert before <= job.started_at <= job.finished_at
 
 
-def test_the_exports_page_and_the_api_show_what_each_sync_covers_and_its_gaps(staff_client, kucoin, member,
+def test_the_exports_page_and_the_api_show_what_each_sync_covers_and_its_gaps(staff_client, kucoin_history, member,
                                                                               member_client, settings):
     """KuCoin keeps a year of ledgers: with a history start two years back, the ledger's coverage starts later,
     and the page and the API say an export from before then misses rows."""
@@ -266,11 +230,11 @@ def test_the_exports_page_and_the_api_show_what_each_sync_covers_and_its_gaps(st
 
     settings.EXPORTS_HISTORY_DAYS = 730
     now = dj_timezone.now()
-    SyncState.objects.create(connection=kucoin, kind="trade", covered_from=now - timedelta(days=730),
+    SyncState.objects.create(connection=kucoin_history, kind="trade", covered_from=now - timedelta(days=730),
                              covered_to=now - timedelta(hours=1), last_synced_at=now)
-    SyncState.objects.create(connection=kucoin, kind="ledger", covered_from=now - timedelta(days=365),
+    SyncState.objects.create(connection=kucoin_history, kind="ledger", covered_from=now - timedelta(days=365),
                              covered_to=now - timedelta(hours=1), last_synced_at=now)
-    SyncState.objects.create(connection=kucoin, kind="deposit", resume_cursor={"since": 0, "until": 1},
+    SyncState.objects.create(connection=kucoin_history, kind="deposit", resume_cursor={"since": 0, "until": 1},
                              last_error="KuCoin is unavailable.")
     client, _ = staff_client()
     page = client.get("/exports/").content.decode()
@@ -286,7 +250,7 @@ def test_the_exports_page_and_the_api_show_what_each_sync_covers_and_its_gaps(st
     listed = member_client.get("/api/v1/history-sync/")
     assert listed.status_code == 200, listed.content
     [row] = listed.json()["results"]
-    assert (row["connection"], row["exchange"]) == (kucoin.pk, "kucoin")
+    assert (row["connection"], row["exchange"]) == (kucoin_history.pk, "kucoin")
     coverage = {item["kind"]: item for item in row["coverage"]}
     assert coverage["ledger"]["gap_before"] and coverage["ledger"]["kept_days"] == 365
     assert not coverage["trade"]["gap_before"] and coverage["trade"]["covered_to"]
@@ -310,7 +274,7 @@ def test_the_coverage_on_the_exports_page_costs_no_query_per_connection(staff_cl
     assert page_queries() <= few + 2
 
 
-def test_an_export_no_synced_row_falls_in_is_refused_with_the_synced_range_until_confirmed(staff_client, kucoin,
+def test_an_export_no_synced_row_falls_in_is_refused_with_the_synced_range_until_confirmed(staff_client, kucoin_history,
                                                                                            tenant):
     client, _ = staff_client()
     empty = post_export(client, date_from="2026-01-01", date_to="2026-06-30").content.decode()
@@ -327,10 +291,10 @@ def test_an_export_no_synced_row_falls_in_is_refused_with_the_synced_range_until
     assert post_export(client).status_code == 302 and ExportJob.objects.count() == 2
 
 
-def test_the_default_range_reaches_back_to_the_oldest_synced_row_and_each_kind_shows_its_rows(staff_client, kucoin):
+def test_the_default_range_reaches_back_to_the_oldest_synced_row_and_each_kind_shows_its_rows(staff_client, kucoin_history):
     from exports.models import SyncState
 
-    SyncState.objects.create(connection=kucoin, kind="deposit", covered_from=datetime(2025, 1, 1, tzinfo=timezone.utc),
+    SyncState.objects.create(connection=kucoin_history, kind="deposit", covered_from=datetime(2025, 1, 1, tzinfo=timezone.utc),
                              covered_to=dj_timezone.now(), rows_stored=4, last_synced_at=dj_timezone.now())
     client, _ = staff_client()
     page = client.get("/exports/").content.decode()
@@ -341,10 +305,10 @@ def test_the_default_range_reaches_back_to_the_oldest_synced_row_and_each_kind_s
     assert {item["kind"]: item["rows"] for item in listed["results"][0]["coverage"]}["deposit"] == 4
 
 
-def test_the_pages_state_when_a_link_expires(staff_client, kucoin, settings):
+def test_the_pages_state_when_a_link_expires(staff_client, kucoin_history, settings):
     settings.EXPORTS_LINK_HOURS = 6
     client, accountant = staff_client()
-    pending = job_for(kucoin.tenant, accountant)
+    pending = job_for(kucoin_history.tenant, accountant)
     assert "can be downloaded for 6 hours, then it is deleted" in client.get(f"/exports/{pending.pk}/").content.decode()
     done = services.export_run(job=pending)
     until = done.expires_at.strftime("%Y-%m-%d %H:%M")

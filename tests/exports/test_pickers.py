@@ -9,9 +9,9 @@ from broker_portal.models import Membership
 from connectors.models import ExchangeConnection
 from exports.models import ExportJob
 from exports.selectors import PICKER_PAGE
-from tests.conftest import make_member
+from tests.helpers import make_member
 
-from .test_pages import post_export, staff_client  # noqa: F401 (an accountant's signed-in client)
+from .helpers import post_export
 
 pytestmark = pytest.mark.django_db
 

@@ -5,8 +5,7 @@ import requests
 
 from connectors.base.http import ExchangeUnavailable
 from exports import services
-
-from ..conftest import metric
+from tests.helpers import metric
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -15,9 +15,9 @@ from rest_framework.test import APIClient
 from api.tokens import api_token_create
 from broker_portal.models import Membership
 from payouts.models import Payout
-from tests.conftest import make_member
+from tests.helpers import make_member
 
-from .conftest import TRC20, credit_deposit
+from .helpers import TRC20, credit_deposit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DP"

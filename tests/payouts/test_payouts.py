@@ -14,7 +14,7 @@ from payouts import services
 from payouts.models import Payout
 from payouts.services import PayoutError, PayoutItem
 
-from .conftest import TRC20, connect_payee, credit_deposit
+from .helpers import TRC20, connect_payee, credit_deposit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -100,7 +100,7 @@ def test_the_same_batch_again_is_the_first_one_and_a_reused_reference_is_refused
 def test_bad_input_is_refused_with_the_field_and_another_tenants_connection_is_not_found(portal, payees,
                                                                                          other_tenant):
     from connectors.models import ExchangeConnection
-    from tests.conftest import make_member
+    from tests.helpers import make_member
 
     stranger = ExchangeConnection.objects.create(tenant=other_tenant, exchange="kucoin",
                                                  user=make_member(other_tenant, "s@beta.example"))

@@ -5,7 +5,8 @@ from sandbox.exchanges import KRAKEN_SCOPES, KUCOIN_AUTH_GROUPS
 from sandbox.services import client_register, seed_accounts
 
 from .support import (
-    KRAKEN_REDIRECT, KUCOIN_BROKER_NAME, KUCOIN_REDIRECT, OKX_REDIRECT, PEATIO_REDIRECT, authorize_code,
+    ALL_FUNDS, KRAKEN_REDIRECT, KUCOIN_BROKER_NAME, KUCOIN_REDIRECT, OKX_REDIRECT, PEATIO_REDIRECT, authorize_code,
+    authorize_url, basic, kraken_url, token_call,
 )
 
 
@@ -76,3 +77,41 @@ def kucoin_key(base, kucoin_tokens):
         return response.json()["data"]
 
     return create
+
+
+@pytest.fixture
+def kraken_token(base, accounts, clients):
+    def connect(scope=ALL_FUNDS, account="trader"):
+        user = accounts["kraken"][account]
+        code = authorize_code(kraken_url(base, scope=scope), user["email"], user["password"])["code"]
+        return requests.post(f"{base}/kraken/oauth/token", headers=basic("kraken-broker", "kraken-secret"), data={
+            "grant_type": "authorization_code", "code": code, "redirect_uri": KRAKEN_REDIRECT}).json()["access_token"]
+
+    return connect
+
+
+@pytest.fixture
+def okx_tokens(base, accounts, clients):
+    def connect(scope="fast_api", account="trader", client_id="okx-broker"):
+        user = accounts["okx"][account]
+        code = authorize_code(authorize_url(base, scope=scope, client_id=client_id), user["email"],
+                              user["password"])["code"]
+        response = token_call(base, code, client_id=client_id)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    return connect
+
+
+@pytest.fixture
+def peatio_token(base, accounts, clients):
+    def connect(scope="profile+history"):
+        user = accounts["peatio"]["trader"]
+        url = (f"{base}/peatio/oauth/authorize?client_id=peatio-broker&redirect_uri={PEATIO_REDIRECT}"
+               f"&response_type=code&scope={scope}")
+        code = authorize_code(url, user["email"], user["password"])["code"]
+        return requests.post(f"{base}/peatio/oauth/token", data={
+            "client_id": "peatio-broker", "client_secret": "peatio-secret", "code": code,
+            "grant_type": "authorization_code", "redirect_uri": PEATIO_REDIRECT}).json()
+
+    return connect

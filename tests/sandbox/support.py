@@ -19,6 +19,9 @@ KUCOIN_REDIRECT = "http://broker.test/kucoin/callback"
 OKX_REDIRECT = "http://broker.test/okx/callback"
 KRAKEN_REDIRECT = "http://broker.test/kraken/callback"
 PEATIO_REDIRECT = "http://broker.test/peatio/callback"
+# Every Fast API key permission Kraken grants a broker client.
+ALL_FUNDS = "account.fast-api-key:write account.fast-api-key:funds-query account.fast-api-key:funds-withdraw " \
+            "account.fast-api-key:ledger-query account.fast-api-key:trades-query-closed"
 KUCOIN_BROKER_NAME = "KCBROKERNAME"  # the broker name the KuCoin test client is registered with (not its partner id)
 
 
@@ -131,3 +134,25 @@ def peatio_get(base, access_key, secret_key, path, params=None, *, tonce=None):
     payload = f"GET|{path}|{urllib.parse.urlencode(sorted(query.items()))}"
     query["signature"] = hmac.new(secret_key.encode(), payload.encode(), hashlib.sha256).hexdigest()
     return requests.get(base + path, params=query)
+
+
+def kraken_url(base, client_id="kraken-broker", scope="account.fast-api-key:write account.fast-api-key:funds-query"):
+    return (f"{base}/kraken/oauth/authorize?client_id={client_id}&redirect_uri={requests.utils.quote(KRAKEN_REDIRECT, safe='')}"
+            f"&response_type=code&scope={requests.utils.quote(scope)}&state=k1")
+
+
+def basic(client_id, secret):
+    return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
+
+
+def authorize_url(base, **overrides):
+    params = {"response_type": "code", "access_type": "offline", "client_id": "okx-broker",
+              "redirect_uri": OKX_REDIRECT, "scope": "fast_api", "state": "o", **overrides}
+    return requests.Request("GET", f"{base}/okx/account/oauth/authorize",
+                            params={k: v for k, v in params.items() if v is not None}).prepare().url
+
+
+def token_call(base, code, *, form=False, **overrides):
+    body = {"grant_type": "authorization_code", "code": code, "client_id": "okx-broker", "client_secret": "okx-secret",
+            **overrides}
+    return requests.post(f"{base}/okx/v5/users/oauth/token", **({"data": body} if form else {"json": body}))

@@ -14,6 +14,7 @@ import requests
 from django.core.management import call_command
 from django.db import connection
 
+from sandbox import faults as sandbox_faults
 from sandbox.models import Fault, HistoryRecord, SandboxUser
 from sandbox.services import seed_accounts
 
@@ -66,7 +67,15 @@ def test_slow_hang_and_reset(base, clients):
     time.sleep(1.6)  # let the hanging request finish before the database is flushed
 
 
-def test_probability_and_bad_faults(base, clients):
+@pytest.fixture
+def seeded_faults():
+    """The live server serves one call after another here: the same calls meet the same faults on every run."""
+    sandbox_faults.fault_seed(7)
+    yield
+    sandbox_faults.fault_seed(None)
+
+
+def test_probability_and_bad_faults(base, clients, seeded_faults):
     assert requests.post(base + "/control/faults", json={"exchange": "kucoin", "endpoint": "x", "kind": "nope"}).status_code == 400
     assert requests.post(base + "/control/faults", json={"exchange": "kucoin", "endpoint": "x", "kind": "500",
                                                          "probability": 0}).status_code == 400

@@ -11,10 +11,9 @@ import requests
 from sandbox.exchanges import KUCOIN_AUTH_GROUPS
 
 from .support import kraken_private, okx_request, peatio_get
-from .test_kraken import create_key as kraken_key_create, kraken_token  # noqa: F401 (fixture)
+from .test_kraken import create_key as kraken_key_create
 from .test_kucoin import call as kucoin_call
-from .test_okx import create_key as okx_key_create, okx_tokens  # noqa: F401 (fixture)
-from .test_peatio import peatio_token  # noqa: F401 (fixture)
+from .test_okx import create_key as okx_key_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

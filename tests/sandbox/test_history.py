@@ -8,7 +8,6 @@ import time
 from datetime import timedelta
 
 import pytest
-import requests
 from django.utils import timezone
 
 from sandbox.models import ApiKey, Client, HistoryRecord, SandboxUser, Token

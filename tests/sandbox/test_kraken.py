@@ -8,23 +8,9 @@ import requests
 from sandbox import clock
 from sandbox.models import Balance, HistoryRecord
 
-from .support import KRAKEN_REDIRECT, authorize_code, kraken_private, query_of, sign_in
-from .test_oauth import basic, kraken_url
+from .support import authorize_code, kraken_private, kraken_url, query_of, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
-ALL_FUNDS = "account.fast-api-key:write account.fast-api-key:funds-query account.fast-api-key:funds-withdraw " \
-            "account.fast-api-key:ledger-query account.fast-api-key:trades-query-closed"
-
-
-@pytest.fixture
-def kraken_token(base, accounts, clients):
-    def connect(scope=ALL_FUNDS, account="trader"):
-        user = accounts["kraken"][account]
-        code = authorize_code(kraken_url(base, scope=scope), user["email"], user["password"])["code"]
-        return requests.post(f"{base}/kraken/oauth/token", headers=basic("kraken-broker", "kraken-secret"), data={
-            "grant_type": "authorization_code", "code": code, "redirect_uri": KRAKEN_REDIRECT}).json()["access_token"]
-
-    return connect
 
 
 def create_key(base, access_token, name="broker-key", **permissions):

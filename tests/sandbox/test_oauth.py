@@ -8,8 +8,8 @@ import requests
 from sandbox.exchanges import KUCOIN_AUTH_GROUPS
 
 from .support import (
-    KRAKEN_REDIRECT, KUCOIN_REDIRECT, OKX_REDIRECT, PEATIO_REDIRECT, authorize_code, consent, query_of,
-    sign_in,
+    KRAKEN_REDIRECT, KUCOIN_REDIRECT, OKX_REDIRECT, PEATIO_REDIRECT, authorize_code, basic, consent, kraken_url,
+    query_of, sign_in,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -24,15 +24,6 @@ def kucoin_exchange(base, code, redirect=KUCOIN_REDIRECT, secret="kc-secret"):
     # KuCoin's token call: a GET on the www host, the redirect URL unencoded (Fast API document section 7.2).
     return requests.get(f"{base}/kucoin-www/_oauth/access-token?grant_type=authorization_code&code={code}"
                         f"&client_id=kc-broker&client_secret={secret}&redirect_uri={redirect}")
-
-
-def kraken_url(base, client_id="kraken-broker", scope="account.fast-api-key:write account.fast-api-key:funds-query"):
-    return (f"{base}/kraken/oauth/authorize?client_id={client_id}&redirect_uri={requests.utils.quote(KRAKEN_REDIRECT, safe='')}"
-            f"&response_type=code&scope={requests.utils.quote(scope)}&state=k1")
-
-
-def basic(client_id, secret):
-    return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
 
 
 def test_kucoin_full_flow_with_state_and_scope(base, accounts, clients):

@@ -10,36 +10,12 @@ import requests
 from sandbox.models import ApiKey, Token
 from sandbox.services import client_register
 
-from .support import OKX_REDIRECT, authorize_code, csrf_token, okx_request, pkce_pair, query_of, sign_in
+from .support import (
+    OKX_REDIRECT, authorize_code, authorize_url, csrf_token, okx_request, pkce_pair, query_of, sign_in, token_call,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 GOOD_PASSPHRASE = "Sandbox#Pass1"
-
-
-def authorize_url(base, **overrides):
-    params = {"response_type": "code", "access_type": "offline", "client_id": "okx-broker",
-              "redirect_uri": OKX_REDIRECT, "scope": "fast_api", "state": "o", **overrides}
-    return requests.Request("GET", f"{base}/okx/account/oauth/authorize",
-                            params={k: v for k, v in params.items() if v is not None}).prepare().url
-
-
-def token_call(base, code, *, form=False, **overrides):
-    body = {"grant_type": "authorization_code", "code": code, "client_id": "okx-broker", "client_secret": "okx-secret",
-            **overrides}
-    return requests.post(f"{base}/okx/v5/users/oauth/token", **({"data": body} if form else {"json": body}))
-
-
-@pytest.fixture
-def okx_tokens(base, accounts, clients):
-    def connect(scope="fast_api", account="trader", client_id="okx-broker"):
-        user = accounts["okx"][account]
-        code = authorize_code(authorize_url(base, scope=scope, client_id=client_id), user["email"],
-                              user["password"])["code"]
-        response = token_call(base, code, client_id=client_id)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    return connect
 
 
 def bearer(tokens) -> dict:

@@ -5,23 +5,9 @@ import time
 import pytest
 import requests
 
-from .support import PEATIO_REDIRECT, authorize_code, peatio_get
+from .support import PEATIO_REDIRECT, peatio_get
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def peatio_token(base, accounts, clients):
-    def connect(scope="profile+history"):
-        user = accounts["peatio"]["trader"]
-        url = (f"{base}/peatio/oauth/authorize?client_id=peatio-broker&redirect_uri={PEATIO_REDIRECT}"
-               f"&response_type=code&scope={scope}")
-        code = authorize_code(url, user["email"], user["password"])["code"]
-        return requests.post(f"{base}/peatio/oauth/token", data={
-            "client_id": "peatio-broker", "client_secret": "peatio-secret", "code": code,
-            "grant_type": "authorization_code", "redirect_uri": PEATIO_REDIRECT}).json()
-
-    return connect
 
 
 def test_members_me_tonce_and_signature(base, peatio_token):

@@ -2,7 +2,6 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 
 from broker_portal.celery import app
-from tests.connectors.conftest import browser_session, portal, sandbox_accounts  # noqa: F401  (shared fixtures)
 
 
 @pytest.fixture

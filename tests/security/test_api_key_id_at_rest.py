@@ -6,9 +6,9 @@ from django.db import connection as db
 from django.db.migrations.executor import MigrationExecutor
 
 from connectors.models import ExchangeConnection
-from tests.connectors.test_okx_fast_api import connect_okx, disconnect, eager_tasks  # noqa: F401 (autouse)
+from tests.connectors.helpers import connect_okx, disconnect
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_tasks")]
 
 BEFORE, AFTER = ("connectors", "0002_refresh_health"), ("connectors", "0003_encrypt_api_key_id")
 

@@ -10,8 +10,7 @@ import requests
 from broker_portal.models import ExchangeCredential
 from sandbox.exchanges import KRAKEN_SCOPES
 from sandbox.services import client_register
-
-from ..connectors.conftest import query_of
+from tests.connectors.helpers import query_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -5,7 +5,6 @@ import pytest
 
 from broker_portal.models import ExchangeCredential
 from connectors.socialaccount import TenantSocialAccountAdapter
-from tests.test_admin import admin_client  # noqa: F401 (a broker admin of the alpha tenant, signed in)
 
 VALID = {
     "exchange": "okx", "is_enabled": "on", "client_id": "okx-client", "client_type": "confidential",

@@ -10,7 +10,7 @@ from api import views as api_views
 from api.tokens import api_token_create
 from connectors.models import ExchangeConnection
 from sandbox.faults import fault_set
-from tests.conftest import make_member
+from tests.helpers import make_member
 
 pytestmark = pytest.mark.django_db
 

@@ -10,9 +10,8 @@ from django.db import connection as db_connection
 from connectors import refresh
 from connectors.models import ExchangeConnection
 from connectors.refresh import Outcome, connection_refresh
-from tests.connectors.test_refresh import eager_tasks, make_connection  # noqa: F401  (shared fixtures)
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_tasks")]
 
 
 def test_a_refresh_committing_during_rotation_is_not_overwritten(make_connection, settings, monkeypatch):

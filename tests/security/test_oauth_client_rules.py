@@ -5,7 +5,7 @@ import pytest
 from broker_portal import services
 from broker_portal.models import ExchangeCredential, Membership
 from connectors.models import ExchangeConnection
-from tests.connectors.conftest import PASSWORD, PortalBrowser, csrf_token, query_of
+from tests.connectors.helpers import PASSWORD, PortalBrowser, csrf_token, query_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -86,7 +86,7 @@ def test_export_requests_are_rate_limited(client_at, tenant, member, settings):
 @pytest.mark.parametrize("exchange_id", ["kraken"])
 def test_a_public_client_never_sends_a_stored_secret(browser_session, portal, sandbox_accounts, exchange_id):
     from connectors.refresh import Outcome, connection_refresh
-    from tests.connectors.conftest import register_credential
+    from tests.connectors.helpers import register_credential
 
     # A secret left over from when the credential was confidential: the exchange refuses a public client
     # that presents one (Kraken: "<client ID>:").

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.connectors.conftest import query_of
+from tests.connectors.helpers import query_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,9 +10,8 @@ from connectors.key_health import CheckOutcome, connection_check_api_key
 from connectors.models import ExchangeConnection
 from connectors.peatio.api import PeatioAPI
 from connectors.refresh import Outcome, RefreshFailed, call_with_fresh_token, connection_refresh
-from tests.connectors.test_refresh import eager_tasks, make_connection, token_calls  # noqa: F401  (fixtures)
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_tasks")]
 
 
 def peatio_api(portal):

@@ -2,8 +2,8 @@
 
 import pytest
 
-from tests.connectors.conftest import PortalBrowser, csrf_token
-from tests.withdrawals.conftest import kucoin, ready_to_submit  # noqa: F401 (fixtures)
+from tests.connectors.helpers import PortalBrowser, csrf_token
+from tests.withdrawals.helpers import ready_to_submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

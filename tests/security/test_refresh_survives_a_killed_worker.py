@@ -6,16 +6,11 @@ answer died with the worker, marked as needing reauthorization: never left activ
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-import redis
-from django.db import connection as db_connection
 from django.db import connections, transaction
 from django.utils import timezone
 
@@ -26,72 +21,15 @@ from connectors.refresh import connections_sweep
 from sandbox import faults as sandbox_faults
 from sandbox.models import Fault
 from sandbox.models import Token as SandboxToken
-from tests.connectors.test_refresh import make_connection  # noqa: F401 (fixture)
-from tests.connectors.test_refresh_tasks import assert_alive_at_the_sandbox
+from tests.connectors.helpers import assert_alive_at_the_sandbox
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PROJECT = Path(__file__).resolve().parents[2]
 # The exchange takes this long to answer the token call the worker is killed in; the portal gives up on a token
 # call after EXCHANGE_HTTP_TIMEOUT (set to 2 + 4 s here), and only then sends that refresh token again.
 EXCHANGE_DELAY_SECONDS = 3
 BOUND_SECONDS = 60  # "within a minute": the claim alone would hold them 5 minutes plus 60 s of grace
-
-
-def worker_environment(settings) -> dict:
-    database = db_connection.settings_dict
-    return {**os.environ, "DJANGO_SETTINGS_MODULE": "broker_portal.settings.test",
-            "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
-            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL, "REDIS_URL": settings.CELERY_BROKER_URL,
-            "LOG_LEVEL": "WARNING"}
-
-
-@pytest.fixture
-def workers(settings, tmp_path):
-    """Start real worker processes (each in its own process group, so SIGKILL takes all of it)."""
-    # The cache the workers leave their marks in is Redis, as in production; here, the broker's database.
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                                   "LOCATION": settings.CELERY_BROKER_URL}}
-    settings.EXCHANGE_HTTP_TIMEOUT = (2, 4)
-    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    broker.delete("celery", "unacked", "unacked_index")
-    started = []
-
-    def start(name: str) -> subprocess.Popen:
-        log = open(tmp_path / f"{name}.log", "w")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "broker_portal.celery:app", "worker", "--pool", "solo",
-             "--hostname", f"{name}@%h", "--without-mingle", "--without-gossip", "--loglevel", "WARNING"],
-            cwd=PROJECT, env=worker_environment(settings), stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True)
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-    # The killed worker's message would come back after the visibility timeout, into some later test.
-    broker.delete("celery", "unacked", "unacked_index")
-    for log in tmp_path.glob("*.log"):
-        print(log.name, log.read_text()[-3000:])
-
-
-def wait_until(condition, seconds: float, *, sweep: bool = False) -> float | None:
-    """Seconds until the condition held (None if it did not), calling the sweep every second as beat would."""
-    start = time.monotonic()
-    while time.monotonic() - start < seconds:
-        if sweep:
-            connections_sweep()
-        if condition():
-            return time.monotonic() - start
-        time.sleep(0.5 if not sweep else 1)
-    return None
 
 
 def refreshed(connections) -> bool:

@@ -12,10 +12,10 @@ from django.db import connection
 from broker_portal import services
 from broker_portal.models import ExchangeCredential
 from connectors.models import ExchangeConnection
-from tests.conftest import portal_log_written_as_json
-from tests.connectors.conftest import csrf_token, query_of
-from tests.withdrawals.conftest import codes_for, ready_to_submit
 from withdrawals.services.submit import withdrawal_submit
+from tests.connectors.helpers import csrf_token, query_of
+from tests.helpers import portal_log_written_as_json
+from tests.withdrawals.helpers import codes_for, ready_to_submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TOTP_SEED = "JBSWY3DPEHPK3PXPHYGIENE2"

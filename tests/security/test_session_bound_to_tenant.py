@@ -10,7 +10,7 @@ from django.test import Client
 
 from api.tokens import api_token_create
 from broker_portal.models import AuditEvent, Membership
-from tests.conftest import make_member
+from tests.helpers import make_member
 
 pytestmark = pytest.mark.django_db
 

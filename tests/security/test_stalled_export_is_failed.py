@@ -9,11 +9,11 @@ from django.utils import timezone
 
 from exports import services, tasks
 from exports.models import ExportJob
-from tests.exports.test_pages import job_for, kucoin, post_export, staff_client  # noqa: F401  (fixtures)
+from tests.exports.helpers import job_for, post_export
 
 
 @pytest.mark.django_db
-def test_a_job_whose_heartbeat_stopped_minutes_ago_is_failed_by_the_beat_sweep(staff_client, kucoin, tenant,
+def test_a_job_whose_heartbeat_stopped_minutes_ago_is_failed_by_the_beat_sweep(staff_client, kucoin_history, tenant,
                                                                               settings):
     client, accountant = staff_client()
     now = timezone.now()
@@ -35,7 +35,7 @@ def test_a_job_whose_heartbeat_stopped_minutes_ago_is_failed_by_the_beat_sweep(s
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_running_export_beats_on_its_own_connection(staff_client, kucoin, tenant, settings):
+def test_a_running_export_beats_on_its_own_connection(staff_client, kucoin_history, tenant, settings):
     _, accountant = staff_client()
     settings.EXPORT_HEARTBEAT_SECONDS = 0.1
     job = job_for(tenant, accountant, status="running", started_at=timezone.now())

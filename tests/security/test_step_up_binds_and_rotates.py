@@ -13,9 +13,7 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.test import Client
 from django.utils import timezone
 
-from tests.api.conftest import api, token_key  # noqa: F401 (fixtures)
-from tests.withdrawals.conftest import kucoin  # noqa: F401 (fixture)
-from tests.withdrawals.test_pages_and_limits import connection_of, withdrawal_of
+from tests.withdrawals.helpers import connection_of, withdrawal_of
 from withdrawals.models import Withdrawal
 
 pytestmark = pytest.mark.django_db

@@ -18,7 +18,7 @@ from broker_portal.models import ExchangeCredential, Membership
 from connectors.models import ExchangeConnection
 from exports.models import ExportJob
 from payouts.models import Payout, PayoutBatch
-from tests.conftest import make_member
+from tests.helpers import make_member
 from trading.models import TradeOrder
 from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from withdrawals.models import Withdrawal

@@ -14,7 +14,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from withdrawals.services.step_up import portal_mfa_code_valid as verify_portal_mfa
-from tests.conftest import make_member
+from tests.helpers import make_member
 
 pytestmark = pytest.mark.django_db
 

@@ -2,23 +2,14 @@
 the user's dashboard and API keep answering, and the admin sees which connection and why."""
 
 import pytest
-from cryptography.fernet import Fernet
-from django.db import connection as db
 from django.test import Client
 
 from api.tokens import api_token_create
-from broker_portal.models import ExchangeCredential, Membership
+from broker_portal.models import ExchangeCredential
 from connectors.models import ExchangeConnection
-from tests.test_admin import admin_client  # noqa: F401 (a broker admin of the alpha tenant, signed in)
+from tests.security.helpers import corrupt
 
 pytestmark = pytest.mark.django_db
-
-
-def corrupt(connection: ExchangeConnection, field: str) -> None:
-    """What a key dropped from FERNET_KEYS leaves behind: a ciphertext no configured key opens."""
-    with db.cursor() as cursor:
-        cursor.execute(f"UPDATE connectors_exchangeconnection SET {field} = %s WHERE id = %s",
-                       [Fernet(Fernet.generate_key()).encrypt(b"lost"), connection.pk])
 
 
 @pytest.fixture

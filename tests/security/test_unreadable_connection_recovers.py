@@ -5,10 +5,10 @@ import pytest
 
 from broker_portal.models import AuditEvent
 from connectors.models import ExchangeConnection
-from tests.connectors.test_okx_fast_api import connect_okx, disconnect, eager_tasks  # noqa: F401 (autouse)
-from tests.security.test_unreadable_ciphertext import corrupt
+from tests.connectors.helpers import connect_okx, disconnect
+from tests.security.helpers import corrupt
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_tasks")]
 
 
 @pytest.mark.parametrize("field", ["api_key", "api_secret", "access_token"])

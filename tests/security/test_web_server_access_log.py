@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import connection
 
 from broker_portal import services
-from tests.connectors.conftest import register_credential
+from tests.connectors.helpers import register_credential
 from tests.test_settings import PRODUCTION_ENV, manage, process_env
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -12,10 +12,9 @@ from broker_portal.models import AuditEvent, Membership
 from connectors.models import ExchangeConnection
 from sandbox import trading as sandbox_trading
 from sandbox.models import SandboxUser
-from tests.conftest import make_member
-from tests.connectors.conftest import browser_session, portal, sandbox_accounts  # noqa: F401 (fixtures)
-from tests.connectors.test_deposit_addresses import connected
-from tests.connectors.test_trading import KRAKEN_TRADING, connected_kraken, connected_okx, place
+from tests.connectors.helpers import connected
+from tests.helpers import make_member
+from tests.trading.helpers import KRAKEN_TRADING, connected_kraken, connected_okx, place
 from trading import selectors, services, tasks
 from trading.models import TradeOrder
 

@@ -8,7 +8,7 @@ from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
 
 from connectors.models import ExchangeConnection
-from tests.conftest import make_member
+from tests.helpers import make_member
 from trading.models import TradeOrder
 
 pytestmark = pytest.mark.django_db

@@ -6,8 +6,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from webhooks import services
-
 
 class Receiver:
     def __init__(self):
@@ -67,7 +65,3 @@ def fast_retries(settings):
     settings.WEBHOOK_RETRY_MAX_SECONDS = 0
     settings.WEBHOOK_TIMEOUT_SECONDS = 2
     settings.WEBHOOK_DRAIN_SECONDS = 5
-
-
-def make_endpoint(tenant, url, event_types=()):
-    return services.endpoint_create(tenant=tenant, url=url, event_types=event_types)

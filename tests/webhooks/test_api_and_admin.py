@@ -13,13 +13,11 @@ from standardwebhooks import Webhook
 
 from api.tokens import api_token_create
 from broker_portal.models import AuditEvent
-from tests.test_admin import admin_client  # noqa: F401 (fixture)
 from webhooks import delivery, services
 from webhooks.events import CATALOGUE
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
-from .conftest import make_endpoint
-from .test_delivery import CONNECTED
+from .helpers import CONNECTED, make_endpoint
 
 pytestmark = pytest.mark.django_db
 

@@ -13,9 +13,7 @@ from broker_portal.models import AuditEvent
 from webhooks import delivery, services
 from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
-from .conftest import make_endpoint
-
-CONNECTED = {"connection_id": 7, "user_id": 3, "exchange": "kucoin", "server": "", "permissions": ["General"]}
+from .helpers import CONNECTED, make_endpoint
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from webhooks import services
 from webhooks.events import CATALOGUE, check_payload
 from webhooks.models import WebhookDelivery, WebhookEvent
 
-from .conftest import make_endpoint
+from .helpers import make_endpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -124,8 +124,8 @@ def test_a_withdrawal_records_submitted_then_status_changed_with_the_exchanges_i
     from connectors.base.withdrawals import ExchangeStatus
     from connectors.kucoin.withdrawals import KuCoinWithdrawals
     from exports.models import HistoryEntry
-    from tests.withdrawals.test_submit_outcomes import ready_kucoin_withdrawal, submit
     from withdrawals.services.reconcile import withdrawal_refresh_status
+    from tests.withdrawals.helpers import ready_kucoin_withdrawal, submit
 
     make_endpoint(tenant, "http://127.0.0.1:9/hooks", ["withdrawal.submitted", "withdrawal.status_changed"])
     hooks = KuCoinWithdrawals()
@@ -151,8 +151,8 @@ def test_a_withdrawal_records_submitted_then_status_changed_with_the_exchanges_i
 def test_a_limit_refusal_records_withdrawal_limit_refused(tenant, member):
     from decimal import Decimal
 
-    from tests.withdrawals.test_pages_and_limits import connection_of, withdrawal_of
     from withdrawals.services.limits import BrokerLimitExceeded, withdrawal_record_limit_refusal
+    from tests.withdrawals.helpers import connection_of, withdrawal_of
     from withdrawals.models import WithdrawalLimit
 
     make_endpoint(tenant, "http://127.0.0.1:9/hooks", ["withdrawal.limit_refused"])

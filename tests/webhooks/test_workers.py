@@ -10,13 +10,11 @@ import redis
 from django.db import transaction
 from standardwebhooks import Webhook
 
-from tests.conftest import make_member  # noqa: F401
-from tests.security.test_refresh_survives_a_killed_worker import wait_until, workers  # noqa: F401 (fixture)
+from tests.helpers import wait_until
 from webhooks import delivery, services
 from webhooks.models import WebhookDelivery
 
-from .conftest import make_endpoint
-from .test_delivery import CONNECTED
+from .helpers import CONNECTED, make_endpoint
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

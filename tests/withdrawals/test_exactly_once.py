@@ -6,14 +6,14 @@ import time
 import pytest
 from django.db import connection as db_connection
 
+from connectors.exchanges import withdrawal_hooks
 from sandbox.faults import fault_clear, fault_set
 from sandbox.models import HistoryRecord
 from withdrawals.services.reconcile import withdrawal_reconcile
 from withdrawals.services.submit import withdrawal_submit
-from connectors.exchanges import withdrawal_hooks
 from withdrawals.models import Withdrawal
 
-from .conftest import codes_for, ready_to_submit, sandbox_btc
+from .helpers import codes_for, ready_to_submit, sandbox_btc
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

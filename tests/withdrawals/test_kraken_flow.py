@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from connectors.base.api import ExchangeAPIError
 from connectors.kraken.withdrawals import WITHDRAWALS
+from connectors.kraken.withdrawals import withdrawal_status as kraken_withdrawal_status
 from connectors.models import ExchangeConnection
 from sandbox import clock
 from sandbox.models import Balance, HistoryRecord, SandboxUser
@@ -19,10 +20,9 @@ from withdrawals.services.factors import withdrawal_request_factors
 from withdrawals.services.quote import withdrawal_preview
 from withdrawals.services.step_up import withdrawal_step_up
 from withdrawals.services.submit import withdrawal_submit
-from connectors.kraken.withdrawals import withdrawal_status as kraken_withdrawal_status
 from withdrawals.models import Withdrawal
 
-from .conftest import PortalBrowser, details
+from .helpers import PortalBrowser, details
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,13 +9,11 @@ import pytest
 from django.utils import timezone
 
 from connectors.kraken.api import RATE_LIMIT_RETRY_AFTER, KrakenAPI
-from tests.connectors.canned import canned_answers, json_answer  # noqa: F401 (canned_answers is a fixture)
 from withdrawals.services.errors import WithdrawalError
 from withdrawals.services.submit import withdrawal_submit
 from connectors.kraken.withdrawals import KrakenWithdrawals
+from tests.withdrawals.helpers import connection_of, withdrawal_of
 from withdrawals.models import Withdrawal
-
-from .test_pages_and_limits import connection_of, withdrawal_of
 
 pytestmark = pytest.mark.django_db
 

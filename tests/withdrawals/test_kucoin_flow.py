@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from broker_portal.models import AuditEvent
+from connectors.base.withdrawals import SecuritySetupRequired
 from sandbox import clock
 from sandbox.models import HistoryRecord
 from withdrawals import tasks
@@ -15,10 +16,9 @@ from withdrawals.services.errors import WithdrawalError
 from withdrawals.services.quote import withdrawal_preview
 from withdrawals.services.step_up import withdrawal_step_up
 from withdrawals.services.submit import withdrawal_submit
-from connectors.base.withdrawals import SecuritySetupRequired
 from withdrawals.models import Withdrawal
 
-from .conftest import codes_for, connect_kucoin, details, ready_to_submit, sandbox_btc
+from .helpers import codes_for, connect_kucoin, details, ready_to_submit, sandbox_btc
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -12,9 +12,8 @@ from django.utils import timezone
 from withdrawals.services.errors import WithdrawalError
 from withdrawals.services.limits import check_broker_limits, check_exchange_rate_limit
 from connectors.exchanges import withdrawal_hooks
+from tests.withdrawals.helpers import connection_of, withdrawal_of
 from withdrawals.models import FactorRequest, Withdrawal, WithdrawalLimit
-
-from .test_pages_and_limits import connection_of, withdrawal_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -5,36 +5,18 @@ from decimal import Decimal
 
 import pytest
 from allauth.mfa.totp.internal.auth import TOTP
-from django.db import connection as db
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from broker_portal.models import Membership
-from connectors.models import ExchangeConnection
 from withdrawals.services.errors import WithdrawalError
 from withdrawals.services.limits import check_broker_limits, check_exchange_rate_limit
 from connectors.exchanges import withdrawal_hooks
+from tests.helpers import exact_queries, make_member
+from tests.withdrawals.helpers import connection_of, withdrawal_of
 from withdrawals.models import FactorRequest, Withdrawal, WithdrawalLimit
 from withdrawals.selectors import withdrawal_capability
 
-from ..conftest import make_member
-
 pytestmark = pytest.mark.django_db
-
-
-def connection_of(user, tenant, exchange="kucoin", permissions=("API_COMMON", "API_WITHDRAW_OAUTH")):
-    return ExchangeConnection.objects.create(tenant=tenant, user=user, exchange=exchange, permissions=list(permissions),
-                                             api_key="key-0123456789abcdef")
-
-
-def withdrawal_of(connection, **fields):
-    values = {"tenant": connection.tenant, "user": connection.user, "connection": connection, "exchange": "kucoin",
-              "currency": "USDT", "destination": "123456", "amount": Decimal("100"), "withdraw_type": "UID",
-              "state": "processing", "total_debit": Decimal("110"), "amount_received": Decimal("100"),
-              "service_fee": Decimal("10"), "chain_fee": Decimal("0"), "price_usdt": Decimal("1"),
-              "exchange_withdrawal_id": f"W{Withdrawal.objects.count()}", "submit_started_at": timezone.now()}
-    values.update(fields)
-    return Withdrawal.objects.create(**values)
 
 
 @pytest.mark.parametrize("exchange, permissions, reason", [
@@ -161,11 +143,12 @@ def test_the_security_setup_link_gets_client_id_and_the_encoded_return_url():
     assert security_setup_link("Permission denied.", client_id="x", redirect_uri="y") is None
 
 
-def test_the_status_page_reads_a_fixed_number_of_queries(tenant, member, client_at, django_assert_max_num_queries):
+def test_the_status_page_reads_a_fixed_number_of_queries(tenant, member, client_at):
     withdrawal = withdrawal_of(connection_of(member, tenant))
     client = client_at("alpha.localhost")
     client.force_login(member)
-    with django_assert_max_num_queries(6):
+    # The tenant's host, the session, the user, the membership, the withdrawal with its connection.
+    with exact_queries(5):
         page = client.get(f"/withdrawals/{withdrawal.pk}/")
     assert page.status_code == 200 and "Processing at the exchange" in page.content.decode()
 
@@ -210,7 +193,8 @@ def test_the_list_names_the_exchange_hides_abandoned_drafts_and_its_queries_do_n
     client.get("/withdrawals/")  # the session and the user are loaded once the same way on every page
 
     def listing_queries() -> tuple[int, str]:
-        with CaptureQueriesContext(db) as queries:
+        # The tenant's host, the session, the user, the membership, the user's withdrawals with their connections.
+        with exact_queries(5) as queries:
             page = client.get("/withdrawals/").content.decode()
         return len(queries), page
 

@@ -13,10 +13,9 @@ from withdrawals.services.errors import QuoteChanged, WithdrawalError
 from withdrawals.services.quote import withdrawal_preview
 from connectors.exchanges import withdrawal_hooks
 from connectors.base.withdrawals import Price
+from tests.withdrawals.helpers import connection_of, withdrawal_of
 from withdrawals.forms import DetailsForm
 from withdrawals.models import Withdrawal, WithdrawalLimit
-
-from .test_pages_and_limits import connection_of, withdrawal_of
 
 pytestmark = pytest.mark.django_db
 

@@ -14,12 +14,10 @@ from connectors.base.withdrawals import ExchangeStatus
 from withdrawals.services.errors import WithdrawalError
 from withdrawals.services.factors import withdrawal_request_factors
 from withdrawals.services.reconcile import withdrawal_reconcile
-from withdrawals.services.submit import withdrawal_submit
 from connectors.kraken.withdrawals import KrakenWithdrawals
 from connectors.kucoin.withdrawals import KuCoinWithdrawals
+from tests.withdrawals.helpers import connection_of, ready_kucoin_withdrawal, submit, withdrawal_of
 from withdrawals.models import Withdrawal
-
-from .test_pages_and_limits import connection_of, withdrawal_of
 
 pytestmark = pytest.mark.django_db
 
@@ -34,19 +32,6 @@ def exchange(monkeypatch):
         return hooks
 
     return install
-
-
-def ready_kucoin_withdrawal(tenant, member):
-    now = timezone.now()
-    return withdrawal_of(connection_of(member, tenant), state="factors_requested", exchange_withdrawal_id="",
-                         submit_started_at=None, stepped_up_at=now, quote_expires_at=now + timedelta(minutes=5),
-                         factors_requested_at=now, factors_all=[["GAV"]], factors_sent=[],
-                         exchange_transaction_id="tx-1")
-
-
-def submit(withdrawal):
-    return withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=withdrawal.tenant, user=withdrawal.user,
-                             codes={"GAV": "123456"})
 
 
 def answering(error):

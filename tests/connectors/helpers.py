@@ -1,15 +1,16 @@
-"""A portal tenant whose exchange clients are registered at the live sandbox, and a browser-like session."""
+"""Walking the live portal as a browser and a broker would: CSRF tokens, query strings, a client registered at the
+sandbox, a signed-in session, connecting and disconnecting, and a token pair still alive at the sandbox."""
 
 import re
 import urllib.parse
 
-import pytest
 import requests
 
-from broker_portal import services
-from broker_portal.models import ExchangeCredential, Membership
-from connectors.exchanges import exchange_packages, simulated_exchanges
-from sandbox.services import client_register, seed_accounts
+from broker_portal.models import ExchangeCredential
+from connectors.exchanges import exchange_packages
+from connectors.models import ExchangeConnection
+from sandbox.models import Token as SandboxToken
+from sandbox.services import client_register
 
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 PASSWORD = "portal-user-passphrase"
@@ -25,21 +26,7 @@ def query_of(url: str) -> dict:
     return {k: v[0] for k, v in urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).items()}
 
 
-@pytest.fixture
-def sandbox_accounts(transactional_db):
-    described = seed_accounts(history_rows=10, seed=1)
-    return {exchange: {user["email"].split("@")[0]: user for user in users} for exchange, users in described.items()}
 
-
-@pytest.fixture
-def portal(live_server, transactional_db):
-    """Tenant "localhost" on the live server, with one credential per exchange registered at the sandbox."""
-    tenant = services.tenant_create(name="Live Broker", slug="live", hosts=["localhost"])
-    user = services.member_create(tenant=tenant, email="trader@live.example", password=PASSWORD,
-                                  role=Membership.Role.MEMBER, email_verified=True)
-    for package in simulated_exchanges():
-        register_credential(live_server.url, tenant, package.exchange.id)
-    return {"url": live_server.url, "tenant": tenant, "user": user}
 
 
 def register_credential(base_url, tenant, exchange_id, *, client_type="confidential", api_broker=True,
@@ -123,8 +110,28 @@ class PortalBrowser:
         return self.session.get(callback, allow_redirects=False)
 
 
-@pytest.fixture
-def browser_session(portal):
-    browser = PortalBrowser(portal["url"])
-    browser.sign_in(portal["user"].email)
-    return browser
+def connected(browser_session, sandbox_accounts, exchange_id, permissions=None) -> ExchangeConnection:
+    """Connected with ``permissions`` chosen here and approved at the sandbox (KuCoin refuses a difference)."""
+    account = sandbox_accounts[exchange_id]["trader"]
+    callback = browser_session.consent(browser_session.start_connect(exchange_id, permissions), account["email"],
+                                       account["password"], scopes=permissions)
+    response = browser_session.session.get(callback, allow_redirects=False)
+    assert response.status_code == 302, response.text[:500]
+    return ExchangeConnection.objects.get(exchange=exchange_id)
+
+
+def connect_okx(browser_session, sandbox_accounts, permissions=None):
+    return browser_session.connect("okx", sandbox_accounts["okx"]["trader"], permissions)
+
+
+def disconnect(browser_session, portal, connection):
+    dashboard = browser_session.session.get(f"{portal['url']}/").text
+    return browser_session.session.post(f"{portal['url']}/connect/okx/{connection.pk}/disconnect/",
+                                        data={"csrfmiddlewaretoken": csrf_token(dashboard)})
+
+
+def assert_alive_at_the_sandbox(connection):
+    """The stored pair is the newest of its family at the sandbox, unspent and unrevoked."""
+    token = SandboxToken.objects.get(refresh_token=connection.refresh_token)
+    assert token.revoked_at is None and token.refresh_used_at is None and token.superseded_at is None
+    assert not SandboxToken.objects.filter(family=token.family, revoked_at__isnull=False).exists()

@@ -1,20 +1,21 @@
-"""A tenant on the live server with KuCoin connected (withdrawal granted) for the sandbox's trader."""
+"""Withdrawals at the live sandbox: KuCoin connected (withdrawal granted), its factors' codes, a withdrawal made
+ready to submit."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pyotp
-import pytest
 import requests
 from django.utils import timezone
 
 from connectors.models import ExchangeConnection
-from tests.connectors.conftest import (  # noqa: F401 (fixtures)
-    PortalBrowser, browser_session, portal, register_credential, sandbox_accounts,
-)
 from withdrawals.services.details import Details, withdrawal_save_details
 from withdrawals.services.factors import withdrawal_request_factors
 from withdrawals.services.quote import withdrawal_preview
 from withdrawals.services.step_up import withdrawal_step_up
+from tests.connectors.helpers import PortalBrowser
+from withdrawals.models import Withdrawal
+from withdrawals.services.submit import withdrawal_submit
 
 KUCOIN_GROUPS = ["API_COMMON", "API_WITHDRAW_OAUTH"]
 
@@ -27,11 +28,6 @@ def connect_kucoin(portal, sandbox_accounts, who="trader", groups=KUCOIN_GROUPS,
     callback = browser.consent(authorize_url, account["email"], account["password"], scopes=groups)
     assert browser.session.get(callback, allow_redirects=False).status_code == 302
     return ExchangeConnection.objects.get(user=user or portal["user"], exchange="kucoin")
-
-
-@pytest.fixture
-def kucoin(portal, sandbox_accounts):
-    return connect_kucoin(portal, sandbox_accounts)
 
 
 def inbox_code(base_url: str, email: str) -> str:
@@ -72,3 +68,31 @@ def sandbox_btc(email: str):
 
 def later(seconds: int):
     return timezone.now() + timedelta(seconds=seconds)
+
+
+def connection_of(user, tenant, exchange="kucoin", permissions=("API_COMMON", "API_WITHDRAW_OAUTH")):
+    return ExchangeConnection.objects.create(tenant=tenant, user=user, exchange=exchange, permissions=list(permissions),
+                                             api_key="key-0123456789abcdef")
+
+
+def withdrawal_of(connection, **fields):
+    values = {"tenant": connection.tenant, "user": connection.user, "connection": connection, "exchange": "kucoin",
+              "currency": "USDT", "destination": "123456", "amount": Decimal("100"), "withdraw_type": "UID",
+              "state": "processing", "total_debit": Decimal("110"), "amount_received": Decimal("100"),
+              "service_fee": Decimal("10"), "chain_fee": Decimal("0"), "price_usdt": Decimal("1"),
+              "exchange_withdrawal_id": f"W{Withdrawal.objects.count()}", "submit_started_at": timezone.now()}
+    values.update(fields)
+    return Withdrawal.objects.create(**values)
+
+
+def ready_kucoin_withdrawal(tenant, member):
+    now = timezone.now()
+    return withdrawal_of(connection_of(member, tenant), state="factors_requested", exchange_withdrawal_id="",
+                         submit_started_at=None, stepped_up_at=now, quote_expires_at=now + timedelta(minutes=5),
+                         factors_requested_at=now, factors_all=[["GAV"]], factors_sent=[],
+                         exchange_transaction_id="tx-1")
+
+
+def submit(withdrawal):
+    return withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=withdrawal.tenant, user=withdrawal.user,
+                                      codes={"GAV": "123456"})
