@@ -19,10 +19,9 @@ from django.db.models import DecimalField, ExpressionWrapper, F, Sum
 from django.utils import timezone
 
 from broker_portal.audit import record_audit_event
-from broker_portal.models import ExchangeCredential
+from connectors.models import ExchangeConnection, ExchangeCredential
 from connectors.base.api import ExchangeAPIError
 from connectors.base.http import ExchangeUnavailable
-from connectors.models import ExchangeConnection
 from connectors.selectors import exchange_api
 from webhooks.events import withdrawal_data
 from webhooks.services import event_record

@@ -9,8 +9,8 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from api.models import ApiToken
 from api.tokens import api_token_create, api_token_revoke
-from broker_portal.models import AuditEvent, ExchangeCredential, Membership
-from connectors.models import ExchangeConnection
+from broker_portal.models import AuditEvent, Membership
+from connectors.models import ExchangeConnection, ExchangeCredential
 from tests.conftest import make_member
 
 pytestmark = pytest.mark.django_db

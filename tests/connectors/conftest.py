@@ -7,7 +7,8 @@ import pytest
 import requests
 
 from broker_portal import services
-from broker_portal.models import ExchangeCredential, Membership
+from broker_portal.models import Membership
+from connectors.models import ExchangeCredential
 from connectors.exchanges import exchange_packages, simulated_exchanges
 from sandbox.services import client_register, seed_accounts
 

@@ -6,10 +6,10 @@ from decimal import Decimal
 import pytest
 import requests
 
-from broker_portal.models import AuditEvent, ExchangeCredential
+from broker_portal.models import AuditEvent
+from connectors.models import ExchangeConnection, ExchangeCredential
 from connectors.base.trading import AttributionMissing, TradingRefused
 from connectors.exchanges import trading_hooks
-from connectors.models import ExchangeConnection
 from sandbox.models import SpotOrder
 from trading import selectors, services
 from trading.models import TradeOrder

@@ -3,8 +3,8 @@
 import pytest
 
 from broker_portal import services
-from broker_portal.models import ExchangeCredential, Membership
-from connectors.models import ExchangeConnection
+from broker_portal.models import Membership
+from connectors.models import ExchangeConnection, ExchangeCredential
 from tests.connectors.conftest import PASSWORD, PortalBrowser, csrf_token, query_of
 
 pytestmark = pytest.mark.django_db(transaction=True)

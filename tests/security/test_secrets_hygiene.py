@@ -9,9 +9,8 @@ import pytest
 from allauth.mfa.totp.internal.auth import TOTP
 from django.db import connection
 
-from broker_portal import services
-from broker_portal.models import ExchangeCredential
-from connectors.models import ExchangeConnection
+from connectors import services
+from connectors.models import ExchangeConnection, ExchangeCredential
 from tests.conftest import portal_log_written_as_json
 from tests.connectors.conftest import csrf_token, query_of
 from tests.withdrawals.conftest import codes_for, ready_to_submit

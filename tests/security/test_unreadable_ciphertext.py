@@ -7,8 +7,8 @@ from django.db import connection as db
 from django.test import Client
 
 from api.tokens import api_token_create
-from broker_portal.models import ExchangeCredential, Membership
-from connectors.models import ExchangeConnection
+from broker_portal.models import Membership
+from connectors.models import ExchangeConnection, ExchangeCredential
 from tests.test_admin import admin_client  # noqa: F401 (a broker admin of the alpha tenant, signed in)
 
 pytestmark = pytest.mark.django_db
