@@ -51,7 +51,8 @@ def sandbox_control(action: str, payload: dict) -> dict:
     except requests.RequestException as error:
         raise SandboxUnavailable(
             f"The exchange sandbox at {sandbox_url()}/ did not answer {action} ({type(error).__name__}); "
-            "start it with `python manage.py run_sandbox` under sandbox.standalone_settings (bin/demo does).") from error
+            "start it with `python manage.py run_sandbox` under sandbox.standalone_settings (bin/demo does)."
+        ) from error
     return response.json()
 
 
@@ -77,8 +78,10 @@ def seed_credentials(tenant: Tenant, hosts: tuple[str, ...]) -> list[tuple[Excha
                 "authorize_base_url": authorize_url,
                 "api_base_url": api_url,
                 # Attribution (KuCoin): partner id, broker name (issued at registration) and broker key.
-                "settings": {**({"partner": client_id} if package.demo.broker_attribution else {}),
-                             **dict(package.demo.attribution_settings)},
+                "settings": {
+                    **({"partner": client_id} if package.demo.broker_attribution else {}),
+                    **dict(package.demo.attribution_settings),
+                },
             },
         )
         # The demo's credentials follow the sandbox to where it runs now (it moved out of the portal's port), and
@@ -100,19 +103,32 @@ def register_at_sandbox(credential: ExchangeCredential, secret: str) -> None:
     sandbox_permissions = [*credential.allowed_permissions, *package.provider_class.fixed_scopes]
     if "rsa_public_key" in package.exchange.application_form and not credential.rsa_public_key:
         services.credential_generate_rsa_key_pair(credential=credential)  # Kraken encrypts its secret to this key
-    redirect_uris = [*credential.redirect_uris, *(
-        uri.replace(f"/connect/{credential.exchange}/callback/", path)
-        for path in package.demo.extra_return_paths for uri in credential.redirect_uris)]
-    issued = sandbox_control("clients", {
-        "exchange": credential.exchange, "client_id": credential.client_id, "client_secret": secret,
-        "client_type": credential.client_type, "redirect_uris": redirect_uris, "permissions": sandbox_permissions,
-        "rsa_public_key": credential.rsa_public_key,
-        # OKX binds Fast API keys to the broker's server IP allowlist (50118 without one).
-        "ip_allowlist": list(credential.service_ip_list),
-    })
+    redirect_uris = [
+        *credential.redirect_uris,
+        *(
+            uri.replace(f"/connect/{credential.exchange}/callback/", path)
+            for path in package.demo.extra_return_paths
+            for uri in credential.redirect_uris
+        ),
+    ]
+    issued = sandbox_control(
+        "clients",
+        {
+            "exchange": credential.exchange,
+            "client_id": credential.client_id,
+            "client_secret": secret,
+            "client_type": credential.client_type,
+            "redirect_uris": redirect_uris,
+            "permissions": sandbox_permissions,
+            "rsa_public_key": credential.rsa_public_key,
+            # OKX binds Fast API keys to the broker's server IP allowlist (50118 without one).
+            "ip_allowlist": list(credential.service_ip_list),
+        },
+    )
     if "encrypted_client_secret" in issued:
-        secret = services.credential_decrypt_issued_secret(credential=credential,
-                                                            encrypted_b64=issued["encrypted_client_secret"])
+        secret = services.credential_decrypt_issued_secret(
+            credential=credential, encrypted_b64=issued["encrypted_client_secret"]
+        )
     credential.client_secret = secret
     credential.broker_key = secret if package.demo.broker_attribution else ""
     if "broker_name" in issued:
@@ -161,8 +177,11 @@ def describe(result: dict) -> list[str]:
     if result.get("sandbox_accounts"):
         lines.append(f"Exchange sandbox: {sandbox_url()}/ (its inbox, {sandbox_url()}/inbox/, holds withdrawal codes)")
         for exchange, accounts in result["sandbox_accounts"].items():
-            lines.append(f"  {exchange}: " + ", ".join(
-                f"{a['email']} / {a['password']}" + (f" (TOTP {a['totp_secret']})" if a["totp_secret"] else "")
-                for a in accounts
-            ))
+            lines.append(
+                f"  {exchange}: "
+                + ", ".join(
+                    f"{a['email']} / {a['password']}" + (f" (TOTP {a['totp_secret']})" if a["totp_secret"] else "")
+                    for a in accounts
+                )
+            )
     return lines

@@ -83,8 +83,17 @@ class HostsField(LinesField):
 
 
 # What the OAuth flow reads from the credential's own fields; settings may not replace them (app_from_credential).
-RESERVED_SETTINGS = ("client_type", "authorize_base_url", "api_base_url", "redirect_uris", "allowed_permissions",
-                     "default_permissions", "credential_id", "call_hosts", "server_slug")
+RESERVED_SETTINGS = (
+    "client_type",
+    "authorize_base_url",
+    "api_base_url",
+    "redirect_uris",
+    "allowed_permissions",
+    "default_permissions",
+    "credential_id",
+    "call_hosts",
+    "server_slug",
+)
 SETTINGS_MAX_DEPTH = 3
 
 
@@ -154,9 +163,11 @@ def exchange_settings_errors(exchange_id: str, settings: dict) -> list[str]:
 
 def exchange_settings_fields() -> dict[str, tuple[str, str, forms.Field]]:
     """Every exchange package's admin fields for its settings, as form field name -> (exchange, key, field)."""
-    return {f"{exchange_id}_{key}": (exchange_id, key, field)
-            for exchange_id, package in exchange_packages().items()
-            for key, field in credential_settings.settings_fields(package.module).items()}
+    return {
+        f"{exchange_id}_{key}": (exchange_id, key, field)
+        for exchange_id, package in exchange_packages().items()
+        for key, field in credential_settings.settings_fields(package.module).items()
+    }
 
 
 def settings_field_value(value):
@@ -171,27 +182,35 @@ def masked(value: str) -> str:
 
 
 class ExchangeCredentialForm(forms.ModelForm):
-    redirect_uris = RedirectUrisField(required=False,
-                                      help_text="Exactly as registered at the exchange, one per line.")
+    redirect_uris = RedirectUrisField(required=False, help_text="Exactly as registered at the exchange, one per line.")
     allowed_permissions = LinesField(required=False, help_text="Permissions users may grant, one per line.")
     default_permissions = LinesField(required=False, help_text="Preselected permissions, one per line.")
     service_ip_list = IpListField(required=False, help_text="IPs the portal calls the exchange from, one per line.")
     trading_ip_list = IpListField(required=False, help_text="IPs that trade with users' keys, one per line.")
-    extra_hosts = HostsField(required=False, label="Extra hosts allowed (superusers only)",
-                             help_text="Hosts besides the exchange's own that production may call for this "
-                                       "credential (a staging exchange, the broker's own OAuth 2.0 server), one per "
-                                       "line. Private addresses are allowed here and nowhere else.")
+    extra_hosts = HostsField(
+        required=False,
+        label="Extra hosts allowed (superusers only)",
+        help_text="Hosts besides the exchange's own that production may call for this "
+        "credential (a staging exchange, the broker's own OAuth 2.0 server), one per "
+        "line. Private addresses are allowed here and nowhere else.",
+    )
     settings = SettingsField(help_text="A JSON object of exchange-specific settings; {} for none.")
     new_client_secret = forms.CharField(
-        required=False, widget=forms.PasswordInput(render_value=False), label="New client secret",
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        label="New client secret",
         help_text="Leave empty to keep the current secret. It is stored encrypted and never shown again.",
     )
     issued_encrypted_client_secret = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 3}), label="Encrypted client secret from Kraken",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="Encrypted client secret from Kraken",
         help_text="Paste the base64, RSA-encrypted secret Kraken sent; the portal decrypts it with its private key.",
     )
     new_broker_key = forms.CharField(
-        required=False, widget=forms.PasswordInput(render_value=False), label="New broker key",
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        label="New broker key",
         help_text="Broker attribution key (e.g. KuCoin partner key). Leave empty to keep the current one.",
     )
 
@@ -218,10 +237,12 @@ class ExchangeCredentialForm(forms.ModelForm):
             return
         values = {key: settings_field_value(cleaned.get(name)) for key, name in names.items()}
         package = exchange_packages()[exchange_id]
-        context = {"extra_hosts": cleaned.get("extra_hosts", self.instance.extra_hosts) or [],
-                   "allowed_permissions": cleaned.get("allowed_permissions") or [],
-                   "default_permissions": cleaned.get("default_permissions") or [],
-                   "settings": cleaned.get("settings") or {}}
+        context = {
+            "extra_hosts": cleaned.get("extra_hosts", self.instance.extra_hosts) or [],
+            "allowed_permissions": cleaned.get("allowed_permissions") or [],
+            "default_permissions": cleaned.get("default_permissions") or [],
+            "settings": cleaned.get("settings") or {},
+        }
         for key, message in credential_settings.settings_fields_errors(package.module, values, **context).items():
             # A rule may name one of the credential's own fields (its permissions) besides its settings' fields.
             self.add_error(names.get(key) or (key if key in self.fields else None), message)
@@ -248,8 +269,11 @@ class ExchangeCredentialForm(forms.ModelForm):
         allowed = cleaned.get("extra_hosts", self.instance.extra_hosts) or []
         for name in ("authorize_base_url", "api_base_url"):
             try:
-                check_base_url(cleaned.get(name) or "", known_hosts=exchange.known_hosts if exchange else None,
-                               allowed_hosts=allowed)
+                check_base_url(
+                    cleaned.get(name) or "",
+                    known_hosts=exchange.known_hosts if exchange else None,
+                    allowed_hosts=allowed,
+                )
             except HostNotAllowed as refused:
                 self.add_error(name, str(refused))
 
@@ -258,8 +282,9 @@ class ExchangeCredentialForm(forms.ModelForm):
         if "settings" in cleaned:
             self.clean_exchange_settings_fields(cleaned, cleaned.get("exchange") or self.instance.exchange)
         if "settings" in cleaned:
-            for message in exchange_settings_errors(cleaned.get("exchange") or self.instance.exchange,
-                                                    cleaned["settings"]):
+            for message in exchange_settings_errors(
+                cleaned.get("exchange") or self.instance.exchange, cleaned["settings"]
+            ):
                 self.add_error("settings", message)
         exchange = EXCHANGES.get(cleaned.get("exchange") or getattr(self.instance, "exchange", ""))
         if exchange is not None and exchange.permissions:
@@ -267,7 +292,9 @@ class ExchangeCredentialForm(forms.ModelForm):
                 unknown = sorted(set(cleaned.get(name) or []) - set(exchange.permission_codes))
                 if unknown:
                     self.add_error(name, f"Not a {exchange.name} permission: {', '.join(unknown)}")
-            not_allowed = sorted(set(cleaned.get("default_permissions") or []) - set(cleaned.get("allowed_permissions") or []))
+            not_allowed = sorted(
+                set(cleaned.get("default_permissions") or []) - set(cleaned.get("allowed_permissions") or [])
+            )
             if not_allowed and not self.errors.get("default_permissions"):
                 self.add_error("default_permissions", f"Defaults must be allowed too: {', '.join(not_allowed)}")
         self.fill_base_urls(cleaned, exchange)
@@ -276,8 +303,10 @@ class ExchangeCredentialForm(forms.ModelForm):
         if cleaned.get("server_slug") and not getattr(provider_class, "several_servers", False):
             self.add_error("server_slug", "This exchange has one server per tenant: leave the slug empty.")
         if getattr(provider_class, "confidential_clients_only", False) and cleaned.get("client_type") == "public":
-            self.add_error("client_type", f"{exchange.name} takes only confidential clients (authorization code "
-                                          f"with the client secret).")
+            self.add_error(
+                "client_type",
+                f"{exchange.name} takes only confidential clients (authorization code with the client secret).",
+            )
         encrypted = (cleaned.get("issued_encrypted_client_secret") or "").strip()
         if encrypted:
             try:
@@ -290,7 +319,9 @@ class ExchangeCredentialForm(forms.ModelForm):
 
 
 ExchangeCredentialForm.SETTINGS_FIELDS = exchange_settings_fields()
-ExchangeCredentialForm.base_fields.update({name: field for name, (_, _, field) in
-                                          ExchangeCredentialForm.SETTINGS_FIELDS.items()})
-ExchangeCredentialForm.declared_fields.update({name: field for name, (_, _, field) in
-                                              ExchangeCredentialForm.SETTINGS_FIELDS.items()})
+ExchangeCredentialForm.base_fields.update(
+    {name: field for name, (_, _, field) in ExchangeCredentialForm.SETTINGS_FIELDS.items()}
+)
+ExchangeCredentialForm.declared_fields.update(
+    {name: field for name, (_, _, field) in ExchangeCredentialForm.SETTINGS_FIELDS.items()}
+)

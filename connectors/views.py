@@ -21,6 +21,5 @@ def dashboard(request):
 @require_GET
 def credential_logo(request, credential_id: int):
     """A server's logo, at its own tenant's hosts only (another's answer "not found")."""
-    credential = get_for_tenant(ExchangeCredential.objects.only("tenant_id", "logo"), request.tenant,
-                                pk=credential_id)
+    credential = get_for_tenant(ExchangeCredential.objects.only("tenant_id", "logo"), request.tenant, pk=credential_id)
     return logo_response(credential.logo, content_type=logo_content_type(credential.logo.name))
