@@ -2,11 +2,6 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.db.models.functions import Lower
-from fernet_fields import EncryptedTextField
-
-from connectors.exchanges import exchange_choices
-
-from .uploads import validate_logo
 
 
 class Tenant(models.Model):
@@ -103,61 +98,6 @@ class Membership(models.Model):
 
     def __str__(self):
         return f"{self.user} at {self.tenant} ({self.get_role_display()})"
-
-
-class ExchangeCredential(models.Model):
-    """A tenant's OAuth client at one exchange, with what the exchange's application form asked for."""
-
-    class ClientType(models.TextChoices):
-        CONFIDENTIAL = "confidential", "Confidential (server keeps a secret)"
-        PUBLIC = "public", "Public (no secret; PKCE)"
-
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="exchange_credentials")
-    exchange = models.CharField(max_length=32, choices=exchange_choices)
-    # Where an exchange package takes several servers per tenant (the generic OAuth 2.0 provider): which one,
-    # in its connect URL (/connect/<exchange>/<server>/). Empty: the tenant's one credential for the exchange.
-    server_slug = models.SlugField(max_length=40, blank=True, default="",
-                                   help_text="Only for an exchange with several servers: names this one in URLs.")
-    is_enabled = models.BooleanField(default=True)
-    # Shown on this exchange's (this server's) card; served by the portal itself, as the CSP allows no other.
-    logo = models.FileField(upload_to="credential-logos/", blank=True, validators=[validate_logo],
-                            help_text="PNG, JPEG, WebP or SVG, at most 256 KB: shown on the Connect card.")
-    client_id = models.CharField(max_length=200)
-    client_secret = EncryptedTextField(blank=True, default="")
-    client_type = models.CharField(max_length=20, choices=ClientType.choices, default=ClientType.CONFIDENTIAL)
-    redirect_uris = models.JSONField(default=list, blank=True)
-    allowed_permissions = models.JSONField(default=list, blank=True)
-    default_permissions = models.JSONField(default=list, blank=True)
-    service_ip_list = models.JSONField(default=list, blank=True, help_text="IPs the portal calls the exchange from.")
-    trading_ip_list = models.JSONField(default=list, blank=True, help_text="IPs that trade with the user keys.")
-    authorize_base_url = models.URLField(help_text="Where users are sent to authorize (sandbox or production).")
-    api_base_url = models.URLField(help_text="Where the portal calls the exchange (sandbox or production).")
-    # Hosts besides the exchange's own that production may call for this credential (a staging exchange, a
-    # broker's own OAuth 2.0 server on its network): set by a superuser only (connectors/base/hosts.py).
-    extra_hosts = models.JSONField(default=list, blank=True,
-                                   help_text="Hosts outside the exchange's own that a superuser allowed.")
-    # Kraken encrypts the client secret it issues to this key pair's public half.
-    rsa_private_key = EncryptedTextField(blank=True, default="")
-    rsa_public_key = models.TextField(blank=True, default="")
-    # Broker attribution (KuCoin partner key, OKX broker code, …): per-exchange extras as data.
-    broker_key = EncryptedTextField(blank=True, default="")
-    settings = models.JSONField(default=dict, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["tenant_id", "exchange"]
-        constraints = [
-            models.UniqueConstraint(fields=["tenant", "exchange"], condition=models.Q(server_slug=""),
-                                    name="credential_one_per_exchange",
-                                    violation_error_message="Exchange credential with this Tenant and Exchange "
-                                                            "already exists."),
-            models.UniqueConstraint(fields=["tenant", "exchange", "server_slug"],
-                                    condition=~models.Q(server_slug=""), name="credential_one_per_server",
-                                    violation_error_message="This tenant already has a server with this slug."),
-        ]
-
-    def __str__(self):
-        return f"{self.get_exchange_display()} client of {self.tenant}"
 
 
 class AuditEvent(models.Model):

@@ -1,25 +1,6 @@
 """Reads of the portal core."""
 
-from connectors.exchanges import EXCHANGES
-
-from .models import ExchangeCredential, Membership, Tenant, User
-
-
-def tenant_offered_exchanges(*, tenant: Tenant) -> list[dict]:
-    """The exchanges this tenant has configured and enabled, with the permissions users may grant."""
-    credentials = ExchangeCredential.objects.filter(tenant=tenant, is_enabled=True)
-    offered = []
-    for credential in credentials:
-        exchange = EXCHANGES.get(credential.exchange)
-        if exchange is None:
-            continue
-        allowed = set(credential.allowed_permissions)
-        offered.append({
-            "exchange": exchange,
-            "credential": credential,
-            "permissions": [p for p in exchange.permissions if p.code in allowed],
-        })
-    return sorted(offered, key=lambda item: item["exchange"].name)
+from .models import Membership, Tenant, User
 
 
 def user_belongs_to_tenant_only(*, user: User, tenant: Tenant) -> bool:

@@ -2,9 +2,8 @@
 
 from django.db import transaction
 
-from . import crypto
 from .audit import record_audit_event
-from .models import ExchangeCredential, Membership, Tenant, TenantHost, User
+from .models import Membership, Tenant, TenantHost, User
 
 
 @transaction.atomic
@@ -57,54 +56,3 @@ def membership_delete(*, membership: Membership, request=None) -> None:
     record_audit_event(tenant=membership.tenant, action="member.removed", target=membership, request=request,
                        details={"email": membership.user.email, "role": membership.role})
     membership.delete()
-
-
-@transaction.atomic
-def credential_save(
-    *,
-    credential: ExchangeCredential,
-    changed_fields: list[str],
-    new_client_secret: str = "",
-    new_broker_key: str = "",
-    request=None,
-) -> ExchangeCredential:
-    """Create or update a tenant's exchange client; secrets are replaced only when a new one is given."""
-    created = credential.pk is None
-    changed = set(changed_fields)
-    if new_client_secret:
-        credential.client_secret = new_client_secret
-        changed.add("client_secret")
-    if new_broker_key:
-        credential.broker_key = new_broker_key
-        changed.add("broker_key")
-    credential.save()
-    record_audit_event(
-        tenant=credential.tenant,
-        action="credential.created" if created else "credential.updated",
-        target=credential,
-        request=request,
-        details={"exchange": credential.exchange, "changed": sorted(changed)},
-    )
-    if "extra_hosts" in changed:
-        # An exception to the exchange's known hosts (connectors/base/hosts.py), named in full for the record.
-        record_audit_event(tenant=credential.tenant, action="credential.extra_hosts_allowed", target=credential,
-                           request=request, details={"exchange": credential.exchange,
-                                                     "extra_hosts": list(credential.extra_hosts)})
-    return credential
-
-
-@transaction.atomic
-def credential_generate_rsa_key_pair(*, credential: ExchangeCredential, request=None) -> ExchangeCredential:
-    """A fresh key pair whose public half goes on the exchange's application form."""
-    credential.rsa_private_key, credential.rsa_public_key = crypto.generate_rsa_key_pair()
-    credential.save(update_fields=["rsa_private_key", "rsa_public_key", "updated_at"])
-    record_audit_event(tenant=credential.tenant, action="credential.rsa_key_generated", target=credential,
-                       request=request, details={"exchange": credential.exchange})
-    return credential
-
-
-def credential_decrypt_issued_secret(*, credential: ExchangeCredential, encrypted_b64: str) -> str:
-    """The client secret the exchange issued, base64 and RSA-encrypted to our public key."""
-    if not credential.rsa_private_key:
-        raise crypto.SecretDecryptionError("Generate a key pair and register its public key first.")
-    return crypto.decrypt_rsa_secret(private_pem=credential.rsa_private_key, encrypted_b64=encrypted_b64)

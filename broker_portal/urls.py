@@ -3,15 +3,17 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from connectors import views as connectors_views
+
 from . import views
 
 handler404 = "api.errors.not_found"
 handler500 = "api.errors.server_error"
 
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
+    path("", connectors_views.dashboard, name="dashboard"),
     path("branding/logo", views.tenant_logo, name="tenant_logo"),
-    path("branding/exchanges/<int:credential_id>/logo", views.credential_logo, name="credential_logo"),
+    path("branding/exchanges/<int:credential_id>/logo", connectors_views.credential_logo, name="credential_logo"),
     path("branding/theme.css", views.tenant_theme, name="tenant_theme"),
     # allauth's account and MFA pages only: its social login views are not mounted, so an exchange can
     # connect an account but never sign anyone in.

@@ -1,23 +1,10 @@
 from allauth.mfa.totp.views import ActivateTOTPView
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpResponse
-from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET
 
-from connectors.selectors import dashboard_cards, dashboard_totals
-
 from .branding import theme_variables
-from .models import ExchangeCredential
-from .tenancy import get_for_tenant
-from .uploads import logo_content_type
-
-
-@login_required
-def dashboard(request):
-    cards = dashboard_cards(tenant=request.tenant, user=request.user)
-    return render(request, "portal/dashboard.html", {"cards": cards, "totals": dashboard_totals(cards)})
 
 
 @require_GET
@@ -42,14 +29,6 @@ def logo_response(logo, content_type: str | None = None) -> FileResponse:
 @require_GET
 def tenant_logo(request):
     return logo_response(request.tenant.logo)
-
-
-@require_GET
-def credential_logo(request, credential_id: int):
-    """A server's logo, at its own tenant's hosts only (another's answer "not found")."""
-    credential = get_for_tenant(ExchangeCredential.objects.only("tenant_id", "logo"), request.tenant,
-                                pk=credential_id)
-    return logo_response(credential.logo, content_type=logo_content_type(credential.logo.name))
 
 
 # Where the TOTP setup sends the user once it is done: the page that asked for it (a withdrawal waiting for the

@@ -1,9 +1,163 @@
 from django.contrib import admin, messages
+from django.db import transaction
+from django.shortcuts import render
+from django.urls import path, reverse
+from django.utils.html import format_html
 
 from broker_portal.admin import TenantScopedAdmin
 
-from .models import ExchangeConnection
+from . import services
+from .base import credential as credential_settings
+from .exchanges import EXCHANGES, exchange_choices, exchange_packages
+from .forms import ExchangeCredentialForm, masked
+from .models import ExchangeConnection, ExchangeCredential
+from .onboarding import application_form
 from .refresh import connection_health, connections_refresh_now
+
+
+class ExchangeFilter(admin.SimpleListFilter):
+    """By exchange, offering the exchanges the portal knows: a field's own filter would first read the distinct
+    values of every row."""
+
+    title = "exchange"
+    parameter_name = "exchange"
+
+    def lookups(self, request, model_admin):
+        return exchange_choices()
+
+    def queryset(self, request, queryset):
+        return queryset if self.value() is None else queryset.filter(exchange=self.value())
+
+
+@admin.register(ExchangeCredential)
+class ExchangeCredentialAdmin(TenantScopedAdmin):
+    audit_name = "credential"  # as the credential services name their events
+    form = ExchangeCredentialForm
+    list_display = ["exchange", "tenant", "client_id", "client_type", "is_enabled", "secret_status", "updated_at",
+                    "application_link"]
+    list_filter = ["exchange", "is_enabled"]
+    readonly_fields = ["secret_status", "broker_key_status", "rsa_public_key_pem"]
+    actions = ["generate_rsa_key_pair", "test_connection"]
+    fieldsets = [
+        (None, {"fields": ["tenant", "exchange", "server_slug", "is_enabled", "logo", "client_id", "client_type"]}),
+        ("Secrets (write-only)", {"fields": ["secret_status", "new_client_secret", "issued_encrypted_client_secret",
+                                             "broker_key_status", "new_broker_key"]}),
+        ("OAuth", {"fields": ["redirect_uris", "allowed_permissions", "default_permissions"]}),
+        ("Network", {"fields": ["authorize_base_url", "api_base_url", "extra_hosts", "service_ip_list",
+                                "trading_ip_list"]}),
+        ("RSA key (Kraken)", {"fields": ["rsa_public_key_pem"]}),
+        ("Exchange-specific settings (JSON)", {
+            "fields": ["settings"], "classes": ["collapse"],
+            "description": "Only for what the fields above do not cover; most credentials keep {} here."}),
+    ]
+    # Fields only some exchanges use, by what their package calls them (application_form, CREDENTIAL_FIELDS).
+    OPTIONAL_FIELDS = {"service_ip_list": ["service_ip_list"], "trading_ip_list": ["trading_ip_list"],
+                       "rsa_public_key": ["rsa_public_key_pem", "issued_encrypted_client_secret"],
+                       "broker_key": ["broker_key_status", "new_broker_key"]}
+
+    def fields_unused(self, exchange_id: str) -> set[str]:
+        """The optional fields this exchange does not use: its credential's page leaves them out."""
+        package = exchange_packages().get(exchange_id)
+        used = set(getattr(EXCHANGES.get(exchange_id), "application_form", ()))
+        used |= set(credential_settings.credential_fields(package.module)) if package else set()
+        return {name for group, names in self.OPTIONAL_FIELDS.items() if group not in used for name in names}
+
+    def get_fieldsets(self, request, obj=None):
+        # Each exchange's own settings fields, only on that exchange's credentials (all of them when adding one).
+        own = [(EXCHANGES[exchange_id].name, {"fields": names}) for exchange_id, names in self.settings_field_names()
+               if obj is None or obj.exchange == exchange_id]
+        fieldsets = [*self.fieldsets[:-1], *own, self.fieldsets[-1]]
+        if obj is not None:
+            unused = self.fields_unused(obj.exchange)
+            fieldsets = [(title, {**options, "fields": [f for f in options["fields"] if f not in unused]})
+                         for title, options in fieldsets]
+            fieldsets = [(title, options) for title, options in fieldsets if options["fields"]]
+        if request.user.is_superuser:
+            return fieldsets
+        first, *rest = fieldsets
+        return [(None, {"fields": [f for f in first[1]["fields"] if f != "tenant"]}), *rest]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Broker admins see which extra hosts their credential may call, but only a superuser allows one.
+        readonly = super().get_readonly_fields(request, obj)
+        return readonly if request.user.is_superuser else [*readonly, "extra_hosts"]
+
+    @staticmethod
+    def settings_field_names() -> list[tuple[str, list[str]]]:
+        by_exchange: dict[str, list[str]] = {}
+        for name, (exchange_id, _, _) in ExchangeCredentialForm.SETTINGS_FIELDS.items():
+            by_exchange.setdefault(exchange_id, []).append(name)
+        return list(by_exchange.items())
+
+    def get_urls(self):
+        return [path("<int:pk>/application/", self.admin_site.admin_view(self.application_view),
+                     name="connectors_exchangecredential_application"), *super().get_urls()]
+
+    def application_view(self, request, pk):
+        """Everything the exchange's application form asks for, and what is still missing."""
+        credential = self.get_object(request, pk)
+        if credential is None or not self.has_view_permission(request, credential):
+            return self._get_obj_does_not_exist_redirect(request, self.opts, str(pk))
+        items = application_form(credential=credential, request=request)
+        return render(request, "admin/connectors/exchangecredential/application.html", {
+            **self.admin_site.each_context(request), "opts": self.opts, "credential": credential,
+            "items": items, "missing": [item for item in items if item.missing],
+            "title": f"{credential.get_exchange_display()} application form",
+        })
+
+    @admin.display(description="Application form")
+    def application_link(self, obj):
+        url = reverse("admin:connectors_exchangecredential_application", args=[obj.pk])
+        return format_html('<a href="{}">Prepare</a>', url)
+
+    @admin.display(description="Client secret")
+    def secret_status(self, obj):
+        return masked(obj.client_secret)
+
+    @admin.display(description="Broker key")
+    def broker_key_status(self, obj):
+        return masked(obj.broker_key)
+
+    @admin.display(description="RSA public key (for the application form)")
+    def rsa_public_key_pem(self, obj):
+        return obj.rsa_public_key or "(none: use the action “Generate RSA key pair”)"
+
+    def save_model(self, request, obj, form, change):
+        if not request.user.is_superuser:
+            obj.tenant = request.tenant
+        services.credential_save(
+            credential=obj,
+            changed_fields=[f for f in form.changed_data if f not in {"new_client_secret", "new_broker_key",
+                                                                       "issued_encrypted_client_secret"}],
+            new_client_secret=form.cleaned_data.get("new_client_secret", ""),
+            new_broker_key=form.cleaned_data.get("new_broker_key", ""),
+            request=request,
+        )
+
+    @admin.action(description="Test connection (read the server's metadata again)")
+    def test_connection(self, request, queryset):
+        """Where the exchange's package can test its server (the generic provider reads its issuer's metadata):
+        the metadata is stored and what was found reported."""
+        for credential in queryset:
+            package = exchange_packages().get(credential.exchange)
+            test = credential_settings.connection_test(package.module) if package else None
+            if test is None or not isinstance(credential.settings, dict):
+                messages.info(request, f"{credential}: this exchange has nothing to test here.")
+                continue
+            try:
+                credential.settings, report = test(credential.settings, extra_hosts=credential.extra_hosts)
+            except credential_settings.ConnectionTestFailed as failed:
+                messages.error(request, f"{credential}: {failed}")
+                continue
+            services.credential_save(credential=credential, changed_fields=["settings"], request=request)
+            messages.success(request, f"{credential}: {report}")
+
+    @admin.action(description="Generate RSA key pair (replaces the current one)")
+    def generate_rsa_key_pair(self, request, queryset):
+        with transaction.atomic():
+            for credential in queryset:
+                services.credential_generate_rsa_key_pair(credential=credential, request=request)
+        messages.success(request, "New key pairs generated. Send each public key to the exchange.")
 
 
 @admin.register(ExchangeConnection)

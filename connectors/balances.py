@@ -21,11 +21,9 @@ from django.core.cache import cache
 from django.db import connections, transaction
 from django.utils import timezone
 
-from broker_portal.models import ExchangeCredential
-
 from .base.api import ExchangeAPIError
 from .base.http import ExchangeUnavailable
-from .models import ExchangeConnection
+from .models import ExchangeConnection, ExchangeCredential
 from .refresh import RefreshFailed, call_with_fresh_token
 
 logger = logging.getLogger(__name__)

@@ -9,11 +9,9 @@ import random
 
 from django.conf import settings
 
-from broker_portal.models import ExchangeCredential
-
 from .base.api import ApiKeyInvalid, ExchangeAPIError
 from .base.http import ExchangeUnavailable, HostNotAllowed
-from .models import ExchangeConnection
+from .models import ExchangeConnection, ExchangeCredential
 from .refresh import KeyPairRotated, api_key_credential_exchanges, connection_mark_api_key_invalid
 from .selectors import exchange_api
 

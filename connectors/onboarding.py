@@ -2,9 +2,8 @@
 
 from dataclasses import dataclass
 
-from broker_portal.models import ExchangeCredential
-
 from .exchanges import EXCHANGES
+from .models import ExchangeCredential
 
 FIELD_LABELS = {
     "service_ip_list": "IP list for requesting the Fast API service",

@@ -57,14 +57,13 @@ from broker_portal.audit import record_audit_event
 from webhooks.events import connection_data
 from webhooks.services import event_record
 from broker_portal.event_metrics import EventHistogram
-from broker_portal.models import ExchangeCredential
 from broker_portal.prepared_sql import PreparedClaim, PreparedLookup, update_fields
 
 from .base.api import AccessTokenExpired, ApiKeyInvalid
 from .base.http import ExchangeUnavailable, HostNotAllowed
 from .base.oauth import post_token_request
 from .exchanges import exchange_packages
-from .models import ExchangeConnection
+from .models import ExchangeConnection, ExchangeCredential
 from .socialaccount import app_from_credential
 
 logger = logging.getLogger(__name__)

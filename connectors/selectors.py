@@ -6,15 +6,14 @@ from decimal import Decimal
 from allauth.socialaccount.providers import registry
 from django.urls import NoReverseMatch, reverse
 
-from broker_portal.models import ExchangeCredential
-from broker_portal.selectors import tenant_offered_exchanges
+from broker_portal.models import Tenant
 
 from .balances import REFERENCE_CURRENCY, UNREADABLE_SECRETS, balances_for_page
 from .base.api import Balance
-from .models import ExchangeConnection
+from .exchanges import EXCHANGES
+from .models import ExchangeConnection, ExchangeCredential
 from .refresh import credential_is_api_key
 from .socialaccount import app_from_credential
-
 
 
 def exchange_api(credential: ExchangeCredential):
@@ -175,3 +174,20 @@ def dashboard_cards(*, tenant, user) -> list[dict]:
         if snapshot.get("filled_now") and card["error"]:  # the read may have found the key revoked and marked it
             connection.refresh_from_db(fields=["status", "last_error"])
     return cards
+
+
+def tenant_offered_exchanges(*, tenant: Tenant) -> list[dict]:
+    """The exchanges this tenant has configured and enabled, with the permissions users may grant."""
+    credentials = ExchangeCredential.objects.filter(tenant=tenant, is_enabled=True)
+    offered = []
+    for credential in credentials:
+        exchange = EXCHANGES.get(credential.exchange)
+        if exchange is None:
+            continue
+        allowed = set(credential.allowed_permissions)
+        offered.append({
+            "exchange": exchange,
+            "credential": credential,
+            "permissions": [p for p in exchange.permissions if p.code in allowed],
+        })
+    return sorted(offered, key=lambda item: item["exchange"].name)

@@ -4,16 +4,16 @@ from allauth.socialaccount.providers.oauth2.client import OAuth2Error
 from django.db import transaction
 from django.utils import timezone
 
+from broker_portal import crypto
 from broker_portal.audit import record_audit_event
 from webhooks.events import connection_data
 from webhooks.services import event_record
-from broker_portal.models import ExchangeCredential
 
 from .balances import connection_balances_fill_soon
 from .base.api import AccessTokenExpired, ApiKeyRefused, ExchangeAPIError
 from .base.http import ExchangeUnavailable, HostNotAllowed
 from .base.oauth import ExchangeProvider, post_token_request, revoke_token
-from .models import ExchangeConnection
+from .models import ExchangeConnection, ExchangeCredential
 from .refresh import RefreshFailed, call_with_fresh_token
 from .selectors import exchange_api
 
@@ -289,3 +289,54 @@ def api_key_delete_while_token_lasts(api, connection: ExchangeConnection) -> tup
     except AccessTokenExpired:
         return False, True
     return deleted, False
+
+
+@transaction.atomic
+def credential_save(
+    *,
+    credential: ExchangeCredential,
+    changed_fields: list[str],
+    new_client_secret: str = "",
+    new_broker_key: str = "",
+    request=None,
+) -> ExchangeCredential:
+    """Create or update a tenant's exchange client; secrets are replaced only when a new one is given."""
+    created = credential.pk is None
+    changed = set(changed_fields)
+    if new_client_secret:
+        credential.client_secret = new_client_secret
+        changed.add("client_secret")
+    if new_broker_key:
+        credential.broker_key = new_broker_key
+        changed.add("broker_key")
+    credential.save()
+    record_audit_event(
+        tenant=credential.tenant,
+        action="credential.created" if created else "credential.updated",
+        target=credential,
+        request=request,
+        details={"exchange": credential.exchange, "changed": sorted(changed)},
+    )
+    if "extra_hosts" in changed:
+        # An exception to the exchange's known hosts (connectors/base/hosts.py), named in full for the record.
+        record_audit_event(tenant=credential.tenant, action="credential.extra_hosts_allowed", target=credential,
+                           request=request, details={"exchange": credential.exchange,
+                                                     "extra_hosts": list(credential.extra_hosts)})
+    return credential
+
+
+@transaction.atomic
+def credential_generate_rsa_key_pair(*, credential: ExchangeCredential, request=None) -> ExchangeCredential:
+    """A fresh key pair whose public half goes on the exchange's application form."""
+    credential.rsa_private_key, credential.rsa_public_key = crypto.generate_rsa_key_pair()
+    credential.save(update_fields=["rsa_private_key", "rsa_public_key", "updated_at"])
+    record_audit_event(tenant=credential.tenant, action="credential.rsa_key_generated", target=credential,
+                       request=request, details={"exchange": credential.exchange})
+    return credential
+
+
+def credential_decrypt_issued_secret(*, credential: ExchangeCredential, encrypted_b64: str) -> str:
+    """The client secret the exchange issued, base64 and RSA-encrypted to our public key."""
+    if not credential.rsa_private_key:
+        raise crypto.SecretDecryptionError("Generate a key pair and register its public key first.")
+    return crypto.decrypt_rsa_secret(private_pem=credential.rsa_private_key, encrypted_b64=encrypted_b64)

@@ -6,10 +6,11 @@ import secrets
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialApp
 
-from broker_portal.models import ExchangeCredential
 from connectors.base import credential as credential_settings
 from connectors.base.hosts import hosts_for_calls
 from connectors.exchanges import exchange_packages
+
+from .models import ExchangeCredential
 
 
 def app_from_credential(credential: ExchangeCredential) -> SocialApp:

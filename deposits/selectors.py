@@ -8,11 +8,10 @@ from functools import partial
 
 from allauth.socialaccount.providers import registry
 
-from broker_portal.models import ExchangeCredential
+from connectors.models import ExchangeConnection, ExchangeCredential
 from connectors.base.api import DepositAddress, DepositAddressRefused, DepositNetwork, ExchangeAPI, ExchangeAPIError
 from connectors.base.http import ExchangeUnavailable
 from connectors.exchanges import EXCHANGES
-from connectors.models import ExchangeConnection
 from connectors.refresh import RefreshFailed, call_with_fresh_token
 from connectors.selectors import connection_capability, exchange_api
 

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from broker_portal.admin import ExchangeFilter, TenantScopedAdmin, amount_column
+from broker_portal.admin import TenantScopedAdmin, amount_column
+from connectors.admin import ExchangeFilter
 
 from .models import ExportJob, HistoryEntry
 

@@ -21,10 +21,10 @@ from django.utils import timezone
 from broker_portal.audit import record_audit_event
 from broker_portal.enqueue import enqueue_on_commit
 from broker_portal.event_metrics import EventHistogram
-from broker_portal.models import ExchangeCredential, Membership
+from broker_portal.models import Membership
+from connectors.models import ExchangeConnection, ExchangeCredential
 from connectors.base.history import HistorySource, first_cursor, from_ms
 from connectors.exchanges import history_source
-from connectors.models import ExchangeConnection
 from connectors.refresh import call_with_fresh_token
 from connectors.selectors import exchange_api
 from webhooks.events import connection_data

@@ -5,11 +5,12 @@ from allauth.mfa.totp.internal.auth import TOTP
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from broker_portal import services
 from broker_portal.audit import record_audit_event
-from broker_portal.models import AuditEvent, ExchangeCredential, Membership, User
+from broker_portal.models import AuditEvent, Membership, User
 from connectors.models import ExchangeConnection
 from tests.helpers import make_member
+from connectors import services
+from connectors.models import ExchangeCredential
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +44,7 @@ def two_tenants_of_rows(tenant, other_tenant):
 
 
 MODELS = {"tenant": "broker_portal", "user": "broker_portal", "membership": "broker_portal",
-          "exchangecredential": "broker_portal", "auditevent": "broker_portal", "exchangeconnection": "connectors"}
+          "exchangecredential": "connectors", "auditevent": "broker_portal", "exchangeconnection": "connectors"}
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -75,7 +76,7 @@ def test_foreign_key_choices_offer_only_own_tenant_rows(admin_client, two_tenant
 
 
 def test_credential_saved_by_broker_admin_lands_in_their_tenant_masked_and_audited(admin_client, tenant):
-    response = admin_client.post("/admin/broker_portal/exchangecredential/add/", {
+    response = admin_client.post("/admin/connectors/exchangecredential/add/", {
         "exchange": "okx", "is_enabled": "on", "client_id": "okx-client", "client_type": "confidential",
         "new_client_secret": "write-only-secret", "redirect_uris": "http://alpha.localhost/connect/okx/callback/",
         "allowed_permissions": "read_only\ntrade", "default_permissions": "read_only",
@@ -90,12 +91,12 @@ def test_credential_saved_by_broker_admin_lands_in_their_tenant_masked_and_audit
     event = AuditEvent.objects.get(action="credential.created")
     assert event.tenant == tenant and "client_secret" in event.details["changed"]
     assert "write-only-secret" not in str(event.details)
-    page = admin_client.get(f"/admin/broker_portal/exchangecredential/{credential.pk}/change/").content.decode()
+    page = admin_client.get(f"/admin/connectors/exchangecredential/{credential.pk}/change/").content.decode()
     assert "write-only-secret" not in page and "(set)" in page
 
 
 def test_unknown_permissions_are_refused(admin_client):
-    response = admin_client.post("/admin/broker_portal/exchangecredential/add/", {
+    response = admin_client.post("/admin/connectors/exchangecredential/add/", {
         "exchange": "okx", "client_id": "okx-client", "client_type": "confidential",
         "allowed_permissions": "read_only\nwithdraw_everything", "default_permissions": "trade",
         "authorize_base_url": "https://www.okx.test", "api_base_url": "https://www.okx.test", "settings": "{}",
@@ -129,18 +130,18 @@ def test_superuser_sees_every_tenant(two_tenants_of_rows, client_at):
     TOTP.activate(superuser, "JBSWY3DPEHPK3PXPJBSWY3DP")
     client = client_at("alpha.localhost")
     client.force_login(superuser)
-    page = client.get("/admin/broker_portal/exchangecredential/").content.decode()
+    page = client.get("/admin/connectors/exchangecredential/").content.decode()
     for slug in ("alpha", "beta"):
-        assert f"/admin/broker_portal/exchangecredential/{two_tenants_of_rows[slug]['exchangecredential'].pk}/" in page
+        assert f"/admin/connectors/exchangecredential/{two_tenants_of_rows[slug]['exchangecredential'].pk}/" in page
 
 
 def test_rsa_key_pair_action_shows_only_the_public_half(admin_client, tenant):
     credential = credential_for(tenant, "kraken")
-    admin_client.post("/admin/broker_portal/exchangecredential/", {
+    admin_client.post("/admin/connectors/exchangecredential/", {
         "action": "generate_rsa_key_pair", "_selected_action": [credential.pk],
     })
     credential.refresh_from_db()
-    page = admin_client.get(f"/admin/broker_portal/exchangecredential/{credential.pk}/change/").content.decode()
+    page = admin_client.get(f"/admin/connectors/exchangecredential/{credential.pk}/change/").content.decode()
     assert "BEGIN PUBLIC KEY" in page and "PRIVATE KEY" not in page
     assert AuditEvent.objects.filter(action="credential.rsa_key_generated").count() == 1
 
@@ -153,7 +154,7 @@ def test_kraken_issued_secret_pasted_in_the_admin_is_decrypted_and_stored(admin_
         "exchange": "kraken", "is_enabled": "on", "client_id": credential.client_id, "client_type": "confidential",
         "authorize_base_url": "https://id.kraken.test", "api_base_url": "https://api.kraken.test", "settings": "{}",
     }
-    url = f"/admin/broker_portal/exchangecredential/{credential.pk}/change/"
+    url = f"/admin/connectors/exchangecredential/{credential.pk}/change/"
     refused = admin_client.post(url, {**form, "issued_encrypted_client_secret": "bm90IGZvciB1cw=="})
     assert "not encrypted to this credential" in refused.content.decode()
     assert admin_client.post(url, {**form, "issued_encrypted_client_secret": issued}).status_code == 302
@@ -166,19 +167,19 @@ def test_application_form_page_assembles_what_the_exchange_asks_and_flags_gaps(a
     kraken.redirect_uris = ["https://alpha.localhost/connect/kraken/callback/"]
     kraken.allowed_permissions = ["account.info:basic"]
     kraken.save()
-    page = admin_client.get(f"/admin/broker_portal/exchangecredential/{kraken.pk}/application/").content.decode()
+    page = admin_client.get(f"/admin/connectors/exchangecredential/{kraken.pk}/application/").content.decode()
     assert "https://alpha.localhost/connect/kraken/callback/" in page and "account.info:basic" in page
     assert "Still missing: Logo, RSA public key" in page
     services.credential_generate_rsa_key_pair(credential=kraken)
-    page = admin_client.get(f"/admin/broker_portal/exchangecredential/{kraken.pk}/application/").content.decode()
+    page = admin_client.get(f"/admin/connectors/exchangecredential/{kraken.pk}/application/").content.decode()
     assert "BEGIN PUBLIC KEY" in page and "Still missing: Logo." in page
 
     kucoin = credential_for(tenant, "kucoin")
-    page = admin_client.get(f"/admin/broker_portal/exchangecredential/{kucoin.pk}/application/").content.decode()
+    page = admin_client.get(f"/admin/connectors/exchangecredential/{kucoin.pk}/application/").content.decode()
     assert "IP list for requesting the Fast API service" in page and "IP list for trading" in page
 
     foreign = credential_for(other_tenant, "okx")
-    response = admin_client.get(f"/admin/broker_portal/exchangecredential/{foreign.pk}/application/")
+    response = admin_client.get(f"/admin/connectors/exchangecredential/{foreign.pk}/application/")
     assert response.status_code == 302 and response["Location"] == "/admin/"
 
 
@@ -372,13 +373,13 @@ def test_tenant_branding_change_is_audited_by_field_name(admin_client, tenant):
 
 def test_credential_change_is_audited_once_and_its_deletion_too(admin_client, tenant):
     credential = credential_for(tenant, "okx")
-    response = admin_client.post(f"/admin/broker_portal/exchangecredential/{credential.pk}/change/", {
+    response = admin_client.post(f"/admin/connectors/exchangecredential/{credential.pk}/change/", {
         "exchange": "okx", "is_enabled": "on", "client_id": "renamed-client", "client_type": "confidential",
         "authorize_base_url": "https://auth.test", "api_base_url": "https://api.test", "settings": "{}"})
     assert response.status_code == 302
     assert list(AuditEvent.objects.values_list("action", flat=True).filter(action__startswith="credential.")) == [
         "credential.updated"]
-    assert admin_client.post(f"/admin/broker_portal/exchangecredential/{credential.pk}/delete/",
+    assert admin_client.post(f"/admin/connectors/exchangecredential/{credential.pk}/delete/",
                              {"post": "yes"}).status_code == 302
     event = AuditEvent.objects.get(action="credential.deleted")
     assert event.tenant == tenant and event.target_id == str(credential.pk)
@@ -415,16 +416,16 @@ CREDENTIAL_FORM = {
 
 def test_a_second_credential_for_the_same_exchange_is_a_form_error(admin_client, tenant, other_tenant):
     credential_for(other_tenant)  # another tenant's credential for the same exchange is no obstacle
-    assert admin_client.post("/admin/broker_portal/exchangecredential/add/", {
+    assert admin_client.post("/admin/connectors/exchangecredential/add/", {
         **CREDENTIAL_FORM, "client_id": "first-client"}).status_code == 302
-    response = admin_client.post("/admin/broker_portal/exchangecredential/add/", CREDENTIAL_FORM)
+    response = admin_client.post("/admin/connectors/exchangecredential/add/", CREDENTIAL_FORM)
     assert response.status_code == 200
     assert "with this Tenant and Exchange already exists" in response.content.decode()
     assert list(ExchangeCredential.objects.filter(tenant=tenant).values_list("client_id", flat=True)) == [
         "first-client"]
     # Changing another row to the exchange of an existing one is refused the same way.
     okx = credential_for(tenant, "okx")
-    response = admin_client.post(f"/admin/broker_portal/exchangecredential/{okx.pk}/change/", CREDENTIAL_FORM)
+    response = admin_client.post(f"/admin/connectors/exchangecredential/{okx.pk}/change/", CREDENTIAL_FORM)
     assert response.status_code == 200 and "already exists" in response.content.decode()
     okx.refresh_from_db()
     assert okx.exchange == "okx"
@@ -497,7 +498,7 @@ def test_a_save_the_database_refuses_is_a_form_error_that_keeps_the_input(admin_
 ])
 def test_a_credential_page_shows_only_the_fields_its_exchange_uses(admin_client, tenant, exchange, shown, hidden):
     credential = credential_for(tenant, exchange)
-    page = admin_client.get(f"/admin/broker_portal/exchangecredential/{credential.pk}/change/").content.decode()
+    page = admin_client.get(f"/admin/connectors/exchangecredential/{credential.pk}/change/").content.decode()
     assert all(name in page for name in shown), [name for name in shown if name not in page]
     assert not [name for name in hidden if name in page]
     assert "Only for what the fields above do not cover" in page  # the raw JSON, folded away

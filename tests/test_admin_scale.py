@@ -10,7 +10,8 @@ from django.test.utils import CaptureQueriesContext
 
 from broker_portal.admin import CappedCountPaginator
 from broker_portal.audit import record_audit_event
-from broker_portal.models import ExchangeCredential, Membership
+from broker_portal.models import Membership
+from connectors.models import ExchangeCredential
 from connectors.models import ExchangeConnection
 from exports.models import ExportJob, HistoryEntry
 from payouts.models import Payout, PayoutBatch

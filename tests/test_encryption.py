@@ -10,9 +10,10 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from django.core.management import call_command
 from django.db import connection
 
-from broker_portal import crypto, services
-from broker_portal.models import ExchangeCredential
+from broker_portal import crypto
 from tests.helpers import make_member
+from connectors import services as connector_services
+from connectors.models import ExchangeCredential
 
 pytestmark = pytest.mark.django_db
 
@@ -32,9 +33,9 @@ def credential(tenant):
         tenant=tenant, exchange="kraken", client_id="kraken-client", authorize_base_url="https://id.kraken.test",
         api_base_url="https://api.kraken.test",
     )
-    services.credential_save(credential=credential, changed_fields=[], new_client_secret=CLIENT_SECRET,
+    connector_services.credential_save(credential=credential, changed_fields=[], new_client_secret=CLIENT_SECRET,
                              new_broker_key=BROKER_KEY)
-    return services.credential_generate_rsa_key_pair(credential=credential)
+    return connector_services.credential_generate_rsa_key_pair(credential=credential)
 
 
 def test_secrets_are_not_stored_in_plaintext(credential, tenant):
@@ -79,13 +80,13 @@ def test_rotation_reencrypts_everything_so_the_old_key_can_go(credential, tenant
 def test_kraken_issued_secret_is_decrypted_like_openssl_rsautl(credential):
     public_key = serialization.load_pem_public_key(credential.rsa_public_key.encode())
     issued = base64.b64encode(public_key.encrypt(b"kraken-issued-secret\n", padding.PKCS1v15())).decode()
-    assert services.credential_decrypt_issued_secret(credential=credential, encrypted_b64=issued) == (
+    assert connector_services.credential_decrypt_issued_secret(credential=credential, encrypted_b64=issued) == (
         "kraken-issued-secret"
     )
     with pytest.raises(crypto.SecretDecryptionError):
-        services.credential_decrypt_issued_secret(credential=credential, encrypted_b64="not base64!")
+        connector_services.credential_decrypt_issued_secret(credential=credential, encrypted_b64="not base64!")
     other_private, other_public = crypto.generate_rsa_key_pair()
     foreign = serialization.load_pem_public_key(other_public.encode())
     to_someone_else = base64.b64encode(foreign.encrypt(b"x" * 32, padding.PKCS1v15())).decode()
     with pytest.raises(crypto.SecretDecryptionError):
-        services.credential_decrypt_issued_secret(credential=credential, encrypted_b64=to_someone_else)
+        connector_services.credential_decrypt_issued_secret(credential=credential, encrypted_b64=to_someone_else)

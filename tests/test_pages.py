@@ -2,7 +2,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from broker_portal.models import ExchangeCredential
+from connectors.models import ExchangeCredential
 from connectors.exchanges import EXCHANGES
 
 pytestmark = pytest.mark.django_db

@@ -4,7 +4,8 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from broker_portal.models import ExchangeCredential, Membership, Tenant, TenantHost, User
+from broker_portal.models import Membership, Tenant, TenantHost, User
+from connectors.models import ExchangeCredential
 
 pytestmark = pytest.mark.django_db
 

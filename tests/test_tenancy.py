@@ -1,7 +1,7 @@
 import pytest
 from django.http import Http404
 
-from broker_portal.models import ExchangeCredential
+from connectors.models import ExchangeCredential
 from broker_portal.tenancy import get_for_tenant
 
 pytestmark = pytest.mark.django_db

@@ -11,12 +11,11 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from broker_portal.models import ExchangeCredential
+from connectors.models import ExchangeConnection, ExchangeCredential
 from broker_portal.tenancy import get_for_tenant
 from connectors.base.api import ExchangeAPI
 from connectors.base.trading import BUY, LIMIT, SIDES, TYPES, Instrument, Ticket, TradingRefused
 from connectors.exchanges import trading_hooks
-from connectors.models import ExchangeConnection
 from connectors.refresh import call_with_fresh_token
 from connectors.selectors import connection_capability, exchange_api
 

@@ -28,7 +28,7 @@ from django.utils import timezone
 from standardwebhooks import Webhook
 
 from broker_portal.audit import record_audit_event
-from connectors.base.http import HostNotAllowed, PublicAddressAdapter
+from broker_portal.public_addresses import HostNotAllowed, PublicAddressAdapter
 
 from .models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from .services import signing_secrets

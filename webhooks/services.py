@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from broker_portal.audit import record_audit_event
 from broker_portal.models import Tenant
-from connectors.base.hosts import resolves_to_public_addresses_only
+from broker_portal.public_addresses import resolves_to_public_addresses_only
 
 from .events import CATALOGUE, TEST_EVENT, check_payload
 from .models import WebhookDelivery, WebhookEndpoint, WebhookEvent

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from broker_portal.admin import ExchangeFilter, ReadOnlyAdminMixin, TenantScopedAdmin, amount_column
+from broker_portal.admin import ReadOnlyAdminMixin, TenantScopedAdmin, amount_column
+from connectors.admin import ExchangeFilter
 
 from .models import Withdrawal, WithdrawalLimit
 from .selectors import withdrawal_explanation

@@ -22,7 +22,7 @@ TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DP"
 
 ADMIN_PAGES = ["broker_portal/user", "broker_portal/membership", "broker_portal/auditevent",
                "connectors/exchangeconnection", "withdrawals/withdrawal", "exports/historyentry", "exports/exportjob",
-               "broker_portal/exchangecredential", "withdrawals/withdrawallimit"]
+               "connectors/exchangecredential", "withdrawals/withdrawallimit"]
 
 
 def scaled(sizes: dict, scale: float) -> dict:

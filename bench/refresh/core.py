@@ -19,8 +19,8 @@ from django.utils import timezone
 
 from broker_portal import services
 from broker_portal.celery import app
-from broker_portal.models import ExchangeCredential, Membership, Tenant, User
-from connectors.models import ExchangeConnection
+from broker_portal.models import Membership, Tenant, User
+from connectors.models import ExchangeConnection, ExchangeCredential
 from connectors.refresh import connections_sweep, refresh_window
 from connectors.tasks import refresh_connection
 from sandbox.models import Client as SandboxClient

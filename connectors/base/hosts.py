@@ -6,13 +6,11 @@ addresses. A broker admin's typed base URL can so not reach a private network, a
 address or a service on loopback (ASVS V12.6.1, SSRF). Off outside production (EXCHANGE_HOSTS_ENFORCED), where
 the sandbox runs on loopback."""
 
-import ipaddress
-import socket
 from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from .http import HostNotAllowed
+from broker_portal.public_addresses import HostNotAllowed, resolves_to_public_addresses_only
 
 
 def enforced() -> bool:
@@ -37,37 +35,6 @@ def all_known_hosts() -> set[str]:
     from connectors.exchanges import EXCHANGES
 
     return {host for exchange in EXCHANGES.values() for host in exchange.known_hosts}
-
-
-def is_public_address(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast
-                                 or ip.is_reserved or ip.is_unspecified)
-
-
-def resolves_to_public_addresses_only(host: str) -> bool:
-    """Every address the name resolves to is public: the form's check. The connection resolves the name again,
-    so calls go through ``public_address_of`` too (http.PublicAddressAdapter)."""
-    try:
-        infos = socket.getaddrinfo(host, 443, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError):
-        return False
-    return bool(infos) and all(is_public_address(info[4][0]) for info in infos)
-
-
-def public_address_of(host: str, port: int) -> str:
-    """The one address a connection to ``host`` may use, resolved and checked in the same step: a rebinding DNS
-    server cannot answer the check with a public address and the connection with a private one."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError):
-        raise HostNotAllowed(f"{host} does not resolve.")
-    addresses = [info[4][0] for info in infos]
-    if not addresses or not all(is_public_address(address) for address in addresses):
-        raise HostNotAllowed(f"{host} is not a public address (private, loopback and link-local ones are refused).")
-    return addresses[0]
 
 
 def pinned_hosts_exempt(hosts: dict | None) -> set[str]:

@@ -9,9 +9,8 @@ from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPSConnection
-from urllib3.connectionpool import HTTPSConnectionPool
+
+from broker_portal.public_addresses import HostNotAllowed, PublicAddressAdapter
 
 SAFE_METHODS = {"GET", "HEAD"}
 READ_ATTEMPTS = 2
@@ -25,10 +24,6 @@ class ExchangeUnavailable(Exception):
     def __init__(self, message: str, retry_after: float | None = None):
         super().__init__(message)
         self.retry_after = retry_after
-
-
-class HostNotAllowed(Exception):
-    pass
 
 
 class ExchangeSession(requests.Session):
@@ -98,26 +93,6 @@ class ExchangeSession(requests.Session):
         if response.status_code >= 500:
             raise ExchangeUnavailable(f"The exchange answered with an error ({response.status_code}).")
         return response
-
-
-class PublicAddressConnection(HTTPSConnection):
-    def _new_conn(self):
-        from .hosts import public_address_of
-
-        # Connect to the address just checked; TLS still verifies the certificate for the host's name.
-        self._dns_host = public_address_of(self.host, self.port)
-        return super()._new_conn()
-
-
-class PublicAddressConnectionPool(HTTPSConnectionPool):
-    ConnectionCls = PublicAddressConnection
-
-
-class PublicAddressAdapter(HTTPAdapter):
-    def init_poolmanager(self, *args, **kwargs):
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {**self.poolmanager.pool_classes_by_scheme,
-                                                   "https": PublicAddressConnectionPool}
 
 
 def origin_of(url: str) -> tuple[str, str]:

@@ -17,12 +17,11 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods
 
 from broker_portal.audit import record_audit_event
-from broker_portal.models import ExchangeCredential
+from connectors.models import ExchangeConnection, ExchangeCredential
 from broker_portal.ratelimits import rate_limited
 from broker_portal.tenancy import get_for_tenant
 from connectors import services
 from connectors.base.oauth import ExchangeProvider
-from connectors.models import ExchangeConnection
 from connectors.selectors import connect_url
 from connectors.socialaccount import app_from_credential
 

@@ -9,8 +9,8 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from api.tokens import api_token_create
 from broker_portal import services
-from broker_portal.models import ExchangeCredential, Membership
-from connectors.models import ExchangeConnection
+from broker_portal.models import Membership
+from connectors.models import ExchangeConnection, ExchangeCredential
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

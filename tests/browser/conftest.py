@@ -42,7 +42,7 @@ def page(browser):
 @pytest.fixture
 def demo(transactional_db, live_server, monkeypatch):
     """The demo data, its redirect URIs and sandbox URLs pointing at the live server's port."""
-    from broker_portal.demo import seed_demo
+    from connectors.demo import seed_demo
 
     monkeypatch.setenv("PORTAL_PORT", live_server.url.rsplit(":", 1)[1])
     return seed_demo()

@@ -4,7 +4,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from broker_portal.models import ExchangeCredential
+from connectors.models import ExchangeCredential
 from connectors.oauth2.credential import test_connection as read_metadata
 from tests.connectors.helpers import PASSWORD
 

@@ -80,7 +80,7 @@ def test_a_user_places_and_cancels_a_limit_order(live_server, page, demo, exchan
 
 def test_an_order_without_the_brokers_attribution_is_refused_on_the_page(live_server, page, demo):
     """The broker's KuCoin partner settings are emptied between preview and confirm: the order is not sent."""
-    from broker_portal.models import ExchangeCredential
+    from connectors.models import ExchangeCredential
     from sandbox.models import SpotOrder
 
     account = next(item for item in demo["sandbox_accounts"]["kucoin"] if item["email"].startswith("trader@"))

@@ -6,11 +6,11 @@ import urllib.parse
 
 import requests
 
-from broker_portal.models import ExchangeCredential
 from connectors.exchanges import exchange_packages
 from connectors.models import ExchangeConnection
 from sandbox.models import Token as SandboxToken
 from sandbox.services import client_register
+from connectors.models import ExchangeCredential
 
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 PASSWORD = "portal-user-passphrase"

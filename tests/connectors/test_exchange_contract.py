@@ -9,9 +9,9 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from broker_portal.models import AuditEvent, ExchangeCredential
+from broker_portal.models import AuditEvent
+from connectors.models import ExchangeConnection, ExchangeCredential
 from connectors.exchanges import exchange_packages
-from connectors.models import ExchangeConnection
 from connectors.refresh import Outcome, connection_refresh, connections_sweep
 from connectors.selectors import exchange_api
 from exports.models import HistoryEntry

@@ -51,8 +51,8 @@ def test_the_check_names_what_is_wrong_with_a_package(monkeypatch):
 def test_the_credential_admin_shows_an_exchanges_own_settings_fields_on_its_credentials_only(rf, admin_user):
     from django.contrib import admin
 
-    from broker_portal.admin import ExchangeCredentialForm
-    from broker_portal.models import ExchangeCredential
+    from connectors.forms import ExchangeCredentialForm
+    from connectors.models import ExchangeCredential
 
     model_admin = admin.site._registry[ExchangeCredential]
     request = rf.get("/")

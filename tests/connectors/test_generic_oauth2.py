@@ -2,8 +2,7 @@
 
 import pytest
 
-from broker_portal.models import ExchangeCredential
-from connectors.models import ExchangeConnection
+from connectors.models import ExchangeConnection, ExchangeCredential
 from sandbox.exchanges import KRAKEN_SCOPES
 from sandbox.models import AuthorizationCode
 from sandbox.services import client_register

@@ -6,11 +6,11 @@ import json
 import pytest
 from django.utils import translation
 
-from broker_portal.models import AuditEvent, ExchangeCredential
+from broker_portal.models import AuditEvent
+from connectors.models import ExchangeConnection, ExchangeCredential
 from connectors.exchanges import EXCHANGES
 from connectors.kraken.api import KrakenAPI, key_name
 from connectors.kraken.provider import authorize_language
-from connectors.models import ExchangeConnection
 from connectors.refresh import provider_for
 from sandbox.models import ApiKey as SandboxKey
 from sandbox.models import SandboxUser

@@ -7,8 +7,7 @@ import urllib.parse
 import pytest
 import requests
 
-from broker_portal.models import ExchangeCredential
-from connectors.models import ExchangeConnection
+from connectors.models import ExchangeConnection, ExchangeCredential
 from connectors.oauth2.credential import test_connection as read_metadata
 from connectors.oauth2.metadata import DiscoveryFailed, discover, metadata_urls
 from connectors.refresh import Outcome, connection_refresh
@@ -187,7 +186,7 @@ def test_an_incomplete_configuration_gives_a_clear_page_not_a_500(portal, signed
     assert signed_in.session.get(f"{portal['url']}/").status_code == 200
 
 
-ADD_URL = "/admin/broker_portal/exchangecredential/add/"
+ADD_URL = "/admin/connectors/exchangecredential/add/"
 
 
 def admin_form(server, **fields) -> dict:
@@ -242,7 +241,7 @@ def test_the_test_connection_action_reports_what_the_metadata_says(admin_client,
     credential = generic_credential(tenant, authorization_server, "basic")
     credential.settings = {"issuer": authorization_server.issuer}
     credential.save()
-    response = admin_client.post("/admin/broker_portal/exchangecredential/", {
+    response = admin_client.post("/admin/connectors/exchangecredential/", {
         "action": "test_connection", "_selected_action": [credential.pk]}, follow=True)
     shown = [str(message) for message in response.context["messages"]]
     assert any(f"token {authorization_server.issuer}/token/" in message and "iss in authorization responses: yes"
@@ -341,7 +340,7 @@ def test_a_servers_logo_uploaded_in_the_admin_is_on_its_card_and_served_at_its_t
     assert client_at("beta.localhost").get("/").status_code == 302  # the other tenant's portal, to sign in
     assert client_at("beta.localhost").get(logo_url).status_code == 404
 
-    refused = admin_client.post(f"/admin/broker_portal/exchangecredential/{credential.pk}/change/", admin_form(
+    refused = admin_client.post(f"/admin/connectors/exchangecredential/{credential.pk}/change/", admin_form(
         authorization_server, server_slug="alpha-id", logo=SimpleUploadedFile("alpha.png", b"<html>hi</html>")))
     assert "logo" in refused.context["adminform"].form.errors
     credential.refresh_from_db()

@@ -264,7 +264,7 @@ def test_a_refresh_costs_at_most_four_queries(make_connection, django_assert_max
 
 
 def test_a_changed_credential_is_used_at_once(portal, make_connection, token_calls):
-    from broker_portal.models import ExchangeCredential
+    from connectors.models import ExchangeCredential
 
     connection = make_connection("kucoin")
     assert connection_refresh(connection_id=connection.pk, force=True).outcome == Outcome.REFRESHED

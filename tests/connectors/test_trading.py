@@ -6,7 +6,8 @@ from decimal import Decimal
 import pytest
 import requests
 
-from broker_portal.models import AuditEvent, ExchangeCredential
+from broker_portal.models import AuditEvent
+from connectors.models import ExchangeCredential
 from connectors.base.trading import AttributionMissing, TradingRefused
 from connectors.exchanges import trading_hooks
 from sandbox.models import SpotOrder

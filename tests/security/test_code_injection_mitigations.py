@@ -7,7 +7,7 @@ import threading
 import pytest
 import requests
 
-from broker_portal.models import ExchangeCredential
+from connectors.models import ExchangeCredential
 from sandbox.exchanges import KRAKEN_SCOPES
 from sandbox.services import client_register
 from tests.connectors.helpers import query_of

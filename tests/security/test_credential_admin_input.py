@@ -3,7 +3,7 @@ a non-object ``settings`` once stored broke connect for every user of the tenant
 
 import pytest
 
-from broker_portal.models import ExchangeCredential
+from connectors.models import ExchangeCredential
 from connectors.socialaccount import TenantSocialAccountAdapter
 
 VALID = {
@@ -36,7 +36,7 @@ BAD = [
 
 @pytest.mark.parametrize("field, value", BAD, ids=[f"{f}-{i}" for i, (f, _) in enumerate(BAD)])
 def test_bad_value_gets_a_form_error_and_is_not_stored(admin_client, field, value):
-    response = admin_client.post("/admin/broker_portal/exchangecredential/add/", {**VALID, field: value})
+    response = admin_client.post("/admin/connectors/exchangecredential/add/", {**VALID, field: value})
     assert response.status_code == 200
     assert field in response.context["adminform"].form.errors
     assert not ExchangeCredential.objects.exists()
@@ -47,7 +47,7 @@ def test_bad_value_is_refused_on_change_too(admin_client, tenant, field, value):
     credential = ExchangeCredential.objects.create(
         tenant=tenant, exchange="okx", client_id="okx-client", redirect_uris=["https://alpha.example/cb/"],
         authorize_base_url="https://www.okx.test", api_base_url="https://www.okx.test", settings={"kept": 1})
-    response = admin_client.post(f"/admin/broker_portal/exchangecredential/{credential.pk}/change/",
+    response = admin_client.post(f"/admin/connectors/exchangecredential/{credential.pk}/change/",
                                  {**VALID, field: value})
     assert response.status_code == 200 and field in response.context["adminform"].form.errors
     credential.refresh_from_db()
@@ -55,7 +55,7 @@ def test_bad_value_is_refused_on_change_too(admin_client, tenant, field, value):
 
 
 def test_valid_form_still_saves(admin_client):
-    response = admin_client.post("/admin/broker_portal/exchangecredential/add/",
+    response = admin_client.post("/admin/connectors/exchangecredential/add/",
                                  {**VALID, "settings": '{"note": "fine", "list": [1, "two"]}'})
     assert response.status_code == 302, response.content.decode()[:2000]
     # OKX's own field (its broker code, left empty) is kept beside what the JSON settings said.

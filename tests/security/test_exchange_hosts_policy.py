@@ -8,8 +8,9 @@ import socket
 import pytest
 from allauth.mfa.totp.internal.auth import TOTP
 
-from broker_portal.admin import ExchangeCredentialForm
-from broker_portal.models import AuditEvent, ExchangeCredential, User
+from connectors.forms import ExchangeCredentialForm
+from broker_portal.models import AuditEvent, User
+from connectors.models import ExchangeCredential
 from connectors.base import hosts
 from connectors.base.hosts import hosts_for_calls
 from connectors.base.http import ExchangeUnavailable, HostNotAllowed, exchange_session
@@ -107,7 +108,7 @@ def signed_in(client_at, user):
 def test_a_superuser_allows_a_staging_host_on_one_credential_and_it_is_audited(
         tenant, production_policy, kucoin_credential, client_at):
     client = signed_in(client_at, User.objects.create_superuser(email="root@platform.example", password="x"))
-    url = f"/admin/broker_portal/exchangecredential/{kucoin_credential.pk}/change/"
+    url = f"/admin/connectors/exchangecredential/{kucoin_credential.pk}/change/"
     staging = "https://10.20.0.5"
     refused = client.post(url, credential_change_form(kucoin_credential, api_base_url=staging))
     assert refused.status_code == 200 and "is not one of this exchange" in refused.content.decode()
@@ -127,7 +128,7 @@ def test_a_broker_admin_sees_the_allowed_hosts_but_cannot_change_them(
     kucoin_credential.extra_hosts = ["staging.kucoin.example"]
     kucoin_credential.save()
     client = signed_in(client_at, broker_admin)
-    url = f"/admin/broker_portal/exchangecredential/{kucoin_credential.pk}/change/"
+    url = f"/admin/connectors/exchangecredential/{kucoin_credential.pk}/change/"
     assert "staging.kucoin.example" in client.get(url).content.decode()
     response = client.post(url, credential_change_form(kucoin_credential, api_base_url="https://10.20.0.5",
                                                        extra_hosts="10.20.0.5"))

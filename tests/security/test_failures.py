@@ -5,7 +5,7 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.test import Client
 
-import broker_portal.views
+import connectors.views
 from api import views as api_views
 from api.tokens import api_token_create
 from connectors.models import ExchangeConnection
@@ -23,7 +23,7 @@ def boom(*args, **kwargs):
 
 def test_a_failing_page_is_generic(tenant, member, monkeypatch, settings):
     assert settings.DEBUG is False
-    monkeypatch.setattr(broker_portal.views, "dashboard_cards", boom)
+    monkeypatch.setattr(connectors.views, "dashboard_cards", boom)
     client = Client(HTTP_HOST="alpha.localhost", raise_request_exception=False)
     client.force_login(member)
     response = client.get("/")

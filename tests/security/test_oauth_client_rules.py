@@ -3,9 +3,10 @@
 import pytest
 
 from broker_portal import services
-from broker_portal.models import ExchangeCredential, Membership
+from broker_portal.models import Membership
 from connectors.models import ExchangeConnection
 from tests.connectors.helpers import PASSWORD, PortalBrowser, csrf_token, query_of
+from connectors.models import ExchangeCredential
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -14,8 +14,8 @@ from django.urls import URLResolver, get_resolver
 from django.utils import timezone
 
 from api.tokens import api_token_create
-from broker_portal.models import ExchangeCredential, Membership
-from connectors.models import ExchangeConnection
+from broker_portal.models import Membership
+from connectors.models import ExchangeConnection, ExchangeCredential
 from exports.models import ExportJob
 from payouts.models import Payout, PayoutBatch
 from tests.helpers import make_member
@@ -118,7 +118,7 @@ def test_every_id_in_a_url_is_not_found_across_tenants(tenant, world, role):
 def test_a_credentials_settings_cannot_point_a_flow_at_another_tenants_credential(tenant, other_tenant):
     from allauth.socialaccount.providers import registry
 
-    from broker_portal.models import ExchangeCredential
+    from connectors.models import ExchangeCredential
     from connectors.services import ConnectError, exchange_api_for
     from connectors.socialaccount import app_from_credential
 

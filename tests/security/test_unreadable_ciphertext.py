@@ -5,9 +5,9 @@ import pytest
 from django.test import Client
 
 from api.tokens import api_token_create
-from broker_portal.models import ExchangeCredential
 from connectors.models import ExchangeConnection
 from tests.security.helpers import corrupt
+from connectors.models import ExchangeCredential
 
 pytestmark = pytest.mark.django_db
 

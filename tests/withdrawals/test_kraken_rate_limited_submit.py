@@ -12,6 +12,7 @@ from connectors.kraken.api import RATE_LIMIT_RETRY_AFTER, KrakenAPI
 from withdrawals.services.errors import WithdrawalError
 from withdrawals.services.submit import withdrawal_submit
 from connectors.kraken.withdrawals import KrakenWithdrawals
+from tests.connectors.canned import json_answer
 from tests.withdrawals.helpers import connection_of, withdrawal_of
 from withdrawals.models import Withdrawal
 

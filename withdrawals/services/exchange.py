@@ -1,6 +1,6 @@
 """The exchange a withdrawal goes through: the connectors' signed API object and the exchange's withdrawal hooks."""
 
-from broker_portal.models import ExchangeCredential
+from connectors.models import ExchangeCredential
 from connectors.base.api import ExchangeAPI
 from connectors.base.withdrawals import ExchangeWithdrawals
 from connectors.exchanges import withdrawal_hooks

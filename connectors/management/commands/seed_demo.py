@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from broker_portal.demo import SandboxUnavailable, describe, seed_demo
+from connectors.demo import SandboxUnavailable, describe, seed_demo
 
 
 class Command(BaseCommand):

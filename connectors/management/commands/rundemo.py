@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from broker_portal.demo import describe, sandbox_url, seed_demo
+from connectors.demo import describe, sandbox_url, seed_demo
 
 SANDBOX_START_SECONDS = 60
 
