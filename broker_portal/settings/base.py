@@ -136,6 +136,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "broker_portal.tenancy.StaffMfaMiddleware",
+    "broker_portal.errors.PortalErrorMiddleware",
 ]
 
 ROOT_URLCONF = "broker_portal.urls"

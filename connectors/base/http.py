@@ -13,23 +13,29 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPSConnection
 from urllib3.connectionpool import HTTPSConnectionPool
 
+from broker_portal.errors import PortalError
+
 DEFAULT_TIMEOUT = (5, 20)  # connect, read (seconds)
 SAFE_METHODS = {"GET", "HEAD"}
 READ_ATTEMPTS = 2
 READ_RETRY_DELAY = 0.2  # seconds, times the attempt number
 
 
-class ExchangeUnavailable(Exception):
+class ExchangeUnavailable(PortalError):
     """The exchange timed out, refused the connection, cut its answer off or answered 5xx/429; nothing was changed
     here."""
+
+    error_code, http_status = "exchange_unavailable", 503
 
     def __init__(self, message: str, retry_after: float | None = None):
         super().__init__(message)
         self.retry_after = retry_after
 
 
-class HostNotAllowed(Exception):
-    pass
+class HostNotAllowed(PortalError):
+    """A call would go to a host the calling credential's policy does not allow; it was not made."""
+
+    error_code, http_status = "host_not_allowed", 502
 
 
 class ExchangeSession(requests.Session):
