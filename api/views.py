@@ -97,7 +97,7 @@ class ConnectionDisconnect(APIView):
     @extend_schema(request=None, responses={200: ConnectionSerializer})
     def post(self, request, pk):
         connection = own_connection(request, pk)
-        provider = provider_for(request, connection.exchange, connection.server_slug)
+        provider = provider_for(request, connection.exchange, connection.server_slug, enabled_only=False)
         connection = services.connection_disconnect(provider=provider, connection=connection, request=request)
         return Response(ConnectionSerializer(connection).data)
 

@@ -6,6 +6,7 @@ from decimal import Decimal
 from allauth.socialaccount.providers import registry
 from django.urls import NoReverseMatch, reverse
 
+from broker_portal.errors import PortalError
 from broker_portal.models import ExchangeCredential
 from broker_portal.selectors import tenant_offered_exchanges
 
@@ -13,16 +14,48 @@ from .balances import REFERENCE_CURRENCY, UNREADABLE_SECRETS, balances_for_page
 from .base.api import Balance
 from .models import ExchangeConnection
 from .refresh import credential_is_api_key
-from .socialaccount import app_from_credential
 
 
+class CredentialNotOffered(PortalError):
+    """The tenant has no usable credential for the exchange (never configured, or deleted since)."""
 
-def exchange_api(credential: ExchangeCredential):
-    provider_class = registry.get_class(credential.exchange)
-    if provider_class is None or not hasattr(provider_class, "api_class"):
-        return None
-    return provider_class.api_class(app_from_credential(credential).settings, client_id=credential.client_id,
-                                    client_secret=credential.client_secret, broker_key=credential.broker_key)
+    error_code, http_status = "not_offered", 404
+
+
+class CredentialDisabled(PortalError):
+    """The broker switched the exchange off: nothing new starts with it; what exists can still be undone."""
+
+    error_code, http_status = "exchange_switched_off", 403
+
+
+def exchange_name(exchange_id: str) -> str:
+    from .exchanges import EXCHANGES
+
+    exchange = EXCHANGES.get(exchange_id)
+    return exchange.name if exchange else exchange_id
+
+
+def credential_for(tenant, exchange: str, server_slug: str = "", *, enabled_only: bool) -> ExchangeCredential:
+    """The tenant's credential for ``exchange`` (``server_slug``: which of its servers); ``tenant`` or its id.
+
+    The one look-up of a credential, with its rules: none (never configured, deleted, another tenant's, or settings
+    that are not an object) is CredentialNotOffered, a clear 404 on a page and in the API. ``enabled_only`` is for
+    starting something new (a connect): a credential the broker switched off refuses it with CredentialDisabled.
+    Without it, what a connection already made does (disconnect, refresh, revoke, read) still works with a
+    switched-off credential, so a user can always take their access back."""
+    credential = ExchangeCredential.objects.filter(tenant_id=getattr(tenant, "pk", tenant), exchange=exchange,
+                                                   server_slug=server_slug or "").first()
+    if credential is None or not isinstance(credential.settings, dict):
+        raise CredentialNotOffered(f"{exchange_name(exchange)} is not offered here.")
+    if enabled_only and not credential.is_enabled:
+        raise CredentialDisabled(f"{exchange_name(exchange)} is switched off by your broker, so it cannot be "
+                                 f"connected now. A connection you already have can still be disconnected.")
+    return credential
+
+
+def connection_credential(connection: ExchangeConnection) -> ExchangeCredential:
+    """The credential a connection was made with, enabled or not (CredentialNotOffered once it is deleted)."""
+    return credential_for(connection.tenant_id, connection.exchange, connection.server_slug, enabled_only=False)
 
 
 def connection_capability(*, connection: ExchangeConnection, offered: bool, permissions: tuple[str, ...],
@@ -147,15 +180,33 @@ def dashboard_totals(cards: list[dict]) -> dict:
                               and card["connection"].status == ExchangeConnection.Status.ACTIVE)}
 
 
+def switched_off_exchanges(*, tenant, connections: dict) -> list[dict]:
+    """The exchanges the broker switched off where the user still holds a connection (``connections``: those not
+    shown among the offered): shown without a way to connect, so that the user can still disconnect."""
+    from .exchanges import EXCHANGES
+
+    held = {key for key, connection in connections.items() if connection.status != ExchangeConnection.Status.REVOKED}
+    if not held:
+        return []
+    return [{"exchange": EXCHANGES[credential.exchange], "credential": credential, "permissions": [],
+             "switched_off": True}
+            for credential in ExchangeCredential.objects.filter(tenant=tenant, is_enabled=False).order_by("exchange")
+            if (credential.exchange, credential.server_slug) in held and credential.exchange in EXCHANGES]
+
+
 def dashboard_cards(*, tenant, user) -> list[dict]:
     offered = tenant_offered_exchanges(tenant=tenant)
     connections = {(c.exchange, c.server_slug): c
                    for c in ExchangeConnection.objects.filter(tenant=tenant, user=user).without_secrets()}
+    shown = {(item["exchange"].id, item["credential"].server_slug) for item in offered}
+    offered += switched_off_exchanges(tenant=tenant, connections={key: connection for key, connection
+                                                                  in connections.items() if key not in shown})
     cards = []
     for item in offered:
         server_slug = item["credential"].server_slug
         connection = connections.get((item["exchange"].id, server_slug))
-        cards.append({**item, "connection": connection, "connect_url": connect_url(item["exchange"].id, server_slug),
+        cards.append({**item, "connection": connection, "connect_url": "" if item.get("switched_off")
+                      else connect_url(item["exchange"].id, server_slug),
                       "credential_is_api_key": credential_is_api_key(item["exchange"].id),
                       "reconnect_offered": reconnect_offered(item["exchange"].id, connection),
                       "name": display_name(item["exchange"], item["credential"]),

@@ -5,9 +5,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from broker_portal.audit import record_audit_event
+from broker_portal.errors import PortalError
 from webhooks.events import connection_data
 from webhooks.services import event_record
-from broker_portal.models import ExchangeCredential
 
 from .balances import connection_balances_fill_soon
 from .base.api import AccessTokenExpired, ApiKeyRefused, ExchangeAPIError
@@ -15,23 +15,25 @@ from .base.http import ExchangeUnavailable, HostNotAllowed
 from .base.oauth import ExchangeProvider, post_token_request, revoke_token
 from .models import ExchangeConnection
 from .refresh import RefreshFailed, call_with_fresh_token
-from .selectors import exchange_api
+from .clients import exchange_api
+from .selectors import CredentialNotOffered, credential_for
 
 
-class ConnectError(Exception):
+class ConnectError(PortalError):
     """A connect flow ended without a connection; the message is for the user."""
 
+    error_code, http_status = "not_connected", 400
+
     def __init__(self, message: str, *, upstream: bool = False):
-        super().__init__(message)
+        super().__init__(message, http_status=502 if upstream else None)
         self.upstream = upstream
 
 
 def exchange_api_for(provider: ExchangeProvider, *, tenant):
     """The exchange's API client with the provider's credential, found only among the tenant's own."""
-    credential = ExchangeCredential.objects.filter(
-        tenant=tenant, exchange=provider.id, pk=provider.app.settings["credential_id"]).first()
-    if credential is None:
-        raise ConnectError(f"{provider.name} is not offered here.")
+    credential = credential_for(tenant, provider.id, provider.app.settings.get("server_slug", ""), enabled_only=False)
+    if credential.pk != provider.app.settings["credential_id"]:
+        raise CredentialNotOffered(f"{provider.name} is not offered here.")
     return exchange_api(credential)
 
 
@@ -247,7 +249,7 @@ def connection_disconnect(*, provider: ExchangeProvider, connection: ExchangeCon
         elif connection.api_key and connection.access_token:
             remote["api_key_deleted"] = call_with_fresh_token(
                 connection=connection, call=lambda fresh: api.delete_api_key(fresh.access_token, fresh))
-    except (ConnectError, ExchangeUnavailable, HostNotAllowed, ExchangeAPIError, RefreshFailed) as error:
+    except (CredentialNotOffered, ExchangeUnavailable, HostNotAllowed, ExchangeAPIError, RefreshFailed) as error:
         remote["error"] = str(error)
     try:  # whether or not the key could be deleted, the tokens can still be revoked
         remote["tokens_revoked"] = call_with_fresh_token(

@@ -8,13 +8,13 @@ from functools import partial
 
 from allauth.socialaccount.providers import registry
 
-from broker_portal.models import ExchangeCredential
-from connectors.base.api import DepositAddress, DepositAddressRefused, DepositNetwork, ExchangeAPI, ExchangeAPIError
+from connectors.base.api import DepositAddress, DepositAddressRefused, DepositNetwork, ExchangeAPIError
 from connectors.base.http import ExchangeUnavailable
+from connectors.clients import connection_api
 from connectors.exchanges import EXCHANGES
 from connectors.models import ExchangeConnection
 from connectors.refresh import RefreshFailed, call_with_fresh_token
-from connectors.selectors import connection_capability, exchange_api
+from connectors.selectors import connection_capability
 
 # What a page or the API may ask about an asset and a network: short codes and ids, never free text.
 MAX_ASSET_LENGTH = 16
@@ -42,11 +42,6 @@ def deposit_capability(*, connection: ExchangeConnection) -> str:
     return connection_capability(connection=connection, offered=bool(api_class and api_class.deposit_addresses_offered),
                                  permissions=api_class.deposit_permissions if api_class else (),
                                  offer="deposit addresses", purpose="to see deposit addresses")
-
-
-def connection_api(connection: ExchangeConnection) -> ExchangeAPI:
-    credential = ExchangeCredential.objects.get(tenant_id=connection.tenant_id, exchange=connection.exchange)
-    return exchange_api(credential)
 
 
 def clean_asset(asset: str) -> str:

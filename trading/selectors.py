@@ -11,14 +11,13 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from broker_portal.models import ExchangeCredential
 from broker_portal.tenancy import get_for_tenant
-from connectors.base.api import ExchangeAPI
 from connectors.base.trading import BUY, LIMIT, SIDES, TYPES, Instrument, Ticket, TradingRefused
+from connectors.clients import connection_api
 from connectors.exchanges import trading_hooks
 from connectors.models import ExchangeConnection
 from connectors.refresh import call_with_fresh_token
-from connectors.selectors import connection_capability, exchange_api
+from connectors.selectors import connection_capability
 
 from .models import TradeOrder
 
@@ -59,11 +58,6 @@ def require_trading(connection: ExchangeConnection) -> None:
     reason = trading_capability(connection=connection)
     if reason:
         raise TradingRefused(reason, reason=TradingRefused.PERMISSION)
-
-
-def connection_api(connection: ExchangeConnection) -> ExchangeAPI:
-    credential = ExchangeCredential.objects.get(tenant_id=connection.tenant_id, exchange=connection.exchange)
-    return exchange_api(credential)
 
 
 def clean_asset(value: str) -> str:

@@ -19,11 +19,11 @@ from django.db.models import DecimalField, ExpressionWrapper, F, Sum
 from django.utils import timezone
 
 from broker_portal.audit import record_audit_event
-from broker_portal.models import ExchangeCredential
 from connectors.base.api import ExchangeAPIError
 from connectors.base.http import ExchangeUnavailable
+from connectors.clients import exchange_api
 from connectors.models import ExchangeConnection
-from connectors.selectors import exchange_api
+from connectors.selectors import connection_credential
 from webhooks.events import withdrawal_data
 from webhooks.services import event_record
 
@@ -100,8 +100,7 @@ def _audit(withdrawal: Withdrawal, action: str, request=None, **details) -> None
 def exchange_context(connection: ExchangeConnection) -> tuple:
     """The connectors' signed API object and this app's hooks for a connection."""
     hooks = withdrawal_hooks(connection.exchange)
-    credential = ExchangeCredential.objects.get(tenant_id=connection.tenant_id, exchange=connection.exchange,
-                                                server_slug=connection.server_slug)
+    credential = connection_credential(connection)
     api = exchange_api(credential)
     if hooks is None or api is None:
         raise WithdrawalError("Withdrawals are not offered for this exchange.")
