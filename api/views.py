@@ -76,11 +76,10 @@ class ConnectionStart(APIView):
             raise DomainError(f"Choose from the permissions {provider.name} offers here.")
         output = {"connect_url": request.build_absolute_uri(connect_url(exchange, server))}
         if request.auth is None:
-            # A browser session: the flow's state lives in this session, so it can leave for the exchange.
-            redirect = provider.redirect(request, "connect", data={
-                "user_id": request.user.pk, "tenant_id": request.tenant.pk,
-                "permissions": form.cleaned_data["permissions"], **provider.flow_data()},
-                scope=provider.scope_for(form.cleaned_data["permissions"]), auth_params=provider.get_auth_params())
+            # A browser session: the flow's state lives in this session, so it can leave for the exchange (counted
+            # and audited as the page's start is; a token's caller starts at the page it is pointed to).
+            redirect = services.connection_authorization_start(provider=provider, request=request,
+                                                               permissions=form.cleaned_data["permissions"])
             output["authorize_url"] = redirect["Location"]
         return Response(StartConnectOutput(output).data)
 

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from broker_portal.audit import record_audit_event
 from broker_portal.errors import PortalError
+from broker_portal.ratelimits import consume
 from webhooks.events import connection_data
 from webhooks.services import event_record
 
@@ -47,6 +48,21 @@ def connect_error(provider: ExchangeProvider, error: Exception) -> ConnectError:
         return ConnectError(f"{provider.name} is not answering right now ({error}). Nothing was connected; "
                             f"please try again in a moment.", upstream=True)
     return ConnectError(f"{provider.name} refused a request while connecting: {error}", upstream=True)
+
+
+def connection_authorization_start(*, provider: ExchangeProvider, request, permissions: list[str]):
+    """Start a connect: counted against the "exchange_connect" limit (RateLimited over it), audited, the flow's
+    state stashed (bound to this session, user, tenant and exchange); returns the redirect to the exchange.
+    The page and the API both start here."""
+    consume(request, "exchange_connect")
+    with transaction.atomic():
+        record_audit_event(tenant=request.tenant, action="connection.authorization_started", request=request,
+                           details={"exchange": provider.id, "permissions": permissions})
+    return provider.redirect(
+        request, "connect", data={"user_id": request.user.pk, "tenant_id": request.tenant.pk,
+                                  "permissions": permissions, **provider.flow_data()},
+        scope=provider.scope_for(permissions), auth_params=provider.get_auth_params(),
+    )
 
 
 CONNECT_FAILURES = (OAuth2Error, ApiKeyRefused, ExchangeUnavailable, HostNotAllowed, ExchangeAPIError)

@@ -10,14 +10,12 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.handlers.exception import response_for_exception
-from django.db import transaction
 from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods
 
-from broker_portal.audit import record_audit_event
 from broker_portal.errors import PortalError, portal_error_response
-from broker_portal.ratelimits import rate_limited
+from broker_portal.ratelimits import RateLimited, rate_limited, too_many_requests
 from broker_portal.tenancy import get_for_tenant
 from connectors import services
 from connectors.base.oauth import ExchangeProvider
@@ -105,21 +103,12 @@ def connect_start(request, exchange_id: str, server: str = ""):
     form = PermissionForm(request.POST or None, provider=provider, current=current.permissions if current else None,
                           add=request.GET.get("add", ""))
     if request.method == "POST" and form.is_valid():
-        return leave_for_exchange(request, provider, form.cleaned_data["permissions"])
+        try:
+            return services.connection_authorization_start(provider=provider, request=request,
+                                                           permissions=form.cleaned_data["permissions"])
+        except RateLimited as limited:
+            return too_many_requests(request, limited)
     return render(request, "connectors/connect_start.html", {"provider": provider, "form": form, "current": current})
-
-
-@rate_limited("exchange_connect")
-def leave_for_exchange(request, provider: ExchangeProvider, permissions: list[str]):
-    """Stash the flow's state (bound to this session, user, tenant and exchange) and go to the exchange."""
-    with transaction.atomic():
-        record_audit_event(tenant=request.tenant, action="connection.authorization_started", request=request,
-                           details={"exchange": provider.id, "permissions": permissions})
-    return provider.redirect(
-        request, "connect", data={"user_id": request.user.pk, "tenant_id": request.tenant.pk,
-                                  "permissions": permissions, **provider.flow_data()},
-        scope=provider.scope_for(permissions), auth_params=provider.get_auth_params(),
-    )
 
 
 def callback_problem(request, provider, message: str, status: int = 400):

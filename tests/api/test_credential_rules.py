@@ -109,3 +109,21 @@ def test_a_switched_off_credential_still_lets_the_user_disconnect_in_the_api(api
     connection.refresh_from_db()
     assert connection.api_key == ""
 
+
+def test_the_apis_connect_start_is_audited_and_rate_limited_as_the_pages_is(session_api, page, member, credential,
+                                                                            settings):
+    settings.PORTAL_RATE_LIMITS = {"exchange_connect": {"user": "2/60"}}
+    started = session_api.post("/api/v1/exchanges/kraken/connect/", {"permissions": ["account.info:basic"]},
+                               format="json")
+    assert started.status_code == 200 and started.json()["authorize_url"].startswith("https://id.kraken.test/")
+    event = AuditEvent.objects.get(action="connection.authorization_started")
+    assert (event.actor_id, event.details) == (member.pk, {"exchange": "kraken",
+                                                           "permissions": ["account.info:basic"]})
+    # One limit for both ways in: the page's start counts against the API's, and the other way round.
+    assert page.post("/connect/kraken/", {"permissions": ["account.info:basic"]}).status_code == 302
+    limited = session_api.post("/api/v1/exchanges/kraken/connect/", {"permissions": ["account.info:basic"]},
+                               format="json")
+    assert limited.status_code == 429 and limited.json()["error"]["code"] == "throttled"
+    assert int(limited["Retry-After"]) > 0
+    assert page.post("/connect/kraken/", {"permissions": ["account.info:basic"]}).status_code == 429
+    assert AuditEvent.objects.filter(action="connection.authorization_started").count() == 2
