@@ -168,7 +168,7 @@ def current_address(payout: Payout, request=None):
     reason = deposit_selectors.deposit_capability(connection=connection)
     if reason:
         raise DepositAddressRefused(reason, reason=DepositAddressRefused.PERMISSION)
-    found = deposit_selectors.deposit_address_get(connection=connection, asset=payout.asset,
+    found = deposit_services.deposit_address_get(connection=connection, asset=payout.asset,
                                                   network_id=payout.network)
     if found.address is not None:
         return found.network, found.address
