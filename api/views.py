@@ -11,7 +11,7 @@ from broker_portal.tenancy import get_for_tenant, is_broker_admin
 from connectors import refresh, services
 from connectors.base.views import PermissionForm, provider_for
 from connectors.models import ExchangeConnection
-from connectors.selectors import connect_url, connection_balances
+from connectors.selectors import connect_url
 
 from .errors import DomainError
 from .pagination import StrictCursorPagination
@@ -104,7 +104,7 @@ class ConnectionDisconnect(APIView):
 class ConnectionBalances(APIView):
     @extend_schema(responses={200: BalancesSerializer})
     def get(self, request, pk):
-        return Response(BalancesSerializer(connection_balances(own_connection(request, pk))).data)
+        return Response(BalancesSerializer(services.connection_balances(own_connection(request, pk))).data)
 
 
 @extend_schema(parameters=[AuditEventFilter])

@@ -6,7 +6,8 @@ from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET
 
-from connectors.selectors import dashboard_cards, dashboard_totals
+from connectors.selectors import dashboard_totals
+from connectors.services import dashboard_cards
 
 from .branding import theme_variables
 from .models import ExchangeCredential

@@ -1,4 +1,5 @@
-"""Reads of the connectors: what the dashboard shows."""
+"""Reads of the connectors: the tenant's credential for an exchange, and what the dashboard shows of its cards
+(the balances themselves are read at the exchange by services.dashboard_cards)."""
 
 from datetime import datetime
 from decimal import Decimal
@@ -8,12 +9,10 @@ from django.urls import NoReverseMatch, reverse
 
 from broker_portal.errors import PortalError
 from broker_portal.models import ExchangeCredential
-from broker_portal.selectors import tenant_offered_exchanges
 
-from .balances import REFERENCE_CURRENCY, UNREADABLE_SECRETS, balances_for_page
+from .balances import REFERENCE_CURRENCY
 from .base.api import Balance
 from .models import ExchangeConnection
-from .refresh import credential_is_api_key
 
 
 class CredentialNotOffered(PortalError):
@@ -85,15 +84,6 @@ def connection_capability(*, connection: ExchangeConnection, offered: bool, perm
     if not api_key:
         return f"The {name} connection has no API key; reconnect it."
     return ""
-
-
-def connection_balances(connection: ExchangeConnection) -> dict:
-    """One connection's balances as the API gives them: its snapshot, read as the dashboard reads it (never
-    waiting on the exchange longer than BALANCES_PAGE_WAIT_SECONDS), with its age."""
-    if connection.unreadable_secrets:
-        return {"balances": [], "error": UNREADABLE_SECRETS, "total_usdt": None, "as_of": None, "reading": False}
-    card = card_balances(balances_for_page([connection.pk])[connection.pk])
-    return {**card, "reading": card["filling"] or card["refreshing"]}
 
 
 def valued_balances(balances: list, prices: dict[str, Decimal]) -> dict:
@@ -194,35 +184,3 @@ def switched_off_exchanges(*, tenant, connections: dict) -> list[dict]:
             if (credential.exchange, credential.server_slug) in held and credential.exchange in EXCHANGES]
 
 
-def dashboard_cards(*, tenant, user) -> list[dict]:
-    offered = tenant_offered_exchanges(tenant=tenant)
-    connections = {(c.exchange, c.server_slug): c
-                   for c in ExchangeConnection.objects.filter(tenant=tenant, user=user).without_secrets()}
-    shown = {(item["exchange"].id, item["credential"].server_slug) for item in offered}
-    offered += switched_off_exchanges(tenant=tenant, connections={key: connection for key, connection
-                                                                  in connections.items() if key not in shown})
-    cards = []
-    for item in offered:
-        server_slug = item["credential"].server_slug
-        connection = connections.get((item["exchange"].id, server_slug))
-        cards.append({**item, "connection": connection, "connect_url": "" if item.get("switched_off")
-                      else connect_url(item["exchange"].id, server_slug),
-                      "credential_is_api_key": credential_is_api_key(item["exchange"].id),
-                      "reconnect_offered": reconnect_offered(item["exchange"].id, connection),
-                      "name": display_name(item["exchange"], item["credential"]),
-                      "logo_url": logo_url(item["credential"])})
-    active = [card["connection"] for card in cards
-              if card["connection"] is not None and card["connection"].status == ExchangeConnection.Status.ACTIVE]
-    snapshots = balances_for_page([connection.pk for connection in active if not connection.unreadable_secrets])
-    for card in cards:
-        connection = card["connection"]
-        if connection not in active:
-            continue
-        if connection.unreadable_secrets:
-            card.update({"balances": [], "error": UNREADABLE_SECRETS})
-            continue
-        snapshot = snapshots[connection.pk]
-        card.update(card_balances(snapshot))
-        if snapshot.get("filled_now") and card["error"]:  # the read may have found the key revoked and marked it
-            connection.refresh_from_db(fields=["status", "last_error"])
-    return cards

@@ -1,4 +1,5 @@
-"""Writes of the connectors: completing an authorization, disconnecting. Each writes its audit event."""
+"""Writes of the connectors: starting and completing an authorization, disconnecting, each with its audit event;
+and what shows a connection's balances, since it may read them at the exchange (and mark a revoked key)."""
 
 from allauth.socialaccount.providers.oauth2.client import OAuth2Error
 from django.db import transaction
@@ -7,17 +8,21 @@ from django.utils import timezone
 from broker_portal.audit import record_audit_event
 from broker_portal.errors import PortalError
 from broker_portal.ratelimits import consume
+from broker_portal.selectors import tenant_offered_exchanges
 from webhooks.events import connection_data
 from webhooks.services import event_record
 
-from .balances import connection_balances_fill_soon
+from .balances import UNREADABLE_SECRETS, balances_for_page, connection_balances_fill_soon
 from .base.api import AccessTokenExpired, ApiKeyRefused, ExchangeAPIError
 from .base.http import ExchangeUnavailable, HostNotAllowed
 from .base.oauth import ExchangeProvider, post_token_request, revoke_token
-from .models import ExchangeConnection
-from .refresh import RefreshFailed, call_with_fresh_token
 from .clients import exchange_api
-from .selectors import CredentialNotOffered, credential_for
+from .models import ExchangeConnection
+from .refresh import RefreshFailed, call_with_fresh_token, credential_is_api_key
+from .selectors import (
+    CredentialNotOffered, card_balances, connect_url, credential_for, display_name, logo_url, reconnect_offered,
+    switched_off_exchanges,
+)
 
 
 class ConnectError(PortalError):
@@ -307,3 +312,47 @@ def api_key_delete_while_token_lasts(api, connection: ExchangeConnection) -> tup
     except AccessTokenExpired:
         return False, True
     return deleted, False
+
+
+def connection_balances(connection: ExchangeConnection) -> dict:
+    """One connection's balances as the API gives them: its snapshot, read as the dashboard reads it (never
+    waiting on the exchange longer than BALANCES_PAGE_WAIT_SECONDS), with its age."""
+    if connection.unreadable_secrets:
+        return {"balances": [], "error": UNREADABLE_SECRETS, "total_usdt": None, "as_of": None, "reading": False}
+    card = card_balances(balances_for_page([connection.pk])[connection.pk])
+    return {**card, "reading": card["filling"] or card["refreshing"]}
+
+
+
+def dashboard_cards(*, tenant, user) -> list[dict]:
+    offered = tenant_offered_exchanges(tenant=tenant)
+    connections = {(c.exchange, c.server_slug): c
+                   for c in ExchangeConnection.objects.filter(tenant=tenant, user=user).without_secrets()}
+    shown = {(item["exchange"].id, item["credential"].server_slug) for item in offered}
+    offered += switched_off_exchanges(tenant=tenant, connections={key: connection for key, connection
+                                                                  in connections.items() if key not in shown})
+    cards = []
+    for item in offered:
+        server_slug = item["credential"].server_slug
+        connection = connections.get((item["exchange"].id, server_slug))
+        cards.append({**item, "connection": connection, "connect_url": "" if item.get("switched_off")
+                      else connect_url(item["exchange"].id, server_slug),
+                      "credential_is_api_key": credential_is_api_key(item["exchange"].id),
+                      "reconnect_offered": reconnect_offered(item["exchange"].id, connection),
+                      "name": display_name(item["exchange"], item["credential"]),
+                      "logo_url": logo_url(item["credential"])})
+    active = [card["connection"] for card in cards
+              if card["connection"] is not None and card["connection"].status == ExchangeConnection.Status.ACTIVE]
+    snapshots = balances_for_page([connection.pk for connection in active if not connection.unreadable_secrets])
+    for card in cards:
+        connection = card["connection"]
+        if connection not in active:
+            continue
+        if connection.unreadable_secrets:
+            card.update({"balances": [], "error": UNREADABLE_SECRETS})
+            continue
+        snapshot = snapshots[connection.pk]
+        card.update(card_balances(snapshot))
+        if snapshot.get("filled_now") and card["error"]:  # the read may have found the key revoked and marked it
+            connection.refresh_from_db(fields=["status", "last_error"])
+    return cards
