@@ -8,7 +8,7 @@ from django.utils import translation
 
 from broker_portal.models import AuditEvent, ExchangeCredential
 from connectors.exchanges import EXCHANGES
-from connectors.kraken.api import KrakenAPI, key_name
+from connectors.kraken.client import KrakenAPI, key_name
 from connectors.kraken.provider import authorize_language
 from connectors.models import ExchangeConnection
 from connectors.refresh import provider_for

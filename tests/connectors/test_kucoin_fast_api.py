@@ -13,7 +13,7 @@ import pytest
 from broker_portal.admin import ExchangeCredentialForm
 from broker_portal.models import ExchangeCredential, Tenant
 from connectors.base.http import ExchangeSession
-from connectors.kucoin.api import sign_headers
+from connectors.kucoin.client import sign_headers
 from connectors.models import ExchangeConnection
 from connectors.refresh import Outcome, connection_refresh
 

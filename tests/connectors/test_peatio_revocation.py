@@ -8,7 +8,7 @@ import hmac
 import pytest
 
 from broker_portal.models import AuditEvent
-from connectors.peatio.api import sign
+from connectors.peatio.client import sign
 from connectors.models import ExchangeConnection
 from sandbox import clock as sandbox_clock
 from sandbox.models import Token as SandboxToken

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from connectors.kraken.api import RATE_LIMIT_RETRY_AFTER, KrakenAPI
+from connectors.kraken.client import RATE_LIMIT_RETRY_AFTER, KrakenAPI
 from tests.connectors.canned import canned_answers, json_answer  # noqa: F401 (canned_answers is a fixture)
 from withdrawals import services
 from connectors.kraken.withdrawals import KrakenWithdrawals
