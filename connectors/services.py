@@ -37,9 +37,13 @@ class ConnectError(PortalError):
 
 def exchange_api_for(provider: ExchangeProvider, *, tenant):
     """The exchange's API client with the provider's credential, found only among the tenant's own."""
-    credential = credential_for(tenant, provider.id, provider.app.settings.get("server_slug", ""), enabled_only=False)
+    try:
+        credential = credential_for(tenant, provider.id, provider.app.settings.get("server_slug", ""),
+                                    enabled_only=False)
+    except CredentialNotOffered as error:
+        raise ConnectError(str(error))
     if credential.pk != provider.app.settings["credential_id"]:
-        raise CredentialNotOffered(f"{provider.name} is not offered here.")
+        raise ConnectError(f"{provider.name} is not offered here.")
     return exchange_api(credential)
 
 
@@ -270,7 +274,7 @@ def connection_disconnect(*, provider: ExchangeProvider, connection: ExchangeCon
         elif connection.api_key and connection.access_token:
             remote["api_key_deleted"] = call_with_fresh_token(
                 connection=connection, call=lambda fresh: api.delete_api_key(fresh.access_token, fresh))
-    except (CredentialNotOffered, ExchangeUnavailable, HostNotAllowed, ExchangeAPIError, RefreshFailed) as error:
+    except (ConnectError, ExchangeUnavailable, HostNotAllowed, ExchangeAPIError, RefreshFailed) as error:
         remote["error"] = str(error)
     try:  # whether or not the key could be deleted, the tokens can still be revoked
         remote["tokens_revoked"] = call_with_fresh_token(
