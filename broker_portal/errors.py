@@ -15,14 +15,11 @@ class PortalError(Exception):
 
     def __init__(self, message: str = "", *, error_code: str | None = None, http_status: int | None = None):
         super().__init__(message)
+        self.message = str(message)  # an attribute, as the subclasses that set it themselves (WithdrawalError) expect
         if error_code is not None:
             self.error_code = error_code
         if http_status is not None:
             self.http_status = http_status
-
-    @property
-    def message(self) -> str:
-        return str(self)
 
 
 def is_api_request(request) -> bool:
