@@ -15,8 +15,12 @@ def exchange_api(credential: ExchangeCredential) -> ExchangeAPI | None:
     provider_class = registry.get_class(credential.exchange)
     if provider_class is None or not hasattr(provider_class, "api_class"):
         return None
-    return provider_class.api_class(app_from_credential(credential).settings, client_id=credential.client_id,
-                                    client_secret=credential.client_secret, broker_key=credential.broker_key)
+    return provider_class.api_class(
+        app_from_credential(credential).settings,
+        client_id=credential.client_id,
+        client_secret=credential.client_secret,
+        broker_key=credential.broker_key,
+    )
 
 
 def connection_api(connection: ExchangeConnection) -> ExchangeAPI | None:
