@@ -182,5 +182,3 @@ def switched_off_exchanges(*, tenant, connections: dict) -> list[dict]:
              "switched_off": True}
             for credential in ExchangeCredential.objects.filter(tenant=tenant, is_enabled=False).order_by("exchange")
             if (credential.exchange, credential.server_slug) in held and credential.exchange in EXCHANGES]
-
-

@@ -31,5 +31,3 @@ def clean_asset(asset: str) -> str:
     if not asset or len(asset) > MAX_ASSET_LENGTH or not asset.isalnum():
         raise DepositAddressRefused("Choose an asset by its code, e.g. BTC.", reason=DepositAddressRefused.UNKNOWN_ASSET)
     return asset
-
-
