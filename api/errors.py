@@ -7,6 +7,9 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from broker_portal.errors import PortalError, is_api_request
+from broker_portal.ratelimits import RateLimited
+
 
 class DomainError(exceptions.APIException):
     """A rule of the portal refused the request; the message is for the caller."""
@@ -23,6 +26,12 @@ def error_body(code: str, message: str, fields: dict | None = None) -> dict:
 
 
 def api_exception_handler(exc, context):
+    if isinstance(exc, PortalError):  # the words its page shows (broker_portal.errors.portal_error_response)
+        return error_response(exc.error_code, exc.message, exc.http_status)
+    if isinstance(exc, RateLimited):  # a portal limit (broker_portal.ratelimits), said as the 429 page says it
+        response = error_response("throttled", f"Too many requests; try again in {exc.retry_after} seconds.", 429)
+        response["Retry-After"] = str(exc.retry_after)
+        return response
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -41,10 +50,6 @@ def api_exception_handler(exc, context):
 
 def error_response(code: str, message: str, http_status: int) -> Response:
     return Response(error_body(code, message), status=http_status)
-
-
-def is_api_request(request) -> bool:
-    return request.path_info.startswith("/api/")
 
 
 def not_found(request, exception=None):

@@ -1,7 +1,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from . import pages, views, views_deposits, views_money, views_payouts, views_trading, views_webhooks
+from . import views, views_deposits, views_money, views_payouts, views_tokens, views_trading, views_webhooks
 
 v1 = [
     path("connections/", views.ConnectionList.as_view(), name="api-connections"),
@@ -56,6 +56,6 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script as a file, so the CSP needs no inline script.
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
-    path("tokens/", pages.token_list, name="api-tokens"),
-    path("tokens/<int:pk>/revoke/", pages.token_revoke, name="api-token-revoke"),
+    path("tokens/", views_tokens.token_list, name="api-tokens"),
+    path("tokens/<int:pk>/revoke/", views_tokens.token_revoke, name="api-token-revoke"),
 ]

@@ -11,7 +11,7 @@ from broker_portal.tenancy import get_for_tenant, is_broker_admin
 from connectors import refresh, services
 from connectors.base.views import PermissionForm, provider_for
 from connectors.models import ExchangeConnection
-from connectors.selectors import connect_url, connection_balances
+from connectors.selectors import connect_url
 
 from .errors import DomainError
 from .pagination import StrictCursorPagination
@@ -76,11 +76,10 @@ class ConnectionStart(APIView):
             raise DomainError(f"Choose from the permissions {provider.name} offers here.")
         output = {"connect_url": request.build_absolute_uri(connect_url(exchange, server))}
         if request.auth is None:
-            # A browser session: the flow's state lives in this session, so it can leave for the exchange.
-            redirect = provider.redirect(request, "connect", data={
-                "user_id": request.user.pk, "tenant_id": request.tenant.pk,
-                "permissions": form.cleaned_data["permissions"], **provider.flow_data()},
-                scope=provider.scope_for(form.cleaned_data["permissions"]), auth_params=provider.get_auth_params())
+            # A browser session: the flow's state lives in this session, so it can leave for the exchange (counted
+            # and audited as the page's start is; a token's caller starts at the page it is pointed to).
+            redirect = services.connection_authorization_start(provider=provider, request=request,
+                                                               permissions=form.cleaned_data["permissions"])
             output["authorize_url"] = redirect["Location"]
         return Response(StartConnectOutput(output).data)
 
@@ -97,7 +96,7 @@ class ConnectionDisconnect(APIView):
     @extend_schema(request=None, responses={200: ConnectionSerializer})
     def post(self, request, pk):
         connection = own_connection(request, pk)
-        provider = provider_for(request, connection.exchange, connection.server_slug)
+        provider = provider_for(request, connection.exchange, connection.server_slug, enabled_only=False)
         connection = services.connection_disconnect(provider=provider, connection=connection, request=request)
         return Response(ConnectionSerializer(connection).data)
 
@@ -105,7 +104,7 @@ class ConnectionDisconnect(APIView):
 class ConnectionBalances(APIView):
     @extend_schema(responses={200: BalancesSerializer})
     def get(self, request, pk):
-        return Response(BalancesSerializer(connection_balances(own_connection(request, pk))).data)
+        return Response(BalancesSerializer(services.connection_balances(own_connection(request, pk))).data)
 
 
 @extend_schema(parameters=[AuditEventFilter])

@@ -56,7 +56,7 @@ class ConnectionDepositNetworks(APIView):
         connection = usable_connection(request, pk)
         asset = filters(DepositNetworksQuery, request)["asset"].upper()
         try:
-            networks = selectors.deposit_networks(connection=connection, asset=asset)
+            networks = services.deposit_networks(connection=connection, asset=asset)
         except FAILURES as error:
             raise refusal(connection, error)
         return Response(DepositNetworksSerializer({"asset": asset, "networks": networks}).data)
@@ -69,7 +69,7 @@ class ConnectionDepositAddress(APIView):
         connection = usable_connection(request, pk)
         query = filters(DepositQuery, request)
         try:
-            found = selectors.deposit_address_get(connection=connection, asset=query["asset"],
+            found = services.deposit_address_get(connection=connection, asset=query["asset"],
                                                   network_id=query["network"])
         except FAILURES as error:
             raise refusal(connection, error)

@@ -8,6 +8,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from connectors import clients
 from connectors.base.api import ExchangeAPIError
 from connectors.base.http import ExchangeUnavailable
 from connectors.base.trading import SIDES, TYPES, TradingRefused
@@ -134,7 +135,7 @@ class ConnectionOrders(APIView):
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         client_order_id = values.pop("client_order_id") or trading_hooks(connection.exchange).new_client_order_id(
-            selectors.connection_api(connection))
+            clients.connection_api(connection))
 
         def place():
             try:
@@ -155,7 +156,7 @@ class ConnectionOrderPreview(APIView):
         data = TicketInput(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            found = selectors.order_preview(connection=connection, **data.validated_data)
+            found = services.order_preview(connection=connection, **data.validated_data)
         except FAILURES as error:
             raise refusal(connection, error)
         return Response(PreviewSerializer(found).data)

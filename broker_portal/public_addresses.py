@@ -9,9 +9,13 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPSConnection
 from urllib3.connectionpool import HTTPSConnectionPool
 
+from .errors import PortalError
 
-class HostNotAllowed(Exception):
-    """A host, or an address, that this call may not reach."""
+
+class HostNotAllowed(PortalError):
+    """A host, or an address, that this call may not reach; the call was not made."""
+
+    error_code, http_status = "host_not_allowed", 502
 
 
 def is_public_address(address: str) -> bool:

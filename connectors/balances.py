@@ -73,7 +73,7 @@ def fill_due(snapshot: dict | None, now: datetime, fresh_seconds: float | None =
 
 def read_balances(connection: ExchangeConnection, credential: ExchangeCredential) -> tuple[list, dict]:
     """One read at the exchange: the non-zero balances, and the USDT price of each currency it quotes."""
-    from .selectors import exchange_api  # the selectors import this module for the dashboard
+    from .clients import exchange_api  # the selectors import this module for the dashboard
 
     api = exchange_api(credential)
     if api is None or not connection.api_key:
@@ -99,9 +99,13 @@ def connection_balances_fill(*, connection_id: int, claimed: str | None = None) 
     try:
         connection = ExchangeConnection.objects.without_secrets().filter(
             pk=connection_id, status=ExchangeConnection.Status.ACTIVE).first()
-        credential = connection and ExchangeCredential.objects.filter(
-            tenant_id=connection.tenant_id, exchange=connection.exchange, server_slug=connection.server_slug).first()
-        if connection is None or credential is None:
+        if connection is None:
+            return None
+        from .selectors import CredentialNotOffered, connection_credential  # the selectors import this module
+
+        try:
+            credential = connection_credential(connection)
+        except CredentialNotOffered:  # deleted since: no balances to read
             return None
         now = timezone.now()
         previous = cache.get(snapshot_key(connection_id)) or {}

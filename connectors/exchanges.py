@@ -4,7 +4,7 @@ An exchange is one package under ``connectors/`` listed in ``INSTALLED_APPS`` (t
 all of the exchange's portal-side facts and hooks, each in the module its role names:
 
 - ``exchange.py``: ``EXCHANGE``, the facts as data (permissions, defaults, production base URLs, application form);
-- ``provider.py``: the allauth provider and OAuth 2.0 adapter (``provider_classes``), ``api.py`` its signed client;
+- ``provider.py``: the allauth provider and OAuth 2.0 adapter (``provider_classes``), ``client.py`` its API client;
 - ``withdrawals.py`` (optional): ``WITHDRAWALS``, the withdrawal wizard's hooks; without it, no withdrawals;
 - ``trading.py`` (optional): ``TRADING``, the order ticket's hooks (connectors/base/trading.py); without it, no trading;
 - ``history.py`` (optional): ``SOURCE``, how its history is read for exports; without it, no history sync;

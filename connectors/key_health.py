@@ -11,9 +11,10 @@ from django.conf import settings
 
 from .base.api import ApiKeyInvalid, ExchangeAPIError
 from .base.http import ExchangeUnavailable, HostNotAllowed
-from .models import ExchangeConnection, ExchangeCredential
+from .clients import connection_api
+from .models import ExchangeConnection
 from .refresh import KeyPairRotated, api_key_credential_exchanges, connection_mark_api_key_invalid
-from .selectors import exchange_api
+from .selectors import CredentialNotOffered
 
 logger = logging.getLogger(__name__)
 
@@ -48,9 +49,10 @@ def connection_check_api_key(*, connection_id: int) -> str:
     connection = ExchangeConnection.objects.filter(pk=connection_id, status=ExchangeConnection.Status.ACTIVE).first()
     if connection is None or not connection.api_key:
         return CheckOutcome.SKIPPED
-    credential = ExchangeCredential.objects.filter(tenant_id=connection.tenant_id, exchange=connection.exchange,
-                                                   server_slug=connection.server_slug).first()
-    api = exchange_api(credential) if credential is not None else None
+    try:
+        api = connection_api(connection)
+    except CredentialNotOffered:  # deleted since: nothing to check with
+        api = None
     if api is None:
         return CheckOutcome.SKIPPED
     try:

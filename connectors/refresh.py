@@ -169,9 +169,11 @@ def cached_provider(*, tenant_id: int, exchange: str, version, server_slug: str 
     hit = _providers.get(key)
     if hit and hit[0] == version and time.monotonic() - hit[1] < CREDENTIAL_CACHE_SECONDS:
         return hit[2]
-    credential = ExchangeCredential.objects.filter(tenant_id=tenant_id, exchange=exchange,
-                                                   server_slug=server_slug).first()
-    if credential is None:
+    from .selectors import CredentialNotOffered, credential_for  # the selectors import this module
+
+    try:
+        credential = credential_for(tenant_id, exchange, server_slug, enabled_only=False)
+    except CredentialNotOffered:
         return None
     provider = provider_for(credential)
     # Keyed by the version read under the lock: if the credential changed since, the next refresh reloads it.

@@ -1,4 +1,5 @@
-"""Reads of the connectors: what the dashboard shows."""
+"""Reads of the connectors: the tenant's credential for an exchange, and what the dashboard shows of its cards
+(the balances themselves are read at the exchange by services.dashboard_cards)."""
 
 from datetime import datetime
 from decimal import Decimal
@@ -6,22 +7,55 @@ from decimal import Decimal
 from allauth.socialaccount.providers import registry
 from django.urls import NoReverseMatch, reverse
 
+from broker_portal.errors import PortalError
 from broker_portal.models import Tenant
 
-from .balances import REFERENCE_CURRENCY, UNREADABLE_SECRETS, balances_for_page
+from .balances import REFERENCE_CURRENCY
 from .base.api import Balance
 from .exchanges import EXCHANGES
 from .models import ExchangeConnection, ExchangeCredential
-from .refresh import credential_is_api_key
-from .socialaccount import app_from_credential
 
 
-def exchange_api(credential: ExchangeCredential):
-    provider_class = registry.get_class(credential.exchange)
-    if provider_class is None or not hasattr(provider_class, "api_class"):
-        return None
-    return provider_class.api_class(app_from_credential(credential).settings, client_id=credential.client_id,
-                                    client_secret=credential.client_secret, broker_key=credential.broker_key)
+class CredentialNotOffered(PortalError):
+    """The tenant has no usable credential for the exchange (never configured, or deleted since)."""
+
+    error_code, http_status = "not_offered", 404
+
+
+class CredentialDisabled(PortalError):
+    """The broker switched the exchange off: nothing new starts with it; what exists can still be undone."""
+
+    error_code, http_status = "exchange_switched_off", 403
+
+
+def exchange_name(exchange_id: str) -> str:
+    from .exchanges import EXCHANGES
+
+    exchange = EXCHANGES.get(exchange_id)
+    return exchange.name if exchange else exchange_id
+
+
+def credential_for(tenant, exchange: str, server_slug: str = "", *, enabled_only: bool) -> ExchangeCredential:
+    """The tenant's credential for ``exchange`` (``server_slug``: which of its servers); ``tenant`` or its id.
+
+    The one look-up of a credential, with its rules: none (never configured, deleted, another tenant's, or settings
+    that are not an object) is CredentialNotOffered, a clear 404 on a page and in the API. ``enabled_only`` is for
+    starting something new (a connect): a credential the broker switched off refuses it with CredentialDisabled.
+    Without it, what a connection already made does (disconnect, refresh, revoke, read) still works with a
+    switched-off credential, so a user can always take their access back."""
+    credential = ExchangeCredential.objects.filter(tenant_id=getattr(tenant, "pk", tenant), exchange=exchange,
+                                                   server_slug=server_slug or "").first()
+    if credential is None or not isinstance(credential.settings, dict):
+        raise CredentialNotOffered(f"{exchange_name(exchange)} is not offered here.")
+    if enabled_only and not credential.is_enabled:
+        raise CredentialDisabled(f"{exchange_name(exchange)} is switched off by your broker, so it cannot be "
+                                 f"connected now. A connection you already have can still be disconnected.")
+    return credential
+
+
+def connection_credential(connection: ExchangeConnection) -> ExchangeCredential:
+    """The credential a connection was made with, enabled or not (CredentialNotOffered once it is deleted)."""
+    return credential_for(connection.tenant_id, connection.exchange, connection.server_slug, enabled_only=False)
 
 
 def connection_capability(*, connection: ExchangeConnection, offered: bool, permissions: tuple[str, ...],
@@ -51,15 +85,6 @@ def connection_capability(*, connection: ExchangeConnection, offered: bool, perm
     if not api_key:
         return f"The {name} connection has no API key; reconnect it."
     return ""
-
-
-def connection_balances(connection: ExchangeConnection) -> dict:
-    """One connection's balances as the API gives them: its snapshot, read as the dashboard reads it (never
-    waiting on the exchange longer than BALANCES_PAGE_WAIT_SECONDS), with its age."""
-    if connection.unreadable_secrets:
-        return {"balances": [], "error": UNREADABLE_SECRETS, "total_usdt": None, "as_of": None, "reading": False}
-    card = card_balances(balances_for_page([connection.pk])[connection.pk])
-    return {**card, "reading": card["filling"] or card["refreshing"]}
 
 
 def valued_balances(balances: list, prices: dict[str, Decimal]) -> dict:
@@ -146,36 +171,6 @@ def dashboard_totals(cards: list[dict]) -> dict:
                               and card["connection"].status == ExchangeConnection.Status.ACTIVE)}
 
 
-def dashboard_cards(*, tenant, user) -> list[dict]:
-    offered = tenant_offered_exchanges(tenant=tenant)
-    connections = {(c.exchange, c.server_slug): c
-                   for c in ExchangeConnection.objects.filter(tenant=tenant, user=user).without_secrets()}
-    cards = []
-    for item in offered:
-        server_slug = item["credential"].server_slug
-        connection = connections.get((item["exchange"].id, server_slug))
-        cards.append({**item, "connection": connection, "connect_url": connect_url(item["exchange"].id, server_slug),
-                      "credential_is_api_key": credential_is_api_key(item["exchange"].id),
-                      "reconnect_offered": reconnect_offered(item["exchange"].id, connection),
-                      "name": display_name(item["exchange"], item["credential"]),
-                      "logo_url": logo_url(item["credential"])})
-    active = [card["connection"] for card in cards
-              if card["connection"] is not None and card["connection"].status == ExchangeConnection.Status.ACTIVE]
-    snapshots = balances_for_page([connection.pk for connection in active if not connection.unreadable_secrets])
-    for card in cards:
-        connection = card["connection"]
-        if connection not in active:
-            continue
-        if connection.unreadable_secrets:
-            card.update({"balances": [], "error": UNREADABLE_SECRETS})
-            continue
-        snapshot = snapshots[connection.pk]
-        card.update(card_balances(snapshot))
-        if snapshot.get("filled_now") and card["error"]:  # the read may have found the key revoked and marked it
-            connection.refresh_from_db(fields=["status", "last_error"])
-    return cards
-
-
 def tenant_offered_exchanges(*, tenant: Tenant) -> list[dict]:
     """The exchanges this tenant has configured and enabled, with the permissions users may grant."""
     credentials = ExchangeCredential.objects.filter(tenant=tenant, is_enabled=True)
@@ -191,3 +186,17 @@ def tenant_offered_exchanges(*, tenant: Tenant) -> list[dict]:
             "permissions": [p for p in exchange.permissions if p.code in allowed],
         })
     return sorted(offered, key=lambda item: item["exchange"].name)
+
+
+def switched_off_exchanges(*, tenant, connections: dict) -> list[dict]:
+    """The exchanges the broker switched off where the user still holds a connection (``connections``: those not
+    shown among the offered): shown without a way to connect, so that the user can still disconnect."""
+    from .exchanges import EXCHANGES
+
+    held = {key for key, connection in connections.items() if connection.status != ExchangeConnection.Status.REVOKED}
+    if not held:
+        return []
+    return [{"exchange": EXCHANGES[credential.exchange], "credential": credential, "permissions": [],
+             "switched_off": True}
+            for credential in ExchangeCredential.objects.filter(tenant=tenant, is_enabled=False).order_by("exchange")
+            if (credential.exchange, credential.server_slug) in held and credential.exchange in EXCHANGES]

@@ -1,4 +1,5 @@
-"""Writes of the connectors: completing an authorization, disconnecting. Each writes its audit event."""
+"""Writes of the connectors: starting and completing an authorization, disconnecting, each with its audit event;
+and what shows a connection's balances, since it may read them at the exchange (and mark a revoked key)."""
 
 from allauth.socialaccount.providers.oauth2.client import OAuth2Error
 from django.db import transaction
@@ -6,31 +7,42 @@ from django.utils import timezone
 
 from broker_portal import crypto
 from broker_portal.audit import record_audit_event
+from broker_portal.errors import PortalError
+from broker_portal.ratelimits import consume
 from webhooks.events import connection_data
 from webhooks.services import event_record
 
-from .balances import connection_balances_fill_soon
+from .balances import UNREADABLE_SECRETS, balances_for_page, connection_balances_fill_soon
 from .base.api import AccessTokenExpired, ApiKeyRefused, ExchangeAPIError
 from .base.http import ExchangeUnavailable, HostNotAllowed
 from .base.oauth import ExchangeProvider, post_token_request, revoke_token
+from .clients import exchange_api
 from .models import ExchangeConnection, ExchangeCredential
-from .refresh import RefreshFailed, call_with_fresh_token
-from .selectors import exchange_api
+from .refresh import RefreshFailed, call_with_fresh_token, credential_is_api_key
+from .selectors import (
+    CredentialNotOffered, card_balances, connect_url, credential_for, display_name, logo_url, reconnect_offered,
+    switched_off_exchanges, tenant_offered_exchanges,
+)
 
 
-class ConnectError(Exception):
+class ConnectError(PortalError):
     """A connect flow ended without a connection; the message is for the user."""
 
+    error_code, http_status = "not_connected", 400
+
     def __init__(self, message: str, *, upstream: bool = False):
-        super().__init__(message)
+        super().__init__(message, http_status=502 if upstream else None)
         self.upstream = upstream
 
 
 def exchange_api_for(provider: ExchangeProvider, *, tenant):
     """The exchange's API client with the provider's credential, found only among the tenant's own."""
-    credential = ExchangeCredential.objects.filter(
-        tenant=tenant, exchange=provider.id, pk=provider.app.settings["credential_id"]).first()
-    if credential is None:
+    try:
+        credential = credential_for(tenant, provider.id, provider.app.settings.get("server_slug", ""),
+                                    enabled_only=False)
+    except CredentialNotOffered as error:
+        raise ConnectError(str(error))
+    if credential.pk != provider.app.settings["credential_id"]:
         raise ConnectError(f"{provider.name} is not offered here.")
     return exchange_api(credential)
 
@@ -45,6 +57,21 @@ def connect_error(provider: ExchangeProvider, error: Exception) -> ConnectError:
         return ConnectError(f"{provider.name} is not answering right now ({error}). Nothing was connected; "
                             f"please try again in a moment.", upstream=True)
     return ConnectError(f"{provider.name} refused a request while connecting: {error}", upstream=True)
+
+
+def connection_authorization_start(*, provider: ExchangeProvider, request, permissions: list[str]):
+    """Start a connect: counted against the "exchange_connect" limit (RateLimited over it), audited, the flow's
+    state stashed (bound to this session, user, tenant and exchange); returns the redirect to the exchange.
+    The page and the API both start here."""
+    consume(request, "exchange_connect")
+    with transaction.atomic():
+        record_audit_event(tenant=request.tenant, action="connection.authorization_started", request=request,
+                           details={"exchange": provider.id, "permissions": permissions})
+    return provider.redirect(
+        request, "connect", data={"user_id": request.user.pk, "tenant_id": request.tenant.pk,
+                                  "permissions": permissions, **provider.flow_data()},
+        scope=provider.scope_for(permissions), auth_params=provider.get_auth_params(),
+    )
 
 
 CONNECT_FAILURES = (OAuth2Error, ApiKeyRefused, ExchangeUnavailable, HostNotAllowed, ExchangeAPIError)
@@ -340,3 +367,47 @@ def credential_decrypt_issued_secret(*, credential: ExchangeCredential, encrypte
     if not credential.rsa_private_key:
         raise crypto.SecretDecryptionError("Generate a key pair and register its public key first.")
     return crypto.decrypt_rsa_secret(private_pem=credential.rsa_private_key, encrypted_b64=encrypted_b64)
+
+
+def connection_balances(connection: ExchangeConnection) -> dict:
+    """One connection's balances as the API gives them: its snapshot, read as the dashboard reads it (never
+    waiting on the exchange longer than BALANCES_PAGE_WAIT_SECONDS), with its age."""
+    if connection.unreadable_secrets:
+        return {"balances": [], "error": UNREADABLE_SECRETS, "total_usdt": None, "as_of": None, "reading": False}
+    card = card_balances(balances_for_page([connection.pk])[connection.pk])
+    return {**card, "reading": card["filling"] or card["refreshing"]}
+
+
+
+def dashboard_cards(*, tenant, user) -> list[dict]:
+    offered = tenant_offered_exchanges(tenant=tenant)
+    connections = {(c.exchange, c.server_slug): c
+                   for c in ExchangeConnection.objects.filter(tenant=tenant, user=user).without_secrets()}
+    shown = {(item["exchange"].id, item["credential"].server_slug) for item in offered}
+    offered += switched_off_exchanges(tenant=tenant, connections={key: connection for key, connection
+                                                                  in connections.items() if key not in shown})
+    cards = []
+    for item in offered:
+        server_slug = item["credential"].server_slug
+        connection = connections.get((item["exchange"].id, server_slug))
+        cards.append({**item, "connection": connection, "connect_url": "" if item.get("switched_off")
+                      else connect_url(item["exchange"].id, server_slug),
+                      "credential_is_api_key": credential_is_api_key(item["exchange"].id),
+                      "reconnect_offered": reconnect_offered(item["exchange"].id, connection),
+                      "name": display_name(item["exchange"], item["credential"]),
+                      "logo_url": logo_url(item["credential"])})
+    active = [card["connection"] for card in cards
+              if card["connection"] is not None and card["connection"].status == ExchangeConnection.Status.ACTIVE]
+    snapshots = balances_for_page([connection.pk for connection in active if not connection.unreadable_secrets])
+    for card in cards:
+        connection = card["connection"]
+        if connection not in active:
+            continue
+        if connection.unreadable_secrets:
+            card.update({"balances": [], "error": UNREADABLE_SECRETS})
+            continue
+        snapshot = snapshots[connection.pk]
+        card.update(card_balances(snapshot))
+        if snapshot.get("filled_now") and card["error"]:  # the read may have found the key revoked and marked it
+            connection.refresh_from_db(fields=["status", "last_error"])
+    return cards

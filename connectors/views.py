@@ -9,7 +9,8 @@ from broker_portal.uploads import logo_content_type
 from broker_portal.views import logo_response
 
 from .models import ExchangeCredential
-from .selectors import dashboard_cards, dashboard_totals
+from .selectors import dashboard_totals
+from .services import dashboard_cards
 
 
 @login_required

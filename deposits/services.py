@@ -1,16 +1,20 @@
-"""Writes of the Receive page and API: asking the exchange for a new deposit address."""
+"""The Receive page's and API's calls to the exchange: which networks an asset arrives on, the user's address on
+one, and a new address where there is none; each through one call path with the token refresh."""
 
+from dataclasses import dataclass
 from functools import partial
 
 from django.db import transaction
 
 from broker_portal.audit import record_audit_event
-from connectors.base.api import DepositAddress, DepositAddressRefused
+from connectors.base.api import DepositAddress, DepositAddressRefused, DepositNetwork, ExchangeAPIError
+from connectors.base.http import ExchangeUnavailable
+from connectors.clients import connection_api
 from connectors.exchanges import EXCHANGES
 from connectors.models import ExchangeConnection
-from connectors.refresh import call_with_fresh_token
+from connectors.refresh import RefreshFailed, call_with_fresh_token
 
-from .selectors import clean_asset, connection_api, deposit_capability, deposit_network
+from .selectors import MAX_NETWORK_LENGTH, clean_asset, deposit_capability
 
 
 def deposit_address_create(*, connection: ExchangeConnection, asset: str, network_id: str,
@@ -42,3 +46,60 @@ def deposit_address_create(*, connection: ExchangeConnection, asset: str, networ
                            request=request, details={"exchange": connection.exchange, "asset": asset,
                                                      "network": network.id, "address": address.address})
     return address
+
+
+@dataclass(frozen=True)
+class Receive:
+    """The user's address on one network (None where there is none yet) and whether one may be created."""
+
+    asset: str
+    network: DepositNetwork
+    address: DepositAddress | None
+    can_create: bool
+
+
+
+def deposit_assets(*, connection: ExchangeConnection) -> list[str]:
+    """Assets to suggest (those the account holds); none where the exchange cannot tell right now."""
+    try:
+        return sorted(set(call_with_fresh_token(connection=connection, call=connection_api(connection).deposit_assets)))
+    except (ExchangeUnavailable, ExchangeAPIError, RefreshFailed):
+        return []
+
+
+
+def deposit_networks(*, connection: ExchangeConnection, asset: str) -> list[DepositNetwork]:
+    """The networks ``asset`` arrives on at this exchange; DepositAddressRefused for an asset it lacks."""
+    asset = clean_asset(asset)
+    api = connection_api(connection)
+    networks = call_with_fresh_token(connection=connection, call=partial(api.deposit_networks, asset=asset))
+    if not networks:
+        raise DepositAddressRefused(f"{EXCHANGES[connection.exchange].name} takes no deposits of {asset}.",
+                                    reason=DepositAddressRefused.UNKNOWN_ASSET)
+    return networks
+
+
+
+def deposit_network(*, connection: ExchangeConnection, asset: str, network_id: str) -> DepositNetwork:
+    """One of the asset's networks by its id (an exchange with one network needs none named)."""
+    networks = deposit_networks(connection=connection, asset=asset)
+    if not network_id and len(networks) == 1:
+        return networks[0]
+    network = next((n for n in networks if n.id == network_id), None) if len(network_id) <= MAX_NETWORK_LENGTH else None
+    if network is None:
+        names = ", ".join(n.name for n in networks)
+        raise DepositAddressRefused(f"Choose a network {asset.upper()} arrives on: {names}.",
+                                    reason=DepositAddressRefused.UNKNOWN_NETWORK)
+    return network
+
+
+
+def deposit_address_get(*, connection: ExchangeConnection, asset: str, network_id: str) -> Receive:
+    """The user's address for ``asset`` on the network; where there is none, whether the portal may create one."""
+    asset = clean_asset(asset)
+    network = deposit_network(connection=connection, asset=asset, network_id=network_id)
+    api = connection_api(connection)
+    address = call_with_fresh_token(connection=connection,
+                                    call=partial(api.deposit_address, asset=asset, network=network))
+    return Receive(asset=asset, network=network, address=address,
+                   can_create=address is None and api.deposit_address_creatable and network.creatable)

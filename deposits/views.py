@@ -45,15 +45,15 @@ def receive(request, connection_id):
     asset = request.GET.get("asset", "").strip().upper()
     network_id = request.GET.get("network", "")
     context = {"connection": connection, "asset": asset, "network_id": network_id,
-               "assets": selectors.deposit_assets(connection=connection)}
+               "assets": services.deposit_assets(connection=connection)}
     if asset:
         try:
-            context["networks"] = networks = selectors.deposit_networks(connection=connection, asset=asset)
+            context["networks"] = networks = services.deposit_networks(connection=connection, asset=asset)
             if len(networks) == 1:
                 network_id = networks[0].id
             # A network chosen for another asset (the asset was changed since) is no choice for this one.
             if any(network.id == network_id for network in networks):
-                context["receive"] = selectors.deposit_address_get(connection=connection, asset=asset,
+                context["receive"] = services.deposit_address_get(connection=connection, asset=asset,
                                                                    network_id=network_id)
         except FAILURES as error:
             context["error"] = failure_message(connection, error)

@@ -22,11 +22,11 @@ from broker_portal.audit import record_audit_event
 from broker_portal.enqueue import enqueue_on_commit
 from broker_portal.event_metrics import EventHistogram
 from broker_portal.models import Membership
-from connectors.models import ExchangeConnection, ExchangeCredential
+from connectors.models import ExchangeConnection
 from connectors.base.history import HistorySource, first_cursor, from_ms
+from connectors.clients import connection_api
 from connectors.exchanges import history_source
 from connectors.refresh import call_with_fresh_token
-from connectors.selectors import exchange_api
 from webhooks.events import connection_data
 from webhooks.services import event_record
 
@@ -83,9 +83,7 @@ def sync_connection_history(*, connection: ExchangeConnection, kinds=None) -> di
     source = history_source(connection.exchange)
     if source is None or not connection.api_key:
         return {}
-    credential = ExchangeCredential.objects.get(tenant_id=connection.tenant_id, exchange=connection.exchange,
-                                                server_slug=connection.server_slug)
-    api = exchange_api(credential)
+    api = connection_api(connection)
     added = {}
     for kind in source.kinds:
         if kinds is None or kind in kinds:

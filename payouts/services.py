@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from broker_portal.audit import record_audit_event
+from broker_portal.errors import PortalError
 from broker_portal.models import Tenant
 from connectors.base.api import DepositAddressPending, DepositAddressRefused, ExchangeAPIError
 from connectors.base.history import HistoryKind
@@ -39,11 +40,11 @@ RESOLVE_FAILURES = (DepositAddressRefused, DepositAddressPending, ExchangeUnavai
                     RefreshFailed)
 
 
-class PayoutError(Exception):
+class PayoutError(PortalError):
     """A payout request the portal refuses; the message is for the broker admin, ``code`` for the API."""
 
     def __init__(self, message: str, *, code: str = "refused", fields: dict | None = None):
-        super().__init__(message)
+        super().__init__(message, error_code=code)
         self.code = code
         self.fields = fields or {}
 
@@ -169,7 +170,7 @@ def current_address(payout: Payout, request=None):
     reason = deposit_selectors.deposit_capability(connection=connection)
     if reason:
         raise DepositAddressRefused(reason, reason=DepositAddressRefused.PERMISSION)
-    found = deposit_selectors.deposit_address_get(connection=connection, asset=payout.asset,
+    found = deposit_services.deposit_address_get(connection=connection, asset=payout.asset,
                                                   network_id=payout.network)
     if found.address is not None:
         return found.network, found.address

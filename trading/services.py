@@ -1,9 +1,11 @@
-"""Writes of the order ticket: place, cancel, read an order back, and check the broker's attribution.
+"""The order ticket's calls to the exchange: the pair's increments, the preview, place, cancel, read an order back,
+and check the broker's attribution (a preview reads only, but through the exchange and its token refresh).
 
 An order is recorded (status "sending", with its client order id) before the exchange is asked, so a double submit
 finds it and places nothing twice, and an order whose answer was lost stays visible as "unknown"."""
 
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
@@ -13,13 +15,16 @@ from django.utils import timezone
 from broker_portal.audit import record_audit_event
 from connectors.base.api import ExchangeAPIError
 from connectors.base.http import ExchangeUnavailable
-from connectors.base.trading import AttributionMissing, Fill, Order, TradingRefused
+from connectors.base.trading import (
+    BUY, LIMIT, SIDES, TYPES, AttributionMissing, Fill, Instrument, Order, Ticket, TradingRefused,
+)
+from connectors.clients import connection_api
 from connectors.exchanges import EXCHANGES, trading_hooks
 from connectors.models import ExchangeConnection
 from connectors.refresh import RefreshFailed, call_with_fresh_token
 
 from .models import TradeOrder
-from .selectors import connection_api, require_trading, ticket_build
+from .selectors import clean_asset, parse_amount, require_trading
 
 CLIENT_ORDER_ID = re.compile(r"^[A-Za-z0-9]{8,32}$")
 # How far back the attribution check reads an exchange's orders.
@@ -240,3 +245,88 @@ def orders_unknown_resolve_all() -> dict:
             continue
         totals["found" if order.exchange_order_id else "still_unknown"] += 1
     return totals
+
+
+# --- the order ticket, through the exchange: its increments and the preview (calls, so services) ----------
+@dataclass(frozen=True)
+class Preview:
+    """The order as it would be sent (rounded to the increments) and what it would do to the balances."""
+
+    ticket: Ticket
+    price: Decimal  # the limit price, or the last price a market order is estimated at
+    funds: Decimal  # price × size, in the quote currency
+    fee_rate: Decimal
+    fee: Decimal  # estimated, in the quote currency
+    base_before: Decimal
+    base_after: Decimal
+    quote_before: Decimal
+    quote_after: Decimal
+    rounded: bool  # the size or price the user typed was rounded
+
+    @property
+    def instrument(self) -> Instrument:
+        return self.ticket.instrument
+
+
+
+def instrument_get(*, connection: ExchangeConnection, base: str, quote: str) -> Instrument:
+    hooks = trading_hooks(connection.exchange)
+    api = connection_api(connection)
+    return hooks.instrument(api, hooks.symbol_for(clean_asset(base), clean_asset(quote)))
+
+
+
+def ticket_build(*, connection: ExchangeConnection, base: str, quote: str, side: str, type: str, size,
+                 price=None, client_order_id: str = "") -> tuple[Ticket, bool]:
+    """The ticket rounded to the instrument's increments, and whether anything was rounded; refuses what the
+    exchange would (a size below its minimum) before it is asked."""
+    if side not in SIDES:
+        raise TradingRefused("Choose buy or sell.", reason=TradingRefused.INVALID)
+    if type not in TYPES:
+        raise TradingRefused("Choose a market or a limit order.", reason=TradingRefused.INVALID)
+    size = parse_amount(size, "size")
+    price = parse_amount(price, "limit price") if type == LIMIT else None
+    instrument = instrument_get(connection=connection, base=base, quote=quote)
+    rounded_size = instrument.round_size(size)
+    rounded_price = instrument.round_price(price, side) if price is not None else None
+    if rounded_size < instrument.min_size or rounded_size <= 0:
+        raise TradingRefused(f"The smallest {instrument.base} order is {instrument.min_size.normalize():f}.",
+                             reason=TradingRefused.INVALID)
+    if rounded_price is not None and rounded_price <= 0:
+        raise TradingRefused(f"The price moves in steps of {instrument.price_tick.normalize():f}.",
+                             reason=TradingRefused.INVALID)
+    ticket = Ticket(instrument=instrument, side=side, type=type, size=rounded_size, price=rounded_price,
+                    client_order_id=client_order_id)
+    return ticket, rounded_size != size or rounded_price != price
+
+
+
+def order_preview(*, connection: ExchangeConnection, base: str, quote: str, side: str, type: str, size,
+                  price=None, client_order_id: str = "") -> Preview:
+    require_trading(connection)
+    hooks = trading_hooks(connection.exchange)
+    api = connection_api(connection)
+    ticket, rounded = ticket_build(connection=connection, base=base, quote=quote, side=side, type=type, size=size,
+                                   price=price, client_order_id=client_order_id or hooks.new_client_order_id(api))
+    instrument = ticket.instrument
+    last = hooks.last_price(api, instrument)
+    estimate = ticket.price if ticket.type == LIMIT else last
+    # A limit order that would not fill at once rests on the book as the maker; anything else takes.
+    resting = ticket.type == LIMIT and (ticket.price < last if side == BUY else ticket.price > last)
+    rates = call_with_fresh_token(connection=connection, call=lambda c: hooks.fee_rate(api, c, instrument))
+    rate = rates.maker if resting else rates.taker
+    funds = estimate * ticket.size
+    fee = funds * rate
+    if instrument.min_funds and funds < instrument.min_funds:
+        raise TradingRefused(f"The smallest order is worth {instrument.min_funds.normalize():f} {instrument.quote}.",
+                             reason=TradingRefused.INVALID)
+    balances = {b.currency: b.available for b in call_with_fresh_token(connection=connection, call=api.balances)}
+    base_before, quote_before = balances.get(instrument.base, Decimal(0)), balances.get(instrument.quote, Decimal(0))
+    sign = 1 if side == BUY else -1
+    base_after, quote_after = base_before + sign * ticket.size, quote_before - sign * funds - fee
+    if (base_after if side != BUY else quote_after) < 0:
+        short = instrument.base if side != BUY else instrument.quote
+        raise TradingRefused(f"Your {short} balance is too small for this order.",
+                             reason=TradingRefused.INSUFFICIENT)
+    return Preview(ticket=ticket, price=estimate, funds=funds, fee_rate=rate, fee=fee, base_before=base_before,
+                   base_after=base_after, quote_before=quote_before, quote_after=quote_after, rounded=rounded)

@@ -60,7 +60,7 @@ def preview(request, connection_id):
     connection = own_connection(request, connection_id)
     values = ticket_input(request.POST)
     try:
-        found = selectors.order_preview(connection=connection, **values)
+        found = services.order_preview(connection=connection, **values)
     except FAILURES as error:
         return ticket_page(request, connection, values, error=failure_message(connection, error))
     return ticket_page(request, connection, values, preview=found)

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from broker_portal.audit import record_audit_event
+from broker_portal.errors import PortalError
 from broker_portal.models import Tenant
 from broker_portal.public_addresses import resolves_to_public_addresses_only
 
@@ -19,7 +20,7 @@ from .events import CATALOGUE, TEST_EVENT, check_payload
 from .models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 
-class WebhookError(Exception):
+class WebhookError(PortalError):
     """A request the portal refuses; the message is for the person who made it."""
 
 

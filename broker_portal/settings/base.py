@@ -182,6 +182,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "broker_portal.tenancy.StaffMfaMiddleware",
+    "broker_portal.errors.PortalErrorMiddleware",
 ]
 
 ROOT_URLCONF = "broker_portal.urls"
@@ -457,7 +458,7 @@ BALANCES_FILL_LOCK_SECONDS = env_int("BALANCES_FILL_LOCK_SECONDS", 60)
 BALANCES_WARM_SECONDS = env_int("BALANCES_WARM_SECONDS", 3600)
 
 # OKX signed-call codes, besides 50111, that say the API key is gone and the user must connect again. Level C
-# (public integrations only): 50119 "API key doesn't exist". See connectors/okx/api.py.
+# (public integrations only): 50119 "API key doesn't exist". See connectors/okx/client.py.
 OKX_EXTRA_INVALID_API_KEY_CODES = tuple(
     code.strip() for code in env("OKX_EXTRA_INVALID_API_KEY_CODES", "50119").split(",") if code.strip())
 

@@ -5,11 +5,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
+from broker_portal.errors import PortalError
+
 from .http import exchange_session
 
 
-class ExchangeAPIError(Exception):
+class ExchangeAPIError(PortalError):
     """The exchange refused a call; ``code`` is its own error code where it gives one."""
+
+    error_code, http_status = "exchange_refused", 502
 
     def __init__(self, message: str, code: str = ""):
         super().__init__(message)
@@ -59,13 +63,17 @@ class DepositAddressRefused(ExchangeAPIError):
     PERMISSION, UNKNOWN_ASSET, UNKNOWN_NETWORK, NOT_CREATABLE = "permission", "unknown_asset", "unknown_network", \
         "not_creatable"
 
+    http_status = 422
+
     def __init__(self, message: str, *, reason: str, code: str = ""):
         super().__init__(message, code=code)
-        self.reason = reason
+        self.reason = self.error_code = reason
 
 
 class DepositAddressPending(ExchangeAPIError):
     """The exchange is still generating the address (Peatio: "try again later")."""
+
+    error_code, http_status = "address_pending", 422
 
 
 @dataclass(frozen=True)

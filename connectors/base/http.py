@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import requests
 from django.conf import settings
 
+from broker_portal.errors import PortalError
 from broker_portal.public_addresses import HostNotAllowed, PublicAddressAdapter
 
 SAFE_METHODS = {"GET", "HEAD"}
@@ -17,9 +18,11 @@ READ_ATTEMPTS = 2
 READ_RETRY_DELAY = 0.2  # seconds, times the attempt number
 
 
-class ExchangeUnavailable(Exception):
+class ExchangeUnavailable(PortalError):
     """The exchange timed out, refused the connection, cut its answer off or answered 5xx/429; nothing was changed
     here."""
+
+    error_code, http_status = "exchange_unavailable", 503
 
     def __init__(self, message: str, retry_after: float | None = None):
         super().__init__(message)

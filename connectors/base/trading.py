@@ -24,10 +24,11 @@ class TradingRefused(ExchangeAPIError):
 
     PERMISSION, INVALID, UNKNOWN_SYMBOL, INSUFFICIENT, NOT_FOUND, ATTRIBUTION = (
         "permission", "invalid", "unknown_symbol", "insufficient_balance", "not_found", "attribution")
+    http_status = 422
 
     def __init__(self, message: str, *, reason: str, code: str = ""):
         super().__init__(message, code=code)
-        self.reason = reason
+        self.reason = self.error_code = reason
 
 
 class AttributionMissing(TradingRefused):

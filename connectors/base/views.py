@@ -10,19 +10,17 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.handlers.exception import response_for_exception
-from django.db import transaction
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods
 
-from broker_portal.audit import record_audit_event
-from connectors.models import ExchangeConnection, ExchangeCredential
-from broker_portal.ratelimits import rate_limited
+from broker_portal.errors import PortalError, portal_error_response
+from broker_portal.ratelimits import RateLimited, rate_limited, too_many_requests
 from broker_portal.tenancy import get_for_tenant
 from connectors import services
 from connectors.base.oauth import ExchangeProvider
-from connectors.selectors import connect_url
+from connectors.models import ExchangeConnection
+from connectors.selectors import CredentialNotOffered, connect_url, credential_for, exchange_name
 from connectors.socialaccount import app_from_credential
 
 ERROR_MESSAGES = {
@@ -58,14 +56,14 @@ def authorization_error_message(provider: ExchangeProvider, params) -> str:
     return f"{provider.name} did not authorize the connection ({said})."
 
 
-def provider_for(request, exchange_id: str, server: str = "") -> ExchangeProvider:
-    """The exchange's provider with this tenant's enabled credential for it (``server``: which of several), as
-    allauth's adapter would build it from our apps (socialaccount.TenantSocialAccountAdapter)."""
-    credential = ExchangeCredential.objects.filter(tenant=request.tenant, exchange=exchange_id, server_slug=server,
-                                                   is_enabled=True).first()
+def provider_for(request, exchange_id: str, server: str = "", *, enabled_only: bool = True) -> ExchangeProvider:
+    """The exchange's provider with this tenant's credential for it (``server``: which of several), as allauth's
+    adapter would build it from our apps (socialaccount.TenantSocialAccountAdapter). ``enabled_only``: for a
+    connect; a disconnect passes False (selectors.credential_for holds the rules)."""
+    credential = credential_for(request.tenant, exchange_id, server, enabled_only=enabled_only)
     provider_class = registry.get_class(exchange_id)
-    if credential is None or provider_class is None or not isinstance(credential.settings, dict):
-        raise Http404("This exchange is not offered here.")
+    if provider_class is None:
+        raise CredentialNotOffered(f"{exchange_name(exchange_id)} is not offered here.")
     return provider_class(request, app=app_from_credential(credential))
 
 
@@ -105,21 +103,12 @@ def connect_start(request, exchange_id: str, server: str = ""):
     form = PermissionForm(request.POST or None, provider=provider, current=current.permissions if current else None,
                           add=request.GET.get("add", ""))
     if request.method == "POST" and form.is_valid():
-        return leave_for_exchange(request, provider, form.cleaned_data["permissions"])
+        try:
+            return services.connection_authorization_start(provider=provider, request=request,
+                                                           permissions=form.cleaned_data["permissions"])
+        except RateLimited as limited:
+            return too_many_requests(request, limited)
     return render(request, "connectors/connect_start.html", {"provider": provider, "form": form, "current": current})
-
-
-@rate_limited("exchange_connect")
-def leave_for_exchange(request, provider: ExchangeProvider, permissions: list[str]):
-    """Stash the flow's state (bound to this session, user, tenant and exchange) and go to the exchange."""
-    with transaction.atomic():
-        record_audit_event(tenant=request.tenant, action="connection.authorization_started", request=request,
-                           details={"exchange": provider.id, "permissions": permissions})
-    return provider.redirect(
-        request, "connect", data={"user_id": request.user.pk, "tenant_id": request.tenant.pk,
-                                  "permissions": permissions, **provider.flow_data()},
-        scope=provider.scope_for(permissions), auth_params=provider.get_auth_params(),
-    )
 
 
 def callback_problem(request, provider, message: str, status: int = 400):
@@ -142,7 +131,9 @@ def never_stored(view):
     def answer(request, *args, **kwargs):
         try:
             response = view(request, *args, **kwargs)
-        except Exception as error:  # noqa: BLE001  (every kind: Django's own handler decides the response)
+        except PortalError as error:
+            response = portal_error_response(request, error)
+        except Exception as error:  # noqa: BLE001  (every other kind: Django's own handler decides the response)
             response = response_for_exception(request, error)
         add_never_cache_headers(response)
         response["Referrer-Policy"] = "no-referrer"
@@ -188,7 +179,7 @@ def connect_callback(request, exchange_id: str, server: str = ""):
 def disconnect(request, exchange_id: str, connection_id: int):
     connection = get_for_tenant(ExchangeConnection.objects.filter(user=request.user, exchange=exchange_id)
                                 .without_secrets(), request.tenant, pk=connection_id)
-    provider = provider_for(request, exchange_id, connection.server_slug)
+    provider = provider_for(request, exchange_id, connection.server_slug, enabled_only=False)
     had_api_key = bool(connection.masked_api_key)
     connection = services.connection_disconnect(provider=provider, connection=connection, request=request)
     erased = "its keys are erased here" if had_api_key else "its access tokens are erased here"

@@ -7,7 +7,7 @@ take ``start``/``end`` and, with ``cursor=true``, answer a page and ``next_curso
 from connectors.base.api import ExchangeAPIError
 from connectors.base.history import HistoryKind, HistorySource, Page, decimal, from_seconds, split_symbol
 from connectors.base.http import ExchangeUnavailable
-from connectors.kraken.api import ASSET_CODES
+from connectors.kraken.client import ASSET_CODES
 
 PAGED = {HistoryKind.LEDGER: ("Ledgers", "ledger"), HistoryKind.TRADE: ("TradesHistory", "trades")}
 FUNDING = {HistoryKind.DEPOSIT: ("DepositStatus", "deposit"), HistoryKind.WITHDRAWAL: ("WithdrawStatus", "withdrawals")}

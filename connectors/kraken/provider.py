@@ -4,7 +4,7 @@ from django.utils import translation
 
 from connectors.base.oauth import ExchangeOAuth2Adapter, ExchangeProvider
 
-from .api import KrakenAPI
+from .client import KrakenAPI
 
 # The languages of Kraken's authorization page, as krakenfx/api-specs oauth/openapi_v3.yaml lists them
 # (getOAuthCodeWithLanguage: GET https://id.kraken.com/{language}/oauth/authorize, the path's enum).

@@ -18,7 +18,7 @@ from connectors.base.trading import (
     LIMIT, ExchangeTrading, FeeRate, Fill, Instrument, Order, OrderRequest, Ticket, TradingRefused,
 )
 
-from .api import ASSET_CODES, KEY_NAME_DETAIL, KRAKEN_CODES, SCOPE_PREFIX
+from .client import ASSET_CODES, KEY_NAME_DETAIL, KRAKEN_CODES, SCOPE_PREFIX
 
 STATUSES = {"pending": "open", "open": "open", "closed": "filled", "canceled": "cancelled", "expired": "cancelled"}
 REASONS = {"EGeneral:Permission denied": (TradingRefused.PERMISSION, "this connection's key lacks the trading "

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from connectors.base.oauth import ExchangeOAuth2Adapter, ExchangeProvider, allowed_urls
 
-from .api import KuCoinAPI
+from .client import KuCoinAPI
 
 # The access token is only for creating the key (section 7.1 "scope=OAUTH_CREATE_API"; the refresh answer in
 # 7.3 shows the same scope). The permission groups are chosen on KuCoin's page, they are not OAuth scopes.

@@ -19,7 +19,7 @@ from connectors.base.trading import (
     ms_datetime,
 )
 
-from .api import PERMISSION_DENIED_CODE, hmac_b64, sign_headers
+from .client import PERMISSION_DENIED_CODE, hmac_b64, sign_headers
 
 ORDER_PATH = "/api/v1/hf/orders"
 PARTNER_HEADERS = ("KC-API-PARTNER", "KC-BROKER-NAME", "KC-API-PARTNER-VERIFY", "KC-API-PARTNER-SIGN")

@@ -5,7 +5,7 @@ credential.py and metadata.py). It keeps the tokens and knows the account (useri
 from connectors.base.oauth import ExchangeOAuth2Adapter, ExchangeProvider
 from connectors.exchanges import Permission
 
-from .api import GenericOAuth2API
+from .client import GenericOAuth2API
 from .metadata import missing_endpoints
 
 

@@ -5,7 +5,7 @@ client secret (JSON), then delete and create the user's API key, which is the co
 from connectors.base.http import origin_of
 from connectors.base.oauth import ExchangeOAuth2Adapter, ExchangeProvider
 
-from .api import OKXAPI
+from .client import OKXAPI
 from .regions import regional_api_base_url, regional_base_urls
 
 

@@ -18,7 +18,7 @@ from connectors.base.trading import (
     client_order_id, ms_datetime,
 )
 
-from .api import PERMISSION_DENIED
+from .client import PERMISSION_DENIED
 from .credential import BROKER_CODE
 
 STATES = {"live": "open", "partially_filled": "partially_filled", "filled": "filled", "canceled": "cancelled",

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from connectors.base.oauth import ExchangeOAuth2Adapter, ExchangeProvider
 
-from .api import PeatioAPI
+from .client import PeatioAPI
 
 
 class PeatioOAuth2Adapter(ExchangeOAuth2Adapter):

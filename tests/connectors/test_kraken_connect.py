@@ -9,7 +9,7 @@ from django.utils import translation
 from broker_portal.models import AuditEvent
 from connectors.models import ExchangeConnection, ExchangeCredential
 from connectors.exchanges import EXCHANGES
-from connectors.kraken.api import KrakenAPI, key_name
+from connectors.kraken.client import KrakenAPI, key_name
 from connectors.kraken.provider import authorize_language
 from connectors.refresh import provider_for
 from sandbox.models import ApiKey as SandboxKey

@@ -7,7 +7,7 @@ import pytest
 
 from connectors.base.api import ExchangeAPIError
 from connectors.base.http import ExchangeUnavailable
-from connectors.kraken.api import RATE_LIMIT_RETRY_AFTER, RATE_LIMITED, KrakenAPI
+from connectors.kraken.client import RATE_LIMIT_RETRY_AFTER, RATE_LIMITED, KrakenAPI
 
 from .canned import json_answer
 

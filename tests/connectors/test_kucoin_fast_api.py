@@ -14,7 +14,7 @@ from connectors.forms import ExchangeCredentialForm
 from broker_portal.models import Tenant
 from connectors.models import ExchangeConnection, ExchangeCredential
 from connectors.base.http import ExchangeSession
-from connectors.kucoin.api import sign_headers
+from connectors.kucoin.client import sign_headers
 from connectors.refresh import Outcome, connection_refresh
 
 from .helpers import query_of

@@ -15,7 +15,7 @@ from connectors.models import ExchangeConnection, ExchangeCredential
 from connectors import refresh
 from connectors.base.api import ApiKeyRefused
 from connectors.key_health import CheckOutcome, connection_check_api_key
-from connectors.okx.api import OKXAPI
+from connectors.okx.client import OKXAPI
 from connectors.tasks import check_api_key, sweep_api_key_health
 from sandbox import clock as sandbox_clock
 from sandbox.models import ApiKey as SandboxKey

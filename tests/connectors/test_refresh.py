@@ -15,7 +15,7 @@ from broker_portal.models import AuditEvent
 from connectors import refresh
 from connectors.base.api import AccessTokenExpired
 from connectors.models import ExchangeConnection
-from connectors.peatio.api import PeatioAPI
+from connectors.peatio.client import PeatioAPI
 from connectors.refresh import Outcome, call_with_fresh_token, connection_refresh, connections_sweep
 from connectors.tasks import refresh_connection
 from sandbox import clock as sandbox_clock
@@ -292,7 +292,7 @@ def test_on_demand_refresh_respects_a_scheduled_retry(portal, make_connection, t
 
 def test_kraken_fast_api_key_call_with_an_expired_token_is_refreshed_once_and_retried(
         portal, make_connection, token_calls):
-    from connectors.kraken.api import KrakenAPI
+    from connectors.kraken.client import KrakenAPI
 
     connection = make_connection("kraken", access_expires_in=timedelta(hours=23))
     sandbox_clock.set_offset(24 * 3600 + 60)  # Kraken answers HTTP 200 {"error": ["EOAuth:Invalid token (expired)"]}

@@ -8,6 +8,7 @@ import requests
 
 from broker_portal.models import AuditEvent
 from connectors.models import ExchangeCredential
+from connectors import clients
 from connectors.base.trading import AttributionMissing, TradingRefused
 from connectors.exchanges import trading_hooks
 from sandbox.models import SpotOrder
@@ -23,11 +24,11 @@ TRADING = ["API_COMMON", "API_SPOT"]
 
 def test_kucoin_limit_order_is_previewed_placed_with_partner_headers_and_cancelled(browser_session, sandbox_accounts):
     connection = connected(browser_session, sandbox_accounts, "kucoin", TRADING)
-    instrument = selectors.instrument_get(connection=connection, base="btc", quote="usdt")
+    instrument = services.instrument_get(connection=connection, base="btc", quote="usdt")
     assert (instrument.symbol, instrument.price_tick, instrument.size_step, instrument.min_size) == (
         "BTC-USDT", Decimal("0.1"), Decimal("0.00000001"), Decimal("0.00001"))
     # Below the sandbox price of 65000: the order rests; the size and price are rounded to the steps.
-    preview = selectors.order_preview(connection=connection, base="BTC", quote="USDT", side="buy", type="limit",
+    preview = services.order_preview(connection=connection, base="BTC", quote="USDT", side="buy", type="limit",
                                       size="0.0100000049", price="60000.09")
     assert preview.rounded and preview.ticket.size == Decimal("0.01000000") and preview.ticket.price == Decimal("60000.0")
     assert preview.funds == Decimal("600.000000000") and preview.fee_rate == Decimal("0.001")
@@ -51,7 +52,7 @@ def test_kucoin_limit_order_is_previewed_placed_with_partner_headers_and_cancell
                                  size=preview.ticket.size, price=preview.ticket.price,
                                  client_order_id=preview.ticket.client_order_id)
     assert again.pk == order.pk and SpotOrder.objects.count() == 1
-    hooks, api = trading_hooks("kucoin"), selectors.connection_api(connection)
+    hooks, api = trading_hooks("kucoin"), clients.connection_api(connection)
     assert [o.order_id for o in hooks.open_orders(api, connection, "BTC-USDT")] == [order.exchange_order_id]
 
     services.order_cancel(order=order)
@@ -78,9 +79,9 @@ def test_kucoin_market_sell_fills_with_its_fill_and_fee(browser_session, sandbox
 
 def test_kucoin_order_without_attribution_is_never_sent(browser_session, sandbox_accounts):
     connection = connected(browser_session, sandbox_accounts, "kucoin", TRADING)
-    preview = selectors.order_preview(connection=connection, base="BTC", quote="USDT", side="buy", type="limit",
+    preview = services.order_preview(connection=connection, base="BTC", quote="USDT", side="buy", type="limit",
                                       size="0.001", price="60000")
-    hooks, api = trading_hooks("kucoin"), selectors.connection_api(connection)
+    hooks, api = trading_hooks("kucoin"), clients.connection_api(connection)
     request = hooks.order_request(api, connection, preview.ticket)
     assert hooks.missing_attribution(api, connection, request) == []
     # Tampered: each partner header dropped or altered is seen before sending...
@@ -115,10 +116,10 @@ def test_kucoin_refuses_without_spot_permission_before_and_at_the_exchange(brows
     connection = connected(browser_session, sandbox_accounts, "kucoin", ["API_COMMON"])
     assert "“Spot trading”" in selectors.trading_capability(connection=connection)
     with pytest.raises(TradingRefused) as refused:
-        selectors.order_preview(connection=connection, base="BTC", quote="USDT", side="buy", type="limit",
+        services.order_preview(connection=connection, base="BTC", quote="USDT", side="buy", type="limit",
                                 size="0.001", price="60000")
     assert refused.value.reason == "permission"
-    hooks, api = trading_hooks("kucoin"), selectors.connection_api(connection)
+    hooks, api = trading_hooks("kucoin"), clients.connection_api(connection)
     instrument = hooks.instrument(api, "BTC-USDT")
     from connectors.base.trading import Ticket
     ticket = Ticket(instrument=instrument, side="buy", type="limit", size=Decimal("0.001"), price=Decimal("60000"),
@@ -131,28 +132,28 @@ def test_kucoin_refuses_without_spot_permission_before_and_at_the_exchange(brows
 def test_kucoin_refusals_are_clear(browser_session, sandbox_accounts):
     connection = connected(browser_session, sandbox_accounts, "kucoin", TRADING)
     with pytest.raises(TradingRefused) as unknown:
-        selectors.order_preview(connection=connection, base="NOPE", quote="USDT", side="buy", type="market", size="1")
+        services.order_preview(connection=connection, base="NOPE", quote="USDT", side="buy", type="market", size="1")
     assert unknown.value.reason == "unknown_symbol" and "NOPE-USDT" in str(unknown.value)
     with pytest.raises(TradingRefused) as tiny:
-        selectors.order_preview(connection=connection, base="BTC", quote="USDT", side="buy", type="market",
+        services.order_preview(connection=connection, base="BTC", quote="USDT", side="buy", type="market",
                                 size="0.000001")
     assert "smallest BTC order is 0.00001" in str(tiny.value)
     with pytest.raises(TradingRefused) as broke:
-        selectors.order_preview(connection=connection, base="BTC", quote="USDT", side="buy", type="market", size="100")
+        services.order_preview(connection=connection, base="BTC", quote="USDT", side="buy", type="market", size="100")
     assert broke.value.reason == "insufficient_balance"
     for size in ("abc", "-1", "0", "NaN", "1e400000"):
         with pytest.raises(TradingRefused):
-            selectors.order_preview(connection=connection, base="BTC", quote="USDT", side="buy", type="market",
+            services.order_preview(connection=connection, base="BTC", quote="USDT", side="buy", type="market",
                                     size=size)
 
 
 def test_okx_order_carries_the_broker_code_in_tag_and_client_order_id(browser_session, sandbox_accounts):
     connection = connected_okx(browser_session, sandbox_accounts, ["read_only", "trade"])
     code = ExchangeCredential.objects.get(exchange="okx").settings["broker_code"]
-    instrument = selectors.instrument_get(connection=connection, base="ETH", quote="USDT")
+    instrument = services.instrument_get(connection=connection, base="ETH", quote="USDT")
     assert (instrument.symbol, instrument.price_tick, instrument.size_step) == ("ETH-USDT", Decimal("0.01"),
                                                                                Decimal("0.0000001"))
-    preview = selectors.order_preview(connection=connection, base="ETH", quote="USDT", side="sell", type="limit",
+    preview = services.order_preview(connection=connection, base="ETH", quote="USDT", side="sell", type="limit",
                                       size="0.5", price="3500.005")
     # A sell rounds its price up (never less than typed); resting, it pays OKX's maker rate.
     assert preview.ticket.price == Decimal("3500.01") and preview.fee_rate == Decimal("0.0008")
@@ -161,7 +162,7 @@ def test_okx_order_carries_the_broker_code_in_tag_and_client_order_id(browser_se
     assert order.status == TradeOrder.Status.OPEN
     assert order.attribution == {"tag": code, "clOrdId": order.client_order_id}
     assert SpotOrder.objects.get(order_id=order.exchange_order_id).attribution == {"tag": code}
-    hooks, api = trading_hooks("okx"), selectors.connection_api(connection)
+    hooks, api = trading_hooks("okx"), clients.connection_api(connection)
     remote = hooks.order(api, connection, "ETH-USDT", order.exchange_order_id)
     assert remote.attribution == {"tag": code} and hooks.attributed(api, remote)
     services.order_cancel(order=order)
@@ -184,7 +185,7 @@ def test_okx_order_carries_the_broker_code_in_tag_and_client_order_id(browser_se
 def test_okx_read_only_key_cannot_trade(browser_session, sandbox_accounts):
     connection = connected_okx(browser_session, sandbox_accounts, ["read_only"])
     assert "“Trade”" in selectors.trading_capability(connection=connection)
-    hooks, api = trading_hooks("okx"), selectors.connection_api(connection)
+    hooks, api = trading_hooks("okx"), clients.connection_api(connection)
     from connectors.base.trading import Ticket
     ticket = Ticket(instrument=hooks.instrument(api, "BTC-USDT"), side="buy", type="limit", size=Decimal("0.001"),
                     price=Decimal("60000"), client_order_id=hooks.new_client_order_id(api))
@@ -195,16 +196,16 @@ def test_okx_read_only_key_cannot_trade(browser_session, sandbox_accounts):
 
 def test_kraken_limit_order_placed_read_back_and_cancelled(browser_session, sandbox_accounts):
     connection = connected_kraken(browser_session, sandbox_accounts, KRAKEN_TRADING)
-    instrument = selectors.instrument_get(connection=connection, base="BTC", quote="USDT")
+    instrument = services.instrument_get(connection=connection, base="BTC", quote="USDT")
     assert (instrument.symbol, instrument.base, instrument.quote, instrument.size_step, instrument.min_size) == (
         "XBTUSDT", "BTC", "USDT", Decimal("1E-8"), Decimal("0.00001"))
-    preview = selectors.order_preview(connection=connection, base="BTC", quote="USDT", side="buy", type="limit",
+    preview = services.order_preview(connection=connection, base="BTC", quote="USDT", side="buy", type="limit",
                                       size="0.01", price="60000")
     assert preview.fee_rate == Decimal("0.0025") and preview.fee == Decimal("1.5")  # Kraken's maker rate, in %
     order = place(connection, base="BTC", quote="USDT", side="buy", type="limit", size="0.01", price="60000")
     assert order.status == TradeOrder.Status.OPEN and order.exchange_order_id.startswith("O")
     assert order.attribution["api_key_name"] and order.attribution["broker"] == ""
-    hooks, api = trading_hooks("kraken"), selectors.connection_api(connection)
+    hooks, api = trading_hooks("kraken"), clients.connection_api(connection)
     assert [o.order_id for o in hooks.open_orders(api, connection, "XBTUSDT")] == [order.exchange_order_id]
     services.order_cancel(order=order)
     assert TradeOrder.objects.get(pk=order.pk).status == TradeOrder.Status.CANCELLED
@@ -218,7 +219,7 @@ def test_kraken_limit_order_placed_read_back_and_cancelled(browser_session, sand
     credential = ExchangeCredential.objects.get(exchange="kraken")
     credential.settings = {**credential.settings, "broker": "portal-broker"}
     credential.save(update_fields=["settings"])
-    api = selectors.connection_api(connection)
+    api = clients.connection_api(connection)
     request = hooks.order_request(api, connection, preview.ticket)
     assert request.body["broker"] == "portal-broker" and hooks.missing_attribution(api, connection, request) == []
     tampered = type(request)(method=request.method, path=request.path,

@@ -2,7 +2,7 @@
 ticket was previewed."""
 
 from connectors.models import ExchangeConnection
-from trading import selectors, services
+from trading import services
 from trading.models import TradeOrder
 
 KRAKEN_TRADING = ["account.info:basic", "account.fast-api-key:write", "account.fast-api-key:funds-query",
@@ -18,7 +18,7 @@ def connected_okx(browser_session, sandbox_accounts, permissions) -> ExchangeCon
 
 
 def place(connection, **ticket) -> TradeOrder:
-    preview = selectors.order_preview(connection=connection, **ticket)
+    preview = services.order_preview(connection=connection, **ticket)
     return services.order_place(connection=connection, client_order_id=preview.ticket.client_order_id,
                                 **{**ticket, "size": preview.ticket.size, "price": preview.ticket.price})
 
