@@ -2,13 +2,16 @@
 
 from datetime import datetime
 
+from broker_portal.errors import PortalError
 
-class WithdrawalError(Exception):
+
+class WithdrawalError(PortalError):
     """A step refused; the message is for the user. ``retry_at`` where waiting helps."""
+
+    error_code = "withdrawal_refused"
 
     def __init__(self, message: str, *, retry_at: datetime | None = None, field_errors: dict[str, str] | None = None):
         super().__init__(message)
-        self.message = message
         self.retry_at = retry_at
         self.field_errors = field_errors or {}
 
