@@ -136,7 +136,8 @@ def order_preview(*, connection: ExchangeConnection, base: str, quote: str, side
     if instrument.min_funds and funds < instrument.min_funds:
         raise TradingRefused(f"The smallest order is worth {instrument.min_funds.normalize():f} {instrument.quote}.",
                              reason=TradingRefused.INVALID)
-    balances = {b.currency: b.available for b in call_with_fresh_token(connection=connection, call=api.balances)}
+    traded_from = call_with_fresh_token(connection=connection, call=lambda c: hooks.balances(api, c))
+    balances = {b.currency: b.available for b in traded_from}
     base_before, quote_before = balances.get(instrument.base, Decimal(0)), balances.get(instrument.quote, Decimal(0))
     sign = 1 if side == BUY else -1
     base_after, quote_after = base_before + sign * ticket.size, quote_before - sign * funds - fee

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
-from connectors.base.api import ExchangeAPI, ExchangeAPIError
+from connectors.base.api import Balance, ExchangeAPI, ExchangeAPIError
 from connectors.base.http import ExchangeUnavailable
 
 BUY, SELL = "buy", "sell"
@@ -172,6 +172,11 @@ class ExchangeTrading:
 
     def last_price(self, api: ExchangeAPI, instrument: Instrument) -> Decimal:
         raise NotImplementedError
+
+    def balances(self, api: ExchangeAPI, connection) -> list[Balance]:
+        """The balances the connection's spot orders trade from (the preview's "before" and "after"): all of the
+        account's where the exchange keeps no separate trading account."""
+        return api.balances(connection)
 
     def new_client_order_id(self, api: ExchangeAPI) -> str:
         return client_order_id()

@@ -205,18 +205,22 @@ def require(caller, group: str) -> None:
 
 @api("kucoin", "accounts", caller=kucoin_caller)
 def accounts(request, caller):
-    """``GET /api/v1/accounts`` (KuCoin's API docs, Kucoin/kucoin-api-docs; level A): the main accounts."""
+    """``GET /api/v1/accounts`` (KuCoin's API docs, Kucoin/kucoin-api-docs; level A): one row per currency and
+    account type, ``type`` filtering. The main account holds what deposits bring; the high-frequency trading account
+    (``type=trade_hf``, "List high-frequency trading accounts", Kucoin/kucoin-api-docs-hf; level A) is what HF orders
+    trade from, listed where the user has one (a non-zero balance in the sandbox)."""
     require(caller, "API_COMMON")
     balances = Balance.objects.filter(user=caller.user).order_by("currency")
     if request.GET.get("currency"):
         balances = balances.filter(currency=request.GET["currency"].upper())
-    if request.GET.get("type") not in (None, "", "main"):
-        return []
-    return [
-        {"id": str(row.pk), "currency": row.currency, "type": "main", "balance": text(row.available),
-         "available": text(row.available), "holds": "0"}
-        for row in balances
-    ]
+    wanted = request.GET.get("type") or ""
+    rows = []
+    for row in balances:
+        for account, amount in (("main", row.available), ("trade_hf", row.trading)):
+            if wanted in ("", account) and (account == "main" or amount):
+                rows.append({"id": f"{row.pk}{'-hf' if account == 'trade_hf' else ''}", "currency": row.currency,
+                             "type": account, "balance": text(amount), "available": text(amount), "holds": "0"})
+    return rows
 
 
 @api("kucoin", "currency")
@@ -529,7 +533,7 @@ def deposit_address_create(request, caller):
 # /api/v1/hf/orders/{orderId}?symbol=, "Get Open Orders" GET /api/v1/hf/orders/active?symbol= and "Get Closed Orders"
 # GET /api/v1/hf/orders/done?symbol= ({lastId, items}) (x-api-permission "General"). The answer's fields are the
 # spec's; KuCoin reports no attribution on an order, so the partner headers the order came with are stored (for the
-# sandbox's own tests) and not returned. The sandbox trades from the one balance its accounts endpoint shows.
+# sandbox's own tests) and not returned. Orders trade from the high-frequency trading account (trade_hf).
 
 def _kucoin_refused(refused: trading.OrderRefused):
     if refused.kind == "balance":
