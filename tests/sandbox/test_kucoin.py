@@ -129,7 +129,7 @@ def test_hf_orders_trade_from_the_high_frequency_account_the_accounts_list_shows
 def test_bearer_token_works_on_rest(base, kucoin_tokens):
     tokens = kucoin_tokens()
     response = requests.get(base + "/kucoin/api/v1/accounts", headers={"Authorization": f"Bearer {tokens['access_token']}"})
-    assert response.json()["code"] == "200000" and len(response.json()["data"]) == 4
+    assert response.json()["code"] == "200000" and len(response.json()["data"]) == 8  # main and trade_hf, 4 each
 
 
 def test_public_market_data(base, clients):
