@@ -17,7 +17,9 @@ from ..api_auth import ApiRefused, kucoin_caller, kucoin_error
 from ..exchanges import CURRENCIES, KUCOIN_AUTH_GROUPS, KUCOIN_TOKEN_SCOPE, currency as find_currency
 from ..deposits import address_create, addresses
 from ..funds import WithdrawalRefused, kucoin_withdraw, withdrawal_status
-from ..history import RangeRefused, offset_page, records, text, time_range, to_ms
+from ..history import (
+    RangeRefused, ledger_type, ledger_type_filter, offset_page, records, text, time_range, to_ms,
+)
 from ..http import json_object, json_response, request_params, site_base
 from ..models import ApiKey, Balance, Client, HistoryRecord, Token
 from .common import api, int_param
@@ -286,7 +288,8 @@ def _format(record: HistoryRecord) -> dict:
                 "feeCurrency": record.fee_currency, "liquidity": "taker", "type": "limit", "createdAt": created}
     if record.kind == HistoryRecord.Kind.LEDGER:
         return {"id": record.txid, "currency": record.currency, "amount": text(abs(record.amount)), "fee": "0",
-                "balance": text(record.balance_after), "accountType": "MAIN", "bizType": record.entry_type,
+                "balance": text(record.balance_after), "accountType": "MAIN",
+                "bizType": ledger_type("kucoin", record),
                 "direction": "in" if record.amount >= 0 else "out", "createdAt": created,
                 "context": json.dumps(record.details) if record.details else ""}
     item = {"currency": record.currency, "chain": record.chain, "status": withdrawal_status(record),
@@ -420,7 +423,7 @@ def hf_ledgers(request, caller):
     if request.GET.get("direction") in ("in", "out"):
         queryset = queryset.filter(**{"amount__gte" if request.GET["direction"] == "in" else "amount__lt": 0})
     if request.GET.get("bizType"):
-        queryset = queryset.filter(entry_type=request.GET["bizType"])
+        queryset = ledger_type_filter(queryset, "kucoin_hf", request.GET["bizType"])
     if request.GET.get("lastId"):
         queryset = queryset.filter(id__lt=int_param(request, "lastId", 0, low=0, high=2**62))
     return [{**_format(record), "id": str(record.pk), "accountType": "TRADE_HF", "tax": "0",
