@@ -156,25 +156,51 @@ def order_cancel(*, order: TradeOrder, request=None) -> TradeOrder:
 
 
 def attribution_check(*, connection: ExchangeConnection) -> dict:
-    """Read the connection's recent orders back from the exchange (open and closed, for every pair the portal traded
-    in the window) and give each its verdict: attributed or not. An order the exchange reports attribution for
-    (OKX's tag) is judged by it; where the exchange reports none (KuCoin, Kraken), an order is attributed when the
-    portal placed it (it could not leave without the attribution) and not otherwise. Orders the portal did not
-    place are recorded as found at the exchange, flagged, and each one audited."""
+    """Read the connection's recent orders back from the exchange and give each its verdict: attributed or not.
+    The read covers every pair the exchange lists at once (OKX, Kraken) or, pair by pair, those the portal traded and
+    those holding open orders (KuCoin); and every order the portal placed in the window that the lists left out (a
+    page's end) is read on its own. An order the exchange reports attribution for (OKX's tag) is judged by it; where
+    the exchange reports none (KuCoin, Kraken), an order is attributed when the portal placed it (it could not leave
+    without the attribution) and not otherwise. Orders the portal did not place are recorded as found at the
+    exchange, flagged, and each one audited."""
     hooks, api = trading_hooks(connection.exchange), connection_api(connection)
     since = timezone.now() - CHECK_WINDOW
-    mine = TradeOrder.objects.filter(connection=connection, created_at__gte=since)
     # The portal's own orders name each pair's base and quote: the exchange's symbol alone may not (XBTUSDT).
-    pairs = {symbol: (base, quote) for symbol, base, quote in mine.values_list("symbol", "base", "quote").distinct()}
+    pairs = {symbol: (base, quote) for symbol, base, quote in TradeOrder.objects.filter(connection=connection)
+             .values_list("symbol", "base", "quote").distinct()}
+    placed = TradeOrder.objects.filter(connection=connection, source=TradeOrder.Source.PORTAL, created_at__gte=since)
+    symbols = sorted(set(placed.values_list("symbol", flat=True)))
+    remote = {item.order_id: item for item in call_with_fresh_token(
+        connection=connection, call=lambda c: hooks.recent_orders(api, c, since, symbols))}
+    for symbol, order_id in placed.exclude(exchange_order_id="").values_list("symbol", "exchange_order_id"):
+        if order_id not in remote:
+            try:
+                remote[order_id] = call_with_fresh_token(
+                    connection=connection, call=lambda c, symbol=symbol, order_id=order_id: hooks.order(
+                        api, c, symbol, order_id))
+            except TradingRefused as refused:
+                if refused.reason != TradingRefused.NOT_FOUND:
+                    raise
+    known = {row.exchange_order_id: row for row in TradeOrder.objects.filter(
+        connection=connection, exchange_order_id__in=list(remote))}
     counts = {"checked": 0, "unattributed": 0, "found": 0}
-    for symbol in sorted(pairs):
-        remote = [*call_with_fresh_token(connection=connection, call=lambda c: hooks.open_orders(api, c, symbol)),
-                  *call_with_fresh_token(connection=connection, call=lambda c: hooks.order_history(api, c, symbol))]
-        known = {row.exchange_order_id: row for row in TradeOrder.objects.filter(
-            connection=connection, exchange_order_id__in=[item.order_id for item in remote])}
-        for item in remote:
-            _judge(connection, hooks, api, item, known.get(item.order_id), counts, pair=pairs[symbol])
+    for item in remote.values():
+        order = known.get(item.order_id)
+        if order is None and item.created_at is not None and item.created_at < since:
+            continue  # older than the window, and not the portal's
+        if order is None and item.symbol not in pairs:
+            pairs[item.symbol] = _pair_of(hooks, api, item.symbol)
+        _judge(connection, hooks, api, item, order, counts, pair=pairs.get(item.symbol, ("", "")))
     return counts
+
+
+def _pair_of(hooks, api, symbol: str) -> tuple[str, str]:
+    """Base and quote of a pair the portal never traded, from the exchange's own listing of it."""
+    try:
+        instrument = hooks.instrument(api, symbol)
+    except ExchangeAPIError:
+        return "", ""
+    return instrument.base, instrument.quote
 
 
 def _judge(connection, hooks, api, item: Order, order: TradeOrder | None, counts: dict, *,

@@ -226,6 +226,19 @@ class ExchangeTrading:
     def order_history(self, api: ExchangeAPI, connection, symbol: str) -> list[Order]:
         raise NotImplementedError
 
+    def open_order_symbols(self, api: ExchangeAPI, connection) -> list[str]:
+        """The pairs in which the exchange says the account has open orders, where it says ([] otherwise)."""
+        return []
+
+    def recent_orders(self, api: ExchangeAPI, connection, since: datetime, symbols: list[str]) -> list[Order]:
+        """The account's orders, open and closed, for the attribution check: where the exchange lists every pair's
+        at once (an override), all of them since ``since``; otherwise each of ``symbols`` (the pairs the portal
+        traded) and of the pairs holding open orders, read pair by pair."""
+        found: list[Order] = []
+        for symbol in sorted(set(symbols) | set(self.open_order_symbols(api, connection))):
+            found += [*self.open_orders(api, connection, symbol), *self.order_history(api, connection, symbol)]
+        return found
+
     def attributed(self, api: ExchangeAPI, order: Order) -> bool | None:
         """Whether the order as read back carries the broker's attribution; None where the exchange reports none."""
         return None

@@ -154,6 +154,13 @@ class KrakenTrading(ExchangeTrading):
         found = (self.call(api, connection, "ClosedOrders") or {}).get("closed") or {}
         return [order for order in (parse_order(txid, item) for txid, item in found.items()) if order.symbol == symbol]
 
+    def recent_orders(self, api, connection, since, symbols):
+        # OpenOrders and ClosedOrders (``start``: seconds) cover every pair.
+        found = dict((self.call(api, connection, "OpenOrders") or {}).get("open") or {})
+        found |= (self.call(api, connection, "ClosedOrders", {"start": int(since.timestamp())}) or {}).get("closed") \
+            or {}
+        return [parse_order(txid, item) for txid, item in found.items()]
+
 
 def portal_quote(symbol: str) -> str:
     """Kraken charges its fee in the quote currency by default (oflags fciq); the pair's last part."""

@@ -160,6 +160,13 @@ class KuCoinTrading(ExchangeTrading):
         items = self.signed(api, connection, "GET", f"{ORDER_PATH}/active?{urlencode({'symbol': symbol})}")
         return [parse_order(item) for item in items or [] if isinstance(item, dict)]
 
+    def open_order_symbols(self, api, connection):
+        # "Get Symbols With Open Order" GET /api/v1/hf/orders/active/symbols ("General"; openapi-spot-order.json):
+        # {symbols: [...]}. The closed-order and fill lists need a symbol, so a closed order in a pair the portal
+        # never traded is not read back.
+        data = self.signed(api, connection, "GET", f"{ORDER_PATH}/active/symbols")
+        return [symbol for symbol in (data or {}).get("symbols") or [] if isinstance(symbol, str)]
+
     def order_history(self, api, connection, symbol):
         data = self.signed(api, connection, "GET", f"{ORDER_PATH}/done?{urlencode({'symbol': symbol, 'limit': 100})}")
         return [parse_order(item) for item in (data or {}).get("items") or [] if isinstance(item, dict)]

@@ -152,6 +152,13 @@ class OKXTrading(ExchangeTrading):
             {"instType": "SPOT", "instId": symbol}))
         return [parse_order(item) for item in rows or [] if isinstance(item, dict)]
 
+    def recent_orders(self, api, connection, since, symbols):
+        # Without instId both lists cover every spot pair; orders-history takes begin (ms) within its 7 days.
+        pending = self.call(api, connection, "GET", "/api/v5/trade/orders-pending?" + urlencode({"instType": "SPOT"}))
+        history = self.call(api, connection, "GET", "/api/v5/trade/orders-history?" + urlencode(
+            {"instType": "SPOT", "begin": int(since.timestamp() * 1000)}))
+        return [parse_order(item) for item in [*(pending or []), *(history or [])] if isinstance(item, dict)]
+
     def attributed(self, api, order):
         code = self.broker_code(api)
         return bool(code) and order.attribution.get("tag") == code

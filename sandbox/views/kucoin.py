@@ -654,6 +654,15 @@ def hf_orders_active(request, caller):
     return [_order_item(order) for order in trading.orders(caller.user, symbol=request.GET["symbol"], open_only=True)]
 
 
+@api("kucoin", "hf-orders-active-symbols", caller=kucoin_caller)
+def hf_orders_active_symbols(request, caller):
+    """Get Symbols With Open Order: GET /api/v1/hf/orders/active/symbols ("General"; SDK spec
+    openapi-spot-order.json): {symbols: [...]}, the pairs holding an open order."""
+    require(caller, "API_COMMON")
+    symbols = trading.orders(caller.user, open_only=True).values_list("symbol", flat=True)
+    return {"symbols": sorted(set(symbols))}
+
+
 @api("kucoin", "hf-orders-done", caller=kucoin_caller)
 def hf_orders_done(request, caller):
     """Get Closed Orders: ``symbol`` required, ``limit`` 1–100 (default 20), ``lastId`` pages to older ones."""

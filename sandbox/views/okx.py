@@ -15,7 +15,7 @@ from ..api_auth import OKX_TOKEN_REFUSALS, ApiRefused, bearer_caller, okx_caller
 from ..deposits import address_or_create
 from ..exchanges import CURRENCIES, currency as find_currency
 from ..http import json_object, json_response
-from ..history import cursor_page, ledger_type, records, text, to_ms
+from ..history import cursor_page, from_ms, ledger_type, records, text, to_ms
 from ..models import ApiKey, Balance, HistoryRecord
 from .common import api, int_param
 
@@ -391,6 +391,8 @@ def _order_list(open_only: bool, name: str):
         found = trading.orders(caller.user, symbol=request.GET.get("instId", ""), open_only=open_only)
         if not open_only:
             found = found.filter(updated_at__gte=clock.now() - RECENT_BILLS)  # "the last 7 days"
+            if request.GET.get("begin"):  # ms, on the order's creation time (python-okx Trade.py get_orders_history)
+                found = found.filter(created_at__gte=from_ms(int_param(request, "begin", 0, low=0, high=2**62)))
         return [_order_item(order) for order in found[:limit]]
 
     return view
