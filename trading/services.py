@@ -4,6 +4,7 @@ An order is recorded (status "sending", with its client order id) before the exc
 finds it and places nothing twice, and an order whose answer was lost stays visible as "unknown"."""
 
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
@@ -11,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from broker_portal.audit import record_audit_event
+from broker_portal.models import ExchangeCredential
 from connectors.base.api import ExchangeAPIError
 from connectors.base.http import ExchangeUnavailable
 from connectors.base.trading import AttributionMissing, Fill, Order, TradingRefused
@@ -24,6 +26,8 @@ from .selectors import connection_api, require_trading, ticket_build
 CLIENT_ORDER_ID = re.compile(r"^[A-Za-z0-9]{8,32}$")
 # How far back the attribution check reads an exchange's orders.
 CHECK_WINDOW = timedelta(days=7)
+# How many of the portal's orders the exchange no longer lists as open one page view reads again.
+STALE_READS = 10
 
 
 def order_place(*, connection: ExchangeConnection, base: str, quote: str, side: str, type: str, size,
@@ -153,6 +157,61 @@ def order_cancel(*, order: TradeOrder, request=None) -> TradeOrder:
     except (ExchangeUnavailable, ExchangeAPIError, RefreshFailed):
         pass
     return order
+
+
+@dataclass(frozen=True)
+class OpenOrders:
+    """The open orders a page shows. ``live``: as the exchange listed them just now (the portal's own orders updated
+    from it, others unsaved rows found at the exchange); otherwise the portal's records, because ``error``."""
+
+    orders: list[TradeOrder]
+    live: bool
+    error: str = ""
+
+
+def open_orders_read(*, connection: ExchangeConnection) -> OpenOrders:
+    """The connection's open orders read live from the exchange, every pair; where the exchange cannot be asked,
+    the portal's records of them, saying so. The portal's orders the exchange no longer lists as open are read
+    again (at most STALE_READS of them), so the history beside the list tells how each ended."""
+    records = list(TradeOrder.objects.filter(connection=connection, tenant_id=connection.tenant_id, status__in=[
+        TradeOrder.Status.OPEN, TradeOrder.Status.PARTIALLY_FILLED, TradeOrder.Status.SENDING]))
+    try:
+        hooks, api = trading_hooks(connection.exchange), connection_api(connection)
+        symbols = sorted({row.symbol for row in records})
+        remote = call_with_fresh_token(connection=connection, call=lambda c: hooks.all_open_orders(api, c, symbols))
+    except (ExchangeUnavailable, ExchangeAPIError, RefreshFailed, ExchangeCredential.DoesNotExist) as error:
+        return OpenOrders(orders=records, live=False, error=str(error))
+    listed = {item.order_id: item for item in remote}
+    known = {row.exchange_order_id: row for row in TradeOrder.objects.filter(
+        connection=connection, exchange_order_id__in=list(listed))}
+    pairs = {row.symbol: (row.base, row.quote) for row in known.values()}
+    changed, shown = [], []
+    for item in listed.values():
+        row = known.get(item.order_id)
+        if row is None:
+            pairs.setdefault(item.symbol, _pair_of(hooks, api, item.symbol))
+            base, quote = pairs[item.symbol]
+            shown.append(TradeOrder(tenant_id=connection.tenant_id, connection=connection, user_id=connection.user_id,
+                                    exchange=connection.exchange, source=TradeOrder.Source.EXCHANGE,
+                                    symbol=item.symbol, base=base, quote=quote, side=item.side, type=item.type,
+                                    size=item.size, price=item.price, status=item.status,
+                                    exchange_order_id=item.order_id, client_order_id=item.client_order_id,
+                                    filled_size=item.filled_size, created_at=item.created_at))
+            continue
+        before = (row.status, row.filled_size, row.filled_funds, row.fee)
+        _apply(row, item)
+        if (row.status, row.filled_size, row.filled_funds, row.fee) != before:
+            changed.append(row)
+        shown.append(row)
+    TradeOrder.objects.bulk_update(changed, ["status", "filled_size", "filled_funds", "fee", "fee_currency"])
+    stale = [row for row in records if row.is_open and row.exchange_order_id not in listed]
+    for row in stale[:STALE_READS]:
+        try:
+            order_refresh(order=row)
+        except (ExchangeUnavailable, ExchangeAPIError, RefreshFailed):
+            pass  # its page reads it again
+    shown += [row for row in records if row.status == TradeOrder.Status.SENDING]
+    return OpenOrders(orders=sorted(shown, key=lambda row: row.created_at or timezone.now(), reverse=True), live=True)
 
 
 def attribution_check(*, connection: ExchangeConnection) -> dict:

@@ -230,13 +230,21 @@ class ExchangeTrading:
         """The pairs in which the exchange says the account has open orders, where it says ([] otherwise)."""
         return []
 
+    def all_open_orders(self, api: ExchangeAPI, connection, symbols: list[str]) -> list[Order]:
+        """Every open order of the account: where the exchange lists every pair's at once (an override), that list;
+        otherwise those of ``symbols`` (the pairs the portal traded) and of the pairs holding open orders."""
+        found: list[Order] = []
+        for symbol in sorted(set(symbols) | set(self.open_order_symbols(api, connection))):
+            found += self.open_orders(api, connection, symbol)
+        return found
+
     def recent_orders(self, api: ExchangeAPI, connection, since: datetime, symbols: list[str]) -> list[Order]:
         """The account's orders, open and closed, for the attribution check: where the exchange lists every pair's
         at once (an override), all of them since ``since``; otherwise each of ``symbols`` (the pairs the portal
         traded) and of the pairs holding open orders, read pair by pair."""
-        found: list[Order] = []
-        for symbol in sorted(set(symbols) | set(self.open_order_symbols(api, connection))):
-            found += [*self.open_orders(api, connection, symbol), *self.order_history(api, connection, symbol)]
+        found = self.all_open_orders(api, connection, symbols)
+        for symbol in sorted(set(symbols) | {order.symbol for order in found}):
+            found += self.order_history(api, connection, symbol)
         return found
 
     def attributed(self, api: ExchangeAPI, order: Order) -> bool | None:
