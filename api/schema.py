@@ -28,12 +28,42 @@ ERROR_SCHEMA = {
 }
 
 
+# (method, path) -> the codes of the 422 bodies the operation answers with, each with what it means: its 422 is
+# documented with these codes only (an enum), so a body with any other code does not conform to the schema.
+REFUSALS = {
+    ("post", "/api/v1/payouts/batches/"): {
+        "invalid": "A payout or the batch is not valid (`fields` names which, by the payout's index).",
+        "reference_used": "A reference was used for another payout already.",
+        "in_progress": "Another request is creating payouts with these references; ask again in a moment.",
+        "idempotency_key_reused": "This Idempotency-Key was used with another request.",
+    },
+    ("post", "/api/v1/payouts/{id}/sent/"): {
+        "invalid": "Not a transaction id (`fields.txid`).",
+        "not_resolved": "The payout's deposit address is not resolved yet (or was refused).",
+        "already_received": "The payout was received already.",
+    },
+}
+
+
+def refusal_response(codes: dict[str, str]) -> dict:
+    """A 422 whose body is the one error body with ``code`` one of ``codes``, an example of each."""
+    error = ERROR_SCHEMA["properties"]["error"]
+    schema = {**ERROR_SCHEMA, "properties": {"error": {**error, "properties": {
+        **error["properties"], "code": {"type": "string", "enum": sorted(codes)}}}}}
+    meanings = "; ".join(f"`{code}` ({meaning.rstrip('.')})" for code, meaning in codes.items())
+    return {"description": f"{ERROR_STATUSES['422']} Its code: {meanings}.",
+            "content": {"application/json": {"schema": schema, "examples": {
+                code: {"value": {"error": {"code": code, "message": meaning}}} for code, meaning in codes.items()}}}}
+
+
 def add_error_responses(result, generator, request, public):
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     reference = {"$ref": "#/components/schemas/Error"}
-    for path in result.get("paths", {}).values():
-        for operation in path.values():
+    for path_name, path in result.get("paths", {}).items():
+        for method, operation in path.items():
             responses = operation.setdefault("responses", {})
+            if (method, path_name) in REFUSALS:
+                responses["422"] = refusal_response(REFUSALS[(method, path_name)])
             for status, description in ERROR_STATUSES.items():
                 responses.setdefault(status, {"description": description,
                                               "content": {"application/json": {"schema": reference}}})

@@ -7,6 +7,39 @@ from django.db.models import QuerySet
 from .models import HistoryRecord, SandboxUser
 
 
+# Ledger entry types as each exchange spells them; the sandbox's records keep one neutral word (trade, deposit,
+# withdrawal, fee), which is Kraken's own spelling (its Ledgers ``type``). A word a table lacks is answered as it is:
+# a separate fee entry (a withdrawal's chain and OAuth fees) has no type of its own in KuCoin's or OKX's tables
+# (level C: the sandbox's word, which no connector depends on).
+LEDGER_TYPES = {
+    # Get Account Ledgers, "BizType Description" (Kucoin/kucoin-api-docs source/localizable/index.html.md; level A).
+    "kucoin": {"trade": "Trade_Exchange", "deposit": "Deposit", "withdrawal": "Withdrawal"},
+    # Account Ledger in high-frequency trading accounts: bizType TRANSFER or TRADE_EXCHANGE (Kucoin/kucoin-api-docs-hf
+    # source/localizable/index.html.md; level A): funds reach and leave trade_hf only by transfer.
+    "kucoin_hf": {"trade": "TRADE_EXCHANGE", "deposit": "TRANSFER", "withdrawal": "TRANSFER"},
+    # Get bills details ``type``: 1 transfer (deposits land in the funding account and reach the trading account by
+    # transfer, withdrawals leave the same way), 2 trade (OKX docs-v5 as SDKs copy the table; level C).
+    "okx": {"trade": "2", "deposit": "1", "withdrawal": "1"},
+}
+# KuCoin's ledger filter takes its own words (Get Account Ledgers, ``bizType``): DEPOSIT, WITHDRAW, TRANSFER,
+# TRADE_EXCHANGE; the HF ledger TRANSFER and TRADE_EXCHANGE.
+KUCOIN_BIZ_TYPE_FILTERS = {
+    "kucoin": {"DEPOSIT": ["deposit"], "WITHDRAW": ["withdrawal"], "TRADE_EXCHANGE": ["trade"]},
+    "kucoin_hf": {"TRANSFER": ["deposit", "withdrawal"], "TRADE_EXCHANGE": ["trade"]},
+}
+
+
+def ledger_type(exchange: str, record: HistoryRecord) -> str:
+    """The ledger entry's type as the exchange spells it (KuCoin's HF entries as its HF ledger does)."""
+    spelling = "kucoin_hf" if exchange == "kucoin" and record.details.get("hf") else exchange
+    return LEDGER_TYPES.get(spelling, {}).get(record.entry_type, record.entry_type)
+
+
+def ledger_type_filter(queryset: QuerySet, spelling: str, asked: str) -> QuerySet:
+    """Entries of the type the caller asked for in the exchange's words (or the sandbox's, for what is not mapped)."""
+    return queryset.filter(entry_type__in=KUCOIN_BIZ_TYPE_FILTERS.get(spelling, {}).get(asked.upper(), [asked]))
+
+
 def records(user: SandboxUser, kind: str, *, currency: str | None = None, start_ms=None, end_ms=None) -> QuerySet:
     """Newest first, as every exchange lists its history; ``start_ms``/``end_ms`` both included."""
     queryset = HistoryRecord.objects.filter(user=user, kind=kind)

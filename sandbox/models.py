@@ -69,7 +69,11 @@ class SandboxUser(models.Model):
 class Balance(models.Model):
     user = models.ForeignKey(SandboxUser, on_delete=models.CASCADE, related_name="balances")
     currency = models.CharField(max_length=16)
-    available = money_field(default=0)
+    available = money_field(default=0)  # the account deposits land in and withdrawals leave from
+    # The account spot orders trade from where the exchange keeps it apart: KuCoin's high-frequency trading account
+    # (``trade_hf``: "make sure there are enough funds in your high-frequency trading account" before an HF order,
+    # Kucoin/kucoin-api-docs-hf source/localizable/index.html.md, "Order placement"; level A). Unused elsewhere.
+    trading = money_field(default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "currency"], name="sandbox_balance_unique")]

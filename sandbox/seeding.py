@@ -79,6 +79,8 @@ def seed_accounts(*, history_rows: int = 200, seed: int = 1) -> dict:
                     "withdrawal_whitelist": user.withdrawal_whitelist,
                     "address_book": user.address_book,
                     "balances": {code: str(amount) for code, amount in STARTING_BALANCES.items()},
+                    "trading_balances": {code: str(_trading_start(exchange, amount))
+                                         for code, amount in STARTING_BALANCES.items()},
                 }
             )
     return description
@@ -95,8 +97,16 @@ def _upsert_user(exchange: str, email: str, template: dict, totp_secret: str, ui
     user.save()
     for code, amount in STARTING_BALANCES.items():
         # Balances keep what the demo did with them; only missing ones are created.
-        Balance.objects.get_or_create(user=user, currency=code, defaults={"available": amount})
+        Balance.objects.get_or_create(user=user, currency=code,
+                                      defaults={"available": amount, "trading": _trading_start(exchange, amount)})
     return user
+
+
+def _trading_start(exchange: str, amount):
+    """KuCoin's users have moved as much again to the high-frequency trading account their HF orders trade from
+    (funds go from the main account to trade_hf by inner transfer before trading: Kucoin/kucoin-api-docs-hf, "List
+    high-frequency trading accounts" and "Internal Funds Transfers"; level A)."""
+    return amount if exchange == "kucoin" else 0
 
 
 def _ensure_history(user: SandboxUser, rows_per_kind: int, seed: int) -> None:

@@ -2,9 +2,10 @@
 
 One matching rule for every exchange: a market order, or a limit order at or through the sandbox price (a buy at or
 above it, a sell at or below), fills at once and in full at the sandbox price as the taker; any other limit order
-rests open until cancelled. Each fill moves the balances and leaves a trade in the account's history. The
-increments and fee rates are the sandbox's choice, shaped like the exchanges' own (each view names its source for
-the fields); each exchange's views format the same orders its own way."""
+rests open until cancelled. Each fill moves the balances of the account orders trade from (``trading_account``)
+and leaves a trade in the account's history. The increments and fee rates are the sandbox's choice, shaped like the
+exchanges' own (each view names its source for the fields); each exchange's views format the same orders its own
+way."""
 
 import secrets
 from dataclasses import dataclass
@@ -94,9 +95,20 @@ def _on_step(value: Decimal, step: Decimal) -> bool:
     return value % step == 0
 
 
+def trading_account(user: SandboxUser) -> str:
+    """The Balance field the user's spot orders trade from: KuCoin's HF orders from its high-frequency trading account
+    (``trade_hf``, Kucoin/kucoin-api-docs-hf "Order placement"; level A), the others' from the one balance."""
+    return "trading" if user.exchange == "kucoin" else "available"
+
+
 def _balance(user: SandboxUser, code: str) -> Balance:
     row, _ = Balance.objects.select_for_update().get_or_create(user=user, currency=code)
     return row
+
+
+def _move(row: Balance, account: str, delta: Decimal) -> None:
+    setattr(row, account, getattr(row, account) + delta)
+    row.save(update_fields=[account])
 
 
 @transaction.atomic
@@ -120,7 +132,7 @@ def order_place(*, user: SandboxUser, symbol: str, side: str, type: str, size: D
     _maker, taker = FEE_RATES[user.exchange]
     needed = (price or market) * size * (1 + taker) if side == "buy" else size
     held = _balance(user, pair.quote if side == "buy" else pair.base)
-    if held.available < needed:
+    if getattr(held, trading_account(user)) < needed:
         raise OrderRefused("balance", "Balance insufficient.")
     now = clock.now()
     order = SpotOrder.objects.create(
@@ -136,10 +148,9 @@ def _fill(order: SpotOrder, pair: Pair, price: Decimal, rate: Decimal) -> None:
     fee = (funds * rate).quantize(Decimal("0.00000001"))
     base, quote = _balance(order.user, pair.base), _balance(order.user, pair.quote)
     sign = 1 if order.side == "buy" else -1
-    base.available += sign * order.size
-    quote.available += -sign * funds - fee
-    base.save(update_fields=["available"])
-    quote.save(update_fields=["available"])
+    account = trading_account(order.user)
+    _move(base, account, sign * order.size)
+    _move(quote, account, -sign * funds - fee)
     order.status, order.filled_size, order.funds, order.fee, order.fee_currency = (
         SpotOrder.Status.FILLED, order.size, funds, fee, pair.quote)
     order.trade_id, order.liquidity = f"T{order.pk:010d}", "taker"

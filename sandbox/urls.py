@@ -44,6 +44,7 @@ kucoin_urls = [
     path("kucoin/api/v1/trade-fees", kucoin.trade_fees),
     path("kucoin/api/v1/hf/orders", kucoin.hf_order_add),
     path("kucoin/api/v1/hf/orders/active", kucoin.hf_orders_active),
+    path("kucoin/api/v1/hf/orders/active/symbols", kucoin.hf_orders_active_symbols),
     path("kucoin/api/v1/hf/orders/done", kucoin.hf_orders_done),
     path("kucoin/api/v1/hf/orders/client-order/<str:client_oid>", kucoin.hf_order_by_client_oid),
     path("kucoin/api/v1/hf/orders/<str:order_id>", kucoin.hf_order),

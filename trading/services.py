@@ -22,6 +22,7 @@ from connectors.clients import connection_api
 from connectors.exchanges import EXCHANGES, trading_hooks
 from connectors.models import ExchangeConnection
 from connectors.refresh import RefreshFailed, call_with_fresh_token
+from connectors.selectors import CredentialNotOffered
 
 from .models import TradeOrder
 from .selectors import clean_asset, parse_amount, require_trading
@@ -29,6 +30,8 @@ from .selectors import clean_asset, parse_amount, require_trading
 CLIENT_ORDER_ID = re.compile(r"^[A-Za-z0-9]{8,32}$")
 # How far back the attribution check reads an exchange's orders.
 CHECK_WINDOW = timedelta(days=7)
+# How many of the portal's orders the exchange no longer lists as open one page view reads again.
+STALE_READS = 10
 
 
 def order_place(*, connection: ExchangeConnection, base: str, quote: str, side: str, type: str, size,
@@ -160,26 +163,107 @@ def order_cancel(*, order: TradeOrder, request=None) -> TradeOrder:
     return order
 
 
+@dataclass(frozen=True)
+class OpenOrders:
+    """The open orders a page shows. ``live``: as the exchange listed them just now (the portal's own orders updated
+    from it, others unsaved rows found at the exchange); otherwise the portal's records, because ``error``."""
+
+    orders: list[TradeOrder]
+    live: bool
+    error: str = ""
+
+
+def open_orders_read(*, connection: ExchangeConnection) -> OpenOrders:
+    """The connection's open orders read live from the exchange, every pair; where the exchange cannot be asked,
+    the portal's records of them, saying so. The portal's orders the exchange no longer lists as open are read
+    again (at most STALE_READS of them), so the history beside the list tells how each ended."""
+    records = list(TradeOrder.objects.filter(connection=connection, tenant_id=connection.tenant_id, status__in=[
+        TradeOrder.Status.OPEN, TradeOrder.Status.PARTIALLY_FILLED, TradeOrder.Status.SENDING]))
+    try:
+        hooks, api = trading_hooks(connection.exchange), connection_api(connection)
+        symbols = sorted({row.symbol for row in records})
+        remote = call_with_fresh_token(connection=connection, call=lambda c: hooks.all_open_orders(api, c, symbols))
+    except (ExchangeUnavailable, ExchangeAPIError, RefreshFailed, CredentialNotOffered) as error:
+        return OpenOrders(orders=records, live=False, error=str(error))
+    listed = {item.order_id: item for item in remote}
+    known = {row.exchange_order_id: row for row in TradeOrder.objects.filter(
+        connection=connection, exchange_order_id__in=list(listed))}
+    pairs = {row.symbol: (row.base, row.quote) for row in known.values()}
+    changed, shown = [], []
+    for item in listed.values():
+        row = known.get(item.order_id)
+        if row is None:
+            pairs.setdefault(item.symbol, _pair_of(hooks, api, item.symbol))
+            base, quote = pairs[item.symbol]
+            shown.append(TradeOrder(tenant_id=connection.tenant_id, connection=connection, user_id=connection.user_id,
+                                    exchange=connection.exchange, source=TradeOrder.Source.EXCHANGE,
+                                    symbol=item.symbol, base=base, quote=quote, side=item.side, type=item.type,
+                                    size=item.size, price=item.price, status=item.status,
+                                    exchange_order_id=item.order_id, client_order_id=item.client_order_id,
+                                    filled_size=item.filled_size, created_at=item.created_at))
+            continue
+        before = (row.status, row.filled_size, row.filled_funds, row.fee)
+        _apply(row, item)
+        if (row.status, row.filled_size, row.filled_funds, row.fee) != before:
+            changed.append(row)
+        shown.append(row)
+    TradeOrder.objects.bulk_update(changed, ["status", "filled_size", "filled_funds", "fee", "fee_currency"])
+    stale = [row for row in records if row.is_open and row.exchange_order_id not in listed]
+    for row in stale[:STALE_READS]:
+        try:
+            order_refresh(order=row)
+        except (ExchangeUnavailable, ExchangeAPIError, RefreshFailed):
+            pass  # its page reads it again
+    shown += [row for row in records if row.status == TradeOrder.Status.SENDING]
+    return OpenOrders(orders=sorted(shown, key=lambda row: row.created_at or timezone.now(), reverse=True), live=True)
+
+
 def attribution_check(*, connection: ExchangeConnection) -> dict:
-    """Read the connection's recent orders back from the exchange (open and closed, for every pair the portal traded
-    in the window) and give each its verdict: attributed or not. An order the exchange reports attribution for
-    (OKX's tag) is judged by it; where the exchange reports none (KuCoin, Kraken), an order is attributed when the
-    portal placed it (it could not leave without the attribution) and not otherwise. Orders the portal did not
-    place are recorded as found at the exchange, flagged, and each one audited."""
+    """Read the connection's recent orders back from the exchange and give each its verdict: attributed or not.
+    The read covers every pair the exchange lists at once (OKX, Kraken) or, pair by pair, those the portal traded and
+    those holding open orders (KuCoin); and every order the portal placed in the window that the lists left out (a
+    page's end) is read on its own. An order the exchange reports attribution for (OKX's tag) is judged by it; where
+    the exchange reports none (KuCoin, Kraken), an order is attributed when the portal placed it (it could not leave
+    without the attribution) and not otherwise. Orders the portal did not place are recorded as found at the
+    exchange, flagged, and each one audited."""
     hooks, api = trading_hooks(connection.exchange), connection_api(connection)
     since = timezone.now() - CHECK_WINDOW
-    mine = TradeOrder.objects.filter(connection=connection, created_at__gte=since)
     # The portal's own orders name each pair's base and quote: the exchange's symbol alone may not (XBTUSDT).
-    pairs = {symbol: (base, quote) for symbol, base, quote in mine.values_list("symbol", "base", "quote").distinct()}
+    pairs = {symbol: (base, quote) for symbol, base, quote in TradeOrder.objects.filter(connection=connection)
+             .values_list("symbol", "base", "quote").distinct()}
+    placed = TradeOrder.objects.filter(connection=connection, source=TradeOrder.Source.PORTAL, created_at__gte=since)
+    symbols = sorted(set(placed.values_list("symbol", flat=True)))
+    remote = {item.order_id: item for item in call_with_fresh_token(
+        connection=connection, call=lambda c: hooks.recent_orders(api, c, since, symbols))}
+    for symbol, order_id in placed.exclude(exchange_order_id="").values_list("symbol", "exchange_order_id"):
+        if order_id not in remote:
+            try:
+                remote[order_id] = call_with_fresh_token(
+                    connection=connection, call=lambda c, symbol=symbol, order_id=order_id: hooks.order(
+                        api, c, symbol, order_id))
+            except TradingRefused as refused:
+                if refused.reason != TradingRefused.NOT_FOUND:
+                    raise
+    known = {row.exchange_order_id: row for row in TradeOrder.objects.filter(
+        connection=connection, exchange_order_id__in=list(remote))}
     counts = {"checked": 0, "unattributed": 0, "found": 0}
-    for symbol in sorted(pairs):
-        remote = [*call_with_fresh_token(connection=connection, call=lambda c: hooks.open_orders(api, c, symbol)),
-                  *call_with_fresh_token(connection=connection, call=lambda c: hooks.order_history(api, c, symbol))]
-        known = {row.exchange_order_id: row for row in TradeOrder.objects.filter(
-            connection=connection, exchange_order_id__in=[item.order_id for item in remote])}
-        for item in remote:
-            _judge(connection, hooks, api, item, known.get(item.order_id), counts, pair=pairs[symbol])
+    for item in remote.values():
+        order = known.get(item.order_id)
+        if order is None and item.created_at is not None and item.created_at < since:
+            continue  # older than the window, and not the portal's
+        if order is None and item.symbol not in pairs:
+            pairs[item.symbol] = _pair_of(hooks, api, item.symbol)
+        _judge(connection, hooks, api, item, order, counts, pair=pairs.get(item.symbol, ("", "")))
     return counts
+
+
+def _pair_of(hooks, api, symbol: str) -> tuple[str, str]:
+    """Base and quote of a pair the portal never traded, from the exchange's own listing of it."""
+    try:
+        instrument = hooks.instrument(api, symbol)
+    except ExchangeAPIError:
+        return "", ""
+    return instrument.base, instrument.quote
 
 
 def _judge(connection, hooks, api, item: Order, order: TradeOrder | None, counts: dict, *,
@@ -320,7 +404,8 @@ def order_preview(*, connection: ExchangeConnection, base: str, quote: str, side
     if instrument.min_funds and funds < instrument.min_funds:
         raise TradingRefused(f"The smallest order is worth {instrument.min_funds.normalize():f} {instrument.quote}.",
                              reason=TradingRefused.INVALID)
-    balances = {b.currency: b.available for b in call_with_fresh_token(connection=connection, call=api.balances)}
+    traded_from = call_with_fresh_token(connection=connection, call=lambda c: hooks.balances(api, c))
+    balances = {b.currency: b.available for b in traded_from}
     base_before, quote_before = balances.get(instrument.base, Decimal(0)), balances.get(instrument.quote, Decimal(0))
     sign = 1 if side == BUY else -1
     base_after, quote_after = base_before + sign * ticket.size, quote_before - sign * funds - fee

@@ -39,9 +39,12 @@ def ticket_input(data) -> dict:
 
 
 def ticket_page(request, connection, values, **context):
-    open_orders, history = selectors.connection_orders(connection=connection)
+    # Open orders read live from the exchange (the portal's records where it cannot be asked), then the history.
+    live = services.open_orders_read(connection=connection)
+    _, history = selectors.connection_orders(connection=connection)
     return render(request, "trading/ticket.html", {"connection": connection, "values": values,
-                                                   "open_orders": open_orders, "history": history, **context})
+                                                   "open_orders": live.orders, "open_orders_live": live.live,
+                                                   "history": history, **context})
 
 
 @login_required

@@ -461,6 +461,11 @@ BALANCES_WARM_SECONDS = env_int("BALANCES_WARM_SECONDS", 3600)
 # (public integrations only): 50119 "API key doesn't exist". See connectors/okx/client.py.
 OKX_EXTRA_INVALID_API_KEY_CODES = tuple(
     code.strip() for code in env("OKX_EXTRA_INVALID_API_KEY_CODES", "50119").split(",") if code.strip())
+# OKX trading-account bill types (Get bills details, "type") that repeat a row the history sync stores on its own:
+# 1 transfer (in from the funding account where deposits land, out to it for a withdrawal) and 2 trade (a fill).
+# Level C: OKX docs-v5's table as SDKs copy it. Exports leave these out of the tax formats (exports/MAPPING.md).
+OKX_LEDGER_REPEAT_BILL_TYPES = tuple(
+    code.strip() for code in env("OKX_LEDGER_REPEAT_BILL_TYPES", "1,2").split(",") if code.strip())
 
 # Withdrawals: a fee preview is valid this long, then quoted again; the MFA step-up counts this long.
 WITHDRAWAL_PREVIEW_TTL_SECONDS = env_int("WITHDRAWAL_PREVIEW_TTL_SECONDS", 300)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
-from connectors.base.api import ExchangeAPI, ExchangeAPIError
+from connectors.base.api import Balance, ExchangeAPI, ExchangeAPIError
 from connectors.base.http import ExchangeUnavailable
 
 BUY, SELL = "buy", "sell"
@@ -174,6 +174,11 @@ class ExchangeTrading:
     def last_price(self, api: ExchangeAPI, instrument: Instrument) -> Decimal:
         raise NotImplementedError
 
+    def balances(self, api: ExchangeAPI, connection) -> list[Balance]:
+        """The balances the connection's spot orders trade from (the preview's "before" and "after"): all of the
+        account's where the exchange keeps no separate trading account."""
+        return api.balances(connection)
+
     def new_client_order_id(self, api: ExchangeAPI) -> str:
         return client_order_id()
 
@@ -221,6 +226,27 @@ class ExchangeTrading:
 
     def order_history(self, api: ExchangeAPI, connection, symbol: str) -> list[Order]:
         raise NotImplementedError
+
+    def open_order_symbols(self, api: ExchangeAPI, connection) -> list[str]:
+        """The pairs in which the exchange says the account has open orders, where it says ([] otherwise)."""
+        return []
+
+    def all_open_orders(self, api: ExchangeAPI, connection, symbols: list[str]) -> list[Order]:
+        """Every open order of the account: where the exchange lists every pair's at once (an override), that list;
+        otherwise those of ``symbols`` (the pairs the portal traded) and of the pairs holding open orders."""
+        found: list[Order] = []
+        for symbol in sorted(set(symbols) | set(self.open_order_symbols(api, connection))):
+            found += self.open_orders(api, connection, symbol)
+        return found
+
+    def recent_orders(self, api: ExchangeAPI, connection, since: datetime, symbols: list[str]) -> list[Order]:
+        """The account's orders, open and closed, for the attribution check: where the exchange lists every pair's
+        at once (an override), all of them since ``since``; otherwise each of ``symbols`` (the pairs the portal
+        traded) and of the pairs holding open orders, read pair by pair."""
+        found = self.all_open_orders(api, connection, symbols)
+        for symbol in sorted(set(symbols) | {order.symbol for order in found}):
+            found += self.order_history(api, connection, symbol)
+        return found
 
     def attributed(self, api: ExchangeAPI, order: Order) -> bool | None:
         """Whether the order as read back carries the broker's attribution; None where the exchange reports none."""

@@ -154,6 +154,16 @@ class KrakenTrading(ExchangeTrading):
         found = (self.call(api, connection, "ClosedOrders") or {}).get("closed") or {}
         return [order for order in (parse_order(txid, item) for txid, item in found.items()) if order.symbol == symbol]
 
+    def all_open_orders(self, api, connection, symbols):
+        # OpenOrders and ClosedOrders (``start``: seconds) cover every pair.
+        found = (self.call(api, connection, "OpenOrders") or {}).get("open") or {}
+        return [parse_order(txid, item) for txid, item in found.items()]
+
+    def recent_orders(self, api, connection, since, symbols):
+        found = (self.call(api, connection, "ClosedOrders", {"start": int(since.timestamp())}) or {}).get("closed")
+        return [*self.all_open_orders(api, connection, symbols),
+                *(parse_order(txid, item) for txid, item in (found or {}).items())]
+
 
 def portal_quote(symbol: str) -> str:
     """Kraken charges its fee in the quote currency by default (oflags fciq); the pair's last part."""

@@ -150,6 +150,9 @@ SOURCE = HistorySource("kucoin", tuple(PATHS), 0.2, fetch_page, normalize,
                        final_statuses={kind: frozenset({"SUCCESS", "FAILURE"}) for kind in FUNDING},
                        # "Support to obtain 1 year historical data" (Get Account Ledgers).
                        kept_for={HistoryKind.LEDGER: timedelta(days=365)},
-                       # bizType of a deposit, a withdrawal, a fill, and a transfer between the user's own accounts
-                       # (level B: ccxt ts/src/kucoin.ts parseLedgerEntryType).
-                       ledger_repeats=frozenset({"Deposit", "Withdrawal", "Trade_Exchange", "Transfer"}))
+                       # bizType of a deposit, a withdrawal, a fill, and a transfer between the user's own accounts:
+                       # the main ledger's spellings (Get Account Ledgers, "BizType Description", Kucoin/kucoin-api-docs;
+                       # level A, as ccxt's parseLedgerEntryType reads them), then the HF ledger's (TRADE_EXCHANGE,
+                       # TRANSFER: Kucoin/kucoin-api-docs-hf, Account Ledger in high-frequency trading accounts).
+                       ledger_repeats=frozenset({"Deposit", "Withdrawal", "Trade_Exchange", "Transfer",
+                                                 "TRADE_EXCHANGE", "TRANSFER"}))

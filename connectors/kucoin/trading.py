@@ -4,7 +4,9 @@ Sources (level A): Kucoin/kucoin-universal-sdk spec/rest/api/openapi-spot-order.
 /api/v1/hf/orders and "Cancel Order By OrderId" need the "Spot" permission; "Get Order By OrderId", "Get Open
 Orders", "Get Closed Orders" and "Get Trade History" /api/v1/hf/fills need "General"), openapi-spot-market.json
 ("Get Symbol" GET /api/v2/symbols/{symbol}: priceIncrement, baseIncrement, baseMinSize, minFunds; "Get Ticker" level1)
-and openapi-account-fee.json ("Get Actual Fee - Spot/Margin" GET /api/v1/trade-fees?symbols=). The partner headers:
+and openapi-account-fee.json ("Get Actual Fee - Spot/Margin" GET /api/v1/trade-fees?symbols=). HF orders trade from
+the high-frequency trading account, so the preview reads that account's balances: "List high-frequency trading
+accounts" GET /api/v1/accounts?type=trade_hf ("General"; Kucoin/kucoin-api-docs-hf). The partner headers:
 KuCoin's broker docs and SDKs (EVIDENCE.md): with KC-API-PARTNER-VERIFY: true KuCoin refuses a bad partner
 signature instead of taking the order unattributed. KuCoin reports no attribution on an order, so the read-back can
 only tell the portal's own orders (their clientOid) from others."""
@@ -13,7 +15,7 @@ import json
 from decimal import Decimal
 from urllib.parse import quote, urlencode
 
-from connectors.base.api import ExchangeAPIError, decimal_or_none, json_or_empty
+from connectors.base.api import Balance, ExchangeAPIError, decimal_or_none, json_or_empty
 from connectors.base.trading import (
     LIMIT, ExchangeTrading, FeeRate, Fill, Instrument, Order, OrderRequest, Ticket, TradingRefused, client_order_id,
     ms_datetime,
@@ -22,6 +24,7 @@ from connectors.base.trading import (
 from .client import PERMISSION_DENIED_CODE, hmac_b64, sign_headers
 
 ORDER_PATH = "/api/v1/hf/orders"
+HF_ACCOUNT_TYPE = "trade_hf"  # the account HF orders trade from ("Order placement", Kucoin/kucoin-api-docs-hf)
 PARTNER_HEADERS = ("KC-API-PARTNER", "KC-BROKER-NAME", "KC-API-PARTNER-VERIFY", "KC-API-PARTNER-SIGN")
 # "Balance insufficient!" (KuCoin's error table).
 INSUFFICIENT_BALANCE_CODE = "200004"
@@ -69,6 +72,13 @@ class KuCoinTrading(ExchangeTrading):
         if maker is None or taker is None:
             raise ExchangeAPIError(f"KuCoin gave no fee rate for {instrument.symbol}.")
         return FeeRate(maker=maker, taker=taker)
+
+    def balances(self, api, connection):
+        rows = self.signed(api, connection, "GET", f"/api/v1/accounts?{urlencode({'type': HF_ACCOUNT_TYPE})}")
+        return [Balance(row["currency"], decimal_or_none(row.get("available")) or Decimal(0),
+                        decimal_or_none(row.get("balance")) or Decimal(0))
+                for row in rows or [] if isinstance(row, dict) and row.get("type") == HF_ACCOUNT_TYPE
+                and row.get("currency")]
 
     def new_client_order_id(self, api):
         return client_order_id(length=CLIENT_OID_LENGTH)
@@ -149,6 +159,13 @@ class KuCoinTrading(ExchangeTrading):
     def open_orders(self, api, connection, symbol):
         items = self.signed(api, connection, "GET", f"{ORDER_PATH}/active?{urlencode({'symbol': symbol})}")
         return [parse_order(item) for item in items or [] if isinstance(item, dict)]
+
+    def open_order_symbols(self, api, connection):
+        # "Get Symbols With Open Order" GET /api/v1/hf/orders/active/symbols ("General"; openapi-spot-order.json):
+        # {symbols: [...]}. The closed-order and fill lists need a symbol, so a closed order in a pair the portal
+        # never traded is not read back.
+        data = self.signed(api, connection, "GET", f"{ORDER_PATH}/active/symbols")
+        return [symbol for symbol in (data or {}).get("symbols") or [] if isinstance(symbol, str)]
 
     def order_history(self, api, connection, symbol):
         data = self.signed(api, connection, "GET", f"{ORDER_PATH}/done?{urlencode({'symbol': symbol, 'limit': 100})}")

@@ -14,6 +14,7 @@ read, by their own id (depId, wdId).
 from datetime import timedelta
 from urllib.parse import urlencode
 
+from django.conf import settings
 
 from connectors.base.history import HistoryKind, HistorySource, Page, decimal, from_ms, older_than_since
 
@@ -91,8 +92,7 @@ SOURCE = HistorySource(
     final_statuses={HistoryKind.DEPOSIT: frozenset({"2"}), HistoryKind.WITHDRAWAL: frozenset({"2", "-1", "-2"})},
     # The archives keep 3 months (okx/agent-trade-kit docs/modules/account.md, spot.md).
     kept_for={HistoryKind.TRADE: timedelta(days=90), HistoryKind.LEDGER: timedelta(days=90)},
-    # Trading-account bill types 1 (transfer, in from the funding account where deposits land or out to it) and
-    # 2 (trade: a fill) repeat what deposit-history, withdrawal-history and the fills hold (OKX docs-v5, Get bills
-    # details, "type"; level C here: read from SDKs' copies of that table).
-    ledger_repeats=frozenset({"1", "2"}),
+    # Trading-account bill types that repeat what deposit-history, withdrawal-history and the fills hold: the
+    # setting OKX_LEDGER_REPEAT_BILL_TYPES (level C, default 1 transfer and 2 trade; see settings/base.py).
+    ledger_repeats=frozenset(settings.OKX_LEDGER_REPEAT_BILL_TYPES),
 )

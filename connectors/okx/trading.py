@@ -152,6 +152,18 @@ class OKXTrading(ExchangeTrading):
             {"instType": "SPOT", "instId": symbol}))
         return [parse_order(item) for item in rows or [] if isinstance(item, dict)]
 
+    def all_open_orders(self, api, connection, symbols):
+        # Without instId, orders-pending covers every spot pair.
+        pending = self.call(api, connection, "GET", "/api/v5/trade/orders-pending?" + urlencode({"instType": "SPOT"}))
+        return [parse_order(item) for item in pending or [] if isinstance(item, dict)]
+
+    def recent_orders(self, api, connection, since, symbols):
+        # Without instId, orders-history covers every spot pair too; it takes begin (ms) within its 7 days.
+        history = self.call(api, connection, "GET", "/api/v5/trade/orders-history?" + urlencode(
+            {"instType": "SPOT", "begin": int(since.timestamp() * 1000)}))
+        return [*self.all_open_orders(api, connection, symbols),
+                *(parse_order(item) for item in history or [] if isinstance(item, dict))]
+
     def attributed(self, api, order):
         code = self.broker_code(api)
         return bool(code) and order.attribution.get("tag") == code

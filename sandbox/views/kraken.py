@@ -499,7 +499,16 @@ def _open_orders(request, caller):
 
 
 def _closed_orders(request, caller):
-    closed = list(trading.orders(caller.user, open_only=False)[:PAGE_SIZE])
+    """ClosedOrders: newest first, a page of them; ``start`` (a Unix time in seconds, spot-rest/openapi_v3.yaml)
+    leaves out those created before it."""
+    closed = trading.orders(caller.user, open_only=False)
+    if request.POST.get("start"):
+        try:
+            start = datetime.fromtimestamp(float(request.POST["start"]), tz=timezone.utc)
+        except (ValueError, OverflowError):
+            raise kraken_error("EGeneral:Invalid arguments:start") from None
+        closed = closed.filter(created_at__gte=start)
+    closed = list(closed[:PAGE_SIZE])
     return {"closed": {order.order_id: _order_info(order) for order in closed}, "count": len(closed)}
 
 

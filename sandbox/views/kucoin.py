@@ -17,7 +17,9 @@ from ..api_auth import ApiRefused, kucoin_caller, kucoin_error
 from ..exchanges import CURRENCIES, KUCOIN_AUTH_GROUPS, KUCOIN_TOKEN_SCOPE, currency as find_currency
 from ..deposits import address_create, addresses
 from ..funds import WithdrawalRefused, kucoin_withdraw, withdrawal_status
-from ..history import RangeRefused, offset_page, records, text, time_range, to_ms
+from ..history import (
+    RangeRefused, ledger_type, ledger_type_filter, offset_page, records, text, time_range, to_ms,
+)
 from ..http import json_object, json_response, request_params, site_base
 from ..models import ApiKey, Balance, Client, HistoryRecord, Token
 from .common import api, int_param
@@ -205,18 +207,22 @@ def require(caller, group: str) -> None:
 
 @api("kucoin", "accounts", caller=kucoin_caller)
 def accounts(request, caller):
-    """``GET /api/v1/accounts`` (KuCoin's API docs, Kucoin/kucoin-api-docs; level A): the main accounts."""
+    """``GET /api/v1/accounts`` (KuCoin's API docs, Kucoin/kucoin-api-docs; level A): one row per currency and
+    account type, ``type`` filtering. The main account holds what deposits bring; the high-frequency trading account
+    (``type=trade_hf``, "List high-frequency trading accounts", Kucoin/kucoin-api-docs-hf; level A) is what HF orders
+    trade from, listed where the user has one (a non-zero balance in the sandbox)."""
     require(caller, "API_COMMON")
     balances = Balance.objects.filter(user=caller.user).order_by("currency")
     if request.GET.get("currency"):
         balances = balances.filter(currency=request.GET["currency"].upper())
-    if request.GET.get("type") not in (None, "", "main"):
-        return []
-    return [
-        {"id": str(row.pk), "currency": row.currency, "type": "main", "balance": text(row.available),
-         "available": text(row.available), "holds": "0"}
-        for row in balances
-    ]
+    wanted = request.GET.get("type") or ""
+    rows = []
+    for row in balances:
+        for account, amount in (("main", row.available), ("trade_hf", row.trading)):
+            if wanted in ("", account) and (account == "main" or amount):
+                rows.append({"id": f"{row.pk}{'-hf' if account == 'trade_hf' else ''}", "currency": row.currency,
+                             "type": account, "balance": text(amount), "available": text(amount), "holds": "0"})
+    return rows
 
 
 @api("kucoin", "currency")
@@ -282,7 +288,8 @@ def _format(record: HistoryRecord) -> dict:
                 "feeCurrency": record.fee_currency, "liquidity": "taker", "type": "limit", "createdAt": created}
     if record.kind == HistoryRecord.Kind.LEDGER:
         return {"id": record.txid, "currency": record.currency, "amount": text(abs(record.amount)), "fee": "0",
-                "balance": text(record.balance_after), "accountType": "MAIN", "bizType": record.entry_type,
+                "balance": text(record.balance_after), "accountType": "MAIN",
+                "bizType": ledger_type("kucoin", record),
                 "direction": "in" if record.amount >= 0 else "out", "createdAt": created,
                 "context": json.dumps(record.details) if record.details else ""}
     item = {"currency": record.currency, "chain": record.chain, "status": withdrawal_status(record),
@@ -416,7 +423,7 @@ def hf_ledgers(request, caller):
     if request.GET.get("direction") in ("in", "out"):
         queryset = queryset.filter(**{"amount__gte" if request.GET["direction"] == "in" else "amount__lt": 0})
     if request.GET.get("bizType"):
-        queryset = queryset.filter(entry_type=request.GET["bizType"])
+        queryset = ledger_type_filter(queryset, "kucoin_hf", request.GET["bizType"])
     if request.GET.get("lastId"):
         queryset = queryset.filter(id__lt=int_param(request, "lastId", 0, low=0, high=2**62))
     return [{**_format(record), "id": str(record.pk), "accountType": "TRADE_HF", "tax": "0",
@@ -529,7 +536,7 @@ def deposit_address_create(request, caller):
 # /api/v1/hf/orders/{orderId}?symbol=, "Get Open Orders" GET /api/v1/hf/orders/active?symbol= and "Get Closed Orders"
 # GET /api/v1/hf/orders/done?symbol= ({lastId, items}) (x-api-permission "General"). The answer's fields are the
 # spec's; KuCoin reports no attribution on an order, so the partner headers the order came with are stored (for the
-# sandbox's own tests) and not returned. The sandbox trades from the one balance its accounts endpoint shows.
+# sandbox's own tests) and not returned. Orders trade from the high-frequency trading account (trade_hf).
 
 def _kucoin_refused(refused: trading.OrderRefused):
     if refused.kind == "balance":
@@ -645,6 +652,15 @@ def hf_orders_active(request, caller):
     if not request.GET.get("symbol"):
         raise kucoin_error("400100", "symbol is required.", status=400)
     return [_order_item(order) for order in trading.orders(caller.user, symbol=request.GET["symbol"], open_only=True)]
+
+
+@api("kucoin", "hf-orders-active-symbols", caller=kucoin_caller)
+def hf_orders_active_symbols(request, caller):
+    """Get Symbols With Open Order: GET /api/v1/hf/orders/active/symbols ("General"; SDK spec
+    openapi-spot-order.json): {symbols: [...]}, the pairs holding an open order."""
+    require(caller, "API_COMMON")
+    symbols = trading.orders(caller.user, open_only=True).values_list("symbol", flat=True)
+    return {"symbols": sorted(set(symbols))}
 
 
 @api("kucoin", "hf-orders-done", caller=kucoin_caller)

@@ -15,7 +15,7 @@ from ..api_auth import OKX_TOKEN_REFUSALS, ApiRefused, bearer_caller, okx_caller
 from ..deposits import address_or_create
 from ..exchanges import CURRENCIES, currency as find_currency
 from ..http import json_object, json_response
-from ..history import cursor_page, records, text, to_ms
+from ..history import cursor_page, from_ms, ledger_type, records, text, to_ms
 from ..models import ApiKey, Balance, HistoryRecord
 from .common import api, int_param
 
@@ -174,7 +174,7 @@ def _format(record: HistoryRecord) -> dict:
                 "fee": text(-record.fee), "feeCcy": record.fee_currency, "execType": "T", "ts": ts}
     if record.kind == HistoryRecord.Kind.LEDGER:
         return {"billId": str(record.pk), "ccy": record.currency, "balChg": text(record.amount),
-                "bal": text(record.balance_after), "type": record.entry_type, "ts": ts}
+                "bal": text(record.balance_after), "type": ledger_type("okx", record), "ts": ts}
     chain = f"{record.currency}-{CURRENCIES[record.currency].chain(record.chain).name}" if record.chain else ""
     item = {"ccy": record.currency, "chain": chain, "amt": text(record.amount), "txId": record.txid, "ts": ts,
             "state": "2" if record.status == "SUCCESS" else "1"}
@@ -391,6 +391,8 @@ def _order_list(open_only: bool, name: str):
         found = trading.orders(caller.user, symbol=request.GET.get("instId", ""), open_only=open_only)
         if not open_only:
             found = found.filter(updated_at__gte=clock.now() - RECENT_BILLS)  # "the last 7 days"
+            if request.GET.get("begin"):  # ms, on the order's creation time (python-okx Trade.py get_orders_history)
+                found = found.filter(created_at__gte=from_ms(int_param(request, "begin", 0, low=0, high=2**62)))
         return [_order_item(order) for order in found[:limit]]
 
     return view

@@ -20,7 +20,7 @@ def test_dashboard_totals_charts_and_a_disconnected_card(live_server, page, demo
         connect_at_sandbox(page, exchange_id, demo["sandbox_accounts"][exchange_id][0])
 
     kucoin, peatio = page.locator('[data-exchange="kucoin"]'), page.locator('[data-exchange="peatio"]')
-    expect(kucoin.locator('tr[data-currency="BTC"] .amount')).to_have_text("1.5 BTC")
+    expect(kucoin.locator('tr[data-currency="BTC"] .amount')).to_have_text("3 BTC")  # main and trade_hf
     expect(kucoin.locator(".total")).to_have_text(re.compile(r"^≈ \d{1,3}(,\d{3})+\.\d\d USDT$"))
     kucoin_total = kucoin.locator(".total").inner_text()
     expect(kucoin.locator(".as-of")).to_contain_text("Balances as of")

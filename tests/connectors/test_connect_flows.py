@@ -33,7 +33,7 @@ def test_kucoin_connect_ends_with_an_active_connection_whose_api_calls_work(brow
 
     dashboard = browser_session.session.get(f"{portal['url']}/").text
     assert "Active" in dashboard and 'data-currency="USDT"' in dashboard
-    assert "97,500.00 USDT" in dashboard  # 1.5 BTC at the exchange's 65000 USDT
+    assert "195,000.00 USDT" in dashboard  # 1.5 BTC in each of main and trade_hf at the exchange's 65000 USDT
     assert connection.api_secret not in dashboard and connection.access_token not in dashboard
 
 

@@ -40,6 +40,8 @@ class ContractCase:
     tokens_revoked: bool
     # The kind of history the contract syncs (one, to keep it short: tests/exports covers every kind).
     history_kind: str = "trade"
+    # The BTC the sandbox's trader holds across the exchange's accounts.
+    btc_held: Decimal = Decimal("1.5")
 
 
 class ExchangeContract:
@@ -73,7 +75,7 @@ class ExchangeContract:
         assert set(connected.permissions) == self.case.granted
         assert connected.api_key and connected.api_secret
         assert self.live_keys_at_exchange() == 1
-        assert self.balances(connected)["BTC"] == Decimal("1.5")  # what the sandbox account holds
+        assert self.balances(connected)["BTC"] == self.case.btc_held  # what the sandbox account holds
         assert AuditEvent.objects.filter(action="connection.connected", tenant=portal["tenant"]).count() == 1
 
     def test_the_lifecycle_keeps_the_connection_usable(self, connected):
@@ -90,7 +92,7 @@ class ExchangeContract:
             assert connections_sweep(now=later)["enqueued"] == 0
             connected.refresh_from_db()
             assert connected.status == ExchangeConnection.Status.ACTIVE and not connected.refresh_token
-        assert self.balances(connected)["BTC"] == Decimal("1.5")
+        assert self.balances(connected)["BTC"] == self.case.btc_held
         assert self.live_keys_at_exchange() == 1
 
     def test_history_syncs_through_the_connection(self, connected):
@@ -129,7 +131,8 @@ class TestKuCoin(ExchangeContract):
     # The groups chosen here are the ones KuCoin's consent page offers ticked: the key must match the approval.
     case = ContractCase("kucoin", ("API_COMMON", "API_SPOT", "API_FUTURES", "API_EARN"),
                         frozenset({"API_COMMON", "API_SPOT", "API_FUTURES", "API_EARN"}),
-                        key_kind="fast_api_key", lifecycle="refresh", key_deleted=False, tokens_revoked=False)
+                        key_kind="fast_api_key", lifecycle="refresh", key_deleted=False, tokens_revoked=False,
+                        btc_held=Decimal("3.0"))  # 1.5 in the main account, 1.5 in the trade_hf account
 
 
 class TestOKX(ExchangeContract):

@@ -136,7 +136,7 @@ def test_signed_calls_carry_the_brokers_own_name_and_the_partner_signature(brows
     assert broker_name and broker_name != partner
     assert browser_session.connect("kucoin", sandbox_accounts["kucoin"]["trader"]).status_code == 302
     dashboard = browser_session.session.get(f"{portal['url']}/").text
-    assert "97,500.00 USDT" in dashboard  # the sandbox accepted the attribution
+    assert "195,000.00 USDT" in dashboard  # the sandbox accepted the attribution (BTC in main and trade_hf)
     [(_, url, _, headers)] = calls_to(sent, "/api/v1/accounts")
     assert url.startswith(f"{portal['url']}/sandbox/kucoin/api/")  # signed REST on the api host
     assert headers["KC-API-PARTNER"] == partner and headers["KC-BROKER-NAME"] == broker_name

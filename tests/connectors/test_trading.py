@@ -11,7 +11,7 @@ from connectors.models import ExchangeCredential
 from connectors import clients
 from connectors.base.trading import AttributionMissing, TradingRefused
 from connectors.exchanges import trading_hooks
-from sandbox.models import SpotOrder
+from sandbox.models import Balance, SpotOrder
 from tests.connectors.helpers import connected
 from tests.trading.helpers import KRAKEN_TRADING, connected_kraken, connected_okx, place
 from trading import selectors, services
@@ -75,6 +75,20 @@ def test_kucoin_market_sell_fills_with_its_fill_and_fee(browser_session, sandbox
         Decimal("0.5"), Decimal("1600"), Decimal("1.6"), "USDT")
     fills = services.order_refresh(order=order)
     assert [(f.price, f.size, f.fee) for f in fills] == [(Decimal("3200"), Decimal("0.5"), Decimal("1.6"))]
+
+
+def test_kucoin_preview_reads_the_high_frequency_account_its_orders_trade_from(browser_session, sandbox_accounts):
+    connection = connected(browser_session, sandbox_accounts, "kucoin", TRADING)
+    email = sandbox_accounts["kucoin"]["trader"]["email"]
+    Balance.objects.filter(user__email=email, user__exchange="kucoin", currency="USDT").update(
+        available=Decimal("50000"), trading=Decimal("700"))
+    preview = services.order_preview(connection=connection, base="BTC", quote="USDT", side="buy", type="market",
+                                      size="0.01")
+    assert preview.quote_before == Decimal("700") and preview.quote_after == Decimal("49.35")
+    with pytest.raises(TradingRefused) as broke:  # the main account's 50,000 USDT do not trade
+        services.order_preview(connection=connection, base="BTC", quote="USDT", side="buy", type="market",
+                                size="0.011")
+    assert broke.value.reason == "insufficient_balance"
 
 
 def test_kucoin_order_without_attribution_is_never_sent(browser_session, sandbox_accounts):

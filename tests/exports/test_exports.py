@@ -14,6 +14,7 @@ from connectors.exchanges import history_source
 from connectors.models import ExchangeConnection
 from exports import services
 from exports.models import ExportJob, HistoryEntry
+from sandbox.history import ledger_type
 from sandbox.models import HistoryRecord, SandboxUser
 from tests.helpers import make_member
 
@@ -107,8 +108,8 @@ def fees(record):
 def koinly(exchange_id, record):
     sent, sent_currency, received, received_currency = flows(record)
     label = "cost" if record.kind == "ledger" and record.entry_type == "fee" else ""
-    description = " ".join(p for p in [NAMES[exchange_id], record.kind, record.entry_type if record.kind == "ledger"
-                                       else "", external_id(exchange_id, record)] if p)
+    description = " ".join(p for p in [NAMES[exchange_id], record.kind, ledger_type(exchange_id, record)
+                                       if record.kind == "ledger" else "", external_id(exchange_id, record)] if p)
     return [record.time.strftime("%Y-%m-%d %H:%M:%S UTC"), sent, sent_currency, received, received_currency,
             *fees(record), "", "", label, description, txhash(exchange_id, record)]
 
@@ -123,7 +124,7 @@ def native(exchange_id, record, connection_id):
     trade, ledger = record.kind == "trade", record.kind == "ledger"
     status = {"kucoin": "SUCCESS", "kraken": "Success"}[exchange_id] if record.kind in ("deposit", "withdrawal") else ""
     return [exchange_id, str(connection_id), record.kind, external_id(exchange_id, record), record.time.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-            record.entry_type if ledger else "", record.side if trade else "",
+            ledger_type(exchange_id, record) if ledger else "", record.side if trade else "",
             record.pair.split("-")[0] if trade else record.currency, plain(record.amount),
             record.pair.split("-")[1] if trade else "", plain(record.price * record.amount) if trade else "",
             plain(record.price) if trade else "", plain(record.fee),
@@ -170,7 +171,8 @@ def test_export_rows_equal_the_sandbox_history_for_scope_and_range(synced, stran
                for r in sandbox_records(exchange_id, kinds)]
     if export_format in EXPECTED:  # tax formats leave out ledger rows that repeat another row (exports/MAPPING.md)
         records = [(exchange_id, connection, r) for exchange_id, connection, r in records
-                   if not (r.kind == "ledger" and r.entry_type in history_source(exchange_id).ledger_repeats)]
+                   if not (r.kind == "ledger"
+                           and ledger_type(exchange_id, r) in history_source(exchange_id).ledger_repeats)]
     assert records and len(body) == len(records) + (3 if scope == "tenant" else 0)  # + the colleague's rows
     assert job.rows_written == len(body) and sum(job.row_counts.values()) == len(body)
     if export_format in EXPECTED:

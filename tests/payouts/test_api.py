@@ -5,6 +5,7 @@ import csv
 import io
 from decimal import Decimal
 
+import jsonschema
 import pytest
 import requests
 from allauth.mfa.totp.internal.auth import TOTP
@@ -76,12 +77,24 @@ def test_the_back_end_creates_resolves_records_and_sees_a_batch_received(portal,
     assert accountant.post(accountant.url("/payouts/batches/"), json=body(payees, "Other")).status_code == 403
 
 
+def conforms(response, schema, method, path):
+    """The 422 body is one the operation's OpenAPI document lists (its code among the documented ones)."""
+    documented = schema["paths"][path][method]["responses"]["422"]["content"]["application/json"]["schema"]
+    jsonschema.validate(response.json(), documented)
+    return response.json()["error"]["code"]
+
+
 def test_refusals_read_clearly_and_nothing_is_made(portal, payees, back_end):
     invalid = back_end.post(back_end.url("/payouts/batches/"), json={"name": "X", "payouts": []})
     assert invalid.status_code == 400 and invalid.json()["error"]["code"] == "invalid"
     first = back_end.post(back_end.url("/payouts/batches/"), json=body(payees))
     changed = back_end.post(back_end.url("/payouts/batches/"), json=body(payees, amounts=("9", "2", "3")))
     assert changed.status_code == 422 and changed.json()["error"]["code"] == "reference_used"
+    schema = back_end.get(f"{portal['url']}/api/schema/?format=json").json()
+    assert conforms(changed, schema, "post", "/api/v1/payouts/batches/") == "reference_used"
+    with pytest.raises(jsonschema.ValidationError):  # a code the operation does not document would not conform
+        jsonschema.validate({"error": {"code": "not_resolved", "message": "x"}}, schema["paths"][
+            "/api/v1/payouts/batches/"]["post"]["responses"]["422"]["content"]["application/json"]["schema"])
     mismatch = back_end.post(back_end.url("/payouts/batches/"), json={"name": "M", "payouts": [
         {"connection": payees["kucoin"].pk, "asset": "USDT", "network": "bsc", "amount": "1", "reference": "m"}]})
     resolved = back_end.post(back_end.url(f"/payouts/batches/{mismatch.json()['id']}/resolve/")).json()
@@ -89,6 +102,7 @@ def test_refusals_read_clearly_and_nothing_is_made(portal, payees, back_end):
     assert resolved["payouts"][0]["error"].startswith("Network mismatch")
     not_resolved = back_end.post(back_end.url(f"/payouts/{resolved['payouts'][0]['id']}/sent/"), json={"txid": "0x1"})
     assert (not_resolved.status_code, not_resolved.json()["error"]["code"]) == (422, "not_resolved")
+    assert conforms(not_resolved, schema, "post", "/api/v1/payouts/{id}/sent/") == "not_resolved"
     assert Payout.objects.count() == 4 and first.status_code == 201
 
 
@@ -99,6 +113,8 @@ def test_an_idempotency_key_replays_the_answer_and_refuses_another_body(portal, 
     assert first.status_code == replay.status_code == 201 and replay.headers["Idempotent-Replayed"] == "true"
     other = back_end.post(back_end.url("/payouts/batches/"), json=body(payees, "Other"), headers=headers)
     assert other.status_code == 422 and other.json()["error"]["code"] == "idempotency_key_reused"
+    schema = back_end.get(f"{portal['url']}/api/schema/?format=json").json()
+    assert conforms(other, schema, "post", "/api/v1/payouts/batches/") == "idempotency_key_reused"
 
 
 def test_another_tenants_batches_and_payouts_are_not_found_and_members_are_refused(portal, payees, back_end,

@@ -142,7 +142,7 @@ def test_a_deposit_credited_to_an_address_is_in_the_balance_and_the_deposit_hist
         assert bad.status_code == 400
     assert requests.post(f"{base}/control/deposits", timeout=10, json={
         "exchange": "okx", "address": ton["address"], "amount": "3", "memo": ton["memo"]}).status_code == 400
-    before = {item["currency"]: item["available"] for item in kucoin_call(base, key, "GET", "/api/v1/accounts")
+    before = {item["currency"]: item["available"] for item in kucoin_call(base, key, "GET", "/api/v1/accounts?type=main")
               .json()["data"]}.get("USDT", "0")
     credited = requests.post(f"{base}/control/deposits", timeout=10, json={
         "exchange": "kucoin", "address": ton["address"], "amount": "3.25", "memo": ton["memo"], "txid": "0xbroker1"})
@@ -151,6 +151,6 @@ def test_a_deposit_credited_to_an_address_is_in_the_balance_and_the_deposit_hist
     deposit = next(item for item in listed if item["walletTxId"] == "0xbroker1")
     assert (deposit["amount"], deposit["status"], deposit["address"], deposit["memo"]) == (
         "3.25", "SUCCESS", ton["address"], ton["memo"])
-    after = {item["currency"]: item["available"] for item in kucoin_call(base, key, "GET", "/api/v1/accounts")
+    after = {item["currency"]: item["available"] for item in kucoin_call(base, key, "GET", "/api/v1/accounts?type=main")
              .json()["data"]}["USDT"]
     assert Decimal(after) - Decimal(before) == Decimal("3.25")

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from connectors.exchanges import history_source
 from sandbox.models import ApiKey, Client, HistoryRecord, SandboxUser, Token
 
 from .support import KUCOIN_BROKER_NAME, kraken_private, kucoin_request, okx_request, peatio_get
@@ -243,3 +244,29 @@ def test_okx_deposit_history_after_is_a_ts_and_excludes_that_millisecond(okx):
     assert all(int(item["ts"]) < ts for item in okx(f"/api/v5/asset/deposit-history?after={ts}")["data"])
     assert len([item for item in okx(f"/api/v5/asset/deposit-history?after={ts + 1}")["data"]
                 if item["ts"] == str(ts)]) == 3
+
+
+def test_ledger_types_are_spelled_as_each_exchange_spells_them(kucoin, okx):
+    """KuCoin's main ledger: Deposit, Trade_Exchange, Withdrawal; its HF ledger: TRANSFER, TRADE_EXCHANGE (and the
+    bizType filter in its own words); OKX's bills: 1 (transfer), 2 (trade). A fee entry keeps the sandbox's word."""
+    now = timezone.now() - timedelta(minutes=5)
+    for exchange in ("kucoin", "okx"):
+        HistoryRecord.objects.bulk_create([
+            HistoryRecord(user=trader(exchange), kind="ledger", txid=f"Lspell{exchange}{n}", time=now, currency="BTC",
+                          amount=amount, fee="0", fee_currency="BTC", balance_after="1", entry_type=entry_type,
+                          details={"hf": True} if hf else {})
+            for n, (entry_type, amount, hf) in enumerate([("deposit", "1", False), ("trade", "-1", False),
+                                                          ("withdrawal", "-1", False), ("fee", "-1", False),
+                                                          ("trade", "1", True), ("deposit", "1", True)])])
+    start, end = int(now.timestamp() * 1000) - 1000, int(now.timestamp() * 1000) + 1000
+    main = kucoin(f"/api/v1/accounts/ledgers?startAt={start}&endAt={end}")["data"]["items"]
+    assert sorted(item["bizType"] for item in main) == ["Deposit", "Trade_Exchange", "Withdrawal", "fee"]
+    hf = kucoin(f"/api/v1/hf/accounts/ledgers?startAt={start}&endAt={end}")
+    assert sorted(item["bizType"] for item in hf["data"]) == ["TRADE_EXCHANGE", "TRANSFER"]
+    only = kucoin(f"/api/v1/hf/accounts/ledgers?startAt={start}&endAt={end}&bizType=TRANSFER")["data"]
+    assert [item["bizType"] for item in only] == ["TRANSFER"]
+    bills = okx(f"/api/v5/account/bills?begin={start}&end={end}")["data"]
+    assert sorted(item["type"] for item in bills if item["billId"]) == ["1", "1", "1", "2", "2", "fee"]
+    # The portal's history sources read these spellings as repeats of the deposit, withdrawal and fill rows.
+    assert {item["bizType"] for item in main + hf["data"]} - {"fee"} <= history_source("kucoin").ledger_repeats
+    assert {item["type"] for item in bills} - {"fee"} == history_source("okx").ledger_repeats == {"1", "2"}

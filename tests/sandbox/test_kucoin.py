@@ -107,10 +107,29 @@ def test_signed_requests_are_checked_strictly(base, kucoin_key):
     assert wrong_broker_key.json()["code"] == "400201"
 
 
+def test_hf_orders_trade_from_the_high_frequency_account_the_accounts_list_shows(base, kucoin_key):
+    key = kucoin_key()
+
+    def accounts(query):
+        return [(row["currency"], row["type"], row["available"])
+                for row in call(base, key, "GET", f"/api/v1/accounts?{query}").json()["data"]]
+
+    assert accounts("currency=USDT") == [("USDT", "main", "25000"), ("USDT", "trade_hf", "25000")]
+    assert {kind for _, kind, _ in accounts("type=trade_hf")} == {"trade_hf"}
+    assert accounts("type=trade") == []
+    placed = call(base, key, "POST", "/api/v1/hf/orders", body={
+        "clientOid": "hfaccount00000000000000000000001", "side": "buy", "symbol": "BTC-USDT", "type": "market",
+        "size": "0.01"}).json()
+    assert placed["code"] == "200000", placed
+    # 0.01 BTC at 65000 plus the 0.1 % taker fee, out of trade_hf; the main account is untouched.
+    assert accounts("currency=USDT") == [("USDT", "main", "25000"), ("USDT", "trade_hf", "24349.35")]
+    assert accounts("currency=BTC") == [("BTC", "main", "1.5"), ("BTC", "trade_hf", "1.51")]
+
+
 def test_bearer_token_works_on_rest(base, kucoin_tokens):
     tokens = kucoin_tokens()
     response = requests.get(base + "/kucoin/api/v1/accounts", headers={"Authorization": f"Bearer {tokens['access_token']}"})
-    assert response.json()["code"] == "200000" and len(response.json()["data"]) == 4
+    assert response.json()["code"] == "200000" and len(response.json()["data"]) == 8  # main and trade_hf, 4 each
 
 
 def test_public_market_data(base, clients):

@@ -108,3 +108,37 @@ def test_an_order_found_at_kraken_takes_its_pair_from_the_portals_orders(browser
     assert services.attribution_check(connection=connection)["found"] == 1
     found = TradeOrder.objects.get(exchange_order_id=outside.order_id)
     assert (found.symbol, found.base, found.quote, found.attributed) == ("XBTUSDT", "BTC", "USDT", False)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_check_reads_pairs_the_portal_never_traded_and_orders_past_a_page(browser_session,  # noqa: F811
+                                                                               sandbox_accounts):  # noqa: F811
+    """KuCoin lists closed orders per pair, a page at a time, and names the pairs holding open orders: an order the
+    user rests in another pair is found, and the portal's order behind 100 newer ones is still read and judged."""
+    connection = connected(browser_session, sandbox_accounts, "kucoin", TRADING)
+    mine = place(connection, base="BTC", quote="USDT", side="buy", type="market", size="0.001")
+    user = SandboxUser.objects.get(exchange="kucoin", email=sandbox_accounts["kucoin"]["trader"]["email"])
+    for n in range(100):
+        sandbox_trading.order_place(user=user, symbol="BTC-USDT", side="buy", type="market", size=Decimal("0.00001"),
+                                    price=None, client_order_id=f"bulk{n:04d}")
+    resting = sandbox_trading.order_place(user=user, symbol="SOL-USDT", side="buy", type="limit", size=Decimal("1"),
+                                          price=Decimal("1"), client_order_id="resting-elsewhere")
+    counts = services.attribution_check(connection=connection)
+    assert counts == {"checked": 102, "unattributed": 101, "found": 101}
+    mine.refresh_from_db()
+    assert mine.attributed is True and mine.attribution_checked_at
+    found = TradeOrder.objects.get(exchange_order_id=resting.order_id)
+    assert (found.symbol, found.base, found.quote, found.attributed) == ("SOL-USDT", "SOL", "USDT", False)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_okx_and_kraken_checks_read_every_pair_at_once(browser_session, sandbox_accounts):  # noqa: F811
+    for connection, exchange in ((connected_okx(browser_session, sandbox_accounts, ["read_only", "trade"]), "okx"),
+                                 (connected_kraken(browser_session, sandbox_accounts, KRAKEN_TRADING), "kraken")):
+        place(connection, base="BTC", quote="USDT", side="buy", type="market", size="0.001")
+        user = SandboxUser.objects.get(exchange=exchange, email=sandbox_accounts[exchange]["trader"]["email"])
+        elsewhere = sandbox_trading.order_place(user=user, symbol="ETH-BTC", side="buy", type="market",
+                                                size=Decimal("0.01"), price=None, client_order_id="")
+        assert services.attribution_check(connection=connection) == {"checked": 2, "unattributed": 1, "found": 1}
+        found = TradeOrder.objects.get(exchange_order_id=elsewhere.order_id)
+        assert (found.base, found.quote, found.attributed) == ("ETH", "BTC", False), exchange
