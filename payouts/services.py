@@ -23,7 +23,7 @@ from connectors.refresh import RefreshFailed
 from deposits import selectors as deposit_selectors
 from deposits import services as deposit_services
 from exports.models import HistoryEntry
-from exports.services import sync_connection_history
+from exports.services.sync import sync_connection_history
 
 from .models import Payout, PayoutBatch
 

@@ -13,7 +13,7 @@ from broker_portal.settings.base import ip_networks
 from connectors.models import ExchangeConnection
 from connectors.refresh import REFRESH_ATTEMPTS
 from exports.models import ExportJob, SyncState
-from exports.services import HISTORY_SYNC_PASSES
+from exports.services.sync import HISTORY_SYNC_PASSES
 from withdrawals.models import Withdrawal
 
 from .conftest import METRICS_TOKEN as TOKEN
