@@ -4,6 +4,7 @@ import logging
 
 from celery import shared_task
 
+from broker_portal.enqueue import enqueue_each
 from connectors.base.http import ExchangeUnavailable
 from connectors.models import ExchangeConnection
 
@@ -39,8 +40,7 @@ def sync_connection(self, connection_id: int):
 
 @shared_task
 def sync_all_connections():
-    for connection_id in connections_due_for_sync():
-        sync_connection.delay(connection_id)
+    enqueue_each("exports.tasks.sync_connection", ([connection_id] for connection_id in connections_due_for_sync()))
     exports_housekeeping()
 
 

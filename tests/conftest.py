@@ -1,12 +1,18 @@
+import base64
 import contextlib
+import dataclasses
 import io
+import json
 import logging
 
 import pytest
+import redis
+from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.test import Client
 
 from broker_portal import services
+from broker_portal.celery import app as celery_app
 from broker_portal.logs import JsonLineFormatter
 from broker_portal.models import Membership
 
@@ -100,3 +106,44 @@ def portal_log_written_as_json():
     finally:
         handler.setFormatter(formatter)
         handler.setStream(stream)
+
+
+def celery_broker() -> tuple[redis.Redis, str]:
+    """The real broker (no worker runs beside these tests) and its default queue."""
+    return redis.Redis.from_url(django_settings.CELERY_BROKER_URL), celery_app.conf.task_default_queue
+
+
+@pytest.fixture
+def celery_broker_queue_length():
+    """Messages waiting in the default queue of the real broker; emptied after the test."""
+    broker, queue = celery_broker()
+    yield lambda: broker.llen(queue)
+    broker.delete(queue)
+
+
+@dataclasses.dataclass(frozen=True)
+class QueuedTask:
+    name: str
+    args: list
+    eta: str | None  # set where the task was sent with a countdown
+
+
+@pytest.fixture
+def celery_broker_tasks(celery_broker_queue_length):
+    """The tasks the test sends to the real broker's default queue, oldest first, as a worker would receive them:
+    sent there, not run in the test (eager mode off meanwhile); the queue is empty when the test starts."""
+    broker, queue = celery_broker()
+    broker.delete(queue)
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = False
+
+    def queued() -> list[QueuedTask]:
+        tasks = []
+        for raw in reversed(broker.lrange(queue, 0, -1)):  # the broker pushes each message to the list's head
+            message = json.loads(raw)
+            args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+            tasks.append(QueuedTask(name=message["headers"]["task"], args=args, eta=message["headers"].get("eta")))
+        return tasks
+
+    yield queued
+    celery_app.conf.task_always_eager = eager

@@ -12,6 +12,7 @@ from django.db.models import Max, Min
 from django.utils import timezone
 
 from broker_portal.audit import record_audit_event
+from broker_portal.enqueue import enqueue_on_commit
 from broker_portal.event_metrics import EventHistogram
 from broker_portal.models import ExchangeCredential
 from connectors.base.history import HistorySource, Page, first_cursor, from_ms
@@ -206,8 +207,6 @@ def store_history(*, connection: ExchangeConnection, kind: str, rows: list[dict]
 
 def sync_request(*, connection: ExchangeConnection, request=None) -> None:
     """On demand: audited, run by the worker."""
-    from ..tasks import sync_connection
-
     record_audit_event(
         tenant=connection.tenant,
         action="history.sync_requested",
@@ -215,7 +214,7 @@ def sync_request(*, connection: ExchangeConnection, request=None) -> None:
         request=request,
         details={"exchange": connection.exchange},
     )
-    transaction.on_commit(lambda: sync_connection.delay(connection.pk))
+    enqueue_on_commit("exports.tasks.sync_connection", connection.pk)
 
 
 def connections_due_for_sync():

@@ -279,17 +279,16 @@ def test_peatio_deposits_past_what_the_exchange_lists_leave_a_visible_gap(connec
     assert HistoryEntry.objects.filter(connection=connection, kind="deposit", currency="USDT").count() == 100
 
 
-def test_beat_task_syncs_every_active_connection_with_a_key(connect, portal, monkeypatch):
+def test_beat_task_syncs_every_active_connection_with_a_key(connect, portal, celery_broker_tasks):
     from connectors.models import ExchangeConnection
     from exports import tasks
 
     active = connect("kucoin")
     ExchangeConnection.objects.create(tenant=portal["tenant"], user=portal["user"], exchange="okx", status="revoked",
                                       api_key="gone")
-    queued = []
-    monkeypatch.setattr(tasks.sync_connection, "delay", lambda connection_id: queued.append(connection_id))
     tasks.sync_all_connections()
-    assert queued == [active.pk]
+    syncs = [task.args for task in celery_broker_tasks() if task.name == tasks.sync_connection.name]
+    assert syncs == [[active.pk]]
     assert tasks.sync_connection(active.pk)["trade"] == 10  # the task itself: load, sync
 
 
