@@ -7,7 +7,6 @@ tests/test_enqueue.py checks that every name enqueued anywhere in the code is a 
 """
 
 from collections.abc import Iterable, Sequence
-from functools import cache
 from typing import Any
 
 from celery import Signature, current_app
@@ -41,14 +40,10 @@ def enqueue_each(
 
 
 def task_signature(name: str, **options: Any) -> Signature:
-    """A signature of the named task once the process knows every task: a signature finds its task by name in the
-    registry, and a process that never imported the task's module (a web process; a test) would send the bare name
-    instead, without the task's own options and, in eager mode, without running it."""
-    tasks_loaded()
+    """A signature of the named task, registered: a signature finds its task by name in the registry, and a process
+    that never imported the task's module (a web process; a test) would send the bare name instead, without the
+    task's own options and, in eager mode, without running it. Such a process imports every app's tasks module
+    once, as a worker does when it starts."""
+    if name not in current_app.tasks:
+        current_app.loader.import_default_modules()
     return current_app.signature(name, **options)
-
-
-@cache
-def tasks_loaded() -> None:
-    """Import each app's tasks module, once per process, as a worker does when it starts."""
-    current_app.loader.import_default_modules()
