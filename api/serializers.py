@@ -4,7 +4,7 @@ from broker_portal.models import AuditEvent
 from connectors.exchanges import exchange_choices
 from connectors.models import ExchangeConnection
 from exports.models import ExportFormat, ExportJob, HistoryKind
-from exports.services import export_range_errors
+from exports.services.jobs import export_range_errors
 from withdrawals.fees import amount_input_error
 from withdrawals.models import Withdrawal
 

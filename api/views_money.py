@@ -12,8 +12,8 @@ from broker_portal.tenancy import get_for_tenant, membership_of
 from connectors.base.api import ExchangeAPIError
 from connectors.base.http import ExchangeUnavailable
 from connectors.models import ExchangeConnection
-from exports import services as export_services
 from exports.selectors import connections_exportable, export_jobs_visible, sync_coverage
+from exports.services.jobs import ExportError, export_request
 from exports.views import download_response
 from withdrawals import selectors as withdrawal_selectors
 from connectors.base.withdrawals import SecuritySetupRequired
@@ -174,12 +174,12 @@ class ExportListCreate(generics.ListAPIView):
         if values.get("connection"):
             scope_connection = ExchangeConnection.objects.filter(tenant=request.tenant, pk=values["connection"]).first()
         try:
-            job = export_services.export_request(
+            job = export_request(
                 tenant=request.tenant, user=request.user, membership=membership, scope=values["scope"],
                 scope_user=scope_user, scope_connection=scope_connection, kinds=values["kinds"],
                 export_format=values["format"], date_from=values["date_from"], date_to=values["date_to"],
                 request=request)
-        except export_services.ExportError as error:
+        except ExportError as error:
             raise DomainError(str(error))
         return Response(ExportSerializer(job).data, status=status.HTTP_201_CREATED)
 

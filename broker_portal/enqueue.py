@@ -9,13 +9,13 @@ tests/test_enqueue.py checks that every name enqueued anywhere in the code is a 
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from celery import current_app
+from celery import Signature, current_app
 from django.db import transaction
 
 
 def enqueue(name: str, *args: Any, countdown: float | None = None, **kwargs: Any) -> None:
     """Send the task now, inside or outside a transaction: for callers that are not writing (beat fan-out, tasks)."""
-    current_app.signature(name, args=args, kwargs=kwargs).apply_async(countdown=countdown)
+    task_signature(name, args=args, kwargs=kwargs).apply_async(countdown=countdown)
 
 
 def enqueue_on_commit(name: str, *args: Any, countdown: float | None = None, **kwargs: Any) -> None:
@@ -28,7 +28,7 @@ def enqueue_each(
 ) -> int:
     """Send one task per argument list through a single producer: taking one from the pool per message costs about
     a third of each publish in a sweep of thousands. Returns how many were sent."""
-    signature = current_app.signature(name)
+    signature = task_signature(name)
     countdowns = iter(countdown_each) if countdown_each is not None else None
     sent = 0
     with current_app.producer_or_acquire() as producer:
@@ -37,3 +37,13 @@ def enqueue_each(
             signature.clone(args=tuple(args)).apply_async(countdown=countdown, producer=producer)
             sent += 1
     return sent
+
+
+def task_signature(name: str, **options: Any) -> Signature:
+    """A signature of the named task, registered: a signature finds its task by name in the registry, and a process
+    that never imported the task's module (a web process; a test) would send the bare name instead, without the
+    task's own options and, in eager mode, without running it. Such a process imports every app's tasks module
+    once, as a worker does when it starts."""
+    if name not in current_app.tasks:
+        current_app.loader.import_default_modules()
+    return current_app.signature(name, **options)

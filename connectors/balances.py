@@ -18,8 +18,10 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connections, transaction
+from django.db import connections
 from django.utils import timezone
+
+from broker_portal.enqueue import enqueue_each, enqueue_on_commit
 
 from .base.api import ExchangeAPIError
 from .base.http import ExchangeUnavailable
@@ -172,17 +174,13 @@ def balances_for_page(connection_ids: list[int]) -> dict[int, dict]:
 
 def connection_balances_fill_soon(*, connection_id: int) -> None:
     """After the current transaction commits, a worker reads the connection's balances (a new connection's first)."""
-    from .tasks import fill_connection_balances  # the tasks import the services
-
     cache.delete(snapshot_key(connection_id))
-    transaction.on_commit(lambda: fill_connection_balances.delay(connection_id))
+    enqueue_on_commit("connectors.tasks.fill_connection_balances", connection_id)
 
 
 def connections_balances_warm(*, now: datetime | None = None) -> int:
     """Beat's minute: enqueue a fill for each active connection of a user signed in within BALANCES_WARM_SECONDS
     whose snapshot is due within the next minute, so that their dashboard finds it fresh. Returns how many."""
-    from .tasks import fill_connection_balances
-
     now = now or timezone.now()
     since = now - timedelta(seconds=settings.BALANCES_WARM_SECONDS)
     connection_ids = list(ExchangeConnection.objects.filter(
@@ -194,6 +192,4 @@ def connections_balances_warm(*, now: datetime | None = None) -> int:
         found = cache.get_many([snapshot_key(connection_id) for connection_id in chunk])
         due += [connection_id for connection_id in chunk
                 if fill_due(found.get(snapshot_key(connection_id)), now, fresh_seconds=ahead)]
-    for connection_id in due:
-        fill_connection_balances.delay(connection_id)
-    return len(due)
+    return enqueue_each("connectors.tasks.fill_connection_balances", ([connection_id] for connection_id in due))

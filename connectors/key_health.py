@@ -4,10 +4,13 @@ each, since no token refresh would ever notice that the user deleted or revoked 
 A connection nobody views is still checked: beat runs the sweep, which enqueues one check per connection spread
 over the interval, so the exchange sees a trickle. Outcomes are logged by id, never with a key."""
 
+import itertools
 import logging
 import random
 
 from django.conf import settings
+
+from broker_portal.enqueue import enqueue_each
 
 from .base.api import ApiKeyInvalid, ExchangeAPIError
 from .base.http import ExchangeUnavailable, HostNotAllowed
@@ -29,19 +32,13 @@ class CheckOutcome:
 
 def connections_check_api_keys() -> int:
     """Enqueue one key check per active connection of the exchanges whose credential is the API key."""
-    from .tasks import check_api_key
-
     spread = float(settings.API_KEY_CHECK_SPREAD_SECONDS)
     ids = ExchangeConnection.objects.filter(
         status=ExchangeConnection.Status.ACTIVE, exchange__in=api_key_credential_exchanges(),
     ).order_by("id").values_list("id", flat=True)
-    enqueued = 0
-    with check_api_key.app.producer_or_acquire() as producer:
-        for connection_id in ids.iterator():
-            check_api_key.apply_async(args=[connection_id], producer=producer,
-                                      countdown=random.uniform(0, spread) if spread else None)
-            enqueued += 1
-    return enqueued
+    countdowns = (random.uniform(0, spread) for _ in itertools.count()) if spread else None
+    return enqueue_each("connectors.tasks.check_api_key", ([connection_id] for connection_id in ids.iterator()),
+                        countdown_each=countdowns)
 
 
 def connection_check_api_key(*, connection_id: int) -> str:

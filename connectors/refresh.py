@@ -54,6 +54,7 @@ from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from broker_portal.audit import record_audit_event
+from broker_portal.enqueue import enqueue, enqueue_each, enqueue_on_commit
 from webhooks.events import connection_data
 from webhooks.services import event_record
 from broker_portal.event_metrics import EventHistogram
@@ -482,9 +483,7 @@ def connection_warn_refresh_lapse(*, connection_id: int) -> bool:
 
 
 def _notify(connection_id: int, notice: str) -> None:
-    from .tasks import send_connection_notice
-
-    transaction.on_commit(lambda: send_connection_notice.delay(connection_id, notice))
+    enqueue_on_commit("connectors.tasks.send_connection_notice", connection_id, notice)
 
 
 class KeyPairRotated(Exception):
@@ -675,23 +674,16 @@ FAN_OUT_ABOVE = 50
 
 
 def enqueue_refreshes(connection_ids: list[int], *, force: bool = False) -> None:
-    from .tasks import publish_refreshes
-
     if len(connection_ids) > FAN_OUT_ABOVE:
-        publish_refreshes.delay(list(connection_ids), force)
+        enqueue("connectors.tasks.publish_refreshes", list(connection_ids), force)
     else:
         publish_refreshes_each(connection_ids, force=force)
 
 
 def publish_refreshes_each(connection_ids: list[int], *, force: bool = False) -> None:
-    from .tasks import refresh_connection
-
     # No countdown (see the module's docstring): the sweep spreads the work by taking each connection as it comes
-    # due, and the workers' concurrency bounds the rate at the exchange after a backlog.
-    # One producer for the batch: taking one from the pool per message costs a third of each publish.
-    with refresh_connection.app.producer_or_acquire() as producer:
-        for connection_id in connection_ids:
-            refresh_connection.apply_async(args=[connection_id, force], producer=producer)
+    # due, and the workers' concurrency bounds the rate at the exchange after a backlog. One producer for the batch.
+    enqueue_each("connectors.tasks.refresh_connection", ([connection_id, force] for connection_id in connection_ids))
 
 
 def connections_refresh_now(*, connection_ids: list[int], request=None) -> int:

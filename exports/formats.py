@@ -142,7 +142,7 @@ def native_row(entry) -> list[str]:
     return [number(cell) if isinstance(cell, Decimal) else ("" if cell is None else str(cell)) for cell in cells]
 
 
-# The same columns as SQL over exports_historyentry, for PostgreSQL's COPY (see services.export_run). Empty
+# The same columns as SQL over exports_historyentry, for PostgreSQL's COPY (see services.writers.write_with_copy). Empty
 # strings become NULL because COPY quotes an empty string ("") where Python's csv writes nothing.
 def sql_lines_safe(expression: str) -> str:
     """safe_text's rule for a line inside a cell, in SQL (the regular expression runs only where a line breaks)."""

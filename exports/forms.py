@@ -8,7 +8,7 @@ from django.utils import timezone
 from broker_portal.models import User
 
 from .models import ExportFormat, ExportJob, HistoryKind
-from .services import export_range_errors
+from .services.jobs import export_range_errors
 
 
 def connection_label(connection, *, staff: bool) -> str:

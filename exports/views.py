@@ -13,7 +13,6 @@ from broker_portal.ratelimits import RateLimited, consume, too_many_requests
 from broker_portal.tenancy import get_for_tenant, membership_of
 from connectors.models import ExchangeConnection
 
-from . import services
 from .forms import ExportRequestForm, connection_label
 from .formats import FORMATS
 from .models import ExportJob
@@ -21,6 +20,9 @@ from .selectors import (
     connections_exportable, connections_matching, export_jobs_visible, is_export_staff, last_synced_at, page_of,
     sync_coverage, synced_since, users_matching,
 )
+from .services.jobs import ExportError, ExportWouldBeEmpty, export_record_download, export_request
+from .services.sync import sync_request
+from .services.writers import export_path
 
 
 def _job(request, job_id) -> ExportJob:
@@ -45,13 +47,13 @@ def export_index(request):
         except RateLimited as limited:
             return too_many_requests(request, limited)
         try:
-            job = services.export_request(
+            job = export_request(
                 tenant=request.tenant, user=request.user, membership=membership, scope=data["scope"],
                 scope_user=data.get("user"), scope_connection=data.get("connection"), kinds=data["kinds"],
                 export_format=data["format"], date_from=data["date_from"], date_to=data["date_to"], request=request,
                 allow_empty=data["allow_empty"])
-        except services.ExportError as error:
-            warned_empty = isinstance(error, services.ExportWouldBeEmpty)
+        except ExportError as error:
+            warned_empty = isinstance(error, ExportWouldBeEmpty)
             form.add_error(None, str(error))
         else:
             return redirect("exports:detail", job_id=job.pk)
@@ -130,10 +132,10 @@ def download_response(request, job: ExportJob):
     """The file, audited; a 410 once it expired. Shared by the page and the API."""
     if job.status != ExportJob.Status.DONE:
         raise Http404("Not found")
-    path = services.export_path(job)
+    path = export_path(job)
     if job.expires_at <= timezone.now() or not path.exists():
         return render(request, "exports/expired.html", {"job": job}, status=410)
-    services.export_record_download(job=job, request=request)
+    export_record_download(job=job, request=request)
     export_format = FORMATS[job.format]
     name = f"{job.tenant.slug}-{job.format}-{job.date_from}-{job.date_to}-{job.pk}.{export_format.extension}"
     response = FileResponse(open(path, "rb"), as_attachment=True, filename=name,
@@ -151,6 +153,6 @@ def history_sync(request, connection_id):
     if connection.status != ExchangeConnection.Status.ACTIVE:
         messages.warning(request, "Only active connections can be synced.")
     else:
-        services.sync_request(connection=connection, request=request)
+        sync_request(connection=connection, request=request)
         messages.success(request, f"{connection.get_exchange_display()} history is being synced.")
     return redirect("exports:index")

@@ -2,7 +2,6 @@
 recorded as sent and checked by actions; only the transaction id of a payout is edited in place."""
 
 from django.contrib import admin, messages
-from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -12,7 +11,7 @@ from broker_portal.admin import TenantScopedAdmin
 from broker_portal.tenancy import is_broker_admin
 from connectors.models import ExchangeConnection
 
-from . import selectors, services, tasks
+from . import selectors, services
 from .forms import PayoutBatchForm, PayoutRowFormSet
 from .models import Payout, PayoutBatch
 
@@ -114,11 +113,8 @@ class PayoutBatchAdmin(TenantScopedAdmin):
 
     @admin.action(description="Check the users' deposit history now")
     def check_deposits(self, request, queryset):
-        connection_ids = sorted(set(Payout.objects.filter(batch__in=queryset, status__in=Payout.OPEN)
-                                    .values_list("connection_id", flat=True)))
-        for connection_id in connection_ids:
-            transaction.on_commit(lambda pk=connection_id: tasks.confirm_connection_payouts.delay(pk))
-        self.message_user(request, f"Reading the deposit history of {len(connection_ids)} connection(s); the "
+        checked = services.payouts_check_deposits(batches=queryset)
+        self.message_user(request, f"Reading the deposit history of {checked} connection(s); the "
                                    "statuses change as deposits are found.")
 
     @admin.action(description="Export payouts (CSV)")

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from broker_portal.audit import record_audit_event
 from broker_portal.errors import PortalError
+from broker_portal.enqueue import enqueue_on_commit
 from broker_portal.models import Tenant
 from connectors.base.api import DepositAddressPending, DepositAddressRefused, ExchangeAPIError
 from connectors.base.history import HistoryKind
@@ -24,7 +25,7 @@ from connectors.refresh import RefreshFailed
 from deposits import selectors as deposit_selectors
 from deposits import services as deposit_services
 from exports.models import HistoryEntry
-from exports.services import sync_connection_history
+from exports.services.sync import sync_connection_history
 
 from .models import Payout, PayoutBatch
 
@@ -335,6 +336,16 @@ def payouts_confirm_connection(*, connection: ExchangeConnection, now=None) -> d
 def connections_with_open_payouts() -> list[int]:
     return list(Payout.objects.filter(status__in=Payout.OPEN, connection__status=ExchangeConnection.Status.ACTIVE)
                 .values_list("connection_id", flat=True).distinct().order_by("connection_id"))
+
+
+def payouts_check_deposits(*, batches) -> int:
+    """The broker admin's "check now": each connection with a payout of these batches still to confirm reads its
+    deposit history, a task each after commit; returns how many connections."""
+    connection_ids = sorted(set(Payout.objects.filter(batch__in=batches, status__in=Payout.OPEN)
+                                .values_list("connection_id", flat=True)))
+    for connection_id in connection_ids:
+        enqueue_on_commit("payouts.tasks.confirm_connection_payouts", connection_id)
+    return len(connection_ids)
 
 
 @transaction.atomic

@@ -1,10 +1,14 @@
+import base64
+import json
+
 import pytest
 from django.core.cache import cache
 from django.test import Client
 
 from broker_portal import services
+from broker_portal.celery import app as celery_app
 from broker_portal.models import Membership
-from tests.helpers import METRICS_TOKEN, make_member
+from tests.helpers import METRICS_TOKEN, QueuedTask, celery_broker, make_member
 
 pytest_plugins = [
     "tests.fixtures.admin",
@@ -85,3 +89,32 @@ def scrape_metrics(settings):
                 for family in text_string_to_metric_families(response.content.decode()) for sample in family.samples}
 
     return scrape
+
+
+@pytest.fixture
+def celery_broker_queue_length():
+    """Messages waiting in the default queue of the real broker; emptied after the test."""
+    broker, queue = celery_broker()
+    yield lambda: broker.llen(queue)
+    broker.delete(queue)
+
+
+@pytest.fixture
+def celery_broker_tasks(celery_broker_queue_length):
+    """The tasks the test sends to the real broker's default queue, oldest first, as a worker would receive them:
+    sent there, not run in the test (eager mode off meanwhile); the queue is empty when the test starts."""
+    broker, queue = celery_broker()
+    broker.delete(queue)
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = False
+
+    def queued() -> list[QueuedTask]:
+        tasks = []
+        for raw in reversed(broker.lrange(queue, 0, -1)):  # the broker pushes each message to the list's head
+            message = json.loads(raw)
+            args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+            tasks.append(QueuedTask(name=message["headers"]["task"], args=args, eta=message["headers"].get("eta")))
+        return tasks
+
+    yield queued
+    celery_app.conf.task_always_eager = eager

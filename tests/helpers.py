@@ -2,14 +2,18 @@
 waiting."""
 
 import contextlib
+import dataclasses
 import io
 import logging
 import time
 
+import redis
+from django.conf import settings as django_settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from broker_portal import services
+from broker_portal.celery import app as celery_app
 from broker_portal.logs import JsonLineFormatter
 from broker_portal.models import Membership
 from connectors.refresh import connections_sweep
@@ -58,3 +62,15 @@ def wait_until(condition, seconds: float, *, sweep: bool = False) -> float | Non
             return time.monotonic() - start
         time.sleep(0.5 if not sweep else 1)
     return None
+
+
+def celery_broker() -> tuple[redis.Redis, str]:
+    """The real broker (no worker runs beside these tests) and its default queue."""
+    return redis.Redis.from_url(django_settings.CELERY_BROKER_URL), celery_app.conf.task_default_queue
+
+
+@dataclasses.dataclass(frozen=True)
+class QueuedTask:
+    name: str
+    args: list
+    eta: str | None  # set where the task was sent with a countdown

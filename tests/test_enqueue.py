@@ -5,7 +5,6 @@ import re
 from pathlib import Path
 
 import pytest
-import redis
 from django.conf import settings
 from django.db import transaction
 
@@ -36,15 +35,6 @@ def test_every_name_enqueued_is_a_registered_task():
 def test_the_scan_finds_the_names_it_checks():
     # Guards the check above against a pattern that silently matches nothing.
     assert "exports.tasks.run_export" in names_enqueued()
-
-
-@pytest.fixture
-def celery_broker_queue_length():
-    """Messages waiting in the default queue of the real broker (no worker runs beside these tests)."""
-    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    queue = app.conf.task_default_queue
-    yield lambda: broker.llen(queue)
-    broker.delete(queue)
 
 
 @pytest.mark.django_db(transaction=True)

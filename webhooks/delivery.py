@@ -29,9 +29,10 @@ from standardwebhooks import Webhook
 
 from broker_portal.audit import record_audit_event
 from broker_portal.public_addresses import HostNotAllowed, PublicAddressAdapter
+from broker_portal.enqueue import enqueue_on_commit
 
 from .models import WebhookDelivery, WebhookEndpoint, WebhookEvent
-from .services import signing_secrets
+from .services import enqueue_endpoints, signing_secrets
 
 logger = logging.getLogger(__name__)
 Status = WebhookDelivery.Status
@@ -190,8 +191,6 @@ def endpoint_deliver_due(*, endpoint_id: int) -> int:
     finally:
         endpoint_let_go(endpoint_id, until)
     if due_deliveries(endpoint_id, timezone.now()).filter(endpoint__status=WebhookEndpoint.Status.ENABLED).exists():
-        from .services import enqueue_endpoints
-
         enqueue_endpoints([endpoint_id])
     return attempts
 
@@ -254,10 +253,7 @@ def endpoint_note_failure(*, endpoint: WebhookEndpoint, now: datetime) -> None:
     record_audit_event(tenant=endpoint.tenant, action="webhook.endpoint_paused", target=endpoint,
                        details={"url": endpoint.url, "failing_since": endpoint.failing_since.isoformat()})
     logger.warning("webhook endpoint %s paused after failing since %s", endpoint.pk, endpoint.failing_since)
-    from .tasks import notify_broker_admins_of_paused_endpoint
-
-    endpoint_id = endpoint.pk
-    transaction.on_commit(lambda: notify_broker_admins_of_paused_endpoint.delay(endpoint_id))
+    enqueue_on_commit("webhooks.tasks.notify_broker_admins_of_paused_endpoint", endpoint.pk)
 
 
 # --- the sweep and housekeeping -------------------------------------------------------------------------------
@@ -281,7 +277,5 @@ def endpoints_sweep(*, now: datetime | None = None, limit: int = 1000) -> int:
         Q(queued_until__isnull=True) | Q(queued_until__lt=now), status=WebhookEndpoint.Status.ENABLED,
         deliveries__status=Status.PENDING, deliveries__next_attempt_at__lte=now)
         .values_list("pk", flat=True).distinct()[:limit])
-    from .services import enqueue_endpoints
-
     enqueue_endpoints(endpoint_ids)
     return len(endpoint_ids)

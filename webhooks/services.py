@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from broker_portal.audit import record_audit_event
+from broker_portal.enqueue import enqueue_each
 from broker_portal.errors import PortalError
 from broker_portal.models import Tenant
 from broker_portal.public_addresses import resolves_to_public_addresses_only
@@ -65,8 +66,7 @@ def enqueue_endpoints(endpoint_ids) -> None:
     WEBHOOK_DRAIN_SECONDS plus a delivery's timeout, and the sweep queues the endpoint again."""
     from django.db.models import Q
 
-    from .delivery import hold_seconds
-    from .tasks import deliver_endpoint
+    from .delivery import hold_seconds  # delivery signs with this module's secrets
 
     now = timezone.now()
     unmarked = Q(queued_until__isnull=True) | Q(queued_until__lt=now)
@@ -76,8 +76,7 @@ def enqueue_endpoints(endpoint_ids) -> None:
     if not ids:
         return
     WebhookEndpoint.objects.filter(unmarked, pk__in=ids).update(queued_until=now + timedelta(seconds=hold_seconds()))
-    for endpoint_id in ids:
-        deliver_endpoint.delay(endpoint_id)
+    enqueue_each("webhooks.tasks.deliver_endpoint", ([endpoint_id] for endpoint_id in ids))
 
 
 # --- endpoints ------------------------------------------------------------------------------------------------

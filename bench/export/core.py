@@ -13,10 +13,11 @@ from django.db import connection
 from broker_portal import services as portal_services
 from broker_portal.models import Membership, Tenant
 from connectors.models import ExchangeConnection
-from exports import services
 from exports.formats import FORMATS
 from exports.models import ExportJob, HistoryEntry
 from exports.selectors import history_for_export
+from exports.services.jobs import export_run
+from exports.services.writers import copy_statement, export_path, exports_dir
 
 COLUMNS = ["tenant_id", "connection_id", "user_id", "exchange", "kind", "external_id", "occurred_at", "entry_type",
            "side", "currency", "amount", "quote_currency", "fee", "fee_currency", "balance", "address", "txid", "status"]
@@ -77,11 +78,11 @@ def copy_seconds(conn: ExchangeConnection, *, same_select: bool) -> float:
     """PostgreSQL's own COPY of the same rows to a file, straight from the server: the floor. ``same_select``:
     the export's own SELECT (Koinly's columns formatted in SQL); otherwise the raw columns."""
     if same_select:
-        statement, params = services.copy_statement(entries=history_for_export(job=new_job(conn)),
-                                                    export_format=FORMATS["koinly"])
+        statement, params = copy_statement(entries=history_for_export(job=new_job(conn)),
+                                           export_format=FORMATS["koinly"])
     else:
         statement, params = RAW_SQL, [conn.pk]
-    with tempfile.NamedTemporaryFile(dir=services.exports_dir()) as file:
+    with tempfile.NamedTemporaryFile(dir=exports_dir()) as file:
         started = time.perf_counter()
         with connection.cursor() as cursor:
             with cursor.cursor.copy(statement, params) as copy:
@@ -94,9 +95,9 @@ def copy_seconds(conn: ExchangeConnection, *, same_select: bool) -> float:
 def export_seconds(conn: ExchangeConnection, *, use_copy: bool | None = None) -> tuple[float, ExportJob]:
     job = new_job(conn)
     started = time.perf_counter()
-    job = services.export_run(job=job, use_copy=use_copy)
+    job = export_run(job=job, use_copy=use_copy)
     elapsed = time.perf_counter() - started
-    Path(services.export_path(job)).unlink()
+    Path(export_path(job)).unlink()
     return elapsed, job
 
 

@@ -44,7 +44,7 @@ class HistorySource:
     normalize: Normalize
     # Deposit and withdrawal statuses per kind, as the exchange spells them. ``completed``: the money moved (what
     # tax tools are given). ``final``: the row will not change again; a row in any other status is read again by
-    # the next syncs while recent (see services.pass_floor).
+    # the next syncs while recent (see exports.services.sync.pass_floor).
     completed_statuses: dict[str, frozenset[str]] = field(default_factory=dict)
     final_statuses: dict[str, frozenset[str]] = field(default_factory=dict)
     # How long the exchange keeps each kind, where its documents say: a sync walks back no further.

@@ -15,7 +15,7 @@ from connectors.exchanges import exchange_packages
 from connectors.refresh import Outcome, connection_refresh, connections_sweep
 from connectors.clients import exchange_api
 from exports.models import HistoryEntry
-from exports.services import sync_connection_history
+from exports.services.sync import sync_connection_history
 from sandbox import clock as sandbox_clock
 from sandbox.models import ApiKey as SandboxKey
 from sandbox.models import Token as SandboxToken

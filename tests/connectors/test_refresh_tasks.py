@@ -22,6 +22,7 @@ from connectors.refresh import connections_sweep
 from connectors.tasks import refresh_connection, send_connection_notice, sweep_token_refresh
 from sandbox import faults as sandbox_faults
 from tests.connectors.helpers import assert_alive_at_the_sandbox
+from tests.helpers import QueuedTask
 from tests.helpers import exact_queries
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_tasks")]
@@ -129,19 +130,17 @@ def test_sweep_flags_a_lapsing_refresh_token_before_it_lapses(make_connection, m
     assert connections_sweep() == {"enqueued": 0, "warned": 0}  # told once
 
 
-def test_tasks_take_ids_are_late_acked_time_limited_and_json(make_connection, monkeypatch):
+def test_tasks_take_ids_are_late_acked_time_limited_and_json(make_connection, celery_broker_tasks):
     for task in (refresh_connection, sweep_token_refresh, send_connection_notice):
         assert task.acks_late and task.time_limit and task.soft_time_limit
     assert celery_app.conf.task_serializer == "json" and celery_app.conf.accept_content == ["json"]
     schedule = django_settings.CELERY_BEAT_SCHEDULE["connectors-token-refresh-sweep"]
     assert schedule["task"] == sweep_token_refresh.name and schedule["schedule"] == 60.0
-    sent = []
-    # No countdown (ETA) is accepted: a message with one would wait in a worker's memory, lost with the worker.
-    monkeypatch.setattr(refresh_connection, "apply_async", lambda args, producer=None: sent.append(args))
     connection = make_connection("kucoin")
     connections_sweep()
-    assert sent == [[connection.pk, False]]
-    assert json.loads(json.dumps(sent)) == sent
+    # Its id in a JSON message, and no countdown (ETA): a message with one would wait in a worker's memory, lost
+    # with the worker.
+    assert celery_broker_tasks() == [QueuedTask(name=refresh_connection.name, args=[connection.pk, False], eta=None)]
     # Running a task twice is harmless: the second finds the connection fresh.
     assert refresh_connection.run(connection.pk) == "refreshed"
     assert refresh_connection.run(connection.pk) == "fresh"
@@ -247,17 +246,17 @@ def test_the_sweeps_claim_reads_an_index_without_the_connections_in_backoff(tena
 
 
 def test_a_big_batch_leaves_the_sweep_as_one_message_and_a_worker_publishes_its_refreshes(
-        bare_connections, monkeypatch):
+        bare_connections, celery_broker_tasks):
     from connectors.tasks import publish_refreshes
 
-    batches, sent = [], []
-    monkeypatch.setattr(publish_refreshes, "delay",
-                        lambda ids, force: batches.append(ids) or publish_refreshes.run(ids, force))
-    monkeypatch.setattr(refresh_connection, "apply_async", lambda args, producer=None: sent.append(args))
     due = refresh.FAN_OUT_ABOVE + 10
     bare_connections(due, due=True)
     bare_connections(3, due=False)
     assert connections_sweep()["enqueued"] == due
-    assert [len(batch) for batch in batches] == [due] and json.loads(json.dumps(batches)) == batches
-    assert sorted(args[0] for args in sent) == sorted(batches[0]) and {args[1] for args in sent} == {False}
+    [batch] = celery_broker_tasks()
+    assert batch.name == publish_refreshes.name and len(batch.args[0]) == due and batch.args[1] is False
+    assert publish_refreshes.run(*batch.args) == due  # as the worker that takes the message does
+    sent = celery_broker_tasks()[1:]
+    assert {task.name for task in sent} == {refresh_connection.name} and {task.eta for task in sent} == {None}
+    assert [task.args for task in sent] == [[connection_id, False] for connection_id in batch.args[0]]
     assert publish_refreshes.acks_late and publish_refreshes.time_limit

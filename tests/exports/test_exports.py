@@ -12,9 +12,11 @@ import pytest
 from broker_portal.models import Membership
 from connectors.exchanges import history_source
 from connectors.models import ExchangeConnection
-from exports import services
 from exports.models import ExportJob, HistoryEntry
 from sandbox.history import ledger_type
+from exports.services.jobs import export_request, export_run
+from exports.services.sync import sync_connection_history
+from exports.services.writers import export_path
 from sandbox.models import HistoryRecord, SandboxUser
 from tests.helpers import make_member
 
@@ -35,7 +37,7 @@ def run_inline(tasks_run_inline):
 def synced(connect, portal):
     connections = {exchange_id: connect(exchange_id) for exchange_id in ("kucoin", "kraken")}
     for connection in connections.values():
-        services.sync_connection_history(connection=connection)
+        sync_connection_history(connection=connection)
     return connections
 
 
@@ -136,7 +138,7 @@ EXPECTED = {"koinly": koinly, "cointracker": cointracker}
 
 
 def read_rows(job):
-    path = services.export_path(job)
+    path = export_path(job)
     if job.format == "xlsx":
         sheet = openpyxl.load_workbook(path, read_only=True).active
         return [["" if v is None else v for v in row] for row in sheet.iter_rows(values_only=True)]
@@ -148,7 +150,7 @@ def request_export(portal, user, role, **fields):
     membership = Membership.objects.get(tenant=portal["tenant"], user=user)
     membership.role = role
     defaults = {"kinds": ["trade", "deposit", "withdrawal", "ledger"], "date_from": DATE_FROM, "date_to": DATE_TO}
-    job = services.export_request(tenant=portal["tenant"], user=user, membership=membership, **{**defaults, **fields})
+    job = export_request(tenant=portal["tenant"], user=user, membership=membership, **{**defaults, **fields})
     job.refresh_from_db()
     assert job.status == "done", job.error
     return job
@@ -189,8 +191,8 @@ def test_export_rows_equal_the_sandbox_history_for_scope_and_range(synced, stran
         body = [[cell_text(cell) for cell in row] for row in body]
         expected = [[cell_text(cell) for cell in row] for row in expected]
     assert sorted(body) == sorted(expected)
-    assert "outsider" not in open(services.export_path(job), "rb").read().decode("utf-8", "replace")
-    assert job.sha256 == hashlib.sha256(services.export_path(job).read_bytes()).hexdigest()
+    assert "outsider" not in open(export_path(job), "rb").read().decode("utf-8", "replace")
+    assert job.sha256 == hashlib.sha256(export_path(job).read_bytes()).hexdigest()
 
 
 def cell_text(cell) -> str:
@@ -249,7 +251,7 @@ def test_formula_cells_are_neutralised_and_plain_numbers_kept(hostile, portal, r
     if export_format == "csv":
         assert "-1.5" in cells  # a negative ledger amount stays a number
     if export_format == "xlsx":
-        workbook = openpyxl.load_workbook(services.export_path(job))
+        workbook = openpyxl.load_workbook(export_path(job))
         assert not [c for row in workbook.active.iter_rows() for c in row if c.data_type == "f"]
 
 
@@ -281,8 +283,8 @@ def export_both_ways(portal, export_format: str) -> tuple[list, bytes, bytes]:
         job = ExportJob.objects.create(tenant=portal["tenant"], scope="tenant", format=export_format,
                                        kinds=["trade", "deposit", "withdrawal", "ledger"], date_from=DATE_FROM,
                                        date_to=DATE_TO, requested_by=portal["user"])
-        made.append(services.export_run(job=job, use_copy=use_copy))
-    by_copy, by_python = (services.export_path(job).read_bytes() for job in made)
+        made.append(export_run(job=job, use_copy=use_copy))
+    by_copy, by_python = (export_path(job).read_bytes() for job in made)
     return made, by_copy, by_python
 
 
@@ -352,7 +354,7 @@ def test_xlsx_has_a_bold_frozen_header_widths_and_every_digit_of_each_amount(awk
 
     job = ExportJob.objects.create(tenant=portal["tenant"], scope="tenant", format="xlsx", kinds=["trade", "deposit"],
                                    date_from=DATE_FROM, date_to=DATE_TO, requested_by=portal["user"])
-    path = services.export_path(services.export_run(job=job))
+    path = export_path(export_run(job=job))
     sheet = openpyxl.load_workbook(path).active
     assert sheet.freeze_panes == "A2"
     assert all(cell.font.bold for cell in sheet[1]) and not any(cell.font.bold for cell in sheet[2])
@@ -381,7 +383,7 @@ def test_coinledger_and_cointracking_files_start_with_their_documented_header_an
     job = ExportJob.objects.create(tenant=portal["tenant"], scope="tenant", format=export_format,
                                    kinds=["trade", "deposit", "withdrawal", "ledger"], date_from=DATE_FROM,
                                    date_to=DATE_TO, requested_by=portal["user"])
-    body = services.export_path(services.export_run(job=job)).read_bytes()
+    body = export_path(export_run(job=job)).read_bytes()
     assert body.startswith(header)
     lines = body.decode().splitlines()[1:]
     completed = [number for number, (*_, moved) in enumerate(MOVEMENTS, start=1) if moved]

@@ -11,8 +11,9 @@ from decimal import Decimal
 import pytest
 
 from connectors.models import ExchangeConnection
-from exports import services
 from exports.models import ExportJob, HistoryEntry
+from exports.services.jobs import export_run
+from exports.services.writers import export_path
 
 pytestmark = pytest.mark.django_db
 
@@ -53,7 +54,7 @@ def exported(tenant, member, export_format, use_copy):
     job = ExportJob.objects.create(tenant=tenant, requested_by=member, scope="tenant", format=export_format,
                                    kinds=["trade", "deposit", "withdrawal", "ledger"], date_from=date(2025, 1, 1),
                                    date_to=date(2025, 12, 31))
-    return list(csv.DictReader(io.StringIO(services.export_path(services.export_run(job=job, use_copy=use_copy))
+    return list(csv.DictReader(io.StringIO(export_path(export_run(job=job, use_copy=use_copy))
                                            .read_text())))
 
 

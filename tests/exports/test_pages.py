@@ -11,10 +11,11 @@ from django.utils import timezone as dj_timezone
 from broker_portal import services as portal_services
 from broker_portal.models import AuditEvent, Membership
 from connectors.models import ExchangeConnection
-from exports import services
 from exports.models import ExportJob
 from tests.exports.helpers import job_for, post_export
 from tests.helpers import make_member
+from exports.services.jobs import ABANDONED_AFTER, export_run, exports_delete_expired, exports_housekeeping
+from exports.services.writers import export_path, exports_dir
 
 
 @pytest.fixture
@@ -37,7 +38,7 @@ def test_accountant_requests_an_export_that_is_audited_and_enqueued(staff_client
     event = AuditEvent.objects.get(action="export.requested")
     assert event.tenant == tenant and event.actor == accountant and event.details["format"] == "koinly"
 
-    services.export_run(job=job)
+    export_run(job=job)
     status = client.get(f"/exports/{job.pk}/status").json()
     assert status["status"] == "done" and status["percent"] == 100 and status["row_counts"] == {"deposit": 4,
                                                                                                 "trade": 0}
@@ -53,18 +54,18 @@ def test_accountant_requests_an_export_that_is_audited_and_enqueued(staff_client
 
 def test_the_download_expires(staff_client, kucoin_history):
     client, accountant = staff_client()
-    job = services.export_run(job=job_for(kucoin_history.tenant, accountant))
+    job = export_run(job=job_for(kucoin_history.tenant, accountant))
     ExportJob.objects.filter(pk=job.pk).update(expires_at=dj_timezone.now() - timedelta(seconds=1))
     assert client.get(f"/exports/{job.pk}/download").status_code == 410
     assert client.get(f"/exports/{job.pk}/status").json()["download_url"] is None
     assert not AuditEvent.objects.filter(action="export.downloaded").exists()
-    assert services.exports_delete_expired() == 1 and not services.export_path(job).exists()
+    assert exports_delete_expired() == 1 and not export_path(job).exists()
 
 
 def test_another_tenants_job_answers_404(staff_client, kucoin_history, tenant, other_tenant):
     client, _ = staff_client()
     outsider = make_member(other_tenant, "accountant@beta.example", Membership.Role.ACCOUNTANT)
-    foreign = services.export_run(job=job_for(other_tenant, outsider))
+    foreign = export_run(job=job_for(other_tenant, outsider))
     for suffix in ("", "status", "download"):
         assert client.get(f"/exports/{foreign.pk}/{suffix}").status_code == 404
     other_connection = ExchangeConnection.objects.create(tenant=other_tenant, user=outsider, exchange="okx")
@@ -102,8 +103,8 @@ def test_a_tenant_wide_export_is_out_of_reach_once_its_requester_is_no_longer_st
     from api.tokens import api_token_create
 
     client, accountant = staff_client()
-    job = services.export_run(job=job_for(tenant, accountant))
-    own = services.export_run(job=job_for(tenant, accountant, scope="user", scope_user=accountant))
+    job = export_run(job=job_for(tenant, accountant))
+    own = export_run(job=job_for(tenant, accountant, scope="user", scope_user=accountant))
     api = APIClient(HTTP_HOST="alpha.localhost")
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {api_token_create(tenant=tenant, user=accountant, name='t')[1]}")
     assert client.get(f"/exports/{job.pk}/download").status_code == 200
@@ -169,11 +170,11 @@ def interrupted(staff_client, kucoin_history, tenant):
     client, accountant = staff_client()
     now = dj_timezone.now()
     jobs = {}
-    for name, started_ago in (("abandoned", services.ABANDONED_AFTER + timedelta(minutes=1)),
+    for name, started_ago in (("abandoned", ABANDONED_AFTER + timedelta(minutes=1)),
                               ("live", timedelta(hours=2))):
         job = job_for(tenant, accountant, status="running", file_name=f"alpha-export-{name}.csv",
                       started_at=now - started_ago)
-        services.export_path(job).write_text("Date,Sent Amount\n2025-01-01 00:00:00 UTC,0.5\n")
+        export_path(job).write_text("Date,Sent Amount\n2025-01-01 00:00:00 UTC,0.5\n")
         jobs[name] = job
     return client, jobs
 
@@ -182,17 +183,18 @@ def assert_abandoned_failed_and_live_untouched(client, jobs):
     abandoned, live = jobs["abandoned"], jobs["live"]
     status = client.get(f"/exports/{abandoned.pk}/status").json()
     assert status["status"] == "failed" and "did not finish within 3 hours" in status["error"]
-    assert not services.export_path(abandoned).exists()
+    assert not export_path(abandoned).exists()
     live.refresh_from_db()
-    assert live.status == "running" and not live.error and services.export_path(live).exists()
+    assert live.status == "running" and not live.error and export_path(live).exists()
 
 
-def test_the_hourly_task_fails_a_job_whose_worker_is_gone_and_removes_its_partial_file(interrupted, monkeypatch):
+def test_the_hourly_task_fails_a_job_whose_worker_is_gone_and_removes_its_partial_file(interrupted, kucoin,
+                                                                                      celery_broker_tasks):
     from exports import tasks
 
     client, jobs = interrupted
-    monkeypatch.setattr(tasks.sync_connection, "delay", lambda connection_id: None)
-    tasks.sync_all_connections()
+    tasks.sync_all_connections()  # the syncs it enqueues wait in the queue
+    assert [task.args for task in celery_broker_tasks() if task.name == tasks.sync_connection.name] == [[kucoin.pk]]
     assert_abandoned_failed_and_live_untouched(client, jobs)
 
 
@@ -208,17 +210,17 @@ def test_a_redelivered_export_task_fails_a_job_whose_worker_is_gone_and_leaves_a
 def test_files_left_by_failed_exports_are_removed(staff_client, kucoin_history, tenant):
     _, accountant = staff_client()
     failed = job_for(tenant, accountant, status="failed", file_name="alpha-export-left.csv", error="boom")
-    services.export_path(failed).write_text("partial")
-    assert services.exports_housekeeping() == {"abandoned": 0, "files_removed": 1}
+    export_path(failed).write_text("partial")
+    assert exports_housekeeping() == {"abandoned": 0, "files_removed": 1}
     failed.refresh_from_db()
-    assert not (services.exports_dir() / "alpha-export-left.csv").exists() and failed.file_name == ""
-    assert services.exports_housekeeping()["files_removed"] == 0  # visited once
+    assert not (exports_dir() / "alpha-export-left.csv").exists() and failed.file_name == ""
+    assert exports_housekeeping()["files_removed"] == 0  # visited once
 
 
 def test_a_run_records_when_it_started(staff_client, kucoin_history, tenant):
     _, accountant = staff_client()
     before = dj_timezone.now()
-    job = services.export_run(job=job_for(tenant, accountant))
+    job = export_run(job=job_for(tenant, accountant))
     assert before <= job.started_at <= job.finished_at
 
 
@@ -310,7 +312,7 @@ def test_the_pages_state_when_a_link_expires(staff_client, kucoin_history, setti
     client, accountant = staff_client()
     pending = job_for(kucoin_history.tenant, accountant)
     assert "can be downloaded for 6 hours, then it is deleted" in client.get(f"/exports/{pending.pk}/").content.decode()
-    done = services.export_run(job=pending)
+    done = export_run(job=pending)
     until = done.expires_at.strftime("%Y-%m-%d %H:%M")
     detail = client.get(f"/exports/{done.pk}/").content.decode()
     assert f'works until <span id="export-expires">{until}</span> UTC' in detail

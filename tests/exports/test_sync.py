@@ -10,10 +10,11 @@ from django.db import connection as connection_db
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from connectors.base.history import from_ms
 from connectors.base.http import ExchangeUnavailable
 from connectors.exchanges import exchange_packages, history_source
-from exports import services
 from exports.models import HistoryEntry, SyncState
+from exports.services.sync import sync_connection_history
 from sandbox import clock
 from sandbox.models import HistoryRecord, SandboxUser
 
@@ -64,7 +65,7 @@ def test_sync_imports_the_whole_history_and_a_second_sync_adds_nothing(connect, 
     before = timezone.now()
     pages = recording(monkeypatch, exchange_id)
     with CaptureQueriesContext(connection_db) as queries:
-        added = services.sync_connection_history(connection=connection)
+        added = sync_connection_history(connection=connection)
     assert set(added) == KINDS[exchange_id]
     # Each page costs a bounded number of queries (read held ids, insert, update, save the state, token check).
     assert len(queries) <= 12 * len(pages) + 20, (len(queries), len(pages))
@@ -79,16 +80,16 @@ def test_sync_imports_the_whole_history_and_a_second_sync_adds_nothing(connect, 
         state = SyncState.objects.get(connection=connection, kind=kind)
         # Complete from the history start (EXPORTS_HISTORY_DAYS = 100 in these tests, or what the exchange keeps:
         # OKX's archives, 3 months) to when the pass began.
-        kept = services.history_source(exchange_id).kept_for.get(kind, timedelta(days=100))
+        kept = history_source(exchange_id).kept_for.get(kind, timedelta(days=100))
         assert abs(state.covered_from - (before - min(kept, timedelta(days=100)))) < timedelta(minutes=1)
         assert before <= state.covered_to <= timezone.now() and state.resume_cursor is None
-    assert services.sync_connection_history(connection=connection) == {kind: 0 for kind in KINDS[exchange_id]}
+    assert sync_connection_history(connection=connection) == {kind: 0 for kind in KINDS[exchange_id]}
     assert HistoryEntry.objects.filter(connection=connection).count() == 10 * len(KINDS[exchange_id])
 
 
 def test_trades_keep_both_sides_and_the_fee(connect):
     connection = connect("kucoin")
-    services.sync_connection_history(connection=connection, kinds=["trade"])
+    sync_connection_history(connection=connection, kinds=["trade"])
     record = sandbox_rows("kucoin", "trade").order_by("time").first()
     entry = HistoryEntry.objects.get(connection=connection, kind="trade", external_id=record.txid)
     base, quote = record.pair.split("-")
@@ -100,7 +101,7 @@ def test_trades_keep_both_sides_and_the_fee(connect):
 
 def test_new_rows_at_the_exchange_arrive_with_the_next_sync(connect):
     connection = connect("kucoin")
-    services.sync_connection_history(connection=connection, kinds=["deposit"])
+    sync_connection_history(connection=connection, kinds=["deposit"])
     state = SyncState.objects.get(connection=connection, kind="deposit")
     first_until = state.covered_to
     user = sandbox_rows("kucoin", "deposit").first().user
@@ -109,7 +110,7 @@ def test_new_rows_at_the_exchange_arrive_with_the_next_sync(connect):
         HistoryRecord.objects.create(user=user, kind="deposit", synthetic=False, txid=f"Dnew{offset}",
                                      time=timezone.now() - timedelta(seconds=offset), currency="BTC", amount="0.5",
                                      fee="0", fee_currency="BTC", status="SUCCESS", details={})
-    assert services.sync_connection_history(connection=connection, kinds=["deposit"]) == {"deposit": 4}
+    assert sync_connection_history(connection=connection, kinds=["deposit"]) == {"deposit": 4}
     assert HistoryEntry.objects.filter(connection=connection, kind="deposit").count() == 14
     state.refresh_from_db()
     assert state.covered_to > first_until and abs(state.covered_from - (timezone.now() - timedelta(days=100))) \
@@ -126,7 +127,7 @@ def test_a_failed_sync_resumes_at_the_page_it_stopped_on_and_covers_only_once_do
 
     cursors = recording(monkeypatch, "kucoin", fail_from_the_fortieth)
     with pytest.raises(ExchangeUnavailable):
-        services.sync_connection_history(connection=connection, kinds=["ledger"])
+        sync_connection_history(connection=connection, kinds=["ledger"])
     state = SyncState.objects.get(connection=connection, kind="ledger")
     assert state.resume_cursor == cursors[-1] and "error" in state.last_error
     # Half a pass proves nothing about the range: nothing is said to be complete yet.
@@ -136,13 +137,13 @@ def test_a_failed_sync_resumes_at_the_page_it_stopped_on_and_covers_only_once_do
 
     requests.delete(faults).raise_for_status()
     stopped_at = len(cursors)
-    assert services.sync_connection_history(connection=connection, kinds=["ledger"]) == {"ledger": 10 - held}
+    assert sync_connection_history(connection=connection, kinds=["ledger"]) == {"ledger": 10 - held}
     assert cursors[stopped_at] == cursors[stopped_at - 1]  # resumed at the window it failed on, not the newest
     # The rest of the daily windows, then the HF account's ledger in windows of 3 days.
     assert len(cursors) - stopped_at <= 100 - 39 + 1 + 34
     state.refresh_from_db()
     assert state.resume_cursor is None and state.last_error == "" and state.last_synced_at
-    assert state.covered_to == services.from_ms(cursors[0]["until"])
+    assert state.covered_to == from_ms(cursors[0]["until"])
     assert abs(state.covered_from - (state.covered_to - timedelta(days=100))) < timedelta(minutes=1)
 
 
@@ -151,7 +152,7 @@ def test_kucoin_asks_a_week_of_fills_and_a_day_of_ledgers_at_most(connect, monke
     also reach the whole range (no gap)."""
     connection = connect("kucoin")
     cursors = recording(monkeypatch, "kucoin")
-    services.sync_connection_history(connection=connection, kinds=["ledger", "trade"])
+    sync_connection_history(connection=connection, kinds=["ledger", "trade"])
     limits = {"/api/v1/fills": timedelta(days=7), "/api/v1/hf/fills": timedelta(days=7),
               "/api/v1/accounts/ledgers": timedelta(hours=24), "/api/v1/hf/accounts/ledgers": timedelta(hours=72)}
     for cursor in cursors:
@@ -180,7 +181,7 @@ def test_kucoin_hf_account_ledger_is_read_from_the_hf_endpoint_in_three_day_wind
         for index in range(205)])
     hf_rows = sandbox_rows("kucoin", "ledger").filter(details__hf=True)
     cursors = recording(monkeypatch, "kucoin")
-    assert services.sync_connection_history(connection=connection, kinds=["ledger"]) == {"ledger": 10 + 205}
+    assert sync_connection_history(connection=connection, kinds=["ledger"]) == {"ledger": 10 + 205}
     stored = HistoryEntry.objects.filter(connection=connection, kind="ledger")
     assert set(stored.values_list("external_id", flat=True)) >= {str(pk) for pk in hf_rows.values_list("pk", flat=True)}
     assert stored.filter(external_id__in=[str(pk) for pk in hf_rows.values_list("pk", flat=True)], amount__lt=0).count() \
@@ -205,7 +206,7 @@ def test_okx_deposits_sharing_a_millisecond_across_a_page_boundary_are_all_read(
     rows += [HistoryRecord(user=user, kind="deposit", txid=f"Dtie{index}", time=tie, currency="USDT", amount="2",
                            fee="0", fee_currency="USDT", status="SUCCESS") for index in range(6)]
     HistoryRecord.objects.bulk_create(rows)
-    assert services.sync_connection_history(connection=connection, kinds=["deposit"]) == {"deposit": 10 + 103}
+    assert sync_connection_history(connection=connection, kinds=["deposit"]) == {"deposit": 10 + 103}
     tied = HistoryRecord.objects.filter(user=user, txid__startswith="Dtie").values_list("pk", flat=True)
     stored = HistoryEntry.objects.filter(connection=connection, kind="deposit")
     assert stored.filter(external_id__in=[str(pk) for pk in tied]).count() == 6
@@ -222,7 +223,7 @@ def test_okx_withdrawals_past_a_hundred_in_one_millisecond_end_the_pass_and_its_
     HistoryRecord.objects.bulk_create([
         HistoryRecord(user=user, kind="withdrawal", txid=f"Wtie{index}", time=tie, currency="USDT", amount="1",
                       fee="0", fee_currency="USDT", status="SUCCESS") for index in range(105)])
-    assert services.sync_connection_history(connection=connection, kinds=["withdrawal"]) == {"withdrawal": 100 + 10}
+    assert sync_connection_history(connection=connection, kinds=["withdrawal"]) == {"withdrawal": 100 + 10}
     state = SyncState.objects.get(connection=connection, kind="withdrawal")
     assert state.covered_from == tie + timedelta(milliseconds=1) and state.resume_cursor is None
 
@@ -231,7 +232,7 @@ def test_okx_withdrawals_past_a_hundred_in_one_millisecond_end_the_pass_and_its_
 def test_a_sync_walks_back_to_the_history_start_and_no_further(connect, exchange_id, settings):
     settings.EXPORTS_HISTORY_DAYS = 30
     connection = connect(exchange_id)
-    services.sync_connection_history(connection=connection, kinds=["ledger"])
+    sync_connection_history(connection=connection, kinds=["ledger"])
     cutoff = timezone.now() - timedelta(days=30)
     recent = sandbox_rows(exchange_id, "ledger").filter(time__gte=cutoff)
     stored = HistoryEntry.objects.filter(connection=connection, kind="ledger")
@@ -245,7 +246,7 @@ def test_a_sync_walks_back_to_the_history_start_and_no_further(connect, exchange
 def test_okx_reads_bills_older_than_seven_days_from_the_archive(connect, monkeypatch):
     connection = connect("okx")
     cursors = recording(monkeypatch, "okx")
-    services.sync_connection_history(connection=connection, kinds=["ledger", "trade"])
+    sync_connection_history(connection=connection, kinds=["ledger", "trade"])
     assert [cursor.get("stage", 0) for cursor in cursors] == [0, 1, 0, 1]  # recent, then archive, for each kind
     old = sandbox_rows("okx", "ledger").filter(time__lt=timezone.now() - timedelta(days=7))
     assert old.count() >= 8
@@ -254,7 +255,7 @@ def test_okx_reads_bills_older_than_seven_days_from_the_archive(connect, monkeyp
 
 def test_peatio_walks_every_market_and_never_asks_for_withdrawals(connect, portal):
     connection = connect("peatio")
-    assert set(services.sync_connection_history(connection=connection)) == {"trade", "deposit"}
+    assert set(sync_connection_history(connection=connection)) == {"trade", "deposit"}
     assert HistoryEntry.objects.filter(connection=connection, kind="trade").count() == 10
     assert not SyncState.objects.filter(connection=connection, kind="withdrawal").exists()
     # The sandbox, like Peatio, has no such endpoint.
@@ -270,7 +271,7 @@ def test_peatio_deposits_past_what_the_exchange_lists_leave_a_visible_gap(connec
     for index in range(120):
         HistoryRecord.objects.create(user=user, kind="deposit", txid=f"Dmany{index}", time=now - timedelta(hours=index + 1),
                                      currency="USDT", amount="1", fee="0", fee_currency="USDT", status="SUCCESS")
-    services.sync_connection_history(connection=connection, kinds=["deposit"])
+    sync_connection_history(connection=connection, kinds=["deposit"])
     state = SyncState.objects.get(connection=connection, kind="deposit")
     # The hundredth newest accepted USDT deposit is the oldest the exchange lists.
     assert state.covered_from == now - timedelta(hours=100)
@@ -278,17 +279,16 @@ def test_peatio_deposits_past_what_the_exchange_lists_leave_a_visible_gap(connec
     assert HistoryEntry.objects.filter(connection=connection, kind="deposit", currency="USDT").count() == 100
 
 
-def test_beat_task_syncs_every_active_connection_with_a_key(connect, portal, monkeypatch):
+def test_beat_task_syncs_every_active_connection_with_a_key(connect, portal, celery_broker_tasks):
     from connectors.models import ExchangeConnection
     from exports import tasks
 
     active = connect("kucoin")
     ExchangeConnection.objects.create(tenant=portal["tenant"], user=portal["user"], exchange="okx", status="revoked",
                                       api_key="gone")
-    queued = []
-    monkeypatch.setattr(tasks.sync_connection, "delay", lambda connection_id: queued.append(connection_id))
     tasks.sync_all_connections()
-    assert queued == [active.pk]
+    syncs = [task.args for task in celery_broker_tasks() if task.name == tasks.sync_connection.name]
+    assert syncs == [[active.pk]]
     assert tasks.sync_connection(active.pk)["trade"] == 10  # the task itself: load, sync
 
 
@@ -296,7 +296,7 @@ def test_a_peatio_key_that_expired_is_renewed_and_the_sync_goes_on(connect):
     connection = connect("peatio")
     clock.set_offset(5 * 3600)  # past the user token's 4 hours
     try:
-        added = services.sync_connection_history(connection=connection)
+        added = sync_connection_history(connection=connection)
     finally:
         clock.set_offset(0)
     assert added == {kind: 10 for kind in KINDS["peatio"]}
@@ -320,26 +320,26 @@ def test_stored_withdrawals_that_settle_at_the_exchange_are_updated_within_the_l
     for days in (3, 4):
         withdrawal(f"Wsettled{days}d", timedelta(days=days), "SUCCESS")
     stale = withdrawal("Wstale", timedelta(days=60), "PROCESSING")  # older than the look-back
-    assert services.sync_connection_history(connection=connection, kinds=["withdrawal"]) == {"withdrawal": 18}
+    assert sync_connection_history(connection=connection, kinds=["withdrawal"]) == {"withdrawal": 18}
 
     HistoryRecord.objects.filter(pk=failing.pk).update(status="FAILURE")
     HistoryRecord.objects.filter(pk=succeeding.pk).update(status="SUCCESS", fee="0.0004")
     HistoryRecord.objects.filter(pk=stale.pk).update(status="FAILURE")
     cursors = recording(monkeypatch, "kucoin")
-    assert services.sync_connection_history(connection=connection, kinds=["withdrawal"]) == {"withdrawal": 0}
+    assert sync_connection_history(connection=connection, kinds=["withdrawal"]) == {"withdrawal": 0}
 
     stored = {e.external_id: e for e in HistoryEntry.objects.filter(connection=connection, kind="withdrawal")}
     assert stored["Wfailing"].status == "FAILURE"
     assert (stored["Wsucceeding"].status, stored["Wsucceeding"].fee) == ("SUCCESS", Decimal("0.0004"))
     # The pass went back only as far as the oldest recent row still open, not to the stale one or further.
-    assert services.from_ms(cursors[0]["since"]) == stored["Wsucceeding"].occurred_at.replace(
+    assert from_ms(cursors[0]["since"]) == stored["Wsucceeding"].occurred_at.replace(
         microsecond=stored["Wsucceeding"].occurred_at.microsecond // 1000 * 1000)
     assert stored["Wstale"].status == "PROCESSING"
     # Once everything recent is final, a pass stops at the newest row again.
     cursors.clear()
-    services.sync_connection_history(connection=connection, kinds=["withdrawal"])
+    sync_connection_history(connection=connection, kinds=["withdrawal"])
     newest = max(entry.occurred_at for entry in stored.values())
-    assert abs(services.from_ms(cursors[0]["since"]) - newest) < timedelta(milliseconds=1)
+    assert abs(from_ms(cursors[0]["since"]) - newest) < timedelta(milliseconds=1)
 
 
 def test_the_sync_task_may_outlast_the_default_task_limit(settings):
@@ -363,21 +363,21 @@ def test_a_broker_hears_of_a_pass_that_brings_rows_and_of_a_failure_once(connect
         return [(event.type, event.payload.get("rows_added", event.payload.get("error", "")[:5]))
                 for event in WebhookEvent.objects.order_by("pk")]
 
-    services.sync_connection_history(connection=connection, kinds=["deposit"])
-    services.sync_connection_history(connection=connection, kinds=["deposit"])
+    sync_connection_history(connection=connection, kinds=["deposit"])
+    sync_connection_history(connection=connection, kinds=["deposit"])
     assert events() == [("history.synced", 10)]
     user = sandbox_rows("kucoin", "deposit").first().user
     HistoryRecord.objects.create(user=user, kind="deposit", synthetic=False, txid="Dnew", currency="BTC",
                                  time=timezone.now() - timedelta(seconds=1), amount="0.5", fee="0",
                                  fee_currency="BTC", status="SUCCESS", details={})
-    services.sync_connection_history(connection=connection, kinds=["deposit"])
+    sync_connection_history(connection=connection, kinds=["deposit"])
     assert events()[1:] == [("history.synced", 1)]
 
     faults = f"{portal['url']}/sandbox/control/faults"
     requests.post(faults, json={"exchange": "kucoin", "endpoint": "deposits", "kind": "500"}).raise_for_status()
     for _ in range(2):
         with pytest.raises(ExchangeUnavailable):
-            services.sync_connection_history(connection=connection, kinds=["deposit"])
+            sync_connection_history(connection=connection, kinds=["deposit"])
     requests.delete(faults).raise_for_status()
-    services.sync_connection_history(connection=connection, kinds=["deposit"])
+    sync_connection_history(connection=connection, kinds=["deposit"])
     assert [kind for kind, _ in events()[2:]] == ["history.sync_failed", "history.synced"]

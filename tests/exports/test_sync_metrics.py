@@ -4,8 +4,8 @@ import pytest
 import requests
 
 from connectors.base.http import ExchangeUnavailable
-from exports import services
 from tests.helpers import metric
+from exports.services.sync import sync_connection_history
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -20,8 +20,8 @@ def test_sync_passes_are_counted_by_outcome(connect, portal, scrape_metrics):
     faults = f"{portal['url']}/sandbox/control/faults"
     requests.post(faults, json={"exchange": "kucoin", "endpoint": "ledgers", "kind": "500"}).raise_for_status()
     with pytest.raises(ExchangeUnavailable):
-        services.sync_connection_history(connection=connection, kinds=["ledger"])
+        sync_connection_history(connection=connection, kinds=["ledger"])
     assert ledger_passes(scrape_metrics()) == {"completed": 0, "failed": 1}
     requests.delete(faults).raise_for_status()
-    services.sync_connection_history(connection=connection, kinds=["ledger"])
+    sync_connection_history(connection=connection, kinds=["ledger"])
     assert ledger_passes(scrape_metrics()) == {"completed": 1, "failed": 1}

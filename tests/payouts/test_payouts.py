@@ -7,12 +7,14 @@ from decimal import Decimal
 
 import pytest
 import requests
+from django.db import transaction
 from django.utils import timezone
 
 from broker_portal.models import AuditEvent
 from payouts import services
-from payouts.models import Payout
+from payouts.models import Payout, PayoutBatch
 from payouts.services import PayoutError, PayoutItem
+from payouts.tasks import confirm_connection_payouts
 
 from .helpers import TRC20, connect_payee, credit_deposit
 
@@ -152,3 +154,18 @@ def test_an_exchange_that_cannot_be_reached_leaves_the_payout_to_resolve_again(p
     services.payout_batch_resolve(batch=batch)
     payout.refresh_from_db()
     assert payout.status == Payout.Status.RESOLVED and payout.error == ""
+
+
+def test_checking_deposits_now_enqueues_one_read_per_connection_with_an_open_payout_after_commit(
+        portal, payees, celery_broker_tasks):
+    batch, _ = batch_of(portal, payees, {"kucoin": "1", "okx": "2", "kraken": "3"})
+    assert services.payout_batch_resolve(batch=batch) == {"resolved": 3}  # a pending payout has nothing to look for
+    Payout.objects.filter(batch=batch, connection=payees["kraken"]).update(status=Payout.Status.RECEIVED)
+
+    def reads():
+        return sorted(task.args for task in celery_broker_tasks() if task.name == confirm_connection_payouts.name)
+
+    with transaction.atomic():
+        assert services.payouts_check_deposits(batches=PayoutBatch.objects.filter(pk=batch.pk)) == 2
+        assert reads() == []
+    assert reads() == sorted([[payees["kucoin"].pk], [payees["okx"].pk]])

@@ -12,8 +12,9 @@ import openpyxl
 import pytest
 
 from connectors.models import ExchangeConnection
-from exports import services
 from exports.models import ExportJob, HistoryEntry
+from exports.services.jobs import export_run
+from exports.services.writers import export_path
 
 BREAKS = {"cr": "\r", "lf": "\n", "crlf": "\r\n"}
 TRIGGERS = "=+-@\t"
@@ -47,9 +48,9 @@ def export(portal, export_format, use_copy):
     job = ExportJob.objects.create(tenant=portal["tenant"], scope="tenant", format=export_format,
                                    kinds=["trade", "deposit", "withdrawal", "ledger"], date_from=date(2024, 4, 1),
                                    date_to=date(2024, 6, 1), requested_by=portal["user"])
-    job = services.export_run(job=job, use_copy=use_copy)
+    job = export_run(job=job, use_copy=use_copy)
     assert job.status == ExportJob.Status.DONE, job.error
-    return services.export_path(job).read_bytes()
+    return export_path(job).read_bytes()
 
 
 def lines_of(cells):
@@ -104,7 +105,7 @@ def test_line_breaks_in_cells_neither_split_rows_nor_lead_with_a_formula(broken_
 def test_xlsx_cells_with_line_breaks_do_not_lead_a_line_with_a_formula(broken_lines, portal):
     export(portal, "xlsx", False)
     job = ExportJob.objects.latest("created_at")
-    sheet = openpyxl.load_workbook(services.export_path(job)).active
+    sheet = openpyxl.load_workbook(export_path(job)).active
     assert not [c for row in sheet.iter_rows() for c in row if c.data_type == "f"]
     no_line_leads_with_a_formula([c.value for row in sheet.iter_rows(min_row=2) for c in row
                                   if isinstance(c.value, str)])

@@ -9,8 +9,8 @@ from rest_framework.test import APIClient
 
 from api.tokens import api_token_create
 from broker_portal.models import Membership
-from exports import services
 from exports.models import ExportJob
+from exports.services.jobs import ExportError, export_request
 
 pytestmark = pytest.mark.django_db
 
@@ -50,10 +50,10 @@ def test_the_api_refuses_the_range(tenant, member, date_from, date_to):
 
 @pytest.mark.parametrize("date_from, date_to", RANGES, ids=IDS)
 def test_the_service_refuses_the_range(tenant, member, date_from, date_to):
-    with pytest.raises(services.ExportError):
-        services.export_request(tenant=tenant, user=member, membership=Membership.objects.get(user=member),
-                                scope="user", kinds=["deposit"], export_format="koinly", date_from=date_from,
-                                date_to=date_to)
+    with pytest.raises(ExportError):
+        export_request(tenant=tenant, user=member, membership=Membership.objects.get(user=member),
+                       scope="user", kinds=["deposit"], export_format="koinly", date_from=date_from,
+                       date_to=date_to)
     assert not ExportJob.objects.exists()
 
 

@@ -7,9 +7,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from exports import services, tasks
+from exports import tasks
 from exports.models import ExportJob
 from tests.exports.helpers import job_for, post_export
+from exports.services.jobs import export_heartbeat
+from exports.services.writers import export_path, exports_dir
 
 
 @pytest.mark.django_db
@@ -23,14 +25,14 @@ def test_a_job_whose_heartbeat_stopped_minutes_ago_is_failed_by_the_beat_sweep(s
     beating = job_for(tenant, accountant, status="running", file_name="alpha-export-beating.csv",
                       started_at=now - timedelta(minutes=10), heartbeat_at=now - timedelta(seconds=20))
     for job in (stalled, beating):
-        services.export_path(job).write_text("Date,Sent Amount\n")
+        export_path(job).write_text("Date,Sent Amount\n")
     assert settings.CELERY_BEAT_SCHEDULE["exports-fail-stalled"]["schedule"] <= 120
     tasks.fail_stalled_exports()
     status = client.get(f"/exports/{stalled.pk}/status").json()
     assert status["status"] == "failed" and "start it again" in status["error"].lower()
-    assert not (services.exports_dir() / "alpha-export-stalled.csv").exists()
+    assert not (exports_dir() / "alpha-export-stalled.csv").exists()
     beating.refresh_from_db()
-    assert beating.status == "running" and services.export_path(beating).exists()
+    assert beating.status == "running" and export_path(beating).exists()
     assert post_export(client).status_code == 302  # the user starts again
 
 
@@ -39,7 +41,7 @@ def test_a_running_export_beats_on_its_own_connection(staff_client, kucoin_histo
     _, accountant = staff_client()
     settings.EXPORT_HEARTBEAT_SECONDS = 0.1
     job = job_for(tenant, accountant, status="running", started_at=timezone.now())
-    with services.export_heartbeat(job_id=job.pk):
+    with export_heartbeat(job_id=job.pk):
         time.sleep(0.5)  # the export's own work (a long COPY) writes nothing meanwhile
         first = ExportJob.objects.get(pk=job.pk).heartbeat_at
         time.sleep(0.3)

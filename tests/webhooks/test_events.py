@@ -11,7 +11,7 @@ from connectors.models import ExchangeConnection
 from connectors.refresh import connection_mark_needs_reauthorization, connection_warn_refresh_lapse
 from connectors.services import connection_secrets_wipe
 from exports.models import ExportJob
-from exports.services import export_fail
+from exports.services.jobs import export_fail, export_request, export_run
 from webhooks import services
 from webhooks.events import CATALOGUE, check_payload
 from webhooks.models import WebhookDelivery, WebhookEvent
@@ -171,16 +171,15 @@ def test_a_finished_export_records_export_ready(tenant, broker_admin, settings, 
     from datetime import date
 
     from broker_portal.models import Membership
-    from exports import services as export_services
 
     settings.EXPORTS_DIR = tmp_path
     make_endpoint(tenant, "http://127.0.0.1:9/hooks", ["export.ready"])
     membership = Membership.objects.get(tenant=tenant, user=broker_admin)
     today = timezone.now().date()
-    job = export_services.export_request(tenant=tenant, user=broker_admin, membership=membership, scope="tenant",
-                                         kinds=["ledger"], export_format="csv", date_from=date(today.year, 1, 1),
-                                         date_to=today)
-    job = export_services.export_run(job=job)
+    job = export_request(tenant=tenant, user=broker_admin, membership=membership, scope="tenant",
+                         kinds=["ledger"], export_format="csv", date_from=date(today.year, 1, 1),
+                         date_to=today)
+    job = export_run(job=job)
     [payload] = payloads("export.ready")
     assert payload.pop("expires_at").startswith(job.expires_at.isoformat()[:23])  # to the millisecond
     assert payload == {"export_id": job.pk, "format": "csv", "rows": 0, "sha256": job.sha256}
