@@ -13,13 +13,12 @@ from connectors.base.trading import AttributionMissing, TradingRefused
 from connectors.exchanges import trading_hooks
 from sandbox.models import Balance, SpotOrder
 from tests.connectors.helpers import connected
-from tests.trading.helpers import KRAKEN_TRADING, connected_kraken, connected_okx, place
+from tests.trading.helpers import KRAKEN_TRADING, TRADING, connected_kraken, connected_okx, place
 from trading import selectors, services
 from trading.models import TradeOrder
 
 pytestmark = pytest.mark.django_db(transaction=True)
 # KuCoin's default grant is General only: trading is ticked on purpose.
-TRADING = ["API_COMMON", "API_SPOT"]
 
 
 def test_kucoin_limit_order_is_previewed_placed_with_partner_headers_and_cancelled(browser_session, sandbox_accounts):

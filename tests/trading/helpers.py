@@ -5,6 +5,8 @@ from connectors.models import ExchangeConnection
 from trading import services
 from trading.models import TradeOrder
 
+# KuCoin: General and Spot trading.
+TRADING = ["API_COMMON", "API_SPOT"]
 KRAKEN_TRADING = ["account.info:basic", "account.fast-api-key:write", "account.fast-api-key:funds-query",
                   "account.fast-api-key:trades-modify", "account.fast-api-key:trades-query-open",
                   "account.fast-api-key:trades-query-closed"]

@@ -10,9 +10,8 @@ import pytest
 from sandbox import trading as sandbox_trading
 from sandbox.faults import fault_set
 from sandbox.models import SandboxUser, SpotOrder
-from tests.connectors.conftest import browser_session, portal, sandbox_accounts  # noqa: F401 (fixtures)
-from tests.connectors.test_deposit_addresses import connected
-from tests.connectors.test_trading import TRADING, place
+from tests.connectors.helpers import connected
+from tests.trading.helpers import TRADING, place
 from trading.models import TradeOrder
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -23,8 +22,8 @@ def open_rows(html: str) -> str:
         if 'class="listing orders open-orders"' in html else ""
 
 
-def test_open_orders_are_the_exchanges_with_the_portals_records_as_fallback(browser_session,  # noqa: F811
-                                                                             sandbox_accounts):  # noqa: F811
+def test_open_orders_are_the_exchanges_with_the_portals_records_as_fallback(browser_session,
+                                                                             sandbox_accounts):
     connection = connected(browser_session, sandbox_accounts, "kucoin", TRADING)
     resting = {"base": "BTC", "quote": "USDT", "side": "buy", "type": "limit", "size": "0.001", "price": "60000"}
     mine, gone = place(connection, **resting), place(connection, **resting)
