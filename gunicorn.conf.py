@@ -39,8 +39,11 @@ def cores() -> int:
 
 
 wsgi_app = "broker_portal.wsgi:application"
-bind = [address.strip() for address in
-        os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}").split(",") if address.strip()]
+bind = [
+    address.strip()
+    for address in os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}").split(",")
+    if address.strip()
+]
 workers = env_int("GUNICORN_WORKERS", 2 * cores() + 1)
 threads = env_int("GUNICORN_THREADS", 4)
 worker_class = "gthread"

@@ -19,7 +19,7 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         header = authentication.get_authorization_header(request).decode(errors="replace")
         if not header.startswith(f"{self.keyword} bp_"):
             return None
-        token = token_for_key(header[len(self.keyword) + 1:].strip(), tenant=getattr(request, "tenant", None))
+        token = token_for_key(header[len(self.keyword) + 1 :].strip(), tenant=getattr(request, "tenant", None))
         if token is None or not token.user.is_active:
             raise exceptions.AuthenticationFailed("Invalid or revoked API token.")
         # The token is bound to its tenant (token_for_key); its user must also still belong there.

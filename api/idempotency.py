@@ -30,16 +30,21 @@ def idempotent(request, *, operation: str, secret_fields: tuple[str, ...] = (), 
     request_fingerprint = fingerprint(operation, dict(request.data), secret_fields)
     try:
         with transaction.atomic():
-            record = IdempotentRequest.objects.create(tenant=request.tenant, user=request.user, key=key,
-                                                      operation=operation, fingerprint=request_fingerprint)
+            record = IdempotentRequest.objects.create(
+                tenant=request.tenant, user=request.user, key=key, operation=operation, fingerprint=request_fingerprint
+            )
     except IntegrityError:
         first = IdempotentRequest.objects.get(tenant=request.tenant, user=request.user, key=key)
         if first.operation != operation or first.fingerprint != request_fingerprint:
-            return error_response("idempotency_key_reused", "This Idempotency-Key was used with another request.",
-                                  status.HTTP_422_UNPROCESSABLE_ENTITY)
+            return error_response(
+                "idempotency_key_reused",
+                "This Idempotency-Key was used with another request.",
+                status.HTTP_422_UNPROCESSABLE_ENTITY,
+            )
         if first.response_status is None:
-            return error_response("in_progress", "A request with this Idempotency-Key is still being processed.",
-                                  status.HTTP_409_CONFLICT)
+            return error_response(
+                "in_progress", "A request with this Idempotency-Key is still being processed.", status.HTTP_409_CONFLICT
+            )
         return Response(first.response_body, status=first.response_status, headers={"Idempotent-Replayed": "true"})
     try:
         response = handle()

@@ -24,26 +24,46 @@ class AuditEventFilter(serializers.Serializer):
 
 
 class ConnectionSerializer(serializers.ModelSerializer):
-    server = serializers.CharField(source="server_slug", read_only=True,
-                                   help_text="Which of the tenant's servers of this exchange (its slug); empty "
-                                             "where the exchange has one.")
+    server = serializers.CharField(
+        source="server_slug",
+        read_only=True,
+        help_text="Which of the tenant's servers of this exchange (its slug); empty where the exchange has one.",
+    )
     masked_api_key = serializers.CharField(read_only=True)
     secrets_readable = serializers.BooleanField(
-        read_only=True, help_text="False where a stored key or token no longer decrypts: connect again.")
+        read_only=True, help_text="False where a stored key or token no longer decrypts: connect again."
+    )
 
     class Meta:
         model = ExchangeConnection
-        fields = ["id", "exchange", "server", "exchange_account_id", "status", "permissions", "masked_api_key",
-                  "secrets_readable", "access_expires_at", "refresh_expires_at", "last_refreshed_at", "last_error",
-                  "created_at"]
+        fields = [
+            "id",
+            "exchange",
+            "server",
+            "exchange_account_id",
+            "status",
+            "permissions",
+            "masked_api_key",
+            "secrets_readable",
+            "access_expires_at",
+            "refresh_expires_at",
+            "last_refreshed_at",
+            "last_error",
+            "created_at",
+        ]
         read_only_fields = fields
 
 
 class StartConnectInput(serializers.Serializer):
     permissions = serializers.ListField(child=serializers.CharField(max_length=80), allow_empty=False)
-    server = serializers.SlugField(max_length=40, required=False, allow_blank=True, default="",
-                                   help_text="Which of the tenant's servers of this exchange (its slug, as in the "
-                                             "connections' `server`); leave out where the exchange has one.")
+    server = serializers.SlugField(
+        max_length=40,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Which of the tenant's servers of this exchange (its slug, as in the "
+        "connections' `server`); leave out where the exchange has one.",
+    )
 
 
 class StartConnectOutput(serializers.Serializer):
@@ -59,8 +79,12 @@ class BalanceSerializer(serializers.Serializer):
 
 class BalancesSerializer(serializers.Serializer):
     balances = BalanceSerializer(many=True)
-    total_usdt = serializers.DecimalField(max_digits=38, decimal_places=2, allow_null=True,
-                                          help_text="null where an asset has no price (its value_usdt is null)")
+    total_usdt = serializers.DecimalField(
+        max_digits=38,
+        decimal_places=2,
+        allow_null=True,
+        help_text="null where an asset has no price (its value_usdt is null)",
+    )
     error = serializers.CharField(allow_blank=True)
     as_of = serializers.DateTimeField(allow_null=True, help_text="when these balances were read at the exchange")
     reading = serializers.BooleanField(help_text="a newer read is under way: ask again in a moment")
@@ -69,8 +93,17 @@ class BalancesSerializer(serializers.Serializer):
 class AuditEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = AuditEvent
-        fields = ["id", "created_at", "action", "actor_repr", "target_type", "target_id", "target_repr",
-                  "ip_address", "details"]
+        fields = [
+            "id",
+            "created_at",
+            "action",
+            "actor_repr",
+            "target_type",
+            "target_id",
+            "target_repr",
+            "ip_address",
+            "details",
+        ]
         read_only_fields = fields
 
 
@@ -105,8 +138,10 @@ class WithdrawalSerializer(serializers.Serializer):
 
 class WithdrawalCreateInput(serializers.Serializer):
     connection = serializers.IntegerField()
-    idempotency_key = serializers.UUIDField(required=False, help_text="Issued by you when the withdrawal starts; "
-                                                                      "the same key always updates the same draft.")
+    idempotency_key = serializers.UUIDField(
+        required=False,
+        help_text="Issued by you when the withdrawal starts; the same key always updates the same draft.",
+    )
     currency = serializers.CharField(max_length=16)
     chain = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
     withdraw_type = serializers.ChoiceField(choices=Withdrawal.WithdrawType.choices, default="ADDRESS")
@@ -115,9 +150,11 @@ class WithdrawalCreateInput(serializers.Serializer):
     remark = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     amount = serializers.CharField(max_length=40, help_text="A decimal string, e.g. 0.0125.")
     fee_deduct_type = serializers.ChoiceField(
-        choices=Withdrawal.FeeDeductType.choices, default="EXTERNAL",
+        choices=Withdrawal.FeeDeductType.choices,
+        default="EXTERNAL",
         help_text="KuCoin's meaning: INTERNAL takes the fees from the amount (the recipient gets less), EXTERNAL "
-                  "from your balance (the recipient gets the amount).")
+        "from your balance (the recipient gets the amount).",
+    )
 
     def validate_amount(self, value: str) -> str:
         error = amount_input_error(value.strip())
@@ -127,13 +164,19 @@ class WithdrawalCreateInput(serializers.Serializer):
 
 
 class FactorsInput(serializers.Serializer):
-    mfa_code = serializers.CharField(max_length=16, help_text="The portal user's current authenticator code: "
-                                                              "the step-up before anything goes to the exchange.")
+    mfa_code = serializers.CharField(
+        max_length=16,
+        help_text="The portal user's current authenticator code: the step-up before anything goes to the exchange.",
+    )
 
 
 class SubmitInput(serializers.Serializer):
-    codes = serializers.DictField(child=serializers.CharField(max_length=16), required=False, default=dict,
-                                  help_text="The exchange's 2FA codes by factor, e.g. GAV and EMV.")
+    codes = serializers.DictField(
+        child=serializers.CharField(max_length=16),
+        required=False,
+        default=dict,
+        help_text="The exchange's 2FA codes by factor, e.g. GAV and EMV.",
+    )
 
 
 class ExportCreateInput(serializers.Serializer):
@@ -173,8 +216,10 @@ class HistoryCoverageSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=HistoryKind.choices)
     covered_from = serializers.DateTimeField(allow_null=True, help_text="Every row from here on is held ...")
     covered_to = serializers.DateTimeField(allow_null=True, help_text="... up to here (when the last sync began).")
-    gap_before = serializers.BooleanField(help_text="Nothing is held before covered_from that the history start "
-                                                    "asks for: an export from earlier misses rows.")
+    gap_before = serializers.BooleanField(
+        help_text="Nothing is held before covered_from that the history start "
+        "asks for: an export from earlier misses rows."
+    )
     kept_days = serializers.IntegerField(allow_null=True, help_text="How long the exchange keeps this kind.")
     rows = serializers.IntegerField(help_text="The rows of this kind the syncs have stored.")
     in_progress = serializers.BooleanField()
@@ -191,9 +236,13 @@ class HistorySyncSerializer(serializers.Serializer):
 
 class DepositQuery(serializers.Serializer):
     asset = serializers.CharField(max_length=16, help_text="The asset's code, e.g. BTC.")
-    network = serializers.CharField(max_length=100, required=False, allow_blank=True, default="",
-                                    help_text="The network's id from deposit-networks; may be left out where the "
-                                              "asset has one network.")
+    network = serializers.CharField(
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The network's id from deposit-networks; may be left out where the asset has one network.",
+    )
 
 
 class DepositNetworksQuery(serializers.Serializer):

@@ -30,15 +30,29 @@ class StrictBooleanField(serializers.BooleanField):
 
 class EndpointSerializer(serializers.ModelSerializer):
     enabled = serializers.SerializerMethodField()
-    event_types = serializers.ListField(child=serializers.ChoiceField(choices=EVENT_TYPE_CHOICES),
-                                        help_text="The event types it receives; empty for every type.")
+    event_types = serializers.ListField(
+        child=serializers.ChoiceField(choices=EVENT_TYPE_CHOICES),
+        help_text="The event types it receives; empty for every type.",
+    )
     previous_secret_expires_at = serializers.SerializerMethodField(
-        help_text="Until when the previous secret signs too, after a rotation; null when it does not.")
+        help_text="Until when the previous secret signs too, after a rotation; null when it does not."
+    )
 
     class Meta:
         model = WebhookEndpoint
-        fields = ["id", "url", "description", "event_types", "enabled", "status", "paused_reason",
-                  "failing_since", "previous_secret_expires_at", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "url",
+            "description",
+            "event_types",
+            "enabled",
+            "status",
+            "paused_reason",
+            "failing_since",
+            "previous_secret_expires_at",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
 
     def get_enabled(self, endpoint) -> bool:
@@ -48,8 +62,7 @@ class EndpointSerializer(serializers.ModelSerializer):
         from django.utils import timezone
 
         expires = endpoint.previous_secret_expires_at
-        return serializers.DateTimeField().to_representation(expires) if expires and expires > timezone.now() \
-            else None
+        return serializers.DateTimeField().to_representation(expires) if expires and expires > timezone.now() else None
 
 
 class EndpointWithSecretSerializer(EndpointSerializer):
@@ -63,16 +76,21 @@ class EndpointWithSecretSerializer(EndpointSerializer):
 class EndpointCreateInput(serializers.Serializer):
     url = UrlField(max_length=2000)
     description = TextField(max_length=200, required=False, allow_blank=True, default="")
-    event_types = serializers.ListField(child=serializers.ChoiceField(choices=EVENT_TYPE_CHOICES), required=False,
-                                        default=list, help_text="Empty (or left out) for every type.")
+    event_types = serializers.ListField(
+        child=serializers.ChoiceField(choices=EVENT_TYPE_CHOICES),
+        required=False,
+        default=list,
+        help_text="Empty (or left out) for every type.",
+    )
 
 
 class EndpointUpdateInput(serializers.Serializer):
     url = UrlField(max_length=2000, required=False)
     description = TextField(max_length=200, required=False, allow_blank=True)
     event_types = serializers.ListField(child=serializers.ChoiceField(choices=EVENT_TYPE_CHOICES), required=False)
-    enabled = StrictBooleanField(required=False, help_text="false pauses it; true enables it again and sends "
-                                                           "what waited.")
+    enabled = StrictBooleanField(
+        required=False, help_text="false pauses it; true enables it again and sends what waited."
+    )
 
 
 class DeliverySerializer(serializers.ModelSerializer):
@@ -82,9 +100,21 @@ class DeliverySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = WebhookDelivery
-        fields = ["id", "webhook_id", "event_id", "event_type", "event_created_at", "status", "attempts",
-                  "last_attempt_at", "next_attempt_at", "response_code", "response_ms", "last_error",
-                  "succeeded_at"]
+        fields = [
+            "id",
+            "webhook_id",
+            "event_id",
+            "event_type",
+            "event_created_at",
+            "status",
+            "attempts",
+            "last_attempt_at",
+            "next_attempt_at",
+            "response_code",
+            "response_ms",
+            "last_error",
+            "succeeded_at",
+        ]
         read_only_fields = fields
 
 
@@ -110,5 +140,7 @@ class EventTypeSerializer(serializers.Serializer):
 
 
 def event_types() -> list[dict]:
-    return [{"name": event.name, "description": event.description, "data_schema": event.data_schema}
-            for event in CATALOGUE.values()]
+    return [
+        {"name": event.name, "description": event.description, "data_schema": event.data_schema}
+        for event in CATALOGUE.values()
+    ]

@@ -24,11 +24,17 @@ def api_token_create(*, tenant, user, name: str, expires_at=None, request=None) 
     """A new token and its key; the key exists only in this return value."""
     prefix = secrets.token_hex(4)
     key = f"{TOKEN_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
-    token = ApiToken.objects.create(tenant=tenant, user=user, name=name, prefix=prefix, key_hash=hash_key(key),
-                                    expires_at=expires_at)
-    record_audit_event(tenant=tenant, action="api_token.created", actor=user, target=token, request=request,
-                       details={"name": name, "prefix": prefix,
-                                "expires_at": expires_at.isoformat() if expires_at else None})
+    token = ApiToken.objects.create(
+        tenant=tenant, user=user, name=name, prefix=prefix, key_hash=hash_key(key), expires_at=expires_at
+    )
+    record_audit_event(
+        tenant=tenant,
+        action="api_token.created",
+        actor=user,
+        target=token,
+        request=request,
+        details={"name": name, "prefix": prefix, "expires_at": expires_at.isoformat() if expires_at else None},
+    )
     return token, key
 
 
@@ -36,8 +42,9 @@ def api_token_create(*, tenant, user, name: str, expires_at=None, request=None) 
 def api_token_revoke(*, token: ApiToken, request=None) -> ApiToken:
     token.revoked_at = timezone.now()
     token.save(update_fields=["revoked_at"])
-    record_audit_event(tenant=token.tenant, action="api_token.revoked", target=token, request=request,
-                       details={"prefix": token.prefix})
+    record_audit_event(
+        tenant=token.tenant, action="api_token.revoked", target=token, request=request, details={"prefix": token.prefix}
+    )
     return token
 
 

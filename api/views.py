@@ -17,8 +17,13 @@ from .errors import DomainError
 from .pagination import StrictCursorPagination
 from .permissions import StaffMfaSetUp
 from .serializers import (
-    AuditEventFilter, AuditEventSerializer, BalancesSerializer, ConnectionFilter, ConnectionSerializer,
-    StartConnectInput, StartConnectOutput,
+    AuditEventFilter,
+    AuditEventSerializer,
+    BalancesSerializer,
+    ConnectionFilter,
+    ConnectionSerializer,
+    StartConnectInput,
+    StartConnectOutput,
 )
 
 
@@ -69,8 +74,9 @@ class ConnectionStart(APIView):
         provider = provider_for(request, exchange, server)
         problem = provider.configuration_problem()
         if problem:
-            raise DomainError(f"{provider.name} cannot be connected here yet: the broker's setup needs fixing. "
-                              f"{problem}")
+            raise DomainError(
+                f"{provider.name} cannot be connected here yet: the broker's setup needs fixing. {problem}"
+            )
         form = PermissionForm({"permissions": data.validated_data["permissions"]}, provider=provider)
         if not form.is_valid():
             raise DomainError(f"Choose from the permissions {provider.name} offers here.")
@@ -78,8 +84,9 @@ class ConnectionStart(APIView):
         if request.auth is None:
             # A browser session: the flow's state lives in this session, so it can leave for the exchange (counted
             # and audited as the page's start is; a token's caller starts at the page it is pointed to).
-            redirect = services.connection_authorization_start(provider=provider, request=request,
-                                                               permissions=form.cleaned_data["permissions"])
+            redirect = services.connection_authorization_start(
+                provider=provider, request=request, permissions=form.cleaned_data["permissions"]
+            )
             output["authorize_url"] = redirect["Location"]
         return Response(StartConnectOutput(output).data)
 

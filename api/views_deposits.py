@@ -12,15 +12,20 @@ from deposits import selectors, services
 
 from .errors import DomainError
 from .serializers import (
-    DepositAddressSerializer, DepositNetworksQuery, DepositNetworksSerializer, DepositQuery,
+    DepositAddressSerializer,
+    DepositNetworksQuery,
+    DepositNetworksSerializer,
+    DepositQuery,
 )
 from .views import filters, own_connection
 
 
 def refusal(connection, error: Exception) -> DomainError:
     if isinstance(error, ExchangeUnavailable):
-        return DomainError(f"{connection.get_exchange_display()} cannot be reached right now; try again in a moment.",
-                           code="exchange_unavailable")
+        return DomainError(
+            f"{connection.get_exchange_display()} cannot be reached right now; try again in a moment.",
+            code="exchange_unavailable",
+        )
     if isinstance(error, DepositAddressPending):
         return DomainError(str(error), code="address_pending")
     if isinstance(error, DepositAddressRefused):
@@ -43,10 +48,17 @@ def usable_connection(request, pk):
 
 
 def address_data(asset, network, address, *, can_create: bool) -> dict:
-    return {"asset": asset, "network": network, "address": address.address if address else None,
-            "memo": address.memo if address else "", "memo_label": address.memo_label if address else "Memo",
-            "minimum": network.minimum, "expires_at": address.expires_at if address else None,
-            "created": bool(address and address.created), "can_create": can_create}
+    return {
+        "asset": asset,
+        "network": network,
+        "address": address.address if address else None,
+        "memo": address.memo if address else "",
+        "memo_label": address.memo_label if address else "Memo",
+        "minimum": network.minimum,
+        "expires_at": address.expires_at if address else None,
+        "created": bool(address and address.created),
+        "can_create": can_create,
+    }
 
 
 class ConnectionDepositNetworks(APIView):
@@ -69,12 +81,16 @@ class ConnectionDepositAddress(APIView):
         connection = usable_connection(request, pk)
         query = filters(DepositQuery, request)
         try:
-            found = services.deposit_address_get(connection=connection, asset=query["asset"],
-                                                  network_id=query["network"])
+            found = services.deposit_address_get(
+                connection=connection, asset=query["asset"], network_id=query["network"]
+            )
         except FAILURES as error:
             raise refusal(connection, error)
-        return Response(DepositAddressSerializer(
-            address_data(found.asset, found.network, found.address, can_create=found.can_create)).data)
+        return Response(
+            DepositAddressSerializer(
+                address_data(found.asset, found.network, found.address, can_create=found.can_create)
+            ).data
+        )
 
     @extend_schema(request=DepositQuery, responses={201: DepositAddressSerializer, 200: DepositAddressSerializer})
     def post(self, request, pk):
@@ -84,10 +100,16 @@ class ConnectionDepositAddress(APIView):
         data = DepositQuery(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            address = services.deposit_address_create(connection=connection, asset=data.validated_data["asset"],
-                                                      network_id=data.validated_data["network"], request=request)
+            address = services.deposit_address_create(
+                connection=connection,
+                asset=data.validated_data["asset"],
+                network_id=data.validated_data["network"],
+                request=request,
+            )
         except FAILURES as error:
             raise refusal(connection, error)
         body = address_data(address.asset, address.network, address, can_create=False)
-        return Response(DepositAddressSerializer(body).data,
-                        status=status.HTTP_201_CREATED if address.created else status.HTTP_200_OK)
+        return Response(
+            DepositAddressSerializer(body).data,
+            status=status.HTTP_201_CREATED if address.created else status.HTTP_200_OK,
+        )

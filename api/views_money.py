@@ -29,7 +29,12 @@ from .errors import DomainError
 from .idempotency import idempotent
 from .pagination import ByIdCursorPagination, StrictCursorPagination
 from .serializers import (
-    ExportCreateInput, ExportSerializer, FactorsInput, HistorySyncSerializer, SubmitInput, WithdrawalCreateInput,
+    ExportCreateInput,
+    ExportSerializer,
+    FactorsInput,
+    HistorySyncSerializer,
+    SubmitInput,
+    WithdrawalCreateInput,
     WithdrawalSerializer,
 )
 
@@ -52,8 +57,9 @@ def refused(error: WithdrawalError) -> DomainError:
 
 
 def own_withdrawal(request, pk) -> Withdrawal:
-    return get_for_tenant(Withdrawal.objects.filter(user=request.user).select_related("connection"),
-                          request.tenant, pk=pk)
+    return get_for_tenant(
+        Withdrawal.objects.filter(user=request.user).select_related("connection"), request.tenant, pk=pk
+    )
 
 
 class WithdrawalListCreate(generics.ListAPIView):
@@ -68,19 +74,31 @@ class WithdrawalListCreate(generics.ListAPIView):
         data = WithdrawalCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        connection = get_for_tenant(ExchangeConnection.objects.filter(user=request.user), request.tenant,
-                                    pk=values["connection"])
+        connection = get_for_tenant(
+            ExchangeConnection.objects.filter(user=request.user), request.tenant, pk=values["connection"]
+        )
         reason = withdrawal_selectors.withdrawal_capability(connection=connection)
         if reason:
             raise DomainError(reason)
         try:
             details = Details(
-                currency=values["currency"].upper(), chain=values["chain"], withdraw_type=values["withdraw_type"],
-                destination=values["destination"].strip(), memo=values["memo"], remark=values["remark"],
-                amount=parse_amount(values["amount"]), fee_deduct_type=values["fee_deduct_type"])
+                currency=values["currency"].upper(),
+                chain=values["chain"],
+                withdraw_type=values["withdraw_type"],
+                destination=values["destination"].strip(),
+                memo=values["memo"],
+                remark=values["remark"],
+                amount=parse_amount(values["amount"]),
+                fee_deduct_type=values["fee_deduct_type"],
+            )
             withdrawal = withdrawal_save_details(
-                tenant=request.tenant, user=request.user, connection=connection,
-                idempotency_key=values.get("idempotency_key") or uuid.uuid4(), details=details, request=request)
+                tenant=request.tenant,
+                user=request.user,
+                connection=connection,
+                idempotency_key=values.get("idempotency_key") or uuid.uuid4(),
+                details=details,
+                request=request,
+            )
         except WithdrawalError as error:
             raise refused(error)
         except (ExchangeUnavailable, ExchangeAPIError) as error:
@@ -115,8 +133,9 @@ class WithdrawalFactors(APIView):
         data = FactorsInput(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            withdrawal = withdrawal_step_up_with_code(withdrawal=withdrawal, code=data.validated_data["mfa_code"],
-                                                      request=request)
+            withdrawal = withdrawal_step_up_with_code(
+                withdrawal=withdrawal, code=data.validated_data["mfa_code"], request=request
+            )
             withdrawal = withdrawal_request_factors(withdrawal=withdrawal, request=request)
         except RateLimited as limited:
             raise TooManyRequests(f"Too many wrong authenticator codes; try again in {limited.retry_after} seconds.")
@@ -129,8 +148,10 @@ class WithdrawalFactors(APIView):
 
 @extend_schema(parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)])
 class WithdrawalSubmit(APIView):
-    @extend_schema(request=SubmitInput, responses={200: WithdrawalSerializer,
-                                                   409: OpenApiResponse(description="The same key is in progress.")})
+    @extend_schema(
+        request=SubmitInput,
+        responses={200: WithdrawalSerializer, 409: OpenApiResponse(description="The same key is in progress.")},
+    )
     def post(self, request, pk):
         limit(request, "withdrawal_submit")
         withdrawal = own_withdrawal(request, pk)
@@ -140,14 +161,19 @@ class WithdrawalSubmit(APIView):
         def submit():
             try:
                 sent = withdrawal_submit(
-                    withdrawal_id=withdrawal.pk, tenant=request.tenant, user=request.user,
-                    codes=data.validated_data["codes"], request=request)
+                    withdrawal_id=withdrawal.pk,
+                    tenant=request.tenant,
+                    user=request.user,
+                    codes=data.validated_data["codes"],
+                    request=request,
+                )
             except WithdrawalError as error:
                 raise refused(error)
             return Response(WithdrawalSerializer(sent).data)
 
-        return idempotent(request, operation=f"withdrawal-submit:{withdrawal.pk}", secret_fields=("codes",),
-                          handle=submit)
+        return idempotent(
+            request, operation=f"withdrawal-submit:{withdrawal.pk}", secret_fields=("codes",), handle=submit
+        )
 
 
 def visible_jobs(request):
@@ -175,10 +201,18 @@ class ExportListCreate(generics.ListAPIView):
             scope_connection = ExchangeConnection.objects.filter(tenant=request.tenant, pk=values["connection"]).first()
         try:
             job = export_request(
-                tenant=request.tenant, user=request.user, membership=membership, scope=values["scope"],
-                scope_user=scope_user, scope_connection=scope_connection, kinds=values["kinds"],
-                export_format=values["format"], date_from=values["date_from"], date_to=values["date_to"],
-                request=request)
+                tenant=request.tenant,
+                user=request.user,
+                membership=membership,
+                scope=values["scope"],
+                scope_user=scope_user,
+                scope_connection=scope_connection,
+                kinds=values["kinds"],
+                export_format=values["format"],
+                date_from=values["date_from"],
+                date_to=values["date_to"],
+                request=request,
+            )
         except ExportError as error:
             raise DomainError(str(error))
         return Response(ExportSerializer(job).data, status=status.HTTP_201_CREATED)
@@ -192,8 +226,12 @@ class ExportDetail(generics.RetrieveAPIView):
 
 
 class ExportDownload(APIView):
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiResponse(description="The export file."),
-                              410: OpenApiResponse(description="The link expired.")})
+    @extend_schema(
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(description="The export file."),
+            410: OpenApiResponse(description="The link expired."),
+        }
+    )
     def get(self, request, pk):
         return download_response(request, get_for_tenant(visible_jobs(request), request.tenant, pk=pk))
 
@@ -206,8 +244,9 @@ class HistorySyncList(generics.ListAPIView):
     pagination_class = ByIdCursorPagination
 
     def get_queryset(self):
-        return connections_exportable(tenant=self.request.tenant, user=self.request.user,
-                                      membership=membership_of(self.request))
+        return connections_exportable(
+            tenant=self.request.tenant, user=self.request.user, membership=membership_of(self.request)
+        )
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.get_queryset())

@@ -30,8 +30,9 @@ class IsAccountingStaff(IsBrokerAdmin):
 
 
 def refused(error: services.PayoutError) -> Response:
-    return Response(error_body(error.code, str(error), error.fields or None),
-                    status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+    return Response(
+        error_body(error.code, str(error), error.fields or None), status=status.HTTP_422_UNPROCESSABLE_ENTITY
+    )
 
 
 def batches(request):
@@ -58,16 +59,30 @@ class PayoutBatchListCreate(generics.ListAPIView):
         def handle():
             data = PayoutBatchInput(data=request.data)
             data.is_valid(raise_exception=True)
-            items = [services.PayoutItem(connection_id=item["connection"], asset=item["asset"],
-                                         network=item["network"], amount=item["amount"], reference=item["reference"])
-                     for item in data.validated_data["payouts"]]
+            items = [
+                services.PayoutItem(
+                    connection_id=item["connection"],
+                    asset=item["asset"],
+                    network=item["network"],
+                    amount=item["amount"],
+                    reference=item["reference"],
+                )
+                for item in data.validated_data["payouts"]
+            ]
             try:
-                batch, created = services.payout_batch_create(tenant=request.tenant, name=data.validated_data["name"],
-                                                              items=items, actor=request.user, request=request)
+                batch, created = services.payout_batch_create(
+                    tenant=request.tenant,
+                    name=data.validated_data["name"],
+                    items=items,
+                    actor=request.user,
+                    request=request,
+                )
             except services.PayoutError as error:
                 return refused(error)
-            return Response(PayoutBatchSerializer(batches(request).get(pk=batch.pk)).data,
-                            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+            return Response(
+                PayoutBatchSerializer(batches(request).get(pk=batch.pk)).data,
+                status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+            )
 
         return idempotent(request, operation="payout_batch.create", handle=handle)
 
@@ -119,11 +134,17 @@ class PayoutSent(APIView):
 class PayoutExport(APIView):
     permission_classes = [StaffMfaSetUp, IsAccountingStaff]
 
-    @extend_schema(responses={(200, "text/csv"): OpenApiResponse(description="Every payout of the tenant, one "
-                                                                             "row each, for the accountant.")})
+    @extend_schema(
+        responses={
+            (200, "text/csv"): OpenApiResponse(
+                description="Every payout of the tenant, one row each, for the accountant."
+            )
+        }
+    )
     def get(self, request):
-        response = HttpResponse(services.payouts_export(tenant=request.tenant, request=request),
-                                content_type="text/csv")
+        response = HttpResponse(
+            services.payouts_export(tenant=request.tenant, request=request), content_type="text/csv"
+        )
         name = f"{request.tenant.slug}-payouts-{timezone.now():%Y%m%d-%H%M%S}.csv"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response

@@ -21,8 +21,9 @@ EXPIRIES = [("", "Never"), ("30", "In 30 days"), ("90", "In 90 days"), ("365", "
 
 class TokenForm(forms.Form):
     name = forms.CharField(max_length=80, help_text="What the token is for, e.g. “back office”.")
-    expires_in = forms.ChoiceField(choices=EXPIRIES, required=False, label="Expires",
-                                   help_text="After this no request with the token is accepted.")
+    expires_in = forms.ChoiceField(
+        choices=EXPIRIES, required=False, label="Expires", help_text="After this no request with the token is accepted."
+    )
 
 
 @login_required
@@ -32,16 +33,22 @@ def token_list(request):
     if request.method == "POST" and form.is_valid():
         days = form.cleaned_data["expires_in"]
         expires_at = timezone.now() + timedelta(days=int(days)) if days else None
-        _, key = api_token_create(tenant=request.tenant, user=request.user, name=form.cleaned_data["name"],
-                                  expires_at=expires_at, request=request)
+        _, key = api_token_create(
+            tenant=request.tenant,
+            user=request.user,
+            name=form.cleaned_data["name"],
+            expires_at=expires_at,
+            request=request,
+        )
         # Post/redirect/get: a reload of the page that shows the key makes no second token.
         request.session[NEW_KEY_SESSION] = crypto.encrypt_text(key)
         return redirect("api-tokens")
     encrypted = request.session.pop(NEW_KEY_SESSION, None) if request.method == "GET" else None
     new_key = crypto.decrypt_text(encrypted) if encrypted else None
     tokens = ApiToken.objects.filter(tenant=request.tenant, user=request.user)
-    response = render(request, "api/tokens.html", {"form": form, "tokens": tokens, "new_key": new_key,
-                                                   "now": timezone.now()})
+    response = render(
+        request, "api/tokens.html", {"form": form, "tokens": tokens, "new_key": new_key, "now": timezone.now()}
+    )
     response["Cache-Control"] = "no-store"  # the key is on this page once; no cache may keep it
     return response
 

@@ -27,8 +27,10 @@ IDEMPOTENCY_KEY = OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEAD
 
 def refusal(connection, error: Exception) -> DomainError:
     if isinstance(error, ExchangeUnavailable):
-        return DomainError(f"{connection.get_exchange_display()} cannot be reached right now; try again in a moment.",
-                           code="exchange_unavailable")
+        return DomainError(
+            f"{connection.get_exchange_display()} cannot be reached right now; try again in a moment.",
+            code="exchange_unavailable",
+        )
     if isinstance(error, TradingRefused):
         return DomainError(str(error), code=error.reason)
     if isinstance(error, RefreshFailed):
@@ -51,8 +53,12 @@ class TicketInput(serializers.Serializer):
     side = serializers.ChoiceField(choices=SIDES)
     type = serializers.ChoiceField(choices=TYPES)
     size = money(min_value=Decimal("1E-18"), help_text="In the base asset; rounded down to the exchange's size step.")
-    price = money(min_value=Decimal("1E-18"), required=False, allow_null=True,
-                  help_text="Limit orders: rounded to the tick, never past it.")
+    price = money(
+        min_value=Decimal("1E-18"),
+        required=False,
+        allow_null=True,
+        help_text="Limit orders: rounded to the tick, never past it.",
+    )
 
     def validate(self, data):
         if data["type"] == "limit" and data.get("price") is None:
@@ -61,8 +67,13 @@ class TicketInput(serializers.Serializer):
 
 
 class PlaceInput(TicketInput):
-    client_order_id = serializers.RegexField(r"^[A-Za-z0-9]{8,32}$", required=False, allow_blank=True, default="",
-                                             help_text="From the preview; a new one is made where left out.")
+    client_order_id = serializers.RegexField(
+        r"^[A-Za-z0-9]{8,32}$",
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="From the preview; a new one is made where left out.",
+    )
 
 
 class InstrumentSerializer(serializers.Serializer):
@@ -135,12 +146,14 @@ class ConnectionOrders(APIView):
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         client_order_id = values.pop("client_order_id") or trading_hooks(connection.exchange).new_client_order_id(
-            clients.connection_api(connection))
+            clients.connection_api(connection)
+        )
 
         def place():
             try:
-                order = services.order_place(connection=connection, client_order_id=client_order_id,
-                                             request=request, **values)
+                order = services.order_place(
+                    connection=connection, client_order_id=client_order_id, request=request, **values
+                )
             except FAILURES as error:
                 raise refusal(connection, error)
             return Response(OrderSerializer(order).data, status=status.HTTP_201_CREATED)

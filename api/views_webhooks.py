@@ -14,8 +14,16 @@ from webhooks.models import WebhookDelivery, WebhookEndpoint
 from .errors import DomainError
 from .permissions import StaffMfaSetUp
 from .serializers_webhooks import (
-    DeliveryFilter, DeliverySerializer, EndpointCreateInput, EndpointSerializer, EndpointUpdateInput,
-    EndpointWithSecretSerializer, EventTypeSerializer, ReplayFailedInput, ReplayFailedOutput, event_types,
+    DeliveryFilter,
+    DeliverySerializer,
+    EndpointCreateInput,
+    EndpointSerializer,
+    EndpointUpdateInput,
+    EndpointWithSecretSerializer,
+    EventTypeSerializer,
+    ReplayFailedInput,
+    ReplayFailedOutput,
+    event_types,
 )
 from .views import IsBrokerAdmin, filters
 
@@ -43,6 +51,7 @@ def refused(error: services.WebhookError) -> DomainError:
 
 class EndpointListCreate(WebhookView, generics.ListAPIView):
     serializer_class = EndpointSerializer
+
     def get_queryset(self):
         return own_endpoints(self.request)
 
@@ -103,6 +112,7 @@ class DeliveryList(WebhookView, generics.ListAPIView):
     """The endpoint's delivery log, newest first."""
 
     serializer_class = DeliverySerializer
+
     def get_queryset(self):
         endpoint = own_endpoint(self.request, self.kwargs["pk"])
         query = filters(DeliveryFilter, self.request)
@@ -121,8 +131,11 @@ class DeliveryReplay(WebhookView):
     def post(self, request, pk, delivery_pk):
         """Send this delivery again, with the same ``webhook-id``."""
         endpoint = own_endpoint(request, pk)
-        delivery = get_for_tenant(WebhookDelivery.objects.filter(endpoint=endpoint).select_related("event", "endpoint"),
-                                  request.tenant, pk=delivery_pk)
+        delivery = get_for_tenant(
+            WebhookDelivery.objects.filter(endpoint=endpoint).select_related("event", "endpoint"),
+            request.tenant,
+            pk=delivery_pk,
+        )
         delivery = services.delivery_replay(delivery=delivery, request=request)
         return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 

@@ -14,8 +14,11 @@ try:
 except (OSError, ValueError, KeyError, TypeError):
     print(f"unreachable pip-audit gave no report (exit {code})")
     sys.exit()
-found = [(d["name"], d["version"], v["id"], ",".join(v.get("fix_versions", [])) or "none")
-         for d in dependencies for v in d.get("vulns", [])]
+found = [
+    (d["name"], d["version"], v["id"], ",".join(v.get("fix_versions", [])) or "none")
+    for d in dependencies
+    for v in d.get("vulns", [])
+]
 skipped = [d["name"] for d in dependencies if d.get("skip_reason")]
 audited = len(dependencies) - len(skipped)
 if found:

@@ -55,8 +55,9 @@ class PortalAccountAdapter(DefaultAccountAdapter):
         with transaction.atomic():
             user = super().save_user(request, user, form, commit=True)
             Membership.objects.create(tenant=request.tenant, user=user, role=Membership.Role.MEMBER)
-            record_audit_event(tenant=request.tenant, action="account.signed_up", actor=user, target=user,
-                               request=request)
+            record_audit_event(
+                tenant=request.tenant, action="account.signed_up", actor=user, target=user, request=request
+            )
         return user
 
     def get_from_email(self):
@@ -94,8 +95,11 @@ def accepted_totp_counter(totp: totp_auth.TOTP, code: str) -> int | None:
     now = int(time.time()) // mfa_settings.TOTP_PERIOD
     # One step wider than allauth's window: it checked validity a moment ago, possibly in the previous step.
     reach = mfa_settings.TOTP_TOLERANCE + 1
-    matches = [counter for counter in range(now - reach, now + reach + 1)
-               if totp_auth.compare_user_code(actual=code, expected=expected_code(secret, counter))]
+    matches = [
+        counter
+        for counter in range(now - reach, now + reach + 1)
+        if totp_auth.compare_user_code(actual=code, expected=expected_code(secret, counter))
+    ]
     return max(matches) if matches else None
 
 

@@ -65,7 +65,7 @@ class CappedCountPaginator(Paginator):
 
     @cached_property
     def count(self):
-        return self.object_list.order_by().values("pk")[:self.COUNT_CAP].count()
+        return self.object_list.order_by().values("pk")[: self.COUNT_CAP].count()
 
 
 class TenantScopedAdmin(admin.ModelAdmin):
@@ -166,8 +166,13 @@ class TenantScopedAdmin(admin.ModelAdmin):
             obj.delete()
         for obj, changed_fields in formset.changed_objects:
             obj.save()
-            record_audit_event(tenant=tenant, action=f"{action}.updated", target=obj, request=request,
-                               details={"changed": sorted(changed_fields)})
+            record_audit_event(
+                tenant=tenant,
+                action=f"{action}.updated",
+                target=obj,
+                request=request,
+                details={"changed": sorted(changed_fields)},
+            )
         for obj in formset.new_objects:
             obj.save()
             record_audit_event(tenant=tenant, action=f"{action}.created", target=obj, request=request)
@@ -194,8 +199,9 @@ class TenantScopedAdmin(admin.ModelAdmin):
         # Field names only, never values: some fields hold secrets.
         details = {"changed": sorted(changed)} if changed is not None else {}
         action = f"{self.audit_name or self.opts.model_name}.{verb}"
-        record_audit_event(tenant=self.audit_tenant(request, obj), action=action, target=obj, request=request,
-                           details=details)
+        record_audit_event(
+            tenant=self.audit_tenant(request, obj), action=action, target=obj, request=request, details=details
+        )
 
 
 def amount_text(value) -> str:
@@ -319,8 +325,13 @@ def save_membership_change(*, membership: Membership, changed_fields: list[str],
     other_fields = [name for name in changed_fields if name != "role"]
     if other_fields:
         membership.save(update_fields=other_fields)
-        record_audit_event(tenant=membership.tenant, action="member.updated", target=membership, request=request,
-                           details={"changed": sorted(other_fields)})
+        record_audit_event(
+            tenant=membership.tenant,
+            action="member.updated",
+            target=membership,
+            request=request,
+            details={"changed": sorted(other_fields)},
+        )
 
 
 @admin.register(User)
@@ -387,8 +398,11 @@ class UserAdmin(TenantScopedAdmin):
             return
         # New members join the tenant the admin is at; superusers add them there too.
         user = services.member_create(
-            tenant=request.tenant, email=form.cleaned_data["email"], password=form.cleaned_data["password"],
-            role=form.cleaned_data["role"], request=request,
+            tenant=request.tenant,
+            email=form.cleaned_data["email"],
+            password=form.cleaned_data["password"],
+            role=form.cleaned_data["role"],
+            request=request,
         )
         User.objects.filter(pk=user.pk).update(first_name=obj.first_name, last_name=obj.last_name)
         obj.pk = user.pk
@@ -406,8 +420,7 @@ class UserAdmin(TenantScopedAdmin):
         for membership, changed_fields in formset.changed_objects:
             save_membership_change(membership=membership, changed_fields=changed_fields, request=request)
         for membership in formset.new_objects:
-            services.membership_add(tenant=membership.tenant, user=form.instance, role=membership.role,
-                                    request=request)
+            services.membership_add(tenant=membership.tenant, user=form.instance, role=membership.role, request=request)
 
 
 @admin.register(Membership)

@@ -24,8 +24,9 @@ class PortalAdminSite(admin.AdminSite):
         if request.user.is_authenticated:
             return super().login(request, extra_context)
         wanted = request.GET.get("next", "")
-        if not url_has_allowed_host_and_scheme(wanted, allowed_hosts={request.get_host()},
-                                               require_https=request.is_secure()):
+        if not url_has_allowed_host_and_scheme(
+            wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
             wanted = reverse("admin:index", current_app=self.name)
         return redirect(f"{reverse('account_login')}?{urlencode({'next': wanted})}")
 

@@ -5,8 +5,20 @@ from django.db import models
 from .models import AuditEvent, Tenant, User
 
 # Keys whose values never belong in an audit row, whatever a caller passes.
-SECRET_DETAIL_KEYS = frozenset({"password", "secret", "client_secret", "token", "access_token", "refresh_token",
-                                "passphrase", "code", "private_key", "api_secret"})
+SECRET_DETAIL_KEYS = frozenset(
+    {
+        "password",
+        "secret",
+        "client_secret",
+        "token",
+        "access_token",
+        "refresh_token",
+        "passphrase",
+        "code",
+        "private_key",
+        "api_secret",
+    }
+)
 
 
 def client_ip(request) -> str | None:

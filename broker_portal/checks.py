@@ -12,20 +12,33 @@ from django.core.checks import Error, Warning, register
 @register()
 def encryption_keys_configured(app_configs, **kwargs):
     if not settings.FERNET_KEYS:
-        return [Error("FERNET_KEYS is empty: secrets cannot be encrypted at rest.",
-                      hint="Set FERNET_KEYS to one or more comma-separated keys; the first encrypts.",
-                      id="broker_portal.E001")]
+        return [
+            Error(
+                "FERNET_KEYS is empty: secrets cannot be encrypted at rest.",
+                hint="Set FERNET_KEYS to one or more comma-separated keys; the first encrypts.",
+                id="broker_portal.E001",
+            )
+        ]
     if settings.FERNET_KEYS[0] == settings.SECRET_KEY:
-        return [Warning("The first FERNET_KEYS entry equals SECRET_KEY; rotating one would lose the other.",
-                        id="broker_portal.W001")]
+        return [
+            Warning(
+                "The first FERNET_KEYS entry equals SECRET_KEY; rotating one would lose the other.",
+                id="broker_portal.W001",
+            )
+        ]
     return []
 
 
 @register(deploy=True)
 def sandbox_off_in_production(app_configs, **kwargs):
     if settings.EXCHANGE_SANDBOX:
-        return [Warning("EXCHANGE_SANDBOX is on: the exchange simulator is mounted.",
-                        hint="Unset EXCHANGE_SANDBOX in production.", id="broker_portal.W002")]
+        return [
+            Warning(
+                "EXCHANGE_SANDBOX is on: the exchange simulator is mounted.",
+                hint="Unset EXCHANGE_SANDBOX in production.",
+                id="broker_portal.W002",
+            )
+        ]
     return []
 
 
@@ -92,10 +105,20 @@ def number_errors(numbers, error_id: str) -> list:
         wanted = "an integer" if kind is int else "a number"
         wanted += " above 0" if least is None else f" of at least {least}"
         kinds = (int,) if kind is int else (int, float, Decimal)
-        if (isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value)
-                or value < (least or 0) or (least is None and value <= 0)):
-            errors.append(Error(f"{name} must be {wanted}, not {value!r}.",
-                                hint=f"Set the environment variable {name} to {wanted}.", id=error_id))
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, kinds)
+            or not math.isfinite(value)
+            or value < (least or 0)
+            or (least is None and value <= 0)
+        ):
+            errors.append(
+                Error(
+                    f"{name} must be {wanted}, not {value!r}.",
+                    hint=f"Set the environment variable {name} to {wanted}.",
+                    id=error_id,
+                )
+            )
     return errors
 
 
@@ -114,15 +137,31 @@ def rate_limits_valid(app_configs, **kwargs):
         elif not isinstance(scopes, dict):
             problems.append(f"PORTAL_RATE_LIMITS[{action!r}] must map user/tenant to count/seconds")
         else:
-            problems += [f"PORTAL_RATE_LIMITS[{action!r}] scope {scope!r} is neither user nor tenant"
-                         for scope in scopes if scope not in SCOPES]
-            problems += [f"PORTAL_RATE_LIMITS[{action!r}][{scope!r}] is {spec!r}, not count/seconds (e.g. 10/60)"
-                         for scope, spec in scopes.items() if not (isinstance(spec, str) and RATE.fullmatch(spec))]
+            problems += [
+                f"PORTAL_RATE_LIMITS[{action!r}] scope {scope!r} is neither user nor tenant"
+                for scope in scopes
+                if scope not in SCOPES
+            ]
+            problems += [
+                f"PORTAL_RATE_LIMITS[{action!r}][{scope!r}] is {spec!r}, not count/seconds (e.g. 10/60)"
+                for scope, spec in scopes.items()
+                if not (isinstance(spec, str) and RATE.fullmatch(spec))
+            ]
     rates = settings.REST_FRAMEWORK.get("DEFAULT_THROTTLE_RATES", {})
-    problems += [f"API_RATE_PER_{scope.upper()} is {rate!r}, not count/period (e.g. 120/min)"
-                 for scope, rate in rates.items() if not (isinstance(rate, str) and API_RATE.fullmatch(rate))]
-    return [Error(f"{problem}.", hint="PORTAL_RATE_LIMITS takes comma-separated action.scope=count/seconds entries, "
-                  "e.g. withdrawal_submit.user=5/60.", id="broker_portal.E002") for problem in problems]
+    problems += [
+        f"API_RATE_PER_{scope.upper()} is {rate!r}, not count/period (e.g. 120/min)"
+        for scope, rate in rates.items()
+        if not (isinstance(rate, str) and API_RATE.fullmatch(rate))
+    ]
+    return [
+        Error(
+            f"{problem}.",
+            hint="PORTAL_RATE_LIMITS takes comma-separated action.scope=count/seconds entries, "
+            "e.g. withdrawal_submit.user=5/60.",
+            id="broker_portal.E002",
+        )
+        for problem in problems
+    ]
 
 
 @register()
@@ -149,11 +188,15 @@ def host_lists_valid(app_configs, **kwargs):
         if not isinstance(hosts, (list, tuple)):
             problems.append(f"{name} must be a comma-separated list of host names, not {hosts!r}")
             continue
-        problems += [f"{name}: {host!r} is not a host name (no scheme, path, port, space or comma)"
-                     for host in hosts if not host_name(host, wildcard=name == "ALLOWED_HOSTS")]
+        problems += [
+            f"{name}: {host!r} is not a host name (no scheme, path, port, space or comma)"
+            for host in hosts
+            if not host_name(host, wildcard=name == "ALLOWED_HOSTS")
+        ]
     networks = settings.METRICS_ALLOWED_IPS
     if not isinstance(networks, (list, tuple)) or not all(
-            isinstance(network, (ipaddress.IPv4Network, ipaddress.IPv6Network)) for network in networks):
+        isinstance(network, (ipaddress.IPv4Network, ipaddress.IPv6Network)) for network in networks
+    ):
         problems.append(f"METRICS_ALLOWED_IPS must be addresses or CIDRs, not {networks!r}")
     return [Error(f"{problem}.", id="broker_portal.E004") for problem in problems]
 
@@ -174,21 +217,32 @@ def host_name(host, *, wildcard: bool) -> bool:
         return bool(HOST_NAME.fullmatch(name))
 
 
-
 @register()
 def numbers_valid(app_configs, **kwargs):
     errors = number_errors(NUMBERS, "broker_portal.E005")
     concurrency = settings.CELERY_WORKER_CONCURRENCY
-    if concurrency is not None and (isinstance(concurrency, bool) or not isinstance(concurrency, int)
-                                    or concurrency < 1):
-        errors.append(Error(f"CELERY_WORKER_CONCURRENCY must be a positive integer (0: one per CPU), not "
-                            f"{concurrency!r}.", id="broker_portal.E005"))
+    if concurrency is not None and (
+        isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1
+    ):
+        errors.append(
+            Error(
+                f"CELERY_WORKER_CONCURRENCY must be a positive integer (0: one per CPU), not {concurrency!r}.",
+                id="broker_portal.E005",
+            )
+        )
     timeout = settings.EXCHANGE_HTTP_TIMEOUT
     parts = timeout if isinstance(timeout, (list, tuple)) else (timeout,)
-    if not 1 <= len(parts) <= 2 or not all(isinstance(part, (int, float)) and not isinstance(part, bool)
-                                           and math.isfinite(part) and part > 0 for part in parts):
-        errors.append(Error(f"EXCHANGE_HTTP_TIMEOUT must be seconds above 0, one number or connect,read "
-                            f"(e.g. 5,20), not {timeout!r}.", id="broker_portal.E005"))
+    if not 1 <= len(parts) <= 2 or not all(
+        isinstance(part, (int, float)) and not isinstance(part, bool) and math.isfinite(part) and part > 0
+        for part in parts
+    ):
+        errors.append(
+            Error(
+                f"EXCHANGE_HTTP_TIMEOUT must be seconds above 0, one number or connect,read "
+                f"(e.g. 5,20), not {timeout!r}.",
+                id="broker_portal.E005",
+            )
+        )
     return errors
 
 
@@ -196,8 +250,12 @@ def numbers_valid(app_configs, **kwargs):
 def webhook_settings_valid(app_configs, **kwargs):
     errors = number_errors(WEBHOOK_NUMBERS, "broker_portal.E006")
     if not isinstance(settings.WEBHOOK_URLS_PUBLIC_ONLY, bool):
-        errors.append(Error(f"WEBHOOK_URLS_PUBLIC_ONLY must be true or false, not "
-                            f"{settings.WEBHOOK_URLS_PUBLIC_ONLY!r}.", id="broker_portal.E006"))
+        errors.append(
+            Error(
+                f"WEBHOOK_URLS_PUBLIC_ONLY must be true or false, not {settings.WEBHOOK_URLS_PUBLIC_ONLY!r}.",
+                id="broker_portal.E006",
+            )
+        )
     return errors
 
 
@@ -210,8 +268,12 @@ def balances_settings_valid(app_configs, **kwargs):
 def plan_cache_mode_valid(app_configs, **kwargs):
     mode = settings.DATABASE_PLAN_CACHE_MODE
     if mode not in PLAN_CACHE_MODES:
-        return [Error(f"DATABASE_PLAN_CACHE_MODE is {mode!r}, not one of {', '.join(PLAN_CACHE_MODES)}.",
-                      id="broker_portal.E008")]
+        return [
+            Error(
+                f"DATABASE_PLAN_CACHE_MODE is {mode!r}, not one of {', '.join(PLAN_CACHE_MODES)}.",
+                id="broker_portal.E008",
+            )
+        ]
     return []
 
 
@@ -221,6 +283,11 @@ def celery_worker_pool_valid(app_configs, **kwargs):
 
     pools = [name for name in get_available_pool_names() if name != "custom"]
     if settings.CELERY_WORKER_POOL not in pools:
-        return [Error(f"CELERY_WORKER_POOL is {settings.CELERY_WORKER_POOL!r}, not one of {', '.join(pools)}.",
-                      hint="prefork (processes) or threads (the token refreshes).", id="broker_portal.E009")]
+        return [
+            Error(
+                f"CELERY_WORKER_POOL is {settings.CELERY_WORKER_POOL!r}, not one of {', '.join(pools)}.",
+                hint="prefork (processes) or threads (the token refreshes).",
+                id="broker_portal.E009",
+            )
+        ]
     return []

@@ -33,8 +33,11 @@ class DemoTenant:
 
 DEMO_TENANTS = (
     DemoTenant(
-        name="Demo Broker", slug="demo", hosts=("localhost", "127.0.0.1"),
-        primary_color="#1f4fd1", accent_color="#0f9d58",
+        name="Demo Broker",
+        slug="demo",
+        hosts=("localhost", "127.0.0.1"),
+        primary_color="#1f4fd1",
+        accent_color="#0f9d58",
         users=(
             DemoUser("user@demo.example", Membership.Role.MEMBER, None),
             DemoUser("admin@demo.example", Membership.Role.BROKER_ADMIN, "JBSWY3DPEHPK3PXPDEMOADMN"),
@@ -42,8 +45,11 @@ DEMO_TENANTS = (
         ),
     ),
     DemoTenant(
-        name="Acme Brokerage", slug="acme", hosts=("acme.localhost",),
-        primary_color="#b0222f", accent_color="#e0a100",
+        name="Acme Brokerage",
+        slug="acme",
+        hosts=("acme.localhost",),
+        primary_color="#b0222f",
+        accent_color="#e0a100",
         users=(
             DemoUser("user@acme.example", Membership.Role.MEMBER, None),
             DemoUser("admin@acme.example", Membership.Role.BROKER_ADMIN, "JBSWY3DPEHPK3PXPACMEADMN"),
@@ -62,9 +68,7 @@ def seed_user(tenant: Tenant, demo_user: DemoUser) -> dict:
     user.set_password(DEMO_PASSWORD)
     user.is_active = True
     user.save()
-    EmailAddress.objects.update_or_create(
-        user=user, email=user.email, defaults={"primary": True, "verified": True}
-    )
+    EmailAddress.objects.update_or_create(user=user, email=user.email, defaults={"primary": True, "verified": True})
     Membership.objects.update_or_create(tenant=tenant, user=user, defaults={"role": demo_user.role})
     if demo_user.totp_secret:
         Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).delete()
@@ -80,9 +84,12 @@ def seed_tenant(demo_tenant: DemoTenant) -> tuple[Tenant, dict]:
     """One demo tenant with its hosts and users; returns it with what a terminal shows of it."""
     tenant, _ = Tenant.objects.update_or_create(
         slug=demo_tenant.slug,
-        defaults={"name": demo_tenant.name, "primary_color": demo_tenant.primary_color,
-                  "accent_color": demo_tenant.accent_color,
-                  "support_email": f"support@{demo_tenant.slug}.example"},
+        defaults={
+            "name": demo_tenant.name,
+            "primary_color": demo_tenant.primary_color,
+            "accent_color": demo_tenant.accent_color,
+            "support_email": f"support@{demo_tenant.slug}.example",
+        },
     )
     for host in demo_tenant.hosts:
         TenantHost.objects.update_or_create(host=host, defaults={"tenant": tenant})

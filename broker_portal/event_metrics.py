@@ -84,12 +84,14 @@ def increment(key: str, delta: int) -> None:
             cache.incr(key, delta)
 
 
-def read_histograms(wanted: Iterable[tuple[EventHistogram, Iterable[tuple[str, ...]]]]
-                    ) -> dict[str, list[HistogramReading]]:
+def read_histograms(
+    wanted: Iterable[tuple[EventHistogram, Iterable[tuple[str, ...]]]],
+) -> dict[str, list[HistogramReading]]:
     """Each histogram's series for the given label values, by histogram name, in one read of the cache."""
     wanted = [(histogram, [tuple(values) for values in label_sets]) for histogram, label_sets in wanted]
-    stored = cache.get_many([key for histogram, label_sets in wanted for values in label_sets
-                             for key in histogram.keys(values)])
+    stored = cache.get_many(
+        [key for histogram, label_sets in wanted for values in label_sets for key in histogram.keys(values)]
+    )
     readings: dict[str, list[HistogramReading]] = {}
     for histogram, label_sets in wanted:
         for values in label_sets:
@@ -99,5 +101,6 @@ def read_histograms(wanted: Iterable[tuple[EventHistogram, Iterable[tuple[str, .
                 cumulative += int(stored.get(key) or 0)
                 buckets.append((bound, cumulative))
             readings.setdefault(histogram.name, []).append(
-                HistogramReading(labels=values, buckets=buckets, sum_seconds=int(stored.get(sum_key) or 0) / 1e6))
+                HistogramReading(labels=values, buckets=buckets, sum_seconds=int(stored.get(sum_key) or 0) / 1e6)
+            )
     return readings

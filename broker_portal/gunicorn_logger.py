@@ -17,9 +17,21 @@ from broker_portal.logs import JsonLineFormatter, RedactSecrets
 # Request headers an access log format could name that carry credentials.
 SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", "x-api-key", "x-csrftoken"}
 # The only environ values a format may name with %({NAME}e)s: none holds a query, a header's secret or an object.
-LOGGABLE_ENVIRON = {"remote_addr", "remote_port", "request_method", "path_info", "script_name", "server_name",
-                    "server_port", "server_protocol", "http_host", "http_user_agent", "http_x_forwarded_for",
-                    "http_x_request_id", "wsgi.url_scheme"}
+LOGGABLE_ENVIRON = {
+    "remote_addr",
+    "remote_port",
+    "request_method",
+    "path_info",
+    "script_name",
+    "server_name",
+    "server_port",
+    "server_protocol",
+    "http_host",
+    "http_user_agent",
+    "http_x_forwarded_for",
+    "http_x_request_id",
+    "wsgi.url_scheme",
+}
 
 
 def without_query(url: str) -> str:
@@ -51,8 +63,11 @@ class PortalGunicornLogger(Logger):
         atoms["f"] = without_query(atoms["f"])
         for key in list(atoms):
             name, kind = key[1:-2], key[-2:]
-            if (kind == "}e" and name not in LOGGABLE_ENVIRON) or (kind == "}i" and name in SECRET_HEADERS) \
-                    or key == "{set-cookie}o":
+            if (
+                (kind == "}e" and name not in LOGGABLE_ENVIRON)
+                or (kind == "}i" and name in SECRET_HEADERS)
+                or key == "{set-cookie}o"
+            ):
                 del atoms[key]
         if "{referer}i" in atoms:
             atoms["{referer}i"] = atoms["f"]
@@ -67,8 +82,17 @@ class PortalGunicornLogger(Logger):
         atoms = self.atoms(resp, req, environ, request_time)
         method, path, protocol = atoms["r"].split(" ", 2)
         status = int(atoms["s"]) if str(atoms["s"]).isdigit() else atoms["s"]
-        http = {"method": method, "path": path, "protocol": protocol, "status": status, "bytes": atoms["B"],
-                "duration_ms": atoms["M"], "remote_addr": atoms["h"], "user_agent": atoms["a"],
-                "referer": atoms["f"]}
-        self.access_log.info("%s %s %s", method, path, status,
-                             extra={"http": http, "request_id": atoms.get("{x-request-id}o")})
+        http = {
+            "method": method,
+            "path": path,
+            "protocol": protocol,
+            "status": status,
+            "bytes": atoms["B"],
+            "duration_ms": atoms["M"],
+            "remote_addr": atoms["h"],
+            "user_agent": atoms["a"],
+            "referer": atoms["f"],
+        }
+        self.access_log.info(
+            "%s %s %s", method, path, status, extra={"http": http, "request_id": atoms.get("{x-request-id}o")}
+        )

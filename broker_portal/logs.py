@@ -17,8 +17,23 @@ REDACTED = "[redacted]"
 # Names whose values are secrets or one-time codes, compared without case, "-", "_" or ".": OAuth codes and
 # state, tokens, client and API secrets, passphrases, passwords, signatures, API keys, the exchanges' 2FA codes
 # (KuCoin's emailCode, googleCode), cookies and session ids.
-SECRET_NAME_PARTS = ("token", "secret", "passphrase", "password", "passwd", "signature", "apikey", "accesskey",
-                     "privatekey", "authorization", "cookie", "sessionid", "csrf", "seed", "code")
+SECRET_NAME_PARTS = (
+    "token",
+    "secret",
+    "passphrase",
+    "password",
+    "passwd",
+    "signature",
+    "apikey",
+    "accesskey",
+    "privatekey",
+    "authorization",
+    "cookie",
+    "sessionid",
+    "csrf",
+    "seed",
+    "code",
+)
 SECRET_NAME_ENDINGS = ("key", "sign", "otp")
 SECRET_NAMES = {"state", "oauthstate"}
 # Codes that are not secrets: an HTTP status, an exchange's error number.
@@ -32,8 +47,9 @@ _ASSIGNED_VALUE = re.compile(r"(?:(?!%26)[^&\s\"'<>,;)\]}])+")
 # "name": "value" and 'name': 'value' (JSON, a dict's repr), also with a bare number as the value.
 _QUOTED = re.compile(rf"([\"'])({_NAME})\1(\s*:\s*)(?:([\"'])(?:(?!\4).)*\4|-?\d+)")
 # A header line "Name: value" (KC-API-PASSPHRASE: ..., Authorization: Bearer ...).
-_HEADER = re.compile(rf"(?<![\w.-])({_NAME})(:[ \t]*)(?:(?:Bearer|Basic|Token|Digest)[ \t]+)?([^\s\"',;]+)",
-                     re.IGNORECASE)
+_HEADER = re.compile(
+    rf"(?<![\w.-])({_NAME})(:[ \t]*)(?:(?:Bearer|Basic|Token|Digest)[ \t]+)?([^\s\"',;]+)", re.IGNORECASE
+)
 _SCHEME_CREDENTIALS = re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}")
 # A request line as servers and HTTP clients log it ("GET /path?query HTTP/1.1"): the query goes, always.
 _REQUEST_LINE = re.compile(r"\b([A-Z]{3,7}) ([^\s?\"]*)\?[^\s\"]* (HTTP/\d(?:\.\d)?)")
@@ -43,8 +59,11 @@ def is_secret_name(name: str) -> bool:
     compact = re.sub(r"[-_.]", "", name.lower())
     if compact in NOT_SECRET_NAMES:
         return False
-    return (compact in SECRET_NAMES or compact.endswith(SECRET_NAME_ENDINGS)
-            or any(part in compact for part in SECRET_NAME_PARTS))
+    return (
+        compact in SECRET_NAMES
+        or compact.endswith(SECRET_NAME_ENDINGS)
+        or any(part in compact for part in SECRET_NAME_PARTS)
+    )
 
 
 def redact(text: str) -> str:
@@ -54,10 +73,18 @@ def redact(text: str) -> str:
     query string at all (broker_portal.gunicorn_logger); this catches secrets in everything else that is logged."""
     text = _REQUEST_LINE.sub(r"\1 \2 \3", text)
     text = redact_assignments(text)
-    text = _QUOTED.sub(lambda m: f"{m[1]}{m[2]}{m[1]}{m[3]}{m[4] or m[1]}{REDACTED}{m[4] or m[1]}"
-                       if is_secret_name(m[2]) else m[0], text)
-    text = _HEADER.sub(lambda m: f"{m[1]}{m[2]}{REDACTED}" if "-" in m[1] and is_secret_name(m[1])
-                       or m[1].lower() in {"authorization", "cookie", "set-cookie"} else m[0], text)
+    text = _QUOTED.sub(
+        lambda m: f"{m[1]}{m[2]}{m[1]}{m[3]}{m[4] or m[1]}{REDACTED}{m[4] or m[1]}" if is_secret_name(m[2]) else m[0],
+        text,
+    )
+    text = _HEADER.sub(
+        lambda m: (
+            f"{m[1]}{m[2]}{REDACTED}"
+            if "-" in m[1] and is_secret_name(m[1]) or m[1].lower() in {"authorization", "cookie", "set-cookie"}
+            else m[0]
+        ),
+        text,
+    )
     return _SCHEME_CREDENTIALS.sub(rf"\1 {REDACTED}", text)
 
 
@@ -67,7 +94,7 @@ def redact_assignments(text: str) -> str:
         if assignment.start() < position or not is_secret_name(assignment[1]):
             continue
         value = _ASSIGNED_VALUE.match(text, assignment.end())
-        kept += [text[position:assignment.end()], REDACTED]
+        kept += [text[position : assignment.end()], REDACTED]
         position = value.end() if value else assignment.end()
     return "".join(kept) + text[position:]
 

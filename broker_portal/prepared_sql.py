@@ -54,10 +54,17 @@ class PreparedLookup:
         columns = [column for column, _sql, _alias in compiler.select]
         selected = compiler.klass_info["select_fields"]
         fields = slice(selected[0], selected[-1] + 1)
-        return compiler, CompiledLookup(
-            sql=sql, field_names=[column.target.attname for column in columns[fields]], fields=fields,
-            annotations=dict(compiler.annotation_col_map),
-            converters=list(compiler.get_converters(columns).items())), params
+        return (
+            compiler,
+            CompiledLookup(
+                sql=sql,
+                field_names=[column.target.attname for column in columns[fields]],
+                fields=fields,
+                annotations=dict(compiler.annotation_col_map),
+                converters=list(compiler.get_converters(columns).items()),
+            ),
+            params,
+        )
 
     def sql(self, using: str) -> str:
         return self.compiled(using).sql
@@ -112,20 +119,30 @@ class PreparedClaim(PreparedLookup):
             quote = connections[using].ops.quote_name
             claim, until = (quote(meta.get_field(name).column) for name in (self.claim_field, self.until_field))
             table = quote(meta.db_table)
-            sql = (f"UPDATE {table} SET {claim} = %s, {until} = %s WHERE {where} AND "
-                   f"({table}.{until} IS NULL OR {table}.{until} < %s) RETURNING {', '.join(returning)}")
+            sql = (
+                f"UPDATE {table} SET {claim} = %s, {until} = %s WHERE {where} AND "
+                f"({table}.{until} IS NULL OR {table}.{until} < %s) RETURNING {', '.join(returning)}"
+            )
             self._params[using] = list(params)
-            self._compiled[using] = CompiledLookup(sql=sql, field_names=lookup.field_names, fields=lookup.fields,
-                                                   annotations=lookup.annotations, converters=lookup.converters)
+            self._compiled[using] = CompiledLookup(
+                sql=sql,
+                field_names=lookup.field_names,
+                fields=lookup.fields,
+                annotations=lookup.annotations,
+                converters=lookup.converters,
+            )
         return self._compiled[using]
 
     def get(self, pk, *, token: str = "", until=None, now=None, using: str = "default") -> Model | None:
         compiled = self.compiled(using)
         connection = connections[using]
         until_field = self.queryset.model._meta.get_field(self.until_field)
-        params = [token, until_field.get_db_prep_save(until, connection=connection),
-                  *(pk if value == _ID_PLACEHOLDER else value for value in self._params[using]),
-                  until_field.get_db_prep_save(now, connection=connection)]
+        params = [
+            token,
+            until_field.get_db_prep_save(until, connection=connection),
+            *(pk if value == _ID_PLACEHOLDER else value for value in self._params[using]),
+            until_field.get_db_prep_save(now, connection=connection),
+        ]
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, params)
             row = cursor.fetchone()
@@ -145,10 +162,16 @@ def update_fields(instance: Model, fields: Sequence[str], *, only_if: dict | Non
         value = field.pre_save(instance, add=False)
         values.append(field.get_db_prep_save(value, connection=connection))
     with connection.cursor() as cursor:
-        cursor.execute(_update_sql(connection, meta.db_table, meta.pk.column, tuple(f.column for f in model_fields),
-                                   tuple(field.column for field, _value in fence)),
-                       [*values, instance.pk, *(field.get_db_prep_value(value, connection=connection)
-                                                for field, value in fence)])
+        cursor.execute(
+            _update_sql(
+                connection,
+                meta.db_table,
+                meta.pk.column,
+                tuple(f.column for f in model_fields),
+                tuple(field.column for field, _value in fence),
+            ),
+            [*values, instance.pk, *(field.get_db_prep_value(value, connection=connection) for field, value in fence)],
+        )
         return cursor.rowcount
 
 
@@ -161,6 +184,5 @@ def _update_sql(connection, table: str, pk_column: str, columns: tuple[str, ...]
         quote = connection.ops.quote_name
         assignments = ", ".join(f"{quote(column)} = %s" for column in columns)
         conditions = "".join(f" AND {quote(column)} = %s" for column in fence)
-        _update_statements[key] = (f"UPDATE {quote(table)} SET {assignments} WHERE {quote(pk_column)} = %s"
-                                   f"{conditions}")
+        _update_statements[key] = f"UPDATE {quote(table)} SET {assignments} WHERE {quote(pk_column)} = %s{conditions}"
     return _update_statements[key]

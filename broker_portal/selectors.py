@@ -14,6 +14,8 @@ def user_belongs_to_tenant_only(*, user: User, tenant: Tenant) -> bool:
 
 def broker_admin_emails(*, tenant_id: int) -> list[str]:
     """Where alerts for a tenant's broker admins go: its active admins' addresses."""
-    return sorted(Membership.objects.filter(tenant_id=tenant_id, role=Membership.Role.BROKER_ADMIN,
-                                            user__is_active=True).exclude(user__email="")
-                  .values_list("user__email", flat=True))
+    return sorted(
+        Membership.objects.filter(tenant_id=tenant_id, role=Membership.Role.BROKER_ADMIN, user__is_active=True)
+        .exclude(user__email="")
+        .values_list("user__email", flat=True)
+    )

@@ -14,16 +14,22 @@ def tenant_create(*, name: str, slug: str, hosts: list[str], **branding) -> Tena
 
 
 @transaction.atomic
-def member_create(*, tenant: Tenant, email: str, password: str | None, role: str, request=None,
-                  email_verified: bool = False) -> User:
+def member_create(
+    *, tenant: Tenant, email: str, password: str | None, role: str, request=None, email_verified: bool = False
+) -> User:
     """A new user of this tenant with the given role; the e-mail is their sign-in."""
     from allauth.account.models import EmailAddress
 
     user = User.objects.create_user(email=email, password=password)
     EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=email_verified)
     membership = Membership.objects.create(tenant=tenant, user=user, role=role)
-    record_audit_event(tenant=tenant, action="member.created", target=membership, request=request,
-                       details={"email": user.email, "role": role})
+    record_audit_event(
+        tenant=tenant,
+        action="member.created",
+        target=membership,
+        request=request,
+        details={"email": user.email, "role": role},
+    )
     return user
 
 
@@ -36,8 +42,13 @@ def membership_set_role(*, membership: Membership, role: str, request=None) -> M
     if previous == role:
         return membership
     membership.save(update_fields=["role"])
-    record_audit_event(tenant=membership.tenant, action="member.role_changed", target=membership, request=request,
-                       details={"from": previous, "to": role})
+    record_audit_event(
+        tenant=membership.tenant,
+        action="member.role_changed",
+        target=membership,
+        request=request,
+        details={"from": previous, "to": role},
+    )
     return membership
 
 
@@ -45,14 +56,24 @@ def membership_set_role(*, membership: Membership, role: str, request=None) -> M
 def membership_add(*, tenant: Tenant, user: User, role: str, request=None) -> Membership:
     """An existing user joins one more tenant."""
     membership = Membership.objects.create(tenant=tenant, user=user, role=role)
-    record_audit_event(tenant=tenant, action="member.created", target=membership, request=request,
-                       details={"email": user.email, "role": role})
+    record_audit_event(
+        tenant=tenant,
+        action="member.created",
+        target=membership,
+        request=request,
+        details={"email": user.email, "role": role},
+    )
     return membership
 
 
 @transaction.atomic
 def membership_delete(*, membership: Membership, request=None) -> None:
     """The user leaves this tenant; their account and other tenants' memberships stay."""
-    record_audit_event(tenant=membership.tenant, action="member.removed", target=membership, request=request,
-                       details={"email": membership.user.email, "role": membership.role})
+    record_audit_event(
+        tenant=membership.tenant,
+        action="member.removed",
+        target=membership,
+        request=request,
+        details={"email": membership.user.email, "role": membership.role},
+    )
     membership.delete()

@@ -31,5 +31,9 @@ def audit_failed_sign_in(sender, credentials, request=None, **kwargs):
     tenant = getattr(request, "tenant", None)
     if tenant is not None:
         # Django already replaces the password in credentials; the e-mail tried is kept for the admin.
-        record_audit_event(tenant=tenant, action="account.sign_in_failed", request=request,
-                           details={"email": str(credentials.get("email") or credentials.get("username") or "")})
+        record_audit_event(
+            tenant=tenant,
+            action="account.sign_in_failed",
+            request=request,
+            details={"email": str(credentials.get("email") or credentials.get("username") or "")},
+        )

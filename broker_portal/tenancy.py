@@ -88,8 +88,14 @@ def session_refusal(request: HttpRequest, tenant: Tenant, user) -> str:
 def end_session(request: HttpRequest, tenant: Tenant, user, reason: str) -> None:
     from .audit import record_audit_event
 
-    record_audit_event(tenant=tenant, action="account.session_refused", actor=user, target=user, request=request,
-                       details={"reason": reason})
+    record_audit_event(
+        tenant=tenant,
+        action="account.session_refused",
+        actor=user,
+        target=user,
+        request=request,
+        details={"reason": reason},
+    )
     logout(request)  # flushes the session from the store, so it is ended at its own tenant too
     request.__dict__.pop("_membership", None)
 

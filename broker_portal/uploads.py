@@ -9,8 +9,13 @@ from django.utils.deconstruct import deconstructible
 LOGO_MAX_BYTES = 256 * 1024  # a logo drawn at 32px high; more is a photo or an attempt at filling the disk
 
 # Each accepted extension and its content type; the content must be of the kind its extension says.
-LOGO_CONTENT_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp",
-                      ".svg": "image/svg+xml"}
+LOGO_CONTENT_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".webp": "image/webp",
+    ".svg": "image/svg+xml",
+}
 
 # What would make an SVG more than a picture where it is opened on its own: scripts, handlers, embedded pages.
 SVG_ACTIVE_CONTENT = re.compile(rb"<script|<html|<iframe|<foreignobject|javascript:|\son[a-z]+\s*=")

@@ -33,27 +33,55 @@ class ExchangeFilter(admin.SimpleListFilter):
 class ExchangeCredentialAdmin(TenantScopedAdmin):
     audit_name = "credential"  # as the credential services name their events
     form = ExchangeCredentialForm
-    list_display = ["exchange", "tenant", "client_id", "client_type", "is_enabled", "secret_status", "updated_at",
-                    "application_link"]
+    list_display = [
+        "exchange",
+        "tenant",
+        "client_id",
+        "client_type",
+        "is_enabled",
+        "secret_status",
+        "updated_at",
+        "application_link",
+    ]
     list_filter = ["exchange", "is_enabled"]
     readonly_fields = ["secret_status", "broker_key_status", "rsa_public_key_pem"]
     actions = ["generate_rsa_key_pair", "test_connection"]
     fieldsets = [
         (None, {"fields": ["tenant", "exchange", "server_slug", "is_enabled", "logo", "client_id", "client_type"]}),
-        ("Secrets (write-only)", {"fields": ["secret_status", "new_client_secret", "issued_encrypted_client_secret",
-                                             "broker_key_status", "new_broker_key"]}),
+        (
+            "Secrets (write-only)",
+            {
+                "fields": [
+                    "secret_status",
+                    "new_client_secret",
+                    "issued_encrypted_client_secret",
+                    "broker_key_status",
+                    "new_broker_key",
+                ]
+            },
+        ),
         ("OAuth", {"fields": ["redirect_uris", "allowed_permissions", "default_permissions"]}),
-        ("Network", {"fields": ["authorize_base_url", "api_base_url", "extra_hosts", "service_ip_list",
-                                "trading_ip_list"]}),
+        (
+            "Network",
+            {"fields": ["authorize_base_url", "api_base_url", "extra_hosts", "service_ip_list", "trading_ip_list"]},
+        ),
         ("RSA key (Kraken)", {"fields": ["rsa_public_key_pem"]}),
-        ("Exchange-specific settings (JSON)", {
-            "fields": ["settings"], "classes": ["collapse"],
-            "description": "Only for what the fields above do not cover; most credentials keep {} here."}),
+        (
+            "Exchange-specific settings (JSON)",
+            {
+                "fields": ["settings"],
+                "classes": ["collapse"],
+                "description": "Only for what the fields above do not cover; most credentials keep {} here.",
+            },
+        ),
     ]
     # Fields only some exchanges use, by what their package calls them (application_form, CREDENTIAL_FIELDS).
-    OPTIONAL_FIELDS = {"service_ip_list": ["service_ip_list"], "trading_ip_list": ["trading_ip_list"],
-                       "rsa_public_key": ["rsa_public_key_pem", "issued_encrypted_client_secret"],
-                       "broker_key": ["broker_key_status", "new_broker_key"]}
+    OPTIONAL_FIELDS = {
+        "service_ip_list": ["service_ip_list"],
+        "trading_ip_list": ["trading_ip_list"],
+        "rsa_public_key": ["rsa_public_key_pem", "issued_encrypted_client_secret"],
+        "broker_key": ["broker_key_status", "new_broker_key"],
+    }
 
     def fields_unused(self, exchange_id: str) -> set[str]:
         """The optional fields this exchange does not use: its credential's page leaves them out."""
@@ -64,13 +92,18 @@ class ExchangeCredentialAdmin(TenantScopedAdmin):
 
     def get_fieldsets(self, request, obj=None):
         # Each exchange's own settings fields, only on that exchange's credentials (all of them when adding one).
-        own = [(EXCHANGES[exchange_id].name, {"fields": names}) for exchange_id, names in self.settings_field_names()
-               if obj is None or obj.exchange == exchange_id]
+        own = [
+            (EXCHANGES[exchange_id].name, {"fields": names})
+            for exchange_id, names in self.settings_field_names()
+            if obj is None or obj.exchange == exchange_id
+        ]
         fieldsets = [*self.fieldsets[:-1], *own, self.fieldsets[-1]]
         if obj is not None:
             unused = self.fields_unused(obj.exchange)
-            fieldsets = [(title, {**options, "fields": [f for f in options["fields"] if f not in unused]})
-                         for title, options in fieldsets]
+            fieldsets = [
+                (title, {**options, "fields": [f for f in options["fields"] if f not in unused]})
+                for title, options in fieldsets
+            ]
             fieldsets = [(title, options) for title, options in fieldsets if options["fields"]]
         if request.user.is_superuser:
             return fieldsets
@@ -90,8 +123,14 @@ class ExchangeCredentialAdmin(TenantScopedAdmin):
         return list(by_exchange.items())
 
     def get_urls(self):
-        return [path("<int:pk>/application/", self.admin_site.admin_view(self.application_view),
-                     name="connectors_exchangecredential_application"), *super().get_urls()]
+        return [
+            path(
+                "<int:pk>/application/",
+                self.admin_site.admin_view(self.application_view),
+                name="connectors_exchangecredential_application",
+            ),
+            *super().get_urls(),
+        ]
 
     def application_view(self, request, pk):
         """Everything the exchange's application form asks for, and what is still missing."""
@@ -99,11 +138,18 @@ class ExchangeCredentialAdmin(TenantScopedAdmin):
         if credential is None or not self.has_view_permission(request, credential):
             return self._get_obj_does_not_exist_redirect(request, self.opts, str(pk))
         items = application_form(credential=credential, request=request)
-        return render(request, "admin/connectors/exchangecredential/application.html", {
-            **self.admin_site.each_context(request), "opts": self.opts, "credential": credential,
-            "items": items, "missing": [item for item in items if item.missing],
-            "title": f"{credential.get_exchange_display()} application form",
-        })
+        return render(
+            request,
+            "admin/connectors/exchangecredential/application.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "credential": credential,
+                "items": items,
+                "missing": [item for item in items if item.missing],
+                "title": f"{credential.get_exchange_display()} application form",
+            },
+        )
 
     @admin.display(description="Application form")
     def application_link(self, obj):
@@ -127,8 +173,11 @@ class ExchangeCredentialAdmin(TenantScopedAdmin):
             obj.tenant = request.tenant
         services.credential_save(
             credential=obj,
-            changed_fields=[f for f in form.changed_data if f not in {"new_client_secret", "new_broker_key",
-                                                                       "issued_encrypted_client_secret"}],
+            changed_fields=[
+                f
+                for f in form.changed_data
+                if f not in {"new_client_secret", "new_broker_key", "issued_encrypted_client_secret"}
+            ],
             new_client_secret=form.cleaned_data.get("new_client_secret", ""),
             new_broker_key=form.cleaned_data.get("new_broker_key", ""),
             request=request,
@@ -165,15 +214,42 @@ class ExchangeConnectionAdmin(TenantScopedAdmin):
     """Connections at a glance; tokens and keys never leave the encrypted columns."""
 
     change_list_template = "connectors/admin/connection_change_list.html"
-    list_display = ["user", "exchange", "status", "access_expires_at", "refresh_expires_at", "last_refreshed_at",
-                    "refresh_failures", "next_refresh_attempt_at", "last_error", "secrets", "tenant"]
+    list_display = [
+        "user",
+        "exchange",
+        "status",
+        "access_expires_at",
+        "refresh_expires_at",
+        "last_refreshed_at",
+        "refresh_failures",
+        "next_refresh_attempt_at",
+        "last_error",
+        "secrets",
+        "tenant",
+    ]
     list_filter = ["status", "exchange"]
     search_fields = ["user__email", "exchange_account_id"]
     list_select_related = ["user", "tenant"]
     ordering = ["exchange", "created_at", "id"]  # total, so no "-pk" is appended; index connection_tenant_order
-    fields = ["tenant", "user", "exchange", "exchange_account_id", "status", "permissions", "masked_api_key",
-              "secrets", "access_expires_at", "refresh_expires_at", "last_refreshed_at", "refresh_failures",
-              "next_refresh_attempt_at", "refresh_lapse_warned_at", "last_error", "details", "created_at"]
+    fields = [
+        "tenant",
+        "user",
+        "exchange",
+        "exchange_account_id",
+        "status",
+        "permissions",
+        "masked_api_key",
+        "secrets",
+        "access_expires_at",
+        "refresh_expires_at",
+        "last_refreshed_at",
+        "refresh_failures",
+        "next_refresh_attempt_at",
+        "refresh_lapse_warned_at",
+        "last_error",
+        "details",
+        "created_at",
+    ]
     actions = ["refresh_now"]
 
     def get_readonly_fields(self, request, obj=None):
@@ -205,6 +281,9 @@ class ExchangeConnectionAdmin(TenantScopedAdmin):
     def refresh_now(self, request, queryset):
         count = connections_refresh_now(connection_ids=list(queryset.values_list("pk", flat=True)), request=request)
         skipped = queryset.count() - count
-        self.message_user(request, f"Refresh queued for {count} connection(s)."
-                          + (f" {skipped} need their user to reconnect, or are being refreshed." if skipped else ""),
-                          messages.SUCCESS if count else messages.WARNING)
+        self.message_user(
+            request,
+            f"Refresh queued for {count} connection(s)."
+            + (f" {skipped} need their user to reconnect, or are being refreshed." if skipped else ""),
+            messages.SUCCESS if count else messages.WARNING,
+        )

@@ -88,8 +88,10 @@ def read_balances(connection: ExchangeConnection, credential: ExchangeCredential
 
 def snapshot_of(balances: list, prices: dict) -> dict:
     """A read as the cache keeps it (amounts as text: exact, and safe for any serializer)."""
-    return {"balances": [{"currency": b.currency, "total": str(b.total)} for b in balances],
-            "prices": {code: str(price) for code, price in prices.items()}}
+    return {
+        "balances": [{"currency": b.currency, "total": str(b.total)} for b in balances],
+        "prices": {code: str(price) for code, price in prices.items()},
+    }
 
 
 def connection_balances_fill(*, connection_id: int, claimed: str | None = None) -> dict | None:
@@ -99,8 +101,11 @@ def connection_balances_fill(*, connection_id: int, claimed: str | None = None) 
     if token is None:
         return None
     try:
-        connection = ExchangeConnection.objects.without_secrets().filter(
-            pk=connection_id, status=ExchangeConnection.Status.ACTIVE).first()
+        connection = (
+            ExchangeConnection.objects.without_secrets()
+            .filter(pk=connection_id, status=ExchangeConnection.Status.ACTIVE)
+            .first()
+        )
         if connection is None:
             return None
         from .selectors import CredentialNotOffered, connection_credential  # the selectors import this module
@@ -115,11 +120,17 @@ def connection_balances_fill(*, connection_id: int, claimed: str | None = None) 
             if connection.unreadable_secrets:
                 snapshot = {**previous, "error": UNREADABLE_SECRETS, "failed_at": now.isoformat()}
             else:
-                snapshot = {**snapshot_of(*read_balances(connection, credential)), "fetched_at": now.isoformat(),
-                            "error": ""}
+                snapshot = {
+                    **snapshot_of(*read_balances(connection, credential)),
+                    "fetched_at": now.isoformat(),
+                    "error": "",
+                }
         except (ExchangeUnavailable, ExchangeAPIError, RefreshFailed) as error:
-            snapshot = {**previous, "error": f"Balances are unavailable right now ({error}).",
-                        "failed_at": now.isoformat()}
+            snapshot = {
+                **previous,
+                "error": f"Balances are unavailable right now ({error}).",
+                "failed_at": now.isoformat(),
+            }
         cache.set(snapshot_key(connection_id), snapshot, settings.BALANCES_KEEP_SECONDS)
         return snapshot
     finally:
@@ -135,8 +146,9 @@ def fill_pool() -> ThreadPoolExecutor:
     global _pool
     with _pool_lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=int(settings.BALANCES_FILL_THREADS),
-                                       thread_name_prefix="balances-fill")
+            _pool = ThreadPoolExecutor(
+                max_workers=int(settings.BALANCES_FILL_THREADS), thread_name_prefix="balances-fill"
+            )
         return _pool
 
 
@@ -158,8 +170,11 @@ def balances_for_page(connection_ids: list[int]) -> dict[int, dict]:
     found = cache.get_many(list(keys.values()))
     snapshots = {connection_id: found.get(key) for connection_id, key in keys.items()}
     due = {connection_id for connection_id, snapshot in snapshots.items() if fill_due(snapshot, now)}
-    started = {connection_id: fill_pool().submit(fill_in_background, connection_id, token)
-               for connection_id in sorted(due) if (token := fill_claim(connection_id))}
+    started = {
+        connection_id: fill_pool().submit(fill_in_background, connection_id, token)
+        for connection_id in sorted(due)
+        if (token := fill_claim(connection_id))
+    }
     filled = set()
     if started:
         wait(started.values(), timeout=settings.BALANCES_PAGE_WAIT_SECONDS)
@@ -168,8 +183,10 @@ def balances_for_page(connection_ids: list[int]) -> dict[int, dict]:
                 snapshots[connection_id] = {**future.result(), "filled_now": True}
                 filled.add(connection_id)
     # "filling": a read is under way (this page's, or a sibling's that holds the lock) and will finish for the next.
-    return {connection_id: {**(snapshot or {}), "filling": connection_id in due - filled}
-            for connection_id, snapshot in snapshots.items()}
+    return {
+        connection_id: {**(snapshot or {}), "filling": connection_id in due - filled}
+        for connection_id, snapshot in snapshots.items()
+    }
 
 
 def connection_balances_fill_soon(*, connection_id: int) -> None:
@@ -183,13 +200,19 @@ def connections_balances_warm(*, now: datetime | None = None) -> int:
     whose snapshot is due within the next minute, so that their dashboard finds it fresh. Returns how many."""
     now = now or timezone.now()
     since = now - timedelta(seconds=settings.BALANCES_WARM_SECONDS)
-    connection_ids = list(ExchangeConnection.objects.filter(
-        status=ExchangeConnection.Status.ACTIVE, user__last_login__gte=since).values_list("pk", flat=True))
+    connection_ids = list(
+        ExchangeConnection.objects.filter(
+            status=ExchangeConnection.Status.ACTIVE, user__last_login__gte=since
+        ).values_list("pk", flat=True)
+    )
     ahead = max(settings.BALANCES_FRESH_SECONDS - 60, 0)
     due = []
     for start in range(0, len(connection_ids), 500):
-        chunk = connection_ids[start:start + 500]
+        chunk = connection_ids[start : start + 500]
         found = cache.get_many([snapshot_key(connection_id) for connection_id in chunk])
-        due += [connection_id for connection_id in chunk
-                if fill_due(found.get(snapshot_key(connection_id)), now, fresh_seconds=ahead)]
+        due += [
+            connection_id
+            for connection_id in chunk
+            if fill_due(found.get(snapshot_key(connection_id)), now, fresh_seconds=ahead)
+        ]
     return enqueue_each("connectors.tasks.fill_connection_balances", ([connection_id] for connection_id in due))

@@ -29,8 +29,9 @@ def exchange_packages_check(app_configs=None, **kwargs) -> list[Error]:
         if package.trading is not None:
             unknown = sorted(set(package.trading.permissions) - codes)
             if unknown:
-                error(f"{exchange_id}: its trading hooks need permissions it does not have: {', '.join(unknown)}.",
-                      "E006")
+                error(
+                    f"{exchange_id}: its trading hooks need permissions it does not have: {', '.join(unknown)}.", "E006"
+                )
         if package.history is not None and package.history.exchange != exchange_id:
             error(f"{exchange_id}: its history source names the exchange {package.history.exchange!r}.", "E005")
     return errors

@@ -89,8 +89,9 @@ def exchange_packages() -> dict[str, ExchangePackage]:
         facts = _role(app_config.name, "exchange")
         if facts is None:
             continue
-        provider, withdrawals, history, demo, trading = (_role(app_config.name, role) for role in (
-            "provider", "withdrawals", "history", "demo", "trading"))
+        provider, withdrawals, history, demo, trading = (
+            _role(app_config.name, role) for role in ("provider", "withdrawals", "history", "demo", "trading")
+        )
         found[facts.EXCHANGE.id] = ExchangePackage(
             module=app_config.name,
             exchange=facts.EXCHANGE,

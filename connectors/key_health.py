@@ -22,7 +22,6 @@ from .selectors import CredentialNotOffered
 logger = logging.getLogger(__name__)
 
 
-
 class CheckOutcome:
     OK = "ok"
     INVALID = "invalid"  # the exchange no longer knows the key: marked for reconnection
@@ -33,12 +32,20 @@ class CheckOutcome:
 def connections_check_api_keys() -> int:
     """Enqueue one key check per active connection of the exchanges whose credential is the API key."""
     spread = float(settings.API_KEY_CHECK_SPREAD_SECONDS)
-    ids = ExchangeConnection.objects.filter(
-        status=ExchangeConnection.Status.ACTIVE, exchange__in=api_key_credential_exchanges(),
-    ).order_by("id").values_list("id", flat=True)
+    ids = (
+        ExchangeConnection.objects.filter(
+            status=ExchangeConnection.Status.ACTIVE,
+            exchange__in=api_key_credential_exchanges(),
+        )
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
     countdowns = (random.uniform(0, spread) for _ in itertools.count()) if spread else None
-    return enqueue_each("connectors.tasks.check_api_key", ([connection_id] for connection_id in ids.iterator()),
-                        countdown_each=countdowns)
+    return enqueue_each(
+        "connectors.tasks.check_api_key",
+        ([connection_id] for connection_id in ids.iterator()),
+        countdown_each=countdowns,
+    )
 
 
 def connection_check_api_key(*, connection_id: int) -> str:
@@ -56,8 +63,9 @@ def connection_check_api_key(*, connection_id: int) -> str:
         api.check_api_key(connection)
     except ApiKeyInvalid as error:
         try:
-            connection_mark_api_key_invalid(connection_id=connection.pk, code=error.code,
-                                            refused_api_key=connection.api_key)
+            connection_mark_api_key_invalid(
+                connection_id=connection.pk, code=error.code, refused_api_key=connection.api_key
+            )
         except KeyPairRotated:  # a refresh replaced the key after we read it: the refused key is history
             return CheckOutcome.SKIPPED
         return CheckOutcome.INVALID

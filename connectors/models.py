@@ -21,12 +21,20 @@ class ExchangeCredential(models.Model):
     exchange = models.CharField(max_length=32, choices=exchange_choices)
     # Where an exchange package takes several servers per tenant (the generic OAuth 2.0 provider): which one,
     # in its connect URL (/connect/<exchange>/<server>/). Empty: the tenant's one credential for the exchange.
-    server_slug = models.SlugField(max_length=40, blank=True, default="",
-                                   help_text="Only for an exchange with several servers: names this one in URLs.")
+    server_slug = models.SlugField(
+        max_length=40,
+        blank=True,
+        default="",
+        help_text="Only for an exchange with several servers: names this one in URLs.",
+    )
     is_enabled = models.BooleanField(default=True)
     # Shown on this exchange's (this server's) card; served by the portal itself, as the CSP allows no other.
-    logo = models.FileField(upload_to="credential-logos/", blank=True, validators=[validate_logo],
-                            help_text="PNG, JPEG, WebP or SVG, at most 256 KB: shown on the Connect card.")
+    logo = models.FileField(
+        upload_to="credential-logos/",
+        blank=True,
+        validators=[validate_logo],
+        help_text="PNG, JPEG, WebP or SVG, at most 256 KB: shown on the Connect card.",
+    )
     client_id = models.CharField(max_length=200)
     client_secret = EncryptedTextField(blank=True, default="")
     client_type = models.CharField(max_length=20, choices=ClientType.choices, default=ClientType.CONFIDENTIAL)
@@ -39,8 +47,9 @@ class ExchangeCredential(models.Model):
     api_base_url = models.URLField(help_text="Where the portal calls the exchange (sandbox or production).")
     # Hosts besides the exchange's own that production may call for this credential (a staging exchange, a
     # broker's own OAuth 2.0 server on its network): set by a superuser only (connectors/base/hosts.py).
-    extra_hosts = models.JSONField(default=list, blank=True,
-                                   help_text="Hosts outside the exchange's own that a superuser allowed.")
+    extra_hosts = models.JSONField(
+        default=list, blank=True, help_text="Hosts outside the exchange's own that a superuser allowed."
+    )
     # Kraken encrypts the client secret it issues to this key pair's public half.
     rsa_private_key = EncryptedTextField(blank=True, default="")
     rsa_public_key = models.TextField(blank=True, default="")
@@ -53,13 +62,18 @@ class ExchangeCredential(models.Model):
         db_table = "broker_portal_exchangecredential"  # the table it had in the core app, kept when it moved here
         ordering = ["tenant_id", "exchange"]
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "exchange"], condition=models.Q(server_slug=""),
-                                    name="credential_one_per_exchange",
-                                    violation_error_message="Exchange credential with this Tenant and Exchange "
-                                                            "already exists."),
-            models.UniqueConstraint(fields=["tenant", "exchange", "server_slug"],
-                                    condition=~models.Q(server_slug=""), name="credential_one_per_server",
-                                    violation_error_message="This tenant already has a server with this slug."),
+            models.UniqueConstraint(
+                fields=["tenant", "exchange"],
+                condition=models.Q(server_slug=""),
+                name="credential_one_per_exchange",
+                violation_error_message="Exchange credential with this Tenant and Exchange already exists.",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "exchange", "server_slug"],
+                condition=~models.Q(server_slug=""),
+                name="credential_one_per_server",
+                violation_error_message="This tenant already has a server with this slug.",
+            ),
         ]
 
     def __str__(self):
@@ -75,9 +89,12 @@ class ExchangeConnectionQuerySet(models.QuerySet):
         """Rows whose secrets are read (and decrypted) only when used, with each one's ciphertext beside it, so a
         secret no key opens (a key dropped from FERNET_KEYS, a damaged row) breaks its connection alone, and
         ``unreadable_secrets`` can tell which."""
-        return self.defer(*secret_fields()).annotate(**{
-            f"ciphertext_of_{name}": models.ExpressionWrapper(models.F(name), output_field=models.BinaryField())
-            for name in secret_fields()})
+        return self.defer(*secret_fields()).annotate(
+            **{
+                f"ciphertext_of_{name}": models.ExpressionWrapper(models.F(name), output_field=models.BinaryField())
+                for name in secret_fields()
+            }
+        )
 
 
 class ExchangeConnection(models.Model):
@@ -134,8 +151,10 @@ class ExchangeConnection(models.Model):
     class Meta:
         ordering = ["exchange", "created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "user", "exchange", "server_slug", "exchange_account_id"],
-                                    name="connection_one_per_server_account"),
+            models.UniqueConstraint(
+                fields=["tenant", "user", "exchange", "server_slug", "exchange_account_id"],
+                name="connection_one_per_server_account",
+            ),
         ]
         indexes = [
             # The lapse check reads connections whose refresh token runs out soon.
@@ -145,11 +164,17 @@ class ExchangeConnection(models.Model):
             # The refresh sweep reads active connections by how soon their access token expires, and only those
             # that are neither claimed nor backing off: a row in backoff is not in this index at all, so a long
             # backoff costs the claim nothing.
-            models.Index(fields=["access_expires_at", "id"], name="connection_due_unclaimed",
-                         condition=models.Q(status="active", next_refresh_attempt_at__isnull=True)),
+            models.Index(
+                fields=["access_expires_at", "id"],
+                name="connection_due_unclaimed",
+                condition=models.Q(status="active", next_refresh_attempt_at__isnull=True),
+            ),
             # The claimed or backing-off ones, by when their claim or backoff ends (few: due ones, mostly).
-            models.Index(fields=["next_refresh_attempt_at", "id"], name="connection_due_claimed",
-                         condition=models.Q(status="active", next_refresh_attempt_at__isnull=False)),
+            models.Index(
+                fields=["next_refresh_attempt_at", "id"],
+                name="connection_due_claimed",
+                condition=models.Q(status="active", next_refresh_attempt_at__isnull=False),
+            ),
         ]
 
     def __str__(self):
@@ -166,8 +191,9 @@ class ExchangeConnection(models.Model):
         for name in secret_fields():
             ciphertext = getattr(self, f"ciphertext_of_{name}")
             try:
-                values[name] = "" if ciphertext is None else self._meta.get_field(name).fernet.decrypt(
-                    bytes(ciphertext)).decode()
+                values[name] = (
+                    "" if ciphertext is None else self._meta.get_field(name).fernet.decrypt(bytes(ciphertext)).decode()
+                )
             except InvalidToken:
                 values[name] = None
         return values

@@ -42,5 +42,6 @@ def field_value(credential: ExchangeCredential, name: str, request) -> str:
 
 def application_form(*, credential: ExchangeCredential, request) -> list[FormItem]:
     exchange = EXCHANGES[credential.exchange]
-    return [FormItem(name, FIELD_LABELS[name], field_value(credential, name, request))
-            for name in exchange.application_form]
+    return [
+        FormItem(name, FIELD_LABELS[name], field_value(credential, name, request)) for name in exchange.application_form
+    ]

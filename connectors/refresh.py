@@ -97,8 +97,9 @@ class Outcome:
 
 # Each call to an exchange's token endpoint: its outcome and how long it took (/metrics reads it). Up to the
 # token call's timeout (SOCIALACCOUNT_REQUESTS_TIMEOUT).
-REFRESH_ATTEMPTS = EventHistogram("token_refresh", label_names=("exchange", "outcome"),
-                                  buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30))
+REFRESH_ATTEMPTS = EventHistogram(
+    "token_refresh", label_names=("exchange", "outcome"), buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30)
+)
 
 
 @dataclass(frozen=True)
@@ -139,22 +140,31 @@ _providers: dict[tuple[int, str, str], tuple[datetime, float, object]] = {}
 
 
 def credential_version():
-    return Subquery(ExchangeCredential.objects.filter(
-        tenant_id=OuterRef("tenant_id"), exchange=OuterRef("exchange"), server_slug=OuterRef("server_slug"))
-        .values("updated_at")[:1])
+    return Subquery(
+        ExchangeCredential.objects.filter(
+            tenant_id=OuterRef("tenant_id"), exchange=OuterRef("exchange"), server_slug=OuterRef("server_slug")
+        ).values("updated_at")[:1]
+    )
 
 
 # The claim: one UPDATE … RETURNING of an active connection that no refresh holds, answering its row with its
 # credential's version, compiled once per process (prepared_sql). The API key's secrets are not read (a refresh
 # never needs them; Peatio's only overwrites them): nothing to decrypt.
 UNREAD_BY_REFRESH = ("api_key", "api_secret", "api_passphrase")
-CLAIMING = PreparedClaim(ExchangeConnection.objects.filter(status=Status.ACTIVE).defer(*UNREAD_BY_REFRESH)
-                         .annotate(credential_version=credential_version()),
-                         claim_field="refresh_claim", until_field="refresh_claimed_until")
+CLAIMING = PreparedClaim(
+    ExchangeConnection.objects.filter(status=Status.ACTIVE)
+    .defer(*UNREAD_BY_REFRESH)
+    .annotate(credential_version=credential_version()),
+    claim_field="refresh_claim",
+    until_field="refresh_claimed_until",
+)
 # The row locked, for the rare writes that decide on what it holds at that moment (a failure, a lost fence).
 # FOR NO KEY UPDATE does not hold up rows that merely reference the connection (a withdrawal, an export).
-LOCKED = PreparedLookup(ExchangeConnection.objects.select_for_update(no_key=True).defer(*UNREAD_BY_REFRESH)
-                        .annotate(credential_version=credential_version()))
+LOCKED = PreparedLookup(
+    ExchangeConnection.objects.select_for_update(no_key=True)
+    .defer(*UNREAD_BY_REFRESH)
+    .annotate(credential_version=credential_version())
+)
 # A lease covers an exchange call, bounded by the HTTP timeout, plus this for the database on either side (a
 # pool's wait for a free connection included). Peatio's second call (its key pair) renews it first.
 LEASE_MARGIN_SECONDS = 10
@@ -185,8 +195,7 @@ def cached_provider(*, tenant_id: int, exchange: str, version, server_slug: str 
 def refresh_retry_delay(*, failures: int, retry_after: float | None, refresh_left: timedelta | None) -> timedelta:
     """Exponential backoff with jitter, honouring Retry-After, bounded by the refresh token's expiry."""
     base = float(settings.TOKEN_REFRESH_BACKOFF_BASE_SECONDS)
-    ceiling = min(float(settings.TOKEN_REFRESH_BACKOFF_MAX_SECONDS),
-                  base * 2 ** max(failures - 1, 0))
+    ceiling = min(float(settings.TOKEN_REFRESH_BACKOFF_MAX_SECONDS), base * 2 ** max(failures - 1, 0))
     delay = max(random.uniform(ceiling / 2, ceiling), retry_after or 0)
     if refresh_left is not None:
         # Denser attempts as the lapse nears, so there is always one more before it.
@@ -206,8 +215,9 @@ def release_database_connection() -> None:
         db_connection.close()
 
 
-def connection_refresh(*, connection_id: int, force: bool = False, stale_access_token: str | None = None,
-                       wait: bool = True) -> RefreshResult:
+def connection_refresh(
+    *, connection_id: int, force: bool = False, stale_access_token: str | None = None, wait: bool = True
+) -> RefreshResult:
     """Rotate the connection's token pair if it is due, single-flight across all processes.
 
     ``stale_access_token``: the token an API call was refused with; if the stored one differs, a sibling has
@@ -238,8 +248,11 @@ def _claim(connection_id: int, claim: str, *, wait: bool) -> ExchangeConnection 
         connection = CLAIMING.get(connection_id, token=claim, until=now + refresh_lease(), now=now)
         if connection is not None:
             return connection
-        held = list(ExchangeConnection.objects.filter(pk=connection_id, status=Status.ACTIVE)
-                    .values_list("refresh_claimed_until", flat=True)[:1])
+        held = list(
+            ExchangeConnection.objects.filter(pk=connection_id, status=Status.ACTIVE).values_list(
+                "refresh_claimed_until", flat=True
+            )[:1]
+        )
         if not held:
             return RefreshResult(Outcome.SKIPPED)
         if held[0] is None or held[0] < now:
@@ -252,12 +265,14 @@ def _claim(connection_id: int, claim: str, *, wait: bool) -> ExchangeConnection 
 
 
 def _release(connection_id: int, claim: str) -> None:
-    ExchangeConnection.objects.filter(pk=connection_id, refresh_claim=claim).update(refresh_claim="",
-                                                                                    refresh_claimed_until=None)
+    ExchangeConnection.objects.filter(pk=connection_id, refresh_claim=claim).update(
+        refresh_claim="", refresh_claimed_until=None
+    )
 
 
-def _refresh_claimed(connection: ExchangeConnection, claim: str, *, force: bool,
-                     stale_access_token: str | None) -> RefreshResult:
+def _refresh_claimed(
+    connection: ExchangeConnection, claim: str, *, force: bool, stale_access_token: str | None
+) -> RefreshResult:
     # Everything below reads the row as the claim returned it: a sibling that refreshed while we waited is seen
     # here, and nobody else can spend the refresh token until we write or release.
     now = timezone.now()
@@ -266,11 +281,16 @@ def _refresh_claimed(connection: ExchangeConnection, claim: str, *, force: bool,
     if stale_access_token is not None:
         if connection.access_token != stale_access_token:
             return _released(connection, claim, RefreshResult(Outcome.FRESH))
-        if connection.refresh_failures and connection.next_refresh_attempt_at and \
-                connection.next_refresh_attempt_at > now and not force:
+        if (
+            connection.refresh_failures
+            and connection.next_refresh_attempt_at
+            and connection.next_refresh_attempt_at > now
+            and not force
+        ):
             # The exchange is failing and a retry is scheduled: page views must not add to the storm.
-            return _released(connection, claim, RefreshResult(Outcome.RETRY,
-                                                              retry_at=connection.next_refresh_attempt_at))
+            return _released(
+                connection, claim, RefreshResult(Outcome.RETRY, retry_at=connection.next_refresh_attempt_at)
+            )
     elif not force and connection.access_expires_at and connection.access_expires_at > now + refresh_window():
         return _released(connection, claim, RefreshResult(Outcome.FRESH))
     if not connection.refresh_token:
@@ -293,12 +313,16 @@ UNCLAIMED = {"refresh_claim": "", "refresh_claimed_until": None}
 
 
 def _refresh_with_claim(connection: ExchangeConnection, claim: str, now: datetime) -> RefreshResult:
-    provider = cached_provider(tenant_id=connection.tenant_id, exchange=connection.exchange,
-                               server_slug=connection.server_slug,
-                               version=connection.credential_version)
+    provider = cached_provider(
+        tenant_id=connection.tenant_id,
+        exchange=connection.exchange,
+        server_slug=connection.server_slug,
+        version=connection.credential_version,
+    )
     if provider is None:
-        return _if_still_claimed(connection.pk, claim,
-                                 lambda row: _fail(row, "The broker no longer offers this exchange."))
+        return _if_still_claimed(
+            connection.pk, claim, lambda row: _fail(row, "The broker no longer offers this exchange.")
+        )
     adapter = provider.get_oauth2_adapter(None)
     mark_refresh_taken(connection, now)
     spent, seen = connection.refresh_token, connection.updated_at
@@ -306,20 +330,26 @@ def _refresh_with_claim(connection: ExchangeConnection, claim: str, now: datetim
     try:
         token = post_token_request(
             # The connection's own host where the exchange named one (OKX's regional domain, read with the row).
-            adapter, provider.app, adapter.connection_url(adapter.refresh_token_url, connection.details),
+            adapter,
+            provider.app,
+            adapter.connection_url(adapter.refresh_token_url, connection.details),
             adapter.refresh_request_data(spent, list(connection.permissions)),
             headers=provider.token_headers(connection.details),
         )
     except ExchangeUnavailable as error:
         return _if_still_claimed(connection.pk, claim, lambda row: _schedule_retry(row, provider.name, error, now))
     except HostNotAllowed:
-        return _if_still_claimed(connection.pk, claim, lambda row: _fail(
-            row, f"{provider.name}'s address in the broker's settings is not allowed."))
+        return _if_still_claimed(
+            connection.pk,
+            claim,
+            lambda row: _fail(row, f"{provider.name}'s address in the broker's settings is not allowed."),
+        )
     except OAuth2Error as error:
         if is_invalid_grant(error):
             return _after_invalid_grant(connection.pk, claim, spent)
-        return _if_still_claimed(connection.pk, claim, lambda row: _fail(
-            row, f"{provider.name} refused to renew access ({error})."))
+        return _if_still_claimed(
+            connection.pk, claim, lambda row: _fail(row, f"{provider.name} refused to renew access ({error}).")
+        )
 
     connection.access_token = token.access_token
     if token.refresh_token:
@@ -330,7 +360,8 @@ def _refresh_with_claim(connection: ExchangeConnection, claim: str, now: datetim
     if provider.api_class.token_is_api_key:
         # Peatio: the user token is the APIv2 key pair, so the key rotates with it. A second call: a lease more.
         ExchangeConnection.objects.filter(pk=connection.pk, refresh_claim=claim).update(
-            refresh_claimed_until=timezone.now() + refresh_lease())
+            refresh_claimed_until=timezone.now() + refresh_lease()
+        )
         release_database_connection()
         key = provider.api_class(provider.app.settings).create_api_key(token.access_token, connection.permissions, {})
         connection.api_key, connection.api_secret, connection.api_key_id = key.key, key.secret, key.key_id
@@ -341,8 +372,15 @@ def _refresh_with_claim(connection: ExchangeConnection, claim: str, now: datetim
     connection.refresh_lapse_warned_at = None
     connection.last_error = ""
     _unclaim(connection)
-    fields += ["last_refreshed_at", "refresh_failures", "next_refresh_attempt_at", "refresh_lapse_warned_at",
-               "last_error", *UNCLAIMED, "updated_at"]
+    fields += [
+        "last_refreshed_at",
+        "refresh_failures",
+        "next_refresh_attempt_at",
+        "refresh_lapse_warned_at",
+        "last_error",
+        *UNCLAIMED,
+        "updated_at",
+    ]
     # The fence: written only if the claim is still ours and nothing else wrote the row since it was claimed.
     if update_fields(connection, fields, only_if={"refresh_claim": claim, "updated_at": seen}):
         return RefreshResult(Outcome.REFRESHED)
@@ -363,8 +401,12 @@ def _store_unfenced(connection: ExchangeConnection, claim: str, spent: str, fiel
             if row is not None and row.refresh_claim == claim:
                 _release(row.pk, claim)
             if row is not None:
-                record_audit_event(tenant=row.tenant, action="connection.refresh_discarded", target=row,
-                                   details={"exchange": row.exchange, "status": row.status})
+                record_audit_event(
+                    tenant=row.tenant,
+                    action="connection.refresh_discarded",
+                    target=row,
+                    details={"exchange": row.exchange, "status": row.status},
+                )
             logger.warning("connection %s changed during its refresh; the pair it got was discarded", connection.pk)
             return RefreshResult(Outcome.FRESH if row is not None and row.status == Status.ACTIVE else Outcome.SKIPPED)
         if row.refresh_claim != claim:  # another refresh holds it now: its claim stays for it to end
@@ -373,8 +415,9 @@ def _store_unfenced(connection: ExchangeConnection, claim: str, spent: str, fiel
         return RefreshResult(Outcome.REFRESHED)
 
 
-def _if_still_claimed(connection_id: int, claim: str,
-                      write: Callable[[ExchangeConnection], RefreshResult]) -> RefreshResult:
+def _if_still_claimed(
+    connection_id: int, claim: str, write: Callable[[ExchangeConnection], RefreshResult]
+) -> RefreshResult:
     """Record a failed attempt on the row as it is now, unless another refresh took the claim over (its lease
     ran out): then that one's outcome is the connection's, and ours is dropped."""
     with transaction.atomic():
@@ -400,23 +443,36 @@ def _after_invalid_grant(connection_id: int, claim: str, spent: str) -> RefreshR
         return connection_mark_needs_reauthorization(connection=row, reason="invalid_grant")
 
 
-def _schedule_retry(connection: ExchangeConnection, exchange_name: str, error: ExchangeUnavailable,
-                    now: datetime) -> RefreshResult:
+def _schedule_retry(
+    connection: ExchangeConnection, exchange_name: str, error: ExchangeUnavailable, now: datetime
+) -> RefreshResult:
     refresh_left = connection.refresh_expires_at - now if connection.refresh_expires_at else None
     connection.refresh_failures += 1
-    retry_at = now + refresh_retry_delay(failures=connection.refresh_failures, retry_after=error.retry_after,
-                                         refresh_left=refresh_left)
+    retry_at = now + refresh_retry_delay(
+        failures=connection.refresh_failures, retry_after=error.retry_after, refresh_left=refresh_left
+    )
     connection.next_refresh_attempt_at = retry_at
-    connection.last_error = (f"{exchange_name} could not renew access just now ({error}); "
-                             f"trying again at {retry_at:%H:%M} UTC.")[:500]
+    connection.last_error = (
+        f"{exchange_name} could not renew access just now ({error}); trying again at {retry_at:%H:%M} UTC."
+    )[:500]
     _unclaim(connection)
-    connection.save(update_fields=["refresh_failures", "next_refresh_attempt_at", "last_error", *UNCLAIMED,
-                                   "updated_at"])
+    connection.save(
+        update_fields=["refresh_failures", "next_refresh_attempt_at", "last_error", *UNCLAIMED, "updated_at"]
+    )
     if connection.refresh_failures == 1:  # one event per streak, not one per attempt
-        record_audit_event(tenant=connection.tenant, action="connection.refresh_failing", target=connection,
-                           details={"exchange": connection.exchange, "error": str(error)})
-    logger.info("refresh of connection %s failed (%s); attempt %s, next at %s", connection.pk, error,
-                connection.refresh_failures, retry_at.isoformat())
+        record_audit_event(
+            tenant=connection.tenant,
+            action="connection.refresh_failing",
+            target=connection,
+            details={"exchange": connection.exchange, "error": str(error)},
+        )
+    logger.info(
+        "refresh of connection %s failed (%s); attempt %s, next at %s",
+        connection.pk,
+        error,
+        connection.refresh_failures,
+        retry_at.isoformat(),
+    )
     if refresh_left is not None and refresh_left <= timedelta(seconds=settings.TOKEN_REFRESH_LAPSE_WARNING_SECONDS):
         _warn_lapse(connection, now)
     return RefreshResult(Outcome.RETRY, retry_at=retry_at)
@@ -434,8 +490,12 @@ def _fail(connection: ExchangeConnection, message: str) -> RefreshResult:
     connection.next_refresh_attempt_at = None
     _unclaim(connection)
     connection.save(update_fields=["status", "last_error", "next_refresh_attempt_at", *UNCLAIMED, "updated_at"])
-    record_audit_event(tenant=connection.tenant, action="connection.refresh_failed", target=connection,
-                       details={"exchange": connection.exchange, "error": connection.last_error})
+    record_audit_event(
+        tenant=connection.tenant,
+        action="connection.refresh_failed",
+        target=connection,
+        details={"exchange": connection.exchange, "error": connection.last_error},
+    )
     logger.warning("refresh of connection %s refused: %s", connection.pk, message)
     return RefreshResult(Outcome.FAILED)
 
@@ -448,10 +508,17 @@ def connection_mark_needs_reauthorization(*, connection: ExchangeConnection, rea
     connection.next_refresh_attempt_at = None
     _unclaim(connection)
     connection.save(update_fields=["status", "last_error", "next_refresh_attempt_at", *UNCLAIMED, "updated_at"])
-    record_audit_event(tenant=connection.tenant, action="connection.needs_reauthorization", target=connection,
-                       details={"exchange": connection.exchange, "reason": reason})
-    event_record(tenant=connection.tenant_id, type="connection.needs_reauthorization",
-                 payload=connection_data(connection, reason=reason))
+    record_audit_event(
+        tenant=connection.tenant,
+        action="connection.needs_reauthorization",
+        target=connection,
+        details={"exchange": connection.exchange, "reason": reason},
+    )
+    event_record(
+        tenant=connection.tenant_id,
+        type="connection.needs_reauthorization",
+        payload=connection_data(connection, reason=reason),
+    )
     logger.warning("connection %s needs reauthorization (%s)", connection.pk, reason)
     _notify(connection.pk, "needs_reauthorization")
     return RefreshResult(Outcome.NEEDS_REAUTHORIZATION)
@@ -462,11 +529,17 @@ def _warn_lapse(connection: ExchangeConnection, now: datetime) -> None:
         return
     connection.refresh_lapse_warned_at = now
     connection.save(update_fields=["refresh_lapse_warned_at", "updated_at"])
-    record_audit_event(tenant=connection.tenant, action="connection.refresh_lapsing", target=connection,
-                       details={"exchange": connection.exchange,
-                                "refresh_expires_at": connection.refresh_expires_at.isoformat()})
-    event_record(tenant=connection.tenant_id, type="connection.refresh_lapse_warning",
-                 payload=connection_data(connection, refresh_expires_at=connection.refresh_expires_at))
+    record_audit_event(
+        tenant=connection.tenant,
+        action="connection.refresh_lapsing",
+        target=connection,
+        details={"exchange": connection.exchange, "refresh_expires_at": connection.refresh_expires_at.isoformat()},
+    )
+    event_record(
+        tenant=connection.tenant_id,
+        type="connection.refresh_lapse_warning",
+        payload=connection_data(connection, refresh_expires_at=connection.refresh_expires_at),
+    )
     _notify(connection.pk, "refresh_lapsing")
 
 
@@ -474,8 +547,11 @@ def connection_warn_refresh_lapse(*, connection_id: int) -> bool:
     """Flag a connection whose refresh token runs out soon without a successful refresh; tell its user once."""
     now = timezone.now()
     with transaction.atomic():
-        connection = ExchangeConnection.objects.select_for_update(skip_locked=True).filter(
-            pk=connection_id, status=Status.ACTIVE, refresh_lapse_warned_at__isnull=True).first()
+        connection = (
+            ExchangeConnection.objects.select_for_update(skip_locked=True)
+            .filter(pk=connection_id, status=Status.ACTIVE, refresh_lapse_warned_at__isnull=True)
+            .first()
+        )
         if connection is None or connection.refresh_expires_at is None or credential_is_api_key(connection.exchange):
             return False
         _warn_lapse(connection, now)
@@ -497,8 +573,11 @@ def connection_mark_api_key_invalid(*, connection_id: int, code: str, refused_ap
     sibling's refresh replaced it meanwhile (Peatio rotates the pair with the token) and KeyPairRotated is raised
     instead: the key the row holds was never refused."""
     with transaction.atomic():
-        connection = ExchangeConnection.objects.select_for_update(no_key=True).filter(
-            pk=connection_id, status=Status.ACTIVE).first()
+        connection = (
+            ExchangeConnection.objects.select_for_update(no_key=True)
+            .filter(pk=connection_id, status=Status.ACTIVE)
+            .first()
+        )
         if connection is None:
             return False
         if refused_api_key is not None and connection.api_key != refused_api_key:
@@ -531,10 +610,12 @@ def _call_marking_invalid_key(connection: ExchangeConnection, call: Callable[[Ex
     try:
         return call(connection)
     except ApiKeyInvalid as error:
-        connection_mark_api_key_invalid(connection_id=connection.pk, code=error.code,
-                                        refused_api_key=connection.api_key)
-        raise RefreshFailed(f"{connection.get_exchange_display()} no longer accepts the API key: connect again "
-                            f"to make a new one.")
+        connection_mark_api_key_invalid(
+            connection_id=connection.pk, code=error.code, refused_api_key=connection.api_key
+        )
+        raise RefreshFailed(
+            f"{connection.get_exchange_display()} no longer accepts the API key: connect again to make a new one."
+        )
 
 
 def refresh_taken_key(connection_id: int) -> str:
@@ -547,8 +628,11 @@ def mark_refresh_taken(connection: ExchangeConnection, now: datetime) -> None:
     claim = connection.next_refresh_attempt_at
     # Past the claim and its grace the sweep takes the connection again anyway: the mark is no longer needed.
     kept = timedelta(seconds=settings.TOKEN_REFRESH_SWEEP_CLAIM_SECONDS + settings.TOKEN_REFRESH_SWEEP_GRACE_SECONDS)
-    cache.set(refresh_taken_key(connection.pk), {"claim": claim.isoformat() if claim else None, "at": now.timestamp()},
-              timeout=int(kept.total_seconds()))
+    cache.set(
+        refresh_taken_key(connection.pk),
+        {"claim": claim.isoformat() if claim else None, "at": now.timestamp()},
+        timeout=int(kept.total_seconds()),
+    )
 
 
 def token_call_seconds() -> float:
@@ -566,14 +650,20 @@ def abandoned_refreshes(*, now: datetime, claimed, batch_size: int) -> list[tupl
     in_flight = token_call_seconds()
     claim = timedelta(seconds=settings.TOKEN_REFRESH_SWEEP_CLAIM_SECONDS)
     # A sweep's claim is its time plus the claim's length: only claims older than a token call can be abandoned.
-    candidates = list(claimed.filter(next_refresh_attempt_at__lte=now + claim - timedelta(seconds=in_flight))
-                      .order_by("next_refresh_attempt_at", "id").values_list("id", "next_refresh_attempt_at")
-                      [:batch_size])
+    candidates = list(
+        claimed.filter(next_refresh_attempt_at__lte=now + claim - timedelta(seconds=in_flight))
+        .order_by("next_refresh_attempt_at", "id")
+        .values_list("id", "next_refresh_attempt_at")[:batch_size]
+    )
     marks = cache.get_many([refresh_taken_key(pk) for pk, _ in candidates]) if candidates else {}
     taken_before = now.timestamp() - in_flight
-    return [(pk, claimed_until) for pk, claimed_until in candidates
-            if (mark := marks.get(refresh_taken_key(pk))) and mark.get("claim") == claimed_until.isoformat()
-            and mark.get("at", now.timestamp()) <= taken_before]
+    return [
+        (pk, claimed_until)
+        for pk, claimed_until in candidates
+        if (mark := marks.get(refresh_taken_key(pk)))
+        and mark.get("claim") == claimed_until.isoformat()
+        and mark.get("at", now.timestamp()) <= taken_before
+    ]
 
 
 def connections_requeue_abandoned(*, now: datetime, claimed, claim_until: datetime, batch_size: int) -> int:
@@ -585,16 +675,25 @@ def connections_requeue_abandoned(*, now: datetime, claimed, claim_until: dateti
         # Locked means a worker is writing it now, a running lease that one may still be refreshing it (the
         # requeued refresh could not claim it before the lease runs out); a changed claim means one finished
         # since it was read.
-        ids = [pk for pk, claimed_until in ExchangeConnection.objects.select_for_update(skip_locked=True)
-               .filter(Q(refresh_claimed_until__isnull=True) | Q(refresh_claimed_until__lt=now), id__in=list(abandoned))
-               .values_list("id", "next_refresh_attempt_at") if claimed_until == abandoned[pk]]
+        ids = [
+            pk
+            for pk, claimed_until in ExchangeConnection.objects.select_for_update(skip_locked=True)
+            .filter(Q(refresh_claimed_until__isnull=True) | Q(refresh_claimed_until__lt=now), id__in=list(abandoned))
+            .values_list("id", "next_refresh_attempt_at")
+            if claimed_until == abandoned[pk]
+        ]
         if not ids:
             return 0
         ExchangeConnection.objects.filter(id__in=ids).update(next_refresh_attempt_at=claim_until)
-        for connection in ExchangeConnection.objects.without_secrets().select_related("tenant", "user").filter(
-                id__in=ids):
-            record_audit_event(tenant=connection.tenant, action="connection.refresh_interrupted", target=connection,
-                               details={"exchange": connection.exchange})
+        for connection in (
+            ExchangeConnection.objects.without_secrets().select_related("tenant", "user").filter(id__in=ids)
+        ):
+            record_audit_event(
+                tenant=connection.tenant,
+                action="connection.refresh_interrupted",
+                target=connection,
+                details={"exchange": connection.exchange},
+            )
             logger.warning("refresh of connection %s was cut off with its worker; enqueued again", connection.pk)
         transaction.on_commit(lambda: enqueue_refreshes(ids))
     return len(ids)
@@ -608,10 +707,16 @@ def sweep_claim_reads(*, now: datetime, grace: timedelta | None = None, exclude_
     grace = timedelta(seconds=settings.TOKEN_REFRESH_SWEEP_GRACE_SECONDS) if grace is None else grace
     exclude = api_key_credential_exchanges() if exclude_exchanges is None else exclude_exchanges
     due_soon = ExchangeConnection.objects.filter(status=Status.ACTIVE, access_expires_at__lte=now + refresh_window())
-    return [due.exclude(exchange__in=exclude).select_for_update(skip_locked=True).order_by(*order)
-            .values_list("id", flat=True) for due, order in (
-                (due_soon.filter(next_refresh_attempt_at__lte=now - grace), ("next_refresh_attempt_at", "id")),
-                (due_soon.filter(next_refresh_attempt_at__isnull=True), ("access_expires_at", "id")))]
+    return [
+        due.exclude(exchange__in=exclude)
+        .select_for_update(skip_locked=True)
+        .order_by(*order)
+        .values_list("id", flat=True)
+        for due, order in (
+            (due_soon.filter(next_refresh_attempt_at__lte=now - grace), ("next_refresh_attempt_at", "id")),
+            (due_soon.filter(next_refresh_attempt_at__isnull=True), ("access_expires_at", "id")),
+        )
+    ]
 
 
 def _claim_for_sweep(due, claim_until: datetime) -> list[int]:
@@ -629,9 +734,11 @@ def _claim_for_sweep(due, claim_until: datetime) -> list[int]:
     field = ExchangeConnection._meta.get_field("next_refresh_attempt_at")
     quote = db_connection.ops.quote_name
     with db_connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {quote(ExchangeConnection._meta.db_table)} SET {quote(field.column)} = %s "
-                       f"WHERE {quote('id')} IN ({select} FOR UPDATE SKIP LOCKED) RETURNING {quote('id')}",
-                       [field.get_db_prep_save(claim_until, connection=db_connection), *params])
+        cursor.execute(
+            f"UPDATE {quote(ExchangeConnection._meta.db_table)} SET {quote(field.column)} = %s "
+            f"WHERE {quote('id')} IN ({select} FOR UPDATE SKIP LOCKED) RETURNING {quote('id')}",
+            [field.get_db_prep_save(claim_until, connection=db_connection), *params],
+        )
         return [row[0] for row in cursor.fetchall()]
 
 
@@ -648,7 +755,9 @@ def connections_sweep(*, now: datetime | None = None, batch_size: int | None = N
     by_api_key = api_key_credential_exchanges()
     # Claimed (or backing off) and due: the claims a dead worker left behind are taken back at once.
     claimed = ExchangeConnection.objects.filter(
-        status=Status.ACTIVE, access_expires_at__lte=now + refresh_window(), next_refresh_attempt_at__gt=now - grace,
+        status=Status.ACTIVE,
+        access_expires_at__lte=now + refresh_window(),
+        next_refresh_attempt_at__gt=now - grace,
     ).exclude(exchange__in=by_api_key)
     enqueued = connections_requeue_abandoned(now=now, claimed=claimed, claim_until=claim_until, batch_size=batch_size)
     for due in sweep_claim_reads(now=now, grace=grace, exclude_exchanges=by_api_key):
@@ -659,11 +768,15 @@ def connections_sweep(*, now: datetime | None = None, batch_size: int | None = N
             enqueued += len(ids)
             if len(ids) < batch_size:
                 break
-    lapsing = ExchangeConnection.objects.filter(
-        status=Status.ACTIVE, refresh_expires_at__lte=now + timedelta(
-            seconds=settings.TOKEN_REFRESH_LAPSE_WARNING_SECONDS),
-        refresh_lapse_warned_at__isnull=True,
-    ).exclude(exchange__in=by_api_key).values_list("id", flat=True)[:batch_size]
+    lapsing = (
+        ExchangeConnection.objects.filter(
+            status=Status.ACTIVE,
+            refresh_expires_at__lte=now + timedelta(seconds=settings.TOKEN_REFRESH_LAPSE_WARNING_SECONDS),
+            refresh_lapse_warned_at__isnull=True,
+        )
+        .exclude(exchange__in=by_api_key)
+        .values_list("id", flat=True)[:batch_size]
+    )
     warned = sum(connection_warn_refresh_lapse(connection_id=pk) for pk in list(lapsing))
     return {"enqueued": enqueued, "warned": warned}
 
@@ -690,14 +803,22 @@ def connections_refresh_now(*, connection_ids: list[int], request=None) -> int:
     """An admin's "refresh now": clear any backoff, give a refused connection another chance, enqueue a forced
     refresh of each. Connections that need the user (reauthorization, revoked) are left to the user."""
     with transaction.atomic():
-        connections = list(ExchangeConnection.objects.select_for_update(skip_locked=True).filter(
-            pk__in=connection_ids, status__in=[Status.ACTIVE, Status.ERROR]).select_related("tenant"))
+        connections = list(
+            ExchangeConnection.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=connection_ids, status__in=[Status.ACTIVE, Status.ERROR])
+            .select_related("tenant")
+        )
         for connection in connections:
             connection.status = Status.ACTIVE
             connection.next_refresh_attempt_at = None
             connection.save(update_fields=["status", "next_refresh_attempt_at", "updated_at"])
-            record_audit_event(tenant=connection.tenant, action="connection.refresh_requested", target=connection,
-                               request=request, details={"exchange": connection.exchange})
+            record_audit_event(
+                tenant=connection.tenant,
+                action="connection.refresh_requested",
+                target=connection,
+                request=request,
+                details={"exchange": connection.exchange},
+            )
         ids = [connection.pk for connection in connections]
         transaction.on_commit(lambda: enqueue_refreshes(ids, force=True))
     return len(ids)
@@ -706,10 +827,17 @@ def connections_refresh_now(*, connection_ids: list[int], request=None) -> int:
 def connection_health(*, connections) -> dict:
     """Counts by status and the failing connections (with their last error and next attempt) of a queryset."""
     counts = connections.order_by().values("status").annotate(count=Count("id"))
-    failing = (connections.filter(Q(refresh_failures__gt=0) | Q(status=Status.ERROR))
-               .select_related("user").order_by(F("next_refresh_attempt_at").asc(nulls_last=True), "id")[:20])
+    failing = (
+        connections.filter(Q(refresh_failures__gt=0) | Q(status=Status.ERROR))
+        .select_related("user")
+        .order_by(F("next_refresh_attempt_at").asc(nulls_last=True), "id")[:20]
+    )
     status_counts = {row["status"]: row["count"] for row in counts}
-    return {"status_counts": status_counts, "failing": list(failing),
-            "status_rows": [{"status": value, "label": label, "count": status_counts.get(value, 0)}
-                            for value, label in Status.choices],
-            "lapsing": connections.filter(status=Status.ACTIVE, refresh_lapse_warned_at__isnull=False).count()}
+    return {
+        "status_counts": status_counts,
+        "failing": list(failing),
+        "status_rows": [
+            {"status": value, "label": label, "count": status_counts.get(value, 0)} for value, label in Status.choices
+        ],
+        "lapsing": connections.filter(status=Status.ACTIVE, refresh_lapse_warned_at__isnull=False).count(),
+    }

@@ -43,13 +43,16 @@ def credential_for(tenant, exchange: str, server_slug: str = "", *, enabled_only
     starting something new (a connect): a credential the broker switched off refuses it with CredentialDisabled.
     Without it, what a connection already made does (disconnect, refresh, revoke, read) still works with a
     switched-off credential, so a user can always take their access back."""
-    credential = ExchangeCredential.objects.filter(tenant_id=getattr(tenant, "pk", tenant), exchange=exchange,
-                                                   server_slug=server_slug or "").first()
+    credential = ExchangeCredential.objects.filter(
+        tenant_id=getattr(tenant, "pk", tenant), exchange=exchange, server_slug=server_slug or ""
+    ).first()
     if credential is None or not isinstance(credential.settings, dict):
         raise CredentialNotOffered(f"{exchange_name(exchange)} is not offered here.")
     if enabled_only and not credential.is_enabled:
-        raise CredentialDisabled(f"{exchange_name(exchange)} is switched off by your broker, so it cannot be "
-                                 f"connected now. A connection you already have can still be disconnected.")
+        raise CredentialDisabled(
+            f"{exchange_name(exchange)} is switched off by your broker, so it cannot be "
+            f"connected now. A connection you already have can still be disconnected."
+        )
     return credential
 
 
@@ -58,8 +61,9 @@ def connection_credential(connection: ExchangeConnection) -> ExchangeCredential:
     return credential_for(connection.tenant_id, connection.exchange, connection.server_slug, enabled_only=False)
 
 
-def connection_capability(*, connection: ExchangeConnection, offered: bool, permissions: tuple[str, ...],
-                          offer: str, purpose: str) -> str:
+def connection_capability(
+    *, connection: ExchangeConnection, offered: bool, permissions: tuple[str, ...], offer: str, purpose: str
+) -> str:
     """Why this connection cannot be used for ``offer`` (e.g. "deposit addresses"), or "" when it can: the exchange
     must offer it, the user must have granted ``permissions`` (all of them), the connection must be active with a
     readable API key. ``purpose`` ends the advice to reconnect ("to trade")."""
@@ -69,8 +73,9 @@ def connection_capability(*, connection: ExchangeConnection, offered: bool, perm
     name = exchange.name if exchange else connection.exchange
     if exchange is None or not offered:
         return f"{name} offers no {offer} to this portal."
-    missing = [p.label for p in exchange.permissions
-               if p.code in permissions and p.code not in (connection.permissions or [])]
+    missing = [
+        p.label for p in exchange.permissions if p.code in permissions and p.code not in (connection.permissions or [])
+    ]
     if missing:
         labels = " and ".join(f"“{label}”" for label in missing)
         return f"You did not grant the {labels} permission. Reconnect {name} and tick it {purpose}."
@@ -78,8 +83,11 @@ def connection_capability(*, connection: ExchangeConnection, offered: bool, perm
         return f"The {name} connection is not active ({connection.get_status_display().lower()})."
     # Read from the row's ciphertext where the secrets are deferred (the dashboard's rows): an unreadable key breaks
     # this connection alone, and no query is made per card.
-    api_key = connection.__dict__["api_key"] if "api_key" in connection.__dict__ \
+    api_key = (
+        connection.__dict__["api_key"]
+        if "api_key" in connection.__dict__
         else connection.secrets_as_stored.get("api_key", "")
+    )
     if api_key is None:
         return f"The keys stored for this {name} connection cannot be read; connect it again."
     if not api_key:
@@ -126,8 +134,12 @@ def reconnect_offered(exchange_id: str, connection: ExchangeConnection | None) -
     """Whether the card offers to connect again: not for a working connection that the exchange's provider
     would refuse to connect a second time (services.account_already_connected_refuse)."""
     provider_class = registry.get_class(exchange_id)
-    return not (getattr(provider_class, "refuses_second_connection_of_account", False) and connection is not None
-                and connection.status == ExchangeConnection.Status.ACTIVE and connection.exchange_account_id)
+    return not (
+        getattr(provider_class, "refuses_second_connection_of_account", False)
+        and connection is not None
+        and connection.status == ExchangeConnection.Status.ACTIVE
+        and connection.exchange_account_id
+    )
 
 
 def card_balances(snapshot: dict) -> dict:
@@ -135,16 +147,28 @@ def card_balances(snapshot: dict) -> dict:
     value in the reference currency, the card's total (None where an asset has no price: no misleading total),
     the snapshot's age and whether a newer read is under way."""
     prices = {code: Decimal(price) for code, price in (snapshot.get("prices") or {}).items()}
-    rows = sorted(valued_balances([Balance(item["currency"], Decimal(item["total"]), Decimal(item["total"]))
-                                   for item in snapshot.get("balances") or []], prices)["balances"],
-                  key=lambda row: row["currency"])
+    rows = sorted(
+        valued_balances(
+            [
+                Balance(item["currency"], Decimal(item["total"]), Decimal(item["total"]))
+                for item in snapshot.get("balances") or []
+            ],
+            prices,
+        )["balances"],
+        key=lambda row: row["currency"],
+    )
     unpriced = [row["currency"] for row in rows if row["value_usdt"] is None]
     fetched_at = snapshot.get("fetched_at")
-    return {"balances": rows, "unpriced": unpriced, "error": snapshot.get("error", ""),
-            "total_usdt": None if unpriced else sum((row["value_usdt"] for row in rows), Decimal(0)),
-            "priced_usdt": sum((row["value_usdt"] for row in rows if row["value_usdt"] is not None), Decimal(0)),
-            "as_of": datetime.fromisoformat(fetched_at) if fetched_at else None,
-            "filling": snapshot.get("filling", False) and not fetched_at, "refreshing": snapshot.get("filling", False)}
+    return {
+        "balances": rows,
+        "unpriced": unpriced,
+        "error": snapshot.get("error", ""),
+        "total_usdt": None if unpriced else sum((row["value_usdt"] for row in rows), Decimal(0)),
+        "priced_usdt": sum((row["value_usdt"] for row in rows if row["value_usdt"] is not None), Decimal(0)),
+        "as_of": datetime.fromisoformat(fetched_at) if fetched_at else None,
+        "filling": snapshot.get("filling", False) and not fetched_at,
+        "refreshing": snapshot.get("filling", False),
+    }
 
 
 def dashboard_totals(cards: list[dict]) -> dict:
@@ -165,10 +189,18 @@ def dashboard_totals(cards: list[dict]) -> dict:
         largest = max((row["value"] for row in rows), default=Decimal(0))
         for row in rows:
             row["bar"] = round(row["value"] / largest * 100, 1) if largest else 0
-    return {"currency": REFERENCE_CURRENCY, "total": sum((row["value"] for row in per_exchange), Decimal(0)),
-            "unpriced": sorted(unpriced), "per_exchange": per_exchange, "per_asset": assets,
-            "incomplete": any(card.get("error") or card.get("filling") for card in cards if card.get("connection")
-                              and card["connection"].status == ExchangeConnection.Status.ACTIVE)}
+    return {
+        "currency": REFERENCE_CURRENCY,
+        "total": sum((row["value"] for row in per_exchange), Decimal(0)),
+        "unpriced": sorted(unpriced),
+        "per_exchange": per_exchange,
+        "per_asset": assets,
+        "incomplete": any(
+            card.get("error") or card.get("filling")
+            for card in cards
+            if card.get("connection") and card["connection"].status == ExchangeConnection.Status.ACTIVE
+        ),
+    }
 
 
 def tenant_offered_exchanges(*, tenant: Tenant) -> list[dict]:
@@ -180,11 +212,13 @@ def tenant_offered_exchanges(*, tenant: Tenant) -> list[dict]:
         if exchange is None:
             continue
         allowed = set(credential.allowed_permissions)
-        offered.append({
-            "exchange": exchange,
-            "credential": credential,
-            "permissions": [p for p in exchange.permissions if p.code in allowed],
-        })
+        offered.append(
+            {
+                "exchange": exchange,
+                "credential": credential,
+                "permissions": [p for p in exchange.permissions if p.code in allowed],
+            }
+        )
     return sorted(offered, key=lambda item: item["exchange"].name)
 
 
@@ -196,7 +230,8 @@ def switched_off_exchanges(*, tenant, connections: dict) -> list[dict]:
     held = {key for key, connection in connections.items() if connection.status != ExchangeConnection.Status.REVOKED}
     if not held:
         return []
-    return [{"exchange": EXCHANGES[credential.exchange], "credential": credential, "permissions": [],
-             "switched_off": True}
-            for credential in ExchangeCredential.objects.filter(tenant=tenant, is_enabled=False).order_by("exchange")
-            if (credential.exchange, credential.server_slug) in held and credential.exchange in EXCHANGES]
+    return [
+        {"exchange": EXCHANGES[credential.exchange], "credential": credential, "permissions": [], "switched_off": True}
+        for credential in ExchangeCredential.objects.filter(tenant=tenant, is_enabled=False).order_by("exchange")
+        if (credential.exchange, credential.server_slug) in held and credential.exchange in EXCHANGES
+    ]

@@ -20,8 +20,15 @@ from .clients import exchange_api
 from .models import ExchangeConnection, ExchangeCredential
 from .refresh import RefreshFailed, call_with_fresh_token, credential_is_api_key
 from .selectors import (
-    CredentialNotOffered, card_balances, connect_url, credential_for, display_name, logo_url, reconnect_offered,
-    switched_off_exchanges, tenant_offered_exchanges,
+    CredentialNotOffered,
+    card_balances,
+    connect_url,
+    credential_for,
+    display_name,
+    logo_url,
+    reconnect_offered,
+    switched_off_exchanges,
+    tenant_offered_exchanges,
 )
 
 
@@ -38,8 +45,9 @@ class ConnectError(PortalError):
 def exchange_api_for(provider: ExchangeProvider, *, tenant):
     """The exchange's API client with the provider's credential, found only among the tenant's own."""
     try:
-        credential = credential_for(tenant, provider.id, provider.app.settings.get("server_slug", ""),
-                                    enabled_only=False)
+        credential = credential_for(
+            tenant, provider.id, provider.app.settings.get("server_slug", ""), enabled_only=False
+        )
     except CredentialNotOffered as error:
         raise ConnectError(str(error))
     if credential.pk != provider.app.settings["credential_id"]:
@@ -54,8 +62,11 @@ def connect_error(provider: ExchangeProvider, error: Exception) -> ConnectError:
     if isinstance(error, ApiKeyRefused):
         return ConnectError(str(error))
     if isinstance(error, (ExchangeUnavailable, HostNotAllowed)):
-        return ConnectError(f"{provider.name} is not answering right now ({error}). Nothing was connected; "
-                            f"please try again in a moment.", upstream=True)
+        return ConnectError(
+            f"{provider.name} is not answering right now ({error}). Nothing was connected; "
+            f"please try again in a moment.",
+            upstream=True,
+        )
     return ConnectError(f"{provider.name} refused a request while connecting: {error}", upstream=True)
 
 
@@ -65,20 +76,32 @@ def connection_authorization_start(*, provider: ExchangeProvider, request, permi
     The page and the API both start here."""
     consume(request, "exchange_connect")
     with transaction.atomic():
-        record_audit_event(tenant=request.tenant, action="connection.authorization_started", request=request,
-                           details={"exchange": provider.id, "permissions": permissions})
+        record_audit_event(
+            tenant=request.tenant,
+            action="connection.authorization_started",
+            request=request,
+            details={"exchange": provider.id, "permissions": permissions},
+        )
     return provider.redirect(
-        request, "connect", data={"user_id": request.user.pk, "tenant_id": request.tenant.pk,
-                                  "permissions": permissions, **provider.flow_data()},
-        scope=provider.scope_for(permissions), auth_params=provider.get_auth_params(),
+        request,
+        "connect",
+        data={
+            "user_id": request.user.pk,
+            "tenant_id": request.tenant.pk,
+            "permissions": permissions,
+            **provider.flow_data(),
+        },
+        scope=provider.scope_for(permissions),
+        auth_params=provider.get_auth_params(),
     )
 
 
 CONNECT_FAILURES = (OAuth2Error, ApiKeyRefused, ExchangeUnavailable, HostNotAllowed, ExchangeAPIError)
 
 
-def connection_authorize(*, provider: ExchangeProvider, request, code: str, state: dict, permissions: list[str],
-                         callback_params) -> ExchangeConnection:
+def connection_authorize(
+    *, provider: ExchangeProvider, request, code: str, state: dict, permissions: list[str], callback_params
+) -> ExchangeConnection:
     """Exchange the code for tokens, provision the Fast API key, then store it all encrypted.
 
     The HTTP calls come first and outside any transaction; the write is one transaction with its audit event.
@@ -96,18 +119,30 @@ def connection_authorize(*, provider: ExchangeProvider, request, code: str, stat
     try:
         flow_data = {**(state.get("data") or {}), **provider.flow_data_from_callback(callback_params)}
     except HostNotAllowed as error:
-        raise ConnectError(f"{provider.name} named a host for your account that this portal may not call: {error} "
-                           f"Nothing was connected.")
+        raise ConnectError(
+            f"{provider.name} named a host for your account that this portal may not call: {error} "
+            f"Nothing was connected."
+        )
     api = exchange_api_for(provider, tenant=request.tenant)
     server = provider.app.settings.get("server_slug", "")
-    existing = ExchangeConnection.objects.filter(tenant=request.tenant, user=request.user, exchange=provider.id,
-                                                 server_slug=server).without_secrets().first()
+    existing = (
+        ExchangeConnection.objects.filter(
+            tenant=request.tenant, user=request.user, exchange=provider.id, server_slug=server
+        )
+        .without_secrets()
+        .first()
+    )
     # A key no configured key decrypts cannot be named to the exchange for deletion: the strongest we can do is
     # replace it here (an exchange with one key per user deletes whatever key there is anyway).
     replaced = existing if existing is not None and existing.secrets_readable and existing.api_key else None
     try:
-        token = post_token_request(adapter, app, adapter.connection_url(adapter.access_token_url, flow_data),
-                                   token_request, headers=provider.token_headers(flow_data))
+        token = post_token_request(
+            adapter,
+            app,
+            adapter.connection_url(adapter.access_token_url, flow_data),
+            token_request,
+            headers=provider.token_headers(flow_data),
+        )
     except CONNECT_FAILURES as error:
         raise connect_error(provider, error)
     old_key_deleted = False
@@ -116,8 +151,9 @@ def connection_authorize(*, provider: ExchangeProvider, request, code: str, stat
         identity = api.account_identity(token.access_token, granted)
         account_id = identity.pop("account_id", "")
         if account_id and provider.refuses_second_connection_of_account:
-            account_already_connected_refuse(provider=provider, request=request, account_id=account_id,
-                                             identity=identity)
+            account_already_connected_refuse(
+                provider=provider, request=request, account_id=account_id, identity=identity
+            )
         if api.one_key_per_user:
             # The exchange allows one key per user and broker: whatever key there is goes before a new one comes
             # (OKX: "Always call delete-apikey before creating a new key", even where we know of none).
@@ -140,16 +176,24 @@ def connection_authorize(*, provider: ExchangeProvider, request, code: str, stat
 
     details = provider.connection_details(callback_params, token, flow_data)
     with transaction.atomic():
-        mine = ExchangeConnection.objects.filter(tenant=request.tenant, user=request.user, exchange=provider.id,
-                                                 server_slug=server)
+        mine = ExchangeConnection.objects.filter(
+            tenant=request.tenant, user=request.user, exchange=provider.id, server_slug=server
+        )
         if account_id and not mine.filter(exchange_account_id=account_id).exists():
             # A connection made before the exchange told who the account is becomes that account's, so a
             # reconnect keeps one row (and the key it replaces is deleted) instead of adding a second.
             mine.filter(exchange_account_id="").update(exchange_account_id=account_id)
         # Every secret is assigned below, so none needs decrypting (an unreadable one is simply replaced).
-        connection, created = ExchangeConnection.objects.without_secrets().select_for_update().get_or_create(
-            tenant=request.tenant, user=request.user, exchange=provider.id, server_slug=server,
-            exchange_account_id=account_id,
+        connection, created = (
+            ExchangeConnection.objects.without_secrets()
+            .select_for_update()
+            .get_or_create(
+                tenant=request.tenant,
+                user=request.user,
+                exchange=provider.id,
+                server_slug=server,
+                exchange_account_id=account_id,
+            )
         )
         connection.status = ExchangeConnection.Status.ACTIVE
         connection.permissions = granted
@@ -165,16 +209,24 @@ def connection_authorize(*, provider: ExchangeProvider, request, code: str, stat
         connection.api_passphrase = api_key.passphrase if api_key else ""
         connection.api_key_id = api_key.key_id if api_key else ""
         connection.save()
-        record_audit_event(tenant=request.tenant, action="connection.connected" if created else "connection.reconnected",
-                           target=connection, request=request,
-                           details={"exchange": provider.id, "permissions": granted, "api_key": bool(api_key)})
+        record_audit_event(
+            tenant=request.tenant,
+            action="connection.connected" if created else "connection.reconnected",
+            target=connection,
+            request=request,
+            details={"exchange": provider.id, "permissions": granted, "api_key": bool(api_key)},
+        )
         # Connected again in place (the same row): to a broker, the connection is repaired.
-        event_record(tenant=request.tenant, type="connection.connected" if created else "connection.repaired",
-                     payload=connection_data(connection, permissions=granted))
+        event_record(
+            tenant=request.tenant,
+            type="connection.connected" if created else "connection.repaired",
+            payload=connection_data(connection, permissions=granted),
+        )
         connection_balances_fill_soon(connection_id=connection.pk)  # the dashboard it lands on finds them read
     if replaced is not None and not api.one_key_per_user and (not api_key or api_key.key != replaced.api_key):
-        previous_api_key_delete(api=api, provider=provider, access_token=token.access_token, previous=replaced,
-                                request=request)
+        previous_api_key_delete(
+            api=api, provider=provider, access_token=token.access_token, previous=replaced, request=request
+        )
     return connection
 
 
@@ -186,28 +238,47 @@ def account_already_connected_refuse(*, provider: ExchangeProvider, request, acc
     """Raise AccountAlreadyConnected where the user already has a working connection of this very account here:
     a second authorization would only hold a second set of tokens for it. A connection that needs reconnecting
     (or was disconnected) is taken over instead."""
-    if ExchangeConnection.objects.filter(tenant=request.tenant, user=request.user, exchange=provider.id,
-                                         server_slug=provider.app.settings.get("server_slug", ""),
-                                         exchange_account_id=account_id,
-                                         status=ExchangeConnection.Status.ACTIVE).exists():
+    if ExchangeConnection.objects.filter(
+        tenant=request.tenant,
+        user=request.user,
+        exchange=provider.id,
+        server_slug=provider.app.settings.get("server_slug", ""),
+        exchange_account_id=account_id,
+        status=ExchangeConnection.Status.ACTIVE,
+    ).exists():
         who = identity.get("email") or account_id
-        raise AccountAlreadyConnected(f"Your {provider.name} account {who} is already connected here. Nothing "
-                                      f"was changed; disconnect it first to connect it again.")
+        raise AccountAlreadyConnected(
+            f"Your {provider.name} account {who} is already connected here. Nothing "
+            f"was changed; disconnect it first to connect it again."
+        )
 
 
 def api_key_refusal_record(*, provider: ExchangeProvider, request, error: ApiKeyRefused) -> None:
     """The exchange would not make the key: recorded for the broker's admins, with who can fix it."""
     with transaction.atomic():
-        record_audit_event(tenant=request.tenant, action="connection.api_key_refused", request=request,
-                           details={"exchange": provider.id, "error_code": error.code, "audience": error.audience,
-                                    "message": str(error)[:500]})
+        record_audit_event(
+            tenant=request.tenant,
+            action="connection.api_key_refused",
+            request=request,
+            details={
+                "exchange": provider.id,
+                "error_code": error.code,
+                "audience": error.audience,
+                "message": str(error)[:500],
+            },
+        )
 
 
 def revoke_unused_tokens(provider: ExchangeProvider, request, token, flow_data: dict) -> None:
     """Best effort: tokens of a flow that stored nothing must not stay valid at the exchange."""
     try:
-        revoke_token(provider.get_oauth2_adapter(request), provider.app, token.refresh_token or token.access_token,
-                     flow_data, access_token=token.access_token)
+        revoke_token(
+            provider.get_oauth2_adapter(request),
+            provider.app,
+            token.refresh_token or token.access_token,
+            flow_data,
+            access_token=token.access_token,
+        )
     except (ExchangeUnavailable, HostNotAllowed):
         pass
 
@@ -222,14 +293,23 @@ def connection_lost_api_key(*, connection: ExchangeConnection, request) -> None:
         connection.status = ExchangeConnection.Status.NEEDS_REAUTHORIZATION
         connection.last_error = f"{connection.get_exchange_display()} needs you to connect again to make a new API key."
         connection.save()
-        record_audit_event(tenant=connection.tenant, action="connection.api_key_lost", target=connection,
-                           request=request, details={"exchange": connection.exchange})
-        event_record(tenant=connection.tenant_id, type="connection.needs_reauthorization",
-                     payload=connection_data(connection, reason="api key lost"))
+        record_audit_event(
+            tenant=connection.tenant,
+            action="connection.api_key_lost",
+            target=connection,
+            request=request,
+            details={"exchange": connection.exchange},
+        )
+        event_record(
+            tenant=connection.tenant_id,
+            type="connection.needs_reauthorization",
+            payload=connection_data(connection, reason="api key lost"),
+        )
 
 
-def previous_api_key_delete(*, api, provider: ExchangeProvider, access_token: str, previous: ExchangeConnection,
-                            request) -> None:
+def previous_api_key_delete(
+    *, api, provider: ExchangeProvider, access_token: str, previous: ExchangeConnection, request
+) -> None:
     """After the new key is stored, delete the one it replaced (best effort, recorded either way)."""
     try:
         deleted = api.delete_api_key(access_token, previous)
@@ -237,17 +317,25 @@ def previous_api_key_delete(*, api, provider: ExchangeProvider, access_token: st
     except (ExchangeUnavailable, HostNotAllowed, ExchangeAPIError) as problem:
         deleted, error = False, str(problem)
     with transaction.atomic():
-        record_audit_event(tenant=request.tenant, action="connection.previous_api_key_deleted", target=previous,
-                           request=request, details={"exchange": provider.id, "deleted": deleted,
-                                                     **({"error": error} if error else {})})
+        record_audit_event(
+            tenant=request.tenant,
+            action="connection.previous_api_key_deleted",
+            target=previous,
+            request=request,
+            details={"exchange": provider.id, "deleted": deleted, **({"error": error} if error else {})},
+        )
 
 
 def tokens_revoke(*, provider: ExchangeProvider, request, api, connection: ExchangeConnection) -> bool:
     """Revoke the connection's tokens where the exchange can; True only if its API confirms them dead
     (``revocation_confirmed``: an exchange whose revocation answers 200 whatever happened checks)."""
-    answered = revoke_token(provider.get_oauth2_adapter(request), provider.app,
-                            connection.refresh_token or connection.access_token, connection.details,
-                            access_token=connection.access_token)
+    answered = revoke_token(
+        provider.get_oauth2_adapter(request),
+        provider.app,
+        connection.refresh_token or connection.access_token,
+        connection.details,
+        access_token=connection.access_token,
+    )
     return api.revocation_confirmed(connection, answered) if api is not None else answered
 
 
@@ -273,13 +361,15 @@ def connection_disconnect(*, provider: ExchangeProvider, connection: ExchangeCon
             hint = api.api_key_removal_hint if remote["api_key_left"] else ""
         elif connection.api_key and connection.access_token:
             remote["api_key_deleted"] = call_with_fresh_token(
-                connection=connection, call=lambda fresh: api.delete_api_key(fresh.access_token, fresh))
+                connection=connection, call=lambda fresh: api.delete_api_key(fresh.access_token, fresh)
+            )
     except (ConnectError, ExchangeUnavailable, HostNotAllowed, ExchangeAPIError, RefreshFailed) as error:
         remote["error"] = str(error)
     try:  # whether or not the key could be deleted, the tokens can still be revoked
         remote["tokens_revoked"] = call_with_fresh_token(
-            connection=connection, call=lambda fresh: tokens_revoke(provider=provider, request=request, api=api,
-                                                                    connection=fresh))
+            connection=connection,
+            call=lambda fresh: tokens_revoke(provider=provider, request=request, api=api, connection=fresh),
+        )
     except (ExchangeUnavailable, HostNotAllowed, ExchangeAPIError, RefreshFailed) as error:
         remote.setdefault("error", str(error))
     return connection_secrets_wipe(connection=connection, request=request, remote=remote, hint=hint)
@@ -295,12 +385,23 @@ def connection_secrets_wipe(*, connection: ExchangeConnection, request, remote: 
         connection.status = ExchangeConnection.Status.REVOKED
         connection.last_error = ""
         # What the dashboard's card says happened at the exchange (a reconnect replaces the details).
-        connection.details = {**connection.details, "disconnected": {
-            "api_key_deleted": bool(remote.get("api_key_deleted")), "api_key_left": bool(remote.get("api_key_left")),
-            "tokens_revoked": bool(remote.get("tokens_revoked")), "hint": hint}}
+        connection.details = {
+            **connection.details,
+            "disconnected": {
+                "api_key_deleted": bool(remote.get("api_key_deleted")),
+                "api_key_left": bool(remote.get("api_key_left")),
+                "tokens_revoked": bool(remote.get("tokens_revoked")),
+                "hint": hint,
+            },
+        }
         connection.save()
-        record_audit_event(tenant=connection.tenant, action="connection.disconnected", target=connection,
-                           request=request, details={"exchange": connection.exchange, **remote})
+        record_audit_event(
+            tenant=connection.tenant,
+            action="connection.disconnected",
+            target=connection,
+            request=request,
+            details={"exchange": connection.exchange, **remote},
+        )
         event_record(tenant=connection.tenant_id, type="connection.disconnected", payload=connection_data(connection))
     connection.remote_cleanup = {**remote, "hint": hint}
     return connection
@@ -309,7 +410,11 @@ def connection_secrets_wipe(*, connection: ExchangeConnection, request, remote: 
 def api_key_delete_while_token_lasts(api, connection: ExchangeConnection) -> tuple[bool, bool]:
     """(deleted, left at the exchange) for a key whose access token cannot be renewed: deleted with the token while
     it lasts (59506, no key there, is neither); after that nothing is sent and the key is left."""
-    if not connection.access_token or not connection.access_expires_at or connection.access_expires_at <= timezone.now():
+    if (
+        not connection.access_token
+        or not connection.access_expires_at
+        or connection.access_expires_at <= timezone.now()
+    ):
         return False, True
     try:
         deleted = api.delete_api_key(connection.access_token, connection)
@@ -346,9 +451,13 @@ def credential_save(
     )
     if "extra_hosts" in changed:
         # An exception to the exchange's known hosts (connectors/base/hosts.py), named in full for the record.
-        record_audit_event(tenant=credential.tenant, action="credential.extra_hosts_allowed", target=credential,
-                           request=request, details={"exchange": credential.exchange,
-                                                     "extra_hosts": list(credential.extra_hosts)})
+        record_audit_event(
+            tenant=credential.tenant,
+            action="credential.extra_hosts_allowed",
+            target=credential,
+            request=request,
+            details={"exchange": credential.exchange, "extra_hosts": list(credential.extra_hosts)},
+        )
     return credential
 
 
@@ -357,8 +466,13 @@ def credential_generate_rsa_key_pair(*, credential: ExchangeCredential, request=
     """A fresh key pair whose public half goes on the exchange's application form."""
     credential.rsa_private_key, credential.rsa_public_key = crypto.generate_rsa_key_pair()
     credential.save(update_fields=["rsa_private_key", "rsa_public_key", "updated_at"])
-    record_audit_event(tenant=credential.tenant, action="credential.rsa_key_generated", target=credential,
-                       request=request, details={"exchange": credential.exchange})
+    record_audit_event(
+        tenant=credential.tenant,
+        action="credential.rsa_key_generated",
+        target=credential,
+        request=request,
+        details={"exchange": credential.exchange},
+    )
     return credential
 
 
@@ -378,26 +492,36 @@ def connection_balances(connection: ExchangeConnection) -> dict:
     return {**card, "reading": card["filling"] or card["refreshing"]}
 
 
-
 def dashboard_cards(*, tenant, user) -> list[dict]:
     offered = tenant_offered_exchanges(tenant=tenant)
-    connections = {(c.exchange, c.server_slug): c
-                   for c in ExchangeConnection.objects.filter(tenant=tenant, user=user).without_secrets()}
+    connections = {
+        (c.exchange, c.server_slug): c
+        for c in ExchangeConnection.objects.filter(tenant=tenant, user=user).without_secrets()
+    }
     shown = {(item["exchange"].id, item["credential"].server_slug) for item in offered}
-    offered += switched_off_exchanges(tenant=tenant, connections={key: connection for key, connection
-                                                                  in connections.items() if key not in shown})
+    offered += switched_off_exchanges(
+        tenant=tenant, connections={key: connection for key, connection in connections.items() if key not in shown}
+    )
     cards = []
     for item in offered:
         server_slug = item["credential"].server_slug
         connection = connections.get((item["exchange"].id, server_slug))
-        cards.append({**item, "connection": connection, "connect_url": "" if item.get("switched_off")
-                      else connect_url(item["exchange"].id, server_slug),
-                      "credential_is_api_key": credential_is_api_key(item["exchange"].id),
-                      "reconnect_offered": reconnect_offered(item["exchange"].id, connection),
-                      "name": display_name(item["exchange"], item["credential"]),
-                      "logo_url": logo_url(item["credential"])})
-    active = [card["connection"] for card in cards
-              if card["connection"] is not None and card["connection"].status == ExchangeConnection.Status.ACTIVE]
+        cards.append(
+            {
+                **item,
+                "connection": connection,
+                "connect_url": "" if item.get("switched_off") else connect_url(item["exchange"].id, server_slug),
+                "credential_is_api_key": credential_is_api_key(item["exchange"].id),
+                "reconnect_offered": reconnect_offered(item["exchange"].id, connection),
+                "name": display_name(item["exchange"], item["credential"]),
+                "logo_url": logo_url(item["credential"]),
+            }
+        )
+    active = [
+        card["connection"]
+        for card in cards
+        if card["connection"] is not None and card["connection"].status == ExchangeConnection.Status.ACTIVE
+    ]
     snapshots = balances_for_page([connection.pk for connection in active if not connection.unreadable_secrets])
     for card in cards:
         connection = card["connection"]

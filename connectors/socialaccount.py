@@ -17,9 +17,13 @@ def app_from_credential(credential: ExchangeCredential) -> SocialApp:
     """An unsaved SocialApp: no SocialApp rows exist, and the secret stays in the encrypted credential."""
     # One of several servers of the exchange has an allauth provider id of its own, so that a flow's state
     # (stashed under it) ends only at the server it was started for.
-    app = SocialApp(provider=credential.exchange, name=str(credential), client_id=credential.client_id,
-                    secret=credential.client_secret,
-                    provider_id=f"{credential.exchange}:{credential.server_slug}" if credential.server_slug else "")
+    app = SocialApp(
+        provider=credential.exchange,
+        name=str(credential),
+        client_id=credential.client_id,
+        secret=credential.client_secret,
+        provider_id=f"{credential.exchange}:{credential.server_slug}" if credential.server_slug else "",
+    )
     package = exchange_packages().get(credential.exchange)
     settings = credential_settings.app_settings(package.module, credential.settings) if package else credential.settings
     app.settings = {
@@ -50,8 +54,7 @@ class TenantSocialAccountAdapter(DefaultSocialAccountAdapter):
             credentials = credentials.filter(client_id=client_id)
         # A credential whose settings are not an object (stored before the admin form refused that) cannot be
         # spread into an app: it alone is left out, so the tenant's other exchanges still connect.
-        return [app_from_credential(credential) for credential in credentials
-                if isinstance(credential.settings, dict)]
+        return [app_from_credential(credential) for credential in credentials if isinstance(credential.settings, dict)]
 
     def is_open_for_signup(self, request, sociallogin):
         return False

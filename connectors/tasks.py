@@ -28,8 +28,9 @@ def sweep_token_refresh() -> dict:
     return connections_sweep()
 
 
-@shared_task(bind=True, acks_late=True, ignore_result=True, soft_time_limit=60, time_limit=90,
-             max_retries=MAX_TASK_RETRIES)
+@shared_task(
+    bind=True, acks_late=True, ignore_result=True, soft_time_limit=60, time_limit=90, max_retries=MAX_TASK_RETRIES
+)
 def refresh_connection(self, connection_id: int, force: bool = False) -> str:
     # A worker never waits for a sibling's lock: the sibling is doing this very work.
     result = connection_refresh(connection_id=connection_id, force=force, wait=False)
@@ -58,8 +59,15 @@ def check_api_key(connection_id: int) -> str:
     return connection_check_api_key(connection_id=connection_id)
 
 
-@shared_task(bind=True, acks_late=True, ignore_result=True, soft_time_limit=30, time_limit=45, max_retries=5,
-             default_retry_delay=60)
+@shared_task(
+    bind=True,
+    acks_late=True,
+    ignore_result=True,
+    soft_time_limit=30,
+    time_limit=45,
+    max_retries=5,
+    default_retry_delay=60,
+)
 def send_connection_notice(self, connection_id: int, notice: str) -> None:
     """E-mail the connection's user that it needs reconnecting, or soon will."""
     if notice not in NOTICES:
@@ -67,8 +75,12 @@ def send_connection_notice(self, connection_id: int, notice: str) -> None:
     connection = ExchangeConnection.objects.select_related("user", "tenant").filter(pk=connection_id).first()
     if connection is None or not connection.user.email:
         return
-    context = {"connection": connection, "exchange": connection.get_exchange_display(), "tenant": connection.tenant,
-               "user": connection.user}
+    context = {
+        "connection": connection,
+        "exchange": connection.get_exchange_display(),
+        "tenant": connection.tenant,
+        "user": connection.user,
+    }
     subject = render_to_string(f"connectors/email/{notice}_subject.txt", context).strip()
     body = render_to_string(f"connectors/email/{notice}_message.txt", context)
     try:

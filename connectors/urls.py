@@ -3,5 +3,6 @@
 from .base.urls import connect_urlpatterns
 from .exchanges import exchange_packages
 
-urlpatterns = [pattern for package in exchange_packages().values()
-               for pattern in connect_urlpatterns(package.provider_class)]
+urlpatterns = [
+    pattern for package in exchange_packages().values() for pattern in connect_urlpatterns(package.provider_class)
+]

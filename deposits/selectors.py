@@ -21,13 +21,19 @@ def api_class_of(exchange_id: str):
 def deposit_capability(*, connection: ExchangeConnection) -> str:
     """Why this connection cannot show deposit addresses, or "" when it can."""
     api_class = api_class_of(connection.exchange)
-    return connection_capability(connection=connection, offered=bool(api_class and api_class.deposit_addresses_offered),
-                                 permissions=api_class.deposit_permissions if api_class else (),
-                                 offer="deposit addresses", purpose="to see deposit addresses")
+    return connection_capability(
+        connection=connection,
+        offered=bool(api_class and api_class.deposit_addresses_offered),
+        permissions=api_class.deposit_permissions if api_class else (),
+        offer="deposit addresses",
+        purpose="to see deposit addresses",
+    )
 
 
 def clean_asset(asset: str) -> str:
     asset = (asset or "").strip().upper()
     if not asset or len(asset) > MAX_ASSET_LENGTH or not asset.isalnum():
-        raise DepositAddressRefused("Choose an asset by its code, e.g. BTC.", reason=DepositAddressRefused.UNKNOWN_ASSET)
+        raise DepositAddressRefused(
+            "Choose an asset by its code, e.g. BTC.", reason=DepositAddressRefused.UNKNOWN_ASSET
+        )
     return asset

@@ -17,8 +17,9 @@ from connectors.refresh import RefreshFailed, call_with_fresh_token
 from .selectors import MAX_NETWORK_LENGTH, clean_asset, deposit_capability
 
 
-def deposit_address_create(*, connection: ExchangeConnection, asset: str, network_id: str,
-                           request=None) -> DepositAddress:
+def deposit_address_create(
+    *, connection: ExchangeConnection, asset: str, network_id: str, request=None
+) -> DepositAddress:
     """A new address for ``asset`` on the network where the account has none and the exchange makes them; an
     address that exists already is answered as it is (``created`` false), so a repeated request makes no second."""
     reason = deposit_capability(connection=connection)
@@ -29,22 +30,36 @@ def deposit_address_create(*, connection: ExchangeConnection, asset: str, networ
     api = connection_api(connection)
     name = EXCHANGES[connection.exchange].name
     if not api.deposit_address_creatable or not network.creatable:
-        raise DepositAddressRefused(f"{name} makes its deposit addresses itself; the portal cannot create one.",
-                                    reason=DepositAddressRefused.NOT_CREATABLE)
-    existing = call_with_fresh_token(connection=connection, call=partial(api.deposit_address, asset=asset,
-                                                                         network=network))
+        raise DepositAddressRefused(
+            f"{name} makes its deposit addresses itself; the portal cannot create one.",
+            reason=DepositAddressRefused.NOT_CREATABLE,
+        )
+    existing = call_with_fresh_token(
+        connection=connection, call=partial(api.deposit_address, asset=asset, network=network)
+    )
     if existing is not None:
         return existing
     # The exchange call is made outside any transaction; its record is written in one.
-    address = call_with_fresh_token(connection=connection, call=partial(api.deposit_address, asset=asset,
-                                                                        network=network, create=True))
+    address = call_with_fresh_token(
+        connection=connection, call=partial(api.deposit_address, asset=asset, network=network, create=True)
+    )
     if address is None:
-        raise DepositAddressRefused(f"{name} did not return the new address; try again.",
-                                    reason=DepositAddressRefused.NOT_CREATABLE)
+        raise DepositAddressRefused(
+            f"{name} did not return the new address; try again.", reason=DepositAddressRefused.NOT_CREATABLE
+        )
     with transaction.atomic():
-        record_audit_event(tenant=connection.tenant, action="connection.deposit_address_created", target=connection,
-                           request=request, details={"exchange": connection.exchange, "asset": asset,
-                                                     "network": network.id, "address": address.address})
+        record_audit_event(
+            tenant=connection.tenant,
+            action="connection.deposit_address_created",
+            target=connection,
+            request=request,
+            details={
+                "exchange": connection.exchange,
+                "asset": asset,
+                "network": network.id,
+                "address": address.address,
+            },
+        )
     return address
 
 
@@ -58,7 +73,6 @@ class Receive:
     can_create: bool
 
 
-
 def deposit_assets(*, connection: ExchangeConnection) -> list[str]:
     """Assets to suggest (those the account holds); none where the exchange cannot tell right now."""
     try:
@@ -67,17 +81,17 @@ def deposit_assets(*, connection: ExchangeConnection) -> list[str]:
         return []
 
 
-
 def deposit_networks(*, connection: ExchangeConnection, asset: str) -> list[DepositNetwork]:
     """The networks ``asset`` arrives on at this exchange; DepositAddressRefused for an asset it lacks."""
     asset = clean_asset(asset)
     api = connection_api(connection)
     networks = call_with_fresh_token(connection=connection, call=partial(api.deposit_networks, asset=asset))
     if not networks:
-        raise DepositAddressRefused(f"{EXCHANGES[connection.exchange].name} takes no deposits of {asset}.",
-                                    reason=DepositAddressRefused.UNKNOWN_ASSET)
+        raise DepositAddressRefused(
+            f"{EXCHANGES[connection.exchange].name} takes no deposits of {asset}.",
+            reason=DepositAddressRefused.UNKNOWN_ASSET,
+        )
     return networks
-
 
 
 def deposit_network(*, connection: ExchangeConnection, asset: str, network_id: str) -> DepositNetwork:
@@ -88,10 +102,10 @@ def deposit_network(*, connection: ExchangeConnection, asset: str, network_id: s
     network = next((n for n in networks if n.id == network_id), None) if len(network_id) <= MAX_NETWORK_LENGTH else None
     if network is None:
         names = ", ".join(n.name for n in networks)
-        raise DepositAddressRefused(f"Choose a network {asset.upper()} arrives on: {names}.",
-                                    reason=DepositAddressRefused.UNKNOWN_NETWORK)
+        raise DepositAddressRefused(
+            f"Choose a network {asset.upper()} arrives on: {names}.", reason=DepositAddressRefused.UNKNOWN_NETWORK
+        )
     return network
-
 
 
 def deposit_address_get(*, connection: ExchangeConnection, asset: str, network_id: str) -> Receive:
@@ -99,7 +113,12 @@ def deposit_address_get(*, connection: ExchangeConnection, asset: str, network_i
     asset = clean_asset(asset)
     network = deposit_network(connection=connection, asset=asset, network_id=network_id)
     api = connection_api(connection)
-    address = call_with_fresh_token(connection=connection,
-                                    call=partial(api.deposit_address, asset=asset, network=network))
-    return Receive(asset=asset, network=network, address=address,
-                   can_create=address is None and api.deposit_address_creatable and network.creatable)
+    address = call_with_fresh_token(
+        connection=connection, call=partial(api.deposit_address, asset=asset, network=network)
+    )
+    return Receive(
+        asset=asset,
+        network=network,
+        address=address,
+        can_create=address is None and api.deposit_address_creatable and network.creatable,
+    )

@@ -44,8 +44,12 @@ def receive(request, connection_id):
         return render(request, "deposits/unavailable.html", {"connection": connection, "reason": reason})
     asset = request.GET.get("asset", "").strip().upper()
     network_id = request.GET.get("network", "")
-    context = {"connection": connection, "asset": asset, "network_id": network_id,
-               "assets": services.deposit_assets(connection=connection)}
+    context = {
+        "connection": connection,
+        "asset": asset,
+        "network_id": network_id,
+        "assets": services.deposit_assets(connection=connection),
+    }
     if asset:
         try:
             context["networks"] = networks = services.deposit_networks(connection=connection, asset=asset)
@@ -53,8 +57,9 @@ def receive(request, connection_id):
                 network_id = networks[0].id
             # A network chosen for another asset (the asset was changed since) is no choice for this one.
             if any(network.id == network_id for network in networks):
-                context["receive"] = services.deposit_address_get(connection=connection, asset=asset,
-                                                                   network_id=network_id)
+                context["receive"] = services.deposit_address_get(
+                    connection=connection, asset=asset, network_id=network_id
+                )
         except FAILURES as error:
             context["error"] = failure_message(connection, error)
     return render(request, "deposits/receive.html", context)
@@ -66,8 +71,9 @@ def receive_create(request, connection_id):
     connection = own_connection(request, connection_id)
     asset, network_id = request.POST.get("asset", "").strip().upper(), request.POST.get("network", "")
     try:
-        address = services.deposit_address_create(connection=connection, asset=asset, network_id=network_id,
-                                                  request=request)
+        address = services.deposit_address_create(
+            connection=connection, asset=asset, network_id=network_id, request=request
+        )
     except FAILURES as error:
         messages.error(request, failure_message(connection, error))
     else:

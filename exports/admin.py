@@ -28,16 +28,36 @@ class ReadOnlyTenantAdmin(TenantScopedAdmin):
 
 @admin.register(ExportJob)
 class ExportJobAdmin(ReadOnlyTenantAdmin):
-    list_display = ["pk", "format", "scope", "date_from", "date_to", "status", "rows_written", "requested_by",
-                    "created_at", "expires_at", "tenant"]
+    list_display = [
+        "pk",
+        "format",
+        "scope",
+        "date_from",
+        "date_to",
+        "status",
+        "rows_written",
+        "requested_by",
+        "created_at",
+        "expires_at",
+        "tenant",
+    ]
     list_filter = ["status", "format", "scope"]
     list_select_related = ["requested_by", "tenant"]
 
 
 @admin.register(HistoryEntry)
 class HistoryEntryAdmin(ReadOnlyTenantAdmin):
-    list_display = ["occurred_at", "exchange", "kind", "currency", amount_column("amount"), amount_column("fee"),
-                    "user", "external_id", "tenant"]
+    list_display = [
+        "occurred_at",
+        "exchange",
+        "kind",
+        "currency",
+        amount_column("amount"),
+        amount_column("fee"),
+        "user",
+        "external_id",
+        "tenant",
+    ]
     list_filter = [ExchangeFilter, "kind"]
     search_fields = ["external_id", "txid", "user__email"]
     list_select_related = ["user", "tenant"]

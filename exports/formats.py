@@ -21,9 +21,27 @@ PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 LINE_LEADING_TRIGGER = re.compile(r"([\r\n])([-=+@\t])")
 
 # What the writers read from each entry (values_list(..., named=True)).
-FIELDS = ("exchange", "connection_id", "user_id", "kind", "external_id", "occurred_at", "entry_type", "side",
-          "currency", "amount", "quote_currency", "quote_amount", "price", "fee", "fee_currency", "balance",
-          "address", "txid", "status")
+FIELDS = (
+    "exchange",
+    "connection_id",
+    "user_id",
+    "kind",
+    "external_id",
+    "occurred_at",
+    "entry_type",
+    "side",
+    "currency",
+    "amount",
+    "quote_currency",
+    "quote_amount",
+    "price",
+    "fee",
+    "fee_currency",
+    "balance",
+    "address",
+    "txid",
+    "status",
+)
 
 
 def safe_text(value) -> str:
@@ -71,15 +89,32 @@ def fee_cells(entry) -> list[str]:
 def koinly_row(entry) -> list[str]:
     sent, sent_currency, received, received_currency = flows(entry)
     label = "cost" if entry.kind == HistoryKind.LEDGER and entry.entry_type == "fee" else ""
-    return [entry.occurred_at.strftime("%Y-%m-%d %H:%M:%S UTC"), number(sent), safe_text(sent_currency),
-            number(received), safe_text(received_currency), *fee_cells(entry), "", "", label,
-            safe_text(description(entry)), safe_text(entry.txid)]
+    return [
+        entry.occurred_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        number(sent),
+        safe_text(sent_currency),
+        number(received),
+        safe_text(received_currency),
+        *fee_cells(entry),
+        "",
+        "",
+        label,
+        safe_text(description(entry)),
+        safe_text(entry.txid),
+    ]
 
 
 def cointracker_row(entry) -> list[str]:
     sent, sent_currency, received, received_currency = flows(entry)
-    return [entry.occurred_at.strftime("%m/%d/%Y %H:%M:%S"), number(received), safe_text(received_currency),
-            number(sent), safe_text(sent_currency), *fee_cells(entry), ""]
+    return [
+        entry.occurred_at.strftime("%m/%d/%Y %H:%M:%S"),
+        number(received),
+        safe_text(received_currency),
+        number(sent),
+        safe_text(sent_currency),
+        *fee_cells(entry),
+        "",
+    ]
 
 
 def movement_type(entry, *, fee: str) -> str:
@@ -96,44 +131,118 @@ def movement_type(entry, *, fee: str) -> str:
 # exactly as you see them, without deleting any optional columns"); the header with its "(Optional)" suffixes as
 # the template sheet has it, which public integrations report importing (pwillworth/dfkreport, and a converter
 # whose header test records a successful import); dates mm/dd/yyyy hh:mm:ss in UTC, empty cells rather than 0.
-COINLEDGER_COLUMNS = ["Date (UTC)", "Platform (Optional)", "Asset Sent", "Amount Sent", "Asset Received",
-                      "Amount Received", "Fee Currency (Optional)", "Fee Amount (Optional)", "Type",
-                      "Description (Optional)", "TxHash (Optional)"]
+COINLEDGER_COLUMNS = [
+    "Date (UTC)",
+    "Platform (Optional)",
+    "Asset Sent",
+    "Amount Sent",
+    "Asset Received",
+    "Amount Received",
+    "Fee Currency (Optional)",
+    "Fee Amount (Optional)",
+    "Type",
+    "Description (Optional)",
+    "TxHash (Optional)",
+]
 
 
 def coinledger_row(entry) -> list[str]:
     sent, sent_currency, received, received_currency = flows(entry)
     fee_amount, fee_currency = fee_cells(entry)
-    return [entry.occurred_at.strftime("%m/%d/%Y %H:%M:%S"), safe_text(exchange_name(entry.exchange)),
-            safe_text(sent_currency), number(sent), safe_text(received_currency), number(received), fee_currency,
-            fee_amount, movement_type(entry, fee="Withdrawal"), safe_text(description(entry)), safe_text(entry.txid)]
+    return [
+        entry.occurred_at.strftime("%m/%d/%Y %H:%M:%S"),
+        safe_text(exchange_name(entry.exchange)),
+        safe_text(sent_currency),
+        number(sent),
+        safe_text(received_currency),
+        number(received),
+        fee_currency,
+        fee_amount,
+        movement_type(entry, fee="Withdrawal"),
+        safe_text(description(entry)),
+        safe_text(entry.txid),
+    ]
 
 
 # CoinTracking's CSV import (cointracking.info/import/import_csv/): its eleven required columns, every cell quoted,
 # as public integrations write it; dates DD.MM.YYYY HH:MM:SS (UTC here); "Other Fee" for a fee on its own.
-COINTRACKING_COLUMNS = ["Type", "Buy Amount", "Buy Currency", "Sell Amount", "Sell Currency", "Fee", "Fee Currency",
-                        "Exchange", "Trade-Group", "Comment", "Date"]
+COINTRACKING_COLUMNS = [
+    "Type",
+    "Buy Amount",
+    "Buy Currency",
+    "Sell Amount",
+    "Sell Currency",
+    "Fee",
+    "Fee Currency",
+    "Exchange",
+    "Trade-Group",
+    "Comment",
+    "Date",
+]
 
 
 def cointracking_row(entry) -> list[str]:
     sent, sent_currency, received, received_currency = flows(entry)
     fee_amount, fee_currency = fee_cells(entry)
-    return [movement_type(entry, fee="Other Fee"), number(received), safe_text(received_currency), number(sent),
-            safe_text(sent_currency), fee_amount, fee_currency, safe_text(exchange_name(entry.exchange)), "",
-            safe_text(description(entry)), entry.occurred_at.strftime("%d.%m.%Y %H:%M:%S")]
+    return [
+        movement_type(entry, fee="Other Fee"),
+        number(received),
+        safe_text(received_currency),
+        number(sent),
+        safe_text(sent_currency),
+        fee_amount,
+        fee_currency,
+        safe_text(exchange_name(entry.exchange)),
+        "",
+        safe_text(description(entry)),
+        entry.occurred_at.strftime("%d.%m.%Y %H:%M:%S"),
+    ]
 
 
-NATIVE_COLUMNS = ["Exchange", "Connection", "Kind", "External ID", "Time (UTC)", "Type", "Side", "Currency", "Amount",
-                  "Quote Currency", "Quote Amount", "Price", "Fee", "Fee Currency", "Balance", "Address", "TxHash",
-                  "Status"]
+NATIVE_COLUMNS = [
+    "Exchange",
+    "Connection",
+    "Kind",
+    "External ID",
+    "Time (UTC)",
+    "Type",
+    "Side",
+    "Currency",
+    "Amount",
+    "Quote Currency",
+    "Quote Amount",
+    "Price",
+    "Fee",
+    "Fee Currency",
+    "Balance",
+    "Address",
+    "TxHash",
+    "Status",
+]
 
 
 def native_cells(entry) -> list:
     """Native columns with amounts as Decimals (the CSV prints them, the XLSX stores them as numbers)."""
-    return [entry.exchange, entry.connection_id, entry.kind, safe_text(entry.external_id), entry.occurred_at,
-            safe_text(entry.entry_type), safe_text(entry.side), safe_text(entry.currency), entry.amount,
-            safe_text(entry.quote_currency), entry.quote_amount, entry.price, entry.fee, safe_text(entry.fee_currency),
-            entry.balance, safe_text(entry.address), safe_text(entry.txid), safe_text(entry.status)]
+    return [
+        entry.exchange,
+        entry.connection_id,
+        entry.kind,
+        safe_text(entry.external_id),
+        entry.occurred_at,
+        safe_text(entry.entry_type),
+        safe_text(entry.side),
+        safe_text(entry.currency),
+        entry.amount,
+        safe_text(entry.quote_currency),
+        entry.quote_amount,
+        entry.price,
+        entry.fee,
+        safe_text(entry.fee_currency),
+        entry.balance,
+        safe_text(entry.address),
+        safe_text(entry.txid),
+        safe_text(entry.status),
+    ]
 
 
 def native_row(entry) -> list[str]:
@@ -146,32 +255,46 @@ def native_row(entry) -> list[str]:
 # strings become NULL because COPY quotes an empty string ("") where Python's csv writes nothing.
 def sql_lines_safe(expression: str) -> str:
     """safe_text's rule for a line inside a cell, in SQL (the regular expression runs only where a line breaks)."""
-    return (f"CASE WHEN strpos({expression}, E'\\n') > 0 OR strpos({expression}, E'\\r') > 0 "
-            f"THEN regexp_replace({expression}, E'([\\r\\n])([-=+@\\t])', E'\\\\1''\\\\2', 'g') "
-            f"ELSE {expression} END")
+    return (
+        f"CASE WHEN strpos({expression}, E'\\n') > 0 OR strpos({expression}, E'\\r') > 0 "
+        f"THEN regexp_replace({expression}, E'([\\r\\n])([-=+@\\t])', E'\\\\1''\\\\2', 'g') "
+        f"ELSE {expression} END"
+    )
 
 
 def sql_safe(expression: str) -> str:
     expression = sql_lines_safe(expression)
     # left() first: the regular expression runs only for the rare cell that starts with "-".
-    return (f"CASE WHEN left({expression}, 1) IN ('=', '+', '@', E'\\t', E'\\r') OR (left({expression}, 1) = '-' "
-            f"AND {expression} !~ '^-[0-9]+(\\.[0-9]+)?$') THEN '''' || {expression} ELSE NULLIF({expression}, '') END")
+    return (
+        f"CASE WHEN left({expression}, 1) IN ('=', '+', '@', E'\\t', E'\\r') OR (left({expression}, 1) = '-' "
+        f"AND {expression} !~ '^-[0-9]+(\\.[0-9]+)?$') THEN '''' || {expression} ELSE NULLIF({expression}, '') END"
+    )
 
 
 def sql_number(expression: str) -> str:
     return f"trim_scale({expression})::text"
 
 
-SQL_SENT_AMOUNT = ("CASE WHEN kind = 'trade' THEN (CASE WHEN side = 'sell' THEN amount ELSE quote_amount END) "
-                   "WHEN kind = 'withdrawal' THEN amount WHEN kind = 'ledger' AND amount < 0 THEN -amount END")
-SQL_SENT_CURRENCY = ("CASE WHEN kind = 'trade' THEN (CASE WHEN side = 'sell' THEN currency ELSE quote_currency END) "
-                     "WHEN kind = 'withdrawal' OR (kind = 'ledger' AND amount < 0) THEN currency END")
-SQL_RECEIVED_AMOUNT = ("CASE WHEN kind = 'trade' THEN (CASE WHEN side = 'sell' THEN quote_amount ELSE amount END) "
-                       "WHEN kind = 'deposit' OR (kind = 'ledger' AND amount >= 0) THEN amount END")
-SQL_RECEIVED_CURRENCY = ("CASE WHEN kind = 'trade' THEN (CASE WHEN side = 'sell' THEN quote_currency ELSE currency "
-                         "END) WHEN kind = 'deposit' OR (kind = 'ledger' AND amount >= 0) THEN currency END")
-SQL_FEE = [f"CASE WHEN fee <> 0 THEN {sql_number('fee')} END",
-           f"CASE WHEN fee <> 0 THEN {sql_safe('fee_currency')} END"]
+SQL_SENT_AMOUNT = (
+    "CASE WHEN kind = 'trade' THEN (CASE WHEN side = 'sell' THEN amount ELSE quote_amount END) "
+    "WHEN kind = 'withdrawal' THEN amount WHEN kind = 'ledger' AND amount < 0 THEN -amount END"
+)
+SQL_SENT_CURRENCY = (
+    "CASE WHEN kind = 'trade' THEN (CASE WHEN side = 'sell' THEN currency ELSE quote_currency END) "
+    "WHEN kind = 'withdrawal' OR (kind = 'ledger' AND amount < 0) THEN currency END"
+)
+SQL_RECEIVED_AMOUNT = (
+    "CASE WHEN kind = 'trade' THEN (CASE WHEN side = 'sell' THEN quote_amount ELSE amount END) "
+    "WHEN kind = 'deposit' OR (kind = 'ledger' AND amount >= 0) THEN amount END"
+)
+SQL_RECEIVED_CURRENCY = (
+    "CASE WHEN kind = 'trade' THEN (CASE WHEN side = 'sell' THEN quote_currency ELSE currency "
+    "END) WHEN kind = 'deposit' OR (kind = 'ledger' AND amount >= 0) THEN currency END"
+)
+SQL_FEE = [
+    f"CASE WHEN fee <> 0 THEN {sql_number('fee')} END",
+    f"CASE WHEN fee <> 0 THEN {sql_safe('fee_currency')} END",
+]
 SQL_UTC = "(occurred_at AT TIME ZONE 'UTC')"
 
 
@@ -182,32 +305,61 @@ def exchange_name(exchange_id: str) -> str:
 
 def sql_exchange_name() -> str:
     """The exchange's name for exports, in SQL: the exchange packages' names, as the Python writer has them."""
-    return "CASE exchange " + " ".join(
-        f"WHEN '{key}' THEN '{exchange_name(key)}'" for key in EXCHANGES) + " ELSE exchange END"
+    return (
+        "CASE exchange "
+        + " ".join(f"WHEN '{key}' THEN '{exchange_name(key)}'" for key in EXCHANGES)
+        + " ELSE exchange END"
+    )
 
 
 def koinly_sql() -> list[str]:
     return [
-        f"to_char({SQL_UTC}, 'YYYY-MM-DD HH24:MI:SS') || ' UTC'", sql_number(SQL_SENT_AMOUNT),
-        sql_safe(SQL_SENT_CURRENCY), sql_number(SQL_RECEIVED_AMOUNT), sql_safe(SQL_RECEIVED_CURRENCY), *SQL_FEE,
-        "NULL", "NULL", "CASE WHEN kind = 'ledger' AND entry_type = 'fee' THEN 'cost' END",
+        f"to_char({SQL_UTC}, 'YYYY-MM-DD HH24:MI:SS') || ' UTC'",
+        sql_number(SQL_SENT_AMOUNT),
+        sql_safe(SQL_SENT_CURRENCY),
+        sql_number(SQL_RECEIVED_AMOUNT),
+        sql_safe(SQL_RECEIVED_CURRENCY),
+        *SQL_FEE,
+        "NULL",
+        "NULL",
+        "CASE WHEN kind = 'ledger' AND entry_type = 'fee' THEN 'cost' END",
         # Starts with the portal's own name for the exchange, so no formula can lead it.
-        sql_lines_safe(f"concat_ws(' ', NULLIF({sql_exchange_name()}, ''), NULLIF(kind, ''), "
-                       "NULLIF(entry_type, ''), NULLIF(external_id, ''))"),
+        sql_lines_safe(
+            f"concat_ws(' ', NULLIF({sql_exchange_name()}, ''), NULLIF(kind, ''), "
+            "NULLIF(entry_type, ''), NULLIF(external_id, ''))"
+        ),
         sql_safe("txid"),
     ]
 
 
 COINTRACKER_SQL = [
-    f"to_char({SQL_UTC}, 'MM/DD/YYYY HH24:MI:SS')", sql_number(SQL_RECEIVED_AMOUNT),
-    sql_safe(SQL_RECEIVED_CURRENCY), sql_number(SQL_SENT_AMOUNT), sql_safe(SQL_SENT_CURRENCY), *SQL_FEE, "NULL",
+    f"to_char({SQL_UTC}, 'MM/DD/YYYY HH24:MI:SS')",
+    sql_number(SQL_RECEIVED_AMOUNT),
+    sql_safe(SQL_RECEIVED_CURRENCY),
+    sql_number(SQL_SENT_AMOUNT),
+    sql_safe(SQL_SENT_CURRENCY),
+    *SQL_FEE,
+    "NULL",
 ]
 NATIVE_SQL = [
-    "NULLIF(exchange, '')", "connection_id::text", "kind", sql_safe("external_id"),
-    f"""to_char({SQL_UTC}, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')""", sql_safe("entry_type"), sql_safe("side"),
-    sql_safe("currency"), sql_number("amount"), sql_safe("quote_currency"), sql_number("quote_amount"),
-    sql_number("price"), sql_number("fee"), sql_safe("fee_currency"), sql_number("balance"), sql_safe("address"),
-    sql_safe("txid"), sql_safe("status"),
+    "NULLIF(exchange, '')",
+    "connection_id::text",
+    "kind",
+    sql_safe("external_id"),
+    f"""to_char({SQL_UTC}, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')""",
+    sql_safe("entry_type"),
+    sql_safe("side"),
+    sql_safe("currency"),
+    sql_number("amount"),
+    sql_safe("quote_currency"),
+    sql_number("quote_amount"),
+    sql_number("price"),
+    sql_number("fee"),
+    sql_safe("fee_currency"),
+    sql_number("balance"),
+    sql_safe("address"),
+    sql_safe("txid"),
+    sql_safe("status"),
 ]
 
 
@@ -233,20 +385,66 @@ class Format:
 
 # By the stored value: ExportFormat members are those strings, and a job carries the string.
 FORMATS: dict[str, Format] = {
-    ExportFormat.KOINLY: Format("koinly", "csv", "text/csv", [
-        "Date", "Sent Amount", "Sent Currency", "Received Amount", "Received Currency", "Fee Amount", "Fee Currency",
-        "Net Worth Amount", "Net Worth Currency", "Label", "Description", "TxHash"], koinly_row, koinly_sql,
-        completed_movements_only=True),
-    ExportFormat.COINTRACKER: Format("cointracker", "csv", "text/csv", [
-        "Date", "Received Quantity", "Received Currency", "Sent Quantity", "Sent Currency", "Fee Amount",
-        "Fee Currency", "Tag"], cointracker_row, COINTRACKER_SQL, completed_movements_only=True),
-    ExportFormat.COINLEDGER: Format("coinledger", "csv", "text/csv", COINLEDGER_COLUMNS, coinledger_row,
-                                    completed_movements_only=True),
-    ExportFormat.COINTRACKING: Format("cointracking", "csv", "text/csv", COINTRACKING_COLUMNS, cointracking_row,
-                                      completed_movements_only=True, quote_all=True),
+    ExportFormat.KOINLY: Format(
+        "koinly",
+        "csv",
+        "text/csv",
+        [
+            "Date",
+            "Sent Amount",
+            "Sent Currency",
+            "Received Amount",
+            "Received Currency",
+            "Fee Amount",
+            "Fee Currency",
+            "Net Worth Amount",
+            "Net Worth Currency",
+            "Label",
+            "Description",
+            "TxHash",
+        ],
+        koinly_row,
+        koinly_sql,
+        completed_movements_only=True,
+    ),
+    ExportFormat.COINTRACKER: Format(
+        "cointracker",
+        "csv",
+        "text/csv",
+        [
+            "Date",
+            "Received Quantity",
+            "Received Currency",
+            "Sent Quantity",
+            "Sent Currency",
+            "Fee Amount",
+            "Fee Currency",
+            "Tag",
+        ],
+        cointracker_row,
+        COINTRACKER_SQL,
+        completed_movements_only=True,
+    ),
+    ExportFormat.COINLEDGER: Format(
+        "coinledger", "csv", "text/csv", COINLEDGER_COLUMNS, coinledger_row, completed_movements_only=True
+    ),
+    ExportFormat.COINTRACKING: Format(
+        "cointracking",
+        "csv",
+        "text/csv",
+        COINTRACKING_COLUMNS,
+        cointracking_row,
+        completed_movements_only=True,
+        quote_all=True,
+    ),
     ExportFormat.NATIVE_CSV: Format("csv", "csv", "text/csv", NATIVE_COLUMNS, native_row, NATIVE_SQL),
-    ExportFormat.XLSX: Format("xlsx", "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                              NATIVE_COLUMNS, native_cells),
+    ExportFormat.XLSX: Format(
+        "xlsx",
+        "xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        NATIVE_COLUMNS,
+        native_cells,
+    ),
 }
 
 
@@ -265,8 +463,11 @@ class RowsEndingInNewline:
 class CsvWriter:
     def __init__(self, path, columns, *, quote_all: bool = False):
         self.file = open(path, "w", newline="", encoding="utf-8")
-        self.writer = csv.writer(RowsEndingInNewline(self.file), lineterminator="\r\n",
-                                 quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL)
+        self.writer = csv.writer(
+            RowsEndingInNewline(self.file),
+            lineterminator="\r\n",
+            quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL,
+        )
         self.writer.writerow(columns)
 
     def write(self, row):
@@ -277,9 +478,22 @@ class CsvWriter:
 
 
 # XLSX column widths (characters) by header; others are as wide as their header, at least 10.
-XLSX_WIDTHS = {"Exchange": 10, "Connection": 11, "External ID": 28, "Time (UTC)": 20, "Type": 14, "Amount": 24,
-               "Quote Currency": 15, "Quote Amount": 24, "Price": 24, "Fee": 24, "Fee Currency": 13, "Balance": 24,
-               "Address": 46, "TxHash": 46}
+XLSX_WIDTHS = {
+    "Exchange": 10,
+    "Connection": 11,
+    "External ID": 28,
+    "Time (UTC)": 20,
+    "Type": 14,
+    "Amount": 24,
+    "Quote Currency": 15,
+    "Quote Amount": 24,
+    "Price": 24,
+    "Fee": 24,
+    "Fee Currency": 13,
+    "Balance": 24,
+    "Address": 46,
+    "TxHash": 46,
+}
 XLSX_AMOUNTS = ("Amount", "Quote Amount", "Price", "Fee", "Balance")
 # Up to 18 decimal places, none padded; thousands grouped.
 XLSX_AMOUNT_FORMAT = "#,##0.0#################"

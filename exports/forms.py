@@ -20,8 +20,14 @@ def connection_label(connection, *, staff: bool) -> str:
 def picker_widget(kind: str, placeholder: str) -> forms.TextInput:
     """A text field that suggests matches as one types (static/js/portal.js fills its datalist from the
     picker's JSON, a page at a time): a tenant's users and connections are searched, never all listed."""
-    return forms.TextInput(attrs={"list": f"picker-{kind}", "data-picker": reverse("exports:picker", args=[kind]),
-                                  "autocomplete": "off", "placeholder": placeholder})
+    return forms.TextInput(
+        attrs={
+            "list": f"picker-{kind}",
+            "data-picker": reverse("exports:picker", args=[kind]),
+            "autocomplete": "off",
+            "placeholder": placeholder,
+        }
+    )
 
 
 class UserPickerField(forms.ModelChoiceField):
@@ -59,8 +65,9 @@ class ExportRequestForm(forms.Form):
     scope = forms.ChoiceField(choices=ExportJob.Scope.choices)
     user = forms.ModelChoiceField(queryset=User.objects.none(), required=False)
     connection = forms.ModelChoiceField(queryset=None, required=False)
-    kinds = forms.MultipleChoiceField(choices=HistoryKind.choices, widget=forms.CheckboxSelectMultiple,
-                                      initial=HistoryKind.values)
+    kinds = forms.MultipleChoiceField(
+        choices=HistoryKind.choices, widget=forms.CheckboxSelectMultiple, initial=HistoryKind.values
+    )
     format = forms.ChoiceField(choices=ExportFormat.choices, initial=ExportFormat.KOINLY)
     date_from = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
@@ -84,16 +91,21 @@ class ExportRequestForm(forms.Form):
         if staff:
             # A tenant may have 50,000 connections and 10,000 users: searched by the pickers, not rendered.
             self.fields["connection"] = ConnectionPickerField(
-                queryset=connections, required=False, widget=picker_widget("connections", "Email or #id"))
+                queryset=connections, required=False, widget=picker_widget("connections", "Email or #id")
+            )
             self.fields["user"] = UserPickerField(
-                queryset=User.objects.filter(memberships__tenant=tenant), required=False,
-                widget=picker_widget("users", "Email"))
+                queryset=User.objects.filter(memberships__tenant=tenant),
+                required=False,
+                widget=picker_widget("users", "Email"),
+            )
         else:
             self.fields["connection"].queryset = connections
             self.fields["connection"].label_from_instance = lambda c: c.get_exchange_display()
             # Members export their own history: all of it, or one connection.
-            self.fields["scope"].choices = [(ExportJob.Scope.USER, "All my connections"),
-                                            (ExportJob.Scope.CONNECTION, "One connection")]
+            self.fields["scope"].choices = [
+                (ExportJob.Scope.USER, "All my connections"),
+                (ExportJob.Scope.CONNECTION, "One connection"),
+            ]
             del self.fields["user"]
 
     def clean(self):

@@ -17,8 +17,9 @@ class HistoryEntry(models.Model):
     """
 
     tenant = models.ForeignKey("broker_portal.Tenant", on_delete=models.CASCADE, related_name="+")
-    connection = models.ForeignKey("connectors.ExchangeConnection", on_delete=models.CASCADE,
-                                   related_name="history_entries")
+    connection = models.ForeignKey(
+        "connectors.ExchangeConnection", on_delete=models.CASCADE, related_name="history_entries"
+    )
     # Copied from the connection so that scope filters need no join on a million-row table.
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     exchange = models.CharField(max_length=32)
@@ -63,8 +64,9 @@ class SyncState(models.Model):
     ``covered_from``–``covered_to`` is the range the portal holds every row of, as the exchange reports them: an
     export outside it has a gap, and the exports page and the API say so."""
 
-    connection = models.ForeignKey("connectors.ExchangeConnection", on_delete=models.CASCADE,
-                                   related_name="history_sync_states")
+    connection = models.ForeignKey(
+        "connectors.ExchangeConnection", on_delete=models.CASCADE, related_name="history_sync_states"
+    )
     kind = models.CharField(max_length=16, choices=HistoryKind.choices)
     # The page to fetch next while a pass is under way, with the range the pass walks; null when no pass is.
     resume_cursor = models.JSONField(null=True, blank=True)
@@ -105,13 +107,14 @@ class ExportJob(models.Model):
         FAILED = "failed", "Failed"
 
     tenant = models.ForeignKey("broker_portal.Tenant", on_delete=models.CASCADE, related_name="+")
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
-                                     related_name="+")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     scope = models.CharField(max_length=16, choices=Scope.choices)
-    scope_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True,
-                                   related_name="+")
-    scope_connection = models.ForeignKey("connectors.ExchangeConnection", on_delete=models.CASCADE, null=True,
-                                         blank=True, related_name="+")
+    scope_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    scope_connection = models.ForeignKey(
+        "connectors.ExchangeConnection", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
     kinds = models.JSONField(default=list)
     format = models.CharField(max_length=16, choices=ExportFormat.choices)
     date_from = models.DateField()
@@ -138,13 +141,16 @@ class ExportJob(models.Model):
         constraints = [
             models.CheckConstraint(
                 name="export_scope_matches_target",
-                condition=(Q(scope="tenant", scope_user__isnull=True, scope_connection__isnull=True)
-                           | Q(scope="user", scope_user__isnull=False, scope_connection__isnull=True)
-                           | Q(scope="connection", scope_connection__isnull=False)),
+                condition=(
+                    Q(scope="tenant", scope_user__isnull=True, scope_connection__isnull=True)
+                    | Q(scope="user", scope_user__isnull=False, scope_connection__isnull=True)
+                    | Q(scope="connection", scope_connection__isnull=False)
+                ),
             ),
             models.CheckConstraint(name="export_date_range_ordered", condition=Q(date_from__lte=models.F("date_to"))),
-            models.CheckConstraint(name="export_done_has_file",
-                                   condition=~Q(status="done") | (~Q(file_name="") & ~Q(sha256=""))),
+            models.CheckConstraint(
+                name="export_done_has_file", condition=~Q(status="done") | (~Q(file_name="") & ~Q(sha256=""))
+            ),
         ]
         indexes = [models.Index(fields=["tenant", "-created_at", "-id"], name="export_job_tenant_recent_id")]
 

@@ -29,8 +29,9 @@ def day_bounds(date_from, date_to) -> tuple[datetime, datetime]:
 
 def history_for_export(*, job: ExportJob) -> QuerySet:
     start, end = day_bounds(job.date_from, job.date_to)
-    entries = HistoryEntry.objects.filter(tenant_id=job.tenant_id, kind__in=job.kinds, occurred_at__gte=start,
-                                          occurred_at__lt=end)
+    entries = HistoryEntry.objects.filter(
+        tenant_id=job.tenant_id, kind__in=job.kinds, occurred_at__gte=start, occurred_at__lt=end
+    )
     if job.scope == ExportJob.Scope.USER:
         entries = entries.filter(user_id=job.scope_user_id)  # type: ignore[misc]  # set in this scope (a constraint)
     elif job.scope == ExportJob.Scope.CONNECTION:
@@ -51,8 +52,9 @@ def completed_movements() -> Q:
             condition |= Q(exchange=source.exchange, kind=kind, status__in=sorted(statuses))
     for source in history_sources():
         if source.ledger_repeats:
-            condition &= ~Q(exchange=source.exchange, kind=HistoryKind.LEDGER,
-                            entry_type__in=sorted(source.ledger_repeats))
+            condition &= ~Q(
+                exchange=source.exchange, kind=HistoryKind.LEDGER, entry_type__in=sorted(source.ledger_repeats)
+            )
     return condition
 
 
@@ -76,9 +78,12 @@ def export_jobs_visible(*, tenant, user, membership: Membership | None) -> Query
 
 def connections_exportable(*, tenant, user, membership: Membership | None) -> QuerySet:
     # In the order of the tenant's index (connection_tenant_order), so a page of a large tenant is read, not sorted.
-    connections = (ExchangeConnection.objects.filter(tenant=tenant).select_related("user")
-                   .prefetch_related("history_sync_states")
-                   .order_by("exchange", "created_at", "pk"))
+    connections = (
+        ExchangeConnection.objects.filter(tenant=tenant)
+        .select_related("user")
+        .prefetch_related("history_sync_states")
+        .order_by("exchange", "created_at", "pk")
+    )
     return connections if is_export_staff(membership) else connections.filter(user=user)
 
 
@@ -103,7 +108,7 @@ def users_matching(*, tenant, query: str) -> QuerySet:
 def page_of(queryset: QuerySet, *, page: int, size: int = PICKER_PAGE) -> tuple[list, bool]:
     """One page of rows and whether another follows, read as one more row than the page: never a count."""
     start = (page - 1) * size
-    rows = list(queryset[start:start + size + 1])
+    rows = list(queryset[start : start + size + 1])
     return rows[:size], len(rows) > size
 
 
@@ -143,15 +148,21 @@ def sync_coverage(connection: ExchangeConnection, *, now=None) -> list[dict]:
         state = states.get(kind)
         covered_from = state.covered_from if state else None
         kept = source.kept_for.get(kind)
-        rows.append({
-            "kind": kind, "label": HistoryKind(kind).label, "rows": state.rows_stored if state else 0,
-            "covered_from": covered_from, "covered_to": state.covered_to if state else None,
-            "in_progress": bool(state and state.resume_cursor), "error": state.last_error if state else "",
-            "last_synced_at": state.last_synced_at if state else None,
-            # A minute of slack: the start moves with the clock between the sync and now.
-            "gap_before": covered_from is None or covered_from > wanted + timedelta(minutes=1),
-            "kept_days": kept.days if kept else None,
-        })
+        rows.append(
+            {
+                "kind": kind,
+                "label": HistoryKind(kind).label,
+                "rows": state.rows_stored if state else 0,
+                "covered_from": covered_from,
+                "covered_to": state.covered_to if state else None,
+                "in_progress": bool(state and state.resume_cursor),
+                "error": state.last_error if state else "",
+                "last_synced_at": state.last_synced_at if state else None,
+                # A minute of slack: the start moves with the clock between the sync and now.
+                "gap_before": covered_from is None or covered_from > wanted + timedelta(minutes=1),
+                "kept_days": kept.days if kept else None,
+            }
+        )
     return rows
 
 
@@ -163,5 +174,6 @@ def history_range(entries: QuerySet) -> tuple[datetime | None, datetime | None]:
 
 def synced_since(connections: QuerySet) -> datetime | None:
     """The oldest moment any of these connections holds complete: one aggregate, whatever the tenant's size."""
-    return (SyncState.objects.filter(connection__in=connections.order_by().values("pk"))
-            .aggregate(start=Min("covered_from"))["start"])
+    return SyncState.objects.filter(connection__in=connections.order_by().values("pk")).aggregate(
+        start=Min("covered_from")
+    )["start"]

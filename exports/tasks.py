@@ -34,7 +34,7 @@ def sync_connection(self, connection_id: int):
         return sync_connection_history(connection=connection)
     except ExchangeUnavailable as error:
         # The sync state holds the cursor it stopped at, so the retry continues from there.
-        countdown = error.retry_after or min(600, 30 * 2 ** self.request.retries)
+        countdown = error.retry_after or min(600, 30 * 2**self.request.retries)
         raise self.retry(exc=error, countdown=countdown)
 
 

@@ -17,8 +17,15 @@ from .forms import ExportRequestForm, connection_label
 from .formats import FORMATS
 from .models import ExportJob
 from .selectors import (
-    connections_exportable, connections_matching, export_jobs_visible, is_export_staff, last_synced_at, page_of,
-    sync_coverage, synced_since, users_matching,
+    connections_exportable,
+    connections_matching,
+    export_jobs_visible,
+    is_export_staff,
+    last_synced_at,
+    page_of,
+    sync_coverage,
+    synced_since,
+    users_matching,
 )
 from .services.jobs import ExportError, ExportWouldBeEmpty, export_record_download, export_request
 from .services.sync import sync_request
@@ -37,8 +44,13 @@ def export_index(request):
         raise Http404("Not found")
     staff = is_export_staff(membership)
     connections = connections_exportable(tenant=request.tenant, user=request.user, membership=membership)
-    form = ExportRequestForm(request.POST or None, tenant=request.tenant, connections=connections, staff=staff,
-                             synced_since=synced_since(connections))
+    form = ExportRequestForm(
+        request.POST or None,
+        tenant=request.tenant,
+        connections=connections,
+        staff=staff,
+        synced_since=synced_since(connections),
+    )
     warned_empty = False
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -48,10 +60,19 @@ def export_index(request):
             return too_many_requests(request, limited)
         try:
             job = export_request(
-                tenant=request.tenant, user=request.user, membership=membership, scope=data["scope"],
-                scope_user=data.get("user"), scope_connection=data.get("connection"), kinds=data["kinds"],
-                export_format=data["format"], date_from=data["date_from"], date_to=data["date_to"], request=request,
-                allow_empty=data["allow_empty"])
+                tenant=request.tenant,
+                user=request.user,
+                membership=membership,
+                scope=data["scope"],
+                scope_user=data.get("user"),
+                scope_connection=data.get("connection"),
+                kinds=data["kinds"],
+                export_format=data["format"],
+                date_from=data["date_from"],
+                date_to=data["date_to"],
+                request=request,
+                allow_empty=data["allow_empty"],
+            )
         except ExportError as error:
             warned_empty = isinstance(error, ExportWouldBeEmpty)
             form.add_error(None, str(error))
@@ -64,10 +85,21 @@ def export_index(request):
     for connection in shown:
         coverage = sync_coverage(connection)
         synced.append((connection, coverage, last_synced_at(coverage)))
-    return render(request, "exports/index.html", {
-        "form": form, "jobs": jobs, "connections": synced, "staff": staff, "now": timezone.now(),
-        "warned_empty": warned_empty, "query": query, "page": page, "has_next": has_next,
-    })
+    return render(
+        request,
+        "exports/index.html",
+        {
+            "form": form,
+            "jobs": jobs,
+            "connections": synced,
+            "staff": staff,
+            "now": timezone.now(),
+            "warned_empty": warned_empty,
+            "query": query,
+            "page": page,
+            "has_next": has_next,
+        },
+    )
 
 
 def page_number(request) -> int:
@@ -101,16 +133,25 @@ def export_picker(request, kind):
 @require_GET
 def export_detail(request, job_id):
     job = _job(request, job_id)
-    return render(request, "exports/detail.html", {"job": job, "status": status_payload(job),
-                                                   "link_hours": settings.EXPORTS_LINK_HOURS})
+    return render(
+        request,
+        "exports/detail.html",
+        {"job": job, "status": status_payload(job), "link_hours": settings.EXPORTS_LINK_HOURS},
+    )
 
 
 def status_payload(job: ExportJob) -> dict:
     ready = job.status == ExportJob.Status.DONE and job.expires_at and job.expires_at > timezone.now()
     return {
-        "status": job.status, "status_label": job.get_status_display(), "percent": job.progress_percent,
-        "rows_written": job.rows_written, "rows_total": job.rows_total, "row_counts": job.row_counts,
-        "sha256": job.sha256, "size_bytes": job.size_bytes, "error": job.error,
+        "status": job.status,
+        "status_label": job.get_status_display(),
+        "percent": job.progress_percent,
+        "rows_written": job.rows_written,
+        "rows_total": job.rows_total,
+        "row_counts": job.row_counts,
+        "sha256": job.sha256,
+        "size_bytes": job.size_bytes,
+        "error": job.error,
         "expires_at": job.expires_at.isoformat() if job.expires_at else None,
         "download_url": reverse("exports:download", args=[job.pk]) if ready else None,
     }
@@ -138,8 +179,9 @@ def download_response(request, job: ExportJob):
     export_record_download(job=job, request=request)
     export_format = FORMATS[job.format]
     name = f"{job.tenant.slug}-{job.format}-{job.date_from}-{job.date_to}-{job.pk}.{export_format.extension}"
-    response = FileResponse(open(path, "rb"), as_attachment=True, filename=name,
-                            content_type=export_format.content_type)
+    response = FileResponse(
+        open(path, "rb"), as_attachment=True, filename=name, content_type=export_format.content_type
+    )
     response["Cache-Control"] = "private, no-store"
     return response
 

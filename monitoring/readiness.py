@@ -40,8 +40,11 @@ def check_cache() -> str:
 def broker_connection():
     """A new connection to the Celery broker that gives up after the probe's timeout, never retrying."""
     timeout = settings.READYZ_CHECK_TIMEOUT_SECONDS
-    return app.connection_for_read(settings.CELERY_BROKER_URL, connect_timeout=timeout, transport_options={
-        "socket_connect_timeout": timeout, "socket_timeout": timeout})
+    return app.connection_for_read(
+        settings.CELERY_BROKER_URL,
+        connect_timeout=timeout,
+        transport_options={"socket_connect_timeout": timeout, "socket_timeout": timeout},
+    )
 
 
 def check_broker() -> str:

@@ -28,14 +28,21 @@ def connection_counts() -> list[Mapping[str, Any]]:
     """Connections by exchange and status, with how many of them their user was warned about (a refresh token about
     to lapse, not renewed since)."""
     # order_by(): the model's ordering would join the GROUP BY.
-    return list(ExchangeConnection.objects.order_by().values("exchange", "status").annotate(
-        connections=Count("id"), lapse_warned=Count("id", filter=Q(refresh_lapse_warned_at__isnull=False))))
+    return list(
+        ExchangeConnection.objects.order_by()
+        .values("exchange", "status")
+        .annotate(connections=Count("id"), lapse_warned=Count("id", filter=Q(refresh_lapse_warned_at__isnull=False)))
+    )
 
 
 def lapse_warning_counts() -> list[Mapping[str, Any]]:
     """Token-lapse warnings ever given, by exchange (audit rows stay, so the count only grows)."""
-    return list(AuditEvent.objects.filter(action=LAPSE_WARNING_ACTION).order_by()
-                .values(exchange=KT("details__exchange")).annotate(warnings=Count("id")))
+    return list(
+        AuditEvent.objects.filter(action=LAPSE_WARNING_ACTION)
+        .order_by()
+        .values(exchange=KT("details__exchange"))
+        .annotate(warnings=Count("id"))
+    )
 
 
 def withdrawal_counts() -> list[Mapping[str, Any]]:
@@ -46,17 +53,30 @@ def export_job_counts() -> list[Mapping[str, Any]]:
     """Export jobs by format and status, with the durations (started to finished) of the finished ones: their
     number at or below each of EXPORT_DURATION_BUCKETS (``le_<bound>``), in all (``timed``) and summed."""
     duration = ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField())
-    buckets = {f"le_{bound}": Count("id", filter=Q(duration__lte=timedelta(seconds=bound)))
-               for bound in EXPORT_DURATION_BUCKETS}
-    return list(ExportJob.objects.order_by().alias(duration=duration).values("format", "status").annotate(
-        jobs=Count("id"), timed=Count("id", filter=Q(duration__isnull=False)), duration_sum=Sum("duration"),
-        **buckets))
+    buckets = {
+        f"le_{bound}": Count("id", filter=Q(duration__lte=timedelta(seconds=bound)))
+        for bound in EXPORT_DURATION_BUCKETS
+    }
+    return list(
+        ExportJob.objects.order_by()
+        .alias(duration=duration)
+        .values("format", "status")
+        .annotate(
+            jobs=Count("id"),
+            timed=Count("id", filter=Q(duration__isnull=False)),
+            duration_sum=Sum("duration"),
+            **buckets,
+        )
+    )
 
 
 def sync_state_counts() -> list[Mapping[str, Any]]:
     """History sync states by exchange and kind, and how many of them the last pass left failed."""
-    return list(SyncState.objects.order_by().values("kind", exchange=F("connection__exchange")).annotate(
-        states=Count("id"), failing=Count("id", filter=~Q(last_error=""))))
+    return list(
+        SyncState.objects.order_by()
+        .values("kind", exchange=F("connection__exchange"))
+        .annotate(states=Count("id"), failing=Count("id", filter=~Q(last_error="")))
+    )
 
 
 def queue_depths() -> dict[str, int] | None:

@@ -15,8 +15,24 @@ from . import selectors, services
 from .forms import PayoutBatchForm, PayoutRowFormSet
 from .models import Payout, PayoutBatch
 
-PAYOUT_FIELDS = ["reference", "user", "connection", "asset", "network", "network_name", "amount", "address", "memo",
-                 "status", "error", "resolved_at", "txid", "sent_at", "received_at", "deposit"]
+PAYOUT_FIELDS = [
+    "reference",
+    "user",
+    "connection",
+    "asset",
+    "network",
+    "network_name",
+    "amount",
+    "address",
+    "memo",
+    "status",
+    "error",
+    "resolved_at",
+    "txid",
+    "sent_at",
+    "received_at",
+    "deposit",
+]
 
 
 class PayoutInline(admin.TabularInline):
@@ -45,8 +61,18 @@ class PayoutInline(admin.TabularInline):
 
 @admin.register(PayoutBatch)
 class PayoutBatchAdmin(TenantScopedAdmin):
-    list_display = ["name", "created_at", "created_by", "payouts_total", "payouts_resolved", "payouts_sent",
-                    "payouts_received", "payouts_late", "payouts_missing", "payouts_refused"]
+    list_display = [
+        "name",
+        "created_at",
+        "created_by",
+        "payouts_total",
+        "payouts_resolved",
+        "payouts_sent",
+        "payouts_received",
+        "payouts_late",
+        "payouts_missing",
+        "payouts_refused",
+    ]
     fields = ["name", "created_by", "created_at"]
     readonly_fields = ["created_by", "created_at"]
     inlines = [PayoutInline]
@@ -60,16 +86,24 @@ class PayoutBatchAdmin(TenantScopedAdmin):
         """A batch is made by the service in one go (or refused with the reason shown), never row by row."""
         if not self.has_add_permission(request):
             return redirect("admin:index")
-        connections = ExchangeConnection.objects.filter(tenant=request.tenant).select_related("user") \
-            .order_by("user__email", "exchange", "pk").without_secrets()
+        connections = (
+            ExchangeConnection.objects.filter(tenant=request.tenant)
+            .select_related("user")
+            .order_by("user__email", "exchange", "pk")
+            .without_secrets()
+        )
         batch_form = PayoutBatchForm(request.POST or None)
         rows = PayoutRowFormSet(request.POST or None, prefix="payouts", form_kwargs={"connections": connections})
         if request.method == "POST" and batch_form.is_valid() and rows.is_valid():
             items = [form.item() for form in rows.forms if form.has_changed() and form.cleaned_data]
             try:
                 batch, created = services.payout_batch_create(
-                    tenant=request.tenant, name=batch_form.cleaned_data["name"], items=items, actor=request.user,
-                    request=request)
+                    tenant=request.tenant,
+                    name=batch_form.cleaned_data["name"],
+                    items=items,
+                    actor=request.user,
+                    request=request,
+                )
             except services.PayoutError as refused:
                 batch_form.add_error(None, str(refused))
                 for index, errors in refused.fields.items():
@@ -79,13 +113,22 @@ class PayoutBatchAdmin(TenantScopedAdmin):
                         rows.forms[int(index)].add_error(field if field in rows.forms[0].fields else None, message)
             else:
                 verb = "created" if created else "was created before with these references; nothing new was made"
-                messages.success(request, f"The batch “{batch.name}” {verb}. Resolve the users' addresses when "
-                                          "you are about to send.")
+                messages.success(
+                    request,
+                    f"The batch “{batch.name}” {verb}. Resolve the users' addresses when you are about to send.",
+                )
                 return redirect(reverse("admin:payouts_payoutbatch_change", args=[batch.pk]))
-        return render(request, "admin/payouts/payoutbatch/add.html", {
-            **self.admin_site.each_context(request), "opts": self.opts, "title": "Add payout batch",
-            "batch_form": batch_form, "rows": rows,
-        })
+        return render(
+            request,
+            "admin/payouts/payoutbatch/add.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": "Add payout batch",
+                "batch_form": batch_form,
+                "rows": rows,
+            },
+        )
 
     def save_formset(self, request, form, formset, change):
         """The transaction id typed on a payout is recorded as its sending (audited by the service); nothing else
@@ -95,8 +138,7 @@ class PayoutBatchAdmin(TenantScopedAdmin):
             if "txid" in inline_form.changed_data:
                 payout = Payout.objects.get(pk=inline_form.instance.pk, batch=form.instance)
                 try:
-                    services.payout_record_sent(payout=payout, txid=inline_form.cleaned_data["txid"],
-                                                request=request)
+                    services.payout_record_sent(payout=payout, txid=inline_form.cleaned_data["txid"], request=request)
                 except services.PayoutError as refused:
                     messages.error(request, str(refused))
 
@@ -114,13 +156,16 @@ class PayoutBatchAdmin(TenantScopedAdmin):
     @admin.action(description="Check the users' deposit history now")
     def check_deposits(self, request, queryset):
         checked = services.payouts_check_deposits(batches=queryset)
-        self.message_user(request, f"Reading the deposit history of {checked} connection(s); the "
-                                   "statuses change as deposits are found.")
+        self.message_user(
+            request,
+            f"Reading the deposit history of {checked} connection(s); the statuses change as deposits are found.",
+        )
 
     @admin.action(description="Export payouts (CSV)")
     def export_csv(self, request, queryset):
-        body = services.payouts_export(tenant=request.tenant, request=request,
-                                       batch_ids=list(queryset.values_list("pk", flat=True)))
+        body = services.payouts_export(
+            tenant=request.tenant, request=request, batch_ids=list(queryset.values_list("pk", flat=True))
+        )
         response = HttpResponse(body, content_type="text/csv")
         name = f"{request.tenant.slug}-payouts-{timezone.now():%Y%m%d-%H%M%S}.csv"
         response["Content-Disposition"] = f'attachment; filename="{name}"'

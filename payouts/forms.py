@@ -29,8 +29,13 @@ class PayoutRowForm(forms.Form):
 
     def item(self) -> PayoutItem:
         data = self.cleaned_data
-        return PayoutItem(connection_id=data["connection"].pk, asset=data["asset"], network=data["network"],
-                          amount=data["amount"], reference=data["reference"])
+        return PayoutItem(
+            connection_id=data["connection"].pk,
+            asset=data["asset"],
+            network=data["network"],
+            amount=data["amount"],
+            reference=data["reference"],
+        )
 
 
 PayoutRowFormSet = forms.formset_factory(PayoutRowForm, extra=3, min_num=1, validate_min=True, max_num=1000)

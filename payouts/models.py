@@ -11,8 +11,9 @@ AMOUNT = {"max_digits": 38, "decimal_places": 18}
 class PayoutBatch(models.Model):
     tenant = models.ForeignKey("broker_portal.Tenant", on_delete=models.CASCADE, related_name="+")
     name = models.CharField(max_length=120, help_text="What the batch pays, e.g. “March airdrop”.")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -42,8 +43,9 @@ class Payout(models.Model):
     # Copied from the connection: the user is who is paid, whatever becomes of the connection.
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     asset = models.CharField(max_length=16)
-    network = models.CharField(max_length=100, help_text="The exchange's id of the network (as the API's "
-                                                         "deposit-networks lists it).")
+    network = models.CharField(
+        max_length=100, help_text="The exchange's id of the network (as the API's deposit-networks lists it)."
+    )
     amount = models.DecimalField(**AMOUNT)
     # The broker's own id of this payout: the same reference twice is the same payout (idempotency).
     reference = models.CharField(max_length=100)
@@ -57,8 +59,9 @@ class Payout(models.Model):
     txid = models.CharField(max_length=255, blank=True, default="", verbose_name="transaction id")
     sent_at = models.DateTimeField(null=True, blank=True)
     # The deposit it was matched to; one deposit confirms one payout only.
-    deposit = models.OneToOneField("exports.HistoryEntry", on_delete=models.SET_NULL, null=True, blank=True,
-                                   related_name="payout")
+    deposit = models.OneToOneField(
+        "exports.HistoryEntry", on_delete=models.SET_NULL, null=True, blank=True, related_name="payout"
+    )
     received_at = models.DateTimeField(null=True, blank=True)
     checked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -68,8 +71,9 @@ class Payout(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["tenant", "reference"], name="payout_reference_once_per_tenant"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="payout_amount_positive"),
-            models.CheckConstraint(name="payout_resolved_has_address",
-                                   condition=Q(status__in=["pending", "refused"]) | ~Q(address="")),
+            models.CheckConstraint(
+                name="payout_resolved_has_address", condition=Q(status__in=["pending", "refused"]) | ~Q(address="")
+            ),
         ]
         indexes = [models.Index(fields=["status", "connection"], name="payout_open_by_connection")]
 

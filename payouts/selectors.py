@@ -7,8 +7,9 @@ from .models import Payout, PayoutBatch
 
 def with_status_counts(batches: QuerySet) -> QuerySet:
     """Each batch with its number of payouts (``payouts_total``) and of each status (``payouts_<status>``)."""
-    counts = {f"payouts_{status}": Count("payouts", filter=Q(payouts__status=status))
-              for status in Payout.Status.values}
+    counts = {
+        f"payouts_{status}": Count("payouts", filter=Q(payouts__status=status)) for status in Payout.Status.values
+    }
     return batches.select_related("created_by").annotate(payouts_total=Count("payouts"), **counts)
 
 

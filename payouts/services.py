@@ -37,8 +37,7 @@ MAX_TXID_LENGTH = 255
 # A deposit credited a little before the address was resolved (clocks differ between the portal and the exchange)
 # still confirms the payout; one from long before is someone else's money.
 CLOCK_SLACK = timedelta(minutes=10)
-RESOLVE_FAILURES = (DepositAddressRefused, DepositAddressPending, ExchangeUnavailable, ExchangeAPIError,
-                    RefreshFailed)
+RESOLVE_FAILURES = (DepositAddressRefused, DepositAddressPending, ExchangeUnavailable, ExchangeAPIError, RefreshFailed)
 
 
 class PayoutError(PortalError):
@@ -90,18 +89,22 @@ def clean_item(raw: PayoutItem, index: int) -> PayoutItem:
         errors["reference"] = f"A reference of 1 to {MAX_REFERENCE_LENGTH} characters, unique to this payout."
     if errors:
         raise PayoutError(f"Payout {index + 1} is not valid.", code="invalid", fields={str(index): errors})
-    return PayoutItem(connection_id=raw.connection_id, asset=asset, network=network, amount=amount,
-                      reference=reference)
+    return PayoutItem(connection_id=raw.connection_id, asset=asset, network=network, amount=amount, reference=reference)
 
 
 def same_payout(payout: Payout, item: PayoutItem) -> bool:
     return (payout.connection_id, payout.asset, payout.network, payout.amount) == (
-        item.connection_id, item.asset, item.network, item.amount)
+        item.connection_id,
+        item.asset,
+        item.network,
+        item.amount,
+    )
 
 
 @transaction.atomic
-def payout_batch_create(*, tenant: Tenant, name: str, items: list[PayoutItem], actor=None,
-                        request=None) -> tuple[PayoutBatch, bool]:
+def payout_batch_create(
+    *, tenant: Tenant, name: str, items: list[PayoutItem], actor=None, request=None
+) -> tuple[PayoutBatch, bool]:
     """A batch of payouts to connections of this tenant; returns it and whether it was made now.
 
     A reference names one payout for good: the same batch asked for again (every reference already used, each for
@@ -118,38 +121,65 @@ def payout_batch_create(*, tenant: Tenant, name: str, items: list[PayoutItem], a
     references = [item.reference for item in items]
     repeated = sorted({reference for reference in references if references.count(reference) > 1})
     if repeated:
-        raise PayoutError(f"Each payout needs its own reference: {', '.join(repeated)} appear twice.",
-                          code="invalid")
+        raise PayoutError(f"Each payout needs its own reference: {', '.join(repeated)} appear twice.", code="invalid")
     connections = ExchangeConnection.objects.filter(tenant=tenant).in_bulk({item.connection_id for item in items})
     unknown = [index for index, item in enumerate(items) if item.connection_id not in connections]
     if unknown:
-        raise PayoutError("Choose connections of this broker's users.", code="invalid",
-                          fields={str(index): {"connection": "Not found."} for index in unknown})
-    existing = {payout.reference: payout for payout in
-                Payout.objects.select_for_update().filter(tenant=tenant, reference__in=references)}
+        raise PayoutError(
+            "Choose connections of this broker's users.",
+            code="invalid",
+            fields={str(index): {"connection": "Not found."} for index in unknown},
+        )
+    existing = {
+        payout.reference: payout
+        for payout in Payout.objects.select_for_update().filter(tenant=tenant, reference__in=references)
+    }
     if existing:
         batches = {payout.batch_id for payout in existing.values()}
-        if len(existing) == len(items) and len(batches) == 1 and all(
-                same_payout(existing[item.reference], item) for item in items) and \
-                Payout.objects.filter(batch_id=next(iter(batches))).count() == len(items):
+        if (
+            len(existing) == len(items)
+            and len(batches) == 1
+            and all(same_payout(existing[item.reference], item) for item in items)
+            and Payout.objects.filter(batch_id=next(iter(batches))).count() == len(items)
+        ):
             return PayoutBatch.objects.get(pk=next(iter(batches))), False
         used = ", ".join(sorted(existing))
-        raise PayoutError(f"These references were used for other payouts already: {used}.",
-                          code="reference_used")
+        raise PayoutError(f"These references were used for other payouts already: {used}.", code="reference_used")
     try:
         with transaction.atomic():
             batch = PayoutBatch.objects.create(tenant=tenant, name=name, created_by=actor)
-            Payout.objects.bulk_create([
-                Payout(tenant=tenant, batch=batch, connection_id=item.connection_id,
-                       user_id=connections[item.connection_id].user_id, asset=item.asset, network=item.network,
-                       amount=item.amount, reference=item.reference) for item in items])
+            Payout.objects.bulk_create(
+                [
+                    Payout(
+                        tenant=tenant,
+                        batch=batch,
+                        connection_id=item.connection_id,
+                        user_id=connections[item.connection_id].user_id,
+                        asset=item.asset,
+                        network=item.network,
+                        amount=item.amount,
+                        reference=item.reference,
+                    )
+                    for item in items
+                ]
+            )
     except IntegrityError:
         # A twin request took the same references meanwhile; asked again, this one is answered with its batch.
-        raise PayoutError("Another request is creating payouts with these references; ask again in a moment.",
-                          code="in_progress")
-    record_audit_event(tenant=tenant, action="payout_batch.created", actor=actor, target=batch, request=request,
-                       details={"payouts": len(items), "references": references[:50],
-                                "assets": sorted({item.asset for item in items})})
+        raise PayoutError(
+            "Another request is creating payouts with these references; ask again in a moment.", code="in_progress"
+        )
+    record_audit_event(
+        tenant=tenant,
+        action="payout_batch.created",
+        actor=actor,
+        target=batch,
+        request=request,
+        details={
+            "payouts": len(items),
+            "references": references[:50],
+            "assets": sorted({item.asset for item in items}),
+        },
+    )
     return batch, True
 
 
@@ -171,16 +201,18 @@ def current_address(payout: Payout, request=None):
     reason = deposit_selectors.deposit_capability(connection=connection)
     if reason:
         raise DepositAddressRefused(reason, reason=DepositAddressRefused.PERMISSION)
-    found = deposit_services.deposit_address_get(connection=connection, asset=payout.asset,
-                                                  network_id=payout.network)
+    found = deposit_services.deposit_address_get(connection=connection, asset=payout.asset, network_id=payout.network)
     if found.address is not None:
         return found.network, found.address
     if not found.can_create:
         raise DepositAddressRefused(
             f"The user has no {payout.asset} address on {found.network.name} at {connection.get_exchange_display()}, "
-            "and the portal cannot create one.", reason=DepositAddressRefused.NOT_CREATABLE)
-    address = deposit_services.deposit_address_create(connection=connection, asset=payout.asset,
-                                                      network_id=payout.network, request=request)
+            "and the portal cannot create one.",
+            reason=DepositAddressRefused.NOT_CREATABLE,
+        )
+    address = deposit_services.deposit_address_create(
+        connection=connection, asset=payout.asset, network_id=payout.network, request=request
+    )
     return found.network, address
 
 
@@ -188,8 +220,10 @@ def payout_resolve(*, payout: Payout, request=None) -> Payout:
     """Ask the exchange for the user's current deposit address, at the moment of payout; a payout already sent or
     received keeps the address it was sent to. A network the asset does not arrive on is refused by name."""
     if payout.status not in (Payout.Status.PENDING, Payout.Status.REFUSED, Payout.Status.RESOLVED):
-        raise PayoutError(f"Payout {payout.reference} was sent already; its address stays the one it was sent to.",
-                          code="already_sent")
+        raise PayoutError(
+            f"Payout {payout.reference} was sent already; its address stays the one it was sent to.",
+            code="already_sent",
+        )
     # The exchange is asked outside any transaction; the outcome is written in one.
     try:
         network, address = current_address(payout, request=request)
@@ -203,17 +237,32 @@ def payout_resolve(*, payout: Payout, request=None) -> Payout:
             payout.status, payout.error = Payout.Status.REFUSED, resolve_refusal(payout.connection, error)[:500]
             payout.address = payout.memo = ""
             payout.save(update_fields=["status", "error", "address", "memo"])
-            record_audit_event(tenant=payout.tenant, action="payout.refused", target=payout, request=request,
-                               details={"reference": payout.reference, "reason": payout.error})
+            record_audit_event(
+                tenant=payout.tenant,
+                action="payout.refused",
+                target=payout,
+                request=request,
+                details={"reference": payout.reference, "reason": payout.error},
+            )
         return payout
     with transaction.atomic():
         payout.status, payout.error = Payout.Status.RESOLVED, ""
         payout.network_name, payout.address, payout.memo = network.name, address.address, address.memo or ""
         payout.resolved_at = timezone.now()
         payout.save(update_fields=["status", "error", "network_name", "address", "memo", "resolved_at"])
-        record_audit_event(tenant=payout.tenant, action="payout.resolved", target=payout, request=request,
-                           details={"reference": payout.reference, "exchange": payout.connection.exchange,
-                                    "asset": payout.asset, "network": payout.network, "address": payout.address})
+        record_audit_event(
+            tenant=payout.tenant,
+            action="payout.resolved",
+            target=payout,
+            request=request,
+            details={
+                "reference": payout.reference,
+                "exchange": payout.connection.exchange,
+                "asset": payout.asset,
+                "network": payout.network,
+                "address": payout.address,
+            },
+        )
     return payout
 
 
@@ -221,7 +270,8 @@ def payout_batch_resolve(*, batch: PayoutBatch, request=None) -> dict[str, int]:
     """Resolve every payout of the batch not sent yet; returns how many ended in each status."""
     outcome: dict[str, int] = {}
     payouts = batch.payouts.select_related("connection", "tenant").filter(
-        status__in=[Payout.Status.PENDING, Payout.Status.REFUSED, Payout.Status.RESOLVED])
+        status__in=[Payout.Status.PENDING, Payout.Status.REFUSED, Payout.Status.RESOLVED]
+    )
     for payout in payouts:
         status = payout_resolve(payout=payout, request=request).status
         outcome[status] = outcome.get(status, 0) + 1
@@ -235,8 +285,11 @@ def payout_record_sent(*, payout: Payout, txid: str, request=None) -> Payout:
     payout = Payout.objects.select_for_update().get(pk=payout.pk)
     txid = (txid or "").strip()
     if len(txid) > MAX_TXID_LENGTH or any(character.isspace() for character in txid):
-        raise PayoutError("A transaction id is one word of at most 255 characters.", code="invalid",
-                          fields={"txid": "Not a transaction id."})
+        raise PayoutError(
+            "A transaction id is one word of at most 255 characters.",
+            code="invalid",
+            fields={"txid": "Not a transaction id."},
+        )
     if payout.status in (Payout.Status.PENDING, Payout.Status.REFUSED):
         raise PayoutError(f"Resolve payout {payout.reference}'s address before sending it.", code="not_resolved")
     if payout.status == Payout.Status.RECEIVED:
@@ -245,8 +298,13 @@ def payout_record_sent(*, payout: Payout, txid: str, request=None) -> Payout:
     payout.sent_at = payout.sent_at or timezone.now()
     payout.status = Payout.Status.SENT
     payout.save(update_fields=["txid", "sent_at", "status"])
-    record_audit_event(tenant=payout.tenant, action="payout.sent", target=payout, request=request,
-                       details={"reference": payout.reference, "txid": txid})
+    record_audit_event(
+        tenant=payout.tenant,
+        action="payout.sent",
+        target=payout,
+        request=request,
+        details={"reference": payout.reference, "txid": txid},
+    )
     return payout
 
 
@@ -264,10 +322,19 @@ def matching_deposit(payout: Payout) -> HistoryEntry | None:
         return None
     source = history_source(payout.connection.exchange)
     completed = sorted(source.completed_statuses.get(HistoryKind.DEPOSIT, ())) if source else []
-    candidates = HistoryEntry.objects.filter(
-        connection_id=payout.connection_id, kind=HistoryKind.DEPOSIT, currency=payout.asset, amount=payout.amount,
-        status__in=completed, occurred_at__gte=payout.resolved_at - CLOCK_SLACK, payout__isnull=True,
-    ).filter(Q(address="") | Q(address=payout.address)).order_by("occurred_at", "id")
+    candidates = (
+        HistoryEntry.objects.filter(
+            connection_id=payout.connection_id,
+            kind=HistoryKind.DEPOSIT,
+            currency=payout.asset,
+            amount=payout.amount,
+            status__in=completed,
+            occurred_at__gte=payout.resolved_at - CLOCK_SLACK,
+            payout__isnull=True,
+        )
+        .filter(Q(address="") | Q(address=payout.address))
+        .order_by("occurred_at", "id")
+    )
     for entry in candidates:
         if not payout.txid or txid_matches(payout.txid, entry.txid):
             return entry
@@ -324,8 +391,9 @@ def payouts_confirm_connection(*, connection: ExchangeConnection, now=None) -> d
         except Exception:
             # A refused read (a key gone, a refresh failed) leaves the deposits held so far to match; the sync state
             # shows the error on the exports page.
-            logger.warning("Deposit history of connection %s could not be read for payouts", connection.pk,
-                           exc_info=True)
+            logger.warning(
+                "Deposit history of connection %s could not be read for payouts", connection.pk, exc_info=True
+            )
     outcome: dict[str, int] = {}
     for payout in open_payouts(connection.pk):
         status = payout_confirm(payout=payout, now=now).status
@@ -334,15 +402,20 @@ def payouts_confirm_connection(*, connection: ExchangeConnection, now=None) -> d
 
 
 def connections_with_open_payouts() -> list[int]:
-    return list(Payout.objects.filter(status__in=Payout.OPEN, connection__status=ExchangeConnection.Status.ACTIVE)
-                .values_list("connection_id", flat=True).distinct().order_by("connection_id"))
+    return list(
+        Payout.objects.filter(status__in=Payout.OPEN, connection__status=ExchangeConnection.Status.ACTIVE)
+        .values_list("connection_id", flat=True)
+        .distinct()
+        .order_by("connection_id")
+    )
 
 
 def payouts_check_deposits(*, batches) -> int:
     """The broker admin's "check now": each connection with a payout of these batches still to confirm reads its
     deposit history, a task each after commit; returns how many connections."""
-    connection_ids = sorted(set(Payout.objects.filter(batch__in=batches, status__in=Payout.OPEN)
-                                .values_list("connection_id", flat=True)))
+    connection_ids = sorted(
+        set(Payout.objects.filter(batch__in=batches, status__in=Payout.OPEN).values_list("connection_id", flat=True))
+    )
     for connection_id in connection_ids:
         enqueue_on_commit("payouts.tasks.confirm_connection_payouts", connection_id)
     return len(connection_ids)
@@ -355,6 +428,10 @@ def payouts_export(*, tenant: Tenant, request=None, batch_ids=None) -> str:
     from .selectors import payouts_of
 
     payouts = list(payouts_of(tenant=tenant, batch_ids=batch_ids))
-    record_audit_event(tenant=tenant, action="payouts.exported", request=request,
-                       details={"payouts": len(payouts), "batches": sorted(batch_ids) if batch_ids else None})
+    record_audit_event(
+        tenant=tenant,
+        action="payouts.exported",
+        request=request,
+        details={"payouts": len(payouts), "batches": sorted(batch_ids) if batch_ids else None},
+    )
     return payouts_csv(payouts)

@@ -23,4 +23,4 @@ def confirm_connection_payouts(self, connection_id: int):
     try:
         return services.payouts_confirm_connection(connection=connection)
     except ExchangeUnavailable as error:
-        raise self.retry(exc=error, countdown=error.retry_after or min(600, 30 * 2 ** self.request.retries))
+        raise self.retry(exc=error, countdown=error.retry_after or min(600, 30 * 2**self.request.retries))

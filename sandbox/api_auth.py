@@ -22,6 +22,8 @@ PEATIO_RATE_WINDOW_MS = 5 * 60 * 1000
 
 def peatio_rate_limit() -> int:
     return settings.SANDBOX_PEATIO_REQUESTS_PER_WINDOW
+
+
 OKX_TIMESTAMP_FORMAT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
 
@@ -107,7 +109,9 @@ def kucoin_caller(request) -> Caller:
     timestamp = headers["KC-API-TIMESTAMP"]
     if not timestamp.isdigit() or abs(clock.real_now_ms() - int(timestamp)) > KUCOIN_TIMESTAMP_WINDOW_MS:
         raise kucoin_error("400002", "KC-API-TIMESTAMP Invalid -- Time differs from server time by more than 5 seconds")
-    expected_sign = signing.kucoin_signature(key.secret, timestamp, request.method, local_path(request, "kucoin"), body_text(request))
+    expected_sign = signing.kucoin_signature(
+        key.secret, timestamp, request.method, local_path(request, "kucoin"), body_text(request)
+    )
     if not signing.matches(expected_sign, headers["KC-API-SIGN"]):
         raise kucoin_error("400005", "Invalid KC-API-SIGN")
     version = headers["KC-API-KEY-VERSION"]
@@ -148,8 +152,12 @@ def okx_caller(request) -> Caller:
         if caller:
             return caller
     headers = request.headers
-    for name, code in [("OK-ACCESS-KEY", "50103"), ("OK-ACCESS-PASSPHRASE", "50104"),
-                       ("OK-ACCESS-SIGN", "50106"), ("OK-ACCESS-TIMESTAMP", "50107")]:
+    for name, code in [
+        ("OK-ACCESS-KEY", "50103"),
+        ("OK-ACCESS-PASSPHRASE", "50104"),
+        ("OK-ACCESS-SIGN", "50106"),
+        ("OK-ACCESS-TIMESTAMP", "50107"),
+    ]:
         if not headers.get(name):
             raise okx_error(code, f"Request header {name} can't be empty.")
     timestamp = headers["OK-ACCESS-TIMESTAMP"]
@@ -163,7 +171,9 @@ def okx_caller(request) -> Caller:
         raise okx_error("50111", "Invalid OK-ACCESS-KEY.")
     if not signing.matches(key.passphrase, headers["OK-ACCESS-PASSPHRASE"]):
         raise okx_error("50105", "Invalid OK-ACCESS-PASSPHRASE.")
-    expected = signing.okx_signature(key.secret, timestamp, request.method, local_path(request, "okx"), body_text(request))
+    expected = signing.okx_signature(
+        key.secret, timestamp, request.method, local_path(request, "okx"), body_text(request)
+    )
     if not signing.matches(expected, headers["OK-ACCESS-SIGN"]):
         raise okx_error("50113", "Invalid Sign.")
     return Caller(user=key.user, api_key=key)
@@ -181,7 +191,9 @@ def kraken_caller(request) -> Caller:
     nonce = request.POST.get("nonce", "")
     if request.content_type != "application/x-www-form-urlencoded" or not nonce.isdigit():
         raise kraken_error("EAPI:Invalid nonce")
-    expected = signing.kraken_signature(key.secret, local_path(request, "kraken", with_query=False), nonce, body_text(request))
+    expected = signing.kraken_signature(
+        key.secret, local_path(request, "kraken", with_query=False), nonce, body_text(request)
+    )
     if not signing.matches(expected, request.headers.get("API-Sign")):
         raise kraken_error("EAPI:Invalid signature")
     # Strictly increasing per key (or within the key's nonce window); claimed atomically.
@@ -201,7 +213,11 @@ def peatio_caller(request) -> Caller:
     access_key, tonce, signature = params.get("access_key"), params.get("tonce", ""), params.get("signature")
     if not access_key or not signature or not tonce.isdigit():
         raise peatio_error(2001, "Authorization failed: access_key, tonce and signature are required.")
-    token = Token.objects.select_related("user", "client").filter(access_token=access_key, client__exchange="peatio").first()
+    token = (
+        Token.objects.select_related("user", "client")
+        .filter(access_token=access_key, client__exchange="peatio")
+        .first()
+    )
     # hpyhacking/peatio (2017) app/api/api_v2/auth/keypair_authenticator.rb#check_token! and errors.rb. A revoked
     # token's key pair is gone: lib/doorkeeper/access_token.rb#revoke destroys its APIToken (a refresh revokes
     # the old token, Doorkeeper 1.4 RefreshTokenRequest), so its access key "does not exist" (2008). 2009

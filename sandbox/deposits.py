@@ -48,22 +48,31 @@ def addresses(user: SandboxUser, found: Currency, chain: Chain):
     return DepositAddress.objects.filter(user=user, currency=found.code, chain=chain.chain_id).order_by("-pk")
 
 
-def address_create(user: SandboxUser, found: Currency, chain: Chain, *, account_type: str = "",
-                   pending: bool = False) -> DepositAddress:
+def address_create(
+    user: SandboxUser, found: Currency, chain: Chain, *, account_type: str = "", pending: bool = False
+) -> DepositAddress:
     """A new address for the account; ``pending``: not generated yet (Peatio's address comes from a queue)."""
     sequence = DepositAddress.objects.filter(user=user, currency=found.code, chain=chain.chain_id).count()
     seed = f"{user.exchange}:{user.uid}:{found.code}:{chain.chain_id}:{sequence}"
     return DepositAddress.objects.create(
-        user=user, currency=found.code, chain=chain.chain_id, account_type=account_type, created_at=clock.now(),
+        user=user,
+        currency=found.code,
+        chain=chain.chain_id,
+        account_type=account_type,
+        created_at=clock.now(),
         address="" if pending else address_text(user.exchange, chain, seed),
-        memo=memo_text(user, sequence) if chain.memo_required and not pending else "")
+        memo=memo_text(user, sequence) if chain.memo_required and not pending else "",
+    )
 
 
 def address_generated(row: DepositAddress, chain: Chain) -> DepositAddress:
     """The pending address, now generated."""
-    sequence = DepositAddress.objects.filter(user=row.user, currency=row.currency, chain=row.chain, pk__lt=row.pk).count()
-    row.address = address_text(row.user.exchange, chain, f"{row.user.exchange}:{row.user.uid}:{row.currency}:"
-                                                         f"{row.chain}:{sequence}")
+    sequence = DepositAddress.objects.filter(
+        user=row.user, currency=row.currency, chain=row.chain, pk__lt=row.pk
+    ).count()
+    row.address = address_text(
+        row.user.exchange, chain, f"{row.user.exchange}:{row.user.uid}:{row.currency}:{row.chain}:{sequence}"
+    )
     row.memo = memo_text(row.user, sequence) if chain.memo_required else ""
     row.save(update_fields=["address", "memo"])
     return row
@@ -85,8 +94,12 @@ def deposit_credit(*, exchange: str, address: str, amount: Decimal, memo: str = 
     Success, Peatio's accepted: each exchange's view formats the one row its own way)."""
     if not amount.is_finite() or amount <= 0:
         raise DepositRefused("amount must be above zero")
-    row = DepositAddress.objects.select_related("user").filter(user__exchange=exchange, address=address) \
-        .exclude(address="").order_by("-pk")
+    row = (
+        DepositAddress.objects.select_related("user")
+        .filter(user__exchange=exchange, address=address)
+        .exclude(address="")
+        .order_by("-pk")
+    )
     row = next((candidate for candidate in row if not candidate.memo or candidate.memo == memo), None)
     if row is None:
         raise DepositRefused("no account of this exchange has that address (and memo)")
@@ -97,11 +110,28 @@ def deposit_credit(*, exchange: str, address: str, amount: Decimal, memo: str = 
         balance.available += amount
         balance.save(update_fields=["available"])
         record = HistoryRecord.objects.create(
-            user=row.user, kind=HistoryRecord.Kind.DEPOSIT, txid=txid, time=now, currency=row.currency, amount=amount,
-            fee_currency=row.currency, address=row.address, chain=row.chain, status="SUCCESS",
-            details={"memo": row.memo} if row.memo else {})
+            user=row.user,
+            kind=HistoryRecord.Kind.DEPOSIT,
+            txid=txid,
+            time=now,
+            currency=row.currency,
+            amount=amount,
+            fee_currency=row.currency,
+            address=row.address,
+            chain=row.chain,
+            status="SUCCESS",
+            details={"memo": row.memo} if row.memo else {},
+        )
         HistoryRecord.objects.create(
-            user=row.user, kind=HistoryRecord.Kind.LEDGER, txid=f"L{secrets.token_hex(12)}", time=now,
-            currency=row.currency, amount=amount, entry_type="deposit", balance_after=balance.available,
-            status="SUCCESS", details={"depositTxId": txid})
+            user=row.user,
+            kind=HistoryRecord.Kind.LEDGER,
+            txid=f"L{secrets.token_hex(12)}",
+            time=now,
+            currency=row.currency,
+            amount=amount,
+            entry_type="deposit",
+            balance_after=balance.available,
+            status="SUCCESS",
+            details={"depositTxId": txid},
+        )
     return record

@@ -58,8 +58,22 @@ KRAKEN_SCOPES = [
 
 # The languages of Kraken's authorization page: krakenfx/api-specs oauth/openapi_v3.yaml,
 # getOAuthCodeWithLanguage, GET /{language}/oauth/authorize, the enum of its path parameter.
-KRAKEN_AUTHORIZE_LANGUAGES = ["en-us", "es-es", "fil-ph", "fr", "de", "it-it", "nl", "pl", "pt-br", "ru-ru", "tr-tr",
-                              "uk-ua", "vi-vn", "zh-cn"]
+KRAKEN_AUTHORIZE_LANGUAGES = [
+    "en-us",
+    "es-es",
+    "fil-ph",
+    "fr",
+    "de",
+    "it-it",
+    "nl",
+    "pl",
+    "pt-br",
+    "ru-ru",
+    "tr-tr",
+    "uk-ua",
+    "vi-vn",
+    "zh-cn",
+]
 
 
 def kraken_scope_for(permission: str) -> str:
@@ -204,12 +218,18 @@ class Currency:
 
 CURRENCIES = {
     "BTC": Currency(
-        "BTC", "Bitcoin", 8, Decimal("65000"),
+        "BTC",
+        "Bitcoin",
+        8,
+        Decimal("65000"),
         [Chain("btc", "BTC", Decimal("0.0005"), Decimal("0.001"), 3, Decimal("0.0001"))],
         "XXBT",
     ),
     "ETH": Currency(
-        "ETH", "Ethereum", 8, Decimal("3200"),
+        "ETH",
+        "Ethereum",
+        8,
+        Decimal("3200"),
         [
             Chain("eth", "ERC20", Decimal("0.002"), Decimal("0.01"), 12, Decimal("0.005")),
             Chain("arbitrum", "ARBITRUM", Decimal("0.0002"), Decimal("0.002"), 12, Decimal("0.001")),
@@ -217,7 +237,10 @@ CURRENCIES = {
         "XETH",
     ),
     "USDT": Currency(
-        "USDT", "Tether", 6, Decimal("1"),
+        "USDT",
+        "Tether",
+        6,
+        Decimal("1"),
         [
             Chain("trx", "TRC20", Decimal("1"), Decimal("10"), 12, Decimal("1")),
             Chain("eth", "ERC20", Decimal("5"), Decimal("20"), 12, Decimal("5")),
@@ -226,7 +249,10 @@ CURRENCIES = {
         "USDT",
     ),
     "SOL": Currency(
-        "SOL", "Solana", 8, Decimal("150"),
+        "SOL",
+        "Solana",
+        8,
+        Decimal("150"),
         [Chain("sol", "SOL", Decimal("0.008"), Decimal("0.1"), 1, Decimal("0.01"))],
         "SOL",
     ),

@@ -91,8 +91,12 @@ def _socket_behind(stream) -> socket.socket | None:
         if isinstance(stream, socket.socket):
             return stream
         reader = getattr(stream, "_read", None)
-        stream = getattr(reader, "__self__", None) or getattr(stream, "stream", None) or getattr(stream, "raw", None) \
+        stream = (
+            getattr(reader, "__self__", None)
+            or getattr(stream, "stream", None)
+            or getattr(stream, "raw", None)
             or getattr(stream, "_sock", None)
+        )
     return None
 
 

@@ -111,7 +111,9 @@ def kucoin_plan(user: SandboxUser, api_key: ApiKey | None, params: dict) -> With
         raise WithdrawalRefused("400100", "toAddress is required.")
     amount = _parse_amount(params.get("amount"))
     if amount != amount.quantize(Decimal(1).scaleb(-currency.precision)):
-        raise WithdrawalRefused("400100", f"amount must be a multiple of the precision ({currency.precision} decimals).")
+        raise WithdrawalRefused(
+            "400100", f"amount must be a multiple of the precision ({currency.precision} decimals)."
+        )
     chain = currency.chain(params.get("chain"))
     if chain is None:
         raise WithdrawalRefused("400100", "chain not supported for this currency.")
@@ -326,7 +328,11 @@ def kraken_plan(user: SandboxUser, params: dict) -> WithdrawalPlan:
     if currency is None:
         raise WithdrawalRefused("EFunding:Invalid asset", "")
     saved = next(
-        (entry for entry in user.address_book if entry["name"] == params.get("key") and entry["currency"] == currency.code),
+        (
+            entry
+            for entry in user.address_book
+            if entry["name"] == params.get("key") and entry["currency"] == currency.code
+        ),
         None,
     )
     if saved is None:
@@ -343,8 +349,19 @@ def kraken_plan(user: SandboxUser, params: dict) -> WithdrawalPlan:
     if params.get("max_fee") and Decimal(params["max_fee"]) < chain.withdrawal_fee:
         raise WithdrawalRefused("EFunding:Max fee exceeded", "")
     # Kraken takes the fee out of the amount: the address receives amount - fee.
-    plan = WithdrawalPlan(currency, chain, amount, chain.withdrawal_fee, Decimal("0"), "INTERNAL", saved["address"],
-                          "ADDRESS", saved.get("memo", ""), "", False)
+    plan = WithdrawalPlan(
+        currency,
+        chain,
+        amount,
+        chain.withdrawal_fee,
+        Decimal("0"),
+        "INTERNAL",
+        saved["address"],
+        "ADDRESS",
+        saved.get("memo", ""),
+        "",
+        False,
+    )
     if balance_of(user, currency.code) < plan.debit:
         raise WithdrawalRefused("EFunding:Insufficient funds", "")
     return plan

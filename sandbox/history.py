@@ -78,7 +78,7 @@ def time_range(start, end, *, span: timedelta, default_span: timedelta, now_ms: 
 
 
 def offset_page(queryset: QuerySet, offset: int, limit: int) -> tuple[list, int]:
-    return list(queryset[offset:offset + limit]), queryset.count()
+    return list(queryset[offset : offset + limit]), queryset.count()
 
 
 def cursor_page(queryset: QuerySet, field: str, *, after=None, before=None, limit: int) -> list:

@@ -73,7 +73,7 @@ def kucoin_raw_redirect_uri(raw_query: str, names: tuple[str, ...] = KUCOIN_LOGI
     start = raw_query.find(marker)
     if start < 0:
         return None
-    rest = raw_query[start + len(marker):]
+    rest = raw_query[start + len(marker) :]
     end = len(rest)
     for name in names:
         position = rest.find(f"&{name}=")
@@ -325,8 +325,13 @@ def pair_token(exchange: str, value: str) -> Token | None:
     """The token whose access token is ``value``; Peatio's is "<access_key>:<secret_key>"
     (hpyhacking/peatio lib/doorkeeper/access_token.rb: token = api_token.to_oauth_token)."""
     access_key, _, secret_key = (value or "").partition(":")
-    return Token.objects.select_related("client", "user").filter(
-        client__exchange=exchange, access_token=access_key, access_secret=secret_key).first() if access_key else None
+    return (
+        Token.objects.select_related("client", "user")
+        .filter(client__exchange=exchange, access_token=access_key, access_secret=secret_key)
+        .first()
+        if access_key
+        else None
+    )
 
 
 def doorkeeper_revoke(exchange: str, presented: str, token_value: str) -> None:
@@ -339,8 +344,10 @@ def doorkeeper_revoke(exchange: str, presented: str, token_value: str) -> None:
         return
     if not token_value:
         return
-    target = pair_token(exchange, token_value) or Token.objects.filter(
-        client__exchange=exchange, refresh_token=token_value).first()
+    target = (
+        pair_token(exchange, token_value)
+        or Token.objects.filter(client__exchange=exchange, refresh_token=token_value).first()
+    )
     if target is not None and target.client_id == bearer.client_id and target.user_id == bearer.user_id:
         _revoke_family(target.family)
 

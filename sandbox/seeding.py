@@ -26,8 +26,24 @@ ACCOUNT_TEMPLATES = [
 HISTORY_SPAN = timedelta(days=84)
 TRADE_PAIRS = [("BTC", "USDT"), ("ETH", "USDT"), ("SOL", "USDT"), ("ETH", "BTC")]
 COPY_COLUMNS = [
-    "user_id", "kind", "synthetic", "txid", "time", "currency", "amount", "fee", "fee_currency", "price",
-    "pair", "side", "entry_type", "balance_after", "address", "chain", "status", "details",
+    "user_id",
+    "kind",
+    "synthetic",
+    "txid",
+    "time",
+    "currency",
+    "amount",
+    "fee",
+    "fee_currency",
+    "price",
+    "pair",
+    "side",
+    "entry_type",
+    "balance_after",
+    "address",
+    "chain",
+    "status",
+    "details",
 ]
 
 
@@ -68,7 +84,13 @@ def seed_accounts(*, history_rows: int = 200, seed: int = 1) -> dict:
         for index, template in enumerate(ACCOUNT_TEMPLATES):
             email = f"{template['local']}@{exchange}.sandbox"
             totp_secret = totp_secret_for(seed, exchange, email) if template["totp"] else ""
-            user = _upsert_user(exchange, email, template, totp_secret, uid=f"{seed % 100:02d}{index + 1:02d}{sum(map(ord, exchange)):04d}")
+            user = _upsert_user(
+                exchange,
+                email,
+                template,
+                totp_secret,
+                uid=f"{seed % 100:02d}{index + 1:02d}{sum(map(ord, exchange)):04d}",
+            )
             _ensure_history(user, history_rows, seed)
             description[exchange].append(
                 {
@@ -79,8 +101,9 @@ def seed_accounts(*, history_rows: int = 200, seed: int = 1) -> dict:
                     "withdrawal_whitelist": user.withdrawal_whitelist,
                     "address_book": user.address_book,
                     "balances": {code: str(amount) for code, amount in STARTING_BALANCES.items()},
-                    "trading_balances": {code: str(_trading_start(exchange, amount))
-                                         for code, amount in STARTING_BALANCES.items()},
+                    "trading_balances": {
+                        code: str(_trading_start(exchange, amount)) for code, amount in STARTING_BALANCES.items()
+                    },
                 }
             )
     return description
@@ -97,8 +120,9 @@ def _upsert_user(exchange: str, email: str, template: dict, totp_secret: str, ui
     user.save()
     for code, amount in STARTING_BALANCES.items():
         # Balances keep what the demo did with them; only missing ones are created.
-        Balance.objects.get_or_create(user=user, currency=code,
-                                      defaults={"available": amount, "trading": _trading_start(exchange, amount)})
+        Balance.objects.get_or_create(
+            user=user, currency=code, defaults={"available": amount, "trading": _trading_start(exchange, amount)}
+        )
     return user
 
 
@@ -117,8 +141,9 @@ def _ensure_history(user: SandboxUser, rows_per_kind: int, seed: int) -> None:
         synthetic.delete()
         # Read before COPY starts: the clock offset is a query, and the connection is busy with COPY meanwhile.
         end = clock.now().replace(microsecond=0)
-        rows = (row for kind in HistoryRecord.Kind.values
-                for row in _history_rows(user, kind, rows_per_kind, seed, end))
+        rows = (
+            row for kind in HistoryRecord.Kind.values for row in _history_rows(user, kind, rows_per_kind, seed, end)
+        )
         _bulk_insert(rows)
 
 
@@ -146,8 +171,26 @@ def _history_rows(user: SandboxUser, kind: str, count: int, seed: int, end):
             fee = (price * volume * Decimal("0.001")).quantize(Decimal("0.00000001"))
             # KuCoin: every other fill was made through the high-frequency (Pro) account, listed by /api/v1/hf/fills.
             details = '{"hf": true}' if index % 2 else "{}"
-            yield [user.id, kind, True, txid, when, base, volume, fee, quote, price, f"{base}-{quote}",
-                   rng.choice(["buy", "sell"]), "", None, "", "", "SUCCESS", details]
+            yield [
+                user.id,
+                kind,
+                True,
+                txid,
+                when,
+                base,
+                volume,
+                fee,
+                quote,
+                price,
+                f"{base}-{quote}",
+                rng.choice(["buy", "sell"]),
+                "",
+                None,
+                "",
+                "",
+                "SUCCESS",
+                details,
+            ]
             continue
         code = codes[rng.randrange(len(codes))]
         chain = CURRENCIES[code].chains[0]
@@ -158,14 +201,50 @@ def _history_rows(user: SandboxUser, kind: str, count: int, seed: int, end):
                 amount = -amount
             running[code] += amount
             # KuCoin: every other entry is the high-frequency account's, listed by /api/v1/hf/accounts/ledgers.
-            yield [user.id, kind, True, txid, when, code, amount, Decimal("0"), code, None, "", "",
-                   entry_type, running[code], "", "", "SUCCESS", '{"hf": true}' if index % 2 else "{}"]
+            yield [
+                user.id,
+                kind,
+                True,
+                txid,
+                when,
+                code,
+                amount,
+                Decimal("0"),
+                code,
+                None,
+                "",
+                "",
+                entry_type,
+                running[code],
+                "",
+                "",
+                "SUCCESS",
+                '{"hf": true}' if index % 2 else "{}",
+            ]
             continue
         amount = _amount(rng, 0.01, 5)
         fee = chain.withdrawal_fee if kind == HistoryRecord.Kind.WITHDRAWAL else Decimal("0")
         address = sandbox_address(code, chain.chain_id, f"{user.email}:{index}")
-        yield [user.id, kind, True, txid, when, code, amount, fee, code, None, "", "", "", None, address,
-               chain.chain_id, "SUCCESS", "{}"]
+        yield [
+            user.id,
+            kind,
+            True,
+            txid,
+            when,
+            code,
+            amount,
+            fee,
+            code,
+            None,
+            "",
+            "",
+            "",
+            None,
+            address,
+            chain.chain_id,
+            "SUCCESS",
+            "{}",
+        ]
 
 
 def _bulk_insert(rows, batch_size: int = 5000) -> None:

@@ -21,16 +21,27 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
 ]
 ROOT_URLCONF = "sandbox.standalone_urls"
-TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True,
-              "OPTIONS": {"context_processors": ["django.template.context_processors.request"]}}]
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+    }
+]
 
 # Its own SQLite file by default, so no portal transaction ever waits on the sandbox's writes (or the reverse).
-DATABASES = {"default": dj_database_url.parse(
-    os.environ.get("SANDBOX_DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'sandbox.sqlite3'}"))}
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("SANDBOX_DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'sandbox.sqlite3'}")
+    )
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Its server is threaded: writers queue for the lock (IMMEDIATE, a busy timeout) instead of failing.
-    DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20,
-                                       "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Its users' passwords are the demo's, printed at start: a fast hash keeps seeding and sign-in quick.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

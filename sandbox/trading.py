@@ -42,13 +42,16 @@ def _pair(base, quote, tick, step, min_size, min_funds) -> Pair:
     return Pair(base, quote, Decimal(tick), Decimal(step), Decimal(min_size), Decimal(min_funds))
 
 
-PAIRS = {pair.symbol: pair for pair in [
-    _pair("BTC", "USDT", "0.1", "0.00000001", "0.00001", "0.1"),
-    _pair("ETH", "USDT", "0.01", "0.0000001", "0.0001", "0.1"),
-    _pair("SOL", "USDT", "0.01", "0.0001", "0.01", "0.1"),
-    _pair("ETH", "BTC", "0.000001", "0.0000001", "0.0001", "0.00001"),
-    _pair("SOL", "BTC", "0.0000001", "0.001", "0.01", "0.00001"),
-]}
+PAIRS = {
+    pair.symbol: pair
+    for pair in [
+        _pair("BTC", "USDT", "0.1", "0.00000001", "0.00001", "0.1"),
+        _pair("ETH", "USDT", "0.01", "0.0000001", "0.0001", "0.1"),
+        _pair("SOL", "USDT", "0.01", "0.0001", "0.01", "0.1"),
+        _pair("ETH", "BTC", "0.000001", "0.0000001", "0.0001", "0.00001"),
+        _pair("SOL", "BTC", "0.0000001", "0.001", "0.01", "0.00001"),
+    ]
+}
 
 # (maker, taker) per exchange: each one's published entry-level spot rates (KuCoin 0.1 %/0.1 %, OKX's regular
 # users 0.08 %/0.1 %, Kraken Pro's lowest tier 0.25 %/0.40 %), charged in the quote currency.
@@ -112,8 +115,17 @@ def _move(row: Balance, account: str, delta: Decimal) -> None:
 
 
 @transaction.atomic
-def order_place(*, user: SandboxUser, symbol: str, side: str, type: str, size: Decimal, price: Decimal | None,
-                client_order_id: str = "", attribution: dict | None = None) -> SpotOrder:
+def order_place(
+    *,
+    user: SandboxUser,
+    symbol: str,
+    side: str,
+    type: str,
+    size: Decimal,
+    price: Decimal | None,
+    client_order_id: str = "",
+    attribution: dict | None = None,
+) -> SpotOrder:
     pair = pair_of(symbol)
     if side not in ("buy", "sell") or type not in ("market", "limit"):
         raise OrderRefused("invalid", "side is buy or sell, type market or limit.")
@@ -136,8 +148,18 @@ def order_place(*, user: SandboxUser, symbol: str, side: str, type: str, size: D
         raise OrderRefused("balance", "Balance insufficient.")
     now = clock.now()
     order = SpotOrder.objects.create(
-        user=user, order_id=new_order_id(user.exchange), client_order_id=client_order_id, symbol=pair.symbol,
-        side=side, type=type, price=price, size=size, attribution=attribution or {}, created_at=now, updated_at=now)
+        user=user,
+        order_id=new_order_id(user.exchange),
+        client_order_id=client_order_id,
+        symbol=pair.symbol,
+        side=side,
+        type=type,
+        price=price,
+        size=size,
+        attribution=attribution or {},
+        created_at=now,
+        updated_at=now,
+    )
     if marketable:
         _fill(order, pair, market, taker)
     return order
@@ -152,13 +174,28 @@ def _fill(order: SpotOrder, pair: Pair, price: Decimal, rate: Decimal) -> None:
     _move(base, account, sign * order.size)
     _move(quote, account, -sign * funds - fee)
     order.status, order.filled_size, order.funds, order.fee, order.fee_currency = (
-        SpotOrder.Status.FILLED, order.size, funds, fee, pair.quote)
+        SpotOrder.Status.FILLED,
+        order.size,
+        funds,
+        fee,
+        pair.quote,
+    )
     order.trade_id, order.liquidity = f"T{order.pk:010d}", "taker"
     order.save()
     HistoryRecord.objects.create(
-        user=order.user, kind=HistoryRecord.Kind.TRADE, txid=order.trade_id, time=order.updated_at,
-        currency=pair.base, amount=order.size, fee=fee, fee_currency=pair.quote, price=price, pair=pair.symbol,
-        side=order.side, details={"orderId": order.order_id, "hf": order.user.exchange == "kucoin"})
+        user=order.user,
+        kind=HistoryRecord.Kind.TRADE,
+        txid=order.trade_id,
+        time=order.updated_at,
+        currency=pair.base,
+        amount=order.size,
+        fee=fee,
+        fee_currency=pair.quote,
+        price=price,
+        pair=pair.symbol,
+        side=order.side,
+        details={"orderId": order.order_id, "hf": order.user.exchange == "kucoin"},
+    )
 
 
 def order_find(user: SandboxUser, *, order_id: str = "", client_order_id: str = "") -> SpotOrder:

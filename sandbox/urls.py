@@ -62,37 +62,45 @@ okx_urls = [
     path("okx/account/oauth/authorize", authorize("okx"), name="okx-authorize"),
     path("okx/api/v5/market/ticker", okx.ticker),
     path("okx/api/v5/public/instruments", okx.instruments),
-    *[path(route, okx.on_regional_host(view)) for route, view in [
-        # Fast API has no refresh token, so the refresh grant is refused (INTEGRATION_GUIDE.md step 3).
-        ("okx/v5/users/oauth/token", oauth_views.token_view("okx", {"authorization_code": CODE})),
-        ("okx/v5/users/oauth/revoke", oauth_views.revoke_view("okx")),
-        ("okx/api/v5/users/oauth/apikey", okx.apikey_create),
-        ("okx/api/v5/users/oauth/delete-apikey", okx.apikey_delete),
-        ("okx/api/v5/account/balance", okx.balance),
-        ("okx/api/v5/asset/currencies", okx.currencies),
-        ("okx/api/v5/trade/fills", okx.fills),
-        ("okx/api/v5/trade/fills-history", okx.fills_history),
-        ("okx/api/v5/asset/deposit-history", okx.deposit_history),
-        ("okx/api/v5/asset/withdrawal-history", okx.withdrawal_history),
-        ("okx/api/v5/account/bills", okx.bills),
-        ("okx/api/v5/account/bills-archive", okx.bills_archive),
-        ("okx/api/v5/asset/withdrawal", okx.withdrawal),
-        ("okx/api/v5/asset/deposit-address", okx.deposit_address),
-        ("okx/api/v5/account/trade-fee", okx.trade_fee),
-        ("okx/api/v5/trade/order", okx.order_route),
-        ("okx/api/v5/trade/cancel-order", okx.order_cancel),
-        ("okx/api/v5/trade/orders-pending", okx.orders_pending),
-        ("okx/api/v5/trade/orders-history", okx.orders_history),
-    ]],
+    *[
+        path(route, okx.on_regional_host(view))
+        for route, view in [
+            # Fast API has no refresh token, so the refresh grant is refused (INTEGRATION_GUIDE.md step 3).
+            ("okx/v5/users/oauth/token", oauth_views.token_view("okx", {"authorization_code": CODE})),
+            ("okx/v5/users/oauth/revoke", oauth_views.revoke_view("okx")),
+            ("okx/api/v5/users/oauth/apikey", okx.apikey_create),
+            ("okx/api/v5/users/oauth/delete-apikey", okx.apikey_delete),
+            ("okx/api/v5/account/balance", okx.balance),
+            ("okx/api/v5/asset/currencies", okx.currencies),
+            ("okx/api/v5/trade/fills", okx.fills),
+            ("okx/api/v5/trade/fills-history", okx.fills_history),
+            ("okx/api/v5/asset/deposit-history", okx.deposit_history),
+            ("okx/api/v5/asset/withdrawal-history", okx.withdrawal_history),
+            ("okx/api/v5/account/bills", okx.bills),
+            ("okx/api/v5/account/bills-archive", okx.bills_archive),
+            ("okx/api/v5/asset/withdrawal", okx.withdrawal),
+            ("okx/api/v5/asset/deposit-address", okx.deposit_address),
+            ("okx/api/v5/account/trade-fee", okx.trade_fee),
+            ("okx/api/v5/trade/order", okx.order_route),
+            ("okx/api/v5/trade/cancel-order", okx.order_cancel),
+            ("okx/api/v5/trade/orders-pending", okx.orders_pending),
+            ("okx/api/v5/trade/orders-history", okx.orders_history),
+        ]
+    ],
 ]
 
 # krakenfx/api-specs oauth/openapi_v3.yaml: getOAuthCode, getOAuthCodeWithLanguage (the path's language enum),
 # getOAuthToken, getOAuthInfo, and one /fast-api-key path for create/list/update/delete (no delete by id).
 kraken_urls = [
     path("kraken/oauth/authorize", authorize("kraken"), name="kraken-authorize"),
-    re_path(rf"^kraken/(?:{'|'.join(KRAKEN_AUTHORIZE_LANGUAGES)})/oauth/authorize$", authorize("kraken"),
-            name="kraken-authorize-language"),
-    path("kraken/oauth/token", oauth_views.token_view("kraken", {"authorization_code": CODE, "refresh_token": REFRESH})),
+    re_path(
+        rf"^kraken/(?:{'|'.join(KRAKEN_AUTHORIZE_LANGUAGES)})/oauth/authorize$",
+        authorize("kraken"),
+        name="kraken-authorize-language",
+    ),
+    path(
+        "kraken/oauth/token", oauth_views.token_view("kraken", {"authorization_code": CODE, "refresh_token": REFRESH})
+    ),
     path("kraken/oauth/userinfo", kraken.userinfo),
     path("kraken/oauth/fast-api-key", kraken.fast_api_key),
     re_path(r"^kraken/0/private/(?P<method>[A-Za-z]+)$", kraken.private),
@@ -105,7 +113,9 @@ kraken_urls = [
 # config/initializers/doorkeeper.rb) and app/api/api_v2/members.rb; the history endpoints are api_v2's too.
 peatio_urls = [
     path("peatio/oauth/authorize", authorize("peatio"), name="peatio-authorize"),
-    path("peatio/oauth/token", oauth_views.token_view("peatio", {"authorization_code": CODE, "refresh_token": REFRESH})),
+    path(
+        "peatio/oauth/token", oauth_views.token_view("peatio", {"authorization_code": CODE, "refresh_token": REFRESH})
+    ),
     path("peatio/oauth/revoke", peatio.revoke),
     path("peatio/api/v2/members/me", peatio.members_me),
     path("peatio/api/v2/markets", peatio.markets),

@@ -85,8 +85,11 @@ def scrape_metrics(settings):
         response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {METRICS_TOKEN}", **extra)
         assert response.status_code == 200, response.content
         assert response["Content-Type"].startswith("text/plain")
-        return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
-                for family in text_string_to_metric_families(response.content.decode()) for sample in family.samples}
+        return {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(response.content.decode())
+            for sample in family.samples
+        }
 
     return scrape
 

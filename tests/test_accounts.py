@@ -36,9 +36,14 @@ def test_same_credentials_at_another_tenant_are_simply_wrong(member, other_tenan
 
 def test_sign_up_makes_an_end_user_of_the_tenant_it_happened_at(tenant, client_at):
     client = client_at("alpha.localhost")
-    response = client.post("/accounts/signup/", {
-        "email": "new@alpha.example", "password1": "a-long-new-passphrase", "password2": "a-long-new-passphrase",
-    })
+    response = client.post(
+        "/accounts/signup/",
+        {
+            "email": "new@alpha.example",
+            "password1": "a-long-new-passphrase",
+            "password2": "a-long-new-passphrase",
+        },
+    )
     assert response.status_code == 302
     user = User.objects.get(email="new@alpha.example")
     assert Membership.objects.get(user=user).tenant == tenant

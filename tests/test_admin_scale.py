@@ -39,15 +39,39 @@ CHANGELISTS = {
 def add_rows(tenant, count, start=0):
     for i in range(start, start + count):
         user = make_member(tenant, f"user{i}@{tenant.slug}.example")
-        connection = ExchangeConnection.objects.create(tenant=tenant, user=user, exchange="kucoin",
-                                                       exchange_account_id=f"acct-{i}")
-        Withdrawal.objects.create(tenant=tenant, user=user, connection=connection, exchange="kucoin", currency="BTC",
-                                  destination="bc1q", amount=Decimal("0.01"))
-        HistoryEntry.objects.create(tenant=tenant, connection=connection, user=user, exchange="kucoin",
-                                    kind="deposit", external_id=f"d{i}", currency="BTC", amount=Decimal("1"),
-                                    occurred_at=datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc))
-        ExportJob.objects.create(tenant=tenant, requested_by=user, scope="user", scope_user=user, kinds=["trade"],
-                                 format="csv", date_from=datetime.date(2026, 1, 1), date_to=datetime.date(2026, 1, 2))
+        connection = ExchangeConnection.objects.create(
+            tenant=tenant, user=user, exchange="kucoin", exchange_account_id=f"acct-{i}"
+        )
+        Withdrawal.objects.create(
+            tenant=tenant,
+            user=user,
+            connection=connection,
+            exchange="kucoin",
+            currency="BTC",
+            destination="bc1q",
+            amount=Decimal("0.01"),
+        )
+        HistoryEntry.objects.create(
+            tenant=tenant,
+            connection=connection,
+            user=user,
+            exchange="kucoin",
+            kind="deposit",
+            external_id=f"d{i}",
+            currency="BTC",
+            amount=Decimal("1"),
+            occurred_at=datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc),
+        )
+        ExportJob.objects.create(
+            tenant=tenant,
+            requested_by=user,
+            scope="user",
+            scope_user=user,
+            kinds=["trade"],
+            format="csv",
+            date_from=datetime.date(2026, 1, 1),
+            date_to=datetime.date(2026, 1, 2),
+        )
         record_audit_event(tenant=tenant, action="test.row", actor=user)
 
 
@@ -63,8 +87,18 @@ MORE_CHANGELISTS = {
     "payoutbatch": 9,
     "tenant": 9,  # a broker admin's list holds their own tenant only
 }
-PORTAL_APPS = {"broker_portal", "connectors", "withdrawals", "exports", "webhooks", "payouts", "trading", "deposits",
-               "api", "monitoring"}
+PORTAL_APPS = {
+    "broker_portal",
+    "connectors",
+    "withdrawals",
+    "exports",
+    "webhooks",
+    "payouts",
+    "trading",
+    "deposits",
+    "api",
+    "monitoring",
+}
 
 
 def add_more_rows(tenant, count, start=0):
@@ -72,21 +106,55 @@ def add_more_rows(tenant, count, start=0):
     endpoint = webhook_services.endpoint_create(tenant=tenant, url=f"https://hooks.{tenant.slug}.example/{start}")[0]
     for i in range(start, start + count):
         user = make_member(tenant, f"more{i}@{tenant.slug}.example")
-        connection = ExchangeConnection.objects.create(tenant=tenant, user=user, exchange="kucoin",
-                                                       exchange_account_id=f"more-{i}")
-        ExchangeCredential.objects.create(tenant=tenant, exchange="oauth2", server_slug=f"server-{i}",
-                                          client_id=f"client-{i}", authorize_base_url="https://auth.test",
-                                          api_base_url="https://api.test")
+        connection = ExchangeConnection.objects.create(
+            tenant=tenant, user=user, exchange="kucoin", exchange_account_id=f"more-{i}"
+        )
+        ExchangeCredential.objects.create(
+            tenant=tenant,
+            exchange="oauth2",
+            server_slug=f"server-{i}",
+            client_id=f"client-{i}",
+            authorize_base_url="https://auth.test",
+            api_base_url="https://api.test",
+        )
         WithdrawalLimit.objects.create(tenant=tenant, scope="per_user", window_hours=i + 1, max_usdt=Decimal("100"))
-        TradeOrder.objects.create(tenant=tenant, connection=connection, user=user, exchange="kucoin", symbol="BTC-USDT",
-                                  base="BTC", quote="USDT", side="buy", type="limit", size=Decimal("0.01"),
-                                  price=Decimal("60000"), client_order_id=f"order{i:08d}", status="open")
-        webhook_services.event_record(tenant=tenant, type="connection.connected",
-                                      payload={"connection_id": connection.pk, "user_id": user.pk, "exchange": "kucoin",
-                                               "server": "", "permissions": ["General"]})
+        TradeOrder.objects.create(
+            tenant=tenant,
+            connection=connection,
+            user=user,
+            exchange="kucoin",
+            symbol="BTC-USDT",
+            base="BTC",
+            quote="USDT",
+            side="buy",
+            type="limit",
+            size=Decimal("0.01"),
+            price=Decimal("60000"),
+            client_order_id=f"order{i:08d}",
+            status="open",
+        )
+        webhook_services.event_record(
+            tenant=tenant,
+            type="connection.connected",
+            payload={
+                "connection_id": connection.pk,
+                "user_id": user.pk,
+                "exchange": "kucoin",
+                "server": "",
+                "permissions": ["General"],
+            },
+        )
         batch = PayoutBatch.objects.create(tenant=tenant, name=f"Batch {i}", created_by=user)
-        Payout.objects.create(tenant=tenant, batch=batch, connection=connection, user=user, asset="USDT",
-                              network="trx", amount=Decimal("1"), reference=f"ref-{i}")
+        Payout.objects.create(
+            tenant=tenant,
+            batch=batch,
+            connection=connection,
+            user=user,
+            asset="USDT",
+            network="trx",
+            amount=Decimal("1"),
+            reference=f"ref-{i}",
+        )
     return endpoint
 
 
@@ -124,20 +192,29 @@ def changelists() -> list[str]:
     from django.contrib import admin
     from django.urls import reverse
 
-    return [reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
-            for model in admin.site._registry if model._meta.app_label in PORTAL_APPS]
+    return [
+        reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+        for model in admin.site._registry
+        if model._meta.app_label in PORTAL_APPS
+    ]
 
 
 def test_every_changelist_of_the_portal_has_its_exact_query_count(admin_client):
     from django.contrib import admin
     from django.urls import reverse
 
-    missing = [path for path in changelists()
-               if path not in CHANGELISTS and path.rstrip("/").rsplit("/", 1)[-1] not in MORE_CHANGELISTS]
+    missing = [
+        path
+        for path in changelists()
+        if path not in CHANGELISTS and path.rstrip("/").rsplit("/", 1)[-1] not in MORE_CHANGELISTS
+    ]
     assert not missing, missing
     # The other apps' admins (groups, e-mail addresses, authenticators, social accounts) are the superuser's alone.
-    others = [reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
-              for model in admin.site._registry if model._meta.app_label not in PORTAL_APPS]
+    others = [
+        reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+        for model in admin.site._registry
+        if model._meta.app_label not in PORTAL_APPS
+    ]
     assert others and {path: admin_client.get(path).status_code for path in others} == dict.fromkeys(others, 403)
 
 
@@ -164,7 +241,9 @@ def test_the_membership_form_searches_users_instead_of_listing_the_tenant(admin_
     membership = Membership.objects.get(user__email="user0@alpha.example")
     page = admin_client.get(f"/admin/broker_portal/membership/{membership.pk}/change/").content.decode()
     assert "user0@alpha.example" in page and "user1@alpha.example" not in page  # only the chosen one is rendered
-    found = admin_client.get("/admin/autocomplete/", {
-        "app_label": "broker_portal", "model_name": "membership", "field_name": "user", "term": "example"}).json()
+    found = admin_client.get(
+        "/admin/autocomplete/",
+        {"app_label": "broker_portal", "model_name": "membership", "field_name": "user", "term": "example"},
+    ).json()
     emails = {row["text"] for row in found["results"]}
     assert "user1@alpha.example" in emails and "stranger@beta.example" not in emails

@@ -24,7 +24,7 @@ def test_a_colour_that_already_reads_is_kept():
 def test_a_pale_brand_gets_a_darker_shade_of_its_own_hue_and_dark_text_on_its_buttons():
     shade = readable_shade("#ffe066")
     assert shade != "#ffe066" and all(contrast(shade, surface) >= 4.5 for surface in SURFACES)
-    red, green, blue = (int(shade[i:i + 2], 16) for i in (1, 3, 5))
+    red, green, blue = (int(shade[i : i + 2], 16) for i in (1, 3, 5))
     assert red > green > blue  # still a yellow
     assert text_on("#ffe066") == "#1b1f24"
 

@@ -46,8 +46,14 @@ def production_database():
     """A database of its own, so the migrate role starts from nothing, as on a first deployment."""
     server = dj_database_url.parse(os.environ["DATABASE_URL"])
     name = f"test_{server['NAME']}_container"
-    maintenance = psycopg.connect(host=server["HOST"], port=server["PORT"] or 5432, user=server["USER"],
-                                  password=server["PASSWORD"] or None, dbname="postgres", autocommit=True)
+    maintenance = psycopg.connect(
+        host=server["HOST"],
+        port=server["PORT"] or 5432,
+        user=server["USER"],
+        password=server["PASSWORD"] or None,
+        dbname="postgres",
+        autocommit=True,
+    )
     maintenance.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     maintenance.execute(f'CREATE DATABASE "{name}"')
     password = f":{server['PASSWORD']}" if server["PASSWORD"] else ""
@@ -61,11 +67,19 @@ def container_env(production_database, tmp_path_factory):
     """The environment compose.yaml gives the portal's services (the image's ENV included)."""
     # No DJANGO_SETTINGS_MODULE: the entry point (and the image's ENV) choose the production settings.
     production = {name: value for name, value in PRODUCTION_ENV.items() if name != "DJANGO_SETTINGS_MODULE"}
-    return {**outside_environment(), **production, "DATABASE_URL": production_database,
-            "REDIS_URL": os.environ["CELERY_BROKER_URL"], "CELERY_BROKER_URL": os.environ["CELERY_BROKER_URL"],
-            "ALLOWED_HOSTS": PORTAL_HOST, "PORTAL_VAR_DIR": str(tmp_path_factory.mktemp("portal-var")),
-            "XDG_RUNTIME_DIR": str(tmp_path_factory.mktemp("runtime")),
-            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1", "PATH": python_first_on_path()}
+    return {
+        **outside_environment(),
+        **production,
+        "DATABASE_URL": production_database,
+        "REDIS_URL": os.environ["CELERY_BROKER_URL"],
+        "CELERY_BROKER_URL": os.environ["CELERY_BROKER_URL"],
+        "ALLOWED_HOSTS": PORTAL_HOST,
+        "PORTAL_VAR_DIR": str(tmp_path_factory.mktemp("portal-var")),
+        "XDG_RUNTIME_DIR": str(tmp_path_factory.mktemp("runtime")),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "PATH": python_first_on_path(),
+    }
 
 
 def python_first_on_path() -> str:
@@ -74,14 +88,21 @@ def python_first_on_path() -> str:
 
 
 def run_role(*arguments: str, env: dict[str, str], timeout: int = 180) -> subprocess.CompletedProcess:
-    return subprocess.run([str(ENTRYPOINT), *arguments], cwd="/", env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [str(ENTRYPOINT), *arguments], cwd="/", env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def start_role(*arguments: str, env: dict[str, str], log: Path) -> subprocess.Popen:
     with log.open("w") as output:
-        return subprocess.Popen([str(ENTRYPOINT), *arguments], cwd="/", env=env, stdout=output,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            [str(ENTRYPOINT), *arguments],
+            cwd="/",
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def stop(process: subprocess.Popen, timeout: int = 30) -> int:
@@ -97,8 +118,9 @@ def stop(process: subprocess.Popen, timeout: int = 30) -> int:
 
 
 def healthcheck(*arguments: str, env: dict[str, str]) -> int:
-    return subprocess.run([sys.executable, str(HEALTHCHECK), *arguments], cwd="/", env=env, capture_output=True,
-                          timeout=60).returncode
+    return subprocess.run(
+        [sys.executable, str(HEALTHCHECK), *arguments], cwd="/", env=env, capture_output=True, timeout=60
+    ).returncode
 
 
 @pytest.fixture(scope="module")
@@ -111,9 +133,14 @@ def migrated(container_env):
 @pytest.fixture(scope="module")
 def collected_static():
     """The image's build step: collectstatic with the build settings and no secret in the environment."""
-    result = subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput"], cwd=PROJECT,
-                            env={**outside_environment(), "DJANGO_SETTINGS_MODULE": "broker_portal.settings.build"},
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput"],
+        cwd=PROJECT,
+        env={**outside_environment(), "DJANGO_SETTINGS_MODULE": "broker_portal.settings.build"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return PROJECT / "staticfiles"
 
@@ -135,26 +162,38 @@ def test_the_build_collects_static_files_without_any_secret(collected_static):
 
 
 def test_the_build_settings_collect_what_production_serves(container_env):
-    show = ("import json; from django.conf import settings as s; "
-            "print(json.dumps([s.INSTALLED_APPS, s.STATIC_ROOT.as_posix(), [p.as_posix() for p in s.STATICFILES_DIRS], "
-            "s.STATIC_URL, s.STORAGES['staticfiles']]))")
+    show = (
+        "import json; from django.conf import settings as s; "
+        "print(json.dumps([s.INSTALLED_APPS, s.STATIC_ROOT.as_posix(), [p.as_posix() for p in s.STATICFILES_DIRS], "
+        "s.STATIC_URL, s.STORAGES['staticfiles']]))"
+    )
     production = run_role("manage", "shell", "-c", show, env=container_env)
-    build = subprocess.run([sys.executable, "manage.py", "shell", "-c", show], cwd=PROJECT, capture_output=True,
-                           text=True, timeout=120,
-                           env={**outside_environment(), "DJANGO_SETTINGS_MODULE": "broker_portal.settings.build"})
+    build = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", show],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**outside_environment(), "DJANGO_SETTINGS_MODULE": "broker_portal.settings.build"},
+    )
     assert production.returncode == 0 and build.returncode == 0, production.stderr + build.stderr
     assert json.loads(build.stdout.splitlines()[-1]) == json.loads(production.stdout.splitlines()[-1])
 
 
 def test_the_web_role_serves_the_portal_with_production_settings(migrated, collected_static, tmp_path):
-    create_tenant = ("from broker_portal import services; "
-                     f"services.tenant_create(name='Container Broker', slug='container', hosts=['{PORTAL_HOST}'])")
+    create_tenant = (
+        "from broker_portal import services; "
+        f"services.tenant_create(name='Container Broker', slug='container', hosts=['{PORTAL_HOST}'])"
+    )
     result = run_role("manage", "shell", "-c", create_tenant, env=migrated)
     assert result.returncode == 0, result.stderr
     port = free_port()
     # GUNICORN_CMD_ARGS is gunicorn's own; it overrides gunicorn.conf.py's bind for this test only.
-    env = {**migrated, "TLS_PROXY_SETS_FORWARDED_PROTO": "true",
-           "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port} --workers 2"}
+    env = {
+        **migrated,
+        "TLS_PROXY_SETS_FORWARDED_PROTO": "true",
+        "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port} --workers 2",
+    }
     web = start_role("web", env=env, log=tmp_path / "web.log")
     try:
         behind_the_proxy = {"Host": PORTAL_HOST, "X-Forwarded-Proto": "https"}
@@ -163,17 +202,24 @@ def test_the_web_role_serves_the_portal_with_production_settings(migrated, colle
         assert "Container Broker" in sign_in.text
         assert sign_in.headers["Strict-Transport-Security"].startswith("max-age=31536000")
         # Static files: hashed names from the build's manifest, served by whitenoise from the image.
-        stylesheet = next(line.split('href="')[1].split('"')[0] for line in sign_in.text.splitlines()
-                          if 'rel="stylesheet"' in line and "/static/" in line)
+        stylesheet = next(
+            line.split('href="')[1].split('"')[0]
+            for line in sign_in.text.splitlines()
+            if 'rel="stylesheet"' in line and "/static/" in line
+        )
         assert len(Path(stylesheet).suffixes) >= 2  # name.<hash>.css
         static = requests.get(f"http://127.0.0.1:{port}{stylesheet}", headers=behind_the_proxy, timeout=10)
         assert static.status_code == 200 and "immutable" in static.headers["Cache-Control"]
         # Plain HTTP is sent to HTTPS, and a host that is not the portal's is refused.
-        plain = requests.get(f"http://127.0.0.1:{port}/accounts/login/", headers={"Host": PORTAL_HOST},
-                             allow_redirects=False, timeout=10)
+        plain = requests.get(
+            f"http://127.0.0.1:{port}/accounts/login/", headers={"Host": PORTAL_HOST}, allow_redirects=False, timeout=10
+        )
         assert plain.status_code == 301 and plain.headers["Location"].startswith(f"https://{PORTAL_HOST}/")
-        stranger = requests.get(f"http://127.0.0.1:{port}/accounts/login/",
-                                headers={"Host": "elsewhere.example", "X-Forwarded-Proto": "https"}, timeout=10)
+        stranger = requests.get(
+            f"http://127.0.0.1:{port}/accounts/login/",
+            headers={"Host": "elsewhere.example", "X-Forwarded-Proto": "https"},
+            timeout=10,
+        )
         assert stranger.status_code == 400
         # The image's health check: /healthz over plain HTTP with Host 127.0.0.1, neither redirected nor refused.
         assert healthcheck("web", "/healthz", env={**env, "GUNICORN_BIND": f"127.0.0.1:{port}"}) == 0
@@ -212,8 +258,9 @@ def test_the_worker_and_beat_roles_run_the_periodic_tasks(migrated, tmp_path):
         assert until(lambda: heartbeats.get(HEARTBEAT_CACHE_KEY), seconds=30), read(tmp_path, "worker")
         # And beat's own schedule does too: withdrawal polling is due every 15 s.
         polled = re.compile(r"withdrawals\.tasks\.withdrawal_poll_open\[[0-9a-f-]+\] succeeded")
-        assert until(lambda: polled.search(read(tmp_path, "worker")), seconds=60), (
-            read(tmp_path, "worker") + read(tmp_path, "beat"))
+        assert until(lambda: polled.search(read(tmp_path, "worker")), seconds=60), read(tmp_path, "worker") + read(
+            tmp_path, "beat"
+        )
     finally:
         beat_exit, worker_exit = stop(beat), stop(worker, timeout=60)
     assert (beat_exit, worker_exit) == (0, 0), read(tmp_path, "worker") + read(tmp_path, "beat")

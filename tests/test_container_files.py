@@ -13,8 +13,11 @@ COMPOSE = yaml.safe_load((PROJECT / "compose.yaml").read_text())
 SERVICES = COMPOSE["services"]
 PORTAL_SERVICES = ["migrate", "web", "worker", "beat"]
 DOCKERFILE = (PROJECT / "Dockerfile").read_text()
-INSTRUCTIONS = [line.strip() for line in re.sub(r"\\\n", " ", DOCKERFILE).splitlines()
-                if line.strip() and not line.lstrip().startswith("#")]
+INSTRUCTIONS = [
+    line.strip()
+    for line in re.sub(r"\\\n", " ", DOCKERFILE).splitlines()
+    if line.strip() and not line.lstrip().startswith("#")
+]
 # What production refuses to start without (broker_portal/settings/production.py).
 REQUIRED = re.findall(r'required_env\("([A-Z0-9_]+)"\)', (PROJECT / "broker_portal/settings/production.py").read_text())
 SECRET_NAME = re.compile(r"SECRET|PASSWORD|FERNET|TOKEN|_KEY")
@@ -48,10 +51,14 @@ def test_every_long_running_service_has_a_health_check_and_the_migrate_step_none
 def test_web_worker_and_beat_start_after_a_successful_migration_on_healthy_services():
     for name in ["web", "worker", "beat"]:
         assert SERVICES[name]["depends_on"] == {
-            "postgres": {"condition": "service_healthy"}, "redis": {"condition": "service_healthy"},
-            "migrate": {"condition": "service_completed_successfully"}}, name
+            "postgres": {"condition": "service_healthy"},
+            "redis": {"condition": "service_healthy"},
+            "migrate": {"condition": "service_completed_successfully"},
+        }, name
     assert SERVICES["migrate"]["depends_on"] == {
-        "postgres": {"condition": "service_healthy"}, "redis": {"condition": "service_healthy"}}
+        "postgres": {"condition": "service_healthy"},
+        "redis": {"condition": "service_healthy"},
+    }
 
 
 def test_beat_cannot_be_scaled_past_one():
@@ -68,8 +75,9 @@ def test_the_portal_services_get_every_variable_production_requires_from_outside
         # ALLOWED_HOSTS has no production default: without it every request would be refused.
         for variable in ["DJANGO_SECRET_KEY", "FERNET_KEYS", "ALLOWED_HOSTS"]:
             assert REQUIRED_FROM_OUTSIDE.fullmatch(environment[variable]), variable
-        assert re.fullmatch(r"postgres://portal:\$\{POSTGRES_PASSWORD:\?[^}]*\}@postgres:5432/portal",
-                            environment["DATABASE_URL"])
+        assert re.fullmatch(
+            r"postgres://portal:\$\{POSTGRES_PASSWORD:\?[^}]*\}@postgres:5432/portal", environment["DATABASE_URL"]
+        )
         assert environment["REDIS_URL"] != environment["CELERY_BROKER_URL"]  # clearing the cache keeps the queue
 
 
@@ -95,8 +103,10 @@ def test_the_image_runs_as_a_user_of_its_own_with_production_settings():
     assert "DJANGO_SETTINGS_MODULE=broker_portal.settings.production" in environment
     assert "PORTAL_VAR_DIR=/var/lib/portal" in environment and "XDG_RUNTIME_DIR=/tmp" in environment
     assert 'ENTRYPOINT ["bin/container-entrypoint"]' in INSTRUCTIONS and 'CMD ["web"]' in INSTRUCTIONS
-    assert any(line.startswith("HEALTHCHECK ") and '"bin/container-healthcheck", "web", "/healthz"' in line
-               for line in INSTRUCTIONS)
+    assert any(
+        line.startswith("HEALTHCHECK ") and '"bin/container-healthcheck", "web", "/healthz"' in line
+        for line in INSTRUCTIONS
+    )
 
 
 def test_the_image_has_no_secret_and_no_test_tools():
@@ -107,12 +117,17 @@ def test_the_image_has_no_secret_and_no_test_tools():
     installs = [line for line in INSTRUCTIONS if "pip install" in line]
     assert installs == ["RUN pip install --no-cache-dir -r requirements.txt"]
     # Static files are collected with settings that need nothing secret (broker_portal/settings/build.py).
-    assert any("DJANGO_SETTINGS_MODULE=broker_portal.settings.build python manage.py collectstatic" in line
-               for line in INSTRUCTIONS)
+    assert any(
+        "DJANGO_SETTINGS_MODULE=broker_portal.settings.build python manage.py collectstatic" in line
+        for line in INSTRUCTIONS
+    )
 
 
 def test_the_build_context_leaves_out_history_local_state_and_secrets():
-    ignored = {line.strip() for line in (PROJECT / ".dockerignore").read_text().splitlines()
-               if line.strip() and not line.startswith("#")}
+    ignored = {
+        line.strip()
+        for line in (PROJECT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
     assert {".git", ".venv/", "var/", "staticfiles/", ".env", "tests/"} <= ignored
     assert ".env" in (PROJECT / ".gitignore").read_text().splitlines()

@@ -30,11 +30,15 @@ def stored_row(table, pk):
 @pytest.fixture
 def credential(tenant):
     credential = ExchangeCredential(
-        tenant=tenant, exchange="kraken", client_id="kraken-client", authorize_base_url="https://id.kraken.test",
+        tenant=tenant,
+        exchange="kraken",
+        client_id="kraken-client",
+        authorize_base_url="https://id.kraken.test",
         api_base_url="https://api.kraken.test",
     )
-    connector_services.credential_save(credential=credential, changed_fields=[], new_client_secret=CLIENT_SECRET,
-                             new_broker_key=BROKER_KEY)
+    connector_services.credential_save(
+        credential=credential, changed_fields=[], new_client_secret=CLIENT_SECRET, new_broker_key=BROKER_KEY
+    )
     return connector_services.credential_generate_rsa_key_pair(credential=credential)
 
 

@@ -76,8 +76,13 @@ def test_readyz_is_ready_once_a_worker_ran_beats_heartbeat(celery_worker, probe,
 @pytest.mark.django_db
 def test_readyz_checks_a_redis_cache(probe, settings):
     # Production's cache. A key prefix of its own: the broker's keys share this Redis database.
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                                   "LOCATION": settings.CELERY_BROKER_URL, "KEY_PREFIX": "readyz-test"}}
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": settings.CELERY_BROKER_URL,
+            "KEY_PREFIX": "readyz-test",
+        }
+    }
     cache.set(HEARTBEAT_CACHE_KEY, timezone.now().isoformat(), timeout=60)
     response = probe.get("/readyz")
     assert response.status_code == 200, response.content
@@ -118,14 +123,22 @@ def test_readyz_fails_when_the_broker_is_unreachable(probe, settings, fresh_hear
 
 @pytest.mark.django_db
 def test_readyz_fails_when_the_cache_is_unreachable(probe, settings):
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                                   "LOCATION": f"redis://127.0.0.1:{CLOSED_PORT}/0"}}
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{CLOSED_PORT}/0",
+        }
+    }
     response = probe.get("/readyz")
     assert response.status_code == 503
     body = response.json()
     # The heartbeat lives in the cache: not known, and not named as the cause.
     assert body["failed"] == ["cache"] and body["checks"] == {
-        "database": "ok", "cache": "unreachable", "broker": "ok", "heartbeat": "unknown"}
+        "database": "ok",
+        "cache": "unreachable",
+        "broker": "ok",
+        "heartbeat": "unknown",
+    }
 
 
 @pytest.fixture

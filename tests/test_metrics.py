@@ -70,24 +70,52 @@ def portal_rows(tenant):
     now = timezone.now()
 
     def connection(exchange, status, account, **fields):
-        return ExchangeConnection.objects.create(tenant=tenant, user=member, exchange=exchange, status=status,
-                                                 exchange_account_id=account, **fields)
+        return ExchangeConnection.objects.create(
+            tenant=tenant, user=member, exchange=exchange, status=status, exchange_account_id=account, **fields
+        )
 
     kucoin = connection("kucoin", "active", "k1", refresh_lapse_warned_at=now)
     connection("kucoin", "active", "k2")
     connection("kucoin", "needs_reauthorization", "k3")
     okx = connection("okx", "error", "o1")
-    record_audit_event(tenant=tenant, action="connection.refresh_lapsing", target=kucoin,
-                       details={"exchange": "kucoin", "refresh_expires_at": now.isoformat()})
-    quote = {"total_debit": Decimal("1.0005"), "amount_received": Decimal("1"), "service_fee": Decimal("0"),
-             "chain_fee": Decimal("0.0005")}
-    for state, extra in [("draft", {}), ("succeeded", {"exchange_withdrawal_id": "W1", **quote}),
-                         ("succeeded", {"exchange_withdrawal_id": "W2", **quote}), ("failed", quote)]:
-        Withdrawal.objects.create(tenant=tenant, user=member, connection=kucoin, exchange="kucoin", state=state,
-                                  currency="USDT", destination="addr", amount=Decimal("1"), **extra)
+    record_audit_event(
+        tenant=tenant,
+        action="connection.refresh_lapsing",
+        target=kucoin,
+        details={"exchange": "kucoin", "refresh_expires_at": now.isoformat()},
+    )
+    quote = {
+        "total_debit": Decimal("1.0005"),
+        "amount_received": Decimal("1"),
+        "service_fee": Decimal("0"),
+        "chain_fee": Decimal("0.0005"),
+    }
+    for state, extra in [
+        ("draft", {}),
+        ("succeeded", {"exchange_withdrawal_id": "W1", **quote}),
+        ("succeeded", {"exchange_withdrawal_id": "W2", **quote}),
+        ("failed", quote),
+    ]:
+        Withdrawal.objects.create(
+            tenant=tenant,
+            user=member,
+            connection=kucoin,
+            exchange="kucoin",
+            state=state,
+            currency="USDT",
+            destination="addr",
+            amount=Decimal("1"),
+            **extra,
+        )
     job = {"tenant": tenant, "scope": "tenant", "format": "csv", "date_from": now.date(), "date_to": now.date()}
-    ExportJob.objects.create(**job, status="done", file_name="f.csv", sha256="0" * 64,
-                             started_at=now - timedelta(seconds=42), finished_at=now)
+    ExportJob.objects.create(
+        **job,
+        status="done",
+        file_name="f.csv",
+        sha256="0" * 64,
+        started_at=now - timedelta(seconds=42),
+        finished_at=now,
+    )
     ExportJob.objects.create(**job, status="failed", started_at=now - timedelta(seconds=3), finished_at=now)
     ExportJob.objects.create(**job, status="pending")
     SyncState.objects.create(connection=kucoin, kind="trade")
@@ -123,8 +151,10 @@ def test_metrics_expose_connections_withdrawals_exports_syncs_and_lapses(scraper
     assert metric(samples, "portal_history_sync_failing", exchange="okx", kind="trade") == 1
     # Every series of the event counters exists from the start, at zero.
     assert metric(samples, "portal_token_refresh_duration_seconds_count", exchange="kucoin", outcome="retry") == 0
-    assert metric(samples, "portal_history_sync_duration_seconds_count",
-                  exchange="okx", kind="deposit", outcome="failed") == 0
+    assert (
+        metric(samples, "portal_history_sync_duration_seconds_count", exchange="okx", kind="deposit", outcome="failed")
+        == 0
+    )
     # Nothing about the process or the platform: no version of anything.
     assert not [name for name, _ in samples if not name.startswith("portal_")]
 
@@ -149,8 +179,10 @@ def test_events_recorded_by_any_process_reach_the_scrape(scraper, scrape_metrics
     assert metric(samples, "portal_token_refresh_duration_seconds_sum", **refreshed) == pytest.approx(12.3)
     assert metric(samples, "portal_token_refresh_duration_seconds_count", exchange="kraken", outcome="retry") == 1
     for outcome in ("completed", "failed"):
-        assert metric(samples, "portal_history_sync_duration_seconds_count",
-                      exchange="okx", kind="trade", outcome=outcome) == 1
+        assert (
+            metric(samples, "portal_history_sync_duration_seconds_count", exchange="okx", kind="trade", outcome=outcome)
+            == 1
+        )
 
 
 @pytest.mark.django_db
@@ -176,12 +208,15 @@ def test_without_a_broker_the_scrape_answers_without_queue_depth(scraper, scrape
 
 
 @pytest.mark.django_db
-def test_a_scrape_costs_the_same_few_queries_whatever_the_rows(scraper, scrape_metrics, portal_rows,
-                                                               django_assert_num_queries):
+def test_a_scrape_costs_the_same_few_queries_whatever_the_rows(
+    scraper, scrape_metrics, portal_rows, django_assert_num_queries
+):
     with django_assert_num_queries(5):
         scrape_metrics(scraper)
     member, tenant = portal_rows["member"], portal_rows["tenant"]
     for index in range(20):
-        ExchangeConnection.objects.create(tenant=tenant, user=member, exchange="kraken", exchange_account_id=f"x{index}")
+        ExchangeConnection.objects.create(
+            tenant=tenant, user=member, exchange="kraken", exchange_account_id=f"x{index}"
+        )
     with django_assert_num_queries(5):
         scrape_metrics(scraper)

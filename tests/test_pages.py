@@ -11,18 +11,33 @@ pytestmark = pytest.mark.django_db
 def configure_all_exchanges(tenant):
     for exchange in EXCHANGES.values():
         ExchangeCredential.objects.create(
-            tenant=tenant, exchange=exchange.id, client_id=f"{exchange.id}-id",
-            allowed_permissions=list(exchange.permission_codes), authorize_base_url="https://a.test",
+            tenant=tenant,
+            exchange=exchange.id,
+            client_id=f"{exchange.id}-id",
+            allowed_permissions=list(exchange.permission_codes),
+            authorize_base_url="https://a.test",
             api_base_url="https://a.test",
         )
 
 
 def test_dashboard_lists_only_this_tenants_enabled_exchanges(member, tenant, other_tenant, client_at):
     configure_all_exchanges(other_tenant)
-    ExchangeCredential.objects.create(tenant=tenant, exchange="kraken", client_id="k", authorize_base_url="https://a.test",
-                                      api_base_url="https://a.test", allowed_permissions=["account.info:basic"])
-    ExchangeCredential.objects.create(tenant=tenant, exchange="okx", client_id="o", is_enabled=False,
-                                      authorize_base_url="https://a.test", api_base_url="https://a.test")
+    ExchangeCredential.objects.create(
+        tenant=tenant,
+        exchange="kraken",
+        client_id="k",
+        authorize_base_url="https://a.test",
+        api_base_url="https://a.test",
+        allowed_permissions=["account.info:basic"],
+    )
+    ExchangeCredential.objects.create(
+        tenant=tenant,
+        exchange="okx",
+        client_id="o",
+        is_enabled=False,
+        authorize_base_url="https://a.test",
+        api_base_url="https://a.test",
+    )
     client = client_at("alpha.localhost")
     client.force_login(member)
     page = client.get("/").content.decode()

@@ -17,8 +17,15 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def stored(tenant, member):
     return ExchangeConnection.objects.create(
-        tenant=tenant, user=member, exchange="kucoin", permissions=["API_COMMON"], access_token="access-one",
-        refresh_token="refresh-one", access_expires_at=timezone.now() + timedelta(hours=1), details={"region": "eu"})
+        tenant=tenant,
+        user=member,
+        exchange="kucoin",
+        permissions=["API_COMMON"],
+        access_token="access-one",
+        refresh_token="refresh-one",
+        access_expires_at=timezone.now() + timedelta(hours=1),
+        details={"region": "eu"},
+    )
 
 
 def test_lookup_reads_what_the_orm_reads_with_annotations_and_decrypted_fields(stored):
@@ -40,6 +47,7 @@ def test_locking_lookup_skips_a_row_another_transaction_holds(stored):
         sql = lookup.sql("default")
     other = connections.create_connection("default")  # a second session, as another worker would have
     try:
+
         def seen_by_other() -> list:
             with other.cursor() as cursor:
                 cursor.execute(sql, [stored.pk])
@@ -96,8 +104,9 @@ def test_update_of_a_row_that_is_gone_answers_zero(stored):
 def prepared_plans(sql_start: str) -> tuple[int, int]:
     """(generic, custom) plans PostgreSQL made for this session's prepared statement that starts so."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE %s",
-                       [sql_start + "%"])
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE %s", [sql_start + "%"]
+        )
         return cursor.fetchone() or (0, 0)
 
 

@@ -18,12 +18,22 @@ def seed_json():
 
 def test_seed_demo_is_idempotent_and_describes_what_it_made():
     first = seed_json()
-    counts = (Tenant.objects.count(), User.objects.count(), Membership.objects.count(),
-              ExchangeCredential.objects.count(), TenantHost.objects.count())
+    counts = (
+        Tenant.objects.count(),
+        User.objects.count(),
+        Membership.objects.count(),
+        ExchangeCredential.objects.count(),
+        TenantHost.objects.count(),
+    )
     second = seed_json()
     assert first == second
-    assert counts == (Tenant.objects.count(), User.objects.count(), Membership.objects.count(),
-                      ExchangeCredential.objects.count(), TenantHost.objects.count())
+    assert counts == (
+        Tenant.objects.count(),
+        User.objects.count(),
+        Membership.objects.count(),
+        ExchangeCredential.objects.count(),
+        TenantHost.objects.count(),
+    )
 
     tenants = {t["name"]: t for t in first["tenants"]}
     assert set(tenants) == {"Demo Broker", "Acme Brokerage"}

@@ -18,15 +18,29 @@ PRODUCTION_ENV = {
 
 def process_env(env: dict) -> dict:
     """This process's environment without what the test settings add or tune, with ``env`` on top."""
-    leave_out = {*PRODUCTION_ENV, "EXCHANGE_SANDBOX", "DJANGO_ALLOW_ASYNC_UNSAFE", "DATABASE_CONN_MAX_AGE",
-                 "CELERY_DB_REUSE_MAX", "DATABASE_PREPARED_STATEMENTS", "LOG_FORMAT", "STATIC_ROOT"}
+    leave_out = {
+        *PRODUCTION_ENV,
+        "EXCHANGE_SANDBOX",
+        "DJANGO_ALLOW_ASYNC_UNSAFE",
+        "DATABASE_CONN_MAX_AGE",
+        "CELERY_DB_REUSE_MAX",
+        "DATABASE_PREPARED_STATEMENTS",
+        "LOG_FORMAT",
+        "STATIC_ROOT",
+    }
     clean = {k: v for k, v in os.environ.items() if k not in leave_out}
     return {**clean, **env}
 
 
 def manage(*args, env):
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=settings.BASE_DIR, env=process_env(env),
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=settings.BASE_DIR,
+        env=process_env(env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_check_deploy_is_clean_with_production_settings():
@@ -43,26 +57,36 @@ def test_production_refuses_to_start_without_each_secret():
 
 
 def test_production_leaves_the_sandbox_out():
-    result = manage("shell", "-c", "from django.conf import settings; print('sandbox' in settings.INSTALLED_APPS)",
-                    env=PRODUCTION_ENV)
+    result = manage(
+        "shell",
+        "-c",
+        "from django.conf import settings; print('sandbox' in settings.INSTALLED_APPS)",
+        env=PRODUCTION_ENV,
+    )
     assert result.stdout.strip().splitlines()[-1] == "False", result.stderr
 
 
 def test_production_keeps_database_connections_and_prepares_repeated_statements():
-    show = ("import json; from django.conf import settings as s; d = s.DATABASES['default']; "
-            "print(json.dumps([d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'], d.get('OPTIONS', {}), s.CELERY_DB_REUSE_MAX]))")
+    show = (
+        "import json; from django.conf import settings as s; d = s.DATABASES['default']; "
+        "print(json.dumps([d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'], d.get('OPTIONS', {}), s.CELERY_DB_REUSE_MAX]))"
+    )
     result = manage("shell", "-c", show, env=PRODUCTION_ENV)
     assert result.stdout.strip().splitlines()[-1] == (
         '[60, true, {"server_side_binding": true, "prepare_threshold": 5, '
-        '"options": "-c plan_cache_mode=force_custom_plan"}, 100]'), result.stderr
+        '"options": "-c plan_cache_mode=force_custom_plan"}, 100]'
+    ), result.stderr
     # Behind a pooler that cannot keep prepared statements, one variable turns them off.
     result = manage("shell", "-c", show, env={**PRODUCTION_ENV, "DATABASE_PREPARED_STATEMENTS": "0"})
-    assert result.stdout.strip().splitlines()[-1] == '[60, true, {}, 100]', result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[60, true, {}, 100]", result.stderr
 
 
 def test_production_refuses_to_start_with_a_malformed_value():
-    result = manage("check", "--deploy", env={**PRODUCTION_ENV, "PORTAL_RATE_LIMITS": "withdrawal_submit.user=ten/60",
-                                              "CELERY_WORKER_POOL": "thread"})
+    result = manage(
+        "check",
+        "--deploy",
+        env={**PRODUCTION_ENV, "PORTAL_RATE_LIMITS": "withdrawal_submit.user=ten/60", "CELERY_WORKER_POOL": "thread"},
+    )
     assert result.returncode != 0
     assert "broker_portal.E002" in result.stderr and "'ten/60'" in result.stderr, result.stderr
     assert "broker_portal.E009" in result.stderr, result.stderr

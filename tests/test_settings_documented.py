@@ -10,9 +10,11 @@ from django.conf import global_settings, settings
 
 PROJECT = Path(settings.BASE_DIR)
 # env("X"), env_bool("X", ...), env_int, env_list, required_env, os.environ.get / setdefault / ["X"], os.getenv.
-READ = re.compile(r"""\b(?:env|env_bool|env_int|env_float|env_floats|env_list|required_env|os\.environ\.get"""
-                  r"""|os\.environ\.setdefault|os\.getenv)"""
-                  r"""\(\s*["']([A-Z][A-Z0-9_]*)["']|\bos\.environ\[\s*["']([A-Z][A-Z0-9_]*)["']\s*\]""")
+READ = re.compile(
+    r"""\b(?:env|env_bool|env_int|env_float|env_floats|env_list|required_env|os\.environ\.get"""
+    r"""|os\.environ\.setdefault|os\.getenv)"""
+    r"""\(\s*["']([A-Z][A-Z0-9_]*)["']|\bos\.environ\[\s*["']([A-Z][A-Z0-9_]*)["']\s*\]"""
+)
 
 
 def settings_sources() -> list[Path]:
@@ -33,8 +35,11 @@ def configuration_table() -> list[list[str]]:
     readme = (PROJECT / "README.md").read_text()
     section = readme.split("\n## Configuration\n", 1)[1]
     section = re.split(r"\n##+ ", section, maxsplit=1)[0]
-    return [[cell.strip() for cell in line.strip().strip("|").split("|")]
-            for line in section.splitlines() if line.startswith("| `")]
+    return [
+        [cell.strip() for cell in line.strip().strip("|").split("|")]
+        for line in section.splitlines()
+        if line.startswith("| `")
+    ]
 
 
 def documented() -> set[str]:
@@ -58,8 +63,11 @@ def test_every_row_gives_a_meaning_and_both_defaults():
 def project_files():
     """The project's own files: no virtualenv, caches, collected static files or tests."""
     for directory, subdirectories, files in os.walk(PROJECT):
-        subdirectories[:] = [name for name in subdirectories
-                             if not name.startswith(".") and name not in {"tests", "staticfiles", "var", "__pycache__"}]
+        subdirectories[:] = [
+            name
+            for name in subdirectories
+            if not name.startswith(".") and name not in {"tests", "staticfiles", "var", "__pycache__"}
+        ]
         yield from (Path(directory) / name for name in files)
 
 
@@ -68,8 +76,11 @@ def test_the_table_documents_nothing_the_portal_no_longer_reads():
     read_anywhere = set(variables_read(code))
     text = "\n".join(path.read_text(errors="replace") for path in code)
     # DJANGO_SETTINGS_MODULE is also read by Django itself; shell scripts read ${NAME}.
-    stale = {name for name in documented() if name not in read_anywhere and f"${{{name}" not in text
-             and name != "DJANGO_SETTINGS_MODULE"}
+    stale = {
+        name
+        for name in documented()
+        if name not in read_anywhere and f"${{{name}" not in text and name != "DJANGO_SETTINGS_MODULE"
+    }
     assert not stale, f"nothing reads these any more: {stale}"
 
 
@@ -78,8 +89,9 @@ APPS = sorted(path.parent for path in PROJECT.glob("*/__init__.py") if path.pare
 
 
 def app_sources() -> list[Path]:
-    return [path for app in APPS for path in app.rglob("*.py") if PROJECT / "broker_portal" / "settings" not in
-            path.parents]
+    return [
+        path for app in APPS for path in app.rglob("*.py") if PROJECT / "broker_portal" / "settings" not in path.parents
+    ]
 
 
 def settings_reads(path: Path) -> tuple[set[str], list[int]]:
@@ -87,11 +99,21 @@ def settings_reads(path: Path) -> tuple[set[str], list[int]]:
     settings that gives a default (one read by a name not written out fails where it is undeclared)."""
     names, defaulted = set(), []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "settings" \
-                and node.attr.isupper():
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "settings"
+            and node.attr.isupper()
+        ):
             names.add(node.attr)
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr" \
-                and node.args and isinstance(node.args[0], ast.Name) and node.args[0].id == "settings":
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "getattr"
+            and node.args
+            and isinstance(node.args[0], ast.Name)
+            and node.args[0].id == "settings"
+        ):
             if len(node.args) > 1 and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str):
                 names.add(node.args[1].value)
             if len(node.args) > 2:
@@ -130,8 +152,9 @@ def test_every_setting_the_apps_read_is_declared_in_base_and_set_under_test():
     read = reads_of(app_sources())
     assert {"FERNET_KEYS", "PORTAL_RATE_LIMITS", "EXCHANGE_HTTP_TIMEOUT", "BALANCES_FRESH_SECONDS"} <= set(read)
     base = declared(PROJECT / "broker_portal" / "settings" / "base.py")
-    undeclared = {name: where for name, where in read.items()
-                  if name not in base and not hasattr(global_settings, name)}
+    undeclared = {
+        name: where for name, where in read.items() if name not in base and not hasattr(global_settings, name)
+    }
     assert not undeclared, f"declare these in broker_portal/settings/base.py: {undeclared}"
     unset = {name: where for name, where in read.items() if not hasattr(settings, name)}
     assert not unset, f"the test settings lack: {unset}"
@@ -147,6 +170,7 @@ def test_the_sandbox_as_its_own_service_declares_what_it_reads():
 
 def test_a_default_in_code_is_found(tmp_path):
     source = tmp_path / "module.py"
-    source.write_text('from django.conf import settings\n\nX = getattr(settings, "PORTAL_NEW_THING", 5)\n'
-                      'Y = settings.OTHER_THING\n')
+    source.write_text(
+        'from django.conf import settings\n\nX = getattr(settings, "PORTAL_NEW_THING", 5)\nY = settings.OTHER_THING\n'
+    )
     assert settings_reads(source) == ({"PORTAL_NEW_THING", "OTHER_THING"}, [3])

@@ -23,7 +23,10 @@ def test_host_selects_its_tenant_and_brand(tenant, other_tenant, client_at):
 
 def test_foreign_and_missing_rows_are_the_same_not_found(tenant, other_tenant):
     foreign = ExchangeCredential.objects.create(
-        tenant=other_tenant, exchange="kucoin", client_id="b", authorize_base_url="https://x.test",
+        tenant=other_tenant,
+        exchange="kucoin",
+        client_id="b",
+        authorize_base_url="https://x.test",
         api_base_url="https://x.test",
     )
     with pytest.raises(Http404) as foreign_error:

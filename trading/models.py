@@ -23,8 +23,9 @@ class TradeOrder(models.Model):
         EXCHANGE = "exchange", "Found at the exchange"  # the attribution check read it back; not placed here
 
     tenant = models.ForeignKey("broker_portal.Tenant", on_delete=models.CASCADE, related_name="trade_orders")
-    connection = models.ForeignKey("connectors.ExchangeConnection", on_delete=models.CASCADE,
-                                   related_name="trade_orders")
+    connection = models.ForeignKey(
+        "connectors.ExchangeConnection", on_delete=models.CASCADE, related_name="trade_orders"
+    )
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="trade_orders")
     exchange = models.CharField(max_length=32)
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.PORTAL)

@@ -29,8 +29,13 @@ HISTORY_ROWS = 50
 def trading_capability(*, connection: ExchangeConnection) -> str:
     """Why this connection cannot trade, or "" when it can."""
     hooks = trading_hooks(connection.exchange)
-    return connection_capability(connection=connection, offered=hooks is not None,
-                                 permissions=hooks.permissions if hooks else (), offer="trading", purpose="to trade")
+    return connection_capability(
+        connection=connection,
+        offered=hooks is not None,
+        permissions=hooks.permissions if hooks else (),
+        offer="trading",
+        purpose="to trade",
+    )
 
 
 def require_trading(connection: ExchangeConnection) -> None:
@@ -42,8 +47,9 @@ def require_trading(connection: ExchangeConnection) -> None:
 def clean_asset(value: str) -> str:
     value = (value or "").strip().upper()
     if not value or len(value) > MAX_ASSET_LENGTH or not value.isalnum():
-        raise TradingRefused("Choose the pair's assets by their codes, e.g. BTC and USDT.",
-                             reason=TradingRefused.UNKNOWN_SYMBOL)
+        raise TradingRefused(
+            "Choose the pair's assets by their codes, e.g. BTC and USDT.", reason=TradingRefused.UNKNOWN_SYMBOL
+        )
     return value
 
 
@@ -54,8 +60,14 @@ def parse_amount(value, label: str) -> Decimal:
         amount = Decimal(text)
     except InvalidOperation:
         amount = None
-    if amount is None or not amount.is_finite() or amount <= 0 or len(text) > MAX_NUMBER_LENGTH \
-            or amount.adjusted() > MAX_MAGNITUDE or amount.adjusted() < -MAX_MAGNITUDE:
+    if (
+        amount is None
+        or not amount.is_finite()
+        or amount <= 0
+        or len(text) > MAX_NUMBER_LENGTH
+        or amount.adjusted() > MAX_MAGNITUDE
+        or amount.adjusted() < -MAX_MAGNITUDE
+    ):
         raise TradingRefused(f"Enter the {label} as a positive number, e.g. 0.01.", reason=TradingRefused.INVALID)
     return amount
 
@@ -67,7 +79,7 @@ def own_order(*, connection: ExchangeConnection, order_id) -> TradeOrder:
 
 def connection_orders(*, connection: ExchangeConnection) -> tuple[list[TradeOrder], list[TradeOrder]]:
     """The connection's open orders and its order history (newest first), as the portal last read them."""
-    rows = list(TradeOrder.objects.filter(connection=connection, tenant_id=connection.tenant_id)[:HISTORY_ROWS * 2])
+    rows = list(TradeOrder.objects.filter(connection=connection, tenant_id=connection.tenant_id)[: HISTORY_ROWS * 2])
     open_rows = [row for row in rows if row.is_open or row.status == TradeOrder.Status.SENDING]
     return open_rows, [row for row in rows if row not in open_rows][:HISTORY_ROWS]
 
@@ -89,13 +101,29 @@ def attributed_volume(*, tenant, days: int = 30) -> list[VolumeRow]:
     (the check read it back with the broker's attribution), not attributed, and not checked yet. One query."""
     zero = Decimal(0)
     since = timezone.now() - timedelta(days=days)
-    rows = (TradeOrder.objects.filter(tenant=tenant, created_at__gte=since)
-            .annotate(day=TruncDate("created_at")).values("day", "exchange", "quote")
-            .annotate(attributed_funds=Coalesce(Sum("filled_funds", filter=Q(attributed=True)), zero),
-                      unattributed_funds=Coalesce(Sum("filled_funds", filter=Q(attributed=False)), zero),
-                      unchecked_funds=Coalesce(Sum("filled_funds", filter=Q(attributed__isnull=True)), zero),
-                      orders=Count("pk"), flagged=Count("pk", filter=Q(attributed=False)))
-            .order_by("-day", "exchange", "quote"))
-    return [VolumeRow(day=row["day"], exchange=row["exchange"], quote=row["quote"],
-                      attributed=row["attributed_funds"], unattributed=row["unattributed_funds"],
-                      unchecked=row["unchecked_funds"], orders=row["orders"], flagged=row["flagged"]) for row in rows]
+    rows = (
+        TradeOrder.objects.filter(tenant=tenant, created_at__gte=since)
+        .annotate(day=TruncDate("created_at"))
+        .values("day", "exchange", "quote")
+        .annotate(
+            attributed_funds=Coalesce(Sum("filled_funds", filter=Q(attributed=True)), zero),
+            unattributed_funds=Coalesce(Sum("filled_funds", filter=Q(attributed=False)), zero),
+            unchecked_funds=Coalesce(Sum("filled_funds", filter=Q(attributed__isnull=True)), zero),
+            orders=Count("pk"),
+            flagged=Count("pk", filter=Q(attributed=False)),
+        )
+        .order_by("-day", "exchange", "quote")
+    )
+    return [
+        VolumeRow(
+            day=row["day"],
+            exchange=row["exchange"],
+            quote=row["quote"],
+            attributed=row["attributed_funds"],
+            unattributed=row["unattributed_funds"],
+            unchecked=row["unchecked_funds"],
+            orders=row["orders"],
+            flagged=row["flagged"],
+        )
+        for row in rows
+    ]

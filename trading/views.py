@@ -42,9 +42,18 @@ def ticket_page(request, connection, values, **context):
     # Open orders read live from the exchange (the portal's records where it cannot be asked), then the history.
     live = services.open_orders_read(connection=connection)
     _, history = selectors.connection_orders(connection=connection)
-    return render(request, "trading/ticket.html", {"connection": connection, "values": values,
-                                                   "open_orders": live.orders, "open_orders_live": live.live,
-                                                   "history": history, **context})
+    return render(
+        request,
+        "trading/ticket.html",
+        {
+            "connection": connection,
+            "values": values,
+            "open_orders": live.orders,
+            "open_orders_live": live.live,
+            "history": history,
+            **context,
+        },
+    )
 
 
 @login_required
@@ -75,8 +84,9 @@ def place(request, connection_id):
     connection = own_connection(request, connection_id)
     values = ticket_input(request.POST)
     try:
-        order = services.order_place(connection=connection, client_order_id=request.POST.get("client_order_id", ""),
-                                     request=request, **values)
+        order = services.order_place(
+            connection=connection, client_order_id=request.POST.get("client_order_id", ""), request=request, **values
+        )
     except FAILURES as error:
         return ticket_page(request, connection, values, error=failure_message(connection, error))
     messages.success(request, f"Your {order.side} order for {order.size.normalize():f} {order.base} was placed.")

@@ -15,9 +15,12 @@ from .models import WebhookDelivery, WebhookEndpoint
 
 
 class EndpointForm(forms.ModelForm):
-    event_types = forms.MultipleChoiceField(choices=EVENT_TYPE_CHOICES, required=False,
-                                            widget=forms.CheckboxSelectMultiple,
-                                            help_text="None ticked: every event type.")
+    event_types = forms.MultipleChoiceField(
+        choices=EVENT_TYPE_CHOICES,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: every event type.",
+    )
     enabled = forms.BooleanField(required=False, initial=True)
 
     class Meta:
@@ -39,9 +42,17 @@ class EndpointForm(forms.ModelForm):
 
 
 def secrets_page(request, secrets, *, rotated: bool):
-    response = render(request, "webhooks/admin/secrets_once.html", {
-        "secrets": secrets, "rotated": rotated, "title": "Webhook signing secrets",
-        "opts": WebhookEndpoint._meta, "has_view_permission": True})
+    response = render(
+        request,
+        "webhooks/admin/secrets_once.html",
+        {
+            "secrets": secrets,
+            "rotated": rotated,
+            "title": "Webhook signing secrets",
+            "opts": WebhookEndpoint._meta,
+            "has_view_permission": True,
+        },
+    )
     response["Cache-Control"] = "no-store"
     return response
 
@@ -74,11 +85,22 @@ class WebhookEndpointAdmin(TenantScopedAdmin):
         data = form.cleaned_data
         tenant = data.get("tenant") if request.user.is_superuser else request.tenant
         if change:
-            services.endpoint_update(endpoint=obj, request=request, url=data["url"], event_types=data["event_types"],
-                                     description=data["description"], enabled=data["enabled"])
+            services.endpoint_update(
+                endpoint=obj,
+                request=request,
+                url=data["url"],
+                event_types=data["event_types"],
+                description=data["description"],
+                enabled=data["enabled"],
+            )
             return
-        endpoint, secret = services.endpoint_create(tenant=tenant, url=data["url"], event_types=data["event_types"],
-                                                    description=data["description"], request=request)
+        endpoint, secret = services.endpoint_create(
+            tenant=tenant,
+            url=data["url"],
+            event_types=data["event_types"],
+            description=data["description"],
+            request=request,
+        )
         if not data["enabled"]:
             services.endpoint_update(endpoint=endpoint, request=request, enabled=False)
         obj.pk, obj.tenant = endpoint.pk, endpoint.tenant
@@ -94,8 +116,9 @@ class WebhookEndpointAdmin(TenantScopedAdmin):
         for endpoint in queryset:
             services.endpoint_delete(endpoint=endpoint, request=request)
 
-    @admin.action(description="Rotate the signing secret (the old one signs on during the overlap)",
-                  permissions=["change"])
+    @admin.action(
+        description="Rotate the signing secret (the old one signs on during the overlap)", permissions=["change"]
+    )
     def rotate_secret(self, request, queryset):
         rotated = [services.endpoint_rotate_secret(endpoint=endpoint, request=request) for endpoint in queryset]
         return secrets_page(request, rotated, rotated=True)
@@ -104,8 +127,9 @@ class WebhookEndpointAdmin(TenantScopedAdmin):
     def test_fire(self, request, queryset):
         for endpoint in queryset:
             services.endpoint_test_fire(endpoint=endpoint, request=request)
-        self.message_user(request, f"Test event queued for {queryset.count()} endpoint(s); see the delivery log.",
-                          messages.SUCCESS)
+        self.message_user(
+            request, f"Test event queued for {queryset.count()} endpoint(s); see the delivery log.", messages.SUCCESS
+        )
 
 
 class EndpointFilter(admin.SimpleListFilter):
@@ -129,15 +153,39 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     """The delivery log: filter by endpoint, status and day, then replay what is selected (one, or every failed one
     of a time range: filter status "Failed" and the days, select all)."""
 
-    list_display = ["webhook_id", "event_type", "endpoint", "status", "attempts", "response_code", "response_ms",
-                    "last_attempt_at", "next_attempt_at", "last_error", "created_at"]
+    list_display = [
+        "webhook_id",
+        "event_type",
+        "endpoint",
+        "status",
+        "attempts",
+        "response_code",
+        "response_ms",
+        "last_attempt_at",
+        "next_attempt_at",
+        "last_error",
+        "created_at",
+    ]
     list_filter = [EndpointFilter, "status", "event__type"]
     date_hierarchy = "created_at"
     list_select_related = ["event", "endpoint"]
     search_fields = ["webhook_id"]
-    fields = ["webhook_id", "endpoint", "event_type", "payload", "status", "attempts", "last_attempt_at",
-              "next_attempt_at", "response_code", "response_ms", "last_error", "succeeded_at", "retry_from",
-              "created_at"]
+    fields = [
+        "webhook_id",
+        "endpoint",
+        "event_type",
+        "payload",
+        "status",
+        "attempts",
+        "last_attempt_at",
+        "next_attempt_at",
+        "response_code",
+        "response_ms",
+        "last_error",
+        "succeeded_at",
+        "retry_from",
+        "created_at",
+    ]
     actions = ["replay"]
 
     def get_readonly_fields(self, request, obj=None):
@@ -158,4 +206,3 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
             services.delivery_replay(delivery=delivery, request=request)
             count += 1
         self.message_user(request, f"{count} delivery(ies) queued again.", messages.SUCCESS)
-

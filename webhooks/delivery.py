@@ -54,16 +54,23 @@ def hold_seconds() -> float:
 
 def body_of(delivery: WebhookDelivery) -> str:
     event = delivery.event
-    return json.dumps({"type": event.type, "timestamp": event.created_at.isoformat().replace("+00:00", "Z"),
-                       "data": event.payload}, separators=(",", ":"), sort_keys=True)
+    return json.dumps(
+        {"type": event.type, "timestamp": event.created_at.isoformat().replace("+00:00", "Z"), "data": event.payload},
+        separators=(",", ":"),
+        sort_keys=True,
+    )
 
 
 def signed_headers(*, endpoint: WebhookEndpoint, webhook_id: str, body: str, now: datetime) -> dict:
     # The timestamp is the attempt's, so a receiver's five-minute tolerance holds for a retry a day later.
     signatures = [Webhook(secret).sign(webhook_id, now, body) for secret in signing_secrets(endpoint, now)]
-    return {"webhook-id": webhook_id, "webhook-timestamp": str(int(now.timestamp())),
-            "webhook-signature": " ".join(signatures), "content-type": "application/json",
-            "user-agent": USER_AGENT}
+    return {
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": " ".join(signatures),
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+    }
 
 
 _sessions = threading.local()
@@ -103,8 +110,14 @@ def send(*, endpoint: WebhookEndpoint, delivery: WebhookDelivery, now: datetime)
     limit = timeout_seconds()
     started = time.monotonic()
     try:
-        response = http_session().post(endpoint.url, data=body.encode(), headers=headers, allow_redirects=False,
-                                       timeout=(min(5.0, limit), limit), stream=True)
+        response = http_session().post(
+            endpoint.url,
+            data=body.encode(),
+            headers=headers,
+            allow_redirects=False,
+            timeout=(min(5.0, limit), limit),
+            stream=True,
+        )
         response.close()
     except requests.Timeout:
         return Answer(code=None, ms=elapsed_ms(started), error=f"No answer within {limit:g} s.")
@@ -149,8 +162,10 @@ def endpoint_take(endpoint_id: int, now: datetime) -> datetime | None:
     """Hold the endpoint for one worker; the time held until, or None where another live worker holds it."""
     until = now + timedelta(seconds=hold_seconds())
     taken = WebhookEndpoint.objects.filter(
-        Q(delivering_until__isnull=True) | Q(delivering_until__lt=now), pk=endpoint_id,
-        status=WebhookEndpoint.Status.ENABLED).update(delivering_until=until)
+        Q(delivering_until__isnull=True) | Q(delivering_until__lt=now),
+        pk=endpoint_id,
+        status=WebhookEndpoint.Status.ENABLED,
+    ).update(delivering_until=until)
     return until if taken else None
 
 
@@ -177,8 +192,15 @@ def endpoint_deliver_due(*, endpoint_id: int) -> int:
         while time.monotonic() < deadline:
             # Read again per batch: a broker admin may have paused it, or rotated its secret, meanwhile.
             endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id, status=WebhookEndpoint.Status.ENABLED).first()
-            batch = list(due_deliveries(endpoint_id, timezone.now()).select_related("event")
-                         .order_by("next_attempt_at", "pk")[:BATCH]) if endpoint else []
+            batch = (
+                list(
+                    due_deliveries(endpoint_id, timezone.now())
+                    .select_related("event")
+                    .order_by("next_attempt_at", "pk")[:BATCH]
+                )
+                if endpoint
+                else []
+            )
             if not batch:
                 break
             for delivery in batch:
@@ -207,8 +229,13 @@ def delivery_attempt(*, endpoint: WebhookEndpoint, delivery: WebhookDelivery) ->
         return answer
     # A success needs no lock: whatever happened to the row meanwhile (a replay), this event was delivered.
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
-        status=Status.SUCCEEDED, succeeded_at=timezone.now(), next_attempt_at=None, response_code=answer.code,
-        response_ms=answer.ms, last_error="")
+        status=Status.SUCCEEDED,
+        succeeded_at=timezone.now(),
+        next_attempt_at=None,
+        response_code=answer.code,
+        response_ms=answer.ms,
+        last_error="",
+    )
     if endpoint.failing_since is not None:
         WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
         endpoint.failing_since = None
@@ -233,8 +260,9 @@ def delivery_record_answer(*, delivery_id: int, answer: Answer, now: datetime | 
         else:
             delivery.next_attempt_at = now + retry_delay(delivery.attempts)
         endpoint_note_failure(endpoint=endpoint, now=now)
-    delivery.save(update_fields=["status", "succeeded_at", "next_attempt_at", "response_code", "response_ms",
-                                 "last_error"])
+    delivery.save(
+        update_fields=["status", "succeeded_at", "next_attempt_at", "response_code", "response_ms", "last_error"]
+    )
     return endpoint.status, endpoint.failing_since or now
 
 
@@ -250,8 +278,12 @@ def endpoint_note_failure(*, endpoint: WebhookEndpoint, now: datetime) -> None:
     endpoint.status = WebhookEndpoint.Status.PAUSED
     endpoint.paused_reason = f"Paused automatically: every delivery failed for {days} days."
     endpoint.save(update_fields=["status", "paused_reason", "updated_at"])
-    record_audit_event(tenant=endpoint.tenant, action="webhook.endpoint_paused", target=endpoint,
-                       details={"url": endpoint.url, "failing_since": endpoint.failing_since.isoformat()})
+    record_audit_event(
+        tenant=endpoint.tenant,
+        action="webhook.endpoint_paused",
+        target=endpoint,
+        details={"url": endpoint.url, "failing_since": endpoint.failing_since.isoformat()},
+    )
     logger.warning("webhook endpoint %s paused after failing since %s", endpoint.pk, endpoint.failing_since)
     enqueue_on_commit("webhooks.tasks.notify_broker_admins_of_paused_endpoint", endpoint.pk)
 
@@ -272,10 +304,16 @@ def endpoints_sweep(*, now: datetime | None = None, limit: int = 1000) -> int:
     """Beat: every enabled endpoint with something due and no live worker holding it goes to a worker. What the
     queue lost (a Redis restart, a killed worker, a retry coming due) is so picked up within a sweep."""
     now = now or timezone.now()
-    endpoint_ids = list(WebhookEndpoint.objects.filter(
-        Q(delivering_until__isnull=True) | Q(delivering_until__lt=now),
-        Q(queued_until__isnull=True) | Q(queued_until__lt=now), status=WebhookEndpoint.Status.ENABLED,
-        deliveries__status=Status.PENDING, deliveries__next_attempt_at__lte=now)
-        .values_list("pk", flat=True).distinct()[:limit])
+    endpoint_ids = list(
+        WebhookEndpoint.objects.filter(
+            Q(delivering_until__isnull=True) | Q(delivering_until__lt=now),
+            Q(queued_until__isnull=True) | Q(queued_until__lt=now),
+            status=WebhookEndpoint.Status.ENABLED,
+            deliveries__status=Status.PENDING,
+            deliveries__next_attempt_at__lte=now,
+        )
+        .values_list("pk", flat=True)
+        .distinct()[:limit]
+    )
     enqueue_endpoints(endpoint_ids)
     return len(endpoint_ids)

@@ -34,9 +34,13 @@ def event_record(*, tenant: Tenant | int, type: str, payload: dict) -> WebhookEv
     and are handed to a worker only after the commit. Nothing is written where no endpoint listens."""
     check_payload(type, payload)
     tenant_id = tenant.pk if isinstance(tenant, Tenant) else tenant
-    endpoints = [endpoint for endpoint in WebhookEndpoint.objects.filter(
-        tenant_id=tenant_id, status=WebhookEndpoint.Status.ENABLED).only("pk", "event_types")
-        if endpoint.wants(type)]
+    endpoints = [
+        endpoint
+        for endpoint in WebhookEndpoint.objects.filter(tenant_id=tenant_id, status=WebhookEndpoint.Status.ENABLED).only(
+            "pk", "event_types"
+        )
+        if endpoint.wants(type)
+    ]
     if not endpoints:
         return None
     return _event_write(tenant_id=tenant_id, type=type, payload=payload, endpoints=endpoints)
@@ -48,9 +52,19 @@ def _event_write(*, tenant_id: int, type: str, payload: dict, endpoints) -> Webh
     now = timezone.now()
     with transaction.atomic():
         event = WebhookEvent.objects.create(tenant_id=tenant_id, type=type, payload=data)
-        WebhookDelivery.objects.bulk_create([
-            WebhookDelivery(tenant_id=tenant_id, endpoint_id=endpoint.pk, event=event, webhook_id=new_webhook_id(),
-                            next_attempt_at=now, retry_from=now) for endpoint in endpoints])
+        WebhookDelivery.objects.bulk_create(
+            [
+                WebhookDelivery(
+                    tenant_id=tenant_id,
+                    endpoint_id=endpoint.pk,
+                    event=event,
+                    webhook_id=new_webhook_id(),
+                    next_attempt_at=now,
+                    retry_from=now,
+                )
+                for endpoint in endpoints
+            ]
+        )
         endpoint_ids = [endpoint.pk for endpoint in endpoints]
         transaction.on_commit(lambda: enqueue_endpoints(endpoint_ids))
     return event
@@ -114,27 +128,41 @@ def clean_event_types(event_types) -> list[str]:
 
 
 def _audit(endpoint: WebhookEndpoint, action: str, request=None, **details) -> None:
-    record_audit_event(tenant=endpoint.tenant, action=f"webhook.{action}", target=endpoint, request=request,
-                       details={"url": endpoint.url, **details})
+    record_audit_event(
+        tenant=endpoint.tenant,
+        action=f"webhook.{action}",
+        target=endpoint,
+        request=request,
+        details={"url": endpoint.url, **details},
+    )
 
 
 @transaction.atomic
-def endpoint_create(*, tenant: Tenant, url: str, event_types=(), description: str = "",
-                    request=None) -> tuple[WebhookEndpoint, str]:
+def endpoint_create(
+    *, tenant: Tenant, url: str, event_types=(), description: str = "", request=None
+) -> tuple[WebhookEndpoint, str]:
     """A new endpoint and its secret, which is shown this once (it is stored encrypted)."""
     problem = url_problem(url)
     if problem:
         raise WebhookError(problem)
     secret = new_secret()
-    endpoint = WebhookEndpoint.objects.create(tenant=tenant, url=url, description=description,
-                                              event_types=clean_event_types(event_types), secret=secret)
+    endpoint = WebhookEndpoint.objects.create(
+        tenant=tenant, url=url, description=description, event_types=clean_event_types(event_types), secret=secret
+    )
     _audit(endpoint, "endpoint_created", request, event_types=endpoint.event_types)
     return endpoint, secret
 
 
 @transaction.atomic
-def endpoint_update(*, endpoint: WebhookEndpoint, request=None, url: str | None = None, event_types=None,
-                    description: str | None = None, enabled: bool | None = None) -> WebhookEndpoint:
+def endpoint_update(
+    *,
+    endpoint: WebhookEndpoint,
+    request=None,
+    url: str | None = None,
+    event_types=None,
+    description: str | None = None,
+    enabled: bool | None = None,
+) -> WebhookEndpoint:
     endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
     changed: dict[str, object] = {}
     if url is not None and url != endpoint.url:
@@ -169,8 +197,7 @@ def endpoint_rotate_secret(*, endpoint: WebhookEndpoint, request=None) -> tuple[
     endpoint.previous_secret_expires_at = timezone.now() + timedelta(hours=settings.WEBHOOK_SECRET_OVERLAP_HOURS)
     endpoint.secret = secret
     endpoint.save()
-    _audit(endpoint, "secret_rotated", request,
-           previous_valid_until=endpoint.previous_secret_expires_at.isoformat())
+    _audit(endpoint, "secret_rotated", request, previous_valid_until=endpoint.previous_secret_expires_at.isoformat())
     return endpoint, secret
 
 
@@ -192,8 +219,12 @@ def signing_secrets(endpoint: WebhookEndpoint, now: datetime | None = None) -> l
 @transaction.atomic
 def endpoint_test_fire(*, endpoint: WebhookEndpoint, request=None) -> WebhookDelivery:
     """A ``webhook.test`` event to this endpoint alone, delivered like any other (and so in its log)."""
-    event = _event_write(tenant_id=endpoint.tenant_id, type=TEST_EVENT.name, payload={
-        "endpoint_id": endpoint.pk, "message": "A test delivery from the broker portal."}, endpoints=[endpoint])
+    event = _event_write(
+        tenant_id=endpoint.tenant_id,
+        type=TEST_EVENT.name,
+        payload={"endpoint_id": endpoint.pk, "message": "A test delivery from the broker portal."},
+        endpoints=[endpoint],
+    )
     _audit(endpoint, "test_fired", request, event_id=event.pk)
     return event.deliveries.get()
 
@@ -203,8 +234,7 @@ def endpoint_test_fire(*, endpoint: WebhookEndpoint, request=None) -> WebhookDel
 
 def _replay(queryset, now: datetime) -> int:
     # The same webhook-id: a receiver that already processed it can tell (Standard Webhooks, "Idempotency").
-    return queryset.update(status=WebhookDelivery.Status.PENDING, next_attempt_at=now, retry_from=now,
-                           last_error="")
+    return queryset.update(status=WebhookDelivery.Status.PENDING, next_attempt_at=now, retry_from=now, last_error="")
 
 
 @transaction.atomic
@@ -223,9 +253,15 @@ def deliveries_replay_failed(*, endpoint: WebhookEndpoint, since: datetime, unti
     """Every failed delivery of the endpoint whose event happened in [since, until)."""
     if until <= since:
         raise WebhookError("The range must end after it starts.")
-    count = _replay(WebhookDelivery.objects.filter(endpoint=endpoint, status=WebhookDelivery.Status.FAILED,
-                                                   event__created_at__gte=since, event__created_at__lt=until),
-                    timezone.now())
+    count = _replay(
+        WebhookDelivery.objects.filter(
+            endpoint=endpoint,
+            status=WebhookDelivery.Status.FAILED,
+            event__created_at__gte=since,
+            event__created_at__lt=until,
+        ),
+        timezone.now(),
+    )
     _audit(endpoint, "deliveries_replayed", request, since=since.isoformat(), until=until.isoformat(), count=count)
     if count:
         transaction.on_commit(lambda: enqueue_endpoints([endpoint.pk]))

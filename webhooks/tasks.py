@@ -28,8 +28,15 @@ def delete_old_events() -> int:
     return delivery.events_delete_old()
 
 
-@shared_task(bind=True, acks_late=True, ignore_result=True, soft_time_limit=30, time_limit=45, max_retries=5,
-             default_retry_delay=60)
+@shared_task(
+    bind=True,
+    acks_late=True,
+    ignore_result=True,
+    soft_time_limit=30,
+    time_limit=45,
+    max_retries=5,
+    default_retry_delay=60,
+)
 def notify_broker_admins_of_paused_endpoint(self, endpoint_id: int) -> None:
     """E-mail the tenant's broker admins that an endpoint was paused for failing (its address, never its secret)."""
     endpoint = WebhookEndpoint.objects.select_related("tenant").filter(pk=endpoint_id).first()

@@ -7,25 +7,66 @@ from .models import Withdrawal, WithdrawalLimit
 from .selectors import withdrawal_explanation
 
 
-AMOUNT_FIELDS = {name: amount_column(name) for name in ("amount", "chain_fee", "service_fee", "total_debit",
-                                                          "amount_received", "price_usdt")}
+AMOUNT_FIELDS = {
+    name: amount_column(name)
+    for name in ("amount", "chain_fee", "service_fee", "total_debit", "amount_received", "price_usdt")
+}
 
 
 @admin.register(Withdrawal)
 class WithdrawalAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     """Withdrawals are read-only here: only the wizard and the exchange's answers change them."""
 
-    list_display = ["created_at", "user", "exchange", amount_column("amount"), "currency", "withdraw_type", "state",
-                    "why", amount_column("total_debit"), "exchange_withdrawal_id", "tenant"]
+    list_display = [
+        "created_at",
+        "user",
+        "exchange",
+        amount_column("amount"),
+        "currency",
+        "withdraw_type",
+        "state",
+        "why",
+        amount_column("total_debit"),
+        "exchange_withdrawal_id",
+        "tenant",
+    ]
     # The currency is searched, not listed: its filter would read the distinct currencies of every row.
     list_filter = ["state", ExchangeFilter, "withdraw_type"]
     search_fields = ["user__email", "exchange_withdrawal_id", "destination", "=currency"]
     list_select_related = ["user", "tenant"]
-    fields = ["tenant", "user", "connection", "exchange", "idempotency_key", "state", "why", "currency", "chain",
-              "withdraw_type", "destination", "memo", "remark", "amount", "fee_deduct_type", "chain_fee",
-              "service_fee", "total_debit", "amount_received", "price_usdt", "price_at", "quote_expires_at",
-              "stepped_up_at", "factors_requested_at", "submit_started_at", "exchange_withdrawal_id",
-              "exchange_status", "last_error", "submitted_at", "completed_at", "created_at"]
+    fields = [
+        "tenant",
+        "user",
+        "connection",
+        "exchange",
+        "idempotency_key",
+        "state",
+        "why",
+        "currency",
+        "chain",
+        "withdraw_type",
+        "destination",
+        "memo",
+        "remark",
+        "amount",
+        "fee_deduct_type",
+        "chain_fee",
+        "service_fee",
+        "total_debit",
+        "amount_received",
+        "price_usdt",
+        "price_at",
+        "quote_expires_at",
+        "stepped_up_at",
+        "factors_requested_at",
+        "submit_started_at",
+        "exchange_withdrawal_id",
+        "exchange_status",
+        "last_error",
+        "submitted_at",
+        "completed_at",
+        "created_at",
+    ]
 
     def get_readonly_fields(self, request, obj=None):
         # Amounts as people read them; the rest as stored.

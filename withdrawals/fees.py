@@ -21,8 +21,12 @@ MAX_DECIMAL_PLACES = 18
 
 # KuCoin's feeDeductType, as its withdrawal v3 defines it (universal SDK spec, ccxt; level A). The portal uses the
 # same two words for every exchange.
-INTERNAL = "INTERNAL"  # the fee is taken from the withdrawal amount: the balance pays the amount, the recipient gets less
-EXTERNAL = "EXTERNAL"  # the fee is taken from the main account: the balance pays amount + fees, the recipient the amount
+INTERNAL = (
+    "INTERNAL"  # the fee is taken from the withdrawal amount: the balance pays the amount, the recipient gets less
+)
+EXTERNAL = (
+    "EXTERNAL"  # the fee is taken from the main account: the balance pays amount + fees, the recipient the amount
+)
 
 
 class FeeError(ValueError):
@@ -70,8 +74,15 @@ def amount_input_error(raw: str) -> str:
         return "Enter a number."
 
 
-def service_fee(*, amount: Decimal, price_usdt: Decimal, precision: int, rate: Decimal = SERVICE_FEE_RATE,
-                min_usdt: Decimal = SERVICE_FEE_MIN_USDT, max_usdt: Decimal = SERVICE_FEE_MAX_USDT) -> Decimal:
+def service_fee(
+    *,
+    amount: Decimal,
+    price_usdt: Decimal,
+    precision: int,
+    rate: Decimal = SERVICE_FEE_RATE,
+    min_usdt: Decimal = SERVICE_FEE_MIN_USDT,
+    max_usdt: Decimal = SERVICE_FEE_MAX_USDT,
+) -> Decimal:
     """10% of the amount rounded up, within [1, 30] USDT worth: the bounds converted at the price, the
     minimum rounded up and the maximum down to the precision (so neither is crossed by rounding)."""
     if price_usdt <= 0:
@@ -112,8 +123,15 @@ class FeeQuote:
         return self.amount_received > 0
 
 
-def quote(*, amount: Decimal, chain_fee: Decimal, price_usdt: Decimal, precision: int, fee_deduct_type: str,
-          with_service_fee: bool = True) -> FeeQuote:
+def quote(
+    *,
+    amount: Decimal,
+    chain_fee: Decimal,
+    price_usdt: Decimal,
+    precision: int,
+    fee_deduct_type: str,
+    with_service_fee: bool = True,
+) -> FeeQuote:
     """Every figure of a preview. ``with_service_fee`` is off for exchanges without an OAuth service fee."""
     if not isinstance(amount, Decimal) or not isinstance(chain_fee, Decimal):
         raise FeeError("Money is Decimal.")
@@ -128,8 +146,15 @@ def quote(*, amount: Decimal, chain_fee: Decimal, price_usdt: Decimal, precision
     return FeeQuote(amount=amount, chain_fee=chain_fee, service_fee=fee, fee_deduct_type=fee_deduct_type)
 
 
-def max_amount(*, available: Decimal, chain_fee: Decimal, price_usdt: Decimal, precision: int, fee_deduct_type: str,
-               with_service_fee: bool = True) -> Decimal:
+def max_amount(
+    *,
+    available: Decimal,
+    chain_fee: Decimal,
+    price_usdt: Decimal,
+    precision: int,
+    fee_deduct_type: str,
+    with_service_fee: bool = True,
+) -> Decimal:
     """The largest amount whose withdrawal the balance covers with its fees (0 where none is): all of it where
     the fees come out of the amount, else the most that leaves room for the fees on top. What leaves the
     balance only grows with the amount, so the best of the few amounts where the service fee's rule changes
@@ -147,8 +172,16 @@ def max_amount(*, available: Decimal, chain_fee: Decimal, price_usdt: Decimal, p
     with localcontext() as context:
         context.prec = 80
         at_rate = round_down(room / (1 + SERVICE_FEE_RATE), precision)
-    candidates = {round_down(room - highest, precision), at_rate, at_rate - step(precision),
-                  round_down(room - lowest, precision)}
-    fits = [amount for amount in candidates if amount > 0 and amount + chain_fee + service_fee(
-        amount=amount, price_usdt=price_usdt, precision=precision) <= available]
+    candidates = {
+        round_down(room - highest, precision),
+        at_rate,
+        at_rate - step(precision),
+        round_down(room - lowest, precision),
+    }
+    fits = [
+        amount
+        for amount in candidates
+        if amount > 0
+        and amount + chain_fee + service_fee(amount=amount, price_usdt=price_usdt, precision=precision) <= available
+    ]
     return max(fits, default=Decimal(0))

@@ -27,9 +27,12 @@ class DetailsForm(forms.Form):
     def __init__(self, *args, currencies: list[str], hooks, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["currency"].choices = [(code, code) for code in currencies]
-        self.fields["withdraw_type"].choices = [c for c in Withdrawal.WithdrawType.choices if c[0] in hooks.withdraw_types]
-        self.fields["fee_deduct_type"].choices = [c for c in Withdrawal.FeeDeductType.choices
-                                                  if c[0] in hooks.fee_deduct_types]
+        self.fields["withdraw_type"].choices = [
+            c for c in Withdrawal.WithdrawType.choices if c[0] in hooks.withdraw_types
+        ]
+        self.fields["fee_deduct_type"].choices = [
+            c for c in Withdrawal.FeeDeductType.choices if c[0] in hooks.fee_deduct_types
+        ]
         self.fields["fee_deduct_type"].initial = hooks.fee_deduct_types[0]
         self.fields["destination"].label = hooks.destination_label
         if not hooks.has_memo:
@@ -42,17 +45,22 @@ class CodesForm(forms.Form):
     def __init__(self, *args, factors: list[str], **kwargs):
         super().__init__(*args, **kwargs)
         for factor in factors:
-            self.fields[factor] = forms.CharField(max_length=16, label=FACTOR_LABELS.get(factor, factor),
-                                                  widget=forms.TextInput(attrs={"autocomplete": "one-time-code",
-                                                                                "inputmode": "numeric"}))
-
+            self.fields[factor] = forms.CharField(
+                max_length=16,
+                label=FACTOR_LABELS.get(factor, factor),
+                widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+            )
 
 
 class StepUpForm(forms.Form):
     """The portal's step-up: the code of the user's authenticator app."""
 
-    code = forms.CharField(max_length=16, label="Authenticator app code",
-                           widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}))
+    code = forms.CharField(
+        max_length=16,
+        label="Authenticator app code",
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
 
 FACTOR_LABELS = {
     "GAV": "Authenticator app code (Google Authenticator)",

@@ -5,8 +5,18 @@ from django.db import models
 from django.db.models import Q
 
 MONEY = {"max_digits": 38, "decimal_places": 18}
-STATES = ["draft", "previewed", "stepped_up", "factors_requested", "submitting", "unknown", "processing",
-          "succeeded", "failed", "cancelled"]
+STATES = [
+    "draft",
+    "previewed",
+    "stepped_up",
+    "factors_requested",
+    "submitting",
+    "unknown",
+    "processing",
+    "succeeded",
+    "failed",
+    "cancelled",
+]
 
 
 class Withdrawal(models.Model):
@@ -48,8 +58,9 @@ class Withdrawal(models.Model):
 
     tenant = models.ForeignKey("broker_portal.Tenant", on_delete=models.CASCADE, related_name="withdrawals")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.RESTRICT, related_name="withdrawals")
-    connection = models.ForeignKey("connectors.ExchangeConnection", on_delete=models.RESTRICT,
-                                   related_name="withdrawals")
+    connection = models.ForeignKey(
+        "connectors.ExchangeConnection", on_delete=models.RESTRICT, related_name="withdrawals"
+    )
     exchange = models.CharField(max_length=32)
     # Issued when the wizard starts; the same key always means the same withdrawal.
     idempotency_key = models.UUIDField(default=uuid.uuid4, editable=False)
@@ -104,26 +115,33 @@ class Withdrawal(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["tenant", "user", "idempotency_key"], name="withdrawal_idempotency_key"),
             # One portal row per exchange withdrawal: a second submit cannot record the same one again.
-            models.UniqueConstraint(fields=["connection", "exchange_withdrawal_id"],
-                                    condition=~Q(exchange_withdrawal_id=""), name="withdrawal_one_row_per_exchange_id"),
+            models.UniqueConstraint(
+                fields=["connection", "exchange_withdrawal_id"],
+                condition=~Q(exchange_withdrawal_id=""),
+                name="withdrawal_one_row_per_exchange_id",
+            ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="withdrawal_amount_positive"),
             models.CheckConstraint(condition=Q(state__in=STATES), name="withdrawal_state_known"),
-            models.CheckConstraint(condition=Q(fee_deduct_type__in=["INTERNAL", "EXTERNAL"]),
-                                   name="withdrawal_fee_deduct_type_known"),
+            models.CheckConstraint(
+                condition=Q(fee_deduct_type__in=["INTERNAL", "EXTERNAL"]), name="withdrawal_fee_deduct_type_known"
+            ),
             # Past the preview, every figure of the quote is there and the recipient gets something.
             models.CheckConstraint(
-                condition=Q(state__in=["draft", "cancelled"]) | (
-                    Q(total_debit__isnull=False, amount_received__gt=0, service_fee__gte=0, chain_fee__gte=0)
-                ),
+                condition=Q(state__in=["draft", "cancelled"])
+                | (Q(total_debit__isnull=False, amount_received__gt=0, service_fee__gte=0, chain_fee__gte=0)),
                 name="withdrawal_quoted_past_draft",
             ),
             # Processing or completed means the exchange gave its id.
-            models.CheckConstraint(condition=~Q(state__in=["processing", "succeeded"]) | ~Q(exchange_withdrawal_id=""),
-                                   name="withdrawal_sent_has_exchange_id"),
+            models.CheckConstraint(
+                condition=~Q(state__in=["processing", "succeeded"]) | ~Q(exchange_withdrawal_id=""),
+                name="withdrawal_sent_has_exchange_id",
+            ),
         ]
-        indexes = [models.Index(fields=["state", "last_polled_at"], name="withdrawal_open_for_polling"),
-                   # The changelist's order within a tenant.
-                   models.Index(fields=["tenant", "-created_at", "-id"], name="withdrawal_tenant_recent")]
+        indexes = [
+            models.Index(fields=["state", "last_polled_at"], name="withdrawal_open_for_polling"),
+            # The changelist's order within a tenant.
+            models.Index(fields=["tenant", "-created_at", "-id"], name="withdrawal_tenant_recent"),
+        ]
 
     def __str__(self):
         return f"Withdrawal of {self.amount.normalize():f} {self.currency} ({self.get_state_display()})"

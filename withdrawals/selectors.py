@@ -35,8 +35,12 @@ def withdrawal_upgrade_url(*, connection: ExchangeConnection) -> str:
     """Where the user adds the exchange's withdrawal permission to this connection in place (its permission
     page with that permission pre-ticked), or "" where a reconnect would not make it able to withdraw."""
     exchange = EXCHANGES.get(connection.exchange)
-    if (exchange is None or withdrawal_hooks(connection.exchange) is None or not exchange.withdrawal_permissions
-            or set(exchange.withdrawal_permissions) & set(connection.permissions or [])):
+    if (
+        exchange is None
+        or withdrawal_hooks(connection.exchange) is None
+        or not exchange.withdrawal_permissions
+        or set(exchange.withdrawal_permissions) & set(connection.permissions or [])
+    ):
         return ""
     url = connect_url(connection.exchange, connection.server_slug)
     return f"{url}?{urlencode({'add': exchange.withdrawal_permissions[0]})}" if url else ""
@@ -57,8 +61,13 @@ def withdrawal_list(*, tenant, user) -> list[Withdrawal]:
     """The user's withdrawals, newest first, with their connection (for the exchange's name) in the same query;
     neither cancelled ones nor abandoned drafts."""
     abandoned = Q(state__in=Withdrawal.EDITABLE, updated_at__lt=timezone.now() - ABANDONED_AFTER)
-    return list(Withdrawal.objects.filter(tenant=tenant, user=user).exclude(state=Withdrawal.State.CANCELLED)
-                .exclude(abandoned).select_related("connection").order_by("-created_at")[:50])
+    return list(
+        Withdrawal.objects.filter(tenant=tenant, user=user)
+        .exclude(state=Withdrawal.State.CANCELLED)
+        .exclude(abandoned)
+        .select_related("connection")
+        .order_by("-created_at")[:50]
+    )
 
 
 def withdrawal_fee_rule(*, withdrawal: Withdrawal) -> list[str]:
@@ -67,8 +76,10 @@ def withdrawal_fee_rule(*, withdrawal: Withdrawal) -> list[str]:
     exchange = EXCHANGES[withdrawal.exchange].name
     currency = withdrawal.currency
     if withdrawal.fee_deduct_type == Withdrawal.FeeDeductType.EXTERNAL:
-        rule = [f"The fees are paid from your {exchange} balance on top of the amount, so the recipient gets "
-                f"the full {format(withdrawal.amount.normalize(), 'f')} {currency}."]
+        rule = [
+            f"The fees are paid from your {exchange} balance on top of the amount, so the recipient gets "
+            f"the full {format(withdrawal.amount.normalize(), 'f')} {currency}."
+        ]
     else:
         rule = ["The fees are taken out of the amount, so the recipient gets the amount less the fees."]
     if withdrawal.withdraw_type == Withdrawal.WithdrawType.ADDRESS:
@@ -77,9 +88,11 @@ def withdrawal_fee_rule(*, withdrawal: Withdrawal) -> list[str]:
     else:
         rule.append(f"A transfer to another {exchange} account has no network fee.")
     if hooks is not None and hooks.has_service_fee:
-        rule.append(f"{exchange}'s service fee for withdrawals through a broker is "
-                    f"{fees.SERVICE_FEE_RATE * 100:.0f}% of the amount, at least {fees.SERVICE_FEE_MIN_USDT} USDT "
-                    f"and at most {fees.SERVICE_FEE_MAX_USDT} USDT worth.")
+        rule.append(
+            f"{exchange}'s service fee for withdrawals through a broker is "
+            f"{fees.SERVICE_FEE_RATE * 100:.0f}% of the amount, at least {fees.SERVICE_FEE_MIN_USDT} USDT "
+            f"and at most {fees.SERVICE_FEE_MAX_USDT} USDT worth."
+        )
     return rule
 
 
@@ -87,8 +100,11 @@ def withdrawals_to_poll(*, stale_submit_seconds: int = 120) -> list[int]:
     """Ids the worker follows: processing at the exchange, unknown, or a submit that never came back."""
     stale = timezone.now() - timedelta(seconds=stale_submit_seconds)
     open_rows = Q(state__in=[Withdrawal.State.PROCESSING, Withdrawal.State.UNKNOWN]) | Q(
-        state=Withdrawal.State.SUBMITTING, submit_started_at__lt=stale)
-    return list(Withdrawal.objects.filter(open_rows).order_by("last_polled_at", "pk").values_list("pk", flat=True)[:500])
+        state=Withdrawal.State.SUBMITTING, submit_started_at__lt=stale
+    )
+    return list(
+        Withdrawal.objects.filter(open_rows).order_by("last_polled_at", "pk").values_list("pk", flat=True)[:500]
+    )
 
 
 STUCK_AFTER = timedelta(hours=1)  # open at the exchange this long without an end: a broker admin should look
@@ -106,8 +122,11 @@ def withdrawal_explanation(*, withdrawal: Withdrawal, now=None) -> str:
     if withdrawal.state not in Withdrawal.OPEN_AT_EXCHANGE:
         return ""
     since = withdrawal.submit_started_at or withdrawal.submitted_at or withdrawal.created_at
-    polled = (f"last checked {withdrawal.last_polled_at:%Y-%m-%d %H:%M} UTC" if withdrawal.last_polled_at
-              else "not checked yet")
+    polled = (
+        f"last checked {withdrawal.last_polled_at:%Y-%m-%d %H:%M} UTC"
+        if withdrawal.last_polled_at
+        else "not checked yet"
+    )
     stuck = "Stuck: " if now - since > STUCK_AFTER else ""
     waiting = f"{withdrawal.get_state_display()} since {since:%Y-%m-%d %H:%M} UTC, {polled}"
     last_error = f"; last answer: {withdrawal.last_error}" if withdrawal.last_error else ""

@@ -31,8 +31,15 @@ def withdrawal_poll_open() -> None:
         withdrawal_poll.delay(withdrawal_id)
 
 
-@shared_task(bind=True, acks_late=True, ignore_result=True, soft_time_limit=30, time_limit=45, max_retries=5,
-             default_retry_delay=60)
+@shared_task(
+    bind=True,
+    acks_late=True,
+    ignore_result=True,
+    soft_time_limit=30,
+    time_limit=45,
+    max_retries=5,
+    default_retry_delay=60,
+)
 def notify_broker_admins_of_limit_refusal(self, withdrawal_id: int, limit_id: int, value_usdt: str) -> None:
     """E-mail the tenant's broker admins that one of their limits refused a withdrawal (no address, no secret)."""
     from .models import Withdrawal, WithdrawalLimit
@@ -44,8 +51,13 @@ def notify_broker_admins_of_limit_refusal(self, withdrawal_id: int, limit_id: in
     admins = broker_admin_emails(tenant_id=withdrawal.tenant_id)
     if not admins:
         return
-    context = {"withdrawal": withdrawal, "limit": limit, "value_usdt": value_usdt, "tenant": withdrawal.tenant,
-               "user": withdrawal.user}
+    context = {
+        "withdrawal": withdrawal,
+        "limit": limit,
+        "value_usdt": value_usdt,
+        "tenant": withdrawal.tenant,
+        "user": withdrawal.user,
+    }
     subject = render_to_string("withdrawals/email/limit_refusal_subject.txt", context).strip()
     body = render_to_string("withdrawals/email/limit_refusal_message.txt", context)
     try:

@@ -44,8 +44,11 @@ def next_page(withdrawal: Withdrawal) -> str:
 
 @login_required
 def withdrawal_index(request):
-    return render(request, "withdrawals/index.html",
-                  {"withdrawals": selectors.withdrawal_list(tenant=request.tenant, user=request.user)})
+    return render(
+        request,
+        "withdrawals/index.html",
+        {"withdrawals": selectors.withdrawal_list(tenant=request.tenant, user=request.user)},
+    )
 
 
 @login_required
@@ -58,8 +61,9 @@ def withdrawal_details(request, connection_id=None, withdrawal_id=None):
             return redirect("withdrawal_status", withdrawal.pk)
         connection = withdrawal.connection
     else:
-        connection = get_for_tenant(ExchangeConnection.objects.filter(user=request.user), request.tenant,
-                                    pk=connection_id)
+        connection = get_for_tenant(
+            ExchangeConnection.objects.filter(user=request.user), request.tenant, pk=connection_id
+        )
     reason = selectors.withdrawal_capability(connection=connection)
     if reason:
         return render(request, "withdrawals/unavailable.html", {"connection": connection, "reason": reason})
@@ -69,15 +73,21 @@ def withdrawal_details(request, connection_id=None, withdrawal_id=None):
         infos = {code: hooks.currency(api, connection, code) for code in currencies}
         saved = hooks.saved_addresses(api, connection)
     except ExchangeUnavailable as error:
-        return render(request, "withdrawals/unavailable.html", {
-            "connection": connection, "reason": f"The exchange cannot be reached right now ({error})."})
+        return render(
+            request,
+            "withdrawals/unavailable.html",
+            {"connection": connection, "reason": f"The exchange cannot be reached right now ({error})."},
+        )
     except ExchangeAPIError as error:
-        return render(request, "withdrawals/unavailable.html", {
-            "connection": connection, "reason": hooks.refusal_message(error)})
+        return render(
+            request, "withdrawals/unavailable.html", {"connection": connection, "reason": hooks.refusal_message(error)}
+        )
     saved_addresses = {code: [item for item in saved if item.currency == code] for code in currencies}
     if withdrawal is not None:
-        initial = {name: getattr(withdrawal, name) for name in (
-            "currency", "chain", "withdraw_type", "destination", "memo", "remark", "fee_deduct_type")}
+        initial = {
+            name: getattr(withdrawal, name)
+            for name in ("currency", "chain", "withdraw_type", "destination", "memo", "remark", "fee_deduct_type")
+        }
         initial.update(idempotency_key=withdrawal.idempotency_key, amount=format(withdrawal.amount.normalize(), "f"))
     else:
         # The idempotency key is issued here, when the wizard starts; every post of this form carries it.
@@ -92,33 +102,60 @@ def withdrawal_details(request, connection_id=None, withdrawal_id=None):
         else:
             try:
                 entered = details.Details(
-                    currency=data["currency"], chain=data.get("chain") or "", withdraw_type=data["withdraw_type"],
-                    destination=data["destination"].strip(), memo=data.get("memo") or "", remark=data["remark"],
-                    amount=details.parse_amount(data["amount"]), fee_deduct_type=data["fee_deduct_type"])
+                    currency=data["currency"],
+                    chain=data.get("chain") or "",
+                    withdraw_type=data["withdraw_type"],
+                    destination=data["destination"].strip(),
+                    memo=data.get("memo") or "",
+                    remark=data["remark"],
+                    amount=details.parse_amount(data["amount"]),
+                    fee_deduct_type=data["fee_deduct_type"],
+                )
                 saved = details.withdrawal_save_details(
-                    tenant=request.tenant, user=request.user, connection=connection,
-                    idempotency_key=data["idempotency_key"], details=entered, request=request)
+                    tenant=request.tenant,
+                    user=request.user,
+                    connection=connection,
+                    idempotency_key=data["idempotency_key"],
+                    details=entered,
+                    request=request,
+                )
                 return redirect("withdrawal_preview", saved.pk)
             except WithdrawalError as error:
                 for field, message in error.field_errors.items():
                     form.add_error(field if field in form.fields else None, message)
                 if not error.field_errors:
                     form.add_error(None, error.message)
-    return render(request, "withdrawals/details.html", {
-        "form": form, "connection": connection, "withdrawal": withdrawal, "infos": infos, "hooks": hooks,
-        "saved_addresses": saved_addresses if any(saved_addresses.values()) else None, "step": 1,
-        "has_networks": any(chain.chain_id for info in infos.values() for chain in info.chains),
-        **mfa_notice(request)})
+    return render(
+        request,
+        "withdrawals/details.html",
+        {
+            "form": form,
+            "connection": connection,
+            "withdrawal": withdrawal,
+            "infos": infos,
+            "hooks": hooks,
+            "saved_addresses": saved_addresses if any(saved_addresses.values()) else None,
+            "step": 1,
+            "has_networks": any(chain.chain_id for info in infos.values() for chain in info.chains),
+            **mfa_notice(request),
+        },
+    )
 
 
 def details_with_max_amount(request, form: DetailsForm, *, connection, currencies, hooks) -> DetailsForm:
     """The details as typed, with the amount set to the most the balance allows after fees ("Max")."""
     data = form.data.copy()
     try:
-        data["amount"] = format(details.withdrawal_max_amount(
-            connection=connection, currency=data.get("currency", ""), chain=data.get("chain", ""),
-            withdraw_type=data.get("withdraw_type", "ADDRESS"),
-            fee_deduct_type=data.get("fee_deduct_type") or hooks.fee_deduct_types[0]).normalize(), "f")
+        data["amount"] = format(
+            details.withdrawal_max_amount(
+                connection=connection,
+                currency=data.get("currency", ""),
+                chain=data.get("chain", ""),
+                withdraw_type=data.get("withdraw_type", "ADDRESS"),
+                fee_deduct_type=data.get("fee_deduct_type") or hooks.fee_deduct_types[0],
+            ).normalize(),
+            "f",
+        )
         refused = None
     except WithdrawalError as error:
         refused = error
@@ -154,10 +191,18 @@ def withdrawal_preview(request, withdrawal_id):
         error = refused.message
     if request.method == "POST" and not error and not quote_changed:
         return redirect("withdrawal_step_up", withdrawal.pk)
-    return render(request, "withdrawals/preview.html", {"withdrawal": withdrawal, "error": error, "step": 2,
-                                                        "fee_rule": selectors.withdrawal_fee_rule(withdrawal=withdrawal),
-                                                        "quote_changed": quote_changed,
-                                                        "ttl": int(quote.preview_ttl().total_seconds())})
+    return render(
+        request,
+        "withdrawals/preview.html",
+        {
+            "withdrawal": withdrawal,
+            "error": error,
+            "step": 2,
+            "fee_rule": selectors.withdrawal_fee_rule(withdrawal=withdrawal),
+            "quote_changed": quote_changed,
+            "ttl": int(quote.preview_ttl().total_seconds()),
+        },
+    )
 
 
 @sensitive_post_parameters("code")
@@ -178,8 +223,9 @@ def withdrawal_step_up(request, withdrawal_id):
         form = StepUpForm(request.POST if "code" in request.POST else None)
         if form.is_valid():
             try:
-                step_up.withdrawal_step_up_with_code(withdrawal=withdrawal, code=form.cleaned_data["code"],
-                                                     request=request)
+                step_up.withdrawal_step_up_with_code(
+                    withdrawal=withdrawal, code=form.cleaned_data["code"], request=request
+                )
             except RateLimited as limited:
                 return too_many_requests(request, limited)
             except step_up.StepUpCodeRefused as refused:
@@ -189,8 +235,7 @@ def withdrawal_step_up(request, withdrawal_id):
                 return redirect("withdrawal_preview", withdrawal.pk)
             else:
                 return redirect("withdrawal_verify", withdrawal.pk)
-    return render(request, "withdrawals/step_up.html",
-                  {"withdrawal": withdrawal, "step": 3, "form": form, **notice})
+    return render(request, "withdrawals/step_up.html", {"withdrawal": withdrawal, "step": 3, "form": form, **notice})
 
 
 @sensitive_post_parameters()
@@ -221,21 +266,24 @@ def withdrawal_verify(request, withdrawal_id):
                 return redirect("withdrawal_verify", withdrawal.pk)
             if request.POST.get("action") == "submit" and (form.is_valid() or not hooks.needs_factors):
                 codes = {factor: form.cleaned_data[factor].strip() for factor in factors} if factors else {}
-                sent = submit.withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=request.tenant,
-                                                user=request.user, codes=codes, request=request)
+                sent = submit.withdrawal_submit(
+                    withdrawal_id=withdrawal.pk, tenant=request.tenant, user=request.user, codes=codes, request=request
+                )
                 return redirect("withdrawal_status", sent.pk)
         except SecuritySetupRequired as setup:
             return_to = request.build_absolute_uri(reverse("withdrawal_security_return"))
-            context["security_url"] = hooks.security_setup_url(setup.url, client_id=credential.client_id,
-                                                               return_url=return_to)
+            context["security_url"] = hooks.security_setup_url(
+                setup.url, client_id=credential.client_id, return_url=return_to
+            )
         except WithdrawalError as error:
             messages.error(request, error.message)
             if isinstance(error, QuoteChanged) or not quote.quote_is_fresh(withdrawal):
                 return redirect("withdrawal_preview", withdrawal.pk)
             return redirect("withdrawal_verify", withdrawal.pk)
     sent = {factor for group in withdrawal.factors_sent for factor in group}
-    context["factor_groups"] = [[{"factor": f, "field": form[f], "sent": f in sent} for f in group]
-                                for group in withdrawal.factors_all]
+    context["factor_groups"] = [
+        [{"factor": f, "field": form[f], "sent": f in sent} for f in group] for group in withdrawal.factors_all
+    ]
     return render(request, "withdrawals/verify.html", context)
 
 
@@ -267,7 +315,15 @@ def withdrawal_status(request, withdrawal_id):
     withdrawal = selectors.withdrawal_get(request=request, withdrawal_id=withdrawal_id)
     if withdrawal.state in Withdrawal.EDITABLE:
         return redirect(next_page(withdrawal))
-    return render(request, "withdrawals/status.html", {
-        "withdrawal": withdrawal, "step": 7, "open": withdrawal.state in Withdrawal.OPEN_AT_EXCHANGE,
-        "fee_rule": selectors.withdrawal_fee_rule(withdrawal=withdrawal),
-        "now": timezone.now(), "zero": Decimal(0)})
+    return render(
+        request,
+        "withdrawals/status.html",
+        {
+            "withdrawal": withdrawal,
+            "step": 7,
+            "open": withdrawal.state in Withdrawal.OPEN_AT_EXCHANGE,
+            "fee_rule": selectors.withdrawal_fee_rule(withdrawal=withdrawal),
+            "now": timezone.now(),
+            "zero": Decimal(0),
+        },
+    )

@@ -50,19 +50,30 @@ def main() -> None:
         for mode in MODES:
             if mode == "export_python" and args.skip_python:
                 continue
-            out = subprocess.run([sys.executable, __file__, "--one", str(rows), mode], check=True, text=True,
-                                 capture_output=True, env={**os.environ, "EXPORTS_DIR": exports_dir}).stdout
+            out = subprocess.run(
+                [sys.executable, __file__, "--one", str(rows), mode],
+                check=True,
+                text=True,
+                capture_output=True,
+                env={**os.environ, "EXPORTS_DIR": exports_dir},
+            ).stdout
             figures[mode] = json.loads(out.strip().splitlines()[-1])
         figures["ratio_to_copy"] = round(figures["export"]["seconds"] / figures["copy_same_select"]["seconds"], 2)
         figures["ratio_to_raw_copy"] = round(figures["export"]["seconds"] / figures["copy_raw_columns"]["seconds"], 2)
         results[str(rows)] = figures
-        print(f"{rows:>9} rows: export {figures['export']['seconds']:.3f} s "
-              f"(peak {figures['export']['peak_rss_mib']:.0f} MiB); COPY of the same SELECT "
-              f"{figures['copy_same_select']['seconds']:.3f} s (ratio {figures['ratio_to_copy']}); COPY of the raw "
-              f"columns {figures['copy_raw_columns']['seconds']:.3f} s (ratio {figures['ratio_to_raw_copy']})"
-              + (f"; Python writer {figures['export_python']['seconds']:.3f} s "
-                 f"(peak {figures['export_python']['peak_rss_mib']:.0f} MiB)" if "export_python" in figures else ""),
-              flush=True)
+        print(
+            f"{rows:>9} rows: export {figures['export']['seconds']:.3f} s "
+            f"(peak {figures['export']['peak_rss_mib']:.0f} MiB); COPY of the same SELECT "
+            f"{figures['copy_same_select']['seconds']:.3f} s (ratio {figures['ratio_to_copy']}); COPY of the raw "
+            f"columns {figures['copy_raw_columns']['seconds']:.3f} s (ratio {figures['ratio_to_raw_copy']})"
+            + (
+                f"; Python writer {figures['export_python']['seconds']:.3f} s "
+                f"(peak {figures['export_python']['peak_rss_mib']:.0f} MiB)"
+                if "export_python" in figures
+                else ""
+            ),
+            flush=True,
+        )
     print(json.dumps(results))
 
 

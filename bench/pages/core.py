@@ -20,9 +20,17 @@ BIG = {"users": 10_000, "connections": 50_000, "withdrawals": 100_000, "history"
 SMALL = {"users": 10, "connections": 20, "withdrawals": 40, "history": 200, "audit": 200}
 TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DP"
 
-ADMIN_PAGES = ["broker_portal/user", "broker_portal/membership", "broker_portal/auditevent",
-               "connectors/exchangeconnection", "withdrawals/withdrawal", "exports/historyentry", "exports/exportjob",
-               "connectors/exchangecredential", "withdrawals/withdrawallimit"]
+ADMIN_PAGES = [
+    "broker_portal/user",
+    "broker_portal/membership",
+    "broker_portal/auditevent",
+    "connectors/exchangeconnection",
+    "withdrawals/withdrawal",
+    "exports/historyentry",
+    "exports/exportjob",
+    "connectors/exchangecredential",
+    "withdrawals/withdrawallimit",
+]
 
 
 def scaled(sizes: dict, scale: float) -> dict:
@@ -35,12 +43,16 @@ def clone(model: type[Model], template_pk: int, count: int, overrides: dict[str,
     columns = [field.column for field in model._meta.concrete_fields if field.column != "id"]
     quote = connection.ops.quote_name
     # The expressions' own % (modulo) doubled: the statement takes parameters.
-    values = [overrides[column].replace("%", "%%") if column in overrides else f"t.{quote(column)}"
-              for column in columns]
+    values = [
+        overrides[column].replace("%", "%%") if column in overrides else f"t.{quote(column)}" for column in columns
+    ]
     with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {quote(table)} ({', '.join(map(quote, columns))}) "
-                       f"SELECT {', '.join(values)} FROM {quote(table)} t, generate_series(1, %s) g "
-                       f"WHERE t.id = %s", [count, template_pk])
+        cursor.execute(
+            f"INSERT INTO {quote(table)} ({', '.join(map(quote, columns))}) "
+            f"SELECT {', '.join(values)} FROM {quote(table)} t, generate_series(1, %s) g "
+            f"WHERE t.id = %s",
+            [count, template_pk],
+        )
 
 
 def seed_tenant(slug: str, sizes: dict):
@@ -60,46 +72,99 @@ def seed_tenant(slug: str, sizes: dict):
         admin = User.objects.get(email=f"admin@{slug}.bench")
         return tenant, admin, api_token_create(tenant=tenant, user=admin, name="bench")[1]
     tenant = services.tenant_create(name=slug, slug=slug, hosts=[f"{slug}.localhost"])
-    admin = services.member_create(tenant=tenant, email=f"admin@{slug}.bench", password=None,
-                                   role=Membership.Role.BROKER_ADMIN, email_verified=True)
+    admin = services.member_create(
+        tenant=tenant,
+        email=f"admin@{slug}.bench",
+        password=None,
+        role=Membership.Role.BROKER_ADMIN,
+        email_verified=True,
+    )
     TOTP.activate(admin, TOTP_SECRET)
     user = User.objects.create_user(email=f"u0@{slug}.bench", password=None)
     Membership.objects.create(tenant=tenant, user=user, role=Membership.Role.MEMBER)
     users = sizes["users"] - 1
     clone(User, user.pk, users, {"email": f"'u' || g || '@{slug}.bench'"})
     with connection.cursor() as cursor:  # one membership for each new user, in user order
-        cursor.execute("INSERT INTO broker_portal_membership (tenant_id, user_id, role, created_at) "
-                       "SELECT %s, id, 'member', now() FROM broker_portal_user WHERE email LIKE %s AND id > %s",
-                       [tenant.pk, f"u%@{slug}.bench", user.pk])
-        cursor.execute("SELECT min(user_id) FROM broker_portal_membership WHERE tenant_id = %s AND role = 'member'",
-                       [tenant.pk])
+        cursor.execute(
+            "INSERT INTO broker_portal_membership (tenant_id, user_id, role, created_at) "
+            "SELECT %s, id, 'member', now() FROM broker_portal_user WHERE email LIKE %s AND id > %s",
+            [tenant.pk, f"u%@{slug}.bench", user.pk],
+        )
+        cursor.execute(
+            "SELECT min(user_id) FROM broker_portal_membership WHERE tenant_id = %s AND role = 'member'", [tenant.pk]
+        )
         first_user = cursor.fetchone()[0]
     exchanges = "(ARRAY['kucoin','okx','kraken','peatio'])[1 + g % 4]"
     user_of = f"({first_user} + (g - 1) % {sizes['users']})"  # the n-th connection's user, round the tenant
-    connection_row = ExchangeConnection.objects.create(tenant=tenant, user=user, exchange="kucoin",
-                                                       access_token="bench-access", refresh_token="bench-refresh")
-    clone(ExchangeConnection, connection_row.pk, sizes["connections"] - 1, {
-        "user_id": user_of, "exchange": exchanges, "exchange_account_id": "'acct-' || g",
-        "created_at": "now() - g * interval '1 minute'"})
+    connection_row = ExchangeConnection.objects.create(
+        tenant=tenant, user=user, exchange="kucoin", access_token="bench-access", refresh_token="bench-refresh"
+    )
+    clone(
+        ExchangeConnection,
+        connection_row.pk,
+        sizes["connections"] - 1,
+        {
+            "user_id": user_of,
+            "exchange": exchanges,
+            "exchange_account_id": "'acct-' || g",
+            "created_at": "now() - g * interval '1 minute'",
+        },
+    )
     connection_of = f"({connection_row.pk} + (g - 1) % {sizes['connections']})"  # the clones follow it
     owner = f"(SELECT user_id FROM connectors_exchangeconnection WHERE id = {connection_of})"
-    withdrawal = Withdrawal.objects.create(tenant=tenant, user=user, connection=connection_row, exchange="kucoin",
-                                           currency="BTC", destination="bc1qbench", amount=Decimal("0.01"))
-    clone(Withdrawal, withdrawal.pk, sizes["withdrawals"] - 1, {
-        "connection_id": connection_of, "user_id": owner, "idempotency_key": "gen_random_uuid()",
-        "created_at": "now() - g * interval '1 second'"})
-    entry = HistoryEntry.objects.create(tenant=tenant, connection=connection_row, user=user, exchange="kucoin",
-                                        kind="deposit", external_id="d0",
-                                        occurred_at=datetime(2025, 1, 1, tzinfo=timezone.utc),
-                                        currency="BTC", amount=Decimal("0.5"))
-    clone(HistoryEntry, entry.pk, sizes["history"] - 1, {
-        "connection_id": connection_of, "user_id": owner, "external_id": "'d' || g",
-        "occurred_at": "timestamptz '2025-01-01' + g * interval '20 seconds'"})
+    withdrawal = Withdrawal.objects.create(
+        tenant=tenant,
+        user=user,
+        connection=connection_row,
+        exchange="kucoin",
+        currency="BTC",
+        destination="bc1qbench",
+        amount=Decimal("0.01"),
+    )
+    clone(
+        Withdrawal,
+        withdrawal.pk,
+        sizes["withdrawals"] - 1,
+        {
+            "connection_id": connection_of,
+            "user_id": owner,
+            "idempotency_key": "gen_random_uuid()",
+            "created_at": "now() - g * interval '1 second'",
+        },
+    )
+    entry = HistoryEntry.objects.create(
+        tenant=tenant,
+        connection=connection_row,
+        user=user,
+        exchange="kucoin",
+        kind="deposit",
+        external_id="d0",
+        occurred_at=datetime(2025, 1, 1, tzinfo=timezone.utc),
+        currency="BTC",
+        amount=Decimal("0.5"),
+    )
+    clone(
+        HistoryEntry,
+        entry.pk,
+        sizes["history"] - 1,
+        {
+            "connection_id": connection_of,
+            "user_id": owner,
+            "external_id": "'d' || g",
+            "occurred_at": "timestamptz '2025-01-01' + g * interval '20 seconds'",
+        },
+    )
     event = record_audit_event(tenant=tenant, action="bench.row", actor=admin)
-    clone(AuditEvent, event.pk, sizes["audit"] - 1, {
-        "action": "(ARRAY['member.created','connection.created','withdrawal.submitted','export.requested'])"
-                  "[1 + g % 4]",
-        "created_at": "now() - g * interval '1 second'"})
+    clone(
+        AuditEvent,
+        event.pk,
+        sizes["audit"] - 1,
+        {
+            "action": "(ARRAY['member.created','connection.created','withdrawal.submitted','export.requested'])"
+            "[1 + g % 4]",
+            "created_at": "now() - g * interval '1 second'",
+        },
+    )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     return tenant, admin, api_token_create(tenant=tenant, user=admin, name="bench")[1]
@@ -118,20 +183,22 @@ def deep_cursor(tenant) -> str:
 def pages(tenant) -> dict[str, str]:
     """Every staff page and API list measured, by name: path."""
     named = {f"admin {page.split('/')[1]}": f"/admin/{page}/" for page in ADMIN_PAGES}
-    named.update({
-        "admin index": "/admin/",
-        "exports page": "/exports/",
-        "exports page 100": "/exports/?page=100",
-        "exports search": "/exports/?q=u42",
-        "picker users": "/exports/pick/users?q=u42",
-        "picker connections": "/exports/pick/connections?q=u42",
-        "api connections": "/api/v1/connections/",
-        "api audit-events": "/api/v1/audit-events/",
-        "api audit-events deep": f"/api/v1/audit-events/?cursor={deep_cursor(tenant)}",
-        "api withdrawals": "/api/v1/withdrawals/",
-        "api history-sync": "/api/v1/history-sync/",
-        "api exports": "/api/v1/exports/",
-    })
+    named.update(
+        {
+            "admin index": "/admin/",
+            "exports page": "/exports/",
+            "exports page 100": "/exports/?page=100",
+            "exports search": "/exports/?q=u42",
+            "picker users": "/exports/pick/users?q=u42",
+            "picker connections": "/exports/pick/connections?q=u42",
+            "api connections": "/api/v1/connections/",
+            "api audit-events": "/api/v1/audit-events/",
+            "api audit-events deep": f"/api/v1/audit-events/?cursor={deep_cursor(tenant)}",
+            "api withdrawals": "/api/v1/withdrawals/",
+            "api history-sync": "/api/v1/history-sync/",
+            "api exports": "/api/v1/exports/",
+        }
+    )
     return named
 
 
@@ -153,8 +220,12 @@ def measure_tenant(tenant, admin, token: str, *, repeat: int) -> dict[str, dict]
             assert response.status_code == 200, (path, response.status_code)
             queries = len(captured)
             db_times.append(sum(float(query["time"]) for query in captured.captured_queries))
-        figures[name] = {"queries": queries, "ms": round(statistics.median(times) * 1000, 1),
-                         "db_ms": round(statistics.median(db_times) * 1000, 1), "bytes": len(response.content)}
+        figures[name] = {
+            "queries": queries,
+            "ms": round(statistics.median(times) * 1000, 1),
+            "db_ms": round(statistics.median(db_times) * 1000, 1),
+            "bytes": len(response.content),
+        }
     return figures
 
 
@@ -189,4 +260,3 @@ def run(*, scale: float = 1.0, repeat: int = 5, plans_only: bool = False) -> dic
         result.update(big=measure_tenant(*big, repeat=repeat), small=measure_tenant(*small, repeat=repeat))
     result["plans"] = small_after_big(small[:2], big[:2], repeat=repeat)
     return result
-

@@ -30,8 +30,10 @@ def setup_django() -> None:
 
     settings.ALLOWED_HOSTS = [".localhost"]
     # Static files by name, as the test settings serve them: no collected manifest is needed to render a page.
-    settings.STORAGES = {**settings.STORAGES,
-                         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
 
 
 def main() -> None:
@@ -55,21 +57,25 @@ def main() -> None:
     common = [sys.executable, __file__, "--one", "--scale", str(args.scale), "--repeat", str(args.repeat)]
     result = measured(common, "force_custom_plan")
     result["plans_auto"] = measured([*common, "--plans-only"], "auto")["plans"]
-    print(f"{'page':<26}{'big: queries':>13}{'ms':>8}{'db ms':>8}{'KiB':>6}{'small: queries':>16}{'ms':>8}"
-          f"{'db ms':>8}")
+    print(f"{'page':<26}{'big: queries':>13}{'ms':>8}{'db ms':>8}{'KiB':>6}{'small: queries':>16}{'ms':>8}{'db ms':>8}")
     for name, big in result["big"].items():
         small = result["small"][name]
-        print(f"{name:<26}{big['queries']:>13}{big['ms']:>8}{big['db_ms']:>8}{big['bytes'] / 1024:>6.0f}"
-              f"{small['queries']:>16}{small['ms']:>8}{small['db_ms']:>8}")
+        print(
+            f"{name:<26}{big['queries']:>13}{big['ms']:>8}{big['db_ms']:>8}{big['bytes'] / 1024:>6.0f}"
+            f"{small['queries']:>16}{small['ms']:>8}{small['db_ms']:>8}"
+        )
     for mode, plans in (("force_custom_plan", result["plans"]), ("auto", result["plans_auto"])):
-        print(f"plan_cache_mode={mode}: the small tenant's audit page {plans['small_alone_ms']} ms alone, "
-              f"{plans['small_after_big_ms']} ms after the big tenant's on the same connection")
+        print(
+            f"plan_cache_mode={mode}: the small tenant's audit page {plans['small_alone_ms']} ms alone, "
+            f"{plans['small_after_big_ms']} ms after the big tenant's on the same connection"
+        )
     print(json.dumps(result))
 
 
 def measured(command: list[str], plan_cache_mode: str) -> dict:
-    done = subprocess.run(command, text=True, capture_output=True,
-                          env={**os.environ, "DATABASE_PLAN_CACHE_MODE": plan_cache_mode})
+    done = subprocess.run(
+        command, text=True, capture_output=True, env={**os.environ, "DATABASE_PLAN_CACHE_MODE": plan_cache_mode}
+    )
     if done.returncode:
         sys.exit(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])

@@ -58,14 +58,40 @@ def process_worker(concurrency: int = 1, database_pool: int = 0):
     or `concurrency` at once (thread pool, as for I/O-bound tasks), its threads sharing a pool of
     `database_pool` database connections (0: one persistent connection per thread); yields its query totals."""
     totals_file = tempfile.NamedTemporaryFile(suffix=".json", delete=False).name
-    env = {**os.environ, "BENCH_REFRESH_QUERY_FILE": totals_file, "DATABASE_URL": worker_database_url(),
-           "DATABASE_POOL_MAX_SIZE": str(database_pool), "DATABASE_POOL_MIN_SIZE": str(database_pool)}
+    env = {
+        **os.environ,
+        "BENCH_REFRESH_QUERY_FILE": totals_file,
+        "DATABASE_URL": worker_database_url(),
+        "DATABASE_POOL_MAX_SIZE": str(database_pool),
+        "DATABASE_POOL_MIN_SIZE": str(database_pool),
+    }
     pool = "solo" if concurrency == 1 else "threads"
-    process = subprocess.Popen([sys.executable, "-m", "celery", "-A", "broker_portal", "worker", "--pool", pool,
-                                "--concurrency", str(concurrency), "--queues", QUEUE,
-                                "--include", "bench.refresh.worker_probe",
-                                "--without-heartbeat", "--without-mingle", "--without-gossip",
-                                "--loglevel", "WARNING"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "broker_portal",
+            "worker",
+            "--pool",
+            pool,
+            "--concurrency",
+            str(concurrency),
+            "--queues",
+            QUEUE,
+            "--include",
+            "bench.refresh.worker_probe",
+            "--without-heartbeat",
+            "--without-mingle",
+            "--without-gossip",
+            "--loglevel",
+            "WARNING",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
     totals = {}
     try:
         time.sleep(3)  # let it connect to the broker before the first round
@@ -87,13 +113,24 @@ def main() -> None:
     parser.add_argument("--sandbox-url", default="", help="a sandbox already running elsewhere")
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--chunk", type=int, default=50, help="bare and portal calls alternate in chunks this big")
-    parser.add_argument("--concurrency", default="1",
-                        help="refreshes the worker runs at once (thread pool above 1), and bare loops likewise; "
-                             "several, comma-separated (1,16,64,256), run one after another")
-    parser.add_argument("--latency-ms", type=float, default=0,
-                        help="put a proxy in front of the sandbox that delays every call by this much")
-    parser.add_argument("--database-pool", type=int, default=16,
-                        help="database connections the threads of a worker share (Django's pool; threads only)")
+    parser.add_argument(
+        "--concurrency",
+        default="1",
+        help="refreshes the worker runs at once (thread pool above 1), and bare loops likewise; "
+        "several, comma-separated (1,16,64,256), run one after another",
+    )
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0,
+        help="put a proxy in front of the sandbox that delays every call by this much",
+    )
+    parser.add_argument(
+        "--database-pool",
+        type=int,
+        default=16,
+        help="database connections the threads of a worker share (Django's pool; threads only)",
+    )
     options = parser.parse_args()
     concurrencies = [int(value) for value in options.concurrency.split(",")]
 
@@ -121,18 +158,33 @@ def main() -> None:
     if not sandbox_url:
         port = free_port()
         sandbox_url = f"http://127.0.0.1:{port}"
-        process = subprocess.Popen([sys.executable, "manage.py", "run_sandbox", "--port", str(port)], cwd=ROOT,
-                                   # A thread per request, sharing a pool of database connections: kept
-                                   # ones would pile up in the sandbox, new ones cost a connection each call.
-                                   env={**os.environ, "DATABASE_CONN_MAX_AGE": "0", "DATABASE_POOL_MAX_SIZE": "8"},
-                                   stdout=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "run_sandbox", "--port", str(port)],
+            cwd=ROOT,
+            # A thread per request, sharing a pool of database connections: kept
+            # ones would pile up in the sandbox, new ones cost a connection each call.
+            env={**os.environ, "DATABASE_CONN_MAX_AGE": "0", "DATABASE_POOL_MAX_SIZE": "8"},
+            stdout=subprocess.DEVNULL,
+        )
     proxy = None
     try:
         wait_for(f"{sandbox_url}/sandbox/", process)
         if options.latency_ms:
             port = free_port()
-            proxy = subprocess.Popen([sys.executable, "-m", "bench.refresh.proxy", "--listen-port", str(port),
-                                      "--upstream", sandbox_url, "--latency-ms", str(options.latency_ms)], cwd=ROOT)
+            proxy = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.refresh.proxy",
+                    "--listen-port",
+                    str(port),
+                    "--upstream",
+                    sandbox_url,
+                    "--latency-ms",
+                    str(options.latency_ms),
+                ],
+                cwd=ROOT,
+            )
             sandbox_url = f"http://127.0.0.1:{port}"
             wait_for(f"{sandbox_url}/sandbox/", proxy)
         from bench.refresh.core import run
@@ -141,10 +193,16 @@ def main() -> None:
         for concurrency in concurrencies:
             database_pool = min(options.database_pool, concurrency) if concurrency > 1 else 0
             # Enough calls that every thread makes several, in chunks that keep them all busy.
-            figures = run(sandbox_url=sandbox_url, n=max(options.n, 8 * concurrency),
-                          chunk=max(options.chunk, 2 * concurrency), timeout=options.timeout,
-                          worker=partial(process_worker, concurrency, database_pool), concurrency=concurrency,
-                          say=lambda line: print(line, flush=True), worker_application_name=WORKER_APPLICATION_NAME)
+            figures = run(
+                sandbox_url=sandbox_url,
+                n=max(options.n, 8 * concurrency),
+                chunk=max(options.chunk, 2 * concurrency),
+                timeout=options.timeout,
+                worker=partial(process_worker, concurrency, database_pool),
+                concurrency=concurrency,
+                say=lambda line: print(line, flush=True),
+                worker_application_name=WORKER_APPLICATION_NAME,
+            )
             figures.update(latency_ms=options.latency_ms, database_pool=database_pool)
             results.append(figures)
             print(json.dumps(figures), flush=True)
@@ -159,13 +217,18 @@ def main() -> None:
 
 
 def summary_table(results: list[dict]) -> str:
-    lines = ["| concurrency | portal refreshes/s | bare refreshes/s | ratio | DB connections (peak open / busy) "
-             "| one-hour connections kept fresh |", "| ---: | ---: | ---: | ---: | :---: | ---: |"]
+    lines = [
+        "| concurrency | portal refreshes/s | bare refreshes/s | ratio | DB connections (peak open / busy) "
+        "| one-hour connections kept fresh |",
+        "| ---: | ---: | ---: | ---: | :---: | ---: |",
+    ]
     for figures in results:
-        lines.append(f"| {figures['concurrency']} | {figures['portal_connections_per_second']} | "
-                     f"{figures['bare_requests_per_second']} | {figures['ratio']} | "
-                     f"{figures.get('database_connections_open')} / {figures.get('database_connections_busy')} | "
-                     f"{figures['one_hour_connections_kept_fresh']:,} |")
+        lines.append(
+            f"| {figures['concurrency']} | {figures['portal_connections_per_second']} | "
+            f"{figures['bare_requests_per_second']} | {figures['ratio']} | "
+            f"{figures.get('database_connections_open')} / {figures.get('database_connections_busy')} | "
+            f"{figures['one_hour_connections_kept_fresh']:,} |"
+        )
     return "\n".join(lines)
 
 

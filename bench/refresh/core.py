@@ -37,18 +37,37 @@ def prepare(*, sandbox_url: str, n: int) -> dict:
     """A tenant with a KuCoin credential at the sandbox, n due connections holding real sandbox pairs, and
     n more pairs for the bare loop. Earlier runs' rows are removed first."""
     tenant = Tenant.objects.filter(slug="bench-refresh").first() or services.tenant_create(
-        name="Refresh Bench", slug="bench-refresh", hosts=["bench-refresh.localhost"])
+        name="Refresh Bench", slug="bench-refresh", hosts=["bench-refresh.localhost"]
+    )
     user = User.objects.filter(email="bench@refresh.example").first() or services.member_create(
-        tenant=tenant, email="bench@refresh.example", password="bench-refresh-pass", role=Membership.Role.MEMBER,
-        email_verified=True)
-    client_register(exchange=EXCHANGE, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                    redirect_uris=["http://bench-refresh.localhost/cb"], permissions=["OAUTH_CREATE_API", *SCOPES])
+        tenant=tenant,
+        email="bench@refresh.example",
+        password="bench-refresh-pass",
+        role=Membership.Role.MEMBER,
+        email_verified=True,
+    )
+    client_register(
+        exchange=EXCHANGE,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        redirect_uris=["http://bench-refresh.localhost/cb"],
+        permissions=["OAUTH_CREATE_API", *SCOPES],
+    )
     base = f"{sandbox_url.rstrip('/')}/sandbox/{EXCHANGE}"
     www = f"{sandbox_url.rstrip('/')}/sandbox/kucoin-www"  # KuCoin's token calls are on its www host
-    ExchangeCredential.objects.update_or_create(tenant=tenant, exchange=EXCHANGE, defaults={
-        "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "redirect_uris": ["http://bench-refresh.localhost/cb"],
-        "allowed_permissions": SCOPES, "default_permissions": SCOPES, "authorize_base_url": www,
-        "api_base_url": base})
+    ExchangeCredential.objects.update_or_create(
+        tenant=tenant,
+        exchange=EXCHANGE,
+        defaults={
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "redirect_uris": ["http://bench-refresh.localhost/cb"],
+            "allowed_permissions": SCOPES,
+            "default_permissions": SCOPES,
+            "authorize_base_url": www,
+            "api_base_url": base,
+        },
+    )
     if not SandboxUser.objects.filter(exchange=EXCHANGE, email=f"trader@{EXCHANGE}.sandbox").exists():
         seed_accounts(history_rows=1)
     sandbox_user = SandboxUser.objects.get(exchange=EXCHANGE, email=f"trader@{EXCHANGE}.sandbox")
@@ -57,18 +76,42 @@ def prepare(*, sandbox_url: str, n: int) -> dict:
     ExchangeConnection.objects.filter(tenant=tenant).delete()
     SandboxToken.objects.filter(client=client).delete()
     now = timezone.now()
-    tokens = SandboxToken.objects.bulk_create(SandboxToken(
-        family=secrets.token_hex(16), client=client, user=sandbox_user, scopes=["OAUTH_CREATE_API", *SCOPES],
-        access_token=secrets.token_urlsafe(36), refresh_token=secrets.token_urlsafe(36),
-        access_expires_at=now + timedelta(minutes=3), refresh_expires_at=now + timedelta(days=3), created_at=now,
-    ) for _ in range(2 * n))
-    ExchangeConnection.objects.bulk_create((ExchangeConnection(
-        tenant=tenant, user=user, exchange=EXCHANGE, exchange_account_id=f"bench-{i}", permissions=SCOPES,
-        access_token=token.access_token, refresh_token=token.refresh_token,
-        access_expires_at=now + timedelta(minutes=3), refresh_expires_at=token.refresh_expires_at,
-    ) for i, token in enumerate(tokens[:n])), batch_size=1000)
-    return {"tenant": tenant, "bare_refresh_tokens": [token.refresh_token for token in tokens[n:]],
-            "refresh_url": f"{www}/_oauth/refresh-token"}
+    tokens = SandboxToken.objects.bulk_create(
+        SandboxToken(
+            family=secrets.token_hex(16),
+            client=client,
+            user=sandbox_user,
+            scopes=["OAUTH_CREATE_API", *SCOPES],
+            access_token=secrets.token_urlsafe(36),
+            refresh_token=secrets.token_urlsafe(36),
+            access_expires_at=now + timedelta(minutes=3),
+            refresh_expires_at=now + timedelta(days=3),
+            created_at=now,
+        )
+        for _ in range(2 * n)
+    )
+    ExchangeConnection.objects.bulk_create(
+        (
+            ExchangeConnection(
+                tenant=tenant,
+                user=user,
+                exchange=EXCHANGE,
+                exchange_account_id=f"bench-{i}",
+                permissions=SCOPES,
+                access_token=token.access_token,
+                refresh_token=token.refresh_token,
+                access_expires_at=now + timedelta(minutes=3),
+                refresh_expires_at=token.refresh_expires_at,
+            )
+            for i, token in enumerate(tokens[:n])
+        ),
+        batch_size=1000,
+    )
+    return {
+        "tenant": tenant,
+        "bare_refresh_tokens": [token.refresh_token for token in tokens[n:]],
+        "refresh_url": f"{www}/_oauth/refresh-token",
+    }
 
 
 class TaskQueryCounter:
@@ -100,8 +143,9 @@ def thread_worker():
     task_prerun.connect(counter.before, weak=False)
     task_postrun.connect(counter.after, weak=False)
     try:
-        with start_worker(app, pool="solo", concurrency=1, perform_ping_check=False, shutdown_timeout=30,
-                          loglevel="WARNING"):
+        with start_worker(
+            app, pool="solo", concurrency=1, perform_ping_check=False, shutdown_timeout=30, loglevel="WARNING"
+        ):
             yield lambda: {"queries": counter.queries, "tasks": counter.tasks}
     finally:
         task_prerun.disconnect(counter.before)
@@ -146,8 +190,11 @@ class ConnectionSampler:
             with connection.cursor() as cursor:
                 while not self._stop.is_set():
                     if self._running.wait(0.1):
-                        cursor.execute("SELECT count(*), count(*) FILTER (WHERE state <> 'idle') FROM pg_stat_activity "
-                                       "WHERE application_name = %s", [self.application_name])
+                        cursor.execute(
+                            "SELECT count(*), count(*) FILTER (WHERE state <> 'idle') FROM pg_stat_activity "
+                            "WHERE application_name = %s",
+                            [self.application_name],
+                        )
                         opened, busy = cursor.fetchone()
                         self.open, self.busy = max(self.open, opened), max(self.busy, busy)
                         time.sleep(self.every)
@@ -172,9 +219,18 @@ class ConnectionSampler:
 
 
 def bare_call(refresh_url: str, refresh_token: str) -> None:
-    response = requests.post(refresh_url, timeout=(5, 20), allow_redirects=False, data={
-        "grant_type": "authorization_code", "refresh_token": refresh_token, "scope": "OAUTH_CREATE_API",
-        "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
+    response = requests.post(
+        refresh_url,
+        timeout=(5, 20),
+        allow_redirects=False,
+        data={
+            "grant_type": "authorization_code",
+            "refresh_token": refresh_token,
+            "scope": "OAUTH_CREATE_API",
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+        },
+    )
     if response.status_code != 200 or "access_token" not in response.json():
         raise RuntimeError(f"bare refresh failed: HTTP {response.status_code}")
 
@@ -192,8 +248,17 @@ def bare_phase(*, refresh_url: str, refresh_tokens: list[str], concurrency: int 
     return time.perf_counter() - started
 
 
-def run(*, sandbox_url: str, n: int, chunk: int = 50, timeout: float = 3600, worker=thread_worker,
-        concurrency: int = 1, say=print, worker_application_name: str = "") -> dict:
+def run(
+    *,
+    sandbox_url: str,
+    n: int,
+    chunk: int = 50,
+    timeout: float = 3600,
+    worker=thread_worker,
+    concurrency: int = 1,
+    say=print,
+    worker_application_name: str = "",
+) -> dict:
     """Bare and portal calls alternate in chunks, so that both see the same load on a shared machine.
     ``worker_application_name``: the worker's connections' application name, to count them while it works."""
     say(f"preparing {n} connections and {n} bare pairs at {sandbox_url} ...")
@@ -209,10 +274,13 @@ def run(*, sandbox_url: str, n: int, chunk: int = 50, timeout: float = 3600, wor
     sampler = ConnectionSampler(worker_application_name) if worker_application_name else None
     with worker() as query_totals, sampler or nullcontext():
         for start in range(0, n, size):
-            bare_chunk = bare_phase(refresh_url=prepared["refresh_url"], refresh_tokens=bare_tokens[start:start + size],
-                                    concurrency=concurrency)
+            bare_chunk = bare_phase(
+                refresh_url=prepared["refresh_url"],
+                refresh_tokens=bare_tokens[start : start + size],
+                concurrency=concurrency,
+            )
             with sampler.sampling() if sampler else nullcontext():
-                portal_chunk = worker_round(ids=ids[start:start + size], timeout=timeout)
+                portal_chunk = worker_round(ids=ids[start : start + size], timeout=timeout)
             bare_seconds, portal_seconds = bare_seconds + bare_chunk, portal_seconds + portal_chunk
             chunk_ratios.append(bare_chunk / portal_chunk)
             if (start // size) % max(1, n // size // 10) == 0:
@@ -223,12 +291,17 @@ def run(*, sandbox_url: str, n: int, chunk: int = 50, timeout: float = 3600, wor
         raise RuntimeError(f"{not_active} connections are not active after their refresh")
     portal_rate, bare_rate = n / portal_seconds, n / bare_seconds
     figures = {
-        "benchmark": "refresh", "n": n, "exchange": EXCHANGE, "chunk": size, "concurrency": concurrency,
+        "benchmark": "refresh",
+        "n": n,
+        "exchange": EXCHANGE,
+        "chunk": size,
+        "concurrency": concurrency,
         "portal_connections_per_second": round(portal_rate, 1),
         "bare_requests_per_second": round(bare_rate, 1),
         "ratio": round(portal_rate / bare_rate, 3),
         "queries_per_refresh": round(totals["queries"] / max(totals["tasks"], 1), 2),
-        "portal_seconds": round(portal_seconds, 2), "bare_seconds": round(bare_seconds, 2),
+        "portal_seconds": round(portal_seconds, 2),
+        "bare_seconds": round(bare_seconds, 2),
         # A connection whose access token lives an hour is refreshed once in every hour less the refresh window.
         "one_hour_connections_kept_fresh": int(portal_rate * (3600 - refresh_window().total_seconds())),
     }
@@ -237,8 +310,11 @@ def run(*, sandbox_url: str, n: int, chunk: int = 50, timeout: float = 3600, wor
     if len(chunk_ratios) >= 10:
         # How much the machine's speed moved the ratio during the run: chunk by chunk, the middle 80%.
         deciles = statistics.quantiles(chunk_ratios, n=10)
-        figures["chunk_ratio"] = {"p10": round(deciles[0], 3), "median": round(statistics.median(chunk_ratios), 3),
-                                  "p90": round(deciles[-1], 3)}
+        figures["chunk_ratio"] = {
+            "p10": round(deciles[0], 3),
+            "median": round(statistics.median(chunk_ratios), 3),
+            "p90": round(deciles[-1], 3),
+        }
     if totals.get("timed_tasks") and concurrency == 1:
         # Where a refresh's time goes (ms): the token call, the rest of the task (lock, commit, Python), and
         # Celery around the task; against the bare loop's call.
@@ -249,17 +325,23 @@ def run(*, sandbox_url: str, n: int, chunk: int = 50, timeout: float = 3600, wor
             "around_task": round(1000 * portal_seconds / n - per_task * totals["task_seconds"], 2),
             "bare_call": round(1000 * bare_seconds / n, 2),
         }
-    say(f"portal: {figures['portal_connections_per_second']} connections/s over {figures['portal_seconds']} s "
-        f"(sweep, queue, one worker; {figures['queries_per_refresh']} queries a refresh)")
+    say(
+        f"portal: {figures['portal_connections_per_second']} connections/s over {figures['portal_seconds']} s "
+        f"(sweep, queue, one worker; {figures['queries_per_refresh']} queries a refresh)"
+    )
     say(f"bare requests loop: {figures['bare_requests_per_second']} refreshes/s over {figures['bare_seconds']} s")
     if "ms_per_refresh" in figures:
         split = figures["ms_per_refresh"]
-        say(f"per refresh: token call {split['token_call']} ms, rest of the task {split['rest_of_task']} ms, "
-            f"Celery around it {split['around_task']} ms; a bare call {split['bare_call']} ms")
+        say(
+            f"per refresh: token call {split['token_call']} ms, rest of the task {split['rest_of_task']} ms, "
+            f"Celery around it {split['around_task']} ms; a bare call {split['bare_call']} ms"
+        )
     if "chunk_ratio" in figures:
         spread = figures["chunk_ratio"]
-        say(f"ratio of each chunk of {size}: median {spread['median']}, 10th to 90th percentile "
-            f"{spread['p10']} to {spread['p90']}")
+        say(
+            f"ratio of each chunk of {size}: median {spread['median']}, 10th to 90th percentile "
+            f"{spread['p10']} to {spread['p90']}"
+        )
     if sampler:
         say(f"worker's database connections: at most {sampler.open} open, {sampler.busy} busy at once")
     say(f"ratio: {figures['ratio']}")

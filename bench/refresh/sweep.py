@@ -35,36 +35,59 @@ def seed(*, connections: int, backoff: int) -> tuple[int, object]:
     from connectors.refresh import refresh_window
 
     tenant = Tenant.objects.filter(slug=SLUG).first() or services.tenant_create(
-        name="Sweep Bench", slug=SLUG, hosts=["bench-sweep.localhost"])
+        name="Sweep Bench", slug=SLUG, hosts=["bench-sweep.localhost"]
+    )
     user = User.objects.filter(email="bench@sweep.example").first() or services.member_create(
-        tenant=tenant, email="bench@sweep.example", password="bench-sweep-pass", role=Membership.Role.MEMBER,
-        email_verified=True)
+        tenant=tenant,
+        email="bench@sweep.example",
+        password="bench-sweep-pass",
+        role=Membership.Role.MEMBER,
+        email_verified=True,
+    )
     rows = ExchangeConnection.objects.filter(tenant=tenant)
     if rows.count() == connections + backoff + 1:
         return tenant.pk, rows.get(exchange_account_id="template").created_at
     rows._raw_delete(rows.db)  # nothing refers to the benchmark's connections; one DELETE, not one per row
     template = ExchangeConnection.objects.create(
-        tenant=tenant, user=user, exchange="kucoin", exchange_account_id="template", permissions=["API_COMMON"],
-        access_token="an-access-token", refresh_token="a-refresh-token", status="revoked",
-        access_expires_at=timezone.now() + timedelta(days=365))
+        tenant=tenant,
+        user=user,
+        exchange="kucoin",
+        exchange_account_id="template",
+        permissions=["API_COMMON"],
+        access_token="an-access-token",
+        refresh_token="a-refresh-token",
+        status="revoked",
+        access_expires_at=timezone.now() + timedelta(days=365),
+    )
     window = int(refresh_window().total_seconds())
     table = ExchangeConnection._meta.db_table
     columns = [field.column for field in ExchangeConnection._meta.concrete_fields if field.column != "id"]
     # Steady state for one-hour tokens refreshed `window` before expiry: expiries spread evenly from one minute
     # before the window's edge (due now) to an hour after it. The backing-off ones are due, and wait.
-    healthy = {"exchange_account_id": "'sweep-' || g", "status": "'active'",
-               "access_expires_at": f"now() + make_interval(secs => {window} - 60 + 3600.0 * g / {connections})",
-               "refresh_expires_at": "now() + interval '3 days'", "next_refresh_attempt_at": "NULL"}
-    failing = {"exchange_account_id": "'backoff-' || g", "status": "'active'",
-               "access_expires_at": f"now() + make_interval(secs => {window} - 3600.0 * g / {max(backoff, 1)})",
-               "refresh_expires_at": "now() + interval '3 days'", "refresh_failures": "3",
-               "next_refresh_attempt_at": f"now() + make_interval(secs => 60 + 1800.0 * g / {max(backoff, 1)})"}
+    healthy = {
+        "exchange_account_id": "'sweep-' || g",
+        "status": "'active'",
+        "access_expires_at": f"now() + make_interval(secs => {window} - 60 + 3600.0 * g / {connections})",
+        "refresh_expires_at": "now() + interval '3 days'",
+        "next_refresh_attempt_at": "NULL",
+    }
+    failing = {
+        "exchange_account_id": "'backoff-' || g",
+        "status": "'active'",
+        "access_expires_at": f"now() + make_interval(secs => {window} - 3600.0 * g / {max(backoff, 1)})",
+        "refresh_expires_at": "now() + interval '3 days'",
+        "refresh_failures": "3",
+        "next_refresh_attempt_at": f"now() + make_interval(secs => 60 + 1800.0 * g / {max(backoff, 1)})",
+    }
     with db.cursor() as cursor:
         for count, values in ((connections, healthy), (backoff, failing)):
             if count:
                 select = ", ".join(values.get(column, f"t.{column}") for column in columns)
-                cursor.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {select} FROM {table} t, "
-                               f"generate_series(1, {count}) g WHERE t.id = %s", [template.pk])
+                cursor.execute(
+                    f"INSERT INTO {table} ({', '.join(columns)}) SELECT {select} FROM {table} t, "
+                    f"generate_series(1, {count}) g WHERE t.id = %s",
+                    [template.pk],
+                )
         cursor.execute(f"ANALYZE {table}")
     return tenant.pk, template.created_at
 
@@ -91,8 +114,11 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
     tenant_id, seeded_at = seed(connections=options.connections, backoff=options.backoff)
-    print(f"seeded or found {options.connections:,} + {options.backoff:,} connections "
-          f"({time.perf_counter() - started:.1f} s)", flush=True)
+    print(
+        f"seeded or found {options.connections:,} + {options.backoff:,} connections "
+        f"({time.perf_counter() - started:.1f} s)",
+        flush=True,
+    )
 
     publishing = {"seconds": 0.0}
     enqueue = refresh.enqueue_refreshes
@@ -107,21 +133,39 @@ def main() -> None:
     for run in range(options.runs):
         now = seeded_at
         ExchangeConnection.objects.filter(tenant_id=tenant_id, refresh_failures=0).exclude(
-            next_refresh_attempt_at=None).update(next_refresh_attempt_at=None)
+            next_refresh_attempt_at=None
+        ).update(next_refresh_attempt_at=None)
         if run == 0:
             print(explain_first_claim(db, now), flush=True)
         publishing["seconds"] = 0.0
         began = time.perf_counter()
         swept = refresh.connections_sweep(now=now)
         seconds = time.perf_counter() - began
-        runs.append({"seconds": round(seconds, 3), "enqueued": swept["enqueued"],
-                     "publishing_seconds": round(publishing["seconds"], 3)})
-        print(f"run {run + 1}: {swept['enqueued']:,} enqueued in {seconds:.2f} s "
-              f"({publishing['seconds']:.2f} s of it publishing the tasks)", flush=True)
+        runs.append(
+            {
+                "seconds": round(seconds, 3),
+                "enqueued": swept["enqueued"],
+                "publishing_seconds": round(publishing["seconds"], 3),
+            }
+        )
+        print(
+            f"run {run + 1}: {swept['enqueued']:,} enqueued in {seconds:.2f} s "
+            f"({publishing['seconds']:.2f} s of it publishing the tasks)",
+            flush=True,
+        )
         with app.connection_for_write() as connection:
             connection.default_channel.queue_purge(QUEUE)
-    print(json.dumps({"benchmark": "refresh_sweep", "connections": options.connections, "backoff": options.backoff,
-                      "runs": runs, "best_seconds": min(run["seconds"] for run in runs)}))
+    print(
+        json.dumps(
+            {
+                "benchmark": "refresh_sweep",
+                "connections": options.connections,
+                "backoff": options.backoff,
+                "runs": runs,
+                "best_seconds": min(run["seconds"] for run in runs),
+            }
+        )
+    )
 
 
 def explain_first_claim(db, now) -> str:

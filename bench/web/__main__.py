@@ -65,9 +65,12 @@ def sign_in(port: int, email: str, password: str) -> str:
     base = f"http://localhost:{port}"
     page = requests.get(f"{base}/accounts/login/")
     cookies = {cookie.name: cookie.value for cookie in page.cookies}
-    response = requests.post(f"{base}/accounts/login/", allow_redirects=False, data={
-        "csrfmiddlewaretoken": CSRF.search(page.text).group(1), "login": email, "password": password},
-        headers={"Referer": f"{base}/", "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())})
+    response = requests.post(
+        f"{base}/accounts/login/",
+        allow_redirects=False,
+        data={"csrfmiddlewaretoken": CSRF.search(page.text).group(1), "login": email, "password": password},
+        headers={"Referer": f"{base}/", "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())},
+    )
     assert response.status_code == 302, (response.status_code, response.text[:300])
     cookies.update({cookie.name: cookie.value for cookie in response.cookies})
     return "; ".join(f"{name}={value}" for name, value in cookies.items())
@@ -79,8 +82,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn processes (GUNICORN_WORKERS)")
     parser.add_argument("--threads", type=int, default=4, help="threads per process (GUNICORN_THREADS)")
-    parser.add_argument("--fresh-seconds", type=int, default=5,
-                        help="BALANCES_FRESH_SECONDS: short, so snapshots expire (and are read again) during a run")
+    parser.add_argument(
+        "--fresh-seconds",
+        type=int,
+        default=5,
+        help="BALANCES_FRESH_SECONDS: short, so snapshots expire (and are read again) during a run",
+    )
     options = parser.parse_args()
 
     database_url = os.environ["DATABASE_URL"]
@@ -88,31 +95,74 @@ def main() -> None:
     recreate_database(database_url)
     tmp = tempfile.mkdtemp(prefix="bench-web-")
     sandbox_port, portal_port = free_port(), free_port()
-    base_env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "CELERY_BROKER_URL": redis_url,
-                "FERNET_KEYS": Fernet.generate_key().decode(), "PORTAL_PORT": str(portal_port),
-                "LOG_LEVEL": "WARNING"}
+    base_env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "CELERY_BROKER_URL": redis_url,
+        "FERNET_KEYS": Fernet.generate_key().decode(),
+        "PORTAL_PORT": str(portal_port),
+        "LOG_LEVEL": "WARNING",
+    }
     with ExitStack() as stack:
-        sandbox = started(stack, [sys.executable, "manage.py", "run_sandbox", "--migrate", "--host", "127.0.0.1",
-                                  "--port", str(sandbox_port)],
-                          {**base_env, "DJANGO_SETTINGS_MODULE": "sandbox.standalone_settings",
-                           "SANDBOX_DATABASE_URL": f"sqlite:///{tmp}/sandbox.sqlite3"})
+        sandbox = started(
+            stack,
+            [
+                sys.executable,
+                "manage.py",
+                "run_sandbox",
+                "--migrate",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(sandbox_port),
+            ],
+            {
+                **base_env,
+                "DJANGO_SETTINGS_MODULE": "sandbox.standalone_settings",
+                "SANDBOX_DATABASE_URL": f"sqlite:///{tmp}/sandbox.sqlite3",
+            },
+        )
         wait_for(f"http://127.0.0.1:{sandbox_port}/sandbox/", sandbox, 60)
         proxy = DelayingProxy(sandbox_port)
         stack.callback(proxy.close)
-        seeded = json.loads(subprocess.run(
-            [sys.executable, "-m", "bench.web.seed"], cwd=ROOT, check=True, capture_output=True, text=True,
-            env={**base_env, "DJANGO_SETTINGS_MODULE": "broker_portal.settings.development",
-                 "EXCHANGE_SANDBOX_URL": f"http://localhost:{proxy.port}/sandbox"}).stdout.strip().splitlines()[-1])
+        seeded = json.loads(
+            subprocess.run(
+                [sys.executable, "-m", "bench.web.seed"],
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+                text=True,
+                env={
+                    **base_env,
+                    "DJANGO_SETTINGS_MODULE": "broker_portal.settings.development",
+                    "EXCHANGE_SANDBOX_URL": f"http://localhost:{proxy.port}/sandbox",
+                },
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
 
-        web_env = {**base_env, "DJANGO_SETTINGS_MODULE": "bench.web.settings", "DJANGO_SECRET_KEY": "bench-" * 10,
-                   "ALLOWED_HOSTS": "localhost,127.0.0.1", "SECURE_SSL_REDIRECT": "false",
-                   "STATIC_ROOT": f"{tmp}/static", "GUNICORN_BIND": f"127.0.0.1:{portal_port}",
-                   "GUNICORN_WORKERS": str(options.workers), "GUNICORN_THREADS": str(options.threads),
-                   "BALANCES_FRESH_SECONDS": str(options.fresh_seconds)}
-        subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=web_env,
-                       check=True)
-        web = started(stack, [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py",
-                              "broker_portal.wsgi:application"], web_env)
+        web_env = {
+            **base_env,
+            "DJANGO_SETTINGS_MODULE": "bench.web.settings",
+            "DJANGO_SECRET_KEY": "bench-" * 10,
+            "ALLOWED_HOSTS": "localhost,127.0.0.1",
+            "SECURE_SSL_REDIRECT": "false",
+            "STATIC_ROOT": f"{tmp}/static",
+            "GUNICORN_BIND": f"127.0.0.1:{portal_port}",
+            "GUNICORN_WORKERS": str(options.workers),
+            "GUNICORN_THREADS": str(options.threads),
+            "BALANCES_FRESH_SECONDS": str(options.fresh_seconds),
+        }
+        subprocess.run(
+            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=web_env, check=True
+        )
+        web = started(
+            stack,
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "broker_portal.wsgi:application"],
+            web_env,
+        )
         wait_for(f"http://127.0.0.1:{portal_port}/healthz", web, 60)
 
         host = {"Host": f"localhost:{portal_port}"}
@@ -122,27 +172,43 @@ def main() -> None:
         import redis
 
         cache = redis.Redis.from_url(redis_url)
-        scenarios = [("floor: /healthz", "/healthz", host, 0), ("sign-in page", "/accounts/login/", host, 0),
-                     ("dashboard, 0 connections", "/", empty, 0), ("dashboard, 4 connections, 0 ms", "/", four, 0),
-                     ("dashboard, 4 connections, 150 ms", "/", four, 0.150),
-                     ("API: connections", "/api/v1/connections/", api, 0),
-                     ("API: connections, 150 ms", "/api/v1/connections/", api, 0.150)]
+        scenarios = [
+            ("floor: /healthz", "/healthz", host, 0),
+            ("sign-in page", "/accounts/login/", host, 0),
+            ("dashboard, 0 connections", "/", empty, 0),
+            ("dashboard, 4 connections, 0 ms", "/", four, 0),
+            ("dashboard, 4 connections, 150 ms", "/", four, 0.150),
+            ("API: connections", "/api/v1/connections/", api, 0),
+            ("API: connections, 150 ms", "/api/v1/connections/", api, 0.150),
+        ]
         results = {}
         for name, path, headers, latency in scenarios:
             proxy.latency, calls = latency, proxy.calls
             cache.flushdb()  # a cold cache: every balance snapshot is read anew, under the load
             check = requests.get(f"http://127.0.0.1:{portal_port}{path}", headers=headers, allow_redirects=False)
             assert check.status_code == 200, (name, check.status_code)
-            result = run_load(port=portal_port, path=path, headers=headers, clients=options.clients,
-                              seconds=options.seconds)
+            result = run_load(
+                port=portal_port, path=path, headers=headers, clients=options.clients, seconds=options.seconds
+            )
             results[name] = {**result, "exchange_calls": proxy.calls - calls}
             time.sleep(1)
     print(f"{'what':<36} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7} {'exch. calls':>11}")
     for name, row in results.items():
-        print(f"{name:<36} {row.get('rps', 0):>8} {row.get('p50_ms', '-'):>8} {row.get('p95_ms', '-'):>8} "
-              f"{row.get('p99_ms', '-'):>8} {row['errors']:>7} {row['exchange_calls']:>11}")
-    print(json.dumps({"clients": options.clients, "seconds": options.seconds, "workers": options.workers,
-                      "threads": options.threads, "results": results}))
+        print(
+            f"{name:<36} {row.get('rps', 0):>8} {row.get('p50_ms', '-'):>8} {row.get('p95_ms', '-'):>8} "
+            f"{row.get('p99_ms', '-'):>8} {row['errors']:>7} {row['exchange_calls']:>11}"
+        )
+    print(
+        json.dumps(
+            {
+                "clients": options.clients,
+                "seconds": options.seconds,
+                "workers": options.workers,
+                "threads": options.threads,
+                "results": results,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -51,9 +51,15 @@ def run_load(*, port: int, path: str, headers: dict, clients: int, seconds: floa
     if not latencies:
         return {"requests": 0, "errors": errors[0]}
     cuts = statistics.quantiles(latencies, n=100, method="inclusive")
-    return {"requests": len(latencies), "errors": errors[0], "rps": round(len(latencies) / seconds, 1),
-            "p50_ms": round(cuts[49] * 1000, 1), "p95_ms": round(cuts[94] * 1000, 1),
-            "p99_ms": round(cuts[98] * 1000, 1), "max_ms": round(max(latencies) * 1000, 1)}
+    return {
+        "requests": len(latencies),
+        "errors": errors[0],
+        "rps": round(len(latencies) / seconds, 1),
+        "p50_ms": round(cuts[49] * 1000, 1),
+        "p95_ms": round(cuts[94] * 1000, 1),
+        "p99_ms": round(cuts[98] * 1000, 1),
+        "max_ms": round(max(latencies) * 1000, 1),
+    }
 
 
 class DelayingProxy:

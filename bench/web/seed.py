@@ -25,25 +25,40 @@ CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 
 def member(tenant, email):
-    return services.member_create(tenant=tenant, email=email, password=PASSWORD, role=Membership.Role.MEMBER,
-                                  email_verified=True)
+    return services.member_create(
+        tenant=tenant, email=email, password=PASSWORD, role=Membership.Role.MEMBER, email_verified=True
+    )
 
 
 def connect(client: Client, exchange_id: str, account: dict) -> None:
     """The permission form, the sandbox's sign-in and consent (approving what it pre-selects), the callback."""
     page = client.get(f"/connect/{exchange_id}/").content.decode()
     chosen = re.findall(r'name="permissions" value="([^"]+)"\s+checked', page)
-    authorize_url = client.post(f"/connect/{exchange_id}/", {"csrfmiddlewaretoken": CSRF.search(page).group(1),
-                                                             "permissions": chosen})["Location"]
+    authorize_url = client.post(
+        f"/connect/{exchange_id}/", {"csrfmiddlewaretoken": CSRF.search(page).group(1), "permissions": chosen}
+    )["Location"]
     sandbox = requests.Session()
     consent = sandbox.get(authorize_url).text
-    sandbox.post(authorize_url, allow_redirects=False, data={
-        "csrfmiddlewaretoken": CSRF.search(consent).group(1), "action": "sign_in", "email": account["email"],
-        "password": account["password"]})
+    sandbox.post(
+        authorize_url,
+        allow_redirects=False,
+        data={
+            "csrfmiddlewaretoken": CSRF.search(consent).group(1),
+            "action": "sign_in",
+            "email": account["email"],
+            "password": account["password"],
+        },
+    )
     consent = sandbox.get(authorize_url).text
-    answer = sandbox.post(authorize_url, allow_redirects=False, data={
-        "csrfmiddlewaretoken": CSRF.search(consent).group(1), "action": "approve",
-        "scope": re.findall(r'name="scope" value="([^"]+)"[^>]*checked', consent)})
+    answer = sandbox.post(
+        authorize_url,
+        allow_redirects=False,
+        data={
+            "csrfmiddlewaretoken": CSRF.search(consent).group(1),
+            "action": "approve",
+            "scope": re.findall(r'name="scope" value="([^"]+)"[^>]*checked', consent),
+        },
+    )
     callback = answer.headers["Location"]
     response = client.get(callback.split(f":{portal_port()}", 1)[1])
     assert response.status_code == 302, (exchange_id, response.status_code, response.content[:500])

@@ -31,10 +31,12 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     results = run(n=args.n, endpoints=args.endpoints)
-    print(f"in process: {results['in_process']['per_second']} deliveries/s "
-          f"({results['in_process']['queries_per_delivery']} queries each); "
-          f"through Celery: {results['celery']['per_second']} deliveries/s; "
-          f"bare requests: {results['bare']['per_second']} posts/s")
+    print(
+        f"in process: {results['in_process']['per_second']} deliveries/s "
+        f"({results['in_process']['queries_per_delivery']} queries each); "
+        f"through Celery: {results['celery']['per_second']} deliveries/s; "
+        f"bare requests: {results['bare']['per_second']} posts/s"
+    )
     print(json.dumps(results))
 
 

@@ -82,10 +82,16 @@ def in_process(*, n: int, receiver: CountingReceiver) -> dict:
         while WebhookDelivery.objects.filter(endpoint=endpoint, status="pending").exists():
             delivery.endpoint_deliver_due(endpoint_id=endpoint.pk)
         seconds = time.perf_counter() - started
-    assert receiver.count - before == n and not WebhookDelivery.objects.filter(endpoint=endpoint).exclude(
-        status="succeeded").exists()
-    return {"seconds": round(seconds, 3), "per_second": round(n / seconds, 1),
-            "queries_per_delivery": round(len(queries) / n, 2), "recorded_per_second": round(n / recorded, 1)}
+    assert (
+        receiver.count - before == n
+        and not WebhookDelivery.objects.filter(endpoint=endpoint).exclude(status="succeeded").exists()
+    )
+    return {
+        "seconds": round(seconds, 3),
+        "per_second": round(n / seconds, 1),
+        "queries_per_delivery": round(len(queries) / n, 2),
+        "recorded_per_second": round(n / recorded, 1),
+    }
 
 
 def through_celery(*, n: int, endpoints: int, receiver: CountingReceiver) -> dict:
@@ -93,8 +99,9 @@ def through_celery(*, n: int, endpoints: int, receiver: CountingReceiver) -> dic
     delivers them all. Seconds from the commit to the last delivery's success."""
     tenant = bench_tenant()
     made = [services.endpoint_create(tenant=tenant, url=receiver.url)[0] for _ in range(endpoints)]
-    with start_worker(app, pool="solo", concurrency=1, perform_ping_check=False, shutdown_timeout=30,
-                      loglevel="WARNING"):
+    with start_worker(
+        app, pool="solo", concurrency=1, perform_ping_check=False, shutdown_timeout=30, loglevel="WARNING"
+    ):
         started = datetime.now(dt_timezone.utc)
         record(tenant, n)
         rows = WebhookDelivery.objects.filter(endpoint__in=made)
@@ -117,9 +124,12 @@ def bare(*, n: int, receiver: CountingReceiver) -> dict:
     for _ in range(n):
         now = datetime.now(dt_timezone.utc)
         webhook_id = services.new_webhook_id()
-        headers = {"webhook-id": webhook_id, "webhook-timestamp": str(int(now.timestamp())),
-                   "webhook-signature": Webhook(secret).sign(webhook_id, now, body),
-                   "content-type": "application/json"}
+        headers = {
+            "webhook-id": webhook_id,
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": Webhook(secret).sign(webhook_id, now, body),
+            "content-type": "application/json",
+        }
         response = session.post(receiver.url, data=body.encode(), headers=headers, timeout=10)
         assert 200 <= response.status_code < 300
     seconds = time.perf_counter() - started
@@ -146,6 +156,5 @@ def run(*, n: int, endpoints: int) -> dict:
         results["bare"] = bare(n=n, receiver=receiver)
     finally:
         receiver.close()
-    results["ratio_in_process_to_bare"] = round(results["in_process"]["per_second"] / results["bare"]["per_second"],
-                                                3)
+    results["ratio_in_process_to_bare"] = round(results["in_process"]["per_second"] / results["bare"]["per_second"], 3)
     return results

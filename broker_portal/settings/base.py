@@ -58,7 +58,8 @@ def to_number(name: str, text: str, kind: type) -> int | float:
         return kind(text.strip())
     except ValueError:
         raise ImproperlyConfigured(
-            f"{name} must be {'an integer' if kind is int else 'a number'}, not {text.strip()!r}.") from None
+            f"{name} must be {'an integer' if kind is int else 'a number'}, not {text.strip()!r}."
+        ) from None
 
 
 def rate_limits(defaults: dict, value: str) -> dict:
@@ -99,7 +100,7 @@ def fernet_key_problems(entries: list[str]) -> list[str]:
             problems.append(f"entry {number} is empty (a stray comma?)")
         elif any(char.isspace() or not char.isprintable() for char in entry):
             problems.append(f"entry {number} contains whitespace or a control character")
-        elif entry in entries[:number - 1]:
+        elif entry in entries[: number - 1]:
             problems.append(f"entry {number} repeats entry {entries.index(entry) + 1}")
         elif looks_generated(entry) and not decodes_to_a_fernet_key(entry):
             problems.append(f"entry {number} looks like a generated Fernet key but does not decode to 32 bytes")
@@ -221,8 +222,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_boo
     # A prepared statement may switch to PostgreSQL's generic plan, made without the parameters' values: the plan
     # a big tenant's rows earn then serves a small tenant too (its audit page 19 -> 190 ms, bench/README.md,
     # "Pages"). Custom plans are made for each execution's own values; parsing is still saved.
-    DATABASES["default"]["OPTIONS"]["options"] = " ".join(filter(None, [
-        DATABASES["default"]["OPTIONS"].get("options"), f"-c plan_cache_mode={DATABASE_PLAN_CACHE_MODE}"]))
+    DATABASES["default"]["OPTIONS"]["options"] = " ".join(
+        filter(None, [DATABASES["default"]["OPTIONS"].get("options"), f"-c plan_cache_mode={DATABASE_PLAN_CACHE_MODE}"])
+    )
 # A pool of PostgreSQL connections per process (Django's, on psycopg_pool), shared by its threads: a worker
 # running many token refreshes at once takes a connection for each short burst of queries and gives it back for
 # the exchange's call (connectors/refresh.py), so its threads need far fewer connections than they are. The pool
@@ -234,14 +236,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABAS
         "min_size": min(env_int("DATABASE_POOL_MIN_SIZE", 1), DATABASE_POOL_MAX_SIZE),
         "max_size": DATABASE_POOL_MAX_SIZE,
         # How long a query waits for a free connection before it fails (psycopg_pool.PoolTimeout).
-        "timeout": env_float("DATABASE_POOL_TIMEOUT", 10.0)}
+        "timeout": env_float("DATABASE_POOL_TIMEOUT", 10.0),
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and beat share the file. WAL lets readers go on while one writes; IMMEDIATE takes the write
     # lock when a transaction begins, so a writer waits (up to the timeout) instead of failing at once with
     # "database is locked" when it upgrades a read it began before another process wrote.
-    DATABASES["default"].setdefault("OPTIONS", {}).update({
-        "transaction_mode": "IMMEDIATE", "timeout": 20,
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"})
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "broker_portal.User"
@@ -340,7 +347,7 @@ CONTENT_SECURITY_POLICY = {
         "object-src": ["'none'"],
         "base-uri": ["'none'"],
         "frame-ancestors": ["'none'"],
-    }
+    },
 }
 
 # Celery, configured from Django settings with the CELERY namespace.
@@ -378,8 +385,7 @@ CELERY_BEAT_SCHEDULE = {
     "connectors-api-key-health": {"task": "connectors.tasks.sweep_api_key_health", "schedule": 3600.0},
     "exports-sync-history": {"task": "exports.tasks.sync_all_connections", "schedule": 3600.0},
     "exports-fail-stalled": {"task": "exports.tasks.fail_stalled_exports", "schedule": 60.0},
-    "webhooks-sweep-deliveries": {"task": "webhooks.tasks.sweep_deliveries",
-                                  "schedule": WEBHOOK_SWEEP_SECONDS},
+    "webhooks-sweep-deliveries": {"task": "webhooks.tasks.sweep_deliveries", "schedule": WEBHOOK_SWEEP_SECONDS},
     "webhooks-delete-old": {"task": "webhooks.tasks.delete_old_events", "schedule": 3600.0},
     "payouts-confirm-open": {"task": "payouts.tasks.confirm_open_payouts", "schedule": 300.0},
     # Reads the recent orders back from each exchange and flags those without the broker's attribution.
@@ -460,12 +466,14 @@ BALANCES_WARM_SECONDS = env_int("BALANCES_WARM_SECONDS", 3600)
 # OKX signed-call codes, besides 50111, that say the API key is gone and the user must connect again. Level C
 # (public integrations only): 50119 "API key doesn't exist". See connectors/okx/client.py.
 OKX_EXTRA_INVALID_API_KEY_CODES = tuple(
-    code.strip() for code in env("OKX_EXTRA_INVALID_API_KEY_CODES", "50119").split(",") if code.strip())
+    code.strip() for code in env("OKX_EXTRA_INVALID_API_KEY_CODES", "50119").split(",") if code.strip()
+)
 # OKX trading-account bill types (Get bills details, "type") that repeat a row the history sync stores on its own:
 # 1 transfer (in from the funding account where deposits land, out to it for a withdrawal) and 2 trade (a fill).
 # Level C: OKX docs-v5's table as SDKs copy it. Exports leave these out of the tax formats (exports/MAPPING.md).
 OKX_LEDGER_REPEAT_BILL_TYPES = tuple(
-    code.strip() for code in env("OKX_LEDGER_REPEAT_BILL_TYPES", "1,2").split(",") if code.strip())
+    code.strip() for code in env("OKX_LEDGER_REPEAT_BILL_TYPES", "1,2").split(",") if code.strip()
+)
 
 # Withdrawals: a fee preview is valid this long, then quoted again; the MFA step-up counts this long.
 WITHDRAWAL_PREVIEW_TTL_SECONDS = env_int("WITHDRAWAL_PREVIEW_TTL_SECONDS", 300)
@@ -480,13 +488,16 @@ WITHDRAWAL_STALE_SUBMIT_SECONDS = env_int("WITHDRAWAL_STALE_SUBMIT_SECONDS", 120
 # Limits on sensitive actions per user and per tenant (broker_portal/ratelimits.py), "count/seconds" in fixed
 # windows. PORTAL_RATE_LIMITS="withdrawal_submit.user=5/60,export_request.tenant=200/60" changes single entries,
 # so a broker with unusual traffic gets more without a code change.
-PORTAL_RATE_LIMITS = rate_limits({
-    "exchange_connect": {"user": "20/60", "tenant": "600/60"},
-    "exchange_callback": {"user": "20/60", "tenant": "600/60"},
-    "withdrawal_submit": {"user": "10/60", "tenant": "300/60"},
-    "withdrawal_factors": {"user": "10/60", "tenant": "300/60"},
-    "export_request": {"user": "10/60", "tenant": "100/60"},
-}, env("PORTAL_RATE_LIMITS", ""))
+PORTAL_RATE_LIMITS = rate_limits(
+    {
+        "exchange_connect": {"user": "20/60", "tenant": "600/60"},
+        "exchange_callback": {"user": "20/60", "tenant": "600/60"},
+        "withdrawal_submit": {"user": "10/60", "tenant": "300/60"},
+        "withdrawal_factors": {"user": "10/60", "tenant": "300/60"},
+        "export_request": {"user": "10/60", "tenant": "100/60"},
+    },
+    env("PORTAL_RATE_LIMITS", ""),
+)
 
 # Webhooks (webhooks/): a delivery is done on a 2xx within WEBHOOK_TIMEOUT_SECONDS; otherwise it is retried after
 # WEBHOOK_RETRY_BASE_SECONDS, doubling up to WEBHOOK_RETRY_MAX_SECONDS (with jitter), for at least
@@ -523,8 +534,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "api.pagination.StrictLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_CLASSES": ["api.throttles.UserThrottle", "api.throttles.TenantThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"user": env("API_RATE_PER_USER", "120/min"),
-                               "tenant": env("API_RATE_PER_TENANT", "3000/min")},
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env("API_RATE_PER_USER", "120/min"),
+        "tenant": env("API_RATE_PER_TENANT", "3000/min"),
+    },
     "EXCEPTION_HANDLER": "api.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -537,13 +550,19 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.add_error_responses",
-                             "api.schema.describe_operations", "webhooks.schema.add_event_schemas"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.add_error_responses",
+        "api.schema.describe_operations",
+        "webhooks.schema.add_event_schemas",
+    ],
     # Export requests and sync coverage both name kinds of history: one enum for both.
-    "ENUM_NAME_OVERRIDES": {"HistoryKindEnum": "connectors.base.history.HistoryKind",
-                            "WebhookEventTypeEnum": "webhooks.events.EVENT_TYPE_CHOICES",
-                            "WebhookEndpointStatusEnum": "webhooks.models.WebhookEndpoint.Status",
-                            "WebhookDeliveryStatusEnum": "webhooks.models.WebhookDelivery.Status"},
+    "ENUM_NAME_OVERRIDES": {
+        "HistoryKindEnum": "connectors.base.history.HistoryKind",
+        "WebhookEventTypeEnum": "webhooks.events.EVENT_TYPE_CHOICES",
+        "WebhookEndpointStatusEnum": "webhooks.models.WebhookEndpoint.Status",
+        "WebhookDeliveryStatusEnum": "webhooks.models.WebhookDelivery.Status",
+    },
 }
 
 # Logs: one line per event on stderr, every line through the secret redaction (broker_portal/logs.py) and with
@@ -559,12 +578,21 @@ def logging_config(log_format: str, level: str) -> dict:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_id": {"()": "broker_portal.logs.AddRequestId"},
-                    "redact_secrets": {"()": "broker_portal.logs.RedactSecrets"}},
-        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
-                       "json": {"()": "broker_portal.logs.JsonLineFormatter"}},
-        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": log_format,
-                                 "filters": ["request_id", "redact_secrets"]}},
+        "filters": {
+            "request_id": {"()": "broker_portal.logs.AddRequestId"},
+            "redact_secrets": {"()": "broker_portal.logs.RedactSecrets"},
+        },
+        "formatters": {
+            "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+            "json": {"()": "broker_portal.logs.JsonLineFormatter"},
+        },
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": log_format,
+                "filters": ["request_id", "redact_secrets"],
+            }
+        },
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
             "django.db.backends": {"level": "INFO"},

@@ -13,8 +13,12 @@ SECRET_KEY = env("DJANGO_SECRET_KEY", "development-only-secret-key-not-for-produ
 FERNET_KEYS = fernet_keys(env("FERNET_KEYS")) if env("FERNET_KEYS") else ["development-only-fernet-key"]
 if not os.environ.get("REDIS_URL"):
     # Shared by web, worker and beat, so rate limits and heartbeats hold across the three processes.
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-                          "LOCATION": str(VAR_DIR / "cache")}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 # The exchange sandbox is a separate service here, as the exchanges are: its own process and database on
 # SANDBOX_PORT (bin/demo starts it). EXCHANGE_SANDBOX=true mounts it inside the portal instead, as the tests do.

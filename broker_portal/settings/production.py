@@ -21,8 +21,9 @@ EXCHANGE_SANDBOX = env_bool("EXCHANGE_SANDBOX", False)
 
 # Only a proxy in front that sets (and overwrites) X-Forwarded-Proto makes the header trustworthy; without one, a
 # client could send it and pass for HTTPS. Off by default.
-SECURE_PROXY_SSL_HEADER = (("HTTP_X_FORWARDED_PROTO", "https") if env_bool("TLS_PROXY_SETS_FORWARDED_PROTO", False)
-                           else None)
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("TLS_PROXY_SETS_FORWARDED_PROTO", False) else None
+)
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True

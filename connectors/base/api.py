@@ -60,8 +60,12 @@ class Balance:
 class DepositAddressRefused(ExchangeAPIError):
     """The exchange will not tell or make a deposit address; ``reason`` says why, the message tells the user."""
 
-    PERMISSION, UNKNOWN_ASSET, UNKNOWN_NETWORK, NOT_CREATABLE = "permission", "unknown_asset", "unknown_network", \
-        "not_creatable"
+    PERMISSION, UNKNOWN_ASSET, UNKNOWN_NETWORK, NOT_CREATABLE = (
+        "permission",
+        "unknown_asset",
+        "unknown_network",
+        "not_creatable",
+    )
 
     http_status = 422
 
@@ -178,8 +182,9 @@ class ExchangeAPI:
         """The networks ``asset`` can be deposited on; DepositAddressRefused for an asset the exchange lacks."""
         raise NotImplementedError
 
-    def deposit_address(self, connection, asset: str, network: DepositNetwork,
-                        create: bool = False) -> DepositAddress | None:
+    def deposit_address(
+        self, connection, asset: str, network: DepositNetwork, create: bool = False
+    ) -> DepositAddress | None:
         """The account's address for ``asset`` on ``network``, or None where it has none yet; ``create`` asks the
         exchange for a new one (only where ``deposit_address_creatable``)."""
         raise NotImplementedError

@@ -27,8 +27,10 @@ def hosts_for_calls(exchange_id: str, credential_extra_hosts) -> dict:
     from connectors.exchanges import EXCHANGES
 
     exchange = EXCHANGES.get(exchange_id)
-    return {"known_hosts": list(exchange.known_hosts if exchange else ()),
-            "extra_hosts": [host.lower() for host in credential_extra_hosts or ()]}
+    return {
+        "known_hosts": list(exchange.known_hosts if exchange else ()),
+        "extra_hosts": [host.lower() for host in credential_extra_hosts or ()],
+    }
 
 
 def all_known_hosts() -> set[str]:
@@ -43,8 +45,7 @@ def pinned_hosts_exempt(hosts: dict | None) -> set[str]:
     return extra_hosts() | set((hosts or {}).get("extra_hosts", ()))
 
 
-def check_base_url(url: str, *, known_hosts: tuple[str, ...] | set[str] | list[str] | None,
-                   allowed_hosts=()) -> None:
+def check_base_url(url: str, *, known_hosts: tuple[str, ...] | set[str] | list[str] | None, allowed_hosts=()) -> None:
     """Raise HostNotAllowed unless production may call ``url``. ``known_hosts``: the exchange's; None or empty
     for the generic OAuth 2.0 provider, whose hosts must then be public. ``allowed_hosts``: the ones a superuser
     allowed on the credential (private addresses included: a broker's own server on its network)."""

@@ -132,8 +132,12 @@ def exchange_session(*, allowed_base_urls: list[str], timeout=None, hosts: dict 
     pool = getattr(_sessions, "pool", None)
     if pool is None or len(pool) > MAX_POOLED_SESSIONS:
         pool = _sessions.pool = {}
-    key = (frozenset(origin_of(url) for url in allowed_base_urls), tuple(timeout) if isinstance(timeout, (list, tuple))
-           else timeout, hosts_key(hosts), production_hosts_enforced())
+    key = (
+        frozenset(origin_of(url) for url in allowed_base_urls),
+        tuple(timeout) if isinstance(timeout, (list, tuple)) else timeout,
+        hosts_key(hosts),
+        production_hosts_enforced(),
+    )
     session = pool.get(key)
     if session is None:
         session = pool[key] = ExchangeSession(allowed_base_urls, timeout, hosts)

@@ -80,8 +80,14 @@ class ExchangeOAuth2Adapter(OAuth2Adapter):
         settings = self.settings
         if "client_auth" in settings:
             self.basic_auth = settings["client_auth"] == "basic"
-        for name in ("scope_delimiter", "encode_redirect_uri", "authorize_path", "token_path", "refresh_path",
-                     "revoke_path"):
+        for name in (
+            "scope_delimiter",
+            "encode_redirect_uri",
+            "authorize_path",
+            "token_path",
+            "refresh_path",
+            "revoke_path",
+        ):
             if name in settings:
                 setattr(self, name, settings[name])
 
@@ -143,8 +149,9 @@ class ExchangeOAuth2Adapter(OAuth2Adapter):
         return {"grant_type": "refresh_token", "refresh_token": refresh_token}
 
     def parse_token_response(self, data: dict) -> "TokenSet":
-        return TokenSet.from_response(data, default_access=self.default_access_lifetime,
-                                      refresh_lifetime=self.refresh_lifetime)
+        return TokenSet.from_response(
+            data, default_access=self.default_access_lifetime, refresh_lifetime=self.refresh_lifetime
+        )
 
 
 class TokenSet:
@@ -196,8 +203,10 @@ def expiry_after(now, expires_in, default: timedelta):
             raise ValueError
         return now + timedelta(seconds=seconds)
     except (TypeError, ValueError, OverflowError):
-        raise OAuth2Error(f"The exchange's token response has an expires_in that is not a lifetime in seconds: "
-                          f"{str(expires_in)[:40]!r}.")
+        raise OAuth2Error(
+            f"The exchange's token response has an expires_in that is not a lifetime in seconds: "
+            f"{str(expires_in)[:40]!r}."
+        )
 
 
 def redirect_uri_for(request, registered: list[str]) -> str:
@@ -231,8 +240,10 @@ class ExchangeProvider(OAuth2Provider):
     def configuration_problem(self) -> str:
         """Why this tenant's credential cannot connect as configured, for the broker admin ("" where it can)."""
         if self.confidential_clients_only and self.app.settings.get("client_type") == "public":
-            return (f"{self.name} takes only confidential clients (authorization code with the client secret): "
-                    f"set the {self.name} credential's client type to confidential and enter its client secret.")
+            return (
+                f"{self.name} takes only confidential clients (authorization code with the client secret): "
+                f"set the {self.name} credential's client type to confidential and enter its client secret."
+            )
         return ""
 
     # Whether a second authorization of an account the user has connected and working is refused, rather than
@@ -339,12 +350,18 @@ def post_token_request(adapter: ExchangeOAuth2Adapter, app, url: str, data: dict
     with its client authentication; errors become OAuth2Error."""
     data, auth = with_client_auth(adapter, app, data)
     method = (adapter.refresh_token_method if "refresh_token" in data else None) or adapter.access_token_method
-    with exchange_session(allowed_base_urls=adapter.allowed_base_urls(app),
-                          hosts=app.settings.get("call_hosts")) as session:
+    with exchange_session(
+        allowed_base_urls=adapter.allowed_base_urls(app), hosts=app.settings.get("call_hosts")
+    ) as session:
         if method == "GET":
             # Sent once: reads are retried, and a repeated code exchange would be refused as a replay.
-            response = session.request("GET", with_query(url, data, encode_redirect_uri=adapter.encode_redirect_uri),
-                                       auth=auth, headers=headers or {}, retry=False)
+            response = session.request(
+                "GET",
+                with_query(url, data, encode_redirect_uri=adapter.encode_redirect_uri),
+                auth=auth,
+                headers=headers or {},
+                retry=False,
+            )
         elif adapter.token_request_format == "json":
             response = session.post(url, json=data, auth=auth, headers=headers or {})
         else:
@@ -369,8 +386,9 @@ def with_query(url: str, data: dict, *, encode_redirect_uri: bool) -> str:
     return f"{url}?{query}"
 
 
-def revoke_token(adapter: ExchangeOAuth2Adapter, app, token: str, details: dict | None = None, *,
-                 access_token: str = "") -> bool:
+def revoke_token(
+    adapter: ExchangeOAuth2Adapter, app, token: str, details: dict | None = None, *, access_token: str = ""
+) -> bool:
     """RFC 7009 revocation where the exchange has it: whether it answered 200; False where it has none.
     Where the endpoint acts only on a presented access token (``revoke_with_bearer``), ``access_token`` goes
     as Authorization: Bearer."""
@@ -383,16 +401,25 @@ def revoke_token(adapter: ExchangeOAuth2Adapter, app, token: str, details: dict 
         if not access_token:
             return False
         headers, auth = {"Authorization": f"Bearer {access_token}"}, None
-    with exchange_session(allowed_base_urls=adapter.allowed_base_urls(app),
-                          hosts=app.settings.get("call_hosts")) as session:
+    with exchange_session(
+        allowed_base_urls=adapter.allowed_base_urls(app), hosts=app.settings.get("call_hosts")
+    ) as session:
         return session.post(url, data=data, auth=auth, headers=headers).status_code == 200
 
 
 def allowed_urls(app) -> list[str]:
     """The hosts the tenant configured for this exchange: the only ones its credentials may be sent to."""
     settings = app.settings
-    return [url for url in (settings.get("api_base_url"), settings.get("token_url"), settings.get("refresh_url"),
-                            settings.get("revoke_url")) if url]
+    return [
+        url
+        for url in (
+            settings.get("api_base_url"),
+            settings.get("token_url"),
+            settings.get("refresh_url"),
+            settings.get("revoke_url"),
+        )
+        if url
+    ]
 
 
 def token_error_message(status: int, payload: dict) -> str:

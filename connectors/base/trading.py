@@ -23,7 +23,13 @@ class TradingRefused(ExchangeAPIError):
     """The exchange, or the portal before asking it, will not place, cancel or show an order; ``reason`` says why."""
 
     PERMISSION, INVALID, UNKNOWN_SYMBOL, INSUFFICIENT, NOT_FOUND, ATTRIBUTION = (
-        "permission", "invalid", "unknown_symbol", "insufficient_balance", "not_found", "attribution")
+        "permission",
+        "invalid",
+        "unknown_symbol",
+        "insufficient_balance",
+        "not_found",
+        "attribution",
+    )
     http_status = 422
 
     def __init__(self, message: str, *, reason: str, code: str = ""):
@@ -35,9 +41,11 @@ class AttributionMissing(TradingRefused):
     """An order request without the broker's full attribution: never sent."""
 
     def __init__(self, missing: list[str]):
-        super().__init__("This order would not carry the broker's attribution (" + ", ".join(missing) + "), so it "
-                         "was not sent. The broker's exchange settings need fixing.",
-                         reason=TradingRefused.ATTRIBUTION)
+        super().__init__(
+            "This order would not carry the broker's attribution (" + ", ".join(missing) + "), so it "
+            "was not sent. The broker's exchange settings need fixing.",
+            reason=TradingRefused.ATTRIBUTION,
+        )
         self.missing = missing
 
 

@@ -68,11 +68,13 @@ def provider_for(request, exchange_id: str, server: str = "", *, enabled_only: b
 
 
 class PermissionForm(forms.Form):
-    permissions = forms.MultipleChoiceField(widget=forms.CheckboxSelectMultiple, required=True,
-                                            error_messages={"required": "Choose at least one permission."})
+    permissions = forms.MultipleChoiceField(
+        widget=forms.CheckboxSelectMultiple,
+        required=True,
+        error_messages={"required": "Choose at least one permission."},
+    )
 
-    def __init__(self, *args, provider: ExchangeProvider, current: list[str] | None = None, add: str = "",
-                 **kwargs):
+    def __init__(self, *args, provider: ExchangeProvider, current: list[str] | None = None, add: str = "", **kwargs):
         """``current``: what a reconnect's connection holds now, pre-selected instead of the defaults so that the
         user only adds to it; ``add``: one more offered permission to pre-select (the upgrade a page asked for)."""
         super().__init__(*args, **kwargs)
@@ -85,9 +87,15 @@ class PermissionForm(forms.Form):
 
 def current_connection(request, provider: ExchangeProvider) -> ExchangeConnection | None:
     """The user's connection this connect would renew (a reconnect), if it still holds a grant."""
-    return (ExchangeConnection.objects.filter(tenant=request.tenant, user=request.user, exchange=provider.id,
-                                              server_slug=server_slug(provider))
-            .exclude(status=ExchangeConnection.Status.REVOKED).without_secrets().order_by("-pk").first())
+    return (
+        ExchangeConnection.objects.filter(
+            tenant=request.tenant, user=request.user, exchange=provider.id, server_slug=server_slug(provider)
+        )
+        .exclude(status=ExchangeConnection.Status.REVOKED)
+        .without_secrets()
+        .order_by("-pk")
+        .first()
+    )
 
 
 @login_required
@@ -96,26 +104,42 @@ def connect_start(request, exchange_id: str, server: str = ""):
     provider = provider_for(request, exchange_id, server)
     problem = provider.configuration_problem()
     if problem:
-        return callback_problem(request, provider, f"{provider.name} cannot be connected here yet: the broker's "
-                                                   f"setup needs fixing. {problem}", status=503)
+        return callback_problem(
+            request,
+            provider,
+            f"{provider.name} cannot be connected here yet: the broker's setup needs fixing. {problem}",
+            status=503,
+        )
     current = current_connection(request, provider)
     # ?add= only pre-ticks a box (the upgrade a page links to); what is asked for is what the user posts.
-    form = PermissionForm(request.POST or None, provider=provider, current=current.permissions if current else None,
-                          add=request.GET.get("add", ""))
+    form = PermissionForm(
+        request.POST or None,
+        provider=provider,
+        current=current.permissions if current else None,
+        add=request.GET.get("add", ""),
+    )
     if request.method == "POST" and form.is_valid():
         try:
-            return services.connection_authorization_start(provider=provider, request=request,
-                                                           permissions=form.cleaned_data["permissions"])
+            return services.connection_authorization_start(
+                provider=provider, request=request, permissions=form.cleaned_data["permissions"]
+            )
         except RateLimited as limited:
             return too_many_requests(request, limited)
     return render(request, "connectors/connect_start.html", {"provider": provider, "form": form, "current": current})
 
 
 def callback_problem(request, provider, message: str, status: int = 400):
-    return render(request, "connectors/connect_error.html", {"provider": provider, "message": message,
-                                                             # the permission page, to try again from
-                                                             "retry_url": connect_url(provider.id, server_slug(provider))},
-                  status=status)
+    return render(
+        request,
+        "connectors/connect_error.html",
+        {
+            "provider": provider,
+            "message": message,
+            # the permission page, to try again from
+            "retry_url": connect_url(provider.id, server_slug(provider)),
+        },
+        status=status,
+    )
 
 
 def server_slug(provider: ExchangeProvider) -> str:
@@ -154,8 +178,11 @@ def connect_callback(request, exchange_id: str, server: str = ""):
     state = statekit.unstash_state(request, provider_id=provider.sub_id, state_id=state_id) if state_id else None
     data = (state or {}).get("data") or {}
     if state is None or data.get("user_id") != request.user.pk or data.get("tenant_id") != request.tenant.pk:
-        return callback_problem(request, provider, "This authorization was not started here, was already used "
-                                                   "or has expired. Please connect again.")
+        return callback_problem(
+            request,
+            provider,
+            "This authorization was not started here, was already used or has expired. Please connect again.",
+        )
     if issuer_mismatch(provider.app.settings, request.GET):
         return callback_problem(request, provider, "This answer did not come from the exchange it was sent to.")
     if "error" in request.GET or "code" not in request.GET:
@@ -165,8 +192,12 @@ def connect_callback(request, exchange_id: str, server: str = ""):
         return callback_problem(request, provider, problem, status=503)
     try:
         connection = services.connection_authorize(
-            provider=provider, request=request, code=request.GET["code"], state=state,
-            permissions=data["permissions"], callback_params=request.GET,
+            provider=provider,
+            request=request,
+            code=request.GET["code"],
+            state=state,
+            permissions=data["permissions"],
+            callback_params=request.GET,
         )
     except services.ConnectError as error:
         return callback_problem(request, provider, str(error), status=502 if error.upstream else 400)
@@ -177,8 +208,11 @@ def connect_callback(request, exchange_id: str, server: str = ""):
 @login_required
 @require_http_methods(["POST"])
 def disconnect(request, exchange_id: str, connection_id: int):
-    connection = get_for_tenant(ExchangeConnection.objects.filter(user=request.user, exchange=exchange_id)
-                                .without_secrets(), request.tenant, pk=connection_id)
+    connection = get_for_tenant(
+        ExchangeConnection.objects.filter(user=request.user, exchange=exchange_id).without_secrets(),
+        request.tenant,
+        pk=connection_id,
+    )
     provider = provider_for(request, exchange_id, connection.server_slug, enabled_only=False)
     had_api_key = bool(connection.masked_api_key)
     connection = services.connection_disconnect(provider=provider, connection=connection, request=request)

@@ -11,14 +11,34 @@ from urllib.parse import urlencode
 from datetime import UTC, datetime
 
 from connectors.base.api import (
-    AccessTokenExpired, ApiKey, ApiKeyRefused, Balance, DepositAddress, DepositAddressRefused, DepositNetwork,
-    ExchangeAPI, ExchangeAPIError, decimal_or_none, json_or_empty, required_texts,
+    AccessTokenExpired,
+    ApiKey,
+    ApiKeyRefused,
+    Balance,
+    DepositAddress,
+    DepositAddressRefused,
+    DepositNetwork,
+    ExchangeAPI,
+    ExchangeAPIError,
+    decimal_or_none,
+    json_or_empty,
+    required_texts,
 )
 from connectors.base.http import ExchangeUnavailable, retry_after
 
 SCOPE_PREFIX = "account.fast-api-key:"
-KEY_PERMISSIONS = ("export_data", "funds_add", "funds_earn", "funds_query", "funds_withdraw", "ledger_query",
-                   "trades_close", "trades_modify", "trades_query_closed", "trades_query_open")
+KEY_PERMISSIONS = (
+    "export_data",
+    "funds_add",
+    "funds_earn",
+    "funds_query",
+    "funds_withdraw",
+    "ledger_query",
+    "trades_close",
+    "trades_modify",
+    "trades_query_closed",
+    "trades_query_open",
+)
 # Kraken's asset codes for the currencies the portal shows, and the portal's codes Kraken spells its own way.
 ASSET_CODES = {"XXBT": "BTC", "XBT": "BTC", "XETH": "ETH", "ZUSD": "USD", "ZEUR": "EUR"}
 KRAKEN_CODES = {"BTC": "XBT"}
@@ -37,7 +57,7 @@ def sign(secret_b64: str, uri_path: str, nonce: str, post_data: str) -> str:
 
 def key_permissions(scopes: list[str]) -> dict[str, bool]:
     """The Fast API key may do what the user granted: account.fast-api-key:funds-query → funds_query."""
-    granted = {scope[len(SCOPE_PREFIX):].replace("-", "_") for scope in scopes if scope.startswith(SCOPE_PREFIX)}
+    granted = {scope[len(SCOPE_PREFIX) :].replace("-", "_") for scope in scopes if scope.startswith(SCOPE_PREFIX)}
     return {permission: permission in granted for permission in KEY_PERMISSIONS}
 
 
@@ -62,8 +82,10 @@ def answer_of(response) -> dict:
     payload = json_or_empty(response)
     errors = errors_of(payload)
     if RATE_LIMITED.intersection(errors):
-        raise ExchangeUnavailable(f"Kraken is limiting requests ({', '.join(errors)}).",
-                                  retry_after=retry_after(response) or RATE_LIMIT_RETRY_AFTER)
+        raise ExchangeUnavailable(
+            f"Kraken is limiting requests ({', '.join(errors)}).",
+            retry_after=retry_after(response) or RATE_LIMIT_RETRY_AFTER,
+        )
     return payload
 
 
@@ -104,8 +126,9 @@ class KrakenAPI(ExchangeAPI):
             response = session.get(self.url("/oauth/userinfo"), headers={"Authorization": f"Bearer {access_token}"})
         payload = bearer_answer_of(response)
         if errors_of(payload):
-            raise ExchangeAPIError(f"Kraken would not tell the account: {', '.join(errors_of(payload))}",
-                                   code=errors_of(payload)[0])
+            raise ExchangeAPIError(
+                f"Kraken would not tell the account: {', '.join(errors_of(payload))}", code=errors_of(payload)[0]
+            )
         (iban,) = required_texts(payload.get("result"), ("iban",), answer="Kraken's user info")
         return iban
 
@@ -115,16 +138,28 @@ class KrakenAPI(ExchangeAPI):
         name = key_name()
         # openapi_v3.yaml, createFastAPIKey: JSON APIKeyParameters -> result{secret, api_key, id, api_key_name, ...}
         with self.session() as session:
-            response = session.post(self.url("/oauth/fast-api-key"), headers={"Authorization": f"Bearer {access_token}"},
-                                    json={"api_key_name": name, "permissions": key_permissions(permissions),
-                                          "ip_allowlist": self.settings.get("trading_ip_list", []), "nonce_window": 0})
+            response = session.post(
+                self.url("/oauth/fast-api-key"),
+                headers={"Authorization": f"Bearer {access_token}"},
+                json={
+                    "api_key_name": name,
+                    "permissions": key_permissions(permissions),
+                    "ip_allowlist": self.settings.get("trading_ip_list", []),
+                    "nonce_window": 0,
+                },
+            )
         payload = bearer_answer_of(response)
         if errors_of(payload):
             raise ApiKeyRefused(f"Kraken would not create the API key: {', '.join(errors_of(payload))}")
         result = payload.get("result", payload)
         key, secret = required_texts(result, ("api_key", "secret"), answer="Kraken's answer to the API key request")
-        return ApiKey(key=key, secret=secret, key_id=str(result.get("id") or ""), details={KEY_NAME_DETAIL: name},
-                      permissions=[p for p, allowed in key_permissions(permissions).items() if allowed])
+        return ApiKey(
+            key=key,
+            secret=secret,
+            key_id=str(result.get("id") or ""),
+            details={KEY_NAME_DETAIL: name},
+            permissions=[p for p, allowed in key_permissions(permissions).items() if allowed],
+        )
 
     def stored_key_name(self, access_token, connection) -> str:
         """The name of the connection's key: the one stored, else (a key made before names were stored) the
@@ -135,8 +170,14 @@ class KrakenAPI(ExchangeAPI):
         with self.session() as session:
             response = session.get(self.url("/oauth/fast-api-key"), headers={"Authorization": f"Bearer {access_token}"})
         listed = bearer_answer_of(response).get("result")
-        return next((str(item.get("api_key_name") or "") for item in listed or []
-                     if isinstance(item, dict) and item.get("id") == connection.api_key_id), "")
+        return next(
+            (
+                str(item.get("api_key_name") or "")
+                for item in listed or []
+                if isinstance(item, dict) and item.get("id") == connection.api_key_id
+            ),
+            "",
+        )
 
     def delete_api_key(self, access_token, connection, details=None):
         """openapi_v3.yaml, removeFastApikey: DELETE /oauth/fast-api-key with the JSON body {api_key_name}
@@ -145,8 +186,11 @@ class KrakenAPI(ExchangeAPI):
         if not name:
             return False
         with self.session() as session:
-            response = session.delete(self.url("/oauth/fast-api-key"), json={"api_key_name": name},
-                                      headers={"Authorization": f"Bearer {access_token}"})
+            response = session.delete(
+                self.url("/oauth/fast-api-key"),
+                json={"api_key_name": name},
+                headers={"Authorization": f"Bearer {access_token}"},
+            )
         payload = bearer_answer_of(response)
         return response.status_code == 200 and not errors_of(payload) and payload.get("result") is True
 
@@ -154,8 +198,11 @@ class KrakenAPI(ExchangeAPI):
         uri_path = f"/0/private/{method}"
         nonce = str(time.time_ns() // 1000)  # strictly increasing per key
         post_data = urlencode({"nonce": nonce, **(params or {})})
-        headers = {"API-Key": connection.api_key, "API-Sign": sign(connection.api_secret, uri_path, nonce, post_data),
-                   "Content-Type": "application/x-www-form-urlencoded"}
+        headers = {
+            "API-Key": connection.api_key,
+            "API-Sign": sign(connection.api_secret, uri_path, nonce, post_data),
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
         with self.session() as session:
             response = session.post(self.url(uri_path), data=post_data, headers=headers)
         payload = answer_of(response)
@@ -169,12 +216,15 @@ class KrakenAPI(ExchangeAPI):
         payload = self.public_get("/0/public/Ticker", {"pair": ",".join(pairs)})
         if payload.get("error"):
             return {}
-        return {pairs[pair]: Decimal(ticker["c"][0]) for pair, ticker in payload.get("result", {}).items()
-                if pair in pairs}
+        return {
+            pairs[pair]: Decimal(ticker["c"][0]) for pair, ticker in payload.get("result", {}).items() if pair in pairs
+        }
 
     def balances(self, connection):
-        return [Balance(ASSET_CODES.get(asset, asset), Decimal(amount), Decimal(amount))
-                for asset, amount in sorted(self.private(connection, "Balance").items())]
+        return [
+            Balance(ASSET_CODES.get(asset, asset), Decimal(amount), Decimal(amount))
+            for asset, amount in sorted(self.private(connection, "Balance").items())
+        ]
 
     # Deposit addresses: krakenfx/api-specs (branch feature/openapi-spec) spot-rest/openapi_v3.yaml. DepositMethods
     # (one method per network; needs "Funds permissions - Query and Funds permissions - Deposit") and
@@ -187,9 +237,16 @@ class KrakenAPI(ExchangeAPI):
     def deposit_networks(self, connection, asset):
         methods = self.deposit_call(connection, "DepositMethods", {"asset": KRAKEN_CODES.get(asset, asset)}, asset)
         # schemas/objects/funding/deposits/method.yaml: method, limit, fee, address-setup-fee, gen-address, minimum.
-        return [DepositNetwork(id=item["method"], name=item["method"], minimum=decimal_or_none(item.get("minimum")),
-                               creatable=item.get("gen-address", True) is not False)
-                for item in methods or [] if isinstance(item, dict) and isinstance(item.get("method"), str)]
+        return [
+            DepositNetwork(
+                id=item["method"],
+                name=item["method"],
+                minimum=decimal_or_none(item.get("minimum")),
+                creatable=item.get("gen-address", True) is not False,
+            )
+            for item in methods or []
+            if isinstance(item, dict) and isinstance(item.get("method"), str)
+        ]
 
     def deposit_address(self, connection, asset, network, create=False):
         params = {"asset": KRAKEN_CODES.get(asset, asset), "method": network.id}
@@ -203,21 +260,34 @@ class KrakenAPI(ExchangeAPI):
             return None
         memo, label = (item["tag"], "Tag") if item.get("tag") else (item.get("memo") or "", "Memo")
         expires = int(item.get("expiretm") or 0) if str(item.get("expiretm") or "0").isdigit() else 0
-        return DepositAddress(asset=asset, network=network, address=item["address"], memo=str(memo), memo_label=label,
-                              expires_at=datetime.fromtimestamp(expires, tz=UTC) if expires else None, created=create)
+        return DepositAddress(
+            asset=asset,
+            network=network,
+            address=item["address"],
+            memo=str(memo),
+            memo_label=label,
+            expires_at=datetime.fromtimestamp(expires, tz=UTC) if expires else None,
+            created=create,
+        )
 
     def deposit_call(self, connection, method: str, params: dict, asset: str):
         try:
             return self.private(connection, method, params)
         except ExchangeAPIError as error:
             if error.code == PERMISSION_DENIED:
-                raise DepositAddressRefused("Kraken refused: this connection's key lacks the “Balances” or "
-                                            "“Deposit” permission.", reason=DepositAddressRefused.PERMISSION,
-                                            code=error.code) from error
+                raise DepositAddressRefused(
+                    "Kraken refused: this connection's key lacks the “Balances” or “Deposit” permission.",
+                    reason=DepositAddressRefused.PERMISSION,
+                    code=error.code,
+                ) from error
             if error.code in UNKNOWN_ASSET:
-                raise DepositAddressRefused(f"Kraken does not list {asset}.", reason=DepositAddressRefused.UNKNOWN_ASSET,
-                                            code=error.code) from error
+                raise DepositAddressRefused(
+                    f"Kraken does not list {asset}.", reason=DepositAddressRefused.UNKNOWN_ASSET, code=error.code
+                ) from error
             if error.code in UNKNOWN_METHOD:
-                raise DepositAddressRefused(f"Kraken offers no such network for {asset}.",
-                                            reason=DepositAddressRefused.UNKNOWN_NETWORK, code=error.code) from error
+                raise DepositAddressRefused(
+                    f"Kraken offers no such network for {asset}.",
+                    reason=DepositAddressRefused.UNKNOWN_NETWORK,
+                    code=error.code,
+                ) from error
             raise

@@ -21,8 +21,12 @@ def settings_errors(settings: dict) -> list[str]:
 
 
 SETTINGS_FIELDS = {
-    "broker": forms.CharField(required=False, max_length=64, label="Kraken broker id",
-                              help_text="Only where Kraken issued one: sent as every order's broker parameter."),
+    "broker": forms.CharField(
+        required=False,
+        max_length=64,
+        label="Kraken broker id",
+        help_text="Only where Kraken issued one: sent as every order's broker parameter.",
+    ),
 }
 
 

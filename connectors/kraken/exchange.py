@@ -7,7 +7,9 @@ EXCHANGE = Exchange(
     name="Kraken",
     permissions=(
         Permission("account.info:basic", "Account details", "E-mail and public account identifier."),
-        Permission("account.fast-api-key:write", "Fast API key", "Create, update and delete the portal's Fast API key."),
+        Permission(
+            "account.fast-api-key:write", "Fast API key", "Create, update and delete the portal's Fast API key."
+        ),
         Permission("account.fast-api-key:read", "List Fast API keys", "List your Fast API keys."),
         Permission("account.fast-api-key:funds-query", "Balances", "View account balances."),
         Permission("account.fast-api-key:funds-add", "Deposit", "Deposit funds."),

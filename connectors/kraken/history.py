@@ -55,25 +55,55 @@ def fetch_page(api, connection, kind, cursor):
 def normalize(kind, item):
     when = from_seconds(item["time"])
     if kind == HistoryKind.LEDGER:
-        return {"external_id": item["id"], "occurred_at": when, "entry_type": item.get("type", ""),
-                "currency": asset(item["asset"]), "amount": decimal(item["amount"]), "fee": decimal(item.get("fee")),
-                "fee_currency": asset(item["asset"]), "txid": item.get("refid", ""),
-                "balance": decimal(item["balance"]) if item.get("balance") not in (None, "") else None}
+        return {
+            "external_id": item["id"],
+            "occurred_at": when,
+            "entry_type": item.get("type", ""),
+            "currency": asset(item["asset"]),
+            "amount": decimal(item["amount"]),
+            "fee": decimal(item.get("fee")),
+            "fee_currency": asset(item["asset"]),
+            "txid": item.get("refid", ""),
+            "balance": decimal(item["balance"]) if item.get("balance") not in (None, "") else None,
+        }
     if kind == HistoryKind.TRADE:
         base, quote = split_symbol(item["pair"], QUOTES)
-        return {"external_id": item["id"], "occurred_at": when, "side": item["type"], "currency": asset(base),
-                "amount": decimal(item["vol"]), "quote_currency": asset(quote), "quote_amount": decimal(item["cost"]),
-                "price": decimal(item["price"]), "fee": decimal(item.get("fee")), "fee_currency": asset(quote)}
-    return {"external_id": item["refid"], "occurred_at": when, "currency": asset(item["asset"]),
-            "amount": decimal(item["amount"]), "fee": decimal(item.get("fee")), "fee_currency": asset(item["asset"]),
-            "address": item.get("info", ""), "txid": item.get("txid", ""), "status": item.get("status", "")}
+        return {
+            "external_id": item["id"],
+            "occurred_at": when,
+            "side": item["type"],
+            "currency": asset(base),
+            "amount": decimal(item["vol"]),
+            "quote_currency": asset(quote),
+            "quote_amount": decimal(item["cost"]),
+            "price": decimal(item["price"]),
+            "fee": decimal(item.get("fee")),
+            "fee_currency": asset(quote),
+        }
+    return {
+        "external_id": item["refid"],
+        "occurred_at": when,
+        "currency": asset(item["asset"]),
+        "amount": decimal(item["amount"]),
+        "fee": decimal(item.get("fee")),
+        "fee_currency": asset(item["asset"]),
+        "address": item.get("info", ""),
+        "txid": item.get("txid", ""),
+        "status": item.get("status", ""),
+    }
 
 
 # History calls cost two points of a counter that decays by about one point every three seconds.
 # Funding statuses: Initial, Pending, Settled, Success, Failure (and Canceled, as the withdrawal tracking sees it).
-SOURCE = HistorySource("kraken", (*PAGED, *FUNDING), 2.0, fetch_page, normalize,
-                       completed_statuses={kind: frozenset({"Success"}) for kind in FUNDING},
-                       final_statuses={kind: frozenset({"Success", "Failure", "Canceled"}) for kind in FUNDING},
-                       # Ledger types of a fill, a deposit and a withdrawal (level A: krakenfx/api-specs spot-rest
-                       # Ledgers, ``type``); "transfer" stays: Kraken credits airdrops and forks that way.
-                       ledger_repeats=frozenset({"trade", "deposit", "withdrawal"}))
+SOURCE = HistorySource(
+    "kraken",
+    (*PAGED, *FUNDING),
+    2.0,
+    fetch_page,
+    normalize,
+    completed_statuses={kind: frozenset({"Success"}) for kind in FUNDING},
+    final_statuses={kind: frozenset({"Success", "Failure", "Canceled"}) for kind in FUNDING},
+    # Ledger types of a fill, a deposit and a withdrawal (level A: krakenfx/api-specs spot-rest
+    # Ledgers, ``type``); "transfer" stays: Kraken credits airdrops and forks that way.
+    ledger_repeats=frozenset({"trade", "deposit", "withdrawal"}),
+)

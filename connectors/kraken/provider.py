@@ -8,8 +8,22 @@ from .client import KrakenAPI
 
 # The languages of Kraken's authorization page, as krakenfx/api-specs oauth/openapi_v3.yaml lists them
 # (getOAuthCodeWithLanguage: GET https://id.kraken.com/{language}/oauth/authorize, the path's enum).
-AUTHORIZE_LANGUAGES = ("en-us", "es-es", "fil-ph", "fr", "de", "it-it", "nl", "pl", "pt-br", "ru-ru", "tr-tr",
-                       "uk-ua", "vi-vn", "zh-cn")
+AUTHORIZE_LANGUAGES = (
+    "en-us",
+    "es-es",
+    "fil-ph",
+    "fr",
+    "de",
+    "it-it",
+    "nl",
+    "pl",
+    "pt-br",
+    "ru-ru",
+    "tr-tr",
+    "uk-ua",
+    "vi-vn",
+    "zh-cn",
+)
 # Django's language codes whose Kraken page has another name, or none: Kraken's Chinese page is Simplified.
 DJANGO_LANGUAGES = {"zh-hans": "zh-cn", "zh-hant": "", "zh-tw": "", "zh-hk": ""}
 

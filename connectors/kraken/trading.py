@@ -15,17 +15,26 @@ from decimal import Decimal
 
 from connectors.base.api import ExchangeAPIError, decimal_or_none
 from connectors.base.trading import (
-    LIMIT, ExchangeTrading, FeeRate, Fill, Instrument, Order, OrderRequest, Ticket, TradingRefused,
+    LIMIT,
+    ExchangeTrading,
+    FeeRate,
+    Fill,
+    Instrument,
+    Order,
+    OrderRequest,
+    Ticket,
+    TradingRefused,
 )
 
 from .client import ASSET_CODES, KEY_NAME_DETAIL, KRAKEN_CODES, SCOPE_PREFIX
 
 STATUSES = {"pending": "open", "open": "open", "closed": "filled", "canceled": "cancelled", "expired": "cancelled"}
-REASONS = {"EGeneral:Permission denied": (TradingRefused.PERMISSION, "this connection's key lacks the trading "
-                                                                     "permissions."),
-           "EOrder:Insufficient funds": (TradingRefused.INSUFFICIENT, "the balance is insufficient for this order."),
-           "EQuery:Unknown asset pair": (TradingRefused.UNKNOWN_SYMBOL, "it does not list this pair."),
-           "EOrder:Unknown order": (TradingRefused.NOT_FOUND, "it does not know this order (or it is closed).")}
+REASONS = {
+    "EGeneral:Permission denied": (TradingRefused.PERMISSION, "this connection's key lacks the trading permissions."),
+    "EOrder:Insufficient funds": (TradingRefused.INSUFFICIENT, "the balance is insufficient for this order."),
+    "EQuery:Unknown asset pair": (TradingRefused.UNKNOWN_SYMBOL, "it does not list this pair."),
+    "EOrder:Unknown order": (TradingRefused.NOT_FOUND, "it does not know this order (or it is closed)."),
+}
 
 
 def portal_code(asset: str) -> str:
@@ -47,8 +56,9 @@ def seconds_datetime(value) -> datetime | None:
 
 
 class KrakenTrading(ExchangeTrading):
-    permissions = tuple(SCOPE_PREFIX + name for name in ("trades-modify", "trades-query-open", "trades-query-closed",
-                                                          "funds-query"))
+    permissions = tuple(
+        SCOPE_PREFIX + name for name in ("trades-modify", "trades-query-open", "trades-query-closed", "funds-query")
+    )
     attribution_name = "the broker's Fast API key (and its broker id, where Kraken issued one)"
 
     def call(self, api, connection, method, params=None):
@@ -70,10 +80,15 @@ class KrakenTrading(ExchangeTrading):
         lot = item.get("lot_decimals")
         if not tick or not minimum or not isinstance(lot, int) or tick <= 0 or minimum <= 0:
             raise ExchangeAPIError(f"Kraken's pair {symbol} had no usable increments.")
-        return Instrument(symbol=item.get("altname") or symbol, base=portal_code(item.get("base", "")),
-                          quote=portal_code(item.get("quote", "")), price_tick=tick,
-                          size_step=Decimal(1).scaleb(-lot), min_size=minimum,
-                          min_funds=decimal_or_none(item.get("costmin")))
+        return Instrument(
+            symbol=item.get("altname") or symbol,
+            base=portal_code(item.get("base", "")),
+            quote=portal_code(item.get("quote", "")),
+            price_tick=tick,
+            size_step=Decimal(1).scaleb(-lot),
+            min_size=minimum,
+            min_funds=decimal_or_none(item.get("costmin")),
+        )
 
     def last_price(self, api, instrument):
         payload = api.public_get("/0/public/Ticker", {"pair": instrument.symbol})
@@ -95,15 +110,24 @@ class KrakenTrading(ExchangeTrading):
         return uuid.uuid4().hex  # the short UUID form of cl_ord_id
 
     def order_request(self, api, connection, ticket: Ticket):
-        params = {"pair": ticket.instrument.symbol, "type": ticket.side, "ordertype": ticket.type,
-                  "volume": format(ticket.size, "f"), "cl_ord_id": ticket.client_order_id}
+        params = {
+            "pair": ticket.instrument.symbol,
+            "type": ticket.side,
+            "ordertype": ticket.type,
+            "volume": format(ticket.size, "f"),
+            "cl_ord_id": ticket.client_order_id,
+        }
         if ticket.type == LIMIT:
             params["price"] = format(ticket.price, "f")
         if api.settings.get("broker"):
             params["broker"] = api.settings["broker"]
         key_name = (connection.details or {}).get(KEY_NAME_DETAIL, "")
-        return OrderRequest(method="POST", path="/0/private/AddOrder", body=params,
-                            attribution={"api_key_name": key_name, "broker": params.get("broker", "")})
+        return OrderRequest(
+            method="POST",
+            path="/0/private/AddOrder",
+            body=params,
+            attribution={"api_key_name": key_name, "broker": params.get("broker", "")},
+        )
 
     def missing_attribution(self, api, connection, request):
         missing = []
@@ -140,11 +164,18 @@ class KrakenTrading(ExchangeTrading):
         if not trade_ids:
             return []
         trades = self.call(api, connection, "QueryTrades", {"txid": ",".join(trade_ids[:20])})
-        return [Fill(trade_id=txid, price=decimal_or_none(item.get("price")) or Decimal(0),
-                     size=decimal_or_none(item.get("vol")) or Decimal(0),
-                     fee=decimal_or_none(item.get("fee")) or Decimal(0), fee_currency=portal_quote(symbol),
-                     at=seconds_datetime(item.get("time")))
-                for txid, item in (trades or {}).items() if isinstance(item, dict)]
+        return [
+            Fill(
+                trade_id=txid,
+                price=decimal_or_none(item.get("price")) or Decimal(0),
+                size=decimal_or_none(item.get("vol")) or Decimal(0),
+                fee=decimal_or_none(item.get("fee")) or Decimal(0),
+                fee_currency=portal_quote(symbol),
+                at=seconds_datetime(item.get("time")),
+            )
+            for txid, item in (trades or {}).items()
+            if isinstance(item, dict)
+        ]
 
     def open_orders(self, api, connection, symbol):
         found = (self.call(api, connection, "OpenOrders") or {}).get("open") or {}
@@ -161,8 +192,10 @@ class KrakenTrading(ExchangeTrading):
 
     def recent_orders(self, api, connection, since, symbols):
         found = (self.call(api, connection, "ClosedOrders", {"start": int(since.timestamp())}) or {}).get("closed")
-        return [*self.all_open_orders(api, connection, symbols),
-                *(parse_order(txid, item) for txid, item in (found or {}).items())]
+        return [
+            *self.all_open_orders(api, connection, symbols),
+            *(parse_order(txid, item) for txid, item in (found or {}).items()),
+        ]
 
 
 def portal_quote(symbol: str) -> str:
@@ -180,13 +213,23 @@ def parse_order(txid: str, item) -> Order:
     filled = decimal_or_none(item.get("vol_exec")) or Decimal(0)
     price = decimal_or_none(descr.get("price"))
     symbol = descr.get("pair", "")
-    return Order(order_id=txid, client_order_id=item.get("cl_ord_id") or "", symbol=symbol,
-                 side=descr.get("type", ""), type=descr.get("ordertype", ""),
-                 size=decimal_or_none(item.get("vol")) or Decimal(0), price=price if price else None,
-                 status=STATUSES.get(item.get("status"), "open") if not (item.get("status") == "open" and filled)
-                 else "partially_filled", filled_size=filled, filled_funds=decimal_or_none(item.get("cost")) or Decimal(0),
-                 fee=decimal_or_none(item.get("fee")) or Decimal(0), fee_currency=portal_quote(symbol),
-                 created_at=seconds_datetime(item.get("opentm")))
+    return Order(
+        order_id=txid,
+        client_order_id=item.get("cl_ord_id") or "",
+        symbol=symbol,
+        side=descr.get("type", ""),
+        type=descr.get("ordertype", ""),
+        size=decimal_or_none(item.get("vol")) or Decimal(0),
+        price=price if price else None,
+        status=STATUSES.get(item.get("status"), "open")
+        if not (item.get("status") == "open" and filled)
+        else "partially_filled",
+        filled_size=filled,
+        filled_funds=decimal_or_none(item.get("cost")) or Decimal(0),
+        fee=decimal_or_none(item.get("fee")) or Decimal(0),
+        fee_currency=portal_quote(symbol),
+        created_at=seconds_datetime(item.get("opentm")),
+    )
 
 
 TRADING = KrakenTrading()

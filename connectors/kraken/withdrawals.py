@@ -10,8 +10,15 @@ from django.utils import timezone
 
 from connectors.base.api import ExchangeAPIError
 
-from connectors.base.withdrawals import (ChainInfo, CurrencyInfo, ExchangeStatus, ExchangeWithdrawals, Price,
-                                         SavedAddress, public_get)
+from connectors.base.withdrawals import (
+    ChainInfo,
+    CurrencyInfo,
+    ExchangeStatus,
+    ExchangeWithdrawals,
+    Price,
+    SavedAddress,
+    public_get,
+)
 
 ASSET_CODES = {"BTC": "XBT"}  # the portal's code -> Kraken's
 PORTAL_CODES = {"XXBT": "BTC", "XBT": "BTC", "XETH": "ETH", "ZUSD": "USD", "ZEUR": "EUR"}
@@ -24,7 +31,7 @@ CANCELED = "canceled"
 # funding ones as its REST API returns them) in the user's words. The category prefix never reaches the user.
 ERROR_MESSAGES = {
     "EFunding:Unknown withdraw key": "Kraken knows no saved withdrawal address of that name for this currency. "
-                                     "Choose one of your saved addresses, or add it at Kraken first.",
+    "Choose one of your saved addresses, or add it at Kraken first.",
     "EFunding:Invalid address": "The address differs from the one saved at Kraken under that name.",
     "EFunding:Invalid asset": "Kraken does not withdraw this currency.",
     "EFunding:Too small": "The amount is below Kraken's minimum for this address.",
@@ -55,14 +62,21 @@ class KrakenWithdrawals(ExchangeWithdrawals):
         if payload.get("error"):
             raise ExchangeAPIError(", ".join(payload["error"]), code=payload["error"][0])
         asset = ASSET_CODES.get(code, code)
-        info = next((value for key, value in (payload.get("result") or {}).items()
-                     if value.get("altname") == asset or key == asset), None)
+        info = next(
+            (
+                value
+                for key, value in (payload.get("result") or {}).items()
+                if value.get("altname") == asset or key == asset
+            ),
+            None,
+        )
         if info is None:
             raise ExchangeAPIError(f"Kraken does not list {code}.", code="EQuery:Unknown asset")
         # The fee and minimum depend on the saved address; WithdrawInfo tells them at the preview.
         precision = int(info.get("display_decimals", 8))
-        return CurrencyInfo(code=code, precision=precision,
-                            chains=(ChainInfo("", "Saved address", Decimal(0), Decimal(0), precision),))
+        return CurrencyInfo(
+            code=code, precision=precision, chains=(ChainInfo("", "Saved address", Decimal(0), Decimal(0), precision),)
+        )
 
     def available(self, api, connection, code):
         for asset, amount in api.private(connection, "Balance").items():
@@ -75,11 +89,16 @@ class KrakenWithdrawals(ExchangeWithdrawals):
         # every filter optional; responses/…/addresses.yaml: [{address, asset, method, key, tag, verified}]).
         # Only verified ones are offered ("Withdrawal addresses successfully completing email confirmation").
         rows = api.private(connection, "WithdrawAddresses")
-        return [SavedAddress(currency=PORTAL_CODES.get(str(row.get("asset")), str(row.get("asset"))),
-                             key=str(row["key"]), address=str(row.get("address") or ""),
-                             network=str(row.get("method") or ""))
-                for row in (rows if isinstance(rows, list) else [])
-                if isinstance(row, dict) and row.get("key") and row.get("verified", True)]
+        return [
+            SavedAddress(
+                currency=PORTAL_CODES.get(str(row.get("asset")), str(row.get("asset"))),
+                key=str(row["key"]),
+                address=str(row.get("address") or ""),
+                network=str(row.get("method") or ""),
+            )
+            for row in (rows if isinstance(rows, list) else [])
+            if isinstance(row, dict) and row.get("key") and row.get("verified", True)
+        ]
 
     def price(self, api, code):
         if code == "USDT":
@@ -92,24 +111,37 @@ class KrakenWithdrawals(ExchangeWithdrawals):
         return Price(usdt=Decimal(str(data["c"][0])), at=timezone.now())
 
     def chain_fee(self, api, connection, withdrawal) -> Decimal:
-        info = api.private(connection, "WithdrawInfo", {
-            "asset": ASSET_CODES.get(withdrawal.currency, withdrawal.currency), "key": withdrawal.destination,
-            "amount": format(withdrawal.amount.normalize(), "f")})
+        info = api.private(
+            connection,
+            "WithdrawInfo",
+            {
+                "asset": ASSET_CODES.get(withdrawal.currency, withdrawal.currency),
+                "key": withdrawal.destination,
+                "amount": format(withdrawal.amount.normalize(), "f"),
+            },
+        )
         return Decimal(str(info["fee"]))
 
     def submit(self, api, connection, withdrawal, codes):
         # spot-rest/schemas/requests/funding/withdrawals/withdrawal.yaml: asset, key (the name of a withdrawal
         # address set up at Kraken), amount; optional address (only a check of the key's) and max_fee.
-        result = api.private(connection, "Withdraw", {
-            "asset": ASSET_CODES.get(withdrawal.currency, withdrawal.currency), "key": withdrawal.destination,
-            "amount": format(withdrawal.amount.normalize(), "f"),
-            # Never pay more than the preview showed.
-            "max_fee": format(withdrawal.chain_fee.normalize(), "f")})
+        result = api.private(
+            connection,
+            "Withdraw",
+            {
+                "asset": ASSET_CODES.get(withdrawal.currency, withdrawal.currency),
+                "key": withdrawal.destination,
+                "amount": format(withdrawal.amount.normalize(), "f"),
+                # Never pay more than the preview showed.
+                "max_fee": format(withdrawal.chain_fee.normalize(), "f"),
+            },
+        )
         return result["refid"]
 
     def _history(self, api, connection, withdrawal) -> list[dict]:
-        return api.private(connection, "WithdrawStatus", {"asset": ASSET_CODES.get(withdrawal.currency,
-                                                                                    withdrawal.currency)})
+        return api.private(
+            connection, "WithdrawStatus", {"asset": ASSET_CODES.get(withdrawal.currency, withdrawal.currency)}
+        )
 
     def status(self, api, connection, withdrawal):
         for item in self._history(api, connection, withdrawal):
@@ -119,8 +151,11 @@ class KrakenWithdrawals(ExchangeWithdrawals):
 
     def sent_candidates(self, api, connection, withdrawal):
         started = (withdrawal.submit_started_at or withdrawal.created_at).timestamp() - 60
-        return [item["refid"] for item in self._history(api, connection, withdrawal)
-                if item.get("refid") and is_this_withdrawal(item, withdrawal, since=started)]
+        return [
+            item["refid"]
+            for item in self._history(api, connection, withdrawal)
+            if item.get("refid") and is_this_withdrawal(item, withdrawal, since=started)
+        ]
 
 
 def withdrawal_status(item: dict) -> ExchangeStatus:
@@ -129,8 +164,12 @@ def withdrawal_status(item: dict) -> ExchangeStatus:
     if item.get("status-prop") == CANCELED:
         return ExchangeStatus(raw=f"{status} ({CANCELED})".lstrip(), final=True, succeeded=False)
     # withdrawal.yaml's txid: "Method transaction ID", the network's id of the transfer.
-    return ExchangeStatus(raw=status, final=status in FINAL_STATUSES, succeeded=FINAL_STATUSES.get(status, False),
-                          transaction_hash=str(item.get("txid") or ""))
+    return ExchangeStatus(
+        raw=status,
+        final=status in FINAL_STATUSES,
+        succeeded=FINAL_STATUSES.get(status, False),
+        transaction_hash=str(item.get("txid") or ""),
+    )
 
 
 def is_this_withdrawal(item: dict, withdrawal, *, since: float) -> bool:
@@ -142,10 +181,12 @@ def is_this_withdrawal(item: dict, withdrawal, *, since: float) -> bool:
     either as sent or as received next to its fee."""
     asset = item.get("asset")
     amount, fee = Decimal(str(item.get("amount") or "0")), Decimal(str(item.get("fee") or "0"))
-    return (PORTAL_CODES.get(asset, asset) == withdrawal.currency
-            and item.get("key", withdrawal.destination) == withdrawal.destination
-            and withdrawal.amount in (amount, amount + fee)
-            and float(item.get("time") or 0) >= since)
+    return (
+        PORTAL_CODES.get(asset, asset) == withdrawal.currency
+        and item.get("key", withdrawal.destination) == withdrawal.destination
+        and withdrawal.amount in (amount, amount + fee)
+        and float(item.get("time") or 0) >= since
+    )
 
 
 WITHDRAWALS = KrakenWithdrawals()

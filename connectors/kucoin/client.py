@@ -9,8 +9,18 @@ from decimal import Decimal
 from urllib.parse import quote, urlencode
 
 from connectors.base.api import (
-    AccessTokenExpired, ApiKey, ApiKeyRefused, Balance, DepositAddress, DepositAddressRefused, DepositNetwork,
-    ExchangeAPI, ExchangeAPIError, decimal_or_none, json_or_empty, required_texts,
+    AccessTokenExpired,
+    ApiKey,
+    ApiKeyRefused,
+    Balance,
+    DepositAddress,
+    DepositAddressRefused,
+    DepositNetwork,
+    ExchangeAPI,
+    ExchangeAPIError,
+    decimal_or_none,
+    json_or_empty,
+    required_texts,
 )
 from connectors.base.http import exchange_session
 from .exchange import EXCHANGE as KUCOIN
@@ -37,8 +47,19 @@ def hmac_b64(secret: str, message: str) -> str:
     return base64.b64encode(hmac.new(secret.encode(), message.encode(), hashlib.sha256).digest()).decode()
 
 
-def sign_headers(*, api_key: str, secret: str, passphrase: str, method: str, path_with_query: str, body: str,
-                 partner: str, broker_name: str, broker_key: str, timestamp: str | None = None) -> dict:
+def sign_headers(
+    *,
+    api_key: str,
+    secret: str,
+    passphrase: str,
+    method: str,
+    path_with_query: str,
+    body: str,
+    partner: str,
+    broker_name: str,
+    broker_key: str,
+    timestamp: str | None = None,
+) -> dict:
     timestamp = timestamp or str(int(time.time() * 1000))
     headers = {
         "KC-API-KEY": api_key,
@@ -51,12 +72,14 @@ def sign_headers(*, api_key: str, secret: str, passphrase: str, method: str, pat
     if partner and broker_key:
         # KuCoin's broker docs and SDKs (level A): the partner id, the broker name KuCoin issued (a value of its
         # own), verification on, and base64(HMAC-SHA256(broker key, timestamp + partner + api key)).
-        headers.update({
-            "KC-API-PARTNER": partner,
-            "KC-BROKER-NAME": broker_name,
-            "KC-API-PARTNER-VERIFY": "true",
-            "KC-API-PARTNER-SIGN": hmac_b64(broker_key, f"{timestamp}{partner}{api_key}"),
-        })
+        headers.update(
+            {
+                "KC-API-PARTNER": partner,
+                "KC-BROKER-NAME": broker_name,
+                "KC-API-PARTNER-VERIFY": "true",
+                "KC-API-PARTNER-SIGN": hmac_b64(broker_key, f"{timestamp}{partner}{api_key}"),
+            }
+        )
     return headers
 
 
@@ -77,47 +100,67 @@ class KuCoinAPI(ExchangeAPI):
     def create_api_key(self, access_token, permissions, flow_data):
         version = self.settings.get("key_creation") or "v2"
         # v2 asks for exactly the groups the user chose here; v1 takes no parameters.
-        body = {"authGroupMap": {group: group in permissions for group in AUTH_GROUPS},
-                "isAddressbookOnly": False} if version == "v2" else None
-        with exchange_session(allowed_base_urls=[self.www_base_url],
-                              hosts=self.settings.get("call_hosts")) as session:
-            response = session.post(self.www_base_url + KEY_CREATION_PATHS[version], json=body,
-                                    headers={"Authorization": f"Bearer {access_token}"})
+        body = (
+            {"authGroupMap": {group: group in permissions for group in AUTH_GROUPS}, "isAddressbookOnly": False}
+            if version == "v2"
+            else None
+        )
+        with exchange_session(allowed_base_urls=[self.www_base_url], hosts=self.settings.get("call_hosts")) as session:
+            response = session.post(
+                self.www_base_url + KEY_CREATION_PATHS[version],
+                json=body,
+                headers={"Authorization": f"Bearer {access_token}"},
+            )
         payload = json_or_empty(response)
         if response.status_code == 401:
             raise AccessTokenExpired(payload.get("msg", "Access token refused."))
         if not payload.get("success"):
             message = str(payload.get("msg") or f"HTTP {response.status_code}")
             if MAX_KEYS_MESSAGE in message:
-                raise ApiKeyRefused("Your KuCoin account already has the most API keys it may have. Delete an "
-                                    "unused API key under KuCoin's API Management, then connect again.")
+                raise ApiKeyRefused(
+                    "Your KuCoin account already has the most API keys it may have. Delete an "
+                    "unused API key under KuCoin's API Management, then connect again."
+                )
             if str(payload.get("code")) == GROUPS_NOT_APPROVED_CODE:
                 labels = ", ".join(PERMISSION_LABELS.get(group, group) for group in AUTH_GROUPS if group in permissions)
-                raise ApiKeyRefused(f"The permissions you approved on KuCoin's page differ from the ones you chose "
-                                    f"here. Connect again and approve exactly these on KuCoin's page: {labels}.",
-                                    code=GROUPS_NOT_APPROVED_CODE)
+                raise ApiKeyRefused(
+                    f"The permissions you approved on KuCoin's page differ from the ones you chose "
+                    f"here. Connect again and approve exactly these on KuCoin's page: {labels}.",
+                    code=GROUPS_NOT_APPROVED_CODE,
+                )
             raise ApiKeyRefused(f"KuCoin would not create the API key: {message}")
         data = payload.get("data")
-        key, secret, passphrase = required_texts(data, ("apiKey", "secret", "passphrase"),
-                                                 answer="KuCoin's answer to the API key request")
+        key, secret, passphrase = required_texts(
+            data, ("apiKey", "secret", "passphrase"), answer="KuCoin's answer to the API key request"
+        )
         groups = data.get("authGroup")
         # "API_COMMON,API_FUTURES,API_SPOT," as section 4 prints it; a list is read the same way.
         groups = groups.split(",") if isinstance(groups, str) else groups if isinstance(groups, list) else []
         groups = [group.strip() for group in groups if isinstance(group, str) and group.strip() in AUTH_GROUPS]
-        return ApiKey(key=key, secret=secret, passphrase=passphrase, key_id=str(data.get("apiName") or ""),
-                      permissions=groups)
+        return ApiKey(
+            key=key, secret=secret, passphrase=passphrase, key_id=str(data.get("apiName") or ""), permissions=groups
+        )
 
     def signed(self, connection, method: str, path_with_query: str, body: dict | None = None) -> dict:
         text = json.dumps(body, separators=(",", ":")) if body is not None else ""
-        headers = sign_headers(api_key=connection.api_key, secret=connection.api_secret,
-                               passphrase=connection.api_passphrase, method=method, path_with_query=path_with_query,
-                               body=text, partner=self.partner, broker_name=self.broker_name,
-                               broker_key=self.broker_key)
+        headers = sign_headers(
+            api_key=connection.api_key,
+            secret=connection.api_secret,
+            passphrase=connection.api_passphrase,
+            method=method,
+            path_with_query=path_with_query,
+            body=text,
+            partner=self.partner,
+            broker_name=self.broker_name,
+            broker_key=self.broker_key,
+        )
         with self.session() as session:
             response = session.request(method, self.url(path_with_query), data=text or None, headers=headers)
         payload = json_or_empty(response)
         if payload.get("code") != "200000":
-            raise ExchangeAPIError(payload.get("msg", f"HTTP {response.status_code}"), code=str(payload.get("code", "")))
+            raise ExchangeAPIError(
+                payload.get("msg", f"HTTP {response.status_code}"), code=str(payload.get("code", ""))
+            )
         return payload["data"]
 
     def usdt_prices(self, currencies):
@@ -128,8 +171,10 @@ class KuCoinAPI(ExchangeAPI):
         totals: dict[str, list[Decimal]] = {}
         for account in self.signed(connection, "GET", "/api/v1/accounts"):
             available, total = totals.setdefault(account["currency"], [Decimal(0), Decimal(0)])
-            totals[account["currency"]] = [available + Decimal(account["available"]),
-                                           total + Decimal(account["balance"])]
+            totals[account["currency"]] = [
+                available + Decimal(account["available"]),
+                total + Decimal(account["balance"]),
+            ]
         return [Balance(currency, available, total) for currency, (available, total) in sorted(totals.items())]
 
     def currency_detail(self, code: str) -> dict:
@@ -151,32 +196,55 @@ class KuCoinAPI(ExchangeAPI):
         try:
             data = self.currency_detail(asset)
         except ExchangeAPIError as error:
-            raise DepositAddressRefused(f"KuCoin does not list {asset}.", reason=DepositAddressRefused.UNKNOWN_ASSET,
-                                        code=error.code) from error
+            raise DepositAddressRefused(
+                f"KuCoin does not list {asset}.", reason=DepositAddressRefused.UNKNOWN_ASSET, code=error.code
+            ) from error
         # The chains' depositMinSize, needTag and isDepositEnabled: universal SDK openapi-spot-market.json (Get Currency).
-        return [DepositNetwork(id=chain["chainId"], name=chain.get("chainName") or chain["chainId"],
-                               minimum=decimal_or_none(chain.get("depositMinSize")),
-                               memo_required=bool(chain.get("needTag")),
-                               enabled=bool(chain.get("isDepositEnabled", True)))
-                for chain in data.get("chains") or [] if isinstance(chain, dict) and chain.get("chainId")]
+        return [
+            DepositNetwork(
+                id=chain["chainId"],
+                name=chain.get("chainName") or chain["chainId"],
+                minimum=decimal_or_none(chain.get("depositMinSize")),
+                memo_required=bool(chain.get("needTag")),
+                enabled=bool(chain.get("isDepositEnabled", True)),
+            )
+            for chain in data.get("chains") or []
+            if isinstance(chain, dict) and chain.get("chainId")
+        ]
 
     def deposit_address(self, connection, asset, network, create=False):
         try:
             if create:
                 # "to": main, the funding account, KuCoin's default.
-                items = [self.signed(connection, "POST", "/api/v3/deposit-address/create",
-                                     {"currency": asset, "chain": network.id, "to": "main"})]
+                items = [
+                    self.signed(
+                        connection,
+                        "POST",
+                        "/api/v3/deposit-address/create",
+                        {"currency": asset, "chain": network.id, "to": "main"},
+                    )
+                ]
             else:
                 query = urlencode({"currency": asset, "chain": network.id})
                 items = self.signed(connection, "GET", f"/api/v3/deposit-addresses?{query}") or []
         except ExchangeAPIError as error:
             if error.code == PERMISSION_DENIED_CODE:
-                raise DepositAddressRefused("KuCoin refused: this connection's key lacks the “General” permission.",
-                                            reason=DepositAddressRefused.PERMISSION, code=error.code) from error
+                raise DepositAddressRefused(
+                    "KuCoin refused: this connection's key lacks the “General” permission.",
+                    reason=DepositAddressRefused.PERMISSION,
+                    code=error.code,
+                ) from error
             raise
-        item = next((item for item in items if isinstance(item, dict) and item.get("address")
-                     and item.get("chainId", network.id) == network.id), None)
+        item = next(
+            (
+                item
+                for item in items
+                if isinstance(item, dict) and item.get("address") and item.get("chainId", network.id) == network.id
+            ),
+            None,
+        )
         if item is None:
             return None
-        return DepositAddress(asset=asset, network=network, address=item["address"], memo=item.get("memo") or "",
-                              created=create)
+        return DepositAddress(
+            asset=asset, network=network, address=item["address"], memo=item.get("memo") or "", created=create
+        )

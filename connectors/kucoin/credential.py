@@ -53,11 +53,17 @@ CREDENTIAL_FIELDS = ("broker_key",)
 SETTINGS_FIELDS = {
     "partner": forms.CharField(required=False, label="KuCoin partner id", help_text="KC-API-PARTNER."),
     "broker_name": forms.CharField(
-        required=False, label="KuCoin broker name",
-        help_text="KC-BROKER-NAME: the broker name KuCoin issued, a value of its own (not the partner id)."),
-    "key_creation": forms.ChoiceField(required=False, choices=KEY_CREATION_CHOICES, initial="v2",
-                                      label="KuCoin key creation",
-                                      help_text="Which Fast API key path KuCoin gave this partner."),
+        required=False,
+        label="KuCoin broker name",
+        help_text="KC-BROKER-NAME: the broker name KuCoin issued, a value of its own (not the partner id).",
+    ),
+    "key_creation": forms.ChoiceField(
+        required=False,
+        choices=KEY_CREATION_CHOICES,
+        initial="v2",
+        label="KuCoin key creation",
+        help_text="Which Fast API key path KuCoin gave this partner.",
+    ),
 }
 
 

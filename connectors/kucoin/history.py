@@ -64,14 +64,19 @@ def hf_symbols(api, connection) -> list[str]:
     if not is_hf_account(api, connection):
         return []
     held = set(account_currencies(api, connection))
-    return sorted(item["symbol"] for item in get(api, connection, "/api/v2/symbols", {}) or []
-                  if item.get("baseCurrency") in held and item.get("quoteCurrency") in held)
+    return sorted(
+        item["symbol"]
+        for item in get(api, connection, "/api/v2/symbols", {}) or []
+        if item.get("baseCurrency") in held and item.get("quoteCurrency") in held
+    )
 
 
 def streams(api, connection, kind) -> list[dict]:
     """What one pass walks, each stream over the whole range: a path (and its currency or symbol)."""
     if kind == HistoryKind.TRADE:
-        return [{"path": PATHS[kind]}] + [{"path": HF_FILLS, "symbol": symbol} for symbol in hf_symbols(api, connection)]
+        return [{"path": PATHS[kind]}] + [
+            {"path": HF_FILLS, "symbol": symbol} for symbol in hf_symbols(api, connection)
+        ]
     if kind in FUNDING:
         return [{"path": PATHS[kind], "currency": code} for code in account_currencies(api, connection)]
     return [{"path": PATHS[kind]}] + ([{"path": HF_LEDGERS}] if is_hf_account(api, connection) else [])
@@ -127,32 +132,60 @@ def normalize(kind, item):
     when = from_ms(item["createdAt"])
     if kind == HistoryKind.TRADE:
         base, _, quote = item["symbol"].partition("-")
-        return {"external_id": str(item["tradeId"]), "occurred_at": when, "side": item["side"], "currency": base,
-                "amount": decimal(item["size"]), "quote_currency": quote, "quote_amount": decimal(item["funds"]),
-                "price": decimal(item["price"]), "fee": decimal(item["fee"]), "fee_currency": item["feeCurrency"]}
+        return {
+            "external_id": str(item["tradeId"]),
+            "occurred_at": when,
+            "side": item["side"],
+            "currency": base,
+            "amount": decimal(item["size"]),
+            "quote_currency": quote,
+            "quote_amount": decimal(item["funds"]),
+            "price": decimal(item["price"]),
+            "fee": decimal(item["fee"]),
+            "fee_currency": item["feeCurrency"],
+        }
     if kind == HistoryKind.LEDGER:
         amount = decimal(item["amount"])
-        return {"external_id": item["id"], "occurred_at": when, "entry_type": item.get("bizType", ""),
-                "currency": item["currency"], "amount": -amount if item.get("direction") == "out" else amount,
-                "fee": decimal(item.get("fee")), "fee_currency": item["currency"],
-                "balance": decimal(item["balance"]) if item.get("balance") not in (None, "") else None}
+        return {
+            "external_id": item["id"],
+            "occurred_at": when,
+            "entry_type": item.get("bizType", ""),
+            "currency": item["currency"],
+            "amount": -amount if item.get("direction") == "out" else amount,
+            "fee": decimal(item.get("fee")),
+            "fee_currency": item["currency"],
+            "balance": decimal(item["balance"]) if item.get("balance") not in (None, "") else None,
+        }
     # Deposits carry no id of their own; walletTxId names them (KuCoin suffixes it where one tx pays twice).
     external_id = item["id"] if kind == HistoryKind.WITHDRAWAL and item.get("id") else item["walletTxId"]
-    return {"external_id": external_id, "occurred_at": when, "currency": item["currency"],
-            "amount": decimal(item["amount"]), "fee": decimal(item.get("fee")), "fee_currency": item["currency"],
-            "address": item.get("address") or "", "txid": item.get("walletTxId") or "", "status": item.get("status", "")}
+    return {
+        "external_id": external_id,
+        "occurred_at": when,
+        "currency": item["currency"],
+        "amount": decimal(item["amount"]),
+        "fee": decimal(item.get("fee")),
+        "fee_currency": item["currency"],
+        "address": item.get("address") or "",
+        "txid": item.get("walletTxId") or "",
+        "status": item.get("status", ""),
+    }
 
 
 # KuCoin's private REST weight allows a few history calls a second; a fifth of a second stays well inside it.
 # Deposits: PROCESSING, SUCCESS, FAILURE; withdrawals also REVIEW and WALLET_PROCESSING on the way.
-SOURCE = HistorySource("kucoin", tuple(PATHS), 0.2, fetch_page, normalize,
-                       completed_statuses={kind: frozenset({"SUCCESS"}) for kind in FUNDING},
-                       final_statuses={kind: frozenset({"SUCCESS", "FAILURE"}) for kind in FUNDING},
-                       # "Support to obtain 1 year historical data" (Get Account Ledgers).
-                       kept_for={HistoryKind.LEDGER: timedelta(days=365)},
-                       # bizType of a deposit, a withdrawal, a fill, and a transfer between the user's own accounts:
-                       # the main ledger's spellings (Get Account Ledgers, "BizType Description", Kucoin/kucoin-api-docs;
-                       # level A, as ccxt's parseLedgerEntryType reads them), then the HF ledger's (TRADE_EXCHANGE,
-                       # TRANSFER: Kucoin/kucoin-api-docs-hf, Account Ledger in high-frequency trading accounts).
-                       ledger_repeats=frozenset({"Deposit", "Withdrawal", "Trade_Exchange", "Transfer",
-                                                 "TRADE_EXCHANGE", "TRANSFER"}))
+SOURCE = HistorySource(
+    "kucoin",
+    tuple(PATHS),
+    0.2,
+    fetch_page,
+    normalize,
+    completed_statuses={kind: frozenset({"SUCCESS"}) for kind in FUNDING},
+    final_statuses={kind: frozenset({"SUCCESS", "FAILURE"}) for kind in FUNDING},
+    # "Support to obtain 1 year historical data" (Get Account Ledgers).
+    kept_for={HistoryKind.LEDGER: timedelta(days=365)},
+    # bizType of a deposit, a withdrawal, a fill, and a transfer between the user's own accounts:
+    # the main ledger's spellings (Get Account Ledgers, "BizType Description", Kucoin/kucoin-api-docs;
+    # level A, as ccxt's parseLedgerEntryType reads them), then the HF ledger's (TRADE_EXCHANGE,
+    # TRANSFER: Kucoin/kucoin-api-docs-hf, Account Ledger in high-frequency trading accounts).
+    ledger_repeats=frozenset({"Deposit", "Withdrawal", "Trade_Exchange", "Transfer", "TRADE_EXCHANGE", "TRANSFER"}),
+)

@@ -46,8 +46,11 @@ class KuCoinOAuth2Adapter(ExchangeOAuth2Adapter):
 
     def refresh_request_data(self, refresh_token, permissions):
         # Section 7.3: refresh_token and scope (the token's own scope, not the key's groups) in the body.
-        return {"grant_type": self.settings.get("refresh_grant_type") or DEFAULT_REFRESH_GRANT_TYPE,
-                "refresh_token": refresh_token, "scope": OAUTH_SCOPE}
+        return {
+            "grant_type": self.settings.get("refresh_grant_type") or DEFAULT_REFRESH_GRANT_TYPE,
+            "refresh_token": refresh_token,
+            "scope": OAUTH_SCOPE,
+        }
 
 
 class KuCoinProvider(ExchangeProvider):
@@ -60,9 +63,11 @@ class KuCoinProvider(ExchangeProvider):
     # select and authorize the withdrawal permission"), so KuCoin's page opens with its own defaults (the Fast API
     # announcement: "Default permissions for spot trading, futures trading, and KuCoin Earn access"); a key
     # request whose groups differ from that approval is refused (40503).
-    consent_hint = ("KuCoin's page opens with its own choice ticked (General, Spot trading, Futures trading and "
-                    "KuCoin Earn). There, tick exactly what you tick here and untick the rest: KuCoin will not "
-                    "create the key if they differ.")
+    consent_hint = (
+        "KuCoin's page opens with its own choice ticked (General, Spot trading, Futures trading and "
+        "KuCoin Earn). There, tick exactly what you tick here and untick the rest: KuCoin will not "
+        "create the key if they differ."
+    )
 
     def scope_for(self, permissions):
         # The groups the user chose travel in the flow's state and go into the key request's authGroupMap.

@@ -17,7 +17,16 @@ from urllib.parse import quote, urlencode
 
 from connectors.base.api import Balance, ExchangeAPIError, decimal_or_none, json_or_empty
 from connectors.base.trading import (
-    LIMIT, ExchangeTrading, FeeRate, Fill, Instrument, Order, OrderRequest, Ticket, TradingRefused, client_order_id,
+    LIMIT,
+    ExchangeTrading,
+    FeeRate,
+    Fill,
+    Instrument,
+    Order,
+    OrderRequest,
+    Ticket,
+    TradingRefused,
+    client_order_id,
     ms_datetime,
 )
 
@@ -49,14 +58,23 @@ class KuCoinTrading(ExchangeTrading):
         payload = api.public_get(f"/api/v2/symbols/{quote(symbol, safe='')}")
         data = payload.get("data") if payload.get("code") == "200000" else None
         if not isinstance(data, dict):
-            raise TradingRefused(f"KuCoin does not list {symbol}.", reason=TradingRefused.UNKNOWN_SYMBOL,
-                                 code=str(payload.get("code", "")))
+            raise TradingRefused(
+                f"KuCoin does not list {symbol}.",
+                reason=TradingRefused.UNKNOWN_SYMBOL,
+                code=str(payload.get("code", "")),
+            )
         increments = [decimal_or_none(data.get(name)) for name in ("priceIncrement", "baseIncrement", "baseMinSize")]
         if any(value is None or value <= 0 for value in increments):
             raise ExchangeAPIError(f"KuCoin's symbol {symbol} had no usable increments.")
-        return Instrument(symbol=data.get("symbol") or symbol, base=data.get("baseCurrency", ""),
-                          quote=data.get("quoteCurrency", ""), price_tick=increments[0], size_step=increments[1],
-                          min_size=increments[2], min_funds=decimal_or_none(data.get("minFunds")))
+        return Instrument(
+            symbol=data.get("symbol") or symbol,
+            base=data.get("baseCurrency", ""),
+            quote=data.get("quoteCurrency", ""),
+            price_tick=increments[0],
+            size_step=increments[1],
+            min_size=increments[2],
+            min_funds=decimal_or_none(data.get("minFunds")),
+        )
 
     def last_price(self, api, instrument):
         payload = api.public_get("/api/v1/market/orderbook/level1", {"symbol": instrument.symbol})
@@ -75,26 +93,46 @@ class KuCoinTrading(ExchangeTrading):
 
     def balances(self, api, connection):
         rows = self.signed(api, connection, "GET", f"/api/v1/accounts?{urlencode({'type': HF_ACCOUNT_TYPE})}")
-        return [Balance(row["currency"], decimal_or_none(row.get("available")) or Decimal(0),
-                        decimal_or_none(row.get("balance")) or Decimal(0))
-                for row in rows or [] if isinstance(row, dict) and row.get("type") == HF_ACCOUNT_TYPE
-                and row.get("currency")]
+        return [
+            Balance(
+                row["currency"],
+                decimal_or_none(row.get("available")) or Decimal(0),
+                decimal_or_none(row.get("balance")) or Decimal(0),
+            )
+            for row in rows or []
+            if isinstance(row, dict) and row.get("type") == HF_ACCOUNT_TYPE and row.get("currency")
+        ]
 
     def new_client_order_id(self, api):
         return client_order_id(length=CLIENT_OID_LENGTH)
 
     def order_request(self, api, connection, ticket: Ticket):
-        body = {"clientOid": ticket.client_order_id, "side": ticket.side, "symbol": ticket.instrument.symbol,
-                "type": ticket.type, "size": format(ticket.size, "f")}
+        body = {
+            "clientOid": ticket.client_order_id,
+            "side": ticket.side,
+            "symbol": ticket.instrument.symbol,
+            "type": ticket.type,
+            "size": format(ticket.size, "f"),
+        }
         if ticket.type == LIMIT:
             body.update({"price": format(ticket.price, "f"), "timeInForce": "GTC"})
-        headers = sign_headers(api_key=connection.api_key, secret=connection.api_secret,
-                               passphrase=connection.api_passphrase, method="POST", path_with_query=ORDER_PATH,
-                               body=body_text(body), partner=api.partner, broker_name=api.broker_name,
-                               broker_key=api.broker_key)
-        attribution = {"partner": headers.get("KC-API-PARTNER", ""), "broker_name": headers.get("KC-BROKER-NAME", ""),
-                       "verify": headers.get("KC-API-PARTNER-VERIFY", ""),
-                       "partner_sign": "present" if headers.get("KC-API-PARTNER-SIGN") else ""}
+        headers = sign_headers(
+            api_key=connection.api_key,
+            secret=connection.api_secret,
+            passphrase=connection.api_passphrase,
+            method="POST",
+            path_with_query=ORDER_PATH,
+            body=body_text(body),
+            partner=api.partner,
+            broker_name=api.broker_name,
+            broker_key=api.broker_key,
+        )
+        attribution = {
+            "partner": headers.get("KC-API-PARTNER", ""),
+            "broker_name": headers.get("KC-BROKER-NAME", ""),
+            "verify": headers.get("KC-API-PARTNER-VERIFY", ""),
+            "partner_sign": "present" if headers.get("KC-API-PARTNER-SIGN") else "",
+        }
         return OrderRequest(method="POST", path=ORDER_PATH, body=body, headers=headers, attribution=attribution)
 
     def missing_attribution(self, api, connection, request):
@@ -106,16 +144,20 @@ class KuCoinTrading(ExchangeTrading):
             missing.append("KC-BROKER-NAME is not this broker's name")
         if headers.get("KC-API-PARTNER-VERIFY") != "true":
             missing.append("KC-API-PARTNER-VERIFY is not true")
-        expected = hmac_b64(api.broker_key, f"{headers.get('KC-API-TIMESTAMP', '')}{api.partner}"
-                                            f"{connection.api_key}") if api.broker_key else None
+        expected = (
+            hmac_b64(api.broker_key, f"{headers.get('KC-API-TIMESTAMP', '')}{api.partner}{connection.api_key}")
+            if api.broker_key
+            else None
+        )
         if headers.get("KC-API-PARTNER-SIGN") != expected:
             missing.append("KC-API-PARTNER-SIGN does not match the broker key")
         return list(dict.fromkeys(missing))
 
     def send(self, api, connection, request):
         with api.session() as session:
-            response = session.request(request.method, api.url(request.path), data=body_text(request.body),
-                                       headers=request.headers)
+            response = session.request(
+                request.method, api.url(request.path), data=body_text(request.body), headers=request.headers
+            )
         data = answer_data(json_or_empty(response), response.status_code)
         if not isinstance(data, dict) or not data.get("orderId"):
             raise ExchangeAPIError("KuCoin's answer to the order had no orderId.")
@@ -130,18 +172,25 @@ class KuCoinTrading(ExchangeTrading):
             raise refusal(error) from error
 
     def cancel(self, api, connection, symbol, order_id):
-        self.signed(api, connection, "DELETE", f"{ORDER_PATH}/{quote(order_id, safe='')}?{urlencode({'symbol': symbol})}")
+        self.signed(
+            api, connection, "DELETE", f"{ORDER_PATH}/{quote(order_id, safe='')}?{urlencode({'symbol': symbol})}"
+        )
 
     def order(self, api, connection, symbol, order_id):
-        item = self.signed(api, connection, "GET",
-                           f"{ORDER_PATH}/{quote(order_id, safe='')}?{urlencode({'symbol': symbol})}")
+        item = self.signed(
+            api, connection, "GET", f"{ORDER_PATH}/{quote(order_id, safe='')}?{urlencode({'symbol': symbol})}"
+        )
         return parse_order(item)
 
     def order_by_client_id(self, api, connection, symbol, client_order_id):
         # "Get Order By ClientOid" GET /api/v1/hf/orders/client-order/{clientOid}?symbol= (openapi-spot-order.json).
         try:
-            item = self.signed(api, connection, "GET", f"{ORDER_PATH}/client-order/{quote(client_order_id, safe='')}?"
-                                                       f"{urlencode({'symbol': symbol})}")
+            item = self.signed(
+                api,
+                connection,
+                "GET",
+                f"{ORDER_PATH}/client-order/{quote(client_order_id, safe='')}?{urlencode({'symbol': symbol})}",
+            )
         except TradingRefused as refused:
             if refused.reason == TradingRefused.NOT_FOUND:
                 return None
@@ -149,12 +198,21 @@ class KuCoinTrading(ExchangeTrading):
         return parse_order(item) if item else None
 
     def fills(self, api, connection, symbol, order_id):
-        data = self.signed(api, connection, "GET", f"/api/v1/hf/fills?{urlencode({'symbol': symbol, 'orderId': order_id})}")
-        return [Fill(trade_id=str(item.get("tradeId", "")), price=decimal_or_none(item.get("price")) or Decimal(0),
-                     size=decimal_or_none(item.get("size")) or Decimal(0),
-                     fee=decimal_or_none(item.get("fee")) or Decimal(0), fee_currency=item.get("feeCurrency", ""),
-                     at=ms_datetime(item.get("createdAt")))
-                for item in (data or {}).get("items") or [] if isinstance(item, dict)]
+        data = self.signed(
+            api, connection, "GET", f"/api/v1/hf/fills?{urlencode({'symbol': symbol, 'orderId': order_id})}"
+        )
+        return [
+            Fill(
+                trade_id=str(item.get("tradeId", "")),
+                price=decimal_or_none(item.get("price")) or Decimal(0),
+                size=decimal_or_none(item.get("size")) or Decimal(0),
+                fee=decimal_or_none(item.get("fee")) or Decimal(0),
+                fee_currency=item.get("feeCurrency", ""),
+                at=ms_datetime(item.get("createdAt")),
+            )
+            for item in (data or {}).get("items") or []
+            if isinstance(item, dict)
+        ]
 
     def open_orders(self, api, connection, symbol):
         items = self.signed(api, connection, "GET", f"{ORDER_PATH}/active?{urlencode({'symbol': symbol})}")
@@ -185,14 +243,23 @@ def answer_data(payload: dict, status: int):
 
 def refusal(error: ExchangeAPIError) -> ExchangeAPIError:
     if error.code == PERMISSION_DENIED_CODE:
-        return TradingRefused("KuCoin refused: this connection's key lacks the “Spot trading” permission.",
-                              reason=TradingRefused.PERMISSION, code=error.code)
+        return TradingRefused(
+            "KuCoin refused: this connection's key lacks the “Spot trading” permission.",
+            reason=TradingRefused.PERMISSION,
+            code=error.code,
+        )
     if error.code == INSUFFICIENT_BALANCE_CODE:
-        return TradingRefused("KuCoin refused: the balance is insufficient for this order.",
-                              reason=TradingRefused.INSUFFICIENT, code=error.code)
+        return TradingRefused(
+            "KuCoin refused: the balance is insufficient for this order.",
+            reason=TradingRefused.INSUFFICIENT,
+            code=error.code,
+        )
     if "order not exist" in str(error):
-        return TradingRefused("KuCoin does not know this order (or it is no longer open).",
-                              reason=TradingRefused.NOT_FOUND, code=error.code)
+        return TradingRefused(
+            "KuCoin does not know this order (or it is no longer open).",
+            reason=TradingRefused.NOT_FOUND,
+            code=error.code,
+        )
     return TradingRefused(f"KuCoin refused: {error}", reason=TradingRefused.INVALID, code=error.code)
 
 
@@ -200,13 +267,21 @@ def parse_order(item: dict) -> Order:
     if not isinstance(item, dict) or not item.get("id"):
         raise ExchangeAPIError("KuCoin's order answer had no id.")
     price = decimal_or_none(item.get("price"))
-    return Order(order_id=str(item["id"]), client_order_id=item.get("clientOid") or "", symbol=item.get("symbol", ""),
-                 side=item.get("side", ""), type=item.get("type", ""),
-                 size=decimal_or_none(item.get("size")) or Decimal(0), price=price if price else None,
-                 status=order_status(item), filled_size=decimal_or_none(item.get("dealSize")) or Decimal(0),
-                 filled_funds=decimal_or_none(item.get("dealFunds")) or Decimal(0),
-                 fee=decimal_or_none(item.get("fee")) or Decimal(0), fee_currency=item.get("feeCurrency") or "",
-                 created_at=ms_datetime(item.get("createdAt")))
+    return Order(
+        order_id=str(item["id"]),
+        client_order_id=item.get("clientOid") or "",
+        symbol=item.get("symbol", ""),
+        side=item.get("side", ""),
+        type=item.get("type", ""),
+        size=decimal_or_none(item.get("size")) or Decimal(0),
+        price=price if price else None,
+        status=order_status(item),
+        filled_size=decimal_or_none(item.get("dealSize")) or Decimal(0),
+        filled_funds=decimal_or_none(item.get("dealFunds")) or Decimal(0),
+        fee=decimal_or_none(item.get("fee")) or Decimal(0),
+        fee_currency=item.get("feeCurrency") or "",
+        created_at=ms_datetime(item.get("createdAt")),
+    )
 
 
 TRADING = KuCoinTrading()

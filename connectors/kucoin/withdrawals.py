@@ -10,7 +10,16 @@ from django.utils import timezone
 
 from connectors.base.api import ExchangeAPIError
 
-from connectors.base.withdrawals import ChainInfo, CurrencyInfo, ExchangeStatus, ExchangeWithdrawals, Factors, Price, SecuritySetupRequired, public_get
+from connectors.base.withdrawals import (
+    ChainInfo,
+    CurrencyInfo,
+    ExchangeStatus,
+    ExchangeWithdrawals,
+    Factors,
+    Price,
+    SecuritySetupRequired,
+    public_get,
+)
 
 SECURITY_SETUP_CODE = "400007"
 SECURITY_LINK = re.compile(r"https?://\S+")
@@ -65,11 +74,14 @@ class KuCoinWithdrawals(ExchangeWithdrawals):
         data = api.currency_detail(code)
         precision = int(data.get("precision", 8))
         chains = tuple(
-            ChainInfo(chain_id=chain["chainId"], name=chain.get("chainName") or chain["chainId"],
-                      withdrawal_fee=Decimal(str(chain.get("withdrawalMinFee") or "0")),
-                      min_size=Decimal(str(chain.get("withdrawalMinSize") or "0")),
-                      precision=int(chain.get("withdrawPrecision", precision)),
-                      enabled=bool(chain.get("isWithdrawEnabled", True)))
+            ChainInfo(
+                chain_id=chain["chainId"],
+                name=chain.get("chainName") or chain["chainId"],
+                withdrawal_fee=Decimal(str(chain.get("withdrawalMinFee") or "0")),
+                min_size=Decimal(str(chain.get("withdrawalMinSize") or "0")),
+                precision=int(chain.get("withdrawPrecision", precision)),
+                enabled=bool(chain.get("isWithdrawEnabled", True)),
+            )
             for chain in data.get("chains") or []
         )
         return CurrencyInfo(code=data.get("currency", code), precision=precision, chains=chains)
@@ -117,12 +129,19 @@ class KuCoinWithdrawals(ExchangeWithdrawals):
             raise
         if "transactionId" not in data:
             raise ExchangeAPIError("KuCoin did not start a verification.", code="")
-        return Factors(transaction_id=data["transactionId"], all_factors=data.get("allFactors") or [],
-                       sent_factors=data.get("sentFactors") or [])
+        return Factors(
+            transaction_id=data["transactionId"],
+            all_factors=data.get("allFactors") or [],
+            sent_factors=data.get("sentFactors") or [],
+        )
 
     def submit(self, api, connection, withdrawal, codes):
-        data = api.signed(connection, "POST", "/api/v3/withdrawals",
-                          {"transactionId": withdrawal.exchange_transaction_id, "verifyCodes": codes})
+        data = api.signed(
+            connection,
+            "POST",
+            "/api/v3/withdrawals",
+            {"transactionId": withdrawal.exchange_transaction_id, "verifyCodes": codes},
+        )
         if not data or not data.get("withdrawalId"):
             raise ExchangeAPIError("KuCoin did not return a withdrawal id.", code="")
         return data["withdrawalId"]
@@ -131,18 +150,29 @@ class KuCoinWithdrawals(ExchangeWithdrawals):
         data = api.signed(connection, "GET", f"/api/v1/withdrawals/{quote(withdrawal.exchange_withdrawal_id, safe='')}")
         raw = str(data.get("status", ""))
         # walletTxId: the chain's transaction id (KuCoin's API docs, "get withdrawal by id").
-        return ExchangeStatus(raw=raw, final=raw in FINAL_STATUSES, succeeded=FINAL_STATUSES.get(raw, False),
-                              transaction_hash=str(data.get("walletTxId") or ""))
+        return ExchangeStatus(
+            raw=raw,
+            final=raw in FINAL_STATUSES,
+            succeeded=FINAL_STATUSES.get(raw, False),
+            transaction_hash=str(data.get("walletTxId") or ""),
+        )
 
     def sent_candidates(self, api, connection, withdrawal):
         # The reference we put in the remark identifies it.
         since = int((withdrawal.factors_requested_at or withdrawal.created_at).timestamp() * 1000) - 60_000
         found, page = [], 1
         while True:
-            data = api.signed(connection, "GET", f"/api/v1/withdrawals?currency={quote(withdrawal.currency, safe='')}"
-                                                 f"&startAt={since}&currentPage={page}&pageSize=100")
-            found += [str(item.get("id") or item.get("withdrawalId")) for item in data.get("items") or []
-                      if withdrawal.reference in str(item.get("remark", ""))]
+            data = api.signed(
+                connection,
+                "GET",
+                f"/api/v1/withdrawals?currency={quote(withdrawal.currency, safe='')}"
+                f"&startAt={since}&currentPage={page}&pageSize=100",
+            )
+            found += [
+                str(item.get("id") or item.get("withdrawalId"))
+                for item in data.get("items") or []
+                if withdrawal.reference in str(item.get("remark", ""))
+            ]
             if page >= int(data.get("totalPage") or 1):
                 return found
             page += 1

@@ -16,8 +16,9 @@ class GenericOAuth2API(ExchangeAPI):
         if not url:
             return {}
         with exchange_session(allowed_base_urls=[url], hosts=self.settings.get("call_hosts")) as session:
-            response = session.get(url, headers={"Authorization": f"Bearer {access_token}",
-                                                 "Accept": "application/json"})
+            response = session.get(
+                url, headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
+            )
         if response.status_code == 401:
             raise AccessTokenExpired("The server's userinfo endpoint refused the access token.")
         if response.status_code != 200:

@@ -11,8 +11,15 @@ from django import forms
 from connectors.base.hosts import check_base_url
 from connectors.base.http import HostNotAllowed
 
-from .metadata import (ENDPOINTS, DiscoveryFailed, discover, discovery_report, issuer_problem, missing_endpoints,
-                       server_settings)
+from .metadata import (
+    ENDPOINTS,
+    DiscoveryFailed,
+    discover,
+    discovery_report,
+    issuer_problem,
+    missing_endpoints,
+    server_settings,
+)
 
 CLIENT_AUTH_CHOICES = [
     ("", "As the server's metadata says (HTTP Basic where it takes it)"),
@@ -49,40 +56,61 @@ def endpoint_field(label: str, help_text: str) -> forms.URLField:
 # The admin's fields for these settings (connectors/base/credential.py): setting key -> form field.
 SETTINGS_FIELDS = {
     "display_name": forms.CharField(
-        required=False, max_length=60, label="Display name",
-        help_text="What members see, as in \u201cConnect <name>\u201d; empty: \u201cOAuth 2.0 server\u201d."),
+        required=False,
+        max_length=60,
+        label="Display name",
+        help_text="What members see, as in \u201cConnect <name>\u201d; empty: \u201cOAuth 2.0 server\u201d.",
+    ),
     "issuer": forms.URLField(
-        required=False, assume_scheme="https", label="Issuer URL",
+        required=False,
+        assume_scheme="https",
+        label="Issuer URL",
         help_text="The server's issuer identifier, e.g. https://auth.example.com. On save the portal reads its "
-                  "metadata (RFC 8414, else OpenID Connect discovery) and fills what is left empty below; "
-                  "authorization responses must then name this issuer (RFC 9207)."),
+        "metadata (RFC 8414, else OpenID Connect discovery) and fills what is left empty below; "
+        "authorization responses must then name this issuer (RFC 9207).",
+    ),
     "authorize_url": endpoint_field("Authorization endpoint", "Leave empty to use the metadata's."),
     "token_url": endpoint_field("Token endpoint", "Leave empty to use the metadata's."),
-    "revoke_url": endpoint_field("Revocation endpoint (RFC 7009)",
-                                 "Leave empty to use the metadata's; none: tokens are not revoked on disconnect."),
-    "userinfo_url": endpoint_field("Userinfo endpoint",
-                                   "Where the account id (sub) and e-mail are read. Leave empty to use the "
-                                   "metadata's; none: connections have no account id."),
+    "revoke_url": endpoint_field(
+        "Revocation endpoint (RFC 7009)",
+        "Leave empty to use the metadata's; none: tokens are not revoked on disconnect.",
+    ),
+    "userinfo_url": endpoint_field(
+        "Userinfo endpoint",
+        "Where the account id (sub) and e-mail are read. Leave empty to use the "
+        "metadata's; none: connections have no account id.",
+    ),
     "client_auth": forms.ChoiceField(
-        required=False, choices=CLIENT_AUTH_CHOICES, label="Client authentication",
+        required=False,
+        choices=CLIENT_AUTH_CHOICES,
+        label="Client authentication",
         help_text="How the portal presents the client secret at the token endpoint: the method registered at the "
-                  "server, one only. A public client sends its client id in the body."),
+        "server, one only. A public client sends its client id in the body.",
+    ),
     "pkce": forms.BooleanField(
-        required=False, initial=True, label="PKCE (S256)",
-        help_text="On unless the server cannot take it; also off where its metadata lists PKCE methods without "
-                  "S256."),
+        required=False,
+        initial=True,
+        label="PKCE (S256)",
+        help_text="On unless the server cannot take it; also off where its metadata lists PKCE methods without S256.",
+    ),
     "scopes_supported": ScopesField(
-        required=False, label="Scopes supported",
+        required=False,
+        label="Scopes supported",
         help_text="One per line. Leave empty to use the metadata's. Allowed and default permissions must be among "
-                  "them."),
+        "them.",
+    ),
     "iss_parameter": forms.ChoiceField(
-        required=False, choices=ISS_PARAMETER_CHOICES, label="Server sends iss in authorization responses",
-        help_text="RFC 9207. A response naming another issuer is always refused."),
+        required=False,
+        choices=ISS_PARAMETER_CHOICES,
+        label="Server sends iss in authorization responses",
+        help_text="RFC 9207. A response naming another issuer is always refused.",
+    ),
 }
 
 
-def settings_fields_errors(values: dict, *, extra_hosts=(), settings=None, allowed_permissions=(),
-                           default_permissions=(), **context) -> dict[str, str]:
+def settings_fields_errors(
+    values: dict, *, extra_hosts=(), settings=None, allowed_permissions=(), default_permissions=(), **context
+) -> dict[str, str]:
     """The fields' rules across each other, by setting key (or credential field); reads the issuer's metadata
     into ``values["discovered"]``."""
     errors = {}
@@ -107,11 +135,12 @@ def settings_fields_errors(values: dict, *, extra_hosts=(), settings=None, allow
                 if previous and (settings or {}).get("issuer") == issuer:
                     values["discovered"] = previous  # unreachable just now: what it said last time stands
                 elif missing_endpoints(values):
-                    errors["issuer"] = (f"The issuer's metadata could not be read ({failed}). Enter the "
-                                        f"endpoints by hand for a server without metadata.")
+                    errors["issuer"] = (
+                        f"The issuer's metadata could not be read ({failed}). Enter the "
+                        f"endpoints by hand for a server without metadata."
+                    )
     for key in missing_endpoints(values):
-        errors.setdefault(key, f"Enter the {SETTINGS_FIELDS[key].label.lower()}, or an issuer whose metadata "
-                               f"names it.")
+        errors.setdefault(key, f"Enter the {SETTINGS_FIELDS[key].label.lower()}, or an issuer whose metadata names it.")
     supported = server_settings(values)["scopes_supported"]
     if supported:
         unknown = [scope for scope in allowed_permissions if scope not in supported]
@@ -152,8 +181,7 @@ def base_urls(settings: dict) -> tuple[str, str]:
         parts = urlsplit(url)
         return f"{parts.scheme}://{parts.netloc}" if parts.netloc else ""
 
-    return (merged["issuer"] or origin(merged["authorize_url"]),
-            merged["issuer"] or origin(merged["token_url"]))
+    return (merged["issuer"] or origin(merged["authorize_url"]), merged["issuer"] or origin(merged["token_url"]))
 
 
 def test_connection(settings: dict, *, extra_hosts=()) -> tuple[dict, str]:

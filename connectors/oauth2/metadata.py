@@ -90,8 +90,10 @@ def fetch_document(url: str, issuer: str, *, extra_hosts) -> dict | None:
     if not isinstance(document, dict):
         raise DiscoveryFailed(f"{url} did not answer a JSON object.")
     if document.get("issuer") != issuer:
-        raise DiscoveryFailed(f"{url} describes the issuer {str(document.get('issuer'))[:200]!r}, not {issuer!r} "
-                              f"(RFC 8414 §3.3): refused.")
+        raise DiscoveryFailed(
+            f"{url} describes the issuer {str(document.get('issuer'))[:200]!r}, not {issuer!r} "
+            f"(RFC 8414 §3.3): refused."
+        )
     return document
 
 
@@ -114,7 +116,8 @@ def discovered_settings(documents: list[tuple[str, dict]], *, extra_hosts=()) ->
             if key not in found and isinstance(value, list) and all(isinstance(item, str) for item in value):
                 found[key] = value
     found["iss_parameter_supported"] = any(
-        document.get("authorization_response_iss_parameter_supported") is True for _, document in documents)
+        document.get("authorization_response_iss_parameter_supported") is True for _, document in documents
+    )
     return found
 
 
@@ -140,12 +143,15 @@ def server_settings(settings: dict) -> dict:
     merged = {key: settings.get(key) or discovered.get(key) or "" for key in ENDPOINTS}
     merged["scopes_supported"] = list(settings.get("scopes_supported") or discovered.get("scopes_supported") or [])
     merged["client_auth"] = settings.get("client_auth") or client_auth_from(
-        discovered.get("token_endpoint_auth_methods_supported"))
+        discovered.get("token_endpoint_auth_methods_supported")
+    )
     merged["pkce"] = settings.get("pkce", True) is not False and pkce_possible(
-        discovered.get("code_challenge_methods_supported"))
+        discovered.get("code_challenge_methods_supported")
+    )
     iss_parameter = settings.get("iss_parameter") or ""
     merged["authorization_response_iss_parameter_supported"] = (
-        iss_parameter == "yes" if iss_parameter else bool(discovered.get("iss_parameter_supported")))
+        iss_parameter == "yes" if iss_parameter else bool(discovered.get("iss_parameter_supported"))
+    )
     merged["issuer"] = settings.get("issuer") or ""
     return merged
 
@@ -159,10 +165,13 @@ def missing_endpoints(settings: dict) -> list[str]:
 def discovery_report(discovered: dict) -> str:
     """What a discovery found, in one line for the broker admin."""
     endpoints = ", ".join(f"{key.removesuffix('_url')} {discovered[key]}" for key in ENDPOINTS if discovered.get(key))
-    parts = [f"Read {' and '.join(discovered.get('metadata_urls', []))}", f"endpoints: {endpoints or 'none'}",
-             f"scopes: {', '.join(discovered.get('scopes_supported') or []) or 'not listed'}",
-             f"PKCE methods: {', '.join(discovered.get('code_challenge_methods_supported') or []) or 'not listed'}",
-             f"client authentication: "
-             f"{', '.join(discovered.get('token_endpoint_auth_methods_supported') or []) or 'not listed'}",
-             f"iss in authorization responses: {'yes' if discovered.get('iss_parameter_supported') else 'no'}"]
+    parts = [
+        f"Read {' and '.join(discovered.get('metadata_urls', []))}",
+        f"endpoints: {endpoints or 'none'}",
+        f"scopes: {', '.join(discovered.get('scopes_supported') or []) or 'not listed'}",
+        f"PKCE methods: {', '.join(discovered.get('code_challenge_methods_supported') or []) or 'not listed'}",
+        f"client authentication: "
+        f"{', '.join(discovered.get('token_endpoint_auth_methods_supported') or []) or 'not listed'}",
+        f"iss in authorization responses: {'yes' if discovered.get('iss_parameter_supported') else 'no'}",
+    ]
     return "; ".join(parts) + "."

@@ -21,8 +21,17 @@ class GenericOAuth2Adapter(ExchangeOAuth2Adapter):
 
     def allowed_base_urls(self, app) -> list[str]:
         settings = app.settings
-        return [url for url in (settings.get("api_base_url"), settings.get("token_url"), settings.get("refresh_url"),
-                                settings.get("revoke_url"), settings.get("userinfo_url")) if url]
+        return [
+            url
+            for url in (
+                settings.get("api_base_url"),
+                settings.get("token_url"),
+                settings.get("refresh_url"),
+                settings.get("revoke_url"),
+                settings.get("userinfo_url"),
+            )
+            if url
+        ]
 
 
 class GenericOAuth2Provider(ExchangeProvider):
@@ -46,8 +55,10 @@ class GenericOAuth2Provider(ExchangeProvider):
     def configuration_problem(self) -> str:
         missing = missing_endpoints(self.app.settings)
         if missing:
-            return (f"The broker's {self.name} server has no {' and no '.join(m.removesuffix('_url') for m in missing)} "
-                    f"endpoint configured: set its issuer URL, or the endpoints, on the credential.")
+            return (
+                f"The broker's {self.name} server has no {' and no '.join(m.removesuffix('_url') for m in missing)} "
+                f"endpoint configured: set its issuer URL, or the endpoints, on the credential."
+            )
         return super().configuration_problem()
 
     def offered_permissions(self):
@@ -61,7 +72,9 @@ class GenericOAuth2Provider(ExchangeProvider):
         # An OpenID Connect server answers its userinfo endpoint only for a token with the openid scope; the
         # account id is read there, so it is asked for whatever the user picks.
         settings = self.app.settings
-        identity = ["openid"] if settings.get("userinfo_url") and "openid" in settings.get("scopes_supported", ()) else []
+        identity = (
+            ["openid"] if settings.get("userinfo_url") and "openid" in settings.get("scopes_supported", ()) else []
+        )
         return [*identity, *permissions]
 
 

@@ -13,8 +13,19 @@ from urllib.parse import urlencode
 from django.conf import settings
 
 from connectors.base.api import (
-    AccessTokenExpired, ApiKey, ApiKeyInvalid, ApiKeyRefused, Balance, DepositAddress, DepositAddressRefused,
-    DepositNetwork, ExchangeAPI, ExchangeAPIError, decimal_or_none, json_or_empty, required_texts,
+    AccessTokenExpired,
+    ApiKey,
+    ApiKeyInvalid,
+    ApiKeyRefused,
+    Balance,
+    DepositAddress,
+    DepositAddressRefused,
+    DepositNetwork,
+    ExchangeAPI,
+    ExchangeAPIError,
+    decimal_or_none,
+    json_or_empty,
+    required_texts,
 )
 from connectors.base.http import exchange_session
 
@@ -64,8 +75,13 @@ def new_passphrase() -> str:
     """8–32 characters with upper, lower, digit and special, as OKX requires."""
     alphabet = string.ascii_letters + string.digits
     core = "".join(secrets.choice(alphabet) for _ in range(20))
-    return core + secrets.choice(string.ascii_uppercase) + secrets.choice(string.ascii_lowercase) + \
-        secrets.choice(string.digits) + secrets.choice("!@#$%^&*")
+    return (
+        core
+        + secrets.choice(string.ascii_uppercase)
+        + secrets.choice(string.ascii_lowercase)
+        + secrets.choice(string.digits)
+        + secrets.choice("!@#$%^&*")
+    )
 
 
 class OKXAPI(ExchangeAPI):
@@ -75,9 +91,11 @@ class OKXAPI(ExchangeAPI):
     credential_is_api_key = True
     # "Editing or deleting keys on OKX itself requires the user to log in to OKX." (INTEGRATION_GUIDE.md, Unbinding);
     # where: "Log in to your OKX account and go to Profile > API" (OKX's API FAQ, okx.com/help/api-faq).
-    api_key_removal_hint = (f"OKX lets this portal delete the API key only within an hour of connecting, so the key "
-                            f"is still at OKX. To remove it, sign in at OKX, open Profile → API and delete the key "
-                            f"labelled “{KEY_LABEL}”.")
+    api_key_removal_hint = (
+        f"OKX lets this portal delete the API key only within an hour of connecting, so the key "
+        f"is still at OKX. To remove it, sign in at OKX, open Profile → API and delete the key "
+        f"labelled “{KEY_LABEL}”."
+    )
 
     def base_url_for(self, details: dict) -> str:
         """The user's OKX site where the authorization callback named one (checked again on every use), else the
@@ -110,11 +128,17 @@ class OKXAPI(ExchangeAPI):
             raise
         except ExchangeAPIError as error:  # noqa: B014 (AccessTokenExpired is one, and passes above)
             raise api_key_refusal(error)
-        key, secret, passphrase = required_texts(data, ("apiKey", "secretKey", "passphrase"),
-                                                 answer="OKX's answer to the API key request")
+        key, secret, passphrase = required_texts(
+            data, ("apiKey", "secretKey", "passphrase"), answer="OKX's answer to the API key request"
+        )
         perm = data.get("perm")
-        return ApiKey(key=key, secret=secret, passphrase=passphrase, key_id=key,
-                      permissions=[p for p in perm.split(",") if p] if isinstance(perm, str) else [])
+        return ApiKey(
+            key=key,
+            secret=secret,
+            passphrase=passphrase,
+            key_id=key,
+            permissions=[p for p in perm.split(",") if p] if isinstance(perm, str) else [],
+        )
 
     def delete_api_key(self, access_token, connection, details=None) -> bool:
         """Delete the user's Fast API key for this broker (one at most): True if one was deleted, False where OKX
@@ -176,22 +200,42 @@ class OKXAPI(ExchangeAPI):
 
     def deposit_networks(self, connection, asset):
         rows = self.asset_rows(connection, "/api/v5/asset/currencies", asset)
-        return [DepositNetwork(id=row["chain"], name=chain_name(row["chain"], asset),
-                               minimum=decimal_or_none(row.get("minDep")), memo_required=bool(row.get("needTag")),
-                               enabled=row.get("canDep", True) is not False)
-                for row in rows if row.get("ccy", asset) == asset and isinstance(row.get("chain"), str)]
+        return [
+            DepositNetwork(
+                id=row["chain"],
+                name=chain_name(row["chain"], asset),
+                minimum=decimal_or_none(row.get("minDep")),
+                memo_required=bool(row.get("needTag")),
+                enabled=row.get("canDep", True) is not False,
+            )
+            for row in rows
+            if row.get("ccy", asset) == asset and isinstance(row.get("chain"), str)
+        ]
 
     def deposit_address(self, connection, asset, network, create=False):
         if create:
-            raise DepositAddressRefused("OKX makes the addresses itself: there is none to create.",
-                                        reason=DepositAddressRefused.NOT_CREATABLE)
-        row = next((row for row in self.asset_rows(connection, "/api/v5/asset/deposit-address", asset)
-                    if row.get("chain") == network.id and row.get("addr")), None)
+            raise DepositAddressRefused(
+                "OKX makes the addresses itself: there is none to create.", reason=DepositAddressRefused.NOT_CREATABLE
+            )
+        row = next(
+            (
+                row
+                for row in self.asset_rows(connection, "/api/v5/asset/deposit-address", asset)
+                if row.get("chain") == network.id and row.get("addr")
+            ),
+            None,
+        )
         if row is None:
             return None
         # Only the chains that need one return tag, memo, pmtId or addrEx (e.g. TON's {"comment": ...}).
-        memo, label = next(((row[name], label) for name, label in (("tag", "Tag"), ("memo", "Memo"),
-                                                                    ("pmtId", "Payment ID")) if row.get(name)), ("", "Memo"))
+        memo, label = next(
+            (
+                (row[name], label)
+                for name, label in (("tag", "Tag"), ("memo", "Memo"), ("pmtId", "Payment ID"))
+                if row.get(name)
+            ),
+            ("", "Memo"),
+        )
         if not memo and isinstance(row.get("addrEx"), dict) and row["addrEx"]:
             label, memo = next(iter(row["addrEx"].items()))
             label = str(label).capitalize()
@@ -202,11 +246,15 @@ class OKXAPI(ExchangeAPI):
             rows = self.signed(connection, "GET", f"{path}?{urlencode({'ccy': asset})}")
         except ExchangeAPIError as error:
             if error.code == PERMISSION_DENIED:
-                raise DepositAddressRefused("OKX refused: this connection's API key may not read funding data.",
-                                            reason=DepositAddressRefused.PERMISSION, code=error.code) from error
+                raise DepositAddressRefused(
+                    "OKX refused: this connection's API key may not read funding data.",
+                    reason=DepositAddressRefused.PERMISSION,
+                    code=error.code,
+                ) from error
             if error.code == PARAMETER_ERROR:
-                raise DepositAddressRefused(f"OKX does not list {asset}.", reason=DepositAddressRefused.UNKNOWN_ASSET,
-                                            code=error.code) from error
+                raise DepositAddressRefused(
+                    f"OKX does not list {asset}.", reason=DepositAddressRefused.UNKNOWN_ASSET, code=error.code
+                ) from error
             raise
         rows = [row for row in rows or [] if isinstance(row, dict)]
         if not rows:
@@ -214,10 +262,9 @@ class OKXAPI(ExchangeAPI):
         return rows
 
 
-
 def chain_name(chain: str, asset: str) -> str:
     """OKX names a chain "USDT-TRC20": the network is what follows the currency."""
-    return chain[len(asset) + 1:] if chain.startswith(f"{asset}-") else chain
+    return chain[len(asset) + 1 :] if chain.startswith(f"{asset}-") else chain
 
 
 def api_key_refusal(error: ExchangeAPIError) -> ApiKeyRefused:
@@ -225,15 +272,22 @@ def api_key_refusal(error: ExchangeAPIError) -> ApiKeyRefused:
     if error.code == ONE_KEY_PER_USER:
         return ApiKeyRefused(
             "OKX allows one API key per user for this broker, and your OKX account still has one. Sign in at OKX, "
-            f"open Profile → API, delete the key labelled “{KEY_LABEL}”, then connect again.", code=error.code)
+            f"open Profile → API, delete the key labelled “{KEY_LABEL}”, then connect again.",
+            code=error.code,
+        )
     if error.code == NOT_AN_API_BROKER:
         return ApiKeyRefused(
             "OKX did not let this broker create API keys (OKX 50117: only API brokers may). This is for the broker "
             "to settle with OKX, not for you; its administrators have been told. Nothing was connected.",
-            code=error.code, audience="broker_admin")
+            code=error.code,
+            audience="broker_admin",
+        )
     if error.code == BOUND_KEY_NEEDS_IP_ALLOWLIST:
         return ApiKeyRefused(
             "OKX did not let this broker create the API key: its server IP allowlist at OKX is not set up (OKX 50118). "
             "This is for the broker to settle with OKX, not for you; its administrators have been told. Nothing was "
-            "connected.", code=error.code, audience="broker_admin")
+            "connected.",
+            code=error.code,
+            audience="broker_admin",
+        )
     return ApiKeyRefused(f"OKX would not create the API key: {error}", code=error.code)

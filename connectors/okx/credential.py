@@ -19,8 +19,12 @@ def settings_errors(settings: dict) -> list[str]:
 
 
 SETTINGS_FIELDS = {
-    "broker_code": forms.CharField(required=False, max_length=16, label="OKX broker code",
-                                   help_text="Sent as every order's tag, and at the start of its client order id."),
+    "broker_code": forms.CharField(
+        required=False,
+        max_length=16,
+        label="OKX broker code",
+        help_text="Sent as every order's tag, and at the start of its client order id.",
+    ),
 }
 
 

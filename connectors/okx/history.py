@@ -70,24 +70,52 @@ def normalize(kind, item):
         size, price = decimal(item["fillSz"]), decimal(item["fillPx"])
         # OKX signs fees: negative is charged, positive a rebate (kept as no fee).
         fee = -decimal(item.get("fee"))
-        return {"external_id": item["tradeId"], "occurred_at": when, "side": item["side"], "currency": base,
-                "amount": size, "quote_currency": quote, "quote_amount": price * size, "price": price,
-                "fee": max(fee, 0), "fee_currency": item.get("feeCcy", "")}
+        return {
+            "external_id": item["tradeId"],
+            "occurred_at": when,
+            "side": item["side"],
+            "currency": base,
+            "amount": size,
+            "quote_currency": quote,
+            "quote_amount": price * size,
+            "price": price,
+            "fee": max(fee, 0),
+            "fee_currency": item.get("feeCcy", ""),
+        }
     if kind == HistoryKind.LEDGER:
-        return {"external_id": item["billId"], "occurred_at": when, "entry_type": item.get("type", ""),
-                "currency": item["ccy"], "amount": decimal(item["balChg"]), "fee": abs(decimal(item.get("fee"))),
-                "fee_currency": item["ccy"], "balance": decimal(item["bal"]) if item.get("bal") else None}
+        return {
+            "external_id": item["billId"],
+            "occurred_at": when,
+            "entry_type": item.get("type", ""),
+            "currency": item["ccy"],
+            "amount": decimal(item["balChg"]),
+            "fee": abs(decimal(item.get("fee"))),
+            "fee_currency": item["ccy"],
+            "balance": decimal(item["bal"]) if item.get("bal") else None,
+        }
     external_id = item["depId"] if kind == HistoryKind.DEPOSIT else item["wdId"]
-    return {"external_id": external_id, "occurred_at": when, "currency": item["ccy"], "amount": decimal(item["amt"]),
-            "fee": decimal(item.get("fee")), "fee_currency": item["ccy"], "address": item.get("to", ""),
-            "txid": item.get("txId", ""), "status": str(item.get("state", ""))}
+    return {
+        "external_id": external_id,
+        "occurred_at": when,
+        "currency": item["ccy"],
+        "amount": decimal(item["amt"]),
+        "fee": decimal(item.get("fee")),
+        "fee_currency": item["ccy"],
+        "address": item.get("to", ""),
+        "txid": item.get("txId", ""),
+        "status": str(item.get("state", "")),
+    }
 
 
 # fills-history and bills: 10 requests per 2 s per user, the archive 5 per 2 s; deposit/withdrawal history: 6 per second.
 # Numeric states, and a deposit's differ from a withdrawal's: deposit 0 waiting, 1 credited (not yet withdrawable),
 # 2 successful, 8 and 11-14 held; withdrawal -3 cancelling, -2 cancelled, -1 failed, 2 successful, others on the way.
 SOURCE = HistorySource(
-    "okx", tuple(ENDPOINTS), 0.4, fetch_page, normalize,
+    "okx",
+    tuple(ENDPOINTS),
+    0.4,
+    fetch_page,
+    normalize,
     completed_statuses={HistoryKind.DEPOSIT: frozenset({"2"}), HistoryKind.WITHDRAWAL: frozenset({"2"})},
     final_statuses={HistoryKind.DEPOSIT: frozenset({"2"}), HistoryKind.WITHDRAWAL: frozenset({"2", "-1", "-2"})},
     # The archives keep 3 months (okx/agent-trade-kit docs/modules/account.md, spot.md).

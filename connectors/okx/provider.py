@@ -28,7 +28,7 @@ class OKXOAuth2Adapter(ExchangeOAuth2Adapter):
         api_base_url = self.settings["api_base_url"].rstrip("/")
         if not url or not details.get("domain") or not url.startswith(api_base_url + "/"):
             return url
-        return regional_api_base_url(self.settings, details["domain"]) + url[len(api_base_url):]
+        return regional_api_base_url(self.settings, details["domain"]) + url[len(api_base_url) :]
 
     def allowed_base_urls(self, app):
         return [*super().allowed_base_urls(app), *regional_base_urls(app.settings)]

@@ -14,15 +14,30 @@ from urllib.parse import urlencode
 
 from connectors.base.api import ExchangeAPIError, decimal_or_none
 from connectors.base.trading import (
-    LIMIT, MARKET, ExchangeTrading, FeeRate, Fill, Instrument, Order, OrderRequest, Ticket, TradingRefused,
-    client_order_id, ms_datetime,
+    LIMIT,
+    MARKET,
+    ExchangeTrading,
+    FeeRate,
+    Fill,
+    Instrument,
+    Order,
+    OrderRequest,
+    Ticket,
+    TradingRefused,
+    client_order_id,
+    ms_datetime,
 )
 
 from .client import PERMISSION_DENIED
 from .credential import BROKER_CODE
 
-STATES = {"live": "open", "partially_filled": "partially_filled", "filled": "filled", "canceled": "cancelled",
-          "mmp_canceled": "cancelled"}
+STATES = {
+    "live": "open",
+    "partially_filled": "partially_filled",
+    "filled": "filled",
+    "canceled": "cancelled",
+    "mmp_canceled": "cancelled",
+}
 # OKX's error codes (docs-v5 error code table): 51008 insufficient balance, 51001 instrument does not exist,
 # 51603 order does not exist, 51400 cancellation failed (the order is no longer open).
 INSUFFICIENT, UNKNOWN_INSTRUMENT, NO_ORDER, NOT_CANCELLABLE = "51008", "51001", "51603", "51400"
@@ -32,11 +47,13 @@ CL_ORD_ID_LENGTH = 32
 def refusal(error: ExchangeAPIError) -> ExchangeAPIError:
     if isinstance(error, TradingRefused):
         return error
-    reasons = {PERMISSION_DENIED: (TradingRefused.PERMISSION, "this connection's key lacks the “Trade” permission."),
-               INSUFFICIENT: (TradingRefused.INSUFFICIENT, "the balance is insufficient for this order."),
-               UNKNOWN_INSTRUMENT: (TradingRefused.UNKNOWN_SYMBOL, "it does not list this pair."),
-               NO_ORDER: (TradingRefused.NOT_FOUND, "it does not know this order."),
-               NOT_CANCELLABLE: (TradingRefused.INVALID, "the order is no longer open.")}
+    reasons = {
+        PERMISSION_DENIED: (TradingRefused.PERMISSION, "this connection's key lacks the “Trade” permission."),
+        INSUFFICIENT: (TradingRefused.INSUFFICIENT, "the balance is insufficient for this order."),
+        UNKNOWN_INSTRUMENT: (TradingRefused.UNKNOWN_SYMBOL, "it does not list this pair."),
+        NO_ORDER: (TradingRefused.NOT_FOUND, "it does not know this order."),
+        NOT_CANCELLABLE: (TradingRefused.INVALID, "the order is no longer open."),
+    }
     reason, text = reasons.get(error.code, (TradingRefused.INVALID, str(error)))
     return TradingRefused(f"OKX refused: {text}", reason=reason, code=error.code)
 
@@ -59,13 +76,20 @@ class OKXTrading(ExchangeTrading):
         payload = api.public_get("/api/v5/public/instruments", {"instType": "SPOT", "instId": symbol})
         item = next(iter(payload.get("data") or []), None) if payload.get("code") == "0" else None
         if not isinstance(item, dict):
-            raise TradingRefused(f"OKX does not list {symbol}.", reason=TradingRefused.UNKNOWN_SYMBOL,
-                                 code=str(payload.get("code", "")))
+            raise TradingRefused(
+                f"OKX does not list {symbol}.", reason=TradingRefused.UNKNOWN_SYMBOL, code=str(payload.get("code", ""))
+            )
         tick, lot, minimum = (decimal_or_none(item.get(name)) for name in ("tickSz", "lotSz", "minSz"))
         if not tick or not lot or not minimum or min(tick, lot, minimum) <= 0:
             raise ExchangeAPIError(f"OKX's instrument {symbol} had no usable increments.")
-        return Instrument(symbol=item.get("instId") or symbol, base=item.get("baseCcy", ""),
-                          quote=item.get("quoteCcy", ""), price_tick=tick, size_step=lot, min_size=minimum)
+        return Instrument(
+            symbol=item.get("instId") or symbol,
+            base=item.get("baseCcy", ""),
+            quote=item.get("quoteCcy", ""),
+            price_tick=tick,
+            size_step=lot,
+            min_size=minimum,
+        )
 
     def last_price(self, api, instrument):
         payload = api.public_get("/api/v5/market/ticker", {"instId": instrument.symbol})
@@ -75,8 +99,12 @@ class OKXTrading(ExchangeTrading):
         return price
 
     def fee_rate(self, api, connection, instrument):
-        rows = self.call(api, connection, "GET",
-                         f"/api/v5/account/trade-fee?{urlencode({'instType': 'SPOT', 'instId': instrument.symbol})}")
+        rows = self.call(
+            api,
+            connection,
+            "GET",
+            f"/api/v5/account/trade-fee?{urlencode({'instType': 'SPOT', 'instId': instrument.symbol})}",
+        )
         row = next(iter(rows or []), None) or {}
         maker, taker = decimal_or_none(row.get("maker")), decimal_or_none(row.get("taker"))
         if maker is None or taker is None:
@@ -88,14 +116,25 @@ class OKXTrading(ExchangeTrading):
         return client_order_id(prefix=self.broker_code(api), length=CL_ORD_ID_LENGTH)
 
     def order_request(self, api, connection, ticket: Ticket):
-        body = {"instId": ticket.instrument.symbol, "tdMode": "cash", "side": ticket.side, "ordType": ticket.type,
-                "sz": format(ticket.size, "f"), "clOrdId": ticket.client_order_id, "tag": self.broker_code(api)}
+        body = {
+            "instId": ticket.instrument.symbol,
+            "tdMode": "cash",
+            "side": ticket.side,
+            "ordType": ticket.type,
+            "sz": format(ticket.size, "f"),
+            "clOrdId": ticket.client_order_id,
+            "tag": self.broker_code(api),
+        }
         if ticket.type == LIMIT:
             body["px"] = format(ticket.price, "f")
         if ticket.type == MARKET:
             body["tgtCcy"] = "base_ccy"  # the size is in the base currency (a market buy's default is the quote)
-        return OrderRequest(method="POST", path="/api/v5/trade/order", body=body,
-                            attribution={"tag": body["tag"], "clOrdId": body["clOrdId"]})
+        return OrderRequest(
+            method="POST",
+            path="/api/v5/trade/order",
+            body=body,
+            attribution={"tag": body["tag"], "clOrdId": body["clOrdId"]},
+        )
 
     def missing_attribution(self, api, connection, request):
         code, body = self.broker_code(api), request.body or {}
@@ -119,13 +158,19 @@ class OKXTrading(ExchangeTrading):
         self.call(api, connection, "POST", "/api/v5/trade/cancel-order", {"instId": symbol, "ordId": order_id})
 
     def order(self, api, connection, symbol, order_id):
-        rows = self.call(api, connection, "GET", f"/api/v5/trade/order?{urlencode({'instId': symbol, 'ordId': order_id})}")
+        rows = self.call(
+            api, connection, "GET", f"/api/v5/trade/order?{urlencode({'instId': symbol, 'ordId': order_id})}"
+        )
         return parse_order(next(iter(rows or []), None))
 
     def order_by_client_id(self, api, connection, symbol, client_order_id):
         try:
-            rows = self.call(api, connection, "GET", "/api/v5/trade/order?" + urlencode(
-                {"instId": symbol, "clOrdId": client_order_id}))
+            rows = self.call(
+                api,
+                connection,
+                "GET",
+                "/api/v5/trade/order?" + urlencode({"instId": symbol, "clOrdId": client_order_id}),
+            )
         except TradingRefused as refused:
             if refused.reason == TradingRefused.NOT_FOUND:
                 return None
@@ -134,22 +179,35 @@ class OKXTrading(ExchangeTrading):
         return parse_order(item) if item else None
 
     def fills(self, api, connection, symbol, order_id):
-        rows = self.call(api, connection, "GET", "/api/v5/trade/fills?" + urlencode(
-            {"instType": "SPOT", "instId": symbol, "ordId": order_id}))
-        return [Fill(trade_id=str(item.get("tradeId", "")), price=decimal_or_none(item.get("fillPx")) or Decimal(0),
-                     size=decimal_or_none(item.get("fillSz")) or Decimal(0),
-                     fee=-(decimal_or_none(item.get("fee")) or Decimal(0)), fee_currency=item.get("feeCcy", ""),
-                     at=ms_datetime(item.get("ts")))
-                for item in rows or [] if isinstance(item, dict)]
+        rows = self.call(
+            api,
+            connection,
+            "GET",
+            "/api/v5/trade/fills?" + urlencode({"instType": "SPOT", "instId": symbol, "ordId": order_id}),
+        )
+        return [
+            Fill(
+                trade_id=str(item.get("tradeId", "")),
+                price=decimal_or_none(item.get("fillPx")) or Decimal(0),
+                size=decimal_or_none(item.get("fillSz")) or Decimal(0),
+                fee=-(decimal_or_none(item.get("fee")) or Decimal(0)),
+                fee_currency=item.get("feeCcy", ""),
+                at=ms_datetime(item.get("ts")),
+            )
+            for item in rows or []
+            if isinstance(item, dict)
+        ]
 
     def open_orders(self, api, connection, symbol):
-        rows = self.call(api, connection, "GET", "/api/v5/trade/orders-pending?" + urlencode(
-            {"instType": "SPOT", "instId": symbol}))
+        rows = self.call(
+            api, connection, "GET", "/api/v5/trade/orders-pending?" + urlencode({"instType": "SPOT", "instId": symbol})
+        )
         return [parse_order(item) for item in rows or [] if isinstance(item, dict)]
 
     def order_history(self, api, connection, symbol):
-        rows = self.call(api, connection, "GET", "/api/v5/trade/orders-history?" + urlencode(
-            {"instType": "SPOT", "instId": symbol}))
+        rows = self.call(
+            api, connection, "GET", "/api/v5/trade/orders-history?" + urlencode({"instType": "SPOT", "instId": symbol})
+        )
         return [parse_order(item) for item in rows or [] if isinstance(item, dict)]
 
     def all_open_orders(self, api, connection, symbols):
@@ -159,10 +217,16 @@ class OKXTrading(ExchangeTrading):
 
     def recent_orders(self, api, connection, since, symbols):
         # Without instId, orders-history covers every spot pair too; it takes begin (ms) within its 7 days.
-        history = self.call(api, connection, "GET", "/api/v5/trade/orders-history?" + urlencode(
-            {"instType": "SPOT", "begin": int(since.timestamp() * 1000)}))
-        return [*self.all_open_orders(api, connection, symbols),
-                *(parse_order(item) for item in history or [] if isinstance(item, dict))]
+        history = self.call(
+            api,
+            connection,
+            "GET",
+            "/api/v5/trade/orders-history?" + urlencode({"instType": "SPOT", "begin": int(since.timestamp() * 1000)}),
+        )
+        return [
+            *self.all_open_orders(api, connection, symbols),
+            *(parse_order(item) for item in history or [] if isinstance(item, dict)),
+        ]
 
     def attributed(self, api, order):
         code = self.broker_code(api)
@@ -174,12 +238,22 @@ def parse_order(item) -> Order:
         raise ExchangeAPIError("OKX's order answer had no ordId.")
     filled = decimal_or_none(item.get("accFillSz")) or Decimal(0)
     average = decimal_or_none(item.get("avgPx")) or Decimal(0)
-    return Order(order_id=str(item["ordId"]), client_order_id=item.get("clOrdId") or "", symbol=item.get("instId", ""),
-                 side=item.get("side", ""), type=item.get("ordType", ""),
-                 size=decimal_or_none(item.get("sz")) or Decimal(0), price=decimal_or_none(item.get("px")),
-                 status=STATES.get(item.get("state"), "open"), filled_size=filled, filled_funds=filled * average,
-                 fee=-(decimal_or_none(item.get("fee")) or Decimal(0)), fee_currency=item.get("feeCcy") or "",
-                 created_at=ms_datetime(item.get("cTime")), attribution={"tag": item.get("tag") or ""})
+    return Order(
+        order_id=str(item["ordId"]),
+        client_order_id=item.get("clOrdId") or "",
+        symbol=item.get("instId", ""),
+        side=item.get("side", ""),
+        type=item.get("ordType", ""),
+        size=decimal_or_none(item.get("sz")) or Decimal(0),
+        price=decimal_or_none(item.get("px")),
+        status=STATES.get(item.get("state"), "open"),
+        filled_size=filled,
+        filled_funds=filled * average,
+        fee=-(decimal_or_none(item.get("fee")) or Decimal(0)),
+        fee_currency=item.get("feeCcy") or "",
+        created_at=ms_datetime(item.get("cTime")),
+        attribution={"tag": item.get("tag") or ""},
+    )
 
 
 TRADING = OKXTrading()

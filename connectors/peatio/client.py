@@ -8,8 +8,17 @@ from decimal import Decimal
 from urllib.parse import unquote, urlencode
 
 from connectors.base.api import (
-    AccessTokenExpired, ApiKey, ApiKeyInvalid, Balance, DepositAddress, DepositAddressPending, DepositAddressRefused,
-    DepositNetwork, ExchangeAPI, ExchangeAPIError, json_or_empty,
+    AccessTokenExpired,
+    ApiKey,
+    ApiKeyInvalid,
+    Balance,
+    DepositAddress,
+    DepositAddressPending,
+    DepositAddressRefused,
+    DepositNetwork,
+    ExchangeAPI,
+    ExchangeAPIError,
+    json_or_empty,
 )
 
 # hpyhacking/peatio (2017) app/api/api_v2/errors.rb: InvalidAccessKeyError ("The access key ... does not
@@ -72,8 +81,9 @@ class PeatioAPI(ExchangeAPI):
         signed["signature"] = sign(secret_key, "GET", path, signed)
         with self.session() as session:
             response = session.get(self.url(path), params=signed)
-        payload = json_or_empty(response) if response.headers.get("Content-Type", "").startswith("application/json") \
-            else {}
+        payload = (
+            json_or_empty(response) if response.headers.get("Content-Type", "").startswith("application/json") else {}
+        )
         error = payload.get("error")
         if error:
             if not isinstance(error, dict):  # the documented form is {"error": {"code", "message"}}
@@ -84,8 +94,11 @@ class PeatioAPI(ExchangeAPI):
                 # Revoked, or replaced by a refresh: call_with_fresh_token retries once if a sibling rotated it.
                 raise ApiKeyInvalid(str(error.get("message", "Unknown access key.")), code=str(UNKNOWN_ACCESS_KEY))
             if error.get("code") == DISABLED:
-                raise ExchangeAPIError("The exchange has disabled API access for this account; the account "
-                                       "holder must ask the exchange to enable it.", code=str(DISABLED))
+                raise ExchangeAPIError(
+                    "The exchange has disabled API access for this account; the account "
+                    "holder must ask the exchange to enable it.",
+                    code=str(DISABLED),
+                )
             raise ExchangeAPIError(str(error.get("message", "Refused.")), code=str(error.get("code", "")))
         if response.status_code != 200:
             raise ExchangeAPIError(f"HTTP {response.status_code}")
@@ -99,8 +112,14 @@ class PeatioAPI(ExchangeAPI):
 
     def balances(self, connection):
         accounts = self.get(connection, "/api/v2/members/me").get("accounts", [])
-        return [Balance(item["currency"].upper(), Decimal(item["balance"]),
-                        Decimal(item["balance"]) + Decimal(item.get("locked", "0"))) for item in accounts]
+        return [
+            Balance(
+                item["currency"].upper(),
+                Decimal(item["balance"]),
+                Decimal(item["balance"]) + Decimal(item.get("locked", "0")),
+            )
+            for item in accounts
+        ]
 
     # Deposit addresses: GET /api/v2/deposit_address (hpyhacking/peatio app/api/api_v2/deposits.rb, 2015-03-31 until
     # the OAuth was removed on 2017-12-22): ``currency`` (Peatio's codes are lower case), no scope of its own. One
@@ -113,14 +132,16 @@ class PeatioAPI(ExchangeAPI):
 
     def deposit_address(self, connection, asset, network, create=False):
         if create:
-            raise DepositAddressRefused("Peatio makes the address itself: there is none to create.",
-                                        reason=DepositAddressRefused.NOT_CREATABLE)
+            raise DepositAddressRefused(
+                "Peatio makes the address itself: there is none to create.", reason=DepositAddressRefused.NOT_CREATABLE
+            )
         try:
             answer = self.get(connection, "/api/v2/deposit_address", {"currency": asset.lower()})
         except ExchangeAPIError as error:
             if error.code == str(INVALID_PARAMETER):
-                raise DepositAddressRefused(f"Peatio does not list {asset}.", reason=DepositAddressRefused.UNKNOWN_ASSET,
-                                            code=error.code) from error
+                raise DepositAddressRefused(
+                    f"Peatio does not list {asset}.", reason=DepositAddressRefused.UNKNOWN_ASSET, code=error.code
+                ) from error
             raise
         # The endpoint returns payment_address.to_json as a String, which Grape's JSON formatter encodes once more
         # (ruby-grape/grape lib/grape/formatter/json.rb): the body is a JSON string holding {account_id,

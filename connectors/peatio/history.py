@@ -8,9 +8,15 @@ deposits.rb, markets.rb, named_params.rb, entities/). It keeps no ledger, and ha
   state; a list still full means older deposits cannot be read, and the pass says from when it holds them all.
 """
 
-
 from connectors.base.history import (
-    HistoryKind, HistorySource, Page, decimal, from_iso, older_than_since, split_symbol, to_ms,
+    HistoryKind,
+    HistorySource,
+    Page,
+    decimal,
+    from_iso,
+    older_than_since,
+    split_symbol,
+    to_ms,
 )
 
 TRADES_LIMIT = 1000
@@ -37,8 +43,12 @@ def fetch_page(api, connection, kind, cursor):
     query, rest = cursor["queries"][0], cursor["queries"][1:]
     following = {**cursor, "queries": rest} if rest else None
     if kind == HistoryKind.TRADE:
-        params = {"market": query["market"], "limit": str(TRADES_LIMIT), "order_by": "desc",
-                  **({"to": str(query["to"])} if "to" in query else {})}
+        params = {
+            "market": query["market"],
+            "limit": str(TRADES_LIMIT),
+            "order_by": "desc",
+            **({"to": str(query["to"])} if "to" in query else {}),
+        }
         items = api.get(connection, PATHS[kind], params) or []
         reached = older_than_since(cursor, [to_ms(from_iso(item["created_at"])) for item in items])
         if len(items) == TRADES_LIMIT and not reached:
@@ -60,20 +70,39 @@ def normalize(kind, item):
     if kind == HistoryKind.TRADE:
         base, quote = split_symbol(item["market"], QUOTES)
         # A trade carries no fee in APIv2 (entities/trade.rb); what the exchange charged is not reported.
-        return {"external_id": str(item["id"]), "occurred_at": when, "side": "buy" if item["side"] == "bid" else "sell",
-                "currency": base, "amount": decimal(item["volume"]), "quote_currency": quote,
-                "quote_amount": decimal(item["funds"]), "price": decimal(item["price"]),
-                "fee": decimal(item.get("fee")), "fee_currency": (item.get("fee_currency") or "").upper()}
+        return {
+            "external_id": str(item["id"]),
+            "occurred_at": when,
+            "side": "buy" if item["side"] == "bid" else "sell",
+            "currency": base,
+            "amount": decimal(item["volume"]),
+            "quote_currency": quote,
+            "quote_amount": decimal(item["funds"]),
+            "price": decimal(item["price"]),
+            "fee": decimal(item.get("fee")),
+            "fee_currency": (item.get("fee_currency") or "").upper(),
+        }
     currency = item["currency"].upper()
-    return {"external_id": str(item["id"]), "occurred_at": when, "currency": currency, "amount": decimal(item["amount"]),
-            "fee": decimal(item.get("fee")), "fee_currency": currency, "txid": item.get("txid") or "",
-            "status": item.get("state", "")}
+    return {
+        "external_id": str(item["id"]),
+        "occurred_at": when,
+        "currency": currency,
+        "amount": decimal(item["amount"]),
+        "fee": decimal(item.get("fee")),
+        "fee_currency": currency,
+        "txid": item.get("txid") or "",
+        "status": item.get("state", ""),
+    }
 
 
 # 6000 requests per key pair per 5 minutes: 20 a second.
 # A deposit is credited when accepted (Deposit#do runs after_commit of accepted); checked and warning come after.
 SOURCE = HistorySource(
-    "peatio", tuple(PATHS), 0.05, fetch_page, normalize,
+    "peatio",
+    tuple(PATHS),
+    0.05,
+    fetch_page,
+    normalize,
     completed_statuses={HistoryKind.DEPOSIT: frozenset({"accepted", "checked", "warning"})},
     final_statuses={HistoryKind.DEPOSIT: frozenset({"accepted", "checked", "warning", "cancelled", "rejected"})},
 )

@@ -7,5 +7,5 @@ register = template.Library()
 
 @register.simple_tag
 def deposit_capability(connection):
-    """"" when this connection may show deposit addresses, otherwise why not (for the dashboard card)."""
+    """ "" when this connection may show deposit addresses, otherwise why not (for the dashboard card)."""
     return capability(connection=connection)

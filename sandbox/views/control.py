@@ -14,8 +14,18 @@ from ..models import Fault
 from ..services import client_register, seed_accounts
 
 # What a broker's application states when it applies (services.client_register's keyword arguments).
-CLIENT_FIELDS = ("exchange", "client_id", "client_secret", "client_type", "redirect_uris", "permissions",
-                 "rsa_public_key", "api_broker", "ip_allowlist", "broker_name")
+CLIENT_FIELDS = (
+    "exchange",
+    "client_id",
+    "client_secret",
+    "client_type",
+    "redirect_uris",
+    "permissions",
+    "rsa_public_key",
+    "api_broker",
+    "ip_allowlist",
+    "broker_name",
+)
 
 
 def _json_body(request) -> dict:
@@ -98,9 +108,22 @@ def deposit(request):
     body = _json_body(request)
     try:
         amount = Decimal(str(body["amount"]))
-        record = deposit_credit(exchange=str(body["exchange"]), address=str(body["address"]), amount=amount,
-                                memo=str(body.get("memo") or ""), txid=str(body.get("txid") or ""))
+        record = deposit_credit(
+            exchange=str(body["exchange"]),
+            address=str(body["address"]),
+            amount=amount,
+            memo=str(body.get("memo") or ""),
+            txid=str(body.get("txid") or ""),
+        )
     except (KeyError, InvalidOperation, DepositRefused) as problem:
         return json_response({"error": f"bad deposit: {problem}"}, status=400)
-    return json_response({"txid": record.txid, "currency": record.currency, "amount": str(record.amount),
-                          "email": record.user.email, "time": record.time.isoformat()}, status=201)
+    return json_response(
+        {
+            "txid": record.txid,
+            "currency": record.currency,
+            "amount": str(record.amount),
+            "email": record.user.email,
+            "time": record.time.isoformat(),
+        },
+        status=201,
+    )

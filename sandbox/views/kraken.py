@@ -127,12 +127,22 @@ def key_id(key: ApiKey) -> str:
 def key_info(key: ApiKey) -> dict:
     """APIKeyInfo, without api_key and secret: "only returned once when the API key is created"."""
     moment = key.created_at.isoformat().replace("+00:00", "Z")
-    return {"api_key_name": key.name, "id": key_id(key), "created_time": moment, "modified_time": moment,
-            "ip_allowlist": key.ip_allowlist, "last_used": 0, "nonce": key.last_nonce, "nonce_window": key.nonce_window,
-            "oauth_client": key.client.client_id,
-            "permissions": {permission: permission in key.permissions for permission in KRAKEN_KEY_PERMISSIONS},
-            "purpose": "standard", "query_from": 0, "query_to": 0,
-            "valid_until": int(key.valid_until.timestamp()) if key.valid_until else 0}
+    return {
+        "api_key_name": key.name,
+        "id": key_id(key),
+        "created_time": moment,
+        "modified_time": moment,
+        "ip_allowlist": key.ip_allowlist,
+        "last_used": 0,
+        "nonce": key.last_nonce,
+        "nonce_window": key.nonce_window,
+        "oauth_client": key.client.client_id,
+        "permissions": {permission: permission in key.permissions for permission in KRAKEN_KEY_PERMISSIONS},
+        "purpose": "standard",
+        "query_from": 0,
+        "query_to": 0,
+        "valid_until": int(key.valid_until.timestamp()) if key.valid_until else 0,
+    }
 
 
 # openapi_v3.yaml, POST /fast-api-key (createFastAPIKey, scope account.fast-api-key:write): APIKeyParameters
@@ -141,14 +151,24 @@ def key_info(key: ApiKey) -> dict:
 def fast_api_key_create(request, token):
     body = json_body(request)
     name = valid_name(body.get("api_key_name"))
-    fields = {"permissions": [], "ip_allowlist": [], "nonce_window": 0, "valid_until": None,
-              **key_settings(body, token)}
+    fields = {
+        "permissions": [],
+        "ip_allowlist": [],
+        "nonce_window": 0,
+        "valid_until": None,
+        **key_settings(body, token),
+    }
     if live_keys(token).filter(name=name).exists():
         raise kraken_error("EGeneral:Invalid arguments:api_key_name already in use")
     key = ApiKey.objects.create(
-        exchange="kraken", user=token.user, client=token.client, name=name,
+        exchange="kraken",
+        user=token.user,
+        client=token.client,
+        name=name,
         api_key=base64.b64encode(secrets.token_bytes(42)).decode(),
-        secret=base64.b64encode(secrets.token_bytes(64)).decode(), created_at=clock.now(), **fields,
+        secret=base64.b64encode(secrets.token_bytes(64)).decode(),
+        created_at=clock.now(),
+        **fields,
     )
     return {"secret": key.secret, "api_key": key.api_key, **key_info(key)}
 
@@ -185,8 +205,12 @@ def fast_api_key_delete(request, token):
     return True
 
 
-FAST_API_KEY_OPERATIONS = {"POST": fast_api_key_create, "GET": fast_api_key_list, "PUT": fast_api_key_update,
-                           "DELETE": fast_api_key_delete}
+FAST_API_KEY_OPERATIONS = {
+    "POST": fast_api_key_create,
+    "GET": fast_api_key_list,
+    "PUT": fast_api_key_update,
+    "DELETE": fast_api_key_delete,
+}
 
 
 @csrf_exempt
@@ -194,8 +218,11 @@ def fast_api_key(request):
     """/oauth/fast-api-key: one path, four operations by method (openapi_v3.yaml paths./fast-api-key)."""
     operation = FAST_API_KEY_OPERATIONS.get(request.method)
     if operation is None:
-        return json_response({"error": ["EGeneral:Invalid arguments"], "result": {}}, status=405,
-                             Allow=", ".join(FAST_API_KEY_OPERATIONS))
+        return json_response(
+            {"error": ["EGeneral:Invalid arguments"], "result": {}},
+            status=405,
+            Allow=", ".join(FAST_API_KEY_OPERATIONS),
+        )
     return operation(request)
 
 
@@ -218,23 +245,44 @@ def userinfo(request):
 
 # krakenfx/api-specs spot-rest/openapi_v3.yaml, POST /private/Balance: {asset: amount}.
 def _balance(request, caller):
-    return {CURRENCIES[row.currency].kraken_code: text(row.available.quantize(Decimal("0.0000000001")))
-            for row in Balance.objects.filter(user=caller.user).order_by("currency") if row.currency in CURRENCIES}
+    return {
+        CURRENCIES[row.currency].kraken_code: text(row.available.quantize(Decimal("0.0000000001")))
+        for row in Balance.objects.filter(user=caller.user).order_by("currency")
+        if row.currency in CURRENCIES
+    }
 
 
 def _ledger_item(record):
-    return {"refid": record.details.get("withdrawalId", record.txid), "time": record.time.timestamp(),
-            "type": record.entry_type, "subtype": "", "aclass": "currency",
-            "asset": CURRENCIES[record.currency].kraken_code, "amount": text(record.amount), "fee": "0",
-            "balance": text(record.balance_after)}
+    return {
+        "refid": record.details.get("withdrawalId", record.txid),
+        "time": record.time.timestamp(),
+        "type": record.entry_type,
+        "subtype": "",
+        "aclass": "currency",
+        "asset": CURRENCIES[record.currency].kraken_code,
+        "amount": text(record.amount),
+        "fee": "0",
+        "balance": text(record.balance_after),
+    }
 
 
 def _trade_item(record):
     base, _, quote = record.pair.partition("-")
     pair = f"{'XBT' if base == 'BTC' else base}{'XBT' if quote == 'BTC' else quote}"
-    return {"ordertxid": record.details.get("orderId") or f"O{record.txid[1:]}", "pair": pair, "time": record.time.timestamp(), "type": record.side,
-            "ordertype": "limit", "price": text(record.price), "cost": text(record.price * record.amount),
-            "fee": text(record.fee), "vol": text(record.amount), "margin": "0", "misc": "", "ledgers": []}
+    return {
+        "ordertxid": record.details.get("orderId") or f"O{record.txid[1:]}",
+        "pair": pair,
+        "time": record.time.timestamp(),
+        "type": record.side,
+        "ordertype": "limit",
+        "price": text(record.price),
+        "cost": text(record.price * record.amount),
+        "fee": text(record.fee),
+        "vol": text(record.amount),
+        "margin": "0",
+        "misc": "",
+        "ledgers": [],
+    }
 
 
 # Sources: krakenfx/api-specs spot-rest (openapi_v3.yaml "50 results are returned at a time, the most recent by
@@ -282,10 +330,18 @@ def _paged(kind: str, result_key: str, formatter):
 
 
 def _funding_item(record):
-    return {"method": CURRENCIES[record.currency].chain(record.chain).name if record.chain else "", "aclass": "currency",
-            "asset": CURRENCIES[record.currency].kraken_code, "refid": record.txid, "txid": record.txid,
-            "info": record.address, "amount": text(record.amount), "fee": text(record.fee),
-            "time": int(record.time.timestamp()), **kraken_status(record)}
+    return {
+        "method": CURRENCIES[record.currency].chain(record.chain).name if record.chain else "",
+        "aclass": "currency",
+        "asset": CURRENCIES[record.currency].kraken_code,
+        "refid": record.txid,
+        "txid": record.txid,
+        "info": record.address,
+        "amount": text(record.amount),
+        "fee": text(record.fee),
+        "time": int(record.time.timestamp()),
+        **kraken_status(record),
+    }
 
 
 def _funding_status(kind: str, result_key: str, default_limit: int):
@@ -308,7 +364,7 @@ def _funding_status(kind: str, result_key: str, default_limit: int):
                 offset = int(cursor)
             except ValueError:
                 raise kraken_error("EGeneral:Invalid arguments:cursor")
-        page = list(rows[offset:offset + limit + 1])
+        page = list(rows[offset : offset + limit + 1])
         following = str(offset + limit) if len(page) > limit else None
         return {result_key: [_funding_item(record) for record in page[:limit]], "next_cursor": following}
 
@@ -326,8 +382,12 @@ def _withdraw_info(request, caller):
         plan = kraken_plan(caller.user, request.POST.dict())
     except WithdrawalRefused as refused:
         raise _refusal(refused)
-    return {"method": plan.chain.name, "limit": text(balance_of(caller.user, plan.currency.code)),
-            "amount": text(plan.amount_sent), "fee": text(plan.total_fee)}
+    return {
+        "method": plan.chain.name,
+        "limit": text(balance_of(caller.user, plan.currency.code)),
+        "amount": text(plan.amount_sent),
+        "fee": text(plan.total_fee),
+    }
 
 
 # spot-rest/openapi_v3.yaml, POST /private/Withdraw (requests/funding/withdrawals/withdrawal.yaml: asset, key,
@@ -358,8 +418,16 @@ def _deposit_methods(request, caller):
     if not caller.allows("funds_add"):
         raise kraken_error("EGeneral:Permission denied")
     found = _deposit_asset(request)
-    return [{"method": kraken_deposit_method(found, chain), "limit": False, "fee": "0.0000000000",
-             "gen-address": True, "minimum": text(chain.deposit_min_size)} for chain in found.chains]
+    return [
+        {
+            "method": kraken_deposit_method(found, chain),
+            "limit": False,
+            "fee": "0.0000000000",
+            "gen-address": True,
+            "minimum": text(chain.deposit_min_size),
+        }
+        for chain in found.chains
+    ]
 
 
 def _deposit_address_item(row, chain) -> dict:
@@ -375,8 +443,9 @@ def _deposit_address_item(row, chain) -> dict:
 # own error string, C). Without ``new`` an account that has none gets an empty list.
 def _deposit_addresses(request, caller):
     found = _deposit_asset(request)
-    chain = next((chain for chain in found.chains if kraken_deposit_method(found, chain) == request.POST.get("method")),
-                 None)
+    chain = next(
+        (chain for chain in found.chains if kraken_deposit_method(found, chain) == request.POST.get("method")), None
+    )
     if chain is None:
         raise kraken_error("EFunding:Invalid method")
     if request.POST.get("new", "false").lower() in ("true", "1"):
@@ -400,14 +469,21 @@ def _withdraw_addresses(request, caller):
         currency = CURRENCIES.get(entry["currency"])
         if currency is None or (found is not None and currency.code != found.code):
             continue
-        item = {"address": entry["address"], "asset": currency.kraken_code, "method": currency.chain(entry["chain"]).name,
-                "key": entry["name"], "verified": True}
+        item = {
+            "address": entry["address"],
+            "asset": currency.kraken_code,
+            "method": currency.chain(entry["chain"]).name,
+            "key": entry["name"],
+            "verified": True,
+        }
         if request.POST.get("key") and item["key"] != request.POST["key"]:
             continue
         if request.POST.get("method") and item["method"] != request.POST["method"]:
             continue
         items.append({**item, "tag": entry["memo"]} if entry.get("memo") else item)
     return items
+
+
 # --- spot orders ------------------------------------------------------------------------------------------
 # krakenfx/api-specs spot-rest/openapi_v3.yaml (level A): AddOrder (schemas/requests/trading/orders/add.yaml:
 # pair, type, ordertype, volume, price, cl_ord_id; "Orders and trades - Create & modify orders"), CancelOrder (txid
@@ -432,9 +508,15 @@ def _kraken_pair(name: str):
 
 
 def _order_refused(refused: trading.OrderRefused):
-    return kraken_error({"balance": "EOrder:Insufficient funds", "min_size": "EOrder:Order minimum not met",
-                         "not_found": "EOrder:Unknown order", "not_open": "EOrder:Unknown order",
-                         "symbol": "EQuery:Unknown asset pair"}.get(refused.kind, "EGeneral:Invalid arguments"))
+    return kraken_error(
+        {
+            "balance": "EOrder:Insufficient funds",
+            "min_size": "EOrder:Order minimum not met",
+            "not_found": "EOrder:Unknown order",
+            "not_open": "EOrder:Unknown order",
+            "symbol": "EQuery:Unknown asset pair",
+        }.get(refused.kind, "EGeneral:Invalid arguments")
+    )
 
 
 def _add_order(request, caller):
@@ -444,21 +526,29 @@ def _add_order(request, caller):
         raise kraken_error("EGeneral:Invalid arguments:cl_ord_id")
     try:
         order = trading.order_place(
-            user=caller.user, symbol=pair.symbol, side=request.POST.get("type", ""),
-            type=request.POST.get("ordertype", ""), size=trading.amount(request.POST.get("volume")),
+            user=caller.user,
+            symbol=pair.symbol,
+            side=request.POST.get("type", ""),
+            type=request.POST.get("ordertype", ""),
+            size=trading.amount(request.POST.get("volume")),
             price=trading.amount(request.POST.get("price")) if request.POST.get("ordertype") == "limit" else None,
-            client_order_id=cl_ord_id, attribution={"broker": request.POST.get("broker", "")})
+            client_order_id=cl_ord_id,
+            attribution={"broker": request.POST.get("broker", "")},
+        )
     except trading.OrderRefused as refused:
         raise _order_refused(refused)
     price = f" @ limit {text(order.price)}" if order.price is not None else ""
-    return {"descr": {"order": f"{order.side} {text(order.size)} {kraken_pair_name(pair)}{price}"},
-            "txid": [order.order_id]}
+    return {
+        "descr": {"order": f"{order.side} {text(order.size)} {kraken_pair_name(pair)}{price}"},
+        "txid": [order.order_id],
+    }
 
 
 def _find_order(request, caller):
     try:
-        return trading.order_find(caller.user, order_id=request.POST.get("txid", ""),
-                                  client_order_id=request.POST.get("cl_ord_id", ""))
+        return trading.order_find(
+            caller.user, order_id=request.POST.get("txid", ""), client_order_id=request.POST.get("cl_ord_id", "")
+        )
     except trading.OrderRefused as refused:
         raise _order_refused(refused)
 
@@ -474,24 +564,45 @@ def _cancel_order(request, caller):
 def _order_info(order) -> dict:
     pair = trading.PAIRS[order.symbol]
     average = order.funds / order.filled_size if order.filled_size else Decimal(0)
-    return {"refid": None, "userref": 0, "cl_ord_id": order.client_order_id, "status": KRAKEN_STATUS[order.status],
-            "opentm": order.created_at.timestamp(), "starttm": 0, "expiretm": 0,
-            "closetm": order.updated_at.timestamp() if order.status != "open" else None,
-            "descr": {"pair": kraken_pair_name(pair), "type": order.side, "ordertype": order.type,
-                      "price": text(order.price) if order.price is not None else "0", "price2": "0",
-                      "leverage": "none", "order": f"{order.side} {text(order.size)} {kraken_pair_name(pair)}",
-                      "close": ""},
-            "vol": text(order.size), "vol_exec": text(order.filled_size), "cost": text(order.funds),
-            "fee": text(order.fee), "price": text(average), "stopprice": "0", "limitprice": "0", "misc": "",
-            "oflags": "fciq", "trades": [order.trade_id] if order.trade_id else []}
+    return {
+        "refid": None,
+        "userref": 0,
+        "cl_ord_id": order.client_order_id,
+        "status": KRAKEN_STATUS[order.status],
+        "opentm": order.created_at.timestamp(),
+        "starttm": 0,
+        "expiretm": 0,
+        "closetm": order.updated_at.timestamp() if order.status != "open" else None,
+        "descr": {
+            "pair": kraken_pair_name(pair),
+            "type": order.side,
+            "ordertype": order.type,
+            "price": text(order.price) if order.price is not None else "0",
+            "price2": "0",
+            "leverage": "none",
+            "order": f"{order.side} {text(order.size)} {kraken_pair_name(pair)}",
+            "close": "",
+        },
+        "vol": text(order.size),
+        "vol_exec": text(order.filled_size),
+        "cost": text(order.funds),
+        "fee": text(order.fee),
+        "price": text(average),
+        "stopprice": "0",
+        "limitprice": "0",
+        "misc": "",
+        "oflags": "fciq",
+        "trades": [order.trade_id] if order.trade_id else [],
+    }
 
 
 def _query_orders(request, caller):
     wanted = [txid for txid in request.POST.get("txid", "").split(",") if txid]
     if not wanted or len(wanted) > 50:
         raise kraken_error("EGeneral:Invalid arguments:txid")
-    return {order.order_id: _order_info(order) for order in SpotOrder.objects.filter(user=caller.user,
-                                                                                     order_id__in=wanted)}
+    return {
+        order.order_id: _order_info(order) for order in SpotOrder.objects.filter(user=caller.user, order_id__in=wanted)
+    }
 
 
 def _open_orders(request, caller):
@@ -517,19 +628,42 @@ def _query_trades(request, caller):
     wanted = [txid for txid in request.POST.get("txid", "").split(",") if txid]
     if not wanted or len(wanted) > 20:
         raise kraken_error("EGeneral:Invalid arguments:txid")
-    return {record.txid: _trade_item(record) for record in HistoryRecord.objects.filter(
-        user=caller.user, kind=HistoryRecord.Kind.TRADE, txid__in=wanted)}
+    return {
+        record.txid: _trade_item(record)
+        for record in HistoryRecord.objects.filter(user=caller.user, kind=HistoryRecord.Kind.TRADE, txid__in=wanted)
+    }
 
 
 def _trade_volume(request, caller):
     maker, taker = trading.FEE_RATES["kraken"]
     names = [name for name in request.POST.get("pair", "").split(",") if name]
     pairs = [_kraken_pair(name) for name in names]
-    return {"currency": "ZUSD", "volume": "0",
-            "fees": {kraken_pair_name(p): {"fee": text(taker * 100), "minfee": "0.1", "maxfee": text(taker * 100),
-                                           "nextfee": None, "tiervolume": "0", "nextvolume": None} for p in pairs},
-            "fees_maker": {kraken_pair_name(p): {"fee": text(maker * 100), "minfee": "0", "maxfee": text(maker * 100),
-                                                 "nextfee": None, "tiervolume": "0", "nextvolume": None} for p in pairs}}
+    return {
+        "currency": "ZUSD",
+        "volume": "0",
+        "fees": {
+            kraken_pair_name(p): {
+                "fee": text(taker * 100),
+                "minfee": "0.1",
+                "maxfee": text(taker * 100),
+                "nextfee": None,
+                "tiervolume": "0",
+                "nextvolume": None,
+            }
+            for p in pairs
+        },
+        "fees_maker": {
+            kraken_pair_name(p): {
+                "fee": text(maker * 100),
+                "minfee": "0",
+                "maxfee": text(maker * 100),
+                "nextfee": None,
+                "tiervolume": "0",
+                "nextvolume": None,
+            }
+            for p in pairs
+        },
+    }
 
 
 # Method name -> (permissions, any one of which allows it; implementation).
@@ -539,8 +673,10 @@ PRIVATE_METHODS = {
     "TradesHistory": (["trades_query_closed"], _paged(HistoryRecord.Kind.TRADE, "trades", _trade_item)),
     # Default page sizes of the spec: 25 deposits, 500 withdrawals.
     "DepositStatus": (["funds_query", "funds_add"], _funding_status(HistoryRecord.Kind.DEPOSIT, "deposit", 25)),
-    "WithdrawStatus": (["funds_withdraw", "funds_query"],
-                       _funding_status(HistoryRecord.Kind.WITHDRAWAL, "withdrawals", 500)),
+    "WithdrawStatus": (
+        ["funds_withdraw", "funds_query"],
+        _funding_status(HistoryRecord.Kind.WITHDRAWAL, "withdrawals", 500),
+    ),
     "WithdrawInfo": (["funds_withdraw"], _withdraw_info),
     "Withdraw": (["funds_withdraw"], _withdraw),
     "WithdrawAddresses": (["funds_withdraw"], _withdraw_addresses),
@@ -580,18 +716,33 @@ def ticker(request):
         if not pair or base is None or quote is None:
             raise kraken_error("EQuery:Unknown asset pair")
         price = text((base.price_usdt / quote.price_usdt).quantize(Decimal("0.00001")))
-        result[pair] = {"a": [price, "1", "1.000"], "b": [price, "1", "1.000"], "c": [price, "0.1"],
-                        "v": ["100", "1000"], "p": [price, price], "t": [10, 100], "l": [price, price],
-                        "h": [price, price], "o": price}
+        result[pair] = {
+            "a": [price, "1", "1.000"],
+            "b": [price, "1", "1.000"],
+            "c": [price, "0.1"],
+            "v": ["100", "1000"],
+            "p": [price, price],
+            "t": [10, 100],
+            "l": [price, price],
+            "h": [price, price],
+            "o": price,
+        }
     return result
 
 
 # spot-rest/openapi_v3.yaml, GET /public/Assets (getAssetInfo).
 @api("kraken", "assets")
 def assets(request):
-    return {item.kraken_code: {"aclass": "currency", "altname": "XBT" if code == "BTC" else code, "decimals": 10,
-                               "display_decimals": min(item.precision, 5), "status": "enabled"}
-            for code, item in CURRENCIES.items()}
+    return {
+        item.kraken_code: {
+            "aclass": "currency",
+            "altname": "XBT" if code == "BTC" else code,
+            "decimals": 10,
+            "display_decimals": min(item.precision, 5),
+            "status": "enabled",
+        }
+        for code, item in CURRENCIES.items()
+    }
 
 
 # spot-rest/openapi_v3.yaml, GET /public/AssetPairs (getTradableAssetPairs): pair (comma-separated) optional.
@@ -599,12 +750,23 @@ def assets(request):
 def asset_pairs(request):
     names = [name for name in request.GET.get("pair", "").split(",") if name]
     pairs = [_kraken_pair(name) for name in names] if names else list(trading.PAIRS.values())
-    return {kraken_pair_name(pair): {
-        "altname": kraken_pair_name(pair), "wsname": f"{'XBT' if pair.base == 'BTC' else pair.base}/"
-                                                     f"{'XBT' if pair.quote == 'BTC' else pair.quote}",
-        "aclass_base": "currency", "base": CURRENCIES[pair.base].kraken_code, "aclass_quote": "currency",
-        "quote": CURRENCIES[pair.quote].kraken_code, "pair_decimals": -pair.price_tick.as_tuple().exponent,
-        "cost_decimals": 5, "lot_decimals": -pair.size_step.as_tuple().exponent, "lot_multiplier": 1,
-        "fee_volume_currency": "ZUSD",
-        "ordermin": text(pair.min_size), "costmin": text(pair.min_funds), "tick_size": text(pair.price_tick),
-        "status": "online"} for pair in pairs}
+    return {
+        kraken_pair_name(pair): {
+            "altname": kraken_pair_name(pair),
+            "wsname": f"{'XBT' if pair.base == 'BTC' else pair.base}/{'XBT' if pair.quote == 'BTC' else pair.quote}",
+            "aclass_base": "currency",
+            "base": CURRENCIES[pair.base].kraken_code,
+            "aclass_quote": "currency",
+            "quote": CURRENCIES[pair.quote].kraken_code,
+            "pair_decimals": -pair.price_tick.as_tuple().exponent,
+            "cost_decimals": 5,
+            "lot_decimals": -pair.size_step.as_tuple().exponent,
+            "lot_multiplier": 1,
+            "fee_volume_currency": "ZUSD",
+            "ordermin": text(pair.min_size),
+            "costmin": text(pair.min_funds),
+            "tick_size": text(pair.price_tick),
+            "status": "online",
+        }
+        for pair in pairs
+    }

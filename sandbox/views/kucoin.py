@@ -18,7 +18,14 @@ from ..exchanges import CURRENCIES, KUCOIN_AUTH_GROUPS, KUCOIN_TOKEN_SCOPE, curr
 from ..deposits import address_create, addresses
 from ..funds import WithdrawalRefused, kucoin_withdraw, withdrawal_status
 from ..history import (
-    RangeRefused, ledger_type, ledger_type_filter, offset_page, records, text, time_range, to_ms,
+    RangeRefused,
+    ledger_type,
+    ledger_type_filter,
+    offset_page,
+    records,
+    text,
+    time_range,
+    to_ms,
 )
 from ..http import json_object, json_response, request_params, site_base
 from ..models import ApiKey, Balance, Client, HistoryRecord, Token
@@ -65,8 +72,9 @@ def access_token(request):
         if redirect_uri is None:
             raise oauth.OAuthError("invalid_request", "redirect_uri is required.")
         if redirect_uri != unquote(redirect_uri):
-            raise oauth.OAuthError("invalid_request", "redirect_uri must be sent unencoded "
-                                                      "(please don't encode the redirect URL).")
+            raise oauth.OAuthError(
+                "invalid_request", "redirect_uri must be sent unencoded (please don't encode the redirect URL)."
+            )
         client = client_for_token_call(params)
         token = oauth.exchange_code(client, params.get("code", ""), redirect_uri, redirect_uri_required=True)
     except oauth.OAuthError as problem:
@@ -95,8 +103,11 @@ def refresh_token(request):
             raise oauth.OAuthError("invalid_request", "scope is required.")
         if params.get("scope") != KUCOIN_TOKEN_SCOPE:
             raise oauth.OAuthError("invalid_scope", f"scope must be {KUCOIN_TOKEN_SCOPE}.")
-        previous = Token.objects.select_related("client").filter(
-            refresh_token=params.get("refresh_token") or "", client__exchange="kucoin").first()
+        previous = (
+            Token.objects.select_related("client")
+            .filter(refresh_token=params.get("refresh_token") or "", client__exchange="kucoin")
+            .first()
+        )
         if previous is None:
             raise oauth.OAuthError("invalid_grant", "Unknown refresh token.")
         client = client_for_token_call(params) if params.get("client_id") else previous.client
@@ -157,15 +168,22 @@ def api_key_add_v2(request):
     if body is None:
         return envelope(success=False, code="400", msg="The body must be a JSON object.", status=400)
     group_map = body.get("authGroupMap")
-    if not isinstance(group_map, dict) or any(group not in KUCOIN_AUTH_GROUPS for group in group_map) \
-            or any(not isinstance(value, bool) for value in group_map.values()):
-        return envelope(success=False, code="400", msg="authGroupMap must map KuCoin's groups to true or false.",
-                        status=400)
+    if (
+        not isinstance(group_map, dict)
+        or any(group not in KUCOIN_AUTH_GROUPS for group in group_map)
+        or any(not isinstance(value, bool) for value in group_map.values())
+    ):
+        return envelope(
+            success=False, code="400", msg="authGroupMap must map KuCoin's groups to true or false.", status=400
+        )
     wanted = [group for group in KUCOIN_AUTH_GROUPS if group_map.get(group) is True]
     approved = [group for group in KUCOIN_AUTH_GROUPS if group in token.scopes]
     if wanted != approved:
-        return envelope(success=False, code=GROUPS_NOT_APPROVED_CODE,
-                        msg="risk validation: authGroupMap differs from the user's authorization.")
+        return envelope(
+            success=False,
+            code=GROUPS_NOT_APPROVED_CODE,
+            msg="risk validation: authGroupMap differs from the user's authorization.",
+        )
     return issue_key(token, wanted, addressbook_only=bool(body.get("isAddressbookOnly")))
 
 
@@ -220,8 +238,16 @@ def accounts(request, caller):
     for row in balances:
         for account, amount in (("main", row.available), ("trade_hf", row.trading)):
             if wanted in ("", account) and (account == "main" or amount):
-                rows.append({"id": f"{row.pk}{'-hf' if account == 'trade_hf' else ''}", "currency": row.currency,
-                             "type": account, "balance": text(amount), "available": text(amount), "holds": "0"})
+                rows.append(
+                    {
+                        "id": f"{row.pk}{'-hf' if account == 'trade_hf' else ''}",
+                        "currency": row.currency,
+                        "type": account,
+                        "balance": text(amount),
+                        "available": text(amount),
+                        "holds": "0",
+                    }
+                )
     return rows
 
 
@@ -274,28 +300,63 @@ def level1(request):
         raise kucoin_error("400100", "symbol not exists", status=400)
     price = CURRENCIES[base].price_usdt / CURRENCIES[quote].price_usdt
     price_text = text(price.quantize(Decimal("0.00000001")))
-    return {"time": clock.now_ms(), "sequence": "1", "price": price_text, "size": "0.1", "bestBid": price_text,
-            "bestBidSize": "1", "bestAsk": price_text, "bestAskSize": "1"}
+    return {
+        "time": clock.now_ms(),
+        "sequence": "1",
+        "price": price_text,
+        "size": "0.1",
+        "bestBid": price_text,
+        "bestBidSize": "1",
+        "bestAsk": price_text,
+        "bestAskSize": "1",
+    }
 
 
 def _format(record: HistoryRecord) -> dict:
     created = to_ms(record.time)
     if record.kind == HistoryRecord.Kind.TRADE:
         funds = record.price * record.amount
-        return {"symbol": record.pair, "tradeId": record.txid,
-                "orderId": record.details.get("orderId") or f"O{record.txid[1:]}", "side": record.side,
-                "price": text(record.price), "size": text(record.amount), "funds": text(funds), "fee": text(record.fee),
-                "feeCurrency": record.fee_currency, "liquidity": "taker", "type": "limit", "createdAt": created}
+        return {
+            "symbol": record.pair,
+            "tradeId": record.txid,
+            "orderId": record.details.get("orderId") or f"O{record.txid[1:]}",
+            "side": record.side,
+            "price": text(record.price),
+            "size": text(record.amount),
+            "funds": text(funds),
+            "fee": text(record.fee),
+            "feeCurrency": record.fee_currency,
+            "liquidity": "taker",
+            "type": "limit",
+            "createdAt": created,
+        }
     if record.kind == HistoryRecord.Kind.LEDGER:
-        return {"id": record.txid, "currency": record.currency, "amount": text(abs(record.amount)), "fee": "0",
-                "balance": text(record.balance_after), "accountType": "MAIN",
-                "bizType": ledger_type("kucoin", record),
-                "direction": "in" if record.amount >= 0 else "out", "createdAt": created,
-                "context": json.dumps(record.details) if record.details else ""}
-    item = {"currency": record.currency, "chain": record.chain, "status": withdrawal_status(record),
-            "address": record.address, "memo": record.details.get("memo", ""), "amount": text(record.amount),
-            "fee": text(record.fee), "walletTxId": record.txid, "isInner": record.details.get("isInner", False),
-            "remark": record.details.get("remark", ""), "createdAt": created, "updatedAt": created}
+        return {
+            "id": record.txid,
+            "currency": record.currency,
+            "amount": text(abs(record.amount)),
+            "fee": "0",
+            "balance": text(record.balance_after),
+            "accountType": "MAIN",
+            "bizType": ledger_type("kucoin", record),
+            "direction": "in" if record.amount >= 0 else "out",
+            "createdAt": created,
+            "context": json.dumps(record.details) if record.details else "",
+        }
+    item = {
+        "currency": record.currency,
+        "chain": record.chain,
+        "status": withdrawal_status(record),
+        "address": record.address,
+        "memo": record.details.get("memo", ""),
+        "amount": text(record.amount),
+        "fee": text(record.fee),
+        "walletTxId": record.txid,
+        "isInner": record.details.get("isInner", False),
+        "remark": record.details.get("remark", ""),
+        "createdAt": created,
+        "updatedAt": created,
+    }
     if record.kind == HistoryRecord.Kind.WITHDRAWAL:
         item["id"] = record.txid
     return item
@@ -316,8 +377,13 @@ def _range_refused(refused: RangeRefused):
 
 def _capped_range(request, span: timedelta, default_span: timedelta) -> tuple[int, int]:
     try:
-        return time_range(request.GET.get("startAt"), request.GET.get("endAt"), span=span, default_span=default_span,
-                          now_ms=clock.now_ms())
+        return time_range(
+            request.GET.get("startAt"),
+            request.GET.get("endAt"),
+            span=span,
+            default_span=default_span,
+            now_ms=clock.now_ms(),
+        )
     except RangeRefused as refused:
         raise _range_refused(refused)
 
@@ -354,11 +420,16 @@ def _history_view(kind: str, name: str):
         if request.GET.get("status") and kind in (HistoryRecord.Kind.DEPOSIT, HistoryRecord.Kind.WITHDRAWAL):
             wanted = request.GET["status"].upper()
             queryset = [record for record in queryset if withdrawal_status(record) == wanted]
-            items, total = queryset[(page - 1) * size:page * size], len(queryset)
+            items, total = queryset[(page - 1) * size : page * size], len(queryset)
         else:
             items, total = offset_page(queryset, (page - 1) * size, size)
-        return {"currentPage": page, "pageSize": size, "totalNum": total, "totalPage": -(-total // size),
-                "items": [_format(record) for record in items]}
+        return {
+            "currentPage": page,
+            "pageSize": size,
+            "totalNum": total,
+            "totalPage": -(-total // size),
+            "items": [_format(record) for record in items],
+        }
 
     return view
 
@@ -378,15 +449,22 @@ def hf_fills(request, caller):
     if not symbol:
         raise kucoin_error("400100", "symbol is required.", status=400)
     limit = int_param(request, "limit", 20, low=1, high=100)
-    queryset = records(caller.user, HistoryRecord.Kind.TRADE, start_ms=request.GET.get("startAt"),
-                       end_ms=request.GET.get("endAt")).filter(details__hf=True, pair=symbol).order_by("-id")
+    queryset = (
+        records(
+            caller.user, HistoryRecord.Kind.TRADE, start_ms=request.GET.get("startAt"), end_ms=request.GET.get("endAt")
+        )
+        .filter(details__hf=True, pair=symbol)
+        .order_by("-id")
+    )
     if request.GET.get("orderId"):
         queryset = queryset.filter(details__orderId=request.GET["orderId"])
     if request.GET.get("lastId"):
         queryset = queryset.filter(id__lt=int_param(request, "lastId", 0, low=0, high=2**62))
     items = list(queryset[:limit])
-    return {"items": [{**_format(record), "id": record.pk} for record in items],
-            "lastId": items[-1].pk if items else None}
+    return {
+        "items": [{**_format(record), "id": record.pk} for record in items],
+        "lastId": items[-1].pk if items else None,
+    }
 
 
 def _hf_ledger_range(request) -> tuple[int, int]:
@@ -426,8 +504,16 @@ def hf_ledgers(request, caller):
         queryset = ledger_type_filter(queryset, "kucoin_hf", request.GET["bizType"])
     if request.GET.get("lastId"):
         queryset = queryset.filter(id__lt=int_param(request, "lastId", 0, low=0, high=2**62))
-    return [{**_format(record), "id": str(record.pk), "accountType": "TRADE_HF", "tax": "0",
-             "createdAt": str(to_ms(record.time))} for record in queryset[:limit]]
+    return [
+        {
+            **_format(record),
+            "id": str(record.pk),
+            "accountType": "TRADE_HF",
+            "tax": "0",
+            "createdAt": str(to_ms(record.time)),
+        }
+        for record in queryset[:limit]
+    ]
 
 
 @api("kucoin", "hf-accounts-opened", caller=kucoin_caller)
@@ -441,9 +527,19 @@ def hf_accounts_opened(request, caller):
 def symbols(request):
     """GET /api/v2/symbols (SDK spec openapi-spot-market.json), public: every pair of the sandbox's currencies
     quoted in USDT or BTC."""
-    return [{"symbol": f"{base}-{quote}", "name": f"{base}-{quote}", "baseCurrency": base, "quoteCurrency": quote,
-             "market": quote, "enableTrading": True}
-            for quote in ("USDT", "BTC") for base in CURRENCIES if base not in (quote, "USDT")]
+    return [
+        {
+            "symbol": f"{base}-{quote}",
+            "name": f"{base}-{quote}",
+            "baseCurrency": base,
+            "quoteCurrency": quote,
+            "market": quote,
+            "enableTrading": True,
+        }
+        for quote in ("USDT", "BTC")
+        for base in CURRENCIES
+        if base not in (quote, "USDT")
+    ]
 
 
 @api("kucoin", "withdraw", methods=("POST",), caller=kucoin_caller)
@@ -488,8 +584,15 @@ def _deposit_chain(found, chain_id: str):
 
 
 def _deposit_item(found, chain, row, *, listed: bool) -> dict:
-    item = {"address": row.address, "memo": row.memo, "chainId": chain.chain_id, "to": row.account_type or "MAIN",
-            "expirationDate": 0, "currency": found.code, "chainName": chain.name}
+    item = {
+        "address": row.address,
+        "memo": row.memo,
+        "chainId": chain.chain_id,
+        "to": row.account_type or "MAIN",
+        "expirationDate": 0,
+        "currency": found.code,
+        "chainName": chain.name,
+    }
     return {**item, "contractAddress": ""} if listed else item
 
 
@@ -504,7 +607,11 @@ def deposit_addresses(request, caller):
     if found is None:
         raise kucoin_error("900003", "Currency not found.", status=404)
     chains = [_deposit_chain(found, request.GET["chain"])] if request.GET.get("chain") else found.chains
-    return [_deposit_item(found, chain, row, listed=True) for chain in chains for row in addresses(caller.user, found, chain)]
+    return [
+        _deposit_item(found, chain, row, listed=True)
+        for chain in chains
+        for row in addresses(caller.user, found, chain)
+    ]
 
 
 @api("kucoin", "deposit-address-create", methods=("POST",), caller=kucoin_caller)
@@ -538,6 +645,7 @@ def deposit_address_create(request, caller):
 # spec's; KuCoin reports no attribution on an order, so the partner headers the order came with are stored (for the
 # sandbox's own tests) and not returned. Orders trade from the high-frequency trading account (trade_hf).
 
+
 def _kucoin_refused(refused: trading.OrderRefused):
     if refused.kind == "balance":
         return kucoin_error("200004", "Balance insufficient!", status=400)
@@ -548,12 +656,25 @@ def _kucoin_refused(refused: trading.OrderRefused):
 
 def _symbol_item(pair) -> dict:
     """Get Symbol (SDK spec openapi-spot-market.json, GET /api/v2/symbols/{symbol}; level A): its fields."""
-    return {"symbol": pair.symbol, "name": pair.symbol, "baseCurrency": pair.base, "quoteCurrency": pair.quote,
-            "feeCurrency": pair.quote, "market": pair.quote, "baseMinSize": text(pair.min_size),
-            "quoteMinSize": text(pair.min_funds), "baseMaxSize": "10000000000", "quoteMaxSize": "99999999",
-            "baseIncrement": text(pair.size_step), "quoteIncrement": text(pair.price_tick),
-            "priceIncrement": text(pair.price_tick), "priceLimitRate": "0.1", "minFunds": text(pair.min_funds),
-            "isMarginEnabled": False, "enableTrading": True}
+    return {
+        "symbol": pair.symbol,
+        "name": pair.symbol,
+        "baseCurrency": pair.base,
+        "quoteCurrency": pair.quote,
+        "feeCurrency": pair.quote,
+        "market": pair.quote,
+        "baseMinSize": text(pair.min_size),
+        "quoteMinSize": text(pair.min_funds),
+        "baseMaxSize": "10000000000",
+        "quoteMaxSize": "99999999",
+        "baseIncrement": text(pair.size_step),
+        "quoteIncrement": text(pair.price_tick),
+        "priceIncrement": text(pair.price_tick),
+        "priceLimitRate": "0.1",
+        "minFunds": text(pair.min_funds),
+        "isMarginEnabled": False,
+        "enableTrading": True,
+    }
 
 
 @api("kucoin", "symbol")
@@ -566,28 +687,54 @@ def symbol_detail(request, symbol):
 
 @api("kucoin", "trade-fees", caller=kucoin_caller)
 def trade_fees(request, caller):
-    """"Get Actual Fee - Spot/Margin" GET /api/v1/trade-fees?symbols= (SDK spec openapi-account-fee.json,
+    """ "Get Actual Fee - Spot/Margin" GET /api/v1/trade-fees?symbols= (SDK spec openapi-account-fee.json,
     x-api-permission "General"; at most 10 symbols): [{symbol, takerFeeRate, makerFeeRate}]."""
     require(caller, "API_COMMON")
     wanted = [item for item in request.GET.get("symbols", "").upper().split(",") if item]
     if not wanted or len(wanted) > 10:
         raise kucoin_error("400100", "symbols: 1 to 10 symbols.", status=400)
     maker, taker = trading.FEE_RATES["kucoin"]
-    return [{"symbol": symbol, "takerFeeRate": text(taker), "makerFeeRate": text(maker)}
-            for symbol in wanted if symbol in trading.PAIRS]
+    return [
+        {"symbol": symbol, "takerFeeRate": text(taker), "makerFeeRate": text(maker)}
+        for symbol in wanted
+        if symbol in trading.PAIRS
+    ]
 
 
 def _order_item(order) -> dict:
     active = order.status == "open"
-    return {"id": order.order_id, "clientOid": order.client_order_id, "symbol": order.symbol, "opType": "DEAL",
-            "type": order.type, "side": order.side, "price": text(order.price or Decimal(0)), "size": text(order.size),
-            "funds": text((order.price or Decimal(0)) * order.size), "dealSize": text(order.filled_size),
-            "dealFunds": text(order.funds), "fee": text(order.fee), "feeCurrency": order.fee_currency or
-            order.symbol.split("-")[1], "stp": "", "timeInForce": "GTC", "postOnly": False, "hidden": False,
-            "iceberg": False, "visibleSize": "0", "cancelAfter": 0, "channel": "API", "remark": "", "tags": "",
-            "cancelExist": order.status == "cancelled", "tradeType": "TRADE", "inOrderBook": active,
-            "active": active, "tax": "0", "createdAt": to_ms(order.created_at),
-            "lastUpdatedAt": to_ms(order.updated_at)}
+    return {
+        "id": order.order_id,
+        "clientOid": order.client_order_id,
+        "symbol": order.symbol,
+        "opType": "DEAL",
+        "type": order.type,
+        "side": order.side,
+        "price": text(order.price or Decimal(0)),
+        "size": text(order.size),
+        "funds": text((order.price or Decimal(0)) * order.size),
+        "dealSize": text(order.filled_size),
+        "dealFunds": text(order.funds),
+        "fee": text(order.fee),
+        "feeCurrency": order.fee_currency or order.symbol.split("-")[1],
+        "stp": "",
+        "timeInForce": "GTC",
+        "postOnly": False,
+        "hidden": False,
+        "iceberg": False,
+        "visibleSize": "0",
+        "cancelAfter": 0,
+        "channel": "API",
+        "remark": "",
+        "tags": "",
+        "cancelExist": order.status == "cancelled",
+        "tradeType": "TRADE",
+        "inOrderBook": active,
+        "active": active,
+        "tax": "0",
+        "createdAt": to_ms(order.created_at),
+        "lastUpdatedAt": to_ms(order.updated_at),
+    }
 
 
 @api("kucoin", "hf-orders", methods=("POST",), caller=kucoin_caller)
@@ -603,12 +750,19 @@ def hf_order_add(request, caller):
     headers = request.headers
     try:
         order = trading.order_place(
-            user=caller.user, symbol=str(body.get("symbol") or ""), side=str(body.get("side") or ""),
-            type=str(body.get("type") or ""), size=trading.amount(body.get("size")),
+            user=caller.user,
+            symbol=str(body.get("symbol") or ""),
+            side=str(body.get("side") or ""),
+            type=str(body.get("type") or ""),
+            size=trading.amount(body.get("size")),
             price=trading.amount(body.get("price")) if body.get("type") == "limit" else None,
             client_order_id=str(body["clientOid"]),
-            attribution={"partner": headers.get("KC-API-PARTNER", ""), "broker_name": headers.get("KC-BROKER-NAME", ""),
-                         "verify": headers.get("KC-API-PARTNER-VERIFY", "")})
+            attribution={
+                "partner": headers.get("KC-API-PARTNER", ""),
+                "broker_name": headers.get("KC-BROKER-NAME", ""),
+                "verify": headers.get("KC-API-PARTNER-VERIFY", ""),
+            },
+        )
     except trading.OrderRefused as refused:
         raise _kucoin_refused(refused)
     return {"orderId": order.order_id, "clientOid": order.client_order_id}

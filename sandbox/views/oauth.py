@@ -30,7 +30,11 @@ def sign_in_step(request, exchange: str):
     if action == "sign_in":
         user = user_sign_in(exchange, request.POST.get("email", ""), request.POST.get("password", ""))
         if user is None:
-            context = {"exchange": PROFILES[exchange], "error": "Wrong e-mail or password.", "email": request.POST.get("email", "")}
+            context = {
+                "exchange": PROFILES[exchange],
+                "error": "Wrong e-mail or password.",
+                "email": request.POST.get("email", ""),
+            }
             return None, render(request, "sandbox/login.html", context, status=401)
         request.session[SESSION_USER.format(exchange=exchange)] = user.pk
         return user, redirect(request.get_full_path())
@@ -41,7 +45,9 @@ def sign_in_step(request, exchange: str):
 
 
 def error_page(request, exchange: str, message: str, code: str = "", status: int = 400):
-    return render(request, "sandbox/error.html", {"exchange": PROFILES[exchange], "message": message, "code": code}, status=status)
+    return render(
+        request, "sandbox/error.html", {"exchange": PROFILES[exchange], "message": message, "code": code}, status=status
+    )
 
 
 def authorize(request, exchange: str):
@@ -51,8 +57,9 @@ def authorize(request, exchange: str):
     except oauth.AuthorizePageError as problem:
         return error_page(request, exchange, problem.message, problem.code)
     except oauth.AuthorizeRedirectError as problem:
-        return AnySchemeRedirect(oauth.with_params(problem.redirect_uri,
-                                                   {"error": problem.error, "state": problem.state}))
+        return AnySchemeRedirect(
+            oauth.with_params(problem.redirect_uri, {"error": problem.error, "state": problem.state})
+        )
     user, response = sign_in_step(request, exchange)
     if response is not None:
         return response
@@ -124,7 +131,9 @@ def token_view(exchange: str, grants: dict[str, str], name: str = "token"):
             else:
                 if exchange == "kucoin" and not params.get("scope"):
                     raise oauth.OAuthError("invalid_request", "scope is required.")
-                token = oauth.refresh(client, params.get("refresh_token", ""), scope=params.get("scope"), device_id=device_id)
+                token = oauth.refresh(
+                    client, params.get("refresh_token", ""), scope=params.get("scope"), device_id=device_id
+                )
         except oauth.OAuthError as problem:
             return oauth_error_response(problem, exchange)
         return json_response(oauth.token_response(token))
@@ -186,8 +195,14 @@ def inbox(request):
     if request.GET.get("format") == "json":
         return json_response(
             [
-                {"exchange": m.exchange, "to": m.to_email, "subject": m.subject, "body": m.body, "code": m.code,
-                 "sent_at": m.sent_at.isoformat()}
+                {
+                    "exchange": m.exchange,
+                    "to": m.to_email,
+                    "subject": m.subject,
+                    "body": m.body,
+                    "code": m.code,
+                    "sent_at": m.sent_at.isoformat(),
+                }
                 for m in messages
             ]
         )

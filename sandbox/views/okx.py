@@ -39,8 +39,9 @@ def on_regional_host(view):
     def wrapper(request, *args, **kwargs):
         domain = settings.SANDBOX_OKX_DOMAIN
         if domain and request.get_host() != domain:
-            return json_response({"code": "53020", "msg": f"This account's calls go to {domain}.", "data": []},
-                                 status=403)
+            return json_response(
+                {"code": "53020", "msg": f"This account's calls go to {domain}.", "data": []}, status=403
+            )
         return view(request, *args, **kwargs)
 
     return wrapper
@@ -64,8 +65,9 @@ def json_body(request) -> dict:
 
 
 def active_key(caller):
-    return ApiKey.objects.filter(exchange="okx", user=caller.user, client=caller.token.client,
-                                 deleted_at__isnull=True).first()
+    return ApiKey.objects.filter(
+        exchange="okx", user=caller.user, client=caller.token.client, deleted_at__isnull=True
+    ).first()
 
 
 # Source: okx/builder-integration-demo, demos/third-party-fastapi/INTEGRATION_GUIDE.md step 5 and PITFALLS.md ("Error
@@ -83,7 +85,9 @@ def apikey_create(request, caller):
         raise okx_error("51000", "Parameter label error.", status=400)
     passphrase = body.get("passphrase")
     if not isinstance(passphrase, str) or not PASSPHRASE_RULE.match(passphrase):
-        raise okx_error("51000", "Parameter passphrase error: 8-32 characters with upper, lower, digit and special.", status=400)
+        raise okx_error(
+            "51000", "Parameter passphrase error: 8-32 characters with upper, lower, digit and special.", status=400
+        )
     perm = body.get("perm")
     if perm not in FAST_API_PERMS or perm not in client.permissions:
         raise okx_error("51000", "Parameter perm error: read_only or trade, as the broker registered.", status=400)
@@ -95,12 +99,25 @@ def apikey_create(request, caller):
     if bind_app and not client.ip_allowlist:
         raise okx_error("50118", "Bound API Key requires Broker IP allowlist.", status=400)
     key = ApiKey.objects.create(
-        exchange="okx", user=caller.user, client=client, name=label, api_key=str(uuid.uuid4()),
-        secret=secrets.token_hex(16).upper(), passphrase=passphrase, permissions=[perm],
-        ip_allowlist=list(client.ip_allowlist) if bind_app else [], created_at=clock.now(),
+        exchange="okx",
+        user=caller.user,
+        client=client,
+        name=label,
+        api_key=str(uuid.uuid4()),
+        secret=secrets.token_hex(16).upper(),
+        passphrase=passphrase,
+        permissions=[perm],
+        ip_allowlist=list(client.ip_allowlist) if bind_app else [],
+        created_at=clock.now(),
     )
-    return {"label": key.name, "apiKey": key.api_key, "secretKey": key.secret, "passphrase": key.passphrase,
-            "perm": perm, "bindApp": bind_app}
+    return {
+        "label": key.name,
+        "apiKey": key.api_key,
+        "secretKey": key.secret,
+        "passphrase": key.passphrase,
+        "perm": perm,
+        "bindApp": bind_app,
+    }
 
 
 # Source: INTEGRATION_GUIDE.md step 4 and backend/okx_client.py delete_oauth_apikey: POST with the Bearer token only
@@ -108,8 +125,9 @@ def apikey_create(request, caller):
 # not exist" when there is none.
 @api("okx", "delete-apikey", methods=("POST",), caller=token_caller)
 def apikey_delete(request, caller):
-    deleted = ApiKey.objects.filter(exchange="okx", user=caller.user, client=caller.token.client,
-                                    deleted_at__isnull=True).update(deleted_at=clock.now())
+    deleted = ApiKey.objects.filter(
+        exchange="okx", user=caller.user, client=caller.token.client, deleted_at__isnull=True
+    ).update(deleted_at=clock.now())
     if not deleted:
         raise okx_error("59506", "API Key does not exist.", status=400)
     return [{"result": True}]
@@ -127,12 +145,24 @@ def require_read(caller) -> None:
 def balance(request, caller):
     require_read(caller)
     wanted = [code for code in request.GET.get("ccy", "").upper().split(",") if code]
-    rows = [row for row in Balance.objects.filter(user=caller.user).order_by("currency") if not wanted or row.currency in wanted]
+    rows = [
+        row
+        for row in Balance.objects.filter(user=caller.user).order_by("currency")
+        if not wanted or row.currency in wanted
+    ]
     details = []
     for row in rows:
         usd = row.available * CURRENCIES[row.currency].price_usdt if row.currency in CURRENCIES else Decimal("0")
-        details.append({"ccy": row.currency, "availBal": text(row.available), "cashBal": text(row.available),
-                        "eq": text(row.available), "frozenBal": "0", "eqUsd": text(usd)})
+        details.append(
+            {
+                "ccy": row.currency,
+                "availBal": text(row.available),
+                "cashBal": text(row.available),
+                "eq": text(row.available),
+                "frozenBal": "0",
+                "eqUsd": text(usd),
+            }
+        )
     total = sum((Decimal(item["eqUsd"]) for item in details), Decimal("0"))
     return [{"totalEq": text(total), "uTime": str(clock.now_ms()), "details": details}]
 
@@ -145,11 +175,22 @@ def currencies(request, caller):
     require_read(caller)
     wanted = [code for code in request.GET.get("ccy", "").upper().split(",") if code]
     return [
-        {"ccy": code, "name": item.full_name, "chain": f"{code}-{chain.name}", "minWd": text(chain.withdrawal_min_size),
-         "minFee": text(chain.withdrawal_fee), "maxFee": text(chain.withdrawal_fee), "wdTickSz": str(item.precision),
-         "minDep": text(chain.deposit_min_size), "needTag": chain.memo_required,
-         "canWd": True, "canDep": True, "canInternal": True}
-        for code, item in CURRENCIES.items() if not wanted or code in wanted
+        {
+            "ccy": code,
+            "name": item.full_name,
+            "chain": f"{code}-{chain.name}",
+            "minWd": text(chain.withdrawal_min_size),
+            "minFee": text(chain.withdrawal_fee),
+            "maxFee": text(chain.withdrawal_fee),
+            "wdTickSz": str(item.precision),
+            "minDep": text(chain.deposit_min_size),
+            "needTag": chain.memo_required,
+            "canWd": True,
+            "canDep": True,
+            "canInternal": True,
+        }
+        for code, item in CURRENCIES.items()
+        if not wanted or code in wanted
         for chain in item.chains
     ]
 
@@ -161,30 +202,62 @@ def ticker(request):
     if base not in CURRENCIES or quote not in CURRENCIES:
         raise okx_error("51001", "Instrument ID does not exist.", status=400)
     last = text((CURRENCIES[base].price_usdt / CURRENCIES[quote].price_usdt).quantize(Decimal("0.00000001")))
-    return [{"instType": "SPOT", "instId": f"{base}-{quote}", "last": last, "askPx": last, "bidPx": last,
-             "open24h": last, "ts": str(clock.now_ms())}]
+    return [
+        {
+            "instType": "SPOT",
+            "instId": f"{base}-{quote}",
+            "last": last,
+            "askPx": last,
+            "bidPx": last,
+            "open24h": last,
+            "ts": str(clock.now_ms()),
+        }
+    ]
 
 
 def _format(record: HistoryRecord) -> dict:
     ts = str(to_ms(record.time))
     if record.kind == HistoryRecord.Kind.TRADE:
-        return {"instType": "SPOT", "instId": record.pair, "tradeId": record.txid,
-                "ordId": record.details.get("orderId") or f"O{record.txid[1:]}",
-                "billId": str(record.pk), "side": record.side, "fillPx": text(record.price), "fillSz": text(record.amount),
-                "fee": text(-record.fee), "feeCcy": record.fee_currency, "execType": "T", "ts": ts}
+        return {
+            "instType": "SPOT",
+            "instId": record.pair,
+            "tradeId": record.txid,
+            "ordId": record.details.get("orderId") or f"O{record.txid[1:]}",
+            "billId": str(record.pk),
+            "side": record.side,
+            "fillPx": text(record.price),
+            "fillSz": text(record.amount),
+            "fee": text(-record.fee),
+            "feeCcy": record.fee_currency,
+            "execType": "T",
+            "ts": ts,
+        }
     if record.kind == HistoryRecord.Kind.LEDGER:
-        return {"billId": str(record.pk), "ccy": record.currency, "balChg": text(record.amount),
-                "bal": text(record.balance_after), "type": ledger_type("okx", record), "ts": ts}
+        return {
+            "billId": str(record.pk),
+            "ccy": record.currency,
+            "balChg": text(record.amount),
+            "bal": text(record.balance_after),
+            "type": ledger_type("okx", record),
+            "ts": ts,
+        }
     chain = f"{record.currency}-{CURRENCIES[record.currency].chain(record.chain).name}" if record.chain else ""
-    item = {"ccy": record.currency, "chain": chain, "amt": text(record.amount), "txId": record.txid, "ts": ts,
-            "state": "2" if record.status == "SUCCESS" else "1"}
+    item = {
+        "ccy": record.currency,
+        "chain": chain,
+        "amt": text(record.amount),
+        "txId": record.txid,
+        "ts": ts,
+        "state": "2" if record.status == "SUCCESS" else "1",
+    }
     if record.kind == HistoryRecord.Kind.DEPOSIT:
         return {**item, "to": record.address, "depId": str(record.pk)}
     return {**item, "to": record.address, "fee": text(record.fee), "wdId": str(record.pk)}
 
 
-def _history_view(kind: str, name: str, cursor_field: str, *, kept: timedelta | None = None,
-                  inst_type_required: bool = False):
+def _history_view(
+    kind: str, name: str, cursor_field: str, *, kept: timedelta | None = None, inst_type_required: bool = False
+):
     """``after``/``before`` cursors, ``limit`` ≤ 100 (default 100), ``begin``/``end`` (ms); rows older than ``kept``
     are not there (that endpoint does not hold them)."""
 
@@ -194,15 +267,22 @@ def _history_view(kind: str, name: str, cursor_field: str, *, kept: timedelta | 
         if inst_type_required and not request.GET.get("instType"):
             raise okx_error("51000", "Parameter instType can not be empty.", status=400)
         limit = int_param(request, "limit", 100, low=1, high=100)
-        queryset = records(caller.user, kind, currency=request.GET.get("ccy"), start_ms=request.GET.get("begin"),
-                           end_ms=request.GET.get("end"))
+        queryset = records(
+            caller.user,
+            kind,
+            currency=request.GET.get("ccy"),
+            start_ms=request.GET.get("begin"),
+            end_ms=request.GET.get("end"),
+        )
         if kept is not None:
             queryset = queryset.filter(time__gte=clock.now() - kept)
         if kind == HistoryRecord.Kind.TRADE and request.GET.get("instId"):
             queryset = queryset.filter(pair=request.GET["instId"].upper())
         if kind == HistoryRecord.Kind.TRADE and request.GET.get("ordId"):
             queryset = queryset.filter(details__orderId=request.GET["ordId"])
-        rows = cursor_page(queryset, cursor_field, after=request.GET.get("after"), before=request.GET.get("before"), limit=limit)
+        rows = cursor_page(
+            queryset, cursor_field, after=request.GET.get("after"), before=request.GET.get("before"), limit=limit
+        )
         return [_format(record) for record in rows]
 
     return view
@@ -243,8 +323,15 @@ def deposit_address(request, caller):
     items = []
     for index, chain in enumerate(found.chains):
         row = address_or_create(caller.user, found, chain)
-        item = {"addr": row.address, "ccy": found.code, "chain": f"{found.code}-{chain.name}", "to": "6",
-                "selected": index == 0, "ctAddr": "", "verifiedName": ""}
+        item = {
+            "addr": row.address,
+            "ccy": found.code,
+            "chain": f"{found.code}-{chain.name}",
+            "to": "6",
+            "selected": index == 0,
+            "ctAddr": "",
+            "verifiedName": "",
+        }
         items.append({**item, "memo": row.memo} if chain.memo_required else item)
     return items
 
@@ -269,14 +356,28 @@ def require_trade(caller) -> None:
 
 
 def _okx_refusal_code(refused: trading.OrderRefused) -> str:
-    return {"balance": "51008", "symbol": "51001", "not_found": "51603", "not_open": "51400",
-            "duplicate": "51016", "min_size": "51020"}.get(refused.kind, "51000")
+    return {
+        "balance": "51008",
+        "symbol": "51001",
+        "not_found": "51603",
+        "not_open": "51400",
+        "duplicate": "51016",
+        "min_size": "51020",
+    }.get(refused.kind, "51000")
 
 
 def _instrument(pair) -> dict:
-    return {"instType": "SPOT", "instId": pair.symbol, "baseCcy": pair.base, "quoteCcy": pair.quote,
-            "tickSz": text(pair.price_tick), "lotSz": text(pair.size_step), "minSz": text(pair.min_size),
-            "state": "live", "listTime": "1606468572000"}
+    return {
+        "instType": "SPOT",
+        "instId": pair.symbol,
+        "baseCcy": pair.base,
+        "quoteCcy": pair.quote,
+        "tickSz": text(pair.price_tick),
+        "lotSz": text(pair.size_step),
+        "minSz": text(pair.min_size),
+        "state": "live",
+        "listTime": "1606468572000",
+    }
 
 
 @api("okx", "instruments")
@@ -294,24 +395,56 @@ def trade_fee(request, caller):
     if request.GET.get("instType") != "SPOT":
         raise okx_error("51000", "Parameter instType error.", status=400)
     maker, taker = trading.FEE_RATES["okx"]
-    return [{"instType": "SPOT", "level": "Lv1", "maker": text(-maker), "taker": text(-taker), "ts": str(clock.now_ms())}]
+    return [
+        {"instType": "SPOT", "level": "Lv1", "maker": text(-maker), "taker": text(-taker), "ts": str(clock.now_ms())}
+    ]
 
 
 def _order_item(order) -> dict:
     fill_px = text(order.funds / order.filled_size) if order.filled_size else ""
-    return {"instType": "SPOT", "instId": order.symbol, "ccy": "", "ordId": order.order_id,
-            "clOrdId": order.client_order_id, "tag": order.attribution.get("tag", ""),
-            "px": text(order.price) if order.price is not None else "", "sz": text(order.size), "ordType": order.type,
-            "side": order.side, "tdMode": "cash", "accFillSz": text(order.filled_size), "fillPx": fill_px,
-            "fillSz": text(order.filled_size), "avgPx": fill_px, "tradeId": order.trade_id,
-            "state": OKX_STATES[order.status], "fee": text(-order.fee), "feeCcy": order.fee_currency,
-            "uTime": str(to_ms(order.updated_at)), "cTime": str(to_ms(order.created_at))}
+    return {
+        "instType": "SPOT",
+        "instId": order.symbol,
+        "ccy": "",
+        "ordId": order.order_id,
+        "clOrdId": order.client_order_id,
+        "tag": order.attribution.get("tag", ""),
+        "px": text(order.price) if order.price is not None else "",
+        "sz": text(order.size),
+        "ordType": order.type,
+        "side": order.side,
+        "tdMode": "cash",
+        "accFillSz": text(order.filled_size),
+        "fillPx": fill_px,
+        "fillSz": text(order.filled_size),
+        "avgPx": fill_px,
+        "tradeId": order.trade_id,
+        "state": OKX_STATES[order.status],
+        "fee": text(-order.fee),
+        "feeCcy": order.fee_currency,
+        "uTime": str(to_ms(order.updated_at)),
+        "cTime": str(to_ms(order.created_at)),
+    }
 
 
 def _order_failed(code: str, message: str, body: dict) -> ApiRefused:
-    return ApiRefused({"code": "1", "msg": "All operations failed", "data": [
-        {"ordId": "", "clOrdId": body.get("clOrdId", ""), "tag": body.get("tag", ""), "sCode": code, "sMsg": message,
-         "ts": str(clock.now_ms())}]}, 200)
+    return ApiRefused(
+        {
+            "code": "1",
+            "msg": "All operations failed",
+            "data": [
+                {
+                    "ordId": "",
+                    "clOrdId": body.get("clOrdId", ""),
+                    "tag": body.get("tag", ""),
+                    "sCode": code,
+                    "sMsg": message,
+                    "ts": str(clock.now_ms()),
+                }
+            ],
+        },
+        200,
+    )
 
 
 @api("okx", "order-place", methods=("POST",), caller=okx_caller)
@@ -327,28 +460,47 @@ def order_place(request, caller):
         raise _order_failed("51000", "Parameter clOrdId or tag error.", body)
     size = trading.amount(body.get("sz"))
     pair = trading.PAIRS.get(str(body.get("instId") or "").upper())
-    if body.get("ordType") == "market" and body.get("side") == "buy" and body.get("tgtCcy") != "base_ccy" \
-            and size and pair:
+    if (
+        body.get("ordType") == "market"
+        and body.get("side") == "buy"
+        and body.get("tgtCcy") != "base_ccy"
+        and size
+        and pair
+    ):
         # A spot market buy's sz is in the quote currency unless tgtCcy is base_ccy (docs-v5 "Place order").
         size = (size / pair.price).quantize(pair.size_step, rounding=ROUND_DOWN)
     try:
         order = trading.order_place(
-            user=caller.user, symbol=str(body.get("instId") or ""), side=str(body.get("side") or ""),
-            type=str(body.get("ordType") or ""), size=size,
-            price=trading.amount(body.get("px")) if body.get("ordType") == "limit" else None, client_order_id=cl_ord_id,
-            attribution={"tag": tag})
+            user=caller.user,
+            symbol=str(body.get("instId") or ""),
+            side=str(body.get("side") or ""),
+            type=str(body.get("ordType") or ""),
+            size=size,
+            price=trading.amount(body.get("px")) if body.get("ordType") == "limit" else None,
+            client_order_id=cl_ord_id,
+            attribution={"tag": tag},
+        )
     except trading.OrderRefused as refused:
         raise _order_failed(_okx_refusal_code(refused), refused.message, body)
-    return [{"ordId": order.order_id, "clOrdId": order.client_order_id, "tag": tag, "sCode": "0",
-             "sMsg": "Order placed", "ts": str(clock.now_ms())}]
+    return [
+        {
+            "ordId": order.order_id,
+            "clOrdId": order.client_order_id,
+            "tag": tag,
+            "sCode": "0",
+            "sMsg": "Order placed",
+            "ts": str(clock.now_ms()),
+        }
+    ]
 
 
 def _find(caller, params):
     if not params.get("instId"):
         raise okx_error("51000", "Parameter instId can not be empty.", status=400)
     try:
-        order = trading.order_find(caller.user, order_id=str(params.get("ordId") or ""),
-                                   client_order_id=str(params.get("clOrdId") or ""))
+        order = trading.order_find(
+            caller.user, order_id=str(params.get("ordId") or ""), client_order_id=str(params.get("clOrdId") or "")
+        )
     except trading.OrderRefused as refused:
         raise okx_error("51603", refused.message, status=200)
     if order.symbol != str(params["instId"]).upper():
@@ -365,8 +517,9 @@ def order_cancel(request, caller):
         trading.order_cancel(order)
     except trading.OrderRefused as refused:
         raise _order_failed(_okx_refusal_code(refused), refused.message, body)
-    return [{"ordId": order.order_id, "clOrdId": order.client_order_id, "sCode": "0", "sMsg": "",
-             "ts": str(clock.now_ms())}]
+    return [
+        {"ordId": order.order_id, "clOrdId": order.client_order_id, "sCode": "0", "sMsg": "", "ts": str(clock.now_ms())}
+    ]
 
 
 @api("okx", "order", caller=okx_caller)

@@ -35,9 +35,14 @@ def require(caller, scope: str) -> None:
 def revoke(request):
     if request.method != "POST":
         return json_response({"error": "invalid_request"}, status=405)
-    presented = (bearer_value(request.headers.get("Authorization", "")) or request.POST.get("access_token")
-                 or request.GET.get("access_token") or request.POST.get("bearer_token")
-                 or request.GET.get("bearer_token") or "")
+    presented = (
+        bearer_value(request.headers.get("Authorization", ""))
+        or request.POST.get("access_token")
+        or request.GET.get("access_token")
+        or request.POST.get("bearer_token")
+        or request.GET.get("bearer_token")
+        or ""
+    )
     doorkeeper_revoke("peatio", presented, request.POST.get("token", ""))
     return json_response({})
 
@@ -74,8 +79,12 @@ def _invalid(message: str):
 
 def _pairs() -> dict[str, str]:
     """Market id ("btcusdt") -> the sandbox's pair ("BTC-USDT")."""
-    return {f"{base}{quote}".lower(): f"{base}-{quote}"
-            for quote in ("USDT", "BTC") for base in CURRENCIES if base not in (quote, "USDT")}
+    return {
+        f"{base}{quote}".lower(): f"{base}-{quote}"
+        for quote in ("USDT", "BTC")
+        for base in CURRENCIES
+        if base not in (quote, "USDT")
+    }
 
 
 def _markets() -> list[dict]:
@@ -129,10 +138,19 @@ def trades_my(request, caller):
     if before is not None:
         rows = rows.filter(pk__lt=before)
     rows = rows.order_by("-id" if order == "desc" else "id")
-    return [{"id": record.pk, "price": text(record.price), "volume": text(record.amount),
-             "funds": text(record.price * record.amount), "market": market, "created_at": _created(record),
-             "side": "bid" if record.side == "buy" else "ask", "order_id": int(record.pk) * 10}
-            for record in rows[:limit]]
+    return [
+        {
+            "id": record.pk,
+            "price": text(record.price),
+            "volume": text(record.amount),
+            "funds": text(record.price * record.amount),
+            "market": market,
+            "created_at": _created(record),
+            "side": "bid" if record.side == "buy" else "ask",
+            "order_id": int(record.pk) * 10,
+        }
+        for record in rows[:limit]
+    ]
 
 
 def _deposit_state(record: HistoryRecord) -> str:
@@ -151,13 +169,25 @@ def deposits(request, caller):
     if state and state not in DEPOSIT_STATES:
         raise _invalid("state does not have a valid value")
     require(caller, SCOPE_HISTORY)
-    rows = [record for record in records(caller.user, HistoryRecord.Kind.DEPOSIT, currency=currency)
-            if not state or _deposit_state(record) == state][:limit]
-    return [{"id": record.pk, "currency": record.currency.lower(), "amount": text(record.amount),
-             "fee": text(record.fee), "txid": record.txid, "created_at": _created(record),
-             "confirmations": CURRENCIES[record.currency].chains[0].confirmations, "done_at": _created(record),
-             "state": _deposit_state(record)}
-            for record in rows]
+    rows = [
+        record
+        for record in records(caller.user, HistoryRecord.Kind.DEPOSIT, currency=currency)
+        if not state or _deposit_state(record) == state
+    ][:limit]
+    return [
+        {
+            "id": record.pk,
+            "currency": record.currency.lower(),
+            "amount": text(record.amount),
+            "fee": text(record.fee),
+            "txid": record.txid,
+            "created_at": _created(record),
+            "confirmations": CURRENCIES[record.currency].chains[0].confirmations,
+            "done_at": _created(record),
+            "state": _deposit_state(record),
+        }
+        for record in rows
+    ]
 
 
 # hpyhacking/peatio (2015-03-31 "add /api/v2/deposit_address", unchanged until Doorkeeper went on 2017-12-22)
@@ -180,6 +210,8 @@ def deposit_address(request, caller):
         row = address_create(caller.user, found, chain, pending=True)
     elif not row.address:
         row = address_generated(row, chain)
-    answer = {"account_id": caller.user.balances.filter(currency=found.code).values_list("pk", flat=True).first(),
-              "deposit_address": row.address or None}
+    answer = {
+        "account_id": caller.user.balances.filter(currency=found.code).values_list("pk", flat=True).first(),
+        "deposit_address": row.address or None,
+    }
     return json.dumps(answer, separators=(",", ":"))

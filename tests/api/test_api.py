@@ -39,8 +39,9 @@ def test_lists_show_only_the_callers_own_rows_with_constant_queries(api, tenant,
     body = response.content.decode()
     assert "own-access-token" not in body and "own-api-key-123456" not in body
     for _ in range(5):
-        ExchangeConnection.objects.create(tenant=tenant, user=member, exchange="peatio",
-                                          exchange_account_id=f"acct-{_}")
+        ExchangeConnection.objects.create(
+            tenant=tenant, user=member, exchange="peatio", exchange_account_id=f"acct-{_}"
+        )
     with CaptureQueriesContext(db_connection) as queries:
         assert len(api.get("/api/v1/connections/").json()["results"]) == 6
     # Tenant, token, membership (is the caller staff who must set up MFA first?), count, rows.
@@ -74,9 +75,15 @@ def test_audit_events_are_for_broker_admins_of_the_tenant_only(tenant, other_ten
 
 
 def test_starting_a_connect_with_a_token_points_to_the_portal_page(api, tenant):
-    ExchangeCredential.objects.create(tenant=tenant, exchange="kraken", client_id="k", redirect_uris=[
-        "http://alpha.localhost/connect/kraken/callback/"], allowed_permissions=["account.info:basic"],
-        authorize_base_url="https://id.kraken.test", api_base_url="https://api.kraken.test")
+    ExchangeCredential.objects.create(
+        tenant=tenant,
+        exchange="kraken",
+        client_id="k",
+        redirect_uris=["http://alpha.localhost/connect/kraken/callback/"],
+        allowed_permissions=["account.info:basic"],
+        authorize_base_url="https://id.kraken.test",
+        api_base_url="https://api.kraken.test",
+    )
     response = api.post("/api/v1/exchanges/kraken/connect/", {"permissions": ["account.info:basic"]}, format="json")
     assert response.json() == {"connect_url": "http://alpha.localhost/connect/kraken/"}
     session = APIClient(HTTP_HOST="alpha.localhost")
@@ -105,8 +112,12 @@ def test_the_openapi_schema_and_its_docs_page(tenant, client_at):
 
 
 def test_staff_without_mfa_get_the_api_error_body_instead_of_the_api(tenant, api, client_at):
-    mfa_required = {"error": {"code": "mfa_required",
-                              "message": "Set up two-factor authentication in the portal before you use the API."}}
+    mfa_required = {
+        "error": {
+            "code": "mfa_required",
+            "message": "Set up two-factor authentication in the portal before you use the API.",
+        }
+    }
     for role in (Membership.Role.ACCOUNTANT, Membership.Role.BROKER_ADMIN):
         staff = make_member(tenant, f"{role}-nomfa@alpha.example", role)
         with_token = APIClient(HTTP_HOST="alpha.localhost")
@@ -114,8 +125,12 @@ def test_staff_without_mfa_get_the_api_error_body_instead_of_the_api(tenant, api
         with_session = APIClient(HTTP_HOST="alpha.localhost")
         with_session.force_login(staff)
         for client in (with_token, with_session):
-            for path in ("/api/v1/exports/", "/api/v1/exports/1/download/", "/api/v1/connections/",
-                         "/api/v1/audit-events/"):
+            for path in (
+                "/api/v1/exports/",
+                "/api/v1/exports/1/download/",
+                "/api/v1/connections/",
+                "/api/v1/audit-events/",
+            ):
                 response = client.get(path)
                 assert (response.status_code, response.json()) == (403, mfa_required), path
         # Nor do they make a token first: the token page sends them to set up MFA like the admin does.
@@ -131,24 +146,36 @@ def test_staff_without_mfa_get_the_api_error_body_instead_of_the_api(tenant, api
 def generic_server(tenant, server_slug: str, **settings) -> ExchangeCredential:
     """One of the tenant's generic OAuth 2.0 servers, its endpoints entered by hand (no metadata to read)."""
     return ExchangeCredential.objects.create(
-        tenant=tenant, exchange="oauth2", server_slug=server_slug, client_id=f"portal-{server_slug}",
-        client_type="public", redirect_uris=[f"http://alpha.localhost/connect/oauth2/{server_slug}/callback/"],
-        allowed_permissions=["read"], default_permissions=["read"], authorize_base_url="https://id.broker.test",
-        api_base_url="https://id.broker.test", settings={
+        tenant=tenant,
+        exchange="oauth2",
+        server_slug=server_slug,
+        client_id=f"portal-{server_slug}",
+        client_type="public",
+        redirect_uris=[f"http://alpha.localhost/connect/oauth2/{server_slug}/callback/"],
+        allowed_permissions=["read"],
+        default_permissions=["read"],
+        authorize_base_url="https://id.broker.test",
+        api_base_url="https://id.broker.test",
+        settings={
             "authorize_url": f"https://id.broker.test/{server_slug}/authorize",
-            "token_url": f"https://id.broker.test/{server_slug}/token", **settings})
+            "token_url": f"https://id.broker.test/{server_slug}/token",
+            **settings,
+        },
+    )
 
 
 def test_starting_a_connect_at_one_of_several_servers_names_it_by_its_slug(api, tenant, member):
     generic_server(tenant, "alpha-id")
     generic_server(tenant, "beta-id")
-    started = api.post("/api/v1/exchanges/oauth2/connect/", {"permissions": ["read"], "server": "beta-id"},
-                       format="json")
+    started = api.post(
+        "/api/v1/exchanges/oauth2/connect/", {"permissions": ["read"], "server": "beta-id"}, format="json"
+    )
     assert started.json() == {"connect_url": "http://alpha.localhost/connect/oauth2/beta-id/"}
     session = APIClient(HTTP_HOST="alpha.localhost")
     session.force_login(member)
-    authorize_url = session.post("/api/v1/exchanges/oauth2/connect/", {"permissions": ["read"], "server": "beta-id"},
-                                 format="json").json()["authorize_url"]
+    authorize_url = session.post(
+        "/api/v1/exchanges/oauth2/connect/", {"permissions": ["read"], "server": "beta-id"}, format="json"
+    ).json()["authorize_url"]
     assert authorize_url.startswith("https://id.broker.test/beta-id/authorize?")
     query = urllib.parse.parse_qs(urllib.parse.urlsplit(authorize_url).query)
     assert query["client_id"] == ["portal-beta-id"]
@@ -158,15 +185,17 @@ def test_starting_a_connect_at_one_of_several_servers_names_it_by_its_slug(api, 
     for exchange, body in (("oauth2", {"server": "gamma-id"}), ("oauth2", {}), ("kraken", {"server": "alpha-id"})):
         response = api.post(f"/api/v1/exchanges/{exchange}/connect/", {"permissions": ["read"], **body}, format="json")
         assert response.status_code == 404, (exchange, body)
-    invalid = api.post("/api/v1/exchanges/oauth2/connect/", {"permissions": ["read"], "server": "no/slug"},
-                       format="json")
+    invalid = api.post(
+        "/api/v1/exchanges/oauth2/connect/", {"permissions": ["read"], "server": "no/slug"}, format="json"
+    )
     assert invalid.status_code == 400 and "server" in invalid.json()["error"]["fields"]
 
 
 def test_a_server_without_endpoints_refuses_the_connect_with_a_reason(api, tenant):
     generic_server(tenant, "alpha-id", authorize_url="", token_url="")
-    response = api.post("/api/v1/exchanges/oauth2/connect/", {"permissions": ["read"], "server": "alpha-id"},
-                        format="json")
+    response = api.post(
+        "/api/v1/exchanges/oauth2/connect/", {"permissions": ["read"], "server": "alpha-id"}, format="json"
+    )
     assert response.status_code == 422 and "no authorize and no token endpoint" in response.json()["error"]["message"]
 
 
@@ -184,7 +213,9 @@ def test_the_schema_documents_the_server_of_a_connect_and_of_a_connection(client
     start = body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
     schemas = schema["components"]["schemas"]
     server = schemas[start]["properties"]["server"]
-    assert "slug" in server["description"] and {"type": "string", "default": "", "maxLength": 40,
-                                                 "pattern": "^[-a-zA-Z0-9_]+$"} in server["oneOf"]
+    assert (
+        "slug" in server["description"]
+        and {"type": "string", "default": "", "maxLength": 40, "pattern": "^[-a-zA-Z0-9_]+$"} in server["oneOf"]
+    )
     assert "server" not in schemas[start].get("required", [])
     assert schemas["Connection"]["properties"]["server"]["readOnly"] is True

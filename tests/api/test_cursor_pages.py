@@ -53,18 +53,30 @@ def test_audit_events_are_walked_newest_first_each_once_at_the_same_cost(admin_a
     record_audit_event(tenant=other_tenant, action="test.elsewhere")
     admin_api.get("/api/v1/audit-events/?limit=3")  # the first use of a token also records it as used
     rows, counts = walk(admin_api, "/api/v1/audit-events/?limit=3")
-    expected = list(AuditEvent.objects.filter(tenant=tenant).order_by("-created_at", "-id")
-                    .values_list("id", flat=True))
+    expected = list(
+        AuditEvent.objects.filter(tenant=tenant).order_by("-created_at", "-id").values_list("id", flat=True)
+    )
     assert [row["id"] for row in rows] == expected and len(expected) >= 7
     assert len(set(counts)) == 1, counts
 
 
 def test_withdrawals_and_history_sync_are_paged_by_cursor(admin_api, tenant):
-    connections = [ExchangeConnection.objects.create(tenant=tenant, user=admin_api.admin, exchange="kucoin",
-                                                     exchange_account_id=f"a{n}") for n in range(5)]
+    connections = [
+        ExchangeConnection.objects.create(
+            tenant=tenant, user=admin_api.admin, exchange="kucoin", exchange_account_id=f"a{n}"
+        )
+        for n in range(5)
+    ]
     for connection in connections:
-        Withdrawal.objects.create(tenant=tenant, user=admin_api.admin, connection=connection, exchange="kucoin",
-                                  currency="BTC", destination="bc1q", amount=Decimal("0.01"))
+        Withdrawal.objects.create(
+            tenant=tenant,
+            user=admin_api.admin,
+            connection=connection,
+            exchange="kucoin",
+            currency="BTC",
+            destination="bc1q",
+            amount=Decimal("0.01"),
+        )
     rows, _ = walk(admin_api, "/api/v1/withdrawals/?limit=2")
     assert [row["id"] for row in rows] == sorted(Withdrawal.objects.values_list("id", flat=True), reverse=True)
     rows, counts = walk(admin_api, "/api/v1/history-sync/?limit=2")

@@ -17,7 +17,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def client(portal):  # noqa: F811
     client = APIClient(HTTP_HOST="localhost")
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_token_create(tenant=portal['tenant'], user=portal['user'], name='back office')[1]}")
+    client.credentials(
+        HTTP_AUTHORIZATION=f"Bearer {api_token_create(tenant=portal['tenant'], user=portal['user'], name='back office')[1]}"
+    )
     return client
 
 
@@ -31,8 +33,10 @@ def test_networks_then_none_then_created_once(client, browser_session, sandbox_a
     assert networks.status_code == 200
     assert networks.json()["asset"] == "USDT"
     assert [(n["id"], n["minimum"], n["memo_required"]) for n in networks.json()["networks"]] == [
-        ("trx", "1.000000000000000000", False), ("eth", "5.000000000000000000", False),
-        ("ton", "1.000000000000000000", True)]
+        ("trx", "1.000000000000000000", False),
+        ("eth", "5.000000000000000000", False),
+        ("ton", "1.000000000000000000", True),
+    ]
     none = client.get(url(connection), {"asset": "USDT", "network": "ton"})
     assert none.status_code == 200 and none.json()["address"] is None and none.json()["can_create"] is True
     created = client.post(url(connection), {"asset": "USDT", "network": "ton"}, format="json")
@@ -50,10 +54,16 @@ def test_networks_then_none_then_created_once(client, browser_session, sandbox_a
 
 def test_only_the_users_own_connection(client, portal, browser_session, sandbox_accounts):  # noqa: F811
     connection = connected(browser_session, sandbox_accounts, "kucoin")
-    neighbour = portal_services.member_create(tenant=portal["tenant"], email="n@live.example", password="long-pass-1234",
-                                              role=Membership.Role.MEMBER, email_verified=True)
-    theirs = ExchangeConnection.objects.create(tenant=portal["tenant"], user=neighbour, exchange="okx",
-                                               api_key="their-key", permissions=["read_only"])
+    neighbour = portal_services.member_create(
+        tenant=portal["tenant"],
+        email="n@live.example",
+        password="long-pass-1234",
+        role=Membership.Role.MEMBER,
+        email_verified=True,
+    )
+    theirs = ExchangeConnection.objects.create(
+        tenant=portal["tenant"], user=neighbour, exchange="okx", api_key="their-key", permissions=["read_only"]
+    )
     assert client.get(url(theirs), {"asset": "BTC"}).status_code == 404
     assert client.post(url(theirs), {"asset": "BTC"}, format="json").status_code == 404
     assert client.get(url(connection), {"asset": "BTC", "network": "btc"}).status_code == 200

@@ -22,17 +22,34 @@ pytestmark = pytest.mark.django_db
 
 def add_rows(tenant, user, count):
     for i in range(count):
-        connection = ExchangeConnection.objects.create(tenant=tenant, user=user, exchange="kucoin",
-                                                       exchange_account_id=f"acct-{user.pk}-{i}-{count}")
-        Withdrawal.objects.create(tenant=tenant, user=user, connection=connection, exchange="kucoin", currency="BTC",
-                                  destination="bc1q", amount=Decimal("0.01"))
-        ExportJob.objects.create(tenant=tenant, requested_by=user, scope="user", scope_user=user, kinds=["trade"],
-                                 format="csv", date_from=datetime.date(2026, 1, 1), date_to=datetime.date(2026, 1, 2))
+        connection = ExchangeConnection.objects.create(
+            tenant=tenant, user=user, exchange="kucoin", exchange_account_id=f"acct-{user.pk}-{i}-{count}"
+        )
+        Withdrawal.objects.create(
+            tenant=tenant,
+            user=user,
+            connection=connection,
+            exchange="kucoin",
+            currency="BTC",
+            destination="bc1q",
+            amount=Decimal("0.01"),
+        )
+        ExportJob.objects.create(
+            tenant=tenant,
+            requested_by=user,
+            scope="user",
+            scope_user=user,
+            kinds=["trade"],
+            format="csv",
+            date_from=datetime.date(2026, 1, 1),
+            date_to=datetime.date(2026, 1, 2),
+        )
         record_audit_event(tenant=tenant, action="test.row", actor=user)
 
 
-@pytest.mark.parametrize("path", ["/api/v1/connections/", "/api/v1/withdrawals/", "/api/v1/exports/",
-                                  "/api/v1/audit-events/"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/connections/", "/api/v1/withdrawals/", "/api/v1/exports/", "/api/v1/audit-events/"]
+)
 def test_lists_cost_the_same_queries_for_one_row_or_many(tenant, path):
     admin = make_member(tenant, "boss@alpha.example", Membership.Role.BROKER_ADMIN)
     TOTP.activate(admin, "JBSWY3DPEHPK3PXPJBSWY3DP")  # staff use the API only with MFA set up
@@ -48,8 +65,9 @@ def test_lists_cost_the_same_queries_for_one_row_or_many(tenant, path):
     assert len(many) == len(few) <= 6, "\n".join(q["sql"] for q in many.captured_queries)
 
 
-@pytest.mark.parametrize("collection, model", [("connections", ExchangeConnection), ("withdrawals", Withdrawal),
-                                               ("exports", ExportJob)])
+@pytest.mark.parametrize(
+    "collection, model", [("connections", ExchangeConnection), ("withdrawals", Withdrawal), ("exports", ExportJob)]
+)
 def test_details_cost_a_fixed_number_of_queries(tenant, collection, model, django_assert_max_num_queries):
     admin = make_member(tenant, "boss@alpha.example", Membership.Role.BROKER_ADMIN)
     TOTP.activate(admin, "JBSWY3DPEHPK3PXPJBSWY3DP")  # staff use the API only with MFA set up

@@ -37,13 +37,15 @@ def test_preview_place_once_read_and_cancel(client, browser_session, sandbox_acc
     assert body["rounded"] is True and Decimal(body["fee"]) == Decimal("0.6")
     assert body["instrument"]["symbol"] == "BTC-USDT" and len(body["client_order_id"]) == 32
 
-    placed = client.post(base, {**TICKET, "client_order_id": body["client_order_id"]}, format="json",
-                         HTTP_IDEMPOTENCY_KEY="place-1")
+    placed = client.post(
+        base, {**TICKET, "client_order_id": body["client_order_id"]}, format="json", HTTP_IDEMPOTENCY_KEY="place-1"
+    )
     assert placed.status_code == 201, placed.json()
     order = placed.json()
     assert order["status"] == "open" and order["attribution"]["verify"] == "true"
-    again = client.post(base, {**TICKET, "client_order_id": body["client_order_id"]}, format="json",
-                        HTTP_IDEMPOTENCY_KEY="place-1")
+    again = client.post(
+        base, {**TICKET, "client_order_id": body["client_order_id"]}, format="json", HTTP_IDEMPOTENCY_KEY="place-1"
+    )
     assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true" and again.json() == order
     # Without a client order id each key places its own order; the same key never twice.
     other = client.post(base, TICKET, format="json", HTTP_IDEMPOTENCY_KEY="place-2")
@@ -66,17 +68,28 @@ def test_preview_place_once_read_and_cancel(client, browser_session, sandbox_acc
 def test_bad_input_and_other_users_orders(client, portal, browser_session, sandbox_accounts):  # noqa: F811
     connection = connected(browser_session, sandbox_accounts, "kucoin", TRADING)
     base = f"/api/v1/connections/{connection.pk}/orders/"
-    for bad in ({**TICKET, "size": "-1"}, {**TICKET, "side": "short"}, {k: v for k, v in TICKET.items() if k != "price"},
-                {**TICKET, "size": "abc"}):
+    for bad in (
+        {**TICKET, "size": "-1"},
+        {**TICKET, "side": "short"},
+        {k: v for k, v in TICKET.items() if k != "price"},
+        {**TICKET, "size": "abc"},
+    ):
         response = client.post(base + "preview/", bad, format="json")
         assert response.status_code == 400 and response.json()["error"]["code"] == "invalid", bad
     unknown = client.post(base + "preview/", {**TICKET, "base": "NOPE"}, format="json")
     assert unknown.status_code == 422 and unknown.json()["error"]["code"] == "unknown_symbol"
     placed = client.post(base, TICKET, format="json").json()
-    someone = portal_services.member_create(tenant=portal["tenant"], email="other@live.example", password="x" * 20,
-                                            role=Membership.Role.MEMBER, email_verified=True)
+    someone = portal_services.member_create(
+        tenant=portal["tenant"],
+        email="other@live.example",
+        password="x" * 20,
+        role=Membership.Role.MEMBER,
+        email_verified=True,
+    )
     stranger = APIClient(HTTP_HOST="localhost")
-    stranger.credentials(HTTP_AUTHORIZATION=f"Bearer {api_token_create(tenant=portal['tenant'], user=someone, name='x')[1]}")
+    stranger.credentials(
+        HTTP_AUTHORIZATION=f"Bearer {api_token_create(tenant=portal['tenant'], user=someone, name='x')[1]}"
+    )
     assert stranger.get(f"{base}{placed['id']}/").status_code == 404
     assert stranger.post(base, TICKET, format="json").status_code == 404
     assert stranger.post(f"{base}{placed['id']}/cancel/").status_code == 404

@@ -20,8 +20,9 @@ PORTAL_TOTP_SECRET = "JBSWY3DPEHPK3PXPSTEPUPAB"
 
 
 def test_a_wrong_portal_mfa_code_is_refused_and_audited(api, tenant, member):
-    withdrawal = withdrawal_of(connection_of(member, tenant), state="previewed", exchange_withdrawal_id="",
-                               submit_started_at=None)
+    withdrawal = withdrawal_of(
+        connection_of(member, tenant), state="previewed", exchange_withdrawal_id="", submit_started_at=None
+    )
     answer = api.post(f"/api/v1/withdrawals/{withdrawal.pk}/factors/", {"mfa_code": "000000"}, format="json")
     assert answer.status_code == 422
     event = AuditEvent.objects.get(action="withdrawal.step_up_refused", target_id=str(withdrawal.pk))
@@ -32,8 +33,12 @@ def test_a_wrong_portal_mfa_code_is_refused_and_audited(api, tenant, member):
 def test_the_page_and_the_api_refuse_a_replayed_code_with_the_same_words(api, tenant, member, client_at):
     TOTP.activate(member, PORTAL_TOTP_SECRET)
     connection = connection_of(member, tenant)
-    fresh = {"state": "previewed", "exchange_withdrawal_id": "", "submit_started_at": None,
-             "quote_expires_at": timezone.now() + timedelta(minutes=5)}
+    fresh = {
+        "state": "previewed",
+        "exchange_withdrawal_id": "",
+        "submit_started_at": None,
+        "quote_expires_at": timezone.now() + timedelta(minutes=5),
+    }
     used, on_page, through_api = (withdrawal_of(connection, **fresh) for _ in range(3))
     page = client_at("alpha.localhost")
     page.force_login(member)

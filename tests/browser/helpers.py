@@ -23,9 +23,16 @@ def axe_violations(page) -> list[dict]:
     from axe_playwright_python.sync_playwright import Axe
 
     results = Axe().run(page)
-    return [{"id": item["id"], "impact": item["impact"], "help": item["help"],
-             "nodes": [node["target"] for node in item["nodes"]]}
-            for item in results.response["violations"] if item["impact"] in FAILING_IMPACTS]
+    return [
+        {
+            "id": item["id"],
+            "impact": item["impact"],
+            "help": item["help"],
+            "nodes": [node["target"] for node in item["nodes"]],
+        }
+        for item in results.response["violations"]
+        if item["impact"] in FAILING_IMPACTS
+    ]
 
 
 # Each field marked invalid, with the ids its aria-describedby names that hold no text on the page.
@@ -139,8 +146,9 @@ def submit_with_kucoin_codes(page, sandbox_url: str, account):
     page.locator("#request-codes").click()
     expect(page.locator('[data-factor="EMV"]')).to_have_text("Sent to you just now.")
     expect(page.locator('[data-factor="GAV"]')).to_have_text("From your own device.")
-    inbox = requests.get(f"{sandbox_url}/inbox/", params={"format": "json", "email": account["email"]},
-                         timeout=10).json()
+    inbox = requests.get(
+        f"{sandbox_url}/inbox/", params={"format": "json", "email": account["email"]}, timeout=10
+    ).json()
     page.fill("#id_GAV", pyotp.TOTP(account["totp_secret"]).now())
     page.fill("#id_EMV", inbox[0]["code"])
     page.locator("#submit-withdrawal").click()

@@ -9,8 +9,9 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.mark.parametrize("exchange_id", ["kucoin", "okx", "kraken", "peatio"])
-@pytest.mark.parametrize("viewport", [{"width": 1280, "height": 900}, {"width": 390, "height": 844}],
-                         ids=["desktop", "phone"])
+@pytest.mark.parametrize(
+    "viewport", [{"width": 1280, "height": 900}, {"width": 390, "height": 844}], ids=["desktop", "phone"]
+)
 def test_each_exchange_connects_in_the_browser(live_server, page, demo, exchange_id, viewport):
     page.set_viewport_size(viewport)
     account = demo["sandbox_accounts"][exchange_id][0]

@@ -11,8 +11,9 @@ from .helpers import connect_at_sandbox, sign_in
 pytestmark = pytest.mark.browser
 
 
-@pytest.mark.parametrize("viewport", [{"width": 1280, "height": 900}, {"width": 390, "height": 844}],
-                         ids=["desktop", "phone"])
+@pytest.mark.parametrize(
+    "viewport", [{"width": 1280, "height": 900}, {"width": 390, "height": 844}], ids=["desktop", "phone"]
+)
 def test_dashboard_totals_charts_and_a_disconnected_card(live_server, page, demo, viewport):
     page.set_viewport_size(viewport)
     sign_in(page, live_server, demo)

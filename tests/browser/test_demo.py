@@ -32,8 +32,17 @@ pytestmark = pytest.mark.browser
 
 PROJECT = Path(__file__).resolve().parents[2]
 # What the test run sets for its own settings; the demo runs on its embedded defaults instead.
-TEST_ONLY_ENV = {"DJANGO_SETTINGS_MODULE", "DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL", "EXCHANGE_SANDBOX",
-                 "EXCHANGE_SANDBOX_URL", "DJANGO_ALLOW_ASYNC_UNSAFE", "PORTAL_VAR_DIR", "SANDBOX_DATABASE_URL"}
+TEST_ONLY_ENV = {
+    "DJANGO_SETTINGS_MODULE",
+    "DATABASE_URL",
+    "CELERY_BROKER_URL",
+    "REDIS_URL",
+    "EXCHANGE_SANDBOX",
+    "EXCHANGE_SANDBOX_URL",
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
+    "PORTAL_VAR_DIR",
+    "SANDBOX_DATABASE_URL",
+}
 START_SECONDS = 120
 
 
@@ -51,8 +60,14 @@ class RunningDemo:
 
     def shell(self, code: str) -> object:
         """Run Python in the demo's own settings (its SQLite file, its broker); the last line printed, as JSON."""
-        result = subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=PROJECT, env=self.env,
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", code],
+            cwd=PROJECT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert result.returncode == 0, result.stderr[-3000:]
         return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -68,16 +83,29 @@ def running_demo(tmp_path_factory):
     var = tmp_path_factory.mktemp("demo-var")
     port, sandbox_port = free_port(), free_port()
     env = {name: value for name, value in os.environ.items() if name not in TEST_ONLY_ENV}
-    env.update({"DJANGO_SETTINGS_MODULE": "broker_portal.settings.development", "PORTAL_VAR_DIR": str(var),
-                "PORTAL_PORT": str(port), "SANDBOX_PORT": str(sandbox_port),
-                # Two weeks of history keeps the syncs to seconds; they still walk several pages each.
-                "EXPORTS_HISTORY_DAYS": "14"})
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "broker_portal.settings.development",
+            "PORTAL_VAR_DIR": str(var),
+            "PORTAL_PORT": str(port),
+            "SANDBOX_PORT": str(sandbox_port),
+            # Two weeks of history keeps the syncs to seconds; they still walk several pages each.
+            "EXPORTS_HISTORY_DAYS": "14",
+        }
+    )
     log = var / "demo.log"
     with log.open("w") as output:
-        process = subprocess.Popen([sys.executable, "manage.py", "rundemo"], cwd=PROJECT, env=env, stdout=output,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-    demo = RunningDemo(url=f"http://localhost:{port}", sandbox_url=f"http://localhost:{sandbox_port}/sandbox",
-                       env=env, log=log)
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "rundemo"],
+            cwd=PROJECT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    demo = RunningDemo(
+        url=f"http://localhost:{port}", sandbox_url=f"http://localhost:{sandbox_port}/sandbox", env=env, log=log
+    )
     try:
         deadline = time.monotonic() + START_SECONDS
         while "The broker portal is running." not in log.read_text() or not answers(f"{demo.url}/accounts/login/"):
@@ -137,7 +165,8 @@ def test_the_demo_runs_its_sandbox_apart_and_withdraws_on_kucoin_through_its_cod
     expect(page.locator("#withdrawal-state")).to_have_text("Processing at the exchange")
     assert running_demo.shell(
         "import json; from withdrawals.models import Withdrawal; "
-        "print(json.dumps(list(Withdrawal.objects.values_list('state', flat=True))))") == ["processing"]
+        "print(json.dumps(list(Withdrawal.objects.values_list('state', flat=True))))"
+    ) == ["processing"]
 
 
 CONNECTIONS = """
@@ -168,7 +197,8 @@ def sync_ended(connection) -> bool:
     """Every kind of the connection's history synced, or one failed."""
     states = connection["syncs"]
     return any(error for _, error in states.values()) or (
-        sorted(states) == connection["kinds"] and all(done for done, _ in states.values()))
+        sorted(states) == connection["kinds"] and all(done for done, _ in states.values())
+    )
 
 
 def test_the_demo_worker_refreshes_tokens_and_runs_two_history_syncs_at_once(running_demo, page):
@@ -188,16 +218,23 @@ def test_the_demo_worker_refreshes_tokens_and_runs_two_history_syncs_at_once(run
 
     # The demo's worker (a Celery process on the filesystem broker) renews both token pairs at the sandbox.
     ids = [before["kucoin"]["id"], before["kraken"]["id"]]
-    running_demo.shell(f"from connectors.tasks import refresh_connection; "
-                       f"[refresh_connection.delay(i, force=True) for i in {ids}]; print('null')")
-    refreshed = wait_for(running_demo, lambda now: all(
-        now[exchange]["last_refreshed_at"] != before[exchange]["last_refreshed_at"] for exchange in now))
+    running_demo.shell(
+        f"from connectors.tasks import refresh_connection; "
+        f"[refresh_connection.delay(i, force=True) for i in {ids}]; print('null')"
+    )
+    refreshed = wait_for(
+        running_demo,
+        lambda now: all(
+            now[exchange]["last_refreshed_at"] != before[exchange]["last_refreshed_at"] for exchange in now
+        ),
+    )
     for exchange, connection in refreshed.items():
         assert (connection["status"], connection["last_error"], connection["refresh_failures"]) == ("active", "", 0)
 
     # Both connections' history at once (the worker runs two tasks side by side): both complete every kind.
-    running_demo.shell(f"from exports.tasks import sync_connection; [sync_connection.delay(i) for i in {ids}]; "
-                       f"print('null')")
+    running_demo.shell(
+        f"from exports.tasks import sync_connection; [sync_connection.delay(i) for i in {ids}]; print('null')"
+    )
     synced = wait_for(running_demo, lambda now: all(map(sync_ended, now.values())), seconds=240)
     for exchange, connection in synced.items():
         assert all(done and not error for done, error in connection["syncs"].values()), (exchange, connection["syncs"])

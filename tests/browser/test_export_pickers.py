@@ -24,8 +24,9 @@ def test_the_accountant_picks_a_user_and_a_connection_from_suggestions(live_serv
     page.get_by_role("button", name=re.compile("sign in", re.I)).click()
     page.goto(f"{live_server.url}/exports/")
     member = next(u for t in demo["tenants"] if t["name"] == "Demo Broker" for u in t["users"] if u["role"] == "member")
-    connection = ExchangeConnection.objects.create(tenant=Tenant.objects.get(name="Demo Broker"),
-                                                   user=User.objects.get(email=member["email"]), exchange="okx")
+    connection = ExchangeConnection.objects.create(
+        tenant=Tenant.objects.get(name="Demo Broker"), user=User.objects.get(email=member["email"]), exchange="okx"
+    )
 
     page.locator("#id_user").press_sequentially(member["email"][:4], delay=50)
     expect(page.locator("#picker-users option")).not_to_have_count(0)
@@ -45,4 +46,3 @@ def test_the_accountant_picks_a_user_and_a_connection_from_suggestions(live_serv
     page.get_by_role("button", name="Request export").click()
     expect(page).to_have_url(re.compile(r"/exports/\d+/$"))
     assert ExportJob.objects.get().scope_connection_id == connection.pk
-

@@ -21,20 +21,41 @@ from .helpers import sign_in
 pytestmark = pytest.mark.browser
 
 
-@pytest.mark.parametrize("viewport", [{"width": 1280, "height": 900}, {"width": 390, "height": 844}],
-                         ids=["desktop", "phone"])
+@pytest.mark.parametrize(
+    "viewport", [{"width": 1280, "height": 900}, {"width": 390, "height": 844}], ids=["desktop", "phone"]
+)
 def test_an_empty_export_is_announced_before_it_is_made(live_server, page, demo, viewport):
     page.set_viewport_size(viewport)
     tenant = Tenant.objects.get(slug="demo")
     member = User.objects.get(email="user@demo.example")
     connection = ExchangeConnection.objects.create(tenant=tenant, user=member, exchange="kucoin")
     first = datetime(2025, 2, 3, tzinfo=timezone.utc)
-    HistoryEntry.objects.bulk_create([
-        HistoryEntry(tenant=tenant, connection=connection, user=member, exchange="kucoin", kind="deposit",
-                     external_id=f"d{n}", occurred_at=first + timedelta(days=n), currency="BTC",
-                     amount=Decimal("0.5"), fee_currency="BTC", status="SUCCESS") for n in range(3)])
-    SyncState.objects.create(connection=connection, kind="deposit", covered_from=first, covered_to=dj_timezone.now(),
-                             rows_stored=3, last_synced_at=dj_timezone.now())
+    HistoryEntry.objects.bulk_create(
+        [
+            HistoryEntry(
+                tenant=tenant,
+                connection=connection,
+                user=member,
+                exchange="kucoin",
+                kind="deposit",
+                external_id=f"d{n}",
+                occurred_at=first + timedelta(days=n),
+                currency="BTC",
+                amount=Decimal("0.5"),
+                fee_currency="BTC",
+                status="SUCCESS",
+            )
+            for n in range(3)
+        ]
+    )
+    SyncState.objects.create(
+        connection=connection,
+        kind="deposit",
+        covered_from=first,
+        covered_to=dj_timezone.now(),
+        rows_stored=3,
+        last_synced_at=dj_timezone.now(),
+    )
     SyncState.objects.create(connection=connection, kind="trade", last_error="KuCoin cannot be reached right now.")
 
     accountant = sign_in(page, live_server, demo, role="accountant")
@@ -45,7 +66,8 @@ def test_an_empty_export_is_announced_before_it_is_made(live_server, page, demo,
     deposits = page.locator(f'[data-connection="{connection.pk}"] [data-kind="deposit"]')
     expect(deposits.locator(".rows")).to_have_text("3 rows")
     expect(page.locator(f'[data-connection="{connection.pk}"] [data-kind="trade"]')).to_contain_text(
-        "last sync failed: KuCoin cannot be reached right now.")
+        "last sync failed: KuCoin cannot be reached right now."
+    )
 
     page.select_option("#id_scope", "tenant")
     page.fill("#id_date_from", "2026-03-01")
@@ -53,7 +75,8 @@ def test_an_empty_export_is_announced_before_it_is_made(live_server, page, demo,
     page.get_by_role("button", name="Request export").click()
     expect(page.locator("#export-errors")).to_contain_text(
         "No synced row falls in 2026-03-01 – 2026-03-31, so the file would be empty. "
-        "The synced history of this choice runs from 2025-02-03 to 2025-02-05.")
+        "The synced history of this choice runs from 2025-02-03 to 2025-02-05."
+    )
     assert not ExportJob.objects.exists()
     page.get_by_label("Export anyway: the file will hold its header only").check()
     page.get_by_role("button", name="Request export").click()

@@ -195,9 +195,15 @@ def test_end_user_journey_fits_a_phone_and_passes_axe(live_server, page, demo):
     page.get_by_role("button", name="Create token").click()
     expect(page.locator("#new-token")).to_be_visible()
     check_page(page, "api token created")
-    for name, path in [("exports", "/exports/"), ("api tokens", "/api/tokens/"), ("security", "/accounts/2fa/"),
-                       ("recovery codes", "/accounts/2fa/recovery-codes/"), ("email", "/accounts/email/"),
-                       ("password change", "/accounts/password/change/"), ("sign out", "/accounts/logout/")]:
+    for name, path in [
+        ("exports", "/exports/"),
+        ("api tokens", "/api/tokens/"),
+        ("security", "/accounts/2fa/"),
+        ("recovery codes", "/accounts/2fa/recovery-codes/"),
+        ("email", "/accounts/email/"),
+        ("password change", "/accounts/password/change/"),
+        ("sign out", "/accounts/logout/"),
+    ]:
         page.goto(f"{live_server.url}{path}")
         check_page(page, name)
 
@@ -241,8 +247,9 @@ def test_broker_admin_journey_fits_a_phone_and_passes_axe(live_server, page, dem
     page.get_by_role("link", name="Administration").click()
     check_page(page, "admin index")
     links = page.locator("#content-main a[href$='/']:not(.addlink):not(.changelink)")
-    changelists = sorted({href for href in links.evaluate_all("links => links.map(link => link.pathname)")
-                          if href.count("/") == 4})
+    changelists = sorted(
+        {href for href in links.evaluate_all("links => links.map(link => link.pathname)") if href.count("/") == 4}
+    )
     assert len(changelists) >= 5
     for path in changelists:
         page.goto(f"{live_server.url}{path}")
@@ -272,13 +279,14 @@ def test_a_pale_brand_still_reads(live_server, page, demo):
     # The exchange asks the user to reconnect: the dashboard's status in the error colour, and the pages that say
     # why withdrawing and receiving are unavailable.
     connection = ExchangeConnection.objects.get(exchange="kucoin")
-    ExchangeConnection.objects.filter(pk=connection.pk).update(
-        status=ExchangeConnection.Status.NEEDS_REAUTHORIZATION)
+    ExchangeConnection.objects.filter(pk=connection.pk).update(status=ExchangeConnection.Status.NEEDS_REAUTHORIZATION)
     page.goto(f"{live_server.url}/")
     expect(page.locator('[data-exchange="kucoin"] .status-needs_reauthorization')).to_be_visible()
     check_page(page, "dashboard needs reauthorization")
-    for name, path in [("withdrawal unavailable", f"/withdrawals/new/{connection.pk}/"),
-                       ("receive unavailable", f"/receive/{connection.pk}/")]:
+    for name, path in [
+        ("withdrawal unavailable", f"/withdrawals/new/{connection.pk}/"),
+        ("receive unavailable", f"/receive/{connection.pk}/"),
+    ]:
         page.goto(f"{live_server.url}{path}")
         expect(page.get_by_text("not active")).to_be_visible()
         check_page(page, name)

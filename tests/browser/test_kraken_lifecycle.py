@@ -42,6 +42,7 @@ def test_connect_then_disconnect_kraken_leaves_no_live_key_at_the_exchange(live_
 
     assert not live.exists()
     # The key itself is refused at the exchange, as a deleted key is.
-    refused = kraken_private(f"{live_server.url}/sandbox/kraken", {"api_key": key.api_key, "secret": key.secret},
-                             "Balance")
+    refused = kraken_private(
+        f"{live_server.url}/sandbox/kraken", {"api_key": key.api_key, "secret": key.secret}, "Balance"
+    )
     assert refused.json()["error"] == ["EAPI:Invalid key"]

@@ -20,7 +20,9 @@ def test_kucoin_connect_on_the_www_host_guides_through_groups_that_differ(live_s
     leave_for_kucoin(page, live_server)
     # KuCoin's login page on its www host, asked only for OAUTH_CREATE_API, the redirect URL unencoded.
     assert f"{live_server.url}/sandbox/kucoin-www/oauth?" in page.url
-    assert "scope=OAUTH_CREATE_API&" in page.url and f"redirect_uri={live_server.url}/connect/kucoin/callback/" in page.url
+    assert (
+        "scope=OAUTH_CREATE_API&" in page.url and f"redirect_uri={live_server.url}/connect/kucoin/callback/" in page.url
+    )
     account = demo["sandbox_accounts"]["kucoin"][0]
     page.fill("#email", account["email"])
     page.fill("#password", account["password"])

@@ -15,13 +15,22 @@ pytestmark = pytest.mark.browser
 def test_connect_and_disconnect_in_the_browser(live_server, page, portal, authorization_server, kind):
     server = authorization_server
     client = server.clients[kind]
-    settings, _ = read_metadata({"issuer": server.issuer, "display_name": "Broker ID",
-                                 **({"client_auth": "body"} if kind == "body" else {})})
+    settings, _ = read_metadata(
+        {"issuer": server.issuer, "display_name": "Broker ID", **({"client_auth": "body"} if kind == "body" else {})}
+    )
     ExchangeCredential.objects.create(
-        tenant=portal["tenant"], exchange="oauth2", client_id=client["client_id"],
-        client_secret=client.get("client_secret", ""), client_type=client["client_type"],
-        redirect_uris=[server.redirect_uri], allowed_permissions=["read", "email"], default_permissions=["read"],
-        authorize_base_url=server.issuer, api_base_url=server.issuer, settings=settings)
+        tenant=portal["tenant"],
+        exchange="oauth2",
+        client_id=client["client_id"],
+        client_secret=client.get("client_secret", ""),
+        client_type=client["client_type"],
+        redirect_uris=[server.redirect_uri],
+        allowed_permissions=["read", "email"],
+        default_permissions=["read"],
+        authorize_base_url=server.issuer,
+        api_base_url=server.issuer,
+        settings=settings,
+    )
 
     page.goto(f"{live_server.url}/accounts/login/")
     page.fill("input[name=login]", portal["user"].email)
@@ -58,8 +67,12 @@ def one_pixel_png() -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00\x1f\x4f\xd1"))
-            + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00\x1f\x4f\xd1"))
+        + chunk(b"IEND", b"")
+    )
 
 
 def test_a_servers_logo_is_drawn_on_its_card_under_the_csp(live_server, page, portal, authorization_server):
@@ -69,14 +82,24 @@ def test_a_servers_logo_is_drawn_on_its_card_under_the_csp(live_server, page, po
     settings, _ = read_metadata({"issuer": server.issuer, "display_name": "Broker ID"})
     client = server.clients["basic"]
     credential = ExchangeCredential.objects.create(
-        tenant=portal["tenant"], exchange="oauth2", server_slug="broker-id", client_id=client["client_id"],
-        client_secret=client["client_secret"], redirect_uris=[server.redirect_uri_of("broker-id")],
-        allowed_permissions=["read"], default_permissions=["read"], authorize_base_url=server.issuer,
-        api_base_url=server.issuer, settings=settings)
+        tenant=portal["tenant"],
+        exchange="oauth2",
+        server_slug="broker-id",
+        client_id=client["client_id"],
+        client_secret=client["client_secret"],
+        redirect_uris=[server.redirect_uri_of("broker-id")],
+        allowed_permissions=["read"],
+        default_permissions=["read"],
+        authorize_base_url=server.issuer,
+        api_base_url=server.issuer,
+        settings=settings,
+    )
     credential.logo.save("broker-id.png", ContentFile(one_pixel_png()))
     refused_by_csp = []
-    page.on("console", lambda message: refused_by_csp.append(message.text) if "Content Security Policy" in
-            message.text else None)
+    page.on(
+        "console",
+        lambda message: refused_by_csp.append(message.text) if "Content Security Policy" in message.text else None,
+    )
 
     page.goto(f"{live_server.url}/accounts/login/")
     page.fill("input[name=login]", portal["user"].email)

@@ -24,8 +24,11 @@ from .helpers import sign_in
 
 pytestmark = pytest.mark.browser
 # USDT on TRC20 as each exchange names the network; Kraken's key needs its Deposit permission.
-PAYEES = {"kucoin": ("trx", None), "okx": ("USDT-TRC20", None),
-          "kraken": ("Tether (TRC20)", [*EXCHANGES["kraken"].default_permissions, "account.fast-api-key:funds-add"])}
+PAYEES = {
+    "kucoin": ("trx", None),
+    "okx": ("USDT-TRC20", None),
+    "kraken": ("Tether (TRC20)", [*EXCHANGES["kraken"].default_permissions, "account.fast-api-key:funds-add"]),
+}
 AMOUNTS = {"kucoin": "25", "okx": "10.5", "kraken": "0.000001"}
 
 
@@ -49,13 +52,15 @@ def connect_payees(live_server, demo) -> dict[str, ExchangeConnection]:
     connections = {}
     for exchange_id, (_, permissions) in PAYEES.items():
         email = f"payee-{exchange_id}@demo.example"
-        services.member_create(tenant=tenant, email=email, password=DEMO_PASSWORD, role=Membership.Role.MEMBER,
-                               email_verified=True)
+        services.member_create(
+            tenant=tenant, email=email, password=DEMO_PASSWORD, role=Membership.Role.MEMBER, email_verified=True
+        )
         browser = PortalBrowser(live_server.url)
         browser.sign_in(email, DEMO_PASSWORD)
         account = next(a for a in demo["sandbox_accounts"][exchange_id] if a["email"].startswith("trader@"))
-        callback = browser.consent(browser.start_connect(exchange_id, permissions), account["email"],
-                                   account["password"], scopes=permissions)
+        callback = browser.consent(
+            browser.start_connect(exchange_id, permissions), account["email"], account["password"], scopes=permissions
+        )
         assert browser.session.get(callback, allow_redirects=False).status_code == 302
         connections[exchange_id] = ExchangeConnection.objects.get(user__email=email)
     return connections
@@ -91,8 +96,11 @@ def test_a_payout_batch_of_three_users_is_confirmed_from_deposit_history(live_se
     sent = {}
     for payout in Payout.objects.select_related("connection"):
         exchange_id = payout.connection.exchange
-        answer = requests.post(f"{live_server.url}/sandbox/control/deposits", timeout=10, json={
-            "exchange": exchange_id, "address": payout.address, "amount": AMOUNTS[exchange_id]})
+        answer = requests.post(
+            f"{live_server.url}/sandbox/control/deposits",
+            timeout=10,
+            json={"exchange": exchange_id, "address": payout.address, "amount": AMOUNTS[exchange_id]},
+        )
         assert answer.status_code == 201, answer.text
         sent[exchange_id] = answer.json()["txid"]
     page.get_by_role("link", name="December rewards").click()

@@ -37,8 +37,9 @@ def show(page, network):
 
 
 @pytest.mark.parametrize("exchange_id", list(NETWORKS))
-@pytest.mark.parametrize("viewport", [{"width": 1280, "height": 900}, {"width": 390, "height": 844}],
-                         ids=["desktop", "phone"])
+@pytest.mark.parametrize(
+    "viewport", [{"width": 1280, "height": 900}, {"width": 390, "height": 844}], ids=["desktop", "phone"]
+)
 def test_a_user_views_a_deposit_address(live_server, page, demo, exchange_id, viewport):
     page.set_viewport_size(viewport)
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)

@@ -26,8 +26,9 @@ def no_sideways_scroll(page) -> bool:
 
 
 @pytest.mark.parametrize("exchange_id", list(EXCHANGES_TRADED))
-@pytest.mark.parametrize("viewport", [{"width": 1280, "height": 900}, {"width": 390, "height": 844}],
-                         ids=["desktop", "phone"])
+@pytest.mark.parametrize(
+    "viewport", [{"width": 1280, "height": 900}, {"width": 390, "height": 844}], ids=["desktop", "phone"]
+)
 def test_a_user_places_and_cancels_a_limit_order(live_server, page, demo, exchange_id, viewport):
     page.set_viewport_size(viewport)
     permissions, symbol = EXCHANGES_TRADED[exchange_id]

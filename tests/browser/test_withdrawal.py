@@ -147,9 +147,15 @@ def test_the_wizard_says_where_the_user_is_what_it_needs_and_what_it_costs(live_
     page.screenshot(path=f"/tmp/withdrawal-status-{width}.png", full_page=True)
 
     # The list names the exchange and leaves out a draft abandoned two hours ago.
-    abandoned = Withdrawal.objects.create(tenant=withdrawal.tenant, user=withdrawal.user,
-                                          connection=withdrawal.connection, exchange="kucoin", currency="BTC",
-                                          destination="bc1qleft", amount=Decimal("0.01"))
+    abandoned = Withdrawal.objects.create(
+        tenant=withdrawal.tenant,
+        user=withdrawal.user,
+        connection=withdrawal.connection,
+        exchange="kucoin",
+        currency="BTC",
+        destination="bc1qleft",
+        amount=Decimal("0.01"),
+    )
     Withdrawal.objects.filter(pk=abandoned.pk).update(updated_at=timezone.now() - timedelta(hours=2))
     page.goto(f"{live_server.url}/withdrawals/")
     rows = page.locator("#withdrawals tr[data-withdrawal]")

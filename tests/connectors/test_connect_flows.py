@@ -19,8 +19,9 @@ def test_kucoin_connect_ends_with_an_active_connection_whose_api_calls_work(brow
     assert query_of(authorize_url)["state"]
 
     account = sandbox_accounts["kucoin"]["trader"]
-    callback = browser_session.consent(authorize_url, account["email"], account["password"],
-                                       scopes=["API_COMMON", "API_SPOT", "API_WITHDRAW_OAUTH"])
+    callback = browser_session.consent(
+        authorize_url, account["email"], account["password"], scopes=["API_COMMON", "API_SPOT", "API_WITHDRAW_OAUTH"]
+    )
     response = browser_session.session.get(callback, allow_redirects=False)
     assert response.status_code == 302 and response.headers["Location"] == "/"
     assert response.headers["Referrer-Policy"] == "no-referrer"
@@ -37,14 +38,26 @@ def test_kucoin_connect_ends_with_an_active_connection_whose_api_calls_work(brow
     assert connection.api_secret not in dashboard and connection.access_token not in dashboard
 
 
-@pytest.mark.parametrize("exchange_id, expected_permissions", [
-    ("okx", {"read_only"}),
-    ("kraken", {"account.info:basic", "account.fast-api-key:write", "account.fast-api-key:funds-query",
-                "account.fast-api-key:ledger-query", "account.fast-api-key:trades-query-closed"}),
-    ("peatio", {"profile", "history"}),
-])
-def test_each_exchange_connects_with_working_api_calls(browser_session, portal, sandbox_accounts, exchange_id,
-                                                      expected_permissions):
+@pytest.mark.parametrize(
+    "exchange_id, expected_permissions",
+    [
+        ("okx", {"read_only"}),
+        (
+            "kraken",
+            {
+                "account.info:basic",
+                "account.fast-api-key:write",
+                "account.fast-api-key:funds-query",
+                "account.fast-api-key:ledger-query",
+                "account.fast-api-key:trades-query-closed",
+            },
+        ),
+        ("peatio", {"profile", "history"}),
+    ],
+)
+def test_each_exchange_connects_with_working_api_calls(
+    browser_session, portal, sandbox_accounts, exchange_id, expected_permissions
+):
     account = sandbox_accounts[exchange_id]["trader"]
     response = browser_session.connect(exchange_id, account)
     assert response.status_code == 302 and response.headers["Location"] == "/", response.text[:1500]
@@ -68,7 +81,8 @@ def test_peatio_scopes_are_space_separated_so_the_query_string_reads_plus(browse
 # OKX is not here: its access token has no refresh (tests/connectors/test_okx_fast_api.py covers its disconnect).
 @pytest.mark.parametrize("exchange_id, access_lifetime", [("kraken", 24 * 3600)])
 def test_disconnect_with_an_expired_access_token_refreshes_once_then_deletes_the_key_and_revokes(
-        browser_session, portal, sandbox_accounts, exchange_id, access_lifetime):
+    browser_session, portal, sandbox_accounts, exchange_id, access_lifetime
+):
     assert browser_session.connect(exchange_id, sandbox_accounts[exchange_id]["trader"]).status_code == 302
     connection = ExchangeConnection.objects.get()
     # The exchange's clock is past the access token's life (OKX 1 h, Kraken 24 h); the refresh token is fine.
@@ -76,7 +90,9 @@ def test_disconnect_with_an_expired_access_token_refreshes_once_then_deletes_the
     dashboard = browser_session.session.get(f"{portal['url']}/").text
     response = browser_session.session.post(
         f"{portal['url']}/connect/{exchange_id}/{connection.pk}/disconnect/",
-        data={"csrfmiddlewaretoken": csrf_token(dashboard)}, allow_redirects=False)
+        data={"csrfmiddlewaretoken": csrf_token(dashboard)},
+        allow_redirects=False,
+    )
     assert response.status_code == 302
     event = AuditEvent.objects.get(action="connection.disconnected")
     assert event.details["api_key_deleted"] is True and "error" not in event.details, event.details
@@ -105,8 +121,9 @@ def test_okx_one_key_per_user_is_replaced_on_reconnect_or_explained(browser_sess
     ExchangeConnection.objects.update(api_key="", api_secret="")
     assert browser_session.connect("okx", account).status_code == 302
     connection = ExchangeConnection.objects.get()
-    assert list(SandboxKey.objects.filter(exchange="okx", deleted_at__isnull=True)
-                .values_list("api_key", flat=True)) == [connection.api_key]
+    assert list(
+        SandboxKey.objects.filter(exchange="okx", deleted_at__isnull=True).values_list("api_key", flat=True)
+    ) == [connection.api_key]
 
 
 def test_kraken_reconnect_makes_the_new_key_before_deleting_the_old_one(browser_session, sandbox_accounts):
@@ -116,8 +133,9 @@ def test_kraken_reconnect_makes_the_new_key_before_deleting_the_old_one(browser_
     assert browser_session.connect("kraken", account).status_code == 302
     connection = ExchangeConnection.objects.get()
     assert connection.status == "active" and connection.api_key != old_key
-    assert list(SandboxKey.objects.filter(exchange="kraken", deleted_at__isnull=True)
-                .values_list("api_key", flat=True)) == [connection.api_key]
+    assert list(
+        SandboxKey.objects.filter(exchange="kraken", deleted_at__isnull=True).values_list("api_key", flat=True)
+    ) == [connection.api_key]
     assert AuditEvent.objects.get(action="connection.previous_api_key_deleted").details["deleted"] is True
 
 
@@ -132,16 +150,19 @@ def reconnect_with_failing_key_endpoint(browser_session, account, *, exchange: s
 
 
 def test_kraken_reconnect_whose_new_key_fails_keeps_the_old_working_key(browser_session, sandbox_accounts):
-    before, after = reconnect_with_failing_key_endpoint(browser_session, sandbox_accounts["kraken"]["trader"],
-                                                        exchange="kraken", endpoint="fast-api-key")
+    before, after = reconnect_with_failing_key_endpoint(
+        browser_session, sandbox_accounts["kraken"]["trader"], exchange="kraken", endpoint="fast-api-key"
+    )
     assert after.status == "active" and after.api_key == before.api_key and after.access_token == before.access_token
     assert SandboxKey.objects.filter(api_key=before.api_key, deleted_at__isnull=True).exists()
 
 
 def test_okx_reconnect_whose_new_key_fails_after_the_old_one_went_asks_to_connect_again(
-        browser_session, sandbox_accounts):
-    before, after = reconnect_with_failing_key_endpoint(browser_session, sandbox_accounts["okx"]["trader"],
-                                                        exchange="okx", endpoint="apikey")
+    browser_session, sandbox_accounts
+):
+    before, after = reconnect_with_failing_key_endpoint(
+        browser_session, sandbox_accounts["okx"]["trader"], exchange="okx", endpoint="apikey"
+    )
     # OKX allows one key per user, so the old key had to go first: the connection must not keep it as if it worked.
     assert after.status == "needs_reauthorization" and not after.api_key and not after.api_secret
     assert not SandboxKey.objects.filter(exchange="okx", deleted_at__isnull=True).exists()
@@ -154,8 +175,9 @@ def test_okx_reconnect_whose_new_key_fails_after_the_old_one_went_asks_to_connec
 def test_no_permission_chosen_is_an_error_tied_to_the_permissions_group(browser_session):
     url = f"{browser_session.base_url}/connect/kucoin/"
     form = browser_session.session.get(url)
-    answer = browser_session.session.post(url, data={"csrfmiddlewaretoken": csrf_token(form.text)},
-                                          allow_redirects=False)
+    answer = browser_session.session.post(
+        url, data={"csrfmiddlewaretoken": csrf_token(form.text)}, allow_redirects=False
+    )
     page = " ".join(answer.text.split())
     assert answer.status_code == 200
     assert '<fieldset class="permissions" aria-describedby="permissions-error">' in page

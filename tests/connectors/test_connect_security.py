@@ -42,8 +42,9 @@ def test_a_replayed_code_under_a_fresh_state_changes_nothing(browser_session, po
     assert browser_session.session.get(first, allow_redirects=False).status_code == 302
     connection = ExchangeConnection.objects.get()
     fresh_state = query_of(browser_session.start_connect("kucoin"))["state"]
-    response = browser_session.session.get(f"{portal['url']}/connect/kucoin/callback/",
-                                           params={"code": query_of(first)["code"], "state": fresh_state})
+    response = browser_session.session.get(
+        f"{portal['url']}/connect/kucoin/callback/", params={"code": query_of(first)["code"], "state": fresh_state}
+    )
     assert response.status_code == 400 and "did not accept the authorization" in response.text
     assert ExchangeConnection.objects.get().api_key == connection.api_key
 
@@ -61,8 +62,12 @@ def test_nothing_added_to_the_urls_changes_client_redirect_or_scope(browser_sess
     response = browser_session.session.post(
         f"{portal['url']}/connect/kraken/?scope=account.fast-api-key:funds-withdraw&client_id=evil"
         f"&redirect_uri=https://evil.example/&auth_params=prompt%3Dnone",
-        data={"csrfmiddlewaretoken": csrf_token(page.text), "permissions": ["account.info:basic"],
-              "scope": "account.fast-api-key:funds-withdraw", "redirect_uri": "https://evil.example/"},
+        data={
+            "csrfmiddlewaretoken": csrf_token(page.text),
+            "permissions": ["account.info:basic"],
+            "scope": "account.fast-api-key:funds-withdraw",
+            "redirect_uri": "https://evil.example/",
+        },
         allow_redirects=False,
     )
     params = query_of(response.headers["Location"])
@@ -70,9 +75,14 @@ def test_nothing_added_to_the_urls_changes_client_redirect_or_scope(browser_sess
     assert params["redirect_uri"] == f"{portal['url']}/connect/kraken/callback/"
     assert params["scope"] == "account.info:basic"
     assert "prompt" not in params
-    not_offered = browser_session.session.post(f"{portal['url']}/connect/kraken/", allow_redirects=False, data={
-        "csrfmiddlewaretoken": csrf_token(page.text), "permissions": ["account.info:everything"],
-    })
+    not_offered = browser_session.session.post(
+        f"{portal['url']}/connect/kraken/",
+        allow_redirects=False,
+        data={
+            "csrfmiddlewaretoken": csrf_token(page.text),
+            "permissions": ["account.info:everything"],
+        },
+    )
     assert not_offered.status_code == 200 and "not one of the available choices" in not_offered.text
 
 
@@ -87,31 +97,36 @@ def test_redirect_uri_is_always_one_registered_never_the_host_header(settings):
 
 def test_declining_at_the_exchange_ends_on_a_friendly_escaped_message(browser_session, portal, sandbox_accounts):
     account = trader(sandbox_accounts, "kraken")
-    callback = browser_session.consent(browser_session.start_connect("kraken"), account["email"],
-                                       account["password"], action="deny")
+    callback = browser_session.consent(
+        browser_session.start_connect("kraken"), account["email"], account["password"], action="deny"
+    )
     assert query_of(callback)["error"] == "access_denied"
     response = browser_session.session.get(callback)
     assert response.status_code == 400 and "You declined the authorization" in response.text
     state = query_of(browser_session.start_connect("kraken"))["state"]
-    hostile = browser_session.session.get(f"{portal['url']}/connect/kraken/callback/",
-                                          params={"state": state, "error": "<script>alert(1)</script>"})
+    hostile = browser_session.session.get(
+        f"{portal['url']}/connect/kraken/callback/", params={"state": state, "error": "<script>alert(1)</script>"}
+    )
     assert "<script>alert(1)</script>" not in hostile.text and "&lt;script&gt;" in hostile.text
 
 
 def test_a_callback_after_sign_out_shows_no_sign_in_redirect_carrying_the_code(portal):
     anonymous = PortalBrowser(portal["url"])
-    response = anonymous.session.get(f"{portal['url']}/connect/kucoin/callback/?code=abc&state=def",
-                                     allow_redirects=False)
+    response = anonymous.session.get(
+        f"{portal['url']}/connect/kucoin/callback/?code=abc&state=def", allow_redirects=False
+    )
     assert response.status_code == 400 and "code=abc" not in response.headers.get("Location", "")
 
 
-def test_same_exchange_account_at_two_tenants_stays_two_connections(browser_session, portal, sandbox_accounts,
-                                                                   live_server):
+def test_same_exchange_account_at_two_tenants_stays_two_connections(
+    browser_session, portal, sandbox_accounts, live_server
+):
     account = trader(sandbox_accounts)
     assert browser_session.connect("kucoin", account).status_code == 302
     other = services.tenant_create(name="Other Broker", slug="other", hosts=["127.0.0.1"])
-    services.member_create(tenant=other, email="trader@other.example", password=PASSWORD,
-                           role=Membership.Role.MEMBER, email_verified=True)
+    services.member_create(
+        tenant=other, email="trader@other.example", password=PASSWORD, role=Membership.Role.MEMBER, email_verified=True
+    )
     other_url = live_server.url.replace("localhost", "127.0.0.1")
     register_credential(other_url, other, "kucoin")
     other_browser = PortalBrowser(other_url)
@@ -123,13 +138,17 @@ def test_same_exchange_account_at_two_tenants_stays_two_connections(browser_sess
     assert first.access_token != second.access_token and first.api_key != second.api_key
 
 
-@pytest.mark.parametrize("kind, expected", [
-    ("500", "not answering right now"),
-    ("429", "not answering right now"),
-    ("invalid_grant", "did not accept the authorization"),
-])
-def test_exchange_faults_during_connect_end_clearly_and_store_nothing(browser_session, portal, sandbox_accounts,
-                                                                      kind, expected):
+@pytest.mark.parametrize(
+    "kind, expected",
+    [
+        ("500", "not answering right now"),
+        ("429", "not answering right now"),
+        ("invalid_grant", "did not accept the authorization"),
+    ],
+)
+def test_exchange_faults_during_connect_end_clearly_and_store_nothing(
+    browser_session, portal, sandbox_accounts, kind, expected
+):
     account = trader(sandbox_accounts)
     callback = browser_session.consent(browser_session.start_connect("kucoin"), account["email"], account["password"])
     fault_set(exchange="kucoin", endpoint="token", kind=kind, count=1)

@@ -33,8 +33,13 @@ def age_snapshot(connection_id: int, seconds: float) -> None:
 
 
 def snapshot(rows: dict, prices: dict, *, seconds_ago: float = 0, **extra) -> dict:
-    return {"balances": [{"currency": code, "total": total} for code, total in rows.items()], "prices": prices,
-            "fetched_at": (timezone.now() - timedelta(seconds=seconds_ago)).isoformat(), "error": "", **extra}
+    return {
+        "balances": [{"currency": code, "total": total} for code, total in rows.items()],
+        "prices": prices,
+        "fetched_at": (timezone.now() - timedelta(seconds=seconds_ago)).isoformat(),
+        "error": "",
+        **extra,
+    }
 
 
 def test_amounts_have_separators_and_the_currency_after_them():
@@ -52,8 +57,9 @@ def test_an_asset_without_a_price_makes_no_total_and_the_order_is_by_code():
     assert card["total_usdt"] is None and card["unpriced"] == ["BTC", "PTN"] and card["priced_usdt"] == Decimal("10")
     priced = card_balances(snapshot({"USDT": "10", "BTC": "0.5"}, {"USDT": "1", "BTC": "60000"}))
     assert priced["total_usdt"] == Decimal("30010.00")
-    totals = dashboard_totals([{**card, "name": "Peatio", "connection": None},
-                               {**priced, "name": "KuCoin", "connection": None}])
+    totals = dashboard_totals(
+        [{**card, "name": "Peatio", "connection": None}, {**priced, "name": "KuCoin", "connection": None}]
+    )
     assert totals["total"] == Decimal("30020.00") and totals["unpriced"] == ["BTC", "PTN"]
     assert [(row["label"], row["bar"]) for row in totals["per_asset"]] == [("BTC", 100), ("USDT", Decimal("0.1"))]
     assert [row["label"] for row in totals["per_exchange"]] == ["Peatio", "KuCoin"]
@@ -64,11 +70,24 @@ def four_connections(tenant, member):
     """The member's four connections, each with a snapshot read a minute ago (nothing is due)."""
     made = []
     for exchange in ("kucoin", "okx", "kraken", "peatio"):
-        ExchangeCredential.objects.create(tenant=tenant, exchange=exchange, client_id=f"{exchange}-client",
-                                          authorize_base_url="https://x.test", api_base_url="https://x.test")
-        made.append(ExchangeConnection.objects.create(tenant=tenant, user=member, exchange=exchange,
-                                                      access_token="t", api_key="k" * 24, api_secret="s",
-                                                      permissions=["General"]))
+        ExchangeCredential.objects.create(
+            tenant=tenant,
+            exchange=exchange,
+            client_id=f"{exchange}-client",
+            authorize_base_url="https://x.test",
+            api_base_url="https://x.test",
+        )
+        made.append(
+            ExchangeConnection.objects.create(
+                tenant=tenant,
+                user=member,
+                exchange=exchange,
+                access_token="t",
+                api_key="k" * 24,
+                api_secret="s",
+                permissions=["General"],
+            )
+        )
     return made
 
 
@@ -77,8 +96,10 @@ def test_dashboard_queries_do_not_grow_with_connections(four_connections, member
     client = Client(HTTP_HOST="alpha.localhost")
     client.force_login(member)
     for made in four_connections:
-        cache.set(balances.snapshot_key(made.pk), snapshot({"BTC": "1.5", "USDT": "25000"},
-                                                           {"USDT": "1", "BTC": "65000"}, seconds_ago=30))
+        cache.set(
+            balances.snapshot_key(made.pk),
+            snapshot({"BTC": "1.5", "USDT": "25000"}, {"USDT": "1", "BTC": "65000"}, seconds_ago=30),
+        )
     ExchangeConnection.objects.exclude(pk=four_connections[0].pk).update(status="revoked")
     client.get("/")
     with CaptureQueriesContext(db) as one:
@@ -179,11 +200,12 @@ def test_the_api_gives_the_same_snapshot_with_its_age(four_connections, tenant, 
     from api.tokens import api_token_create
 
     kucoin, peatio = four_connections[0], four_connections[3]
-    cache.set(balances.snapshot_key(kucoin.pk), snapshot({"BTC": "1.5"}, {"USDT": "1", "BTC": "65000"},
-                                                         seconds_ago=30))
+    cache.set(balances.snapshot_key(kucoin.pk), snapshot({"BTC": "1.5"}, {"USDT": "1", "BTC": "65000"}, seconds_ago=30))
     cache.set(balances.snapshot_key(peatio.pk), snapshot({"BTC": "1.5"}, {"USDT": "1"}, seconds_ago=30))
-    client = Client(HTTP_HOST="alpha.localhost",
-                    HTTP_AUTHORIZATION=f"Bearer {api_token_create(tenant=tenant, user=member, name='x')[1]}")
+    client = Client(
+        HTTP_HOST="alpha.localhost",
+        HTTP_AUTHORIZATION=f"Bearer {api_token_create(tenant=tenant, user=member, name='x')[1]}",
+    )
     answer = client.get(f"/api/v1/connections/{kucoin.pk}/balances/").json()
     [btc] = answer["balances"]
     assert btc["currency"] == "BTC" and Decimal(btc["total"]) == Decimal("1.5") and btc["value_usdt"] == "97500.00"
@@ -194,8 +216,7 @@ def test_the_api_gives_the_same_snapshot_with_its_age(four_connections, tenant, 
 
 
 @pytest.mark.django_db(transaction=True)
-def test_connecting_has_a_worker_read_the_balances_before_the_dashboard_asks(browser_session, portal,
-                                                                             sandbox_accounts):
+def test_connecting_has_a_worker_read_the_balances_before_the_dashboard_asks(browser_session, portal, sandbox_accounts):
     from broker_portal.celery import app as celery_app
 
     celery_app.conf.task_always_eager = True  # the worker's task runs here, once the connection is committed
@@ -208,14 +229,31 @@ def test_connecting_has_a_worker_read_the_balances_before_the_dashboard_asks(bro
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("outcome, says", [
-    ({"api_key_deleted": True, "api_key_left": False, "tokens_revoked": True, "hint": ""},
-     ["The API key the portal used was deleted at KuCoin.", "KuCoin confirmed that the portal's access is revoked."]),
-    ({"api_key_deleted": False, "api_key_left": True, "tokens_revoked": False, "hint": "Delete it under API keys."},
-     ["is still at KuCoin: Delete it under API keys."]),
-    ({"api_key_deleted": False, "api_key_left": False, "tokens_revoked": False, "hint": ""},
-     ["KuCoin did not confirm that the portal's access is revoked"]),
-])
+@pytest.mark.parametrize(
+    "outcome, says",
+    [
+        (
+            {"api_key_deleted": True, "api_key_left": False, "tokens_revoked": True, "hint": ""},
+            [
+                "The API key the portal used was deleted at KuCoin.",
+                "KuCoin confirmed that the portal's access is revoked.",
+            ],
+        ),
+        (
+            {
+                "api_key_deleted": False,
+                "api_key_left": True,
+                "tokens_revoked": False,
+                "hint": "Delete it under API keys.",
+            },
+            ["is still at KuCoin: Delete it under API keys."],
+        ),
+        (
+            {"api_key_deleted": False, "api_key_left": False, "tokens_revoked": False, "hint": ""},
+            ["KuCoin did not confirm that the portal's access is revoked"],
+        ),
+    ],
+)
 def test_a_disconnected_card_says_what_happened(four_connections, member, outcome, says):
     ExchangeConnection.objects.filter(exchange="kucoin").update(status="revoked", details={"disconnected": outcome})
     client = Client(HTTP_HOST="alpha.localhost")

@@ -21,7 +21,10 @@ def test_kucoin_has_none_then_creates_one_and_reads_it_back(browser_session, san
     connection = connected(browser_session, sandbox_accounts, "kucoin")
     networks = services.deposit_networks(connection=connection, asset="usdt")
     assert [(n.id, n.name, n.minimum, n.memo_required) for n in networks] == [
-        ("trx", "TRC20", Decimal("1"), False), ("eth", "ERC20", Decimal("5"), False), ("ton", "TON", Decimal("1"), True)]
+        ("trx", "TRC20", Decimal("1"), False),
+        ("eth", "ERC20", Decimal("5"), False),
+        ("ton", "TON", Decimal("1"), True),
+    ]
     before = services.deposit_address_get(connection=connection, asset="USDT", network_id="trx")
     assert before.address is None and before.can_create
     created = services.deposit_address_create(connection=connection, asset="USDT", network_id="trx")
@@ -68,7 +71,10 @@ def test_okx_reads_the_address_of_each_chain_with_its_memo_and_creates_none(brow
     assert selectors.deposit_capability(connection=connection) == ""
     networks = services.deposit_networks(connection=connection, asset="USDT")
     assert [(n.id, n.name, n.minimum) for n in networks] == [
-        ("USDT-TRC20", "TRC20", Decimal("1")), ("USDT-ERC20", "ERC20", Decimal("5")), ("USDT-TON", "TON", Decimal("1"))]
+        ("USDT-TRC20", "TRC20", Decimal("1")),
+        ("USDT-ERC20", "ERC20", Decimal("5")),
+        ("USDT-TON", "TON", Decimal("1")),
+    ]
     trc20 = services.deposit_address_get(connection=connection, asset="USDT", network_id="USDT-TRC20")
     assert trc20.address.address.startswith("T") and trc20.address.memo == "" and not trc20.can_create
     ton = services.deposit_address_get(connection=connection, asset="USDT", network_id="USDT-TON").address

@@ -49,15 +49,17 @@ class ExchangeContract:
 
     @pytest.fixture
     def connected(self, browser_session, portal, sandbox_accounts):
-        response = browser_session.connect(self.case.exchange_id, sandbox_accounts[self.case.exchange_id]["trader"],
-                                           list(self.case.permissions))
+        response = browser_session.connect(
+            self.case.exchange_id, sandbox_accounts[self.case.exchange_id]["trader"], list(self.case.permissions)
+        )
         assert response.status_code == 302 and response.headers["Location"] == "/", response.text[:1500]
         return ExchangeConnection.objects.get(exchange=self.case.exchange_id)
 
     def live_keys_at_exchange(self) -> int:
         if self.case.key_kind == "token_pair":
-            return SandboxToken.objects.filter(client__exchange=self.case.exchange_id, revoked_at__isnull=True,
-                                               superseded_at__isnull=True).count()
+            return SandboxToken.objects.filter(
+                client__exchange=self.case.exchange_id, revoked_at__isnull=True, superseded_at__isnull=True
+            ).count()
         return SandboxKey.objects.filter(exchange=self.case.exchange_id, deleted_at__isnull=True).count()
 
     def balances(self, connection):
@@ -100,28 +102,42 @@ class ExchangeContract:
         stored = HistoryEntry.objects.filter(connection=connected, kind=self.case.history_kind).count()
         assert added == {self.case.history_kind: stored} and stored > 0
 
-    def test_disconnect_does_what_the_exchange_allows_and_wipes_every_secret(self, connected, browser_session,
-                                                                             portal, sandbox_accounts):
+    def test_disconnect_does_what_the_exchange_allows_and_wipes_every_secret(
+        self, connected, browser_session, portal, sandbox_accounts
+    ):
         dashboard = browser_session.session.get(f"{portal['url']}/").text
         response = browser_session.session.post(
             f"{portal['url']}/connect/{self.case.exchange_id}/{connected.pk}/disconnect/",
-            data={"csrfmiddlewaretoken": csrf_token(dashboard)}, allow_redirects=False)
+            data={"csrfmiddlewaretoken": csrf_token(dashboard)},
+            allow_redirects=False,
+        )
         assert response.status_code == 302
         connected.refresh_from_db()
         assert connected.status == ExchangeConnection.Status.REVOKED
-        assert not any((connected.access_token, connected.refresh_token, connected.api_key, connected.api_secret,
-                        connected.api_passphrase))
+        assert not any(
+            (
+                connected.access_token,
+                connected.refresh_token,
+                connected.api_key,
+                connected.api_secret,
+                connected.api_passphrase,
+            )
+        )
         event = AuditEvent.objects.get(action="connection.disconnected")
         assert (event.details["api_key_deleted"], event.details["tokens_revoked"]) == (
-            self.case.key_deleted, self.case.tokens_revoked), event.details
+            self.case.key_deleted,
+            self.case.tokens_revoked,
+        ), event.details
         assert self.live_keys_at_exchange() == (0 if self.case.key_deleted or self.case.tokens_revoked else 1)
         if self.case.tokens_revoked:
-            assert not SandboxToken.objects.filter(client__exchange=self.case.exchange_id,
-                                                   revoked_at__isnull=True).exists()
+            assert not SandboxToken.objects.filter(
+                client__exchange=self.case.exchange_id, revoked_at__isnull=True
+            ).exists()
         # The card offers to connect again, and doing so reuses the same row.
         assert "Connect " in browser_session.session.get(f"{portal['url']}/").text
-        again = browser_session.connect(self.case.exchange_id, sandbox_accounts[self.case.exchange_id]["trader"],
-                                        list(self.case.permissions))
+        again = browser_session.connect(
+            self.case.exchange_id, sandbox_accounts[self.case.exchange_id]["trader"], list(self.case.permissions)
+        )
         assert again.status_code == 302
         assert ExchangeConnection.objects.get(exchange=self.case.exchange_id).status == ExchangeConnection.Status.ACTIVE
 
@@ -129,26 +145,61 @@ class ExchangeContract:
 class TestKuCoin(ExchangeContract):
     # No public evidence of a key-deletion or token-revocation endpoint for KuCoin's Fast API (EVIDENCE.md).
     # The groups chosen here are the ones KuCoin's consent page offers ticked: the key must match the approval.
-    case = ContractCase("kucoin", ("API_COMMON", "API_SPOT", "API_FUTURES", "API_EARN"),
-                        frozenset({"API_COMMON", "API_SPOT", "API_FUTURES", "API_EARN"}),
-                        key_kind="fast_api_key", lifecycle="refresh", key_deleted=False, tokens_revoked=False,
-                        btc_held=Decimal("3.0"))  # 1.5 in the main account, 1.5 in the trade_hf account
+    case = ContractCase(
+        "kucoin",
+        ("API_COMMON", "API_SPOT", "API_FUTURES", "API_EARN"),
+        frozenset({"API_COMMON", "API_SPOT", "API_FUTURES", "API_EARN"}),
+        key_kind="fast_api_key",
+        lifecycle="refresh",
+        key_deleted=False,
+        tokens_revoked=False,
+        btc_held=Decimal("3.0"),
+    )  # 1.5 in the main account, 1.5 in the trade_hf account
 
 
 class TestOKX(ExchangeContract):
-    case = ContractCase("okx", ("read_only",), frozenset({"read_only"}), key_kind="fast_api_key",
-                        lifecycle="api_key", key_deleted=True, tokens_revoked=True)
+    case = ContractCase(
+        "okx",
+        ("read_only",),
+        frozenset({"read_only"}),
+        key_kind="fast_api_key",
+        lifecycle="api_key",
+        key_deleted=True,
+        tokens_revoked=True,
+    )
 
 
 class TestKraken(ExchangeContract):
     case = ContractCase(
-        "kraken", ("account.info:basic", "account.fast-api-key:write", "account.fast-api-key:funds-query",
-                   "account.fast-api-key:trades-query-closed"),
-        frozenset({"account.info:basic", "account.fast-api-key:write", "account.fast-api-key:funds-query",
-                   "account.fast-api-key:trades-query-closed"}),
-        key_kind="fast_api_key", lifecycle="refresh", key_deleted=True, tokens_revoked=False)
+        "kraken",
+        (
+            "account.info:basic",
+            "account.fast-api-key:write",
+            "account.fast-api-key:funds-query",
+            "account.fast-api-key:trades-query-closed",
+        ),
+        frozenset(
+            {
+                "account.info:basic",
+                "account.fast-api-key:write",
+                "account.fast-api-key:funds-query",
+                "account.fast-api-key:trades-query-closed",
+            }
+        ),
+        key_kind="fast_api_key",
+        lifecycle="refresh",
+        key_deleted=True,
+        tokens_revoked=False,
+    )
 
 
 class TestPeatio(ExchangeContract):
-    case = ContractCase("peatio", ("profile", "history"), frozenset({"profile", "history"}), key_kind="token_pair",
-                        lifecycle="refresh", key_deleted=False, tokens_revoked=True)
+    case = ContractCase(
+        "peatio",
+        ("profile", "history"),
+        frozenset({"profile", "history"}),
+        key_kind="token_pair",
+        lifecycle="refresh",
+        key_deleted=False,
+        tokens_revoked=True,
+    )

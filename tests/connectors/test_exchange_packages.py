@@ -19,7 +19,11 @@ def test_every_exchange_package_is_found_with_its_pieces():
         assert EXCHANGES[exchange_id] is package.exchange
     assert {i for i, p in packages.items() if isinstance(p.withdrawals, ExchangeWithdrawals)} == {"kucoin", "kraken"}
     assert {i for i, p in packages.items() if isinstance(p.history, HistorySource)} == {
-        "kucoin", "okx", "kraken", "peatio"}
+        "kucoin",
+        "okx",
+        "kraken",
+        "peatio",
+    }
     assert [package.exchange.id for package in simulated_exchanges()] == ["kucoin", "okx", "kraken", "peatio"]
     assert withdrawal_hooks("okx") is None and withdrawal_hooks("nowhere") is None
     assert history_source("kraken").exchange == "kraken" and history_source("oauth2") is None
@@ -33,8 +37,9 @@ def test_the_installed_packages_pass_the_start_up_check():
 def test_the_check_names_what_is_wrong_with_a_package(monkeypatch):
     kucoin, okx = exchange_packages()["kucoin"], exchange_packages()["okx"]
     broken = {
-        "kucoin": dataclasses.replace(kucoin, exchange=dataclasses.replace(
-            kucoin.exchange, default_permissions=("API_COMMON", "API_TELEPORT"))),
+        "kucoin": dataclasses.replace(
+            kucoin, exchange=dataclasses.replace(kucoin.exchange, default_permissions=("API_COMMON", "API_TELEPORT"))
+        ),
         # OKX offers no withdrawal permission, so hooks for it, and a history source naming KuCoin, are mistakes.
         "okx": dataclasses.replace(okx, withdrawals=kucoin.withdrawals, history=kucoin.history, provider_class=None),
     }

@@ -16,20 +16,36 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def generic_credential(portal):
     base = portal["url"]
     redirect_uri = f"{base}/connect/oauth2/callback/"
-    client_register(exchange="kraken", client_id="generic-client", client_secret="generic-secret",
-                    redirect_uris=[redirect_uri], permissions=KRAKEN_SCOPES)
+    client_register(
+        exchange="kraken",
+        client_id="generic-client",
+        client_secret="generic-secret",
+        redirect_uris=[redirect_uri],
+        permissions=KRAKEN_SCOPES,
+    )
     return ExchangeCredential.objects.create(
-        tenant=portal["tenant"], exchange="oauth2", client_id="generic-client", client_secret="generic-secret",
-        redirect_uris=[redirect_uri], allowed_permissions=["account.info:basic", "account.fast-api-key:read"],
+        tenant=portal["tenant"],
+        exchange="oauth2",
+        client_id="generic-client",
+        client_secret="generic-secret",
+        redirect_uris=[redirect_uri],
+        allowed_permissions=["account.info:basic", "account.fast-api-key:read"],
         default_permissions=["account.info:basic"],
-        authorize_base_url=f"{base}/sandbox/kraken", api_base_url=f"{base}/sandbox/kraken",
-        settings={"authorize_url": f"{base}/sandbox/kraken/oauth/authorize", "token_url": f"{base}/sandbox/kraken/oauth/token",
-                  "client_auth": "basic", "scope_delimiter": " ", "pkce": True},
+        authorize_base_url=f"{base}/sandbox/kraken",
+        api_base_url=f"{base}/sandbox/kraken",
+        settings={
+            "authorize_url": f"{base}/sandbox/kraken/oauth/authorize",
+            "token_url": f"{base}/sandbox/kraken/oauth/token",
+            "client_auth": "basic",
+            "scope_delimiter": " ",
+            "pkce": True,
+        },
     )
 
 
-def test_generic_provider_connects_with_pkce_and_basic_auth_from_data_alone(browser_session, generic_credential,
-                                                                           sandbox_accounts):
+def test_generic_provider_connects_with_pkce_and_basic_auth_from_data_alone(
+    browser_session, generic_credential, sandbox_accounts
+):
     authorize_url = browser_session.start_connect("oauth2", ["account.info:basic", "account.fast-api-key:read"])
     params = query_of(authorize_url)
     assert authorize_url.startswith(generic_credential.settings["authorize_url"] + "?")
@@ -48,7 +64,8 @@ def test_generic_provider_connects_with_pkce_and_basic_auth_from_data_alone(brow
 
 
 def test_generic_provider_with_body_client_auth_is_refused_by_a_basic_only_server(
-        browser_session, generic_credential, sandbox_accounts):
+    browser_session, generic_credential, sandbox_accounts
+):
     generic_credential.settings = {**generic_credential.settings, "client_auth": "body"}
     generic_credential.save()
     account = sandbox_accounts["kraken"]["trader"]

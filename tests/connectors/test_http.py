@@ -50,10 +50,17 @@ def test_credentials_go_only_to_configured_hosts(live_server):
 
 
 def test_the_pooled_session_keeps_no_cookie_from_an_exchange(live_server):
-    client_register(exchange="kraken", client_id="cookie-test", client_secret="s",
-                    redirect_uris=["http://broker.test/cb"], permissions=["account.info:basic"])
-    consent_page = (f"{live_server.url}/sandbox/kraken/oauth/authorize?client_id=cookie-test&response_type=code"
-                    f"&redirect_uri=http://broker.test/cb&scope=account.info:basic&state=s")
+    client_register(
+        exchange="kraken",
+        client_id="cookie-test",
+        client_secret="s",
+        redirect_uris=["http://broker.test/cb"],
+        permissions=["account.info:basic"],
+    )
+    consent_page = (
+        f"{live_server.url}/sandbox/kraken/oauth/authorize?client_id=cookie-test&response_type=code"
+        f"&redirect_uri=http://broker.test/cb&scope=account.info:basic&state=s"
+    )
     with exchange_session(allowed_base_urls=[live_server.url]) as session:
         response = session.get(consent_page)
         assert "csrftoken" in response.headers.get("Set-Cookie", "")  # the exchange's page sets cookies…

@@ -26,8 +26,11 @@ WITHOUT_ACCOUNT_INFO = ["account.fast-api-key:write", "account.fast-api-key:fund
 
 def disconnect(browser_session, portal, connection):
     dashboard = browser_session.session.get(f"{portal['url']}/").text
-    response = browser_session.session.post(f"{portal['url']}/connect/kraken/{connection.pk}/disconnect/",
-                                            data={"csrfmiddlewaretoken": csrf_token(dashboard)}, allow_redirects=False)
+    response = browser_session.session.post(
+        f"{portal['url']}/connect/kraken/{connection.pk}/disconnect/",
+        data={"csrfmiddlewaretoken": csrf_token(dashboard)},
+        allow_redirects=False,
+    )
     assert response.status_code == 302
 
 
@@ -61,14 +64,28 @@ def test_a_key_made_before_names_were_stored_is_named_from_the_list(canned_answe
     def answer(request):
         sent.append(request)
         if request.method == "GET":
-            return json_answer({"error": [], "result": [{"id": "b3RoZXI-", "api_key_name": "other"},
-                                                        {"id": "cG9ydGFs", "api_key_name": "portal"}]})(request)
+            return json_answer(
+                {
+                    "error": [],
+                    "result": [
+                        {"id": "b3RoZXI-", "api_key_name": "other"},
+                        {"id": "cG9ydGFs", "api_key_name": "portal"},
+                    ],
+                }
+            )(request)
         return json_answer({"error": [], "result": True})(request)
 
     canned_answers["/oauth/fast-api-key"] = answer
     api = KrakenAPI({"api_base_url": "https://api.kraken.test"})
-    legacy = type("Connection", (), {"api_key_id": "cG9ydGFs", "details": {},
-                                     "permissions": ["account.fast-api-key:write", "account.fast-api-key:read"]})()
+    legacy = type(
+        "Connection",
+        (),
+        {
+            "api_key_id": "cG9ydGFs",
+            "details": {},
+            "permissions": ["account.fast-api-key:write", "account.fast-api-key:read"],
+        },
+    )()
     assert api.delete_api_key("access", legacy) is True
     assert [request.method for request in sent] == ["GET", "DELETE"]
     assert json.loads(sent[1].body) == {"api_key_name": "portal"}
@@ -113,8 +130,12 @@ def test_the_account_id_is_userinfos_iban(browser_session, sandbox_accounts):
 
 def test_without_account_info_the_connection_has_no_account_id_and_works(browser_session, sandbox_accounts):
     account = sandbox_accounts["kraken"]["trader"]
-    callback = browser_session.consent(browser_session.start_connect("kraken", WITHOUT_ACCOUNT_INFO),
-                                       account["email"], account["password"], scopes=WITHOUT_ACCOUNT_INFO)
+    callback = browser_session.consent(
+        browser_session.start_connect("kraken", WITHOUT_ACCOUNT_INFO),
+        account["email"],
+        account["password"],
+        scopes=WITHOUT_ACCOUNT_INFO,
+    )
     assert browser_session.session.get(callback, allow_redirects=False).status_code == 302
     connection = ExchangeConnection.objects.get()
     assert connection.status == "active" and connection.exchange_account_id == "" and connection.api_key
@@ -122,8 +143,12 @@ def test_without_account_info_the_connection_has_no_account_id_and_works(browser
 
 def test_a_connection_without_account_id_takes_it_on_reconnect(browser_session, sandbox_accounts):
     account = sandbox_accounts["kraken"]["trader"]
-    callback = browser_session.consent(browser_session.start_connect("kraken", WITHOUT_ACCOUNT_INFO),
-                                       account["email"], account["password"], scopes=WITHOUT_ACCOUNT_INFO)
+    callback = browser_session.consent(
+        browser_session.start_connect("kraken", WITHOUT_ACCOUNT_INFO),
+        account["email"],
+        account["password"],
+        scopes=WITHOUT_ACCOUNT_INFO,
+    )
     assert browser_session.session.get(callback, allow_redirects=False).status_code == 302
     # The reconnect page ticks the current grant; the user adds Kraken's defaults, account info among them.
     assert browser_session.connect("kraken", account, EXCHANGES["kraken"].default_permissions).status_code == 302
@@ -132,10 +157,22 @@ def test_a_connection_without_account_id_takes_it_on_reconnect(browser_session, 
     assert list(live_keys().values_list("api_key", flat=True)) == [connection.api_key]
 
 
-@pytest.mark.parametrize("language, page", [
-    ("de", "de"), ("fr", "fr"), ("es", "es-es"), ("es-es", "es-es"), ("pt-br", "pt-br"), ("zh-hans", "zh-cn"),
-    ("en-us", "en-us"), ("ja", ""), ("pt-pt", "pt-br"), ("zh-hant", ""), (None, ""),
-])
+@pytest.mark.parametrize(
+    "language, page",
+    [
+        ("de", "de"),
+        ("fr", "fr"),
+        ("es", "es-es"),
+        ("es-es", "es-es"),
+        ("pt-br", "pt-br"),
+        ("zh-hans", "zh-cn"),
+        ("en-us", "en-us"),
+        ("ja", ""),
+        ("pt-pt", "pt-br"),
+        ("zh-hant", ""),
+        (None, ""),
+    ],
+)
 def test_authorize_language_is_one_kraken_lists(language, page):
     assert authorize_language(language) == page
 
@@ -153,7 +190,8 @@ def test_the_authorization_page_is_in_the_active_language(portal, sandbox_accoun
 def test_the_portals_language_is_kraken_page_and_the_flow_goes_through_it(browser_session, sandbox_accounts):
     authorize_url = browser_session.start_connect("kraken")
     assert "/sandbox/kraken/en-us/oauth/authorize?" in authorize_url  # the portal's language is en-us
-    callback = browser_session.consent(authorize_url, sandbox_accounts["kraken"]["trader"]["email"],
-                                       sandbox_accounts["kraken"]["trader"]["password"])
+    callback = browser_session.consent(
+        authorize_url, sandbox_accounts["kraken"]["trader"]["email"], sandbox_accounts["kraken"]["trader"]["password"]
+    )
     assert browser_session.session.get(callback, allow_redirects=False).status_code == 302
     assert ExchangeConnection.objects.get().status == "active"

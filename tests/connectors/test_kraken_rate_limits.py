@@ -34,8 +34,9 @@ def test_a_rate_limited_private_call_is_exchange_unavailable_with_a_retry_time(c
 
 
 def test_a_retry_after_kraken_sends_is_taken(canned_answers):
-    canned_answers["/0/private/Balance"] = json_answer({"error": ["EAPI:Rate limit exceeded"]},
-                                                       headers={"Retry-After": "12"})
+    canned_answers["/0/private/Balance"] = json_answer(
+        {"error": ["EAPI:Rate limit exceeded"]}, headers={"Retry-After": "12"}
+    )
     with pytest.raises(ExchangeUnavailable) as limited:
         kraken().private(Connection(), "Balance")
     assert limited.value.retry_after == 12

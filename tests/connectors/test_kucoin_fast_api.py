@@ -63,11 +63,13 @@ def test_the_permission_page_asks_to_approve_the_same_groups_at_kucoin(browser_s
 
 
 def test_the_code_is_exchanged_by_get_on_www_and_the_key_made_with_the_chosen_groups(
-        browser_session, portal, sandbox_accounts, sent):
+    browser_session, portal, sandbox_accounts, sent
+):
     chosen = ["API_COMMON", "API_SPOT", "API_FUTURES"]
     account = sandbox_accounts["kucoin"]["trader"]
-    callback = browser_session.consent(browser_session.start_connect("kucoin", chosen), account["email"],
-                                       account["password"], scopes=chosen)
+    callback = browser_session.consent(
+        browser_session.start_connect("kucoin", chosen), account["email"], account["password"], scopes=chosen
+    )
     assert browser_session.session.get(callback, allow_redirects=False).status_code == 302
 
     [(method, url, body, _)] = calls_to(sent, "/_oauth/access-token")
@@ -77,21 +79,34 @@ def test_the_code_is_exchanged_by_get_on_www_and_the_key_made_with_the_chosen_gr
     assert "client_secret" not in url and body is None
     [(method, url, body, headers)] = calls_to(sent, "/_oauth/resource/cyber-truck-vault/v2/outer/api-key/add")
     assert method == "POST" and url.startswith(f"{portal['url']}/sandbox/kucoin-www/")
-    assert body == {"authGroupMap": {"API_COMMON": True, "API_SPOT": True, "API_MARGIN": False, "API_FUTURES": True,
-                                     "API_EARN": False, "API_TRANSFER": False, "API_WITHDRAW_OAUTH": False},
-                    "isAddressbookOnly": False}
+    assert body == {
+        "authGroupMap": {
+            "API_COMMON": True,
+            "API_SPOT": True,
+            "API_MARGIN": False,
+            "API_FUTURES": True,
+            "API_EARN": False,
+            "API_TRANSFER": False,
+            "API_WITHDRAW_OAUTH": False,
+        },
+        "isAddressbookOnly": False,
+    }
     assert headers["Authorization"].startswith("Bearer ")
     assert set(ExchangeConnection.objects.get().permissions) == set(chosen)
 
 
 def test_the_connections_groups_are_the_keys_authgroup_on_the_old_partners_path(
-        browser_session, sandbox_accounts, sent):
+    browser_session, sandbox_accounts, sent
+):
     set_credential(key_creation="v1")
     account = sandbox_accounts["kucoin"]["trader"]
     # Chosen here: General and Spot. Approved on KuCoin's page: those and Earn. The old path takes no groups.
-    callback = browser_session.consent(browser_session.start_connect("kucoin", ["API_COMMON", "API_SPOT"]),
-                                       account["email"], account["password"],
-                                       scopes=["API_COMMON", "API_SPOT", "API_EARN"])
+    callback = browser_session.consent(
+        browser_session.start_connect("kucoin", ["API_COMMON", "API_SPOT"]),
+        account["email"],
+        account["password"],
+        scopes=["API_COMMON", "API_SPOT", "API_EARN"],
+    )
     assert browser_session.session.get(callback, allow_redirects=False).status_code == 302
     [(method, _, body, _)] = calls_to(sent, "/_oauth/resource/ucenter/outer/api-key/add")
     assert method == "POST" and body is None
@@ -102,8 +117,12 @@ def test_the_connections_groups_are_the_keys_authgroup_on_the_old_partners_path(
 
 def test_groups_approved_at_kucoin_other_than_chosen_here_end_in_guidance(browser_session, sandbox_accounts):
     account = sandbox_accounts["kucoin"]["trader"]
-    callback = browser_session.consent(browser_session.start_connect("kucoin", ["API_COMMON", "API_SPOT"]),
-                                       account["email"], account["password"], scopes=["API_COMMON"])
+    callback = browser_session.consent(
+        browser_session.start_connect("kucoin", ["API_COMMON", "API_SPOT"]),
+        account["email"],
+        account["password"],
+        scopes=["API_COMMON"],
+    )
     response = browser_session.session.get(callback, allow_redirects=False)
     assert response.status_code == 400
     page = response.content.decode()
@@ -112,8 +131,9 @@ def test_groups_approved_at_kucoin_other_than_chosen_here_end_in_guidance(browse
 
 
 @pytest.mark.parametrize("grant_type", [None, "refresh_token"])
-def test_refresh_posts_to_the_www_host_with_the_oauth_scope(browser_session, portal, sandbox_accounts, sent,
-                                                            grant_type):
+def test_refresh_posts_to_the_www_host_with_the_oauth_scope(
+    browser_session, portal, sandbox_accounts, sent, grant_type
+):
     if grant_type:
         set_credential(refresh_grant_type=grant_type)
     assert browser_session.connect("kucoin", sandbox_accounts["kucoin"]["trader"]).status_code == 302
@@ -129,8 +149,9 @@ def test_refresh_posts_to_the_www_host_with_the_oauth_scope(browser_session, por
     assert connection.status == "active"
 
 
-def test_signed_calls_carry_the_brokers_own_name_and_the_partner_signature(browser_session, portal, sandbox_accounts,
-                                                                          sent):
+def test_signed_calls_carry_the_brokers_own_name_and_the_partner_signature(
+    browser_session, portal, sandbox_accounts, sent
+):
     credential = ExchangeCredential.objects.get(exchange="kucoin")
     partner, broker_name = credential.settings["partner"], credential.settings["broker_name"]
     assert broker_name and broker_name != partner
@@ -144,22 +165,43 @@ def test_signed_calls_carry_the_brokers_own_name_and_the_partner_signature(brows
 
 
 def test_partner_signature_is_hmac_sha256_of_timestamp_partner_and_api_key():
-    headers = sign_headers(api_key="key-1", secret="s", passphrase="p", method="GET", path_with_query="/x", body="",
-                           partner="PARTNER_ND", broker_name="BROKERMASTER", broker_key="broker-key",
-                           timestamp="1700000000000")
+    headers = sign_headers(
+        api_key="key-1",
+        secret="s",
+        passphrase="p",
+        method="GET",
+        path_with_query="/x",
+        body="",
+        partner="PARTNER_ND",
+        broker_name="BROKERMASTER",
+        broker_key="broker-key",
+        timestamp="1700000000000",
+    )
     expected = base64.b64encode(hmac.new(b"broker-key", b"1700000000000PARTNER_NDkey-1", hashlib.sha256).digest())
     assert headers["KC-API-PARTNER-SIGN"] == expected.decode()
     assert headers["KC-API-PARTNER"] == "PARTNER_ND" and headers["KC-BROKER-NAME"] == "BROKERMASTER"
 
 
-FORM = {"exchange": "kucoin", "is_enabled": "on", "client_id": "c", "client_type": "confidential",
-        "authorize_base_url": "https://www.kucoin.test", "api_base_url": "https://api.kucoin.test", "settings": "{}"}
+FORM = {
+    "exchange": "kucoin",
+    "is_enabled": "on",
+    "client_id": "c",
+    "client_type": "confidential",
+    "authorize_base_url": "https://www.kucoin.test",
+    "api_base_url": "https://api.kucoin.test",
+    "settings": "{}",
+}
 
 
-@pytest.mark.parametrize("partner, broker_name, field", [
-    ("PARTNER_ND", "", "kucoin_broker_name"), ("", "BROKERMASTER", "kucoin_partner"),
-    ("PARTNER_ND", "PARTNER_ND", "kucoin_broker_name"), ("PARTNER_ND", "BROKER MASTER", "kucoin_broker_name"),
-])
+@pytest.mark.parametrize(
+    "partner, broker_name, field",
+    [
+        ("PARTNER_ND", "", "kucoin_broker_name"),
+        ("", "BROKERMASTER", "kucoin_partner"),
+        ("PARTNER_ND", "PARTNER_ND", "kucoin_broker_name"),
+        ("PARTNER_ND", "BROKER MASTER", "kucoin_broker_name"),
+    ],
+)
 def test_the_admin_form_checks_kucoins_attribution(partner, broker_name, field):
     form = ExchangeCredentialForm(data={**FORM, "kucoin_partner": partner, "kucoin_broker_name": broker_name})
     assert not form.is_valid() and field in form.errors
@@ -167,9 +209,20 @@ def test_the_admin_form_checks_kucoins_attribution(partner, broker_name, field):
 
 def test_the_admin_form_keeps_kucoins_settings():
     tenant = Tenant.objects.create(name="T", slug="t")
-    form = ExchangeCredentialForm(data={**FORM, "tenant": tenant.pk, "settings": json.dumps({"refresh_grant_type": "refresh_token"}),
-                                        "kucoin_partner": "PARTNER_ND", "kucoin_broker_name": "BROKERMASTER",
-                                        "kucoin_key_creation": "v1"})
+    form = ExchangeCredentialForm(
+        data={
+            **FORM,
+            "tenant": tenant.pk,
+            "settings": json.dumps({"refresh_grant_type": "refresh_token"}),
+            "kucoin_partner": "PARTNER_ND",
+            "kucoin_broker_name": "BROKERMASTER",
+            "kucoin_key_creation": "v1",
+        }
+    )
     assert form.is_valid(), form.errors
-    assert form.cleaned_data["settings"] == {"refresh_grant_type": "refresh_token", "partner": "PARTNER_ND",
-                                             "broker_name": "BROKERMASTER", "key_creation": "v1"}
+    assert form.cleaned_data["settings"] == {
+        "refresh_grant_type": "refresh_token",
+        "partner": "PARTNER_ND",
+        "broker_name": "BROKERMASTER",
+        "key_creation": "v1",
+    }

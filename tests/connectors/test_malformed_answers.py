@@ -26,7 +26,8 @@ def connect(browser_session, sandbox_accounts, exchange_id):
 
 @pytest.mark.parametrize("expires_in", ["an hour", [3600], -5, {"seconds": 3600}, "1e400"])
 def test_a_token_response_whose_expires_in_is_no_number_is_refused_clearly(
-        browser_session, sandbox_accounts, canned_answers, expires_in):
+    browser_session, sandbox_accounts, canned_answers, expires_in
+):
     canned_answers["/_oauth/access-token"] = json_answer({**TOKEN, "expires_in": expires_in})
     response = connect(browser_session, sandbox_accounts, "kucoin")
     assert response.status_code == 400, response.text[:800]
@@ -34,52 +35,76 @@ def test_a_token_response_whose_expires_in_is_no_number_is_refused_clearly(
     assert not ExchangeConnection.objects.exists()
 
 
-@pytest.mark.parametrize("body", [
-    {**TOKEN, "access_token": None},
-    {**TOKEN, "access_token": 12345},
-    {**TOKEN, "refresh_token": {"value": "rt"}},
-    {**TOKEN, "scope": 7},
-    ["access_token"],
-])
-def test_a_token_response_of_the_wrong_shape_is_refused_clearly(browser_session, sandbox_accounts, canned_answers,
-                                                                body):
+@pytest.mark.parametrize(
+    "body",
+    [
+        {**TOKEN, "access_token": None},
+        {**TOKEN, "access_token": 12345},
+        {**TOKEN, "refresh_token": {"value": "rt"}},
+        {**TOKEN, "scope": 7},
+        ["access_token"],
+    ],
+)
+def test_a_token_response_of_the_wrong_shape_is_refused_clearly(
+    browser_session, sandbox_accounts, canned_answers, body
+):
     canned_answers["/_oauth/access-token"] = json_answer(body)
     response = connect(browser_session, sandbox_accounts, "kucoin")
     assert response.status_code == 400 and "did not accept the authorization" in response.text, response.text[:800]
     assert not ExchangeConnection.objects.exists()
 
 
-@pytest.mark.parametrize("expires_in, lifetime", [
-    (7200, timedelta(hours=2)), ("7200", timedelta(hours=2)), (None, timedelta(hours=1)), (0, timedelta(hours=1)),
-])
+@pytest.mark.parametrize(
+    "expires_in, lifetime",
+    [
+        (7200, timedelta(hours=2)),
+        ("7200", timedelta(hours=2)),
+        (None, timedelta(hours=1)),
+        (0, timedelta(hours=1)),
+    ],
+)
 def test_expires_in_as_a_number_or_numeric_string_is_seconds_and_absent_is_the_default(expires_in, lifetime):
     before = timezone.now()
-    token = TokenSet.from_response({**TOKEN, "expires_in": expires_in}, default_access=timedelta(hours=1),
-                                   refresh_lifetime=None)
+    token = TokenSet.from_response(
+        {**TOKEN, "expires_in": expires_in}, default_access=timedelta(hours=1), refresh_lifetime=None
+    )
     assert before + lifetime <= token.access_expires_at <= timezone.now() + lifetime
 
 
-def test_a_token_answer_cut_off_mid_body_is_an_exchange_not_answering(browser_session, sandbox_accounts,
-                                                                      canned_answers):
+def test_a_token_answer_cut_off_mid_body_is_an_exchange_not_answering(
+    browser_session, sandbox_accounts, canned_answers
+):
     canned_answers["/_oauth/access-token"] = cut_off
     response = connect(browser_session, sandbox_accounts, "kucoin")
     assert response.status_code == 502 and "not answering right now" in response.text, response.text[:800]
     assert not ExchangeConnection.objects.exists()
 
 
-@pytest.mark.parametrize("exchange_id, path, body, expected", [
-    ("okx", "/api/v5/users/oauth/apikey", {"code": "0", "msg": "", "data": [{"label": "broker-portal"}]},
-     "had no usable apiKey, secretKey, passphrase"),
-    ("okx", "/api/v5/users/oauth/apikey", {"code": "0", "msg": "", "data": []}, "had no usable apiKey"),
-    ("kucoin", "/api-key/add", {"success": True, "code": "200", "data": None}, "had no usable apiKey"),
-    ("kucoin", "/api-key/add", {"success": True, "code": "200", "data": {"apiKey": "k", "secret": 5}},
-     "had no usable secret, passphrase"),
-    ("kraken", "/oauth/fast-api-key", {"error": [], "result": {"id": "1", "api_key": "k"}}, "had no usable secret"),
-    ("kraken", "/oauth/fast-api-key", {"error": [], "result": ["k", "s"]}, "had no usable api_key, secret"),
-    ("peatio", "/api/v2/members/me", ["not", "a", "profile"], "profile answer was not an object"),
-])
+@pytest.mark.parametrize(
+    "exchange_id, path, body, expected",
+    [
+        (
+            "okx",
+            "/api/v5/users/oauth/apikey",
+            {"code": "0", "msg": "", "data": [{"label": "broker-portal"}]},
+            "had no usable apiKey, secretKey, passphrase",
+        ),
+        ("okx", "/api/v5/users/oauth/apikey", {"code": "0", "msg": "", "data": []}, "had no usable apiKey"),
+        ("kucoin", "/api-key/add", {"success": True, "code": "200", "data": None}, "had no usable apiKey"),
+        (
+            "kucoin",
+            "/api-key/add",
+            {"success": True, "code": "200", "data": {"apiKey": "k", "secret": 5}},
+            "had no usable secret, passphrase",
+        ),
+        ("kraken", "/oauth/fast-api-key", {"error": [], "result": {"id": "1", "api_key": "k"}}, "had no usable secret"),
+        ("kraken", "/oauth/fast-api-key", {"error": [], "result": ["k", "s"]}, "had no usable api_key, secret"),
+        ("peatio", "/api/v2/members/me", ["not", "a", "profile"], "profile answer was not an object"),
+    ],
+)
 def test_a_malformed_key_or_profile_answer_ends_clearly_and_stores_nothing(
-        browser_session, sandbox_accounts, canned_answers, exchange_id, path, body, expected):
+    browser_session, sandbox_accounts, canned_answers, exchange_id, path, body, expected
+):
     canned_answers[path] = json_answer(body)
     response = connect(browser_session, sandbox_accounts, exchange_id)
     assert response.status_code == 502 and expected in response.text, response.text[:1500]
@@ -107,8 +132,10 @@ def breaking_server():
                 return
             with connection:
                 connection.recv(65536)
-                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                                   b"Transfer-Encoding: chunked\r\n\r\n40\r\n{\"access_token\": \"ab")
+                connection.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b'Transfer-Encoding: chunked\r\n\r\n40\r\n{"access_token": "ab'
+                )
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()

@@ -56,7 +56,8 @@ def test_the_code_exchange_is_exactly_the_json_body_okx_verified(browser_session
 
 
 def test_connect_keeps_the_key_and_no_refresh_token_and_asks_for_the_chosen_perm(
-        browser_session, portal, sandbox_accounts):
+    browser_session, portal, sandbox_accounts
+):
     response = connect_okx(browser_session, sandbox_accounts, ["read_only", "trade"])
     assert response.status_code == 302 and response.headers["Location"] == "/", response.text[:1500]
     connection = ExchangeConnection.objects.get(exchange="okx")
@@ -68,12 +69,16 @@ def test_connect_keeps_the_key_and_no_refresh_token_and_asks_for_the_chosen_perm
     assert not SandboxToken.objects.filter(client__exchange="okx", revoked_at__isnull=False).exists()
 
 
-@pytest.mark.parametrize("registration, code, words", [
-    ({"api_broker": False}, "50117", "only API brokers may"),
-    ({"ip_allowlist": ()}, "50118", "server IP allowlist at OKX is not set up"),
-])
+@pytest.mark.parametrize(
+    "registration, code, words",
+    [
+        ({"api_broker": False}, "50117", "only API brokers may"),
+        ({"ip_allowlist": ()}, "50118", "server IP allowlist at OKX is not set up"),
+    ],
+)
 def test_a_broker_setup_refusal_tells_the_user_it_is_the_brokers_and_records_it_for_the_admin(
-        browser_session, portal, sandbox_accounts, registration, code, words):
+    browser_session, portal, sandbox_accounts, registration, code, words
+):
     register_credential(portal["url"], portal["tenant"], "okx", **registration)
     response = connect_okx(browser_session, sandbox_accounts)
     assert response.status_code == 400 and words in response.text and "not for you" in response.text
@@ -98,7 +103,8 @@ def test_one_key_per_user_refusal_tells_the_user_what_to_do_at_okx(portal, sandb
 
 
 def test_the_connection_outlives_its_access_token_no_refresh_no_warning(
-        browser_session, portal, sandbox_accounts, mailoutbox):
+    browser_session, portal, sandbox_accounts, mailoutbox
+):
     assert connect_okx(browser_session, sandbox_accounts).status_code == 302
     sandbox_clock.set_offset(5 * 24 * 3600)  # days past the hour the access token had
     ExchangeConnection.objects.update(access_expires_at=timezone.now() - timedelta(days=5))
@@ -111,7 +117,8 @@ def test_the_connection_outlives_its_access_token_no_refresh_no_warning(
 
 
 def test_a_key_revoked_at_okx_is_found_by_the_periodic_check_with_email_banner_and_audit(
-        browser_session, portal, sandbox_accounts, mailoutbox, settings):
+    browser_session, portal, sandbox_accounts, mailoutbox, settings
+):
     schedule = settings.CELERY_BEAT_SCHEDULE["connectors-api-key-health"]
     assert schedule["task"] == sweep_api_key_health.name and schedule["schedule"] == 3600.0
     assert check_api_key.acks_late and check_api_key.time_limit and sweep_api_key_health.time_limit
@@ -135,8 +142,9 @@ def test_a_key_revoked_at_okx_is_found_by_the_periodic_check_with_email_banner_a
     assert len(mailoutbox) == 1
 
 
-def test_a_key_revoked_at_okx_is_found_by_the_dashboard_too(browser_session, portal, sandbox_accounts, mailoutbox,
-                                                            settings):
+def test_a_key_revoked_at_okx_is_found_by_the_dashboard_too(
+    browser_session, portal, sandbox_accounts, mailoutbox, settings
+):
     assert connect_okx(browser_session, sandbox_accounts).status_code == 302
     SandboxKey.objects.filter(exchange="okx").update(deleted_at=timezone.now())
     settings.BALANCES_FRESH_SECONDS = 0  # the balances read on connect are due again: the page reads them
@@ -146,12 +154,14 @@ def test_a_key_revoked_at_okx_is_found_by_the_dashboard_too(browser_session, por
 
 
 @pytest.mark.parametrize("extra_codes, outcome", [(("50119",), CheckOutcome.INVALID), ((), CheckOutcome.UNAVAILABLE)])
-def test_the_level_c_invalid_key_code_is_a_setting(portal, sandbox_accounts, browser_session, settings, canned_answers,
-                                                    extra_codes, outcome):
+def test_the_level_c_invalid_key_code_is_a_setting(
+    portal, sandbox_accounts, browser_session, settings, canned_answers, extra_codes, outcome
+):
     assert connect_okx(browser_session, sandbox_accounts).status_code == 302
     settings.OKX_EXTRA_INVALID_API_KEY_CODES = extra_codes
-    canned_answers["/api/v5/account/balance"] = json_answer({"code": "50119", "msg": "API key doesn't exist",
-                                                             "data": []}, status=401)
+    canned_answers["/api/v5/account/balance"] = json_answer(
+        {"code": "50119", "msg": "API key doesn't exist", "data": []}, status=401
+    )
     assert connection_check_api_key(connection_id=ExchangeConnection.objects.get().pk) == outcome
 
 
@@ -165,7 +175,8 @@ def test_disconnect_within_the_hour_deletes_the_key(browser_session, portal, san
 
 
 def test_disconnect_after_the_hour_says_how_to_remove_the_key_at_okx_and_records_it_was_left(
-        browser_session, portal, sandbox_accounts, token_calls_okx):
+    browser_session, portal, sandbox_accounts, token_calls_okx
+):
     assert connect_okx(browser_session, sandbox_accounts).status_code == 302
     ExchangeConnection.objects.update(access_expires_at=timezone.now() - timedelta(minutes=1))
     sandbox_clock.set_offset(3600 + 60)
@@ -192,11 +203,22 @@ def test_a_public_client_is_refused_at_configuration_and_at_connect(browser_sess
     page = browser_session.session.get(f"{portal['url']}/connect/okx/")
     assert page.status_code == 503 and "only confidential clients" in page.text
     credential = ExchangeCredential.objects.get(tenant=portal["tenant"], exchange="okx")
-    form = ExchangeCredentialForm(instance=credential, data={
-        "tenant": portal["tenant"].pk, "exchange": "okx", "is_enabled": "on", "client_id": "x", "client_type": "public",
-        "redirect_uris": credential.redirect_uris[0], "allowed_permissions": "read_only",
-        "default_permissions": "read_only", "authorize_base_url": credential.authorize_base_url,
-        "api_base_url": credential.api_base_url, "settings": "{}"})
+    form = ExchangeCredentialForm(
+        instance=credential,
+        data={
+            "tenant": portal["tenant"].pk,
+            "exchange": "okx",
+            "is_enabled": "on",
+            "client_id": "x",
+            "client_type": "public",
+            "redirect_uris": credential.redirect_uris[0],
+            "allowed_permissions": "read_only",
+            "default_permissions": "read_only",
+            "authorize_base_url": credential.authorize_base_url,
+            "api_base_url": credential.api_base_url,
+            "settings": "{}",
+        },
+    )
     assert not form.is_valid() and "only confidential clients" in str(form.errors.get("client_type"))
 
 

@@ -17,43 +17,51 @@ from .helpers import csrf_token, query_of, register_credential
 
 PRODUCTION = {"api_base_url": "https://www.okx.com", "authorize_base_url": "https://www.okx.com"}
 # A test server reached under two names: the credential calls localhost, the callback may name 127.0.0.1.
-SANDBOX = {"api_base_url": "http://localhost:8765/sandbox/okx/",
-           "authorize_base_url": "http://127.0.0.1:8765/sandbox/okx"}
+SANDBOX = {
+    "api_base_url": "http://localhost:8765/sandbox/okx/",
+    "authorize_base_url": "http://127.0.0.1:8765/sandbox/okx",
+}
 
 
-@pytest.mark.parametrize("settings_, domain, expected", [
-    # Every OKX site of connectors/okx/regions.py (each with its source there).
-    (PRODUCTION, "https://www.okx.com", "https://www.okx.com"),
-    (PRODUCTION, "eea.okx.com", "https://eea.okx.com"),
-    (PRODUCTION, "https://my.okx.com", "https://my.okx.com"),
-    (PRODUCTION, "app.okx.com", "https://app.okx.com"),
-    (PRODUCTION, "us.okx.com", "https://us.okx.com"),
-    (PRODUCTION, "WWW.OKX.COM", "https://www.okx.com"),
-    (PRODUCTION, "https://us.okx.com/", "https://us.okx.com"),
-    (SANDBOX, "127.0.0.1:8765", "http://127.0.0.1:8765/sandbox/okx"),
-    (SANDBOX, "localhost:8765", "http://localhost:8765/sandbox/okx"),
-    (SANDBOX, "us.okx.com", "https://us.okx.com/sandbox/okx"),
-])
+@pytest.mark.parametrize(
+    "settings_, domain, expected",
+    [
+        # Every OKX site of connectors/okx/regions.py (each with its source there).
+        (PRODUCTION, "https://www.okx.com", "https://www.okx.com"),
+        (PRODUCTION, "eea.okx.com", "https://eea.okx.com"),
+        (PRODUCTION, "https://my.okx.com", "https://my.okx.com"),
+        (PRODUCTION, "app.okx.com", "https://app.okx.com"),
+        (PRODUCTION, "us.okx.com", "https://us.okx.com"),
+        (PRODUCTION, "WWW.OKX.COM", "https://www.okx.com"),
+        (PRODUCTION, "https://us.okx.com/", "https://us.okx.com"),
+        (SANDBOX, "127.0.0.1:8765", "http://127.0.0.1:8765/sandbox/okx"),
+        (SANDBOX, "localhost:8765", "http://localhost:8765/sandbox/okx"),
+        (SANDBOX, "us.okx.com", "https://us.okx.com/sandbox/okx"),
+    ],
+)
 def test_a_listed_domain_gives_the_credentials_api_path_on_that_host(settings_, domain, expected):
     assert regional_api_base_url(settings_, domain) == expected
 
 
-@pytest.mark.parametrize("settings_, domain", [
-    (PRODUCTION, "evil.example"),
-    (PRODUCTION, "www.okx.com.evil.example"),
-    (PRODUCTION, "evil.okx.com"),  # not an OKX site, though under okx.com
-    (PRODUCTION, "okx.com.evil.example"),
-    (PRODUCTION, "www.okx.com@evil.example"),
-    (PRODUCTION, "evil.example#www.okx.com"),
-    (PRODUCTION, "http://us.okx.com"),  # real OKX hosts only over https
-    (PRODUCTION, "us.okx.com:8443"),
-    (PRODUCTION, "us.okx.com/v5/users/oauth/token"),
-    (PRODUCTION, "us.okx.com?x=1"),
-    (PRODUCTION, "localhost:8765"),  # a test host is listed only for a credential that points at one
-    (PRODUCTION, ""),
-    (SANDBOX, "127.0.0.1:9999"),
-    (SANDBOX, "https://127.0.0.1:8765"),
-])
+@pytest.mark.parametrize(
+    "settings_, domain",
+    [
+        (PRODUCTION, "evil.example"),
+        (PRODUCTION, "www.okx.com.evil.example"),
+        (PRODUCTION, "evil.okx.com"),  # not an OKX site, though under okx.com
+        (PRODUCTION, "okx.com.evil.example"),
+        (PRODUCTION, "www.okx.com@evil.example"),
+        (PRODUCTION, "evil.example#www.okx.com"),
+        (PRODUCTION, "http://us.okx.com"),  # real OKX hosts only over https
+        (PRODUCTION, "us.okx.com:8443"),
+        (PRODUCTION, "us.okx.com/v5/users/oauth/token"),
+        (PRODUCTION, "us.okx.com?x=1"),
+        (PRODUCTION, "localhost:8765"),  # a test host is listed only for a credential that points at one
+        (PRODUCTION, ""),
+        (SANDBOX, "127.0.0.1:9999"),
+        (SANDBOX, "https://127.0.0.1:8765"),
+    ],
+)
 def test_an_unlisted_domain_is_refused(settings_, domain):
     with pytest.raises(HostNotAllowed):
         regional_api_base_url(settings_, domain)
@@ -82,7 +90,8 @@ def regional_okx(portal, settings):
 
 @pytest.mark.django_db(transaction=True)
 def test_every_call_after_the_callback_goes_to_its_domain_not_to_the_api_base_url(
-        browser_session, portal, sandbox_accounts, regional_okx):
+    browser_session, portal, sandbox_accounts, regional_okx
+):
     # Token exchange and Fast API key: the sandbox answers them only on the regional host.
     response = browser_session.connect("okx", sandbox_accounts["okx"]["trader"])
     assert response.status_code == 302 and response.headers["Location"] == "/", response.text[:1500]
@@ -98,7 +107,9 @@ def test_every_call_after_the_callback_goes_to_its_domain_not_to_the_api_base_ur
     # Key deletion and revocation, with the access token while it lasts.
     response = browser_session.session.post(
         f"{portal['url']}/connect/okx/{connection.pk}/disconnect/",
-        data={"csrfmiddlewaretoken": csrf_token(dashboard)}, allow_redirects=False)
+        data={"csrfmiddlewaretoken": csrf_token(dashboard)},
+        allow_redirects=False,
+    )
     assert response.status_code == 302
     event = AuditEvent.objects.get(action="connection.disconnected")
     assert event.details["api_key_deleted"] is True and event.details["tokens_revoked"] is True, event.details
@@ -108,7 +119,8 @@ def test_every_call_after_the_callback_goes_to_its_domain_not_to_the_api_base_ur
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("domain", ["evil.example", "www.okx.com.evil.example"])
 def test_a_callback_naming_an_unlisted_domain_connects_nothing_and_sends_nothing(
-        browser_session, portal, sandbox_accounts, domain):
+    browser_session, portal, sandbox_accounts, domain
+):
     account = sandbox_accounts["okx"]["trader"]
     callback = browser_session.consent(browser_session.start_connect("okx"), account["email"], account["password"])
     assert query_of(callback)["domain"] == urlsplit(portal["url"]).netloc

@@ -25,8 +25,11 @@ def connect_and_disconnect(browser_session, portal, sandbox_accounts, before_dis
     if before_disconnect:
         before_disconnect()
     dashboard = browser_session.session.get(f"{portal['url']}/").text
-    response = browser_session.session.post(f"{portal['url']}/connect/peatio/{connection.pk}/disconnect/",
-                                            data={"csrfmiddlewaretoken": csrf_token(dashboard)}, allow_redirects=False)
+    response = browser_session.session.post(
+        f"{portal['url']}/connect/peatio/{connection.pk}/disconnect/",
+        data={"csrfmiddlewaretoken": csrf_token(dashboard)},
+        allow_redirects=False,
+    )
     assert response.status_code == 302
     return AuditEvent.objects.get(action="connection.disconnected").details
 
@@ -35,15 +38,17 @@ def live_tokens():
     return SandboxToken.objects.filter(client__exchange="peatio", revoked_at__isnull=True, superseded_at__isnull=True)
 
 
-def test_disconnect_revokes_with_the_bearer_token_and_proves_the_key_pair_dead(browser_session, portal,
-                                                                               sandbox_accounts):
+def test_disconnect_revokes_with_the_bearer_token_and_proves_the_key_pair_dead(
+    browser_session, portal, sandbox_accounts
+):
     details = connect_and_disconnect(browser_session, portal, sandbox_accounts)
     assert details["tokens_revoked"] is True and "error" not in details, details
     assert not live_tokens().exists()
 
 
-def test_a_200_that_revoked_nothing_is_not_reported_as_revoked(browser_session, portal, sandbox_accounts,
-                                                              canned_answers):
+def test_a_200_that_revoked_nothing_is_not_reported_as_revoked(
+    browser_session, portal, sandbox_accounts, canned_answers
+):
     def revoke_answers_200_and_does_nothing():
         canned_answers["/oauth/revoke"] = json_answer({})
 

@@ -37,8 +37,11 @@ def original_family(refresh_token: str) -> list[SandboxToken]:
 
 def kucoin_accounts(portal, connection):
     """A real call with the access token as Bearer; 401 is the exchange saying the token is no good."""
-    response = requests.get(f"{portal['url']}/sandbox/kucoin/api/v1/accounts",
-                            headers={"Authorization": f"Bearer {connection.access_token}"}, timeout=10)
+    response = requests.get(
+        f"{portal['url']}/sandbox/kucoin/api/v1/accounts",
+        headers={"Authorization": f"Bearer {connection.access_token}"},
+        timeout=10,
+    )
     if response.status_code == 401:
         raise AccessTokenExpired("Access token refused.")
     assert response.json()["code"] == "200000", response.text
@@ -95,8 +98,12 @@ def test_not_due_is_left_alone_and_force_refreshes(make_connection, token_calls)
 def test_okx_is_never_refreshed_nor_flagged_when_its_access_token_lapses(make_connection, token_calls, mailoutbox):
     """OKX Fast API: the access token (1 h, no refresh token) only creates the key; the key is the credential
     (okx/builder-integration-demo, demos/third-party-fastapi/INTEGRATION_GUIDE.md, Hard Constraints)."""
-    connection = make_connection("okx", access_expires_in=timedelta(minutes=-5), refresh_token="",
-                                 refresh_expires_at=timezone.now() + timedelta(hours=1))
+    connection = make_connection(
+        "okx",
+        access_expires_in=timedelta(minutes=-5),
+        refresh_token="",
+        refresh_expires_at=timezone.now() + timedelta(hours=1),
+    )
     assert connections_sweep() == {"enqueued": 0, "warned": 0}
     for force in (False, True):
         assert connection_refresh(connection_id=connection.pk, force=force).outcome == Outcome.SKIPPED
@@ -104,8 +111,9 @@ def test_okx_is_never_refreshed_nor_flagged_when_its_access_token_lapses(make_co
     connection.refresh_from_db()
     assert connection.status == "active" and connection.refresh_lapse_warned_at is None
     assert token_calls == [] and mailoutbox == []
-    assert not AuditEvent.objects.filter(action__in=["connection.needs_reauthorization",
-                                                     "connection.refresh_lapsing"]).exists()
+    assert not AuditEvent.objects.filter(
+        action__in=["connection.needs_reauthorization", "connection.refresh_lapsing"]
+    ).exists()
 
 
 def test_peatio_expired_key_on_demand_refreshes_once_and_rotates_the_api_key(portal, make_connection, token_calls):
@@ -136,7 +144,8 @@ def test_call_racing_a_siblings_refresh_rereads_instead_of_refreshing(portal, ma
 
 
 def test_invalid_grant_flags_reauthorization_with_email_banner_and_audit(
-        portal, browser_session, make_connection, token_calls, mailoutbox):
+    portal, browser_session, make_connection, token_calls, mailoutbox
+):
     connection = make_connection("kraken")
     SandboxToken.objects.filter(refresh_token=connection.refresh_token).update(revoked_at=timezone.now())
     assert connection_refresh(connection_id=connection.pk).outcome == Outcome.NEEDS_REAUTHORIZATION
@@ -201,8 +210,9 @@ def test_refresh_token_expired_by_our_clock_is_flagged_without_a_call(make_conne
     connection = make_connection("kucoin", refresh_expires_at=timezone.now() - timedelta(minutes=1))
     assert connection_refresh(connection_id=connection.pk).outcome == Outcome.NEEDS_REAUTHORIZATION
     assert token_calls == []
-    assert AuditEvent.objects.get(action="connection.needs_reauthorization").details["reason"] == \
-        "refresh token expired"
+    assert (
+        AuditEvent.objects.get(action="connection.needs_reauthorization").details["reason"] == "refresh token expired"
+    )
 
 
 def test_proactive_refresh_keeps_a_connection_alive_past_its_first_refresh_token(make_connection, token_calls):
@@ -228,12 +238,16 @@ def test_429_honours_retry_after_and_backs_off(make_connection, token_calls):
     assert connections_sweep()["enqueued"] == 0
     assert connection_refresh(connection_id=connection.pk).outcome == Outcome.REFRESHED
     connection.refresh_from_db()
-    assert connection.refresh_failures == 0 and connection.last_error == "" and connection.next_refresh_attempt_at is None
+    assert (
+        connection.refresh_failures == 0 and connection.last_error == "" and connection.next_refresh_attempt_at is None
+    )
 
 
 def test_backoff_grows_with_jitter_and_stays_inside_the_refresh_tokens_life():
-    delays = [refresh.refresh_retry_delay(failures=n, retry_after=None, refresh_left=None).total_seconds()
-              for n in range(1, 12)]
+    delays = [
+        refresh.refresh_retry_delay(failures=n, retry_after=None, refresh_left=None).total_seconds()
+        for n in range(1, 12)
+    ]
     assert 15 <= delays[0] <= 30 and delays[3] >= 120 and max(delays) <= 1800
     assert refresh.refresh_retry_delay(failures=1, retry_after=90, refresh_left=None).total_seconds() >= 90
     bounded = refresh.refresh_retry_delay(failures=10, retry_after=None, refresh_left=timedelta(minutes=10))
@@ -291,7 +305,8 @@ def test_on_demand_refresh_respects_a_scheduled_retry(portal, make_connection, t
 
 
 def test_kraken_fast_api_key_call_with_an_expired_token_is_refreshed_once_and_retried(
-        portal, make_connection, token_calls):
+    portal, make_connection, token_calls
+):
     from connectors.kraken.client import KrakenAPI
 
     connection = make_connection("kraken", access_expires_in=timedelta(hours=23))

@@ -118,14 +118,16 @@ def test_a_reconnection_during_the_call_is_not_overwritten(portal, make_connecti
 
 
 def test_a_lease_that_ran_out_under_a_stalled_refresh_ends_flagged_never_active_with_a_dead_pair(
-        make_connection, paused_token_call):
+    make_connection, paused_token_call
+):
     """A refresh stalls past its lease; a sibling claims and sends the same refresh token, which the exchange
     treats as reuse and answers by revoking the family (the pair the stalled one got included). The connection
     says it needs the user, and the stalled refresh's late pair is not stored."""
     connection = make_connection("kucoin")
     with during_its_token_call(paused_token_call, connection.pk) as (outcomes, errors):
         ExchangeConnection.objects.filter(pk=connection.pk).update(
-            refresh_claimed_until=timezone.now() - timedelta(seconds=1))
+            refresh_claimed_until=timezone.now() - timedelta(seconds=1)
+        )
         assert connection_refresh(connection_id=connection.pk, force=True).outcome == Outcome.NEEDS_REAUTHORIZATION
     assert not errors and outcomes == [Outcome.SKIPPED]
     connection.refresh_from_db()

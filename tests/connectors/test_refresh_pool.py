@@ -29,18 +29,41 @@ THREADS, POOL, SLOW_SECONDS = 8, 2, 4
 @pytest.fixture
 def pooled_worker(settings, tmp_path):
     database = db_connection.settings_dict
-    url = (f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
-           f"?application_name={APPLICATION_NAME}")
+    url = (
+        f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+        f"?application_name={APPLICATION_NAME}"
+    )
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     broker.delete("celery", "unacked", "unacked_index")
     log = open(tmp_path / "worker.log", "w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "broker_portal.celery:app", "worker", "--without-mingle",
-         "--without-gossip", "--loglevel", "WARNING"], cwd=PROJECT, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True, env={
-            **os.environ, "DJANGO_SETTINGS_MODULE": "broker_portal.settings.test", "DATABASE_URL": url,
-            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL, "LOG_LEVEL": "WARNING", "CELERY_WORKER_POOL": "threads",
-            "CELERY_WORKER_CONCURRENCY": str(THREADS), "DATABASE_POOL_MAX_SIZE": str(POOL)})
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "broker_portal.celery:app",
+            "worker",
+            "--without-mingle",
+            "--without-gossip",
+            "--loglevel",
+            "WARNING",
+        ],
+        cwd=PROJECT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "broker_portal.settings.test",
+            "DATABASE_URL": url,
+            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+            "LOG_LEVEL": "WARNING",
+            "CELERY_WORKER_POOL": "threads",
+            "CELERY_WORKER_CONCURRENCY": str(THREADS),
+            "DATABASE_POOL_MAX_SIZE": str(POOL),
+        },
+    )
     yield process
     os.killpg(process.pid, signal.SIGTERM)
     try:
@@ -54,22 +77,30 @@ def pooled_worker(settings, tmp_path):
 
 def worker_connections() -> tuple[int, int]:
     with db_connection.cursor() as cursor:
-        cursor.execute("SELECT count(*), count(*) FILTER (WHERE state <> 'idle') FROM pg_stat_activity "
-                       "WHERE application_name = %s", [APPLICATION_NAME])
+        cursor.execute(
+            "SELECT count(*), count(*) FILTER (WHERE state <> 'idle') FROM pg_stat_activity "
+            "WHERE application_name = %s",
+            [APPLICATION_NAME],
+        )
         return cursor.fetchone()
 
 
 def test_eight_refreshes_in_flight_on_two_database_connections(make_connection, pooled_worker):
     connections = [make_connection("kraken") for _ in range(THREADS)]
     # Every token call waits at the exchange: all eight are in flight at once, each for SLOW_SECONDS.
-    sandbox_faults.fault_set(exchange="kraken", endpoint="token", kind="slow", count=THREADS,
-                             delay_seconds=SLOW_SECONDS)
+    sandbox_faults.fault_set(
+        exchange="kraken", endpoint="token", kind="slow", count=THREADS, delay_seconds=SLOW_SECONDS
+    )
     assert connections_sweep()["enqueued"] == THREADS
     deadline, most_open = time.monotonic() + 120, 0
     while time.monotonic() < deadline:
         most_open = max(most_open, worker_connections()[0])
-        if ExchangeConnection.objects.filter(pk__in=[c.pk for c in connections],
-                                             last_refreshed_at__isnull=False).count() == THREADS:
+        if (
+            ExchangeConnection.objects.filter(
+                pk__in=[c.pk for c in connections], last_refreshed_at__isnull=False
+            ).count()
+            == THREADS
+        ):
             break
         time.sleep(0.1)
     for connection in connections:

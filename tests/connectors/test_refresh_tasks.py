@@ -56,8 +56,7 @@ def test_sweep_with_30_percent_faults_refreshes_all_and_loses_none(make_connecti
     for exchange, endpoint in TOKEN_ENDPOINTS.items():
         # Three kinds at 11.3% each: 30% of calls fail, all before the exchange rotates anything.
         for kind in ("500", "429", "reset"):
-            sandbox_faults.fault_set(exchange=exchange, endpoint=endpoint, kind=kind, probability=0.113,
-                                     retry_after=1)
+            sandbox_faults.fault_set(exchange=exchange, endpoint=endpoint, kind=kind, probability=0.113, retry_after=1)
     started = timezone.now()
     okx = make_connection("okx")  # due by its access token, but never refreshed
     assert sweep_token_refresh.delay().get() == {"enqueued": 15, "warned": 0}
@@ -86,9 +85,16 @@ def bare_connections(tenant, member):
 
     def make(count, *, due):
         expires = now + (timedelta(minutes=3) if due else timedelta(hours=2))
-        ExchangeConnection.objects.bulk_create(ExchangeConnection(
-            tenant=tenant, user=member, exchange="kucoin", exchange_account_id=f"{due}-{i}-{time.monotonic_ns()}",
-            access_expires_at=expires) for i in range(count))
+        ExchangeConnection.objects.bulk_create(
+            ExchangeConnection(
+                tenant=tenant,
+                user=member,
+                exchange="kucoin",
+                exchange_account_id=f"{due}-{i}-{time.monotonic_ns()}",
+                access_expires_at=expires,
+            )
+            for i in range(count)
+        )
 
     return make
 
@@ -120,8 +126,9 @@ def test_sweep_reads_in_batches(bare_connections, monkeypatch):
 
 
 def test_sweep_flags_a_lapsing_refresh_token_before_it_lapses(make_connection, mailoutbox):
-    connection = make_connection("kraken", access_expires_in=timedelta(hours=20),
-                                 refresh_expires_at=timezone.now() + timedelta(hours=2))
+    connection = make_connection(
+        "kraken", access_expires_in=timedelta(hours=20), refresh_expires_at=timezone.now() + timedelta(hours=2)
+    )
     assert connections_sweep() == {"enqueued": 0, "warned": 1}
     connection.refresh_from_db()
     assert connection.refresh_lapse_warned_at and connection.status == "active"
@@ -167,8 +174,13 @@ def test_a_real_worker_on_redis_refreshes_what_the_sweep_enqueued(make_connectio
 
 @pytest.fixture
 def admin_client(portal):
-    admin = services.member_create(tenant=portal["tenant"], email="boss@live.example", password="x-pass-123456",
-                                   role=Membership.Role.BROKER_ADMIN, email_verified=True)
+    admin = services.member_create(
+        tenant=portal["tenant"],
+        email="boss@live.example",
+        password="x-pass-123456",
+        role=Membership.Role.BROKER_ADMIN,
+        email_verified=True,
+    )
     TOTP.activate(admin, "JBSWY3DPEHPK3PXPJBSWY3DP")
     client = Client(HTTP_HOST="localhost")
     client.force_login(admin)
@@ -177,8 +189,12 @@ def admin_client(portal):
 
 def test_admin_shows_health_and_refreshes_now(admin_client, make_connection, token_calls):
     healthy = make_connection("kucoin", access_expires_in=timedelta(hours=1))
-    failing = make_connection("kucoin", refresh_failures=3, last_error="KuCoin could not renew access just now.",
-                              next_refresh_attempt_at=timezone.now() + timedelta(minutes=7))
+    failing = make_connection(
+        "kucoin",
+        refresh_failures=3,
+        last_error="KuCoin could not renew access just now.",
+        next_refresh_attempt_at=timezone.now() + timedelta(minutes=7),
+    )
     refused = make_connection("kraken", status="error", last_error="Kraken refused to renew access.")
     make_connection("peatio", status="needs_reauthorization")
     # The admin's usual nine (tests/test_admin_scale.py) and the health summary's three: the count by status, the
@@ -193,8 +209,11 @@ def test_admin_shows_health_and_refreshes_now(admin_client, make_connection, tok
     assert f'data-connection="{refused.pk}"' in html and f'data-connection="{healthy.pk}"' not in html
     assert failing.access_token not in html and failing.refresh_token not in html
 
-    response = admin_client.post("/admin/connectors/exchangeconnection/", {
-        "action": "refresh_now", "_selected_action": [healthy.pk, failing.pk, refused.pk]}, follow=True)
+    response = admin_client.post(
+        "/admin/connectors/exchangeconnection/",
+        {"action": "refresh_now", "_selected_action": [healthy.pk, failing.pk, refused.pk]},
+        follow=True,
+    )
     assert "Refresh queued for 3 connection(s)." in response.content.decode()
     assert len(token_calls) == 3
     for connection in (healthy, failing, refused):
@@ -227,14 +246,24 @@ def test_the_sweeps_claim_reads_an_index_without_the_connections_in_backoff(tena
     from django.db import transaction
 
     now = timezone.now()
-    ExchangeConnection.objects.bulk_create([ExchangeConnection(
-        tenant=tenant, user=member, exchange="kucoin", exchange_account_id=f"{kind}-{i}", refresh_failures=3,
-        access_expires_at=now + timedelta(minutes=3 if kind != "later" else 90),
-        next_refresh_attempt_at=now + timedelta(minutes=20) if kind == "backoff" else None)
-        for kind, count in (("backoff", 3000), ("free", 20), ("later", 1000)) for i in range(count)])
+    ExchangeConnection.objects.bulk_create(
+        [
+            ExchangeConnection(
+                tenant=tenant,
+                user=member,
+                exchange="kucoin",
+                exchange_account_id=f"{kind}-{i}",
+                refresh_failures=3,
+                access_expires_at=now + timedelta(minutes=3 if kind != "later" else 90),
+                next_refresh_attempt_at=now + timedelta(minutes=20) if kind == "backoff" else None,
+            )
+            for kind, count in (("backoff", 3000), ("free", 20), ("later", 1000))
+            for i in range(count)
+        ]
+    )
     with db_connection.cursor() as cursor:
         cursor.execute("ANALYZE connectors_exchangeconnection")
-    unclaimed = refresh.sweep_claim_reads(now=now)[-1][:refresh.SWEEP_BATCH_SIZE]
+    unclaimed = refresh.sweep_claim_reads(now=now)[-1][: refresh.SWEEP_BATCH_SIZE]
     with transaction.atomic(), db_connection.cursor() as cursor:
         sql, params = unclaimed.query.sql_with_params()
         cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
@@ -246,7 +275,8 @@ def test_the_sweeps_claim_reads_an_index_without_the_connections_in_backoff(tena
 
 
 def test_a_big_batch_leaves_the_sweep_as_one_message_and_a_worker_publishes_its_refreshes(
-        bare_connections, celery_broker_tasks):
+    bare_connections, celery_broker_tasks
+):
     from connectors.tasks import publish_refreshes
 
     due = refresh.FAN_OUT_ABOVE + 10

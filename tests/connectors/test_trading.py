@@ -25,31 +25,58 @@ def test_kucoin_limit_order_is_previewed_placed_with_partner_headers_and_cancell
     connection = connected(browser_session, sandbox_accounts, "kucoin", TRADING)
     instrument = services.instrument_get(connection=connection, base="btc", quote="usdt")
     assert (instrument.symbol, instrument.price_tick, instrument.size_step, instrument.min_size) == (
-        "BTC-USDT", Decimal("0.1"), Decimal("0.00000001"), Decimal("0.00001"))
+        "BTC-USDT",
+        Decimal("0.1"),
+        Decimal("0.00000001"),
+        Decimal("0.00001"),
+    )
     # Below the sandbox price of 65000: the order rests; the size and price are rounded to the steps.
-    preview = services.order_preview(connection=connection, base="BTC", quote="USDT", side="buy", type="limit",
-                                      size="0.0100000049", price="60000.09")
-    assert preview.rounded and preview.ticket.size == Decimal("0.01000000") and preview.ticket.price == Decimal("60000.0")
+    preview = services.order_preview(
+        connection=connection, base="BTC", quote="USDT", side="buy", type="limit", size="0.0100000049", price="60000.09"
+    )
+    assert (
+        preview.rounded and preview.ticket.size == Decimal("0.01000000") and preview.ticket.price == Decimal("60000.0")
+    )
     assert preview.funds == Decimal("600.000000000") and preview.fee_rate == Decimal("0.001")
     assert preview.fee == Decimal("0.6") and preview.quote_after == preview.quote_before - Decimal("600.6")
     assert preview.base_after == preview.base_before + Decimal("0.01")
 
-    order = services.order_place(connection=connection, base="BTC", quote="USDT", side="buy", type="limit",
-                                 size=preview.ticket.size, price=preview.ticket.price,
-                                 client_order_id=preview.ticket.client_order_id)
+    order = services.order_place(
+        connection=connection,
+        base="BTC",
+        quote="USDT",
+        side="buy",
+        type="limit",
+        size=preview.ticket.size,
+        price=preview.ticket.price,
+        client_order_id=preview.ticket.client_order_id,
+    )
     assert order.status == TradeOrder.Status.OPEN and order.exchange_order_id
     credential = ExchangeCredential.objects.get(exchange="kucoin")
-    assert order.attribution == {"partner": credential.settings["partner"],
-                                 "broker_name": credential.settings["broker_name"], "verify": "true",
-                                 "partner_sign": "present"}
+    assert order.attribution == {
+        "partner": credential.settings["partner"],
+        "broker_name": credential.settings["broker_name"],
+        "verify": "true",
+        "partner_sign": "present",
+    }
     at_exchange = SpotOrder.objects.get(order_id=order.exchange_order_id)
-    assert at_exchange.attribution == {"partner": credential.settings["partner"],
-                                       "broker_name": credential.settings["broker_name"], "verify": "true"}
+    assert at_exchange.attribution == {
+        "partner": credential.settings["partner"],
+        "broker_name": credential.settings["broker_name"],
+        "verify": "true",
+    }
     assert at_exchange.client_order_id == order.client_order_id and at_exchange.price == Decimal("60000.0")
     # A double submit of the same confirmation places nothing more.
-    again = services.order_place(connection=connection, base="BTC", quote="USDT", side="buy", type="limit",
-                                 size=preview.ticket.size, price=preview.ticket.price,
-                                 client_order_id=preview.ticket.client_order_id)
+    again = services.order_place(
+        connection=connection,
+        base="BTC",
+        quote="USDT",
+        side="buy",
+        type="limit",
+        size=preview.ticket.size,
+        price=preview.ticket.price,
+        client_order_id=preview.ticket.client_order_id,
+    )
     assert again.pk == order.pk and SpotOrder.objects.count() == 1
     hooks, api = trading_hooks("kucoin"), clients.connection_api(connection)
     assert [o.order_id for o in hooks.open_orders(api, connection, "BTC-USDT")] == [order.exchange_order_id]
@@ -60,8 +87,9 @@ def test_kucoin_limit_order_is_previewed_placed_with_partner_headers_and_cancell
     assert SpotOrder.objects.get(order_id=order.exchange_order_id).status == "cancelled"
     assert hooks.open_orders(api, connection, "BTC-USDT") == []
     assert [o.status for o in hooks.order_history(api, connection, "BTC-USDT")] == ["cancelled"]
-    assert list(AuditEvent.objects.filter(action__startswith="trade.").values_list("action", flat=True)
-                .order_by("pk")) == ["trade.order_placed", "trade.order_cancelled"]
+    assert list(
+        AuditEvent.objects.filter(action__startswith="trade.").values_list("action", flat=True).order_by("pk")
+    ) == ["trade.order_placed", "trade.order_cancelled"]
     with pytest.raises(TradingRefused):
         services.order_cancel(order=order)
 
@@ -71,7 +99,11 @@ def test_kucoin_market_sell_fills_with_its_fill_and_fee(browser_session, sandbox
     order = place(connection, base="ETH", quote="USDT", side="sell", type="market", size="0.5")
     assert order.status == TradeOrder.Status.FILLED
     assert (order.filled_size, order.filled_funds, order.fee, order.fee_currency) == (
-        Decimal("0.5"), Decimal("1600"), Decimal("1.6"), "USDT")
+        Decimal("0.5"),
+        Decimal("1600"),
+        Decimal("1.6"),
+        "USDT",
+    )
     fills = services.order_refresh(order=order)
     assert [(f.price, f.size, f.fee) for f in fills] == [(Decimal("3200"), Decimal("0.5"), Decimal("1.6"))]
 
@@ -80,27 +112,33 @@ def test_kucoin_preview_reads_the_high_frequency_account_its_orders_trade_from(b
     connection = connected(browser_session, sandbox_accounts, "kucoin", TRADING)
     email = sandbox_accounts["kucoin"]["trader"]["email"]
     Balance.objects.filter(user__email=email, user__exchange="kucoin", currency="USDT").update(
-        available=Decimal("50000"), trading=Decimal("700"))
-    preview = services.order_preview(connection=connection, base="BTC", quote="USDT", side="buy", type="market",
-                                      size="0.01")
+        available=Decimal("50000"), trading=Decimal("700")
+    )
+    preview = services.order_preview(
+        connection=connection, base="BTC", quote="USDT", side="buy", type="market", size="0.01"
+    )
     assert preview.quote_before == Decimal("700") and preview.quote_after == Decimal("49.35")
     with pytest.raises(TradingRefused) as broke:  # the main account's 50,000 USDT do not trade
-        services.order_preview(connection=connection, base="BTC", quote="USDT", side="buy", type="market",
-                                size="0.011")
+        services.order_preview(connection=connection, base="BTC", quote="USDT", side="buy", type="market", size="0.011")
     assert broke.value.reason == "insufficient_balance"
 
 
 def test_kucoin_order_without_attribution_is_never_sent(browser_session, sandbox_accounts):
     connection = connected(browser_session, sandbox_accounts, "kucoin", TRADING)
-    preview = services.order_preview(connection=connection, base="BTC", quote="USDT", side="buy", type="limit",
-                                      size="0.001", price="60000")
+    preview = services.order_preview(
+        connection=connection, base="BTC", quote="USDT", side="buy", type="limit", size="0.001", price="60000"
+    )
     hooks, api = trading_hooks("kucoin"), clients.connection_api(connection)
     request = hooks.order_request(api, connection, preview.ticket)
     assert hooks.missing_attribution(api, connection, request) == []
     # Tampered: each partner header dropped or altered is seen before sending...
-    for name, value in [("KC-API-PARTNER-SIGN", None), ("KC-API-PARTNER-VERIFY", "false"),
-                        ("KC-API-PARTNER", "someone-else"), ("KC-BROKER-NAME", None),
-                        ("KC-API-PARTNER-SIGN", "c2lnbmF0dXJl")]:
+    for name, value in [
+        ("KC-API-PARTNER-SIGN", None),
+        ("KC-API-PARTNER-VERIFY", "false"),
+        ("KC-API-PARTNER", "someone-else"),
+        ("KC-BROKER-NAME", None),
+        ("KC-API-PARTNER-SIGN", "c2lnbmF0dXJl"),
+    ]:
         headers = {k: v for k, v in request.headers.items() if k != name}
         if value is not None:
             headers[name] = value
@@ -108,6 +146,7 @@ def test_kucoin_order_without_attribution_is_never_sent(browser_session, sandbox
         assert hooks.missing_attribution(api, connection, tampered), name
         # ...and refused by the exchange when sent anyway (KC-API-PARTNER-VERIFY: a bad signature is refused).
         from connectors.kucoin.trading import body_text
+
         response = requests.post(api.url(request.path), data=body_text(request.body), headers=headers, timeout=10)
         assert response.json()["code"] == "400201", name
     assert SpotOrder.objects.count() == 0
@@ -116,8 +155,16 @@ def test_kucoin_order_without_attribution_is_never_sent(browser_session, sandbox
     credential.settings = {}
     credential.save(update_fields=["settings"])
     with pytest.raises(AttributionMissing) as refused:
-        services.order_place(connection=connection, base="BTC", quote="USDT", side="buy", type="limit",
-                             size="0.001", price="60000", client_order_id=preview.ticket.client_order_id)
+        services.order_place(
+            connection=connection,
+            base="BTC",
+            quote="USDT",
+            side="buy",
+            type="limit",
+            size="0.001",
+            price="60000",
+            client_order_id=preview.ticket.client_order_id,
+        )
     assert "KC-API-PARTNER" in refused.value.missing
     row = TradeOrder.objects.get()
     assert row.status == TradeOrder.Status.REFUSED and row.attribution["missing"]
@@ -129,14 +176,22 @@ def test_kucoin_refuses_without_spot_permission_before_and_at_the_exchange(brows
     connection = connected(browser_session, sandbox_accounts, "kucoin", ["API_COMMON"])
     assert "“Spot trading”" in selectors.trading_capability(connection=connection)
     with pytest.raises(TradingRefused) as refused:
-        services.order_preview(connection=connection, base="BTC", quote="USDT", side="buy", type="limit",
-                                size="0.001", price="60000")
+        services.order_preview(
+            connection=connection, base="BTC", quote="USDT", side="buy", type="limit", size="0.001", price="60000"
+        )
     assert refused.value.reason == "permission"
     hooks, api = trading_hooks("kucoin"), clients.connection_api(connection)
     instrument = hooks.instrument(api, "BTC-USDT")
     from connectors.base.trading import Ticket
-    ticket = Ticket(instrument=instrument, side="buy", type="limit", size=Decimal("0.001"), price=Decimal("60000"),
-                    client_order_id=hooks.new_client_order_id(api))
+
+    ticket = Ticket(
+        instrument=instrument,
+        side="buy",
+        type="limit",
+        size=Decimal("0.001"),
+        price=Decimal("60000"),
+        client_order_id=hooks.new_client_order_id(api),
+    )
     with pytest.raises(TradingRefused) as by_exchange:
         hooks.place(api, connection, ticket)
     assert by_exchange.value.reason == "permission" and "Spot trading" in str(by_exchange.value)
@@ -148,26 +203,32 @@ def test_kucoin_refusals_are_clear(browser_session, sandbox_accounts):
         services.order_preview(connection=connection, base="NOPE", quote="USDT", side="buy", type="market", size="1")
     assert unknown.value.reason == "unknown_symbol" and "NOPE-USDT" in str(unknown.value)
     with pytest.raises(TradingRefused) as tiny:
-        services.order_preview(connection=connection, base="BTC", quote="USDT", side="buy", type="market",
-                                size="0.000001")
+        services.order_preview(
+            connection=connection, base="BTC", quote="USDT", side="buy", type="market", size="0.000001"
+        )
     assert "smallest BTC order is 0.00001" in str(tiny.value)
     with pytest.raises(TradingRefused) as broke:
         services.order_preview(connection=connection, base="BTC", quote="USDT", side="buy", type="market", size="100")
     assert broke.value.reason == "insufficient_balance"
     for size in ("abc", "-1", "0", "NaN", "1e400000"):
         with pytest.raises(TradingRefused):
-            services.order_preview(connection=connection, base="BTC", quote="USDT", side="buy", type="market",
-                                    size=size)
+            services.order_preview(
+                connection=connection, base="BTC", quote="USDT", side="buy", type="market", size=size
+            )
 
 
 def test_okx_order_carries_the_broker_code_in_tag_and_client_order_id(browser_session, sandbox_accounts):
     connection = connected_okx(browser_session, sandbox_accounts, ["read_only", "trade"])
     code = ExchangeCredential.objects.get(exchange="okx").settings["broker_code"]
     instrument = services.instrument_get(connection=connection, base="ETH", quote="USDT")
-    assert (instrument.symbol, instrument.price_tick, instrument.size_step) == ("ETH-USDT", Decimal("0.01"),
-                                                                               Decimal("0.0000001"))
-    preview = services.order_preview(connection=connection, base="ETH", quote="USDT", side="sell", type="limit",
-                                      size="0.5", price="3500.005")
+    assert (instrument.symbol, instrument.price_tick, instrument.size_step) == (
+        "ETH-USDT",
+        Decimal("0.01"),
+        Decimal("0.0000001"),
+    )
+    preview = services.order_preview(
+        connection=connection, base="ETH", quote="USDT", side="sell", type="limit", size="0.5", price="3500.005"
+    )
     # A sell rounds its price up (never less than typed); resting, it pays OKX's maker rate.
     assert preview.ticket.price == Decimal("3500.01") and preview.fee_rate == Decimal("0.0008")
     assert preview.ticket.client_order_id.startswith(code) and len(preview.ticket.client_order_id) == 32
@@ -189,8 +250,11 @@ def test_okx_order_carries_the_broker_code_in_tag_and_client_order_id(browser_se
     # Tampered: the tag or the client order id without the code is seen before sending.
     request = hooks.order_request(api, connection, preview.ticket)
     assert hooks.missing_attribution(api, connection, request) == []
-    for body in ({**request.body, "tag": "someone"}, {**request.body, "clOrdId": "x" * 32},
-                 {k: v for k, v in request.body.items() if k != "tag"}):
+    for body in (
+        {**request.body, "tag": "someone"},
+        {**request.body, "clOrdId": "x" * 32},
+        {k: v for k, v in request.body.items() if k != "tag"},
+    ):
         tampered = type(request)(method=request.method, path=request.path, body=body)
         assert hooks.missing_attribution(api, connection, tampered)
 
@@ -200,8 +264,15 @@ def test_okx_read_only_key_cannot_trade(browser_session, sandbox_accounts):
     assert "“Trade”" in selectors.trading_capability(connection=connection)
     hooks, api = trading_hooks("okx"), clients.connection_api(connection)
     from connectors.base.trading import Ticket
-    ticket = Ticket(instrument=hooks.instrument(api, "BTC-USDT"), side="buy", type="limit", size=Decimal("0.001"),
-                    price=Decimal("60000"), client_order_id=hooks.new_client_order_id(api))
+
+    ticket = Ticket(
+        instrument=hooks.instrument(api, "BTC-USDT"),
+        side="buy",
+        type="limit",
+        size=Decimal("0.001"),
+        price=Decimal("60000"),
+        client_order_id=hooks.new_client_order_id(api),
+    )
     with pytest.raises(TradingRefused) as refused:
         hooks.place(api, connection, ticket)
     assert refused.value.reason == "permission" and "Trade" in str(refused.value)
@@ -211,9 +282,15 @@ def test_kraken_limit_order_placed_read_back_and_cancelled(browser_session, sand
     connection = connected_kraken(browser_session, sandbox_accounts, KRAKEN_TRADING)
     instrument = services.instrument_get(connection=connection, base="BTC", quote="USDT")
     assert (instrument.symbol, instrument.base, instrument.quote, instrument.size_step, instrument.min_size) == (
-        "XBTUSDT", "BTC", "USDT", Decimal("1E-8"), Decimal("0.00001"))
-    preview = services.order_preview(connection=connection, base="BTC", quote="USDT", side="buy", type="limit",
-                                      size="0.01", price="60000")
+        "XBTUSDT",
+        "BTC",
+        "USDT",
+        Decimal("1E-8"),
+        Decimal("0.00001"),
+    )
+    preview = services.order_preview(
+        connection=connection, base="BTC", quote="USDT", side="buy", type="limit", size="0.01", price="60000"
+    )
     assert preview.fee_rate == Decimal("0.0025") and preview.fee == Decimal("1.5")  # Kraken's maker rate, in %
     order = place(connection, base="BTC", quote="USDT", side="buy", type="limit", size="0.01", price="60000")
     assert order.status == TradeOrder.Status.OPEN and order.exchange_order_id.startswith("O")
@@ -235,15 +312,19 @@ def test_kraken_limit_order_placed_read_back_and_cancelled(browser_session, sand
     api = clients.connection_api(connection)
     request = hooks.order_request(api, connection, preview.ticket)
     assert request.body["broker"] == "portal-broker" and hooks.missing_attribution(api, connection, request) == []
-    tampered = type(request)(method=request.method, path=request.path,
-                             body={k: v for k, v in request.body.items() if k != "broker"},
-                             attribution=request.attribution)
+    tampered = type(request)(
+        method=request.method,
+        path=request.path,
+        body={k: v for k, v in request.body.items() if k != "broker"},
+        attribution=request.attribution,
+    )
     assert hooks.missing_attribution(api, connection, tampered) == ["broker is not the broker's id"]
 
 
 def test_kraken_key_without_trade_permission_is_refused(browser_session, sandbox_accounts):
-    connection = connected_kraken(browser_session, sandbox_accounts, [p for p in KRAKEN_TRADING
-                                                                     if not p.endswith("trades-modify")])
+    connection = connected_kraken(
+        browser_session, sandbox_accounts, [p for p in KRAKEN_TRADING if not p.endswith("trades-modify")]
+    )
     assert "“Trade”" in selectors.trading_capability(connection=connection)
 
 

@@ -25,8 +25,9 @@ def member_client(member, client_at):
     return client
 
 
-def test_accountant_requests_an_export_that_is_audited_and_enqueued(staff_client, kucoin_history, tenant,
-                                                                     django_capture_on_commit_callbacks):
+def test_accountant_requests_an_export_that_is_audited_and_enqueued(
+    staff_client, kucoin_history, tenant, django_capture_on_commit_callbacks
+):
     client, accountant = staff_client()
     page = client.get("/exports/")
     assert page.status_code == 200 and "member@alpha.example" in page.content.decode()
@@ -40,8 +41,9 @@ def test_accountant_requests_an_export_that_is_audited_and_enqueued(staff_client
 
     export_run(job=job)
     status = client.get(f"/exports/{job.pk}/status").json()
-    assert status["status"] == "done" and status["percent"] == 100 and status["row_counts"] == {"deposit": 4,
-                                                                                                "trade": 0}
+    assert (
+        status["status"] == "done" and status["percent"] == 100 and status["row_counts"] == {"deposit": 4, "trade": 0}
+    )
     download = client.get(status["download_url"])
     body = b"".join(download.streaming_content)
     assert download.status_code == 200 and download["Content-Type"] == "text/csv"
@@ -75,8 +77,9 @@ def test_another_tenants_job_answers_404(staff_client, kucoin_history, tenant, o
     assert response.status_code == 200 and not ExportJob.objects.filter(tenant=tenant).exists()
 
 
-def test_members_export_only_their_own_connections(member_client, member, kucoin_history, tenant,
-                                                   django_capture_on_commit_callbacks):
+def test_members_export_only_their_own_connections(
+    member_client, member, kucoin_history, tenant, django_capture_on_commit_callbacks
+):
     colleague = make_member(tenant, "colleague@alpha.example")
     theirs = ExchangeConnection.objects.create(tenant=tenant, user=colleague, exchange="okx")
     assert post_export(member_client, scope="tenant").status_code == 200
@@ -96,8 +99,9 @@ def test_members_export_only_their_own_connections(member_client, member, kucoin
 
 
 @pytest.mark.parametrize("change", ["demoted", "removed"])
-def test_a_tenant_wide_export_is_out_of_reach_once_its_requester_is_no_longer_staff(staff_client, kucoin_history, tenant,
-                                                                                   change):
+def test_a_tenant_wide_export_is_out_of_reach_once_its_requester_is_no_longer_staff(
+    staff_client, kucoin_history, tenant, change
+):
     from rest_framework.test import APIClient
 
     from api.tokens import api_token_create
@@ -170,10 +174,10 @@ def interrupted(staff_client, kucoin_history, tenant):
     client, accountant = staff_client()
     now = dj_timezone.now()
     jobs = {}
-    for name, started_ago in (("abandoned", ABANDONED_AFTER + timedelta(minutes=1)),
-                              ("live", timedelta(hours=2))):
-        job = job_for(tenant, accountant, status="running", file_name=f"alpha-export-{name}.csv",
-                      started_at=now - started_ago)
+    for name, started_ago in (("abandoned", ABANDONED_AFTER + timedelta(minutes=1)), ("live", timedelta(hours=2))):
+        job = job_for(
+            tenant, accountant, status="running", file_name=f"alpha-export-{name}.csv", started_at=now - started_ago
+        )
         export_path(job).write_text("Date,Sent Amount\n2025-01-01 00:00:00 UTC,0.5\n")
         jobs[name] = job
     return client, jobs
@@ -188,8 +192,9 @@ def assert_abandoned_failed_and_live_untouched(client, jobs):
     assert live.status == "running" and not live.error and export_path(live).exists()
 
 
-def test_the_hourly_task_fails_a_job_whose_worker_is_gone_and_removes_its_partial_file(interrupted, kucoin,
-                                                                                      celery_broker_tasks):
+def test_the_hourly_task_fails_a_job_whose_worker_is_gone_and_removes_its_partial_file(
+    interrupted, kucoin, celery_broker_tasks
+):
     from exports import tasks
 
     client, jobs = interrupted
@@ -224,20 +229,35 @@ def test_a_run_records_when_it_started(staff_client, kucoin_history, tenant):
     assert before <= job.started_at <= job.finished_at
 
 
-def test_the_exports_page_and_the_api_show_what_each_sync_covers_and_its_gaps(staff_client, kucoin_history, member,
-                                                                              member_client, settings):
+def test_the_exports_page_and_the_api_show_what_each_sync_covers_and_its_gaps(
+    staff_client, kucoin_history, member, member_client, settings
+):
     """KuCoin keeps a year of ledgers: with a history start two years back, the ledger's coverage starts later,
     and the page and the API say an export from before then misses rows."""
     from exports.models import SyncState
 
     settings.EXPORTS_HISTORY_DAYS = 730
     now = dj_timezone.now()
-    SyncState.objects.create(connection=kucoin_history, kind="trade", covered_from=now - timedelta(days=730),
-                             covered_to=now - timedelta(hours=1), last_synced_at=now)
-    SyncState.objects.create(connection=kucoin_history, kind="ledger", covered_from=now - timedelta(days=365),
-                             covered_to=now - timedelta(hours=1), last_synced_at=now)
-    SyncState.objects.create(connection=kucoin_history, kind="deposit", resume_cursor={"since": 0, "until": 1},
-                             last_error="KuCoin is unavailable.")
+    SyncState.objects.create(
+        connection=kucoin_history,
+        kind="trade",
+        covered_from=now - timedelta(days=730),
+        covered_to=now - timedelta(hours=1),
+        last_synced_at=now,
+    )
+    SyncState.objects.create(
+        connection=kucoin_history,
+        kind="ledger",
+        covered_from=now - timedelta(days=365),
+        covered_to=now - timedelta(hours=1),
+        last_synced_at=now,
+    )
+    SyncState.objects.create(
+        connection=kucoin_history,
+        kind="deposit",
+        resume_cursor={"since": 0, "until": 1},
+        last_error="KuCoin is unavailable.",
+    )
     client, _ = staff_client()
     page = client.get("/exports/").content.decode()
     ledger = page.split('data-kind="ledger"')[1].split("</li>")[0]
@@ -271,13 +291,15 @@ def test_the_coverage_on_the_exports_page_costs_no_query_per_connection(staff_cl
 
     few = page_queries()
     for n in range(5):
-        ExchangeConnection.objects.create(tenant=tenant, user=member, exchange=("kucoin", "okx", "kraken")[n % 3],
-                                          exchange_account_id=f"account-{n}")
+        ExchangeConnection.objects.create(
+            tenant=tenant, user=member, exchange=("kucoin", "okx", "kraken")[n % 3], exchange_account_id=f"account-{n}"
+        )
     assert page_queries() <= few + 2
 
 
-def test_an_export_no_synced_row_falls_in_is_refused_with_the_synced_range_until_confirmed(staff_client, kucoin_history,
-                                                                                           tenant):
+def test_an_export_no_synced_row_falls_in_is_refused_with_the_synced_range_until_confirmed(
+    staff_client, kucoin_history, tenant
+):
     client, _ = staff_client()
     empty = post_export(client, date_from="2026-01-01", date_to="2026-06-30").content.decode()
     assert not ExportJob.objects.exists()
@@ -293,11 +315,19 @@ def test_an_export_no_synced_row_falls_in_is_refused_with_the_synced_range_until
     assert post_export(client).status_code == 302 and ExportJob.objects.count() == 2
 
 
-def test_the_default_range_reaches_back_to_the_oldest_synced_row_and_each_kind_shows_its_rows(staff_client, kucoin_history):
+def test_the_default_range_reaches_back_to_the_oldest_synced_row_and_each_kind_shows_its_rows(
+    staff_client, kucoin_history
+):
     from exports.models import SyncState
 
-    SyncState.objects.create(connection=kucoin_history, kind="deposit", covered_from=datetime(2025, 1, 1, tzinfo=timezone.utc),
-                             covered_to=dj_timezone.now(), rows_stored=4, last_synced_at=dj_timezone.now())
+    SyncState.objects.create(
+        connection=kucoin_history,
+        kind="deposit",
+        covered_from=datetime(2025, 1, 1, tzinfo=timezone.utc),
+        covered_to=dj_timezone.now(),
+        rows_stored=4,
+        last_synced_at=dj_timezone.now(),
+    )
     client, _ = staff_client()
     page = client.get("/exports/").content.decode()
     assert 'name="date_from" value="2025-01-01"' in page

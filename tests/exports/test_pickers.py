@@ -80,7 +80,8 @@ def test_members_have_no_picker(client_at, member):
 
 
 def test_a_picked_user_or_connection_scopes_the_export_and_a_stranger_is_a_form_error(
-        staff_client, tenant, other_tenant, django_capture_on_commit_callbacks):
+    staff_client, tenant, other_tenant, django_capture_on_commit_callbacks
+):
     client, _ = staff_client()
     add_connections(tenant, 2)
     picked = ExchangeConnection.objects.get(user__email="user001@alpha.example")
@@ -90,11 +91,14 @@ def test_a_picked_user_or_connection_scopes_the_export_and_a_stranger_is_a_form_
         assert post_export(client, scope="connection", connection=label, allow_empty="on").status_code == 302
     jobs = ExportJob.objects.order_by("pk")[:2]
     assert [job.scope_user.email if job.scope_user else job.scope_connection for job in jobs] == [
-        "user000@alpha.example", picked]
+        "user000@alpha.example",
+        picked,
+    ]
     # What was typed into the other scope's picker is no error.
     with django_capture_on_commit_callbacks():
-        assert post_export(client, scope="tenant", user="half-typed", connection="#x",
-                           allow_empty="on").status_code == 302
+        assert (
+            post_export(client, scope="tenant", user="half-typed", connection="#x", allow_empty="on").status_code == 302
+        )
     assert ExportJob.objects.count() == 3
     make_member(other_tenant, "outsider@beta.example", Membership.Role.MEMBER)
     refused = post_export(client, scope="user", user="outsider@beta.example")

@@ -22,8 +22,11 @@ from sandbox.models import HistoryRecord, SandboxUser
 def replace_history_fetch(monkeypatch, exchange_id, fetch_page):
     """The exchange package's history source, reading its pages through ``fetch_page``."""
     package = exchange_packages()[exchange_id]
-    monkeypatch.setitem(exchange_packages(), exchange_id, dataclasses.replace(
-        package, history=dataclasses.replace(package.history, fetch_page=fetch_page)))
+    monkeypatch.setitem(
+        exchange_packages(),
+        exchange_id,
+        dataclasses.replace(package, history=dataclasses.replace(package.history, fetch_page=fetch_page)),
+    )
 
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -74,8 +77,9 @@ def test_sync_imports_the_whole_history_and_a_second_sync_adds_nothing(connect, 
         assert added[kind] == expected.count() == 10
         stored = HistoryEntry.objects.filter(connection=connection, kind=kind)
         # Same moments and amounts as the exchange's own records (ledger amounts keep their sign).
-        assert sorted((e.occurred_at, e.amount, e.currency) for e in stored) == \
-            sorted((r.time, r.amount, r.currency) for r in expected)
+        assert sorted((e.occurred_at, e.amount, e.currency) for e in stored) == sorted(
+            (r.time, r.amount, r.currency) for r in expected
+        )
         assert {e.tenant_id for e in stored} == {connection.tenant_id}
         state = SyncState.objects.get(connection=connection, kind=kind)
         # Complete from the history start (EXPORTS_HISTORY_DAYS = 100 in these tests, or what the exchange keeps:
@@ -94,8 +98,12 @@ def test_trades_keep_both_sides_and_the_fee(connect):
     entry = HistoryEntry.objects.get(connection=connection, kind="trade", external_id=record.txid)
     base, quote = record.pair.split("-")
     assert (entry.currency, entry.quote_currency, entry.side) == (base, quote, record.side)
-    assert (entry.amount, entry.price, entry.fee, entry.fee_currency) == \
-        (record.amount, record.price, record.fee, record.fee_currency)
+    assert (entry.amount, entry.price, entry.fee, entry.fee_currency) == (
+        record.amount,
+        record.price,
+        record.fee,
+        record.fee_currency,
+    )
     assert entry.quote_amount == record.price * record.amount
 
 
@@ -107,14 +115,25 @@ def test_new_rows_at_the_exchange_arrive_with_the_next_sync(connect):
     user = sandbox_rows("kucoin", "deposit").first().user
     # Rows made since the last pass (the old test put them a year ahead: no exchange lists the future).
     for offset in (1, 2, 3, 4):
-        HistoryRecord.objects.create(user=user, kind="deposit", synthetic=False, txid=f"Dnew{offset}",
-                                     time=timezone.now() - timedelta(seconds=offset), currency="BTC", amount="0.5",
-                                     fee="0", fee_currency="BTC", status="SUCCESS", details={})
+        HistoryRecord.objects.create(
+            user=user,
+            kind="deposit",
+            synthetic=False,
+            txid=f"Dnew{offset}",
+            time=timezone.now() - timedelta(seconds=offset),
+            currency="BTC",
+            amount="0.5",
+            fee="0",
+            fee_currency="BTC",
+            status="SUCCESS",
+            details={},
+        )
     assert sync_connection_history(connection=connection, kinds=["deposit"]) == {"deposit": 4}
     assert HistoryEntry.objects.filter(connection=connection, kind="deposit").count() == 14
     state.refresh_from_db()
-    assert state.covered_to > first_until and abs(state.covered_from - (timezone.now() - timedelta(days=100))) \
-        < timedelta(minutes=1)
+    assert state.covered_to > first_until and abs(
+        state.covered_from - (timezone.now() - timedelta(days=100))
+    ) < timedelta(minutes=1)
 
 
 def test_a_failed_sync_resumes_at_the_page_it_stopped_on_and_covers_only_once_done(connect, portal, monkeypatch):
@@ -153,17 +172,23 @@ def test_kucoin_asks_a_week_of_fills_and_a_day_of_ledgers_at_most(connect, monke
     connection = connect("kucoin")
     cursors = recording(monkeypatch, "kucoin")
     sync_connection_history(connection=connection, kinds=["ledger", "trade"])
-    limits = {"/api/v1/fills": timedelta(days=7), "/api/v1/hf/fills": timedelta(days=7),
-              "/api/v1/accounts/ledgers": timedelta(hours=24), "/api/v1/hf/accounts/ledgers": timedelta(hours=72)}
+    limits = {
+        "/api/v1/fills": timedelta(days=7),
+        "/api/v1/hf/fills": timedelta(days=7),
+        "/api/v1/accounts/ledgers": timedelta(hours=24),
+        "/api/v1/hf/accounts/ledgers": timedelta(hours=72),
+    }
     for cursor in cursors:
         if "start" in cursor:
             limit = limits[cursor["streams"][cursor["stream"]]["path"]]
             assert cursor["end"] - cursor["start"] <= limit.total_seconds() * 1000
     paths = {stream["path"] for cursor in cursors if "streams" in cursor for stream in cursor["streams"]}
     assert paths == set(limits)
-    hf = HistoryEntry.objects.filter(connection=connection, kind="trade",
-                                     external_id__in=sandbox_rows("kucoin", "trade").filter(details__hf=True)
-                                     .values_list("txid", flat=True))
+    hf = HistoryEntry.objects.filter(
+        connection=connection,
+        kind="trade",
+        external_id__in=sandbox_rows("kucoin", "trade").filter(details__hf=True).values_list("txid", flat=True),
+    )
     assert hf.count() == 5  # the HF account's fills, read symbol by symbol
 
 
@@ -174,19 +199,36 @@ def test_kucoin_hf_account_ledger_is_read_from_the_hf_endpoint_in_three_day_wind
     user = sandbox_rows("kucoin", "ledger").first().user
     now = timezone.now()
     # Two hundred and five HF entries inside one window: two pages of the HF ledger's largest limit.
-    HistoryRecord.objects.bulk_create([
-        HistoryRecord(user=user, kind="ledger", txid=f"Lhf{index}", time=now - timedelta(days=20, seconds=205 - index),
-                      currency="USDT", amount="1" if index % 3 else "-1", fee="0", fee_currency="USDT",
-                      balance_after="5", entry_type="TRADE_EXCHANGE", details={"hf": True})
-        for index in range(205)])
+    HistoryRecord.objects.bulk_create(
+        [
+            HistoryRecord(
+                user=user,
+                kind="ledger",
+                txid=f"Lhf{index}",
+                time=now - timedelta(days=20, seconds=205 - index),
+                currency="USDT",
+                amount="1" if index % 3 else "-1",
+                fee="0",
+                fee_currency="USDT",
+                balance_after="5",
+                entry_type="TRADE_EXCHANGE",
+                details={"hf": True},
+            )
+            for index in range(205)
+        ]
+    )
     hf_rows = sandbox_rows("kucoin", "ledger").filter(details__hf=True)
     cursors = recording(monkeypatch, "kucoin")
     assert sync_connection_history(connection=connection, kinds=["ledger"]) == {"ledger": 10 + 205}
     stored = HistoryEntry.objects.filter(connection=connection, kind="ledger")
     assert set(stored.values_list("external_id", flat=True)) >= {str(pk) for pk in hf_rows.values_list("pk", flat=True)}
-    assert stored.filter(external_id__in=[str(pk) for pk in hf_rows.values_list("pk", flat=True)], amount__lt=0).count() \
+    assert (
+        stored.filter(external_id__in=[str(pk) for pk in hf_rows.values_list("pk", flat=True)], amount__lt=0).count()
         == hf_rows.filter(amount__lt=0).count()
-    hf_pages = [c for c in cursors if "start" in c and c["streams"][c["stream"]]["path"] == "/api/v1/hf/accounts/ledgers"]
+    )
+    hf_pages = [
+        c for c in cursors if "start" in c and c["streams"][c["stream"]]["path"] == "/api/v1/hf/accounts/ledgers"
+    ]
     assert any(c["last_id"] for c in hf_pages)  # the window of 205 entries was read in two pages
     state = SyncState.objects.get(connection=connection, kind="ledger")
     assert abs(state.covered_from - (state.covered_to - timedelta(days=100))) < timedelta(minutes=1)
@@ -198,13 +240,36 @@ def test_okx_deposits_sharing_a_millisecond_across_a_page_boundary_are_all_read(
     connection = connect("okx")
     user = sandbox_rows("okx", "deposit").first().user
     now = timezone.now().replace(microsecond=0)
-    rows = [HistoryRecord(user=user, kind="deposit", txid=f"Dnew{index}", time=now - timedelta(seconds=index + 1),
-                          currency="USDT", amount="1", fee="0", fee_currency="USDT", status="SUCCESS")
-            for index in range(97)]
+    rows = [
+        HistoryRecord(
+            user=user,
+            kind="deposit",
+            txid=f"Dnew{index}",
+            time=now - timedelta(seconds=index + 1),
+            currency="USDT",
+            amount="1",
+            fee="0",
+            fee_currency="USDT",
+            status="SUCCESS",
+        )
+        for index in range(97)
+    ]
     # Six deposits in one millisecond: the 98th to 103rd newest, across the first page's end at 100.
     tie = now - timedelta(seconds=200, microseconds=500)
-    rows += [HistoryRecord(user=user, kind="deposit", txid=f"Dtie{index}", time=tie, currency="USDT", amount="2",
-                           fee="0", fee_currency="USDT", status="SUCCESS") for index in range(6)]
+    rows += [
+        HistoryRecord(
+            user=user,
+            kind="deposit",
+            txid=f"Dtie{index}",
+            time=tie,
+            currency="USDT",
+            amount="2",
+            fee="0",
+            fee_currency="USDT",
+            status="SUCCESS",
+        )
+        for index in range(6)
+    ]
     HistoryRecord.objects.bulk_create(rows)
     assert sync_connection_history(connection=connection, kinds=["deposit"]) == {"deposit": 10 + 103}
     tied = HistoryRecord.objects.filter(user=user, txid__startswith="Dtie").values_list("pk", flat=True)
@@ -220,9 +285,22 @@ def test_okx_withdrawals_past_a_hundred_in_one_millisecond_end_the_pass_and_its_
     connection = connect("okx")
     user = sandbox_rows("okx", "withdrawal").first().user
     tie = timezone.now().replace(microsecond=0) - timedelta(hours=1)
-    HistoryRecord.objects.bulk_create([
-        HistoryRecord(user=user, kind="withdrawal", txid=f"Wtie{index}", time=tie, currency="USDT", amount="1",
-                      fee="0", fee_currency="USDT", status="SUCCESS") for index in range(105)])
+    HistoryRecord.objects.bulk_create(
+        [
+            HistoryRecord(
+                user=user,
+                kind="withdrawal",
+                txid=f"Wtie{index}",
+                time=tie,
+                currency="USDT",
+                amount="1",
+                fee="0",
+                fee_currency="USDT",
+                status="SUCCESS",
+            )
+            for index in range(105)
+        ]
+    )
     assert sync_connection_history(connection=connection, kinds=["withdrawal"]) == {"withdrawal": 100 + 10}
     state = SyncState.objects.get(connection=connection, kind="withdrawal")
     assert state.covered_from == tie + timedelta(milliseconds=1) and state.resume_cursor is None
@@ -269,8 +347,17 @@ def test_peatio_deposits_past_what_the_exchange_lists_leave_a_visible_gap(connec
     user = sandbox_rows("peatio", "deposit").first().user
     now = timezone.now().replace(microsecond=0)
     for index in range(120):
-        HistoryRecord.objects.create(user=user, kind="deposit", txid=f"Dmany{index}", time=now - timedelta(hours=index + 1),
-                                     currency="USDT", amount="1", fee="0", fee_currency="USDT", status="SUCCESS")
+        HistoryRecord.objects.create(
+            user=user,
+            kind="deposit",
+            txid=f"Dmany{index}",
+            time=now - timedelta(hours=index + 1),
+            currency="USDT",
+            amount="1",
+            fee="0",
+            fee_currency="USDT",
+            status="SUCCESS",
+        )
     sync_connection_history(connection=connection, kinds=["deposit"])
     state = SyncState.objects.get(connection=connection, kind="deposit")
     # The hundredth newest accepted USDT deposit is the oldest the exchange lists.
@@ -284,8 +371,9 @@ def test_beat_task_syncs_every_active_connection_with_a_key(connect, portal, cel
     from exports import tasks
 
     active = connect("kucoin")
-    ExchangeConnection.objects.create(tenant=portal["tenant"], user=portal["user"], exchange="okx", status="revoked",
-                                      api_key="gone")
+    ExchangeConnection.objects.create(
+        tenant=portal["tenant"], user=portal["user"], exchange="okx", status="revoked", api_key="gone"
+    )
     tasks.sync_all_connections()
     syncs = [task.args for task in celery_broker_tasks() if task.name == tasks.sync_connection.name]
     assert syncs == [[active.pk]]
@@ -310,8 +398,17 @@ def test_stored_withdrawals_that_settle_at_the_exchange_are_updated_within_the_l
     now = timezone.now()
 
     def withdrawal(txid, age, status):
-        return HistoryRecord.objects.create(user=user, kind="withdrawal", txid=txid, time=now - age, currency="BTC",
-                                            amount="0.5", fee="0.0005", fee_currency="BTC", status=status)
+        return HistoryRecord.objects.create(
+            user=user,
+            kind="withdrawal",
+            txid=txid,
+            time=now - age,
+            currency="BTC",
+            amount="0.5",
+            fee="0.0005",
+            fee_currency="BTC",
+            status=status,
+        )
 
     for hours in (1, 2, 3):
         withdrawal(f"Wsettled{hours}h", timedelta(hours=hours), "SUCCESS")
@@ -333,7 +430,8 @@ def test_stored_withdrawals_that_settle_at_the_exchange_are_updated_within_the_l
     assert (stored["Wsucceeding"].status, stored["Wsucceeding"].fee) == ("SUCCESS", Decimal("0.0004"))
     # The pass went back only as far as the oldest recent row still open, not to the stale one or further.
     assert from_ms(cursors[0]["since"]) == stored["Wsucceeding"].occurred_at.replace(
-        microsecond=stored["Wsucceeding"].occurred_at.microsecond // 1000 * 1000)
+        microsecond=stored["Wsucceeding"].occurred_at.microsecond // 1000 * 1000
+    )
     assert stored["Wstale"].status == "PROCESSING"
     # Once everything recent is final, a pass stops at the newest row again.
     cursors.clear()
@@ -356,20 +454,36 @@ def test_a_broker_hears_of_a_pass_that_brings_rows_and_of_a_failure_once(connect
     from webhooks.models import WebhookEndpoint, WebhookEvent
 
     connection = connect("kucoin")
-    WebhookEndpoint.objects.create(tenant=connection.tenant, url="https://hooks.alpha.example/", secret="whsec_x",
-                                   event_types=["history.synced", "history.sync_failed"])
+    WebhookEndpoint.objects.create(
+        tenant=connection.tenant,
+        url="https://hooks.alpha.example/",
+        secret="whsec_x",
+        event_types=["history.synced", "history.sync_failed"],
+    )
 
     def events():
-        return [(event.type, event.payload.get("rows_added", event.payload.get("error", "")[:5]))
-                for event in WebhookEvent.objects.order_by("pk")]
+        return [
+            (event.type, event.payload.get("rows_added", event.payload.get("error", "")[:5]))
+            for event in WebhookEvent.objects.order_by("pk")
+        ]
 
     sync_connection_history(connection=connection, kinds=["deposit"])
     sync_connection_history(connection=connection, kinds=["deposit"])
     assert events() == [("history.synced", 10)]
     user = sandbox_rows("kucoin", "deposit").first().user
-    HistoryRecord.objects.create(user=user, kind="deposit", synthetic=False, txid="Dnew", currency="BTC",
-                                 time=timezone.now() - timedelta(seconds=1), amount="0.5", fee="0",
-                                 fee_currency="BTC", status="SUCCESS", details={})
+    HistoryRecord.objects.create(
+        user=user,
+        kind="deposit",
+        synthetic=False,
+        txid="Dnew",
+        currency="BTC",
+        time=timezone.now() - timedelta(seconds=1),
+        amount="0.5",
+        fee="0",
+        fee_currency="BTC",
+        status="SUCCESS",
+        details={},
+    )
     sync_connection_history(connection=connection, kinds=["deposit"])
     assert events()[1:] == [("history.synced", 1)]
 

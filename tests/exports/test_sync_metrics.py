@@ -11,8 +11,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def ledger_passes(samples) -> dict:
-    return {outcome: metric(samples, "portal_history_sync_duration_seconds_count",
-                            exchange="kucoin", kind="ledger", outcome=outcome) for outcome in ("completed", "failed")}
+    return {
+        outcome: metric(
+            samples, "portal_history_sync_duration_seconds_count", exchange="kucoin", kind="ledger", outcome=outcome
+        )
+        for outcome in ("completed", "failed")
+    }
 
 
 def test_sync_passes_are_counted_by_outcome(connect, portal, scrape_metrics):

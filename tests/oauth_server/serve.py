@@ -25,8 +25,9 @@ class QuietHandler(WSGIRequestHandler):
 
 def signing_key() -> str:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
 
 
 def main(port: int, data_dir: str, config_path: str) -> None:
@@ -37,7 +38,8 @@ def main(port: int, data_dir: str, config_path: str) -> None:
     os.environ["TEST_OAUTH_SERVER_DIR"] = data_dir
     os.environ["TEST_OAUTH_SERVER_RSA_KEY"] = signing_key()
     os.environ["TEST_OAUTH_SERVER_AUTH_METHODS"] = json.dumps(
-        {client["client_id"]: client["auth_method"] for client in config["clients"] if client.get("auth_method")})
+        {client["client_id"]: client["auth_method"] for client in config["clients"] if client.get("auth_method")}
+    )
 
     import django
 
@@ -52,13 +54,18 @@ def main(port: int, data_dir: str, config_path: str) -> None:
         User.objects.create_user(username=user["username"], password=user["password"], email=user["email"])
     for client in config["clients"]:
         Application.objects.create(
-            name=client["client_id"], client_id=client["client_id"], client_secret=client.get("client_secret", ""),
-            hash_client_secret=False, client_type=client["client_type"],
+            name=client["client_id"],
+            client_id=client["client_id"],
+            client_secret=client.get("client_secret", ""),
+            hash_client_secret=False,
+            client_type=client["client_type"],
             authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
-            redirect_uris=" ".join(client["redirect_uris"]), algorithm=Application.RS256_ALGORITHM,
+            redirect_uris=" ".join(client["redirect_uris"]),
+            algorithm=Application.RS256_ALGORITHM,
         )
-    server = make_server("127.0.0.1", port, get_wsgi_application(), server_class=ThreadingWSGIServer,
-                         handler_class=QuietHandler)
+    server = make_server(
+        "127.0.0.1", port, get_wsgi_application(), server_class=ThreadingWSGIServer, handler_class=QuietHandler
+    )
     print("ready", flush=True)
     server.serve_forever()
 

@@ -22,12 +22,14 @@ MIDDLEWARE = [
     "tests.oauth_server.middleware.IssuerInAuthorizationErrorsMiddleware",
 ]
 ROOT_URLCONF = "tests.oauth_server.urls"
-TEMPLATES = [{
-    "BACKEND": "django.template.backends.django.DjangoTemplates",
-    "DIRS": [os.path.join(os.path.dirname(__file__), "templates")],
-    "APP_DIRS": True,
-    "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
-}]
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [os.path.join(os.path.dirname(__file__), "templates")],
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+    }
+]
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": os.path.join(DATA_DIR, "server.sqlite3")}}
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -38,8 +40,12 @@ OAUTH2_PROVIDER = {
     "OIDC_ENABLED": True,
     "OIDC_RSA_PRIVATE_KEY": os.environ["TEST_OAUTH_SERVER_RSA_KEY"],
     "OIDC_ISS_ENDPOINT": ISSUER,
-    "SCOPES": {"openid": "Who you are", "email": "Your e-mail address", "read": "Read your account",
-               "trade": "Trade for you"},
+    "SCOPES": {
+        "openid": "Who you are",
+        "email": "Your e-mail address",
+        "read": "Read your account",
+        "trade": "Trade for you",
+    },
     "DEFAULT_SCOPES": ["read"],
     "PKCE_REQUIRED": True,
     "ROTATE_REFRESH_TOKEN": True,

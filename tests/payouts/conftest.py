@@ -14,5 +14,7 @@ def quick_sync(settings):
 @pytest.fixture
 def payees(portal, sandbox_accounts):
     """Three users of the tenant, on KuCoin, OKX and Kraken."""
-    return {exchange_id: connect_payee(portal, sandbox_accounts, exchange_id, f"payee-{exchange_id}@live.example")
-            for exchange_id in TRC20}
+    return {
+        exchange_id: connect_payee(portal, sandbox_accounts, exchange_id, f"payee-{exchange_id}@live.example")
+        for exchange_id in TRC20
+    }

@@ -17,22 +17,27 @@ TRC20 = {"kucoin": "trx", "okx": "USDT-TRC20", "kraken": "Tether (TRC20)"}
 
 
 def connect_payee(portal, sandbox_accounts, exchange_id, email, *, permissions=None) -> ExchangeConnection:
-    user = services.member_create(tenant=portal["tenant"], email=email, password=PASSWORD,
-                                  role=Membership.Role.MEMBER, email_verified=True)
+    user = services.member_create(
+        tenant=portal["tenant"], email=email, password=PASSWORD, role=Membership.Role.MEMBER, email_verified=True
+    )
     browser = PortalBrowser(portal["url"])
     browser.sign_in(email)
     account = sandbox_accounts[exchange_id]["trader"]
     chosen = permissions if permissions is not None else PERMISSIONS.get(exchange_id)
-    callback = browser.consent(browser.start_connect(exchange_id, chosen), account["email"], account["password"],
-                               scopes=chosen)
+    callback = browser.consent(
+        browser.start_connect(exchange_id, chosen), account["email"], account["password"], scopes=chosen
+    )
     assert browser.session.get(callback, allow_redirects=False).status_code == 302
     return ExchangeConnection.objects.get(user=user, exchange=exchange_id)
 
 
 def credit_deposit(base_url, exchange, address, amount, *, memo="", txid=""):
     """The broker's on-chain send arriving at the exchange (the sandbox's control endpoint)."""
-    response = requests.post(f"{base_url}/sandbox/control/deposits", json={
-        "exchange": exchange, "address": address, "amount": str(amount), "memo": memo, "txid": txid}, timeout=10)
+    response = requests.post(
+        f"{base_url}/sandbox/control/deposits",
+        json={"exchange": exchange, "address": address, "amount": str(amount), "memo": memo, "txid": txid},
+        timeout=10,
+    )
     assert response.status_code == 201, response.text
     if exchange == "kraken":
         # Kraken bounds its history in whole seconds (``end`` inclusive, connectors/kraken/history.py): a pass

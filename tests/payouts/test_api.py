@@ -39,9 +39,19 @@ def back_end(portal):
 
 
 def body(payees, name="Rewards", amounts=("1.5", "2", "3.000000000000000001")):
-    return {"name": name, "payouts": [
-        {"connection": connection.pk, "asset": "USDT", "network": TRC20[exchange_id], "amount": amount,
-         "reference": f"{name}-{exchange_id}"} for (exchange_id, connection), amount in zip(payees.items(), amounts)]}
+    return {
+        "name": name,
+        "payouts": [
+            {
+                "connection": connection.pk,
+                "asset": "USDT",
+                "network": TRC20[exchange_id],
+                "amount": amount,
+                "reference": f"{name}-{exchange_id}",
+            }
+            for (exchange_id, connection), amount in zip(payees.items(), amounts)
+        ],
+    }
 
 
 def test_the_back_end_creates_resolves_records_and_sees_a_batch_received(portal, payees, back_end):
@@ -70,8 +80,10 @@ def test_the_back_end_creates_resolves_records_and_sees_a_batch_received(portal,
     assert exported.status_code == 200 and exported.headers["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(exported.text)))
     assert [(row["Reference"], row["Amount"], row["Status"]) for row in rows] == [
-        ("Rewards-kucoin", "1.5", "received"), ("Rewards-okx", "2", "received"),
-        ("Rewards-kraken", "3.000000000000000001", "received")]
+        ("Rewards-kucoin", "1.5", "received"),
+        ("Rewards-okx", "2", "received"),
+        ("Rewards-kraken", "3.000000000000000001", "received"),
+    ]
     assert all(row["TxHash"] and row["Received At (UTC)"] for row in rows)
     # The accountant reads; only the broker admin makes payouts.
     assert accountant.post(accountant.url("/payouts/batches/"), json=body(payees, "Other")).status_code == 403
@@ -93,10 +105,21 @@ def test_refusals_read_clearly_and_nothing_is_made(portal, payees, back_end):
     schema = back_end.get(f"{portal['url']}/api/schema/?format=json").json()
     assert conforms(changed, schema, "post", "/api/v1/payouts/batches/") == "reference_used"
     with pytest.raises(jsonschema.ValidationError):  # a code the operation does not document would not conform
-        jsonschema.validate({"error": {"code": "not_resolved", "message": "x"}}, schema["paths"][
-            "/api/v1/payouts/batches/"]["post"]["responses"]["422"]["content"]["application/json"]["schema"])
-    mismatch = back_end.post(back_end.url("/payouts/batches/"), json={"name": "M", "payouts": [
-        {"connection": payees["kucoin"].pk, "asset": "USDT", "network": "bsc", "amount": "1", "reference": "m"}]})
+        jsonschema.validate(
+            {"error": {"code": "not_resolved", "message": "x"}},
+            schema["paths"]["/api/v1/payouts/batches/"]["post"]["responses"]["422"]["content"]["application/json"][
+                "schema"
+            ],
+        )
+    mismatch = back_end.post(
+        back_end.url("/payouts/batches/"),
+        json={
+            "name": "M",
+            "payouts": [
+                {"connection": payees["kucoin"].pk, "asset": "USDT", "network": "bsc", "amount": "1", "reference": "m"}
+            ],
+        },
+    )
     resolved = back_end.post(back_end.url(f"/payouts/batches/{mismatch.json()['id']}/resolve/")).json()
     assert resolved["payouts"][0]["status"] == "refused"
     assert resolved["payouts"][0]["error"].startswith("Network mismatch")
@@ -117,8 +140,9 @@ def test_an_idempotency_key_replays_the_answer_and_refuses_another_body(portal, 
     assert conforms(other, schema, "post", "/api/v1/payouts/batches/") == "idempotency_key_reused"
 
 
-def test_another_tenants_batches_and_payouts_are_not_found_and_members_are_refused(portal, payees, back_end,
-                                                                                  other_tenant):
+def test_another_tenants_batches_and_payouts_are_not_found_and_members_are_refused(
+    portal, payees, back_end, other_tenant
+):
     batch = back_end.post(back_end.url("/payouts/batches/"), json=body(payees)).json()
     foreign_admin = make_member(other_tenant, "boss@beta.example", Membership.Role.BROKER_ADMIN)
     TOTP.activate(foreign_admin, TOTP_SECRET)
@@ -132,12 +156,15 @@ def test_another_tenants_batches_and_payouts_are_not_found_and_members_are_refus
         assert client.post(path, {"txid": "0x"}, format="json").status_code == 404
     assert client.get("/api/v1/payouts/batches/").json()["results"] == []
     # A foreign connection cannot be paid from here.
-    foreign_body = {"name": "F", "payouts": [{"connection": payees["okx"].pk, "asset": "USDT", "network": "x",
-                                              "amount": "1", "reference": "f"}]}
+    foreign_body = {
+        "name": "F",
+        "payouts": [{"connection": payees["okx"].pk, "asset": "USDT", "network": "x", "amount": "1", "reference": "f"}],
+    }
     assert client.post("/api/v1/payouts/batches/", foreign_body, format="json").status_code == 422
     member = requests.Session()
-    member.headers["Authorization"] = \
+    member.headers["Authorization"] = (
         f"Bearer {api_token_create(tenant=portal['tenant'], user=payees['okx'].user, name='m')[1]}"
+    )
     assert member.get(f"{portal['url']}/api/v1/payouts/batches/").status_code == 403
     assert Payout.objects.get(pk=payout_id).amount == Decimal("1.5")
 
@@ -163,8 +190,9 @@ def test_the_batch_list_takes_the_same_queries_whatever_its_rows(portal, payees,
     assert len(more) == len(one), "\n".join(more)
 
 
-def test_the_accountant_downloads_the_payouts_from_the_exports_page_and_members_cannot(portal, payees, back_end,
-                                                                                     client_at):
+def test_the_accountant_downloads_the_payouts_from_the_exports_page_and_members_cannot(
+    portal, payees, back_end, client_at
+):
     import pyotp
 
     from broker_portal.models import AuditEvent

@@ -5,8 +5,17 @@ from sandbox.exchanges import KRAKEN_SCOPES, KUCOIN_AUTH_GROUPS
 from sandbox.services import client_register, seed_accounts
 
 from .support import (
-    ALL_FUNDS, KRAKEN_REDIRECT, KUCOIN_BROKER_NAME, KUCOIN_REDIRECT, OKX_REDIRECT, PEATIO_REDIRECT, authorize_code,
-    authorize_url, basic, kraken_url, token_call,
+    ALL_FUNDS,
+    KRAKEN_REDIRECT,
+    KUCOIN_BROKER_NAME,
+    KUCOIN_REDIRECT,
+    OKX_REDIRECT,
+    PEATIO_REDIRECT,
+    authorize_code,
+    authorize_url,
+    basic,
+    kraken_url,
+    token_call,
 )
 
 
@@ -25,20 +34,52 @@ def accounts(transactional_db):
 def clients(transactional_db):
     register = client_register
     return {
-        "kucoin": register(exchange="kucoin", client_id="kc-broker", client_secret="kc-secret",
-                           redirect_uris=[KUCOIN_REDIRECT], permissions=KUCOIN_AUTH_GROUPS,
-                           broker_name=KUCOIN_BROKER_NAME),
-        "okx": register(exchange="okx", client_id="okx-broker", client_secret="okx-secret",
-                        redirect_uris=[OKX_REDIRECT], permissions=["read_only", "trade", "fast_api"],
-                        ip_allowlist=["127.0.0.1"]),
-        "okx_public": register(exchange="okx", client_id="okx-app", client_secret="", client_type="public",
-                               redirect_uris=[OKX_REDIRECT], permissions=["read_only", "trade", "fast_api"]),
-        "kraken": register(exchange="kraken", client_id="kraken-broker", client_secret="kraken-secret",
-                           redirect_uris=[KRAKEN_REDIRECT], permissions=KRAKEN_SCOPES),
-        "kraken_public": register(exchange="kraken", client_id="kraken-app", client_secret="", client_type="public",
-                                  redirect_uris=[KRAKEN_REDIRECT], permissions=KRAKEN_SCOPES),
-        "peatio": register(exchange="peatio", client_id="peatio-broker", client_secret="peatio-secret",
-                           redirect_uris=[PEATIO_REDIRECT], permissions=["profile", "history", "trade"]),
+        "kucoin": register(
+            exchange="kucoin",
+            client_id="kc-broker",
+            client_secret="kc-secret",
+            redirect_uris=[KUCOIN_REDIRECT],
+            permissions=KUCOIN_AUTH_GROUPS,
+            broker_name=KUCOIN_BROKER_NAME,
+        ),
+        "okx": register(
+            exchange="okx",
+            client_id="okx-broker",
+            client_secret="okx-secret",
+            redirect_uris=[OKX_REDIRECT],
+            permissions=["read_only", "trade", "fast_api"],
+            ip_allowlist=["127.0.0.1"],
+        ),
+        "okx_public": register(
+            exchange="okx",
+            client_id="okx-app",
+            client_secret="",
+            client_type="public",
+            redirect_uris=[OKX_REDIRECT],
+            permissions=["read_only", "trade", "fast_api"],
+        ),
+        "kraken": register(
+            exchange="kraken",
+            client_id="kraken-broker",
+            client_secret="kraken-secret",
+            redirect_uris=[KRAKEN_REDIRECT],
+            permissions=KRAKEN_SCOPES,
+        ),
+        "kraken_public": register(
+            exchange="kraken",
+            client_id="kraken-app",
+            client_secret="",
+            client_type="public",
+            redirect_uris=[KRAKEN_REDIRECT],
+            permissions=KRAKEN_SCOPES,
+        ),
+        "peatio": register(
+            exchange="peatio",
+            client_id="peatio-broker",
+            client_secret="peatio-secret",
+            redirect_uris=[PEATIO_REDIRECT],
+            permissions=["profile", "history", "trade"],
+        ),
     }
 
 
@@ -49,11 +90,15 @@ def kucoin_tokens(base, accounts, clients):
 
     def connect(account="trader", groups=None):
         user = accounts["kucoin"][account]
-        url = (f"{base}/kucoin-www/oauth?response_type=code&client_id=kc-broker&redirect_uri={KUCOIN_REDIRECT}"
-               "&scope=OAUTH_CREATE_API&state=s1")
+        url = (
+            f"{base}/kucoin-www/oauth?response_type=code&client_id=kc-broker&redirect_uri={KUCOIN_REDIRECT}"
+            "&scope=OAUTH_CREATE_API&state=s1"
+        )
         code = authorize_code(url, user["email"], user["password"], scopes=groups or KUCOIN_AUTH_GROUPS)["code"]
-        response = requests.get(f"{base}/kucoin-www/_oauth/access-token?grant_type=authorization_code&code={code}"
-                                f"&client_id=kc-broker&redirect_uri={KUCOIN_REDIRECT}")
+        response = requests.get(
+            f"{base}/kucoin-www/_oauth/access-token?grant_type=authorization_code&code={code}"
+            f"&client_id=kc-broker&redirect_uri={KUCOIN_REDIRECT}"
+        )
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -70,8 +115,10 @@ def kucoin_key(base, kucoin_tokens):
         response = requests.post(
             f"{base}/kucoin-www/_oauth/resource/cyber-truck-vault/v2/outer/api-key/add",
             headers={"Authorization": f"Bearer {tokens['access_token']}"},
-            json={"authGroupMap": {group: group in groups for group in KUCOIN_AUTH_GROUPS},
-                  "isAddressbookOnly": addressbook_only},
+            json={
+                "authGroupMap": {group: group in groups for group in KUCOIN_AUTH_GROUPS},
+                "isAddressbookOnly": addressbook_only,
+            },
         )
         assert response.json()["success"] is True, response.text
         return response.json()["data"]
@@ -84,8 +131,11 @@ def kraken_token(base, accounts, clients):
     def connect(scope=ALL_FUNDS, account="trader"):
         user = accounts["kraken"][account]
         code = authorize_code(kraken_url(base, scope=scope), user["email"], user["password"])["code"]
-        return requests.post(f"{base}/kraken/oauth/token", headers=basic("kraken-broker", "kraken-secret"), data={
-            "grant_type": "authorization_code", "code": code, "redirect_uri": KRAKEN_REDIRECT}).json()["access_token"]
+        return requests.post(
+            f"{base}/kraken/oauth/token",
+            headers=basic("kraken-broker", "kraken-secret"),
+            data={"grant_type": "authorization_code", "code": code, "redirect_uri": KRAKEN_REDIRECT},
+        ).json()["access_token"]
 
     return connect
 
@@ -94,8 +144,9 @@ def kraken_token(base, accounts, clients):
 def okx_tokens(base, accounts, clients):
     def connect(scope="fast_api", account="trader", client_id="okx-broker"):
         user = accounts["okx"][account]
-        code = authorize_code(authorize_url(base, scope=scope, client_id=client_id), user["email"],
-                              user["password"])["code"]
+        code = authorize_code(authorize_url(base, scope=scope, client_id=client_id), user["email"], user["password"])[
+            "code"
+        ]
         response = token_call(base, code, client_id=client_id)
         assert response.status_code == 200, response.text
         return response.json()
@@ -107,11 +158,20 @@ def okx_tokens(base, accounts, clients):
 def peatio_token(base, accounts, clients):
     def connect(scope="profile+history"):
         user = accounts["peatio"]["trader"]
-        url = (f"{base}/peatio/oauth/authorize?client_id=peatio-broker&redirect_uri={PEATIO_REDIRECT}"
-               f"&response_type=code&scope={scope}")
+        url = (
+            f"{base}/peatio/oauth/authorize?client_id=peatio-broker&redirect_uri={PEATIO_REDIRECT}"
+            f"&response_type=code&scope={scope}"
+        )
         code = authorize_code(url, user["email"], user["password"])["code"]
-        return requests.post(f"{base}/peatio/oauth/token", data={
-            "client_id": "peatio-broker", "client_secret": "peatio-secret", "code": code,
-            "grant_type": "authorization_code", "redirect_uri": PEATIO_REDIRECT}).json()
+        return requests.post(
+            f"{base}/peatio/oauth/token",
+            data={
+                "client_id": "peatio-broker",
+                "client_secret": "peatio-secret",
+                "code": code,
+                "grant_type": "authorization_code",
+                "redirect_uri": PEATIO_REDIRECT,
+            },
+        ).json()
 
     return connect

@@ -20,8 +20,10 @@ OKX_REDIRECT = "http://broker.test/okx/callback"
 KRAKEN_REDIRECT = "http://broker.test/kraken/callback"
 PEATIO_REDIRECT = "http://broker.test/peatio/callback"
 # Every Fast API key permission Kraken grants a broker client.
-ALL_FUNDS = "account.fast-api-key:write account.fast-api-key:funds-query account.fast-api-key:funds-withdraw " \
-            "account.fast-api-key:ledger-query account.fast-api-key:trades-query-closed"
+ALL_FUNDS = (
+    "account.fast-api-key:write account.fast-api-key:funds-query account.fast-api-key:funds-withdraw "
+    "account.fast-api-key:ledger-query account.fast-api-key:trades-query-closed"
+)
 KUCOIN_BROKER_NAME = "KCBROKERNAME"  # the broker name the KuCoin test client is registered with (not its partner id)
 
 
@@ -78,8 +80,18 @@ def _b64_hmac(key: str, message: str) -> str:
     return base64.b64encode(hmac.new(key.encode(), message.encode(), hashlib.sha256).digest()).decode()
 
 
-def kucoin_request(base, key: dict, broker_key: str, method, path, *, body=None, ts_ms=None,
-                   broker_name=KUCOIN_BROKER_NAME, **overrides):
+def kucoin_request(
+    base,
+    key: dict,
+    broker_key: str,
+    method,
+    path,
+    *,
+    body=None,
+    ts_ms=None,
+    broker_name=KUCOIN_BROKER_NAME,
+    **overrides,
+):
     """``path`` is the exchange's own (e.g. /api/v1/accounts?currency=BTC); ``base`` is /sandbox/kucoin (the api
     host)."""
     timestamp = str(ts_ms if ts_ms is not None else int(time.time() * 1000))
@@ -130,15 +142,21 @@ def kraken_private(base, key: dict, method_name: str, params: dict | None = None
 
 
 def peatio_get(base, access_key, secret_key, path, params=None, *, tonce=None):
-    query = {"access_key": access_key, "tonce": str(tonce if tonce is not None else int(time.time() * 1000)), **(params or {})}
+    query = {
+        "access_key": access_key,
+        "tonce": str(tonce if tonce is not None else int(time.time() * 1000)),
+        **(params or {}),
+    }
     payload = f"GET|{path}|{urllib.parse.urlencode(sorted(query.items()))}"
     query["signature"] = hmac.new(secret_key.encode(), payload.encode(), hashlib.sha256).hexdigest()
     return requests.get(base + path, params=query)
 
 
 def kraken_url(base, client_id="kraken-broker", scope="account.fast-api-key:write account.fast-api-key:funds-query"):
-    return (f"{base}/kraken/oauth/authorize?client_id={client_id}&redirect_uri={requests.utils.quote(KRAKEN_REDIRECT, safe='')}"
-            f"&response_type=code&scope={requests.utils.quote(scope)}&state=k1")
+    return (
+        f"{base}/kraken/oauth/authorize?client_id={client_id}&redirect_uri={requests.utils.quote(KRAKEN_REDIRECT, safe='')}"
+        f"&response_type=code&scope={requests.utils.quote(scope)}&state=k1"
+    )
 
 
 def basic(client_id, secret):
@@ -146,13 +164,30 @@ def basic(client_id, secret):
 
 
 def authorize_url(base, **overrides):
-    params = {"response_type": "code", "access_type": "offline", "client_id": "okx-broker",
-              "redirect_uri": OKX_REDIRECT, "scope": "fast_api", "state": "o", **overrides}
-    return requests.Request("GET", f"{base}/okx/account/oauth/authorize",
-                            params={k: v for k, v in params.items() if v is not None}).prepare().url
+    params = {
+        "response_type": "code",
+        "access_type": "offline",
+        "client_id": "okx-broker",
+        "redirect_uri": OKX_REDIRECT,
+        "scope": "fast_api",
+        "state": "o",
+        **overrides,
+    }
+    return (
+        requests.Request(
+            "GET", f"{base}/okx/account/oauth/authorize", params={k: v for k, v in params.items() if v is not None}
+        )
+        .prepare()
+        .url
+    )
 
 
 def token_call(base, code, *, form=False, **overrides):
-    body = {"grant_type": "authorization_code", "code": code, "client_id": "okx-broker", "client_secret": "okx-secret",
-            **overrides}
+    body = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "client_id": "okx-broker",
+        "client_secret": "okx-secret",
+        **overrides,
+    }
     return requests.post(f"{base}/okx/v5/users/oauth/token", **({"data": body} if form else {"json": body}))

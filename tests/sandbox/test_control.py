@@ -76,9 +76,18 @@ def seeded_faults():
 
 
 def test_probability_and_bad_faults(base, clients, seeded_faults):
-    assert requests.post(base + "/control/faults", json={"exchange": "kucoin", "endpoint": "x", "kind": "nope"}).status_code == 400
-    assert requests.post(base + "/control/faults", json={"exchange": "kucoin", "endpoint": "x", "kind": "500",
-                                                         "probability": 0}).status_code == 400
+    assert (
+        requests.post(
+            base + "/control/faults", json={"exchange": "kucoin", "endpoint": "x", "kind": "nope"}
+        ).status_code
+        == 400
+    )
+    assert (
+        requests.post(
+            base + "/control/faults", json={"exchange": "kucoin", "endpoint": "x", "kind": "500", "probability": 0}
+        ).status_code
+        == 400
+    )
     set_fault(base, exchange="kucoin", endpoint="prices", kind="500", probability=0.5)
     codes = {requests.get(base + "/kucoin/api/v1/prices").status_code for _ in range(40)}
     assert codes == {200, 500}
@@ -92,8 +101,21 @@ def test_clock_endpoint(base, transactional_db):
 
 def test_fault_command(transactional_db):
     out = StringIO()
-    call_command("sandbox_fault", "set", "--exchange", "okx", "--endpoint", "token", "--kind", "429", "--count", "3",
-                 "--retry-after", "5", stdout=out)
+    call_command(
+        "sandbox_fault",
+        "set",
+        "--exchange",
+        "okx",
+        "--endpoint",
+        "token",
+        "--kind",
+        "429",
+        "--count",
+        "3",
+        "--retry-after",
+        "5",
+        stdout=out,
+    )
     assert json.loads(out.getvalue())["remaining"] == 3
     out = StringIO()
     call_command("sandbox_fault", "list", stdout=out)
@@ -135,10 +157,18 @@ def free_port() -> int:
 def test_run_sandbox_standalone_shares_faults_through_the_database(accounts, clients):
     port = free_port()
     database = connection.settings_dict
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "broker_portal.settings.test",
-           "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"}
-    process = subprocess.Popen([sys.executable, "manage.py", "run_sandbox", "--port", str(port)], cwd=PROJECT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "broker_portal.settings.test",
+        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "run_sandbox", "--port", str(port)],
+        cwd=PROJECT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         url = f"http://127.0.0.1:{port}/sandbox/kucoin/api/v1/prices"
         for _ in range(100):
@@ -154,8 +184,10 @@ def test_run_sandbox_standalone_shares_faults_through_the_database(accounts, cli
         assert requests.get(url, timeout=5).status_code == 200
         # The consent pages work there too (sessions and CSRF).
         user = accounts["kucoin"]["trader"]
-        login = (f"http://127.0.0.1:{port}/sandbox/kucoin-www/oauth?response_type=code&client_id=kc-broker"
-                 f"&redirect_uri={KUCOIN_REDIRECT}&scope=OAUTH_CREATE_API&state=z")
+        login = (
+            f"http://127.0.0.1:{port}/sandbox/kucoin-www/oauth?response_type=code&client_id=kc-broker"
+            f"&redirect_uri={KUCOIN_REDIRECT}&scope=OAUTH_CREATE_API&state=z"
+        )
         assert authorize_code(login, user["email"], user["password"])["state"] == "z"
     finally:
         process.terminate()
@@ -165,15 +197,22 @@ def test_run_sandbox_standalone_shares_faults_through_the_database(accounts, cli
 def test_control_registers_a_client_as_the_partner_team_would(base, transactional_db):
     from sandbox.models import Client
 
-    application = {"exchange": "kucoin", "client_id": "broker-one", "client_secret": "broker-one-secret",
-                   "redirect_uris": ["http://localhost:8000/connect/kucoin/callback/"], "permissions": ["General"]}
+    application = {
+        "exchange": "kucoin",
+        "client_id": "broker-one",
+        "client_secret": "broker-one-secret",
+        "redirect_uris": ["http://localhost:8000/connect/kucoin/callback/"],
+        "permissions": ["General"],
+    }
     response = requests.post(base + "/control/clients", json=application)
     assert response.status_code == 201, response.text
     assert response.json()["broker_name"] == "broker-one-broker-name"
     assert Client.objects.get(exchange="kucoin", client_id="broker-one").client_secret == "broker-one-secret"
     # Again with other redirect URIs: the application is updated, not doubled.
     assert requests.post(base + "/control/clients", json={**application, "redirect_uris": ["http://x/cb"]}).ok
-    assert list(Client.objects.filter(client_id="broker-one").values_list("redirect_uris", flat=True)) == [["http://x/cb"]]
+    assert list(Client.objects.filter(client_id="broker-one").values_list("redirect_uris", flat=True)) == [
+        ["http://x/cb"]
+    ]
 
     assert requests.post(base + "/control/clients", json={**application, "secret": "x"}).status_code == 400
     assert requests.post(base + "/control/clients", json={**application, "exchange": "nasdaq"}).status_code == 400
@@ -186,5 +225,6 @@ def test_control_seeds_accounts_and_lists_them(base, transactional_db):
     trader = next(a for a in response.json()["kucoin"] if a["email"] == "trader@kucoin.sandbox")
     assert trader["password"] == "Sandbox-Trader-1" and trader["totp_secret"]
     assert HistoryRecord.objects.filter(user__email="trader@kucoin.sandbox", synthetic=True).count() == 3 * len(
-        HistoryRecord.Kind.values)
+        HistoryRecord.Kind.values
+    )
     assert requests.post(base + "/control/seed", json={"history_rows": "many"}).status_code == 400

@@ -25,34 +25,57 @@ def trader(exchange):
 
 def make_key(exchange, **fields):
     # KuCoin checks every call's KC-BROKER-NAME against the name it issued with the partner id.
-    client = Client.objects.create(exchange=exchange, client_id=f"{exchange}-history", client_secret="broker-secret",
-                                   broker_name=KUCOIN_BROKER_NAME if exchange == "kucoin" else "")
-    return ApiKey.objects.create(exchange=exchange, user=trader(exchange), client=client, name="history",
-                                 created_at=timezone.now(), **fields)
+    client = Client.objects.create(
+        exchange=exchange,
+        client_id=f"{exchange}-history",
+        client_secret="broker-secret",
+        broker_name=KUCOIN_BROKER_NAME if exchange == "kucoin" else "",
+    )
+    return ApiKey.objects.create(
+        exchange=exchange, user=trader(exchange), client=client, name="history", created_at=timezone.now(), **fields
+    )
 
 
 @pytest.fixture
 def kucoin(base, accounts):
-    key = make_key("kucoin", api_key=secrets.token_hex(12), secret=secrets.token_hex(16), passphrase="pass",
-                   version="3", permissions=["API_COMMON"])
-    credentials = {"apiKey": key.api_key, "secret": key.secret, "passphrase": key.passphrase,
-                   "brokerId": key.client.client_id}
+    key = make_key(
+        "kucoin",
+        api_key=secrets.token_hex(12),
+        secret=secrets.token_hex(16),
+        passphrase="pass",
+        version="3",
+        permissions=["API_COMMON"],
+    )
+    credentials = {
+        "apiKey": key.api_key,
+        "secret": key.secret,
+        "passphrase": key.passphrase,
+        "brokerId": key.client.client_id,
+    }
     return lambda path: kucoin_request(base + "/kucoin", credentials, "broker-secret", "GET", path).json()
 
 
 @pytest.fixture
 def okx(base, accounts):
-    key = make_key("okx", api_key=secrets.token_hex(12), secret=secrets.token_hex(16), passphrase="Pass#word1",
-                   permissions=["read_only"])
+    key = make_key(
+        "okx",
+        api_key=secrets.token_hex(12),
+        secret=secrets.token_hex(16),
+        passphrase="Pass#word1",
+        permissions=["read_only"],
+    )
     credentials = {"apiKey": key.api_key, "secretKey": key.secret, "passphrase": key.passphrase}
     return lambda path: okx_request(base + "/okx", credentials, "GET", path).json()
 
 
 @pytest.fixture
 def kraken(base, accounts):
-    key = make_key("kraken", api_key=base64.b64encode(secrets.token_bytes(20)).decode(),
-                   secret=base64.b64encode(secrets.token_bytes(64)).decode(),
-                   permissions=["funds_query", "ledger_query", "trades_query_closed"])
+    key = make_key(
+        "kraken",
+        api_key=base64.b64encode(secrets.token_bytes(20)).decode(),
+        secret=base64.b64encode(secrets.token_bytes(64)).decode(),
+        permissions=["funds_query", "ledger_query", "trades_query_closed"],
+    )
     credentials = {"api_key": key.api_key, "secret": key.secret}
     return lambda method, params=None: kraken_private(base + "/kraken", credentials, method, params).json()
 
@@ -61,10 +84,18 @@ def kraken(base, accounts):
 def peatio(base, accounts):
     client = Client.objects.create(exchange="peatio", client_id="peatio-history", client_secret="s")
     now = timezone.now()
-    token = Token.objects.create(family="f", client=client, user=trader("peatio"), scopes=["profile", "history"],
-                                 access_token=secrets.token_hex(10), access_secret=secrets.token_hex(10),
-                                 refresh_token=secrets.token_hex(10), access_expires_at=now + timedelta(hours=4),
-                                 refresh_expires_at=now + timedelta(days=1), created_at=now)
+    token = Token.objects.create(
+        family="f",
+        client=client,
+        user=trader("peatio"),
+        scopes=["profile", "history"],
+        access_token=secrets.token_hex(10),
+        access_secret=secrets.token_hex(10),
+        refresh_token=secrets.token_hex(10),
+        access_expires_at=now + timedelta(hours=4),
+        refresh_expires_at=now + timedelta(days=1),
+        created_at=now,
+    )
     return lambda path, params=None: peatio_get(base + "/peatio", token.access_token, token.access_secret, path, params)
 
 
@@ -86,7 +117,13 @@ def test_kucoin_fills_take_a_week_ledgers_a_day(kucoin):
     last_day = kucoin("/api/v1/fills")["data"]["items"]
     assert all(item["createdAt"] >= end - DAY_MS - 60_000 for item in last_day)
     week = kucoin(f"/api/v1/fills?startAt={end - 7 * DAY_MS}&endAt={end}")
-    assert week["code"] == "200000" and set(week["data"]) == {"currentPage", "pageSize", "totalNum", "totalPage", "items"}
+    assert week["code"] == "200000" and set(week["data"]) == {
+        "currentPage",
+        "pageSize",
+        "totalNum",
+        "totalPage",
+        "items",
+    }
     # Only a start: the week after it.
     start = end - 30 * DAY_MS
     items = kucoin(f"/api/v1/accounts/ledgers?startAt={start}")["data"]["items"]
@@ -95,8 +132,18 @@ def test_kucoin_fills_take_a_week_ledgers_a_day(kucoin):
 
 def test_kucoin_ledgers_keep_one_year(kucoin, accounts):
     old = timezone.now() - timedelta(days=400)
-    HistoryRecord.objects.create(user=trader("kucoin"), kind="ledger", txid="Lold", time=old, currency="BTC",
-                                 amount="1", fee="0", fee_currency="BTC", balance_after="1", entry_type="deposit")
+    HistoryRecord.objects.create(
+        user=trader("kucoin"),
+        kind="ledger",
+        txid="Lold",
+        time=old,
+        currency="BTC",
+        amount="1",
+        fee="0",
+        fee_currency="BTC",
+        balance_after="1",
+        entry_type="deposit",
+    )
     start = int(old.timestamp() * 1000) - 1000
     assert kucoin(f"/api/v1/accounts/ledgers?startAt={start}&endAt={start + DAY_MS}")["data"]["items"] == []
 
@@ -126,8 +173,9 @@ def test_kucoin_hf_fills_need_a_symbol_and_page_by_last_id(kucoin):
     end = now_ms()
     classic = []
     for week in range(13):
-        classic += kucoin(f"/api/v1/fills?startAt={end - (week + 1) * 7 * DAY_MS}&endAt={end - week * 7 * DAY_MS}"
-                          "&pageSize=500")["data"]["items"]
+        classic += kucoin(
+            f"/api/v1/fills?startAt={end - (week + 1) * 7 * DAY_MS}&endAt={end - week * 7 * DAY_MS}&pageSize=500"
+        )["data"]["items"]
     assert {item["tradeId"] for item in classic}.isdisjoint(seen) and len({i["tradeId"] for i in classic}) == 15
 
 
@@ -139,8 +187,17 @@ def test_okx_bills_hold_seven_days_and_the_archive_three_months(okx):
     assert len(archive) == 30 and {bill["billId"] for bill in bills} <= {bill["billId"] for bill in archive}
     older = okx(f"/api/v5/account/bills-archive?after={archive[9]['billId']}&limit=5")["data"]
     assert [bill["billId"] for bill in older] == [bill["billId"] for bill in archive[10:15]]
-    HistoryRecord.objects.create(user=trader("okx"), kind="ledger", txid="Lold", time=timezone.now() - timedelta(days=100),
-                                 currency="BTC", amount="1", fee="0", fee_currency="BTC", balance_after="1")
+    HistoryRecord.objects.create(
+        user=trader("okx"),
+        kind="ledger",
+        txid="Lold",
+        time=timezone.now() - timedelta(days=100),
+        currency="BTC",
+        amount="1",
+        fee="0",
+        fee_currency="BTC",
+        balance_after="1",
+    )
     assert len(okx("/api/v5/account/bills-archive")["data"]) == 30  # beyond 3 months: gone
     recent = okx("/api/v5/trade/fills?instType=SPOT")["data"]
     assert all(int(fill["ts"]) >= now_ms() - 3 * DAY_MS for fill in recent)
@@ -151,9 +208,18 @@ def test_kraken_ledgers_pages_of_fifty_within_start_and_end(kraken):
     user = trader("kraken")
     now = timezone.now().replace(microsecond=0)
     for index in range(70):
-        HistoryRecord.objects.create(user=user, kind="ledger", txid=f"Lmany{index}", time=now - timedelta(minutes=index + 1),
-                                     currency="BTC", amount="1", fee="0", fee_currency="BTC", balance_after="1",
-                                     entry_type="deposit")
+        HistoryRecord.objects.create(
+            user=user,
+            kind="ledger",
+            txid=f"Lmany{index}",
+            time=now - timedelta(minutes=index + 1),
+            currency="BTC",
+            amount="1",
+            fee="0",
+            fee_currency="BTC",
+            balance_after="1",
+            entry_type="deposit",
+        )
     first = kraken("Ledgers", {"ofs": 0, "limit": 500})["result"]
     assert first["count"] == 100 and len(first["ledger"]) == 50  # never more than 50 a call
     start = int((now - timedelta(minutes=30)).timestamp())
@@ -205,16 +271,31 @@ def test_kucoin_hf_ledger_pages_by_last_id_within_three_days(kucoin):
     hours answered with the last 3 × 24 hours (KuCoin does not refuse it)."""
     user = trader("kucoin")
     now = timezone.now()
-    HistoryRecord.objects.bulk_create([
-        HistoryRecord(user=user, kind="ledger", txid=f"Lhf{index}", time=now - timedelta(days=10, seconds=250 - index),
-                      currency="BTC" if index % 2 else "USDT", amount="1" if index % 3 else "-1", fee="0",
-                      fee_currency="BTC", balance_after="1", entry_type="TRADE_EXCHANGE", details={"hf": True})
-        for index in range(250)])
+    HistoryRecord.objects.bulk_create(
+        [
+            HistoryRecord(
+                user=user,
+                kind="ledger",
+                txid=f"Lhf{index}",
+                time=now - timedelta(days=10, seconds=250 - index),
+                currency="BTC" if index % 2 else "USDT",
+                amount="1" if index % 3 else "-1",
+                fee="0",
+                fee_currency="BTC",
+                balance_after="1",
+                entry_type="TRADE_EXCHANGE",
+                details={"hf": True},
+            )
+            for index in range(250)
+        ]
+    )
     start = now_ms() - 10 * DAY_MS - 3600_000
     window = f"startAt={start}&endAt={start + 2 * 3600_000}"
     first = kucoin(f"/api/v1/hf/accounts/ledgers?{window}&limit=500")["data"]
     assert len(first) == 200 and first[0]["accountType"] == "TRADE_HF" and isinstance(first[0]["createdAt"], str)
-    assert [int(item["createdAt"]) for item in first] == sorted((int(item["createdAt"]) for item in first), reverse=True)
+    assert [int(item["createdAt"]) for item in first] == sorted(
+        (int(item["createdAt"]) for item in first), reverse=True
+    )
     rest = kucoin(f"/api/v1/hf/accounts/ledgers?{window}&limit=200&lastId={first[-1]['id']}")["data"]
     assert len(rest) == 50 and {item["id"] for item in rest}.isdisjoint(item["id"] for item in first)
     usdt_out = kucoin(f"/api/v1/hf/accounts/ledgers?{window}&currency=USDT&direction=out&limit=200")["data"]
@@ -226,8 +307,9 @@ def test_kucoin_hf_ledger_pages_by_last_id_within_three_days(kucoin):
     # The classic ledger lists no TRADE_HF entries.
     # One reading of the clock: two could put the range a millisecond over the 24 hours the classic ledger takes.
     ten_days_ago = now_ms() - 10 * DAY_MS
-    classic = kucoin(f"/api/v1/accounts/ledgers?startAt={ten_days_ago - DAY_MS // 2}"
-                     f"&endAt={ten_days_ago + DAY_MS // 2}&pageSize=500")["data"]["items"]
+    classic = kucoin(
+        f"/api/v1/accounts/ledgers?startAt={ten_days_ago - DAY_MS // 2}&endAt={ten_days_ago + DAY_MS // 2}&pageSize=500"
+    )["data"]["items"]
     assert not {item["id"] for item in classic} & {f"Lhf{index}" for index in range(250)}
 
 
@@ -235,15 +317,26 @@ def test_okx_deposit_history_after_is_a_ts_and_excludes_that_millisecond(okx):
     user = trader("okx")
     moment = timezone.now().replace(microsecond=0) - timedelta(minutes=5)
     for index in range(3):
-        HistoryRecord.objects.create(user=user, kind="deposit", txid=f"Dtie{index}", time=moment, currency="USDT",
-                                     amount="1", fee="0", fee_currency="USDT", status="SUCCESS")
+        HistoryRecord.objects.create(
+            user=user,
+            kind="deposit",
+            txid=f"Dtie{index}",
+            time=moment,
+            currency="USDT",
+            amount="1",
+            fee="0",
+            fee_currency="USDT",
+            status="SUCCESS",
+        )
     ts = int(moment.timestamp() * 1000)
     newest = okx("/api/v5/asset/deposit-history?limit=2")["data"]
     assert [item["ts"] for item in newest] == [str(ts), str(ts)]
     # "records earlier than the requested ts": the third deposit of that millisecond is not after=ts's.
     assert all(int(item["ts"]) < ts for item in okx(f"/api/v5/asset/deposit-history?after={ts}")["data"])
-    assert len([item for item in okx(f"/api/v5/asset/deposit-history?after={ts + 1}")["data"]
-                if item["ts"] == str(ts)]) == 3
+    assert (
+        len([item for item in okx(f"/api/v5/asset/deposit-history?after={ts + 1}")["data"] if item["ts"] == str(ts)])
+        == 3
+    )
 
 
 def test_ledger_types_are_spelled_as_each_exchange_spells_them(kucoin, okx):
@@ -251,13 +344,33 @@ def test_ledger_types_are_spelled_as_each_exchange_spells_them(kucoin, okx):
     bizType filter in its own words); OKX's bills: 1 (transfer), 2 (trade). A fee entry keeps the sandbox's word."""
     now = timezone.now() - timedelta(minutes=5)
     for exchange in ("kucoin", "okx"):
-        HistoryRecord.objects.bulk_create([
-            HistoryRecord(user=trader(exchange), kind="ledger", txid=f"Lspell{exchange}{n}", time=now, currency="BTC",
-                          amount=amount, fee="0", fee_currency="BTC", balance_after="1", entry_type=entry_type,
-                          details={"hf": True} if hf else {})
-            for n, (entry_type, amount, hf) in enumerate([("deposit", "1", False), ("trade", "-1", False),
-                                                          ("withdrawal", "-1", False), ("fee", "-1", False),
-                                                          ("trade", "1", True), ("deposit", "1", True)])])
+        HistoryRecord.objects.bulk_create(
+            [
+                HistoryRecord(
+                    user=trader(exchange),
+                    kind="ledger",
+                    txid=f"Lspell{exchange}{n}",
+                    time=now,
+                    currency="BTC",
+                    amount=amount,
+                    fee="0",
+                    fee_currency="BTC",
+                    balance_after="1",
+                    entry_type=entry_type,
+                    details={"hf": True} if hf else {},
+                )
+                for n, (entry_type, amount, hf) in enumerate(
+                    [
+                        ("deposit", "1", False),
+                        ("trade", "-1", False),
+                        ("withdrawal", "-1", False),
+                        ("fee", "-1", False),
+                        ("trade", "1", True),
+                        ("deposit", "1", True),
+                    ]
+                )
+            ]
+        )
     start, end = int(now.timestamp() * 1000) - 1000, int(now.timestamp() * 1000) + 1000
     main = kucoin(f"/api/v1/accounts/ledgers?startAt={start}&endAt={end}")["data"]["items"]
     assert sorted(item["bizType"] for item in main) == ["Deposit", "Trade_Exchange", "Withdrawal", "fee"]

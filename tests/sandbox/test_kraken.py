@@ -14,11 +14,19 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def create_key(base, access_token, name="broker-key", **permissions):
-    body = {"api_key_name": name, "ip_allowlist": [], "nonce_window": 0,
-            "permissions": permissions or {"funds_query": True, "funds_withdraw": True, "ledger_query": True,
-                                           "trades_query_closed": True},
-            "query_from": None, "query_to": None, "valid_until": None}
-    return requests.post(f"{base}/kraken/oauth/fast-api-key", json=body, headers={"Authorization": f"Bearer {access_token}"})
+    body = {
+        "api_key_name": name,
+        "ip_allowlist": [],
+        "nonce_window": 0,
+        "permissions": permissions
+        or {"funds_query": True, "funds_withdraw": True, "ledger_query": True, "trades_query_closed": True},
+        "query_from": None,
+        "query_to": None,
+        "valid_until": None,
+    }
+    return requests.post(
+        f"{base}/kraken/oauth/fast-api-key", json=body, headers={"Authorization": f"Bearer {access_token}"}
+    )
 
 
 def bearer(access_token):
@@ -36,8 +44,9 @@ def test_fast_api_key_needs_scopes(base, kraken_token):
     assert {"id", "api_key", "secret", "api_key_name", "permissions"} <= set(created["result"])
     assert created["result"]["api_key_name"] == "broker-key" and created["result"]["permissions"]["funds_query"] is True
     # The old reading deleted by id in the path; the spec's only delete takes {api_key_name} as JSON.
-    deleted = requests.delete(f"{base}/kraken/oauth/fast-api-key", json={"api_key_name": "broker-key"},
-                              headers=bearer(token))
+    deleted = requests.delete(
+        f"{base}/kraken/oauth/fast-api-key", json={"api_key_name": "broker-key"}, headers=bearer(token)
+    )
     assert deleted.json() == {"error": [], "result": True}
     assert kraken_private(base + "/kraken", created["result"], "Balance").json()["error"] == ["EAPI:Invalid key"]
 
@@ -50,20 +59,25 @@ def test_fast_api_key_is_one_collection_create_list_update_delete_by_name(base, 
     listed = requests.get(f"{base}/kraken/oauth/fast-api-key", headers=bearer(token)).json()
     assert listed["error"] == [] and [item["api_key_name"] for item in listed["result"]] == ["broker-key"]
     assert "api_key" not in listed["result"][0] and "secret" not in listed["result"][0]  # "only returned once"
-    renamed = requests.put(f"{base}/kraken/oauth/fast-api-key", headers=bearer(token),
-                           json={"api_key_name": "broker-key", "new_api_key_name": "renamed", "nonce_window": 5})
+    renamed = requests.put(
+        f"{base}/kraken/oauth/fast-api-key",
+        headers=bearer(token),
+        json={"api_key_name": "broker-key", "new_api_key_name": "renamed", "nonce_window": 5},
+    )
     assert renamed.json() == {"error": [], "result": True}
     listed = requests.get(f"{base}/kraken/oauth/fast-api-key", headers=bearer(token)).json()["result"]
     assert [(item["api_key_name"], item["nonce_window"]) for item in listed] == [("renamed", 5)]
     # Listing needs the read scope, the other three the write scope.
     write_only = kraken_token(scope="account.fast-api-key:write account.fast-api-key:funds-query")
     assert requests.get(f"{base}/kraken/oauth/fast-api-key", headers=bearer(write_only)).json()["error"] == [
-        "EOAuth:Insufficient scope"]
+        "EOAuth:Insufficient scope"
+    ]
     gone = requests.delete(f"{base}/kraken/oauth/fast-api-key", json={"api_key_name": "renamed"}, headers=bearer(token))
     assert gone.json()["result"] is True
     assert requests.get(f"{base}/kraken/oauth/fast-api-key", headers=bearer(token)).json()["result"] == []
-    again = requests.delete(f"{base}/kraken/oauth/fast-api-key", json={"api_key_name": "renamed"},
-                            headers=bearer(token))
+    again = requests.delete(
+        f"{base}/kraken/oauth/fast-api-key", json={"api_key_name": "renamed"}, headers=bearer(token)
+    )
     assert again.json()["error"] == ["EGeneral:Invalid arguments:api_key_name"]
 
 
@@ -72,11 +86,13 @@ def test_delete_by_id_or_by_form_is_refused_and_the_key_stays_live(base, kraken_
     key = create_key(base, token).json()["result"]
     by_id = requests.delete(f"{base}/kraken/oauth/fast-api-key/{key['id']}", headers=bearer(token))
     assert by_id.status_code == 404  # no such path in openapi_v3.yaml
-    by_form = requests.delete(f"{base}/kraken/oauth/fast-api-key", data={"api_key_name": "broker-key"},
-                              headers=bearer(token))
+    by_form = requests.delete(
+        f"{base}/kraken/oauth/fast-api-key", data={"api_key_name": "broker-key"}, headers=bearer(token)
+    )
     assert by_form.json()["error"] == ["EGeneral:Invalid arguments"]  # the request body is application/json
-    patch = requests.patch(f"{base}/kraken/oauth/fast-api-key", json={"api_key_name": "broker-key"},
-                           headers=bearer(token))
+    patch = requests.patch(
+        f"{base}/kraken/oauth/fast-api-key", json={"api_key_name": "broker-key"}, headers=bearer(token)
+    )
     assert patch.status_code == 405
     assert kraken_private(base + "/kraken", key, "Balance").json()["error"] == []
 
@@ -85,14 +101,16 @@ def test_userinfo_needs_account_info_basic(base, kraken_token, accounts):
     granted = kraken_token(scope="account.info:basic account.fast-api-key:write")
     answer = requests.get(f"{base}/kraken/oauth/userinfo", headers=bearer(granted)).json()
     assert answer["error"] == [] and answer["result"]["email"] == accounts["kraken"]["trader"]["email"]
-    other = requests.get(f"{base}/kraken/oauth/userinfo",
-                         headers=bearer(kraken_token(scope="account.info:basic", account="whitelist"))).json()
+    other = requests.get(
+        f"{base}/kraken/oauth/userinfo", headers=bearer(kraken_token(scope="account.info:basic", account="whitelist"))
+    ).json()
     assert answer["result"]["iban"] and other["result"]["iban"] != answer["result"]["iban"]
     # The same account's identifier does not change from one authorization to the next.
     again = requests.get(f"{base}/kraken/oauth/userinfo", headers=bearer(kraken_token(scope="account.info:basic")))
     assert again.json()["result"]["iban"] == answer["result"]["iban"]
-    without = requests.get(f"{base}/kraken/oauth/userinfo",
-                           headers=bearer(kraken_token(scope="account.fast-api-key:write")))
+    without = requests.get(
+        f"{base}/kraken/oauth/userinfo", headers=bearer(kraken_token(scope="account.fast-api-key:write"))
+    )
     assert without.json()["error"] == ["EOAuth:Insufficient scope"]
     assert requests.get(f"{base}/kraken/oauth/userinfo").json()["error"] == ["EOAuth:Invalid token (unknown)"]
 
@@ -105,8 +123,10 @@ def test_authorize_in_kraken_languages_and_errors_back_to_the_redirect_uri(base,
     assert requests.get(kraken_url(base).replace("/oauth/authorize", "/ja/oauth/authorize")).status_code == 404
     # An unknown scope goes back to the registered redirect URI as RFC 6749 says (the old reading: a 400 page).
     unknown = requests.get(kraken_url(base, scope="account.fast-api-key:everything"), allow_redirects=False)
-    assert unknown.status_code == 302 and query_of(unknown.headers["Location"]) == {"error": "invalid_scope",
-                                                                                      "state": "k1"}
+    assert unknown.status_code == 302 and query_of(unknown.headers["Location"]) == {
+        "error": "invalid_scope",
+        "state": "k1",
+    }
     # Scopes the spec does not list (its withdrawal-address scopes are commented out) are unknown.
     for unlisted in ("account.fast-api-key:withdrawal-address-add", "account.info:name"):
         refused = requests.get(kraken_url(base, scope=unlisted), allow_redirects=False)
@@ -141,12 +161,15 @@ def test_withdraw_by_address_key(base, accounts, kraken_token):
     key = create_key(base, kraken_token()).json()["result"]
     api = base + "/kraken"
     assert kraken_private(api, key, "Withdraw", {"asset": "XBT", "key": "nope", "amount": "0.1"}).json()["error"] == [
-        "EFunding:Unknown withdraw key"]
+        "EFunding:Unknown withdraw key"
+    ]
     info = kraken_private(api, key, "WithdrawInfo", {"asset": "XBT", "key": "my-btc", "amount": "0.1"}).json()["result"]
     assert info["fee"] == "0.0005" and info["amount"] == "0.0995"
     done = kraken_private(api, key, "Withdraw", {"asset": "XBT", "key": "my-btc", "amount": "0.1"}).json()
     assert done["error"] == [] and done["result"]["refid"]
-    assert Balance.objects.get(user__email=accounts["kraken"]["trader"]["email"], currency="BTC").available == Decimal("1.4")
+    assert Balance.objects.get(user__email=accounts["kraken"]["trader"]["email"], currency="BTC").available == Decimal(
+        "1.4"
+    )
     status = kraken_private(api, key, "WithdrawStatus", {"asset": "XBT"}).json()["result"]
     # The spec's statuses: Initial, Pending, Settled, then Success (the old reading answered only Pending, Success).
     assert status[0]["refid"] == done["result"]["refid"] and status[0]["status"] == "Initial"
@@ -167,7 +190,10 @@ def test_a_cancelled_withdrawal_is_a_status_property_not_a_status(base, kraken_t
     refid = kraken_private(api, key, "Withdraw", withdraw).json()["result"]["refid"]
     HistoryRecord.objects.filter(txid=refid).update(status="CANCELED")
     entry = kraken_private(api, key, "WithdrawStatus", {"asset": "XBT"}).json()["result"][0]
-    assert entry["status"] in {"Initial", "Pending", "Settled", "Success", "Failure"} and entry["status-prop"] == "canceled"
+    assert (
+        entry["status"] in {"Initial", "Pending", "Settled", "Success", "Failure"}
+        and entry["status-prop"] == "canceled"
+    )
 
 
 def test_public_endpoints(base, transactional_db):

@@ -58,8 +58,9 @@ def test_old_partners_key_path_takes_no_parameters_and_gets_the_approved_groups(
 
 def test_oauth_calls_answer_only_on_the_www_host_and_only_by_their_method(base, accounts, clients):
     user = accounts["kucoin"]["trader"]
-    login = (f"/oauth?response_type=code&client_id=kc-broker&redirect_uri={KUCOIN_REDIRECT}&scope=OAUTH_CREATE_API"
-             "&state=s1")
+    login = (
+        f"/oauth?response_type=code&client_id=kc-broker&redirect_uri={KUCOIN_REDIRECT}&scope=OAUTH_CREATE_API&state=s1"
+    )
     assert requests.get(base + "/kucoin" + login).status_code == 404  # api.kucoin.com has no login page
     code = authorize_code(base + "/kucoin-www" + login, user["email"], user["password"])["code"]
     query = f"grant_type=authorization_code&code={code}&client_id=kc-broker&redirect_uri={KUCOIN_REDIRECT}"
@@ -69,19 +70,29 @@ def test_oauth_calls_answer_only_on_the_www_host_and_only_by_their_method(base, 
     assert requests.get(f"{base}/kucoin-www/_oauth/access-token?{encoded}").json()["error"] == "invalid_request"
     tokens = requests.get(f"{base}/kucoin-www/_oauth/access-token?{query}").json()
     assert tokens["scope"] == ["OAUTH_CREATE_API"] and tokens["token_type"] == "bearer"
-    refresh = {"grant_type": "authorization_code", "refresh_token": tokens["refresh_token"], "scope": "OAUTH_CREATE_API"}
+    refresh = {
+        "grant_type": "authorization_code",
+        "refresh_token": tokens["refresh_token"],
+        "scope": "OAUTH_CREATE_API",
+    }
     assert requests.post(f"{base}/kucoin/_oauth/refresh-token", data=refresh).status_code == 404
     assert requests.get(f"{base}/kucoin-www/_oauth/refresh-token", params=refresh).status_code == 405
-    assert requests.post(f"{base}/kucoin-www/_oauth/refresh-token", data={**refresh, "scope": "API_SPOT"}).json()[
-        "error"] == "invalid_scope"
+    assert (
+        requests.post(f"{base}/kucoin-www/_oauth/refresh-token", data={**refresh, "scope": "API_SPOT"}).json()["error"]
+        == "invalid_scope"
+    )
     renewed = requests.post(f"{base}/kucoin-www/_oauth/refresh-token", data=refresh).json()
     assert renewed["scope"] == ["OAUTH_CREATE_API"]
     # The approved groups stay with the renewed pair.
     auth = {"Authorization": f"Bearer {renewed['access_token']}"}
     approved = [group for group in KUCOIN_AUTH_GROUPS if group in ("API_COMMON", "API_SPOT", "API_FUTURES", "API_EARN")]
     assert requests.post(base + ADD_KEY, headers=auth, json=group_map(*approved)).json()["success"] is True
-    assert requests.post(base + "/kucoin" + ADD_KEY.removeprefix("/kucoin-www"), headers=auth,
-                         json=group_map(*approved)).status_code == 404
+    assert (
+        requests.post(
+            base + "/kucoin" + ADD_KEY.removeprefix("/kucoin-www"), headers=auth, json=group_map(*approved)
+        ).status_code
+        == 404
+    )
 
 
 def test_signed_requests_are_checked_strictly(base, kucoin_key):
@@ -90,7 +101,9 @@ def test_signed_requests_are_checked_strictly(base, kucoin_key):
     assert ok.status_code == 200 and ok.json()["data"][0]["balance"] == "1.5"
     assert call(base, key, "GET", "/api/v1/accounts", **{"KC-API-SIGN": "bad"}).json()["code"] == "400005"
     assert call(base, key, "GET", "/api/v1/accounts", **{"KC-API-KEY": "nope"}).json()["code"] == "400003"
-    stale = kucoin_request(base + "/kucoin", key, "kc-secret", "GET", "/api/v1/accounts", ts_ms=int(time.time() * 1000) - 6000)
+    stale = kucoin_request(
+        base + "/kucoin", key, "kc-secret", "GET", "/api/v1/accounts", ts_ms=int(time.time() * 1000) - 6000
+    )
     assert stale.json()["code"] == "400002"
     plain_passphrase = call(base, key, "GET", "/api/v1/accounts", **{"KC-API-PASSPHRASE": key["passphrase"]})
     assert plain_passphrase.json()["code"] == "400004"
@@ -111,15 +124,27 @@ def test_hf_orders_trade_from_the_high_frequency_account_the_accounts_list_shows
     key = kucoin_key()
 
     def accounts(query):
-        return [(row["currency"], row["type"], row["available"])
-                for row in call(base, key, "GET", f"/api/v1/accounts?{query}").json()["data"]]
+        return [
+            (row["currency"], row["type"], row["available"])
+            for row in call(base, key, "GET", f"/api/v1/accounts?{query}").json()["data"]
+        ]
 
     assert accounts("currency=USDT") == [("USDT", "main", "25000"), ("USDT", "trade_hf", "25000")]
     assert {kind for _, kind, _ in accounts("type=trade_hf")} == {"trade_hf"}
     assert accounts("type=trade") == []
-    placed = call(base, key, "POST", "/api/v1/hf/orders", body={
-        "clientOid": "hfaccount00000000000000000000001", "side": "buy", "symbol": "BTC-USDT", "type": "market",
-        "size": "0.01"}).json()
+    placed = call(
+        base,
+        key,
+        "POST",
+        "/api/v1/hf/orders",
+        body={
+            "clientOid": "hfaccount00000000000000000000001",
+            "side": "buy",
+            "symbol": "BTC-USDT",
+            "type": "market",
+            "size": "0.01",
+        },
+    ).json()
     assert placed["code"] == "200000", placed
     # 0.01 BTC at 65000 plus the 0.1 % taker fee, out of trade_hf; the main account is untouched.
     assert accounts("currency=USDT") == [("USDT", "main", "25000"), ("USDT", "trade_hf", "24349.35")]
@@ -128,7 +153,9 @@ def test_hf_orders_trade_from_the_high_frequency_account_the_accounts_list_shows
 
 def test_bearer_token_works_on_rest(base, kucoin_tokens):
     tokens = kucoin_tokens()
-    response = requests.get(base + "/kucoin/api/v1/accounts", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    response = requests.get(
+        base + "/kucoin/api/v1/accounts", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    )
     assert response.json()["code"] == "200000" and len(response.json()["data"]) == 8  # main and trade_hf, 4 each
 
 
@@ -145,8 +172,10 @@ def test_history_pagination(base, kucoin_key):
     """Pages within a range; the ranges themselves (a week of fills, a day of ledgers) are in test_history.py.
     The old reading (all history in one range, currency optional) was not KuCoin's."""
     key = kucoin_key()
-    pages = [call(base, key, "GET", f"/api/v1/withdrawals?currency=BTC&currentPage={page}&pageSize=10").json()["data"]
-             for page in (1, 2)]
+    pages = [
+        call(base, key, "GET", f"/api/v1/withdrawals?currency=BTC&currentPage={page}&pageSize=10").json()["data"]
+        for page in (1, 2)
+    ]
     total = HistoryRecord.objects.filter(user__email="trader@kucoin.sandbox", kind="withdrawal", currency="BTC").count()
     assert pages[0]["totalNum"] == total and pages[0]["totalPage"] == -(-total // 10)
     assert len(pages[0]["items"]) == min(total, 10) and len(pages[1]["items"]) == max(0, min(total - 10, 10))
@@ -172,14 +201,26 @@ def two_step_withdraw(base, key, account, body):
 def test_withdrawal_with_2fa_fees_on_the_ledger(base, accounts, kucoin_key):
     trader = accounts["kucoin"]["trader"]
     key = kucoin_key()
-    body = {"currency": "USDT", "toAddress": "TXsandboxAddress", "amount": "100", "withdrawType": "ADDRESS",
-            "chain": "trx", "feeDeductType": "EXTERNAL"}
+    body = {
+        "currency": "USDT",
+        "toAddress": "TXsandboxAddress",
+        "amount": "100",
+        "withdrawType": "ADDRESS",
+        "chain": "trx",
+        "feeDeductType": "EXTERNAL",
+    }
     first = withdraw(base, key, body).json()
     assert first["data"]["allFactors"] == [["GAV", "EMV"]] and first["data"]["sentFactors"] == [["EMV"]]
     inbox_page = requests.get(base + "/inbox/")
     assert trader["email"] in inbox_page.text
-    wrong = withdraw(base, key, {"transactionId": first["data"]["transactionId"],
-                                 "verifyCodes": {"GAV": "000000", "EMV": latest_code(base, trader["email"])}})
+    wrong = withdraw(
+        base,
+        key,
+        {
+            "transactionId": first["data"]["transactionId"],
+            "verifyCodes": {"GAV": "000000", "EMV": latest_code(base, trader["email"])},
+        },
+    )
     assert wrong.status_code == 400 and wrong.json()["code"] != "200000"
     codes = {"GAV": totp_now(trader["totp_secret"]), "EMV": latest_code(base, trader["email"])}
     done = withdraw(base, key, {"transactionId": first["data"]["transactionId"], "verifyCodes": codes}).json()
@@ -200,7 +241,10 @@ def test_withdrawal_with_2fa_fees_on_the_ledger(base, accounts, kucoin_key):
     assert record.amount == Decimal("969") and record.fee == Decimal("31")
     assert Balance.objects.get(user__email=trader["email"], currency="USDT").available == Decimal("23889")
     requests.post(base + "/control/clock", json={"offset_seconds": 60})
-    assert call(base, key, "GET", f"/api/v1/withdrawals/{done['data']['withdrawalId']}").json()["data"]["status"] == "SUCCESS"
+    assert (
+        call(base, key, "GET", f"/api/v1/withdrawals/{done['data']['withdrawalId']}").json()["data"]["status"]
+        == "SUCCESS"
+    )
 
 
 def test_withdrawal_checks(base, accounts, kucoin_key, kucoin_tokens):
@@ -210,8 +254,14 @@ def test_withdrawal_checks(base, accounts, kucoin_key, kucoin_tokens):
     assert withdraw(base, key, {**body, "amount": "0.123456789"}).json()["code"] == "400100"  # precision
     assert withdraw(base, key, {**body, "amount": "100"}).json()["code"] == "200004"
     # toAddress is the v3 field; the older "address" is not read.
-    assert withdraw(base, key, {**{k: v for k, v in body.items() if k != "toAddress"}, "address": "bc1sandbox",
-                                "amount": "0.01"}).json()["code"] == "400100"
+    assert (
+        withdraw(
+            base,
+            key,
+            {**{k: v for k, v in body.items() if k != "toAddress"}, "address": "bc1sandbox", "amount": "0.01"},
+        ).json()["code"]
+        == "400100"
+    )
     no_permission = kucoin_key(groups=["API_COMMON"])
     assert withdraw(base, no_permission, {**body, "amount": "0.01"}).json()["code"] == "400007"
 
@@ -230,7 +280,9 @@ def test_withdrawal_without_2fa_links_to_security_setup_and_binding_redirects(ba
     key = kucoin_key("no2fa")
     response = withdraw(base, key, {"currency": "USDT", "toAddress": "T1", "amount": "50", "withdrawType": "ADDRESS"})
     message = response.json()["msg"]
-    assert message.startswith("You need to bind more factors to continue this operation. Please visit the following link: ")
+    assert message.startswith(
+        "You need to bind more factors to continue this operation. Please visit the following link: "
+    )
     link = message.rsplit(" ", 1)[1]
     assert link == base + "/kucoin-www/account/security/g2fa"  # KuCoin's www site
     session = requests.Session()
@@ -238,8 +290,11 @@ def test_withdrawal_without_2fa_links_to_security_setup_and_binding_redirects(ba
     assert sign_in(session, setup_url, account["email"], account["password"]).status_code == 302
     page = session.get(setup_url)
     secret = page.text.split('id="totp-secret">')[1].split("<")[0]
-    bound = session.post(setup_url, data={"csrfmiddlewaretoken": csrf_token(page.text), "action": "bind",
-                                          "code": totp_now(secret)}, allow_redirects=False)
+    bound = session.post(
+        setup_url,
+        data={"csrfmiddlewaretoken": csrf_token(page.text), "action": "bind", "code": totp_now(secret)},
+        allow_redirects=False,
+    )
     assert bound.status_code == 302 and bound.headers["Location"] == KUCOIN_REDIRECT
     second = withdraw(base, key, {"currency": "USDT", "toAddress": "T1", "amount": "50", "withdrawType": "ADDRESS"})
     assert second.json()["code"] == "200000"
@@ -253,7 +308,9 @@ def test_uid_withdrawals_are_rate_limited(base, accounts, kucoin_key):
     for _ in range(3):
         assert withdraw(base, key, body).json()["code"] == "200000"
     limited = withdraw(base, key, body)
-    assert limited.status_code == 429 and limited.json()["code"] == "429000" and int(limited.headers["Retry-After"]) >= 1
+    assert (
+        limited.status_code == 429 and limited.json()["code"] == "429000" and int(limited.headers["Retry-After"]) >= 1
+    )
     # ADDRESS withdrawals do not count.
     assert withdraw(base, key, {**body, "withdrawType": "ADDRESS", "chain": "trx"}).json()["code"] == "200000"
     for step in range(1, 17):  # 11 s later each time: the 10 s window is open again, the 24 h one fills up

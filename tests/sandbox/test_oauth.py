@@ -8,8 +8,16 @@ import requests
 from sandbox.exchanges import KUCOIN_AUTH_GROUPS
 
 from .support import (
-    KRAKEN_REDIRECT, KUCOIN_REDIRECT, OKX_REDIRECT, PEATIO_REDIRECT, authorize_code, basic, consent, kraken_url,
-    query_of, sign_in,
+    KRAKEN_REDIRECT,
+    KUCOIN_REDIRECT,
+    OKX_REDIRECT,
+    PEATIO_REDIRECT,
+    authorize_code,
+    basic,
+    consent,
+    kraken_url,
+    query_of,
+    sign_in,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -22,8 +30,10 @@ def kucoin_url(base, redirect=KUCOIN_REDIRECT, state="st-1", client_id="kc-broke
 
 def kucoin_exchange(base, code, redirect=KUCOIN_REDIRECT, secret="kc-secret"):
     # KuCoin's token call: a GET on the www host, the redirect URL unencoded (Fast API document section 7.2).
-    return requests.get(f"{base}/kucoin-www/_oauth/access-token?grant_type=authorization_code&code={code}"
-                        f"&client_id=kc-broker&client_secret={secret}&redirect_uri={redirect}")
+    return requests.get(
+        f"{base}/kucoin-www/_oauth/access-token?grant_type=authorization_code&code={code}"
+        f"&client_id=kc-broker&client_secret={secret}&redirect_uri={redirect}"
+    )
 
 
 def test_kucoin_full_flow_with_state_and_scope(base, accounts, clients):
@@ -51,9 +61,16 @@ def test_unknown_client_and_unregistered_redirect_show_an_error_page(base, clien
     for redirect in [KUCOIN_REDIRECT + "/extra", KUCOIN_REDIRECT[:-1], "http://evil.test/kucoin/callback"]:
         response = requests.get(kucoin_url(base, redirect=redirect), allow_redirects=False)
         assert response.status_code == 400 and "Location" not in response.headers
-    okx = requests.get(f"{base}/okx/account/oauth/authorize", params={
-        "response_type": "code", "client_id": "okx-broker", "redirect_uri": OKX_REDIRECT + "?x=1", "scope": "read_only",
-        "state": "s"})
+    okx = requests.get(
+        f"{base}/okx/account/oauth/authorize",
+        params={
+            "response_type": "code",
+            "client_id": "okx-broker",
+            "redirect_uri": OKX_REDIRECT + "?x=1",
+            "scope": "read_only",
+            "state": "s",
+        },
+    )
     assert "53016" in okx.text
 
 
@@ -74,12 +91,22 @@ def test_code_is_single_use_and_replay_revokes_its_tokens(base, accounts, client
     first = kucoin_exchange(base, code).json()
     replay = kucoin_exchange(base, code)
     assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
-    add_key = requests.post(f"{base}/kucoin-www/_oauth/resource/ucenter/outer/api-key/add",
-                            headers={"Authorization": f"Bearer {first['access_token']}"}, json={})
+    add_key = requests.post(
+        f"{base}/kucoin-www/_oauth/resource/ucenter/outer/api-key/add",
+        headers={"Authorization": f"Bearer {first['access_token']}"},
+        json={},
+    )
     assert add_key.status_code == 401 and add_key.json()["success"] is False
-    refresh = requests.post(f"{base}/kucoin-www/_oauth/refresh-token", data={
-        "grant_type": "refresh_token", "refresh_token": first["refresh_token"], "scope": "OAUTH_CREATE_API",
-        "client_id": "kc-broker", "client_secret": "kc-secret"})
+    refresh = requests.post(
+        f"{base}/kucoin-www/_oauth/refresh-token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": first["refresh_token"],
+            "scope": "OAUTH_CREATE_API",
+            "client_id": "kc-broker",
+            "client_secret": "kc-secret",
+        },
+    )
     assert refresh.status_code == 400
 
 
@@ -96,23 +123,43 @@ def test_code_is_bound_to_redirect_uri_client_secret_and_expires(base, accounts,
 
 def test_refresh_rotates_and_reuse_revokes_the_family(base, accounts, clients, kucoin_tokens):
     first = kucoin_tokens()
-    refresh_form = {"grant_type": "refresh_token", "scope": "OAUTH_CREATE_API", "client_id": "kc-broker",
-                    "client_secret": "kc-secret"}
+    refresh_form = {
+        "grant_type": "refresh_token",
+        "scope": "OAUTH_CREATE_API",
+        "client_id": "kc-broker",
+        "client_secret": "kc-secret",
+    }
     add_url = f"{base}/kucoin-www/_oauth/resource/ucenter/outer/api-key/add"
-    second = requests.post(f"{base}/kucoin-www/_oauth/refresh-token", data={**refresh_form, "refresh_token": first["refresh_token"]})
+    second = requests.post(
+        f"{base}/kucoin-www/_oauth/refresh-token", data={**refresh_form, "refresh_token": first["refresh_token"]}
+    )
     assert second.status_code == 200 and second.json()["scope"] == ["OAUTH_CREATE_API"]
     second = second.json()
     assert second["access_token"] != first["access_token"] and second["refresh_token"] != first["refresh_token"]
     old = requests.post(add_url, headers={"Authorization": f"Bearer {first['access_token']}"}, json={})
     assert old.status_code == 401  # the old access token stopped working at once
-    reuse = requests.post(f"{base}/kucoin-www/_oauth/refresh-token", data={**refresh_form, "refresh_token": first["refresh_token"]})
+    reuse = requests.post(
+        f"{base}/kucoin-www/_oauth/refresh-token", data={**refresh_form, "refresh_token": first["refresh_token"]}
+    )
     assert reuse.json()["error"] == "invalid_grant"
     # ... and the reuse revoked the newer pair too.
-    assert requests.post(add_url, headers={"Authorization": f"Bearer {second['access_token']}"}, json={}).status_code == 401
-    again = requests.post(f"{base}/kucoin-www/_oauth/refresh-token", data={**refresh_form, "refresh_token": second["refresh_token"]})
+    assert (
+        requests.post(add_url, headers={"Authorization": f"Bearer {second['access_token']}"}, json={}).status_code
+        == 401
+    )
+    again = requests.post(
+        f"{base}/kucoin-www/_oauth/refresh-token", data={**refresh_form, "refresh_token": second["refresh_token"]}
+    )
     assert again.status_code == 400
-    no_scope = requests.post(f"{base}/kucoin-www/_oauth/refresh-token", data={"grant_type": "refresh_token", "refresh_token": "x",
-                                                                         "client_id": "kc-broker", "client_secret": "kc-secret"})
+    no_scope = requests.post(
+        f"{base}/kucoin-www/_oauth/refresh-token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": "x",
+            "client_id": "kc-broker",
+            "client_secret": "kc-secret",
+        },
+    )
     assert no_scope.json()["error"] == "invalid_request"
 
 
@@ -134,8 +181,11 @@ def test_kraken_basic_auth_only_and_lifetimes(base, accounts, clients):
     code = authorize_code(kraken_url(base, client_id="kraken-app"), user["email"], user["password"])["code"]
     public = requests.post(token_url, data={**form, "code": code}, headers=basic("kraken-app", ""))
     assert public.status_code == 200 and public.json()["expires_in"] == 4 * 3600
-    rotated = requests.post(token_url, data={"grant_type": "refresh_token", "refresh_token": public.json()["refresh_token"]},
-                            headers=basic("kraken-app", ""))
+    rotated = requests.post(
+        token_url,
+        data={"grant_type": "refresh_token", "refresh_token": public.json()["refresh_token"]},
+        headers=basic("kraken-app", ""),
+    )
     assert rotated.status_code == 200 and rotated.json()["refresh_token"] != public.json()["refresh_token"]
 
 
@@ -154,12 +204,21 @@ def test_peatio_plus_scopes_and_token_shape(base, accounts, clients):
     user = accounts["peatio"]["trader"]
     # "+" in a query string is a space; an encoded "%2B" is not a separator (see test_peatio.py).
     for scope in ["profile+history+trade", "profile%20history%20trade"]:
-        url = (f"{base}/peatio/oauth/authorize?client_id=peatio-broker&redirect_uri={requests.utils.quote(PEATIO_REDIRECT, safe='')}"
-               f"&response_type=code&scope={scope}")
+        url = (
+            f"{base}/peatio/oauth/authorize?client_id=peatio-broker&redirect_uri={requests.utils.quote(PEATIO_REDIRECT, safe='')}"
+            f"&response_type=code&scope={scope}"
+        )
         code = authorize_code(url, user["email"], user["password"])["code"]
-        response = requests.post(f"{base}/peatio/oauth/token", data={
-            "client_id": "peatio-broker", "client_secret": "peatio-secret", "code": code,
-            "grant_type": "authorization_code", "redirect_uri": PEATIO_REDIRECT})
+        response = requests.post(
+            f"{base}/peatio/oauth/token",
+            data={
+                "client_id": "peatio-broker",
+                "client_secret": "peatio-secret",
+                "code": code,
+                "grant_type": "authorization_code",
+                "redirect_uri": PEATIO_REDIRECT,
+            },
+        )
         body = response.json()
         assert body["expires_in"] == 14400 and body["access_token"].count(":") == 1
         assert set(body["scope"].split()) == {"profile", "history", "trade"}
@@ -173,15 +232,26 @@ def test_client_register_is_idempotent_and_encrypts_kraken_secret(transactional_
     from sandbox.services import client_register
 
     private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    public_pem = private_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    public_pem = (
+        private_key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     for _ in range(2):
-        result = client_register(exchange="kraken", client_id="k", client_secret="s3cret", redirect_uris=["http://x/cb"],
-                                 permissions=["account.info:basic"], rsa_public_key=public_pem)
+        result = client_register(
+            exchange="kraken",
+            client_id="k",
+            client_secret="s3cret",
+            redirect_uris=["http://x/cb"],
+            permissions=["account.info:basic"],
+            rsa_public_key=public_pem,
+        )
     assert Client.objects.filter(exchange="kraken", client_id="k").count() == 1
     decrypted = private_key.decrypt(base64.b64decode(result["encrypted_client_secret"]), padding.PKCS1v15())
     assert decrypted == b"s3cret"
-    plain = client_register(exchange="kucoin", client_id="k", client_secret="s", redirect_uris=[], permissions=KUCOIN_AUTH_GROUPS)
+    plain = client_register(
+        exchange="kucoin", client_id="k", client_secret="s", redirect_uris=[], permissions=KUCOIN_AUTH_GROUPS
+    )
     # KuCoin issues a broker name of its own beside the partner id.
     assert plain == {"client_id": "k", "client_secret": "s", "broker_name": "k-broker-name"}
 
@@ -191,8 +261,10 @@ def test_peatio_revoke_disables_the_key_pair(base, accounts, clients):
     url = f"{base}/peatio/oauth/authorize?client_id=peatio-broker&redirect_uri={PEATIO_REDIRECT}&response_type=code&scope=profile"
     code = authorize_code(url, user["email"], user["password"])["code"]
     form = {"client_id": "peatio-broker", "client_secret": "peatio-secret"}
-    tokens = requests.post(f"{base}/peatio/oauth/token", data={**form, "code": code, "grant_type": "authorization_code",
-                                                               "redirect_uri": PEATIO_REDIRECT}).json()
+    tokens = requests.post(
+        f"{base}/peatio/oauth/token",
+        data={**form, "code": code, "grant_type": "authorization_code", "redirect_uri": PEATIO_REDIRECT},
+    ).json()
     access_key = tokens["access_token"].split(":")[0]
     from sandbox.models import Token
 
@@ -201,15 +273,23 @@ def test_peatio_revoke_disables_the_key_pair(base, accounts, clients):
     ignored = requests.post(f"{base}/peatio/oauth/revoke", data={**form, "token": tokens["refresh_token"]})
     assert ignored.status_code == 200 and ignored.json() == {}
     assert Token.objects.get(access_token=access_key).revoked_at is None
-    wrong_bearer = requests.post(f"{base}/peatio/oauth/revoke", data={"token": tokens["refresh_token"]},
-                                 headers={"Authorization": "Bearer nope:nope"})
+    wrong_bearer = requests.post(
+        f"{base}/peatio/oauth/revoke",
+        data={"token": tokens["refresh_token"]},
+        headers={"Authorization": "Bearer nope:nope"},
+    )
     assert wrong_bearer.status_code == 200 and Token.objects.get(access_token=access_key).revoked_at is None
     # With its access token as Bearer, and no client credentials at all (Doorkeeper 1.4 checks none).
-    revoked = requests.post(f"{base}/peatio/oauth/revoke", data={"token": tokens["refresh_token"]},
-                            headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    revoked = requests.post(
+        f"{base}/peatio/oauth/revoke",
+        data={"token": tokens["refresh_token"]},
+        headers={"Authorization": f"Bearer {tokens['access_token']}"},
+    )
     assert revoked.status_code == 200 and revoked.json() == {}
-    refreshed = requests.post(f"{base}/peatio/oauth/token", data={**form, "grant_type": "refresh_token",
-                                                                  "refresh_token": tokens["refresh_token"]})
+    refreshed = requests.post(
+        f"{base}/peatio/oauth/token",
+        data={**form, "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+    )
     assert refreshed.json()["error"] == "invalid_grant"
     assert Token.objects.get(access_token=access_key).revoked_at is not None
 

@@ -11,7 +11,15 @@ from sandbox.models import ApiKey, Token
 from sandbox.services import client_register
 
 from .support import (
-    OKX_REDIRECT, authorize_code, authorize_url, csrf_token, okx_request, pkce_pair, query_of, sign_in, token_call,
+    OKX_REDIRECT,
+    authorize_code,
+    authorize_url,
+    csrf_token,
+    okx_request,
+    pkce_pair,
+    query_of,
+    sign_in,
+    token_call,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -23,9 +31,11 @@ def bearer(tokens) -> dict:
 
 
 def create_key(base, tokens, **body):
-    return requests.post(f"{base}/okx/api/v5/users/oauth/apikey", headers=bearer(tokens),
-                         json={"label": "broker", "passphrase": GOOD_PASSPHRASE, "perm": "read_only", "bindApp": True,
-                               **body})
+    return requests.post(
+        f"{base}/okx/api/v5/users/oauth/apikey",
+        headers=bearer(tokens),
+        json={"label": "broker", "passphrase": GOOD_PASSPHRASE, "perm": "read_only", "bindApp": True, **body},
+    )
 
 
 def delete_key(base, tokens):
@@ -60,9 +70,15 @@ def test_token_call_is_json_only_and_gives_no_refresh_token(base, accounts, clie
     assert set(tokens.json()) == {"access_token", "token_type", "expires_in"}
     assert tokens.json()["token_type"] == "bearer" and tokens.json()["expires_in"] == 3600
     stored = Token.objects.get(access_token=tokens.json()["access_token"])
-    refresh = requests.post(f"{base}/okx/v5/users/oauth/token", json={
-        "grant_type": "refresh_token", "refresh_token": stored.refresh_token, "client_id": "okx-broker",
-        "client_secret": "okx-secret"})
+    refresh = requests.post(
+        f"{base}/okx/v5/users/oauth/token",
+        json={
+            "grant_type": "refresh_token",
+            "refresh_token": stored.refresh_token,
+            "client_id": "okx-broker",
+            "client_secret": "okx-secret",
+        },
+    )
     assert refresh.status_code == 400 and refresh.json()["error"] == "unsupported_grant_type"
     code = authorize_code(authorize_url(base), user["email"], user["password"])["code"]
     assert token_call(base, code, client_secret="wrong").status_code == 401
@@ -76,8 +92,11 @@ def test_delete_then_create_one_key_per_user(base, okx_tokens):
         assert create_key(base, tokens, passphrase=weak).json()["code"] == "51000", weak
     for body in [{"perm": "read_only,trade"}, {"perm": "withdraw"}, {"bindApp": "true"}, {"label": ""}]:
         assert create_key(base, tokens, **body).json()["code"] == "51000", body
-    missing_bind = requests.post(f"{base}/okx/api/v5/users/oauth/apikey", headers=bearer(tokens),
-                                 json={"label": "broker", "passphrase": GOOD_PASSPHRASE, "perm": "read_only"})
+    missing_bind = requests.post(
+        f"{base}/okx/api/v5/users/oauth/apikey",
+        headers=bearer(tokens),
+        json={"label": "broker", "passphrase": GOOD_PASSPHRASE, "perm": "read_only"},
+    )
     assert missing_bind.json()["code"] == "51000"
     created = create_key(base, tokens, perm="trade").json()
     assert created["code"] == "0", created
@@ -94,11 +113,24 @@ def test_delete_then_create_one_key_per_user(base, okx_tokens):
 
 def test_the_broker_must_be_an_api_broker_with_an_ip_allowlist_for_bound_keys(base, okx_tokens):
     tokens = okx_tokens()
-    client_register(exchange="okx", client_id="okx-broker", client_secret="okx-secret", redirect_uris=[OKX_REDIRECT],
-                    permissions=["read_only", "trade", "fast_api"], api_broker=False, ip_allowlist=["127.0.0.1"])
+    client_register(
+        exchange="okx",
+        client_id="okx-broker",
+        client_secret="okx-secret",
+        redirect_uris=[OKX_REDIRECT],
+        permissions=["read_only", "trade", "fast_api"],
+        api_broker=False,
+        ip_allowlist=["127.0.0.1"],
+    )
     assert create_key(base, tokens).json()["code"] == "50117"
-    client_register(exchange="okx", client_id="okx-broker", client_secret="okx-secret", redirect_uris=[OKX_REDIRECT],
-                    permissions=["read_only", "trade", "fast_api"], ip_allowlist=[])
+    client_register(
+        exchange="okx",
+        client_id="okx-broker",
+        client_secret="okx-secret",
+        redirect_uris=[OKX_REDIRECT],
+        permissions=["read_only", "trade", "fast_api"],
+        ip_allowlist=[],
+    )
     refused = create_key(base, tokens).json()
     assert refused["code"] == "50118" and not ApiKey.objects.filter(exchange="okx").exists()
     unbound = create_key(base, tokens, bindApp=False).json()  # only a bound key needs the allowlist
@@ -112,8 +144,11 @@ def test_fast_api_needs_the_scope_and_a_live_token(base, okx_tokens, accounts, c
     url = authorize_url(base, scope="fast_api,read_only")
     assert sign_in(session, url, user["email"], user["password"]).status_code == 302
     page = session.get(url)
-    answer = session.post(url, allow_redirects=False, data={"csrfmiddlewaretoken": csrf_token(page.text),
-                                                             "action": "approve", "scope": ["read_only"]})
+    answer = session.post(
+        url,
+        allow_redirects=False,
+        data={"csrfmiddlewaretoken": csrf_token(page.text), "action": "approve", "scope": ["read_only"]},
+    )
     tokens = token_call(base, query_of(answer.headers["Location"])["code"]).json()
     assert create_key(base, tokens).json()["code"] == "53017"
     tokens = okx_tokens()
@@ -137,19 +172,30 @@ def test_signed_rest_and_pagination(base, okx_tokens):
     assert balance["code"] == "0" and balance["data"][0]["details"][0]["availBal"] == "1.5"
     assert {"totalEq", "details"} <= set(balance["data"][0])
     assert okx_request(api, key, "GET", "/api/v5/account/balance", **{"OK-ACCESS-SIGN": "x"}).json()["code"] == "50113"
-    assert okx_request(api, key, "GET", "/api/v5/account/balance", **{"OK-ACCESS-PASSPHRASE": "x"}).json()["code"] == "50105"
+    assert (
+        okx_request(api, key, "GET", "/api/v5/account/balance", **{"OK-ACCESS-PASSPHRASE": "x"}).json()["code"]
+        == "50105"
+    )
     unknown = okx_request(api, key, "GET", "/api/v5/account/balance", **{"OK-ACCESS-KEY": "x"})
-    assert unknown.status_code == 401 and unknown.json() == {"code": "50111", "msg": "Invalid OK-ACCESS-KEY.", "data": []}
+    assert unknown.status_code == 401 and unknown.json() == {
+        "code": "50111",
+        "msg": "Invalid OK-ACCESS-KEY.",
+        "data": [],
+    }
     old = datetime.now(timezone.utc) - timedelta(seconds=40)
     assert okx_request(api, key, "GET", "/api/v5/account/balance", when=old).json()["code"] == "50102"
     bad_format = okx_request(api, key, "GET", "/api/v5/account/balance", **{"OK-ACCESS-TIMESTAMP": "1700000000000"})
     assert bad_format.json()["code"] == "50112"
     currencies = okx_request(api, key, "GET", "/api/v5/asset/currencies").json()["data"]
-    assert {"ccy": "USDT", "chain": "USDT-TRC20"}.items() <= next(c for c in currencies if c["chain"] == "USDT-TRC20").items()
+    assert {"ccy": "USDT", "chain": "USDT-TRC20"}.items() <= next(
+        c for c in currencies if c["chain"] == "USDT-TRC20"
+    ).items()
     assert requests.get(api + "/api/v5/market/ticker?instId=BTC-USDT").json()["data"][0]["last"] == "65000"
     assert okx_request(api, key, "GET", "/api/v5/trade/fills-history").json()["code"] == "51000"  # instType required
     first = okx_request(api, key, "GET", "/api/v5/trade/fills-history?instType=SPOT&limit=20").json()["data"]
-    rest = okx_request(api, key, "GET", f"/api/v5/trade/fills-history?instType=SPOT&after={first[-1]['billId']}").json()["data"]
+    rest = okx_request(
+        api, key, "GET", f"/api/v5/trade/fills-history?instType=SPOT&after={first[-1]['billId']}"
+    ).json()["data"]
     assert len(first) == 20 and len(rest) == 10
     assert not {row["tradeId"] for row in first} & {row["tradeId"] for row in rest}
     deposits = okx_request(api, key, "GET", "/api/v5/asset/deposit-history?limit=25").json()["data"]

@@ -37,16 +37,23 @@ def test_scope_expiry_and_refresh(base, peatio_token):
     requests.post(f"{base}/control/clock", json={"offset_seconds": 4 * 3600 + 1})
     expired = peatio_get(api, access_key, secret_key, "/api/v2/members/me").json()
     assert expired == {"error": {"code": 2010, "message": f"The access key {access_key} has expired."}}
-    refreshed = requests.post(f"{base}/peatio/oauth/token", data={
-        "client_id": "peatio-broker", "client_secret": "peatio-secret", "grant_type": "refresh_token",
-        "refresh_token": profile_only["refresh_token"]}).json()
+    refreshed = requests.post(
+        f"{base}/peatio/oauth/token",
+        data={
+            "client_id": "peatio-broker",
+            "client_secret": "peatio-secret",
+            "grant_type": "refresh_token",
+            "refresh_token": profile_only["refresh_token"],
+        },
+    ).json()
     new_access, new_secret = refreshed["access_token"].split(":")
     assert peatio_get(api, new_access, new_secret, "/api/v2/members/me").status_code == 200
     # A refresh revokes the old token, and Peatio's revoke destroys its key pair: "does not exist" (2008),
     # as hpyhacking/peatio's keypair_authenticator.rb says (the old reading answered 2009, "disabled").
     old_pair = peatio_get(api, access_key, secret_key, "/api/v2/members/me")
     assert old_pair.status_code == 401 and old_pair.json() == {
-        "error": {"code": 2008, "message": f"The access key {access_key} does not exist."}}
+        "error": {"code": 2008, "message": f"The access key {access_key} does not exist."}
+    }
 
 
 def test_requests_per_key_pair_are_limited_per_five_minutes(base, peatio_token, settings):
@@ -62,8 +69,10 @@ def test_requests_per_key_pair_are_limited_per_five_minutes(base, peatio_token, 
 
 
 def test_scope_plus_in_the_query_is_a_space_and_an_encoded_plus_is_one_unknown_scope(base, accounts, clients):
-    authorize = (f"{base}/peatio/oauth/authorize?client_id=peatio-broker&redirect_uri={PEATIO_REDIRECT}"
-                 "&response_type=code&scope=")
+    authorize = (
+        f"{base}/peatio/oauth/authorize?client_id=peatio-broker&redirect_uri={PEATIO_REDIRECT}"
+        "&response_type=code&scope="
+    )
     # The document's "scope=profile+history+trade": Doorkeeper reads the decoded value, space-separated.
     page = requests.get(authorize + "profile+history+trade")
     assert page.status_code == 200 and 'name="password"' in page.text

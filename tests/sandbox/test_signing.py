@@ -18,7 +18,10 @@ def test_kraken_published_vector():
 
 def test_peatio_published_vector():
     params = {"access_key": "xxx", "foo": "bar", "tonce": "123456789", "signature": "ignored"}
-    assert signing.peatio_payload("GET", "/api/v2/markets", params) == "GET|/api/v2/markets|access_key=xxx&foo=bar&tonce=123456789"
+    assert (
+        signing.peatio_payload("GET", "/api/v2/markets", params)
+        == "GET|/api/v2/markets|access_key=xxx&foo=bar&tonce=123456789"
+    )
     assert signing.peatio_signature("yyy", "GET", "/api/v2/markets", params) == (
         "e324059be4491ed8e528aa7b8735af1e96547fbec96db962d51feb7bf1b64dee"
     )
@@ -28,7 +31,8 @@ def test_peatio_signs_the_sorted_query_unescaped():
     # keypair_authenticator.rb: URI.unescape(params.sort.to_param); the old reading signed it escaped.
     params = {"tonce": "1", "access_key": "xxx", "from": "2017-12-01T00:00:00+08:00", "signature": "ignored"}
     assert signing.peatio_payload("GET", "/api/v2/trades/my", params) == (
-        "GET|/api/v2/trades/my|access_key=xxx&from=2017-12-01T00:00:00+08:00&tonce=1")
+        "GET|/api/v2/trades/my|access_key=xxx&from=2017-12-01T00:00:00+08:00&tonce=1"
+    )
 
 
 def test_kucoin_and_okx_signatures_are_base64_hmac_sha256():
@@ -37,7 +41,9 @@ def test_kucoin_and_okx_signatures_are_base64_hmac_sha256():
     expected = base64.b64encode(hmac.new(b"s", b"1GET/api/v1/accounts", hashlib.sha256).digest()).decode()
     assert signing.kucoin_signature("s", "1", "get", "/api/v1/accounts", "") == expected
     assert signing.okx_signature("s", "1", "GET", "/api/v1/accounts", "") == expected
-    assert signing.kucoin_passphrase("s", "p") == base64.b64encode(hmac.new(b"s", b"p", hashlib.sha256).digest()).decode()
+    assert (
+        signing.kucoin_passphrase("s", "p") == base64.b64encode(hmac.new(b"s", b"p", hashlib.sha256).digest()).decode()
+    )
 
 
 def test_kucoin_raw_redirect_uri_keeps_its_own_query():

@@ -9,5 +9,7 @@ from connectors.models import ExchangeConnection
 def corrupt(connection: ExchangeConnection, field: str) -> None:
     """What a key dropped from FERNET_KEYS leaves behind: a ciphertext no configured key opens."""
     with db.cursor() as cursor:
-        cursor.execute(f"UPDATE connectors_exchangeconnection SET {field} = %s WHERE id = %s",
-                       [Fernet(Fernet.generate_key()).encrypt(b"lost"), connection.pk])
+        cursor.execute(
+            f"UPDATE connectors_exchangeconnection SET {field} = %s WHERE id = %s",
+            [Fernet(Fernet.generate_key()).encrypt(b"lost"), connection.pk],
+        )

@@ -23,8 +23,9 @@ def stored_row(pk: int) -> bytes:
     return text.encode() + (bytes(stored) if isinstance(stored, memoryview) else str(stored).encode())
 
 
-def test_the_okx_fast_api_key_is_nowhere_in_plaintext_and_gone_after_disconnect(browser_session, portal,
-                                                                                sandbox_accounts):
+def test_the_okx_fast_api_key_is_nowhere_in_plaintext_and_gone_after_disconnect(
+    browser_session, portal, sandbox_accounts
+):
     assert connect_okx(browser_session, sandbox_accounts).status_code == 302
     connection = ExchangeConnection.objects.get()
     assert connection.api_key and connection.api_key_id
@@ -40,8 +41,9 @@ def test_the_migration_encrypts_ids_already_stored(tenant, member):
     executor = MigrationExecutor(db)
     executor.migrate([BEFORE])
     with db.cursor() as cursor:  # as the column held it before: plaintext
-        cursor.execute("UPDATE connectors_exchangeconnection SET api_key_id = 'plain-peatio-access-key' WHERE id = %s",
-                       [pk])
+        cursor.execute(
+            "UPDATE connectors_exchangeconnection SET api_key_id = 'plain-peatio-access-key' WHERE id = %s", [pk]
+        )
     executor = MigrationExecutor(db)
     executor.migrate([AFTER])
     assert b"plain-peatio-access-key" not in stored_row(pk)

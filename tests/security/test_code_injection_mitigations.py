@@ -18,14 +18,29 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_the_generic_provider_sends_pkce_unless_told_not_to(browser_session, portal):
     base = portal["url"]
     redirect_uri = f"{base}/connect/oauth2/callback/"
-    client_register(exchange="kraken", client_id="generic-client", client_secret="generic-secret",
-                    redirect_uris=[redirect_uri], permissions=KRAKEN_SCOPES)
+    client_register(
+        exchange="kraken",
+        client_id="generic-client",
+        client_secret="generic-secret",
+        redirect_uris=[redirect_uri],
+        permissions=KRAKEN_SCOPES,
+    )
     credential = ExchangeCredential.objects.create(
-        tenant=portal["tenant"], exchange="oauth2", client_id="generic-client", client_secret="generic-secret",
-        redirect_uris=[redirect_uri], allowed_permissions=["account.info:basic"], default_permissions=[],
-        authorize_base_url=f"{base}/sandbox/kraken", api_base_url=f"{base}/sandbox/kraken",
-        settings={"authorize_url": f"{base}/sandbox/kraken/oauth/authorize",
-                  "token_url": f"{base}/sandbox/kraken/oauth/token", "client_auth": "basic"})
+        tenant=portal["tenant"],
+        exchange="oauth2",
+        client_id="generic-client",
+        client_secret="generic-secret",
+        redirect_uris=[redirect_uri],
+        allowed_permissions=["account.info:basic"],
+        default_permissions=[],
+        authorize_base_url=f"{base}/sandbox/kraken",
+        api_base_url=f"{base}/sandbox/kraken",
+        settings={
+            "authorize_url": f"{base}/sandbox/kraken/oauth/authorize",
+            "token_url": f"{base}/sandbox/kraken/oauth/token",
+            "client_auth": "basic",
+        },
+    )
     params = query_of(browser_session.start_connect("oauth2", ["account.info:basic"]))
     assert params["code_challenge_method"] == "S256" and len(params["code_challenge"]) == 43
 
@@ -61,21 +76,30 @@ def test_every_callback_outcome_is_never_stored_and_logs_no_query(browser_sessio
     state = query_of(browser_session.start_connect("kucoin"))["state"]
     session = browser_session.session
     answers = {
-        "exchange error": session.get(f"{base}/connect/kucoin/callback/",
-                                      params={"error": "access_denied", "state": state}, allow_redirects=False),
-        "forged state": session.get(f"{base}/connect/kucoin/callback/",
-                                    params={"code": CODE, "state": "forged-state-Wk3p"}, allow_redirects=False),
-        "signed out": requests.get(f"{base}/connect/kucoin/callback/", params={"code": CODE, "state": state},
-                                   allow_redirects=False, timeout=10),
-        "not offered": session.get(f"{base}/connect/oauth2/callback/", params={"code": CODE, "state": state},
-                                   allow_redirects=False),
-        "wrong method": session.post(f"{base}/connect/kucoin/callback/?code={CODE}&state={state}",
-                                     headers={"X-CSRFToken": session.cookies["csrftoken"], "Referer": f"{base}/"},
-                                     allow_redirects=False),
+        "exchange error": session.get(
+            f"{base}/connect/kucoin/callback/", params={"error": "access_denied", "state": state}, allow_redirects=False
+        ),
+        "forged state": session.get(
+            f"{base}/connect/kucoin/callback/",
+            params={"code": CODE, "state": "forged-state-Wk3p"},
+            allow_redirects=False,
+        ),
+        "signed out": requests.get(
+            f"{base}/connect/kucoin/callback/", params={"code": CODE, "state": state}, allow_redirects=False, timeout=10
+        ),
+        "not offered": session.get(
+            f"{base}/connect/oauth2/callback/", params={"code": CODE, "state": state}, allow_redirects=False
+        ),
+        "wrong method": session.post(
+            f"{base}/connect/kucoin/callback/?code={CODE}&state={state}",
+            headers={"X-CSRFToken": session.cookies["csrftoken"], "Referer": f"{base}/"},
+            allow_redirects=False,
+        ),
     }
     for outcome, response in answers.items():
-        assert response.status_code == (405 if outcome == "wrong method" else 404 if outcome == "not offered"
-                                        else 400), outcome
+        assert response.status_code == (
+            405 if outcome == "wrong method" else 404 if outcome == "not offered" else 400
+        ), outcome
         assert "no-store" in response.headers.get("Cache-Control", ""), (outcome, response.headers)
         assert response.headers["Referrer-Policy"] == "no-referrer", outcome
         assert CODE not in response.text and state not in response.text, outcome

@@ -30,24 +30,50 @@ def broken_lines(portal):
     connection = ExchangeConnection.objects.create(tenant=portal["tenant"], user=portal["user"], exchange="kucoin")
     entries = []
     for number, (name, brk) in enumerate(BREAKS.items(), start=1):
-        common = {"tenant": portal["tenant"], "connection": connection, "user": portal["user"], "exchange": "kucoin",
-                  "occurred_at": datetime(2024, 5, number, tzinfo=timezone.utc), "status": "SUCCESS"}
+        common = {
+            "tenant": portal["tenant"],
+            "connection": connection,
+            "user": portal["user"],
+            "exchange": "kucoin",
+            "occurred_at": datetime(2024, 5, number, tzinfo=timezone.utc),
+            "status": "SUCCESS",
+        }
         entries += [
-            HistoryEntry(**common, kind="withdrawal", external_id=f"{name}{brk}=HYPERLINK(\"http://evil.example\")",
-                         currency=f"BTC{brk}+1", amount=Decimal("1"), fee=Decimal("0.1"),
-                         fee_currency=f"BTC{brk}@SUM(A1)", address=f"addr{brk}-2+3+cmd|' /C calc'!A0",
-                         txid=f"tx{brk}\t=cmd"),
-            HistoryEntry(**common, kind="deposit", external_id=f"{name}-dep{brk}{brk}=1+1", currency="ETH",
-                         amount=Decimal("2"), fee_currency="ETH", address=f"{brk}=2+2"),
+            HistoryEntry(
+                **common,
+                kind="withdrawal",
+                external_id=f'{name}{brk}=HYPERLINK("http://evil.example")',
+                currency=f"BTC{brk}+1",
+                amount=Decimal("1"),
+                fee=Decimal("0.1"),
+                fee_currency=f"BTC{brk}@SUM(A1)",
+                address=f"addr{brk}-2+3+cmd|' /C calc'!A0",
+                txid=f"tx{brk}\t=cmd",
+            ),
+            HistoryEntry(
+                **common,
+                kind="deposit",
+                external_id=f"{name}-dep{brk}{brk}=1+1",
+                currency="ETH",
+                amount=Decimal("2"),
+                fee_currency="ETH",
+                address=f"{brk}=2+2",
+            ),
         ]
     HistoryEntry.objects.bulk_create(entries)
     return connection
 
 
 def export(portal, export_format, use_copy):
-    job = ExportJob.objects.create(tenant=portal["tenant"], scope="tenant", format=export_format,
-                                   kinds=["trade", "deposit", "withdrawal", "ledger"], date_from=date(2024, 4, 1),
-                                   date_to=date(2024, 6, 1), requested_by=portal["user"])
+    job = ExportJob.objects.create(
+        tenant=portal["tenant"],
+        scope="tenant",
+        format=export_format,
+        kinds=["trade", "deposit", "withdrawal", "ledger"],
+        date_from=date(2024, 4, 1),
+        date_to=date(2024, 6, 1),
+        requested_by=portal["user"],
+    )
     job = export_run(job=job, use_copy=use_copy)
     assert job.status == ExportJob.Status.DONE, job.error
     return export_path(job).read_bytes()
@@ -58,8 +84,9 @@ def lines_of(cells):
 
 
 def no_line_leads_with_a_formula(cells):
-    leading = [line for line in lines_of(cells) if line and line[0] in TRIGGERS
-               and not line[1:].replace(".", "").isdigit()]
+    leading = [
+        line for line in lines_of(cells) if line and line[0] in TRIGGERS and not line[1:].replace(".", "").isdigit()
+    ]
     assert not leading, leading
 
 
@@ -70,7 +97,7 @@ def naive_rows(data: bytes) -> list[list[str]]:
     while i < len(text):
         char = text[i]
         if quoted:
-            if char == '"' and text[i + 1:i + 2] == '"':
+            if char == '"' and text[i + 1 : i + 2] == '"':
                 cell, i = cell + '"', i + 1
             elif char == '"':
                 quoted = False
@@ -83,7 +110,7 @@ def naive_rows(data: bytes) -> list[list[str]]:
         elif char in "\r\n":
             rows.append(row + [cell])
             row, cell = [], ""
-            if char == "\r" and text[i + 1:i + 2] == "\n":
+            if char == "\r" and text[i + 1 : i + 2] == "\n":
                 i += 1
         else:
             cell += char
@@ -107,5 +134,6 @@ def test_xlsx_cells_with_line_breaks_do_not_lead_a_line_with_a_formula(broken_li
     job = ExportJob.objects.latest("created_at")
     sheet = openpyxl.load_workbook(export_path(job)).active
     assert not [c for row in sheet.iter_rows() for c in row if c.data_type == "f"]
-    no_line_leads_with_a_formula([c.value for row in sheet.iter_rows(min_row=2) for c in row
-                                  if isinstance(c.value, str)])
+    no_line_leads_with_a_formula(
+        [c.value for row in sheet.iter_rows(min_row=2) for c in row if isinstance(c.value, str)]
+    )

@@ -29,31 +29,52 @@ def production_policy(settings):
 
 
 def form_errors(tenant, exchange, authorize_base_url, api_base_url) -> dict:
-    data = {"tenant": tenant.pk, "exchange": exchange, "is_enabled": "on", "client_id": f"{exchange}-client",
-            "client_type": "confidential", "redirect_uris": "https://alpha.localhost/accounts/callback/",
-            "authorize_base_url": authorize_base_url, "api_base_url": api_base_url, "settings": "{}",
-            "kucoin_partner": "partner", "kucoin_broker_name": "broker", "kucoin_key_creation": "v2"}
+    data = {
+        "tenant": tenant.pk,
+        "exchange": exchange,
+        "is_enabled": "on",
+        "client_id": f"{exchange}-client",
+        "client_type": "confidential",
+        "redirect_uris": "https://alpha.localhost/accounts/callback/",
+        "authorize_base_url": authorize_base_url,
+        "api_base_url": api_base_url,
+        "settings": "{}",
+        "kucoin_partner": "partner",
+        "kucoin_broker_name": "broker",
+        "kucoin_key_creation": "v2",
+    }
     form = ExchangeCredentialForm(data=data, instance=ExchangeCredential(tenant=tenant))
     form.is_valid()
     return {name: form.errors.get(name) for name in ("authorize_base_url", "api_base_url")}
 
 
-@pytest.mark.parametrize("exchange, url", [
-    ("kucoin", METADATA), ("kucoin", "https://127.0.0.1:6379"), ("kucoin", "https://api.kucoin.com.evil.example"),
-    ("okx", "https://10.0.0.5"), ("kraken", "http://api.kraken.com"),
-    ("oauth2", "https://169.254.169.254"), ("oauth2", "https://localhost"), ("oauth2", "https://192.168.1.10"),
-    ("oauth2", "https://[::1]"),
-])
+@pytest.mark.parametrize(
+    "exchange, url",
+    [
+        ("kucoin", METADATA),
+        ("kucoin", "https://127.0.0.1:6379"),
+        ("kucoin", "https://api.kucoin.com.evil.example"),
+        ("okx", "https://10.0.0.5"),
+        ("kraken", "http://api.kraken.com"),
+        ("oauth2", "https://169.254.169.254"),
+        ("oauth2", "https://localhost"),
+        ("oauth2", "https://192.168.1.10"),
+        ("oauth2", "https://[::1]"),
+    ],
+)
 def test_the_form_refuses_a_host_outside_the_exchanges_or_a_private_one(tenant, production_policy, exchange, url):
     errors = form_errors(tenant, exchange, url, url)
     assert errors["authorize_base_url"] and errors["api_base_url"]
 
 
-@pytest.mark.parametrize("exchange, authorize, api", [
-    ("kucoin", "https://www.kucoin.com", "https://api.kucoin.com"),
-    ("okx", "https://www.okx.com", "https://eea.okx.com"),
-    ("kraken", "https://id.kraken.com", "https://api.kraken.com"),
-])
+@pytest.mark.parametrize(
+    "exchange, authorize, api",
+    [
+        ("kucoin", "https://www.kucoin.com", "https://api.kucoin.com"),
+        ("okx", "https://www.okx.com", "https://eea.okx.com"),
+        ("kraken", "https://id.kraken.com", "https://api.kraken.com"),
+    ],
+)
 def test_the_form_takes_the_exchanges_known_hosts(tenant, production_policy, exchange, authorize, api):
     assert form_errors(tenant, exchange, authorize, api) == {"authorize_base_url": None, "api_base_url": None}
 
@@ -81,21 +102,36 @@ def test_outside_production_the_sandbox_on_loopback_is_called(settings, live_ser
 
 # A host outside the exchange's own is allowed on one credential by a superuser only, and audited by name.
 
+
 def credential_change_form(credential, **overrides) -> dict:
-    return {"tenant": credential.tenant.pk, "exchange": credential.exchange, "is_enabled": "on",
-            "client_id": credential.client_id, "client_type": "confidential",
-            "redirect_uris": "https://alpha.localhost/connect/kucoin/callback/",
-            "authorize_base_url": credential.authorize_base_url, "api_base_url": credential.api_base_url,
-            "settings": "{}", "kucoin_partner": "partner", "kucoin_broker_name": "broker",
-            "kucoin_key_creation": "v2", **overrides}
+    return {
+        "tenant": credential.tenant.pk,
+        "exchange": credential.exchange,
+        "is_enabled": "on",
+        "client_id": credential.client_id,
+        "client_type": "confidential",
+        "redirect_uris": "https://alpha.localhost/connect/kucoin/callback/",
+        "authorize_base_url": credential.authorize_base_url,
+        "api_base_url": credential.api_base_url,
+        "settings": "{}",
+        "kucoin_partner": "partner",
+        "kucoin_broker_name": "broker",
+        "kucoin_key_creation": "v2",
+        **overrides,
+    }
 
 
 @pytest.fixture
 def kucoin_credential(tenant):
     return ExchangeCredential.objects.create(
-        tenant=tenant, exchange="kucoin", client_id="alpha-kucoin", client_secret="s3cret-value",
-        authorize_base_url="https://www.kucoin.com", api_base_url="https://api.kucoin.com",
-        settings={"partner": "partner", "broker_name": "broker", "key_creation": "v2"})
+        tenant=tenant,
+        exchange="kucoin",
+        client_id="alpha-kucoin",
+        client_secret="s3cret-value",
+        authorize_base_url="https://www.kucoin.com",
+        api_base_url="https://api.kucoin.com",
+        settings={"partner": "partner", "broker_name": "broker", "key_creation": "v2"},
+    )
 
 
 def signed_in(client_at, user):
@@ -106,15 +142,20 @@ def signed_in(client_at, user):
 
 
 def test_a_superuser_allows_a_staging_host_on_one_credential_and_it_is_audited(
-        tenant, production_policy, kucoin_credential, client_at):
+    tenant, production_policy, kucoin_credential, client_at
+):
     client = signed_in(client_at, User.objects.create_superuser(email="root@platform.example", password="x"))
     url = f"/admin/connectors/exchangecredential/{kucoin_credential.pk}/change/"
     staging = "https://10.20.0.5"
     refused = client.post(url, credential_change_form(kucoin_credential, api_base_url=staging))
     assert refused.status_code == 200 and "is not one of this exchange" in refused.content.decode()
 
-    allowed = client.post(url, credential_change_form(kucoin_credential, api_base_url=staging,
-                                                      extra_hosts="10.20.0.5\nStaging.KuCoin.example"))
+    allowed = client.post(
+        url,
+        credential_change_form(
+            kucoin_credential, api_base_url=staging, extra_hosts="10.20.0.5\nStaging.KuCoin.example"
+        ),
+    )
     assert allowed.status_code == 302, allowed.content.decode()[:3000]
     kucoin_credential.refresh_from_db()
     assert kucoin_credential.api_base_url == staging
@@ -124,31 +165,44 @@ def test_a_superuser_allows_a_staging_host_on_one_credential_and_it_is_audited(
 
 
 def test_a_broker_admin_sees_the_allowed_hosts_but_cannot_change_them(
-        tenant, production_policy, kucoin_credential, broker_admin, client_at):
+    tenant, production_policy, kucoin_credential, broker_admin, client_at
+):
     kucoin_credential.extra_hosts = ["staging.kucoin.example"]
     kucoin_credential.save()
     client = signed_in(client_at, broker_admin)
     url = f"/admin/connectors/exchangecredential/{kucoin_credential.pk}/change/"
     assert "staging.kucoin.example" in client.get(url).content.decode()
-    response = client.post(url, credential_change_form(kucoin_credential, api_base_url="https://10.20.0.5",
-                                                       extra_hosts="10.20.0.5"))
+    response = client.post(
+        url, credential_change_form(kucoin_credential, api_base_url="https://10.20.0.5", extra_hosts="10.20.0.5")
+    )
     assert response.status_code == 200 and "is not one of this exchange" in response.content.decode()
     kucoin_credential.refresh_from_db()
     assert kucoin_credential.extra_hosts == ["staging.kucoin.example"]
     assert not AuditEvent.objects.filter(action="credential.extra_hosts_allowed").exists()
 
 
-@pytest.mark.parametrize("line", ["https://staging.kucoin.example", "staging.kucoin.example:8443",
-                                  "staging.kucoin.example/path", "bad host", "a\x00b"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "https://staging.kucoin.example",
+        "staging.kucoin.example:8443",
+        "staging.kucoin.example/path",
+        "bad host",
+        "a\x00b",
+    ],
+)
 def test_an_extra_host_is_a_bare_host_name(tenant, production_policy, kucoin_credential, line):
-    form = ExchangeCredentialForm(data=credential_change_form(kucoin_credential, extra_hosts=line),
-                                  instance=kucoin_credential)
+    form = ExchangeCredentialForm(
+        data=credential_change_form(kucoin_credential, extra_hosts=line), instance=kucoin_credential
+    )
     assert not form.is_valid() and form.errors.get("extra_hosts")
 
 
 def test_settings_cannot_name_the_hosts_calls_may_reach(tenant, kucoin_credential):
-    form = ExchangeCredentialForm(data=credential_change_form(
-        kucoin_credential, settings='{"call_hosts": {"known_hosts": ["10.0.0.1"]}}'), instance=kucoin_credential)
+    form = ExchangeCredentialForm(
+        data=credential_change_form(kucoin_credential, settings='{"call_hosts": {"known_hosts": ["10.0.0.1"]}}'),
+        instance=kucoin_credential,
+    )
     assert not form.is_valid() and "call_hosts" in str(form.errors["settings"])
     kucoin_credential.settings = {**kucoin_credential.settings, "call_hosts": {"known_hosts": ["10.0.0.1"]}}
     assert app_from_credential(kucoin_credential).settings["call_hosts"] == hosts_for_calls("kucoin", [])

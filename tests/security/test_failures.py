@@ -34,8 +34,11 @@ def test_a_failing_page_is_generic(tenant, member, monkeypatch, settings):
 
 def test_a_failing_api_call_answers_the_common_error_body(tenant, member, monkeypatch):
     monkeypatch.setattr(api_views, "own_connections", boom)
-    client = Client(HTTP_HOST="alpha.localhost", raise_request_exception=False,
-                    HTTP_AUTHORIZATION=f"Bearer {api_token_create(tenant=tenant, user=member, name='x')[1]}")
+    client = Client(
+        HTTP_HOST="alpha.localhost",
+        raise_request_exception=False,
+        HTTP_AUTHORIZATION=f"Bearer {api_token_create(tenant=tenant, user=member, name='x')[1]}",
+    )
     response = client.get("/api/v1/connections/")
     assert response.status_code == 500
     assert response.json() == {"error": {"code": "server_error", "message": "Something went wrong on our side."}}
@@ -43,8 +46,9 @@ def test_a_failing_api_call_answers_the_common_error_body(tenant, member, monkey
 
 def test_key_rotation_reaches_connection_tokens_too(tenant, settings):
     user = make_member(tenant, "rotating@alpha.example")
-    connection = ExchangeConnection.objects.create(tenant=tenant, user=user, exchange="kucoin",
-                                                   access_token=SECRET, api_secret="api-secret-1")
+    connection = ExchangeConnection.objects.create(
+        tenant=tenant, user=user, exchange="kucoin", access_token=SECRET, api_secret="api-secret-1"
+    )
     settings.FERNET_KEYS = ["rotated-key", *settings.FERNET_KEYS]
     call_command("rotate_encryption_keys", stdout=open("/dev/null", "w"))
     settings.FERNET_KEYS = ["rotated-key"]
@@ -53,8 +57,9 @@ def test_key_rotation_reaches_connection_tokens_too(tenant, settings):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_exchange_failing_on_balances_shows_a_clear_message_and_keeps_the_connection(browser_session, portal,
-                                                                                        sandbox_accounts):
+def test_an_exchange_failing_on_balances_shows_a_clear_message_and_keeps_the_connection(
+    browser_session, portal, sandbox_accounts
+):
     assert browser_session.connect("kucoin", sandbox_accounts["kucoin"]["trader"]).status_code == 302
     cache.clear()
     fault_set(exchange="kucoin", endpoint="accounts", kind="500", count=2)  # the read and its one retry

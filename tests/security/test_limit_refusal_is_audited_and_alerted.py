@@ -27,17 +27,23 @@ def wait_for_mail(mailoutbox, count: int) -> list:
     return mailoutbox
 
 
-def test_a_send_over_the_limit_is_audited_and_the_broker_admins_are_told(portal, sandbox_accounts, celery_worker,
-                                                                         mailoutbox):
-    admins = [make_member(portal["tenant"], f"limits-{n}@alpha.example", Membership.Role.BROKER_ADMIN)
-              for n in range(2)]
+def test_a_send_over_the_limit_is_audited_and_the_broker_admins_are_told(
+    portal, sandbox_accounts, celery_worker, mailoutbox
+):
+    admins = [
+        make_member(portal["tenant"], f"limits-{n}@alpha.example", Membership.Role.BROKER_ADMIN) for n in range(2)
+    ]
     make_member(portal["tenant"], "accountant@alpha.example", Membership.Role.ACCOUNTANT)
     withdrawal = ready_to_submit(portal, connect_kucoin(portal, sandbox_accounts))
     # The broker admin lowers the cap after the preview: the send itself meets it.
     WithdrawalLimit.objects.create(tenant=portal["tenant"], scope="per_user", window_hours=24, max_usdt=Decimal("1"))
     with pytest.raises(WithdrawalError, match="withdrawal limit of 1"):
-        withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=portal["tenant"], user=portal["user"],
-                          codes=codes_for(portal, sandbox_accounts))
+        withdrawal_submit(
+            withdrawal_id=withdrawal.pk,
+            tenant=portal["tenant"],
+            user=portal["user"],
+            codes=codes_for(portal, sandbox_accounts),
+        )
     event = AuditEvent.objects.get(action="withdrawal.refused_by_limit")
     assert event.tenant == portal["tenant"] and event.actor == portal["user"] and event.target_id == str(withdrawal.pk)
     assert event.details["max_usdt"] == "1.00" and event.details["scope"] == "per_user"
@@ -54,8 +60,13 @@ def test_a_preview_over_the_limit_is_audited_and_alerted_too(portal, sandbox_acc
     admin = make_member(portal["tenant"], "limits@alpha.example", Membership.Role.BROKER_ADMIN)
     connection = connect_kucoin(portal, sandbox_accounts)
     WithdrawalLimit.objects.create(tenant=portal["tenant"], scope="tenant", window_hours=24, max_usdt=Decimal("1"))
-    draft = withdrawal_save_details(tenant=portal["tenant"], user=portal["user"], connection=connection,
-                                    idempotency_key=uuid.uuid4(), details=details())
+    draft = withdrawal_save_details(
+        tenant=portal["tenant"],
+        user=portal["user"],
+        connection=connection,
+        idempotency_key=uuid.uuid4(),
+        details=details(),
+    )
     with pytest.raises(WithdrawalError, match="this broker's withdrawal limit"):
         withdrawal_preview(withdrawal=draft)
     assert AuditEvent.objects.filter(action="withdrawal.refused_by_limit", target_id=str(draft.pk)).count() == 1

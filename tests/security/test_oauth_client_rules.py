@@ -24,21 +24,28 @@ def test_pkce_uses_a_fresh_s256_challenge_every_time_and_never_plain(browser_ses
 def test_a_response_naming_another_issuer_is_refused(browser_session, portal, sandbox_accounts):
     ExchangeCredential.objects.filter(exchange="kraken").update(settings={"issuer": "https://id.kraken.example"})
     account = sandbox_accounts["kraken"]["trader"]
-    callback = browser_session.consent(browser_session.start_connect("kraken", ["account.info:basic"]),
-                                       account["email"], account["password"])
+    callback = browser_session.consent(
+        browser_session.start_connect("kraken", ["account.info:basic"]), account["email"], account["password"]
+    )
     forged = browser_session.session.get(callback + "&iss=https://evil.example")
     assert forged.status_code == 400 and "did not come from the exchange" in forged.text
     assert not ExchangeConnection.objects.exists()
 
 
 def test_connect_and_callback_are_rate_limited_per_user(browser_session, portal, settings):
-    settings.PORTAL_RATE_LIMITS = {**settings.PORTAL_RATE_LIMITS, "exchange_connect": {"user": "2/60"},
-                                   "exchange_callback": {"user": "2/60"}}
+    settings.PORTAL_RATE_LIMITS = {
+        **settings.PORTAL_RATE_LIMITS,
+        "exchange_connect": {"user": "2/60"},
+        "exchange_callback": {"user": "2/60"},
+    }
     for _ in range(2):
         browser_session.start_connect("kraken", ["account.info:basic"])
     page = browser_session.session.get(f"{portal['url']}/connect/kraken/")
-    limited = browser_session.session.post(f"{portal['url']}/connect/kraken/", allow_redirects=False, data={
-        "csrfmiddlewaretoken": csrf_token(page.text), "permissions": ["account.info:basic"]})
+    limited = browser_session.session.post(
+        f"{portal['url']}/connect/kraken/",
+        allow_redirects=False,
+        data={"csrfmiddlewaretoken": csrf_token(page.text), "permissions": ["account.info:basic"]},
+    )
     assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
     assert "try again in" in limited.text
     for expected in (400, 400, 429):
@@ -48,23 +55,35 @@ def test_connect_and_callback_are_rate_limited_per_user(browser_session, portal,
 def test_sign_in_never_redirects_off_site_through_next(portal):
     browser = PortalBrowser(portal["url"])
     page = browser.session.get(f"{portal['url']}/accounts/login/?next=https://evil.example/steal")
-    response = browser.session.post(f"{portal['url']}/accounts/login/?next=https://evil.example/steal",
-                                    allow_redirects=False, data={"csrfmiddlewaretoken": csrf_token(page.text),
-                                                                 "login": portal["user"].email, "password": PASSWORD,
-                                                                 "next": "https://evil.example/steal"})
+    response = browser.session.post(
+        f"{portal['url']}/accounts/login/?next=https://evil.example/steal",
+        allow_redirects=False,
+        data={
+            "csrfmiddlewaretoken": csrf_token(page.text),
+            "login": portal["user"].email,
+            "password": PASSWORD,
+            "next": "https://evil.example/steal",
+        },
+    )
     assert response.status_code == 302 and "evil.example" not in response.headers["Location"]
 
 
 def test_another_users_connection_cannot_be_disconnected(browser_session, portal, sandbox_accounts):
     assert browser_session.connect("kucoin", sandbox_accounts["kucoin"]["trader"]).status_code == 302
     victim = ExchangeConnection.objects.get()
-    services.member_create(tenant=portal["tenant"], email="mallory@live.example", password=PASSWORD,
-                           role=Membership.Role.MEMBER, email_verified=True)
+    services.member_create(
+        tenant=portal["tenant"],
+        email="mallory@live.example",
+        password=PASSWORD,
+        role=Membership.Role.MEMBER,
+        email_verified=True,
+    )
     mallory = PortalBrowser(portal["url"])
     mallory.sign_in("mallory@live.example")
     page = mallory.session.get(f"{portal['url']}/")
-    response = mallory.session.post(f"{portal['url']}/connect/kucoin/{victim.pk}/disconnect/",
-                                    data={"csrfmiddlewaretoken": csrf_token(page.text)})
+    response = mallory.session.post(
+        f"{portal['url']}/connect/kucoin/{victim.pk}/disconnect/", data={"csrfmiddlewaretoken": csrf_token(page.text)}
+    )
     assert response.status_code == 404
     victim.refresh_from_db()
     assert victim.status == "active" and victim.api_key
@@ -74,13 +93,11 @@ def test_export_requests_are_rate_limited(client_at, tenant, member, settings):
     settings.PORTAL_RATE_LIMITS = {**settings.PORTAL_RATE_LIMITS, "export_request": {"user": "1/60"}}
     client = client_at("alpha.localhost")
     client.force_login(member)
-    form = {"scope": "user", "kinds": ["trade"], "format": "koinly", "date_from": "2026-01-01",
-            "date_to": "2026-12-31"}
+    form = {"scope": "user", "kinds": ["trade"], "format": "koinly", "date_from": "2026-01-01", "date_to": "2026-12-31"}
     first = client.post("/exports/", form)
     second = client.post("/exports/", form)
     assert first.status_code != 429, first.content.decode()[:500]
     assert second.status_code == 429 and "Retry-After" in second
-
 
 
 # OKX is not here: Fast API takes only confidential clients (tests/connectors/test_okx_fast_api.py).
@@ -91,8 +108,9 @@ def test_a_public_client_never_sends_a_stored_secret(browser_session, portal, sa
 
     # A secret left over from when the credential was confidential: the exchange refuses a public client
     # that presents one (Kraken: "<client ID>:").
-    register_credential(portal["url"], portal["tenant"], exchange_id, client_type="public",
-                        client_secret="left-over-secret")
+    register_credential(
+        portal["url"], portal["tenant"], exchange_id, client_type="public", client_secret="left-over-secret"
+    )
     response = browser_session.connect(exchange_id, sandbox_accounts[exchange_id]["trader"])
     assert response.status_code == 302 and response.headers["Location"] == "/", response.text[:1000]
     connection = ExchangeConnection.objects.get(exchange=exchange_id)

@@ -13,8 +13,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 URL_SAFE_BASE64 = re.compile(r"[A-Za-z0-9_-]+")
 
 
-@pytest.mark.parametrize("exchange, permissions", [("kraken", ["account.info:basic"]),
-                                                   ("kucoin", ["API_COMMON"])])
+@pytest.mark.parametrize("exchange, permissions", [("kraken", ["account.info:basic"]), ("kucoin", ["API_COMMON"])])
 def test_the_state_carries_at_least_160_bits_and_is_new_every_time(browser_session, portal, exchange, permissions):
     states = [query_of(browser_session.start_connect(exchange, permissions))["state"] for _ in range(3)]
     assert len(set(states)) == 3

@@ -29,8 +29,9 @@ def test_a_call_with_the_pair_a_sibling_replaced_is_retried_with_the_fresh_pair(
     assert stored.status == "active" and seen_by_caller.api_key == stored.api_key
 
 
-def test_the_key_check_racing_a_siblings_refresh_does_not_flag_the_connection(portal, make_connection,
-                                                                             token_calls, monkeypatch):
+def test_the_key_check_racing_a_siblings_refresh_does_not_flag_the_connection(
+    portal, make_connection, token_calls, monkeypatch
+):
     connection = make_connection("peatio", access_expires_in=timedelta(hours=2))
     from connectors import key_health
 
@@ -47,8 +48,9 @@ def test_the_key_check_racing_a_siblings_refresh_does_not_flag_the_connection(po
     assert ExchangeConnection.objects.get(pk=connection.pk).status == "active"
 
 
-def test_a_pair_that_is_gone_without_a_sibling_refresh_asks_the_user_to_connect_again(portal, make_connection,
-                                                                                    token_calls, mailoutbox):
+def test_a_pair_that_is_gone_without_a_sibling_refresh_asks_the_user_to_connect_again(
+    portal, make_connection, token_calls, mailoutbox
+):
     connection = make_connection("peatio", access_expires_in=timedelta(hours=2))
     stale = ExchangeConnection.objects.get(pk=connection.pk)
     connection_refresh(connection_id=connection.pk, force=True)

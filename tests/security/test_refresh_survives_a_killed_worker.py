@@ -40,13 +40,20 @@ def refreshed(connections) -> bool:
 def test_a_worker_killed_mid_refresh_holds_up_nothing_and_loses_no_connection(make_connection, workers, answer):
     # The one being refreshed when the worker dies is the only Kraken connection, and the first due.
     cut_off = make_connection("kraken", access_expires_in=timedelta(minutes=1))
-    rest = [make_connection(exchange, access_expires_in=timedelta(minutes=3))
-            for exchange in ("kucoin", "kucoin", "kucoin", "peatio", "peatio")]
+    rest = [
+        make_connection(exchange, access_expires_in=timedelta(minutes=3))
+        for exchange in ("kucoin", "kucoin", "kucoin", "peatio", "peatio")
+    ]
     spent_refresh_token = cut_off.refresh_token
     # "slow": the exchange rotates the pair after the delay, the answer goes to a dead socket. "hang": it gives
     # up after the delay with a 504 and rotates nothing.
-    sandbox_faults.fault_set(exchange="kraken", endpoint="token", count=1, delay_seconds=EXCHANGE_DELAY_SECONDS,
-                             kind="slow" if answer == "rotated_after_the_kill" else "hang")
+    sandbox_faults.fault_set(
+        exchange="kraken",
+        endpoint="token",
+        count=1,
+        delay_seconds=EXCHANGE_DELAY_SECONDS,
+        kind="slow" if answer == "rotated_after_the_kill" else "hang",
+    )
 
     first = workers("first")
     assert connections_sweep()["enqueued"] == 6
@@ -63,8 +70,9 @@ def test_a_worker_killed_mid_refresh_holds_up_nothing_and_loses_no_connection(ma
         row = ExchangeConnection.objects.get(pk=cut_off.pk)
         return row.status == "needs_reauthorization" or row.last_refreshed_at is not None
 
-    assert wait_until(settled, BOUND_SECONDS - (time.monotonic() - killed_at), sweep=True) is not None, \
+    assert wait_until(settled, BOUND_SECONDS - (time.monotonic() - killed_at), sweep=True) is not None, (
         "the connection being refreshed when the worker died waited for its claim"
+    )
     for connection in rest:
         connection.refresh_from_db()
         assert connection.status == "active"
@@ -98,8 +106,9 @@ def test_only_a_claim_whose_worker_died_is_enqueued_again(make_connection, setti
     for connection, taken_seconds_ago in ((running, 10), (finished, 10), (recent, 1), (abandoned, 10)):
         connection.refresh_from_db()
         refresh.mark_refresh_taken(connection, later - timedelta(seconds=taken_seconds_ago))
-    ExchangeConnection.objects.filter(pk=finished.pk).update(next_refresh_attempt_at=None,
-                                                             access_expires_at=later + timedelta(hours=1))
+    ExchangeConnection.objects.filter(pk=finished.pk).update(
+        next_refresh_attempt_at=None, access_expires_at=later + timedelta(hours=1)
+    )
     locked, release = threading.Event(), threading.Event()
 
     def hold_the_lock():

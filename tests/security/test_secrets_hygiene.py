@@ -47,16 +47,23 @@ def portal_tables_as_text() -> str:
     return "\n".join(dump)
 
 
-def test_no_secret_in_any_table_or_log_after_the_full_flows(browser_session, portal, sandbox_accounts, caplog,
-                                                           written_log, small_history_syncs):
+def test_no_secret_in_any_table_or_log_after_the_full_flows(
+    browser_session, portal, sandbox_accounts, caplog, written_log, small_history_syncs
+):
     caplog.set_level(logging.DEBUG)
     withdrawal_groups = ["API_COMMON", "API_WITHDRAW_OAUTH"]
     callbacks = []
     for exchange_id in ("kucoin", "okx", "kraken", "peatio"):
         account = sandbox_accounts[exchange_id]["trader"]
         permissions, scopes = (withdrawal_groups, withdrawal_groups) if exchange_id == "kucoin" else (None, None)
-        callbacks.append(browser_session.consent(browser_session.start_connect(exchange_id, permissions),
-                                                 account["email"], account["password"], scopes=scopes))
+        callbacks.append(
+            browser_session.consent(
+                browser_session.start_connect(exchange_id, permissions),
+                account["email"],
+                account["password"],
+                scopes=scopes,
+            )
+        )
         response = browser_session.session.get(callbacks[-1], allow_redirects=False)
         assert response.status_code == 302, response.text[:500]
     oauth_values = {query_of(url)[name] for url in callbacks for name in ("code", "state")}
@@ -65,15 +72,17 @@ def test_no_secret_in_any_table_or_log_after_the_full_flows(browser_session, por
     # A history sync asked for on the page with the request id a proxy would send, run by the worker.
     kraken_connection = ExchangeConnection.objects.get(exchange="kraken")
     page = browser_session.session.get(f"{portal['url']}/exports/")
-    asked = browser_session.session.post(f"{portal['url']}/exports/sync/{kraken_connection.pk}",
-                                         data={"csrfmiddlewaretoken": csrf_token(page.text)},
-                                         headers={"X-Request-ID": "hygiene-sync-7f3a"}, allow_redirects=False)
+    asked = browser_session.session.post(
+        f"{portal['url']}/exports/sync/{kraken_connection.pk}",
+        data={"csrfmiddlewaretoken": csrf_token(page.text)},
+        headers={"X-Request-ID": "hygiene-sync-7f3a"},
+        allow_redirects=False,
+    )
     assert asked.status_code == 302 and asked.headers["X-Request-ID"] == "hygiene-sync-7f3a"
     # A withdrawal through the exchange's 2FA, and the portal's own MFA and Kraken's RSA key.
     withdrawal = ready_to_submit(portal, ExchangeConnection.objects.get(exchange="kucoin"))
     codes = codes_for(portal, sandbox_accounts)
-    sent = withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=portal["tenant"],
-                             user=portal["user"], codes=codes)
+    sent = withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=portal["tenant"], user=portal["user"], codes=codes)
     assert sent.state == "processing"
     TOTP.activate(portal["user"], TOTP_SEED)
     kraken = services.credential_generate_rsa_key_pair(credential=ExchangeCredential.objects.get(exchange="kraken"))

@@ -49,8 +49,7 @@ def test_a_session_carried_to_another_tenant_reaches_nothing_there_and_ends(tena
 
     assert at_beta.get("/").status_code == 302
     assert_reaches_nothing(at_beta)
-    assert AuditEvent.objects.filter(tenant=other_tenant, action="account.session_refused",
-                                     actor=member).exists()
+    assert AuditEvent.objects.filter(tenant=other_tenant, action="account.session_refused", actor=member).exists()
     # The session is ended, not just refused: it no longer works at Alpha either.
     assert at_alpha.get("/").status_code == 302
 
@@ -62,7 +61,8 @@ def test_a_session_of_a_member_of_both_tenants_works_only_where_it_was_signed_in
 
     assert_reaches_nothing(carried_to(at_alpha, "beta.localhost"))
     assert AuditEvent.objects.get(tenant=other_tenant, action="account.session_refused").details == {
-        "reason": "signed_in_at_another_tenant"}
+        "reason": "signed_in_at_another_tenant"
+    }
 
 
 def test_a_removed_membership_ends_the_session_at_the_next_request(tenant):
@@ -102,5 +102,7 @@ def test_an_api_token_is_refused_at_another_tenant(tenant, other_tenant):
     member = make_member(tenant, "token2@alpha.example")
     Membership.objects.create(tenant=other_tenant, user=member, role=Membership.Role.MEMBER)
     _, key = api_token_create(tenant=tenant, user=member, name="ci")
-    assert Client(HTTP_HOST="beta.localhost",
-                  HTTP_AUTHORIZATION=f"Bearer {key}").get("/api/v1/connections/").status_code == 401
+    assert (
+        Client(HTTP_HOST="beta.localhost", HTTP_AUTHORIZATION=f"Bearer {key}").get("/api/v1/connections/").status_code
+        == 401
+    )

@@ -20,15 +20,18 @@ def test_the_forwarded_proto_header_is_trusted_only_behind_a_proxy_that_sets_it(
 
 @pytest.mark.parametrize("proxy", ["false", "true"])
 def test_check_deploy_stays_clean_either_way(proxy):
-    result = manage("check", "--deploy", "--fail-level", "WARNING",
-                    env={**PRODUCTION_ENV, "TLS_PROXY_SETS_FORWARDED_PROTO": proxy})
+    result = manage(
+        "check", "--deploy", "--fail-level", "WARNING", env={**PRODUCTION_ENV, "TLS_PROXY_SETS_FORWARDED_PROTO": proxy}
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_a_client_claiming_https_is_not_believed_without_a_proxy():
-    show = ("from django.test import RequestFactory; "
-            "print(RequestFactory().get('/', HTTP_X_FORWARDED_PROTO='https', HTTP_HOST='portal.example.com')"
-            ".is_secure())")
+    show = (
+        "from django.test import RequestFactory; "
+        "print(RequestFactory().get('/', HTTP_X_FORWARDED_PROTO='https', HTTP_HOST='portal.example.com')"
+        ".is_secure())"
+    )
     assert manage("shell", "-c", show, env=PRODUCTION_ENV).stdout.strip().splitlines()[-1] == "False"
 
 

@@ -15,15 +15,28 @@ from exports.services.writers import export_path, exports_dir
 
 
 @pytest.mark.django_db
-def test_a_job_whose_heartbeat_stopped_minutes_ago_is_failed_by_the_beat_sweep(staff_client, kucoin_history, tenant,
-                                                                              settings):
+def test_a_job_whose_heartbeat_stopped_minutes_ago_is_failed_by_the_beat_sweep(
+    staff_client, kucoin_history, tenant, settings
+):
     client, accountant = staff_client()
     now = timezone.now()
     # Started ten minutes ago, far inside the task's time limit: only the stopped heartbeat shows it is dead.
-    stalled = job_for(tenant, accountant, status="running", file_name="alpha-export-stalled.csv",
-                      started_at=now - timedelta(minutes=10), heartbeat_at=now - timedelta(minutes=5))
-    beating = job_for(tenant, accountant, status="running", file_name="alpha-export-beating.csv",
-                      started_at=now - timedelta(minutes=10), heartbeat_at=now - timedelta(seconds=20))
+    stalled = job_for(
+        tenant,
+        accountant,
+        status="running",
+        file_name="alpha-export-stalled.csv",
+        started_at=now - timedelta(minutes=10),
+        heartbeat_at=now - timedelta(minutes=5),
+    )
+    beating = job_for(
+        tenant,
+        accountant,
+        status="running",
+        file_name="alpha-export-beating.csv",
+        started_at=now - timedelta(minutes=10),
+        heartbeat_at=now - timedelta(seconds=20),
+    )
     for job in (stalled, beating):
         export_path(job).write_text("Date,Sent Amount\n")
     assert settings.CELERY_BEAT_SCHEDULE["exports-fail-stalled"]["schedule"] <= 120

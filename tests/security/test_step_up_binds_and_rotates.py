@@ -29,8 +29,13 @@ def member_with_totp(member):
 
 def previewed(member, tenant) -> Withdrawal:
     connection = member.connections.first() or connection_of(member, tenant)
-    return withdrawal_of(connection, state="previewed", exchange_withdrawal_id="",
-                         submit_started_at=None, quote_expires_at=timezone.now() + timedelta(minutes=5))
+    return withdrawal_of(
+        connection,
+        state="previewed",
+        exchange_withdrawal_id="",
+        submit_started_at=None,
+        quote_expires_at=timezone.now() + timedelta(minutes=5),
+    )
 
 
 def session_key(client: Client) -> str:
@@ -60,9 +65,17 @@ def test_the_api_step_up_rotates_the_session_it_was_made_with(portal, kucoin, br
     web = browser_session.session
     api = f"{portal['url']}/api/v1"
     csrf = {"X-CSRFToken": web.cookies["csrftoken"], "Referer": portal["url"] + "/"}
-    created = web.post(f"{api}/withdrawals/", headers=csrf, json={
-        "connection": kucoin.pk, "currency": "BTC", "chain": "btc", "destination": "bc1qstepuprotation0",
-        "amount": "0.01"})
+    created = web.post(
+        f"{api}/withdrawals/",
+        headers=csrf,
+        json={
+            "connection": kucoin.pk,
+            "currency": "BTC",
+            "chain": "btc",
+            "destination": "bc1qstepuprotation0",
+            "amount": "0.01",
+        },
+    )
     assert created.status_code == 201, created.text
     withdrawal = f"{api}/withdrawals/{created.json()['id']}/"
     assert web.post(f"{withdrawal}preview/", headers=csrf).json()["state"] == "previewed"
@@ -98,13 +111,15 @@ def test_a_code_steps_up_only_the_withdrawal_it_was_entered_for(tenant, member_w
 def test_the_api_totp_step_up_locks_out_after_repeated_wrong_codes(api, tenant, member_with_totp):
     withdrawal = previewed(member_with_totp, tenant)
     wrong = "000000" if pyotp.TOTP(SECRET).now() != "000000" else "111111"
-    answers = [api.post(f"/api/v1/withdrawals/{withdrawal.pk}/factors/", {"mfa_code": wrong}, format="json")
-               for _ in range(5)]
+    answers = [
+        api.post(f"/api/v1/withdrawals/{withdrawal.pk}/factors/", {"mfa_code": wrong}, format="json") for _ in range(5)
+    ]
     assert [answer.status_code for answer in answers] == [422] * 5
 
     # Locked out: even the right code is not tried now, and the web forms share the count.
-    right = api.post(f"/api/v1/withdrawals/{withdrawal.pk}/factors/", {"mfa_code": pyotp.TOTP(SECRET).now()},
-                     format="json")
+    right = api.post(
+        f"/api/v1/withdrawals/{withdrawal.pk}/factors/", {"mfa_code": pyotp.TOTP(SECRET).now()}, format="json"
+    )
     assert right.status_code == 429
     withdrawal.refresh_from_db()
     assert withdrawal.state == Withdrawal.State.PREVIEWED

@@ -38,40 +38,92 @@ def id_routes():
             else:
                 yield prefix + str(pattern.pattern)
 
-    return sorted(route for route in walk(get_resolver().url_patterns)
-                  if "<int:" in route and not route.startswith(OUTSIDE))
+    return sorted(
+        route for route in walk(get_resolver().url_patterns) if "<int:" in route and not route.startswith(OUTSIDE)
+    )
 
 
 def foreign_world(tenant):
     """One of every tenant-owned object that an URL can name, all in ``tenant``, by the name URLs give it."""
     owner = make_member(tenant, "owner@beta.example")
     connection = ExchangeConnection.objects.create(tenant=tenant, user=owner, exchange="kucoin", access_token="t")
-    withdrawal = Withdrawal.objects.create(tenant=tenant, user=owner, connection=connection, exchange="kucoin",
-                                           currency="BTC", destination="bc1qforeign", amount=Decimal("0.01"))
-    job = ExportJob.objects.create(tenant=tenant, requested_by=owner, scope="user", scope_user=owner,
-                                   kinds=["trade"], format="csv", date_from=datetime.date(2026, 1, 1),
-                                   date_to=datetime.date(2026, 1, 2))
+    withdrawal = Withdrawal.objects.create(
+        tenant=tenant,
+        user=owner,
+        connection=connection,
+        exchange="kucoin",
+        currency="BTC",
+        destination="bc1qforeign",
+        amount=Decimal("0.01"),
+    )
+    job = ExportJob.objects.create(
+        tenant=tenant,
+        requested_by=owner,
+        scope="user",
+        scope_user=owner,
+        kinds=["trade"],
+        format="csv",
+        date_from=datetime.date(2026, 1, 1),
+        date_to=datetime.date(2026, 1, 2),
+    )
     token, _ = api_token_create(tenant=tenant, user=owner, name="foreign")
-    credential = ExchangeCredential.objects.create(tenant=tenant, exchange="kucoin", client_id="foreign",
-                                                   authorize_base_url="https://www.kucoin.test",
-                                                   api_base_url="https://api.kucoin.test")
+    credential = ExchangeCredential.objects.create(
+        tenant=tenant,
+        exchange="kucoin",
+        client_id="foreign",
+        authorize_base_url="https://www.kucoin.test",
+        api_base_url="https://api.kucoin.test",
+    )
     credential.logo.save("foreign.png", ContentFile(b"\x89PNG\r\n\x1a\n" + bytes(24)))  # one to find, if it leaked
-    order = TradeOrder.objects.create(tenant=tenant, connection=connection, user=owner, exchange="kucoin",
-                                      symbol="BTC-USDT", base="BTC", quote="USDT", side="buy", type="limit",
-                                      size=Decimal("0.01"), price=Decimal("60000"), client_order_id="foreign0001",
-                                      exchange_order_id="foreign-order", status="open")
+    order = TradeOrder.objects.create(
+        tenant=tenant,
+        connection=connection,
+        user=owner,
+        exchange="kucoin",
+        symbol="BTC-USDT",
+        base="BTC",
+        quote="USDT",
+        side="buy",
+        type="limit",
+        size=Decimal("0.01"),
+        price=Decimal("60000"),
+        client_order_id="foreign0001",
+        exchange_order_id="foreign-order",
+        status="open",
+    )
     batch = PayoutBatch.objects.create(tenant=tenant, name="foreign")
-    payout = Payout.objects.create(tenant=tenant, batch=batch, connection=connection, user=owner, asset="USDT",
-                                   network="trx", amount=Decimal("5"), reference="foreign-1")
+    payout = Payout.objects.create(
+        tenant=tenant,
+        batch=batch,
+        connection=connection,
+        user=owner,
+        asset="USDT",
+        network="trx",
+        amount=Decimal("5"),
+        reference="foreign-1",
+    )
     endpoint = WebhookEndpoint.objects.create(tenant=tenant, url="https://hooks.beta.example/", secret="whsec_x")
     event = WebhookEvent.objects.create(tenant=tenant, type="connection.connected", payload={})
-    delivery = WebhookDelivery.objects.create(tenant=tenant, endpoint=endpoint, event=event, webhook_id="msg_foreign",
-                                              retry_from=timezone.now())
-    return {"connection_id": connection.pk, "withdrawal_id": withdrawal.pk, "job_id": job.pk,
-            "credential_id": credential.pk, "delivery_pk": delivery.pk, "order_id": order.pk, "order_pk": order.pk,
-            # API routes say <pk> after the collection's name
-            "connections": connection.pk, "withdrawals": withdrawal.pk, "exports": job.pk, "tokens": token.pk,
-            "batches": batch.pk, "payouts": payout.pk, "webhooks": endpoint.pk}
+    delivery = WebhookDelivery.objects.create(
+        tenant=tenant, endpoint=endpoint, event=event, webhook_id="msg_foreign", retry_from=timezone.now()
+    )
+    return {
+        "connection_id": connection.pk,
+        "withdrawal_id": withdrawal.pk,
+        "job_id": job.pk,
+        "credential_id": credential.pk,
+        "delivery_pk": delivery.pk,
+        "order_id": order.pk,
+        "order_pk": order.pk,
+        # API routes say <pk> after the collection's name
+        "connections": connection.pk,
+        "withdrawals": withdrawal.pk,
+        "exports": job.pk,
+        "tokens": token.pk,
+        "batches": batch.pk,
+        "payouts": payout.pk,
+        "webhooks": endpoint.pk,
+    }
 
 
 def url_for(route: str, ids: dict) -> str:
@@ -79,7 +131,7 @@ def url_for(route: str, ids: dict) -> str:
         name = match.group(1)
         if name != "pk":
             return str(ids[name])
-        collection = route[:match.start()].rstrip("/").rsplit("/", 1)[-1]
+        collection = route[: match.start()].rstrip("/").rsplit("/", 1)[-1]
         return str(ids[collection])
 
     return "/" + re.sub(r"<int:(\w+)>", fill, route)
@@ -96,8 +148,11 @@ def test_every_id_in_a_url_is_not_found_across_tenants(tenant, world, role):
     TOTP.activate(user, "JBSWY3DPEHPK3PXPJBSWY3DP")  # staff need MFA before exports; members may have it too
     page = Client(HTTP_HOST="alpha.localhost", raise_request_exception=False)
     page.force_login(user)
-    api = Client(HTTP_HOST="alpha.localhost", raise_request_exception=False,
-                 HTTP_AUTHORIZATION=f"Bearer {api_token_create(tenant=tenant, user=user, name='mine')[1]}")
+    api = Client(
+        HTTP_HOST="alpha.localhost",
+        raise_request_exception=False,
+        HTTP_AUTHORIZATION=f"Bearer {api_token_create(tenant=tenant, user=user, name='mine')[1]}",
+    )
     routes = id_routes()
     assert len(routes) >= 20
     missing = dict.fromkeys(world, 2**31 - 1)
@@ -124,9 +179,14 @@ def test_a_credentials_settings_cannot_point_a_flow_at_another_tenants_credentia
 
     def credential(owner, secret):
         return ExchangeCredential.objects.create(
-            tenant=owner, exchange="kraken", client_id=f"{owner.slug}-kraken", client_secret=secret,
-            redirect_uris=["https://x.example/cb"], authorize_base_url="https://id.kraken.example",
-            api_base_url="https://api.kraken.example")
+            tenant=owner,
+            exchange="kraken",
+            client_id=f"{owner.slug}-kraken",
+            client_secret=secret,
+            redirect_uris=["https://x.example/cb"],
+            authorize_base_url="https://id.kraken.example",
+            api_base_url="https://api.kraken.example",
+        )
 
     victim = credential(other_tenant, "victims-secret")
     mine = credential(tenant, "my-secret")

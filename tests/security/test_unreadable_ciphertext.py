@@ -15,20 +15,30 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def two_connections(tenant, member):
     for exchange in ("kucoin", "okx"):
-        ExchangeCredential.objects.create(tenant=tenant, exchange=exchange, client_id=f"{exchange}-client",
-                                          authorize_base_url="https://x.test", api_base_url="https://x.test")
-    broken = ExchangeConnection.objects.create(tenant=tenant, user=member, exchange="kucoin", api_key="k" * 24,
-                                               api_secret="s", access_token="t")
-    healthy = ExchangeConnection.objects.create(tenant=tenant, user=member, exchange="okx", access_token="t",
-                                                permissions=["read_only"])
+        ExchangeCredential.objects.create(
+            tenant=tenant,
+            exchange=exchange,
+            client_id=f"{exchange}-client",
+            authorize_base_url="https://x.test",
+            api_base_url="https://x.test",
+        )
+    broken = ExchangeConnection.objects.create(
+        tenant=tenant, user=member, exchange="kucoin", api_key="k" * 24, api_secret="s", access_token="t"
+    )
+    healthy = ExchangeConnection.objects.create(
+        tenant=tenant, user=member, exchange="okx", access_token="t", permissions=["read_only"]
+    )
     corrupt(broken, "api_secret")
     return broken, healthy
 
 
 @pytest.fixture
 def api_client(tenant, member):
-    return Client(HTTP_HOST="alpha.localhost", raise_request_exception=False,
-                  HTTP_AUTHORIZATION=f"Bearer {api_token_create(tenant=tenant, user=member, name='x')[1]}")
+    return Client(
+        HTTP_HOST="alpha.localhost",
+        raise_request_exception=False,
+        HTTP_AUTHORIZATION=f"Bearer {api_token_create(tenant=tenant, user=member, name='x')[1]}",
+    )
 
 
 def test_dashboard_shows_the_broken_connection_and_the_rest(two_connections, member):

@@ -81,21 +81,29 @@ class Server:
         return False
 
     def get(self, path: str, **headers) -> requests.Response:
-        return requests.get(f"http://127.0.0.1:{self.port}{path}", allow_redirects=False, timeout=30,
-                            headers={"Host": HOST, "X-Forwarded-Proto": "https", **headers})
+        return requests.get(
+            f"http://127.0.0.1:{self.port}{path}",
+            allow_redirects=False,
+            timeout=30,
+            headers={"Host": HOST, "X-Forwarded-Proto": "https", **headers},
+        )
 
 
 def gunicorn(tmp_path, **env) -> Server:
     """`gunicorn broker_portal.wsgi:application` from the repository root, as the container runs it, with the
     production settings (gunicorn.conf.py chooses them) on this test's database."""
-    server_env = process_env({
-        **PRODUCTION_ENV, **env,
-        "DATABASE_URL": database_url_of_this_test(),
-        "REDIS_URL": settings.CELERY_BROKER_URL,
-        "FERNET_KEYS": ",".join(settings.FERNET_KEYS),  # it reads the credential this process wrote
-        "TLS_PROXY_SETS_FORWARDED_PROTO": "true",  # requests come as from the TLS proxy (X-Forwarded-Proto)
-        "GUNICORN_WORKERS": "1", "GUNICORN_THREADS": "2",
-    })
+    server_env = process_env(
+        {
+            **PRODUCTION_ENV,
+            **env,
+            "DATABASE_URL": database_url_of_this_test(),
+            "REDIS_URL": settings.CELERY_BROKER_URL,
+            "FERNET_KEYS": ",".join(settings.FERNET_KEYS),  # it reads the credential this process wrote
+            "TLS_PROXY_SETS_FORWARDED_PROTO": "true",  # requests come as from the TLS proxy (X-Forwarded-Proto)
+            "GUNICORN_WORKERS": "1",
+            "GUNICORN_THREADS": "2",
+        }
+    )
     server_env.pop("DJANGO_SETTINGS_MODULE")  # gunicorn.conf.py chooses production itself
     server = Server(tmp_path, [sys.executable, "-m", "gunicorn", "broker_portal.wsgi:application"], server_env)
     server.env["GUNICORN_BIND"] = f"127.0.0.1:{server.port}"  # what the container sets to its own address
@@ -125,8 +133,9 @@ def the_callback_and_pages_that_carry_its_code(server: Server):
     return login
 
 
-def test_gunicorn_serves_the_production_settings_and_logs_json_lines_without_the_code(tmp_path, served_tenant,
-                                                                                     static_root):
+def test_gunicorn_serves_the_production_settings_and_logs_json_lines_without_the_code(
+    tmp_path, served_tenant, static_root
+):
     with gunicorn(tmp_path, STATIC_ROOT=str(static_root)) as server:
         login = the_callback_and_pages_that_carry_its_code(server)
         stylesheet = re.search(r'href="(/static/[^"]+\.css)"', login.text)[1]
@@ -150,8 +159,9 @@ def test_the_plain_access_log_leaves_the_query_out_too(tmp_path, served_tenant, 
         the_callback_and_pages_that_carry_its_code(server)
     written = server.out.read_text() + server.err.read_text()
     assert CODE not in written and STATE not in written
-    assert re.search(r'"GET /connect/kucoin/callback/ HTTP/1.1" 400 \d+ "-" "[^"]*" \d+ms rid-callback-1',
-                     server.out.read_text()), server.out.read_text()
+    assert re.search(
+        r'"GET /connect/kucoin/callback/ HTTP/1.1" 400 \d+ "-" "[^"]*" \d+ms rid-callback-1', server.out.read_text()
+    ), server.out.read_text()
 
 
 def test_hup_reloads_the_workers_and_the_server_keeps_answering(tmp_path, served_tenant, static_root):
@@ -166,8 +176,13 @@ def test_hup_reloads_the_workers_and_the_server_keeps_answering(tmp_path, served
 
 def test_the_development_server_logs_request_lines_without_the_query(tmp_path, served_tenant):
     """runserver's request lines (django.server) go through the same redaction as every other line."""
-    env = process_env({"DJANGO_SETTINGS_MODULE": "broker_portal.settings.test",
-                       "DATABASE_URL": database_url_of_this_test(), "ALLOWED_HOSTS": HOST})
+    env = process_env(
+        {
+            "DJANGO_SETTINGS_MODULE": "broker_portal.settings.test",
+            "DATABASE_URL": database_url_of_this_test(),
+            "ALLOWED_HOSTS": HOST,
+        }
+    )
     command = [sys.executable, "manage.py", "runserver", "--noreload", "--skip-checks", "127.0.0.1:{port}"]
     with Server(tmp_path, command, env) as server:
         assert server.get(f"/connect/kucoin/callback/?code={CODE}&state={STATE}").status_code == 400

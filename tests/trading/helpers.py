@@ -7,9 +7,14 @@ from trading.models import TradeOrder
 
 # KuCoin: General and Spot trading.
 TRADING = ["API_COMMON", "API_SPOT"]
-KRAKEN_TRADING = ["account.info:basic", "account.fast-api-key:write", "account.fast-api-key:funds-query",
-                  "account.fast-api-key:trades-modify", "account.fast-api-key:trades-query-open",
-                  "account.fast-api-key:trades-query-closed"]
+KRAKEN_TRADING = [
+    "account.info:basic",
+    "account.fast-api-key:write",
+    "account.fast-api-key:funds-query",
+    "account.fast-api-key:trades-modify",
+    "account.fast-api-key:trades-query-open",
+    "account.fast-api-key:trades-query-closed",
+]
 
 
 def connected_okx(browser_session, sandbox_accounts, permissions) -> ExchangeConnection:
@@ -21,8 +26,11 @@ def connected_okx(browser_session, sandbox_accounts, permissions) -> ExchangeCon
 
 def place(connection, **ticket) -> TradeOrder:
     preview = services.order_preview(connection=connection, **ticket)
-    return services.order_place(connection=connection, client_order_id=preview.ticket.client_order_id,
-                                **{**ticket, "size": preview.ticket.size, "price": preview.ticket.price})
+    return services.order_place(
+        connection=connection,
+        client_order_id=preview.ticket.client_order_id,
+        **{**ticket, "size": preview.ticket.size, "price": preview.ticket.price},
+    )
 
 
 def connected_kraken(browser_session, sandbox_accounts, permissions) -> ExchangeConnection:

@@ -23,4 +23,5 @@ def test_the_check_names_trading_permissions_the_exchange_lacks(monkeypatch):
     broken = {"kucoin": kucoin, "okx": dataclasses.replace(okx, trading=kucoin.trading)}
     monkeypatch.setattr(checks, "exchange_packages", lambda: broken)
     assert {(error.id, error.msg) for error in checks.exchange_packages_check()} == {
-        ("connectors.E006", "okx: its trading hooks need permissions it does not have: API_COMMON, API_SPOT.")}
+        ("connectors.E006", "okx: its trading hooks need permissions it does not have: API_COMMON, API_SPOT.")
+    }

@@ -18,20 +18,29 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def open_rows(html: str) -> str:
-    return html.split('class="listing orders open-orders"', 1)[1].split("</table>", 1)[0] \
-        if 'class="listing orders open-orders"' in html else ""
+    return (
+        html.split('class="listing orders open-orders"', 1)[1].split("</table>", 1)[0]
+        if 'class="listing orders open-orders"' in html
+        else ""
+    )
 
 
-def test_open_orders_are_the_exchanges_with_the_portals_records_as_fallback(browser_session,
-                                                                             sandbox_accounts):
+def test_open_orders_are_the_exchanges_with_the_portals_records_as_fallback(browser_session, sandbox_accounts):
     connection = connected(browser_session, sandbox_accounts, "kucoin", TRADING)
     resting = {"base": "BTC", "quote": "USDT", "side": "buy", "type": "limit", "size": "0.001", "price": "60000"}
     mine, gone = place(connection, **resting), place(connection, **resting)
     user = SandboxUser.objects.get(exchange="kucoin", email=sandbox_accounts["kucoin"]["trader"]["email"])
     # The user cancels one at KuCoin itself, and rests another there in a pair the portal never traded.
     sandbox_trading.order_cancel(SpotOrder.objects.get(order_id=gone.exchange_order_id))
-    outside = sandbox_trading.order_place(user=user, symbol="SOL-USDT", side="buy", type="limit",
-                                          size=Decimal("1"), price=Decimal("1"), client_order_id="at-kucoin-itself")
+    outside = sandbox_trading.order_place(
+        user=user,
+        symbol="SOL-USDT",
+        side="buy",
+        type="limit",
+        size=Decimal("1"),
+        price=Decimal("1"),
+        client_order_id="at-kucoin-itself",
+    )
     page_url = f"{browser_session.base_url}/trade/{connection.pk}/"
 
     html = browser_session.session.get(page_url).text

@@ -19,18 +19,29 @@ def signed_in(tenant, client_at):
     user = make_member(tenant, "trader@alpha.example")
     client = client_at("alpha.localhost")
     client.force_login(user)
-    connection = ExchangeConnection.objects.create(tenant=tenant, user=user, exchange="kucoin", api_key="key-123456",
-                                                   permissions=["API_COMMON", "API_SPOT"])
+    connection = ExchangeConnection.objects.create(
+        tenant=tenant, user=user, exchange="kucoin", api_key="key-123456", permissions=["API_COMMON", "API_SPOT"]
+    )
     return client, connection
 
 
 def add_orders(connection, count, start=0):
     for number in range(start, start + count):
-        TradeOrder.objects.create(tenant=connection.tenant, connection=connection, user=connection.user,
-                                  exchange="kucoin", symbol="BTC-USDT", base="BTC", quote="USDT", side="buy",
-                                  type="limit", size=Decimal("0.01"), price=Decimal("60000"),
-                                  client_order_id=f"order{number:08d}",
-                                  status="cancelled" if number % 2 else "open")
+        TradeOrder.objects.create(
+            tenant=connection.tenant,
+            connection=connection,
+            user=connection.user,
+            exchange="kucoin",
+            symbol="BTC-USDT",
+            base="BTC",
+            quote="USDT",
+            side="buy",
+            type="limit",
+            size=Decimal("0.01"),
+            price=Decimal("60000"),
+            client_order_id=f"order{number:08d}",
+            status="cancelled" if number % 2 else "open",
+        )
 
 
 def test_the_ticket_page_queries_do_not_grow_with_its_orders(signed_in):
@@ -52,8 +63,9 @@ def test_anothers_connection_or_order_is_not_found(signed_in, tenant, other_tena
     add_orders(connection, 1)
     order = TradeOrder.objects.get()
     neighbour = make_member(tenant, "neighbour@alpha.example")
-    theirs = ExchangeConnection.objects.create(tenant=tenant, user=neighbour, exchange="kucoin", api_key="k-654321",
-                                               permissions=["API_COMMON", "API_SPOT"])
+    theirs = ExchangeConnection.objects.create(
+        tenant=tenant, user=neighbour, exchange="kucoin", api_key="k-654321", permissions=["API_COMMON", "API_SPOT"]
+    )
     assert client.get(f"/trade/{theirs.pk}/").status_code == 404
     assert client.get(f"/trade/{theirs.pk + 1000}/").status_code == 404
     assert client.get(f"/trade/{theirs.pk}/orders/{order.pk}/").status_code == 404

@@ -7,15 +7,16 @@ from hypothesis import given, strategies as st
 
 from connectors.base.trading import BUY, SELL, Instrument, round_to_step
 
-STEPS = st.sampled_from([Decimal(s) for s in ("1", "0.5", "0.1", "0.01", "0.25", "0.00000001", "0.0001", "10",
-                                              "0.000001", "0.005")])
-VALUES = st.decimals(min_value=Decimal("0.00000001"), max_value=Decimal("10000000"), allow_nan=False,
-                     allow_infinity=False, places=12)
+STEPS = st.sampled_from(
+    [Decimal(s) for s in ("1", "0.5", "0.1", "0.01", "0.25", "0.00000001", "0.0001", "10", "0.000001", "0.005")]
+)
+VALUES = st.decimals(
+    min_value=Decimal("0.00000001"), max_value=Decimal("10000000"), allow_nan=False, allow_infinity=False, places=12
+)
 
 
 def instrument(tick: Decimal, step: Decimal) -> Instrument:
-    return Instrument(symbol="BTC-USDT", base="BTC", quote="USDT", price_tick=tick, size_step=step,
-                      min_size=step)
+    return Instrument(symbol="BTC-USDT", base="BTC", quote="USDT", price_tick=tick, size_step=step, min_size=step)
 
 
 @given(value=VALUES, step=STEPS)

@@ -20,8 +20,9 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 with receiver.lock:
                     status = receiver.answers.pop(0) if receiver.answers else 200
-                    receiver.received.append({"headers": dict(self.headers.items()), "body": body,
-                                              "status": status, "path": self.path})
+                    receiver.received.append(
+                        {"headers": dict(self.headers.items()), "body": body, "status": status, "path": self.path}
+                    )
                 if receiver.delay_seconds:
                     time.sleep(receiver.delay_seconds)
                 self.send_response(status)

@@ -36,8 +36,9 @@ def admin_api(tenant, broker_admin):
 
 def test_the_api_creates_an_endpoint_shows_its_secret_once_and_rotates_it(admin_api, receiver, fast_retries):
     inbox = receiver()
-    created = admin_api.post("/api/v1/webhooks/", {"url": inbox.url, "event_types": ["withdrawal.submitted"]},
-                             format="json")
+    created = admin_api.post(
+        "/api/v1/webhooks/", {"url": inbox.url, "event_types": ["withdrawal.submitted"]}, format="json"
+    )
     assert created.status_code == 201, created.content
     first_secret = created.json()["secret"]
     assert first_secret.startswith("whsec_")
@@ -79,15 +80,23 @@ def test_after_the_overlap_only_the_new_secret_signs(tenant):
 
 def test_urls_must_be_https_and_public_where_required(admin_api, settings):
     settings.WEBHOOK_URLS_PUBLIC_ONLY = True
-    for url in ("http://hooks.example.com/x", "https://127.0.0.1/x", "https://10.1.2.3/x", "https://[::1]/x",
-                "https://169.254.169.254/latest", "https://localhost/x", "https://user:pw@example.com/x"):
+    for url in (
+        "http://hooks.example.com/x",
+        "https://127.0.0.1/x",
+        "https://10.1.2.3/x",
+        "https://[::1]/x",
+        "https://169.254.169.254/latest",
+        "https://localhost/x",
+        "https://user:pw@example.com/x",
+    ):
         answer = admin_api.post("/api/v1/webhooks/", {"url": url}, format="json")
         assert answer.status_code in (400, 422), url
     assert not WebhookEndpoint.objects.exists()
     # Delivery checks again at connect time: an address stored before (or resolving differently now) is refused.
     settings.WEBHOOK_URLS_PUBLIC_ONLY = False
-    endpoint, _ = make_endpoint(WebhookEndpoint._meta.get_field("tenant").related_model.objects.get(slug="alpha"),
-                                "https://127.0.0.1:9/x")
+    endpoint, _ = make_endpoint(
+        WebhookEndpoint._meta.get_field("tenant").related_model.objects.get(slug="alpha"), "https://127.0.0.1:9/x"
+    )
     settings.WEBHOOK_URLS_PUBLIC_ONLY = True
     with transaction.atomic():
         services.event_record(tenant=endpoint.tenant, type="connection.connected", payload=CONNECTED)
@@ -116,8 +125,9 @@ def test_only_the_tenants_broker_admins_reach_its_endpoints(tenant, other_tenant
     assert WebhookEndpoint.objects.get(pk=theirs.pk).status == "enabled"
 
 
-def test_replay_one_or_every_failed_delivery_of_a_time_range_keeps_the_webhook_id(tenant, admin_api, receiver,
-                                                                                   fast_retries, settings):
+def test_replay_one_or_every_failed_delivery_of_a_time_range_keeps_the_webhook_id(
+    tenant, admin_api, receiver, fast_retries, settings
+):
     inbox = receiver()
     endpoint, secret = make_endpoint(tenant, inbox.url)
     for _ in range(3):
@@ -131,8 +141,9 @@ def test_replay_one_or_every_failed_delivery_of_a_time_range_keeps_the_webhook_i
 
     since = (timezone.now() - timedelta(hours=1)).isoformat()
     until = (timezone.now() + timedelta(minutes=1)).isoformat()
-    answer = admin_api.post(f"/api/v1/webhooks/{endpoint.pk}/replay-failed/", {"since": since, "until": until},
-                            format="json")
+    answer = admin_api.post(
+        f"/api/v1/webhooks/{endpoint.pk}/replay-failed/", {"since": since, "until": until}, format="json"
+    )
     assert answer.status_code == 202 and answer.json() == {"replayed": 2}
     delivery.endpoint_deliver_due(endpoint_id=endpoint.pk)
     assert len(inbox.received) == 2
@@ -145,8 +156,12 @@ def test_replay_one_or_every_failed_delivery_of_a_time_range_keeps_the_webhook_i
     Webhook(secret).verify(inbox.received[-1]["body"], inbox.received[-1]["headers"])
     assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"succeeded"}
     assert AuditEvent.objects.filter(action="webhook.deliveries_replayed", details__count=2).exists()
-    assert admin_api.post(f"/api/v1/webhooks/{endpoint.pk}/replay-failed/", {"since": until, "until": since},
-                          format="json").status_code == 422
+    assert (
+        admin_api.post(
+            f"/api/v1/webhooks/{endpoint.pk}/replay-failed/", {"since": until, "until": since}, format="json"
+        ).status_code
+        == 422
+    )
 
 
 def test_the_delivery_log_takes_the_same_queries_for_3_rows_as_for_30(tenant, admin_api):
@@ -178,11 +193,16 @@ def test_the_openapi_document_has_every_event_payload_schema(admin_api):
     assert {row["name"] for row in types} == set(CATALOGUE)
 
 
-def test_the_admin_adds_an_endpoint_shows_the_secret_once_and_replays_from_the_log(admin_client, tenant,
-                                                                                  other_tenant):
-    added = admin_client.post("/admin/webhooks/webhookendpoint/add/", {
-        "url": "http://127.0.0.1:9/hooks", "description": "back office", "event_types": ["export.ready"],
-        "enabled": "on"})
+def test_the_admin_adds_an_endpoint_shows_the_secret_once_and_replays_from_the_log(admin_client, tenant, other_tenant):
+    added = admin_client.post(
+        "/admin/webhooks/webhookendpoint/add/",
+        {
+            "url": "http://127.0.0.1:9/hooks",
+            "description": "back office",
+            "event_types": ["export.ready"],
+            "enabled": "on",
+        },
+    )
     assert added.status_code == 200 and "no-store" in added["Cache-Control"]
     endpoint = WebhookEndpoint.objects.get()
     assert endpoint.tenant == tenant and endpoint.event_types == ["export.ready"]
@@ -190,8 +210,9 @@ def test_the_admin_adds_an_endpoint_shows_the_secret_once_and_replays_from_the_l
     page = admin_client.get(f"/admin/webhooks/webhookendpoint/{endpoint.pk}/change/")
     assert page.status_code == 200 and endpoint.secret not in page.content.decode()
 
-    rotated = admin_client.post("/admin/webhooks/webhookendpoint/", {
-        "action": "rotate_secret", "_selected_action": [endpoint.pk]})
+    rotated = admin_client.post(
+        "/admin/webhooks/webhookendpoint/", {"action": "rotate_secret", "_selected_action": [endpoint.pk]}
+    )
     endpoint.refresh_from_db()
     assert rotated.status_code == 200 and endpoint.secret in rotated.content.decode()
     assert endpoint.previous_secret not in rotated.content.decode()
@@ -199,8 +220,11 @@ def test_the_admin_adds_an_endpoint_shows_the_secret_once_and_replays_from_the_l
     theirs, _ = make_endpoint(other_tenant, "http://127.0.0.1:9/theirs")
     for owner in (tenant, other_tenant):
         with transaction.atomic():
-            services.event_record(tenant=owner, type="export.ready", payload={
-                "export_id": 1, "format": "csv", "rows": 3, "sha256": "ab", "expires_at": timezone.now()})
+            services.event_record(
+                tenant=owner,
+                type="export.ready",
+                payload={"export_id": 1, "format": "csv", "rows": 3, "sha256": "ab", "expires_at": timezone.now()},
+            )
     WebhookDelivery.objects.update(status="failed")
     listing = admin_client.get("/admin/webhooks/webhookendpoint/").content.decode()
     assert f"/admin/webhooks/webhookdelivery/?endpoint={endpoint.pk}" in listing
@@ -209,8 +233,10 @@ def test_the_admin_adds_an_endpoint_shows_the_secret_once_and_replays_from_the_l
     assert mine.webhook_id in log.content.decode()
     assert WebhookDelivery.objects.get(endpoint=theirs).webhook_id not in log.content.decode()
     assert admin_client.get(f"/admin/webhooks/webhookendpoint/{theirs.pk}/change/").status_code == 302
-    admin_client.post("/admin/webhooks/webhookdelivery/", {
-        "action": "replay", "_selected_action": [mine.pk, WebhookDelivery.objects.get(endpoint=theirs).pk]})
+    admin_client.post(
+        "/admin/webhooks/webhookdelivery/",
+        {"action": "replay", "_selected_action": [mine.pk, WebhookDelivery.objects.get(endpoint=theirs).pk]},
+    )
     assert WebhookDelivery.objects.get(endpoint=endpoint).status == "pending"
     assert WebhookDelivery.objects.get(endpoint=theirs).status == "failed"
     assert AuditEvent.objects.filter(tenant=tenant, action="webhook.endpoint_created").exists()
@@ -218,8 +244,10 @@ def test_the_admin_adds_an_endpoint_shows_the_secret_once_and_replays_from_the_l
 
 def test_input_of_the_wrong_type_is_refused_not_converted(admin_api, tenant):
     endpoint, _ = make_endpoint(tenant, "http://127.0.0.1:9/hooks")
-    assert admin_api.post("/api/v1/webhooks/", {"url": "https://0.com", "description": 0},
-                          format="json").status_code == 400
+    assert (
+        admin_api.post("/api/v1/webhooks/", {"url": "https://0.com", "description": 0}, format="json").status_code
+        == 400
+    )
     assert admin_api.patch(f"/api/v1/webhooks/{endpoint.pk}/", {"enabled": "no"}, format="json").status_code == 400
     assert admin_api.patch(f"/api/v1/webhooks/{endpoint.pk}/", {"enabled": False}).status_code == 415  # a form
     assert WebhookEndpoint.objects.get(pk=endpoint.pk).status == "enabled"

@@ -44,8 +44,7 @@ def test_the_receiver_verifies_the_delivery_with_the_standardwebhooks_library(te
     assert row.webhook_id == request["headers"]["webhook-id"] and row.response_ms is not None
 
 
-def test_five_failures_then_success_is_one_successful_delivery_with_the_same_webhook_id(tenant, receiver,
-                                                                                       fast_retries):
+def test_five_failures_then_success_is_one_successful_delivery_with_the_same_webhook_id(tenant, receiver, fast_retries):
     inbox = receiver()
     inbox.answers = [500, 502, 503, 429, 404]
     endpoint, secret = make_endpoint(tenant, inbox.url)
@@ -91,7 +90,8 @@ def test_retries_back_off_exponentially_with_jitter_for_at_least_24_hours(tenant
 
 
 def test_an_endpoint_failing_for_days_is_paused_its_admins_told_and_nothing_is_lost(
-        tenant, broker_admin, receiver, fast_retries, django_capture_on_commit_callbacks):
+    tenant, broker_admin, receiver, fast_retries, django_capture_on_commit_callbacks
+):
     from webhooks.tasks import notify_broker_admins_of_paused_endpoint
 
     inbox = receiver()
@@ -106,8 +106,9 @@ def test_an_endpoint_failing_for_days_is_paused_its_admins_told_and_nothing_is_l
     record(tenant)  # another event, still waiting for its first attempt when the endpoint is paused
 
     with django_capture_on_commit_callbacks() as callbacks:
-        delivery.delivery_record_answer(delivery_id=row.pk, answer=answer,
-                                        now=timezone.now() + timedelta(days=1, minutes=1))
+        delivery.delivery_record_answer(
+            delivery_id=row.pk, answer=answer, now=timezone.now() + timedelta(days=1, minutes=1)
+        )
     endpoint.refresh_from_db()
     assert endpoint.status == "paused" and "3 days" in endpoint.paused_reason
     assert AuditEvent.objects.filter(action="webhook.endpoint_paused", target_id=str(endpoint.pk)).exists()
@@ -130,8 +131,7 @@ def test_an_endpoint_failing_for_days_is_paused_its_admins_told_and_nothing_is_l
     services.delivery_replay(delivery=WebhookDelivery.objects.get(pk=row.pk))
     delivery.endpoint_deliver_due(endpoint_id=endpoint.pk)
     assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"succeeded"}
-    assert {request["headers"]["webhook-id"] for request in inbox.received[-2:]} == {row.webhook_id,
-                                                                                    waiting.webhook_id}
+    assert {request["headers"]["webhook-id"] for request in inbox.received[-2:]} == {row.webhook_id, waiting.webhook_id}
     endpoint.refresh_from_db()
     assert endpoint.failing_since is None
 
@@ -166,8 +166,11 @@ def test_settings_that_break_the_delivery_promise_are_reported_at_start(settings
     assert {"webhooks.W001", "webhooks.E001"} <= ids
     settings.WEBHOOK_RETRY_HOURS, settings.WEBHOOK_RETRY_BASE_SECONDS = 24, 30
     settings.WEBHOOK_RETRY_MAX_SECONDS = 7200
-    assert not {message.id for message in checks.run_checks(include_deployment_checks=True)
-                if message.id.startswith("webhooks.")}
+    assert not {
+        message.id
+        for message in checks.run_checks(include_deployment_checks=True)
+        if message.id.startswith("webhooks.")
+    }
 
 
 def test_old_settled_events_are_deleted_but_not_one_still_pending(tenant, settings):
@@ -177,8 +180,7 @@ def test_old_settled_events_are_deleted_but_not_one_still_pending(tenant, settin
         record(tenant)
     settled, pending, recent = WebhookEvent.objects.order_by("pk")
     WebhookDelivery.objects.filter(event__in=[settled, recent]).update(status="succeeded")
-    WebhookEvent.objects.filter(pk__in=[settled.pk, pending.pk]).update(
-        created_at=timezone.now() - timedelta(days=31))
+    WebhookEvent.objects.filter(pk__in=[settled.pk, pending.pk]).update(created_at=timezone.now() - timedelta(days=31))
     assert delivery.events_delete_old() == 1
     assert set(WebhookEvent.objects.values_list("pk", flat=True)) == {pending.pk, recent.pk}
     assert WebhookDelivery.objects.count() == 2

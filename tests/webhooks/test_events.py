@@ -21,9 +21,19 @@ from .helpers import make_endpoint
 pytestmark = pytest.mark.django_db
 
 ISSUE_EVENTS = {
-    "connection.connected", "connection.needs_reauthorization", "connection.repaired", "connection.disconnected",
-    "connection.refresh_lapse_warning", "withdrawal.submitted", "withdrawal.status_changed",
-    "withdrawal.limit_refused", "history.synced", "history.sync_failed", "export.ready", "export.failed"}
+    "connection.connected",
+    "connection.needs_reauthorization",
+    "connection.repaired",
+    "connection.disconnected",
+    "connection.refresh_lapse_warning",
+    "withdrawal.submitted",
+    "withdrawal.status_changed",
+    "withdrawal.limit_refused",
+    "history.synced",
+    "history.sync_failed",
+    "export.ready",
+    "export.failed",
+}
 
 
 def test_the_catalogue_has_every_event_with_a_schema_and_no_secret_field():
@@ -52,18 +62,23 @@ def test_a_payload_with_an_undeclared_field_is_refused_before_anything_is_writte
 @pytest.fixture
 def connection(tenant, member):
     return ExchangeConnection.objects.create(
-        tenant=tenant, user=member, exchange="kucoin", exchange_account_id="acct-1", permissions=["General"],
-        access_token="access-secret-value", refresh_token="refresh-secret-value",
+        tenant=tenant,
+        user=member,
+        exchange="kucoin",
+        exchange_account_id="acct-1",
+        permissions=["General"],
+        access_token="access-secret-value",
+        refresh_token="refresh-secret-value",
         access_expires_at=timezone.now() + timedelta(hours=1),
-        refresh_expires_at=timezone.now() + timedelta(hours=20))
+        refresh_expires_at=timezone.now() + timedelta(hours=20),
+    )
 
 
 def payloads(type_):
     return [event.payload for event in WebhookEvent.objects.filter(type=type_)]
 
 
-def test_connection_services_record_their_events_for_the_endpoints_that_want_them(tenant, other_tenant,
-                                                                                connection):
+def test_connection_services_record_their_events_for_the_endpoints_that_want_them(tenant, other_tenant, connection):
     everything, _ = make_endpoint(tenant, "http://127.0.0.1:9/all")
     only_disconnects, _ = make_endpoint(tenant, "http://127.0.0.1:9/gone", ["connection.disconnected"])
     elsewhere, _ = make_endpoint(other_tenant, "http://127.0.0.1:9/other")
@@ -81,14 +96,19 @@ def test_connection_services_record_their_events_for_the_endpoints_that_want_the
     connection_secrets_wipe(connection=connection, request=None, remote={}, hint="")
     assert payloads("connection.disconnected") == [ids]
 
-    by_endpoint = {endpoint.pk: sorted(WebhookDelivery.objects.filter(endpoint=endpoint)
-                                       .values_list("event__type", flat=True))
-                   for endpoint in (everything, only_disconnects, elsewhere)}
+    by_endpoint = {
+        endpoint.pk: sorted(WebhookDelivery.objects.filter(endpoint=endpoint).values_list("event__type", flat=True))
+        for endpoint in (everything, only_disconnects, elsewhere)
+    }
     assert by_endpoint == {
-        everything.pk: ["connection.disconnected", "connection.needs_reauthorization",
-                        "connection.refresh_lapse_warning"],
+        everything.pk: [
+            "connection.disconnected",
+            "connection.needs_reauthorization",
+            "connection.refresh_lapse_warning",
+        ],
         only_disconnects.pk: ["connection.disconnected"],
-        elsewhere.pk: []}
+        elsewhere.pk: [],
+    }
     for event in WebhookEvent.objects.all():
         assert "secret-value" not in str(event.payload)
 
@@ -112,15 +132,20 @@ def test_an_event_rolls_back_with_its_change_and_paused_endpoints_get_none(tenan
 
 def test_a_failed_export_records_export_failed(tenant, broker_admin):
     make_endpoint(tenant, "http://127.0.0.1:9/hooks", ["export.failed"])
-    job = ExportJob.objects.create(tenant=tenant, requested_by=broker_admin, scope="tenant", kinds=["ledger"],
-                                   format="csv", date_from="2026-01-01", date_to="2026-02-01")
+    job = ExportJob.objects.create(
+        tenant=tenant,
+        requested_by=broker_admin,
+        scope="tenant",
+        kinds=["ledger"],
+        format="csv",
+        date_from="2026-01-01",
+        date_to="2026-02-01",
+    )
     export_fail(job_id=job.pk, error="The export failed: OSError")
-    assert payloads("export.failed") == [{"export_id": job.pk, "format": "csv",
-                                          "error": "The export failed: OSError"}]
+    assert payloads("export.failed") == [{"export_id": job.pk, "format": "csv", "error": "The export failed: OSError"}]
 
 
-def test_a_withdrawal_records_submitted_then_status_changed_with_the_exchanges_id_and_hash(
-        tenant, member, monkeypatch):
+def test_a_withdrawal_records_submitted_then_status_changed_with_the_exchanges_id_and_hash(tenant, member, monkeypatch):
     from connectors.base.withdrawals import ExchangeStatus
     from connectors.kucoin.withdrawals import KuCoinWithdrawals
     from exports.models import HistoryEntry
@@ -133,18 +158,41 @@ def test_a_withdrawal_records_submitted_then_status_changed_with_the_exchanges_i
     hooks.submit = lambda api, connection, withdrawal, codes: "W-77"
     withdrawal = ready_kucoin_withdrawal(tenant, member)
     assert submit(withdrawal).state == "processing"
-    ids = {"withdrawal_id": withdrawal.pk, "connection_id": withdrawal.connection_id, "user_id": member.pk,
-           "exchange": "kucoin", "currency": "USDT", "chain": "", "amount": "100.000000000000000000"}
+    ids = {
+        "withdrawal_id": withdrawal.pk,
+        "connection_id": withdrawal.connection_id,
+        "user_id": member.pk,
+        "exchange": "kucoin",
+        "currency": "USDT",
+        "chain": "",
+        "amount": "100.000000000000000000",
+    }
     assert payloads("withdrawal.submitted") == [{**ids, "exchange_withdrawal_id": "W-77"}]
 
-    HistoryEntry.objects.create(tenant=tenant, connection=withdrawal.connection, user=member, exchange="kucoin",
-                                kind="withdrawal", external_id="W-77", occurred_at=timezone.now(),
-                                currency="USDT", amount=-100, txid="0xabc123")
+    HistoryEntry.objects.create(
+        tenant=tenant,
+        connection=withdrawal.connection,
+        user=member,
+        exchange="kucoin",
+        kind="withdrawal",
+        external_id="W-77",
+        occurred_at=timezone.now(),
+        currency="USDT",
+        amount=-100,
+        txid="0xabc123",
+    )
     hooks.status = lambda api, connection, withdrawal: ExchangeStatus(raw="SUCCESS", final=True, succeeded=True)
     withdrawal_refresh_status(withdrawal_id=withdrawal.pk)
-    assert payloads("withdrawal.status_changed") == [{
-        **ids, "state": "succeeded", "previous_state": "processing", "exchange_status": "SUCCESS",
-        "exchange_withdrawal_id": "W-77", "transaction_hash": "0xabc123"}]
+    assert payloads("withdrawal.status_changed") == [
+        {
+            **ids,
+            "state": "succeeded",
+            "previous_state": "processing",
+            "exchange_status": "SUCCESS",
+            "exchange_withdrawal_id": "W-77",
+            "transaction_hash": "0xabc123",
+        }
+    ]
     assert "123456" not in str(payloads("withdrawal.submitted"))  # the destination never leaves
 
 
@@ -158,13 +206,19 @@ def test_a_limit_refusal_records_withdrawal_limit_refused(tenant, member):
     make_endpoint(tenant, "http://127.0.0.1:9/hooks", ["withdrawal.limit_refused"])
     withdrawal = withdrawal_of(connection_of(member, tenant), state="stepped_up")
     limit = WithdrawalLimit.objects.create(tenant=tenant, scope="per_user", window_hours=24, max_usdt=Decimal("50"))
-    refusal = BrokerLimitExceeded("over", withdrawal=withdrawal, limit=limit,
-                                  used_usdt=Decimal("0"), value_usdt=Decimal("110"))
+    refusal = BrokerLimitExceeded(
+        "over", withdrawal=withdrawal, limit=limit, used_usdt=Decimal("0"), value_usdt=Decimal("110")
+    )
     withdrawal_record_limit_refusal(refusal=refusal)
     [payload] = payloads("withdrawal.limit_refused")
-    assert (payload["withdrawal_id"], payload["limit_id"], payload["scope"], payload["max_usdt"],
-            payload["window_hours"], payload["value_usdt"]) == (withdrawal.pk, limit.pk, "per_user", "50", 24,
-                                                                "110")
+    assert (
+        payload["withdrawal_id"],
+        payload["limit_id"],
+        payload["scope"],
+        payload["max_usdt"],
+        payload["window_hours"],
+        payload["value_usdt"],
+    ) == (withdrawal.pk, limit.pk, "per_user", "50", 24, "110")
 
 
 def test_a_finished_export_records_export_ready(tenant, broker_admin, settings, tmp_path):
@@ -176,9 +230,16 @@ def test_a_finished_export_records_export_ready(tenant, broker_admin, settings, 
     make_endpoint(tenant, "http://127.0.0.1:9/hooks", ["export.ready"])
     membership = Membership.objects.get(tenant=tenant, user=broker_admin)
     today = timezone.now().date()
-    job = export_request(tenant=tenant, user=broker_admin, membership=membership, scope="tenant",
-                         kinds=["ledger"], export_format="csv", date_from=date(today.year, 1, 1),
-                         date_to=today)
+    job = export_request(
+        tenant=tenant,
+        user=broker_admin,
+        membership=membership,
+        scope="tenant",
+        kinds=["ledger"],
+        export_format="csv",
+        date_from=date(today.year, 1, 1),
+        date_to=today,
+    )
     job = export_run(job=job)
     [payload] = payloads("export.ready")
     assert payload.pop("expires_at").startswith(job.expires_at.isoformat()[:23])  # to the millisecond

@@ -25,8 +25,12 @@ TIMEOUT_SECONDS = 6
 @pytest.fixture
 def worker_settings(settings, monkeypatch):
     """The same short turns and timeouts for this process and the workers it starts (they read the environment)."""
-    for name, value in (("WEBHOOK_DRAIN_SECONDS", DRAIN_SECONDS), ("WEBHOOK_TIMEOUT_SECONDS", TIMEOUT_SECONDS),
-                        ("WEBHOOK_RETRY_BASE_SECONDS", 0), ("WEBHOOK_RETRY_MAX_SECONDS", 0)):
+    for name, value in (
+        ("WEBHOOK_DRAIN_SECONDS", DRAIN_SECONDS),
+        ("WEBHOOK_TIMEOUT_SECONDS", TIMEOUT_SECONDS),
+        ("WEBHOOK_RETRY_BASE_SECONDS", 0),
+        ("WEBHOOK_RETRY_MAX_SECONDS", 0),
+    ):
         monkeypatch.setenv(name, str(value))
         setattr(settings, name, value)
     monkeypatch.setenv("WEBHOOK_URLS_PUBLIC_ONLY", "false")
@@ -80,7 +84,8 @@ def test_deliveries_the_queue_lost_are_sent_after_the_sweep(tenant, receiver, wo
 
 
 def test_a_thousand_events_to_a_slow_endpoint_never_block_another_tenants_deliveries(
-        tenant, other_tenant, receiver, workers, worker_settings):
+    tenant, other_tenant, receiver, workers, worker_settings
+):
     slow, fast = receiver(), receiver()
     slow.delay_seconds = 0.25
     slow_endpoint, _ = make_endpoint(tenant, slow.url)

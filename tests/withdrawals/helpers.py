@@ -43,8 +43,16 @@ def codes_for(portal, sandbox_accounts, who="trader") -> dict:
 def details(**overrides) -> Details:
     from decimal import Decimal
 
-    values = {"currency": "BTC", "chain": "btc", "withdraw_type": "ADDRESS", "destination": "bc1qportaltest0000",
-              "memo": "", "remark": "", "amount": Decimal("0.01"), "fee_deduct_type": "EXTERNAL"}
+    values = {
+        "currency": "BTC",
+        "chain": "btc",
+        "withdraw_type": "ADDRESS",
+        "destination": "bc1qportaltest0000",
+        "memo": "",
+        "remark": "",
+        "amount": Decimal("0.01"),
+        "fee_deduct_type": "EXTERNAL",
+    }
     values.update(overrides)
     return Details(**values)
 
@@ -53,8 +61,13 @@ def ready_to_submit(portal, connection, **overrides):
     """A withdrawal through details, preview, step-up and the exchange's factors."""
     import uuid
 
-    withdrawal = withdrawal_save_details(tenant=portal["tenant"], user=portal["user"], connection=connection,
-                                         idempotency_key=uuid.uuid4(), details=details(**overrides))
+    withdrawal = withdrawal_save_details(
+        tenant=portal["tenant"],
+        user=portal["user"],
+        connection=connection,
+        idempotency_key=uuid.uuid4(),
+        details=details(**overrides),
+    )
     withdrawal = withdrawal_preview(withdrawal=withdrawal)
     withdrawal = withdrawal_step_up(withdrawal=withdrawal, authenticated_at=timezone.now())
     return withdrawal_request_factors(withdrawal=withdrawal)
@@ -71,28 +84,51 @@ def later(seconds: int):
 
 
 def connection_of(user, tenant, exchange="kucoin", permissions=("API_COMMON", "API_WITHDRAW_OAUTH")):
-    return ExchangeConnection.objects.create(tenant=tenant, user=user, exchange=exchange, permissions=list(permissions),
-                                             api_key="key-0123456789abcdef")
+    return ExchangeConnection.objects.create(
+        tenant=tenant, user=user, exchange=exchange, permissions=list(permissions), api_key="key-0123456789abcdef"
+    )
 
 
 def withdrawal_of(connection, **fields):
-    values = {"tenant": connection.tenant, "user": connection.user, "connection": connection, "exchange": "kucoin",
-              "currency": "USDT", "destination": "123456", "amount": Decimal("100"), "withdraw_type": "UID",
-              "state": "processing", "total_debit": Decimal("110"), "amount_received": Decimal("100"),
-              "service_fee": Decimal("10"), "chain_fee": Decimal("0"), "price_usdt": Decimal("1"),
-              "exchange_withdrawal_id": f"W{Withdrawal.objects.count()}", "submit_started_at": timezone.now()}
+    values = {
+        "tenant": connection.tenant,
+        "user": connection.user,
+        "connection": connection,
+        "exchange": "kucoin",
+        "currency": "USDT",
+        "destination": "123456",
+        "amount": Decimal("100"),
+        "withdraw_type": "UID",
+        "state": "processing",
+        "total_debit": Decimal("110"),
+        "amount_received": Decimal("100"),
+        "service_fee": Decimal("10"),
+        "chain_fee": Decimal("0"),
+        "price_usdt": Decimal("1"),
+        "exchange_withdrawal_id": f"W{Withdrawal.objects.count()}",
+        "submit_started_at": timezone.now(),
+    }
     values.update(fields)
     return Withdrawal.objects.create(**values)
 
 
 def ready_kucoin_withdrawal(tenant, member):
     now = timezone.now()
-    return withdrawal_of(connection_of(member, tenant), state="factors_requested", exchange_withdrawal_id="",
-                         submit_started_at=None, stepped_up_at=now, quote_expires_at=now + timedelta(minutes=5),
-                         factors_requested_at=now, factors_all=[["GAV"]], factors_sent=[],
-                         exchange_transaction_id="tx-1")
+    return withdrawal_of(
+        connection_of(member, tenant),
+        state="factors_requested",
+        exchange_withdrawal_id="",
+        submit_started_at=None,
+        stepped_up_at=now,
+        quote_expires_at=now + timedelta(minutes=5),
+        factors_requested_at=now,
+        factors_all=[["GAV"]],
+        factors_sent=[],
+        exchange_transaction_id="tx-1",
+    )
 
 
 def submit(withdrawal):
-    return withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=withdrawal.tenant, user=withdrawal.user,
-                                      codes={"GAV": "123456"})
+    return withdrawal_submit(
+        withdrawal_id=withdrawal.pk, tenant=withdrawal.tenant, user=withdrawal.user, codes={"GAV": "123456"}
+    )

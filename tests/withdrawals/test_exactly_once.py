@@ -37,8 +37,7 @@ def exchange_withdrawals(withdrawal) -> int:
     return HistoryRecord.objects.filter(kind="withdrawal", details__remark__contains=withdrawal.reference).count()
 
 
-def test_twenty_parallel_submits_of_one_draft_make_one_exchange_call(portal, kucoin, sandbox_accounts,
-                                                                      counted_submits):
+def test_twenty_parallel_submits_of_one_draft_make_one_exchange_call(portal, kucoin, sandbox_accounts, counted_submits):
     email = sandbox_accounts["kucoin"]["trader"]["email"]
     before = sandbox_btc(email)
     withdrawal = ready_to_submit(portal, kucoin)
@@ -49,8 +48,11 @@ def test_twenty_parallel_submits_of_one_draft_make_one_exchange_call(portal, kuc
     def submit():
         try:
             barrier.wait()
-            states.append(withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=portal["tenant"],
-                                            user=portal["user"], codes=codes).state)
+            states.append(
+                withdrawal_submit(
+                    withdrawal_id=withdrawal.pk, tenant=portal["tenant"], user=portal["user"], codes=codes
+                ).state
+            )
         except Exception as error:  # noqa: BLE001 (collected for the assertion)
             errors.append(error)
         finally:
@@ -71,22 +73,23 @@ def test_twenty_parallel_submits_of_one_draft_make_one_exchange_call(portal, kuc
     assert before - sandbox_btc(email) == done.total_debit
 
 
-def test_a_timeout_after_the_exchange_accepted_makes_no_second_withdrawal(portal, kucoin, sandbox_accounts,
-                                                                        counted_submits, settings):
+def test_a_timeout_after_the_exchange_accepted_makes_no_second_withdrawal(
+    portal, kucoin, sandbox_accounts, counted_submits, settings
+):
     withdrawal = ready_to_submit(portal, kucoin)
     codes = codes_for(portal, sandbox_accounts)
     # The sandbox waits 2 s and then executes; the portal stops listening after 1 s.
     fault_set(exchange="kucoin", endpoint="withdraw", kind="slow", count=1, delay_seconds=2)
     settings.EXCHANGE_HTTP_TIMEOUT = (5, 1)
     try:
-        sent = withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=portal["tenant"], user=portal["user"],
-                                 codes=codes)
+        sent = withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=portal["tenant"], user=portal["user"], codes=codes)
         assert sent.state == "unknown"
         # Still executing at the exchange: the history does not show it yet, so it stays unknown.
         assert withdrawal_reconcile(withdrawal_id=withdrawal.pk).state == "unknown"
         # The user clicks again: nothing is sent.
-        again = withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=portal["tenant"], user=portal["user"],
-                                  codes=codes)
+        again = withdrawal_submit(
+            withdrawal_id=withdrawal.pk, tenant=portal["tenant"], user=portal["user"], codes=codes
+        )
         assert again.state == "unknown"
         for _ in range(50):
             if exchange_withdrawals(withdrawal):
@@ -102,12 +105,17 @@ def test_a_timeout_after_the_exchange_accepted_makes_no_second_withdrawal(portal
 
 
 def test_unknown_that_never_executed_goes_back_to_review_after_the_exchange_transaction_ended(
-        portal, kucoin, sandbox_accounts, settings):
+    portal, kucoin, sandbox_accounts, settings
+):
     withdrawal = ready_to_submit(portal, kucoin)
     fault_set(exchange="kucoin", endpoint="withdraw", kind="500", count=1)
     try:
-        sent = withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=portal["tenant"], user=portal["user"],
-                                 codes=codes_for(portal, sandbox_accounts))
+        sent = withdrawal_submit(
+            withdrawal_id=withdrawal.pk,
+            tenant=portal["tenant"],
+            user=portal["user"],
+            codes=codes_for(portal, sandbox_accounts),
+        )
     finally:
         fault_clear(exchange="kucoin")
     assert sent.state == "unknown"

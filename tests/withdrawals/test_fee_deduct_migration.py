@@ -25,11 +25,22 @@ def test_stored_withdrawals_keep_their_meaning_and_each_change_is_audited():
 
     def row(connection_, state, code, **extra):
         # The old reading: INTERNAL = fees from the balance, EXTERNAL = fees from the amount.
-        debit, received = ((Decimal("0.0109"), Decimal("0.01")) if code == "INTERNAL"
-                           else (Decimal("0.01"), Decimal("0.0091")))
-        return Withdrawal.objects.create(tenant=tenant, user=user, connection=connection_, exchange=connection_.exchange,
-                                         state=state, fee_deduct_type=code, destination="addr", total_debit=debit,
-                                         amount_received=received, **fees, **extra).pk
+        debit, received = (
+            (Decimal("0.0109"), Decimal("0.01")) if code == "INTERNAL" else (Decimal("0.01"), Decimal("0.0091"))
+        )
+        return Withdrawal.objects.create(
+            tenant=tenant,
+            user=user,
+            connection=connection_,
+            exchange=connection_.exchange,
+            state=state,
+            fee_deduct_type=code,
+            destination="addr",
+            total_debit=debit,
+            amount_received=received,
+            **fees,
+            **extra,
+        ).pk
 
     previewed = row(kucoin, "previewed", "INTERNAL")
     kraken_sent = row(kraken, "succeeded", "EXTERNAL", exchange_withdrawal_id="K1")

@@ -11,8 +11,9 @@ from sandbox.funds import WithdrawalPlan, oauth_service_fee
 from withdrawals import fees
 
 precisions = st.integers(min_value=0, max_value=8)
-prices = st.decimals(min_value=Decimal("0.0001"), max_value=Decimal("200000"), places=4, allow_nan=False,
-                     allow_infinity=False).filter(lambda p: p > 0)
+prices = st.decimals(
+    min_value=Decimal("0.0001"), max_value=Decimal("200000"), places=4, allow_nan=False, allow_infinity=False
+).filter(lambda p: p > 0)
 
 
 @st.composite
@@ -65,12 +66,17 @@ def test_usdt_fee_floor_and_cap(drawn):
         assert fee == fees.round_up(amount / 10, precision)
 
 
-@given(amounts(), prices, st.sampled_from([fees.EXTERNAL, fees.INTERNAL]),
-       st.decimals(min_value=0, max_value=100, places=4))
+@given(
+    amounts(),
+    prices,
+    st.sampled_from([fees.EXTERNAL, fees.INTERNAL]),
+    st.decimals(min_value=0, max_value=100, places=4),
+)
 def test_debit_and_received_by_deduction_type(drawn, price, deduct, chain_fee):
     amount, precision = drawn
-    quote = fees.quote(amount=amount, chain_fee=chain_fee, price_usdt=price, precision=precision,
-                       fee_deduct_type=deduct)
+    quote = fees.quote(
+        amount=amount, chain_fee=chain_fee, price_usdt=price, precision=precision, fee_deduct_type=deduct
+    )
     assert quote.total_fee == quote.chain_fee + quote.service_fee
     if deduct == fees.EXTERNAL:  # from the main account
         assert quote.total_debit == amount + quote.total_fee
@@ -101,48 +107,90 @@ def test_known_figures():
     assert fees.service_fee(amount=Decimal("0.0001"), price_usdt=Decimal(65000), precision=8) == Decimal("0.00001539")
     # 100 USDT: 10 USDT, in range.
     assert fees.service_fee(amount=Decimal(100), price_usdt=Decimal(1), precision=6) == Decimal(10)
-    quote = fees.quote(amount=Decimal(5), chain_fee=Decimal(1), price_usdt=Decimal(1), precision=6,
-                       fee_deduct_type=fees.INTERNAL)
+    quote = fees.quote(
+        amount=Decimal(5), chain_fee=Decimal(1), price_usdt=Decimal(1), precision=6, fee_deduct_type=fees.INTERNAL
+    )
     assert quote.amount_received == Decimal(3) and quote.total_debit == Decimal(5)
-    blocked = fees.quote(amount=Decimal(2), chain_fee=Decimal(1), price_usdt=Decimal(1), precision=6,
-                         fee_deduct_type=fees.INTERNAL)
+    blocked = fees.quote(
+        amount=Decimal(2), chain_fee=Decimal(1), price_usdt=Decimal(1), precision=6, fee_deduct_type=fees.INTERNAL
+    )
     assert blocked.amount_received == 0 and not blocked.receives_something
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"amount": Decimal(0)}, {"amount": Decimal(-1)}, {"fee_deduct_type": "BOTH"}, {"amount": 1.5},
-    {"chain_fee": Decimal(-1)}, {"price_usdt": Decimal(0)},
-    {"amount": Decimal("1e30")}, {"amount": Decimal("Infinity")}, {"amount": Decimal("NaN")},
-    {"amount": Decimal("1e-30")},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"amount": Decimal(0)},
+        {"amount": Decimal(-1)},
+        {"fee_deduct_type": "BOTH"},
+        {"amount": 1.5},
+        {"chain_fee": Decimal(-1)},
+        {"price_usdt": Decimal(0)},
+        {"amount": Decimal("1e30")},
+        {"amount": Decimal("Infinity")},
+        {"amount": Decimal("NaN")},
+        {"amount": Decimal("1e-30")},
+    ],
+)
 def test_refuses_bad_input(kwargs):
-    arguments = {"amount": Decimal(1), "chain_fee": Decimal(0), "price_usdt": Decimal(1), "precision": 6,
-                 "fee_deduct_type": fees.EXTERNAL, **kwargs}
+    arguments = {
+        "amount": Decimal(1),
+        "chain_fee": Decimal(0),
+        "price_usdt": Decimal(1),
+        "precision": 6,
+        "fee_deduct_type": fees.EXTERNAL,
+        **kwargs,
+    }
     with pytest.raises(fees.FeeError):
         fees.quote(**arguments)
 
 
-@pytest.mark.parametrize("amount, problem", [
-    (Decimal("1e30"), "at most 15 digits"), (Decimal("1E+15"), "at most 15 digits"), (Decimal("Infinity"), "number"),
-    (Decimal("-0.1"), "positive"), (Decimal("0.1234567"), "6 decimal places"),
-])
+@pytest.mark.parametrize(
+    "amount, problem",
+    [
+        (Decimal("1e30"), "at most 15 digits"),
+        (Decimal("1E+15"), "at most 15 digits"),
+        (Decimal("Infinity"), "number"),
+        (Decimal("-0.1"), "positive"),
+        (Decimal("0.1234567"), "6 decimal places"),
+    ],
+)
 def test_amounts_out_of_range_are_errors_not_exceptions(amount, problem):
     assert problem in fees.amount_error(amount, 6)
     assert fees.amount_error(Decimal("999999999999999.123456"), 6) == ""
 
 
-@given(st.sampled_from(sorted(SANDBOX_CURRENCIES)), st.integers(min_value=1, max_value=10**12),
-       st.sampled_from([fees.INTERNAL, fees.EXTERNAL]))
+@given(
+    st.sampled_from(sorted(SANDBOX_CURRENCIES)),
+    st.integers(min_value=1, max_value=10**12),
+    st.sampled_from([fees.INTERNAL, fees.EXTERNAL]),
+)
 def test_the_preview_and_the_sandboxs_withdrawal_agree_on_every_figure(code, units, deduct):
     # feeDeductType as KuCoin defines it (withdrawal v3, level A): INTERNAL from the amount, EXTERNAL from the
     # main account. The portal and the sandbox are written apart; they must read it the same way.
     currency = SANDBOX_CURRENCIES[code]
     chain = currency.chains[0]
     amount = Decimal(units).scaleb(-currency.precision)
-    quote = fees.quote(amount=amount, chain_fee=chain.withdrawal_fee, price_usdt=currency.price_usdt,
-                       precision=currency.precision, fee_deduct_type=deduct)
-    plan = WithdrawalPlan(currency, chain, amount, chain.withdrawal_fee, oauth_service_fee(currency, amount), deduct,
-                          "address", "ADDRESS", "", "", False)
+    quote = fees.quote(
+        amount=amount,
+        chain_fee=chain.withdrawal_fee,
+        price_usdt=currency.price_usdt,
+        precision=currency.precision,
+        fee_deduct_type=deduct,
+    )
+    plan = WithdrawalPlan(
+        currency,
+        chain,
+        amount,
+        chain.withdrawal_fee,
+        oauth_service_fee(currency, amount),
+        deduct,
+        "address",
+        "ADDRESS",
+        "",
+        "",
+        False,
+    )
     assert quote.service_fee == plan.service_fee
     assert (quote.total_debit, quote.amount_received) == (plan.debit, plan.amount_sent)
     if deduct == fees.INTERNAL:
@@ -154,17 +202,34 @@ def test_the_preview_and_the_sandboxs_withdrawal_agree_on_every_figure(code, uni
 @pytest.mark.parametrize("available", [Decimal("1.5"), Decimal("0.02096153"), Decimal("0.0051"), Decimal("0.0007")])
 def test_max_leaves_room_for_the_fees_and_one_step_more_would_not_fit(available):
     price, chain_fee, precision = Decimal("65000"), Decimal("0.0005"), 8
-    amount = fees.max_amount(available=available, chain_fee=chain_fee, price_usdt=price, precision=precision,
-                             fee_deduct_type=fees.EXTERNAL)
+    amount = fees.max_amount(
+        available=available, chain_fee=chain_fee, price_usdt=price, precision=precision, fee_deduct_type=fees.EXTERNAL
+    )
+
     def debit(value):
-        return fees.quote(amount=value, chain_fee=chain_fee, price_usdt=price, precision=precision,
-                          fee_deduct_type=fees.EXTERNAL).total_debit
+        return fees.quote(
+            amount=value, chain_fee=chain_fee, price_usdt=price, precision=precision, fee_deduct_type=fees.EXTERNAL
+        ).total_debit
+
     assert amount > 0 and debit(amount) <= available
     assert debit(amount + fees.step(precision)) > available
 
 
 def test_max_is_the_whole_balance_where_the_fees_come_out_of_the_amount_and_nothing_where_fees_eat_it():
-    assert fees.max_amount(available=Decimal("0.123456789"), chain_fee=Decimal("0.0005"), price_usdt=Decimal("65000"),
-                           precision=8, fee_deduct_type=fees.INTERNAL) == Decimal("0.12345678")
-    assert fees.max_amount(available=Decimal("0.0004"), chain_fee=Decimal("0.0005"), price_usdt=Decimal("65000"),
-                           precision=8, fee_deduct_type=fees.EXTERNAL) == 0
+    assert fees.max_amount(
+        available=Decimal("0.123456789"),
+        chain_fee=Decimal("0.0005"),
+        price_usdt=Decimal("65000"),
+        precision=8,
+        fee_deduct_type=fees.INTERNAL,
+    ) == Decimal("0.12345678")
+    assert (
+        fees.max_amount(
+            available=Decimal("0.0004"),
+            chain_fee=Decimal("0.0005"),
+            price_usdt=Decimal("65000"),
+            precision=8,
+            fee_deduct_type=fees.EXTERNAL,
+        )
+        == 0
+    )

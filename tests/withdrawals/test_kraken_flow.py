@@ -32,8 +32,9 @@ SCOPES = ["account.fast-api-key:write", "account.fast-api-key:funds-query", "acc
 def connect_kraken(portal, account) -> ExchangeConnection:
     browser = PortalBrowser(portal["url"])
     browser.sign_in(portal["user"].email)
-    callback = browser.consent(browser.start_connect("kraken", SCOPES), account["email"], account["password"],
-                               scopes=SCOPES)
+    callback = browser.consent(
+        browser.start_connect("kraken", SCOPES), account["email"], account["password"], scopes=SCOPES
+    )
     assert browser.session.get(callback, allow_redirects=False).status_code == 302
     return ExchangeConnection.objects.get(exchange="kraken")
 
@@ -45,21 +46,29 @@ def test_kraken_withdrawal_by_address_name_debits_the_preview_total(portal, sand
     before = balance.available
 
     with pytest.raises(WithdrawalError) as refused:
-        withdrawal_save_details(tenant=portal["tenant"], user=portal["user"], connection=connection,
-                                idempotency_key=uuid.uuid4(), details=details(chain="", destination="my-btc"))
+        withdrawal_save_details(
+            tenant=portal["tenant"],
+            user=portal["user"],
+            connection=connection,
+            idempotency_key=uuid.uuid4(),
+            details=details(chain="", destination="my-btc"),
+        )
     assert "fee_deduct_type" in refused.value.field_errors  # Kraken only takes the fee out of the amount
 
     withdrawal = withdrawal_save_details(
-        tenant=portal["tenant"], user=portal["user"], connection=connection, idempotency_key=uuid.uuid4(),
-        details=details(chain="", destination="my-btc", fee_deduct_type="INTERNAL"))
+        tenant=portal["tenant"],
+        user=portal["user"],
+        connection=connection,
+        idempotency_key=uuid.uuid4(),
+        details=details(chain="", destination="my-btc", fee_deduct_type="INTERNAL"),
+    )
     withdrawal = withdrawal_preview(withdrawal=withdrawal)
     assert withdrawal.service_fee == 0 and withdrawal.chain_fee == Decimal("0.0005")
     assert withdrawal.total_debit == Decimal("0.01") and withdrawal.amount_received == Decimal("0.0095")
     withdrawal = withdrawal_step_up(withdrawal=withdrawal, authenticated_at=timezone.now())
     withdrawal = withdrawal_request_factors(withdrawal=withdrawal)  # nothing to ask at Kraken
     assert withdrawal.state == "stepped_up"
-    sent = withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=portal["tenant"], user=portal["user"],
-                             codes={})
+    sent = withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=portal["tenant"], user=portal["user"], codes={})
     assert sent.state == "processing" and sent.exchange_withdrawal_id
     balance.refresh_from_db()
     assert before - balance.available == sent.total_debit
@@ -75,17 +84,20 @@ def test_kraken_withdrawal_by_address_name_debits_the_preview_total(portal, sand
     assert done.transaction_hash == record.txid  # WithdrawStatus's txid, as the sandbox answers it
 
 
-@pytest.mark.parametrize("entry, raw, final, succeeded", [
-    ({"status": "Initial"}, "Initial", False, False),
-    ({"status": "Pending"}, "Pending", False, False),
-    ({"status": "Settled"}, "Settled", False, False),
-    ({"status": "Success"}, "Success", True, True),
-    ({"status": "Failure"}, "Failure", True, False),
-    # A cancellation is the additional property, not a status (the old reading looked for status "Canceled").
-    ({"status": "Pending", "status-prop": "canceled"}, "Pending (canceled)", True, False),
-    ({"status": "Pending", "status-prop": "cancel-pending"}, "Pending", False, False),
-    ({"status": "Pending", "status-prop": "onhold"}, "Pending", False, False),
-])
+@pytest.mark.parametrize(
+    "entry, raw, final, succeeded",
+    [
+        ({"status": "Initial"}, "Initial", False, False),
+        ({"status": "Pending"}, "Pending", False, False),
+        ({"status": "Settled"}, "Settled", False, False),
+        ({"status": "Success"}, "Success", True, True),
+        ({"status": "Failure"}, "Failure", True, False),
+        # A cancellation is the additional property, not a status (the old reading looked for status "Canceled").
+        ({"status": "Pending", "status-prop": "canceled"}, "Pending (canceled)", True, False),
+        ({"status": "Pending", "status-prop": "cancel-pending"}, "Pending", False, False),
+        ({"status": "Pending", "status-prop": "onhold"}, "Pending", False, False),
+    ],
+)
 def test_withdraw_status_entries_read_as_the_spec_lists_them(entry, raw, final, succeeded):
     status = kraken_withdrawal_status({"refid": "FTQ", **entry})
     assert (status.raw, status.final, status.succeeded) == (raw, final, succeeded)
@@ -94,13 +106,16 @@ def test_withdraw_status_entries_read_as_the_spec_lists_them(entry, raw, final, 
 def test_a_withdrawal_cancelled_at_kraken_ends_failed(portal, sandbox_accounts):
     connection = connect_kraken(portal, sandbox_accounts["kraken"]["trader"])
     withdrawal = withdrawal_save_details(
-        tenant=portal["tenant"], user=portal["user"], connection=connection, idempotency_key=uuid.uuid4(),
-        details=details(chain="", destination="my-btc", fee_deduct_type="INTERNAL"))
+        tenant=portal["tenant"],
+        user=portal["user"],
+        connection=connection,
+        idempotency_key=uuid.uuid4(),
+        details=details(chain="", destination="my-btc", fee_deduct_type="INTERNAL"),
+    )
     withdrawal = withdrawal_preview(withdrawal=withdrawal)
     withdrawal = withdrawal_step_up(withdrawal=withdrawal, authenticated_at=timezone.now())
     withdrawal = withdrawal_request_factors(withdrawal=withdrawal)
-    sent = withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=portal["tenant"], user=portal["user"],
-                             codes={})
+    sent = withdrawal_submit(withdrawal_id=withdrawal.pk, tenant=portal["tenant"], user=portal["user"], codes={})
     tasks.withdrawal_poll(sent.pk)
     assert Withdrawal.objects.get(pk=sent.pk).state == "processing"  # Initial is no end
     HistoryRecord.objects.filter(txid=sent.exchange_withdrawal_id).update(status="CANCELED")
@@ -112,15 +127,21 @@ def test_a_withdrawal_cancelled_at_kraken_ends_failed(portal, sandbox_accounts):
 def test_kraken_refusals_reach_the_user_in_words_never_as_its_error_codes(portal, sandbox_accounts):
     connection = connect_kraken(portal, sandbox_accounts["kraken"]["trader"])
     withdrawal = withdrawal_save_details(
-        tenant=portal["tenant"], user=portal["user"], connection=connection, idempotency_key=uuid.uuid4(),
-        details=details(chain="", destination="nobody-saved-this", fee_deduct_type="INTERNAL"))
+        tenant=portal["tenant"],
+        user=portal["user"],
+        connection=connection,
+        idempotency_key=uuid.uuid4(),
+        details=details(chain="", destination="nobody-saved-this", fee_deduct_type="INTERNAL"),
+    )
     with pytest.raises(WithdrawalError) as refused:
         withdrawal_preview(withdrawal=withdrawal)
     assert "Kraken knows no saved withdrawal address of that name" in refused.value.message
     assert "EFunding" not in refused.value.message
     # A refusal the package has no words for still loses its code's prefix.
-    assert WITHDRAWALS.refusal_message(ExchangeAPIError("EFunding:Something new", code="EFunding:Something new")) \
+    assert (
+        WITHDRAWALS.refusal_message(ExchangeAPIError("EFunding:Something new", code="EFunding:Something new"))
         == "Something new"
+    )
 
 
 def test_the_saved_addresses_are_kraken_s_own_key_names(portal, sandbox_accounts):

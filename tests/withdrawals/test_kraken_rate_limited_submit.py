@@ -32,16 +32,31 @@ def ready_kraken_withdrawal(tenant, member):
     connection.api_secret = base64.b64encode(b"secret" * 8).decode()
     connection.save()
     now = timezone.now()
-    return withdrawal_of(connection, exchange="kraken", currency="BTC", destination="my-btc", withdraw_type="ADDRESS",
-                         amount=Decimal("0.01"), fee_deduct_type="INTERNAL", chain_fee=Decimal("0.0005"),
-                         service_fee=Decimal(0), total_debit=Decimal("0.01"), amount_received=Decimal("0.0095"),
-                         price_usdt=Decimal(65000), state="stepped_up", exchange_withdrawal_id="",
-                         submit_started_at=None, stepped_up_at=now, quote_expires_at=now + timedelta(minutes=5))
+    return withdrawal_of(
+        connection,
+        exchange="kraken",
+        currency="BTC",
+        destination="my-btc",
+        withdraw_type="ADDRESS",
+        amount=Decimal("0.01"),
+        fee_deduct_type="INTERNAL",
+        chain_fee=Decimal("0.0005"),
+        service_fee=Decimal(0),
+        total_debit=Decimal("0.01"),
+        amount_received=Decimal("0.0095"),
+        price_usdt=Decimal(65000),
+        state="stepped_up",
+        exchange_withdrawal_id="",
+        submit_started_at=None,
+        stepped_up_at=now,
+        quote_expires_at=now + timedelta(minutes=5),
+    )
 
 
 @pytest.mark.parametrize("error", ["EAPI:Rate limit exceeded", "EGeneral:Too many requests"])
 def test_a_kraken_rate_limit_at_submit_leaves_the_withdrawal_ready_to_send_again(
-        tenant, member, kraken_exchange, canned_answers, error):
+    tenant, member, kraken_exchange, canned_answers, error
+):
     withdrawal = ready_kraken_withdrawal(tenant, member)
     canned_answers["/0/private/Withdraw"] = json_answer({"error": [error], "result": {}})
     with pytest.raises(WithdrawalError, match="Try again at") as limited:

@@ -47,8 +47,17 @@ def race(step, drafts) -> list[str]:
 def test_two_withdrawals_cannot_both_spend_the_last_allowance(tenant, member):
     connection = connection_of(member, tenant)
     WithdrawalLimit.objects.create(tenant=tenant, scope="tenant", window_hours=24, max_usdt=Decimal("1000"))
-    drafts = [withdrawal_of(connection, state="previewed", exchange_withdrawal_id="", submit_started_at=None,
-                            total_debit=Decimal("600"), price_usdt=Decimal("1")) for _ in range(2)]
+    drafts = [
+        withdrawal_of(
+            connection,
+            state="previewed",
+            exchange_withdrawal_id="",
+            submit_started_at=None,
+            total_debit=Decimal("600"),
+            price_usdt=Decimal("1"),
+        )
+        for _ in range(2)
+    ]
 
     def send(draft):
         check_broker_limits(withdrawal=draft, value_usdt=Decimal("600"), lock=True)
@@ -59,15 +68,20 @@ def test_two_withdrawals_cannot_both_spend_the_last_allowance(tenant, member):
 
 def test_two_uid_withdrawals_cannot_both_take_the_last_slot_of_the_exchange_limit(tenant, member):
     connection = connection_of(member, tenant)
-    drafts = [withdrawal_of(connection, state="stepped_up", exchange_withdrawal_id="", withdraw_type="UID")
-              for _ in range(2)]
-    FactorRequest.objects.bulk_create(FactorRequest(tenant=tenant, connection=connection, withdrawal=drafts[0],
-                                                    withdraw_type="UID", requested_at=timezone.now())
-                                      for _ in range(2))
+    drafts = [
+        withdrawal_of(connection, state="stepped_up", exchange_withdrawal_id="", withdraw_type="UID") for _ in range(2)
+    ]
+    FactorRequest.objects.bulk_create(
+        FactorRequest(
+            tenant=tenant, connection=connection, withdrawal=drafts[0], withdraw_type="UID", requested_at=timezone.now()
+        )
+        for _ in range(2)
+    )
 
     def request_codes(draft):
         check_exchange_rate_limit(withdrawal=draft, hooks=withdrawal_hooks("kucoin"), now=timezone.now(), lock=True)
-        FactorRequest.objects.create(tenant=tenant, connection=connection, withdrawal=draft, withdraw_type="UID",
-                                     requested_at=timezone.now())
+        FactorRequest.objects.create(
+            tenant=tenant, connection=connection, withdrawal=draft, withdraw_type="UID", requested_at=timezone.now()
+        )
 
     assert race(request_codes, drafts) == ["passed", "refused"]

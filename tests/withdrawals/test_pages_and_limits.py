@@ -19,14 +19,17 @@ from withdrawals.selectors import withdrawal_capability
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize("exchange, permissions, reason", [
-    ("kucoin", ["API_COMMON", "API_WITHDRAW_OAUTH"], ""),
-    ("kucoin", ["API_COMMON"], "You did not grant the “Withdrawal” permission"),
-    ("kraken", ["account.fast-api-key:funds-withdraw"], ""),
-    ("kraken", ["account.fast-api-key:funds-query"], "“Withdraw” permission"),
-    ("okx", ["read_only", "trade"], "OKX withdrawals are not offered"),
-    ("peatio", ["profile"], "not offered"),
-])
+@pytest.mark.parametrize(
+    "exchange, permissions, reason",
+    [
+        ("kucoin", ["API_COMMON", "API_WITHDRAW_OAUTH"], ""),
+        ("kucoin", ["API_COMMON"], "You did not grant the “Withdrawal” permission"),
+        ("kraken", ["account.fast-api-key:funds-withdraw"], ""),
+        ("kraken", ["account.fast-api-key:funds-query"], "“Withdraw” permission"),
+        ("okx", ["read_only", "trade"], "OKX withdrawals are not offered"),
+        ("peatio", ["profile"], "not offered"),
+    ],
+)
 def test_capability_follows_exchange_and_granted_permissions(tenant, member, exchange, permissions, reason):
     connection = connection_of(member, tenant, exchange, permissions)
     found = withdrawal_capability(connection=connection)
@@ -99,8 +102,15 @@ def test_the_exchanges_uid_limit_of_fifty_a_day_gives_the_time_to_try_again(tena
     now = timezone.now()
     first = now - timedelta(hours=23)
     FactorRequest.objects.bulk_create(
-        FactorRequest(tenant=tenant, connection=connection, withdrawal=draft, withdraw_type="MAIL",
-                      requested_at=first + timedelta(minutes=i)) for i in range(50))
+        FactorRequest(
+            tenant=tenant,
+            connection=connection,
+            withdrawal=draft,
+            withdraw_type="MAIL",
+            requested_at=first + timedelta(minutes=i),
+        )
+        for i in range(50)
+    )
     with pytest.raises(WithdrawalError, match="50 such withdrawals per 24 hours") as refused:
         check_exchange_rate_limit(withdrawal=draft, hooks=withdrawal_hooks("kucoin"), now=now)
     assert refused.value.retry_at == first + timedelta(hours=24)
@@ -122,8 +132,12 @@ def test_the_sweep_picks_open_and_hung_withdrawals_only(tenant, member):
     connection = connection_of(member, tenant)
     processing = withdrawal_of(connection)
     unknown = withdrawal_of(connection, state="unknown", exchange_withdrawal_id="")
-    hung = withdrawal_of(connection, state="submitting", exchange_withdrawal_id="",
-                         submit_started_at=timezone.now() - timedelta(minutes=5))
+    hung = withdrawal_of(
+        connection,
+        state="submitting",
+        exchange_withdrawal_id="",
+        submit_started_at=timezone.now() - timedelta(minutes=5),
+    )
     withdrawal_of(connection, state="submitting", exchange_withdrawal_id="")  # still within its call
     withdrawal_of(connection, state="succeeded")
     from withdrawals.selectors import withdrawals_to_poll
@@ -134,12 +148,19 @@ def test_the_sweep_picks_open_and_hung_withdrawals_only(tenant, member):
 def test_the_security_setup_link_gets_client_id_and_the_encoded_return_url():
     from connectors.kucoin.withdrawals import security_setup_link
 
-    message = ("You need to bind more factors to continue this operation. Please visit the following link: "
-               "https://www.kucoin.com/account/security/g2fa")
-    link = security_setup_link(message, client_id="demo-kucoin-client",
-                               redirect_uri="https://portal.example/withdrawals/exchange-security/?a=1&b=2")
-    assert link == ("https://www.kucoin.com/account/security/g2fa?client_id=demo-kucoin-client&redirect_uri="
-                    "https%3A%2F%2Fportal.example%2Fwithdrawals%2Fexchange-security%2F%3Fa%3D1%26b%3D2")
+    message = (
+        "You need to bind more factors to continue this operation. Please visit the following link: "
+        "https://www.kucoin.com/account/security/g2fa"
+    )
+    link = security_setup_link(
+        message,
+        client_id="demo-kucoin-client",
+        redirect_uri="https://portal.example/withdrawals/exchange-security/?a=1&b=2",
+    )
+    assert link == (
+        "https://www.kucoin.com/account/security/g2fa?client_id=demo-kucoin-client&redirect_uri="
+        "https%3A%2F%2Fportal.example%2Fwithdrawals%2Fexchange-security%2F%3Fa%3D1%26b%3D2"
+    )
     assert security_setup_link("Permission denied.", client_id="x", redirect_uri="y") is None
 
 
@@ -171,10 +192,19 @@ def test_the_admin_shows_amounts_as_read_and_why_a_withdrawal_failed_or_is_stuck
     admin = make_member(tenant, "boss@alpha.example", Membership.Role.BROKER_ADMIN)
     TOTP.activate(admin, "JBSWY3DPEHPK3PXPJBSWY3DP")
     connection = connection_of(member, tenant)
-    stuck = withdrawal_of(connection, amount=Decimal("4E+2"), total_debit=Decimal("1234.5"),
-                          submit_started_at=timezone.now() - timedelta(hours=3))
-    failed = withdrawal_of(connection, state="failed", exchange_withdrawal_id="",
-                           last_error="The address is not on the whitelist.", exchange_status="REJECTED")
+    stuck = withdrawal_of(
+        connection,
+        amount=Decimal("4E+2"),
+        total_debit=Decimal("1234.5"),
+        submit_started_at=timezone.now() - timedelta(hours=3),
+    )
+    failed = withdrawal_of(
+        connection,
+        state="failed",
+        exchange_withdrawal_id="",
+        last_error="The address is not on the whitelist.",
+        exchange_status="REJECTED",
+    )
     client = client_at("alpha.localhost")
     client.force_login(admin)
     listing = " ".join(client.get("/admin/withdrawals/withdrawal/").content.decode().split())
@@ -185,8 +215,9 @@ def test_the_admin_shows_amounts_as_read_and_why_a_withdrawal_failed_or_is_stuck
     assert "Withdrawal of 400 USDT" in page and "Stuck: Processing at the exchange since" in page
     assert "400.000000000000000000" not in page and "1,234.5" in page
     assert client.get(f"/admin/withdrawals/withdrawal/{failed.pk}/change/").status_code == 200
-def test_the_list_names_the_exchange_hides_abandoned_drafts_and_its_queries_do_not_grow(
-        tenant, member, client_at):
+
+
+def test_the_list_names_the_exchange_hides_abandoned_drafts_and_its_queries_do_not_grow(tenant, member, client_at):
     connection = connection_of(member, tenant)
     client = client_at("alpha.localhost")
     client.force_login(member)
@@ -201,10 +232,24 @@ def test_the_list_names_the_exchange_hides_abandoned_drafts_and_its_queries_do_n
     withdrawal_of(connection)
     one, _ = listing_queries()
     withdrawal_of(connection, state="succeeded", completed_at=timezone.now())
-    recent_draft = withdrawal_of(connection, state="draft", exchange_withdrawal_id="", total_debit=None,
-                                 amount_received=None, service_fee=None, chain_fee=None)
-    left = withdrawal_of(connection, state="draft", exchange_withdrawal_id="", total_debit=None, amount_received=None,
-                         service_fee=None, chain_fee=None)
+    recent_draft = withdrawal_of(
+        connection,
+        state="draft",
+        exchange_withdrawal_id="",
+        total_debit=None,
+        amount_received=None,
+        service_fee=None,
+        chain_fee=None,
+    )
+    left = withdrawal_of(
+        connection,
+        state="draft",
+        exchange_withdrawal_id="",
+        total_debit=None,
+        amount_received=None,
+        service_fee=None,
+        chain_fee=None,
+    )
     Withdrawal.objects.filter(pk=left.pk).update(updated_at=timezone.now() - timedelta(hours=2))
     many, page = listing_queries()
     assert many == one

@@ -21,9 +21,18 @@ pytestmark = pytest.mark.django_db
 
 
 def draft_of(connection, **fields):
-    return withdrawal_of(connection, state="draft", exchange_withdrawal_id="", submit_started_at=None,
-                         total_debit=None, amount_received=None, service_fee=None, chain_fee=None, price_usdt=None,
-                         **fields)
+    return withdrawal_of(
+        connection,
+        state="draft",
+        exchange_withdrawal_id="",
+        submit_started_at=None,
+        total_debit=None,
+        amount_received=None,
+        service_fee=None,
+        chain_fee=None,
+        price_usdt=None,
+        **fields,
+    )
 
 
 def test_details_saved_while_the_fees_were_quoted_do_not_get_the_old_figures(tenant, member, monkeypatch):
@@ -32,8 +41,13 @@ def test_details_saved_while_the_fees_were_quoted_do_not_get_the_old_figures(ten
     draft = draft_of(connection)  # 100 USDT
 
     def quote_while_another_tab_saves(withdrawal, api, hooks):
-        quote = fees.quote(amount=withdrawal.amount, chain_fee=Decimal(0), price_usdt=Decimal(1), precision=6,
-                           fee_deduct_type="EXTERNAL")
+        quote = fees.quote(
+            amount=withdrawal.amount,
+            chain_fee=Decimal(0),
+            price_usdt=Decimal(1),
+            precision=6,
+            fee_deduct_type="EXTERNAL",
+        )
         # Another tab saves 5000 USDT (past the limit) while this request talks to the exchange.
         Withdrawal.objects.filter(pk=withdrawal.pk).update(amount=Decimal("5000"))
         return quote, Price(usdt=Decimal(1), at=timezone.now())
@@ -49,13 +63,20 @@ def test_details_saved_while_the_fees_were_quoted_do_not_get_the_old_figures(ten
 
 def test_a_changed_quote_at_continue_shows_the_new_figures_instead_of_going_on(tenant, member, client_at, monkeypatch):
     connection = connection_of(member, tenant)
-    withdrawal = withdrawal_of(connection, state="previewed", exchange_withdrawal_id="", submit_started_at=None,
-                               quote_expires_at=timezone.now() - timedelta(seconds=1))
+    withdrawal = withdrawal_of(
+        connection,
+        state="previewed",
+        exchange_withdrawal_id="",
+        submit_started_at=None,
+        quote_expires_at=timezone.now() - timedelta(seconds=1),
+    )
 
     def requote_with_other_figures(*, withdrawal, request=None):
         Withdrawal.objects.filter(pk=withdrawal.pk).update(
-            service_fee=Decimal("12.5"), total_debit=Decimal("112.5"),
-            quote_expires_at=timezone.now() + timedelta(minutes=5))
+            service_fee=Decimal("12.5"),
+            total_debit=Decimal("112.5"),
+            quote_expires_at=timezone.now() + timedelta(minutes=5),
+        )
         raise QuoteChanged("The preview expired and the fees changed. Please review the new figures.")
 
     monkeypatch.setattr("withdrawals.services.quote.withdrawal_preview", requote_with_other_figures)
@@ -76,9 +97,18 @@ HUGE = ["1e30", "1E+15", "Infinity", "NaN", "-1", "0", "0.0000000000000000001"]
 @pytest.mark.parametrize("raw", HUGE)
 def test_the_details_form_refuses_amounts_out_of_range(raw):
     hooks = withdrawal_hooks("kucoin")
-    form = DetailsForm(data={"idempotency_key": "6f1c2a1e-8a50-4c55-9a36-1f7e7b0b5a11", "currency": "USDT",
-                             "withdraw_type": "UID", "destination": "123456", "amount": raw,
-                             "fee_deduct_type": "EXTERNAL"}, currencies=["USDT"], hooks=hooks)
+    form = DetailsForm(
+        data={
+            "idempotency_key": "6f1c2a1e-8a50-4c55-9a36-1f7e7b0b5a11",
+            "currency": "USDT",
+            "withdraw_type": "UID",
+            "destination": "123456",
+            "amount": raw,
+            "fee_deduct_type": "EXTERNAL",
+        },
+        currencies=["USDT"],
+        hooks=hooks,
+    )
     assert not form.is_valid() and "amount" in form.errors
 
 
@@ -98,8 +128,20 @@ def test_the_service_refuses_amounts_out_of_range_with_a_field_error(raw):
 def test_the_details_check_answers_a_huge_amount_with_a_field_error():
     from connectors.base.withdrawals import CurrencyInfo
 
-    details = Details(currency="USDT", chain="", withdraw_type="UID", destination="123456", memo="",
-                      remark="", amount=Decimal("1e30"), fee_deduct_type="EXTERNAL")
-    errors = details_errors(details, hooks=withdrawal_hooks("kucoin"),
-                            info=CurrencyInfo(code="USDT", precision=6, chains=()), available=Decimal(10))
+    details = Details(
+        currency="USDT",
+        chain="",
+        withdraw_type="UID",
+        destination="123456",
+        memo="",
+        remark="",
+        amount=Decimal("1e30"),
+        fee_deduct_type="EXTERNAL",
+    )
+    errors = details_errors(
+        details,
+        hooks=withdrawal_hooks("kucoin"),
+        info=CurrencyInfo(code="USDT", precision=6, chains=()),
+        available=Decimal(10),
+    )
     assert "digits" in errors["amount"]

@@ -45,8 +45,13 @@ def signed_in(portal):
 
 
 def withdrawal_at_details(portal, connection):
-    return withdrawal_save_details(tenant=portal["tenant"], user=portal["user"], connection=connection,
-                                            idempotency_key=uuid.uuid4(), details=details())
+    return withdrawal_save_details(
+        tenant=portal["tenant"],
+        user=portal["user"],
+        connection=connection,
+        idempotency_key=uuid.uuid4(),
+        details=details(),
+    )
 
 
 def add_history(portal, connection, count):
@@ -54,8 +59,7 @@ def add_history(portal, connection, count):
         withdrawal_at_details(portal, connection)
 
 
-def test_the_withdrawal_pages_cost_exact_queries_however_many_withdrawals(portal, kucoin, sandbox_accounts,
-                                                                          signed_in):
+def test_the_withdrawal_pages_cost_exact_queries_however_many_withdrawals(portal, kucoin, sandbox_accounts, signed_in):
     add_history(portal, kucoin, 1)
     for more in (0, 5):  # the same counts with one earlier withdrawal and with six
         add_history(portal, kucoin, more)
@@ -68,11 +72,14 @@ def test_the_withdrawal_pages_cost_exact_queries_however_many_withdrawals(portal
             assert signed_in.get(f"/withdrawals/{withdrawal.pk}/preview/").status_code == 200
         with exact_queries(STEP_UP):
             assert signed_in.get(f"/withdrawals/{withdrawal.pk}/step-up/").status_code == 200
-        withdrawal_step_up(withdrawal=withdrawal_preview(withdrawal=withdrawal),
-                                    authenticated_at=timezone.now())
+        withdrawal_step_up(withdrawal=withdrawal_preview(withdrawal=withdrawal), authenticated_at=timezone.now())
         with exact_queries(VERIFY):
             assert signed_in.get(f"/withdrawals/{withdrawal.pk}/verify/").status_code == 200
-        sent = withdrawal_submit(withdrawal_id=ready_to_submit(portal, kucoin).pk, tenant=portal["tenant"],
-                                          user=portal["user"], codes=codes_for(portal, sandbox_accounts))
+        sent = withdrawal_submit(
+            withdrawal_id=ready_to_submit(portal, kucoin).pk,
+            tenant=portal["tenant"],
+            user=portal["user"],
+            codes=codes_for(portal, sandbox_accounts),
+        )
         with exact_queries(STATUS):
             assert signed_in.get(f"/withdrawals/{sent.pk}/").status_code == 200

@@ -27,8 +27,9 @@ def exchange(monkeypatch):
     """Installs the given hooks as the exchange of every connection."""
 
     def install(hooks):
-        monkeypatch.setattr("withdrawals.services.exchange.exchange_context",
-                            lambda connection: (object(), hooks, None))
+        monkeypatch.setattr(
+            "withdrawals.services.exchange.exchange_context", lambda connection: (object(), hooks, None)
+        )
         return hooks
 
     return install
@@ -48,10 +49,13 @@ def audit_details(withdrawal, action):
 # --- the submit's answer ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("error", [
-    ExchangeAPIError("KuCoin did not return a withdrawal id.", code=""),  # success code, no id
-    ExchangeAPIError("HTTP 200", code=""),  # a body that is not the exchange's JSON
-])
+@pytest.mark.parametrize(
+    "error",
+    [
+        ExchangeAPIError("KuCoin did not return a withdrawal id.", code=""),  # success code, no id
+        ExchangeAPIError("HTTP 200", code=""),  # a body that is not the exchange's JSON
+    ],
+)
 def test_an_answer_that_is_no_clear_refusal_is_checked_against_the_history(tenant, member, exchange, error):
     hooks = exchange(KuCoinWithdrawals())
     hooks.submit = answering(error)
@@ -98,9 +102,15 @@ def test_a_submit_without_an_answer_is_unknown(tenant, member, exchange):
 
 def stepped_up_withdrawal(tenant, member):
     now = timezone.now()
-    return withdrawal_of(connection_of(member, tenant), state="stepped_up", exchange_withdrawal_id="",
-                         submit_started_at=None, withdraw_type="ADDRESS", stepped_up_at=now,
-                         quote_expires_at=now + timedelta(minutes=5))
+    return withdrawal_of(
+        connection_of(member, tenant),
+        state="stepped_up",
+        exchange_withdrawal_id="",
+        submit_started_at=None,
+        withdraw_type="ADDRESS",
+        stepped_up_at=now,
+        quote_expires_at=now + timedelta(minutes=5),
+    )
 
 
 def test_an_unavailable_exchange_at_the_factors_request_is_audited(tenant, member, exchange):
@@ -134,11 +144,23 @@ def test_a_refused_factors_request_keeps_the_exchanges_code_in_the_audit(tenant,
 
 def kraken_unknown(tenant, member, started_ago=timedelta(hours=1), **fields):
     connection = connection_of(member, tenant, "kraken", ["account.fast-api-key:funds-withdraw"])
-    values = {"exchange": "kraken", "currency": "BTC", "destination": "my-btc", "withdraw_type": "ADDRESS",
-              "amount": Decimal("0.01"), "fee_deduct_type": "INTERNAL", "chain_fee": Decimal("0.0005"),
-              "service_fee": Decimal(0), "total_debit": Decimal("0.01"), "amount_received": Decimal("0.0095"),
-              "price_usdt": Decimal(65000), "state": "unknown", "exchange_withdrawal_id": "",
-              "submit_started_at": timezone.now() - started_ago, **fields}
+    values = {
+        "exchange": "kraken",
+        "currency": "BTC",
+        "destination": "my-btc",
+        "withdraw_type": "ADDRESS",
+        "amount": Decimal("0.01"),
+        "fee_deduct_type": "INTERNAL",
+        "chain_fee": Decimal("0.0005"),
+        "service_fee": Decimal(0),
+        "total_debit": Decimal("0.01"),
+        "amount_received": Decimal("0.0095"),
+        "price_usdt": Decimal(65000),
+        "state": "unknown",
+        "exchange_withdrawal_id": "",
+        "submit_started_at": timezone.now() - started_ago,
+        **fields,
+    }
     return withdrawal_of(connection, **values)
 
 
@@ -149,8 +171,19 @@ def kraken_history(*items):
 
 
 def kraken_entry(refid, amount, fee, **fields):
-    return {"method": "BTC", "aclass": "currency", "asset": "XXBT", "refid": refid, "txid": refid, "info": "bc1q",
-            "amount": amount, "fee": fee, "time": int(timezone.now().timestamp()), "status": "Pending", **fields}
+    return {
+        "method": "BTC",
+        "aclass": "currency",
+        "asset": "XXBT",
+        "refid": refid,
+        "txid": refid,
+        "info": "bc1q",
+        "amount": amount,
+        "fee": fee,
+        "time": int(timezone.now().timestamp()),
+        "status": "Pending",
+        **fields,
+    }
 
 
 def test_an_unknown_kraken_withdrawal_is_never_declared_unexecuted(tenant, member, exchange):
@@ -166,8 +199,9 @@ def test_an_unknown_kucoin_withdrawal_goes_back_to_review_once_its_transaction_e
     hooks = exchange(KuCoinWithdrawals())
     hooks.sent_candidates = lambda api, connection, withdrawal: []
     withdrawal = ready_kucoin_withdrawal(tenant, member)
-    Withdrawal.objects.filter(pk=withdrawal.pk).update(state="unknown",
-                                                       submit_started_at=timezone.now() - timedelta(minutes=5))
+    Withdrawal.objects.filter(pk=withdrawal.pk).update(
+        state="unknown", submit_started_at=timezone.now() - timedelta(minutes=5)
+    )
     assert withdrawal_reconcile(withdrawal_id=withdrawal.pk).state == "unknown"
     Withdrawal.objects.filter(pk=withdrawal.pk).update(submit_started_at=timezone.now() - timedelta(minutes=11))
     assert withdrawal_reconcile(withdrawal_id=withdrawal.pk).state == "previewed"
@@ -181,11 +215,14 @@ def test_kraken_finds_the_withdrawal_when_it_took_another_fee_than_previewed(ten
     assert found.state == "processing" and found.exchange_withdrawal_id == "KR-1"
 
 
-@pytest.mark.parametrize("entry", [
-    kraken_entry("KR-1", "0.0095", "0.0005", asset="XETH"),  # another asset
-    kraken_entry("KR-1", "0.0095", "0.0005", key="other-address"),  # another saved address
-    kraken_entry("KR-1", "0.0095", "0.0005", time=0),  # before the submit began
-])
+@pytest.mark.parametrize(
+    "entry",
+    [
+        kraken_entry("KR-1", "0.0095", "0.0005", asset="XETH"),  # another asset
+        kraken_entry("KR-1", "0.0095", "0.0005", key="other-address"),  # another saved address
+        kraken_entry("KR-1", "0.0095", "0.0005", time=0),  # before the submit began
+    ],
+)
 def test_kraken_does_not_take_a_withdrawal_that_is_not_this_one(tenant, member, exchange, entry):
     exchange(kraken_history(entry))
     withdrawal = kraken_unknown(tenant, member, started_ago=timedelta(seconds=30))
@@ -195,8 +232,14 @@ def test_kraken_does_not_take_a_withdrawal_that_is_not_this_one(tenant, member, 
 def test_an_exchange_id_another_row_already_stands_for_is_not_taken(tenant, member, exchange):
     exchange(kraken_history(kraken_entry("KR-1", "0.0095", "0.0005")))
     withdrawal = kraken_unknown(tenant, member, started_ago=timedelta(seconds=30))
-    withdrawal_of(withdrawal.connection, exchange="kraken", currency="BTC", destination="my-btc",
-                  amount=Decimal("0.01"), exchange_withdrawal_id="KR-1")
+    withdrawal_of(
+        withdrawal.connection,
+        exchange="kraken",
+        currency="BTC",
+        destination="my-btc",
+        amount=Decimal("0.01"),
+        exchange_withdrawal_id="KR-1",
+    )
     checked = withdrawal_reconcile(withdrawal_id=withdrawal.pk)
     assert checked.state == "unknown" and checked.exchange_withdrawal_id == ""
     # The next entry that matches is taken.
@@ -205,7 +248,8 @@ def test_an_exchange_id_another_row_already_stands_for_is_not_taken(tenant, memb
 
 
 def test_a_sent_withdrawal_is_followed_by_the_worker_once_the_submit_has_committed(
-        tenant, member, exchange, tasks_run_inline, django_capture_on_commit_callbacks):
+    tenant, member, exchange, tasks_run_inline, django_capture_on_commit_callbacks
+):
     hooks = exchange(KuCoinWithdrawals())
     hooks.submit = lambda api, connection, withdrawal, codes: "W-9"
     hooks.status = lambda api, connection, withdrawal: ExchangeStatus(raw="SUCCESS", final=True, succeeded=True)

@@ -13,8 +13,10 @@ STEPS = [(1, "Details"), (2, "Preview"), (3, "Confirm it is you"), (4, "Exchange
 @register.inclusion_tag("withdrawals/_steps.html")
 def wizard_steps(step):
     """The wizard's steps, numbered as the user counts them, with where the user is now."""
-    steps = [{"position": position, "label": label, "current": number == step, "done": number < step}
-             for position, (number, label) in enumerate(STEPS, start=1)]
+    steps = [
+        {"position": position, "label": label, "current": number == step, "done": number < step}
+        for position, (number, label) in enumerate(STEPS, start=1)
+    ]
     current = next((item for item in steps if item["current"]), None)
     return {"wizard_steps": steps, "current": current, "count": len(steps)}
 
@@ -38,7 +40,7 @@ def in_usdt(amount, price):
 
 @register.simple_tag
 def withdrawal_capability(connection):
-    """"" when this connection may withdraw, otherwise why not (for the dashboard card)."""
+    """ "" when this connection may withdraw, otherwise why not (for the dashboard card)."""
     return capability(connection=connection)
 
 

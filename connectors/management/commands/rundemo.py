@@ -20,8 +20,10 @@ SANDBOX_START_SECONDS = 60
 
 
 class Command(BaseCommand):
-    help = ("Migrate, start the exchange sandbox as its own service, seed the demo data and run web, worker and "
-            "beat together; Ctrl-C stops them all.")
+    help = (
+        "Migrate, start the exchange sandbox as its own service, seed the demo data and run web, worker and "
+        "beat together; Ctrl-C stops them all."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--port", default=os.environ.get("PORTAL_PORT", "8000"))
@@ -31,8 +33,10 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         python = sys.executable
         manage = str(settings.BASE_DIR / "manage.py")
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE",
-                                                                     "broker_portal.settings.development")}
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "broker_portal.settings.development"),
+        }
         processes = {}
         try:
             if not apps.is_installed("sandbox"):  # else it is mounted inside the portal, under /sandbox/
@@ -40,13 +44,36 @@ class Command(BaseCommand):
             demo = seed_demo()
             commands = {
                 "web": [python, manage, "runserver", f"127.0.0.1:{port}", "--noreload"],
-                "worker": [python, "-m", "celery", "-A", "broker_portal", "worker", "--loglevel", "INFO",
-                           "--concurrency", "2", "--hostname", "demo@%h"],
-                "beat": [python, "-m", "celery", "-A", "broker_portal", "beat", "--loglevel", "INFO",
-                         "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME],
+                "worker": [
+                    python,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "broker_portal",
+                    "worker",
+                    "--loglevel",
+                    "INFO",
+                    "--concurrency",
+                    "2",
+                    "--hostname",
+                    "demo@%h",
+                ],
+                "beat": [
+                    python,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "broker_portal",
+                    "beat",
+                    "--loglevel",
+                    "INFO",
+                    "--schedule",
+                    settings.CELERY_BEAT_SCHEDULE_FILENAME,
+                ],
             }
-            processes.update({name: subprocess.Popen(command, env=env, start_new_session=True)
-                              for name, command in commands.items()})
+            processes.update(
+                {name: subprocess.Popen(command, env=env, start_new_session=True) for name, command in commands.items()}
+            )
             self.print_welcome(demo)
             self.supervise(processes)
         finally:
@@ -56,12 +83,17 @@ class Command(BaseCommand):
         """The sandbox as the exchanges are: its own process, settings and SQLite file, on its own port."""
         address = urlsplit(sandbox_url())
         sandbox_env = {
-            **env, "DJANGO_SETTINGS_MODULE": "sandbox.standalone_settings",
-            "SANDBOX_DATABASE_URL": env.get("SANDBOX_DATABASE_URL", f"sqlite:///{settings.VAR_DIR / 'sandbox.sqlite3'}"),
+            **env,
+            "DJANGO_SETTINGS_MODULE": "sandbox.standalone_settings",
+            "SANDBOX_DATABASE_URL": env.get(
+                "SANDBOX_DATABASE_URL", f"sqlite:///{settings.VAR_DIR / 'sandbox.sqlite3'}"
+            ),
         }
         process = subprocess.Popen(
             [python, manage, "run_sandbox", "--migrate", "--host", "127.0.0.1", "--port", str(address.port or 80)],
-            env=sandbox_env, start_new_session=True)
+            env=sandbox_env,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + SANDBOX_START_SECONDS
         while time.monotonic() < deadline:
             if process.poll() is not None:

@@ -32,8 +32,12 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8765)
         parser.add_argument("--migrate", action="store_true", help="apply migrations first")
         parser.add_argument("--seed", action="store_true", help="seed the sandbox accounts first")
-        parser.add_argument("--okx-domain", default="", help="the regional host OKX's callback names, and the only "
-                            "one its user calls are answered on (e.g. localhost:8765 while brokers call 127.0.0.1)")
+        parser.add_argument(
+            "--okx-domain",
+            default="",
+            help="the regional host OKX's callback names, and the only "
+            "one its user calls are answered on (e.g. localhost:8765 while brokers call 127.0.0.1)",
+        )
 
     def handle(self, *args, **options):
         # The sandbox's own URLs and middleware; must be set before Django builds its handler.

@@ -26,8 +26,12 @@ class Command(BaseCommand):
             if not (options["exchange"] and options["endpoint"] and options["kind"]):
                 raise CommandError("set needs --exchange, --endpoint and --kind")
             fault = faults.fault_set(
-                exchange=options["exchange"], endpoint=options["endpoint"], kind=options["kind"],
-                count=options["count"], probability=options["probability"], delay_seconds=options["delay"],
+                exchange=options["exchange"],
+                endpoint=options["endpoint"],
+                kind=options["kind"],
+                count=options["count"],
+                probability=options["probability"],
+                delay_seconds=options["delay"],
                 retry_after=options["retry_after"],
             )
             self.stdout.write(json.dumps(faults.fault_describe(fault)))
