@@ -11,12 +11,12 @@ from broker_portal.ratelimits import RateLimited, consume
 from broker_portal.tenancy import get_for_tenant, membership_of
 from connectors.base.api import ExchangeAPIError
 from connectors.base.http import ExchangeUnavailable
+from connectors.base.withdrawals import SecuritySetupRequired
 from connectors.models import ExchangeConnection
 from exports.selectors import connections_exportable, export_jobs_visible, sync_coverage
 from exports.services.jobs import ExportError, export_request
 from exports.views import download_response
 from withdrawals import selectors as withdrawal_selectors
-from connectors.base.withdrawals import SecuritySetupRequired
 from withdrawals.models import Withdrawal
 from withdrawals.services.details import Details, parse_amount, withdrawal_save_details
 from withdrawals.services.errors import QuoteChanged, WithdrawalError

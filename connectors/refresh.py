@@ -40,9 +40,10 @@ import logging
 import random
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from allauth.socialaccount.providers import registry
 from allauth.socialaccount.providers.oauth2.client import OAuth2Error
@@ -55,10 +56,10 @@ from django.utils import timezone
 
 from broker_portal.audit import record_audit_event
 from broker_portal.enqueue import enqueue, enqueue_each, enqueue_on_commit
-from webhooks.events import connection_data
-from webhooks.services import event_record
 from broker_portal.event_metrics import EventHistogram
 from broker_portal.prepared_sql import PreparedClaim, PreparedLookup, update_fields
+from webhooks.events import connection_data
+from webhooks.services import event_record
 
 from .base.api import AccessTokenExpired, ApiKeyInvalid
 from .base.http import ExchangeUnavailable, HostNotAllowed
@@ -337,7 +338,9 @@ def _refresh_with_claim(connection: ExchangeConnection, claim: str, now: datetim
             headers=provider.token_headers(connection.details),
         )
     except ExchangeUnavailable as error:
-        return _if_still_claimed(connection.pk, claim, lambda row: _schedule_retry(row, provider.name, error, now))
+        return _if_still_claimed(
+            connection.pk, claim, lambda row, error=error: _schedule_retry(row, provider.name, error, now)
+        )
     except HostNotAllowed:
         return _if_still_claimed(
             connection.pk,
@@ -348,7 +351,9 @@ def _refresh_with_claim(connection: ExchangeConnection, claim: str, now: datetim
         if is_invalid_grant(error):
             return _after_invalid_grant(connection.pk, claim, spent)
         return _if_still_claimed(
-            connection.pk, claim, lambda row: _fail(row, f"{provider.name} refused to renew access ({error}).")
+            connection.pk,
+            claim,
+            lambda row, error=error: _fail(row, f"{provider.name} refused to renew access ({error})."),
         )
 
     connection.access_token = token.access_token

@@ -1,6 +1,6 @@
 """Reads: the history an export covers, the jobs a person may see, the connections they may export."""
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
 from django.conf import settings
 from django.db.models import Max, Min, Q, QuerySet
@@ -23,8 +23,8 @@ def is_export_staff(membership: Membership | None) -> bool:
 
 def day_bounds(date_from, date_to) -> tuple[datetime, datetime]:
     """Whole UTC days, both ends included."""
-    start = datetime.combine(date_from, time.min, tzinfo=timezone.utc)
-    return start, datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=timezone.utc)
+    start = datetime.combine(date_from, time.min, tzinfo=UTC)
+    return start, datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=UTC)
 
 
 def history_for_export(*, job: ExportJob) -> QuerySet:
@@ -121,7 +121,7 @@ def configured_history_start(now=None) -> datetime:
     now = now or django_timezone.now()
     start = now - timedelta(days=settings.EXPORTS_HISTORY_DAYS)
     if settings.EXPORTS_HISTORY_START:
-        start = max(start, datetime.combine(settings.EXPORTS_HISTORY_START, time.min, tzinfo=timezone.utc))
+        start = max(start, datetime.combine(settings.EXPORTS_HISTORY_START, time.min, tzinfo=UTC))
     return start
 
 

@@ -13,8 +13,8 @@ from broker_portal.ratelimits import RateLimited, consume, too_many_requests
 from broker_portal.tenancy import get_for_tenant, membership_of
 from connectors.models import ExchangeConnection
 
-from .forms import ExportRequestForm, connection_label
 from .formats import FORMATS
+from .forms import ExportRequestForm, connection_label
 from .models import ExportJob
 from .selectors import (
     connections_exportable,

@@ -13,8 +13,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from broker_portal.audit import record_audit_event
-from broker_portal.errors import PortalError
 from broker_portal.enqueue import enqueue_on_commit
+from broker_portal.errors import PortalError
 from broker_portal.models import Tenant
 from connectors.base.api import DepositAddressPending, DepositAddressRefused, ExchangeAPIError
 from connectors.base.history import HistoryKind

@@ -9,7 +9,8 @@ import pyotp
 from django.db import transaction
 
 from . import clock
-from .exchanges import Chain, Currency, currency as find_currency, kraken_currency
+from .exchanges import Chain, Currency, kraken_currency
+from .exchanges import currency as find_currency
 from .models import ApiKey, Balance, HistoryRecord, InboxMessage, SandboxUser, WithdrawalRequest, WithdrawalTransaction
 
 OAUTH_FEE_RATE = Decimal("0.10")

@@ -1,11 +1,10 @@
 """Reading histories a page at a time: offset pages (KuCoin, Kraken, Peatio) and cursors (OKX)."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from django.db.models import QuerySet
 
 from .models import HistoryRecord, SandboxUser
-
 
 # Ledger entry types as each exchange spells them; the sandbox's records keep one neutral word (trade, deposit,
 # withdrawal, fee), which is Kraken's own spelling (its Ledgers ``type``). A word a table lacks is answered as it is:
@@ -96,7 +95,7 @@ def cursor_page(queryset: QuerySet, field: str, *, after=None, before=None, limi
 
 
 def from_ms(value) -> datetime:
-    return datetime.fromtimestamp(int(value) / 1000, tz=timezone.utc)
+    return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
 
 
 def to_ms(moment: datetime) -> int:

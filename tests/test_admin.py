@@ -7,10 +7,9 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 from broker_portal.audit import record_audit_event
 from broker_portal.models import AuditEvent, Membership, User
-from connectors.models import ExchangeConnection
-from tests.helpers import make_member
 from connectors import services
-from connectors.models import ExchangeCredential
+from connectors.models import ExchangeConnection, ExchangeCredential
+from tests.helpers import make_member
 
 pytestmark = pytest.mark.django_db
 
@@ -337,7 +336,7 @@ def portal_owned_rows(tenant, member):
             exchange="kucoin",
             kind="deposit",
             external_id="d1",
-            occurred_at=datetime.datetime(2025, 1, 1, tzinfo=datetime.timezone.utc),
+            occurred_at=datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC),
             currency="BTC",
             amount=Decimal("1"),
         ),

@@ -11,8 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from broker_portal.admin import CappedCountPaginator
 from broker_portal.audit import record_audit_event
 from broker_portal.models import Membership
-from connectors.models import ExchangeCredential
-from connectors.models import ExchangeConnection
+from connectors.models import ExchangeConnection, ExchangeCredential
 from exports.models import ExportJob, HistoryEntry
 from payouts.models import Payout, PayoutBatch
 from tests.helpers import make_member
@@ -60,7 +59,7 @@ def add_rows(tenant, count, start=0):
             external_id=f"d{i}",
             currency="BTC",
             amount=Decimal("1"),
-            occurred_at=datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc),
+            occurred_at=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
         )
         ExportJob.objects.create(
             tenant=tenant,

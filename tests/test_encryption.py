@@ -11,9 +11,9 @@ from django.core.management import call_command
 from django.db import connection
 
 from broker_portal import crypto
-from tests.helpers import make_member
 from connectors import services as connector_services
 from connectors.models import ExchangeCredential
+from tests.helpers import make_member
 
 pytestmark = pytest.mark.django_db
 

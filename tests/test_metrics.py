@@ -13,9 +13,9 @@ from broker_portal.settings.base import ip_networks
 from connectors.models import ExchangeConnection
 from connectors.refresh import REFRESH_ATTEMPTS
 from exports.models import ExportJob, SyncState
+from exports.services.sync import HISTORY_SYNC_PASSES
 from tests.helpers import METRICS_TOKEN as TOKEN
 from tests.helpers import make_member, metric
-from exports.services.sync import HISTORY_SYNC_PASSES
 from withdrawals.models import Withdrawal
 
 POD_ADDRESS = "10.42.0.17:8000"

@@ -2,8 +2,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from connectors.models import ExchangeCredential
 from connectors.exchanges import EXCHANGES
+from connectors.models import ExchangeCredential
 
 pytestmark = pytest.mark.django_db
 

@@ -1,8 +1,8 @@
 import pytest
 from django.http import Http404
 
-from connectors.models import ExchangeCredential
 from broker_portal.tenancy import get_for_tenant
+from connectors.models import ExchangeCredential
 
 pytestmark = pytest.mark.django_db
 

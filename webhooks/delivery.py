@@ -28,8 +28,8 @@ from django.utils import timezone
 from standardwebhooks import Webhook
 
 from broker_portal.audit import record_audit_event
-from broker_portal.public_addresses import HostNotAllowed, PublicAddressAdapter
 from broker_portal.enqueue import enqueue_on_commit
+from broker_portal.public_addresses import HostNotAllowed, PublicAddressAdapter
 
 from .models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from .services import enqueue_endpoints, signing_secrets

@@ -6,7 +6,6 @@ from connectors.admin import ExchangeFilter
 from .models import Withdrawal, WithdrawalLimit
 from .selectors import withdrawal_explanation
 
-
 AMOUNT_FIELDS = {
     name: amount_column(name)
     for name in ("amount", "chain_fee", "service_fee", "total_debit", "amount_received", "price_usdt")

@@ -7,11 +7,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from broker_portal.tenancy import get_for_tenant
-from connectors.exchanges import EXCHANGES
+from connectors.exchanges import EXCHANGES, withdrawal_hooks
 from connectors.models import ExchangeConnection
 from connectors.selectors import connect_url
 
-from connectors.exchanges import withdrawal_hooks
 from . import fees
 from .models import Withdrawal
 

@@ -6,7 +6,6 @@ from django.core.mail import send_mail
 from django.template.loader import render_to_string
 
 from broker_portal.selectors import broker_admin_emails
-
 from connectors.base.api import ExchangeAPIError
 from connectors.base.http import ExchangeUnavailable
 

@@ -4,7 +4,7 @@ import random
 import resource
 import tempfile
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -44,7 +44,7 @@ RAW_SQL = (
     "FROM exports_historyentry WHERE connection_id = %s AND kind = 'ledger' ORDER BY occurred_at, id) "
     "TO STDOUT WITH CSV"
 )
-START = datetime(2023, 1, 1, tzinfo=timezone.utc)
+START = datetime(2023, 1, 1, tzinfo=UTC)
 # Kraken ledger types that are movements of their own, so Koinly's file holds every row (a trade, deposit or
 # withdrawal entry repeats another row and is left out: exports/MAPPING.md).
 LEDGER_TYPES = ["staking", "fee", "earn", "credit"]

@@ -7,7 +7,7 @@ A tenant is seeded once per scale and kept (its slug names its size), so later r
 import base64
 import statistics
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from urllib.parse import urlencode
 
@@ -139,7 +139,7 @@ def seed_tenant(slug: str, sizes: dict):
         exchange="kucoin",
         kind="deposit",
         external_id="d0",
-        occurred_at=datetime(2025, 1, 1, tzinfo=timezone.utc),
+        occurred_at=datetime(2025, 1, 1, tzinfo=UTC),
         currency="BTC",
         amount=Decimal("0.5"),
     )

@@ -106,6 +106,7 @@ def main() -> None:
     django.setup()
     from django.core.management import call_command
     from django.db import connection as db
+
     from broker_portal.celery import app
     from connectors import refresh
     from connectors.models import ExchangeConnection

@@ -16,8 +16,8 @@ from django.test import Client  # noqa: E402
 from api.tokens import api_token_create  # noqa: E402
 from broker_portal import services  # noqa: E402
 from broker_portal.demo import portal_port  # noqa: E402
-from connectors.demo import seed_demo  # noqa: E402
 from broker_portal.models import Membership, Tenant  # noqa: E402
+from connectors.demo import seed_demo  # noqa: E402
 
 PASSWORD = "bench-web-passphrase"
 EXCHANGES = ("kucoin", "okx", "kraken", "peatio")

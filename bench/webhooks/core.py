@@ -6,7 +6,7 @@ import secrets
 import threading
 import time
 from contextlib import contextmanager
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
@@ -102,7 +102,7 @@ def through_celery(*, n: int, endpoints: int, receiver: CountingReceiver) -> dic
     with start_worker(
         app, pool="solo", concurrency=1, perform_ping_check=False, shutdown_timeout=30, loglevel="WARNING"
     ):
-        started = datetime.now(dt_timezone.utc)
+        started = datetime.now(UTC)
         record(tenant, n)
         rows = WebhookDelivery.objects.filter(endpoint__in=made)
         deadline = time.monotonic() + 600
@@ -122,7 +122,7 @@ def bare(*, n: int, receiver: CountingReceiver) -> dict:
     body = '{"data":{},"timestamp":"2026-01-01T00:00:00Z","type":"connection.connected"}'
     started = time.perf_counter()
     for _ in range(n):
-        now = datetime.now(dt_timezone.utc)
+        now = datetime.now(UTC)
         webhook_id = services.new_webhook_id()
         headers = {
             "webhook-id": webhook_id,

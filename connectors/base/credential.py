@@ -14,7 +14,6 @@
 """
 
 from functools import cache
-
 from importlib import import_module
 from importlib.util import find_spec
 

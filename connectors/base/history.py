@@ -3,7 +3,7 @@ shared by them."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -93,19 +93,19 @@ def older_than_since(cursor: dict, times_ms: list[int]) -> bool:
 
 
 def from_ms(value) -> datetime:
-    return datetime.fromtimestamp(int(value) / 1000, tz=timezone.utc)
+    return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
 
 
 def from_seconds(value) -> datetime:
     """Kraken's float seconds ("1688667796.8802"), read as a decimal so no binary rounding creeps in."""
     seconds = Decimal(str(value))
-    moment = datetime.fromtimestamp(int(seconds), tz=timezone.utc)
+    moment = datetime.fromtimestamp(int(seconds), tz=UTC)
     return moment.replace(microsecond=int((seconds - int(seconds)) * 1_000_000))
 
 
 def from_iso(value: str) -> datetime:
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def split_symbol(symbol: str, quotes: tuple[str, ...]) -> tuple[str, str]:

@@ -3,7 +3,6 @@
 import functools
 import re
 
-from allauth.socialaccount.adapter import get_adapter
 from allauth.socialaccount.internal import statekit
 from allauth.socialaccount.providers import registry
 from django import forms

@@ -5,10 +5,9 @@ import hashlib
 import hmac
 import secrets
 import time
+from datetime import UTC, datetime
 from decimal import Decimal
 from urllib.parse import urlencode
-
-from datetime import UTC, datetime
 
 from connectors.base.api import (
     AccessTokenExpired,

@@ -9,7 +9,6 @@ from decimal import Decimal
 from django.utils import timezone
 
 from connectors.base.api import ExchangeAPIError
-
 from connectors.base.withdrawals import (
     ChainInfo,
     CurrencyInfo,

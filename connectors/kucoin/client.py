@@ -23,6 +23,7 @@ from connectors.base.api import (
     required_texts,
 )
 from connectors.base.http import exchange_session
+
 from .exchange import EXCHANGE as KUCOIN
 
 PERMISSION_LABELS = {permission.code: permission.label for permission in KUCOIN.permissions}

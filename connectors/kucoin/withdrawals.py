@@ -9,7 +9,6 @@ from django.conf import settings
 from django.utils import timezone
 
 from connectors.base.api import ExchangeAPIError
-
 from connectors.base.withdrawals import (
     ChainInfo,
     CurrencyInfo,

@@ -6,7 +6,7 @@ import hmac
 import json
 import secrets
 import string
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from urllib.parse import urlencode
 
@@ -62,7 +62,7 @@ def fast_api_perm(permissions: list[str]) -> str:
 
 
 def okx_timestamp(now: datetime | None = None) -> str:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 

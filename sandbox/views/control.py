@@ -2,10 +2,10 @@
 exchange's partner team, and the chain that delivers a deposit, as JSON endpoints. None of these is an exchange's:
 they are the sandbox's own control surface, for the demo and the tests."""
 
+from decimal import Decimal, InvalidOperation
+
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
-
-from decimal import Decimal, InvalidOperation
 
 from .. import clock, faults
 from ..deposits import DepositRefused, deposit_credit

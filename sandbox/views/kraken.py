@@ -3,7 +3,7 @@
 import base64
 import hashlib
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.views.decorators.csrf import csrf_exempt
@@ -13,8 +13,8 @@ from ..api_auth import kraken_caller, kraken_error
 from ..deposits import MAX_ADDRESSES, address_create, addresses
 from ..exchanges import CURRENCIES, KRAKEN_KEY_PERMISSIONS, kraken_currency, kraken_deposit_method, kraken_scope_for
 from ..funds import WithdrawalRefused, balance_of, execute, kraken_plan, kraken_status
-from ..http import is_json, json_object, json_response
 from ..history import offset_page, records, text
+from ..http import is_json, json_object, json_response
 from ..models import ApiKey, Balance, HistoryRecord, SpotOrder
 from .common import api
 
@@ -59,7 +59,7 @@ def _moment(value) -> datetime | None:
     if value in (None, "", 0, "0"):
         return None
     if isinstance(value, (int, float)) or str(value).isdigit():
-        return datetime.fromtimestamp(int(value), tz=timezone.utc)
+        return datetime.fromtimestamp(int(value), tz=UTC)
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
@@ -304,9 +304,9 @@ def _seconds(request, name: str) -> float | None:
 def _in_range(request, queryset):
     start, end = _seconds(request, "start"), _seconds(request, "end")
     if start is not None:
-        queryset = queryset.filter(time__gt=datetime.fromtimestamp(start, tz=timezone.utc))
+        queryset = queryset.filter(time__gt=datetime.fromtimestamp(start, tz=UTC))
     if end is not None:
-        queryset = queryset.filter(time__lte=datetime.fromtimestamp(end, tz=timezone.utc))
+        queryset = queryset.filter(time__lte=datetime.fromtimestamp(end, tz=UTC))
     return queryset
 
 
@@ -615,7 +615,7 @@ def _closed_orders(request, caller):
     closed = trading.orders(caller.user, open_only=False)
     if request.POST.get("start"):
         try:
-            start = datetime.fromtimestamp(float(request.POST["start"]), tz=timezone.utc)
+            start = datetime.fromtimestamp(float(request.POST["start"]), tz=UTC)
         except (ValueError, OverflowError):
             raise kraken_error("EGeneral:Invalid arguments:start") from None
         closed = closed.filter(created_at__gte=start)

@@ -5,7 +5,6 @@ import secrets
 import uuid
 from datetime import timedelta
 from decimal import Decimal
-
 from urllib.parse import unquote
 
 from django.db.models import Q
@@ -14,8 +13,9 @@ from django.views.decorators.csrf import csrf_exempt
 
 from .. import clock, faults, oauth, trading
 from ..api_auth import ApiRefused, kucoin_caller, kucoin_error
-from ..exchanges import CURRENCIES, KUCOIN_AUTH_GROUPS, KUCOIN_TOKEN_SCOPE, currency as find_currency
 from ..deposits import address_create, addresses
+from ..exchanges import CURRENCIES, KUCOIN_AUTH_GROUPS, KUCOIN_TOKEN_SCOPE
+from ..exchanges import currency as find_currency
 from ..funds import WithdrawalRefused, kucoin_withdraw, withdrawal_status
 from ..history import (
     RangeRefused,

@@ -13,9 +13,10 @@ from django.views.decorators.csrf import csrf_exempt
 from .. import clock, trading
 from ..api_auth import OKX_TOKEN_REFUSALS, ApiRefused, bearer_caller, okx_caller, okx_error
 from ..deposits import address_or_create
-from ..exchanges import CURRENCIES, currency as find_currency
-from ..http import json_object, json_response
+from ..exchanges import CURRENCIES
+from ..exchanges import currency as find_currency
 from ..history import cursor_page, from_ms, ledger_type, records, text, to_ms
+from ..http import json_object, json_response
 from ..models import ApiKey, Balance, HistoryRecord
 from .common import api, int_param
 

@@ -1,7 +1,7 @@
 """The Peatio-style exchange: APIv2 signed with the user token's access/secret key pair."""
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from django.views.decorators.csrf import csrf_exempt
 
@@ -132,7 +132,7 @@ def trades_my(request, caller):
     rows = records(caller.user, HistoryRecord.Kind.TRADE).filter(pair=_pairs()[market])
     timestamp, after, before = (_int(request, name, None, 0, 2**62) for name in ("timestamp", "from", "to"))
     if timestamp is not None:
-        rows = rows.filter(time__lte=datetime.fromtimestamp(timestamp, tz=timezone.utc))
+        rows = rows.filter(time__lte=datetime.fromtimestamp(timestamp, tz=UTC))
     if after is not None:
         rows = rows.filter(pk__gt=after)
     if before is not None:

@@ -10,9 +10,8 @@ from rest_framework.throttling import SimpleRateThrottle
 from api.models import ApiToken
 from api.tokens import api_token_create, api_token_revoke
 from broker_portal.models import AuditEvent, Membership
-from connectors.models import ExchangeConnection
+from connectors.models import ExchangeConnection, ExchangeCredential
 from tests.helpers import make_member
-from connectors.models import ExchangeCredential
 
 pytestmark = pytest.mark.django_db
 

@@ -6,9 +6,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from broker_portal.models import AuditEvent
-from connectors.models import ExchangeCredential
 from connectors.exchanges import EXCHANGES
-from connectors.models import ExchangeConnection
+from connectors.models import ExchangeConnection, ExchangeCredential
 
 pytestmark = pytest.mark.django_db
 

@@ -10,9 +10,9 @@ from allauth.mfa.totp.internal.auth import TOTP
 from django.utils import timezone
 
 from broker_portal.models import AuditEvent
+from tests.withdrawals.helpers import connection_of, withdrawal_of
 from withdrawals.models import Withdrawal
 from withdrawals.services.step_up import CODE_REFUSED
-from tests.withdrawals.helpers import connection_of, withdrawal_of
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,7 @@ until "Export anyway" is ticked. (That the page fits 390 px without scrolling si
 checked here.)"""
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pyotp
@@ -29,7 +29,7 @@ def test_an_empty_export_is_announced_before_it_is_made(live_server, page, demo,
     tenant = Tenant.objects.get(slug="demo")
     member = User.objects.get(email="user@demo.example")
     connection = ExchangeConnection.objects.create(tenant=tenant, user=member, exchange="kucoin")
-    first = datetime(2025, 2, 3, tzinfo=timezone.utc)
+    first = datetime(2025, 2, 3, tzinfo=UTC)
     HistoryEntry.objects.bulk_create(
         [
             HistoryEntry(

@@ -7,10 +7,9 @@ import urllib.parse
 import requests
 
 from connectors.exchanges import exchange_packages
-from connectors.models import ExchangeConnection
+from connectors.models import ExchangeConnection, ExchangeCredential
 from sandbox.models import Token as SandboxToken
 from sandbox.services import client_register
-from connectors.models import ExchangeCredential
 
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 PASSWORD = "portal-user-passphrase"

@@ -15,8 +15,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from connectors.models import ExchangeConnection, ExchangeCredential
 from connectors import balances
+from connectors.models import ExchangeConnection, ExchangeCredential
 from connectors.selectors import card_balances, dashboard_totals
 from connectors.templatetags.balances import age, amount, value
 from sandbox.faults import fault_set

@@ -7,10 +7,10 @@ import pytest
 from django.utils import translation
 
 from broker_portal.models import AuditEvent
-from connectors.models import ExchangeConnection, ExchangeCredential
 from connectors.exchanges import EXCHANGES
 from connectors.kraken.client import KrakenAPI, key_name
 from connectors.kraken.provider import authorize_language
+from connectors.models import ExchangeConnection, ExchangeCredential
 from connectors.refresh import provider_for
 from sandbox.models import ApiKey as SandboxKey
 from sandbox.models import SandboxUser

@@ -10,11 +10,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from connectors.forms import ExchangeCredentialForm
 from broker_portal.models import Tenant
-from connectors.models import ExchangeConnection, ExchangeCredential
 from connectors.base.http import ExchangeSession
+from connectors.forms import ExchangeCredentialForm
 from connectors.kucoin.client import sign_headers
+from connectors.models import ExchangeConnection, ExchangeCredential
 from connectors.refresh import Outcome, connection_refresh
 
 from .helpers import query_of

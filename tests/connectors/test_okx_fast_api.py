@@ -10,11 +10,11 @@ import pytest
 from django.utils import timezone
 
 from broker_portal.models import AuditEvent
-from connectors.forms import ExchangeCredentialForm
-from connectors.models import ExchangeConnection, ExchangeCredential
 from connectors import refresh
 from connectors.base.api import ApiKeyRefused
+from connectors.forms import ExchangeCredentialForm
 from connectors.key_health import CheckOutcome, connection_check_api_key
+from connectors.models import ExchangeConnection, ExchangeCredential
 from connectors.okx.client import OKXAPI
 from connectors.tasks import check_api_key, sweep_api_key_health
 from sandbox import clock as sandbox_clock

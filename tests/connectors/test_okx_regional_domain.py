@@ -6,8 +6,8 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 
 from broker_portal.models import AuditEvent
-from connectors.models import ExchangeConnection, ExchangeCredential
 from connectors.base.http import HostNotAllowed
+from connectors.models import ExchangeConnection, ExchangeCredential
 from connectors.okx.provider import OKXOAuth2Adapter, OKXProvider
 from connectors.okx.regions import regional_api_base_url
 from connectors.refresh import Outcome, connection_refresh

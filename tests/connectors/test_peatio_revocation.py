@@ -8,8 +8,8 @@ import hmac
 import pytest
 
 from broker_portal.models import AuditEvent
-from connectors.peatio.client import sign
 from connectors.models import ExchangeConnection
+from connectors.peatio.client import sign
 from sandbox import clock as sandbox_clock
 from sandbox.models import Token as SandboxToken
 

@@ -22,8 +22,7 @@ from connectors.refresh import connections_sweep
 from connectors.tasks import refresh_connection, send_connection_notice, sweep_token_refresh
 from sandbox import faults as sandbox_faults
 from tests.connectors.helpers import assert_alive_at_the_sandbox
-from tests.helpers import QueuedTask
-from tests.helpers import exact_queries
+from tests.helpers import QueuedTask, exact_queries
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_tasks")]
 

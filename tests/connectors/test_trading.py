@@ -7,10 +7,10 @@ import pytest
 import requests
 
 from broker_portal.models import AuditEvent
-from connectors.models import ExchangeCredential
 from connectors import clients
 from connectors.base.trading import AttributionMissing, TradingRefused
 from connectors.exchanges import trading_hooks
+from connectors.models import ExchangeCredential
 from sandbox.models import Balance, SpotOrder
 from tests.connectors.helpers import connected
 from tests.trading.helpers import KRAKEN_TRADING, TRADING, connected_kraken, connected_okx, place

@@ -3,7 +3,7 @@ scope and range; other tenants' rows never appear; formula cells are neutralised
 
 import csv
 import hashlib
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import openpyxl
@@ -13,10 +13,10 @@ from broker_portal.models import Membership
 from connectors.exchanges import history_source
 from connectors.models import ExchangeConnection
 from exports.models import ExportJob, HistoryEntry
-from sandbox.history import ledger_type
 from exports.services.jobs import export_request, export_run
 from exports.services.sync import sync_connection_history
 from exports.services.writers import export_path
+from sandbox.history import ledger_type
 from sandbox.models import HistoryRecord, SandboxUser
 from tests.helpers import make_member
 
@@ -49,7 +49,7 @@ def entry_rows(**fields):
             exchange="kucoin",
             kind="deposit",
             external_id=f"foreign-{n}",
-            occurred_at=datetime(2024, 6, 1 + n, tzinfo=timezone.utc),
+            occurred_at=datetime(2024, 6, 1 + n, tzinfo=UTC),
             currency="BTC",
             amount=Decimal("1.25"),
             fee_currency="BTC",
@@ -77,8 +77,8 @@ def strangers(portal):
 
 def sandbox_records(exchange_id, kinds):
     user = SandboxUser.objects.get(exchange=exchange_id, email=f"trader@{exchange_id}.sandbox")
-    start = datetime.combine(DATE_FROM, time.min, tzinfo=timezone.utc)
-    end = datetime.combine(DATE_TO + timedelta(days=1), time.min, tzinfo=timezone.utc)
+    start = datetime.combine(DATE_FROM, time.min, tzinfo=UTC)
+    end = datetime.combine(DATE_TO + timedelta(days=1), time.min, tzinfo=UTC)
     return list(HistoryRecord.objects.filter(user=user, kind__in=kinds, time__gte=start, time__lt=end))
 
 
@@ -322,7 +322,7 @@ def hostile(portal):
         "connection": connection,
         "user": portal["user"],
         "exchange": "kucoin",
-        "occurred_at": datetime(2024, 5, 1, tzinfo=timezone.utc),
+        "occurred_at": datetime(2024, 5, 1, tzinfo=UTC),
     }
     HistoryEntry.objects.bulk_create(
         [
@@ -397,7 +397,7 @@ def awkward(hostile, portal):
                 price=Decimal("65000.0617283945"),
                 fee=Decimal("0"),
                 fee_currency="USDT",
-                occurred_at=datetime(2024, 7, 1, 12, 30, 5, 123456, tzinfo=timezone.utc),
+                occurred_at=datetime(2024, 7, 1, 12, 30, 5, 123456, tzinfo=UTC),
             ),
             HistoryEntry(
                 **common,
@@ -409,7 +409,7 @@ def awkward(hostile, portal):
                 fee_currency="ETH",
                 address=" spaced ",
                 status="SUCCESS",
-                occurred_at=datetime(2024, 7, 2, tzinfo=timezone.utc),
+                occurred_at=datetime(2024, 7, 2, tzinfo=UTC),
             ),
             HistoryEntry(
                 **common,
@@ -419,7 +419,7 @@ def awkward(hostile, portal):
                 currency="SOL",
                 amount=Decimal("0"),
                 balance=Decimal("0"),
-                occurred_at=datetime(2024, 7, 3, 23, 59, 59, 999999, tzinfo=timezone.utc),
+                occurred_at=datetime(2024, 7, 3, 23, 59, 59, 999999, tzinfo=UTC),
             ),
             HistoryEntry(
                 **common,
@@ -428,7 +428,7 @@ def awkward(hostile, portal):
                 currency="ETH",
                 amount=Decimal("0.333"),
                 status="FAILURE",
-                occurred_at=datetime(2024, 7, 4, tzinfo=timezone.utc),
+                occurred_at=datetime(2024, 7, 4, tzinfo=UTC),
             ),
         ]
     )
@@ -502,7 +502,7 @@ def movements(portal):
                 kind=kind,
                 external_id=f"m{number}",
                 status=status,
-                occurred_at=datetime(2024, 8, number, tzinfo=timezone.utc),
+                occurred_at=datetime(2024, 8, number, tzinfo=UTC),
                 currency="BTC",
                 amount=Decimal(number),
                 fee_currency="BTC",
@@ -513,7 +513,7 @@ def movements(portal):
         "connection": connection,
         "user": portal["user"],
         "exchange": "peatio",
-        "occurred_at": datetime(2024, 9, 1, tzinfo=timezone.utc),
+        "occurred_at": datetime(2024, 9, 1, tzinfo=UTC),
     }
     rows += [
         HistoryEntry(

@@ -5,7 +5,7 @@ is in exports/MAPPING.md."""
 
 import csv
 import io
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -80,7 +80,7 @@ def histories(tenant, member):
                     entry_type=entry_type,
                     side=side,
                     status=status,
-                    occurred_at=datetime(2025, 3, 1 + n, tzinfo=timezone.utc),
+                    occurred_at=datetime(2025, 3, 1 + n, tzinfo=UTC),
                     currency="BTC",
                     amount=Decimal(amount),
                     quote_currency="USDT" if kind == "trade" else "",

@@ -1,7 +1,7 @@
 """The export pages: request, progress, authenticated and expiring download, audit, tenant isolation, queries."""
 
 import hashlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection as db_connection
@@ -12,10 +12,10 @@ from broker_portal import services as portal_services
 from broker_portal.models import AuditEvent, Membership
 from connectors.models import ExchangeConnection
 from exports.models import ExportJob
-from tests.exports.helpers import job_for, post_export
-from tests.helpers import make_member
 from exports.services.jobs import ABANDONED_AFTER, export_run, exports_delete_expired, exports_housekeeping
 from exports.services.writers import export_path, exports_dir
+from tests.exports.helpers import job_for, post_export
+from tests.helpers import make_member
 
 
 @pytest.fixture
@@ -323,7 +323,7 @@ def test_the_default_range_reaches_back_to_the_oldest_synced_row_and_each_kind_s
     SyncState.objects.create(
         connection=kucoin_history,
         kind="deposit",
-        covered_from=datetime(2025, 1, 1, tzinfo=timezone.utc),
+        covered_from=datetime(2025, 1, 1, tzinfo=UTC),
         covered_to=dj_timezone.now(),
         rows_stored=4,
         last_synced_at=dj_timezone.now(),

@@ -87,7 +87,7 @@ def test_sync_imports_the_whole_history_and_a_second_sync_adds_nothing(connect, 
         kept = history_source(exchange_id).kept_for.get(kind, timedelta(days=100))
         assert abs(state.covered_from - (before - min(kept, timedelta(days=100)))) < timedelta(minutes=1)
         assert before <= state.covered_to <= timezone.now() and state.resume_cursor is None
-    assert sync_connection_history(connection=connection) == {kind: 0 for kind in KINDS[exchange_id]}
+    assert sync_connection_history(connection=connection) == dict.fromkeys(KINDS[exchange_id], 0)
     assert HistoryEntry.objects.filter(connection=connection).count() == 10 * len(KINDS[exchange_id])
 
 
@@ -387,7 +387,7 @@ def test_a_peatio_key_that_expired_is_renewed_and_the_sync_goes_on(connect):
         added = sync_connection_history(connection=connection)
     finally:
         clock.set_offset(0)
-    assert added == {kind: 10 for kind in KINDS["peatio"]}
+    assert added == dict.fromkeys(KINDS["peatio"], 10)
     connection.refresh_from_db()
     assert connection.status == "active" and connection.last_refreshed_at
 

@@ -4,8 +4,8 @@ import pytest
 import requests
 
 from connectors.base.http import ExchangeUnavailable
-from tests.helpers import metric
 from exports.services.sync import sync_connection_history
+from tests.helpers import metric
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -7,7 +7,7 @@ import json
 import re
 import time
 import urllib.parse
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pyotp
 import requests
@@ -113,7 +113,7 @@ def kucoin_request(
 
 
 def okx_request(base, key: dict, method, path, *, body=None, when=None, **overrides):
-    moment = when or datetime.now(timezone.utc)
+    moment = when or datetime.now(UTC)
     timestamp = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
     text = json.dumps(body) if body is not None else ""
     headers = {

@@ -9,7 +9,7 @@ import requests
 from sandbox.exchanges import KUCOIN_AUTH_GROUPS
 from sandbox.models import Balance, HistoryRecord
 
-from .support import KUCOIN_REDIRECT, authorize_code, kucoin_request, sign_in, totp_now, csrf_token
+from .support import KUCOIN_REDIRECT, authorize_code, csrf_token, kucoin_request, sign_in, totp_now
 
 pytestmark = pytest.mark.django_db(transaction=True)
 # Key creation on the www host (Fast API document section 4): FastAPI 2.0 and the old partners' path.

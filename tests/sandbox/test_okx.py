@@ -2,7 +2,7 @@
 PITFALLS.md, backend/okx_client.py) shows it: authorization code only, a JSON token call with no refresh token,
 delete-then-create of the one key per user, and the signed v5 REST calls."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -182,7 +182,7 @@ def test_signed_rest_and_pagination(base, okx_tokens):
         "msg": "Invalid OK-ACCESS-KEY.",
         "data": [],
     }
-    old = datetime.now(timezone.utc) - timedelta(seconds=40)
+    old = datetime.now(UTC) - timedelta(seconds=40)
     assert okx_request(api, key, "GET", "/api/v5/account/balance", when=old).json()["code"] == "50102"
     bad_format = okx_request(api, key, "GET", "/api/v5/account/balance", **{"OK-ACCESS-TIMESTAMP": "1700000000000"})
     assert bad_format.json()["code"] == "50112"

@@ -36,7 +36,9 @@ def test_peatio_signs_the_sorted_query_unescaped():
 
 
 def test_kucoin_and_okx_signatures_are_base64_hmac_sha256():
-    import base64, hashlib, hmac
+    import base64
+    import hashlib
+    import hmac
 
     expected = base64.b64encode(hmac.new(b"s", b"1GET/api/v1/accounts", hashlib.sha256).digest()).decode()
     assert signing.kucoin_signature("s", "1", "get", "/api/v1/accounts", "") == expected

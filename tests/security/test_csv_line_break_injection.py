@@ -5,7 +5,7 @@ spreadsheet started a new row there whose first cell was the attacker's formula.
 
 import csv
 import io
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import openpyxl
@@ -35,7 +35,7 @@ def broken_lines(portal):
             "connection": connection,
             "user": portal["user"],
             "exchange": "kucoin",
-            "occurred_at": datetime(2024, 5, number, tzinfo=timezone.utc),
+            "occurred_at": datetime(2024, 5, number, tzinfo=UTC),
             "status": "SUCCESS",
         }
         entries += [

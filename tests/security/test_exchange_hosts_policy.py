@@ -8,12 +8,12 @@ import socket
 import pytest
 from allauth.mfa.totp.internal.auth import TOTP
 
-from connectors.forms import ExchangeCredentialForm
 from broker_portal.models import AuditEvent, User
-from connectors.models import ExchangeCredential
 from connectors.base import hosts
 from connectors.base.hosts import hosts_for_calls
 from connectors.base.http import ExchangeUnavailable, HostNotAllowed, exchange_session
+from connectors.forms import ExchangeCredentialForm
+from connectors.models import ExchangeCredential
 from connectors.socialaccount import app_from_credential
 
 pytestmark = pytest.mark.django_db

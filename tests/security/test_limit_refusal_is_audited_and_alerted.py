@@ -8,13 +8,13 @@ from decimal import Decimal
 import pytest
 
 from broker_portal.models import AuditEvent, Membership
+from tests.helpers import make_member
+from tests.withdrawals.helpers import codes_for, connect_kucoin, details, ready_to_submit
+from withdrawals.models import WithdrawalLimit
 from withdrawals.services.details import withdrawal_save_details
 from withdrawals.services.errors import WithdrawalError
 from withdrawals.services.quote import withdrawal_preview
 from withdrawals.services.submit import withdrawal_submit
-from tests.helpers import make_member
-from tests.withdrawals.helpers import codes_for, connect_kucoin, details, ready_to_submit
-from withdrawals.models import WithdrawalLimit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

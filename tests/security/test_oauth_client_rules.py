@@ -4,9 +4,8 @@ import pytest
 
 from broker_portal import services
 from broker_portal.models import Membership
-from connectors.models import ExchangeConnection
+from connectors.models import ExchangeConnection, ExchangeCredential
 from tests.connectors.helpers import PASSWORD, PortalBrowser, csrf_token, query_of
-from connectors.models import ExchangeCredential
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,13 +9,12 @@ import pytest
 from allauth.mfa.totp.internal.auth import TOTP
 from django.db import connection
 
-from connectors.models import ExchangeConnection
-from withdrawals.services.submit import withdrawal_submit
+from connectors import services
+from connectors.models import ExchangeConnection, ExchangeCredential
 from tests.connectors.helpers import csrf_token, query_of
 from tests.helpers import portal_log_written_as_json
 from tests.withdrawals.helpers import codes_for, ready_to_submit
-from connectors import services
-from connectors.models import ExchangeCredential
+from withdrawals.services.submit import withdrawal_submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TOTP_SEED = "JBSWY3DPEHPK3PXPHYGIENE2"

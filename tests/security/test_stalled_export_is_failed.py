@@ -9,9 +9,9 @@ from django.utils import timezone
 
 from exports import tasks
 from exports.models import ExportJob
-from tests.exports.helpers import job_for, post_export
 from exports.services.jobs import export_heartbeat
 from exports.services.writers import export_path, exports_dir
+from tests.exports.helpers import job_for, post_export
 
 
 @pytest.mark.django_db

@@ -13,8 +13,8 @@ from allauth.mfa.totp.internal.auth import TOTP
 from django.core.cache import cache
 from django.test import Client
 
-from withdrawals.services.step_up import portal_mfa_code_valid as verify_portal_mfa
 from tests.helpers import make_member
+from withdrawals.services.step_up import portal_mfa_code_valid as verify_portal_mfa
 
 pytestmark = pytest.mark.django_db
 

@@ -5,9 +5,8 @@ import pytest
 from django.test import Client
 
 from api.tokens import api_token_create
-from connectors.models import ExchangeConnection
+from connectors.models import ExchangeConnection, ExchangeCredential
 from tests.security.helpers import corrupt
-from connectors.models import ExchangeCredential
 
 pytestmark = pytest.mark.django_db
 

@@ -3,7 +3,8 @@ typed (a size or a buy price down, a sell price up), by less than one step, in D
 
 from decimal import Decimal
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from connectors.base.trading import BUY, SELL, Instrument, round_to_step
 

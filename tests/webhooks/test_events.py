@@ -149,8 +149,8 @@ def test_a_withdrawal_records_submitted_then_status_changed_with_the_exchanges_i
     from connectors.base.withdrawals import ExchangeStatus
     from connectors.kucoin.withdrawals import KuCoinWithdrawals
     from exports.models import HistoryEntry
-    from withdrawals.services.reconcile import withdrawal_refresh_status
     from tests.withdrawals.helpers import ready_kucoin_withdrawal, submit
+    from withdrawals.services.reconcile import withdrawal_refresh_status
 
     make_endpoint(tenant, "http://127.0.0.1:9/hooks", ["withdrawal.submitted", "withdrawal.status_changed"])
     hooks = KuCoinWithdrawals()
@@ -199,9 +199,9 @@ def test_a_withdrawal_records_submitted_then_status_changed_with_the_exchanges_i
 def test_a_limit_refusal_records_withdrawal_limit_refused(tenant, member):
     from decimal import Decimal
 
-    from withdrawals.services.limits import BrokerLimitExceeded, withdrawal_record_limit_refusal
     from tests.withdrawals.helpers import connection_of, withdrawal_of
     from withdrawals.models import WithdrawalLimit
+    from withdrawals.services.limits import BrokerLimitExceeded, withdrawal_record_limit_refusal
 
     make_endpoint(tenant, "http://127.0.0.1:9/hooks", ["withdrawal.limit_refused"])
     withdrawal = withdrawal_of(connection_of(member, tenant), state="stepped_up")

@@ -9,12 +9,12 @@ import requests
 from django.utils import timezone
 
 from connectors.models import ExchangeConnection
+from tests.connectors.helpers import PortalBrowser
+from withdrawals.models import Withdrawal
 from withdrawals.services.details import Details, withdrawal_save_details
 from withdrawals.services.factors import withdrawal_request_factors
 from withdrawals.services.quote import withdrawal_preview
 from withdrawals.services.step_up import withdrawal_step_up
-from tests.connectors.helpers import PortalBrowser
-from withdrawals.models import Withdrawal
 from withdrawals.services.submit import withdrawal_submit
 
 KUCOIN_GROUPS = ["API_COMMON", "API_WITHDRAW_OAUTH"]

@@ -9,9 +9,9 @@ from django.db import connection as db_connection
 from connectors.exchanges import withdrawal_hooks
 from sandbox.faults import fault_clear, fault_set
 from sandbox.models import HistoryRecord
+from withdrawals.models import Withdrawal
 from withdrawals.services.reconcile import withdrawal_reconcile
 from withdrawals.services.submit import withdrawal_submit
-from withdrawals.models import Withdrawal
 
 from .helpers import codes_for, ready_to_submit, sandbox_btc
 

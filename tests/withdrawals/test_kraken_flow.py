@@ -13,6 +13,7 @@ from connectors.models import ExchangeConnection
 from sandbox import clock
 from sandbox.models import Balance, HistoryRecord, SandboxUser
 from withdrawals import tasks
+from withdrawals.models import Withdrawal
 from withdrawals.services.details import withdrawal_save_details
 from withdrawals.services.errors import WithdrawalError
 from withdrawals.services.exchange import exchange_context
@@ -20,7 +21,6 @@ from withdrawals.services.factors import withdrawal_request_factors
 from withdrawals.services.quote import withdrawal_preview
 from withdrawals.services.step_up import withdrawal_step_up
 from withdrawals.services.submit import withdrawal_submit
-from withdrawals.models import Withdrawal
 
 from .helpers import PortalBrowser, details
 

@@ -8,13 +8,13 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from withdrawals.services.errors import WithdrawalError
-from withdrawals.services.submit import withdrawal_submit
 from connectors.kraken.client import RATE_LIMIT_RETRY_AFTER, KrakenAPI
 from connectors.kraken.withdrawals import KrakenWithdrawals
 from tests.connectors.canned import json_answer
 from tests.withdrawals.helpers import connection_of, withdrawal_of
 from withdrawals.models import Withdrawal
+from withdrawals.services.errors import WithdrawalError
+from withdrawals.services.submit import withdrawal_submit
 
 pytestmark = pytest.mark.django_db
 

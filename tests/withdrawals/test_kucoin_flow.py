@@ -11,12 +11,12 @@ from connectors.base.withdrawals import SecuritySetupRequired
 from sandbox import clock
 from sandbox.models import HistoryRecord
 from withdrawals import tasks
+from withdrawals.models import Withdrawal
 from withdrawals.services.details import withdrawal_max_amount, withdrawal_save_details
 from withdrawals.services.errors import WithdrawalError
 from withdrawals.services.quote import withdrawal_preview
 from withdrawals.services.step_up import withdrawal_step_up
 from withdrawals.services.submit import withdrawal_submit
-from withdrawals.models import Withdrawal
 
 from .helpers import codes_for, connect_kucoin, details, ready_to_submit, sandbox_btc
 

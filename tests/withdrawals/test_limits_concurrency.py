@@ -9,11 +9,11 @@ from django.db import connection as db_connection
 from django.db import transaction
 from django.utils import timezone
 
-from withdrawals.services.errors import WithdrawalError
-from withdrawals.services.limits import check_broker_limits, check_exchange_rate_limit
 from connectors.exchanges import withdrawal_hooks
 from tests.withdrawals.helpers import connection_of, withdrawal_of
 from withdrawals.models import FactorRequest, Withdrawal, WithdrawalLimit
+from withdrawals.services.errors import WithdrawalError
+from withdrawals.services.limits import check_broker_limits, check_exchange_rate_limit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

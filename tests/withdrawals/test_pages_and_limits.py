@@ -8,13 +8,13 @@ from allauth.mfa.totp.internal.auth import TOTP
 from django.utils import timezone
 
 from broker_portal.models import Membership
-from withdrawals.services.errors import WithdrawalError
-from withdrawals.services.limits import check_broker_limits, check_exchange_rate_limit
 from connectors.exchanges import withdrawal_hooks
 from tests.helpers import exact_queries, make_member
 from tests.withdrawals.helpers import connection_of, withdrawal_of
 from withdrawals.models import FactorRequest, Withdrawal, WithdrawalLimit
 from withdrawals.selectors import withdrawal_capability
+from withdrawals.services.errors import WithdrawalError
+from withdrawals.services.limits import check_broker_limits, check_exchange_rate_limit
 
 pytestmark = pytest.mark.django_db
 

@@ -7,15 +7,15 @@ import pytest
 from django.utils import timezone
 
 from api.serializers import WithdrawalCreateInput
+from connectors.base.withdrawals import Price
+from connectors.exchanges import withdrawal_hooks
+from tests.withdrawals.helpers import connection_of, withdrawal_of
 from withdrawals import fees
+from withdrawals.forms import DetailsForm
+from withdrawals.models import Withdrawal, WithdrawalLimit
 from withdrawals.services.details import Details, details_errors, parse_amount
 from withdrawals.services.errors import QuoteChanged, WithdrawalError
 from withdrawals.services.quote import withdrawal_preview
-from connectors.exchanges import withdrawal_hooks
-from connectors.base.withdrawals import Price
-from tests.withdrawals.helpers import connection_of, withdrawal_of
-from withdrawals.forms import DetailsForm
-from withdrawals.models import Withdrawal, WithdrawalLimit
 
 pytestmark = pytest.mark.django_db
 

@@ -10,12 +10,12 @@ from django.test import Client
 from django.utils import timezone
 
 from tests.helpers import exact_queries
-
-from .helpers import codes_for, details, ready_to_submit
 from withdrawals.services.details import withdrawal_save_details
 from withdrawals.services.quote import withdrawal_preview
 from withdrawals.services.step_up import withdrawal_step_up
 from withdrawals.services.submit import withdrawal_submit
+
+from .helpers import codes_for, details, ready_to_submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

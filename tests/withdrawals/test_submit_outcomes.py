@@ -11,13 +11,13 @@ from broker_portal.models import AuditEvent
 from connectors.base.api import ExchangeAPIError
 from connectors.base.http import ExchangeUnavailable
 from connectors.base.withdrawals import ExchangeStatus
-from withdrawals.services.errors import WithdrawalError
-from withdrawals.services.factors import withdrawal_request_factors
-from withdrawals.services.reconcile import withdrawal_reconcile
 from connectors.kraken.withdrawals import KrakenWithdrawals
 from connectors.kucoin.withdrawals import KuCoinWithdrawals
 from tests.withdrawals.helpers import connection_of, ready_kucoin_withdrawal, submit, withdrawal_of
 from withdrawals.models import Withdrawal
+from withdrawals.services.errors import WithdrawalError
+from withdrawals.services.factors import withdrawal_request_factors
+from withdrawals.services.reconcile import withdrawal_reconcile
 
 pytestmark = pytest.mark.django_db
 
