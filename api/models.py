@@ -38,3 +38,6 @@ class IdempotentRequest(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "user", "key"], name="idempotency_key_once")]
+
+    def __str__(self):
+        return f"Idempotent request {self.pk}"

@@ -122,6 +122,8 @@ answer, so a retry after a timeout does not withdraw twice."""
 
 B = 'curl -H "Authorization: Bearer $TOKEN" https://broker.example/api/v1'
 J = '-H "Content-Type: application/json"'
+# An order ticket as the examples send it.
+ORDER_BODY = '{"base": "BTC", "quote": "USDT", "side": "buy", "type": "limit", "size": "0.01", "price": "60000"}'
 
 # (method, path) -> summary and an example request, shown on each operation in the docs.
 OPERATIONS = {
@@ -190,11 +192,11 @@ OPERATIONS = {
     ),
     ("post", "/api/v1/connections/{id}/orders/preview/"): (
         "Preview an order: rounded, its fee and the balances after",
-        f'{B}/connections/12/orders/preview/ {J} -d \'{{"base": "BTC", "quote": "USDT", "side": "buy", "type": "limit", "size": "0.01", "price": "60000"}}\'',
+        f"{B}/connections/12/orders/preview/ {J} -d '{ORDER_BODY}'",
     ),
     ("post", "/api/v1/connections/{id}/orders/"): (
         "Place an order (with the broker's attribution)",
-        f'{B}/connections/12/orders/ {J} -H "Idempotency-Key: $(uuidgen)" -d \'{{"base": "BTC", "quote": "USDT", "side": "buy", "type": "limit", "size": "0.01", "price": "60000"}}\'',
+        f"{B}/connections/12/orders/ {J} -H \"Idempotency-Key: $(uuidgen)\" -d '{ORDER_BODY}'",
     ),
     ("get", "/api/v1/connections/{id}/orders/{order_pk}/"): (
         "An order with its status and fills",

@@ -97,7 +97,7 @@ def read_histograms(
         for values in label_sets:
             *bucket_keys, sum_key = histogram.keys(values)
             cumulative, buckets = 0, []
-            for bound, key in zip([*histogram.buckets, float("inf")], bucket_keys):
+            for bound, key in zip([*histogram.buckets, float("inf")], bucket_keys, strict=True):
                 cumulative += int(stored.get(key) or 0)
                 buckets.append((bound, cumulative))
             readings.setdefault(histogram.name, []).append(

@@ -12,7 +12,7 @@ def exchange_packages_check(app_configs=None, **kwargs) -> list[Error]:
         exchange = package.exchange
         where = f"{package.module}.exchange"
 
-        def error(message: str, code: str) -> None:
+        def error(message: str, code: str, where: str = where) -> None:
             errors.append(Error(message, obj=where, id=f"connectors.{code}"))
 
         if package.provider_class is None:

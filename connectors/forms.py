@@ -219,7 +219,8 @@ class ExchangeCredentialForm(forms.ModelForm):
 
     class Meta:
         model = ExchangeCredential
-        exclude = ["client_secret", "broker_key", "rsa_private_key", "rsa_public_key"]
+        # Every field but the secrets, which are only ever replaced through their own write-only fields below.
+        exclude = ["client_secret", "broker_key", "rsa_private_key", "rsa_public_key"]  # noqa: DJ006
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -254,7 +255,7 @@ class ExchangeCredentialForm(forms.ModelForm):
         if exchange is None:
             return
         derived = credential_settings.base_urls(exchange_packages()[exchange.id].module, cleaned.get("settings") or {})
-        for name, default in zip(("authorize_base_url", "api_base_url"), derived):
+        for name, default in zip(("authorize_base_url", "api_base_url"), derived, strict=False):
             if not cleaned.get(name) and name not in self.errors:
                 if default:
                     cleaned[name] = default

@@ -100,8 +100,6 @@ class ExchangeConnectionQuerySet(models.QuerySet):
 class ExchangeConnection(models.Model):
     """A user's authorization at one exchange: its tokens, its Fast API key and their health."""
 
-    objects = ExchangeConnectionQuerySet.as_manager()
-
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
         REFRESHING = "refreshing", "Refreshing"
@@ -147,6 +145,8 @@ class ExchangeConnection(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     # Not stored: what a disconnect did at the exchange, for the page that asked (set by connection_disconnect).
     remote_cleanup: dict
+
+    objects = ExchangeConnectionQuerySet.as_manager()
 
     class Meta:
         ordering = ["exchange", "created_at"]

@@ -251,14 +251,16 @@ def _bulk_insert(rows, batch_size: int = 5000) -> None:
     """PostgreSQL COPY where available (millions of rows in seconds), bulk_create batches elsewhere."""
     if connection.vendor == "postgresql":
         table = HistoryRecord._meta.db_table
-        with connection.cursor() as cursor:
-            with cursor.cursor.copy(f"COPY {table} ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy(f"COPY {table} ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
         return
     batch = []
     for row in rows:
-        values = dict(zip(COPY_COLUMNS, row))
+        values = dict(zip(COPY_COLUMNS, row, strict=True))
         values["details"] = json.loads(values["details"])
         batch.append(HistoryRecord(**values))
         if len(batch) >= batch_size:

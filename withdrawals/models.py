@@ -164,6 +164,9 @@ class FactorRequest(models.Model):
     class Meta:
         ordering = ["-requested_at"]
 
+    def __str__(self):
+        return f"{self.withdraw_type} requested at {self.requested_at:%Y-%m-%d %H:%M:%S}"
+
 
 class WithdrawalLimit(models.Model):
     """A broker admin's cap: per user (each user) or for the whole tenant, in USDT over a rolling window."""

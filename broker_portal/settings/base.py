@@ -418,7 +418,8 @@ EXPORTS_DIR = Path(env("EXPORTS_DIR", str(VAR_DIR / "exports")))
 EXPORTS_LINK_HOURS = env_int("EXPORTS_LINK_HOURS", 24)
 # How far back a connection's first history sync walks: EXPORTS_HISTORY_DAYS back from now (a year by default:
 # what KuCoin keeps of ledgers, the shortest-lived history a year's tax export needs), not before
-# EXPORTS_HISTORY_START (YYYY-MM-DD) if set, and never past what an exchange keeps (connectors/*/history.py ``kept_for``).
+# EXPORTS_HISTORY_START (YYYY-MM-DD) if set, and never past what an exchange keeps
+# (connectors/*/history.py ``kept_for``).
 EXPORTS_HISTORY_DAYS = env_int("EXPORTS_HISTORY_DAYS", 365)
 EXPORTS_HISTORY_START = date.fromisoformat(env("EXPORTS_HISTORY_START")) if env("EXPORTS_HISTORY_START", "") else None
 # Level C (KuCoin documents no cap on a deposit/withdrawal history range): days asked per request.

@@ -190,7 +190,7 @@ def connect_callback(request, exchange_id: str, server: str = ""):
     if problem:
         return callback_problem(request, provider, problem, status=503)
     try:
-        connection = services.connection_authorize(
+        services.connection_authorize(
             provider=provider,
             request=request,
             code=request.GET["code"],

@@ -200,7 +200,8 @@ class KuCoinAPI(ExchangeAPI):
             raise DepositAddressRefused(
                 f"KuCoin does not list {asset}.", reason=DepositAddressRefused.UNKNOWN_ASSET, code=error.code
             ) from error
-        # The chains' depositMinSize, needTag and isDepositEnabled: universal SDK openapi-spot-market.json (Get Currency).
+        # The chains' depositMinSize, needTag and isDepositEnabled: universal SDK openapi-spot-market.json
+        # (Get Currency).
         return [
             DepositNetwork(
                 id=chain["chainId"],

@@ -107,7 +107,8 @@ def normalize(kind, item):
     }
 
 
-# fills-history and bills: 10 requests per 2 s per user, the archive 5 per 2 s; deposit/withdrawal history: 6 per second.
+# fills-history and bills: 10 requests per 2 s per user, the archive 5 per 2 s;
+# deposit/withdrawal history: 6 per second.
 # Numeric states, and a deposit's differ from a withdrawal's: deposit 0 waiting, 1 credited (not yet withdrawable),
 # 2 successful, 8 and 11-14 held; withdrawal -3 cancelling, -2 cancelled, -1 failed, 2 successful, others on the way.
 SOURCE = HistorySource(

@@ -17,9 +17,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def client(portal):  # noqa: F811
     client = APIClient(HTTP_HOST="localhost")
-    client.credentials(
-        HTTP_AUTHORIZATION=f"Bearer {api_token_create(tenant=portal['tenant'], user=portal['user'], name='back office')[1]}"
-    )
+    token = api_token_create(tenant=portal["tenant"], user=portal["user"], name="back office")[1]
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     return client
 
 

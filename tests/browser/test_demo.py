@@ -228,7 +228,7 @@ def test_the_demo_worker_refreshes_tokens_and_runs_two_history_syncs_at_once(run
             now[exchange]["last_refreshed_at"] != before[exchange]["last_refreshed_at"] for exchange in now
         ),
     )
-    for exchange, connection in refreshed.items():
+    for connection in refreshed.values():
         assert (connection["status"], connection["last_error"], connection["refresh_failures"]) == ("active", "", 0)
 
     # Both connections' history at once (the worker runs two tasks side by side): both complete every kind.

@@ -1,6 +1,7 @@
 """Peatio's signature and revocation. The revocation is Doorkeeper 1.4's (doorkeeper-gem/doorkeeper v1.4.1
-tokens_controller.rb#revoke): it acts only on an access token presented as Bearer and answers 200 whatever happened, so the audit says
-"revoked" only when the key pair is shown dead afterwards (hpyhacking/peatio: 2008, the key does not exist)."""
+tokens_controller.rb#revoke): it acts only on an access token presented as Bearer and answers 200 whatever
+happened, so the audit says "revoked" only when the key pair is shown dead afterwards (hpyhacking/peatio: 2008,
+the key does not exist)."""
 
 import hashlib
 import hmac

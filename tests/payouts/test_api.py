@@ -49,7 +49,7 @@ def body(payees, name="Rewards", amounts=("1.5", "2", "3.000000000000000001")):
                 "amount": amount,
                 "reference": f"{name}-{exchange_id}",
             }
-            for (exchange_id, connection), amount in zip(payees.items(), amounts)
+            for (exchange_id, connection), amount in zip(payees.items(), amounts, strict=False)
         ],
     }
 

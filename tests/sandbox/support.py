@@ -154,7 +154,8 @@ def peatio_get(base, access_key, secret_key, path, params=None, *, tonce=None):
 
 def kraken_url(base, client_id="kraken-broker", scope="account.fast-api-key:write account.fast-api-key:funds-query"):
     return (
-        f"{base}/kraken/oauth/authorize?client_id={client_id}&redirect_uri={requests.utils.quote(KRAKEN_REDIRECT, safe='')}"
+        f"{base}/kraken/oauth/authorize?client_id={client_id}"
+        f"&redirect_uri={requests.utils.quote(KRAKEN_REDIRECT, safe='')}"
         f"&response_type=code&scope={requests.utils.quote(scope)}&state=k1"
     )
 

@@ -24,7 +24,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def kucoin_url(base, redirect=KUCOIN_REDIRECT, state="st-1", client_id="kc-broker"):
-    url = f"{base}/kucoin-www/oauth?response_type=code&client_id={client_id}&redirect_uri={redirect}&scope=OAUTH_CREATE_API"
+    url = (
+        f"{base}/kucoin-www/oauth?response_type=code&client_id={client_id}&redirect_uri={redirect}"
+        "&scope=OAUTH_CREATE_API"
+    )
     return url + (f"&state={state}" if state is not None else "")
 
 
@@ -205,7 +208,8 @@ def test_peatio_plus_scopes_and_token_shape(base, accounts, clients):
     # "+" in a query string is a space; an encoded "%2B" is not a separator (see test_peatio.py).
     for scope in ["profile+history+trade", "profile%20history%20trade"]:
         url = (
-            f"{base}/peatio/oauth/authorize?client_id=peatio-broker&redirect_uri={requests.utils.quote(PEATIO_REDIRECT, safe='')}"
+            f"{base}/peatio/oauth/authorize?client_id=peatio-broker"
+            f"&redirect_uri={requests.utils.quote(PEATIO_REDIRECT, safe='')}"
             f"&response_type=code&scope={scope}"
         )
         code = authorize_code(url, user["email"], user["password"])["code"]
@@ -258,7 +262,10 @@ def test_client_register_is_idempotent_and_encrypts_kraken_secret(transactional_
 
 def test_peatio_revoke_disables_the_key_pair(base, accounts, clients):
     user = accounts["peatio"]["trader"]
-    url = f"{base}/peatio/oauth/authorize?client_id=peatio-broker&redirect_uri={PEATIO_REDIRECT}&response_type=code&scope=profile"
+    url = (
+        f"{base}/peatio/oauth/authorize?client_id=peatio-broker&redirect_uri={PEATIO_REDIRECT}"
+        "&response_type=code&scope=profile"
+    )
     code = authorize_code(url, user["email"], user["password"])["code"]
     form = {"client_id": "peatio-broker", "client_secret": "peatio-secret"}
     tokens = requests.post(
@@ -312,7 +319,7 @@ def test_two_concurrent_refreshes_with_one_token_always_revoke_the_family(accoun
         pair = oauth._new_pair(client, user, ["account.fast-api-key:write"], uuid.uuid4().hex)
         outcomes, ready = [], threading.Barrier(3)
 
-        def spend():
+        def spend(ready=ready, outcomes=outcomes, pair=pair):
             try:
                 ready.wait()
                 outcomes.append(oauth.refresh(client, pair.refresh_token).pk)

@@ -145,7 +145,7 @@ def test_gunicorn_serves_the_production_settings_and_logs_json_lines_without_the
     assert CODE not in written and STATE not in written
     lines = [json.loads(line) for line in server.out.read_text().splitlines()]  # every line is a JSON object
     errors = [json.loads(line) for line in server.err.read_text().splitlines() if line.startswith("{")]
-    assert any(line["message"] == "Booting worker with pid: %s" % line["process"] for line in errors)
+    assert any(line["message"] == f"Booting worker with pid: {line['process']}" for line in errors)
     access = [line for line in lines if line["logger"] == "gunicorn.access"]
     callback = next(line for line in access if line["http"]["path"] == "/connect/kucoin/callback/")
     assert callback["http"]["status"] == 400 and callback["http"]["method"] == "GET"
