@@ -7,7 +7,7 @@ from functools import partial
 from django.db import transaction
 
 from broker_portal.audit import record_audit_event
-from connectors.base.api import DepositAddress, DepositAddressRefused, DepositNetwork, ExchangeAPIError
+from connectors.base.api import DepositAddress, DepositAddressRefused, DepositNetwork, ExchangeAPI, ExchangeAPIError
 from connectors.base.http import ExchangeUnavailable
 from connectors.clients import connection_api
 from connectors.exchanges import EXCHANGES
@@ -15,6 +15,17 @@ from connectors.models import ExchangeConnection
 from connectors.refresh import RefreshFailed, call_with_fresh_token
 
 from .selectors import MAX_NETWORK_LENGTH, clean_asset, deposit_capability
+
+
+def deposit_api(connection: ExchangeConnection) -> ExchangeAPI:
+    """The connection's signed client; an exchange whose package has none offers no deposit addresses."""
+    api = connection_api(connection)
+    if api is None:
+        raise DepositAddressRefused(
+            f"{EXCHANGES[connection.exchange].name} offers no deposit addresses here.",
+            reason=DepositAddressRefused.NOT_CREATABLE,
+        )
+    return api
 
 
 def deposit_address_create(
@@ -27,7 +38,7 @@ def deposit_address_create(
         raise DepositAddressRefused(reason, reason=DepositAddressRefused.PERMISSION)
     asset = clean_asset(asset)
     network = deposit_network(connection=connection, asset=asset, network_id=network_id)
-    api = connection_api(connection)
+    api = deposit_api(connection)
     name = EXCHANGES[connection.exchange].name
     if not api.deposit_address_creatable or not network.creatable:
         raise DepositAddressRefused(
@@ -76,7 +87,7 @@ class Receive:
 def deposit_assets(*, connection: ExchangeConnection) -> list[str]:
     """Assets to suggest (those the account holds); none where the exchange cannot tell right now."""
     try:
-        return sorted(set(call_with_fresh_token(connection=connection, call=connection_api(connection).deposit_assets)))
+        return sorted(set(call_with_fresh_token(connection=connection, call=deposit_api(connection).deposit_assets)))
     except (ExchangeUnavailable, ExchangeAPIError, RefreshFailed):
         return []
 
@@ -84,7 +95,7 @@ def deposit_assets(*, connection: ExchangeConnection) -> list[str]:
 def deposit_networks(*, connection: ExchangeConnection, asset: str) -> list[DepositNetwork]:
     """The networks ``asset`` arrives on at this exchange; DepositAddressRefused for an asset it lacks."""
     asset = clean_asset(asset)
-    api = connection_api(connection)
+    api = deposit_api(connection)
     networks = call_with_fresh_token(connection=connection, call=partial(api.deposit_networks, asset=asset))
     if not networks:
         raise DepositAddressRefused(
@@ -112,7 +123,7 @@ def deposit_address_get(*, connection: ExchangeConnection, asset: str, network_i
     """The user's address for ``asset`` on the network; where there is none, whether the portal may create one."""
     asset = clean_asset(asset)
     network = deposit_network(connection=connection, asset=asset, network_id=network_id)
-    api = connection_api(connection)
+    api = deposit_api(connection)
     address = call_with_fresh_token(
         connection=connection, call=partial(api.deposit_address, asset=asset, network=network)
     )

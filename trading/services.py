@@ -358,11 +358,12 @@ def attribution_check(*, connection: ExchangeConnection) -> dict:
     }
     for symbol, order_id in placed.exclude(exchange_order_id="").values_list("symbol", "exchange_order_id"):
         if order_id not in remote:
+
+            def read_order(fresh: ExchangeConnection, symbol: str = symbol, order_id: str = order_id) -> Order:
+                return hooks.order(api, fresh, symbol, order_id)
+
             try:
-                remote[order_id] = call_with_fresh_token(
-                    connection=connection,
-                    call=lambda c, symbol=symbol, order_id=order_id: hooks.order(api, c, symbol, order_id),
-                )
+                remote[order_id] = call_with_fresh_token(connection=connection, call=read_order)
             except TradingRefused as refused:
                 if refused.reason != TradingRefused.NOT_FOUND:
                     raise
@@ -569,7 +570,7 @@ def order_preview(
     )
     instrument = ticket.instrument
     last = hooks.last_price(api, instrument)
-    estimate = ticket.price if ticket.type == LIMIT else last
+    estimate = ticket.price if ticket.type == LIMIT and ticket.price is not None else last
     # A limit order that would not fill at once rests on the book as the maker; anything else takes.
     resting = ticket.type == LIMIT and (ticket.price < last if side == BUY else ticket.price > last)
     rates = call_with_fresh_token(connection=connection, call=lambda c: hooks.fee_rate(api, c, instrument))
