@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 
 from broker_portal.models import AuditEvent
 from broker_portal.tenancy import get_for_tenant, is_broker_admin
-from connectors import refresh, services
+from connectors import services, token_refresh
 from connectors.base.views import PermissionForm, provider_for
 from connectors.models import ExchangeConnection
 from connectors.selectors import connect_url
@@ -95,7 +95,7 @@ class ConnectionRefresh(APIView):
     @extend_schema(request=None, responses={202: ConnectionSerializer})
     def post(self, request, pk):
         connection = own_connection(request, pk)
-        refresh.connections_refresh_now(connection_ids=[connection.pk], request=request)
+        token_refresh.connections_refresh_now(connection_ids=[connection.pk], request=request)
         return Response(ConnectionSerializer(connection).data, status=status.HTTP_202_ACCEPTED)
 
 

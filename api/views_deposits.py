@@ -7,7 +7,7 @@ from rest_framework.views import APIView
 
 from connectors.base.api import DepositAddressPending, DepositAddressRefused, ExchangeAPIError
 from connectors.base.http import ExchangeUnavailable
-from connectors.refresh import RefreshFailed
+from connectors.token_refresh import RefreshFailed
 from deposits import selectors, services
 
 from .errors import DomainError

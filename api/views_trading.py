@@ -13,7 +13,7 @@ from connectors.base.api import ExchangeAPIError
 from connectors.base.http import ExchangeUnavailable
 from connectors.base.trading import SIDES, TYPES, TradingRefused
 from connectors.exchanges import trading_hooks
-from connectors.refresh import RefreshFailed
+from connectors.token_refresh import RefreshFailed
 from trading import selectors, services
 
 from .errors import DomainError

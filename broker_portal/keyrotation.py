@@ -1,7 +1,7 @@
 """Re-encrypt every stored secret with the first of FERNET_KEYS, so older keys can be dropped.
 
 Safe with workers running: each row is rewritten in its own short transaction, read and written under the
-row's lock (FOR NO KEY UPDATE, the lock connectors/refresh.py takes across a token refresh), so a refresh
+row's lock (FOR NO KEY UPDATE, the lock connectors/token_refresh.py takes across a token refresh), so a refresh
 that commits meanwhile is read after it commits and never overwritten with the pair it replaced. One row
 per transaction keeps each lock brief; a rerun is harmless (values already under the first key stay so).
 """

@@ -12,7 +12,7 @@ from .exchanges import EXCHANGES, exchange_choices, exchange_packages
 from .forms import ExchangeCredentialForm, masked
 from .models import ExchangeConnection, ExchangeCredential
 from .onboarding import application_form
-from .refresh import connection_health, connections_refresh_now
+from .token_refresh import connection_health, connections_refresh_now
 
 
 class ExchangeFilter(admin.SimpleListFilter):

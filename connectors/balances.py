@@ -26,7 +26,7 @@ from broker_portal.enqueue import enqueue_each, enqueue_on_commit
 from .base.api import ExchangeAPIError
 from .base.http import ExchangeUnavailable
 from .models import ExchangeConnection, ExchangeCredential
-from .refresh import RefreshFailed, call_with_fresh_token
+from .token_refresh import RefreshFailed, call_with_fresh_token
 
 logger = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from .base.api import ApiKeyInvalid, ExchangeAPIError
 from .base.http import ExchangeUnavailable, HostNotAllowed
 from .clients import connection_api
 from .models import ExchangeConnection
-from .refresh import KeyPairRotated, api_key_credential_exchanges, connection_mark_api_key_invalid
 from .selectors import CredentialNotOffered
+from .token_refresh import KeyPairRotated, api_key_credential_exchanges, connection_mark_api_key_invalid
 
 logger = logging.getLogger(__name__)
 

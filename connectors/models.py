@@ -138,7 +138,7 @@ class ExchangeConnection(models.Model):
     next_refresh_attempt_at = models.DateTimeField(null=True, blank=True)
     # Set when the user was told that the refresh token will lapse; cleared by the next successful refresh.
     refresh_lapse_warned_at = models.DateTimeField(null=True, blank=True)
-    # The refresh under way (connectors/refresh.py, "Locking"): its fencing token and when its lease runs out.
+    # The refresh under way (connectors/token_refresh.py, "Locking"): its fencing token and when its lease runs out.
     refresh_claim = models.CharField(max_length=32, blank=True, default="")
     refresh_claimed_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -18,7 +18,6 @@ from .base.http import ExchangeUnavailable, HostNotAllowed
 from .base.oauth import ExchangeProvider, post_token_request, revoke_token
 from .clients import exchange_api
 from .models import ExchangeConnection, ExchangeCredential
-from .refresh import RefreshFailed, call_with_fresh_token, credential_is_api_key
 from .selectors import (
     CredentialNotOffered,
     card_balances,
@@ -30,6 +29,7 @@ from .selectors import (
     switched_off_exchanges,
     tenant_offered_exchanges,
 )
+from .token_refresh import RefreshFailed, call_with_fresh_token, credential_is_api_key
 
 
 class ConnectError(PortalError):

@@ -12,7 +12,7 @@ from django.utils import timezone
 from .balances import connection_balances_fill, connections_balances_warm
 from .key_health import connection_check_api_key, connections_check_api_keys
 from .models import ExchangeConnection
-from .refresh import Outcome, connection_refresh, connections_sweep, publish_refreshes_each
+from .token_refresh import Outcome, connection_refresh, connections_sweep, publish_refreshes_each
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def refresh_connection(self, connection_id: int, force: bool = False) -> str:
 
 @shared_task(acks_late=True, ignore_result=True, soft_time_limit=50, time_limit=60)
 def publish_refreshes(connection_ids: list[int], force: bool = False) -> int:
-    """One message per connection of a batch the sweep claimed (connectors.refresh.enqueue_refreshes). A worker
+    """One message per connection of a batch the sweep claimed (connectors.token_refresh.enqueue_refreshes). A worker
     killed on it leaves the batch's claims to run out (the sweep's claim and its grace), well within the window."""
     publish_refreshes_each(connection_ids, force=force)
     return len(connection_ids)

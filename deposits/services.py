@@ -12,7 +12,7 @@ from connectors.base.http import ExchangeUnavailable
 from connectors.clients import connection_api
 from connectors.exchanges import EXCHANGES
 from connectors.models import ExchangeConnection
-from connectors.refresh import RefreshFailed, call_with_fresh_token
+from connectors.token_refresh import RefreshFailed, call_with_fresh_token
 
 from .selectors import MAX_NETWORK_LENGTH, clean_asset, deposit_capability
 

@@ -12,7 +12,7 @@ from broker_portal.tenancy import get_for_tenant
 from connectors.base.api import DepositAddressPending, DepositAddressRefused, ExchangeAPIError
 from connectors.base.http import ExchangeUnavailable
 from connectors.models import ExchangeConnection
-from connectors.refresh import RefreshFailed
+from connectors.token_refresh import RefreshFailed
 
 from . import selectors, services
 

@@ -15,7 +15,7 @@ from prometheus_client.utils import floatToGoString
 
 from broker_portal.event_metrics import HistogramReading, read_histograms
 from connectors.exchanges import exchange_packages, history_sources
-from connectors.refresh import REFRESH_ATTEMPTS, Outcome, credential_is_api_key
+from connectors.token_refresh import REFRESH_ATTEMPTS, Outcome, credential_is_api_key
 from exports.models import ExportJob
 from exports.services.sync import HISTORY_SYNC_PASSES
 

@@ -18,7 +18,7 @@ from .readiness import broker_connection
 
 logger = logging.getLogger(__name__)
 
-# The action connectors.refresh records once per connection when its refresh token is about to lapse.
+# The action connectors.token_refresh records once per connection when its refresh token is about to lapse.
 LAPSE_WARNING_ACTION = "connection.refresh_lapsing"
 # Upper bounds in seconds of the export duration histogram; an export may run up to the task's 3 h limit.
 EXPORT_DURATION_BUCKETS = (1, 5, 30, 60, 300, 900, 1800, 3600, 10800)

@@ -21,7 +21,7 @@ from connectors.base.history import HistoryKind
 from connectors.base.http import ExchangeUnavailable
 from connectors.exchanges import history_source
 from connectors.models import ExchangeConnection
-from connectors.refresh import RefreshFailed
+from connectors.token_refresh import RefreshFailed
 from deposits import selectors as deposit_selectors
 from deposits import services as deposit_services
 from exports.models import HistoryEntry

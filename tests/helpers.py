@@ -16,7 +16,7 @@ from broker_portal import services
 from broker_portal.celery import app as celery_app
 from broker_portal.logs import JsonLineFormatter
 from broker_portal.models import Membership
-from connectors.refresh import connections_sweep
+from connectors.token_refresh import connections_sweep
 
 METRICS_TOKEN = "metrics-scrape-token-0123456789abcdef"
 

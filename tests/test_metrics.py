@@ -11,7 +11,7 @@ from broker_portal.audit import record_audit_event
 from broker_portal.celery import app
 from broker_portal.settings.base import ip_networks
 from connectors.models import ExchangeConnection
-from connectors.refresh import REFRESH_ATTEMPTS
+from connectors.token_refresh import REFRESH_ATTEMPTS
 from exports.models import ExportJob, SyncState
 from exports.services.sync import HISTORY_SYNC_PASSES
 from tests.helpers import METRICS_TOKEN as TOKEN

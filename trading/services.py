@@ -30,8 +30,8 @@ from connectors.base.trading import (
 from connectors.clients import connection_api
 from connectors.exchanges import EXCHANGES, trading_hooks
 from connectors.models import ExchangeConnection
-from connectors.refresh import RefreshFailed, call_with_fresh_token
 from connectors.selectors import CredentialNotOffered
+from connectors.token_refresh import RefreshFailed, call_with_fresh_token
 
 from .models import TradeOrder
 from .selectors import clean_asset, parse_amount, require_trading

@@ -10,7 +10,7 @@ from connectors.base.api import ExchangeAPIError
 from connectors.base.http import ExchangeUnavailable
 from connectors.base.trading import TradingRefused
 from connectors.models import ExchangeConnection
-from connectors.refresh import RefreshFailed
+from connectors.token_refresh import RefreshFailed
 
 from . import selectors, services
 

@@ -21,8 +21,8 @@ from broker_portal import services
 from broker_portal.celery import app
 from broker_portal.models import Membership, Tenant, User
 from connectors.models import ExchangeConnection, ExchangeCredential
-from connectors.refresh import connections_sweep, refresh_window
 from connectors.tasks import refresh_connection
+from connectors.token_refresh import connections_sweep, refresh_window
 from sandbox.models import Client as SandboxClient
 from sandbox.models import SandboxUser
 from sandbox.models import Token as SandboxToken

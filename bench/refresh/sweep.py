@@ -1,6 +1,6 @@
 """python -m bench.refresh.sweep --connections 1000000   (see bench/README.md, "The sweep at a million")
 
-The token refresh sweep (connectors.refresh.connections_sweep, what beat runs every minute) over a tenant of
+The token refresh sweep (connectors.token_refresh.connections_sweep, what beat runs every minute) over a tenant of
 one-hour connections as they stand in steady state: their access tokens expire evenly over the coming hour, so
 each minute a sixtieth of them comes due (16,667 of a million), plus --backoff connections that are due by
 their expiry but backing off after failures (the sweep must leave them alone, at no cost). Seeded once with
@@ -32,7 +32,7 @@ def seed(*, connections: int, backoff: int) -> tuple[int, object]:
     from broker_portal import services
     from broker_portal.models import Membership, Tenant, User
     from connectors.models import ExchangeConnection
-    from connectors.refresh import refresh_window
+    from connectors.token_refresh import refresh_window
 
     tenant = Tenant.objects.filter(slug=SLUG).first() or services.tenant_create(
         name="Sweep Bench", slug=SLUG, hosts=["bench-sweep.localhost"]
@@ -108,7 +108,7 @@ def main() -> None:
     from django.db import connection as db
 
     from broker_portal.celery import app
-    from connectors import refresh
+    from connectors import token_refresh
     from connectors.models import ExchangeConnection
 
     app.conf.task_default_queue = QUEUE
@@ -122,14 +122,14 @@ def main() -> None:
     )
 
     publishing = {"seconds": 0.0}
-    enqueue = refresh.enqueue_refreshes
+    enqueue = token_refresh.enqueue_refreshes
 
     def timed_enqueue(ids, **kwargs):
         began = time.perf_counter()
         enqueue(ids, **kwargs)
         publishing["seconds"] += time.perf_counter() - began
 
-    refresh.enqueue_refreshes = timed_enqueue
+    token_refresh.enqueue_refreshes = timed_enqueue
     runs = []
     for run in range(options.runs):
         now = seeded_at
@@ -140,7 +140,7 @@ def main() -> None:
             print(explain_first_claim(db, now), flush=True)
         publishing["seconds"] = 0.0
         began = time.perf_counter()
-        swept = refresh.connections_sweep(now=now)
+        swept = token_refresh.connections_sweep(now=now)
         seconds = time.perf_counter() - began
         runs.append(
             {
@@ -174,7 +174,7 @@ def explain_first_claim(db, now) -> str:
     that holds no connection in backoff."""
     from django.db import transaction
 
-    from connectors.refresh import SWEEP_BATCH_SIZE, sweep_claim_reads
+    from connectors.token_refresh import SWEEP_BATCH_SIZE, sweep_claim_reads
 
     queryset = sweep_claim_reads(now=now)[-1][:SWEEP_BATCH_SIZE]
     with transaction.atomic(), db.cursor() as cursor:  # its locks end with the transaction

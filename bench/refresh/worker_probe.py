@@ -14,7 +14,7 @@ from celery.signals import task_postrun, task_prerun, worker_shutdown
 from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
-import connectors.refresh
+import connectors.token_refresh
 from broker_portal.celery import app
 
 # What this worker publishes (a batch's refreshes, fanned out) goes to the benchmark's queue too.
@@ -68,7 +68,7 @@ def timed_token_call(call):
     return timed
 
 
-connectors.refresh.post_token_request = timed_token_call(connectors.refresh.post_token_request)
+connectors.token_refresh.post_token_request = timed_token_call(connectors.token_refresh.post_token_request)
 
 
 @worker_shutdown.connect

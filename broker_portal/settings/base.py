@@ -227,7 +227,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_boo
     )
 # A pool of PostgreSQL connections per process (Django's, on psycopg_pool), shared by its threads: a worker
 # running many token refreshes at once takes a connection for each short burst of queries and gives it back for
-# the exchange's call (connectors/refresh.py), so its threads need far fewer connections than they are. The pool
+# the exchange's call (connectors/token_refresh.py), so its threads need far fewer connections than they are. The pool
 # keeps its connections itself, so persistent connections (DATABASE_CONN_MAX_AGE) do not apply. 0: no pool.
 DATABASE_POOL_MAX_SIZE = env_int("DATABASE_POOL_MAX_SIZE", 0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_POOL_MAX_SIZE > 0:

@@ -18,7 +18,7 @@ from connectors.base.history import HistorySource, Page, first_cursor, from_ms
 from connectors.clients import connection_api
 from connectors.exchanges import history_source
 from connectors.models import ExchangeConnection
-from connectors.refresh import call_with_fresh_token
+from connectors.token_refresh import call_with_fresh_token
 from webhooks.events import connection_data
 from webhooks.services import event_record
 

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from connectors.key_health import connection_check_api_key
 from connectors.models import ExchangeConnection
-from connectors.refresh import connections_sweep
+from connectors.token_refresh import connections_sweep
 from sandbox.models import ApiKey as SandboxKey
 
 from .helpers import sign_in

@@ -13,7 +13,7 @@ from broker_portal.models import AuditEvent
 from connectors.clients import exchange_api
 from connectors.exchanges import exchange_packages
 from connectors.models import ExchangeConnection, ExchangeCredential
-from connectors.refresh import Outcome, connection_refresh, connections_sweep
+from connectors.token_refresh import Outcome, connection_refresh, connections_sweep
 from exports.models import HistoryEntry
 from exports.services.sync import sync_connection_history
 from sandbox import clock as sandbox_clock

@@ -11,7 +11,7 @@ from connectors.exchanges import EXCHANGES
 from connectors.kraken.client import KrakenAPI, key_name
 from connectors.kraken.provider import authorize_language
 from connectors.models import ExchangeConnection, ExchangeCredential
-from connectors.refresh import provider_for
+from connectors.token_refresh import provider_for
 from sandbox.models import ApiKey as SandboxKey
 from sandbox.models import SandboxUser
 from sandbox.views.kraken import account_iban

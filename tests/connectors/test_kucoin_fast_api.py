@@ -15,7 +15,7 @@ from connectors.base.http import ExchangeSession
 from connectors.forms import ExchangeCredentialForm
 from connectors.kucoin.client import sign_headers
 from connectors.models import ExchangeConnection, ExchangeCredential
-from connectors.refresh import Outcome, connection_refresh
+from connectors.token_refresh import Outcome, connection_refresh
 
 from .helpers import query_of
 

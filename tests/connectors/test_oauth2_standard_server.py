@@ -10,7 +10,7 @@ import requests
 from connectors.models import ExchangeConnection, ExchangeCredential
 from connectors.oauth2.credential import test_connection as read_metadata
 from connectors.oauth2.metadata import DiscoveryFailed, discover, metadata_urls
-from connectors.refresh import Outcome, connection_refresh
+from connectors.token_refresh import Outcome, connection_refresh
 
 from .helpers import PortalBrowser, csrf_token, query_of
 

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from broker_portal.models import AuditEvent
-from connectors import refresh
+from connectors import token_refresh
 from connectors.base.api import ApiKeyRefused
 from connectors.forms import ExchangeCredentialForm
 from connectors.key_health import CheckOutcome, connection_check_api_key
@@ -193,8 +193,8 @@ def test_disconnect_after_the_hour_says_how_to_remove_the_key_at_okx_and_records
 @pytest.fixture
 def token_calls_okx(monkeypatch):
     calls = []
-    real = refresh.post_token_request
-    monkeypatch.setattr(refresh, "post_token_request", lambda *a, **k: calls.append(a[2]) or real(*a, **k))
+    real = token_refresh.post_token_request
+    monkeypatch.setattr(token_refresh, "post_token_request", lambda *a, **k: calls.append(a[2]) or real(*a, **k))
     return calls
 
 

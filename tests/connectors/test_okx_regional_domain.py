@@ -10,7 +10,7 @@ from connectors.base.http import HostNotAllowed
 from connectors.models import ExchangeConnection, ExchangeCredential
 from connectors.okx.provider import OKXOAuth2Adapter, OKXProvider
 from connectors.okx.regions import regional_api_base_url
-from connectors.refresh import Outcome, connection_refresh
+from connectors.token_refresh import Outcome, connection_refresh
 from sandbox.models import Token as SandboxToken
 
 from .helpers import csrf_token, query_of, register_credential

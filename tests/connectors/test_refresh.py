@@ -12,12 +12,12 @@ from django.db import connection as db_connection
 from django.utils import timezone
 
 from broker_portal.models import AuditEvent
-from connectors import refresh
+from connectors import token_refresh
 from connectors.base.api import AccessTokenExpired
 from connectors.models import ExchangeConnection
 from connectors.peatio.client import PeatioAPI
-from connectors.refresh import Outcome, call_with_fresh_token, connection_refresh, connections_sweep
 from connectors.tasks import refresh_connection
+from connectors.token_refresh import Outcome, call_with_fresh_token, connection_refresh, connections_sweep
 from sandbox import clock as sandbox_clock
 from sandbox import faults as sandbox_faults
 from sandbox.models import Token as SandboxToken
@@ -107,7 +107,7 @@ def test_okx_is_never_refreshed_nor_flagged_when_its_access_token_lapses(make_co
     assert connections_sweep() == {"enqueued": 0, "warned": 0}
     for force in (False, True):
         assert connection_refresh(connection_id=connection.pk, force=force).outcome == Outcome.SKIPPED
-    assert refresh.connection_warn_refresh_lapse(connection_id=connection.pk) is False
+    assert token_refresh.connection_warn_refresh_lapse(connection_id=connection.pk) is False
     connection.refresh_from_db()
     assert connection.status == "active" and connection.refresh_lapse_warned_at is None
     assert token_calls == [] and mailoutbox == []
@@ -171,7 +171,7 @@ def test_lost_response_after_our_commit_failed_ends_flagged_not_looping(make_con
         raise DatabaseError("could not commit")
 
     with monkeypatch.context() as patch:
-        patch.setattr("connectors.refresh.update_fields", failing_write)
+        patch.setattr("connectors.token_refresh.update_fields", failing_write)
         with pytest.raises(DatabaseError):
             connection_refresh(connection_id=connection.pk)
     # The sandbox rotated; we still hold the spent refresh token. Reusing it is refused and revokes the family.
@@ -245,12 +245,12 @@ def test_429_honours_retry_after_and_backs_off(make_connection, token_calls):
 
 def test_backoff_grows_with_jitter_and_stays_inside_the_refresh_tokens_life():
     delays = [
-        refresh.refresh_retry_delay(failures=n, retry_after=None, refresh_left=None).total_seconds()
+        token_refresh.refresh_retry_delay(failures=n, retry_after=None, refresh_left=None).total_seconds()
         for n in range(1, 12)
     ]
     assert 15 <= delays[0] <= 30 and delays[3] >= 120 and max(delays) <= 1800
-    assert refresh.refresh_retry_delay(failures=1, retry_after=90, refresh_left=None).total_seconds() >= 90
-    bounded = refresh.refresh_retry_delay(failures=10, retry_after=None, refresh_left=timedelta(minutes=10))
+    assert token_refresh.refresh_retry_delay(failures=1, retry_after=90, refresh_left=None).total_seconds() >= 90
+    bounded = token_refresh.refresh_retry_delay(failures=10, retry_after=None, refresh_left=timedelta(minutes=10))
     assert bounded <= timedelta(minutes=5)
 
 
@@ -299,7 +299,7 @@ def test_on_demand_refresh_respects_a_scheduled_retry(portal, make_connection, t
     assert connection_refresh(connection_id=connection.pk).outcome == Outcome.RETRY
     sandbox_clock.set_offset(4 * 3600 + 60)
     api = PeatioAPI({"api_base_url": f"{portal['url']}/sandbox/peatio"})
-    with pytest.raises(refresh.RefreshFailed):
+    with pytest.raises(token_refresh.RefreshFailed):
         call_with_fresh_token(connection=connection, call=api.balances)
     assert len(token_calls) == 1  # the API call did not add a token call while the retry is pending
 

@@ -13,9 +13,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from broker_portal.models import AuditEvent
-from connectors import refresh
+from connectors import token_refresh
 from connectors.models import ExchangeConnection
-from connectors.refresh import Outcome, connection_refresh
+from connectors.token_refresh import Outcome, connection_refresh
 from sandbox import oauth as sandbox_oauth
 from sandbox.models import Client as SandboxClient
 from sandbox.models import SandboxUser
@@ -29,7 +29,7 @@ def paused_token_call(monkeypatch):
     """The first token call reaches the sandbox for real (which rotates the pair), then waits for the test before
     its answer reaches the refresh: the test does what it likes in between."""
     answered, go_on = threading.Event(), threading.Event()
-    real = refresh.post_token_request
+    real = token_refresh.post_token_request
     calls = []
 
     def paused(*args, **kwargs):
@@ -40,7 +40,7 @@ def paused_token_call(monkeypatch):
             assert go_on.wait(30)
         return token
 
-    monkeypatch.setattr(refresh, "post_token_request", paused)
+    monkeypatch.setattr(token_refresh, "post_token_request", paused)
     return answered, go_on
 
 
@@ -141,7 +141,7 @@ def test_a_failed_refresh_leaves_no_claim_behind(make_connection, monkeypatch):
     def failing(*args, **kwargs):
         raise RuntimeError("the worker's time limit")
 
-    monkeypatch.setattr(refresh, "post_token_request", failing)
+    monkeypatch.setattr(token_refresh, "post_token_request", failing)
     with pytest.raises(RuntimeError):
         connection_refresh(connection_id=connection.pk)
     connection.refresh_from_db()

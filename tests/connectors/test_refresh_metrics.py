@@ -2,7 +2,7 @@
 
 import pytest
 
-from connectors.refresh import Outcome, connection_refresh
+from connectors.token_refresh import Outcome, connection_refresh
 from sandbox import faults as sandbox_faults
 from tests.helpers import metric
 

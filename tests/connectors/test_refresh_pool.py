@@ -15,7 +15,7 @@ import redis
 from django.db import connection as db_connection
 
 from connectors.models import ExchangeConnection
-from connectors.refresh import connections_sweep
+from connectors.token_refresh import connections_sweep
 from sandbox import faults as sandbox_faults
 from tests.connectors.helpers import assert_alive_at_the_sandbox
 

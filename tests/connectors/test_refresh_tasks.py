@@ -16,10 +16,10 @@ from django.utils import timezone
 from broker_portal import services
 from broker_portal.celery import app as celery_app
 from broker_portal.models import AuditEvent, Membership
-from connectors import refresh
+from connectors import token_refresh
 from connectors.models import ExchangeConnection
-from connectors.refresh import connections_sweep
 from connectors.tasks import refresh_connection, send_connection_notice, sweep_token_refresh
+from connectors.token_refresh import connections_sweep
 from sandbox import faults as sandbox_faults
 from tests.connectors.helpers import assert_alive_at_the_sandbox
 from tests.helpers import QueuedTask, exact_queries
@@ -100,7 +100,7 @@ def bare_connections(tenant, member):
 
 def test_sweep_cost_follows_the_due_connections_not_all(bare_connections, monkeypatch):
     enqueued = []
-    monkeypatch.setattr(refresh, "enqueue_refreshes", enqueued.extend)
+    monkeypatch.setattr(token_refresh, "enqueue_refreshes", enqueued.extend)
     bare_connections(3, due=True)
     bare_connections(10, due=False)
     with CaptureQueriesContext(db_connection) as few:
@@ -118,7 +118,7 @@ def test_sweep_cost_follows_the_due_connections_not_all(bare_connections, monkey
 
 def test_sweep_reads_in_batches(bare_connections, monkeypatch):
     batches = []
-    monkeypatch.setattr(refresh, "enqueue_refreshes", batches.append)
+    monkeypatch.setattr(token_refresh, "enqueue_refreshes", batches.append)
     bare_connections(5, due=True)
     assert connections_sweep(batch_size=2)["enqueued"] == 5
     assert [len(batch) for batch in batches] == [2, 2, 1]
@@ -262,7 +262,7 @@ def test_the_sweeps_claim_reads_an_index_without_the_connections_in_backoff(tena
     )
     with db_connection.cursor() as cursor:
         cursor.execute("ANALYZE connectors_exchangeconnection")
-    unclaimed = refresh.sweep_claim_reads(now=now)[-1][: refresh.SWEEP_BATCH_SIZE]
+    unclaimed = token_refresh.sweep_claim_reads(now=now)[-1][: token_refresh.SWEEP_BATCH_SIZE]
     with transaction.atomic(), db_connection.cursor() as cursor:
         sql, params = unclaimed.query.sql_with_params()
         cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
@@ -278,7 +278,7 @@ def test_a_big_batch_leaves_the_sweep_as_one_message_and_a_worker_publishes_its_
 ):
     from connectors.tasks import publish_refreshes
 
-    due = refresh.FAN_OUT_ABOVE + 10
+    due = token_refresh.FAN_OUT_ABOVE + 10
     bare_connections(due, due=True)
     bare_connections(3, due=False)
     assert connections_sweep()["enqueued"] == due

@@ -7,9 +7,9 @@ import pytest
 from django.core.management import call_command
 from django.db import connection as db_connection
 
-from connectors import refresh
+from connectors import token_refresh
 from connectors.models import ExchangeConnection
-from connectors.refresh import Outcome, connection_refresh
+from connectors.token_refresh import Outcome, connection_refresh
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_tasks")]
 
@@ -18,7 +18,7 @@ def test_a_refresh_committing_during_rotation_is_not_overwritten(make_connection
     connection = make_connection("kucoin")
     stale_refresh = connection.refresh_token
     holding_lock, release = threading.Event(), threading.Event()
-    real_token_request = refresh.post_token_request
+    real_token_request = token_refresh.post_token_request
 
     def slow_token_request(*args, **kwargs):
         token = real_token_request(*args, **kwargs)  # the real call to the sandbox's token endpoint
@@ -26,7 +26,7 @@ def test_a_refresh_committing_during_rotation_is_not_overwritten(make_connection
         release.wait(30)
         return token
 
-    monkeypatch.setattr(refresh, "post_token_request", slow_token_request)
+    monkeypatch.setattr(token_refresh, "post_token_request", slow_token_request)
     outcomes, errors = [], []
 
     def refresher():
@@ -61,5 +61,5 @@ def test_a_refresh_committing_during_rotation_is_not_overwritten(make_connection
     stored = ExchangeConnection.objects.get(pk=connection.pk)
     assert stored.refresh_token != stale_refresh
     # The pair the refresh stored is the live one: the next refresh spends it successfully.
-    monkeypatch.setattr(refresh, "post_token_request", real_token_request)
+    monkeypatch.setattr(token_refresh, "post_token_request", real_token_request)
     assert connection_refresh(connection_id=connection.pk, force=True).outcome == Outcome.REFRESHED

@@ -102,7 +102,7 @@ def test_export_requests_are_rate_limited(client_at, tenant, member, settings):
 # OKX is not here: Fast API takes only confidential clients (tests/connectors/test_okx_fast_api.py).
 @pytest.mark.parametrize("exchange_id", ["kraken"])
 def test_a_public_client_never_sends_a_stored_secret(browser_session, portal, sandbox_accounts, exchange_id):
-    from connectors.refresh import Outcome, connection_refresh
+    from connectors.token_refresh import Outcome, connection_refresh
     from tests.connectors.helpers import register_credential
 
     # A secret left over from when the credential was confidential: the exchange refuses a public client

@@ -9,7 +9,7 @@ import pytest
 from connectors.key_health import CheckOutcome, connection_check_api_key
 from connectors.models import ExchangeConnection
 from connectors.peatio.client import PeatioAPI
-from connectors.refresh import Outcome, RefreshFailed, call_with_fresh_token, connection_refresh
+from connectors.token_refresh import Outcome, RefreshFailed, call_with_fresh_token, connection_refresh
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_tasks")]
 

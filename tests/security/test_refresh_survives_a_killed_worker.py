@@ -15,9 +15,9 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from broker_portal.models import AuditEvent
-from connectors import refresh
+from connectors import token_refresh
 from connectors.models import ExchangeConnection
-from connectors.refresh import connections_sweep
+from connectors.token_refresh import connections_sweep
 from sandbox import faults as sandbox_faults
 from sandbox.models import Fault
 from sandbox.models import Token as SandboxToken
@@ -99,13 +99,13 @@ def test_only_a_claim_whose_worker_died_is_enqueued_again(make_connection, setti
     for its call to be over: none is enqueued twice. Marked, unlocked, the claim as the worker found it: enqueued."""
     settings.EXCHANGE_HTTP_TIMEOUT = (1, 2)
     enqueued = []
-    monkeypatch.setattr(refresh, "enqueue_refreshes", enqueued.extend)
+    monkeypatch.setattr(token_refresh, "enqueue_refreshes", enqueued.extend)
     queued, running, finished, recent, abandoned = [make_connection("kucoin") for _ in range(5)]
     assert connections_sweep()["enqueued"] == 5
     later = timezone.now() + timedelta(seconds=10)  # the sweep that finds them, ten seconds on
     for connection, taken_seconds_ago in ((running, 10), (finished, 10), (recent, 1), (abandoned, 10)):
         connection.refresh_from_db()
-        refresh.mark_refresh_taken(connection, later - timedelta(seconds=taken_seconds_ago))
+        token_refresh.mark_refresh_taken(connection, later - timedelta(seconds=taken_seconds_ago))
     ExchangeConnection.objects.filter(pk=finished.pk).update(
         next_refresh_attempt_at=None, access_expires_at=later + timedelta(hours=1)
     )

@@ -8,8 +8,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from connectors.models import ExchangeConnection
-from connectors.refresh import connection_mark_needs_reauthorization, connection_warn_refresh_lapse
 from connectors.services import connection_secrets_wipe
+from connectors.token_refresh import connection_mark_needs_reauthorization, connection_warn_refresh_lapse
 from exports.models import ExportJob
 from exports.services.jobs import export_fail, export_request, export_run
 from webhooks import services
