@@ -264,6 +264,24 @@ class OpenOrders:
     error: str = ""
 
 
+def exchange_order_row(connection: ExchangeConnection, item: Order, base: str, quote: str, **fields) -> TradeOrder:
+    """A row (not yet saved) for an order the exchange lists and the portal has no record of, as the exchange says."""
+    return TradeOrder(
+        tenant_id=connection.tenant_id,
+        connection=connection,
+        user_id=connection.user_id,
+        exchange=connection.exchange,
+        source=TradeOrder.Source.EXCHANGE,
+        symbol=item.symbol,
+        base=base,
+        quote=quote,
+        side=item.side,
+        type=item.type,
+        price=item.price,
+        **fields,
+    )
+
+
 def open_orders_read(*, connection: ExchangeConnection) -> OpenOrders:
     """The connection's open orders read live from the exchange, every pair; where the exchange cannot be asked,
     the portal's records of them, saying so. The portal's orders the exchange no longer lists as open are read
@@ -294,19 +312,12 @@ def open_orders_read(*, connection: ExchangeConnection) -> OpenOrders:
             pairs.setdefault(item.symbol, _pair_of(hooks, api, item.symbol))
             base, quote = pairs[item.symbol]
             shown.append(
-                TradeOrder(
-                    tenant_id=connection.tenant_id,
-                    connection=connection,
-                    user_id=connection.user_id,
-                    exchange=connection.exchange,
-                    source=TradeOrder.Source.EXCHANGE,
-                    symbol=item.symbol,
-                    base=base,
-                    quote=quote,
-                    side=item.side,
-                    type=item.type,
+                exchange_order_row(
+                    connection,
+                    item,
+                    base,
+                    quote,
                     size=item.size,
-                    price=item.price,
                     status=item.status,
                     exchange_order_id=item.order_id,
                     client_order_id=item.client_order_id,
@@ -399,19 +410,12 @@ def _judge(
     with transaction.atomic():
         if order is None:
             base, quote = pair
-            order = TradeOrder(
-                tenant_id=connection.tenant_id,
-                connection=connection,
-                user_id=connection.user_id,
-                exchange=connection.exchange,
-                source=TradeOrder.Source.EXCHANGE,
-                symbol=item.symbol,
-                base=base,
-                quote=quote,
-                side=item.side,
-                type=item.type,
+            order = exchange_order_row(
+                connection,
+                item,
+                base,
+                quote,
                 size=item.size or Decimal(0),
-                price=item.price,
                 client_order_id=item.client_order_id or item.order_id[:64],
                 attribution=item.attribution,
             )
