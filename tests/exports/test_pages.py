@@ -193,13 +193,15 @@ def assert_abandoned_failed_and_live_untouched(client, jobs):
 
 
 def test_the_hourly_task_fails_a_job_whose_worker_is_gone_and_removes_its_partial_file(
-    interrupted, kucoin, celery_broker_tasks
+    interrupted, kucoin_history, celery_broker_tasks
 ):
     from exports import tasks
 
     client, jobs = interrupted
     tasks.sync_all_connections()  # the syncs it enqueues wait in the queue
-    assert [task.args for task in celery_broker_tasks() if task.name == tasks.sync_connection.name] == [[kucoin.pk]]
+    assert [task.args for task in celery_broker_tasks() if task.name == tasks.sync_connection.name] == [
+        [kucoin_history.pk]
+    ]
     assert_abandoned_failed_and_live_untouched(client, jobs)
 
 
