@@ -174,9 +174,11 @@ def test_the_preview_shows_the_fees_in_the_tenants_reference_currency(portal, ku
     chain_fee = (withdrawal.chain_fee * 65000 / Decimal("0.9998")).quantize(Decimal("0.01"))
     assert f'id="chain-fee-usdt">≈ {chain_fee:,} USDC</span>' in html
     assert "1 BTC = 65000 USDT, 1 USDC = 0.9998 USDT at" in html
-    assert "at most 30 USDT worth" in html  # the rule itself is KuCoin's, in USDT
+    # The rule itself is KuCoin's, in USDT; its bounds in USDC at the quoted price: 1 / 0.9998 and 30 / 0.9998.
+    assert "at least 1 USDT and at most 30 USDT worth (about 1.00 to 30.01 USDC)." in html
 
     # A reference price the exchange did not quote: the fee lines say so instead of showing a USDT figure as USDC.
     Withdrawal.objects.filter(pk=withdrawal.pk).update(reference_price_usdt=None)
     html = client.get(f"/withdrawals/{withdrawal.pk}/preview/").content.decode()
     assert 'id="service-fee-usdt">price unavailable</span>' in html and "≈" not in html
+    assert "at most 30 USDT worth." in html and "USDC)" not in html
