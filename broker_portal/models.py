@@ -7,6 +7,13 @@ from django.db.models.functions import Lower
 class Tenant(models.Model):
     """A broker: its own brand, hosts, users and exchange credentials."""
 
+    class ReferenceCurrency(models.TextChoices):
+        # What the portal can price at every exchange's own public ticker: each quotes its assets in USDT, and
+        # USDC against USDT (OKX USDC-USDT, KuCoin's prices, Kraken USDCUSDT). USD and EUR are left out: not
+        # every exchange quotes them (OKX's global tickers have no USDT-USD pair).
+        USDT = "USDT", "USDT"
+        USDC = "USDC", "USDC"
+
     name = models.CharField(max_length=120)
     slug = models.SlugField(unique=True)
     primary_color = models.CharField(max_length=7, default="#1f4fd1", help_text="Hex colour, e.g. #1f4fd1")
@@ -14,6 +21,12 @@ class Tenant(models.Model):
     support_email = models.EmailField(blank=True)
     logo = models.FileField(upload_to="tenant-logos/", blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    reference_currency = models.CharField(
+        max_length=8,
+        choices=ReferenceCurrency.choices,
+        default=ReferenceCurrency.USDT,
+        help_text="The currency the dashboard's totals and the withdrawal preview's fees are shown in.",
+    )
 
     class Meta:
         ordering = ["name"]

@@ -22,6 +22,7 @@ from django.db import connections
 from django.utils import timezone
 
 from broker_portal.enqueue import enqueue_each, enqueue_on_commit
+from broker_portal.models import Tenant
 
 from .base.api import ExchangeAPIError
 from .base.http import ExchangeUnavailable
@@ -30,9 +31,11 @@ from .token_refresh import RefreshFailed, call_with_fresh_token
 
 logger = logging.getLogger(__name__)
 
-# The currency totals are shown in: every connector prices in USDT (each exchange's public ticker, see the
-# connectors' ``usdt_prices``), as the withdrawal fees are priced.
+# The currency every connector prices in (each exchange's public ticker, see the connectors' ``usdt_prices``), as
+# the withdrawal fees are priced. A tenant's own reference currency (Tenant.reference_currency) is priced in it too:
+# every read asks for the USDT price of each reference currency, so that a change of it needs no new read.
 REFERENCE_CURRENCY = "USDT"
+REFERENCE_CURRENCIES = list(Tenant.ReferenceCurrency.values)
 UNREADABLE_SECRETS = "The keys stored for this connection cannot be read, so it cannot be used; connect it again."
 
 
@@ -82,7 +85,7 @@ def read_balances(connection: ExchangeConnection, credential: ExchangeCredential
         return [], {}
     # An expired token (Peatio's key pair is its token) is refreshed once, single-flight, and the call retried.
     balances = [b for b in call_with_fresh_token(connection=connection, call=api.balances) if b.total]
-    others = sorted({b.currency for b in balances} - {REFERENCE_CURRENCY})
+    others = sorted(({b.currency for b in balances} | set(REFERENCE_CURRENCIES)) - {REFERENCE_CURRENCY})
     return balances, {REFERENCE_CURRENCY: Decimal(1), **(api.usdt_prices(others) if others else {})}
 
 

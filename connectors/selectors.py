@@ -95,11 +95,21 @@ def connection_capability(
     return ""
 
 
-def valued_balances(balances: list, prices: dict[str, Decimal]) -> dict:
-    """Each balance with its USDT value and its share of the largest, for the card's bar chart."""
+def price_in(currency: str, code: str, prices: dict[str, Decimal]) -> Decimal | None:
+    """What one ``code`` is worth in ``currency`` at the exchange's USDT ``prices`` (None without a price): the
+    USDT price of ``code`` over that of ``currency``, the reference currency being priced in USDT as well."""
+    if code == currency:
+        return Decimal(1)
+    price, rate = prices.get(code), Decimal(1) if currency == REFERENCE_CURRENCY else prices.get(currency)
+    return price / rate if price is not None and rate else None
+
+
+def valued_balances(balances: list, prices: dict[str, Decimal], currency: str = REFERENCE_CURRENCY) -> dict:
+    """Each balance with its value in ``currency`` (``value_usdt``: in USDT unless another is given) and its share
+    of the largest, for the card's bar chart."""
     rows = []
     for balance in balances:
-        price = prices.get(balance.currency)
+        price = price_in(currency, balance.currency, prices)
         value = (balance.total * price).quantize(Decimal("0.01")) if price is not None else None
         rows.append({"currency": balance.currency, "total": balance.total, "value_usdt": value})
     largest = max((row["value_usdt"] for row in rows if row["value_usdt"]), default=Decimal(0))
@@ -142,10 +152,11 @@ def reconnect_offered(exchange_id: str, connection: ExchangeConnection | None) -
     )
 
 
-def card_balances(snapshot: dict) -> dict:
+def card_balances(snapshot: dict, currency: str = REFERENCE_CURRENCY) -> dict:
     """What a card shows of a connection's snapshot: its balances in a consistent order (by currency) with their
-    value in the reference currency, the card's total (None where an asset has no price: no misleading total),
-    the snapshot's age and whether a newer read is under way."""
+    value in ``currency`` (the tenant's reference currency; the API's figures stay in USDT), the card's total
+    (None where an asset has no price: no misleading total), the snapshot's age and whether a newer read is under
+    way."""
     prices = {code: Decimal(price) for code, price in (snapshot.get("prices") or {}).items()}
     rows = sorted(
         valued_balances(
@@ -154,6 +165,7 @@ def card_balances(snapshot: dict) -> dict:
                 for item in snapshot.get("balances") or []
             ],
             prices,
+            currency,
         )["balances"],
         key=lambda row: row["currency"],
     )
@@ -171,7 +183,7 @@ def card_balances(snapshot: dict) -> dict:
     }
 
 
-def dashboard_totals(cards: list[dict]) -> dict:
+def dashboard_totals(cards: list[dict], currency: str = REFERENCE_CURRENCY) -> dict:
     """The tenant's reference-currency total across the user's connections, and the chart's rows: value per
     exchange and per asset, each with its share of the largest (the bars' lengths)."""
     shown = [card for card in cards if card.get("balances")]
@@ -190,7 +202,7 @@ def dashboard_totals(cards: list[dict]) -> dict:
         for row in rows:
             row["bar"] = round(row["value"] / largest * 100, 1) if largest else 0
     return {
-        "currency": REFERENCE_CURRENCY,
+        "currency": currency,
         "total": sum((row["value"] for row in per_exchange), Decimal(0)),
         "unpriced": sorted(unpriced),
         "per_exchange": per_exchange,

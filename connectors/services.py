@@ -531,7 +531,7 @@ def dashboard_cards(*, tenant, user) -> list[dict]:
             card.update({"balances": [], "error": UNREADABLE_SECRETS})
             continue
         snapshot = snapshots[connection.pk]
-        card.update(card_balances(snapshot))
+        card.update(card_balances(snapshot, tenant.reference_currency))
         if snapshot.get("filled_now") and card["error"]:  # the read may have found the key revoked and marked it
             connection.refresh_from_db(fields=["status", "last_error"])
     return cards

@@ -16,7 +16,11 @@ from .services import dashboard_cards
 @login_required
 def dashboard(request):
     cards = dashboard_cards(tenant=request.tenant, user=request.user)
-    return render(request, "portal/dashboard.html", {"cards": cards, "totals": dashboard_totals(cards)})
+    return render(
+        request,
+        "portal/dashboard.html",
+        {"cards": cards, "totals": dashboard_totals(cards, request.tenant.reference_currency)},
+    )
 
 
 @require_GET

@@ -274,6 +274,19 @@ def kraken_currency(code: str) -> Currency | None:
     return currency(KRAKEN_ALIASES.get((code or "").upper(), ""))
 
 
+# Currencies the sandbox quotes at its public tickers without holding or moving them: USDC, the stablecoin a
+# tenant may show its totals in. Each exchange lists it against USDT as a spot pair (OKX USDC-USDT, KuCoin
+# USDC-USDT and its /api/v1/prices, Kraken USDCUSDT); its sandbox price sits just off the peg, so that a value
+# converted into it differs from the USDT figure.
+QUOTED_ONLY_USDT = {"USDC": Decimal("0.9998")}
+
+
+def ticker_price_usdt(code: str) -> Decimal | None:
+    """The price a public ticker quotes for ``code`` in USDT: a sandbox currency's, or a quoted-only one's."""
+    found = currency(code)
+    return found.price_usdt if found else QUOTED_ONLY_USDT.get((code or "").upper())
+
+
 def price_usdt(code: str) -> Decimal:
     found = currency(code)
     return found.price_usdt if found else Decimal("0")

@@ -454,6 +454,7 @@ def test_tenant_branding_change_is_audited_by_field_name(admin_client, tenant):
             "primary_color": tenant.primary_color,
             "accent_color": tenant.accent_color,
             "support_email": "help@phish.example",
+            "reference_currency": tenant.reference_currency,
         },
     )
     assert response.status_code == 302
@@ -502,6 +503,7 @@ def test_inline_rows_saved_by_a_superuser_are_audited_too(tenant, client_at):
             "primary_color": tenant.primary_color,
             "accent_color": tenant.accent_color,
             "support_email": "",
+            "reference_currency": tenant.reference_currency,
             "hosts-TOTAL_FORMS": "2",
             "hosts-INITIAL_FORMS": "1",
             "hosts-MIN_NUM_FORMS": "0",

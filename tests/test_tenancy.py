@@ -1,6 +1,7 @@
 import pytest
 from django.http import Http404
 
+from broker_portal.models import AuditEvent
 from broker_portal.tenancy import get_for_tenant
 from connectors.models import ExchangeCredential
 
@@ -35,3 +36,24 @@ def test_foreign_and_missing_rows_are_the_same_not_found(tenant, other_tenant):
         get_for_tenant(ExchangeCredential.objects.all(), tenant, pk=foreign.pk + 1000)
     assert str(foreign_error.value) == str(missing_error.value)
     assert get_for_tenant(ExchangeCredential.objects.all(), other_tenant, pk=foreign.pk) == foreign
+
+
+def test_the_broker_admin_chooses_the_reference_currency_among_those_priced(admin_client, tenant):
+    assert tenant.reference_currency == "USDT"  # the default, as every exchange prices in it
+    form = {
+        "name": tenant.name,
+        "primary_color": tenant.primary_color,
+        "accent_color": tenant.accent_color,
+        "support_email": "",
+    }
+    url = f"/admin/broker_portal/tenant/{tenant.pk}/change/"
+    refused = admin_client.post(url, {**form, "reference_currency": "EUR"})  # not every exchange quotes EUR
+    assert refused.status_code == 200 and "Select a valid choice" in refused.content.decode()
+    tenant.refresh_from_db()
+    assert tenant.reference_currency == "USDT"
+
+    assert admin_client.post(url, {**form, "reference_currency": "USDC"}).status_code == 302
+    tenant.refresh_from_db()
+    assert tenant.reference_currency == "USDC"
+    event = AuditEvent.objects.get(action="tenant.updated")
+    assert event.tenant == tenant and event.details == {"changed": ["reference_currency"]}

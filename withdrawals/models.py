@@ -86,6 +86,9 @@ class Withdrawal(models.Model):
     amount_received = models.DecimalField(**MONEY, null=True, blank=True)
     price_usdt = models.DecimalField(**MONEY, null=True, blank=True)
     price_at = models.DateTimeField(null=True, blank=True)
+    # The tenant's reference currency at the quote, and its USDT price at the same exchange (null: unavailable).
+    reference_currency = models.CharField(max_length=8, default="USDT")
+    reference_price_usdt = models.DecimalField(**MONEY, null=True, blank=True)
     quote_expires_at = models.DateTimeField(null=True, blank=True)
 
     # Step 3: the portal's own MFA, just before sending.

@@ -1,6 +1,7 @@
 """Reads of the withdrawal wizard."""
 
 from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from urllib.parse import urlencode
 
 from django.db.models import Q
@@ -90,9 +91,23 @@ def withdrawal_fee_rule(*, withdrawal: Withdrawal) -> list[str]:
         rule.append(
             f"{exchange}'s service fee for withdrawals through a broker is "
             f"{fees.SERVICE_FEE_RATE * 100:.0f}% of the amount, at least {fees.SERVICE_FEE_MIN_USDT} USDT "
-            f"and at most {fees.SERVICE_FEE_MAX_USDT} USDT worth."
+            f"and at most {fees.SERVICE_FEE_MAX_USDT} USDT worth{fee_bounds_in_reference(withdrawal)}."
         )
     return rule
+
+
+def fee_bounds_in_reference(withdrawal: Withdrawal) -> str:
+    """The service fee's bounds in the tenant's reference currency at the quote's price, where it is not USDT:
+    " (about 1.00 to 30.01 USDC)"; "" for USDT or without that price. The rule itself stays in USDT."""
+    rate = withdrawal.reference_price_usdt
+    if withdrawal.reference_currency == "USDT" or not rate:
+        return ""
+    lowest, highest = (bound / rate for bound in (fees.SERVICE_FEE_MIN_USDT, fees.SERVICE_FEE_MAX_USDT))
+    cent = Decimal("0.01")
+    return (
+        f" (about {lowest.quantize(cent, ROUND_HALF_UP):,} to {highest.quantize(cent, ROUND_HALF_UP):,} "
+        f"{withdrawal.reference_currency})"
+    )
 
 
 def withdrawals_to_poll(*, stale_submit_seconds: int = 120) -> list[int]:

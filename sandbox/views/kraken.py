@@ -11,7 +11,14 @@ from django.views.decorators.csrf import csrf_exempt
 from .. import clock, oauth, trading
 from ..api_auth import kraken_caller, kraken_error
 from ..deposits import MAX_ADDRESSES, address_create, addresses
-from ..exchanges import CURRENCIES, KRAKEN_KEY_PERMISSIONS, kraken_currency, kraken_deposit_method, kraken_scope_for
+from ..exchanges import (
+    CURRENCIES,
+    KRAKEN_KEY_PERMISSIONS,
+    kraken_currency,
+    kraken_deposit_method,
+    kraken_scope_for,
+    ticker_price_usdt,
+)
 from ..funds import WithdrawalRefused, balance_of, execute, kraken_plan, kraken_status
 from ..history import offset_page, records, text
 from ..http import is_json, json_object, json_response
@@ -713,9 +720,15 @@ def ticker(request):
     for pair in request.GET.get("pair", "").upper().split(","):
         base = kraken_currency(pair[:3])
         quote = kraken_currency(pair[3:])
-        if not pair or base is None or quote is None:
+        if base is not None and quote is not None:
+            base_usdt, quote_usdt = base.price_usdt, quote.price_usdt
+        elif pair.endswith("USDT"):  # a quoted-only base, four letters like USDC (Kraken's pair USDCUSDT)
+            base_usdt, quote_usdt = ticker_price_usdt(pair[:-4]), Decimal(1)
+        else:
+            base_usdt = quote_usdt = None
+        if not pair or base_usdt is None or quote_usdt is None:
             raise kraken_error("EQuery:Unknown asset pair")
-        price = text((base.price_usdt / quote.price_usdt).quantize(Decimal("0.00001")))
+        price = text((base_usdt / quote_usdt).quantize(Decimal("0.00001")))
         result[pair] = {
             "a": [price, "1", "1.000"],
             "b": [price, "1", "1.000"],

@@ -14,7 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from .. import clock, faults, oauth, trading
 from ..api_auth import ApiRefused, kucoin_caller, kucoin_error
 from ..deposits import address_create, addresses
-from ..exchanges import CURRENCIES, KUCOIN_AUTH_GROUPS, KUCOIN_TOKEN_SCOPE
+from ..exchanges import CURRENCIES, KUCOIN_AUTH_GROUPS, KUCOIN_TOKEN_SCOPE, QUOTED_ONLY_USDT, ticker_price_usdt
 from ..exchanges import currency as find_currency
 from ..funds import WithdrawalRefused, kucoin_withdraw, withdrawal_status
 from ..history import (
@@ -289,16 +289,18 @@ def currency_detail(request, code):
 def prices(request):
     """``GET /api/v1/prices`` (KuCoin's API docs; level A): fiat-style prices, here in USDT."""
     wanted = [code.strip().upper() for code in request.GET.get("currencies", "").split(",") if code.strip()]
-    return {code: text(item.price_usdt) for code, item in CURRENCIES.items() if not wanted or code in wanted}
+    quoted = {**{code: item.price_usdt for code, item in CURRENCIES.items()}, **QUOTED_ONLY_USDT}
+    return {code: text(price) for code, price in quoted.items() if not wanted or code in wanted}
 
 
 @api("kucoin", "level1")
 def level1(request):
     """``GET /api/v1/market/orderbook/level1`` (KuCoin's API docs; level A)."""
     base, _, quote = request.GET.get("symbol", "").upper().partition("-")
-    if base not in CURRENCIES or quote not in CURRENCIES:
+    base_usdt, quote_usdt = ticker_price_usdt(base), ticker_price_usdt(quote)
+    if base_usdt is None or quote_usdt is None:
         raise kucoin_error("400100", "symbol not exists", status=400)
-    price = CURRENCIES[base].price_usdt / CURRENCIES[quote].price_usdt
+    price = base_usdt / quote_usdt
     price_text = text(price.quantize(Decimal("0.00000001")))
     return {
         "time": clock.now_ms(),

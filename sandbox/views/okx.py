@@ -13,7 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from .. import clock, trading
 from ..api_auth import OKX_TOKEN_REFUSALS, ApiRefused, bearer_caller, okx_caller, okx_error
 from ..deposits import address_or_create
-from ..exchanges import CURRENCIES
+from ..exchanges import CURRENCIES, ticker_price_usdt
 from ..exchanges import currency as find_currency
 from ..history import cursor_page, from_ms, ledger_type, records, text, to_ms
 from ..http import json_object, json_response
@@ -200,9 +200,10 @@ def currencies(request, caller):
 @api("okx", "ticker")
 def ticker(request):
     base, _, quote = request.GET.get("instId", "").upper().partition("-")
-    if base not in CURRENCIES or quote not in CURRENCIES:
+    base_usdt, quote_usdt = ticker_price_usdt(base), ticker_price_usdt(quote)
+    if base_usdt is None or quote_usdt is None:
         raise okx_error("51001", "Instrument ID does not exist.", status=400)
-    last = text((CURRENCIES[base].price_usdt / CURRENCIES[quote].price_usdt).quantize(Decimal("0.00000001")))
+    last = text((base_usdt / quote_usdt).quantize(Decimal("0.00000001")))
     return [
         {
             "instType": "SPOT",

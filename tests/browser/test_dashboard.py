@@ -46,3 +46,21 @@ def test_dashboard_totals_charts_and_a_disconnected_card(live_server, page, demo
     expect(page.locator(".portfolio .total-all")).to_have_text(kucoin_total)
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     page.screenshot(path=f"/tmp/dashboard-disconnected-{viewport['width']}.png", full_page=True)
+
+
+def test_the_dashboard_speaks_the_tenants_reference_currency(live_server, page, demo):
+    from broker_portal.models import Tenant
+
+    Tenant.objects.filter(name="Demo Broker").update(reference_currency="USDC")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, live_server, demo)
+    connect_at_sandbox(page, "kucoin", demo["sandbox_accounts"]["kucoin"][0])
+
+    kucoin = page.locator('[data-exchange="kucoin"]')
+    in_usdc = re.compile(r"^≈ \d{1,3}(,\d{3})+\.\d\d USDC$")
+    expect(kucoin.locator(".total")).to_have_text(in_usdc)
+    expect(kucoin.locator('tr[data-currency="BTC"] td.muted')).to_have_text(re.compile(r" USDC$"))
+    expect(page.locator(".portfolio .total-all")).to_have_text(in_usdc)
+    expect(page.locator(".portfolio .chart figcaption")).to_have_text(["By exchange (USDC)", "By asset (USDC)"])
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.screenshot(path="/tmp/dashboard-reference-currency-1280.png", full_page=True)

@@ -65,6 +65,46 @@ def test_an_asset_without_a_price_makes_no_total_and_the_order_is_by_code():
     assert [row["label"] for row in totals["per_exchange"]] == ["Peatio", "KuCoin"]
 
 
+def test_a_tenant_in_another_reference_currency_sees_its_totals_in_it():
+    prices = {"USDT": "1", "BTC": "65000", "USDC": "0.9998"}  # the exchange's USDT prices, USDC among them
+    card = card_balances(snapshot({"BTC": "1.5", "USDC": "100", "USDT": "10"}, prices), "USDC")
+    values = {row["currency"]: row["value_usdt"] for row in card["balances"]}
+    # 97,500 USDT over 0.9998 USDT a USDC, the USDC as it is, the USDT at the same rate: exact Decimals, to the cent.
+    assert values == {"BTC": Decimal("97519.50"), "USDC": Decimal("100.00"), "USDT": Decimal("10.00")}
+    assert card["total_usdt"] == Decimal("97629.50") and card["unpriced"] == []
+    totals = dashboard_totals([{**card, "name": "KuCoin", "connection": None}], "USDC")
+    assert totals["currency"] == "USDC" and totals["total"] == Decimal("97629.50")
+    assert card_balances(snapshot({"BTC": "1.5"}, prices))["total_usdt"] == Decimal("97500.00")  # USDT by default
+    unquoted = card_balances(snapshot({"BTC": "1.5", "USDC": "100"}, {"USDT": "1", "BTC": "65000"}), "USDC")
+    assert unquoted["total_usdt"] is None and unquoted["unpriced"] == ["BTC"]  # no USDC price: none for BTC either
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("exchange", ["kucoin", "okx", "kraken"])
+def test_the_dashboard_shows_each_exchanges_balances_in_the_tenants_currency(
+    browser_session, portal, sandbox_accounts, exchange
+):
+    """A real read at the sandbox: every exchange quotes USDC against USDT at its own ticker."""
+    tenant = portal["tenant"]
+    tenant.reference_currency = "USDC"
+    tenant.save(update_fields=["reference_currency"])
+    assert browser_session.connect(exchange, sandbox_accounts[exchange]["trader"]).status_code == 302
+    dashboard = browser_session.session.get(f"{portal['url']}/").text
+    kept = cache.get(balances.snapshot_key(ExchangeConnection.objects.get().pk))
+    assert Decimal(kept["prices"]["USDC"]) == Decimal("0.9998")  # sandbox/exchanges.py QUOTED_ONLY_USDT
+    btc = re.search(r'data-currency="BTC">.*?<td class="num muted">([^<]*)</td>', dashboard, re.S).group(1)
+    held = Decimal(
+        re.search(r"([\d,.]+) BTC", re.search(r'data-currency="BTC">.*?</tr>', dashboard, re.S).group(0))
+        .group(1)
+        .replace(",", "")
+    )
+    assert btc == f"{(held * 65000 / Decimal('0.9998')).quantize(Decimal('0.01')):,} USDC"
+    assert re.search(r'<p class="total">≈ [\d,]+\.\d\d USDC</p>', dashboard)
+    assert re.search(r'<p class="total-all">≈ [\d,]+\.\d\d USDC</p>', dashboard)
+    values = re.findall(r'<td class="num muted">([^<]*)</td>', dashboard)
+    assert values and all(value.endswith(" USDC") for value in values)  # every value, none left in USDT
+
+
 @pytest.fixture
 def four_connections(tenant, member):
     """The member's four connections, each with a snapshot read a minute ago (nothing is due)."""

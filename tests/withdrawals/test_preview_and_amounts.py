@@ -145,3 +145,40 @@ def test_the_details_check_answers_a_huge_amount_with_a_field_error():
         available=Decimal(10),
     )
     assert "digits" in errors["amount"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_preview_shows_the_fees_in_the_tenants_reference_currency(portal, kucoin, client):
+    """The service fee's rule stays in USDT (at most 30 USDT worth); the preview shows it, and every fee line, in the
+    tenant's USDC, at KuCoin's own USDC-USDT price quoted with the fees."""
+    import uuid
+
+    from withdrawals.services.details import withdrawal_save_details
+
+    from .helpers import details
+
+    tenant = portal["tenant"]
+    tenant.reference_currency = "USDC"
+    tenant.save(update_fields=["reference_currency"])
+    withdrawal = withdrawal_save_details(
+        tenant=tenant, user=portal["user"], connection=kucoin, idempotency_key=uuid.uuid4(), details=details()
+    )
+    withdrawal = withdrawal_preview(withdrawal=withdrawal)
+    assert withdrawal.reference_currency == "USDC" and withdrawal.reference_price_usdt == Decimal("0.9998")
+    assert withdrawal.service_fee == Decimal("0.00046153")  # 30 USDT at 65,000: the rule's maximum, in USDT
+    client.defaults["HTTP_HOST"] = "localhost"
+    client.force_login(portal["user"])
+    html = client.get(f"/withdrawals/{withdrawal.pk}/preview/").content.decode()
+    # 0.00046153 BTC × 65,000 USDT / 0.9998 USDT a USDC = 30.0054… USDC
+    assert '<span class="muted worth" id="service-fee-usdt">≈ 30.01 USDC</span>' in html
+    chain_fee = (withdrawal.chain_fee * 65000 / Decimal("0.9998")).quantize(Decimal("0.01"))
+    assert f'id="chain-fee-usdt">≈ {chain_fee:,} USDC</span>' in html
+    assert "1 BTC = 65000 USDT, 1 USDC = 0.9998 USDT at" in html
+    # The rule itself is KuCoin's, in USDT; its bounds in USDC at the quoted price: 1 / 0.9998 and 30 / 0.9998.
+    assert "at least 1 USDT and at most 30 USDT worth (about 1.00 to 30.01 USDC)." in html
+
+    # A reference price the exchange did not quote: the fee lines say so instead of showing a USDT figure as USDC.
+    Withdrawal.objects.filter(pk=withdrawal.pk).update(reference_price_usdt=None)
+    html = client.get(f"/withdrawals/{withdrawal.pk}/preview/").content.decode()
+    assert 'id="service-fee-usdt">price unavailable</span>' in html and "≈" not in html
+    assert "at most 30 USDT worth." in html and "USDC)" not in html

@@ -68,6 +68,18 @@ def _quote(withdrawal: Withdrawal, api: ExchangeAPI, hooks: ExchangeWithdrawals)
     return quote, price
 
 
+def _reference_price(withdrawal: Withdrawal, api: ExchangeAPI, hooks: ExchangeWithdrawals) -> Decimal | None:
+    """The USDT price, at the same exchange, of the currency the tenant shows the fees in (None where the
+    exchange quotes none just now: the preview says "price unavailable" and the withdrawal goes on)."""
+    currency = withdrawal.tenant.reference_currency
+    if currency == "USDT":
+        return Decimal(1)
+    try:
+        return hooks.price(api, currency).usdt
+    except (ExchangeUnavailable, ExchangeAPIError):
+        return None
+
+
 def _apply_quote(withdrawal: Withdrawal, quote: fees.FeeQuote, price: Price) -> bool:
     """Store the figures; True when they differ from what the user saw."""
     changed = (withdrawal.total_debit, withdrawal.amount_received, withdrawal.service_fee, withdrawal.chain_fee) != (
@@ -118,6 +130,7 @@ def withdrawal_preview(*, withdrawal: Withdrawal, request=None) -> Withdrawal:
     api, hooks, _ = exchange.exchange_context(withdrawal.connection)
     quoted_for = quoted_details(withdrawal)
     quote, price = _quote(withdrawal, api, hooks)
+    reference_price = _reference_price(withdrawal, api, hooks)
     with recording_limit_refusals(request):
         check_broker_limits(withdrawal=withdrawal, value_usdt=quote.total_debit * price.usdt)
     with transaction.atomic():
@@ -130,6 +143,7 @@ def withdrawal_preview(*, withdrawal: Withdrawal, request=None) -> Withdrawal:
                 "The withdrawal's details changed while the fees were being quoted. Please review the preview again."
             )
         changed = _apply_quote(locked, quote, price)
+        locked.reference_currency, locked.reference_price_usdt = withdrawal.tenant.reference_currency, reference_price
         requoted = locked.state != State.DRAFT
         if locked.state == State.DRAFT or changed:
             # New figures must be looked at again; a started 2FA transaction belongs to the old ones.

@@ -30,12 +30,17 @@ def money(value):
 
 
 @register.simple_tag
-def in_usdt(amount, price):
-    """An amount's worth in the reference currency at the quote's price, to the cent ("" without a price)."""
-    if amount is None or price is None:
+def in_reference(amount, withdrawal):
+    """An amount of the withdrawal's currency worth in the tenant's reference currency at the quote's prices, to
+    the cent ("" without an amount, "price unavailable" where a price is missing)."""
+    if amount is None:
         return ""
-    worth = (Decimal(amount) * Decimal(price)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    return f"≈ {worth:,} USDT"
+    usdt = withdrawal.reference_currency == "USDT"  # a quote made before the reference price was kept: USDT
+    price, rate = withdrawal.price_usdt, Decimal(1) if usdt else withdrawal.reference_price_usdt
+    if price is None or not rate:
+        return "price unavailable"
+    worth = (Decimal(amount) * Decimal(price) / Decimal(rate)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return f"≈ {worth:,} {withdrawal.reference_currency}"
 
 
 @register.simple_tag
