@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.shortcuts import render
 from django.urls import path, reverse
@@ -90,25 +91,81 @@ class ExchangeCredentialAdmin(TenantScopedAdmin):
         used |= set(credential_settings.credential_fields(package.module)) if package else set()
         return {name for group, names in self.OPTIONAL_FIELDS.items() if group not in used for name in names}
 
+    def chosen_exchange(self, request, obj=None) -> str | None:
+        """The exchange whose fields the page shows: the credential's own, or on the add page the one chosen
+        (``?exchange=kucoin``, then the posted form's); None when none or an unknown one was chosen."""
+        if obj is not None:
+            return obj.exchange
+        chosen = request.POST.get("exchange") or request.GET.get("exchange")
+        return chosen if chosen in EXCHANGES else None
+
     def get_fieldsets(self, request, obj=None):
-        # Each exchange's own settings fields, only on that exchange's credentials (all of them when adding one).
+        # Each exchange's own settings fields, only on that exchange's credentials.
+        exchange_id = self.chosen_exchange(request, obj)
         own = [
-            (EXCHANGES[exchange_id].name, {"fields": names})
-            for exchange_id, names in self.settings_field_names()
-            if obj is None or obj.exchange == exchange_id
+            (EXCHANGES[owner].name, {"fields": names})
+            for owner, names in self.settings_field_names()
+            if exchange_id is None or owner == exchange_id
         ]
         fieldsets = [*self.fieldsets[:-1], *own, self.fieldsets[-1]]
-        if obj is not None:
-            unused = self.fields_unused(obj.exchange)
+        if exchange_id is not None:
+            unused = self.fields_unused(exchange_id)
             fieldsets = [
                 (title, {**options, "fields": [f for f in options["fields"] if f not in unused]})
                 for title, options in fieldsets
             ]
             fieldsets = [(title, options) for title, options in fieldsets if options["fields"]]
+        if obj is None and exchange_id is not None:
+            first_title, first = fieldsets[0]
+            change = reverse("admin:connectors_exchangecredential_add")
+            description = format_html(
+                'A {} credential: only the fields {} uses. <a href="{}">Choose another exchange</a>',
+                EXCHANGES[exchange_id].name,
+                EXCHANGES[exchange_id].name,
+                change,
+            )
+            fieldsets[0] = (first_title, {**first, "description": description})
         if request.user.is_superuser:
             return fieldsets
-        first, *rest = fieldsets
-        return [(None, {"fields": [f for f in first[1]["fields"] if f != "tenant"]}), *rest]
+        first_title, first = fieldsets[0]
+        return [(first_title, {**first, "fields": [f for f in first["fields"] if f != "tenant"]}), *fieldsets[1:]]
+
+    def formfield_for_choice_field(self, db_field, request, **kwargs):
+        # On the add page the chosen exchange is the only choice: its fields are the ones the form shows.
+        chosen = request.POST.get("exchange") or request.GET.get("exchange")
+        match = request.resolver_match
+        adding = match is not None and (match.url_name or "").endswith("_add")
+        if db_field.name == "exchange" and adding and chosen in EXCHANGES:
+            kwargs["choices"] = [(chosen, EXCHANGES[chosen].name)]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """Adding a credential starts with its exchange: the form then asks only for what that exchange uses."""
+        if request.method != "POST" and self.chosen_exchange(request) is None:
+            return self.exchange_chooser_view(request)
+        return super().add_view(request, form_url, extra_context)
+
+    def exchange_chooser_view(self, request):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        unknown = request.GET.get("exchange", "")
+        query = request.GET.copy()
+        query.pop("exchange", None)
+        choices = []
+        for exchange_id, name in exchange_choices():
+            query["exchange"] = exchange_id
+            choices.append({"id": exchange_id, "name": name, "query": query.urlencode()})
+        return render(
+            request,
+            "admin/connectors/exchangecredential/choose_exchange.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "choices": choices,
+                "unknown": unknown,
+                "title": "Add a credential: choose its exchange",
+            },
+        )
 
     def get_readonly_fields(self, request, obj=None):
         # Broker admins see which extra hosts their credential may call, but only a superuser allows one.

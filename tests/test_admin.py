@@ -627,25 +627,67 @@ def test_a_save_the_database_refuses_is_a_form_error_that_keeps_the_input(admin_
     assert WithdrawalLimit.objects.filter(tenant=tenant).count() == 1 and AuditEvent.objects.count() == events
 
 
-@pytest.mark.parametrize(
-    "exchange, shown, hidden",
-    [
-        (
-            "kucoin",
-            ["new_broker_key", "service_ip_list", "trading_ip_list", "kucoin_partner"],
-            ["issued_encrypted_client_secret", "okx_", "RSA key"],
-        ),
-        (
-            "kraken",
-            ["issued_encrypted_client_secret", "RSA key"],
-            ["new_broker_key", "service_ip_list", "trading_ip_list", "kucoin_partner"],
-        ),
-        ("okx", ["service_ip_list"], ["new_broker_key", "trading_ip_list", "issued_encrypted_client_secret"]),
-    ],
-)
+# What each exchange's credential page shows, and what it leaves out.
+FIELDS_BY_EXCHANGE = [
+    (
+        "kucoin",
+        ["new_broker_key", "service_ip_list", "trading_ip_list", "kucoin_partner"],
+        ["issued_encrypted_client_secret", "okx_", "RSA key"],
+    ),
+    (
+        "kraken",
+        ["issued_encrypted_client_secret", "RSA key"],
+        ["new_broker_key", "service_ip_list", "trading_ip_list", "kucoin_partner"],
+    ),
+    ("okx", ["service_ip_list"], ["new_broker_key", "trading_ip_list", "issued_encrypted_client_secret"]),
+]
+
+
+@pytest.mark.parametrize("exchange, shown, hidden", FIELDS_BY_EXCHANGE)
 def test_a_credential_page_shows_only_the_fields_its_exchange_uses(admin_client, tenant, exchange, shown, hidden):
     credential = credential_for(tenant, exchange)
     page = admin_client.get(f"/admin/connectors/exchangecredential/{credential.pk}/change/").content.decode()
     assert all(name in page for name in shown), [name for name in shown if name not in page]
     assert not [name for name in hidden if name in page]
     assert "Only for what the fields above do not cover" in page  # the raw JSON, folded away
+
+
+@pytest.mark.parametrize("exchange, shown, hidden", FIELDS_BY_EXCHANGE)
+def test_the_add_page_asks_only_for_the_chosen_exchanges_fields(admin_client, exchange, shown, hidden):
+    page = admin_client.get(f"/admin/connectors/exchangecredential/add/?exchange={exchange}").content.decode()
+    assert all(name in page for name in shown), [name for name in shown if name not in page]
+    assert not [name for name in hidden if name in page]
+    assert "Choose another exchange" in page
+    others = [other for other, _, _ in FIELDS_BY_EXCHANGE if other != exchange]
+    assert not [other for other in others if f'<option value="{other}"' in page]  # the exchange stays the chosen one
+
+
+@pytest.mark.parametrize("query", ["", "?exchange=nowhere"])
+def test_adding_a_credential_without_a_known_exchange_offers_the_exchanges(admin_client, query):
+    response = admin_client.get(f"/admin/connectors/exchangecredential/add/{query}")
+    page = response.content.decode()
+    assert response.status_code == 200 and 'name="client_id"' not in page
+    assert all(f'href="?exchange={exchange}"' in page for exchange, _, _ in FIELDS_BY_EXCHANGE)
+    assert ("knows no exchange “nowhere”" in page) == bool(query)
+
+
+def test_a_credential_added_through_the_chosen_exchanges_form_is_saved(admin_client, tenant):
+    url = "/admin/connectors/exchangecredential/add/?exchange=kucoin"
+    page = admin_client.get(url).content.decode()
+    assert 'name="okx_' not in page and 'name="kucoin_partner"' in page
+    data = {
+        "exchange": "kucoin",
+        "is_enabled": "on",
+        "client_id": "kucoin-client",
+        "client_type": "confidential",
+        "new_client_secret": "write-only-secret",
+        "redirect_uris": "http://alpha.localhost/connect/kucoin/callback/",
+        "authorize_base_url": "https://www.kucoin.com",
+        "api_base_url": "https://api.kucoin.com",
+        "settings": "{}",
+    }
+    response = admin_client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    credential = ExchangeCredential.objects.get(client_id="kucoin-client")
+    assert credential.tenant == tenant and credential.exchange == "kucoin"
+    assert credential.client_secret == "write-only-secret"

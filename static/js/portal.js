@@ -124,7 +124,9 @@ function forEachOf(list, callback) {
 })();
 
 // A table with a header row (its first row, all <th>) becomes one card per row on a phone: each cell is labelled with
-// its column's header (data-label, drawn by CSS), so nothing is lost when the header row is hidden.
+// its column's header (data-label, drawn by CSS), so nothing is lost when the header row is hidden. Most templates
+// write the labels and the "cards" class themselves, so that a phone without scripts gets the cards too; this labels
+// the rest (the dashboard's balances).
 (function () {
   forEachOf(document.querySelectorAll("main table"), function (table) {
     var rows = table.rows;
@@ -153,10 +155,24 @@ function forEachOf(list, callback) {
 })();
 
 // A region marked data-live-refresh="<seconds>" refetches itself from the same page while the server keeps the mark
-// (the withdrawal status while the exchange works on it): no page reload, focus stays where it was.
+// (the withdrawal status while the exchange works on it, a dashboard card while its balances are read): no page
+// reload, focus stays where it was. With data-live-refresh-until="<seconds>" it gives up after that long and shows
+// the region's reload hints again (.reload-hint, the text a page without scripts keeps).
 (function () {
   forEachOf(document.querySelectorAll("[data-live-refresh]"), function (region) {
     var seconds = parseInt(region.getAttribute("data-live-refresh"), 10) || 5;
+    var until = parseInt(region.getAttribute("data-live-refresh-until"), 10);
+    var deadline = until ? Date.now() + until * 1000 : Infinity;
+    var hints = function (shown) {
+      forEachOf(region.querySelectorAll(".reload-hint"), function (hint) { hint.hidden = !shown; });
+    };
+    var again = function (delay) {
+      if (Date.now() + delay > deadline) {
+        hints(true);
+        return;
+      }
+      window.setTimeout(poll, delay);
+    };
     var poll = function () {
       fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
         .then(function (response) { return response.ok ? response.text() : Promise.reject(response.status); })
@@ -167,16 +183,18 @@ function forEachOf(list, callback) {
           }
           if (region.innerHTML !== fresh.innerHTML) {  // a screen reader hears it only when something changed
             region.innerHTML = fresh.innerHTML;
+            hints(false);
           }
           if (fresh.hasAttribute("data-live-refresh")) {
-            window.setTimeout(poll, seconds * 1000);
+            again(seconds * 1000);
           } else {
             region.removeAttribute("data-live-refresh");
           }
         })
-        .catch(function () { window.setTimeout(poll, seconds * 2000); });
+        .catch(function () { again(seconds * 2000); });
     };
-    window.setTimeout(poll, seconds * 1000);
+    hints(false);
+    again(seconds * 1000);
   });
 })();
 // A select with data-follows="<id>" shows only its option groups whose data-for is that select's value (the

@@ -4,7 +4,12 @@ charts, "price unavailable" where an exchange quotes none (Peatio), and what a d
 import re
 
 import pytest
+from django.core.cache import cache
 from playwright.sync_api import expect
+
+from connectors import balances
+from connectors.models import ExchangeConnection
+from sandbox.faults import fault_set
 
 from .helpers import connect_at_sandbox, sign_in
 
@@ -63,4 +68,24 @@ def test_the_dashboard_speaks_the_tenants_reference_currency(live_server, page, 
     expect(page.locator(".portfolio .total-all")).to_have_text(in_usdc)
     expect(page.locator(".portfolio .chart figcaption")).to_have_text(["By exchange (USDC)", "By asset (USDC)"])
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    page.screenshot(path="/tmp/dashboard-reference-currency-1280.png", full_page=True)
+
+
+def test_a_card_whose_balances_are_being_read_fills_without_a_reload(live_server, page, demo, settings):
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, live_server, demo)
+    connect_at_sandbox(page, "kucoin", demo["sandbox_accounts"]["kucoin"][0])
+    connection = ExchangeConnection.objects.get(exchange="kucoin")
+    settings.BALANCES_PAGE_WAIT_SECONDS = 0.05  # production's: the page does not wait for a slow read
+    cache.delete(balances.snapshot_key(connection.pk))  # nothing read yet, as for a new connection
+    fault_set(exchange="kucoin", endpoint="accounts", kind="slow", delay_seconds=3, count=1)
+
+    page.goto(f"{live_server.url}/")
+    kucoin = page.locator('[data-exchange="kucoin"]')
+    expect(kucoin.locator(".balances-pending")).to_contain_text("Reading your balances at KuCoin")
+    expect(kucoin.locator(".reload-hint")).to_be_hidden()  # the script reads them; without it the hint stays
+    page.evaluate("window.notReloaded = true")
+
+    expect(kucoin.locator('tr[data-currency="BTC"] .amount')).to_have_text("3 BTC", timeout=20_000)
+    expect(kucoin.locator(".balances-pending")).to_have_count(0)
+    assert page.evaluate("window.notReloaded === true")  # the card alone was refreshed
+    assert kucoin.get_attribute("data-live-refresh") is None  # and the polling stopped

@@ -84,9 +84,10 @@ def menu_collapses_on_a_phone(page):
         page.set_viewport_size({"width": 1280, "height": 720})
 
 
-def a_table_row_is_a_labelled_card_on_a_phone(page):
+def a_table_row_is_a_labelled_card_on_a_phone(page, resize=True):
     row = page.locator("main table tr").nth(1)
-    page.set_viewport_size({"width": 390, "height": 844})
+    if resize:
+        page.set_viewport_size({"width": 390, "height": 844})
     try:
         expect(page.locator("main table tr").first).not_to_be_in_viewport()
         cells = row.locator("td")
@@ -97,7 +98,8 @@ def a_table_row_is_a_labelled_card_on_a_phone(page):
         label = cells.first.evaluate("cell => getComputedStyle(cell, '::before').content")
         assert label == '"Started"'
     finally:
-        page.set_viewport_size({"width": 1280, "height": 720})
+        if resize:
+            page.set_viewport_size({"width": 1280, "height": 720})
 
 
 def test_end_user_journey_fits_a_phone_and_passes_axe(live_server, page, demo):
@@ -290,3 +292,19 @@ def test_a_pale_brand_still_reads(live_server, page, demo):
         page.goto(f"{live_server.url}{path}")
         expect(page.get_by_text("not active")).to_be_visible()
         check_page(page, name)
+
+
+def test_tables_are_labelled_cards_on_a_phone_without_scripts(live_server, browser, demo):
+    from tests.withdrawals.helpers import connection_of, withdrawal_of
+
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    try:
+        member = User.objects.get(email=sign_in(page, live_server, demo)["email"])
+        tenant = Tenant.objects.get(name="Demo Broker")
+        withdrawal_of(connection_of(member, tenant))
+        page.goto(f"{live_server.url}/withdrawals/")
+        a_table_row_is_a_labelled_card_on_a_phone(page, resize=False)
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    finally:
+        context.close()

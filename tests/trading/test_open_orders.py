@@ -19,8 +19,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def open_rows(html: str) -> str:
     return (
-        html.split('class="listing orders open-orders"', 1)[1].split("</table>", 1)[0]
-        if 'class="listing orders open-orders"' in html
+        html.split('class="listing orders open-orders cards"', 1)[1].split("</table>", 1)[0]
+        if 'class="listing orders open-orders cards"' in html
         else ""
     )
 

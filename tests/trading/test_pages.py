@@ -54,7 +54,7 @@ def test_the_ticket_page_queries_do_not_grow_with_its_orders(signed_in):
     with CaptureQueriesContext(db_connection) as many:
         page = client.get(f"/trade/{connection.pk}/")
     html = page.content.decode()
-    assert html.count('class="order-status"') == 32 and 'class="listing orders open-orders"' in html
+    assert html.count('class="order-status"') == 32 and 'class="listing orders open-orders cards"' in html
     assert len(many) == len(few), "\n".join(query["sql"] for query in many.captured_queries)
 
 

@@ -1,5 +1,6 @@
 """Pages and admin without the exchange: tenant and user scoping, capability, read-only admin, limits."""
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -254,6 +255,34 @@ def test_the_list_names_the_exchange_hides_abandoned_drafts_and_its_queries_do_n
     many, page = listing_queries()
     assert many == one
     assert f'data-withdrawal="{recent_draft.pk}"' in page and f'data-withdrawal="{left.pk}"' not in page
-    assert page.count("<td>KuCoin</td>") == 3
+    assert page.count('<td data-label="Exchange">KuCoin</td>') == 3
     # The abandoned draft is kept and still continues from its own page.
     assert client.get(f"/withdrawals/{left.pk}/").status_code == 302
+
+
+@pytest.mark.parametrize(
+    "exchange, permissions, steps",
+    [
+        (
+            "kucoin",
+            ["API_COMMON", "API_WITHDRAW_OAUTH"],
+            ["Details", "Preview", "Confirm it is you", "Exchange verification", "Status"],
+        ),
+        # Kraken asks for no codes of its own: its step 4 only sends the withdrawal.
+        (
+            "kraken",
+            ["account.fast-api-key:funds-withdraw"],
+            ["Details", "Preview", "Confirm it is you", "Send", "Status"],
+        ),
+    ],
+)
+def test_the_step_indicator_lists_the_steps_of_this_exchanges_flow(
+    tenant, member, client_at, exchange, permissions, steps
+):
+    withdrawal = withdrawal_of(connection_of(member, tenant, exchange, permissions), exchange=exchange)
+    client = client_at("alpha.localhost")
+    client.force_login(member)
+    page = client.get(f"/withdrawals/{withdrawal.pk}/").content.decode()
+    listed = re.findall(r"<li[^>]*>\d\. ([^<✓]+?)(?: ✓)?</li>", page.split('class="wizard-steps"')[1].split("</ol>")[0])
+    assert listed == steps
+    assert "Step 5 of 5:</strong> Status" in page

@@ -2,20 +2,26 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django import template
 
+from connectors.exchanges import withdrawal_hooks
+
 from ..selectors import withdrawal_capability as capability
 from ..selectors import withdrawal_upgrade_url as upgrade_url
 
 register = template.Library()
 
 STEPS = [(1, "Details"), (2, "Preview"), (3, "Confirm it is you"), (4, "Exchange verification"), (7, "Status")]
+# Where the exchange asks for no 2FA codes of its own (Kraken), step 4 only sends the withdrawal.
+STEPS_WITHOUT_FACTORS = [(number, "Send" if number == 4 else label) for number, label in STEPS]
 
 
 @register.inclusion_tag("withdrawals/_steps.html")
-def wizard_steps(step):
-    """The wizard's steps, numbered as the user counts them, with where the user is now."""
+def wizard_steps(step, exchange):
+    """The steps of this exchange's wizard, numbered as the user counts them, with where the user is now."""
+    hooks = withdrawal_hooks(exchange)
+    flow = STEPS if hooks is not None and hooks.needs_factors else STEPS_WITHOUT_FACTORS
     steps = [
         {"position": position, "label": label, "current": number == step, "done": number < step}
-        for position, (number, label) in enumerate(STEPS, start=1)
+        for position, (number, label) in enumerate(flow, start=1)
     ]
     current = next((item for item in steps if item["current"]), None)
     return {"wizard_steps": steps, "current": current, "count": len(steps)}
