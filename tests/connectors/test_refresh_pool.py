@@ -22,7 +22,8 @@ from tests.connectors.helpers import assert_alive_at_the_sandbox
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PROJECT = Path(__file__).resolve().parents[2]
-APPLICATION_NAME = "refresh-pool-test-worker"
+# Unique to this test process: a worker left behind by another run must not count as this one's.
+APPLICATION_NAME = f"refresh-pool-test-worker-{os.getpid()}"
 THREADS, POOL, SLOW_SECONDS = 8, 2, 4
 
 
