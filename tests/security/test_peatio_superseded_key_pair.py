@@ -43,7 +43,7 @@ def test_the_key_check_racing_a_siblings_refresh_does_not_flag_the_connection(
         return real_check(api, seen)
 
     monkeypatch.setattr(PeatioAPI, "check_api_key", check_after_a_sibling_rotated)
-    monkeypatch.setattr(key_health, "exchange_api", lambda credential: peatio_api(portal))
+    monkeypatch.setattr(key_health, "connection_api", lambda connection: peatio_api(portal))
     assert connection_check_api_key(connection_id=connection.pk) != CheckOutcome.INVALID
     assert ExchangeConnection.objects.get(pk=connection.pk).status == "active"
 
