@@ -10,6 +10,7 @@ from connectors.base.api import ExchangeAPIError
 from connectors.base.http import ExchangeUnavailable
 
 from . import selectors
+from .models import Withdrawal
 from .services.errors import WithdrawalError
 from .services.reconcile import withdrawal_refresh_status
 
@@ -19,6 +20,8 @@ def withdrawal_poll(withdrawal_id: int) -> None:
     """Status of one withdrawal, or reconciliation of an unknown one; safe to run twice (redelivery)."""
     try:
         withdrawal_refresh_status(withdrawal_id=withdrawal_id)
+    except Withdrawal.DoesNotExist:
+        pass  # a message that outlived its withdrawal (its tenant or user deleted): nothing left to follow
     except (ExchangeUnavailable, ExchangeAPIError, WithdrawalError):
         pass  # the next sweep asks again
 
