@@ -202,6 +202,7 @@ def main() -> None:
                 concurrency=concurrency,
                 say=lambda line: print(line, flush=True),
                 worker_application_name=WORKER_APPLICATION_NAME,
+                sandbox_pid=process.pid if process is not None else None,
             )
             figures.update(latency_ms=options.latency_ms, database_pool=database_pool)
             results.append(figures)
@@ -219,15 +220,17 @@ def main() -> None:
 def summary_table(results: list[dict]) -> str:
     lines = [
         "| concurrency | portal refreshes/s | bare refreshes/s | ratio | DB connections (peak open / busy) "
-        "| one-hour connections kept fresh |",
-        "| ---: | ---: | ---: | ---: | :---: | ---: |",
+        "| one-hour connections kept fresh | worker CPU ms a refresh (bound) | sandbox CPU ms a call |",
+        "| ---: | ---: | ---: | ---: | :---: | ---: | ---: | ---: |",
     ]
     for figures in results:
         lines.append(
             f"| {figures['concurrency']} | {figures['portal_connections_per_second']} | "
             f"{figures['bare_requests_per_second']} | {figures['ratio']} | "
             f"{figures.get('database_connections_open')} / {figures.get('database_connections_busy')} | "
-            f"{figures['one_hour_connections_kept_fresh']:,} |"
+            f"{figures['one_hour_connections_kept_fresh']:,} | "
+            f"{figures.get('worker_cpu_ms_per_refresh')} ({figures.get('worker_cpu_bound_refreshes_per_second')}/s) | "
+            f"{figures.get('sandbox_cpu_ms_per_call', {}).get('bare')} |"
         )
     return "\n".join(lines)
 

@@ -2,6 +2,7 @@
 the same token calls. Assumes Django is set up, the database migrated and the sandbox reachable at
 ``sandbox_url``; ``bench/refresh/__main__.py`` arranges all three."""
 
+import os
 import secrets
 import statistics
 import threading
@@ -248,6 +249,24 @@ def bare_phase(*, refresh_url: str, refresh_tokens: list[str], concurrency: int 
     return time.perf_counter() - started
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process (Linux), from /proc."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def cpu_spent(pid: int | None, spent: dict, side: str):
+    """Adds to ``spent[side]`` the CPU time process ``pid`` used within the block (nothing without a pid)."""
+    before = process_cpu_seconds(pid) if pid else 0.0
+    try:
+        yield
+    finally:
+        if pid:
+            spent[side] += process_cpu_seconds(pid) - before
+
+
 def run(
     *,
     sandbox_url: str,
@@ -258,9 +277,11 @@ def run(
     concurrency: int = 1,
     say=print,
     worker_application_name: str = "",
+    sandbox_pid: int | None = None,
 ) -> dict:
     """Bare and portal calls alternate in chunks, so that both see the same load on a shared machine.
-    ``worker_application_name``: the worker's connections' application name, to count them while it works."""
+    ``worker_application_name``: the worker's connections' application name, to count them while it works;
+    ``sandbox_pid``: the sandbox's process, whose CPU time per call the figures then include."""
     say(f"preparing {n} connections and {n} bare pairs at {sandbox_url} ...")
     prepared = prepare(sandbox_url=sandbox_url, n=n)
     tenant = prepared["tenant"]
@@ -272,14 +293,16 @@ def run(
     portal_seconds = bare_seconds = 0.0
     chunk_ratios = []
     sampler = ConnectionSampler(worker_application_name) if worker_application_name else None
+    sandbox_cpu = {"bare": 0.0, "portal": 0.0}
     with worker() as query_totals, sampler or nullcontext():
         for start in range(0, n, size):
-            bare_chunk = bare_phase(
-                refresh_url=prepared["refresh_url"],
-                refresh_tokens=bare_tokens[start : start + size],
-                concurrency=concurrency,
-            )
-            with sampler.sampling() if sampler else nullcontext():
+            with cpu_spent(sandbox_pid, sandbox_cpu, "bare"):
+                bare_chunk = bare_phase(
+                    refresh_url=prepared["refresh_url"],
+                    refresh_tokens=bare_tokens[start : start + size],
+                    concurrency=concurrency,
+                )
+            with sampler.sampling() if sampler else nullcontext(), cpu_spent(sandbox_pid, sandbox_cpu, "portal"):
                 portal_chunk = worker_round(ids=ids[start : start + size], timeout=timeout)
             bare_seconds, portal_seconds = bare_seconds + bare_chunk, portal_seconds + portal_chunk
             chunk_ratios.append(bare_chunk / portal_chunk)
@@ -307,6 +330,14 @@ def run(
     }
     if sampler:
         figures.update(database_connections_open=sampler.open, database_connections_busy=sampler.busy)
+    if totals.get("refreshes", 0) > 1 and totals.get("cpu_last") is not None:
+        # The worker's own CPU per refresh (its threads share one interpreter lock, so one process cannot
+        # use more than a core): what bounds its rate once the exchange answers fast enough.
+        cpu_ms = 1000 * (totals["cpu_last"] - totals["cpu_first"]) / (totals["refreshes"] - 1)
+        figures["worker_cpu_ms_per_refresh"] = round(cpu_ms, 2)
+        figures["worker_cpu_bound_refreshes_per_second"] = round(1000 / cpu_ms, 1) if cpu_ms else None
+    if sandbox_pid:
+        figures["sandbox_cpu_ms_per_call"] = {side: round(1000 * spent / n, 2) for side, spent in sandbox_cpu.items()}
     if len(chunk_ratios) >= 10:
         # How much the machine's speed moved the ratio during the run: chunk by chunk, the middle 80%.
         deciles = statistics.quantiles(chunk_ratios, n=10)
@@ -336,6 +367,14 @@ def run(
             f"per refresh: token call {split['token_call']} ms, rest of the task {split['rest_of_task']} ms, "
             f"Celery around it {split['around_task']} ms; a bare call {split['bare_call']} ms"
         )
+    if "worker_cpu_ms_per_refresh" in figures:
+        say(
+            f"worker CPU: {figures['worker_cpu_ms_per_refresh']} ms a refresh, so at most "
+            f"{figures['worker_cpu_bound_refreshes_per_second']} refreshes/s for one process"
+        )
+    if "sandbox_cpu_ms_per_call" in figures:
+        spent = figures["sandbox_cpu_ms_per_call"]
+        say(f"sandbox CPU a call: {spent['bare']} ms for the bare loop's, {spent['portal']} ms for the portal's")
     if "chunk_ratio" in figures:
         spread = figures["chunk_ratio"]
         say(
