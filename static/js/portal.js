@@ -126,7 +126,7 @@ function forEachOf(list, callback) {
 // A table with a header row (its first row, all <th>) becomes one card per row on a phone: each cell is labelled with
 // its column's header (data-label, drawn by CSS), so nothing is lost when the header row is hidden. Most templates
 // write the labels and the "cards" class themselves, so that a phone without scripts gets the cards too; this labels
-// the rest (the dashboard's balances).
+// any table that does not.
 (function () {
   forEachOf(document.querySelectorAll("main table"), function (table) {
     var rows = table.rows;

@@ -28,6 +28,7 @@ from .helpers import (
     check_page,
     chosen_permissions,
     confirm_with_authenticator,
+    connect_at_sandbox,
     connect_kucoin,
     fill_kucoin_withdrawal_details,
     sign_in,
@@ -305,6 +306,29 @@ def test_tables_are_labelled_cards_on_a_phone_without_scripts(live_server, brows
         withdrawal_of(connection_of(member, tenant))
         page.goto(f"{live_server.url}/withdrawals/")
         a_table_row_is_a_labelled_card_on_a_phone(page, resize=False)
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    finally:
+        context.close()
+
+
+def test_the_dashboards_balances_are_labelled_cards_on_a_phone_without_scripts(live_server, browser, demo):
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    try:
+        sign_in(page, live_server, demo)
+        connect_at_sandbox(page, "kucoin", demo["sandbox_accounts"]["kucoin"][0])
+        btc = page.locator('[data-exchange="kucoin"] tr[data-currency="BTC"]')
+        for _ in range(40):  # without scripts the card asks for a reload until its first read is in
+            if btc.count():
+                break
+            page.wait_for_timeout(250)
+            page.reload()
+        cells = btc.locator("td")
+        expect(cells).to_have_count(3)
+        expect(cells.nth(1)).to_have_attribute("data-label", "Amount")
+        assert cells.nth(1).evaluate("cell => getComputedStyle(cell, '::before').content") == '"Amount"'
+        first, second = cells.nth(0).bounding_box(), cells.nth(1).bounding_box()
+        assert second["y"] >= first["y"] + first["height"] - 1 and second["x"] == first["x"]
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     finally:
         context.close()
