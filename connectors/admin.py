@@ -13,7 +13,8 @@ from .exchanges import EXCHANGES, exchange_choices, exchange_packages
 from .forms import ExchangeCredentialForm, masked
 from .models import ExchangeConnection, ExchangeCredential
 from .onboarding import application_form
-from .token_refresh import connection_health, connections_refresh_now
+from .selectors import connection_health
+from .token_refresh import connections_refresh_now
 
 
 class ExchangeFilter(admin.SimpleListFilter):
@@ -331,7 +332,8 @@ class ExchangeConnectionAdmin(TenantScopedAdmin):
         return False  # the disconnect service ends a connection, revoking its API key at the exchange first
 
     def changelist_view(self, request, extra_context=None):
-        health = connection_health(connections=self.get_queryset(request))
+        # The host's tenant, also for a superuser (whose list shows every tenant): the summary is one tenant's.
+        health = connection_health(tenant=request.tenant)
         return super().changelist_view(request, {**(extra_context or {}), **health})
 
     @admin.action(description="Refresh tokens now", permissions=["view"])

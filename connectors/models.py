@@ -175,6 +175,19 @@ class ExchangeConnection(models.Model):
                 name="connection_due_claimed",
                 condition=models.Q(status="active", next_refresh_attempt_at__isnull=False),
             ),
+            # The changelist's health summary (selectors.connection_health): a tenant's failing connections by their
+            # next attempt, and its lapse-warned active ones. Partial, of rare rows: a healthy connection is in
+            # neither, so the sweep's claims (which write next_refresh_attempt_at) add no write to either for it.
+            models.Index(
+                fields=["tenant", "next_refresh_attempt_at", "id"],
+                name="connection_failing",
+                condition=models.Q(refresh_failures__gt=0) | models.Q(status="error"),
+            ),
+            models.Index(
+                fields=["tenant"],
+                name="connection_lapse_warned",
+                condition=models.Q(status="active", refresh_lapse_warned_at__isnull=False),
+            ),
         ]
 
     def __str__(self):

@@ -1,11 +1,16 @@
-"""Reads of the connectors: the tenant's credential for an exchange, and what the dashboard shows of its cards
-(the balances themselves are read at the exchange by services.dashboard_cards)."""
+"""Reads of the connectors: the tenant's credential for an exchange, what the dashboard shows of its cards (the
+balances themselves are read at the exchange by services.dashboard_cards), and the connections' health summary."""
 
+import secrets
 from datetime import datetime
 from decimal import Decimal
 
 from allauth.socialaccount.providers import registry
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Count, F, Q, QuerySet
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 
 from broker_portal.errors import PortalError
 from broker_portal.models import Tenant
@@ -247,3 +252,80 @@ def switched_off_exchanges(*, tenant, connections: dict) -> list[dict]:
         for credential in ExchangeCredential.objects.filter(tenant=tenant, is_enabled=False).order_by("exchange")
         if (credential.exchange, credential.server_slug) in held and credential.exchange in EXCHANGES
     ]
+
+
+# The connections changelist's health summary. Counting a broker's 50,000 connections by status reads them all, so
+# the counts are kept per tenant in the cache with the time they were taken, and shown with their age: a page
+# younger than CONNECTION_HEALTH_COUNTS_SECONDS counts nothing. One request at a time counts a tenant (a cache
+# lock); the others meanwhile show the previous counts with their age, or none yet. The failing connections and the
+# lapse-warned count are read on every view, each through a partial index holding only its rows: a healthy
+# connection is in neither, so the sweep's claims on it write neither.
+HEALTH_COUNT_LOCK_SECONDS = 30  # outlasts a count; a request that died holding the lock leaves it to expire
+FAILING_SHOWN = 20
+
+
+def health_counts_key(tenant_id: int) -> str:
+    return f"portal:connection-health:{tenant_id}"
+
+
+def failing_connections(*, tenant: Tenant) -> QuerySet[ExchangeConnection]:
+    """The tenant's connections whose refreshes fail, by their next attempt (index connection_failing)."""
+    return (
+        ExchangeConnection.objects.filter(tenant=tenant)
+        .filter(Q(refresh_failures__gt=0) | Q(status=ExchangeConnection.Status.ERROR))
+        .order_by(F("next_refresh_attempt_at").asc(nulls_last=True), "id")
+    )
+
+
+def lapse_warned_connections(*, tenant: Tenant) -> QuerySet[ExchangeConnection]:
+    """The tenant's active connections whose users were told their refresh token lapses (index
+    connection_lapse_warned)."""
+    return ExchangeConnection.objects.filter(
+        tenant=tenant, status=ExchangeConnection.Status.ACTIVE, refresh_lapse_warned_at__isnull=False
+    )
+
+
+def connection_status_counts(*, tenant: Tenant, now: datetime) -> dict | None:
+    """The tenant's connections counted by status, and when: ``{"counts": {status: n}, "counted_at": iso}``; counted
+    again where the cached counts are older than CONNECTION_HEALTH_COUNTS_SECONDS. None where none were taken yet
+    and another request is taking them."""
+    key = health_counts_key(tenant.pk)
+    counted = cache.get(key)
+    if counted is not None and counts_age(counted, now) < settings.CONNECTION_HEALTH_COUNTS_SECONDS:
+        return counted
+    lock, token = f"{key}:counting", secrets.token_hex(8)
+    if not cache.add(lock, token, HEALTH_COUNT_LOCK_SECONDS):
+        return counted
+    try:
+        rows = ExchangeConnection.objects.filter(tenant=tenant).order_by().values("status").annotate(count=Count("id"))
+        counted = {"counts": {row["status"]: row["count"] for row in rows}, "counted_at": now.isoformat()}
+        # Kept past their freshness, so that while one request counts again the others show these, with their age.
+        cache.set(key, counted, max(10 * settings.CONNECTION_HEALTH_COUNTS_SECONDS, 600))
+    finally:
+        if cache.get(lock) == token:
+            cache.delete(lock)
+    return counted
+
+
+def counts_age(counted: dict, now: datetime) -> float:
+    # Never below zero: another web process's clock may be a little ahead of this one's.
+    return max((now - datetime.fromisoformat(counted["counted_at"])).total_seconds(), 0.0)
+
+
+def connection_health(*, tenant: Tenant, now: datetime | None = None) -> dict:
+    """The tenant's connection health as the connections changelist shows it: its connections by status (as
+    counted ``counted_seconds_ago``; a count of None while they are being counted), the active ones whose refresh
+    token is lapsing, and the first FAILING_SHOWN failing ones with their last error and next attempt (as of now)."""
+    now = now or timezone.now()
+    counted = connection_status_counts(tenant=tenant, now=now)
+    counts = counted["counts"] if counted is not None else {}
+    return {
+        "status_rows": [
+            {"status": value, "label": label, "count": counts.get(value, 0) if counted is not None else None}
+            for value, label in ExchangeConnection.Status.choices
+        ],
+        "counted_at": datetime.fromisoformat(counted["counted_at"]) if counted is not None else None,
+        "counted_seconds_ago": int(counts_age(counted, now)) if counted is not None else None,
+        "failing": list(failing_connections(tenant=tenant).select_related("user")[:FAILING_SHOWN]),
+        "lapsing": lapse_warned_connections(tenant=tenant).count(),
+    }

@@ -51,7 +51,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, transaction
 from django.db import connection as db_connection
-from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 from broker_portal.audit import record_audit_event
@@ -827,22 +827,3 @@ def connections_refresh_now(*, connection_ids: list[int], request=None) -> int:
         ids = [connection.pk for connection in connections]
         transaction.on_commit(lambda: enqueue_refreshes(ids, force=True))
     return len(ids)
-
-
-def connection_health(*, connections) -> dict:
-    """Counts by status and the failing connections (with their last error and next attempt) of a queryset."""
-    counts = connections.order_by().values("status").annotate(count=Count("id"))
-    failing = (
-        connections.filter(Q(refresh_failures__gt=0) | Q(status=Status.ERROR))
-        .select_related("user")
-        .order_by(F("next_refresh_attempt_at").asc(nulls_last=True), "id")[:20]
-    )
-    status_counts = {row["status"]: row["count"] for row in counts}
-    return {
-        "status_counts": status_counts,
-        "failing": list(failing),
-        "status_rows": [
-            {"status": value, "label": label, "count": status_counts.get(value, 0)} for value, label in Status.choices
-        ],
-        "lapsing": connections.filter(status=Status.ACTIVE, refresh_lapse_warned_at__isnull=False).count(),
-    }

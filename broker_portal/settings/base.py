@@ -450,6 +450,9 @@ TOKEN_REFRESH_SWEEP_CLAIM_SECONDS = env_int("TOKEN_REFRESH_SWEEP_CLAIM_SECONDS",
 TOKEN_REFRESH_SWEEP_GRACE_SECONDS = env_int("TOKEN_REFRESH_SWEEP_GRACE_SECONDS", 60)
 # Connections that live by their API key (OKX) are checked once an hour, spread over this many seconds.
 API_KEY_CHECK_SPREAD_SECONDS = env_int("API_KEY_CHECK_SPREAD_SECONDS", 3000)
+# The connections changelist's counts by status are taken again once older than this (connectors/selectors.py,
+# connection_health): a broker's tenant has 50,000 connections to count. 0: on every view, one at a time.
+CONNECTION_HEALTH_COUNTS_SECONDS = env_int("CONNECTION_HEALTH_COUNTS_SECONDS", 60)
 
 # Dashboard balances (connectors/balances.py): a snapshot younger than BALANCES_FRESH_SECONDS is not read again; one
 # is shown, with its age, for BALANCES_KEEP_SECONDS; a failed read is not retried for BALANCES_FAILURE_SECONDS. A

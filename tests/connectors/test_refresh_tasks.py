@@ -196,12 +196,13 @@ def test_admin_shows_health_and_refreshes_now(admin_client, make_connection, tok
     )
     refused = make_connection("kraken", status="error", last_error="Kraken refused to renew access.")
     make_connection("peatio", status="needs_reauthorization")
-    # The admin's usual nine (tests/test_admin_scale.py) and the health summary's three: the count by status, the
-    # failing connections, the lapsing refresh tokens.
+    # The admin's usual nine (tests/test_admin_scale.py) and the health summary's three: the count by status (the
+    # tenant's first view fills the cache with it), the failing connections, the lapsing refresh tokens.
     with exact_queries(12):
         page = admin_client.get("/admin/connectors/exchangeconnection/")
     html = page.content.decode()
     assert page.status_code == 200 and 'id="connection-health"' in html
+    assert f"counted {page.context['counted_seconds_ago']} s ago" in html
     assert 'data-status="active">2<' in html and 'data-status="error">1<' in html
     assert 'data-status="needs_reauthorization">1<' in html
     assert f'data-connection="{failing.pk}"' in html and "KuCoin could not renew access just now." in html
