@@ -107,7 +107,11 @@ class ExchangeConnection(models.Model):
         REVOKED = "revoked", "Revoked"
         ERROR = "error", "Error"
 
-    tenant = models.ForeignKey("broker_portal.Tenant", on_delete=models.CASCADE, related_name="connections")
+    # No index of its own: the unique constraint and connection_tenant_order both lead with the tenant, and each
+    # index more is one more write for every claim the refresh sweep makes.
+    tenant = models.ForeignKey(
+        "broker_portal.Tenant", on_delete=models.CASCADE, related_name="connections", db_index=False
+    )
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="connections")
     exchange = models.CharField(max_length=32, choices=exchange_choices)
     # Which of the tenant's servers of this exchange (ExchangeCredential.server_slug); empty where it has one.
