@@ -504,26 +504,44 @@ class XlsxWriter:
 
     The header is bold and frozen, columns have widths. Amounts are number cells holding the exchange's decimal
     exactly as text in the file (openpyxl would print a Decimal through a float, "%.16g", and lose the 17th and
-    18th digits); a spreadsheet reads them as numbers at its own precision, a reader of the file gets every digit."""
+    18th digits); a spreadsheet reads them as numbers at its own precision, a reader of the file gets every digit.
 
-    def __init__(self, path, columns):
+    A sheet holds at most ``max_rows`` rows, its header included (Excel opens no sheet longer than 1,048,576
+    rows): the rows go on in "History 2", "History 3", … each with the same header."""
+
+    max_rows = 1_048_576
+
+    def __init__(self, path, columns, *, max_rows: int | None = None):
         from openpyxl import Workbook
         from openpyxl.cell import WriteOnlyCell
         from openpyxl.styles import Font
-        from openpyxl.utils import get_column_letter
 
         self.path = path
+        self.columns = columns
+        if max_rows is not None:
+            self.max_rows = max_rows
+        if self.max_rows < 2:
+            raise ValueError("A sheet must hold its header and at least one row.")
         self.workbook = Workbook(write_only=True)
-        self.sheet = self.workbook.create_sheet("History")
-        self.sheet.freeze_panes = "A2"
-        for index, name in enumerate(columns, start=1):
-            self.sheet.column_dimensions[get_column_letter(index)].width = XLSX_WIDTHS.get(name, max(10, len(name) + 2))
         self.cell = WriteOnlyCell
+        self.bold = Font(bold=True)
         self.amounts = [index for index, name in enumerate(columns) if name in XLSX_AMOUNTS]
-        header = [WriteOnlyCell(self.sheet, value=name) for name in columns]
+        self.sheets = 0
+        self.add_sheet()
+
+    def add_sheet(self):
+        from openpyxl.utils import get_column_letter
+
+        self.sheets += 1
+        self.sheet = self.workbook.create_sheet("History" if self.sheets == 1 else f"History {self.sheets}")
+        self.sheet.freeze_panes = "A2"
+        for index, name in enumerate(self.columns, start=1):
+            self.sheet.column_dimensions[get_column_letter(index)].width = XLSX_WIDTHS.get(name, max(10, len(name) + 2))
+        header = [self.cell(self.sheet, value=name) for name in self.columns]
         for cell in header:
-            cell.font = Font(bold=True)
+            cell.font = self.bold
         self.sheet.append(header)
+        self.sheet_rows = 1
 
     def exact(self, value: Decimal | None):
         if value is None:
@@ -534,11 +552,15 @@ class XlsxWriter:
         return cell
 
     def write(self, row):
+        # A new sheet only when a row is there for it: a full last sheet is not followed by an empty one.
+        if self.sheet_rows >= self.max_rows:
+            self.add_sheet()
         # Excel has no time zones: the column says UTC, the cell holds the naive UTC time.
         row[4] = row[4].replace(tzinfo=None)
         for index in self.amounts:
             row[index] = self.exact(row[index])
         self.sheet.append(row)
+        self.sheet_rows += 1
 
     def close(self):
         self.workbook.save(self.path)

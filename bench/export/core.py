@@ -1,9 +1,12 @@
 """The export benchmark's pieces, importable so a test runs them with tiny sizes."""
 
+import os
 import random
 import resource
 import tempfile
+import threading
 import time
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -109,24 +112,66 @@ def seed_ledger(conn: ExchangeConnection, rows: int) -> None:
         cursor.execute("ANALYZE exports_historyentry")
 
 
-def peak_rss_mib() -> float:
+MIB = 1 << 20
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+SAMPLE_EVERY_SECONDS = 0.01
+
+
+def current_rss_mib() -> float:
+    """The process's resident memory now (Linux only: /proc/self/statm, its second field in pages)."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * PAGE_BYTES / MIB
+
+
+def max_rss_mib() -> float:
+    """The process's peak resident memory since it started (Linux reports ru_maxrss in KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def new_job(conn: ExchangeConnection) -> ExportJob:
+@contextmanager
+def measured():
+    """Time the block and sample the current RSS from a thread every ~10 ms while it runs: the peak over the
+    start is what the block grew by, which ru_maxrss (mostly Django's start-up) cannot show."""
+    figures: dict = {}
+    stop = threading.Event()
+    start = current_rss_mib()
+    peak = [start]
+
+    def sample():
+        while not stop.wait(SAMPLE_EVERY_SECONDS):
+            peak[0] = max(peak[0], current_rss_mib())
+
+    sampler = threading.Thread(target=sample, name="rss-sampler", daemon=True)
+    sampler.start()
+    started = time.perf_counter()
+    try:
+        yield figures
+    finally:
+        figures["seconds"] = round(time.perf_counter() - started, 3)
+        # One last sample before the block's memory can be freed by the caller.
+        peak[0] = max(peak[0], current_rss_mib())
+        stop.set()
+        sampler.join()
+        figures["rss_start_mib"] = round(start, 1)
+        figures["rss_peak_mib"] = round(peak[0], 1)
+        figures["rss_growth_mib"] = round(peak[0] - start, 1)
+        figures["max_rss_mib"] = round(max_rss_mib(), 1)
+
+
+def new_job(conn: ExchangeConnection, export_format: str = "koinly") -> ExportJob:
     job = ExportJob.objects.create(
         tenant_id=conn.tenant_id,
         scope="connection",
         scope_connection=conn,
         kinds=["ledger"],
-        format="koinly",
+        format=export_format,
         date_from=date(2000, 1, 1),
         date_to=date(2100, 12, 31),
     )
     return ExportJob.objects.select_related("tenant").get(pk=job.pk)
 
 
-def copy_seconds(conn: ExchangeConnection, *, same_select: bool) -> float:
+def copy_measured(conn: ExchangeConnection, *, same_select: bool) -> dict:
     """PostgreSQL's own COPY of the same rows to a file, straight from the server: the floor. ``same_select``:
     the export's own SELECT (Koinly's columns formatted in SQL); otherwise the raw columns."""
     if same_select:
@@ -136,39 +181,33 @@ def copy_seconds(conn: ExchangeConnection, *, same_select: bool) -> float:
     else:
         statement, params = RAW_SQL, [conn.pk]
     with tempfile.NamedTemporaryFile(dir=exports_dir()) as file:
-        started = time.perf_counter()
-        with connection.cursor() as cursor:
-            with cursor.cursor.copy(statement, params) as copy:
-                for block in copy:
-                    file.write(block)
-        file.flush()
-        return time.perf_counter() - started
+        with measured() as figures:
+            with connection.cursor() as cursor:
+                with cursor.cursor.copy(statement, params) as copy:
+                    for block in copy:
+                        file.write(block)
+            file.flush()
+    return figures
 
 
-def export_seconds(conn: ExchangeConnection, *, use_copy: bool | None = None) -> tuple[float, ExportJob]:
-    job = new_job(conn)
-    started = time.perf_counter()
-    job = export_run(job=job, use_copy=use_copy)
-    elapsed = time.perf_counter() - started
+def export_measured(conn: ExchangeConnection, rows: int, *, export_format: str, use_copy: bool | None) -> dict:
+    job = new_job(conn, export_format)
+    with measured() as figures:
+        job = export_run(job=job, use_copy=use_copy)
     Path(export_path(job)).unlink()
-    return elapsed, job
+    assert job.rows_written == rows, (job.rows_written, rows)
+    return figures | {"bytes": job.size_bytes}
+
+
+# mode: (ExportJob format, use_copy); None lets the export choose, as the worker does.
+EXPORT_MODES = {"export": ("koinly", None), "export_python": ("koinly", False), "export_xlsx": ("xlsx", None)}
+MODES = ("copy_same_select", "copy_raw_columns", *EXPORT_MODES)
 
 
 def measure(rows: int, mode: str) -> dict:
-    """One measurement; run each in a fresh process so its peak memory is its own."""
+    """One measurement; run each in a fresh process so no other measurement's memory is in its figures."""
     conn = bench_connection(rows)
-    before = peak_rss_mib()
     if mode.startswith("copy_"):
-        return {
-            "seconds": round(copy_seconds(conn, same_select=mode == "copy_same_select"), 3),
-            "peak_rss_mib": round(peak_rss_mib(), 1),
-            "rss_before_mib": round(before, 1),
-        }
-    seconds, job = export_seconds(conn, use_copy={"export": None, "export_python": False}[mode])
-    assert job.rows_written == rows, (job.rows_written, rows)
-    return {
-        "seconds": round(seconds, 3),
-        "peak_rss_mib": round(peak_rss_mib(), 1),
-        "rss_before_mib": round(before, 1),
-        "bytes": job.size_bytes,
-    }
+        return copy_measured(conn, same_select=mode == "copy_same_select")
+    export_format, use_copy = EXPORT_MODES[mode]
+    return export_measured(conn, rows, export_format=export_format, use_copy=use_copy)

@@ -581,6 +581,30 @@ def test_xlsx_has_a_bold_frozen_header_widths_and_every_digit_of_each_amount(awk
     assert isinstance(quoted[sheet[amount + "1"].column - 1].value, float)  # and a number to a spreadsheet
 
 
+def test_an_xlsx_export_longer_than_a_sheet_goes_on_in_further_sheets(awkward, portal, monkeypatch):
+    from exports.formats import XlsxWriter, safe_text
+    from exports.selectors import history_for_export
+
+    monkeypatch.setattr(XlsxWriter, "max_rows", 3)  # Excel's 1,048,576 rows, scaled down
+    job = ExportJob.objects.create(
+        tenant=portal["tenant"],
+        scope="tenant",
+        format="xlsx",
+        kinds=["trade", "deposit", "withdrawal", "ledger"],
+        date_from=DATE_FROM,
+        date_to=DATE_TO,
+        requested_by=portal["user"],
+    )
+    job = export_run(job=job)
+    workbook = openpyxl.load_workbook(export_path(job), read_only=True)
+    sheets = [list(sheet.iter_rows(values_only=True)) for sheet in workbook.worksheets]
+    assert job.rows_written > 4 and len(sheets) == (job.rows_written + 1) // 2
+    assert workbook.sheetnames == ["History", *(f"History {n}" for n in range(2, len(sheets) + 1))]
+    assert all(rows[0] == sheets[0][0] and 2 <= len(rows) <= 3 for rows in sheets)
+    external_ids = [row[3] for rows in sheets for row in rows[1:]]
+    assert external_ids == [safe_text(entry.external_id) for entry in history_for_export(job=job)]
+
+
 # The documented headers, byte for byte (see exports/formats.py for the sources).
 COINLEDGER_HEADER = (
     b"Date (UTC),Platform (Optional),Asset Sent,Amount Sent,Asset Received,Amount Received,"
