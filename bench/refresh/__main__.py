@@ -65,6 +65,8 @@ def process_worker(concurrency: int = 1, database_pool: int = 0):
         "DATABASE_POOL_MAX_SIZE": str(database_pool),
         "DATABASE_POOL_MIN_SIZE": str(database_pool),
     }
+    if os.environ.get("BENCH_REFRESH_PROFILE"):  # each concurrency's worker writes a profile of its own
+        env["BENCH_REFRESH_PROFILE"] = f"{os.environ['BENCH_REFRESH_PROFILE']}-{concurrency}"
     pool = "solo" if concurrency == 1 else "threads"
     process = subprocess.Popen(
         [

@@ -336,6 +336,15 @@ def run(
         cpu_ms = 1000 * (totals["cpu_last"] - totals["cpu_first"]) / (totals["refreshes"] - 1)
         figures["worker_cpu_ms_per_refresh"] = round(cpu_ms, 2)
         figures["worker_cpu_bound_refreshes_per_second"] = round(1000 / cpu_ms, 1) if cpu_ms else None
+        if totals.get("timed_tasks"):
+            # Where that CPU goes: the token call (requests), the rest of the task (database, Python), and the
+            # process outside the tasks (Celery receiving and acknowledging, kombu, Redis).
+            per_task = 1000 / totals["timed_tasks"]
+            figures["worker_cpu_ms_split"] = {
+                "token_call": round(per_task * totals["token_call_cpu_seconds"], 2),
+                "rest_of_task": round(per_task * (totals["task_cpu_seconds"] - totals["token_call_cpu_seconds"]), 2),
+                "outside_tasks": round(cpu_ms - per_task * totals["task_cpu_seconds"], 2),
+            }
     if sandbox_pid:
         figures["sandbox_cpu_ms_per_call"] = {side: round(1000 * spent / n, 2) for side, spent in sandbox_cpu.items()}
     if len(chunk_ratios) >= 10:
@@ -371,6 +380,12 @@ def run(
         say(
             f"worker CPU: {figures['worker_cpu_ms_per_refresh']} ms a refresh, so at most "
             f"{figures['worker_cpu_bound_refreshes_per_second']} refreshes/s for one process"
+        )
+    if "worker_cpu_ms_split" in figures:
+        split = figures["worker_cpu_ms_split"]
+        say(
+            f"worker CPU a refresh: token call {split['token_call']} ms, rest of the task {split['rest_of_task']} ms, "
+            f"outside the tasks {split['outside_tasks']} ms"
         )
     if "sandbox_cpu_ms_per_call" in figures:
         spent = figures["sandbox_cpu_ms_per_call"]

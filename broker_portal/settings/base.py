@@ -353,6 +353,9 @@ CONTENT_SECURITY_POLICY = {
 # Celery, configured from Django settings with the CELERY namespace.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL") or env("REDIS_URL") or "redis://127.0.0.1:6379/0"
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
+# On Redis, kombu's transport with one client for its acknowledgement bookkeeping instead of a new one for every
+# message (broker_portal/redis_broker.py). Only for redis:// URLs: any other keeps the transport its scheme names.
+CELERY_BROKER_TRANSPORT = "broker_portal.redis_broker:Transport" if CELERY_BROKER_URL.startswith("redis://") else None
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
