@@ -92,7 +92,9 @@ def test_the_dashboard_shows_each_exchanges_balances_in_the_tenants_currency(
     dashboard = browser_session.session.get(f"{portal['url']}/").text
     kept = cache.get(balances.snapshot_key(ExchangeConnection.objects.get().pk))
     assert Decimal(kept["prices"]["USDC"]) == Decimal("0.9998")  # sandbox/exchanges.py QUOTED_ONLY_USDT
-    btc = re.search(r'data-currency="BTC">.*?<td class="num muted">([^<]*)</td>', dashboard, re.S).group(1)
+    btc = re.search(
+        r'data-currency="BTC">.*?<td class="num muted" data-label="Value">([^<]*)</td>', dashboard, re.S
+    ).group(1)
     held = Decimal(
         re.search(r"([\d,.]+) BTC", re.search(r'data-currency="BTC">.*?</tr>', dashboard, re.S).group(0))
         .group(1)
@@ -101,7 +103,7 @@ def test_the_dashboard_shows_each_exchanges_balances_in_the_tenants_currency(
     assert btc == f"{(held * 65000 / Decimal('0.9998')).quantize(Decimal('0.01')):,} USDC"
     assert re.search(r'<p class="total">≈ [\d,]+\.\d\d USDC</p>', dashboard)
     assert re.search(r'<p class="total-all">≈ [\d,]+\.\d\d USDC</p>', dashboard)
-    values = re.findall(r'<td class="num muted">([^<]*)</td>', dashboard)
+    values = re.findall(r'<td class="num muted" data-label="Value">([^<]*)</td>', dashboard)
     assert values and all(value.endswith(" USDC") for value in values)  # every value, none left in USDT
 
 
